@@ -1,0 +1,56 @@
+// The ftvm command: dispatches to subcommands and turns operating errors (bad
+// arguments, bad input files) into clear messages with exit code 2. Programmer errors
+// still crash with a stack trace: assertions stay on.
+import { AsmError } from "../asm/errors.js";
+import { DeviceStateError } from "../devices/device.js";
+import { FormatError } from "../trace/framing.js";
+import { ImageError } from "../vm/image.js";
+import { StateError } from "../vm/snapshot.js";
+import type { Command } from "./args.js";
+import { EXIT_OK, EXIT_USAGE, UsageError } from "./args.js";
+import { asmCommand, disasmCommand } from "./asm.js";
+import { replayCommand } from "./replay.js";
+import { recordCommand, runCommand } from "./run.js";
+import { traceCommand } from "./trace.js";
+import { tourCommand } from "./tour.js";
+
+const COMMANDS: Command[] = [runCommand, recordCommand, replayCommand, traceCommand, asmCommand, disasmCommand, tourCommand];
+
+const HELP = `ftvm — a fault-tolerant virtual machine emulator
+
+usage: ftvm <command> [options]      (ftvm <command> --help for each)
+
+commands:
+${COMMANDS.map((c) => `  ${c.name.padEnd(8)} ${c.summary}`).join("\n")}
+
+exit codes: 0 ok; 1 guest trap, replay divergence or traces differ; 2 usage or input
+error; 130 stopped by Ctrl-C (a log being recorded is still complete and valid).
+`;
+
+export async function main(argv: string[]): Promise<number> {
+  const [name, ...rest] = argv;
+  if (!name || name === "help" || name === "--help" || name === "-h") {
+    process.stdout.write(HELP);
+    return name ? EXIT_OK : EXIT_USAGE;
+  }
+  const cmd = COMMANDS.find((c) => c.name === name);
+  try {
+    if (!cmd) throw new UsageError(`unknown command "${name}"\n\n${HELP}`);
+    return await cmd.run(rest);
+  } catch (e) {
+    if (e instanceof UsageError || e instanceof AsmError || e instanceof ImageError || e instanceof FormatError || e instanceof StateError || e instanceof DeviceStateError) {
+      process.stderr.write(`ftvm: ${e.message}\n`);
+      return EXIT_USAGE;
+    }
+    const code = (e as NodeJS.ErrnoException).code;
+    if (code === "ENOENT" || code === "EACCES" || code === "EISDIR") {
+      process.stderr.write(`ftvm: ${(e as Error).message}\n`);
+      return EXIT_USAGE;
+    }
+    throw e;
+  }
+}
+
+const code = await main(process.argv.slice(2));
+// Let stdout drain before exiting (guest output may still be buffered in a pipe).
+process.stdout.write("", () => process.exit(code));

@@ -1,0 +1,115 @@
+// The device bus: the machine's one way out (IN, OUT, TIME, RAND, HOSTID) and the one
+// way in for asynchronous events. The environment behind it can be swapped (a backup
+// going live switches from the replay environment to the live one) without touching
+// the machine or the devices.
+import { PORT } from "../../isa/ports.js";
+import type { Machine, Sys } from "../vm/machine.js";
+import { Clock } from "./clock.js";
+import { Console } from "./console.js";
+import type { Device, DeviceState } from "./device.js";
+import { DeviceStateError } from "./device.js";
+import type { DeviceEnv } from "./events.js";
+import { kindName } from "./events.js";
+import { Timer } from "./timer.js";
+
+export const DEVICES_STATE_VERSION = 1;
+
+export interface DevicesState {
+  version: number;
+  console: DeviceState;
+  timer: DeviceState;
+  clock: DeviceState;
+}
+
+export class Bus implements Sys {
+  readonly console: Console;
+  readonly timer = new Timer();
+  readonly clock: Clock;
+  /** Asynchronous event kind → the device that consumes it. */
+  private readonly byKind = new Map<number, Device>();
+
+  constructor(
+    readonly machine: Machine,
+    public env: DeviceEnv,
+  ) {
+    this.console = new Console(machine);
+    this.clock = new Clock(() => this.env);
+    for (const d of [this.console, this.timer] as Device[]) for (const k of d.kinds) this.byKind.set(k, d);
+    machine.sys = this;
+  }
+
+  in(port: number): number {
+    switch (port) {
+      case PORT.CON_IN: return this.console.readByte();
+      case PORT.CON_STATUS: return this.console.status();
+      case PORT.CON_CTRL: return this.console.ctrl;
+      case PORT.TIMER_PERIOD: return this.timer.periodUs | 0;
+      case PORT.TIMER_TICKS: return this.timer.ticks | 0;
+      case PORT.CLOCK_HI: return this.clock.hi;
+      case PORT.MEM_SIZE: return this.machine.memBytes | 0;
+      case PORT.STACK_BASE: return this.machine.stackBase | 0;
+    }
+    this.machine.raiseTrap("bad-port", `IN from port ${port >>> 0}, which no device answers`);
+    return 0;
+  }
+
+  out(port: number, value: number): void {
+    switch (port) {
+      case PORT.CON_OUT: this.console.write(value & 0xff); return;
+      case PORT.CON_CTRL: this.console.ctrl = value & 1; return;
+      case PORT.TIMER_PERIOD: this.timer.setPeriod(value); return;
+    }
+    this.machine.raiseTrap("bad-port", `OUT to port ${port >>> 0}, which no device accepts`);
+  }
+
+  time(): number {
+    return this.clock.time();
+  }
+
+  rand(): number {
+    return this.clock.rand();
+  }
+
+  hostId(): number {
+    return this.clock.hostId();
+  }
+
+  interruptsEnabled(): void {
+    this.env.interruptsEnabled();
+  }
+
+  /** True when an event of `kind` may be delivered at the current boundary. */
+  canDeliver(kind: number): boolean {
+    const m = this.machine;
+    if (m.halted || m.trap) return false;
+    return !this.device(kind).raisesInterrupt(kind) || m.ie;
+  }
+
+  /** Delivers an asynchronous event at the current instruction boundary. */
+  deliver(kind: number, data: unknown): void {
+    const vector = this.device(kind).apply(kind, data);
+    if (vector >= 0) this.machine.interrupt(vector);
+  }
+
+  private device(kind: number): Device {
+    const d = this.byKind.get(kind);
+    if (!d) throw new Error(`bus: no device consumes ${kindName(kind)}`);
+    return d;
+  }
+
+  getState(): DevicesState {
+    return {
+      version: DEVICES_STATE_VERSION,
+      console: this.console.getState(),
+      timer: this.timer.getState(),
+      clock: this.clock.getState(),
+    };
+  }
+
+  setState(s: DevicesState): void {
+    if (!s || s.version !== DEVICES_STATE_VERSION) throw new DeviceStateError(`devices state version ${s?.version}, expected ${DEVICES_STATE_VERSION}`);
+    this.console.setState(s.console);
+    this.timer.setState(s.timer);
+    this.clock.setState(s.clock);
+  }
+}

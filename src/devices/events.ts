@@ -1,0 +1,61 @@
+// Event kinds: every nondeterministic thing the guest can see has one. The log is a
+// sequence of {lsn, icount, kind, data}. "Sync" kinds answer an instruction (TIME, RAND,
+// HOSTID) and are consumed by the instruction at exactly `icount`; "async" kinds arrive
+// from outside (a timer tick, console bytes, later a disk completion or a packet) and are
+// delivered at the instruction boundary `icount` chosen by the primary. Marks carry no
+// input: they record digests and how far execution has gone.
+export const EV = {
+  TIME: 1,
+  RAND: 2,
+  HOSTID: 3,
+  TIMER: 16,
+  CONSOLE_INPUT: 17,
+  /** A state digest the replay side compares: data {regs, mem}. */
+  CHECK: 32,
+  /** The recording ended here: data {reason, regs, mem}. */
+  END: 33,
+} as const;
+
+export type EventKind = (typeof EV)[keyof typeof EV];
+
+export const SYNC_KINDS: ReadonlySet<number> = new Set([EV.TIME, EV.RAND, EV.HOSTID]);
+export const ASYNC_KINDS: ReadonlySet<number> = new Set([EV.TIMER, EV.CONSOLE_INPUT]);
+export const MARK_KINDS: ReadonlySet<number> = new Set([EV.CHECK, EV.END]);
+
+export function kindName(kind: number): string {
+  for (const [name, k] of Object.entries(EV)) if (k === kind) return name;
+  return `kind ${kind}`;
+}
+
+export interface DigestMark {
+  regs: string;
+  mem: string;
+}
+
+export interface EndMark extends DigestMark {
+  /** halted, trapped, max-icount, interrupted, ... */
+  reason: string;
+}
+
+/** An asynchronous completion: what arrives from outside and is delivered at a boundary. */
+export type AsyncData = Uint8Array | number | null;
+
+export interface Event {
+  /** Log sequence number: +1 per event, from 1. */
+  lsn: number;
+  /** Instructions retired when the event was consumed or delivered. */
+  icount: number;
+  kind: number;
+  data: unknown;
+}
+
+/**
+ * What devices ask of the environment. The live environment answers from the world and
+ * logs the answer; the replay environment answers from the log and checks it is in step.
+ */
+export interface DeviceEnv {
+  /** A synchronous input (EV.TIME, EV.RAND, EV.HOSTID) for the instruction at the machine's icount. */
+  input(kind: number): number;
+  /** The guest just enabled interrupts (EI, IRET). */
+  interruptsEnabled(): void;
+}

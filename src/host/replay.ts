@@ -1,0 +1,88 @@
+// `ftvm replay`: re-executes a recorded log in this process, from the program image the
+// log carries, checking at every event that execution is in step. Console output is
+// produced again, identically. Long replays show progress on a terminal.
+import { Bus } from "../devices/bus.js";
+import { EV, kindName } from "../devices/events.js";
+import { ReplayEnv } from "../replay/replay.js";
+import { ReplayRunner } from "../replay/session.js";
+import { Tracer } from "../trace/tracer.js";
+import { decodeImage } from "../vm/image.js";
+import { Machine } from "../vm/machine.js";
+import type { Trap } from "../vm/trap.js";
+import { attachEngine } from "./engine.js";
+import { ChunkFile, LogFileSource } from "./files.js";
+import { realWorld } from "./world.js";
+
+export interface ReplayRunOptions {
+  logPath: string;
+  tracePath?: string;
+  traceIntervalIcount?: number;
+  output: (bytes: Uint8Array) => void;
+  /** Writes progress lines (a terminal); undefined for none. */
+  progress?: (line: string) => void;
+  interpret?: boolean;
+}
+
+export interface ReplayRunResult {
+  /** "end": the END mark matched; "cut-off": the log ends without one. */
+  outcome: "end" | "cut-off";
+  /** Why the recording ended (from the END mark). */
+  reason: string;
+  icount: number;
+  events: number;
+  trap: Trap | null;
+  program: string;
+  offset: number;
+}
+
+const PROGRESS_INTERVAL_MS = 250;
+
+export function runReplay(o: ReplayRunOptions): ReplayRunResult {
+  const source = new LogFileSource(o.logPath);
+  const h = source.header;
+  const image = decodeImage(h.image, `${o.logPath} (program image)`);
+  const machine = new Machine(image, { memBytes: h.memBytes, stackBytes: h.stackBytes });
+  if (!o.interpret) attachEngine(machine);
+  const trace = o.tracePath ? new ChunkFile(o.tracePath) : undefined;
+  const tracer = trace
+    ? new Tracer(machine, { image: h.image, intervalIcount: o.traceIntervalIcount ?? 100_000, program: h.program, role: "replay" }, (c) => trace.write(c))
+    : undefined;
+  const bus = new Bus(machine, undefined as never);
+  const env = new ReplayEnv(bus, source, { unloggedRand: h.unloggedRand, world: h.unloggedRand ? realWorld() : undefined, stopAfterInput: !!tracer });
+  bus.env = env;
+  const runner = new ReplayRunner(bus, env, { tracer });
+  let reason = "";
+  let outcome: ReplayRunResult["outcome"];
+  let lastProgress = Date.now();
+  const started = lastProgress;
+  try {
+    for (;;) {
+      const ev = source.peek();
+      if (ev && ev.kind === EV.END && machine.icount === ev.icount) reason = (ev.data as { reason: string }).reason;
+      const r = runner.step(machine.icount);
+      const out = bus.console.drainOutput();
+      if (out.length > 0) o.output(out);
+      if (r === "end") {
+        outcome = "end";
+        break;
+      }
+      if (r === "needs-log" || ((r === "halted" || r === "trapped") && !source.peek())) {
+        outcome = "cut-off";
+        break;
+      }
+      if (o.progress && Date.now() - lastProgress >= PROGRESS_INTERVAL_MS) {
+        lastProgress = Date.now();
+        const pct = source.fileSize > 0 ? ((100 * source.fileOffset) / source.fileSize).toFixed(0) : "?";
+        const mips = machine.icount / 1e6 / Math.max(1e-3, (lastProgress - started) / 1000);
+        o.progress(`replaying ${h.program}: icount ${machine.icount}, ${mips.toFixed(0)} MIPS, ${pct}% of the log`);
+      }
+    }
+  } finally {
+    // Flushed on divergence too: the trace up to the divergence is what trace diff needs.
+    tracer?.flush();
+    trace?.close();
+  }
+  return { outcome, reason, icount: machine.icount, events: env.lastLsn, trap: machine.trap, program: h.program, offset: source.fileOffset };
+}
+
+export { kindName };

@@ -1,0 +1,66 @@
+// Machine state as a plain, versioned value: used by snapshot/restore, cloning a backup
+// and tests (save → restore → continue must give the same trace as never stopping).
+import type { Machine } from "./machine.js";
+import type { Trap } from "./trap.js";
+import { hashWords } from "./digest.js";
+
+export const MACHINE_STATE_VERSION = 1;
+
+export interface MachineState {
+  version: number;
+  /** Identifies the program: restoring into a machine running other code is refused. */
+  codeHash: number;
+  regs: Int32Array;
+  pc: number;
+  icount: number;
+  ie: boolean;
+  waiting: boolean;
+  halted: boolean;
+  trap: Trap | null;
+  vectors: Int32Array;
+  memBytes: number;
+  stackBytes: number;
+  mem: Uint8Array;
+}
+
+export function codeHash(m: Machine): number {
+  return hashWords(m.image.code, 0, m.image.code.length, m.image.entry);
+}
+
+export function getMachineState(m: Machine): MachineState {
+  return {
+    version: MACHINE_STATE_VERSION,
+    codeHash: codeHash(m),
+    regs: m.regs.slice(),
+    pc: m.pc,
+    icount: m.icount,
+    ie: m.ie,
+    waiting: m.waiting,
+    halted: m.halted,
+    trap: m.trap ? { ...m.trap } : null,
+    vectors: m.vectors.slice(),
+    memBytes: m.memBytes,
+    stackBytes: m.stackBytes,
+    mem: m.mem.slice(),
+  };
+}
+
+export class StateError extends Error {}
+
+export function setMachineState(m: Machine, s: MachineState): void {
+  if (s.version !== MACHINE_STATE_VERSION) throw new StateError(`machine state version ${s.version}, expected ${MACHINE_STATE_VERSION}`);
+  if (s.codeHash !== codeHash(m)) throw new StateError(`machine state is for another program (code hash ${s.codeHash}, this program ${codeHash(m)})`);
+  if (s.memBytes !== m.memBytes || s.stackBytes !== m.stackBytes)
+    throw new StateError(`machine state has memory ${s.memBytes}/stack ${s.stackBytes}, this machine ${m.memBytes}/${m.stackBytes}`);
+  m.regs.set(s.regs);
+  m.pc = s.pc;
+  m.icount = s.icount;
+  m.ie = s.ie;
+  m.waiting = s.waiting;
+  m.halted = s.halted;
+  m.trap = s.trap ? { ...s.trap } : null;
+  m.vectors.set(s.vectors);
+  m.mem.set(s.mem);
+  m.dirty.fill(1);
+  m.stopRequested = false;
+}
