@@ -144,7 +144,8 @@ class Assembler implements EncodeEnv {
 
   private readFile(text: string, file: SourceFile): void {
     const ctx: LineCtx = { file, depth: 0, notes: [], lineRef: undefined };
-    const lines = text.split(/\r?\n/);
+    // A byte order mark is an editor artefact, not a character of the first line.
+    const lines = (text.charCodeAt(0) === 0xfeff ? text.slice(1) : text).split(/\r?\n/);
     let open: { def: MacroDef; src: SourceLine; col: number } | undefined;
     for (let i = 0; i < lines.length; i++) {
       const src: SourceLine = { file: file.display, line: i + 1, text: lines[i], seq: this.seq++ };
@@ -479,8 +480,13 @@ class Assembler implements EncodeEnv {
     const { e, src, col } = this.entry;
     try {
       if (e.k === "name" && this.sectionOf(e.name) === "data") throw AsmError.at(src, e.col, `"${e.name}" is a data label; .entry needs a code address`);
-      const last = BigInt(Math.max(0, this.codeCount - 1));
-      return checkRange(this.value(e, src), 0n, last, `the entry point (the program has ${this.codeCount} instructions)`, src, col);
+      const v = this.value(e, src);
+      const n = this.codeCount;
+      const last = BigInt(Math.max(0, n - 1));
+      if (v < 0n || v > last) {
+        throw AsmError.at(src, col, `entry point ${v} is outside the code (expected 0..${last}; the program has ${n} instruction${n === 1 ? "" : "s"})`);
+      }
+      return Number(v);
     } catch (err) {
       this.diags.catch(err);
       return 0;

@@ -116,19 +116,23 @@ export function editDistance(a: string, b: string): number {
 
 /**
  * The candidate closest to `word`, if it is close enough to be a plausible typo: one edit for
- * short words, two for longer ones. Ties go to the earliest candidate (table order).
+ * short words, two for longer ones. Ties go to the longer common prefix (HLT is HALT, not SLT),
+ * then to the same length (PUSH3 is PUSH2, not PUSH), then to the earliest (table order).
  */
 export function nearest(word: string, candidates: Iterable<string>, fold = (s: string) => s): string | undefined {
   const w = fold(word);
   const limit = w.length <= 3 ? 1 : 2;
   let best: string | undefined;
-  let bestD = limit + 1;
+  let bestKey = [limit + 1, 0, 0];
   for (const c of candidates) {
     if (Math.abs(c.length - w.length) > limit) continue;
-    const d = editDistance(w, fold(c));
-    if (d < bestD) {
+    const f = fold(c);
+    let prefix = 0;
+    while (prefix < f.length && f[prefix] === w[prefix]) prefix++;
+    const key = [editDistance(w, f), -prefix, f.length === w.length ? 0 : 1];
+    if (key[0] <= limit && (key[0] < bestKey[0] || (key[0] === bestKey[0] && (key[1] < bestKey[1] || (key[1] === bestKey[1] && key[2] < bestKey[2]))))) {
       best = c;
-      bestD = d;
+      bestKey = key;
     }
   }
   return best;

@@ -4,23 +4,25 @@ import { AsmError, type SourceLine } from "./errors.js";
 
 export type TokenKind = "name" | "num" | "str" | "op" | "eol";
 
-export interface Token {
-  readonly kind: TokenKind;
-  /** The token's text as written (for "str", the whole literal including quotes). */
-  readonly text: string;
-  /** 1-based column of the first character, for diagnostics. */
-  readonly col: number;
-  /** 0-based index just past the token, so callers can slice the raw text (macro arguments). */
-  readonly end: number;
-  /** Value of a number or character literal. */
-  readonly value?: bigint;
-  /** Bytes of a string literal (UTF-8, with escapes applied). */
-  readonly bytes?: Uint8Array;
+/** A class rather than object literals so every token has one shape (the lexer is the hot path). */
+export class Token {
+  constructor(
+    readonly kind: TokenKind,
+    /** The token's text as written (for "str", the whole literal including quotes). */
+    readonly text: string,
+    /** 1-based column of the first character, for diagnostics. */
+    readonly col: number,
+    /** 0-based index just past the token, so callers can slice the raw text (macro arguments). */
+    readonly end: number,
+    /** Value of a number or character literal. */
+    readonly value?: bigint,
+    /** Bytes of a string literal (UTF-8, with escapes applied). */
+    readonly bytes?: Uint8Array,
+  ) {}
 }
 
-/** Two-character operators first, so "<<" is not read as "<" "<". */
-const OPERATORS2 = new Set(["<<", ">>"]);
-const OPERATORS1 = new Set([",", "[", "]", "(", ")", "+", "-", "*", "/", "%", "&", "|", "^", "~", ":", "="]);
+/** Single-character operator tokens, by character code ("<<" and ">>" are handled separately). */
+const OPERATOR_CODES = new Set(Array.from(",[]()+-*/%&|^~:=", (c) => c.charCodeAt(0)));
 
 const ESCAPES: Readonly<Record<string, number>> = { n: 10, t: 9, r: 13, "0": 0, "\\": 92, '"': 34, "'": 39 };
 const ESCAPES_EXPECTED = "\\n \\t \\r \\0 \\\\ \\\" \\' or \\xHH";
@@ -51,7 +53,7 @@ export function lexLine(src: SourceLine): Token[] {
     if (isNameStart(c)) {
       i++;
       while (i < n && isNameChar(text.charCodeAt(i))) i++;
-      out.push({ kind: "name", text: text.slice(start, i), col: start + 1, end: i });
+      out.push(new Token("name", text.slice(start, i), start + 1, i));
     } else if (isDigit(c)) {
       out.push(lexNumber(src, start));
       i = out[out.length - 1].end;
@@ -63,85 +65,64 @@ export function lexLine(src: SourceLine): Token[] {
       const t = lexChar(src, start);
       out.push(t);
       i = t.end;
+    } else if ((c === 60 || c === 62) && text.charCodeAt(i + 1) === c) {
+      out.push(new Token("op", c === 60 ? "<<" : ">>", start + 1, i + 2));
+      i += 2;
+    } else if (OPERATOR_CODES.has(c)) {
+      out.push(new Token("op", text[i], start + 1, i + 1));
+      i++;
+    } else if (c === 92) {
+      throw AsmError.at(src, start + 1, `unexpected "\\" (\\@ and \\parameter are only meaningful inside a .macro body)`);
     } else {
-      const two = text.slice(i, i + 2);
-      if (OPERATORS2.has(two)) {
-        out.push({ kind: "op", text: two, col: start + 1, end: i + 2 });
-        i += 2;
-      } else if (OPERATORS1.has(text[i])) {
-        out.push({ kind: "op", text: text[i], col: start + 1, end: i + 1 });
-        i++;
-      } else if (c === 92) {
-        throw AsmError.at(src, start + 1, `unexpected "\\" (\\@ and \\parameter are only meaningful inside a .macro body)`);
-      } else {
-        throw AsmError.at(src, start + 1, `unexpected character "${String.fromCodePoint(text.codePointAt(i)!)}"`);
-      }
+      throw AsmError.at(src, start + 1, `unexpected character "${String.fromCodePoint(text.codePointAt(i)!)}"`);
     }
   }
-  out.push({ kind: "eol", text: "end of line", col: lineEndCol(text), end: n });
+  // "End of line" errors point just past the last token: comments and trailing blanks do not count.
+  const last = out.length > 0 ? out[out.length - 1].end : 0;
+  out.push(new Token("eol", "end of line", last + 1, n));
   return out;
 }
 
-/** Where "end of line" errors point: just after the last non-comment, non-blank character. */
-function lineEndCol(text: string): number {
-  let end = text.length;
-  let quote = 0;
-  for (let i = 0; i < text.length; i++) {
-    const c = text.charCodeAt(i);
-    if (quote) {
-      if (c === 92) i++;
-      else if (c === quote) quote = 0;
-    } else if (c === 34 || c === 39) quote = c;
-    else if (c === 59 || c === 35) {
-      end = i;
-      break;
-    }
-  }
-  while (end > 0 && /\s/.test(text[end - 1])) end--;
-  return end + 1;
+function isDigitOf(c: number, base: 2 | 10 | 16): boolean {
+  if (base === 2) return c === 48 || c === 49;
+  if (base === 10) return isDigit(c);
+  return isDigit(c) || (c >= 65 && c <= 70) || (c >= 97 && c <= 102);
 }
 
 function lexNumber(src: SourceLine, start: number): Token {
   const text = src.text;
   let i = start;
-  let digits: RegExp;
-  let prefix = "";
-  if (text[i] === "0" && (text[i + 1] === "x" || text[i + 1] === "X")) {
-    prefix = "0x";
-    digits = /[0-9a-fA-F]/;
+  let base: 2 | 10 | 16 = 10;
+  const x = text.charCodeAt(i + 1) | 0x20; // lower-cased second character
+  if (text.charCodeAt(i) === 48 && (x === 120 || x === 98)) {
+    base = x === 120 ? 16 : 2;
     i += 2;
-  } else if (text[i] === "0" && (text[i + 1] === "b" || text[i + 1] === "B")) {
-    prefix = "0b";
-    digits = /[01]/;
-    i += 2;
-  } else digits = /[0-9]/;
+  }
   const first = i;
-  while (i < text.length && digits.test(text[i])) i++;
+  while (i < text.length && isDigitOf(text.charCodeAt(i), base)) i++;
   // A literal running straight into letters ("12ab", "0x", "0b12") is a typo, not two tokens.
   let j = i;
   while (j < text.length && isNameChar(text.charCodeAt(j))) j++;
   if (i === first || j !== i) {
-    const what = prefix === "0x" ? "hexadecimal" : prefix === "0b" ? "binary" : "decimal";
+    const what = base === 16 ? "hexadecimal" : base === 2 ? "binary" : "decimal";
     throw AsmError.at(src, start + 1, `bad number "${text.slice(start, j)}" (expected ${what} digits)`);
   }
-  const body = text.slice(first, i);
-  const value = prefix === "0x" ? BigInt("0x" + body) : prefix === "0b" ? BigInt("0b" + body) : BigInt(body);
-  return { kind: "num", text: text.slice(start, i), col: start + 1, end: i, value };
+  const lit = text.slice(start, i);
+  // BigInt() reads 0x and 0b prefixes itself; small decimals take the cheaper Number route.
+  const value = base === 10 && i - first < 15 ? BigInt(Number(lit)) : BigInt(lit);
+  return new Token("num", lit, start + 1, i, value);
 }
 
-/**
- * Reads the escape at text[i] (a backslash). Returns the character code, whether it is a raw
- * byte (\xHH: emitted as is, never UTF-8 encoded), and the index after the escape.
- */
-function lexEscape(src: SourceLine, i: number): { code: number; raw: boolean; next: number } {
+/** Reads the escape at text[i] (a backslash); returns its character code and the index after it. */
+function lexEscape(src: SourceLine, i: number): { code: number; next: number } {
   const text = src.text;
   const e = text[i + 1];
   if (e === "x") {
     const hex = text.slice(i + 2, i + 4);
     if (!/^[0-9a-fA-F]{2}$/.test(hex)) throw AsmError.at(src, i + 1, `bad escape "\\x${hex}" (\\x needs exactly two hex digits)`);
-    return { code: parseInt(hex, 16), raw: true, next: i + 4 };
+    return { code: parseInt(hex, 16), next: i + 4 };
   }
-  if (e !== undefined && e in ESCAPES) return { code: ESCAPES[e], raw: false, next: i + 2 };
+  if (e !== undefined && Object.hasOwn(ESCAPES, e)) return { code: ESCAPES[e], next: i + 2 };
   throw AsmError.at(src, i + 1, `unknown escape "\\${e ?? ""}" (expected ${ESCAPES_EXPECTED})`);
 }
 
@@ -153,9 +134,9 @@ function lexString(src: SourceLine, start: number): Token {
   let i = start + 1;
   while (i < text.length && text[i] !== '"') {
     if (text[i] === "\\") {
+      // Every escape yields one byte: the named ones are ASCII and \xHH is a raw byte.
       const esc = lexEscape(src, i);
-      if (esc.raw || esc.code < 0x80) bytes.push(esc.code);
-      else bytes.push(...utf8.encode(String.fromCharCode(esc.code)));
+      bytes.push(esc.code);
       i = esc.next;
     } else {
       const cp = text.codePointAt(i)!;
@@ -166,7 +147,7 @@ function lexString(src: SourceLine, start: number): Token {
     }
   }
   if (i >= text.length) throw AsmError.at(src, start + 1, `unterminated string literal (missing closing ")`);
-  return { kind: "str", text: text.slice(start, i + 1), col: start + 1, end: i + 1, bytes: Uint8Array.from(bytes) };
+  return new Token("str", text.slice(start, i + 1), start + 1, i + 1, undefined, Uint8Array.from(bytes));
 }
 
 function lexChar(src: SourceLine, start: number): Token {
@@ -189,7 +170,7 @@ function lexChar(src: SourceLine, start: number): Token {
   if (count !== 1 || code === undefined) {
     throw AsmError.at(src, start + 1, `character literal must hold exactly one character, got ${count}`);
   }
-  return { kind: "num", text: text.slice(start, i + 1), col: start + 1, end: i + 1, value: BigInt(code) };
+  return new Token("num", text.slice(start, i + 1), start + 1, i + 1, BigInt(code));
 }
 
 /** A read position in one line's tokens, with helpers that produce located errors. */
@@ -200,8 +181,9 @@ export class Cursor {
     readonly src: SourceLine,
   ) {}
 
+  /** The token `offset` ahead; past the end it is the final "eol" token. */
   peek(offset = 0): Token {
-    return this.tokens[Math.min(this.pos + offset, this.tokens.length - 1)];
+    return this.tokens[this.pos + offset] ?? this.tokens[this.tokens.length - 1];
   }
   next(): Token {
     const t = this.tokens[this.pos];
