@@ -199,6 +199,10 @@ describe("directives", () => {
     expect(words(asm("# heading\n; note\n\n  NOP # trailing\nHALT;x"))).toEqual([w0("NOP"), 0, w0("HALT"), 0]);
   });
 
+  it("accepts CRLF line ends and a byte order mark", () => {
+    expect(words(asm("\ufeffNOP\r\nHALT\r\n"))).toEqual([w0("NOP"), 0, w0("HALT"), 0]);
+  });
+
   it("allows several labels on one line and a label alone on its line", () => {
     const img = asm("a: b:\nc: NOP");
     expect(img.symbols.map((s) => s.value)).toEqual([0, 0, 0]);
@@ -381,6 +385,11 @@ describe("macros", () => {
     const img = asm(".macro ONE r\n  LI \\r, 1\n.endm\n.macro TWO a, b\n  ONE \\a\n  ONE \\b\n.endm\nNOP\nTWO r1, r2");
     expect(words(img)).toEqual([w0("NOP"), 0, w0("LI", 1), 1, w0("LI", 2), 1]);
     expect(img.lines).toEqual(["t.s:8", "t.s:9", "t.s:9"]);
+  });
+
+  it("resolves an .include in a macro body from the file that defines the macro", () => {
+    const files = { "m/defs.s": '.macro USE\n.include "k.s"\n.endm', "m/k.s": "K = 7" };
+    expect(asm('.include "m/defs.s"\nUSE\nLI r1, K', files).code[1]).toBe(7);
   });
 
   it("reports errors inside an expansion at the body line, with a note naming the invocation", () => {

@@ -6,7 +6,7 @@
 // Errors are collected per statement, so one run reports many of them.
 import { readFileSync } from "node:fs";
 import { predefinedConstants } from "../../isa/ports.js";
-import { BY_NAME, OPS, WORDS_PER_INSTRUCTION } from "../../isa/table.js";
+import { BY_NAME, OPS, type OpSpec, WORDS_PER_INSTRUCTION } from "../../isa/table.js";
 import { IMAGE_BYTES_MAX, type Image, type ImageSymbol } from "../vm/image.js";
 import { AlreadyReported, AsmError, Diagnostics, nearest, type SourceLine } from "./errors.js";
 import { evalExpr, type Expr, parseExpr } from "./expr.js";
@@ -55,7 +55,7 @@ interface StmtBase {
 type Stmt = StmtBase &
   (
     | { readonly k: "label"; readonly sym: Sym }
-    | { readonly k: "instr"; readonly spec: (typeof OPS)[number]; readonly ops: readonly Operand[]; readonly lineRef: string }
+    | { readonly k: "instr"; readonly spec: OpSpec; readonly ops: readonly Operand[]; readonly lineRef: string }
     | { readonly k: "raw"; readonly words: readonly [Expr, Expr]; readonly lineRef: string }
     | { readonly k: "byte" | "word"; readonly items: readonly Expr[] }
     | { readonly k: "bytes"; readonly bytes: Uint8Array }

@@ -13,15 +13,22 @@ export interface SymbolNames {
   readonly data: ReadonlyMap<number, string>;
 }
 
+/** Callers that pass Image.symbols once per instruction get the index built once per array (which must not change afterwards). */
+const indexCache = new WeakMap<readonly ImageSymbol[], SymbolNames>();
+
 /** Indexes image symbols by value; when several labels share an address the first defined wins. */
 export function symbolNames(symbols: readonly ImageSymbol[]): SymbolNames {
+  const cached = indexCache.get(symbols);
+  if (cached) return cached;
   const code = new Map<number, string>();
   const data = new Map<number, string>();
   for (const s of symbols) {
     const m = s.section === "code" ? code : s.section === "data" ? data : undefined;
     if (m && !m.has(s.value)) m.set(s.value, s.name);
   }
-  return { code, data };
+  const names = { code, data };
+  indexCache.set(symbols, names);
+  return names;
 }
 
 const PORT_NAMES = new Map<number, string>(PORTS.map((p) => [p.port, p.name]));
