@@ -458,7 +458,8 @@ describe("errors", () => {
     expect(err("ADDI r1, r2, r3").reason).toBe("operand 3 of ADDI must be an immediate value (a constant expression), got register r3");
     expect(err("JMP [r1]").reason).toBe("operand 1 of JMP must be a code address (a label or constant expression), got a memory operand");
     expect(err("ADD r1,, r2").reason).toBe('expected an operand, found ","');
-    expect(err("ADD r1 r2, r3").reason).toBe("register r1 cannot be used in an expression (expected a constant, label or number)");
+    expect(err("ADD r1 r2, r3").reason).toBe('expected "," after r1, found "r2"');
+    expect(err("ADD r1, r2 + 1, r3").reason).toBe("register r2 cannot be used in an expression (expected a constant, label or number)");
     expect(err("LDW r1, [r2 + 4").reason).toBe('expected "]" to close the memory operand at column 9, found end of line');
     expect(err("LDW r1, [r2 * 4]").reason).toBe('expected "+", "-" or "]" after the base register, found "*"');
   });

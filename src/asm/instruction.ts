@@ -37,10 +37,12 @@ function parseOperand(cur: Cursor): Operand {
     const reg = registerOf(t.text);
     if (reg === "bad") throw cur.error(t, `unknown register "${t.text}" (expected ${REGISTER_EXPECTED})`);
     const after = cur.peek(1);
-    if (reg !== undefined && (after.kind === "eol" || after.text === ",")) {
+    if (reg !== undefined && (after.kind === "eol" || (after.kind === "op" && after.text === ","))) {
       cur.next();
       return { k: "reg", reg, text: t.text, col: t.col };
     }
+    // "ADD r1 r2, r3": a register followed by another operand is a missing comma, not an expression.
+    if (reg !== undefined && after.kind !== "op") throw cur.error(after, `expected "," after ${t.text}, found ${describe(after)}`);
   }
   return { k: "expr", e: parseExpr(cur), col: t.col };
 }
