@@ -13,7 +13,7 @@
 ; The ring buffer: `ring_head` counts bytes written (only the handler writes it), `ring_tail`
 ; counts bytes read (only the main loop writes it); head - tail is the fill level. With one
 ; writer per index no locking is needed, except around the decision to sleep: see the
-; race note in clock.s, handled here the same way (the handler skips a WFI it interrupted).
+; race note in clock.s (check with interrupts disabled, then "EI; WFI", which is atomic).
 .const RING_SIZE 8192           ; a power of two
 .const RING_MASK RING_SIZE - 1
 
@@ -72,13 +72,6 @@ on_input:
     PUSH r2
     PUSH r3
     PUSH r4
-    ; If the main loop was about to execute its WFI, resume after it.
-    LDW r1, [sp+16]
-    LI r2, echo_wfi
-    BNE r1, r2, on_input_fill
-    ADDI r1, r1, 1
-    STW r1, [sp+16]
-on_input_fill:
     CALL fill_ring
     POP r4
     POP r3

@@ -204,33 +204,31 @@ describe("demo programs", () => {
 // An interrupt taken after the main loop decided to sleep but before its WFI must not be
 // slept through: the handlers resume past the WFI. These deliver the event exactly there.
 describe("interrupt right before WFI", () => {
-  it("echo: end of input arriving just before the WFI still ends the program", () => {
+  it("echo: input cannot be taken between EI and WFI, and is taken once the guest waits", () => {
     const h = harness(assembleFile(program("echo.s")));
     h.bus.deliver(EV.CONSOLE_INPUT, new TextEncoder().encode("hi"));
     h.stepTo("echo_wfi"); // everything echoed, interrupts just enabled, about to sleep
     expect(h.m.ie).toBe(true);
-    h.bus.deliver(EV.CONSOLE_INPUT, new Uint8Array(0)); // EOF
-    expect(h.run()).toBe("halted");
-    expect(h.out).toBe("HI");
-  });
-
-  it("echo: input arriving just before the WFI is echoed without waiting for more", () => {
-    const h = harness(assembleFile(program("echo.s")));
-    h.stepTo("echo_wfi");
+    // The boundary right after EI is in EI's shadow: no interrupt may be delivered there.
+    expect(h.bus.canDeliver(EV.CONSOLE_INPUT)).toBe(false);
+    expect(h.run()).toBe("waiting");
+    expect(h.bus.canDeliver(EV.CONSOLE_INPUT)).toBe(true);
     h.bus.deliver(EV.CONSOLE_INPUT, new TextEncoder().encode("x!"));
     expect(h.run()).toBe("waiting");
-    expect(h.out).toBe("X!");
-    h.bus.deliver(EV.CONSOLE_INPUT, new Uint8Array(0));
+    expect(h.out).toBe("HIX!");
+    h.bus.deliver(EV.CONSOLE_INPUT, new Uint8Array(0)); // EOF
     expect(h.run()).toBe("halted");
   });
 
-  it("clock: the last tick arriving just before the WFI halts the clock", () => {
+  it("clock: a tick cannot be taken between EI and WFI; the tenth tick halts the clock", () => {
     const h = harness(assembleFile(program("clock.s")));
     for (let i = 0; i < 9; i++) {
       expect(h.run()).toBe("waiting");
       h.bus.deliver(EV.TIMER, null);
     }
     h.stepTo("clock_sleep");
+    expect(h.bus.canDeliver(EV.TIMER)).toBe(false);
+    expect(h.run()).toBe("waiting");
     h.bus.deliver(EV.TIMER, null); // tick 10
     expect(h.run()).toBe("halted");
     const lines = h.out.trimEnd().split("\n");

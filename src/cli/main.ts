@@ -27,6 +27,12 @@ exit codes: 0 ok; 1 guest trap, replay divergence or traces differ; 2 usage or i
 error; 130 stopped by Ctrl-C (a log being recorded is still complete and valid).
 `;
 
+// A reader that goes away (`ftvm run prog.s | head`) is not an error of ours: stop quietly.
+process.stdout.on("error", (e: NodeJS.ErrnoException) => {
+  if (e.code === "EPIPE") process.exit(0);
+  throw e;
+});
+
 export async function main(argv: string[]): Promise<number> {
   const [name, ...rest] = argv;
   if (!name || name === "help" || name === "--help" || name === "-h") {

@@ -82,7 +82,7 @@ export class Bus implements Sys {
   canDeliver(kind: number): boolean {
     const m = this.machine;
     if (m.halted || m.trap) return false;
-    return !this.device(kind).raisesInterrupt(kind) || m.ie;
+    return !this.device(kind).raisesInterrupt(kind) || (m.ie && m.icount !== m.eiShadowIcount);
   }
 
   /** Delivers an asynchronous event at the current instruction boundary. */

@@ -1,7 +1,9 @@
-// Chooses the execution engine for a machine: the compiled engine when it is available,
-// else the reference interpreter.
+// Chooses the execution engine for a machine: the compiled engine (src/vm/compile.ts),
+// which translates hot guest code to JavaScript and matches the reference interpreter
+// exactly. Callers that want the reference interpreter (--interpret) skip attachEngine.
+import { compiledEngine, type CompileOptions } from "../vm/compile.js";
 import type { Machine } from "../vm/machine.js";
 
-export function attachEngine(_m: Machine): void {
-  // The compiled engine (src/vm/compile.ts) attaches here once it lands.
+export function attachEngine(m: Machine, options?: CompileOptions): void {
+  m.engine = compiledEngine(options);
 }

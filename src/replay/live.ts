@@ -35,8 +35,6 @@ export class LiveEnv implements DeviceEnv {
   private consoleEof = false;
   private timerGeneration = -1;
   private timerDeadlineUs: number | undefined;
-  /** Set when the guest re-enables interrupts with input waiting: the host should pump soon. */
-  wantsPump = false;
 
   constructor(
     private readonly bus: Bus,
@@ -81,10 +79,9 @@ export class LiveEnv implements DeviceEnv {
   }
 
   interruptsEnabled(): void {
-    if (this.hasPending()) {
-      this.wantsPump = true;
-      this.bus.machine.stopRequested = true;
-    }
+    // Stop at this boundary so pending input is delivered as soon as the guest can take
+    // it (after IRET at once, after EI one instruction later: see LiveRunner.step).
+    if (this.hasPending()) this.bus.machine.stopRequested = true;
   }
 
   /** Queues console input from the host; false when the bound is reached (the host should stop reading). */
@@ -114,7 +111,6 @@ export class LiveEnv implements DeviceEnv {
 
   /** Delivers every asynchronous event that may be delivered at this boundary; returns how many. */
   pump(): number {
-    this.wantsPump = false;
     let delivered = 0;
     if (this.timerDue() && this.bus.canDeliver(EV.TIMER)) {
       const now = this.nowUs();

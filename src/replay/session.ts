@@ -35,8 +35,15 @@ export class LiveRunner {
     let limit = Math.min(max, m.icount + (this.opts.sliceIcount ?? SLICE_ICOUNT_DEFAULT));
     const t = this.opts.tracer;
     if (t) limit = Math.min(limit, t.nextIcount());
-    const r = m.run(limit);
+    let r = m.run(limit);
     if (t) traceAfterRun(this.env, t);
+    // The guest stopped right after EI with input pending: run the one instruction in
+    // EI's shadow so the next pump can deliver (unless a trace record or the icount
+    // limit falls on this boundary; then delivery waits for the next slice).
+    if (r === "continue" && m.icount === m.eiShadowIcount && m.icount < max && (!t || t.nextIcount() > m.icount) && this.env.hasPending()) {
+      r = m.run(m.icount + 1);
+      if (t) traceAfterRun(this.env, t);
+    }
     if (r === "continue" && m.icount >= max) return "max-icount";
     return r;
   }

@@ -169,9 +169,12 @@ export function interpret(m: Machine, limit: number): RunResult {
       }
 
       case 0x60: // EI
+        // Like x86 STI, EI takes effect one instruction late: no interrupt is taken at
+        // the boundary right after it, so "EI; WFI" cannot lose a wake-up in between.
         m.ie = true;
         pc++;
         ic++;
+        m.eiShadowIcount = ic;
         sync();
         m.sys.interruptsEnabled();
         if (m.stopRequested || m.trap) return finish(m);

@@ -17,7 +17,7 @@ export interface Sys {
   time(): number;
   rand(): number;
   hostId(): number;
-  /** Called after EI or IRET re-enables interrupts, so a live environment can deliver pending ones. */
+  /** Called after EI or IRET re-enables interrupts, so a live environment can note pending ones. */
   interruptsEnabled(): void;
 }
 
@@ -48,6 +48,8 @@ export class Machine {
   icount = 0;
   /** Interrupts enabled. */
   ie = false;
+  /** The boundary right after the last EI: no interrupt may be taken there (see EI in interp.ts). */
+  eiShadowIcount = -1;
   /** Executed WFI and waits for an interrupt. */
   waiting = false;
   halted = false;
@@ -137,7 +139,7 @@ export class Machine {
    * with them disabled is a programmer error.
    */
   interrupt(vector: number): void {
-    if (!this.ie) throw new Error(`machine: interrupt ${vector} entered with interrupts disabled`);
+    if (!this.ie || this.icount === this.eiShadowIcount) throw new Error(`machine: interrupt ${vector} entered with interrupts disabled (or right after EI)`);
     if (this.halted || this.trap) return;
     const target = this.vectors[vector];
     if (target < 0) {

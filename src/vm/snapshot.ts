@@ -14,6 +14,7 @@ export interface MachineState {
   pc: number;
   icount: number;
   ie: boolean;
+  eiShadowIcount: number;
   waiting: boolean;
   halted: boolean;
   trap: Trap | null;
@@ -35,6 +36,7 @@ export function getMachineState(m: Machine): MachineState {
     pc: m.pc,
     icount: m.icount,
     ie: m.ie,
+    eiShadowIcount: m.eiShadowIcount,
     waiting: m.waiting,
     halted: m.halted,
     trap: m.trap ? { ...m.trap } : null,
@@ -56,6 +58,7 @@ export function setMachineState(m: Machine, s: MachineState): void {
   m.pc = s.pc;
   m.icount = s.icount;
   m.ie = s.ie;
+  m.eiShadowIcount = s.eiShadowIcount;
   m.waiting = s.waiting;
   m.halted = s.halted;
   m.trap = s.trap ? { ...s.trap } : null;
