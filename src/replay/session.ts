@@ -75,14 +75,19 @@ export class ReplayRunner {
     private readonly opts: { sliceIcount?: number; tracer?: Tracer } = {},
   ) {}
 
-  /** safeIcount: how far execution may go when no event is available. */
-  step(safeIcount: number): ReplayStep {
+  /**
+   * safeIcount: how far execution may go when no event is available; untilIcount: stop
+   * there exactly (a snapshot point), even with events further on.
+   */
+  step(safeIcount: number, untilIcount = Number.MAX_SAFE_INTEGER): ReplayStep {
     const t = this.opts.tracer;
     const m = this.bus.machine;
     t?.periodic();
+    let slice = Math.min(this.opts.sliceIcount ?? SLICE_ICOUNT_DEFAULT, untilIcount - m.icount);
+    if (t) slice = Math.min(slice, t.nextIcount() - m.icount);
     const limits: StepLimits = {
       safeIcount: t ? Math.min(safeIcount, t.nextIcount()) : safeIcount,
-      sliceIcount: t ? Math.min(this.opts.sliceIcount ?? SLICE_ICOUNT_DEFAULT, Math.max(1, t.nextIcount() - m.icount)) : (this.opts.sliceIcount ?? SLICE_ICOUNT_DEFAULT),
+      sliceIcount: Math.max(1, slice),
     };
     const r = replayStep(this.bus, this.env, limits, t ? (ev) => ev.kind !== EV.END && ev.kind !== EV.CHECK && t.record(ev.kind, -1) : undefined);
     if (t) traceAfterRun(this.env, t);

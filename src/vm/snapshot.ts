@@ -1,5 +1,6 @@
 // Machine state as a plain, versioned value: used by snapshot/restore, cloning a backup
 // and tests (save → restore → continue must give the same trace as never stopping).
+import { REGISTER_COUNT } from "../../isa/table.js";
 import type { Machine } from "./machine.js";
 import type { Trap } from "./trap.js";
 import { hashWords } from "./digest.js";
@@ -10,7 +11,8 @@ export interface MachineState {
   version: number;
   /** Identifies the program: restoring into a machine running other code is refused. */
   codeHash: number;
-  regs: Int32Array;
+  /** r0..r15 (plain numbers, so the state encodes the same everywhere). */
+  regs: number[];
   pc: number;
   icount: number;
   ie: boolean;
@@ -18,7 +20,7 @@ export interface MachineState {
   waiting: boolean;
   halted: boolean;
   trap: Trap | null;
-  vectors: Int32Array;
+  vectors: number[];
   memBytes: number;
   stackBytes: number;
   mem: Uint8Array;
@@ -32,7 +34,7 @@ export function getMachineState(m: Machine): MachineState {
   return {
     version: MACHINE_STATE_VERSION,
     codeHash: codeHash(m),
-    regs: m.regs.slice(),
+    regs: Array.from(m.regs.subarray(0, REGISTER_COUNT)),
     pc: m.pc,
     icount: m.icount,
     ie: m.ie,
@@ -40,7 +42,7 @@ export function getMachineState(m: Machine): MachineState {
     waiting: m.waiting,
     halted: m.halted,
     trap: m.trap ? { ...m.trap } : null,
-    vectors: m.vectors.slice(),
+    vectors: Array.from(m.vectors),
     memBytes: m.memBytes,
     stackBytes: m.stackBytes,
     mem: m.mem.slice(),
@@ -54,6 +56,8 @@ export function setMachineState(m: Machine, s: MachineState): void {
   if (s.codeHash !== codeHash(m)) throw new StateError(`machine state is for another program (code hash ${s.codeHash}, this program ${codeHash(m)})`);
   if (s.memBytes !== m.memBytes || s.stackBytes !== m.stackBytes)
     throw new StateError(`machine state has memory ${s.memBytes}/stack ${s.stackBytes}, this machine ${m.memBytes}/${m.stackBytes}`);
+  if (s.regs.length !== REGISTER_COUNT || s.vectors.length !== m.vectors.length || s.mem.length !== m.memBytes)
+    throw new StateError(`machine state is malformed: ${s.regs.length} registers, ${s.vectors.length} vectors, ${s.mem.length} memory bytes`);
   m.regs.set(s.regs);
   m.pc = s.pc;
   m.icount = s.icount;
