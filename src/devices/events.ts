@@ -35,6 +35,8 @@ export interface DigestMark {
 export interface EndMark extends DigestMark {
   /** halted, trapped, max-icount, interrupted, ... */
   reason: string;
+  /** The trap that ended the recording: a trapping instruction does not retire, so replay re-executes it and must trap the same way. */
+  trap?: { kind: string; pc: number };
 }
 
 /** An asynchronous completion: what arrives from outside and is delivered at a boundary. */

@@ -3,7 +3,7 @@
 // that execution is in step (kind and icount, and the state digest where a mark carries
 // one) and fails at once with "expected X, got Y at icount N".
 import type { Bus } from "../devices/bus.js";
-import type { DeviceEnv, DigestMark, Event } from "../devices/events.js";
+import type { DeviceEnv, EndMark, Event } from "../devices/events.js";
 import { ASYNC_KINDS, EV, MARK_KINDS, SYNC_KINDS, kindName } from "../devices/events.js";
 import { memDigest, regsDigest } from "../vm/digest.js";
 import type { World } from "./world.js";
@@ -133,11 +133,19 @@ export function replayStep(bus: Bus, env: ReplayEnv, limits: StepLimits, onEvent
     return m.trap ? "trapped" : "continue";
   }
   if (MARK_KINDS.has(ev.kind)) {
-    const mark = ev.data as DigestMark & { reason?: string };
+    const mark = ev.data as EndMark;
     const regs = regsDigest(m);
     if (mark.regs !== regs) throw new DivergenceError(`expected register digest ${mark.regs}, got ${regs} at icount ${ev.icount}`, ev.icount);
     const mem = memDigest(m);
     if (mark.mem !== mem) throw new DivergenceError(`expected memory digest ${mark.mem}, got ${mem} at icount ${ev.icount}`, ev.icount);
+    if (ev.kind === EV.END && mark.trap) {
+      if (!m.trap) m.run(m.icount + 1);
+      if (m.trap?.kind !== mark.trap.kind || m.trap.pc !== mark.trap.pc)
+        throw new DivergenceError(
+          `expected trap ${mark.trap.kind} at pc ${mark.trap.pc}, got ${m.trap ? `trap ${m.trap.kind} at pc ${m.trap.pc}` : "no trap"} at icount ${ev.icount}`,
+          ev.icount,
+        );
+    }
     env.consume(ev);
     onEvent?.(ev);
     return ev.kind === EV.END ? "end" : "continue";

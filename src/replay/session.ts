@@ -51,7 +51,8 @@ export class LiveRunner {
   /** Logs the END mark with the final state digests. */
   end(reason: string): void {
     const m = this.bus.machine;
-    this.env.mark(EV.END, { reason, regs: regsDigest(m), mem: memDigest(m) });
+    const trap = m.trap ? { kind: m.trap.kind, pc: m.trap.pc } : undefined;
+    this.env.mark(EV.END, { reason, regs: regsDigest(m), mem: memDigest(m), ...(trap ? { trap } : {}) });
   }
 }
 
