@@ -13,8 +13,24 @@ import { replayCommand } from "./replay.js";
 import { recordCommand, runCommand } from "./run.js";
 import { traceCommand } from "./trace.js";
 import { tourCommand } from "./tour.js";
+import { ftCommand } from "./ft.js";
+import { arbiterCommand, backupCommand, primaryCommand } from "./hosts.js";
+import { crashCommand } from "./crash.js";
 
-const COMMANDS: Command[] = [runCommand, recordCommand, replayCommand, traceCommand, asmCommand, disasmCommand, tourCommand];
+const COMMANDS: Command[] = [
+  runCommand,
+  recordCommand,
+  replayCommand,
+  traceCommand,
+  asmCommand,
+  disasmCommand,
+  ftCommand,
+  crashCommand,
+  arbiterCommand,
+  primaryCommand,
+  backupCommand,
+  tourCommand,
+];
 
 const HELP = `ftvm — a fault-tolerant virtual machine emulator
 

@@ -24,6 +24,12 @@ export class Console implements Device {
   ctrl = 0;
   private readonly outBuf = new Uint8Array(CONSOLE_OUT_BYTES_MAX);
   private outLen = 0;
+  /**
+   * Bytes drained since boot: the stream offset of the next drained byte. It is guest
+   * state (a pure function of the execution), so primary and backup number every output
+   * byte identically and a sink can drop what a new primary re-sends.
+   */
+  drainedBytes = 0;
 
   constructor(private readonly machine: Machine) {}
 
@@ -35,6 +41,7 @@ export class Console implements Device {
   /** Takes the output produced since the last drain (empty when none). */
   drainOutput(): Uint8Array {
     const out = this.outBuf.slice(0, this.outLen);
+    this.drainedBytes += this.outLen;
     this.outLen = 0;
     return out;
   }
@@ -78,7 +85,7 @@ export class Console implements Device {
   getState(): DeviceState {
     const pending = new Uint8Array(this.inLen);
     for (let i = 0; i < this.inLen; i++) pending[i] = this.inBuf[(this.inHead + i) % CONSOLE_IN_BYTES_MAX];
-    return { version: STATE_VERSION, input: pending, eof: this.eof, ctrl: this.ctrl, output: this.outBuf.slice(0, this.outLen) };
+    return { version: STATE_VERSION, input: pending, eof: this.eof, ctrl: this.ctrl, output: this.outBuf.slice(0, this.outLen), drainedBytes: this.drainedBytes };
   }
 
   setState(s: DeviceState): void {
@@ -92,5 +99,6 @@ export class Console implements Device {
     this.ctrl = s.ctrl as number;
     this.outBuf.set(output);
     this.outLen = output.length;
+    this.drainedBytes = s.drainedBytes as number;
   }
 }

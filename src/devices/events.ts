@@ -14,13 +14,18 @@ export const EV = {
   CHECK: 32,
   /** The recording ended here: data {reason, regs, mem}. */
   END: 33,
+  /**
+   * The primary executed up to here and every event before it is in the log: the
+   * backup may run this far without more events. data: null.
+   */
+  PROGRESS: 34,
 } as const;
 
 export type EventKind = (typeof EV)[keyof typeof EV];
 
 export const SYNC_KINDS: ReadonlySet<number> = new Set([EV.TIME, EV.RAND, EV.HOSTID]);
 export const ASYNC_KINDS: ReadonlySet<number> = new Set([EV.TIMER, EV.CONSOLE_INPUT]);
-export const MARK_KINDS: ReadonlySet<number> = new Set([EV.CHECK, EV.END]);
+export const MARK_KINDS: ReadonlySet<number> = new Set([EV.CHECK, EV.END, EV.PROGRESS]);
 
 export function kindName(kind: number): string {
   for (const [name, k] of Object.entries(EV)) if (k === kind) return name;

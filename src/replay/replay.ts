@@ -132,6 +132,10 @@ export function replayStep(bus: Bus, env: ReplayEnv, limits: StepLimits, onEvent
     onEvent?.(ev);
     return m.trap ? "trapped" : "continue";
   }
+  if (ev.kind === EV.PROGRESS) {
+    env.consume(ev);
+    return "continue";
+  }
   if (MARK_KINDS.has(ev.kind)) {
     const mark = ev.data as EndMark;
     const regs = regsDigest(m);

@@ -1,0 +1,337 @@
+// `ftvm ft <prog>`: the whole FT cluster on this machine. An arbiter, a primary and a
+// backup, each its own OS process on loopback; this launcher holds the console sink
+// (outside both hosts' failure domain), shows the guest's output and a status line per
+// host, crashes hosts on request, and ends with a summary.
+import { type ChildProcess, spawn } from "node:child_process";
+import { randomBytes } from "node:crypto";
+import { rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { createInterface } from "node:readline";
+import { fileURLToPath } from "node:url";
+import { FAILURE_TIMEOUT_MS_DEFAULT, HEARTBEAT_INTERVAL_MS_DEFAULT } from "../ft/detector.js";
+import type { HostStatus } from "../host/sink.js";
+import { startSink } from "../host/sink.js";
+import { setLogger } from "../transport/channel.js";
+import type { Command } from "./args.js";
+import { EXIT_FAIL, EXIT_OK, UsageError, intOption, parse } from "./args.js";
+
+const MAIN = fileURLToPath(new URL("./main.ts", import.meta.url));
+
+/** Where `ftvm crash` finds the running cluster's processes. */
+export function controlFile(): string {
+  return join(tmpdir(), `ftvm-ft-${process.getuid?.() ?? "user"}.json`);
+}
+
+interface Child {
+  role: "arbiter" | "primary" | "backup";
+  proc: ChildProcess;
+  url?: string;
+  exited: boolean;
+}
+
+export const ftCommand: Command = {
+  name: "ft",
+  summary: "run a program under FT: arbiter + primary + backup processes, crash them at will",
+  usage: `usage: ftvm ft <prog.s|prog.ftb> [options]
+
+Starts an arbiter, a primary and a backup as separate processes on loopback and shows
+the guest's console output through a sink outside both hosts, with a status line per
+host on a terminal. Ends when the guest halts (or on Ctrl-C) with a summary on stderr.
+
+  --crash-primary-at-icount N   SIGKILL the primary when its guest reaches icount N
+  --crash-primary-after-ms T    SIGKILL the primary T ms after the start
+  --crash-backup-at-icount N    SIGKILL the backup when its replay reaches icount N
+  --crash-backup-after-ms T     SIGKILL the backup T ms after the start
+  --heartbeat-ms N              heartbeat interval (default ${HEARTBEAT_INTERVAL_MS_DEFAULT})
+  --timeout-ms N                failure timeout (default ${FAILURE_TIMEOUT_MS_DEFAULT})
+  --quiet                       no status lines, no host log lines
+  --interpret                   use the reference interpreter
+
+While it runs: press p to crash the primary, b to crash the backup, q to stop; or run
+"ftvm crash primary" / "ftvm crash backup" in another terminal.`,
+  async run(argv) {
+    const p = parse(
+      argv,
+      {
+        "crash-primary-at-icount": { type: "string" },
+        "crash-primary-after-ms": { type: "string" },
+        "crash-backup-at-icount": { type: "string" },
+        "crash-backup-after-ms": { type: "string" },
+        "heartbeat-ms": { type: "string" },
+        "timeout-ms": { type: "string" },
+        quiet: { type: "boolean" },
+        interpret: { type: "boolean" },
+      },
+      this.usage,
+    );
+    if (p.values.help) {
+      process.stdout.write(this.usage + "\n");
+      return EXIT_OK;
+    }
+    if (p.positionals.length !== 1) throw new UsageError(`expected one program\n\n${this.usage}`);
+    const program = p.positionals[0];
+    const opt = (n: string) => intOption(p.values[n] as string | undefined, n);
+    return runCluster({
+      program,
+      crashPrimaryAtIcount: opt("crash-primary-at-icount"),
+      crashPrimaryAfterMs: opt("crash-primary-after-ms"),
+      crashBackupAtIcount: opt("crash-backup-at-icount"),
+      crashBackupAfterMs: opt("crash-backup-after-ms"),
+      heartbeatMs: opt("heartbeat-ms"),
+      timeoutMs: opt("timeout-ms"),
+      quiet: !!p.values.quiet,
+      interpret: !!p.values.interpret,
+    });
+  },
+};
+
+export interface ClusterOptions {
+  program: string;
+  crashPrimaryAtIcount?: number;
+  crashPrimaryAfterMs?: number;
+  crashBackupAtIcount?: number;
+  crashBackupAfterMs?: number;
+  heartbeatMs?: number;
+  timeoutMs?: number;
+  quiet?: boolean;
+  interpret?: boolean;
+  /** Where guest output goes (default stdout). */
+  write?: (b: Uint8Array) => void;
+  /** Where the summary and log lines go (default stderr). */
+  info?: (s: string) => void;
+}
+
+export async function runCluster(o: ClusterOptions): Promise<number> {
+  const secret = randomBytes(24).toString("hex");
+  const info = o.info ?? ((s: string) => process.stderr.write(s));
+  const tty = !o.quiet && !o.info && process.stderr.isTTY === true;
+  const write = o.write ?? ((b: Uint8Array) => process.stdout.write(b));
+  const started = Date.now();
+  const statuses = new Map<string, HostStatus>();
+  const news: { at: number; host: string; text: string; data: Record<string, unknown> }[] = [];
+  let done: Record<string, unknown> | undefined;
+  let finish: (() => void) | undefined;
+  const finished = new Promise<void>((r) => (finish = r));
+  let statusLines = 0;
+  const clearStatus = () => {
+    if (tty && statusLines > 0) process.stderr.write(`\x1b[${statusLines}F\x1b[J`);
+    statusLines = 0;
+  };
+  const renderStatus = () => {
+    if (!tty) return;
+    clearStatus();
+    const lines = [...statuses.values()].filter((s) => s.role !== "halted" && alive(s.pid)).map(statusLine);
+    lines.push("keys: p crash primary · b crash backup · q quit");
+    process.stderr.write(lines.join("\n") + "\n");
+    statusLines = lines.length;
+  };
+  const logLine = (s: string) => {
+    if (o.quiet) return;
+    clearStatus();
+    info(s.endsWith("\n") ? s : s + "\n");
+    renderStatus();
+  };
+  setLogger((l) => logLine(`launcher: ${l}`));
+
+  const sink = await startSink(secret, {
+    write: (b) => {
+      clearStatus();
+      write(b);
+      renderStatus();
+    },
+    status: (s) => {
+      statuses.set(s.host, s);
+      updateControl();
+    },
+    news: (host, text, data) => {
+      news.push({ at: Date.now(), host, text, data });
+      if (typeof data.role === "string") {
+        const prev = statuses.get(host);
+        if (prev) statuses.set(host, { ...prev, role: data.event === "live" || data.event === "alone" ? "alone" : prev.role, epoch: Number(data.epoch) });
+      }
+      updateControl();
+    },
+    done: (_host, data) => {
+      done = data;
+      finish?.();
+    },
+  });
+
+  const children: Child[] = [];
+  const spawnChild = (role: Child["role"], args: string[]): Promise<Child> =>
+    new Promise((resolve, reject) => {
+      const proc = spawn(process.execPath, ["--import", "tsx", MAIN, role, ...args, ...(o.interpret ? ["--interpret"] : [])], {
+        env: { ...process.env, FTVM_SECRET: secret },
+        stdio: ["ignore", "pipe", "pipe"],
+      });
+      const child: Child = { role, proc, exited: false };
+      children.push(child);
+      createInterface({ input: proc.stdout! }).on("line", (line) => {
+        const m = /^listening (ws:\/\/\S+)$/.exec(line);
+        if (m && !child.url) {
+          child.url = m[1];
+          resolve(child);
+        }
+      });
+      createInterface({ input: proc.stderr! }).on("line", (line) => logLine(`${role} (pid ${proc.pid}): ${line.replace(/^(primary|backup|arbiter): /, "")}`));
+      proc.on("exit", (code, signal) => {
+        child.exited = true;
+        if (!child.url) reject(new Error(`${role} exited before listening (${signal ?? code})`));
+        if (signal === "SIGKILL") logLine(`${role} (pid ${proc.pid}) was killed (SIGKILL)`);
+        updateControl();
+        // Both hosts gone without finishing: nobody can serve any more.
+        const hosts = children.filter((c) => c.role !== "arbiter");
+        if (hosts.length === 2 && hosts.every((c) => c.exited) && !done) finish?.();
+      });
+      if (role === "backup") resolve(child);
+    });
+
+  const hb = ["--heartbeat-ms", String(o.heartbeatMs ?? HEARTBEAT_INTERVAL_MS_DEFAULT), "--timeout-ms", String(o.timeoutMs ?? FAILURE_TIMEOUT_MS_DEFAULT)];
+  const arbiter = await spawnChild("arbiter", ["--listen", "127.0.0.1:0"]);
+  const common = ["--arbiter", arbiter.url!, "--sink", sink.url, ...hb];
+  const primary = await spawnChild("primary", [
+    o.program,
+    "--listen",
+    "127.0.0.1:0",
+    ...common,
+    ...(o.crashPrimaryAtIcount !== undefined ? ["--crash-at-icount", String(o.crashPrimaryAtIcount)] : []),
+  ]);
+  const backup = await spawnChild("backup", [
+    "--primary",
+    primary.url!,
+    ...common,
+    ...(o.crashBackupAtIcount !== undefined ? ["--crash-at-icount", String(o.crashBackupAtIcount)] : []),
+  ]);
+
+  // Which process is primary changes with failovers: the hosts' own reports say.
+  const pidOf = (role: "primary" | "backup"): number | undefined => {
+    const live = [...statuses.values()].filter((s) => alive(s.pid));
+    const want = role === "primary" ? ["primary", "alone"] : ["backup"];
+    const byStatus = live.filter((s) => want.includes(s.role)).sort((a, b) => b.epoch - a.epoch)[0]?.pid;
+    if (byStatus) return byStatus;
+    const c = role === "primary" ? primary : backup;
+    return c.exited ? undefined : c.proc.pid;
+  };
+  const crash = (role: "primary" | "backup") => {
+    const pid = pidOf(role);
+    if (pid === undefined) return logLine(`no ${role} to crash`);
+    logLine(`crashing the ${role} (pid ${pid}) with SIGKILL`);
+    try {
+      process.kill(pid, "SIGKILL");
+    } catch {
+      // Already gone.
+    }
+  };
+  const control = controlFile();
+  function updateControl(): void {
+    try {
+      writeFileSync(control, JSON.stringify({ launcherPid: process.pid, primaryPid: pidOf("primary"), backupPid: pidOf("backup"), arbiterPid: arbiter.proc.pid }));
+    } catch {
+      // The control file is a convenience for `ftvm crash`; without it, keys still work.
+    }
+  }
+  updateControl();
+  const timers: NodeJS.Timeout[] = [];
+  if (o.crashPrimaryAfterMs !== undefined) timers.push(setTimeout(() => crash("primary"), o.crashPrimaryAfterMs));
+  if (o.crashBackupAfterMs !== undefined) timers.push(setTimeout(() => crash("backup"), o.crashBackupAfterMs));
+  timers.push(setInterval(renderStatus, 250));
+
+  let interrupted = false;
+  const stdin = process.stdin;
+  const keys = !o.info && stdin.isTTY === true;
+  const onKey = (k: Buffer) => {
+    const c = k.toString();
+    if (c === "p") crash("primary");
+    else if (c === "b") crash("backup");
+    else if (c === "q" || c === "\u0003") {
+      interrupted = true;
+      finish?.();
+    }
+  };
+  if (keys) {
+    stdin.setRawMode(true);
+    stdin.resume();
+    stdin.on("data", onKey);
+  }
+  const onSigint = () => {
+    interrupted = true;
+    finish?.();
+  };
+  process.on("SIGINT", onSigint);
+
+  await finished;
+
+  for (const t of timers) clearTimeout(t);
+  process.off("SIGINT", onSigint);
+  if (keys) {
+    stdin.off("data", onKey);
+    stdin.setRawMode(false);
+    stdin.pause();
+  }
+  // Give the finishing host a moment to close cleanly, then stop everything we started.
+  await new Promise((r) => setTimeout(r, done ? 100 : 0));
+  for (const c of children) if (!c.exited) c.proc.kill("SIGTERM");
+  await Promise.all(children.map((c) => (c.exited ? undefined : new Promise((r) => c.proc.once("exit", r)))));
+  await sink.close();
+  clearStatus();
+  try {
+    rmSync(control);
+  } catch {
+    // Already gone.
+  }
+  info(summary(o, sink.state, news, done, interrupted, Date.now() - started));
+  if (interrupted) return 130;
+  if (!done) return EXIT_FAIL;
+  return done.trap ? EXIT_FAIL : EXIT_OK;
+}
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+function statusLine(s: HostStatus): string {
+  const base = `${s.role.padEnd(7)} pid ${String(s.pid).padEnd(7)} epoch ${s.epoch}  icount ${s.icount.toLocaleString("en-US")}`;
+  if (s.role !== "primary") return base;
+  return `${base}  backup lag ${(s.lagIcount ?? 0).toLocaleString("en-US")} instr / ${(s.lagMs ?? 0).toFixed(1)} ms  log ${formatRate(s.logBytesPerSec ?? 0)}  held ${s.heldOutputs ?? 0}`;
+}
+
+function formatRate(bps: number): string {
+  return bps >= 1e6 ? `${(bps / 1e6).toFixed(1)} MB/s` : bps >= 1e3 ? `${(bps / 1e3).toFixed(1)} kB/s` : `${bps.toFixed(0)} B/s`;
+}
+
+function summary(
+  o: ClusterOptions,
+  sink: { epoch: number; delivered: number; chunksAccepted: number; chunksDuplicate: number; duplicateBytes: number; refusedStale: number },
+  news: { at: number; host: string; text: string; data: Record<string, unknown> }[],
+  done: Record<string, unknown> | undefined,
+  interrupted: boolean,
+  elapsedMs: number,
+): string {
+  const lives = news.filter((n) => n.data.event === "live");
+  const alone = news.filter((n) => n.data.event === "alone" && !lives.some((l) => l.host === n.host));
+  const lines: string[] = [];
+  const end = done
+    ? `the guest ${done.reason === "trapped" ? "trapped" : "halted"} at icount ${Number(done.icount).toLocaleString("en-US")}`
+    : interrupted
+      ? "stopped by the user"
+      : "no host is left to run the guest (a fresh host may not serve: the arbiter refuses it)";
+  lines.push(`ftvm ft: ${o.program}: ${end} after ${(elapsedMs / 1000).toFixed(1)} s`);
+  lines.push(`  output: ${sink.delivered.toLocaleString("en-US")} bytes in ${sink.chunksAccepted} releases, each byte exactly once`);
+  lines.push(`  epochs: ${sink.epoch}; failovers: ${lives.length}; duplicates dropped by the sink: ${sink.chunksDuplicate} chunks (${sink.duplicateBytes} bytes); stale outputs refused: ${sink.refusedStale}`);
+  for (const l of lives) {
+    const d = l.data;
+    lines.push(
+      `  primary failed; the backup went live at icount ${Number(d.icount).toLocaleString("en-US")} (the old primary's last logged point) in epoch ${String(d.epoch)}: ` +
+        `detection ${String(d.silentMs)} ms of silence, replay ${String(d.replayMs)} ms, test-and-set ${String(d.electMs)} ms; re-sent ${String(d.resent)} bytes`,
+    );
+  }
+  for (const a of alone) lines.push(`  backup failed; the primary won epoch ${String(a.data.epoch)} and went on alone`);
+  if (o.crashPrimaryAtIcount !== undefined) lines.push(`  (the primary was set to crash at icount ${o.crashPrimaryAtIcount.toLocaleString("en-US")})`);
+  return lines.join("\n") + "\n";
+}

@@ -1,0 +1,172 @@
+// `ftvm arbiter`, `ftvm primary`, `ftvm backup`: each FT role as its own process, for
+// separate machines. Options come from flags, then environment variables (FTVM_*), then
+// a JSON config file (--config), then defaults.
+import { readFileSync } from "node:fs";
+import { startArbiter } from "../arbiter/server.js";
+import { FAILURE_TIMEOUT_MS_DEFAULT, HEARTBEAT_INTERVAL_MS_DEFAULT } from "../ft/detector.js";
+import { FtHost, HaltSignal } from "../host/ft-host.js";
+import { loadProgram } from "../host/program.js";
+import { setLogPrefix } from "../transport/channel.js";
+import type { Command, Parsed } from "./args.js";
+import { EXIT_OK, UsageError, bytesOption, intOption, parse } from "./args.js";
+
+const SHARED = {
+  config: { type: "string" },
+  secret: { type: "string" },
+  arbiter: { type: "string" },
+  sink: { type: "string" },
+  "heartbeat-ms": { type: "string" },
+  "timeout-ms": { type: "string" },
+  "crash-at-icount": { type: "string" },
+  "host-id": { type: "string" },
+  interpret: { type: "boolean" },
+} as const;
+
+const SHARED_HELP = `  --arbiter URL         the arbiter (ws://HOST:PORT)              env FTVM_ARBITER
+  --sink URL            console sink for guest output (default: stdout) env FTVM_SINK
+  --secret S            shared secret for every channel           env FTVM_SECRET
+  --heartbeat-ms N      heartbeat interval (default ${HEARTBEAT_INTERVAL_MS_DEFAULT})           env FTVM_HEARTBEAT_MS
+  --timeout-ms N        declare the peer dead after N ms of silence (default ${FAILURE_TIMEOUT_MS_DEFAULT})
+                                                                  env FTVM_TIMEOUT_MS
+  --crash-at-icount N   SIGKILL this host when the guest reaches icount N (demos, tests)
+  --host-id N           the value HOSTID returns while this host is live
+  --config FILE         JSON file with any of these options (e.g. {"arbiter": "ws://..."})
+  --interpret           use the reference interpreter`;
+
+/** Looks an option up: flag, then FTVM_<NAME> in the environment, then the config file. */
+export function resolver(p: Parsed): (name: string) => string | undefined {
+  let config: Record<string, unknown> = {};
+  const file = p.values.config as string | undefined;
+  if (file) {
+    try {
+      config = JSON.parse(readFileSync(file, "utf8")) as Record<string, unknown>;
+    } catch (e) {
+      throw new UsageError(`--config ${file}: ${(e as Error).message}`);
+    }
+  }
+  return (name) => {
+    const v = p.values[name];
+    if (typeof v === "string") return v;
+    const env = process.env[`FTVM_${name.toUpperCase().replace(/-/g, "_")}`];
+    if (env !== undefined) return env;
+    const c = config[name] ?? config[name.replace(/-([a-z])/g, (_m, ch: string) => ch.toUpperCase())];
+    return c === undefined ? undefined : String(c);
+  };
+}
+
+export function need(get: (n: string) => string | undefined, name: string, usage: string): string {
+  const v = get(name);
+  if (v === undefined || v === "") throw new UsageError(`--${name} is required (or FTVM_${name.toUpperCase().replace(/-/g, "_")})\n\n${usage}`);
+  return v;
+}
+
+export function hostPort(s: string, name: string): { host: string; port: number } {
+  const m = /^(?:([^:]+):)?(\d+)$/.exec(s);
+  if (!m || Number(m[2]) > 65535) throw new UsageError(`--${name} takes HOST:PORT or PORT, got "${s}"`);
+  return { host: m[1] ?? "127.0.0.1", port: Number(m[2]) };
+}
+
+function ftOptions(get: (n: string) => string | undefined, usage: string) {
+  return {
+    secret: need(get, "secret", usage),
+    arbiterUrl: need(get, "arbiter", usage),
+    sinkUrl: get("sink"),
+    heartbeatMs: intOption(get("heartbeat-ms"), "heartbeat-ms") ?? HEARTBEAT_INTERVAL_MS_DEFAULT,
+    timeoutMs: intOption(get("timeout-ms"), "timeout-ms") ?? FAILURE_TIMEOUT_MS_DEFAULT,
+    crashAtIcount: intOption(get("crash-at-icount"), "crash-at-icount"),
+    guestHostId: intOption(get("host-id"), "host-id"),
+  };
+}
+
+async function runHost(f: () => Promise<void>): Promise<number> {
+  try {
+    await f();
+    return EXIT_OK;
+  } catch (e) {
+    // halt() already scheduled the exit with its own code.
+    if (e instanceof HaltSignal) return new Promise<number>(() => undefined);
+    throw e;
+  }
+}
+
+export const arbiterCommand: Command = {
+  name: "arbiter",
+  summary: "run the arbiter: test-and-set with epochs",
+  usage: `usage: ftvm arbiter --listen HOST:PORT [--secret S] [--state FILE]
+
+  --listen HOST:PORT    where to listen (default 127.0.0.1:0, an unused port)
+  --state FILE          keep the epoch in FILE, so a restarted arbiter remembers it
+Prints "listening ws://HOST:PORT" when ready.`,
+  async run(argv) {
+    const p = parse(argv, { ...SHARED, listen: { type: "string" }, state: { type: "string" } }, this.usage);
+    if (p.values.help) {
+      process.stdout.write(this.usage + "\n");
+      return EXIT_OK;
+    }
+    const get = resolver(p);
+    const { host, port } = hostPort(get("listen") ?? "127.0.0.1:0", "listen");
+    setLogPrefix("arbiter: ");
+    const server = await startArbiter({ host, port, secret: need(get, "secret", this.usage), stateFile: get("state") });
+    process.stdout.write(`listening ${server.url}\n`);
+    return new Promise<number>(() => undefined);
+  },
+};
+
+export const primaryCommand: Command = {
+  name: "primary",
+  summary: "run a program as the FT primary",
+  usage: `usage: ftvm primary <prog.s|prog.ftb> --arbiter URL [--listen HOST:PORT] [options]
+
+  --listen HOST:PORT    where the backup connects (default 127.0.0.1:0); prints "listening URL"
+  --wait-backup-ms N    wait this long for a backup before running alone (default 10000)
+  --mem SIZE, --stack SIZE   guest memory and stack sizes
+${SHARED_HELP}`,
+  async run(argv) {
+    const p = parse(argv, { ...SHARED, listen: { type: "string" }, "wait-backup-ms": { type: "string" }, mem: { type: "string" }, stack: { type: "string" } }, this.usage);
+    if (p.values.help) {
+      process.stdout.write(this.usage + "\n");
+      return EXIT_OK;
+    }
+    if (p.positionals.length !== 1) throw new UsageError(`expected one program\n\n${this.usage}`);
+    const get = resolver(p);
+    const { host, port } = hostPort(get("listen") ?? "127.0.0.1:0", "listen");
+    const image = loadProgram(p.positionals[0]);
+    setLogPrefix("primary: ");
+    const h = new FtHost({ ...ftOptions(get, this.usage), interpret: !!p.values.interpret });
+    return runHost(() =>
+      h.runPrimary({
+        ...ftOptions(get, this.usage),
+        interpret: !!p.values.interpret,
+        program: p.positionals[0],
+        image,
+        memBytes: bytesOption(get("mem"), "mem"),
+        stackBytes: bytesOption(get("stack"), "stack"),
+        listenHost: host,
+        listenPort: port,
+        waitForBackupMs: intOption(get("wait-backup-ms"), "wait-backup-ms") ?? 10_000,
+        onListening: (url) => process.stdout.write(`listening ${url}\n`),
+      }),
+    );
+  },
+};
+
+export const backupCommand: Command = {
+  name: "backup",
+  summary: "run as the FT backup of a primary",
+  usage: `usage: ftvm backup --primary URL --arbiter URL [options]
+
+  --primary URL         the primary's log channel (ws://HOST:PORT)  env FTVM_PRIMARY
+${SHARED_HELP}`,
+  async run(argv) {
+    const p = parse(argv, { ...SHARED, primary: { type: "string" } }, this.usage);
+    if (p.values.help) {
+      process.stdout.write(this.usage + "\n");
+      return EXIT_OK;
+    }
+    const get = resolver(p);
+    setLogPrefix("backup: ");
+    const opts = { ...ftOptions(get, this.usage), interpret: !!p.values.interpret };
+    const h = new FtHost(opts);
+    return runHost(() => h.runBackup({ ...opts, primaryUrl: need(get, "primary", this.usage) }));
+  },
+};

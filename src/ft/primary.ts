@@ -1,0 +1,96 @@
+// The primary's side of the log channel, as a pure state machine: events from the live
+// environment are batched; each batch ends with a PROGRESS mark at the current icount, so
+// the backup may execute that far; acknowledgements (highest lsn received) turn into the
+// icount through which the backup could reproduce execution, which is what the output
+// gate needs. Nothing here touches a socket or a clock.
+import type { Event } from "../devices/events.js";
+import { EV } from "../devices/events.js";
+
+/** Unacknowledged log kept for the backup; beyond it the primary pauses execution (issue: bounded log buffer). */
+export const LOG_BUFFER_BYTES_MAX_DEFAULT = 64 * 1024 * 1024;
+/** An event's size estimate for the buffer bound (the wire encoding is close to this). */
+export function eventBytes(e: Event): number {
+  const d = e.data;
+  return 16 + (d instanceof Uint8Array ? d.length : typeof d === "object" && d !== null ? 64 : 8);
+}
+
+interface SentBatch {
+  lastLsn: number;
+  lastIcount: number;
+  bytes: number;
+}
+
+export class PrimaryLog {
+  private pending: Event[] = [];
+  private pendingBytes = 0;
+  private sent: SentBatch[] = [];
+  /** Highest lsn the backup acknowledged receiving. */
+  ackedLsn = 0;
+  /** The backup holds the log through this icount. */
+  ackedIcount = 0;
+  /** The backup's own report of how far it has executed. */
+  backupIcount = 0;
+  /** Log bytes sent and not yet acknowledged. */
+  unackedBytes = 0;
+  totalBytes = 0;
+  totalEvents = 0;
+  lastLsn = 0;
+  private lastProgressIcount = -1;
+
+  constructor(readonly bufferBytesMax = LOG_BUFFER_BYTES_MAX_DEFAULT) {}
+
+  /** Takes an event the live environment emitted (in lsn order). */
+  add(e: Event): void {
+    if (e.lsn !== this.lastLsn + 1) throw new Error(`primary log: lsn ${e.lsn} after ${this.lastLsn}`);
+    this.lastLsn = e.lsn;
+    this.pending.push(e);
+    this.pendingBytes += eventBytes(e);
+  }
+
+  /** True when the unacknowledged log is at its bound: execution must pause. */
+  full(): boolean {
+    return this.unackedBytes + this.pendingBytes >= this.bufferBytesMax;
+  }
+
+  /**
+   * Closes the current batch: appends a PROGRESS mark at `icount` (made by `mark`, so the
+   * lsn comes from the environment) when execution moved since the last one, and returns
+   * the events to send (undefined when there is nothing new).
+   */
+  takeBatch(icount: number, mark: () => void): Event[] | undefined {
+    if (icount > this.lastProgressIcount) {
+      mark();
+      this.lastProgressIcount = icount;
+    }
+    if (this.pending.length === 0) return undefined;
+    const batch = this.pending;
+    const last = batch[batch.length - 1];
+    this.sent.push({ lastLsn: last.lsn, lastIcount: last.icount, bytes: this.pendingBytes });
+    this.unackedBytes += this.pendingBytes;
+    this.totalBytes += this.pendingBytes;
+    this.totalEvents += batch.length;
+    this.pending = [];
+    this.pendingBytes = 0;
+    return batch;
+  }
+
+  /** The backup received everything through `lsn` and has executed to `backupIcount`. */
+  onAck(lsn: number, backupIcount: number): void {
+    if (backupIcount > this.backupIcount) this.backupIcount = backupIcount;
+    if (lsn <= this.ackedLsn) return;
+    if (lsn > this.lastLsn) throw new AckError(`ack for lsn ${lsn}, but only ${this.lastLsn} were logged`);
+    this.ackedLsn = lsn;
+    let n = 0;
+    while (n < this.sent.length && this.sent[n].lastLsn <= lsn) {
+      this.ackedIcount = Math.max(this.ackedIcount, this.sent[n].lastIcount);
+      this.unackedBytes -= this.sent[n].bytes;
+      n++;
+    }
+    this.sent = this.sent.slice(n);
+  }
+}
+
+/** A peer acknowledged something impossible: refuse the message (an operating error, not a crash). */
+export class AckError extends Error {}
+
+export { EV };
