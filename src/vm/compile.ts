@@ -70,6 +70,9 @@ const BLOCK_INSTRUCTIONS_MAX_DEFAULT = 64;
 const RAMP_CALLS = Number(process.env.RAMP ?? 256);
 const RAMP_BUDGET = 1000;
 
+/** Numbers generated functions (see compileAt). */
+let regionSerial = 0;
+
 const IS_SYS = new Uint8Array(256);
 const IS_END = new Uint8Array(256);
 for (let op = 0; op < 256; op++) {
@@ -184,8 +187,11 @@ class Compiled {
     const g = generateRegion(m, root, blocks, span, mustEnter);
     this.opts.onCompile?.({ root, blocks: blocks.length, instructions: total, entries: g.entries.length, source: g.source });
     // The machine's arrays are bound as closure constants (Machine never replaces them):
-    // V8 optimizes element accesses on them better than on arrays loaded from `m`.
-    const factory = new Function("MAP", "R", "mem", "mem32", "dirty", g.source);
+    // V8 optimizes element accesses on them better than on arrays loaded from `m`. The
+    // serial number makes every source unique: V8 shares compiled code, optimization and
+    // deoptimization history between functions made from identical source, and regions of
+    // earlier machines running the same program measurably slowed down later ones.
+    const factory = new Function("MAP", "R", "mem", "mem32", "dirty", `${g.source}\n// region ${++regionSerial}`);
     const region: Region = { fn: factory(g.map, m.regs, m.mem, m.mem32, m.dirty) as RegionFn, calls: 0 };
     for (const pc of g.entries) entry[pc] = region;
     this.regions++;
