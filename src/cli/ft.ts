@@ -43,6 +43,7 @@ host on a terminal. Ends when the guest halts (or on Ctrl-C) with a summary on s
   --crash-primary-after-ms T    SIGKILL the primary T ms after the start
   --crash-backup-at-icount N    SIGKILL the backup when its replay reaches icount N
   --crash-backup-after-ms T     SIGKILL the backup T ms after the start
+  --partition-after-ms T        cut the log channel between the hosts T ms after the start
   --heartbeat-ms N              heartbeat interval (default ${HEARTBEAT_INTERVAL_MS_DEFAULT})
   --timeout-ms N                failure timeout (default ${FAILURE_TIMEOUT_MS_DEFAULT})
   --quiet                       no status lines, no host log lines
@@ -58,6 +59,7 @@ While it runs: press p to crash the primary, b to crash the backup, q to stop; o
         "crash-primary-after-ms": { type: "string" },
         "crash-backup-at-icount": { type: "string" },
         "crash-backup-after-ms": { type: "string" },
+        "partition-after-ms": { type: "string" },
         "heartbeat-ms": { type: "string" },
         "timeout-ms": { type: "string" },
         quiet: { type: "boolean" },
@@ -78,6 +80,7 @@ While it runs: press p to crash the primary, b to crash the backup, q to stop; o
       crashPrimaryAfterMs: opt("crash-primary-after-ms"),
       crashBackupAtIcount: opt("crash-backup-at-icount"),
       crashBackupAfterMs: opt("crash-backup-after-ms"),
+      partitionAfterMs: opt("partition-after-ms"),
       heartbeatMs: opt("heartbeat-ms"),
       timeoutMs: opt("timeout-ms"),
       quiet: !!p.values.quiet,
@@ -92,6 +95,8 @@ export interface ClusterOptions {
   crashPrimaryAfterMs?: number;
   crashBackupAtIcount?: number;
   crashBackupAfterMs?: number;
+  /** Cut the log channel between the hosts (both sides) after this many ms. */
+  partitionAfterMs?: number;
   heartbeatMs?: number;
   timeoutMs?: number;
   quiet?: boolean;
@@ -235,6 +240,13 @@ export async function runCluster(o: ClusterOptions): Promise<number> {
   const timers: NodeJS.Timeout[] = [];
   if (o.crashPrimaryAfterMs !== undefined) timers.push(setTimeout(() => crash("primary"), o.crashPrimaryAfterMs));
   if (o.crashBackupAfterMs !== undefined) timers.push(setTimeout(() => crash("backup"), o.crashBackupAfterMs));
+  if (o.partitionAfterMs !== undefined)
+    timers.push(
+      setTimeout(() => {
+        logLine("cutting the log channel between primary and backup (a partition)");
+        for (const c of [primary, backup]) if (!c.exited) c.proc.kill("SIGUSR2");
+      }, o.partitionAfterMs),
+    );
   timers.push(setInterval(renderStatus, 250));
 
   let interrupted = false;

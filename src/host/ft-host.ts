@@ -93,6 +93,13 @@ export class FtHost {
 
   constructor(private readonly o: FtOptions) {
     this.arbiter = new ArbiterClient(o.arbiterUrl, o.secret);
+    // SIGUSR2 cuts the log channel without closing it: a partition between the hosts.
+    process.on("SIGUSR2", () => {
+      if (this.peer) {
+        this.peer.partitioned = true;
+        log("log channel partitioned (SIGUSR2)");
+      }
+    });
   }
 
   // ---- shared plumbing -------------------------------------------------------------
@@ -314,6 +321,9 @@ export class FtHost {
 
   private async backupFailed(why: string): Promise<void> {
     if (this.electing || this.role !== "primary") return;
+    // Mark the election before anything else: terminating the channel below fires its
+    // close handler, which must not start a second election.
+    this.electing = true;
     this.peer?.terminate();
     const won = await this.electSelfAlone(`backup failed: ${why}`).catch((e) => {
       if (e instanceof HaltSignal) return false;
@@ -411,8 +421,14 @@ export class FtHost {
     }
     this.peer = ch;
     ch.send({ t: "hello", host: this.id });
+    // ws may emit several messages in one go (one TCP read), before an await resumes:
+    // collect everything that arrives before the replay side is ready, then handle it.
+    const early: Msg[] = [];
+    const collect = (m: Msg) => early.push(m);
+    ch.on("message", collect);
     const start = await new Promise<Msg>((resolve, reject) => {
-      ch!.once("message", resolve);
+      const check = () => (early.length ? resolve(early.shift()!) : setTimeout(check, 1));
+      check();
       ch!.once("close", (_c, reason) => reject(new Error(`the primary closed the log channel before starting: ${reason}`)));
     });
     if (start.t !== "start" || !(start.image instanceof Uint8Array)) throw new Error(`expected start from the primary, got "${start.t}"`);
@@ -434,7 +450,7 @@ export class FtHost {
     // Output produced by replay that the sink may not have yet: re-sent if we go live.
     const pendingOut: HeldOutput[] = [];
     let pendingBytes = 0;
-    ch.on("message", (m) => {
+    const onMessage = (m: Msg) => {
       this.detector!.heard(this.now());
       if (m.t === "log") {
         let events: Event[];
@@ -454,7 +470,10 @@ export class FtHost {
         sawBye = true;
         this.poke();
       } else if (m.t !== "hb") ch!.refuse(CLOSE_MALFORMED, `unexpected "${m.t}" from the primary`);
-    });
+    };
+    ch.off("message", collect);
+    ch.on("message", onMessage);
+    for (const m of early.splice(0)) onMessage(m);
     ch.on("close", (_c, reason) => {
       if (!sawBye) primaryGone ??= `the log channel closed (${reason || "no reason"})`;
       this.poke();

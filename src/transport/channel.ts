@@ -33,6 +33,12 @@ export interface ChannelEvents {
 /** One authenticated connection. */
 export class Channel extends EventEmitter<ChannelEvents> {
   private closed = false;
+  /**
+   * Simulates a network partition for tests and demos: from now on nothing is sent and
+   * everything received is dropped, but the connection stays up (no close to notice),
+   * so each side must detect the silence by its own timeout.
+   */
+  partitioned = false;
   bytesIn = 0;
   bytesOut = 0;
 
@@ -42,7 +48,7 @@ export class Channel extends EventEmitter<ChannelEvents> {
   ) {
     super();
     ws.on("message", (data: Buffer, isBinary: boolean) => {
-      if (this.closed) return;
+      if (this.closed || this.partitioned) return;
       this.bytesIn += data.length;
       const m = decode(data, isBinary);
       if (typeof m === "string") return this.refuse(CLOSE_MALFORMED, m);
@@ -53,7 +59,7 @@ export class Channel extends EventEmitter<ChannelEvents> {
   }
 
   send(m: Msg): void {
-    if (this.closed || this.ws.readyState !== WebSocket.OPEN) return;
+    if (this.closed || this.partitioned || this.ws.readyState !== WebSocket.OPEN) return;
     const b = packr.pack(m);
     this.bytesOut += b.length;
     this.ws.send(b);

@@ -213,6 +213,7 @@ function execSys(m: Machine): RunResult | undefined {
       m.ie = true;
       pc++;
       ic++;
+      m.eiShadowIcount = ic;
       m.pc = pc;
       m.icount = ic;
       m.sys.interruptsEnabled();
