@@ -1,0 +1,120 @@
+// FT end to end with real processes: an arbiter, a primary and a backup, each its own OS
+// process, SIGKILLed at random moments; the output the sink delivers must be exactly the
+// output of one execution. (The launcher runs in-process so the test sees its summary.)
+import { spawn } from "node:child_process";
+import { describe, expect, it } from "vitest";
+import { ArbiterClient } from "../src/arbiter/client.js";
+import { startArbiter } from "../src/arbiter/server.js";
+import { runCluster } from "../src/cli/ft.js";
+import { setLogger } from "../src/transport/channel.js";
+
+const ROOT = new URL("..", import.meta.url).pathname;
+const COUNT = Array.from({ length: 100000 }, (_, i) => `${i + 1}\n`).join("");
+
+async function cluster(opts: Parameters<typeof runCluster>[0]) {
+  const out: Buffer[] = [];
+  let info = "";
+  const code = await runCluster({ ...opts, write: (b) => out.push(Buffer.from(b)), info: (s) => (info += s) });
+  return { code, out: Buffer.concat(out).toString("latin1"), info };
+}
+
+/** A deterministic spread of crash points over count.s's 3.3M instructions (seeded, so a failure repeats). */
+function crashPoints(n: number, seed: number): number[] {
+  let s = seed;
+  const next = () => ((s = (Math.imul(s, 1103515245) + 12345) >>> 0) / 2 ** 32);
+  return Array.from({ length: n }, () => Math.floor(next() * 3_300_000));
+}
+
+const KILLS = Number(process.env.FTVM_E2E_KILLS ?? 20);
+
+describe("FT with real processes", () => {
+  const points = crashPoints(KILLS, 2026);
+  it.each(points.map((p, i) => [i + 1, p]))(
+    "SIGKILL of the primary #%i at icount %i: count.s output stays exactly 1..100000",
+    async (_i, at) => {
+      const r = await cluster({ program: "programs/count.s", crashPrimaryAtIcount: at });
+      expect(r.info).toMatch(/failovers: 1/);
+      expect(r.code).toBe(0);
+      expect(r.out.length).toBe(COUNT.length);
+      expect(r.out === COUNT).toBe(true);
+    },
+  );
+
+  it("SIGKILL of the primary at a random moment in time (from outside, while it prints)", async () => {
+    const r = await cluster({ program: "programs/ticker.s", crashPrimaryAfterMs: 1200 });
+    expect(r.code).toBe(0);
+    expect(r.info).toMatch(/failovers: 1/);
+    const ticks = r.out.trimEnd().split("\n").map((l) => Number(/^tick (\d+) of 150/.exec(l)?.[1]));
+    expect(ticks).toEqual(Array.from({ length: 150 }, (_, i) => i + 1));
+  });
+
+  it("SIGKILL of the backup: the primary goes on alone, output exact", async () => {
+    const r = await cluster({ program: "programs/count.s", crashBackupAtIcount: 1_000_000 });
+    expect(r.code).toBe(0);
+    expect(r.info).toMatch(/backup failed; the primary won epoch 2 and went on alone/);
+    expect(r.out === COUNT).toBe(true);
+  });
+
+  it("a partition between primary and backup: exactly one side goes on, output exact", async () => {
+    const r = await cluster({ program: "programs/ticker.s", partitionAfterMs: 1500 });
+    expect(r.code).toBe(0);
+    const ticks = r.out.trimEnd().split("\n").map((l) => Number(/^tick (\d+) of 150/.exec(l)?.[1]));
+    expect(ticks).toEqual(Array.from({ length: 150 }, (_, i) => i + 1));
+    // One of them won epoch 2; the other halted on losing the test-and-set.
+    expect(r.info).toMatch(/epochs: 2/);
+  });
+
+  it("both hosts dead: nobody serves; a fresh or stale host is refused by the arbiter", async () => {
+    setLogger(() => undefined);
+    const secret = "test-secret";
+    const arb = await startArbiter({ secret });
+    try {
+      // A primary that runs alone claims epoch 1, then is killed.
+      const first = spawn(process.execPath, ["--import", "tsx", "src/cli/main.ts", "primary", "programs/ticker.s", "--arbiter", arb.url, "--wait-backup-ms", "0"], {
+        cwd: ROOT,
+        env: { ...process.env, FTVM_SECRET: secret },
+        stdio: ["ignore", "ignore", "pipe"],
+      });
+      await new Promise((r) => setTimeout(r, 2500));
+      expect(arb.state().epoch).toBe(1);
+      first.kill("SIGKILL");
+      // A fresh host (new identity, no state) tries to start the program again.
+      const fresh = spawn(process.execPath, ["--import", "tsx", "src/cli/main.ts", "primary", "programs/ticker.s", "--arbiter", arb.url, "--wait-backup-ms", "0"], {
+        cwd: ROOT,
+        env: { ...process.env, FTVM_SECRET: secret },
+        stdio: ["ignore", "pipe", "pipe"],
+      });
+      let err = "";
+      let out = "";
+      fresh.stderr!.on("data", (d) => (err += d));
+      fresh.stdout!.on("data", (d) => (out += d));
+      const code = await new Promise((r) => fresh.on("exit", r));
+      expect(code).toBe(3);
+      expect(err).toMatch(/the arbiter refused epoch 2: host \S+ was not a member of epoch 1/);
+      expect(out).not.toMatch(/tick/); // it never produced output
+      // A stale claim (an epoch already taken) is refused too.
+      const c = new ArbiterClient(arb.url, secret);
+      const r = await c.testAndSet({ epoch: 1, host: "old", members: ["old"] });
+      c.close();
+      expect(r).toMatchObject({ granted: false, reason: expect.stringMatching(/epoch 1 is already taken/) });
+    } finally {
+      await arb.close();
+    }
+  });
+
+  it("an unauthenticated peer is refused with a reason and the arbiter keeps serving", async () => {
+    const logs: string[] = [];
+    setLogger((l) => logs.push(l));
+    const arb = await startArbiter({ secret: "right" });
+    try {
+      const bad = new ArbiterClient(arb.url, "wrong");
+      await expect(bad.state()).rejects.toThrow(/authentication failed|closed \(4401/);
+      const good = new ArbiterClient(arb.url, "right");
+      expect((await good.state()).epoch).toBe(0);
+      good.close();
+      expect(logs.join("\n")).toMatch(/refused .*authentication failed/);
+    } finally {
+      await arb.close();
+    }
+  });
+});
