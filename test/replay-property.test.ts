@@ -18,6 +18,7 @@ import { Tracer } from "../src/trace/tracer.js";
 import { memDigest, regsDigest } from "../src/vm/digest.js";
 import { encodeImage, type Image } from "../src/vm/image.js";
 import { Machine } from "../src/vm/machine.js";
+import { attachEngine } from "../src/host/engine.js";
 
 const BODY_OPS = [
   "ADD r%a, r%b, r%c",
@@ -110,8 +111,9 @@ interface Timing {
   inputs: { at: number; bytes: number[] }[];
 }
 
-function record(image: Image, t: Timing) {
+function record(image: Image, t: Timing, compiled: boolean) {
   const m = new Machine(image);
+  if (compiled) attachEngine(m);
   const events: Event[] = [];
   const chunks: Uint8Array[] = [];
   const tracer = new Tracer(m, { image: encodeImage(image), intervalIcount: 37, program: "gen", role: "record" }, (c) => chunks.push(c));
@@ -136,8 +138,9 @@ function record(image: Image, t: Timing) {
   return { m, events, trace: decodeTrace(chunks) };
 }
 
-function replay(image: Image, events: Event[], slice: number) {
+function replay(image: Image, events: Event[], slice: number, compiled: boolean) {
   const m = new Machine(image);
+  if (compiled) attachEngine(m);
   const chunks: Uint8Array[] = [];
   const tracer = new Tracer(m, { image: encodeImage(image), intervalIcount: 37, program: "gen", role: "replay" }, (c) => chunks.push(c));
   const src = new QueueSource();
@@ -167,17 +170,20 @@ describe("record → replay", () => {
           inputs: fc.array(fc.record({ at: fc.integer({ min: 0, max: 200 }), bytes: fc.array(fc.integer({ min: 0, max: 255 }), { minLength: 1, maxLength: 20 }) }), { maxLength: 6 }),
         }),
         fc.integer({ min: 1, max: 1000 }),
-        (p, timing, replaySlice) => {
+        fc.boolean(),
+        fc.boolean(),
+        (p, timing, replaySlice, recordCompiled, replayCompiled) => {
           const image = assemble(source(p), "gen.s");
-          const rec = record(image, timing);
-          const rep = replay(image, rec.events, replaySlice);
+          // Either engine may record and either may replay: they must agree exactly.
+          const rec = record(image, timing, recordCompiled);
+          const rep = replay(image, rec.events, replaySlice, replayCompiled);
           expect(rep.trace).toEqual(rec.trace);
           expect(regsDigest(rep.m)).toBe(regsDigest(rec.m));
           expect(memDigest(rep.m)).toBe(memDigest(rec.m));
           expect(rec.events.at(-1)!.kind).toBe(EV.END);
         },
       ),
-      { numRuns: 120 },
+      { numRuns: 200 },
     );
   }, 120_000);
 });

@@ -107,7 +107,20 @@ export interface ClusterOptions {
   info?: (s: string) => void;
 }
 
+export interface ClusterResult {
+  code: number;
+  /** The live primary's final report (run time, log volume, latencies), when the guest finished. */
+  done?: Record<string, unknown>;
+  summary: string;
+  /** Per failover: ms from the launcher's SIGKILL to the backup going live, and to the first new output. */
+  failovers: { liveMs?: number; firstOutputMs?: number; silentMs: number; replayMs: number; electMs: number }[];
+}
+
 export async function runCluster(o: ClusterOptions): Promise<number> {
+  return (await runClusterDetailed(o)).code;
+}
+
+export async function runClusterDetailed(o: ClusterOptions): Promise<ClusterResult> {
   const secret = randomBytes(24).toString("hex");
   const info = o.info ?? ((s: string) => process.stderr.write(s));
   const tty = !o.quiet && !o.info && process.stderr.isTTY === true;
@@ -139,8 +152,11 @@ export async function runCluster(o: ClusterOptions): Promise<number> {
   };
   setLogger((l) => logLine(`launcher: ${l}`));
 
+  const kills: { role: string; at: number }[] = [];
+  const firstWriteAt = new Map<number, number>();
   const sink = await startSink(secret, {
     write: (b) => {
+      if (!firstWriteAt.has(sink.state.epoch)) firstWriteAt.set(sink.state.epoch, Date.now());
       clearStatus();
       write(b);
       renderStatus();
@@ -166,9 +182,9 @@ export async function runCluster(o: ClusterOptions): Promise<number> {
   const children: Child[] = [];
   const spawnChild = (role: Child["role"], args: string[]): Promise<Child> =>
     new Promise((resolve, reject) => {
-      const proc = spawn(process.execPath, ["--import", "tsx", MAIN, role, ...args, ...(o.interpret ? ["--interpret"] : [])], {
+      const proc = spawn(process.execPath, ["--import", "tsx", MAIN, role, ...args, "--exit-with-parent", ...(o.interpret ? ["--interpret"] : [])], {
         env: { ...process.env, FTVM_SECRET: secret },
-        stdio: ["ignore", "pipe", "pipe"],
+        stdio: ["pipe", "pipe", "pipe"],
       });
       const child: Child = { role, proc, exited: false };
       children.push(child);
@@ -222,6 +238,7 @@ export async function runCluster(o: ClusterOptions): Promise<number> {
     const pid = pidOf(role);
     if (pid === undefined) return logLine(`no ${role} to crash`);
     logLine(`crashing the ${role} (pid ${pid}) with SIGKILL`);
+    kills.push({ role, at: Date.now() });
     try {
       process.kill(pid, "SIGKILL");
     } catch {
@@ -292,10 +309,23 @@ export async function runCluster(o: ClusterOptions): Promise<number> {
   } catch {
     // Already gone.
   }
-  info(summary(o, sink.state, news, done, interrupted, Date.now() - started));
-  if (interrupted) return 130;
-  if (!done) return EXIT_FAIL;
-  return done.trap ? EXIT_FAIL : EXIT_OK;
+  const text = summary(o, sink.state, news, done, interrupted, Date.now() - started, kills, firstWriteAt);
+  info(text);
+  const failovers = news
+    .filter((n) => n.data.event === "live")
+    .map((l) => {
+      const k = [...kills].reverse().find((x) => x.role === "primary" && x.at <= l.at);
+      const first = firstWriteAt.get(Number(l.data.epoch));
+      return {
+        liveMs: k ? l.at - k.at : undefined,
+        firstOutputMs: k && first !== undefined ? first - k.at : undefined,
+        silentMs: Number(l.data.silentMs),
+        replayMs: Number(l.data.replayMs),
+        electMs: Number(l.data.electMs),
+      };
+    });
+  const code = interrupted ? 130 : !done ? EXIT_FAIL : done.trap ? EXIT_FAIL : EXIT_OK;
+  return { code, done, summary: text, failovers };
 }
 
 function alive(pid: number): boolean {
@@ -324,6 +354,8 @@ function summary(
   done: Record<string, unknown> | undefined,
   interrupted: boolean,
   elapsedMs: number,
+  kills: { role: string; at: number }[],
+  firstWriteAt: Map<number, number>,
 ): string {
   const lives = news.filter((n) => n.data.event === "live");
   const alone = news.filter((n) => n.data.event === "alone" && !lives.some((l) => l.host === n.host));
@@ -341,6 +373,15 @@ function summary(
     lines.push(
       `  primary failed; the backup went live at icount ${Number(d.icount).toLocaleString("en-US")} (the old primary's last logged point) in epoch ${String(d.epoch)}: ` +
         `detection ${String(d.silentMs)} ms of silence, replay ${String(d.replayMs)} ms, test-and-set ${String(d.electMs)} ms; re-sent ${String(d.resent)} bytes`,
+    );
+  }
+  for (const k of kills.filter((k) => k.role === "primary")) {
+    const live = lives.find((l) => l.at >= k.at);
+    if (!live) continue;
+    const first = firstWriteAt.get(Number(live.data.epoch));
+    lines.push(
+      `  from the SIGKILL of the primary: the backup was live after ${live.at - k.at} ms` +
+        (first !== undefined ? `, and the first new output reached the sink after ${first - k.at} ms` : ""),
     );
   }
   for (const a of alone) lines.push(`  backup failed; the primary won epoch ${String(a.data.epoch)} and went on alone`);

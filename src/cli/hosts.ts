@@ -20,6 +20,7 @@ const SHARED = {
   "crash-at-icount": { type: "string" },
   "host-id": { type: "string" },
   interpret: { type: "boolean" },
+  "exit-with-parent": { type: "boolean" },
 } as const;
 
 const SHARED_HELP = `  --arbiter URL         the arbiter (ws://HOST:PORT)              env FTVM_ARBITER
@@ -31,7 +32,8 @@ const SHARED_HELP = `  --arbiter URL         the arbiter (ws://HOST:PORT)       
   --crash-at-icount N   SIGKILL this host when the guest reaches icount N (demos, tests)
   --host-id N           the value HOSTID returns while this host is live
   --config FILE         JSON file with any of these options (e.g. {"arbiter": "ws://..."})
-  --interpret           use the reference interpreter`;
+  --interpret           use the reference interpreter
+  --exit-with-parent    exit when stdin closes (the launcher that started this process died)`;
 
 /** Looks an option up: flag, then FTVM_<NAME> in the environment, then the config file. */
 export function resolver(p: Parsed): (name: string) => string | undefined {
@@ -52,6 +54,17 @@ export function resolver(p: Parsed): (name: string) => string | undefined {
     const c = config[name] ?? config[name.replace(/-([a-z])/g, (_m, ch: string) => ch.toUpperCase())];
     return c === undefined ? undefined : String(c);
   };
+}
+
+/**
+ * With --exit-with-parent the launcher holds our stdin open; when it dies (even by
+ * SIGKILL) the pipe closes and we follow, so no orphaned hosts or arbiters stay behind.
+ */
+export function exitWithParent(p: Parsed): void {
+  if (!p.values["exit-with-parent"]) return;
+  process.stdin.on("close", () => process.exit(0));
+  process.stdin.on("end", () => process.exit(0));
+  process.stdin.resume();
 }
 
 export function need(get: (n: string) => string | undefined, name: string, usage: string): string {
@@ -104,6 +117,7 @@ Prints "listening ws://HOST:PORT" when ready.`,
       return EXIT_OK;
     }
     const get = resolver(p);
+    exitWithParent(p);
     const { host, port } = hostPort(get("listen") ?? "127.0.0.1:0", "listen");
     setLogPrefix("arbiter: ");
     const server = await startArbiter({ host, port, secret: need(get, "secret", this.usage), stateFile: get("state") });
@@ -129,6 +143,7 @@ ${SHARED_HELP}`,
     }
     if (p.positionals.length !== 1) throw new UsageError(`expected one program\n\n${this.usage}`);
     const get = resolver(p);
+    exitWithParent(p);
     const { host, port } = hostPort(get("listen") ?? "127.0.0.1:0", "listen");
     const image = loadProgram(p.positionals[0]);
     setLogPrefix("primary: ");
@@ -164,6 +179,7 @@ ${SHARED_HELP}`,
       return EXIT_OK;
     }
     const get = resolver(p);
+    exitWithParent(p);
     setLogPrefix("backup: ");
     const opts = { ...ftOptions(get, this.usage), interpret: !!p.values.interpret };
     const h = new FtHost(opts);

@@ -16,6 +16,7 @@ import { tourCommand } from "./tour.js";
 import { ftCommand } from "./ft.js";
 import { arbiterCommand, backupCommand, primaryCommand } from "./hosts.js";
 import { crashCommand } from "./crash.js";
+import { demoCommand } from "./demo.js";
 
 const COMMANDS: Command[] = [
   runCommand,
@@ -29,6 +30,7 @@ const COMMANDS: Command[] = [
   arbiterCommand,
   primaryCommand,
   backupCommand,
+  demoCommand,
   tourCommand,
 ];
 

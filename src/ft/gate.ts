@@ -9,6 +9,8 @@ export interface HeldOutput {
   /** Stream offset of bytes[0] since boot. */
   offset: number;
   bytes: Uint8Array;
+  /** When the host produced it (host clock, for latency measurement only). */
+  atMs?: number;
 }
 
 /** Output held but not released; beyond it the primary must pause execution (never drop). */

@@ -4,6 +4,7 @@
 // src/arbiter (test-and-set); this file is the shell around them: sockets, timers, the
 // run loop, and status reports to the launcher.
 import { randomBytes } from "node:crypto";
+import { performance } from "node:perf_hooks";
 import { ArbiterClient } from "../arbiter/client.js";
 import { Bus } from "../devices/bus.js";
 import type { Event } from "../devices/events.js";
@@ -90,6 +91,11 @@ export class FtHost {
   private electing = false;
   private finished = false;
   private logBytesWindow = { at: Date.now(), bytes: 0, rate: 0 };
+  /** Measurements for the benchmarks: output hold time and log round trips (ms). */
+  private readonly latencyMs = new Samples();
+  private readonly rttMs = new Samples();
+  private readonly sentAt: { lsn: number; at: number }[] = [];
+  private liveStartMs = 0;
 
   constructor(private readonly o: FtOptions) {
     this.arbiter = new ArbiterClient(o.arbiterUrl, o.secret);
@@ -304,7 +310,11 @@ export class FtHost {
           if (e instanceof AckError) return ch.refuse(CLOSE_MALFORMED, e.message);
           throw e;
         }
-        this.toSink(this.gate.release(this.plog!.ackedIcount));
+        const now = performance.now();
+        while (this.sentAt.length && this.sentAt[0].lsn <= this.plog!.ackedLsn) this.rttMs.add(now - this.sentAt.shift()!.at);
+        const released = this.gate.release(this.plog!.ackedIcount);
+        for (const c of released) if (c.atMs !== undefined) this.latencyMs.add(now - c.atMs);
+        this.toSink(released);
         this.poke();
       } else if (m.t !== "hb") ch.refuse(CLOSE_MALFORMED, `unexpected "${m.t}" from the backup`);
     });
@@ -341,6 +351,7 @@ export class FtHost {
   private async liveLoop(): Promise<void> {
     const m = this.machine;
     const runner = this.runner!;
+    this.liveStartMs = performance.now();
     let lastFlush = this.now();
     let lastYield = lastFlush;
     for (;;) {
@@ -354,7 +365,7 @@ export class FtHost {
       }
       const r = runner.step();
       const out = this.bus.console.drainOutput();
-      if (out.length > 0) this.gate.hold({ icount: m.icount, offset: this.bus.console.drainedBytes - out.length, bytes: out });
+      if (out.length > 0) this.gate.hold({ icount: m.icount, offset: this.bus.console.drainedBytes - out.length, bytes: out, atMs: performance.now() });
       if (r === "halted" || r === "trapped" || r === "max-icount") {
         if (r === "max-icount") this.maybeCrash();
         await this.finishLive(r);
@@ -384,7 +395,9 @@ export class FtHost {
     }
     if (this.role !== "primary" || !this.plog || !this.peer) return;
     const batch = this.plog.takeBatch(this.machine.icount, () => this.live!.mark(EV.PROGRESS, null));
-    if (batch) this.peer.send({ t: "log", events: batch.map((e) => [e.lsn, e.icount, e.kind, e.data]), released: this.sinkDelivered });
+    if (!batch) return;
+    this.peer.send({ t: "log", events: batch.map((e) => [e.lsn, e.icount, e.kind, e.data]), released: this.sinkDelivered });
+    if (this.sentAt.length < 100_000) this.sentAt.push({ lsn: batch[batch.length - 1].lsn, at: performance.now() });
   }
 
   private async finishLive(reason: string): Promise<void> {
@@ -396,7 +409,20 @@ export class FtHost {
     while (this.o.sinkUrl && this.sinkDelivered < this.bus.console.drainedBytes) await this.sleep(20);
     this.finished = true;
     const trap = this.machine.trap;
-    this.sink?.send({ t: "done", host: this.id, reason, icount: this.machine.icount, epoch: this.epoch, delivered: this.sinkDelivered, trap });
+    this.sink?.send({
+      t: "done",
+      host: this.id,
+      reason,
+      icount: this.machine.icount,
+      epoch: this.epoch,
+      delivered: this.sinkDelivered,
+      trap,
+      runMs: performance.now() - this.liveStartMs,
+      logBytes: this.plog?.totalBytes ?? 0,
+      logEvents: this.plog?.totalEvents ?? 0,
+      outputLatencyMs: this.latencyMs.summary(),
+      logRttMs: this.rttMs.summary(),
+    });
     this.peer?.send({ t: "bye", reason });
     this.role = "halted";
     for (const t of this.timers) clearInterval(t);
@@ -570,6 +596,21 @@ export class FtHost {
       return;
     }
     await this.liveLoop();
+  }
+}
+
+/** A bounded sample of measurements (the first `max`), summarized as percentiles. */
+class Samples {
+  private readonly xs: number[] = [];
+  constructor(private readonly max = 100_000) {}
+  add(x: number): void {
+    if (this.xs.length < this.max) this.xs.push(x);
+  }
+  summary(): { n: number; p50: number; p99: number } | undefined {
+    if (this.xs.length === 0) return undefined;
+    const s = [...this.xs].sort((a, b) => a - b);
+    const q = (f: number) => s[Math.min(s.length - 1, Math.floor(f * s.length))];
+    return { n: s.length, p50: q(0.5), p99: q(0.99) };
   }
 }
 

@@ -2,6 +2,7 @@
 // the OS random source, stdin as console input and stdout as console output. With a log
 // path every nondeterministic event goes to the log file; with a trace path the state is
 // traced. Ctrl-C stops cleanly and leaves a valid log (ending with an END mark).
+import { performance } from "node:perf_hooks";
 import { Bus } from "../devices/bus.js";
 import type { Event } from "../devices/events.js";
 import { LiveEnv } from "../replay/live.js";
@@ -47,6 +48,8 @@ export interface LiveRunResult {
   logBytes: number;
   events: number;
   traceRecords: number;
+  /** Wall time of the run loop (host clock), for speed figures. */
+  runMs: number;
 }
 
 export async function runLive(o: LiveRunOptions): Promise<LiveRunResult> {
@@ -119,6 +122,7 @@ export async function runLive(o: LiveRunOptions): Promise<LiveRunResult> {
 
   let reason: LiveRunResult["reason"];
   let lastYield = Date.now();
+  const startedMs = performance.now();
   try {
     for (;;) {
       if (interrupted) {
@@ -174,5 +178,6 @@ export async function runLive(o: LiveRunOptions): Promise<LiveRunResult> {
     log?.close();
     trace?.close();
   }
-  return { reason, icount: machine.icount, trap: machine.trap, logBytes: log?.bytes ?? 0, events, traceRecords: tracer?.records ?? 0 };
+  const runMs = performance.now() - startedMs;
+  return { reason, icount: machine.icount, trap: machine.trap, logBytes: log?.bytes ?? 0, events, traceRecords: tracer?.records ?? 0, runMs };
 }
