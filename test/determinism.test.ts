@@ -6,7 +6,7 @@ import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 
 const ROOT = new URL("..", import.meta.url).pathname;
-const PURE = ["src/vm", "src/devices", "src/replay", "src/trace", "src/ft"];
+const PURE = ["src/vm", "src/devices", "src/replay", "src/trace", "src/ft", "src/sim"];
 
 const FORBIDDEN: [RegExp, string][] = [
   [/\bDate\b/, "Date (a clock)"],
@@ -52,7 +52,7 @@ describe("determinism", () => {
     expect(all.length).toBeGreaterThan(10);
   });
 
-  it("nothing under src/vm, src/devices, src/replay, src/trace or src/ft reads a clock, randomness, files, sockets, timers or process state", () => {
+  it("nothing under src/vm, src/devices, src/replay, src/trace, src/ft or src/sim reads a clock, randomness, files, sockets, timers or process state", () => {
     const hits: string[] = [];
     for (const f of all) {
       const lines = codeOnly(readFileSync(f, "utf8")).split("\n");

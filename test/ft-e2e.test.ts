@@ -118,3 +118,42 @@ describe("FT with real processes", () => {
     }
   });
 });
+
+describe("the log channel refuses bad peers and keeps serving", () => {
+  it("a wrong secret and a malformed hello are refused with reasons; the primary goes on", async () => {
+    setLogger(() => undefined);
+    const { connect } = await import("../src/transport/channel.js");
+    const secret = "s3cret";
+    const arb = await startArbiter({ secret });
+    const primary = spawn(process.execPath, ["--import", "tsx", "src/cli/main.ts", "primary", "programs/ticker.s", "--arbiter", arb.url, "--wait-backup-ms", "1500"], {
+      cwd: ROOT,
+      env: { ...process.env, FTVM_SECRET: secret },
+      stdio: ["ignore", "pipe", "pipe"],
+    });
+    try {
+      let out = "";
+      let err = "";
+      primary.stderr!.on("data", (d) => (err += d));
+      const url = await new Promise<string>((resolve) =>
+        primary.stdout!.on("data", (d) => {
+          out += d;
+          const m = /listening (ws:\/\/\S+)/.exec(out);
+          if (m) resolve(m[1]);
+        }),
+      );
+      await expect(connect(url, "not-the-secret", "ftvm-log")).rejects.toThrow(/4401|authentication failed/);
+      const ch = await connect(url, secret, "ftvm-log");
+      const closed = new Promise<string>((r) => ch.on("close", (_c, reason) => r(reason)));
+      ch.send({ t: "hello" }); // no host: malformed
+      expect(await closed).toMatch(/expected hello/);
+      // The primary keeps serving: with no backup it runs alone and prints its ticks.
+      await new Promise((r) => setTimeout(r, 3000));
+      expect(out).toMatch(/tick 1 of 150/);
+      expect(err).toMatch(/refused .*authentication failed/);
+      expect(err).toMatch(/refused .*expected hello/);
+    } finally {
+      primary.kill("SIGKILL");
+      await arb.close();
+    }
+  });
+});

@@ -1,0 +1,508 @@
+// One FT host as a pure, synchronous state machine: a primary (live, logging to its
+// backup, holding output until the log is acknowledged) or a backup (replaying, ready to
+// go live). Inputs are method calls carrying messages, acknowledgements, arbiter answers
+// and clock readings; outputs are actions (send this, ask the arbiter that, release this
+// output, halt). No sockets, timers or awaits: the same code runs in a real process
+// (src/host/ft-host.ts) and under the seeded simulator (src/sim).
+import type { TasRequest, TasResult } from "../arbiter/core.js";
+import { Bus } from "../devices/bus.js";
+import type { Event } from "../devices/events.js";
+import { EV } from "../devices/events.js";
+import { LiveEnv } from "../replay/live.js";
+import { toEvents } from "../replay/logformat.js";
+import { DivergenceError, ReplayEnv } from "../replay/replay.js";
+import { LiveRunner, ReplayRunner } from "../replay/session.js";
+import { QueueSource } from "../replay/source.js";
+import type { World } from "../replay/world.js";
+import type { Image } from "../vm/image.js";
+import { decodeImage, encodeImage } from "../vm/image.js";
+import { Machine } from "../vm/machine.js";
+import { FailureDetector } from "./detector.js";
+import { OutputGate, type HeldOutput } from "./gate.js";
+import { AckError, PrimaryLog } from "./primary.js";
+
+/** How often the primary closes a batch (with a PROGRESS mark) when nothing else forces one. */
+export const FLUSH_INTERVAL_MS_DEFAULT = 2;
+/** Output a backup keeps until the sink has it; past this it stops replaying until the primary reports progress. */
+export const BACKUP_OUTPUT_BYTES_MAX = 16 * 1024 * 1024;
+
+export type Msg = { t: string; [k: string]: unknown };
+
+export type Action =
+  /** Send to the peer over the log channel. */
+  | { kind: "send"; msg: Msg }
+  /** Drop the log channel: the peer is considered failed. */
+  | { kind: "cut"; reason: string }
+  /** Ask the arbiter; the answer comes back through onTasResult (retry while it is unreachable). */
+  | { kind: "tas"; req: TasRequest }
+  /** Give output to the console sink; it answers with onSinkAck. */
+  | { kind: "output"; epoch: number; offset: number; bytes: Uint8Array; atMs?: number }
+  /** Something worth telling the operator (and the launcher's summary). */
+  | { kind: "news"; text: string; data: Record<string, unknown> }
+  /** The guest finished and every byte of its output reached the sink. */
+  | { kind: "done"; data: Record<string, unknown> }
+  /** Stop this host (it lost an election, was deposed, or diverged). */
+  | { kind: "halt"; reason: string; code: number }
+  /** Crash on purpose (--crash-at-icount): the shell kills the process without cleanup. */
+  | { kind: "crash"; icount: number };
+
+export type Role =
+  | "idle" // not started
+  | "primary" // live, with a backup
+  | "alone" // live, without a backup
+  | "backup" // replaying
+  | "draining" // the primary failed: replaying what was received before claiming the next epoch
+  | "electing" // asked the arbiter for the next epoch, waiting for the answer
+  | "finishing" // the guest stopped; waiting for acknowledgements before the last output
+  | "finished"
+  | "halted";
+
+export interface NodeConfig {
+  id: string;
+  heartbeatMs: number;
+  timeoutMs: number;
+  flushIntervalMs?: number;
+  crashAtIcount?: number;
+  sliceIcount?: number;
+  /** The live world (clock, randomness, host id) for when this node is live. */
+  world: World;
+  /** Installs an execution engine on a new machine (the compiled engine, or none). */
+  attachEngine?: (m: Machine) => void;
+}
+
+export interface RunResult {
+  actions: Action[];
+  /** Nothing to do until a message, an answer or the clock reaches wakeAtMs. */
+  idle: boolean;
+  wakeAtMs?: number;
+}
+
+export interface StartPrimary {
+  program: string;
+  image: Image;
+  memBytes?: number;
+  stackBytes?: number;
+  epoch: number;
+  withBackup: boolean;
+}
+
+export class FtNode {
+  role: Role = "idle";
+  epoch = 0;
+  machine!: Machine;
+  bus!: Bus;
+  private live?: LiveEnv;
+  private liveRunner?: LiveRunner;
+  private replay?: { env: ReplayEnv; runner: ReplayRunner; source: QueueSource };
+  private readonly gate = new OutputGate();
+  plog?: PrimaryLog;
+  private detector?: FailureDetector;
+  private lastHeartbeatMs = -Infinity;
+  private lastFlushMs = -Infinity;
+  /** Output given to the sink that the sink has not acknowledged (re-sent on reconnect). */
+  readonly unsunk: HeldOutput[] = [];
+  sinkDelivered = 0;
+  /** Backup: log received through this lsn; the primary's sink watermark. */
+  private received = 0;
+  private primaryReleased = 0;
+  /** Backup: output produced by replay that the sink may not have yet. */
+  private pendingOut: HeldOutput[] = [];
+  private pendingBytes = 0;
+  private replayEnded = false;
+  private sawBye = false;
+  /** Why the peer is considered failed (set once). */
+  private peerFailed?: string;
+  private electionFor?: "alone" | "live";
+  private goLiveTimes?: { detectedMs: number; silentMs: number; replayedMs: number };
+  private finishReason = "";
+
+  constructor(readonly cfg: NodeConfig) {}
+
+  // ---- starting --------------------------------------------------------------------
+
+  startPrimary(s: StartPrimary, nowMs: number): Action[] {
+    this.boot(s.image, s.memBytes, s.stackBytes);
+    this.epoch = s.epoch;
+    this.becomeLive(1, 0);
+    const actions: Action[] = [];
+    if (s.withBackup) {
+      this.role = "primary";
+      this.plog = new PrimaryLog();
+      this.detector = new FailureDetector(this.cfg.timeoutMs, nowMs);
+      actions.push({
+        kind: "send",
+        msg: { t: "start", epoch: s.epoch, image: encodeImage(s.image), memBytes: this.machine.memBytes, stackBytes: this.machine.stackBytes, program: s.program },
+      });
+      actions.push(this.newsAction(`primary of epoch ${s.epoch} with a backup`, { event: "start" }));
+    } else {
+      this.role = "alone";
+      actions.push(this.newsAction(`primary of epoch ${s.epoch}, running alone (no backup)`, { event: "start" }));
+    }
+    return actions;
+  }
+
+  /** A backup starts from the primary's "start" message. Throws on a malformed one (the shell refuses the peer). */
+  startBackup(m: Msg, nowMs: number): Action[] {
+    if (m.t !== "start" || !(m.image instanceof Uint8Array) || !Number.isSafeInteger(m.epoch)) throw new ProtocolError(`expected start from the primary, got "${m.t}"`);
+    this.boot(decodeImage(new Uint8Array(m.image), "image from the primary"), m.memBytes as number, m.stackBytes as number);
+    this.epoch = m.epoch as number;
+    this.role = "backup";
+    const source = new QueueSource();
+    const env = new ReplayEnv(this.bus, source);
+    this.bus.env = env;
+    this.replay = { env, source, runner: new ReplayRunner(this.bus, env, { sliceIcount: this.cfg.sliceIcount }) };
+    this.detector = new FailureDetector(this.cfg.timeoutMs, nowMs);
+    return [this.newsAction(`backup of epoch ${this.epoch}`, { event: "start" })];
+  }
+
+  private boot(image: Image, memBytes?: number, stackBytes?: number): void {
+    this.machine = new Machine(image, { memBytes, stackBytes });
+    this.cfg.attachEngine?.(this.machine);
+    this.bus = new Bus(this.machine, undefined as never);
+  }
+
+  private becomeLive(firstLsn: number, startUs: number): void {
+    this.live = new LiveEnv(this.bus, this.cfg.world, (e: Event) => this.plog?.add(e), { firstLsn, startUs });
+    this.bus.env = this.live;
+    this.liveRunner = new LiveRunner(this.bus, this.live, { maxIcount: this.cfg.crashAtIcount, sliceIcount: this.cfg.sliceIcount });
+  }
+
+  // ---- inputs ----------------------------------------------------------------------
+
+  /** A message from the peer. Throws ProtocolError for a malformed or impossible one (the shell refuses the peer). */
+  onPeerMessage(m: Msg, nowMs: number): Action[] {
+    if (this.peerFailed) return [];
+    this.detector?.heard(nowMs);
+    if (this.role === "primary" || ((this.role === "electing" || this.role === "finishing") && this.plog)) {
+      if (m.t === "ack") {
+        if (!Number.isSafeInteger(m.lsn) || !Number.isSafeInteger(m.icount)) throw new ProtocolError("ack needs lsn and icount");
+        try {
+          this.plog!.onAck(m.lsn as number, m.icount as number);
+        } catch (e) {
+          if (e instanceof AckError) throw new ProtocolError(e.message);
+          throw e;
+        }
+        // While electing, the backup may be about to go live: nothing is released until we win.
+        return this.role === "electing" ? [] : this.release(this.gate.release(this.plog!.ackedIcount), nowMs);
+      }
+      if (m.t === "hb") return [];
+      throw new ProtocolError(`unexpected "${m.t}" from the backup`);
+    }
+    if (this.role === "backup") {
+      if (m.t === "log") return this.onLog(m);
+      if (m.t === "bye") {
+        this.sawBye = true;
+        return [];
+      }
+      if (m.t === "hb") return [];
+      throw new ProtocolError(`unexpected "${m.t}" from the primary`);
+    }
+    return [];
+  }
+
+  private onLog(m: Msg): Action[] {
+    let events: Event[];
+    try {
+      events = toEvents(m.events, 0);
+    } catch (e) {
+      throw new ProtocolError((e as Error).message);
+    }
+    const fresh = events.filter((e) => e.lsn > this.received);
+    if (fresh.length && fresh[0].lsn !== this.received + 1) throw new ProtocolError(`log gap: expected lsn ${this.received + 1}, got ${fresh[0].lsn}`);
+    if (!this.replay!.source.push(fresh)) throw new ProtocolError(`replay queue full (${this.replay!.source.capacityEvents} events)`);
+    if (fresh.length) this.received = fresh[fresh.length - 1].lsn;
+    if (typeof m.released === "number" && m.released > this.primaryReleased) this.primaryReleased = m.released;
+    return [{ kind: "send", msg: { t: "ack", lsn: this.received, icount: this.machine.icount } }];
+  }
+
+  /** The log channel closed (or was refused): the peer is gone. */
+  onPeerClosed(reason: string, nowMs: number): Action[] {
+    return this.peerGone(`the log channel closed (${reason || "no reason"})`, nowMs);
+  }
+
+  /** The sink acknowledged the stream through `delivered`; `sinkEpoch` when it refused us as stale. */
+  onSinkAck(delivered: number, sinkEpoch?: number): Action[] {
+    if (delivered > this.sinkDelivered) this.sinkDelivered = delivered;
+    while (this.unsunk.length && this.unsunk[0].offset + this.unsunk[0].bytes.length <= this.sinkDelivered) this.unsunk.shift();
+    if (sinkEpoch !== undefined && sinkEpoch > this.epoch) return this.halt(`the sink is at epoch ${sinkEpoch}, this host at ${this.epoch}: deposed`, 3);
+    return [];
+  }
+
+  onTasResult(r: TasResult, nowMs: number): Action[] {
+    if (this.role !== "electing") return [];
+    const epoch = this.epoch + 1;
+    if (!r.granted) return this.halt(`lost the test-and-set for epoch ${epoch} (${r.reason})`, 3);
+    this.epoch = epoch;
+    const actions: Action[] = [];
+    if (this.electionFor === "alone") {
+      // The backup failed: stop logging, release everything held, go on alone.
+      this.role = "alone";
+      this.plog = undefined;
+      actions.push(this.newsAction(`won epoch ${epoch} alone: backup failed: ${this.peerFailed}`, { event: "alone" }));
+      actions.push(...this.release(this.gate.releaseAll(), nowMs));
+      if (this.finishAfterElection) {
+        // The guest stopped during the election: end the log (once) and finish alone.
+        if (!this.endLogged) actions.push(...this.finish(this.finishReason, nowMs));
+        else {
+          this.role = "finishing";
+          actions.push(...this.finishing(nowMs));
+        }
+      }
+      return actions;
+    }
+    // The primary failed and we won: devices switch from replay to live; the timer re-arms
+    // from its programmed period; the output the old primary may have released goes again
+    // (the sink drops what it has).
+    const env = this.replay!.env;
+    const t = this.goLiveTimes!;
+    const resent = this.pendingOut.reduce((n, c) => n + c.bytes.length, 0);
+    actions.push(...this.release(this.pendingOut, nowMs));
+    this.pendingOut = [];
+    this.pendingBytes = 0;
+    this.gate.startAt(this.bus.console.drainedBytes);
+    this.replay = undefined;
+    this.becomeLive(env.lastLsn + 1, env.lastUs);
+    this.role = "alone";
+    actions.push(
+      this.newsAction(`went live at icount ${this.machine.icount} in epoch ${epoch}: primary failed: ${this.peerFailed}`, {
+        event: "live",
+        icount: this.machine.icount,
+        silentMs: Math.round(t.silentMs),
+        replayMs: Math.round(t.replayedMs - t.detectedMs),
+        electMs: Math.round(nowMs - t.replayedMs),
+        resent,
+      }),
+    );
+    if (this.replayEnded || this.machine.halted || this.machine.trap) actions.push(...this.finish(this.machine.trap ? "trapped" : "halted", nowMs));
+    return actions;
+  }
+
+  /** Heartbeats and failure detection; call every heartbeatMs or so. */
+  tick(nowMs: number): Action[] {
+    const actions: Action[] = [];
+    const paired = this.role === "primary" || this.role === "backup" || (this.role === "finishing" && this.plog !== undefined);
+    if (!paired || this.peerFailed) return actions;
+    if (nowMs - this.lastHeartbeatMs >= this.cfg.heartbeatMs) {
+      this.lastHeartbeatMs = nowMs;
+      actions.push({ kind: "send", msg: { t: "hb", icount: this.machine.icount } });
+    }
+    if (this.detector!.suspect(nowMs)) actions.push(...this.peerGone(`nothing heard for ${this.detector!.silentMs(nowMs)} ms`, nowMs));
+    return actions;
+  }
+
+  private peerGone(why: string, nowMs: number): Action[] {
+    if (this.peerFailed || this.role === "halted" || this.role === "finished") return [];
+    if (this.role === "backup" && this.sawBye) return [];
+    this.peerFailed = why;
+    const actions: Action[] = [{ kind: "cut", reason: why }];
+    if (this.role === "primary" || (this.role === "finishing" && this.plog)) {
+      // Keep executing, but release nothing until the arbiter says we are alone.
+      const finishing = this.role === "finishing";
+      this.electionFor = "alone";
+      actions.push(...this.elect(nowMs));
+      if (finishing) this.finishAfterElection = true;
+      return actions;
+    }
+    if (this.role === "backup") {
+      // Next run(): replay everything received, so the guest reaches exactly the state
+      // the old primary had at its last logged point; the run after that claims the
+      // next epoch (two calls, so the shell's clock readings split replay from election).
+      this.goLiveTimes = { detectedMs: nowMs, silentMs: this.detector!.silentMs(nowMs), replayedMs: nowMs };
+      this.role = "draining";
+    }
+    return actions;
+  }
+
+  private finishAfterElection = false;
+
+  private elect(_nowMs: number): Action[] {
+    this.role = "electing";
+    return [{ kind: "tas", req: { epoch: this.epoch + 1, host: this.cfg.id, members: [this.cfg.id] } }];
+  }
+
+  // ---- running ---------------------------------------------------------------------
+
+  /** Runs one slice (or does nothing when there is nothing to do). */
+  run(nowMs: number): RunResult {
+    switch (this.role) {
+      case "primary":
+      case "alone":
+        return this.runLive(nowMs);
+      case "electing":
+        // The old primary keeps executing while it waits (output stays held).
+        if (this.electionFor === "alone" && !this.finishAfterElection) return this.runLive(nowMs);
+        return { actions: [], idle: true };
+      case "backup":
+        return this.runReplay(nowMs);
+      case "draining":
+        if (!this.drained) {
+          this.drained = true;
+          return { actions: this.drainReplay(), idle: false };
+        }
+        this.goLiveTimes!.replayedMs = nowMs;
+        this.electionFor = "live";
+        return { actions: this.elect(nowMs), idle: true };
+      case "finishing":
+        return { actions: this.finishing(nowMs), idle: true };
+      default:
+        return { actions: [], idle: true };
+    }
+  }
+
+  private runLive(nowMs: number): RunResult {
+    const m = this.machine;
+    if (this.cfg.crashAtIcount !== undefined && m.icount >= this.cfg.crashAtIcount) return { actions: [{ kind: "crash", icount: m.icount }], idle: true };
+    const actions: Action[] = [];
+    if (this.plog && (this.gate.full() || this.plog.full())) {
+      // Bounded buffers: pause execution until the backup catches up (nothing is dropped).
+      actions.push(...this.flush(nowMs));
+      return { actions, idle: true, wakeAtMs: nowMs + 50 };
+    }
+    const r = this.liveRunner!.step();
+    const out = this.bus.console.drainOutput();
+    if (out.length > 0) this.gate.hold({ icount: m.icount, offset: this.bus.console.drainedBytes - out.length, bytes: out, atMs: nowMs });
+    if (r === "max-icount" && this.cfg.crashAtIcount !== undefined && m.icount >= this.cfg.crashAtIcount) {
+      // Crash without flushing: whatever the backup has not received is lost, as in a real crash.
+      actions.push({ kind: "crash", icount: m.icount });
+      return { actions, idle: true };
+    }
+    if (r === "halted" || r === "trapped" || r === "max-icount") {
+      if (this.role === "electing") {
+        // Finish once the election is decided.
+        this.finishAfterElection = true;
+        this.finishReason = r;
+        return { actions, idle: true };
+      }
+      actions.push(...this.finish(r, nowMs));
+      return { actions, idle: true };
+    }
+    if (this.gate.heldCount > 0 || nowMs - this.lastFlushMs >= (this.cfg.flushIntervalMs ?? FLUSH_INTERVAL_MS_DEFAULT) || r === "waiting") actions.push(...this.flush(nowMs));
+    if (r === "waiting") {
+      const deadline = this.live!.timerDeadline();
+      if (this.live!.hasPending()) return { actions, idle: false };
+      return { actions, idle: true, wakeAtMs: deadline === undefined ? undefined : nowMs + Math.max(0, (deadline - this.live!.nowUs()) / 1000) };
+    }
+    return { actions, idle: false };
+  }
+
+  /** Ships the current batch (with a PROGRESS mark), or releases output when alone. */
+  private flush(nowMs: number): Action[] {
+    this.lastFlushMs = nowMs;
+    if (this.role === "alone") return this.release(this.gate.releaseAll(), nowMs);
+    if (!this.plog || this.peerFailed) return [];
+    const batch = this.plog.takeBatch(this.machine.icount, () => this.live!.mark(EV.PROGRESS, null));
+    if (!batch) return [];
+    return [{ kind: "send", msg: { t: "log", events: batch.map((e) => [e.lsn, e.icount, e.kind, e.data]), released: this.sinkDelivered } }];
+  }
+
+  private release(chunks: HeldOutput[], _nowMs: number): Action[] {
+    const actions: Action[] = [];
+    for (const c of chunks) {
+      this.unsunk.push(c);
+      actions.push({ kind: "output", epoch: this.epoch, offset: c.offset, bytes: c.bytes, atMs: c.atMs });
+    }
+    return actions;
+  }
+
+  private endLogged = false;
+
+  private finish(reason: string, nowMs: number): Action[] {
+    this.finishReason = reason;
+    this.liveRunner!.end(reason);
+    this.endLogged = true;
+    const actions = this.flush(nowMs);
+    this.role = "finishing";
+    actions.push(...this.finishing(nowMs));
+    return actions;
+  }
+
+  /** The guest stopped: the last output leaves once the log is acknowledged (or we are alone), then "done". */
+  private finishing(nowMs: number): Action[] {
+    if (this.plog && !this.peerFailed && this.plog.ackedLsn < this.plog.lastLsn) return [];
+    if (this.plog && this.peerFailed) return []; // the election decides
+    const actions = this.release(this.gate.releaseAll(), nowMs);
+    if (this.sinkDelivered < this.bus.console.drainedBytes) return actions;
+    this.role = "finished";
+    actions.push({ kind: "send", msg: { t: "bye", reason: this.finishReason } });
+    actions.push({
+      kind: "done",
+      data: { reason: this.finishReason, icount: this.machine.icount, epoch: this.epoch, delivered: this.sinkDelivered, trap: this.machine.trap, logBytes: this.plog?.totalBytes ?? 0, logEvents: this.plog?.totalEvents ?? 0 },
+    });
+    return actions;
+  }
+
+  private runReplay(_nowMs: number): RunResult {
+    const rp = this.replay!;
+    if (this.sawBye && this.replayEnded) {
+      this.role = "finished";
+      return { actions: [], idle: true };
+    }
+    if (this.pendingBytes > BACKUP_OUTPUT_BYTES_MAX) return { actions: [], idle: true };
+    const until = this.cfg.crashAtIcount ?? Number.MAX_SAFE_INTEGER;
+    if (this.machine.icount >= until) return { actions: [{ kind: "crash", icount: this.machine.icount }], idle: true };
+    let r;
+    try {
+      r = rp.runner.step(this.machine.icount, until);
+    } catch (e) {
+      if (e instanceof DivergenceError) return { actions: this.halt(`replay diverged: ${e.message}`, 1), idle: true };
+      throw e;
+    }
+    this.collectReplayOutput();
+    if (r === "end") this.replayEnded = true;
+    const idle = r === "needs-log" || r === "end" || r === "halted" || r === "trapped";
+    return { actions: [], idle };
+  }
+
+  private collectReplayOutput(): void {
+    const out = this.bus.console.drainOutput();
+    if (out.length) {
+      this.pendingOut.push({ icount: this.machine.icount, offset: this.bus.console.drainedBytes - out.length, bytes: out });
+      this.pendingBytes += out.length;
+    }
+    while (this.pendingOut.length && this.pendingOut[0].offset + this.pendingOut[0].bytes.length <= this.primaryReleased)
+      this.pendingBytes -= this.pendingOut.shift()!.bytes.length;
+  }
+
+  private drained = false;
+
+  private drainReplay(): Action[] {
+    const rp = this.replay!;
+    for (;;) {
+      let r;
+      try {
+        r = rp.runner.step(this.machine.icount);
+      } catch (e) {
+        if (e instanceof DivergenceError) return this.halt(`replay diverged: ${e.message}`, 1);
+        throw e;
+      }
+      this.collectReplayOutput();
+      if (r === "end") this.replayEnded = true;
+      if (r === "needs-log" || r === "end" || r === "halted" || r === "trapped") return [];
+    }
+  }
+
+  private halt(reason: string, code: number): Action[] {
+    this.role = "halted";
+    return [this.newsAction(`halting: ${reason}`, { event: "halt" }), { kind: "halt", reason, code }];
+  }
+
+  private newsAction(text: string, data: Record<string, unknown>): Action {
+    return { kind: "news", text, data: { ...data, role: this.role, epoch: this.epoch } };
+  }
+
+  /** The status line's facts. */
+  status(): { role: Role; epoch: number; icount: number; backupIcount?: number; heldOutputs: number; heldBytes: number; logBytes: number } {
+    return {
+      role: this.role,
+      epoch: this.epoch,
+      icount: this.machine ? this.machine.icount : 0,
+      backupIcount: this.plog?.backupIcount,
+      heldOutputs: this.gate.heldCount,
+      heldBytes: this.gate.heldBytes,
+      logBytes: this.plog?.totalBytes ?? 0,
+    };
+  }
+}
+
+/** The peer sent something malformed or impossible: refuse it with this reason. */
+export class ProtocolError extends Error {}
