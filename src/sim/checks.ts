@@ -1,0 +1,267 @@
+// What every simulated run must satisfy, checked over the facts the simulator recorded.
+// Each failure is one sentence that starts with the check's name and says when (in
+// simulated time) it went wrong:
+//   one-releaser  at most one host releases output per epoch, and only the epoch's holder;
+//   output-rule   output leaves a host with a backup only once the backup holds the log
+//                 through the icount that produced it (checked as it leaves);
+//   sink-stream   what the sink wrote is exactly one execution's output: no gap (a refused
+//                 gap is a failure), no duplicate, no reordering; complete when a host
+//                 reported the guest done;
+//   replay-trace  the backup executes what the primary executed: the same state at the
+//                 icount where it goes live, the same output bytes at the same offsets,
+//                 and replay never diverges;
+//   acked-output  every byte the sink accepted from an older epoch is still there, the
+//                 same, in the final execution;
+//   liveness      when a member of the current epoch survives (and every fault heals),
+//                 the guest finishes and all its output reaches the sink;
+//   exception     a node threw something other than a ProtocolError (a bug).
+import type { ArbiterState } from "../arbiter/core.js";
+import type { Role } from "../ft/node.js";
+import type { HostId, Plan } from "./plan.js";
+import { HOSTS } from "./plan.js";
+
+export interface StreamChunk {
+  offset: number;
+  bytes: Uint8Array;
+  /** The guest's icount when the bytes were drained (the output gate's icount for them). */
+  icount: number;
+  /** Produced while running live (false: while replaying the primary's log). */
+  live: boolean;
+  t: number;
+}
+
+export interface HostFacts {
+  id: HostId;
+  started: boolean;
+  /** Everything the node's console produced, in order. */
+  chunks: StreamChunk[];
+  /** Live hosts: "regs/mem" digests at the end of every slice, by icount. */
+  liveDigests: Map<number, Set<string>>;
+  /** As a backup: the log it accepted goes through this icount (and lsn). */
+  received: { icount: number; lsn: number };
+  goLive?: { t: number; icount: number; digest: string; drained: number; epoch: number };
+  crashed?: { t: number; why: string };
+  halted?: { t: number; reason: string; code: number };
+  done?: { t: number; drained: number; delivered: number };
+  exited?: number;
+  finalRole?: Role;
+  finalDrained?: number;
+  guestStopped?: boolean;
+}
+
+export interface Violation {
+  t: number;
+  check: string;
+  text: string;
+}
+
+export interface Facts {
+  plan: Plan;
+  mutation?: string;
+  hosts: Record<HostId, HostFacts>;
+  /** Every output action, in order. */
+  outputs: { t: number; host: HostId; epoch: number; offset: number; bytes: Uint8Array }[];
+  /** What the sink wrote (after its de-duplication), in order. */
+  sinkWrites: { t: number; host: HostId; epoch: number; offset: number; bytes: Uint8Array }[];
+  sinkRefusals: { t: number; host: HostId; epoch: number; offset: number; kind: "stale" | "gap"; reason: string }[];
+  grants: { t: number; epoch: number; holder: string; members: string[] }[];
+  /** Found while running (output rule, exceptions, divergence halts). */
+  violations: Violation[];
+  arbiter: ArbiterState;
+  endMs: number;
+  endReason: "quiet" | "cap";
+  sinkDelivered: number;
+}
+
+/** Failures reported per check (the rest are counted). */
+export const REPORTED_PER_CHECK = 3;
+
+const ms = (t: number) => `${t.toFixed(3)} ms`;
+
+/** A host's whole console stream, from its chunks (they are contiguous by construction; a hole is reported). */
+export function streamOf(h: HostFacts): { bytes: Uint8Array; hole?: number } {
+  let n = 0;
+  for (const c of h.chunks) n = Math.max(n, c.offset + c.bytes.length);
+  const out = new Uint8Array(n);
+  let end = 0;
+  let hole: number | undefined;
+  for (const c of h.chunks) {
+    if (c.offset !== end && hole === undefined) hole = end;
+    out.set(c.bytes, c.offset);
+    end = c.offset + c.bytes.length;
+  }
+  return { bytes: out, hole };
+}
+
+function firstDiff(a: Uint8Array, aFrom: number, b: Uint8Array, bFrom: number, n: number): number {
+  for (let i = 0; i < n; i++) if (a[aFrom + i] !== b[bFrom + i]) return i;
+  return -1;
+}
+
+function show(b: Uint8Array, at: number): string {
+  const s = Array.from(b.subarray(Math.max(0, at - 8), at + 8), (x) => (x === 10 ? "⏎" : x >= 32 && x < 127 ? String.fromCharCode(x) : "·")).join("");
+  return JSON.stringify(s);
+}
+
+export function checkRun(f: Facts): string[] {
+  const out: Violation[] = [...f.violations];
+  const add = (t: number, check: string, text: string) => out.push({ t, check, text });
+  const streams = {} as Record<HostId, Uint8Array>;
+  for (const id of HOSTS) {
+    const s = streamOf(f.hosts[id]);
+    streams[id] = s.bytes;
+    if (s.hole !== undefined) add(f.endMs, "sink-stream", `host ${id}'s own console stream has a hole at offset ${s.hole} (simulator bug)`);
+  }
+
+  // ---- one-releaser ------------------------------------------------------------------
+  const byEpoch = new Map<number, Map<HostId, number>>();
+  for (const o of f.outputs) {
+    let m = byEpoch.get(o.epoch);
+    if (!m) byEpoch.set(o.epoch, (m = new Map()));
+    if (!m.has(o.host)) m.set(o.host, o.t);
+  }
+  for (const [epoch, m] of byEpoch) {
+    if (m.size > 1) {
+      const who = [...m].map(([h, t]) => `${h} from ${ms(t)}`).join(" and ");
+      add(Math.max(...m.values()), "one-releaser", `epoch ${epoch} output was released by ${m.size} hosts (${who})`);
+    }
+    const holders = f.grants.filter((g) => g.epoch === epoch);
+    for (const [h, t] of m) {
+      if (holders.length === 0) add(t, "one-releaser", `host ${h} released output in epoch ${epoch}, which the arbiter never granted`);
+      else if (!holders.some((g) => g.holder === h)) add(t, "one-releaser", `host ${h} released output in epoch ${epoch}, which the arbiter granted to ${holders.map((g) => g.holder).join(", ")}`);
+    }
+  }
+  for (const e of new Set(f.grants.map((g) => g.epoch))) {
+    const gs = f.grants.filter((g) => g.epoch === e);
+    if (gs.length > 1) add(gs[1].t, "one-releaser", `the arbiter granted epoch ${e} ${gs.length} times (${gs.map((g) => `${g.holder} at ${ms(g.t)}`).join(", ")})`);
+  }
+
+  // ---- the final execution -------------------------------------------------------------
+  // Its holder's stream is the one execution every accepted byte must belong to: a
+  // backup that went live replayed its predecessor's prefix and continued it.
+  const last = f.grants.reduce<(typeof f.grants)[number] | undefined>((a, g) => (!a || g.epoch > a.epoch ? g : a), undefined);
+  const finalHost = (last?.holder ?? "P") as HostId;
+  const finalEpoch = last?.epoch ?? 0;
+  const R = streams[finalHost] ?? new Uint8Array(0);
+
+  // ---- sink-stream -----------------------------------------------------------------------
+  for (const r of f.sinkRefusals)
+    if (r.kind === "gap") add(r.t, "sink-stream", `the sink refused host ${r.host}'s output at offset ${r.offset} (epoch ${r.epoch}) as a gap: ${r.reason}`);
+  let end = 0;
+  const written: Uint8Array[] = [];
+  let order = true;
+  for (const w of f.sinkWrites) {
+    if (w.offset !== end && order) {
+      add(w.t, "sink-stream", `the sink wrote host ${w.host}'s bytes for offset ${w.offset} after ${end} bytes: ${w.offset < end ? "a duplicate" : "a gap"} (epoch ${w.epoch})`);
+      order = false;
+    }
+    written.push(w.bytes);
+    end += w.bytes.length;
+  }
+  const S = concat(written);
+  const common = Math.min(S.length, R.length);
+  const d = firstDiff(S, 0, R, 0, common);
+  if (d >= 0) {
+    const w = writeAt(f, d);
+    add(w?.t ?? f.endMs, "sink-stream", `the sink's stream differs from the final execution (host ${finalHost}, epoch ${finalEpoch}) at offset ${d}: the sink has ${show(S, d)} (from ${w ? `host ${w.host}, epoch ${w.epoch}` : "?"}), the execution ${show(R, d)}`);
+  } else if (S.length > R.length) {
+    const w = writeAt(f, R.length);
+    add(w?.t ?? f.endMs, "sink-stream", `the sink has ${S.length} bytes, more than the final execution (host ${finalHost}, epoch ${finalEpoch}) produced (${R.length})`);
+  }
+  for (const id of HOSTS) {
+    const done = f.hosts[id].done;
+    if (!done) continue;
+    if (f.sinkDelivered !== done.drained || done.delivered !== done.drained)
+      add(done.t, "sink-stream", `host ${id} reported the guest done with ${done.drained} bytes of output, but the sink delivered ${f.sinkDelivered} (the host saw ${done.delivered} acknowledged)`);
+    else if (S.length !== done.drained || firstDiff(S, 0, streams[id], 0, S.length) >= 0)
+      add(done.t, "sink-stream", `host ${id} reported the guest done, but the sink's stream is not its output (${S.length} bytes written, ${done.drained} produced)`);
+  }
+
+  // ---- replay-trace ------------------------------------------------------------------------
+  for (const id of HOSTS) {
+    const h = f.hosts[id];
+    const other = f.hosts[id === "P" ? "B" : "P"];
+    const g = h.goLive;
+    if (g) {
+      const seen = other.liveDigests.get(g.icount);
+      if (!seen) add(g.t, "replay-trace", `host ${id} went live at icount ${g.icount}, a point where host ${other.id} never stopped while live (its state there is unknown)`);
+      else if (!seen.has(g.digest)) add(g.t, "replay-trace", `host ${id} went live at icount ${g.icount} in state ${g.digest}, but host ${other.id} was in state ${[...seen].join(" or ")} there`);
+    }
+    // Output produced by replay must equal the live host's output at the same offsets.
+    const live = streams[other.id];
+    for (const c of h.chunks) {
+      if (c.live) continue;
+      const n = Math.min(c.bytes.length, live.length - c.offset);
+      if (n <= 0) continue;
+      const k = firstDiff(c.bytes, 0, live, c.offset, n);
+      if (k >= 0) {
+        add(c.t, "replay-trace", `host ${id} replayed output ${show(c.bytes, k)} at offset ${c.offset + k} (icount ${c.icount}), but host ${other.id} produced ${show(live, c.offset + k)} there`);
+        break;
+      }
+    }
+  }
+
+  // ---- acked-output ------------------------------------------------------------------------
+  for (const w of f.sinkWrites) {
+    if (w.epoch >= finalEpoch) continue;
+    const n = Math.min(w.bytes.length, Math.max(0, R.length - w.offset));
+    const k = firstDiff(w.bytes, 0, R, w.offset, n);
+    if (k >= 0 || n < w.bytes.length) {
+      const at = k >= 0 ? w.offset + k : w.offset + n;
+      add(w.t, "acked-output", `the sink accepted host ${w.host}'s bytes at offset ${at} in epoch ${w.epoch}, but the final execution (host ${finalHost}, epoch ${finalEpoch}) ${at < R.length ? `has ${show(R, at)} there instead of ${show(w.bytes, at - w.offset)}` : `ends at ${R.length}`}: acknowledged output was lost`);
+      break;
+    }
+  }
+
+  // ---- liveness ------------------------------------------------------------------------------
+  // Progress is promised while a member of the current epoch that holds the state (it
+  // started) survives: every partition heals and the arbiter becomes reachable again.
+  const survivors = f.arbiter.members.filter((m) => {
+    const h = f.hosts[m as HostId];
+    return h && h.started && !h.crashed;
+  });
+  const finished = HOSTS.some((id) => f.hosts[id].done);
+  if (survivors.length > 0 && !finished) {
+    const state = HOSTS.map((id) => `${id} ${hostState(f.hosts[id])}`).join("; ");
+    add(f.endMs, "liveness", `the run ended (${f.endReason === "cap" ? "time cap" : "nothing left to do"}) with the guest unfinished and ${f.sinkDelivered} bytes delivered, though ${survivors.join(" and ")} (member of epoch ${f.arbiter.epoch}) never crashed: ${state}`);
+  }
+
+  // The earliest failures of each check, then a count of the rest (one bug often repeats).
+  out.sort((a, b) => a.t - b.t);
+  const kept: string[] = [];
+  const per = new Map<string, number>();
+  for (const v of out) {
+    const n = (per.get(v.check) ?? 0) + 1;
+    per.set(v.check, n);
+    if (n <= REPORTED_PER_CHECK) kept.push(`${v.check}: at ${ms(v.t)}, ${v.text}`);
+  }
+  for (const [check, n] of per) if (n > REPORTED_PER_CHECK) kept.push(`${check}: ${n - REPORTED_PER_CHECK} more failures like the above`);
+  return kept;
+}
+
+function hostState(h: HostFacts): string {
+  if (h.crashed) return `crashed at ${ms(h.crashed.t)} (${h.crashed.why})`;
+  if (h.halted) return `halted at ${ms(h.halted.t)} (${h.halted.reason})`;
+  if (!h.started) return "never started";
+  return `${h.finalRole}`;
+}
+
+function writeAt(f: Facts, offset: number): Facts["sinkWrites"][number] | undefined {
+  let end = 0;
+  for (const w of f.sinkWrites) {
+    end += w.bytes.length;
+    if (offset < end) return w;
+  }
+  return undefined;
+}
+
+function concat(parts: Uint8Array[]): Uint8Array {
+  const n = parts.reduce((a, p) => a + p.length, 0);
+  const out = new Uint8Array(n);
+  let at = 0;
+  for (const p of parts) {
+    out.set(p, at);
+    at += p.length;
+  }
+  return out;
+}

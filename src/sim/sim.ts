@@ -1,0 +1,857 @@
+// The seeded deterministic simulator of the FT protocol: the unchanged src/ft state
+// machines (two FtNodes, the arbiter's testAndSet, the sink's SinkState) run inside one
+// process on a simulated clock, over the simulated network of ./net.ts, with the faults
+// of ./plan.ts. Each host has a small shell that mirrors src/host/ft-host.ts — it feeds
+// the node messages, ticks and answers, and carries out the node's actions — but with
+// simulated time: a run() slice costs simulated time in proportion to the instructions it
+// executed, inputs that arrive while a slice runs wait for it, and a crash in the middle
+// of a slice means its actions never happen. Everything random comes from the seed, so a
+// seed replays exactly (the run's fingerprint hashes its whole event trace).
+import type { ArbiterState, TasRequest, TasResult } from "../arbiter/core.js";
+import { initialState, testAndSet } from "../arbiter/core.js";
+import { EV } from "../devices/events.js";
+import type { Action, Msg, RunResult } from "../ft/node.js";
+import { FtNode, ProtocolError } from "../ft/node.js";
+import type { OutputChunk, SinkVerdict } from "../ft/sink.js";
+import { SinkState } from "../ft/sink.js";
+import type { World } from "../replay/world.js";
+import { memDigest, regsDigest } from "../vm/digest.js";
+import type { Facts, HostFacts } from "./checks.js";
+import { checkRun } from "./checks.js";
+import { guestImage } from "./guest.js";
+import { Net } from "./net.js";
+import type { CrashTrigger, HostId, Plan, PlanOverrides } from "./plan.js";
+import { HOSTS, describePlan, makePlan } from "./plan.js";
+import { Prng, hashString } from "./prng.js";
+import { EventQueue } from "./queue.js";
+
+/**
+ * Deliberately broken variants, to prove that the checks catch what they claim to:
+ * - self-ack: the primary acknowledges its own log, so it releases output the backup does not have (the output rule broken);
+ * - sink-no-dedup: the sink writes re-sent bytes again instead of dropping them;
+ * - arbiter-grants-all: the arbiter grants every test-and-set, even for an epoch already taken;
+ * - corrupt-log: the network changes one RAND value in one log batch on its way to the backup;
+ * - sink-loses-output: the sink connection silently loses some output (not TCP);
+ * - arbiter-silent: the arbiter never answers (elections never end);
+ * - node-throws: the primary's tick throws an ordinary Error (a bug, not a refused message).
+ */
+export const MUTATIONS = ["self-ack", "sink-no-dedup", "arbiter-grants-all", "corrupt-log", "sink-loses-output", "arbiter-silent", "node-throws"] as const;
+export type Mutation = (typeof MUTATIONS)[number];
+
+export interface SimOptions {
+  /** Keep the event trace (the fingerprint is computed either way). */
+  verbose?: boolean;
+  mutation?: Mutation;
+  plan?: PlanOverrides;
+}
+
+export interface SimStats {
+  endMs: number;
+  endReason: "quiet" | "cap";
+  events: number;
+  instructions: number;
+  messages: number;
+  lost: number;
+  outputBytes: number;
+  sinkBytes: number;
+  /** The backup went live. */
+  failovers: number;
+  /** The primary won an epoch alone (its backup failed or was cut off). */
+  aloneWins: number;
+  /** Arbiter requests sent (retries included). */
+  elections: number;
+  crashes: number;
+  halts: number;
+  /** Output the sink refused as stale (a deposed primary), and bytes it dropped as duplicates. */
+  staleRefused: number;
+  duplicateBytes: number;
+  /** Backup states compared with the primary's at the same icount. */
+  tracePoints: number;
+  finished: boolean;
+}
+
+export interface SimResult {
+  seed: number;
+  ok: boolean;
+  failures: string[];
+  stats: SimStats;
+  /** Hash of the whole event trace: the same seed must give the same fingerprint. */
+  fingerprint: string;
+  /** The event trace (only with verbose). */
+  trace: string[];
+  /** The run's fault plan in one line. */
+  plan: string;
+  /** A command that replays this run. */
+  replay: string;
+}
+
+export function replayCommand(seed: number, mutation?: Mutation): string {
+  return `npx ftvm sim --seed ${seed}${mutation ? ` --mutation ${mutation}` : ""}`;
+}
+
+export function simulate(seed: number, opts: SimOptions = {}): SimResult {
+  if (!Number.isSafeInteger(seed)) throw new RangeError(`sim: the seed must be an integer, got ${seed}`);
+  const root = new Prng(seed);
+  const plan = makePlan(seed, root.fork("plan"), opts.plan);
+  const sim = new Simulation(plan, root, opts);
+  sim.run();
+  const failures = checkRun(sim.facts);
+  return {
+    seed,
+    ok: failures.length === 0,
+    failures,
+    stats: sim.stats(),
+    fingerprint: sim.fingerprint(),
+    trace: sim.trace,
+    plan: describePlan(plan),
+    replay: replayCommand(seed, opts.mutation),
+  };
+}
+
+// ---- a broken node variant ---------------------------------------------------------
+
+/** Acknowledges its own log after every slice: the next real ack then releases output the backup never received. */
+class SelfAckingNode extends FtNode {
+  override run(nowMs: number): RunResult {
+    const r = super.run(nowMs);
+    if (this.plog && this.role === "primary") this.plog.onAck(this.plog.lastLsn, 0);
+    return r;
+  }
+}
+
+/** Throws from its fourth tick on. */
+class ThrowingNode extends FtNode {
+  private ticks = 0;
+  override tick(nowMs: number): Action[] {
+    if (++this.ticks > 3) throw new Error("deliberate bug (node-throws mutation)");
+    return super.tick(nowMs);
+  }
+}
+
+/** Writes whatever is not a gap or stale, duplicates included. */
+class NaiveSink extends SinkState {
+  override accept(c: OutputChunk): SinkVerdict {
+    const v = super.accept(c);
+    if (v.kind === "duplicate" || (v.kind === "write" && v.duplicateBytes > 0)) return { kind: "write", bytes: c.bytes, duplicateBytes: 0 };
+    return v;
+  }
+}
+
+// ---- one host's shell ------------------------------------------------------------------
+
+const LIVE_ROLES = new Set(["primary", "alone", "finishing", "electing"]);
+
+class Host {
+  readonly node: FtNode;
+  /** False once crashed or exited: no more inputs. */
+  up = true;
+  /** Halted or finished: exits 50 ms later (as the real host does). */
+  stopping = false;
+  started = false;
+  /** The node runs live (the primary from the start, the backup after going live). */
+  live = false;
+  busyUntil = 0;
+  inStep = false;
+  stepPending = false;
+  stepStartMs = 0;
+  stepStartIcount = 0;
+  runAt: number | undefined;
+  runToken = 0;
+  /** This side of the log channel is open. */
+  peerOpen = true;
+  sinkUp = true;
+  sinkGen = 0;
+  tas: { req: TasRequest; attempt: number } | undefined;
+  readonly actionCounts = new Map<string, number>();
+  lastRole: string = "idle";
+  readonly triggers: CrashTrigger[];
+  readonly facts: HostFacts;
+
+  constructor(
+    readonly id: HostId,
+    readonly sim: Simulation,
+    readonly plan: Plan,
+    readonly rng: Prng,
+    mutation: Mutation | undefined,
+  ) {
+    const hp = plan.hosts[id];
+    this.triggers = [...hp.crash];
+    const icountTrigger = hp.crash.find((c) => c.kind === "icount");
+    const world: World = {
+      hostId: id === "P" ? 0x5001 : 0x5002,
+      nowUs: () => this.clockMs() * 1000,
+      random32: () => rng.next(),
+    };
+    const cfg = {
+      id,
+      heartbeatMs: plan.heartbeatMs,
+      timeoutMs: plan.timeoutMs,
+      flushIntervalMs: plan.flushIntervalMs,
+      sliceIcount: hp.sliceIcount,
+      crashAtIcount: icountTrigger?.kind === "icount" ? icountTrigger.icount : undefined,
+      world,
+    };
+    this.node = id !== "P" ? new FtNode(cfg) : mutation === "self-ack" ? new SelfAckingNode(cfg) : mutation === "node-throws" ? new ThrowingNode(cfg) : new FtNode(cfg);
+    this.facts = { id, chunks: [], liveDigests: new Map(), received: { icount: -1, lsn: 0 }, started: false };
+  }
+
+  /** The host's clock: inside a slice it advances with the instructions executed. */
+  clockMs(): number {
+    if (!this.inStep) return this.sim.now;
+    return this.stepStartMs + ((this.node.machine.icount - this.stepStartIcount) * this.plan.hosts[this.id].usPerInstr) / 1000;
+  }
+
+  /** Records the node's console stream as it is drained (live or replayed). */
+  hookConsole(): void {
+    const con = this.node.bus.console;
+    const drain = con.drainOutput.bind(con);
+    con.drainOutput = () => {
+      const out = drain();
+      if (out.length) this.facts.chunks.push({ offset: con.drainedBytes - out.length, bytes: out, icount: this.node.machine.icount, live: this.live, t: this.sim.now });
+      return out;
+    };
+  }
+
+  recordDigest(): void {
+    const m = this.node.machine;
+    const d = `${regsDigest(m)}/${memDigest(m)}`;
+    let set = this.facts.liveDigests.get(m.icount);
+    if (!set) this.facts.liveDigests.set(m.icount, (set = new Set()));
+    set.add(d);
+  }
+}
+
+// ---- the simulation ----------------------------------------------------------------
+
+export class Simulation {
+  now = 0;
+  readonly queue = new EventQueue();
+  readonly net: Net;
+  readonly hosts: Record<HostId, Host>;
+  readonly sink: SinkState;
+  arbiter: ArbiterState = initialState();
+  readonly facts: Facts;
+  readonly trace: string[] = [];
+  private fp = 0x811c9dc5;
+  private fp2 = 0x12345678;
+  private events = 0;
+  private tasAttempts = 0;
+  private readonly rng: Prng;
+  private corrupted = false;
+  private endReason: "quiet" | "cap" = "quiet";
+  /** The last time something happened (events that find nothing to do do not count). */
+  private lastBusy = 0;
+  /** Backup states compared with the primary's at the same icount. */
+  private tracePoints = 0;
+  private traceDiverged = false;
+
+  constructor(
+    readonly plan: Plan,
+    root: Prng,
+    readonly opts: SimOptions,
+  ) {
+    this.rng = root.fork("shell");
+    this.net = new Net(plan.links, root.fork("net"));
+    this.hosts = {
+      P: new Host("P", this, plan, root.fork("world P"), opts.mutation),
+      B: new Host("B", this, plan, root.fork("world B"), opts.mutation),
+    };
+    this.sink = opts.mutation === "sink-no-dedup" ? new NaiveSink() : new SinkState();
+    this.facts = {
+      plan,
+      mutation: opts.mutation,
+      hosts: { P: this.hosts.P.facts, B: this.hosts.B.facts },
+      outputs: [],
+      sinkWrites: [],
+      sinkRefusals: [],
+      grants: [],
+      violations: [],
+      arbiter: this.arbiter,
+      endMs: 0,
+      endReason: "quiet",
+      sinkDelivered: 0,
+    };
+  }
+
+  // ---- tracing ------------------------------------------------------------------------
+
+  private log(text: string): void {
+    this.lastBusy = this.now;
+    const line = `${this.now.toFixed(3).padStart(10)} ${text}`;
+    this.fp = hashString(line, this.fp);
+    this.fp2 = hashString(line, this.fp2 ^ 0x9e3779b9);
+    if (this.opts.verbose) this.trace.push(line);
+  }
+
+  fingerprint(): string {
+    return (this.fp >>> 0).toString(16).padStart(8, "0") + (this.fp2 >>> 0).toString(16).padStart(8, "0");
+  }
+
+  private at(t: number, label: string, fire: () => void): void {
+    this.queue.push(t, label, fire);
+  }
+
+  // ---- the run ------------------------------------------------------------------------
+
+  run(): void {
+    const p = this.plan;
+    this.log(`plan: ${describePlan(p)}`);
+    // The launcher: the primary claims epoch 1 for the pair, then starts (ft-host.runPrimary).
+    this.grant({ epoch: 1, host: "P", members: ["P", "B"] }, testAndSet);
+    const P = this.hosts.P;
+    const image = guestImage(p.guest);
+    this.call(P, "startPrimary", () =>
+      P.node.startPrimary({ program: "sim-guest.s", image, memBytes: p.memBytes, stackBytes: p.stackBytes, epoch: 1, withBackup: true }, this.now),
+    );
+    P.started = P.facts.started = true;
+    P.live = true;
+    P.hookConsole();
+    P.recordDigest();
+    this.startTicks(P);
+    this.scheduleRun(P, 0);
+    for (const id of HOSTS) {
+      const h = this.hosts[id];
+      for (const c of h.triggers) if (c.kind === "time") this.at(c.atMs, `crash ${id}`, () => this.crash(h, `crash planned at ${c.atMs.toFixed(3)} ms`));
+      for (const t of p.hosts[id].sinkResets) this.at(t, `sink reset ${id}`, () => this.sinkReset(h));
+    }
+    for (;;) {
+      const e = this.queue.pop();
+      if (!e) break;
+      if (e.at > p.capMs) {
+        this.endReason = "cap";
+        break;
+      }
+      this.now = e.at;
+      this.events++;
+      e.fire();
+    }
+    if (this.endReason === "quiet") this.now = this.lastBusy;
+    this.log(`end (${this.endReason}): sink delivered ${this.sink.delivered} bytes at epoch ${this.sink.epoch}`);
+    const f = this.facts;
+    f.endMs = this.now;
+    f.endReason = this.endReason;
+    f.arbiter = this.arbiter;
+    f.sinkDelivered = this.sink.delivered;
+    for (const id of HOSTS) {
+      const h = this.hosts[id];
+      h.facts.finalRole = h.node.role;
+      if (h.started) {
+        h.facts.finalDrained = h.node.bus.console.drainedBytes;
+        h.facts.guestStopped = h.node.machine.halted || h.node.machine.trap !== null;
+      }
+    }
+  }
+
+  stats(): SimStats {
+    let messages = 0;
+    let lost = 0;
+    for (const l of this.net.links.values()) {
+      messages += l.sent;
+      lost += l.lost;
+    }
+    const f = this.facts;
+    return {
+      endMs: Math.round(this.now * 1000) / 1000,
+      endReason: this.endReason,
+      events: this.events,
+      instructions: HOSTS.reduce((n, id) => n + (this.hosts[id].started ? this.hosts[id].node.machine.icount : 0), 0),
+      messages,
+      lost,
+      outputBytes: f.outputs.reduce((n, o) => n + o.bytes.length, 0),
+      sinkBytes: this.sink.delivered,
+      failovers: HOSTS.filter((id) => f.hosts[id].goLive).length,
+      aloneWins: f.grants.filter((g) => g.epoch > 1 && g.holder === "P").length,
+      elections: this.tasAttempts,
+      crashes: HOSTS.filter((id) => f.hosts[id].crashed).length,
+      halts: HOSTS.filter((id) => f.hosts[id].halted).length,
+      staleRefused: this.sink.refusedStale,
+      duplicateBytes: this.sink.duplicateBytes,
+      tracePoints: this.tracePoints,
+      finished: HOSTS.some((id) => f.hosts[id].done),
+    };
+  }
+
+  // ---- calling the node -----------------------------------------------------------------
+
+  /**
+   * Calls into a node and carries out the actions it returns. A ProtocolError is the
+   * caller's business (the shell refuses the peer); any other exception is a bug: it is
+   * reported and the host dies, as the real process would.
+   */
+  private call(h: Host, what: string, fn: () => Action[], protocolErrorsOk = false): void {
+    let actions: Action[];
+    try {
+      actions = fn();
+    } catch (e) {
+      if (e instanceof ProtocolError && protocolErrorsOk) throw e;
+      this.bug(h, what, e);
+      return;
+    }
+    if (this.roleChanged(h)) return;
+    this.exec(h, actions);
+  }
+
+  private bug(h: Host, what: string, e: unknown): void {
+    const err = e as Error;
+    const where = (err?.stack ?? "")
+      .split("\n")
+      .slice(1, 3)
+      .map((s) => s.trim().replace(/\(?[^ (]*\/(src\/[^)]*)\)?/, "$1"))
+      .join(" < ");
+    this.facts.violations.push({ t: this.now, check: "exception", text: `host ${h.id} threw in ${what}: ${err?.message ?? String(e)} (${where})` });
+    this.log(`${h.id} EXCEPTION in ${what}: ${err?.message}`);
+    this.crash(h, `exception in ${what}`);
+  }
+
+  /** Notes role changes (trace, crash triggers); true when the host crashed on it. */
+  private roleChanged(h: Host): boolean {
+    const role = h.node.role;
+    if (role === h.lastRole) return false;
+    this.log(`${h.id} role ${h.lastRole} -> ${role} (epoch ${h.node.epoch})`);
+    h.lastRole = role;
+    for (let i = 0; i < h.triggers.length; i++) {
+      const c = h.triggers[i];
+      if (c.kind !== "role" || c.role !== role) continue;
+      h.triggers.splice(i--, 1);
+      if (c.delayMs === 0) {
+        this.crash(h, `crash on entering ${role}`);
+        return true;
+      }
+      this.at(this.now + c.delayMs, `crash ${h.id}`, () => this.crash(h, `crash ${c.delayMs.toFixed(3)} ms after entering ${role}`));
+    }
+    return false;
+  }
+
+  /** Runs an input for the host now, or when its current slice ends (inputs wait for a running slice). */
+  private input(h: Host, label: string, fn: () => void): void {
+    if (!h.up) return;
+    if (this.now < h.busyUntil) {
+      this.at(h.busyUntil, label, () => this.input(h, label, fn));
+      return;
+    }
+    fn();
+    this.poke(h);
+  }
+
+  // ---- carrying out actions (as FtHost.exec does) --------------------------------------
+
+  private exec(h: Host, actions: Action[]): void {
+    for (const a of actions) {
+      if (!h.up) return;
+      const n = (h.actionCounts.get(a.kind) ?? 0) + 1;
+      h.actionCounts.set(a.kind, n);
+      const trig = h.triggers.findIndex((c) => c.kind === "action" && c.action === a.kind && c.nth === n);
+      if (trig >= 0) {
+        h.triggers.splice(trig, 1);
+        this.crash(h, `crash before its ${a.kind} action #${n}`);
+        return;
+      }
+      switch (a.kind) {
+        case "send":
+          this.sendPeer(h, a.msg);
+          break;
+        case "cut":
+          this.log(`${h.id} cut: ${a.reason}`);
+          this.closePeer(h, "terminated");
+          this.call(h, "onPeerClosed", () => h.node.onPeerClosed("terminated", this.now));
+          break;
+        case "tas":
+          this.log(`${h.id} asks the arbiter for epoch ${a.req.epoch}`);
+          h.tas = { req: a.req, attempt: 0 };
+          this.sendTas(h);
+          break;
+        case "output":
+          this.output(h, a.epoch, a.offset, a.bytes);
+          break;
+        case "news":
+          this.log(`${h.id} news: ${a.text}`);
+          if (a.data.event === "live") this.wentLive(h, a.data.icount as number);
+          break;
+        case "done":
+          this.log(`${h.id} done: ${JSON.stringify(a.data)}`);
+          h.facts.done = { t: this.now, drained: h.node.bus.console.drainedBytes, delivered: a.data.delivered as number };
+          this.stop(h, "guest finished");
+          break;
+        case "halt":
+          this.log(`${h.id} halt (${a.code}): ${a.reason}`);
+          h.facts.halted = { t: this.now, reason: a.reason, code: a.code };
+          if (/replay diverged/.test(a.reason)) this.facts.violations.push({ t: this.now, check: "replay-trace", text: `host ${h.id} halted: ${a.reason}` });
+          this.stop(h, "halted");
+          return;
+        case "crash":
+          this.crash(h, `crash at icount ${a.icount} (crashAtIcount)`);
+          return;
+      }
+    }
+  }
+
+  private wentLive(h: Host, icount: number): void {
+    const m = h.node.machine;
+    h.live = true;
+    const digest = `${regsDigest(m)}/${memDigest(m)}`;
+    h.facts.goLive = { t: this.now, icount, digest, drained: h.node.bus.console.drainedBytes, epoch: h.node.epoch };
+  }
+
+  // ---- the run loop (as FtHost.loop does) --------------------------------------------
+
+  private scheduleRun(h: Host, at: number): void {
+    if (!h.up || h.stopping || h.stepPending) return;
+    if (h.runAt !== undefined && h.runAt <= at) return;
+    h.runAt = at;
+    const token = ++h.runToken;
+    this.at(at, `run ${h.id}`, () => {
+      if (token !== h.runToken) return;
+      h.runAt = undefined;
+      this.step(h);
+    });
+  }
+
+  /** The shell's poke(): something happened, run the loop again now. */
+  private poke(h: Host): void {
+    if (!h.started) return;
+    this.scheduleRun(h, Math.max(this.now, h.busyUntil));
+  }
+
+  private step(h: Host): void {
+    if (!h.up || h.stopping) return;
+    if (this.now < h.busyUntil) return this.scheduleRun(h, h.busyUntil);
+    const node = h.node;
+    const m = node.machine;
+    const before = m.icount;
+    const roleBefore = node.role;
+    h.inStep = true;
+    h.stepStartMs = this.now;
+    h.stepStartIcount = before;
+    let r: RunResult;
+    try {
+      r = node.run(this.now);
+    } catch (e) {
+      h.inStep = false;
+      this.bug(h, "run", e);
+      return;
+    }
+    h.inStep = false;
+    const executed = m.icount - before;
+    const end = this.now + this.plan.stepOverheadMs + (executed * this.plan.hosts[h.id].usPerInstr) / 1000;
+    h.busyUntil = end;
+    if (h.live && LIVE_ROLES.has(roleBefore)) h.recordDigest();
+    else if (executed > 0 && (roleBefore === "backup" || roleBefore === "draining")) this.compareTrace(h);
+    if (executed > 0 || r.actions.length > 0)
+      this.log(`${h.id} run ${roleBefore}: icount ${before} -> ${m.icount}${r.idle ? " idle" : ""}${r.wakeAtMs !== undefined ? ` wake ${r.wakeAtMs.toFixed(3)}` : ""}, ${r.actions.length} actions`);
+    if (this.roleChanged(h)) return;
+    h.stepPending = true;
+    this.at(end, `step done ${h.id}`, () => {
+      h.stepPending = false;
+      if (!h.up) return; // crashed during the slice: its actions never happen
+      this.exec(h, r.actions);
+      if (!h.up || h.stopping) return;
+      if (h.node.role === "finished") return this.stop(h, "guest finished");
+      if (h.node.role === "halted") return this.stop(h, "halted");
+      if (!r.idle) this.scheduleRun(h, this.now);
+      else this.scheduleRun(h, r.wakeAtMs === undefined ? this.now + 1000 : Math.max(this.now, r.wakeAtMs));
+    });
+  }
+
+  /**
+   * The backup's trace against the primary's: a replay slice that executed instructions
+   * stops before the event at its icount (or right after a synchronous input), which is
+   * exactly the state the primary had at the end of a slice at that icount, if it ended
+   * one there. The primary flushes (and so the backup stops) at most slice ends, so
+   * nearly every slice boundary of the primary gets compared.
+   */
+  private compareTrace(h: Host): void {
+    const m = h.node.machine;
+    const seen = this.peerOf(h).facts.liveDigests.get(m.icount);
+    if (!seen || this.traceDiverged) return;
+    this.tracePoints++;
+    const d = `${regsDigest(m)}/${memDigest(m)}`;
+    if (seen.has(d)) return;
+    this.traceDiverged = true;
+    this.facts.violations.push({
+      t: this.now,
+      check: "replay-trace",
+      text: `host ${h.id}, replaying, reached icount ${m.icount} in state ${d}, but host ${this.peerOf(h).id} was in state ${[...seen].join(" or ")} there`,
+    });
+  }
+
+  private startTicks(h: Host): void {
+    const tick = (at: number): void => {
+      this.at(at, `tick ${h.id}`, () => {
+        if (!h.up || h.stopping) return;
+        tick(at + this.plan.heartbeatMs);
+        this.input(h, `tick ${h.id} (late)`, () => this.call(h, "tick", () => h.node.tick(this.now)));
+      });
+    };
+    tick(this.now + this.plan.heartbeatMs);
+  }
+
+  /** Halted or finished: the real host exits 50 ms later, which closes its connections. */
+  private stop(h: Host, why: string): void {
+    if (h.stopping || !h.up) return;
+    h.stopping = true;
+    this.log(`${h.id} stops (${why})`);
+    this.at(this.now + 50, `exit ${h.id}`, () => {
+      if (!h.up) return;
+      this.log(`${h.id} exits`);
+      h.facts.exited = this.now;
+      this.closePeer(h, why);
+      h.up = false;
+      h.sinkUp = false;
+    });
+  }
+
+  private crash(h: Host, why: string): void {
+    if (!h.up) return;
+    h.up = false;
+    h.sinkUp = false;
+    h.facts.crashed = { t: this.now, why };
+    this.log(`${h.id} CRASH: ${why}`);
+    if (h.peerOpen && this.plan.hosts[h.id].closeOnCrash) {
+      // The kernel closes the dead process's sockets: the peer sees a close, a little later.
+      h.peerOpen = false;
+      this.notifyClose(h, `${h.id} crashed`, this.now + this.rng.range(0.1, 2));
+    }
+    h.peerOpen = false;
+  }
+
+  // ---- the log channel ------------------------------------------------------------------
+
+  private peerOf(h: Host): Host {
+    return h.id === "P" ? this.hosts.B : this.hosts.P;
+  }
+
+  private sendPeer(h: Host, msg: Msg): void {
+    if (!h.peerOpen) return;
+    const to = this.peerOf(h);
+    const link = this.net.link(h.id, to.id);
+    const wire = this.net.encode(msg);
+    const times = link.arrivals(this.now);
+    if (msg.t !== "hb") this.log(`${h.id} -> ${to.id} ${describeMsg(msg)}${times.length === 0 ? " (lost)" : times.length > 1 ? " (duplicated)" : ""}`);
+    for (const t of times) this.at(t, `deliver ${h.id}>${to.id}`, () => this.input(to, `deliver ${h.id}>${to.id}`, () => this.deliverPeer(to, wire)));
+  }
+
+  private deliverPeer(r: Host, wire: Uint8Array): void {
+    if (!r.peerOpen) return;
+    const msg = this.net.decode<Msg>(wire);
+    if (this.opts.mutation === "corrupt-log" && r.id === "B" && msg.t === "log" && !this.corrupted && this.now > this.plan.expectedMs * 0.2) this.corrupt(msg);
+    if (msg.t !== "hb") this.log(`${r.id} <- ${describeMsg(msg)}`);
+    try {
+      if (!r.started) {
+        // The backup's first message must be the start (FtHost.runBackup).
+        this.call(r, "startBackup", () => r.node.startBackup(msg, this.now), true);
+        if (!r.up) return;
+        r.started = r.facts.started = true;
+        r.hookConsole();
+        this.startTicks(r);
+        return;
+      }
+      let acked = false;
+      this.call(r, "onPeerMessage", () => {
+        const actions = r.node.onPeerMessage(msg, this.now);
+        acked = msg.t === "log" && actions.some((a) => a.kind === "send" && a.msg.t === "ack");
+        return actions;
+      }, true);
+      if (acked) {
+        const ev = msg.events as unknown[][];
+        const last = ev[ev.length - 1];
+        if (last && (last[1] as number) > r.facts.received.icount) r.facts.received = { icount: last[1] as number, lsn: last[0] as number };
+      }
+    } catch (e) {
+      if (!(e instanceof ProtocolError)) throw e;
+      // The shell refuses the peer: the channel closes (the peer sees it) and so does ours.
+      this.log(`${r.id} refuses the peer: ${e.message}`);
+      this.closePeer(r, `refused: ${e.message}`);
+      if (!r.started) {
+        // The backup never started: FtHost.runBackup throws and the process dies.
+        this.crash(r, `refused the primary's first message: ${e.message}`);
+        return;
+      }
+      this.call(r, "onPeerClosed", () => r.node.onPeerClosed(`refused: ${e.message}`, this.now));
+    }
+  }
+
+  /** The corrupt-log mutation: one RAND value changes on the wire. */
+  private corrupt(msg: Msg): void {
+    for (const e of msg.events as unknown[][]) {
+      if (e[2] === EV.RAND) {
+        e[3] = ((e[3] as number) ^ 0x10000) >>> 0;
+        this.corrupted = true;
+        this.log(`MUTATION corrupt-log: changed the RAND at lsn ${e[0]} (icount ${e[1]})`);
+        return;
+      }
+    }
+  }
+
+  /** Closes this side of the log channel; the peer sees the close when (if) it gets through. */
+  private closePeer(h: Host, reason: string): void {
+    if (!h.peerOpen) return;
+    h.peerOpen = false;
+    this.notifyClose(h, reason, this.now);
+  }
+
+  private notifyClose(h: Host, reason: string, at: number): void {
+    const to = this.peerOf(h);
+    for (const t of this.net.link(h.id, to.id).arrivals(at, true)) {
+      this.at(t, `close ${h.id}>${to.id}`, () =>
+        this.input(to, `close ${h.id}>${to.id}`, () => {
+          if (!to.peerOpen) return;
+          to.peerOpen = false;
+          this.log(`${to.id} sees the log channel close (${reason})`);
+          if (!to.started) this.crash(to, `the primary closed the log channel before starting: ${reason}`);
+          else this.call(to, "onPeerClosed", () => to.node.onPeerClosed(reason, this.now));
+        }),
+      );
+    }
+  }
+
+  // ---- the arbiter (ArbiterClient.testAndSetPatiently over a lossy link) -----------------
+
+  private sendTas(h: Host): void {
+    const tas = h.tas;
+    if (!tas || !h.up) return;
+    const attempt = ++this.tasAttempts;
+    tas.attempt = attempt;
+    const req = tas.req;
+    const wire = this.net.encode({ t: "tas", id: attempt, ...req });
+    for (const t of this.net.link(h.id, "A").arrivals(this.now)) this.at(t, `arbiter <- ${h.id}`, () => this.arbiterReceives(h, wire));
+    this.at(this.now + this.plan.tasTimeoutMs, `tas timeout ${h.id}`, () => {
+      if (!h.up || h.tas !== tas || tas.attempt !== attempt) return;
+      // No answer in time: the client gives up on this request and asks again (a late answer is ignored).
+      tas.attempt = -1;
+      this.log(`${h.id} arbiter: no answer to request ${attempt} within ${this.plan.tasTimeoutMs} ms; retrying`);
+      this.at(this.now + this.plan.tasRetryMs, `tas retry ${h.id}`, () => {
+        if (h.tas === tas) this.sendTas(h);
+      });
+    });
+  }
+
+  private arbiterReceives(h: Host, wire: Uint8Array): void {
+    const m = this.net.decode<Msg & TasRequest & { id: number }>(wire);
+    if (this.opts.mutation === "arbiter-silent") return;
+    const result = this.grant({ epoch: m.epoch, host: m.host, members: m.members }, this.opts.mutation === "arbiter-grants-all" ? grantAll : testAndSet);
+    this.log(`arbiter: request ${m.id} from ${m.host} for epoch ${m.epoch}: ${result.granted ? "granted" : `refused (${result.reason})`}`);
+    const back = this.net.encode({ t: "tas-result", id: m.id, result });
+    for (const t of this.net.link("A", h.id).arrivals(this.now))
+      this.at(t, `arbiter -> ${h.id}`, () =>
+        this.input(h, `arbiter -> ${h.id}`, () => {
+          const r = this.net.decode<{ id: number; result: TasResult }>(back);
+          const tas = h.tas;
+          if (!tas || tas.attempt !== r.id) return; // an answer nobody waits for any more
+          h.tas = undefined;
+          this.log(`${h.id} arbiter answered request ${r.id}: ${r.result.granted ? "granted" : "refused"}`);
+          this.call(h, "onTasResult", () => h.node.onTasResult(r.result, this.now));
+        }),
+      );
+  }
+
+  private grant(req: TasRequest, tas: typeof testAndSet): TasResult {
+    const { state, result } = tas(this.arbiter, req);
+    this.arbiter = state;
+    // A repeated grant of the same epoch to the same host (an idempotent retry) is one grant.
+    if (result.granted && !this.facts.grants.some((g) => g.epoch === req.epoch && g.holder === req.host))
+      this.facts.grants.push({ t: this.now, epoch: req.epoch, holder: req.host, members: [...req.members] });
+    return result;
+  }
+
+  // ---- the console sink ------------------------------------------------------------------
+
+  private output(h: Host, epoch: number, offset: number, bytes: Uint8Array): void {
+    this.facts.outputs.push({ t: this.now, host: h.id, epoch, offset, bytes });
+    this.log(`${h.id} output epoch ${epoch} bytes ${offset}..${offset + bytes.length}${h.sinkUp ? "" : " (sink connection down)"}`);
+    this.checkOutputRule(h, epoch, offset, bytes.length);
+    if (h.sinkUp) this.sendSink(h, { epoch, offset, bytes });
+  }
+
+  /** The output rule, checked as output leaves: the other member of the epoch must hold the log through the output's icount. */
+  private checkOutputRule(h: Host, epoch: number, offset: number, length: number): void {
+    const g = this.facts.grants.find((x) => x.epoch === epoch);
+    if (!g) return; // reported by the one-releaser check
+    const chunk = h.facts.chunks.find((c) => c.offset <= offset && offset < c.offset + c.bytes.length);
+    if (!chunk) return;
+    for (const other of g.members) {
+      if (other === h.id) continue;
+      const rec = this.facts.hosts[other as HostId]?.received;
+      if (rec && rec.icount < chunk.icount)
+        this.facts.violations.push({
+          t: this.now,
+          check: "output-rule",
+          text: `host ${h.id} released output at offsets ${offset}..${offset + length} of epoch ${epoch}, produced at icount ${chunk.icount}, but its backup ${other} had received the log only through icount ${Math.max(0, rec.icount)}`,
+        });
+    }
+  }
+
+  private sendSink(h: Host, c: OutputChunk): void {
+    const gen = h.sinkGen;
+    const wire = this.net.encode({ t: "out", ...c });
+    let times = this.net.link(h.id, "S").arrivals(this.now);
+    if (this.opts.mutation === "sink-loses-output" && this.rng.chance(0.05)) {
+      this.log(`MUTATION sink-loses-output: lost ${h.id}'s output at offset ${c.offset}`);
+      times = [];
+    }
+    for (const t of times) this.at(t, `sink <- ${h.id}`, () => this.sinkReceives(h, gen, wire));
+  }
+
+  private sinkReceives(h: Host, gen: number, wire: Uint8Array): void {
+    if (gen !== h.sinkGen) return; // that connection was reset
+    const m = this.net.decode<OutputChunk>(wire);
+    const v = this.sink.accept({ epoch: m.epoch, offset: m.offset, bytes: m.bytes });
+    if (v.kind === "write") this.facts.sinkWrites.push({ t: this.now, host: h.id, epoch: m.epoch, offset: m.offset + (m.bytes.length - v.bytes.length), bytes: v.bytes });
+    if (v.kind === "write") this.log(`sink writes ${h.id}'s bytes ${m.offset + m.bytes.length - v.bytes.length}..${m.offset + m.bytes.length} (epoch ${m.epoch})`);
+    if (v.kind === "stale" || v.kind === "gap") {
+      this.facts.sinkRefusals.push({ t: this.now, host: h.id, epoch: m.epoch, offset: m.offset, kind: v.kind, reason: v.reason });
+      this.log(`sink refuses ${h.id}: ${v.reason}`);
+    }
+    const refused = v.kind === "stale" || v.kind === "gap";
+    const back = { delivered: this.sink.delivered, epoch: refused ? this.sink.epoch : undefined };
+    for (const t of this.net.link("S", h.id).arrivals(this.now))
+      this.at(t, `sink -> ${h.id}`, () =>
+        this.input(h, `sink -> ${h.id}`, () => {
+          if (gen !== h.sinkGen) return;
+          this.call(h, "onSinkAck", () => h.node.onSinkAck(back.delivered, back.epoch));
+        }),
+      );
+  }
+
+  private sinkReset(h: Host): void {
+    if (!h.up || !h.sinkUp) return;
+    h.sinkGen++;
+    h.sinkUp = false;
+    this.log(`${h.id} sink connection reset`);
+    this.at(this.now + this.rng.range(1, 50), `sink reconnect ${h.id}`, () => this.sinkReconnect(h));
+  }
+
+  /** FtHost.connectSink: retry until the sink answers, then re-send everything it has not acknowledged. */
+  private sinkReconnect(h: Host): void {
+    if (!h.up || h.stopping) return;
+    const link = this.net.link(h.id, "S");
+    if (link.cutAt(this.now)) {
+      this.at(this.now + 100, `sink reconnect ${h.id}`, () => this.sinkReconnect(h));
+      return;
+    }
+    h.sinkGen++;
+    h.sinkUp = true;
+    this.log(`${h.id} sink reconnected: re-sending ${h.node.unsunk.length} chunks`);
+    for (const c of h.node.unsunk) this.sendSink(h, { epoch: h.node.epoch, offset: c.offset, bytes: c.bytes });
+  }
+}
+
+/** The arbiter-grants-all mutation: no epoch check at all. */
+function grantAll(s: ArbiterState, r: TasRequest): { state: ArbiterState; result: TasResult } {
+  const next: ArbiterState = { epoch: Math.max(s.epoch, r.epoch), members: [...r.members], holder: r.host };
+  return { state: next, result: { granted: true, state: next } };
+}
+
+function describeMsg(m: Msg): string {
+  switch (m.t) {
+    case "log": {
+      const ev = m.events as unknown[][];
+      return ev.length ? `log lsn ${ev[0][0]}..${ev[ev.length - 1][0]} icount ..${ev[ev.length - 1][1]} released ${m.released}` : "log (empty)";
+    }
+    case "ack":
+      return `ack lsn ${m.lsn} icount ${m.icount}`;
+    case "start":
+      return `start epoch ${m.epoch}`;
+    default:
+      return m.t;
+  }
+}

@@ -1,0 +1,221 @@
+// The seeded simulator of the FT protocol (src/sim): 1,000 seeds of primary, backup,
+// arbiter and sink under delays, loss, duplication, reordering, partitions, sink resets,
+// arbiter outages and crashes; the same seed replays the same run; and every check is
+// shown to fire on a deliberately broken variant (a check that cannot fail is worthless).
+import { afterEach, describe, expect, it, vi } from "vitest";
+import { simCommand } from "../src/cli/sim.js";
+import { makePlan } from "../src/sim/plan.js";
+import { Prng } from "../src/sim/prng.js";
+import type { Mutation, SimResult } from "../src/sim/sim.js";
+import { MUTATIONS, simulate } from "../src/sim/sim.js";
+
+const SEEDS = 1000;
+const BLOCK = 250;
+
+/**
+ * Seeds that fail because of two protocol bugs found by the simulator (reported, not
+ * fixed here; see the report). Each must fail for exactly its reason; any other failure
+ * of any seed fails the test. Remove entries as the bugs are fixed.
+ *
+ * tas-retry: the arbiter's answer granting epoch e is lost or late, the client retries
+ *   the same request, the arbiter answers "epoch e is already taken (held by <you>)",
+ *   and the winner halts: the only member of epoch e is gone and nobody can serve.
+ * tail-loss: the last log batches (or the last ack) are lost on a log channel that does
+ *   not close (a partition that drops traffic, then heals, shorter than the failure
+ *   timeout; or plain loss): heartbeats keep both detectors content, nothing ever
+ *   re-sends or notices the missing tail, and the primary waits for the ack forever.
+ */
+const KNOWN: Record<number, "tas-retry" | "tail-loss"> = {
+  37: "tas-retry", 116: "tas-retry", 126: "tas-retry", 180: "tas-retry", 188: "tas-retry", 210: "tas-retry", 221: "tas-retry",
+  236: "tas-retry", 371: "tas-retry", 471: "tas-retry", 507: "tas-retry", 516: "tas-retry", 590: "tas-retry", 613: "tas-retry",
+  684: "tas-retry", 708: "tas-retry", 785: "tas-retry", 889: "tas-retry", 946: "tas-retry", 994: "tas-retry",
+  97: "tail-loss", 162: "tail-loss", 233: "tail-loss", 264: "tail-loss", 273: "tail-loss", 302: "tail-loss", 838: "tail-loss",
+  906: "tail-loss", 992: "tail-loss",
+};
+
+const KNOWN_SIGNATURE = {
+  "tas-retry": /^liveness: .*(\w) halted at [\d.]+ ms \(lost the test-and-set for epoch (\d+) \(epoch \2 is already taken \(current epoch \2, held by \1\)\)\)/,
+  "tail-loss": /^liveness: .*\(time cap\).*though P and B \(member of epoch 1\) never crashed: P (primary|finishing); B backup$/,
+};
+
+function unexpectedFailure(r: SimResult): string | undefined {
+  if (r.ok) return undefined;
+  const known = KNOWN[r.seed];
+  if (known && r.failures.length === 1 && KNOWN_SIGNATURE[known].test(r.failures[0])) return undefined;
+  return `seed ${r.seed}: ${r.failures.join("\n    ")}\n  replay: ${r.replay}`;
+}
+
+describe("FT simulator: 1,000 seeds", () => {
+  for (let from = 1; from <= SEEDS; from += BLOCK) {
+    const to = Math.min(SEEDS, from + BLOCK - 1);
+    it(`seeds ${from}..${to}: no failures (beyond the known protocol bugs), and the faults happen`, { timeout: 300_000 }, () => {
+      const bad: string[] = [];
+      const t: Record<string, number> = {};
+      for (let s = from; s <= to; s++) {
+        const r = simulate(s);
+        for (const [k, v] of Object.entries(r.stats)) if (typeof v === "number" || typeof v === "boolean") t[k] = (t[k] ?? 0) + Number(v);
+        const u = unexpectedFailure(r);
+        if (u) bad.push(u);
+      }
+      expect(bad, `failing seeds:\n${bad.join("\n")}`).toEqual([]);
+      // A simulator whose faults never happen checks nothing: failovers, lone primaries,
+      // crashes, halts (lost elections), elections, lost messages, re-sent output the
+      // sink drops, and backup states compared with the primary's must all be common.
+      const n = to - from + 1;
+      expect(t.finished).toBeGreaterThan(n * 0.6);
+      expect(t.failovers).toBeGreaterThan(n * 0.2);
+      expect(t.aloneWins).toBeGreaterThan(n * 0.1);
+      expect(t.crashes).toBeGreaterThan(n * 0.4);
+      expect(t.halts).toBeGreaterThan(n * 0.1);
+      expect(t.elections).toBeGreaterThan(n * 0.5);
+      expect(t.lost).toBeGreaterThan(0);
+      expect(t.duplicateBytes).toBeGreaterThan(0);
+      expect(t.tracePoints).toBeGreaterThan(n * 20);
+    });
+  }
+});
+
+describe("FT simulator: determinism", () => {
+  it("the same seed gives the same run (fingerprint of the whole event trace), verbose or not", () => {
+    for (const s of [1, 2, 19, 97, 500]) {
+      const a = simulate(s);
+      const b = simulate(s, { verbose: true });
+      expect(b.fingerprint).toBe(a.fingerprint);
+      expect(b.failures).toEqual(a.failures);
+      expect(b.stats).toEqual(a.stats);
+      expect(b.trace.length).toBeGreaterThan(100);
+    }
+  });
+
+  it("different seeds give different runs and plans", () => {
+    const prints = new Set([1, 2, 3, 4, 5, 6, 7, 8].map((s) => simulate(s).fingerprint));
+    expect(prints.size).toBe(8);
+    expect(JSON.stringify(makePlan(1, new Prng(1).fork("plan")))).not.toBe(JSON.stringify(makePlan(2, new Prng(2).fork("plan"))));
+  });
+
+  it("the PRNG is seeded and spread", () => {
+    const a = new Prng(42);
+    const b = new Prng(42);
+    const xs = Array.from({ length: 1000 }, () => a.next());
+    expect(xs).toEqual(Array.from({ length: 1000 }, () => b.next()));
+    expect(new Set(xs).size).toBe(1000);
+    const r = new Prng(7);
+    const ints = Array.from({ length: 10000 }, () => r.int(0, 9));
+    for (let d = 0; d <= 9; d++) expect(ints.filter((x) => x === d).length).toBeGreaterThan(850);
+    expect(new Prng(1).fork("x").next()).not.toBe(new Prng(1).fork("y").next());
+  });
+
+  it("a failing seed names the one-line command that replays it", () => {
+    const r = simulate(37);
+    expect(r.replay).toBe("npx ftvm sim --seed 37");
+    expect(simulate(3, { mutation: "self-ack" }).replay).toBe("npx ftvm sim --seed 3 --mutation self-ack");
+  });
+
+  it("a calm run (no faults) finishes with the complete output and compares the backup's trace all along", () => {
+    for (const s of [1, 2, 3]) {
+      const r = simulate(s, { plan: { calm: true } });
+      expect(r.failures).toEqual([]);
+      expect(r.stats.finished).toBe(true);
+      expect(r.stats.failovers + r.stats.crashes + r.stats.halts + r.stats.lost).toBe(0);
+      expect(r.stats.sinkBytes).toBe(r.stats.outputBytes);
+      expect(r.stats.tracePoints).toBeGreaterThan(20);
+    }
+  });
+});
+
+describe("FT simulator: every check fires on a broken variant", () => {
+  /** The first seed (up to `max`) where the mutation makes `check` fail; that seed must pass unbroken. */
+  function firing(mutation: Mutation, check: string, max = 80): { seed: number; failure: string } {
+    for (let s = 1; s <= max; s++) {
+      const r = simulate(s, { mutation });
+      const failure = r.failures.find((f) => f.startsWith(`${check}:`));
+      if (!failure) continue;
+      expect(r.ok).toBe(false);
+      expect(r.replay).toBe(`npx ftvm sim --seed ${s} --mutation ${mutation}`);
+      // Without the mutation the same seed is fine: the break caused the failure.
+      const clean = simulate(s);
+      expect(unexpectedFailure(clean)).toBeUndefined();
+      expect(clean.failures.some((f) => f.startsWith(`${check}:`))).toBe(false);
+      return { seed: s, failure };
+    }
+    throw new Error(`mutation ${mutation} never made check ${check} fail in seeds 1..${max}`);
+  }
+
+  it("one-releaser: an arbiter that grants every request lets two hosts release output in one epoch", () => {
+    expect(firing("arbiter-grants-all", "one-releaser").failure).toMatch(/epoch 2 .*(2 hosts|2 times)/);
+  });
+
+  it("output-rule: a primary that acknowledges its own log releases output its backup does not have", () => {
+    expect(firing("self-ack", "output-rule").failure).toMatch(/but its backup B had received the log only through icount/);
+  });
+
+  it("acked-output: ... and when it crashes, output the sink accepted disappears from the final execution", () => {
+    expect(firing("self-ack", "acked-output").failure).toMatch(/acknowledged output was lost/);
+  });
+
+  it("sink-stream: a sink without de-duplication writes re-sent bytes twice", () => {
+    expect(firing("sink-no-dedup", "sink-stream").failure).toMatch(/duplicate|differs/);
+  });
+
+  it("sink-stream: output lost on the way to the sink is a gap the sink refuses", () => {
+    expect(firing("sink-loses-output", "sink-stream").failure).toMatch(/as a gap/);
+  });
+
+  it("replay-trace: one RAND value changed on the wire makes the backup's execution differ", () => {
+    expect(firing("corrupt-log", "replay-trace").failure).toMatch(/replay/);
+  });
+
+  it("liveness: an arbiter that never answers leaves the guest unfinished", () => {
+    expect(firing("arbiter-silent", "liveness").failure).toMatch(/unfinished/);
+  });
+
+  it("exception: a node that throws an ordinary Error is reported (and its host dies)", () => {
+    expect(firing("node-throws", "exception").failure).toMatch(/threw in tick: deliberate bug/);
+  });
+
+  it("every mutation is covered above", () => {
+    expect([...MUTATIONS].sort()).toEqual(["arbiter-grants-all", "arbiter-silent", "corrupt-log", "node-throws", "self-ack", "sink-loses-output", "sink-no-dedup"]);
+  });
+});
+
+describe("ftvm sim (the command)", () => {
+  let out = "";
+  afterEach(() => vi.restoreAllMocks());
+  function capture(): void {
+    out = "";
+    vi.spyOn(process.stdout, "write").mockImplementation((s: string | Uint8Array) => ((out += String(s)), true));
+    vi.spyOn(process.stderr, "write").mockImplementation(() => true);
+  }
+
+  it("--seeds N prints how many ran and failed, exit 0 when none did", async () => {
+    capture();
+    const code = await simCommand.run(["--seeds", "5", "--start", "1"]);
+    expect(out).toContain("sim: 5 seeds ran, 0 failed");
+    expect(code).toBe(0);
+  });
+
+  it("a failing seed prints its first failure and the replay command, exit 1", async () => {
+    capture();
+    const code = await simCommand.run(["--seeds", "2", "--start", "37"]);
+    expect(out).toContain("seed 37: liveness:");
+    expect(out).toContain("  replay: npx ftvm sim --seed 37\n");
+    expect(out).toContain("sim: 2 seeds ran, 1 failed");
+    expect(code).toBe(1);
+  });
+
+  it("--seed S --verbose prints the event trace, the plan and the fingerprint", async () => {
+    capture();
+    const code = await simCommand.run(["--seed", "5", "--verbose"]);
+    expect(out).toMatch(/P role idle -> primary \(epoch 1\)/);
+    expect(out).toContain(`fingerprint: ${simulate(5).fingerprint}`);
+    expect(out).toContain("sim: 1 seeds ran, 0 failed");
+    expect(code).toBe(0);
+  });
+
+  it("refuses bad arguments", async () => {
+    await expect(Promise.resolve().then(() => simCommand.run([]))).rejects.toThrow(/--seeds N or --seed S/);
+    await expect(Promise.resolve().then(() => simCommand.run(["--seed", "1", "--seeds", "2"]))).rejects.toThrow(/either/);
+    await expect(Promise.resolve().then(() => simCommand.run(["--seed", "x"]))).rejects.toThrow(/non-negative integer/);
+    await expect(Promise.resolve().then(() => simCommand.run(["--seed", "1", "--mutation", "nope"]))).rejects.toThrow(/--mutation takes one of/);
+  });
+});
