@@ -101,4 +101,11 @@ describe("arbiter test-and-set", () => {
     r = testAndSet(s, { epoch: 3, host: "b", members: ["b", "c"] });
     expect(r.result.granted).toBe(true);
   });
+
+  it("is idempotent for its winner: a retried request whose answer was lost wins again", () => {
+    const s = testAndSet(initialState(), { epoch: 1, host: "p", members: ["p", "b"] }).state;
+    const won = testAndSet(s, { epoch: 2, host: "b", members: ["b"] });
+    expect(testAndSet(won.state, { epoch: 2, host: "b", members: ["b"] }).result.granted).toBe(true);
+    expect(testAndSet(won.state, { epoch: 2, host: "p", members: ["p"] }).result.granted).toBe(false);
+  });
 });

@@ -34,10 +34,17 @@ export function testAndSet(s: ArbiterState, r: TasRequest): { state: ArbiterStat
   if (!Number.isSafeInteger(r.epoch) || typeof r.host !== "string" || !Array.isArray(r.members) || !r.members.every((m) => typeof m === "string"))
     return refuse("malformed request");
   if (!r.members.includes(r.host)) return refuse(`host ${r.host} is not among the members it names`);
+  // A retry of a request that already won (its answer was lost on the way back) wins
+  // again: test-and-set must be idempotent for its winner, or the winner would halt.
+  if (r.epoch === s.epoch && r.host === s.holder && sameMembers(r.members, s.members)) return { state: s, result: { granted: true, state: s } };
   if (r.epoch <= s.epoch) return refuse(`epoch ${r.epoch} is already taken (current epoch ${s.epoch}, held by ${s.holder})`);
   if (r.epoch !== s.epoch + 1) return refuse(`epoch ${r.epoch} is not the next epoch (current ${s.epoch})`);
   if (s.epoch > 0 && !s.members.includes(r.host))
     return refuse(`host ${r.host} was not a member of epoch ${s.epoch} (${s.members.join(", ")}): a host without that state may not serve`);
   const next: ArbiterState = { epoch: r.epoch, members: [...r.members], holder: r.host };
   return { state: next, result: { granted: true, state: next } };
+}
+
+function sameMembers(a: readonly string[], b: readonly string[]): boolean {
+  return a.length === b.length && a.every((m) => b.includes(m));
 }

@@ -17,6 +17,7 @@ import { ftCommand } from "./ft.js";
 import { arbiterCommand, backupCommand, primaryCommand } from "./hosts.js";
 import { crashCommand } from "./crash.js";
 import { demoCommand } from "./demo.js";
+import { simCommand } from "./sim.js";
 
 const COMMANDS: Command[] = [
   runCommand,
@@ -30,6 +31,7 @@ const COMMANDS: Command[] = [
   arbiterCommand,
   primaryCommand,
   backupCommand,
+  simCommand,
   demoCommand,
   tourCommand,
 ];

@@ -174,8 +174,10 @@ export class FtNode {
     if (this.peerFailed) return [];
     this.detector?.heard(nowMs);
     if (this.role === "primary" || ((this.role === "electing" || this.role === "finishing") && this.plog)) {
-      if (m.t === "ack") {
-        if (!Number.isSafeInteger(m.lsn) || !Number.isSafeInteger(m.icount)) throw new ProtocolError("ack needs lsn and icount");
+      // The backup's heartbeats carry its received lsn too: a cumulative ack that covers
+      // a lost last acknowledgement.
+      if (m.t === "ack" || (m.t === "hb" && m.lsn !== undefined)) {
+        if (!Number.isSafeInteger(m.lsn) || !Number.isSafeInteger(m.icount)) throw new ProtocolError(`${m.t} needs lsn and icount`);
         try {
           this.plog!.onAck(m.lsn as number, m.icount as number);
         } catch (e) {
@@ -194,7 +196,13 @@ export class FtNode {
         this.sawBye = true;
         return [];
       }
-      if (m.t === "hb") return [];
+      if (m.t === "hb") {
+        // The primary's heartbeat says how far it has sent: on an ordered channel, anything
+        // beyond what arrived was lost without the connection closing. Cut rather than wait.
+        if (typeof m.sentLsn === "number" && m.sentLsn > this.received)
+          throw new ProtocolError(`log lost: the primary sent through lsn ${m.sentLsn}, only ${this.received} arrived`);
+        return [];
+      }
       throw new ProtocolError(`unexpected "${m.t}" from the primary`);
     }
     return [];
@@ -284,7 +292,9 @@ export class FtNode {
     if (!paired || this.peerFailed) return actions;
     if (nowMs - this.lastHeartbeatMs >= this.cfg.heartbeatMs) {
       this.lastHeartbeatMs = nowMs;
-      actions.push({ kind: "send", msg: { t: "hb", icount: this.machine.icount } });
+      const msg: Msg =
+        this.role === "backup" ? { t: "hb", icount: this.machine.icount, lsn: this.received } : { t: "hb", icount: this.machine.icount, sentLsn: this.plog?.sentLsn ?? 0 };
+      actions.push({ kind: "send", msg });
     }
     if (this.detector!.suspect(nowMs)) actions.push(...this.peerGone(`nothing heard for ${this.detector!.silentMs(nowMs)} ms`, nowMs));
     return actions;

@@ -35,6 +35,8 @@ export class PrimaryLog {
   totalBytes = 0;
   totalEvents = 0;
   lastLsn = 0;
+  /** The last lsn handed to the channel (heartbeats carry it so the backup notices a lost tail). */
+  sentLsn = 0;
   private lastProgressIcount = -1;
 
   constructor(readonly bufferBytesMax = LOG_BUFFER_BYTES_MAX_DEFAULT) {}
@@ -66,6 +68,7 @@ export class PrimaryLog {
     const batch = this.pending;
     const last = batch[batch.length - 1];
     this.sent.push({ lastLsn: last.lsn, lastIcount: last.icount, bytes: this.pendingBytes });
+    this.sentLsn = last.lsn;
     this.unackedBytes += this.pendingBytes;
     this.totalBytes += this.pendingBytes;
     this.totalEvents += batch.length;
