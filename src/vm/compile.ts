@@ -67,7 +67,7 @@ const BLOCK_INSTRUCTIONS_MAX_DEFAULT = 64;
  * feedback) early: code V8 optimizes on-stack during one long first call would lack
  * feedback for the exit and deoptimize at every exit from then on.
  */
-const RAMP_CALLS = Number(process.env.RAMP ?? 256);
+const RAMP_CALLS = 256;
 const RAMP_BUDGET = 1000;
 
 /** Numbers generated functions (see compileAt). */
@@ -284,11 +284,13 @@ function finish(m: Machine): RunResult {
 export function compiledEngine(options: CompileOptions = {}): (m: Machine, limit: number) => RunResult {
   const opts = {
     hotThreshold: options.hotThreshold ?? HOT_THRESHOLD_DEFAULT,
-    chunkIcount: options.chunkIcount ?? CHUNK_ICOUNT_DEFAULT,
+    chunkIcount: 0,
     regionInstructionsMax: options.regionInstructionsMax ?? REGION_INSTRUCTIONS_MAX_DEFAULT,
     blockInstructionsMax: Math.min(255, options.blockInstructionsMax ?? BLOCK_INSTRUCTIONS_MAX_DEFAULT),
     onCompile: options.onCompile,
   };
+  // A chunk must hold any one block, or a region could be entered without room to start.
+  opts.chunkIcount = Math.max(options.chunkIcount ?? CHUNK_ICOUNT_DEFAULT, opts.blockInstructionsMax);
   const states = new WeakMap<Machine, Compiled>();
   return function compiledRun(m: Machine, limit: number): RunResult {
     let st = states.get(m);
@@ -326,7 +328,8 @@ function run(st: Compiled, m: Machine, limit: number): RunResult {
         const r = interpret(m, m.icount + 1);
         if (r !== "continue") return r;
       }
-      continue;
+      if (m.icount !== ic || m.pc !== pc) continue;
+      // No progress (cannot happen while every block fits a chunk): interpret instead.
     }
     // Not compiled (yet), or the slice ends inside this block: interpret up to the end of
     // the block (which holds no sys instruction, so "continue" means the limit was reached).
