@@ -43,6 +43,9 @@ export const EXIT_DISPATCH = 0;
 /** The instruction at m.pc must run in the reference interpreter (it traps, halts, or is invalid). */
 export const EXIT_INTERPRET = 1;
 
+/** RET compares the return address with up to this many return sites before the map lookup. */
+const RETURN_SITES_SWITCH_MAX = 8;
+
 export interface GeneratedRegion {
   /** Body of `new Function("MAP", "R", "mem", "mem32", "dirty", source)`, which returns the region function. */
   source: string;
@@ -138,6 +141,14 @@ export function generateRegion(m: Machine, root: number, blocks: readonly number
   for (const l of loops) for (let y = l.h + 1; y <= l.e; y++) labelled[y] = 0;
   // A header inside another loop is not labelled either.
   for (const l of loops) for (const o of loops) if (o !== l && l.h > o.h && l.h <= o.e) labelled[l.h] = 0;
+
+  // Return sites (blocks right after a CALL or CALLR) that are entries: RET tries them first.
+  const returnSites: number[] = [];
+  for (let i = 0; i < k; i++) if (labelled[i] && blocks[i] > 0 && (ops[blocks[i] - 1] === 0x50 || ops[blocks[i] - 1] === 0x51)) returnSites.push(i);
+  const retSwitch =
+    returnSites.length > 0 && returnSites.length <= RETURN_SITES_SWITCH_MAX
+      ? `switch (t) { ${returnSites.map((i) => `case ${blocks[i]}: b = ${i}; continue main;`).join(" ")} } `
+      : "";
 
   const read = new Set<number>();
   const written = new Set<number>();
@@ -363,7 +374,7 @@ export function generateRegion(m: Machine, root: number, blocks: readonly number
           emit(`t = mem32[s >>> 2];`);
           emit(`if ((t >>> 0) >= ${n}) ${bail(j)}`);
           emit(`${W(SP)} = s + 4;`);
-          emit(dyn("t"));
+          emit(retSwitch + dyn("t"));
           break;
         case 0x53: // PUSH
           emit(`s = (${R(SP)} - 4) | 0;`);

@@ -11,7 +11,7 @@
 // Then the record overhead: the same compute-bound program through runLive (the code
 // behind `ftvm run` / `ftvm record`), plain vs recording a log to a temporary file.
 //
-// Environment: BENCH_REPS (default 3), BENCH_ONLY=name[,name] to run some benchmarks.
+// Environment: BENCH_REPS (default 5), BENCH_ONLY=name[,name] to run some benchmarks.
 import { spawnSync } from "node:child_process";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -29,10 +29,10 @@ import { Machine } from "../../src/vm/machine.js";
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), "../..");
 const LUA = "lua5.4";
-const REPS = Math.max(1, Number(process.env.BENCH_REPS ?? 3) | 0);
+const REPS = Math.max(1, Number(process.env.BENCH_REPS ?? 5) | 0);
 /** The reference interpreter is slow: fewer repetitions keep the whole bench short. */
 const INTERP_REPS = Math.max(1, Math.min(REPS, 2));
-const RECORD_REPS = Math.max(5, REPS);
+const RECORD_REPS = Math.max(9, REPS);
 
 interface Bench {
   name: string;
@@ -113,17 +113,29 @@ async function recordOverhead(image: Image, program: string): Promise<{ plainMs:
   try {
     let plainMs = Infinity, recordMs = Infinity, logBytes = 0, icount = 0;
     const sink = () => undefined;
-    for (let i = 0; i < RECORD_REPS; i++) {
-      // Interleaved, so drifting machine load hits both alike.
-      let t0 = performance.now();
+    const plain = async () => {
+      const t0 = performance.now();
       const p = await runLive({ program, image, output: sink });
       plainMs = Math.min(plainMs, performance.now() - t0);
-      t0 = performance.now();
+      if (p.reason !== "halted") throw new Error(`bench: plain run ended with ${p.reason}`);
+    };
+    const recording = async () => {
+      const t0 = performance.now();
       const r = await runLive({ program, image, output: sink, logPath: join(dir, "run.ftlog") });
       recordMs = Math.min(recordMs, performance.now() - t0);
-      if (p.reason !== "halted" || r.reason !== "halted") throw new Error(`bench: record overhead run ended with ${p.reason} / ${r.reason}`);
+      if (r.reason !== "halted") throw new Error(`bench: recording run ended with ${r.reason}`);
       logBytes = r.logBytes;
       icount = r.icount;
+    };
+    // Interleaved in alternating order, so drifting machine load hits both alike.
+    for (let i = 0; i < RECORD_REPS; i++) {
+      if (i % 2 === 0) {
+        await plain();
+        await recording();
+      } else {
+        await recording();
+        await plain();
+      }
     }
     return { plainMs, recordMs, logBytes, icount };
   } finally {
