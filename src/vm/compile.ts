@@ -28,8 +28,12 @@
 // - Dynamic jumps (JR, CALLR, RET) look the target up in the region's block map and
 //   continue there, or leave the region for the dispatcher.
 // - Stores mark their page dirty, exactly like the interpreter.
-// Budgets are handed to a region in chunks of at most CHUNK_ICOUNT instructions: V8 runs a
-// freshly entered optimized function faster than on-stack-replaced code of a long call.
+//
+// V8 notes. Budgets are handed to a region in chunks of at most chunkIcount instructions
+// (100k): V8 runs a freshly entered optimized function faster than code it optimized on
+// stack during one long call. A new region's first calls get small budgets (RAMP_*), every
+// generated source is unique (see compileAt), and the machine's arrays are closure
+// constants: each of these measurably avoided repeated deoptimizations or slow code.
 import { BY_OP, OP, SP } from "../../isa/table.js";
 import { EXIT_INTERPRET, generateRegion, isConditional } from "./compile-gen.js";
 import { interpret } from "./interp.js";
@@ -43,7 +47,6 @@ interface Region {
   /** Calls so far, counted up to RAMP_CALLS. */
   calls: number;
 }
-
 
 export interface CompileOptions {
   /** Dispatches to a not-yet-compiled address before a region is compiled there (1: at once). */
