@@ -113,7 +113,8 @@ describe("ftvm CLI", () => {
 
   it("Ctrl-C stops a recording cleanly: exit 130 and a log that replays to its END mark", async () => {
     const p = join(dir, "forever.s");
-    writeFileSync(p, "main:\n    TIME r1\n    ADDI r2, r2, 1\n    JMP main\n");
+    // TIME once per 1000 iterations: a modest log, so the replay below stays quick.
+    writeFileSync(p, "main:\n    TIME r1\n    LI r3, 1000\nspin:\n    ADDI r3, r3, -1\n    BNEZ r3, spin\n    JMP main\n");
     const log = join(dir, "forever.ftlog");
     const child = spawn(process.execPath, ["--import", "tsx", MAIN, "record", p, "-o", log, "--no-stdin"], { cwd: ROOT });
     let err = "";

@@ -205,6 +205,18 @@ describe("every trap", () => {
     expect(b.m.trap).toMatchObject({ kind: "invalid-opcode", pc: 1, icount: 1 });
     expect(b.m.trap!.detail).toContain("0xee");
   });
+  it("a trapping IN does not retire: its destination register keeps its value", () => {
+    const b = boot("main:\nLI r1, 42\nIN r1, 0x55\nHALT");
+    b.runAll();
+    expect(b.m.trap).toMatchObject({ kind: "bad-port", pc: 1, icount: 1 });
+    expect(b.m.regs[1]).toBe(42);
+  });
+  it("a static jump far outside the code traps pc-out-of-code, not invalid-opcode", () => {
+    const code = new Int32Array([0x40, 5000, 0x01, 0]); // JMP 5000; HALT
+    const b = boot({ code, data: new Uint8Array(0), entry: 0, symbols: [], lines: [] });
+    b.runAll();
+    expect(b.m.trap?.kind).toBe("pc-out-of-code");
+  });
   it("running past the last instruction traps pc-out-of-code", () => {
     const b = boot("NOP");
     b.runAll();

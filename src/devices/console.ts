@@ -12,6 +12,7 @@ export const CONSOLE_IN_BYTES_MAX = 4096;
 /** Output not yet drained by the host; when full the machine stops so the host drains it. */
 export const CONSOLE_OUT_BYTES_MAX = 64 * 1024;
 const STATE_VERSION = 1;
+const EMPTY = new Uint8Array(0);
 
 export class Console implements Device {
   readonly name = "console";
@@ -40,6 +41,8 @@ export class Console implements Device {
 
   /** Takes the output produced since the last drain (empty when none). */
   drainOutput(): Uint8Array {
+    // Replay loops drain after every step: no allocation when there is nothing to take.
+    if (this.outLen === 0) return EMPTY;
     const out = this.outBuf.slice(0, this.outLen);
     this.drainedBytes += this.outLen;
     this.outLen = 0;

@@ -247,9 +247,12 @@ function execSys(m: Machine): RunResult | undefined {
       m.icount = ic + 1;
       m.waiting = true;
       return "waiting";
-    case 0x65: // IN
-      r[a] = m.sys.in(imm);
+    case 0x65: { // IN
+      // A trapping IN (a bad port) must not retire: leave A untouched.
+      const v = m.sys.in(imm);
+      if (!m.trap) r[a] = v;
       return afterInput(m, pc, ic);
+    }
     case 0x66: // OUT
       m.sys.out(imm, r[a]);
       return afterInput(m, pc, ic);

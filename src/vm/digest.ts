@@ -39,7 +39,7 @@ export function regsDigest(m: Machine): string {
   regScratch[REGISTER_COUNT] = m.pc;
   regScratch[REGISTER_COUNT + 1] = m.icount % 0x100000000;
   regScratch[REGISTER_COUNT + 2] = Math.floor(m.icount / 0x100000000);
-  regScratch[REGISTER_COUNT + 3] = (m.ie ? 1 : 0) | (m.waiting ? 2 : 0) | (m.halted ? 4 : 0);
+  regScratch[REGISTER_COUNT + 3] = (m.ie ? 1 : 0) | (m.waiting ? 2 : 0) | (m.halted ? 4 : 0) | (m.icount === m.eiShadowIcount ? 8 : 0);
   regScratch[REGISTER_COUNT + 4] = 0;
   return hex8(hashWords(regScratch, 0, regScratch.length, 0x9e3779b9)) + hex8(hashWords(regScratch, 0, regScratch.length, 0x85ebca77));
 }

@@ -132,7 +132,7 @@ export function interpret(m: Machine, limit: number): RunResult {
       case 0x50: // CALL
       case 0x51: { // CALLR
         const t = ops[pc] === 0x50 ? imm : r[a];
-        if (t >>> 0 >= n) return trap("pc-out-of-code", `CALLR to ${t >>> 0}, code has ${n} instructions`);
+        if (t >>> 0 >= n) return trap("pc-out-of-code", `${ops[pc] === 0x50 ? "CALL" : "CALLR"} to ${t >>> 0}, code has ${n} instructions`);
         const sp = r[SP] - 4;
         if (!stackOk(m, sp, pc, ic)) return "trapped";
         mem32[sp >>> 2] = pc + 1;
@@ -202,16 +202,19 @@ export function interpret(m: Machine, limit: number): RunResult {
         m.waiting = true;
         return "waiting";
       case 0x64: m.vectors[a] = imm; break; // SETVEC
-      case 0x65: // IN
+      case 0x65: { // IN
         sync();
-        r[a] = m.sys.in(imm);
+        // A trapping IN (a bad port) must not retire: leave A untouched.
+        const v = m.sys.in(imm);
         if (m.trap) return "trapped";
+        r[a] = v;
         if (m.stopRequested) {
           m.pc = ++pc;
           m.icount = ++ic;
           return finish(m);
         }
         break;
+      }
       case 0x66: // OUT
         sync();
         m.sys.out(imm, r[a]);

@@ -113,6 +113,9 @@ export class Machine {
       this.fb[i] = w0 & ABSOLUTE_BIT ? ZERO_REG : (w0 >>> 12) & 15;
       this.fc[i] = (w0 >>> 16) & 15;
       this.imm[i] = image.code[i * WORDS_PER_INSTRUCTION + 1];
+      // A static jump, branch or call target outside the code goes to the OP_END
+      // sentinel, so taking it traps pc-out-of-code (not an invalid opcode).
+      if (BY_OP[op]?.target && this.imm[i] >>> 0 >= n) this.imm[i] = n;
     }
     this.ops[n] = OP_END;
     this.pc = n > 0 ? image.entry : 0;
