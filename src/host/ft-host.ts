@@ -19,6 +19,8 @@ export const LOG_SERVICE = "ftvm-log";
 /** How often the run loop yields to the event loop so acks and heartbeats get in. */
 const YIELD_INTERVAL_MS = 2;
 const STATUS_INTERVAL_MS = 250;
+/** About five seconds of (time, icount) samples for the lag estimate. */
+const HISTORY_SAMPLES_MAX = 5000;
 
 export interface FtOptions {
   secret: string;
@@ -70,6 +72,8 @@ export class FtHost {
   private liveStartMs = performance.now();
   private logBytesWindow = { at: performance.now(), bytes: 0, rate: 0 };
   private mipsWindow = { at: performance.now(), icount: 0, mips: 0 };
+  /** (time, icount) about every millisecond for the last few seconds: turns the backup's icount into a lag in ms. */
+  private readonly icountHistory: { at: number; icount: number }[] = [];
 
   constructor(private readonly o: FtOptions) {
     this.arbiter = new ArbiterClient(o.arbiterUrl, o.secret);
@@ -240,7 +244,10 @@ export class FtHost {
     const out: HostStatus = { host: this.id, role: s.role, pid: process.pid, epoch: s.epoch, icount: s.icount };
     if (s.role === "primary") {
       out.lagIcount = Math.max(0, s.icount - (s.backupIcount ?? 0));
-      out.lagMs = w.mips > 0 ? out.lagIcount / (w.mips * 1000) : 0;
+      // How long ago the primary last stood where the backup stands now: a lag in time
+      // that stays honest when the guest idles (instructions / MIPS would not).
+      const past = this.icountHistory.findLast((h) => h.icount <= (s.backupIcount ?? 0));
+      out.lagMs = out.lagIcount === 0 || !past ? 0 : now - past.at;
       out.logBytesPerSec = this.logBytesWindow.rate;
       out.heldOutputs = s.heldOutputs;
       out.heldBytes = s.heldBytes;
@@ -257,7 +264,13 @@ export class FtHost {
     let lastYield = this.now();
     this.liveStartMs = this.now();
     while (!finished && !this.stopped) {
-      const r = this.node.run(this.now());
+      const t = this.now();
+      const h = this.icountHistory;
+      if (this.node.machine && (h.length === 0 || t - h[h.length - 1].at >= 1)) {
+        h.push({ at: t, icount: this.node.machine.icount });
+        if (h.length > HISTORY_SAMPLES_MAX) h.splice(0, h.length - HISTORY_SAMPLES_MAX);
+      }
+      const r = this.node.run(t);
       this.exec(r.actions);
       if (finished) break;
       if (this.node.role === "finished") break;
