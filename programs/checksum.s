@@ -8,6 +8,8 @@
 ;
 ;   ftvm run programs/checksum.s   →  fnv1a of 1000 x 65536 bytes: 49468325
 
+.include "printnum.s"          ; print_str, print_uint (programs/lib)
+
 .const SIZE, 65536              ; buffer bytes
 .const K, 1000                  ; passes
 .const SEED, 2463534242         ; xorshift32 state
@@ -43,53 +45,28 @@ hash:
     ADDI r10, r10, -1
     BNEZ r10, pass
 
-    ; "fnv1a of K x SIZE bytes: H\n"
+    ; "fnv1a of K x SIZE bytes: H\n" (the library clobbers r1..r5: keep the hash in r9)
+    MOV r9, r5
     LI r1, msg_of
     CALL print_str
     LI r1, K
-    CALL print_u32
+    CALL print_uint
     LI r1, msg_x
     CALL print_str
     LI r1, SIZE
-    CALL print_u32
+    CALL print_uint
     LI r1, msg_bytes
     CALL print_str
-    MOV r1, r5
-    CALL print_u32
+    MOV r1, r9
+    CALL print_uint
     LI r1, msg_nl
     CALL print_str
     HALT
-
-; print_str: writes the zero-terminated string at r1 to the console. Clobbers r1, r2.
-print_str:
-    LDB r2, [r1]
-    BEQZ r2, ps_done
-    OUT CON_OUT, r2
-    ADDI r1, r1, 1
-    JMP print_str
-ps_done:
-    RET
-
-; print_u32: writes r1 as an unsigned decimal number. Clobbers r1 - r4.
-print_u32:
-    LI r3, digits_end           ; digits are produced last first, stored backwards
-    LI r4, 10
-pu_digit:
-    REMU r2, r1, r4
-    ADDI r2, r2, '0'
-    ADDI r3, r3, -1
-    STB r2, [r3]
-    DIVU r1, r1, r4
-    BNEZ r1, pu_digit
-    MOV r1, r3
-    JMP print_str               ; digits_end holds the terminating 0
 
 .data
 msg_of:     .asciz "fnv1a of "
 msg_x:      .asciz " x "
 msg_bytes:  .asciz " bytes: "
 msg_nl:     .asciz "\n"
-digits:     .zero 10
-digits_end: .byte 0
 .align 4
 buf:                            ; SIZE bytes from here on (beyond the image)

@@ -7,6 +7,8 @@
 ;
 ;   ftvm run programs/fib.s        →  fib(35) = 9227465
 
+.include "printnum.s"          ; print_str, print_uint (programs/lib)
+
 .const N, 35
 
 .code
@@ -17,11 +19,11 @@ main:
     LI r1, msg_fib
     CALL print_str
     LI r1, N
-    CALL print_u32
+    CALL print_uint
     LI r1, msg_eq
     CALL print_str
     MOV r1, r9
-    CALL print_u32
+    CALL print_uint
     LI r1, msg_nl
     CALL print_str
     HALT
@@ -42,33 +44,7 @@ fib:
 fib_done:
     RET
 
-; print_str: writes the zero-terminated string at r1 to the console. Clobbers r1, r2.
-print_str:
-    LDB r2, [r1]
-    BEQZ r2, ps_done
-    OUT CON_OUT, r2
-    ADDI r1, r1, 1
-    JMP print_str
-ps_done:
-    RET
-
-; print_u32: writes r1 as an unsigned decimal number. Clobbers r1 - r4.
-print_u32:
-    LI r3, digits_end           ; digits are produced last first, stored backwards
-    LI r4, 10
-pu_digit:
-    REMU r2, r1, r4
-    ADDI r2, r2, '0'
-    ADDI r3, r3, -1
-    STB r2, [r3]
-    DIVU r1, r1, r4
-    BNEZ r1, pu_digit
-    MOV r1, r3
-    JMP print_str               ; digits_end holds the terminating 0
-
 .data
 msg_fib:    .asciz "fib("
 msg_eq:     .asciz ") = "
 msg_nl:     .asciz "\n"
-digits:     .zero 10
-digits_end: .byte 0

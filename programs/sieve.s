@@ -11,6 +11,8 @@
 ; The flags (one byte per number, 1 = still a prime candidate) live right after the data
 ; section, in memory the image does not have to carry.
 
+.include "printnum.s"          ; print_str, print_uint (programs/lib)
+
 .const N, 800000                ; sieve numbers 0 .. N-1 (N bytes of flags must fit below the stack)
 .const K, 30                    ; repetitions
 
@@ -64,49 +66,23 @@ cnext:
     LI r1, msg_below
     CALL print_str
     LI r1, N
-    CALL print_u32
+    CALL print_uint
     LI r1, msg_colon
     CALL print_str
     MOV r1, r7
-    CALL print_u32
+    CALL print_uint
     LI r1, msg_largest
     CALL print_str
     MOV r1, r8
-    CALL print_u32
+    CALL print_uint
     LI r1, msg_nl
     CALL print_str
     HALT
-
-; print_str: writes the zero-terminated string at r1 to the console. Clobbers r1, r2.
-print_str:
-    LDB r2, [r1]
-    BEQZ r2, ps_done
-    OUT CON_OUT, r2
-    ADDI r1, r1, 1
-    JMP print_str
-ps_done:
-    RET
-
-; print_u32: writes r1 as an unsigned decimal number. Clobbers r1 - r4.
-print_u32:
-    LI r3, digits_end           ; digits are produced last first, stored backwards
-    LI r4, 10
-pu_digit:
-    REMU r2, r1, r4
-    ADDI r2, r2, '0'
-    ADDI r3, r3, -1
-    STB r2, [r3]
-    DIVU r1, r1, r4
-    BNEZ r1, pu_digit
-    MOV r1, r3
-    JMP print_str               ; digits_end holds the terminating 0
 
 .data
 msg_below:   .asciz "primes below "
 msg_colon:   .asciz ": "
 msg_largest: .asciz ", largest "
 msg_nl:      .asciz "\n"
-digits:      .zero 10
-digits_end:  .byte 0
 .align 4
 flags:                          ; N bytes from here on (beyond the image)
