@@ -7,7 +7,7 @@ import { Bus, type DevicesState } from "../src/devices/bus.js";
 import type { Event } from "../src/devices/events.js";
 import { LiveEnv } from "../src/replay/live.js";
 import { ReplayEnv } from "../src/replay/replay.js";
-import { LiveRunner, ReplayRunner, traceDelivered } from "../src/replay/session.js";
+import { LiveRunner, ReplayRunner } from "../src/replay/session.js";
 import { QueueSource } from "../src/replay/source.js";
 import { fakeWorld } from "../src/replay/world.js";
 import { TraceDecoder, type TraceRecord } from "../src/trace/format.js";
@@ -137,4 +137,3 @@ describe("snapshot", () => {
   });
 });
 
-export { traceDelivered };

@@ -4,7 +4,7 @@
 import { readFileSync } from "node:fs";
 import { startArbiter } from "../arbiter/server.js";
 import { FAILURE_TIMEOUT_MS_DEFAULT, HEARTBEAT_INTERVAL_MS_DEFAULT } from "../ft/detector.js";
-import { FtHost, HaltSignal } from "../host/ft-host.js";
+import { FtHost } from "../host/ft-host.js";
 import { loadProgram } from "../host/program.js";
 import { setLogPrefix } from "../transport/channel.js";
 import type { Command, Parsed } from "./args.js";
@@ -92,14 +92,9 @@ function ftOptions(get: (n: string) => string | undefined, usage: string) {
 }
 
 async function runHost(f: () => Promise<void>): Promise<number> {
-  try {
-    await f();
-    return EXIT_OK;
-  } catch (e) {
-    // halt() already scheduled the exit with its own code.
-    if (e instanceof HaltSignal) return new Promise<number>(() => undefined);
-    throw e;
-  }
+  // A host that halts exits from its shell with its own code; f() returns only when the guest finished.
+  await f();
+  return EXIT_OK;
 }
 
 export const arbiterCommand: Command = {

@@ -3,8 +3,6 @@ import type { Command } from "./args.js";
 import { EXIT_FAIL, EXIT_OK, UsageError, intOption, parse } from "./args.js";
 import { runReplay } from "../host/replay.js";
 import { DivergenceError } from "../replay/replay.js";
-import { decodeImage } from "../vm/image.js";
-import { describeTrap } from "./describe.js";
 
 export const replayCommand: Command = {
   name: "replay",
@@ -72,4 +70,3 @@ export const replayCommand: Command = {
   },
 };
 
-export { decodeImage, describeTrap };

@@ -4,7 +4,6 @@
 // icount through which the backup could reproduce execution, which is what the output
 // gate needs. Nothing here touches a socket or a clock.
 import type { Event } from "../devices/events.js";
-import { EV } from "../devices/events.js";
 
 /** Unacknowledged log kept for the backup; beyond it the primary pauses execution (issue: bounded log buffer). */
 export const LOG_BUFFER_BYTES_MAX_DEFAULT = 64 * 1024 * 1024;
@@ -96,4 +95,3 @@ export class PrimaryLog {
 /** A peer acknowledged something impossible: refuse the message (an operating error, not a crash). */
 export class AckError extends Error {}
 
-export { EV };

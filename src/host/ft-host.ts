@@ -388,6 +388,3 @@ class Samples {
     return { n: s.length, p50: q(0.5), p99: q(0.99) };
   }
 }
-
-/** Kept for callers that distinguish a halt; halts now end the process from the shell. */
-export class HaltSignal extends Error {}

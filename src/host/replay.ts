@@ -2,7 +2,7 @@
 // log carries, checking at every event that execution is in step. Console output is
 // produced again, identically. Long replays show progress on a terminal.
 import { Bus } from "../devices/bus.js";
-import { EV, kindName } from "../devices/events.js";
+import { EV } from "../devices/events.js";
 import { ReplayEnv } from "../replay/replay.js";
 import { ReplayRunner } from "../replay/session.js";
 import { Tracer } from "../trace/tracer.js";
@@ -85,4 +85,3 @@ export function runReplay(o: ReplayRunOptions): ReplayRunResult {
   return { outcome, reason, icount: machine.icount, events: env.lastLsn, trap: machine.trap, program: h.program, offset: source.fileOffset };
 }
 
-export { kindName };

@@ -37,8 +37,6 @@ export const LOG_FORMAT: FormatSpec<LogHeader> = {
   },
 };
 
-export const LogFormatError = FormatError;
-
 export function encodeLogHeader(h: LogHeader): Uint8Array {
   return encodeFileHeader(LOG_FORMAT, h);
 }
@@ -62,15 +60,6 @@ export function toEvents(raw: unknown, offset: number): Event[] {
   });
 }
 
-export function decodeEvents(body: Uint8Array, offset: number): Event[] {
-  let raw: unknown;
-  try {
-    raw = packr.unpack(body);
-  } catch (e) {
-    throw new FormatError(`corrupted log: undecodable batch at offset ${offset}: ${(e as Error).message}`, offset);
-  }
-  return toEvents(raw, offset);
-}
 
 /** Reads a log incrementally: push() chunks, then take batches. */
 export class LogDecoder {
