@@ -182,7 +182,9 @@ export async function runClusterDetailed(o: ClusterOptions): Promise<ClusterResu
   const children: Child[] = [];
   const spawnChild = (role: Child["role"], args: string[]): Promise<Child> =>
     new Promise((resolve, reject) => {
-      const proc = spawn(process.execPath, ["--import", "tsx", MAIN, role, ...args, "--exit-with-parent", ...(o.interpret ? ["--interpret"] : [])], {
+      // FTVM_HOST_NODE_ARGS passes extra Node flags to the hosts (e.g. --cpu-prof for profiling).
+      const nodeArgs = (process.env.FTVM_HOST_NODE_ARGS ?? "").split(" ").filter(Boolean);
+      const proc = spawn(process.execPath, [...nodeArgs, "--import", "tsx", MAIN, role, ...args, "--exit-with-parent", ...(o.interpret ? ["--interpret"] : [])], {
         env: { ...process.env, FTVM_SECRET: secret },
         stdio: ["pipe", "pipe", "pipe"],
       });

@@ -16,8 +16,11 @@ import { SINK_SERVICE } from "./sink.js";
 import { realWorld } from "./world.js";
 
 export const LOG_SERVICE = "ftvm-log";
-/** How often the run loop yields to the event loop so acks and heartbeats get in. */
-const YIELD_INTERVAL_MS = 2;
+/**
+ * How often the run loop yields to the event loop so acks and heartbeats get in. Well under
+ * the heartbeat interval (25 ms); held output makes it yield after every slice anyway.
+ */
+const YIELD_INTERVAL_MS = 5;
 const STATUS_INTERVAL_MS = 250;
 /** About five seconds of (time, icount) samples for the lag estimate. */
 const HISTORY_SAMPLES_MAX = 5000;

@@ -14,18 +14,8 @@ export function interpret(m: Machine, limit: number): RunResult {
   let pc = m.pc;
   let ic = m.icount;
 
-  // Saves the loop's locals back into the machine (before anything that may look at them).
-  const sync = () => {
-    m.pc = pc;
-    m.icount = ic;
-  };
-  const trap = (kind: Parameters<Machine["raiseTrap"]>[0], detail: string): RunResult => {
-    sync();
-    return m.raiseTrap(kind, detail);
-  };
-  const badAddr = (addr: number, size: number): RunResult =>
-    trap("memory-out-of-bounds", `address ${addr >>> 0} + ${size} is outside data memory [0, ${memBytes})`);
-
+  // pc and ic live in locals; every exit and every instruction that may look at the
+  // machine (sys instructions, traps) first writes them back (m.pc = pc; m.icount = ic).
   while (ic < limit) {
     const a = fa[pc], b = fb[pc], c = fc[pc], imm = imms[pc];
     switch (ops[pc]) {
@@ -34,7 +24,7 @@ export function interpret(m: Machine, limit: number): RunResult {
       case 0x01: // HALT
         ic++;
         pc++;
-        sync();
+        m.pc = pc; m.icount = ic;
         m.halted = true;
         return "halted";
       case 0x02: // MOV
@@ -48,19 +38,19 @@ export function interpret(m: Machine, limit: number): RunResult {
       case 0x11: r[a] = (r[b] - r[c]) | 0; break; // SUB
       case 0x12: r[a] = Math.imul(r[b], r[c]); break; // MUL
       case 0x13: // DIV
-        if (r[c] === 0) return trap("division-by-zero", `DIV by r${c} = 0`);
+        if (r[c] === 0) return trapAt(m, pc, ic, "division-by-zero", `DIV by r${c} = 0`);
         r[a] = (r[b] / r[c]) | 0;
         break;
       case 0x14: // DIVU
-        if (r[c] === 0) return trap("division-by-zero", `DIVU by r${c} = 0`);
+        if (r[c] === 0) return trapAt(m, pc, ic, "division-by-zero", `DIVU by r${c} = 0`);
         r[a] = ((r[b] >>> 0) / (r[c] >>> 0)) | 0;
         break;
       case 0x15: // REM
-        if (r[c] === 0) return trap("division-by-zero", `REM by r${c} = 0`);
+        if (r[c] === 0) return trapAt(m, pc, ic, "division-by-zero", `REM by r${c} = 0`);
         r[a] = (r[b] % r[c]) | 0;
         break;
       case 0x16: // REMU
-        if (r[c] === 0) return trap("division-by-zero", `REMU by r${c} = 0`);
+        if (r[c] === 0) return trapAt(m, pc, ic, "division-by-zero", `REMU by r${c} = 0`);
         r[a] = ((r[b] >>> 0) % (r[c] >>> 0)) | 0;
         break;
       case 0x17: r[a] = r[b] & r[c]; break; // AND
@@ -85,28 +75,28 @@ export function interpret(m: Machine, limit: number): RunResult {
 
       case 0x30: { // LDW
         const addr = (r[b] + imm) | 0;
-        if (addr & 3) return trap("misaligned-access", `LDW address ${addr >>> 0} is not a multiple of 4`);
-        if (addr >>> 0 > memBytes - 4) return badAddr(addr, 4);
+        if (addr & 3) return trapAt(m, pc, ic, "misaligned-access", `LDW address ${addr >>> 0} is not a multiple of 4`);
+        if (addr >>> 0 > memBytes - 4) return badAddrAt(m, pc, ic, addr, 4);
         r[a] = mem32[addr >>> 2];
         break;
       }
       case 0x31: { // LDB
         const addr = (r[b] + imm) | 0;
-        if (addr >>> 0 >= memBytes) return badAddr(addr, 1);
+        if (addr >>> 0 >= memBytes) return badAddrAt(m, pc, ic, addr, 1);
         r[a] = mem[addr];
         break;
       }
       case 0x32: { // STW
         const addr = (r[b] + imm) | 0;
-        if (addr & 3) return trap("misaligned-access", `STW address ${addr >>> 0} is not a multiple of 4`);
-        if (addr >>> 0 > memBytes - 4) return badAddr(addr, 4);
+        if (addr & 3) return trapAt(m, pc, ic, "misaligned-access", `STW address ${addr >>> 0} is not a multiple of 4`);
+        if (addr >>> 0 > memBytes - 4) return badAddrAt(m, pc, ic, addr, 4);
         mem32[addr >>> 2] = r[a];
         dirty[addr >>> PAGE_SHIFT] = 1;
         break;
       }
       case 0x33: { // STB
         const addr = (r[b] + imm) | 0;
-        if (addr >>> 0 >= memBytes) return badAddr(addr, 1);
+        if (addr >>> 0 >= memBytes) return badAddrAt(m, pc, ic, addr, 1);
         mem[addr] = r[a];
         dirty[addr >>> PAGE_SHIFT] = 1;
         break;
@@ -115,7 +105,7 @@ export function interpret(m: Machine, limit: number): RunResult {
       case 0x40: pc = imm; ic++; continue; // JMP
       case 0x41: { // JR
         const t = r[a];
-        if (t >>> 0 >= n) return trap("pc-out-of-code", `JR to ${t >>> 0}, code has ${n} instructions`);
+        if (t >>> 0 >= n) return trapAt(m, pc, ic, "pc-out-of-code", `JR to ${t >>> 0}, code has ${n} instructions`);
         pc = t;
         ic++;
         continue;
@@ -132,7 +122,7 @@ export function interpret(m: Machine, limit: number): RunResult {
       case 0x50: // CALL
       case 0x51: { // CALLR
         const t = ops[pc] === 0x50 ? imm : r[a];
-        if (t >>> 0 >= n) return trap("pc-out-of-code", `${ops[pc] === 0x50 ? "CALL" : "CALLR"} to ${t >>> 0}, code has ${n} instructions`);
+        if (t >>> 0 >= n) return trapAt(m, pc, ic, "pc-out-of-code", `${ops[pc] === 0x50 ? "CALL" : "CALLR"} to ${t >>> 0}, code has ${n} instructions`);
         const sp = r[SP] - 4;
         if (!stackOk(m, sp, pc, ic)) return "trapped";
         mem32[sp >>> 2] = pc + 1;
@@ -146,7 +136,7 @@ export function interpret(m: Machine, limit: number): RunResult {
         const sp = r[SP];
         if (!stackOk(m, sp, pc, ic)) return "trapped";
         const t = mem32[sp >>> 2];
-        if (t >>> 0 >= n) return trap("pc-out-of-code", `RET to ${t >>> 0}, code has ${n} instructions`);
+        if (t >>> 0 >= n) return trapAt(m, pc, ic, "pc-out-of-code", `RET to ${t >>> 0}, code has ${n} instructions`);
         r[SP] = sp + 4;
         pc = t;
         ic++;
@@ -175,7 +165,7 @@ export function interpret(m: Machine, limit: number): RunResult {
         pc++;
         ic++;
         m.eiShadowIcount = ic;
-        sync();
+        m.pc = pc; m.icount = ic;
         m.sys.interruptsEnabled();
         if (m.stopRequested || m.trap) return finish(m);
         continue;
@@ -184,26 +174,26 @@ export function interpret(m: Machine, limit: number): RunResult {
         const sp = r[SP];
         if (!stackOk(m, sp, pc, ic)) return "trapped";
         const t = mem32[sp >>> 2];
-        if (t >>> 0 >= n) return trap("pc-out-of-code", `IRET to ${t >>> 0}, code has ${n} instructions`);
+        if (t >>> 0 >= n) return trapAt(m, pc, ic, "pc-out-of-code", `IRET to ${t >>> 0}, code has ${n} instructions`);
         r[SP] = sp + 4;
         m.ie = true;
         pc = t;
         ic++;
-        sync();
+        m.pc = pc; m.icount = ic;
         m.sys.interruptsEnabled();
         if (m.stopRequested || m.trap) return finish(m);
         continue;
       }
       case 0x63: // WFI
-        if (!m.ie) return trap("wfi-with-interrupts-disabled", "WFI with interrupts disabled would wait forever");
+        if (!m.ie) return trapAt(m, pc, ic, "wfi-with-interrupts-disabled", "WFI with interrupts disabled would wait forever");
         pc++;
         ic++;
-        sync();
+        m.pc = pc; m.icount = ic;
         m.waiting = true;
         return "waiting";
       case 0x64: m.vectors[a] = imm; break; // SETVEC
       case 0x65: { // IN
-        sync();
+        m.pc = pc; m.icount = ic;
         // A trapping IN (a bad port) must not retire: leave A untouched.
         const v = m.sys.in(imm);
         if (m.trap) return "trapped";
@@ -216,7 +206,7 @@ export function interpret(m: Machine, limit: number): RunResult {
         break;
       }
       case 0x66: // OUT
-        sync();
+        m.pc = pc; m.icount = ic;
         m.sys.out(imm, r[a]);
         if (m.trap) return "trapped";
         if (m.stopRequested) {
@@ -226,7 +216,7 @@ export function interpret(m: Machine, limit: number): RunResult {
         }
         break;
       case 0x67: // TIME
-        sync();
+        m.pc = pc; m.icount = ic;
         r[a] = m.sys.time();
         if (m.trap) return "trapped";
         if (m.stopRequested) {
@@ -236,7 +226,7 @@ export function interpret(m: Machine, limit: number): RunResult {
         }
         break;
       case 0x68: // RAND
-        sync();
+        m.pc = pc; m.icount = ic;
         r[a] = m.sys.rand();
         if (m.trap) return "trapped";
         if (m.stopRequested) {
@@ -246,7 +236,7 @@ export function interpret(m: Machine, limit: number): RunResult {
         }
         break;
       case 0x69: // HOSTID
-        sync();
+        m.pc = pc; m.icount = ic;
         r[a] = m.sys.hostId();
         if (m.trap) return "trapped";
         if (m.stopRequested) {
@@ -258,15 +248,28 @@ export function interpret(m: Machine, limit: number): RunResult {
       case 0x6a: r[a] = ic; break; // ICOUNT
 
       case OP_END:
-        return trap("pc-out-of-code", `execution ran past the last instruction (${n})`);
+        return trapAt(m, pc, ic, "pc-out-of-code", `execution ran past the last instruction (${n})`);
       default:
-        return trap("invalid-opcode", `opcode 0x${(m.image.code[pc * 2] & 0xff).toString(16).padStart(2, "0")} is not assigned`);
+        return trapAt(m, pc, ic, "invalid-opcode", `opcode 0x${(m.image.code[pc * 2] & 0xff).toString(16).padStart(2, "0")} is not assigned`);
     }
     pc++;
     ic++;
   }
-  sync();
+  m.pc = pc; m.icount = ic;
   return "continue";
+}
+
+// Module-level helpers rather than closures inside interpret(): a closure would be
+// created (and, under tsx, named) on every call, and the compiled engine calls
+// interpret() at the end of every slice.
+function trapAt(m: Machine, pc: number, ic: number, kind: Parameters<Machine["raiseTrap"]>[0], detail: string): RunResult {
+  m.pc = pc;
+  m.icount = ic;
+  return m.raiseTrap(kind, detail);
+}
+
+function badAddrAt(m: Machine, pc: number, ic: number, addr: number, size: number): RunResult {
+  return trapAt(m, pc, ic, "memory-out-of-bounds", `address ${addr >>> 0} + ${size} is outside data memory [0, ${m.memBytes})`);
 }
 
 function finish(m: Machine): RunResult {
