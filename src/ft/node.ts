@@ -20,6 +20,9 @@ import { Machine } from "../vm/machine.js";
 import { FailureDetector } from "./detector.js";
 import { OutputGate, type HeldOutput } from "./gate.js";
 import { AckError, PrimaryLog } from "./primary.js";
+import { CloneAssembler, CloneError, cloneMessages } from "./clone.js";
+import { getMachineState, setMachineState, StateError } from "../vm/snapshot.js";
+import { DeviceStateError } from "../devices/device.js";
 
 /**
  * How often the primary closes a batch (with a PROGRESS mark) when nothing else forces one.
@@ -57,6 +60,7 @@ export type Role =
   | "primary" // live, with a backup
   | "alone" // live, without a backup
   | "backup" // replaying
+  | "joining" // a new backup receiving a clone of a running primary
   | "draining" // the primary failed: replaying what was received before claiming the next epoch
   | "electing" // asked the arbiter for the next epoch, waiting for the answer
   | "finishing" // the guest stopped; waiting for acknowledgements before the last output
@@ -68,6 +72,8 @@ export interface NodeConfig {
   heartbeatMs: number;
   timeoutMs: number;
   flushIntervalMs?: number;
+  /** The primary's bound on unacknowledged log (bytes); past it execution pauses. */
+  logBufferBytesMax?: number;
   crashAtIcount?: number;
   sliceIcount?: number;
   /** The live world (clock, randomness, host id) for when this node is live. */
@@ -121,6 +127,20 @@ export class FtNode {
   private electionFor?: "alone" | "live";
   private goLiveTimes?: { detectedMs: number; silentMs: number; replayedMs: number };
   private finishReason = "";
+  private program = "";
+  /**
+   * Primary: a new backup asked to join (set by acceptJoin, cleared when its clone fails
+   * or the pair's epoch is granted); "cloning" once the snapshot went out, "electing" while
+   * the arbiter decides on the pair's epoch.
+   */
+  private join?: { host: string; atMs: number; stage: "requested" | "cloning" | "electing"; icount: number; bytes: number; failed?: string };
+  /** Backup: the clone being received. */
+  private cloneIn?: CloneAssembler;
+  /**
+   * Backup: false while a cloned backup waits for the pair's epoch: until then it is no
+   * member of any epoch and may not claim one (the arbiter would refuse it anyway).
+   */
+  paired = true;
 
   constructor(readonly cfg: NodeConfig) {}
 
@@ -129,11 +149,12 @@ export class FtNode {
   startPrimary(s: StartPrimary, nowMs: number): Action[] {
     this.boot(s.image, s.memBytes, s.stackBytes);
     this.epoch = s.epoch;
+    this.program = s.program;
     this.becomeLive(1, 0);
     const actions: Action[] = [];
     if (s.withBackup) {
       this.role = "primary";
-      this.plog = new PrimaryLog();
+      this.plog = new PrimaryLog(this.cfg.logBufferBytesMax);
       this.detector = new FailureDetector(this.cfg.timeoutMs, nowMs);
       actions.push({
         kind: "send",
@@ -149,6 +170,7 @@ export class FtNode {
 
   /** A backup starts from the primary's "start" message. Throws on a malformed one (the shell refuses the peer). */
   startBackup(m: Msg, nowMs: number): Action[] {
+    if (m.t === "clone") return this.startClone(m, nowMs);
     if (m.t !== "start" || !(m.image instanceof Uint8Array) || !Number.isSafeInteger(m.epoch)) throw new ProtocolError(`expected start from the primary, got "${m.t}"`);
     this.boot(decodeImage(new Uint8Array(m.image), "image from the primary"), m.memBytes as number, m.stackBytes as number);
     this.epoch = m.epoch as number;
@@ -159,6 +181,104 @@ export class FtNode {
     this.replay = { env, source, runner: new ReplayRunner(this.bus, env, { sliceIcount: this.cfg.sliceIcount }) };
     this.detector = new FailureDetector(this.cfg.timeoutMs, nowMs);
     return [this.newsAction(`backup of epoch ${this.epoch}`, { event: "start" })];
+  }
+
+  /** A new backup starts from a running primary's snapshot: memory chunks follow, then the log. */
+  private startClone(m: Msg, nowMs: number): Action[] {
+    let c: CloneAssembler;
+    let image: Image;
+    try {
+      c = new CloneAssembler(m);
+      image = decodeImage(c.image, "image from the primary");
+    } catch (e) {
+      throw new ProtocolError((e as Error).message);
+    }
+    this.boot(image, c.memBytes, c.stackBytes);
+    this.program = c.program;
+    this.epoch = c.epoch;
+    this.cloneIn = c;
+    this.paired = false;
+    this.role = "joining";
+    this.detector = new FailureDetector(this.cfg.timeoutMs, nowMs);
+    const actions = [this.newsAction(`joining the primary of epoch ${c.epoch}: receiving a clone of ${c.memBytes} bytes of memory`, { event: "joining" })];
+    if (c.complete) actions.push(...this.restoreClone());
+    return actions;
+  }
+
+  /** The clone is complete: restore it, replay from the snapshot's lsn, tell the primary. */
+  private restoreClone(): Action[] {
+    const c = this.cloneIn!;
+    try {
+      setMachineState(this.machine, c.machineState());
+      this.bus.setState(c.devices);
+    } catch (e) {
+      if (e instanceof StateError || e instanceof DeviceStateError) throw new ProtocolError(`clone refused: ${e.message}`);
+      throw e;
+    }
+    this.cloneIn = undefined;
+    const source = new QueueSource();
+    const env = new ReplayEnv(this.bus, source);
+    env.lastLsn = c.lsn;
+    env.lastUs = c.lastUs;
+    this.bus.env = env;
+    this.replay = { env, source, runner: new ReplayRunner(this.bus, env, { sliceIcount: this.cfg.sliceIcount }) };
+    this.received = c.lsn;
+    // Output the primary released before the snapshot but the sink may not have: ours to
+    // re-send if we go live (the sink drops what it has).
+    this.pendingOut = c.unsunk;
+    this.pendingBytes = c.unsunk.reduce((n, o) => n + o.bytes.length, 0);
+    this.role = "backup";
+    return [
+      { kind: "send", msg: { t: "restored", icount: this.machine.icount, lsn: this.received } },
+      this.newsAction(`restored the clone at icount ${this.machine.icount}; replaying, waiting for the pair's epoch`, { event: "restored", icount: this.machine.icount }),
+    ];
+  }
+
+  /**
+   * A new backup wants to join this primary, which runs alone. The next run() copies the
+   * state at an instruction boundary and sends it; from then on output waits for the new
+   * backup's acknowledgements; once it has restored the copy the primary claims the next
+   * epoch for the pair. Returns the reason when a join is not possible now.
+   */
+  acceptJoin(host: string, nowMs: number): string | undefined {
+    if (this.role !== "alone") return `this host is ${this.role}, not a primary running alone`;
+    if (this.join) return `a clone to ${this.join.host} is already under way`;
+    this.join = { host, atMs: nowMs, stage: "requested", icount: 0, bytes: 0 };
+    return undefined;
+  }
+
+  /** Copies the state at this boundary and turns this alone primary into one with a (joining) backup. */
+  private sendClone(nowMs: number): Action[] {
+    const j = this.join!;
+    const actions: Action[] = [];
+    // Everything produced so far is released (we are alone) before the copy, so the
+    // console's state holds no undrained output and the copy's unsunk list is complete.
+    const out = this.bus.console.drainOutput();
+    if (out.length > 0) this.gate.hold({ icount: this.machine.icount, offset: this.bus.console.drainedBytes - out.length, bytes: out, atMs: nowMs });
+    actions.push(...this.release(this.gate.releaseAll(), nowMs));
+    const machine = getMachineState(this.machine);
+    const lsn = this.live!.lastLsn;
+    const msgs = cloneMessages({
+      epoch: this.epoch,
+      program: this.program,
+      image: encodeImage(this.machine.image),
+      machine,
+      devices: this.bus.getState(),
+      lsn,
+      lastUs: this.live!.virtualUs,
+      unsunk: this.unsunk,
+    });
+    for (const msg of msgs) actions.push({ kind: "send", msg });
+    this.plog = new PrimaryLog(this.cfg.logBufferBytesMax, lsn + 1);
+    this.detector = new FailureDetector(this.cfg.timeoutMs, nowMs);
+    this.peerFailed = undefined;
+    this.lastHeartbeatMs = -Infinity;
+    this.role = "primary";
+    j.stage = "cloning";
+    j.icount = this.machine.icount;
+    j.bytes = machine.mem.length;
+    actions.push(this.newsAction(`cloning: sent a snapshot at icount ${j.icount} (${j.bytes} bytes of memory) to ${j.host}`, { event: "clone", icount: j.icount, memBytes: j.bytes }));
+    return actions;
   }
 
   private boot(image: Image, memBytes?: number, stackBytes?: number): void {
@@ -194,10 +314,33 @@ export class FtNode {
         return this.role === "electing" ? [] : this.release(this.gate.release(this.plog!.ackedIcount), nowMs);
       }
       if (m.t === "hb") return [];
+      if (m.t === "restored" && this.join?.stage === "cloning" && this.role === "primary") {
+        // The new backup holds the copy: claim the next epoch for the pair. Output keeps
+        // flowing on acknowledgements meanwhile (the backup can reproduce it).
+        this.join.stage = "electing";
+        return [{ kind: "tas", req: { epoch: this.epoch + 1, host: this.cfg.id, members: [this.cfg.id, this.join.host] } }];
+      }
       throw new ProtocolError(`unexpected "${m.t}" from the backup`);
+    }
+    if (this.role === "joining") {
+      if (m.t === "hb") return [];
+      if (m.t !== "clone-mem") throw new ProtocolError(`expected the clone's memory, got "${m.t}"`);
+      try {
+        this.cloneIn!.add(m);
+      } catch (e) {
+        if (e instanceof CloneError) throw new ProtocolError(e.message);
+        throw e;
+      }
+      return this.cloneIn!.complete ? this.restoreClone() : [];
     }
     if (this.role === "backup") {
       if (m.t === "log") return this.onLog(m);
+      if (m.t === "paired") {
+        if (this.paired || m.epoch !== this.epoch + 1) throw new ProtocolError(`unexpected paired for epoch ${String(m.epoch)} (this backup: epoch ${this.epoch}${this.paired ? ", paired" : ""})`);
+        this.epoch = m.epoch as number;
+        this.paired = true;
+        return [this.newsAction(`paired with the primary in epoch ${this.epoch}: ready to take over`, { event: "paired-backup" })];
+      }
       if (m.t === "bye") {
         this.sawBye = true;
         return [];
@@ -243,7 +386,15 @@ export class FtNode {
   }
 
   onTasResult(r: TasResult, nowMs: number): Action[] {
+    if (this.join?.stage === "electing" && (this.role === "primary" || this.role === "finishing")) return this.onPairTas(r, nowMs);
     if (this.role !== "electing") return [];
+    if (!r.granted && this.electionFor === "live" && r.state.epoch === this.epoch + 1 && r.state.members.includes(this.cfg.id) && r.state.holder !== this.cfg.id) {
+      // The primary won the pair's epoch with this backup in it, but its "paired" never
+      // arrived: this host is a member of that epoch, so it may claim the next one.
+      this.epoch = r.state.epoch;
+      this.paired = true;
+      return [this.newsAction(`the primary had paired with this host in epoch ${this.epoch}; claiming the next`, { event: "paired-backup" }), ...this.elect(nowMs)];
+    }
     const epoch = this.epoch + 1;
     if (!r.granted) return this.halt(`lost the test-and-set for epoch ${epoch} (${r.reason})`, 3);
     this.epoch = epoch;
@@ -294,12 +445,12 @@ export class FtNode {
   /** Heartbeats and failure detection; call every heartbeatMs or so. */
   tick(nowMs: number): Action[] {
     const actions: Action[] = [];
-    const paired = this.role === "primary" || this.role === "backup" || (this.role === "finishing" && this.plog !== undefined);
+    const paired = this.role === "primary" || this.role === "backup" || this.role === "joining" || (this.role === "finishing" && this.plog !== undefined);
     if (!paired || this.peerFailed) return actions;
     if (nowMs - this.lastHeartbeatMs >= this.cfg.heartbeatMs) {
       this.lastHeartbeatMs = nowMs;
       const msg: Msg =
-        this.role === "backup" ? { t: "hb", icount: this.machine.icount, lsn: this.received } : { t: "hb", icount: this.machine.icount, sentLsn: this.plog?.sentLsn ?? 0 };
+        this.role === "backup" || this.role === "joining" ? { t: "hb", icount: this.machine.icount, lsn: this.received } : { t: "hb", icount: this.machine.icount, sentLsn: this.plog?.sentLsn ?? 0 };
       actions.push({ kind: "send", msg });
     }
     if (this.detector!.suspect(nowMs)) actions.push(...this.peerGone(`nothing heard for ${this.detector!.silentMs(nowMs)} ms`, nowMs));
@@ -311,6 +462,21 @@ export class FtNode {
     if (this.role === "backup" && this.sawBye) return [];
     this.peerFailed = why;
     const actions: Action[] = [{ kind: "cut", reason: why }];
+    if (this.join && this.join.stage !== "requested" && (this.role === "primary" || this.role === "finishing")) {
+      // A new backup failed while joining. Before the arbiter is asked, the pair never
+      // existed and this host still holds its epoch alone; while it decides, wait for the
+      // answer (if granted, the dead backup is a member and must be fenced by a new epoch).
+      if (this.join.stage === "electing") {
+        this.join.failed = why;
+        return actions;
+      }
+      actions.push(...this.cloneFailed(why, nowMs));
+      return actions;
+    }
+    if (this.role === "joining") {
+      actions.push(...this.halt(`the primary failed before the clone was complete (${why}): this host has no state to serve`, 3));
+      return actions;
+    }
     if (this.role === "primary" || (this.role === "finishing" && this.plog)) {
       // Keep executing, but release nothing until the arbiter says we are alone.
       const finishing = this.role === "finishing";
@@ -330,6 +496,41 @@ export class FtNode {
   }
 
   private finishAfterElection = false;
+
+  private cloneFailed(why: string, nowMs: number): Action[] {
+    const host = this.join!.host;
+    this.join = undefined;
+    this.plog = undefined;
+    this.detector = undefined;
+    if (this.role === "primary") this.role = "alone";
+    const actions: Action[] = [this.newsAction(`the clone to ${host} failed (${why}); still alone in epoch ${this.epoch}`, { event: "clone-failed" })];
+    actions.push(...this.release(this.gate.releaseAll(), nowMs));
+    if (this.role === "finishing") actions.push(...this.finishing(nowMs));
+    return actions;
+  }
+
+  /** The arbiter answered the claim of the next epoch for this primary and its cloned backup. */
+  private onPairTas(r: TasResult, nowMs: number): Action[] {
+    const j = this.join!;
+    this.join = undefined;
+    if (!r.granted) return this.halt(`lost the test-and-set for the pair's epoch ${this.epoch + 1} (${r.reason})`, 3);
+    this.epoch += 1;
+    const actions: Action[] = [];
+    if (!j.failed) actions.push({ kind: "send", msg: { t: "paired", epoch: this.epoch } });
+    actions.push(
+      this.newsAction(`redundancy restored: ${j.host} joined from a snapshot at icount ${j.icount}; epoch ${this.epoch}`, {
+        event: "paired",
+        icount: j.icount,
+        memBytes: j.bytes,
+        cloneMs: Math.round(nowMs - j.atMs),
+      }),
+    );
+    if (j.failed) {
+      this.peerFailed = undefined;
+      actions.push(...this.peerGone(j.failed, nowMs));
+    }
+    return actions;
+  }
 
   private elect(_nowMs: number): Action[] {
     this.role = "electing";
@@ -368,6 +569,8 @@ export class FtNode {
   private runLive(nowMs: number): RunResult {
     const m = this.machine;
     if (this.cfg.crashAtIcount !== undefined && m.icount >= this.cfg.crashAtIcount) return { actions: [{ kind: "crash", icount: m.icount }], idle: true };
+    // A join waits for a boundary: this is one (a run() call never splits an instruction).
+    if (this.join?.stage === "requested" && this.role === "alone") return { actions: this.sendClone(nowMs), idle: false };
     const actions: Action[] = [];
     if (this.plog && (this.gate.full() || this.plog.full())) {
       // Bounded buffers: pause execution until the backup catches up (nothing is dropped).

@@ -38,7 +38,13 @@ export class PrimaryLog {
   sentLsn = 0;
   private lastProgressIcount = -1;
 
-  constructor(readonly bufferBytesMax = LOG_BUFFER_BYTES_MAX_DEFAULT) {}
+  /** firstLsn: the next event's lsn (a log started for a cloned backup continues the numbering). */
+  constructor(
+    readonly bufferBytesMax = LOG_BUFFER_BYTES_MAX_DEFAULT,
+    firstLsn = 1,
+  ) {
+    this.lastLsn = this.sentLsn = this.ackedLsn = firstLsn - 1;
+  }
 
   /** Takes an event the live environment emitted (in lsn order). */
   add(e: Event): void {

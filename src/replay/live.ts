@@ -52,6 +52,11 @@ export class LiveEnv implements DeviceEnv {
     return this.lsn;
   }
 
+  /** The latest virtual time handed out or checked (a successor continues from it, never earlier). */
+  get virtualUs(): number {
+    return this.lastUs;
+  }
+
   /** Virtual microseconds since boot, never going backwards. */
   nowUs(): number {
     const t = Math.floor(this.world.nowUs() - this.baseUs);

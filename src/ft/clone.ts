@@ -1,0 +1,123 @@
+// Cloning a backup into a running primary: the snapshot as log-channel messages, and
+// their reassembly on the new backup. The primary copies its state at one instruction
+// boundary (icount S) and goes on running; the copy travels as one "clone" header
+// (everything but memory) and memory in "clone-mem" chunks; the log from S follows on
+// the same ordered channel. Pure: no sockets, no clocks.
+import type { DevicesState } from "../devices/bus.js";
+import type { Msg } from "./node.js";
+import type { MachineState } from "../vm/snapshot.js";
+import { MACHINE_STATE_VERSION } from "../vm/snapshot.js";
+import type { HeldOutput } from "./gate.js";
+
+/** Memory travels in chunks of this size: far below the channel's 16 MiB message bound, and small enough that the receiver never holds a huge frame. */
+export const CLONE_CHUNK_BYTES = 1024 * 1024;
+/** The largest guest memory a clone may carry (the machine's own bound is far lower). */
+export const CLONE_MEM_BYTES_MAX = 1024 * 1024 * 1024;
+
+export interface CloneSnapshot {
+  epoch: number;
+  program: string;
+  image: Uint8Array;
+  machine: MachineState;
+  devices: DevicesState;
+  /** The last lsn the primary logged before S: the backup expects lsn + 1 next. */
+  lsn: number;
+  /** Virtual time reached at S (a backup going live continues from here, never earlier). */
+  lastUs: number;
+  /** Output released before S that the sink has not acknowledged: the backup re-sends it if it goes live. */
+  unsunk: HeldOutput[];
+}
+
+/** The messages that carry a snapshot: a header, then memory chunk by chunk (views of the snapshot's copy, not further copies). */
+export function cloneMessages(s: CloneSnapshot): Msg[] {
+  const mem = s.machine.mem;
+  const chunks = Math.ceil(mem.length / CLONE_CHUNK_BYTES);
+  const { mem: _mem, ...machine } = s.machine;
+  const header: Msg = {
+    t: "clone",
+    epoch: s.epoch,
+    program: s.program,
+    image: s.image,
+    memBytes: s.machine.memBytes,
+    stackBytes: s.machine.stackBytes,
+    machine,
+    devices: s.devices,
+    lsn: s.lsn,
+    lastUs: s.lastUs,
+    unsunk: s.unsunk.map((c) => ({ icount: c.icount, offset: c.offset, bytes: c.bytes })),
+    memChunks: chunks,
+  };
+  const out: Msg[] = [header];
+  for (let i = 0; i < chunks; i++) out.push({ t: "clone-mem", index: i, bytes: mem.subarray(i * CLONE_CHUNK_BYTES, Math.min(mem.length, (i + 1) * CLONE_CHUNK_BYTES)) });
+  return out;
+}
+
+export class CloneError extends Error {}
+
+/** The new backup's side: checks the header, collects the memory chunks in order, and yields the machine state once complete. */
+export class CloneAssembler {
+  readonly epoch: number;
+  readonly program: string;
+  readonly image: Uint8Array;
+  readonly memBytes: number;
+  readonly stackBytes: number;
+  readonly lsn: number;
+  readonly lastUs: number;
+  readonly devices: DevicesState;
+  readonly unsunk: HeldOutput[];
+  private readonly machine: Omit<MachineState, "mem">;
+  private readonly chunks: number;
+  private readonly mem: Uint8Array;
+  private received = 0;
+
+  constructor(h: Msg) {
+    const int = (k: string) => {
+      const v = h[k];
+      if (!Number.isSafeInteger(v) || (v as number) < 0) throw new CloneError(`clone header: ${k} must be a non-negative integer, got ${String(v)}`);
+      return v as number;
+    };
+    this.epoch = int("epoch");
+    this.memBytes = int("memBytes");
+    this.stackBytes = int("stackBytes");
+    this.lsn = int("lsn");
+    this.lastUs = int("lastUs");
+    this.chunks = int("memChunks");
+    if (this.memBytes > CLONE_MEM_BYTES_MAX) throw new CloneError(`clone header: memory of ${this.memBytes} bytes exceeds the bound of ${CLONE_MEM_BYTES_MAX}`);
+    if (this.chunks !== Math.ceil(this.memBytes / CLONE_CHUNK_BYTES)) throw new CloneError(`clone header: ${this.chunks} memory chunks for ${this.memBytes} bytes`);
+    if (!(h.image instanceof Uint8Array)) throw new CloneError("clone header: image must be bytes");
+    this.image = h.image;
+    this.program = typeof h.program === "string" ? h.program : "(clone)";
+    const machine = h.machine as Omit<MachineState, "mem"> | undefined;
+    if (!machine || typeof machine !== "object" || machine.version !== MACHINE_STATE_VERSION) throw new CloneError(`clone header: machine state version ${String(machine?.version)}, expected ${MACHINE_STATE_VERSION}`);
+    this.machine = machine;
+    if (!h.devices || typeof h.devices !== "object") throw new CloneError("clone header: devices state missing");
+    this.devices = h.devices as DevicesState;
+    if (!Array.isArray(h.unsunk)) throw new CloneError("clone header: unsunk must be a list");
+    this.unsunk = (h.unsunk as HeldOutput[]).map((c) => {
+      if (!c || !(c.bytes instanceof Uint8Array) || !Number.isSafeInteger(c.offset) || !Number.isSafeInteger(c.icount)) throw new CloneError("clone header: malformed unsunk output");
+      return { icount: c.icount, offset: c.offset, bytes: c.bytes };
+    });
+    this.mem = new Uint8Array(this.memBytes);
+  }
+
+  get complete(): boolean {
+    return this.received === this.chunks;
+  }
+
+  /** Takes the next memory chunk; they must come in order and fit exactly. */
+  add(m: Msg): void {
+    if (this.complete) throw new CloneError("clone: a memory chunk after the last one");
+    if (m.index !== this.received) throw new CloneError(`clone: memory chunk ${String(m.index)}, expected ${this.received}`);
+    const bytes = m.bytes;
+    const at = this.received * CLONE_CHUNK_BYTES;
+    const want = Math.min(CLONE_CHUNK_BYTES, this.memBytes - at);
+    if (!(bytes instanceof Uint8Array) || bytes.length !== want) throw new CloneError(`clone: memory chunk ${this.received} has ${bytes instanceof Uint8Array ? bytes.length : "no"} bytes, expected ${want}`);
+    this.mem.set(bytes, at);
+    this.received++;
+  }
+
+  machineState(): MachineState {
+    if (!this.complete) throw new Error("clone: machine state asked before the memory is complete");
+    return { ...this.machine, mem: this.mem };
+  }
+}
