@@ -43,7 +43,14 @@ host on a terminal. Ends when the guest halts (or on Ctrl-C) with a summary on s
   --crash-primary-after-ms T    SIGKILL the primary T ms after the start
   --crash-backup-at-icount N    SIGKILL the backup when its replay reaches icount N
   --crash-backup-after-ms T     SIGKILL the backup T ms after the start
+  --crash-primary-every-ms T    SIGKILL whichever host is primary every T ms (a kill that
+                                falls due while no backup is paired waits until one is:
+                                killing a primary without a backup would end the run)
   --partition-after-ms T        cut the log channel between the hosts T ms after the start
+  --no-respawn                  do not start a new backup after a host fails (by default a
+                                new backup joins the survivor by clone, in a new epoch)
+  --mem SIZE                    guest memory (e.g. 16M)
+  --log-buffer-bytes SIZE       the primary's bound on unacknowledged log (default 64M)
   --heartbeat-ms N              heartbeat interval (default ${HEARTBEAT_INTERVAL_MS_DEFAULT})
   --timeout-ms N                failure timeout (default ${FAILURE_TIMEOUT_MS_DEFAULT})
   --quiet                       no status lines, no host log lines
@@ -60,6 +67,10 @@ While it runs: press p to crash the primary, b to crash the backup, q to stop; o
         "crash-backup-at-icount": { type: "string" },
         "crash-backup-after-ms": { type: "string" },
         "partition-after-ms": { type: "string" },
+        "crash-primary-every-ms": { type: "string" },
+        "no-respawn": { type: "boolean" },
+        mem: { type: "string" },
+        "log-buffer-bytes": { type: "string" },
         "heartbeat-ms": { type: "string" },
         "timeout-ms": { type: "string" },
         quiet: { type: "boolean" },
@@ -81,6 +92,10 @@ While it runs: press p to crash the primary, b to crash the backup, q to stop; o
       crashBackupAtIcount: opt("crash-backup-at-icount"),
       crashBackupAfterMs: opt("crash-backup-after-ms"),
       partitionAfterMs: opt("partition-after-ms"),
+      crashPrimaryEveryMs: opt("crash-primary-every-ms"),
+      respawn: !p.values["no-respawn"],
+      mem: p.values.mem as string | undefined,
+      logBufferBytes: p.values["log-buffer-bytes"] as string | undefined,
       heartbeatMs: opt("heartbeat-ms"),
       timeoutMs: opt("timeout-ms"),
       quiet: !!p.values.quiet,
@@ -97,6 +112,13 @@ export interface ClusterOptions {
   crashBackupAfterMs?: number;
   /** Cut the log channel between the hosts (both sides) after this many ms. */
   partitionAfterMs?: number;
+  /** SIGKILL the primary every this many ms (waiting, when due, until a backup is paired). */
+  crashPrimaryEveryMs?: number;
+  /** Start a new backup (joining by clone) after every host failure (default true). */
+  respawn?: boolean;
+  /** Guest memory and the log buffer bound, as the hosts' --mem and --log-buffer-bytes take them. */
+  mem?: string;
+  logBufferBytes?: string;
   heartbeatMs?: number;
   timeoutMs?: number;
   quiet?: boolean;
@@ -114,6 +136,8 @@ export interface ClusterResult {
   summary: string;
   /** Per failover: ms from the launcher's SIGKILL to the backup going live, and to the first new output. */
   failovers: { liveMs?: number; firstOutputMs?: number; silentMs: number; replayMs: number; electMs: number }[];
+  /** Per completed clone: the primary's pause, the clone's time from the join request to the pair's epoch, and from spawning the process. */
+  clones: { pauseMs?: number; cloneMs: number; fromSpawnMs?: number; memBytes: number }[];
 }
 
 export async function runCluster(o: ClusterOptions): Promise<number> {
@@ -153,6 +177,16 @@ export async function runClusterDetailed(o: ClusterOptions): Promise<ClusterResu
   setLogger((l) => logLine(`launcher: ${l}`));
 
   const kills: { role: string; at: number }[] = [];
+  // Declared before the sink starts: its callbacks (news, exits) use them.
+  /** The backup being started to join the live primary (one at a time). */
+  let joiner: Child | undefined;
+  let stopping = false;
+  const spawnedAtMs = new Map<number, number>();
+  /** A backup is paired with the primary (for --crash-primary-every-ms). */
+  let redundant = false;
+  let killDue = false;
+  /** Set once the launcher's helpers below exist (news may arrive before). */
+  let ready = false;
   const firstWriteAt = new Map<number, number>();
   const sink = await startSink(secret, {
     write: (b) => {
@@ -167,10 +201,12 @@ export async function runClusterDetailed(o: ClusterOptions): Promise<ClusterResu
     },
     news: (host, text, data) => {
       news.push({ at: Date.now(), host, text, data });
-      if (typeof data.role === "string") {
-        const prev = statuses.get(host);
-        if (prev) statuses.set(host, { ...prev, role: data.event === "live" || data.event === "alone" ? "alone" : prev.role, epoch: Number(data.epoch) });
+      // News carries the host's role as of the event: fresher than its last status line.
+      if (typeof data.role === "string" && typeof data.pid === "number") {
+        const prev = statuses.get(host) ?? { host, pid: data.pid, icount: 0, epoch: 0, role: data.role };
+        statuses.set(host, { ...prev, role: data.role, epoch: Number(data.epoch) });
       }
+      onNews(data);
       updateControl();
     },
     done: (_host, data) => {
@@ -203,20 +239,26 @@ export async function runClusterDetailed(o: ClusterOptions): Promise<ClusterResu
         if (!child.url) reject(new Error(`${role} exited before listening (${signal ?? code})`));
         if (signal === "SIGKILL") logLine(`${role} (pid ${proc.pid}) was killed (SIGKILL)`);
         updateControl();
-        // Both hosts gone without finishing: nobody can serve any more.
+        // Every host gone without finishing: nobody can serve any more.
         const hosts = children.filter((c) => c.role !== "arbiter");
-        if (hosts.length === 2 && hosts.every((c) => c.exited) && !done) finish?.();
+        if (hosts.every((c) => c.exited) && !done) finish?.();
+        // A joining backup that died leaves its primary alone: try again.
+        if (child === joiner) {
+          joiner = undefined;
+          scheduleRespawn();
+        }
       });
       if (role === "backup") resolve(child);
     });
 
   const hb = ["--heartbeat-ms", String(o.heartbeatMs ?? HEARTBEAT_INTERVAL_MS_DEFAULT), "--timeout-ms", String(o.timeoutMs ?? FAILURE_TIMEOUT_MS_DEFAULT)];
   const arbiter = await spawnChild("arbiter", ["--listen", "127.0.0.1:0"]);
-  const common = ["--arbiter", arbiter.url!, "--sink", sink.url, ...hb];
+  const common = ["--arbiter", arbiter.url!, "--sink", sink.url, ...hb, ...(o.logBufferBytes ? ["--log-buffer-bytes", o.logBufferBytes] : [])];
   const primary = await spawnChild("primary", [
     o.program,
     "--listen",
     "127.0.0.1:0",
+    ...(o.mem ? ["--mem", o.mem] : []),
     ...common,
     ...(o.crashPrimaryAtIcount !== undefined ? ["--crash-at-icount", String(o.crashPrimaryAtIcount)] : []),
   ]);
@@ -230,7 +272,7 @@ export async function runClusterDetailed(o: ClusterOptions): Promise<ClusterResu
   // Which process is primary changes with failovers: the hosts' own reports say.
   const pidOf = (role: "primary" | "backup"): number | undefined => {
     const live = [...statuses.values()].filter((s) => alive(s.pid));
-    const want = role === "primary" ? ["primary", "alone"] : ["backup"];
+    const want = role === "primary" ? ["primary", "alone"] : ["backup", "joining"];
     const byStatus = live.filter((s) => want.includes(s.role)).sort((a, b) => b.epoch - a.epoch)[0]?.pid;
     if (byStatus) return byStatus;
     const c = role === "primary" ? primary : backup;
@@ -257,6 +299,61 @@ export async function runClusterDetailed(o: ClusterOptions): Promise<ClusterResu
   }
   updateControl();
   const timers: NodeJS.Timeout[] = [];
+
+  // ---- restoring redundancy: a new backup joins the survivor after every failure ----
+  // One joiner at a time; it connects to the live primary's log URL and gets a clone.
+  const livePrimary = (): Child | undefined => {
+    const pid = pidOf("primary");
+    return children.find((c) => c.proc.pid === pid && !c.exited && c.role !== "arbiter");
+  };
+  function scheduleRespawn(): void {
+    if (!ready || o.respawn === false || stopping || done || joiner) return;
+    const p = livePrimary();
+    if (!p?.url) return;
+    const args = ["--join", p.url, ...common];
+    joiner = { role: "backup", proc: undefined as never, exited: false };
+    void spawnChild("backup", args).then((c) => {
+      joiner = c;
+      spawnedAtMs.set(c.proc.pid!, Date.now());
+      logLine(`starting a new backup (pid ${c.proc.pid}) to join the primary (pid ${p.proc.pid}) by clone`);
+    });
+  }
+
+  // ---- --crash-primary-every-ms: kill the primary whenever a kill is due and a backup is paired ----
+  const tryKill = () => {
+    if (!ready || !killDue || !redundant || stopping || done) return;
+    killDue = false;
+    redundant = false;
+    crash("primary");
+  };
+  function onNews(d: Record<string, unknown>): void {
+    const ev = d.event;
+    if ((ev === "start" && d.role === "primary") || ev === "paired") {
+      redundant = true;
+      if (ev === "paired") joiner = undefined;
+      tryKill();
+    }
+    if (ev === "live" || ev === "alone" || ev === "clone-failed") {
+      redundant = false;
+      // Let the failed joiner's process go before starting the next one.
+      setTimeout(scheduleRespawn, ev === "clone-failed" ? 50 : 0);
+    }
+  }
+  if (o.crashPrimaryEveryMs !== undefined) {
+    const every = o.crashPrimaryEveryMs;
+    if (!(every > 0)) throw new UsageError(`--crash-primary-every-ms must be positive, got ${every}`);
+    timers.push(
+      setInterval(() => {
+        killDue = true;
+        tryKill();
+      }, every),
+    );
+  }
+
+  ready = true;
+  // A host that went alone before we were ready still wants a backup.
+  if ([...statuses.values()].some((s) => s.role === "alone" && alive(s.pid))) scheduleRespawn();
+
   if (o.crashPrimaryAfterMs !== undefined) timers.push(setTimeout(() => crash("primary"), o.crashPrimaryAfterMs));
   if (o.crashBackupAfterMs !== undefined) timers.push(setTimeout(() => crash("backup"), o.crashBackupAfterMs));
   if (o.partitionAfterMs !== undefined)
@@ -292,6 +389,7 @@ export async function runClusterDetailed(o: ClusterOptions): Promise<ClusterResu
   process.on("SIGINT", onSigint);
 
   await finished;
+  stopping = true;
 
   for (const t of timers) clearTimeout(t);
   process.off("SIGINT", onSigint);
@@ -326,8 +424,25 @@ export async function runClusterDetailed(o: ClusterOptions): Promise<ClusterResu
         electMs: Number(l.data.electMs),
       };
     });
+  const pauses = news.filter((n) => n.data.event === "clone-pause");
+  const clones = news
+    .filter((n) => n.data.event === "paired")
+    .map((n) => {
+      const pause = pauses.find((x) => x.host === n.host && x.data.icount === n.data.icount);
+      const joinerPid = [...statuses.values()].find((s) => news.some((x) => x.host === s.host && x.data.event === "restored" && x.data.icount === n.data.icount))?.pid;
+      const spawned = joinerPid === undefined ? undefined : spawnedAtMs.get(joinerPid);
+      return { pauseMs: pause ? Number(pause.data.pauseMs) : undefined, cloneMs: Number(n.data.cloneMs), fromSpawnMs: spawned === undefined ? undefined : n.at - spawned, memBytes: Number(n.data.memBytes) };
+    });
   const code = interrupted ? 130 : !done ? EXIT_FAIL : done.trap ? EXIT_FAIL : EXIT_OK;
-  return { code, done, summary: text, failovers };
+  return { code, done, summary: text, failovers, clones };
+}
+
+/** "a" or "a-b" (min-max) of a list of figures. */
+function range(xs: number[], digits: number): string {
+  if (xs.length === 0) return "-";
+  const lo = Math.min(...xs).toFixed(digits);
+  const hi = Math.max(...xs).toFixed(digits);
+  return lo === hi ? lo : `${lo}-${hi}`;
 }
 
 function alive(pid: number): boolean {
@@ -387,6 +502,14 @@ function summary(
     );
   }
   for (const a of alone) lines.push(`  backup failed; the primary won epoch ${String(a.data.epoch)} and went on alone`);
+  const paired = news.filter((n) => n.data.event === "paired");
+  if (paired.length > 0) {
+    const pauses = news.filter((n) => n.data.event === "clone-pause").map((n) => Number(n.data.pauseMs));
+    const cloneMs = paired.map((n) => Number(n.data.cloneMs));
+    lines.push(
+      `  redundancy restored ${paired.length} time${paired.length === 1 ? "" : "s"}: a new backup joined by clone (primary paused ${range(pauses, 1)} ms; join request to paired ${range(cloneMs, 0)} ms)`,
+    );
+  }
   if (o.crashPrimaryAtIcount !== undefined) lines.push(`  (the primary was set to crash at icount ${o.crashPrimaryAtIcount.toLocaleString("en-US")})`);
   return lines.join("\n") + "\n";
 }

@@ -19,6 +19,7 @@ const SHARED = {
   "timeout-ms": { type: "string" },
   "crash-at-icount": { type: "string" },
   "host-id": { type: "string" },
+  "log-buffer-bytes": { type: "string" },
   interpret: { type: "boolean" },
   "exit-with-parent": { type: "boolean" },
 } as const;
@@ -31,6 +32,8 @@ const SHARED_HELP = `  --arbiter URL         the arbiter (ws://HOST:PORT)       
                                                                   env FTVM_TIMEOUT_MS
   --crash-at-icount N   SIGKILL this host when the guest reaches icount N (demos, tests)
   --host-id N           the value HOSTID returns while this host is live
+  --log-buffer-bytes SIZE  bound on log the backup has not acknowledged; a primary
+                        pauses the guest when it is full (default 64M)
   --config FILE         JSON file with any of these options (e.g. {"arbiter": "ws://..."})
   --interpret           use the reference interpreter
   --exit-with-parent    exit when stdin closes (the launcher that started this process died)`;
@@ -88,6 +91,7 @@ function ftOptions(get: (n: string) => string | undefined, usage: string) {
     timeoutMs: intOption(get("timeout-ms"), "timeout-ms") ?? FAILURE_TIMEOUT_MS_DEFAULT,
     crashAtIcount: intOption(get("crash-at-icount"), "crash-at-icount"),
     guestHostId: intOption(get("host-id"), "host-id"),
+    logBufferBytesMax: bytesOption(get("log-buffer-bytes"), "log-buffer-bytes"),
   };
 }
 
@@ -164,11 +168,16 @@ export const backupCommand: Command = {
   name: "backup",
   summary: "run as the FT backup of a primary",
   usage: `usage: ftvm backup --primary URL --arbiter URL [options]
+       ftvm backup --join URL --arbiter URL [options]
 
   --primary URL         the primary's log channel (ws://HOST:PORT)  env FTVM_PRIMARY
+  --join URL            the same, for a primary that is already running alone: it
+                        sends a snapshot (a clone) and the pair claims a new epoch
+  --listen HOST:PORT    where a later backup joins this host once it is live
+                        (default 127.0.0.1:0); prints "listening URL"
 ${SHARED_HELP}`,
   async run(argv) {
-    const p = parse(argv, { ...SHARED, primary: { type: "string" } }, this.usage);
+    const p = parse(argv, { ...SHARED, primary: { type: "string" }, join: { type: "string" }, listen: { type: "string" } }, this.usage);
     if (p.values.help) {
       process.stdout.write(this.usage + "\n");
       return EXIT_OK;
@@ -176,8 +185,13 @@ ${SHARED_HELP}`,
     const get = resolver(p);
     exitWithParent(p);
     setLogPrefix("backup: ");
+    const { host, port } = hostPort(get("listen") ?? "127.0.0.1:0", "listen");
     const opts = { ...ftOptions(get, this.usage), interpret: !!p.values.interpret };
+    // A primary decides whether a backup starts with it or joins by clone: --join is --primary's other name.
+    const primaryUrl = get("join") ?? need(get, "primary", this.usage);
     const h = new FtHost(opts);
-    return runHost(() => h.runBackup({ ...opts, primaryUrl: need(get, "primary", this.usage) }));
+    return runHost(() =>
+      h.runBackup({ ...opts, primaryUrl, listenHost: host, listenPort: port, onListening: (url) => process.stdout.write(`listening ${url}\n`) }),
+    );
   },
 };

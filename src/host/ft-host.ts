@@ -36,6 +36,13 @@ export interface FtOptions {
   /** The value HOSTID returns while this host is live. */
   guestHostId?: number;
   interpret?: boolean;
+  /** The primary's bound on unacknowledged log, in bytes (execution pauses past it). */
+  logBufferBytesMax?: number;
+  /** Where a (later) backup connects to join this host once it is a primary running alone. */
+  listenHost?: string;
+  listenPort?: number;
+  /** Called once the log channel listens (the launcher learns the URL from it). */
+  onListening?(url: string): void;
 }
 
 export interface PrimaryOptions extends FtOptions {
@@ -43,12 +50,8 @@ export interface PrimaryOptions extends FtOptions {
   image: Image;
   memBytes?: number;
   stackBytes?: number;
-  listenHost?: string;
-  listenPort?: number;
   /** Wait this long for a backup before running alone (0: run alone at once). */
   waitForBackupMs: number;
-  /** Called once the log channel listens (the launcher learns the URL from it). */
-  onListening?(url: string): void;
 }
 
 export interface BackupOptions extends FtOptions {
@@ -84,6 +87,7 @@ export class FtHost {
       id: this.id,
       heartbeatMs: o.heartbeatMs,
       timeoutMs: o.timeoutMs,
+      logBufferBytesMax: o.logBufferBytesMax,
       crashAtIcount: o.crashAtIcount,
       world: realWorld(o.guestHostId),
       attachEngine: o.interpret ? undefined : (m) => attachEngine(m),
@@ -142,7 +146,7 @@ export class FtHost {
           break;
         case "news":
           log(a.text);
-          this.sink?.send({ t: "news", host: this.id, text: a.text, ...a.data });
+          this.sink?.send({ t: "news", host: this.id, pid: process.pid, text: a.text, ...a.data });
           break;
         case "done":
           this.sink?.send({
@@ -202,6 +206,8 @@ export class FtHost {
   private attachPeer(ch: Channel): void {
     this.peer = ch;
     ch.on("message", (m) => {
+      // A channel this host has already given up on (a failed backup) no longer speaks for anyone.
+      if (this.peer !== ch) return;
       const now = this.now();
       if (m.t === "ack") {
         while (this.sentAt.length && this.sentAt[0].lsn <= (m.lsn as number)) this.rttMs.add(now - this.sentAt.shift()!.at);
@@ -275,6 +281,14 @@ export class FtHost {
       }
       const r = this.node.run(t);
       this.exec(r.actions);
+      const clone = r.actions.find((a) => a.kind === "news" && a.data.event === "clone");
+      if (clone && clone.kind === "news") {
+        // The guest stood still from the start of this run() (the snapshot) until the
+        // clone's messages were handed to the socket: that is the primary's pause.
+        const pauseMs = this.now() - t;
+        log(`clone: the primary paused ${pauseMs.toFixed(1)} ms to copy ${clone.data.memBytes} bytes of memory and queue them`);
+        this.sink?.send({ t: "news", host: this.id, pid: process.pid, text: `clone pause ${pauseMs.toFixed(1)} ms`, event: "clone-pause", pauseMs, memBytes: clone.data.memBytes, icount: clone.data.icount });
+      }
       if (finished) break;
       if (this.node.role === "finished") break;
       if (r.idle) {
@@ -307,21 +321,13 @@ export class FtHost {
     let backup: { ch: Channel; host: string } | undefined;
     let gotBackup: () => void = () => undefined;
     const backupArrived = new Promise<void>((r) => (gotBackup = r));
-    const server = await listen({
-      host: o.listenHost,
-      port: o.listenPort,
-      secret: o.secret,
-      service: LOG_SERVICE,
-      onChannel: (ch) => {
-        ch.once("message", (m) => {
-          if (m.t !== "hello" || typeof m.host !== "string") return ch.refuse(CLOSE_MALFORMED, "expected hello");
-          if (backup || this.node.role !== "idle") return ch.refuse(CLOSE_REFUSED, "this primary already has its backup (joining a running primary needs a clone)");
-          backup = { ch, host: m.host };
-          gotBackup();
-        });
-      },
-    });
-    o.onListening?.(server.url);
+    this.firstBackup = (ch, host) => {
+      if (backup) return "this primary already has its backup";
+      backup = { ch, host };
+      gotBackup();
+      return undefined;
+    };
+    const server = await this.listenForPeers(o);
     if (o.waitForBackupMs > 0) await Promise.race([backupArrived, new Promise((r) => setTimeout(r, o.waitForBackupMs))]);
     const state = await this.arbiter.state();
     const epoch = state.epoch + 1;
@@ -332,6 +338,7 @@ export class FtHost {
       this.exec([{ kind: "news", text: `halting: the arbiter refused epoch ${epoch}: ${r.reason}`, data: { event: "halt" } }, { kind: "halt", reason: r.reason, code: 3 }]);
       await new Promise(() => undefined);
     }
+    this.firstBackup = undefined;
     if (chosen) this.attachPeer(chosen.ch);
     this.exec(this.node.startPrimary({ program: o.program, image: o.image, memBytes: o.memBytes, stackBytes: o.stackBytes, epoch, withBackup: !!chosen }, this.now()));
     this.startTimers();
@@ -339,10 +346,45 @@ export class FtHost {
     await server.close();
   }
 
+  /** Before the first epoch: hands the first backup to runPrimary (returns a refusal reason otherwise). */
+  private firstBackup?: (ch: Channel, host: string) => string | undefined;
+
+  /**
+   * The log channel's listening side, on every host: a primary's first backup arrives
+   * here, and so does any later backup that joins a primary running alone (by clone).
+   */
+  private async listenForPeers(o: FtOptions): Promise<{ url: string; close(): Promise<void> }> {
+    const server = await listen({
+      host: o.listenHost,
+      port: o.listenPort,
+      secret: o.secret,
+      service: LOG_SERVICE,
+      onChannel: (ch) => {
+        ch.once("message", (m) => {
+          if (m.t !== "hello" || typeof m.host !== "string") return ch.refuse(CLOSE_MALFORMED, "expected hello");
+          if (this.node.role === "idle") {
+            const why = this.firstBackup ? this.firstBackup(ch, m.host) : "this host is not a primary";
+            if (why) ch.refuse(CLOSE_REFUSED, why);
+            return;
+          }
+          const why = this.node.acceptJoin(m.host, this.now());
+          if (why) return ch.refuse(CLOSE_REFUSED, `cannot join: ${why}`);
+          log(`backup ${m.host} joins: cloning`);
+          this.attachPeer(ch);
+          this.poke();
+        });
+      },
+    });
+    o.onListening?.(server.url);
+    return server;
+  }
+
   // ---- backup ----------------------------------------------------------------------
 
   async runBackup(o: BackupOptions): Promise<void> {
     await this.connectSink();
+    // Listen too: once this host is live alone, a new backup joins it here.
+    const server = await this.listenForPeers(o);
     let ch: Channel | undefined;
     for (let attempt = 0; !ch; attempt++) {
       try {
@@ -374,6 +416,7 @@ export class FtHost {
     for (const m of early.splice(0)) ch.emit("message", m);
     this.startTimers();
     await this.loop();
+    await server.close();
   }
 }
 
