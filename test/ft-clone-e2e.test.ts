@@ -1,0 +1,78 @@
+// Restoring redundancy with real processes: `ftvm ft` starts a new backup after every
+// failure, it joins the survivor by clone, and the primary can be killed again and again.
+import { spawn } from "node:child_process";
+import { fileURLToPath } from "node:url";
+import { describe, expect, it } from "vitest";
+import { startArbiter } from "../src/arbiter/server.js";
+import { runClusterDetailed } from "../src/cli/ft.js";
+import { setLogger } from "../src/transport/channel.js";
+
+const ROOT = fileURLToPath(new URL("..", import.meta.url));
+const PULSE_LINES = 40_000;
+
+async function cluster(opts: Parameters<typeof runClusterDetailed>[0]) {
+  const out: Buffer[] = [];
+  let info = "";
+  const r = await runClusterDetailed({ ...opts, write: (b) => out.push(Buffer.from(b)), info: (s) => (info += s) });
+  return { ...r, out: Buffer.concat(out).toString("latin1"), info };
+}
+
+const seq = (n: number) => Array.from({ length: n }, (_, i) => `${i + 1}\n`).join("");
+
+describe("restoring redundancy by cloning (real processes)", () => {
+  it("kills the primary 10 times in a row; a new backup joins by clone each time; the output is exactly 1..40000", async () => {
+    const r = await cluster({ program: "programs/pulse.s", crashPrimaryEveryMs: 400 });
+    expect(r.code, r.info).toBe(0);
+    expect(r.out === seq(PULSE_LINES), "output is not exactly 1..40000").toBe(true);
+    expect(r.failovers.length, r.info).toBeGreaterThanOrEqual(10);
+    // Every kill waits for a paired backup: the first pair started together, every later
+    // one was a clone.
+    expect(r.clones.length).toBeGreaterThanOrEqual(r.failovers.length - 1);
+    for (const c of r.clones) {
+      expect(c.pauseMs).toBeDefined();
+      expect(c.memBytes).toBe(1024 * 1024);
+    }
+    expect(r.info).toMatch(/redundancy restored \d+ times/);
+  }, 120_000);
+
+  it("a backup killed mid-run is replaced: the new one joins by clone and the primary keeps going", async () => {
+    const r = await cluster({ program: "programs/ticker.s", crashBackupAfterMs: 800 });
+    expect(r.code, r.info).toBe(0);
+    const ticks = r.out.trimEnd().split("\n").map((l) => Number(/^tick (\d+) of 150/.exec(l)?.[1]));
+    expect(ticks).toEqual(Array.from({ length: 150 }, (_, i) => i + 1));
+    expect(r.info).toMatch(/backup failed; the primary won epoch 2 and went on alone/);
+    expect(r.clones.length).toBe(1);
+    expect(r.info).toMatch(/epochs: 3/);
+  }, 60_000);
+
+  it("ftvm backup --join: a joiner refused by a primary that already has its backup gets the reason", async () => {
+    setLogger(() => undefined);
+    const secret = "join-secret";
+    const arb = await startArbiter({ secret });
+    const env = { ...process.env, FTVM_SECRET: secret };
+    const procs = [] as ReturnType<typeof spawn>[];
+    try {
+      const primary = spawn(process.execPath, ["--import", "tsx", "src/cli/main.ts", "primary", "programs/ticker.s", "--arbiter", arb.url], { cwd: ROOT, env, stdio: ["ignore", "pipe", "pipe"] });
+      procs.push(primary);
+      const url = await new Promise<string>((resolve) => primary.stdout!.on("data", (d: Buffer) => /listening (\S+)/.exec(d.toString()) && resolve(/listening (\S+)/.exec(d.toString())![1])));
+      const backup = spawn(process.execPath, ["--import", "tsx", "src/cli/main.ts", "backup", "--primary", url, "--arbiter", arb.url], { cwd: ROOT, env, stdio: ["ignore", "ignore", "pipe"] });
+      procs.push(backup);
+      // Wait until the pair holds epoch 1 with two members.
+      for (let i = 0; i < 100 && arb.state().members.length < 2; i++) await new Promise((r) => setTimeout(r, 50));
+      expect(arb.state()).toMatchObject({ epoch: 1 });
+      expect(arb.state().members).toHaveLength(2);
+      const joiner = spawn(process.execPath, ["--import", "tsx", "src/cli/main.ts", "backup", "--join", url, "--arbiter", arb.url], { cwd: ROOT, env, stdio: ["ignore", "ignore", "pipe"] });
+      procs.push(joiner);
+      let err = "";
+      joiner.stderr!.on("data", (d) => (err += d));
+      const code = await new Promise((r) => joiner.on("exit", r));
+      expect(code).not.toBe(0);
+      expect(err).toMatch(/cannot join: this host is primary, not a primary running alone/);
+      // The pair is untouched.
+      expect(arb.state().epoch).toBe(1);
+    } finally {
+      for (const p of procs) p.kill("SIGKILL");
+      await arb.close();
+    }
+  }, 60_000);
+});
