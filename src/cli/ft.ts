@@ -137,7 +137,7 @@ export interface ClusterResult {
   /** Per failover: ms from the launcher's SIGKILL to the backup going live, and to the first new output. */
   failovers: { liveMs?: number; firstOutputMs?: number; silentMs: number; replayMs: number; electMs: number }[];
   /** Per completed clone: the primary's pause, the clone's time from the join request to the pair's epoch, and from spawning the process. */
-  clones: { pauseMs?: number; cloneMs: number; fromSpawnMs?: number; memBytes: number }[];
+  clones: { pauseMs?: number; cloneMs: number; fromSpawnMs?: number; memBytes: number; sendMs?: number; sendWallMs?: number }[];
 }
 
 export async function runCluster(o: ClusterOptions): Promise<number> {
@@ -429,9 +429,11 @@ export async function runClusterDetailed(o: ClusterOptions): Promise<ClusterResu
     .filter((n) => n.data.event === "paired")
     .map((n) => {
       const pause = pauses.find((x) => x.host === n.host && x.data.icount === n.data.icount);
+      // The memory chunks' sending finished before the pair's epoch (the backup restored them first).
+      const sent = news.filter((x) => x.host === n.host && x.data.event === "clone-sent" && x.at <= n.at).at(-1);
       const joinerPid = [...statuses.values()].find((s) => news.some((x) => x.host === s.host && x.data.event === "restored" && x.data.icount === n.data.icount))?.pid;
       const spawned = joinerPid === undefined ? undefined : spawnedAtMs.get(joinerPid);
-      return { pauseMs: pause ? Number(pause.data.pauseMs) : undefined, cloneMs: Number(n.data.cloneMs), fromSpawnMs: spawned === undefined ? undefined : n.at - spawned, memBytes: Number(n.data.memBytes) };
+      return { pauseMs: pause ? Number(pause.data.pauseMs) : undefined, cloneMs: Number(n.data.cloneMs), fromSpawnMs: spawned === undefined ? undefined : n.at - spawned, memBytes: Number(n.data.memBytes), sendMs: sent ? Number(sent.data.sendMs) : undefined, sendWallMs: sent ? Number(sent.data.wallMs) : undefined };
     });
   const code = interrupted ? 130 : !done ? EXIT_FAIL : done.trap ? EXIT_FAIL : EXIT_OK;
   return { code, done, summary: text, failovers, clones };

@@ -22,6 +22,12 @@ export const LOG_SERVICE = "ftvm-log";
  */
 const YIELD_INTERVAL_MS = 5;
 const STATUS_INTERVAL_MS = 250;
+/**
+ * A clone's memory goes out between guest slices, at most this long per loop iteration,
+ * so the primary pauses only for the snapshot copy and the guest keeps most of the CPU
+ * while the chunks stream.
+ */
+const BACKLOG_SEND_MS_PER_ITERATION = 1;
 /** About five seconds of (time, icount) samples for the lag estimate. */
 const HISTORY_SAMPLES_MAX = 5000;
 
@@ -121,9 +127,10 @@ export class FtHost {
             const ev = a.msg.events as unknown[][];
             if (ev.length && this.sentAt.length < 100_000) this.sentAt.push({ lsn: ev[ev.length - 1][0] as number, at: this.now() });
           }
-          this.peer?.send(a.msg);
+          this.sendPeer(a.msg);
           break;
         case "cut":
+          this.backlog = [];
           log(`peer failed: ${a.reason}`);
           this.peer?.terminate();
           break;
@@ -172,6 +179,39 @@ export class FtHost {
           process.kill(process.pid, "SIGKILL");
           break;
       }
+    }
+  }
+
+  /** Clone memory chunks, and everything sent after them (the channel keeps its order), waiting to go out. */
+  private backlog: Msg[] = [];
+  private backlogStats?: { startMs: number; sendMs: number; bytes: number };
+
+  private sendPeer(msg: Msg): void {
+    if (this.backlog.length > 0 || msg.t === "clone-mem") {
+      if (!this.backlogStats) this.backlogStats = { startMs: this.now(), sendMs: 0, bytes: 0 };
+      this.backlog.push(msg);
+      return;
+    }
+    this.peer?.send(msg);
+  }
+
+  /** Sends from the backlog for about BACKLOG_SEND_MS_PER_ITERATION. */
+  private drainBacklog(): void {
+    if (this.backlog.length === 0) return;
+    const start = this.now();
+    const st = this.backlogStats!;
+    while (this.backlog.length > 0 && this.now() - start < BACKLOG_SEND_MS_PER_ITERATION) {
+      const m = this.backlog.shift()!;
+      if (m.t === "clone-mem") st.bytes += (m.bytes as Uint8Array).length;
+      this.peer?.send(m);
+    }
+    const end = this.now();
+    st.sendMs += end - start;
+    if (this.backlog.length === 0) {
+      const text = `clone memory sent: ${st.bytes} bytes in ${(end - st.startMs).toFixed(1)} ms, ${st.sendMs.toFixed(1)} ms of it sending between guest slices`;
+      log(text);
+      this.sink?.send({ t: "news", host: this.id, pid: process.pid, text, event: "clone-sent", bytes: st.bytes, wallMs: end - st.startMs, sendMs: st.sendMs });
+      this.backlogStats = undefined;
     }
   }
 
@@ -279,19 +319,25 @@ export class FtHost {
         h.push({ at: t, icount: this.node.machine.icount });
         if (h.length > HISTORY_SAMPLES_MAX) h.splice(0, h.length - HISTORY_SAMPLES_MAX);
       }
-      const r = this.node.run(t);
+      this.drainBacklog();
+      const runAt = this.now();
+      const r = this.node.run(runAt);
       this.exec(r.actions);
       const clone = r.actions.find((a) => a.kind === "news" && a.data.event === "clone");
       if (clone && clone.kind === "news") {
         // The guest stood still from the start of this run() (the snapshot) until the
-        // clone's messages were handed to the socket: that is the primary's pause.
-        const pauseMs = this.now() - t;
+        // clone's header was handed to the socket: that is the primary's pause (the
+        // memory chunks follow between guest slices).
+        const pauseMs = this.now() - runAt;
         log(`clone: the primary paused ${pauseMs.toFixed(1)} ms to copy ${clone.data.memBytes} bytes of memory and queue them`);
         this.sink?.send({ t: "news", host: this.id, pid: process.pid, text: `clone pause ${pauseMs.toFixed(1)} ms`, event: "clone-pause", pauseMs, memBytes: clone.data.memBytes, icount: clone.data.icount });
       }
       if (finished) break;
       if (this.node.role === "finished") break;
-      if (r.idle) {
+      if (r.idle && this.backlog.length > 0) {
+        await new Promise<void>((res) => setImmediate(res));
+        lastYield = this.now();
+      } else if (r.idle) {
         await new Promise<void>((resolve) => {
           this.wake = resolve;
           const ms = r.wakeAtMs === undefined ? 1000 : Math.max(0, r.wakeAtMs - this.now());
