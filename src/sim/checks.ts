@@ -9,16 +9,21 @@
 //                 reported the guest done;
 //   replay-trace  the backup executes what the primary executed: the same state at the
 //                 icount where it goes live, the same output bytes at the same offsets,
-//                 and replay never diverges;
+//                 and replay never diverges; a cloned backup restores exactly the state
+//                 its primary had where it took the snapshot (icount S), and its trace
+//                 is compared from S on;
 //   acked-output  every byte the sink accepted from an older epoch is still there, the
 //                 same, in the final execution;
 //   liveness      when a member of the current epoch survives (and every fault heals),
 //                 the guest finishes and all its output reaches the sink;
 //   exception     a node threw something other than a ProtocolError (a bug).
+//
+// Hosts: P and B, and backups respawned later (C, D, ...) that join a host running alone
+// by clone. Every host's execution is one stream of output: a cloned backup's starts with
+// its primary's bytes up to the snapshot and continues with its own.
 import type { ArbiterState } from "../arbiter/core.js";
 import type { Role } from "../ft/node.js";
 import type { HostId, Plan } from "./plan.js";
-import { HOSTS } from "./plan.js";
 
 export interface StreamChunk {
   offset: number;
@@ -33,6 +38,12 @@ export interface StreamChunk {
 export interface HostFacts {
   id: HostId;
   started: boolean;
+  /** The host whose execution this one replays (P for B; the primary a respawned backup joined). */
+  source?: HostId;
+  /** A respawned backup restored its clone: the state it started from. */
+  cloned?: { t: number; from: HostId; icount: number; digest: string; base: number };
+  /** A respawned backup that never got its clone (refused, or the channel closed first). */
+  refused?: string;
   /** Everything the node's console produced, in order. */
   chunks: StreamChunk[];
   /** Live hosts: "regs/mem" digests at the end of every slice, by icount. */
@@ -59,6 +70,8 @@ export interface Facts {
   plan: Plan;
   mutation?: string;
   hosts: Record<HostId, HostFacts>;
+  /** Every clone a primary sent: its state at the snapshot (icount S), and how it ended. */
+  clones: { t: number; from: HostId; to: HostId; icount: number; digest: string; drained: number; lsn: number; outcome?: "paired" | "failed" | "open" }[];
   /** Every output action, in order. */
   outputs: { t: number; host: HostId; epoch: number; offset: number; bytes: Uint8Array }[];
   /** What the sink wrote (after its de-duplication), in order. */
@@ -78,13 +91,20 @@ export const REPORTED_PER_CHECK = 3;
 
 const ms = (t: number) => `${t.toFixed(3)} ms`;
 
-/** A host's whole console stream, from its chunks (they are contiguous by construction; a hole is reported). */
-export function streamOf(h: HostFacts): { bytes: Uint8Array; hole?: number } {
-  let n = 0;
+/**
+ * A host's whole console stream, from its chunks (they are contiguous by construction; a
+ * hole is reported). A cloned backup's own chunks start where its clone's console stood
+ * (`prefix` holds what its primary produced before that).
+ */
+export function streamOf(h: HostFacts, prefix?: Uint8Array): { bytes: Uint8Array; hole?: number } {
+  const base = h.cloned?.base ?? 0;
+  let n = base;
   for (const c of h.chunks) n = Math.max(n, c.offset + c.bytes.length);
   const out = new Uint8Array(n);
-  let end = 0;
+  let end = base;
   let hole: number | undefined;
+  if (prefix) out.set(prefix.subarray(0, Math.min(base, prefix.length)));
+  if (base > 0 && (!prefix || prefix.length < base)) hole = prefix?.length ?? 0;
   for (const c of h.chunks) {
     if (c.offset !== end && hole === undefined) hole = end;
     out.set(c.bytes, c.offset);
@@ -106,9 +126,12 @@ function show(b: Uint8Array, at: number): string {
 export function checkRun(f: Facts): string[] {
   const out: Violation[] = [...f.violations];
   const add = (t: number, check: string, text: string) => out.push({ t, check, text });
+  const ids = Object.keys(f.hosts);
   const streams = {} as Record<HostId, Uint8Array>;
-  for (const id of HOSTS) {
-    const s = streamOf(f.hosts[id]);
+  // In start order: a cloned backup's primary started before it, so its stream is ready.
+  for (const id of ids) {
+    const h = f.hosts[id];
+    const s = streamOf(h, h.cloned ? streams[h.cloned.from] : undefined);
     streams[id] = s.bytes;
     if (s.hole !== undefined) add(f.endMs, "sink-stream", `host ${id}'s own console stream has a hole at offset ${s.hole} (simulator bug)`);
   }
@@ -168,7 +191,7 @@ export function checkRun(f: Facts): string[] {
     const w = writeAt(f, R.length);
     add(w?.t ?? f.endMs, "sink-stream", `the sink has ${S.length} bytes, more than the final execution (host ${finalHost}, epoch ${finalEpoch}) produced (${R.length})`);
   }
-  for (const id of HOSTS) {
+  for (const id of ids) {
     const done = f.hosts[id].done;
     if (!done) continue;
     if (f.sinkDelivered !== done.drained || done.delivered !== done.drained)
@@ -178,9 +201,18 @@ export function checkRun(f: Facts): string[] {
   }
 
   // ---- replay-trace ------------------------------------------------------------------------
-  for (const id of HOSTS) {
+  for (const c of f.clones) {
+    const to = f.hosts[c.to];
+    const r = to?.cloned;
+    if (!r) continue;
+    if (r.icount !== c.icount || r.digest !== c.digest)
+      add(r.t, "replay-trace", `host ${c.to} restored its clone at icount ${r.icount} in state ${r.digest}, but host ${c.from} took the snapshot at icount ${c.icount} in state ${c.digest}`);
+    if (r.base !== c.drained) add(r.t, "replay-trace", `host ${c.to} restored its clone with ${r.base} bytes of output behind it, but host ${c.from} had produced ${c.drained} at the snapshot`);
+  }
+  for (const id of ids) {
     const h = f.hosts[id];
-    const other = f.hosts[id === "P" ? "B" : "P"];
+    if (!h.source) continue;
+    const other = f.hosts[h.source];
     const g = h.goLive;
     if (g) {
       const seen = other.liveDigests.get(g.icount);
@@ -220,9 +252,9 @@ export function checkRun(f: Facts): string[] {
     const h = f.hosts[m as HostId];
     return h && h.started && !h.crashed;
   });
-  const finished = HOSTS.some((id) => f.hosts[id].done);
+  const finished = ids.some((id) => f.hosts[id].done);
   if (survivors.length > 0 && !finished) {
-    const state = HOSTS.map((id) => `${id} ${hostState(f.hosts[id])}`).join("; ");
+    const state = ids.map((id) => `${id} ${hostState(f.hosts[id])}`).join("; ");
     add(f.endMs, "liveness", `the run ended (${f.endReason === "cap" ? "time cap" : "nothing left to do"}) with the guest unfinished and ${f.sinkDelivered} bytes delivered, though ${survivors.join(" and ")} (member of epoch ${f.arbiter.epoch}) never crashed: ${state}`);
   }
 
@@ -242,7 +274,7 @@ export function checkRun(f: Facts): string[] {
 function hostState(h: HostFacts): string {
   if (h.crashed) return `crashed at ${ms(h.crashed.t)} (${h.crashed.why})`;
   if (h.halted) return `halted at ${ms(h.halted.t)} (${h.halted.reason})`;
-  if (!h.started) return "never started";
+  if (!h.started) return h.refused ? `never started (${h.refused})` : "never started";
   return `${h.finalRole}`;
 }
 

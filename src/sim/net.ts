@@ -1,5 +1,5 @@
-// The simulated network: one-way links between the two hosts (P, B), the arbiter (A)
-// and the console sink (S), each with its own delay distribution, loss, duplication,
+// The simulated network: one-way links between the hosts (P, B, and backups respawned
+// later: C, D, ...), the arbiter (A) and the console sink (S), each with its own delay distribution, loss, duplication,
 // reordering and partition windows. A link only computes *when* (and whether) a message
 // sent now arrives; the simulator schedules the delivery. Messages are encoded with
 // msgpackr exactly as the real channel does (src/transport/channel.ts), so the receiver
@@ -7,7 +7,8 @@
 import { Packr } from "msgpackr";
 import type { Prng } from "./prng.js";
 
-export type Endpoint = "P" | "B" | "A" | "S";
+/** A host id (P, B, C, ...), the arbiter A or the sink S. */
+export type Endpoint = string;
 
 export interface Window {
   from: number;
@@ -102,8 +103,19 @@ const packr = new Packr({ useRecords: false, mapsAsObjects: true });
 export class Net {
   readonly links = new Map<string, Link>();
 
-  constructor(models: LinkModel[], rng: Prng) {
-    for (const m of models) this.links.set(m.name, new Link(m, rng.fork(m.name)));
+  constructor(
+    models: LinkModel[],
+    private readonly rng: Prng,
+  ) {
+    for (const m of models) this.add(m);
+  }
+
+  /** Adds a link (a respawned host's, when it starts); its randomness is its own stream, named after it. */
+  add(m: LinkModel): Link {
+    if (this.links.has(m.name)) throw new Error(`sim: link ${m.name} exists`);
+    const l = new Link(m, this.rng.fork(m.name));
+    this.links.set(m.name, l);
+    return l;
   }
 
   link(from: Endpoint, to: Endpoint): Link {

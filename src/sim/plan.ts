@@ -3,14 +3,23 @@
 // resets of the sink connections, arbiter outages, and which hosts crash and when.
 // Every partition heals (no fault lasts forever), so a run whose surviving host is a
 // member of the current epoch must finish.
+//
+// Respawns: once a host runs live alone (its peer failed), most plans start a fresh host
+// (C, D, E in turn) a little later; it connects to the live primary over a new link
+// (drawn like the P<->B link: delays, chaos, partitions) and joins it by clone. Its faults
+// (crashes, partitions, sink resets) are drawn up front, in times relative to its start.
 import type { Role } from "../ft/node.js";
 import type { GuestParams } from "./guest.js";
 import type { LinkModel, Window } from "./net.js";
 import { calmLink } from "./net.js";
 import type { Prng } from "./prng.js";
 
-export type HostId = "P" | "B";
+/** P and B start the run; respawned backups are C, D, E, ... (RESPAWN_IDS). */
+export type HostId = string;
 export const HOSTS: readonly HostId[] = ["P", "B"];
+/** The ids of respawned backups, in the order they start (at most RESPAWNS_MAX of them). */
+export const RESPAWN_IDS: readonly HostId[] = ["C", "D", "E"];
+export const RESPAWNS_MAX = RESPAWN_IDS.length;
 
 export type CrashTrigger =
   /** At this simulated time (in the middle of whatever the host is doing: a step it is running never completes). */
@@ -20,7 +29,14 @@ export type CrashTrigger =
   /** When the node enters this role: at once (before carrying out the actions that came with it) or delayMs later. */
   | { kind: "role"; role: Role; delayMs: number }
   /** Just before carrying out its nth action of this kind (a crash between two actions of one step). */
-  | { kind: "action"; action: "send" | "output" | "tas" | "cut"; nth: number };
+  | { kind: "action"; action: "send" | "output" | "tas" | "cut"; nth: number }
+  /**
+   * As the primary of a clone (the host a new backup joins): at once or delayMs after it
+   * sends the snapshot ("clone"), hears that the backup restored it ("restored", before
+   * handling that), or gets the arbiter's answer for the pair's epoch ("granted", before
+   * handling it: at once means the pair exists but "paired" is never sent).
+   */
+  | { kind: "join"; stage: "clone" | "restored" | "granted"; delayMs: number };
 
 export interface HostPlan {
   sliceIcount: number;
@@ -31,6 +47,18 @@ export interface HostPlan {
   crash: CrashTrigger[];
   /** Times at which its connection to the sink resets (it reconnects and re-sends what the sink has not acknowledged). */
   sinkResets: number[];
+}
+
+/** A backup started later, to join whichever host then runs alone. */
+export interface SpawnPlan {
+  id: HostId;
+  /** How long after a host starts running alone this one starts. */
+  delayMs: number;
+  /** The log channel to the primary it joins, and back ("*" stands for that primary); partition windows are relative to the start. */
+  toPrimary: LinkModel;
+  fromPrimary: LinkModel;
+  /** Its links to the arbiter and the sink (windows relative to the start). */
+  links: LinkModel[];
 }
 
 export interface Plan {
@@ -51,6 +79,12 @@ export interface Plan {
   /** Rough length of a fault-free run (ms): faults are placed within it. */
   expectedMs: number;
   capMs: number;
+  /** Room left after the last fault before a run counts as stuck: a respawn moves the cap to its last fault plus this. */
+  capSlackMs: number;
+  /** Loss on every arbiter link (respawned hosts' too). */
+  arbiterLoss: number;
+  /** Backups started later (empty: no respawns in this run). Their host plans are in hosts, with crash times and sink resets relative to their start. */
+  spawns: SpawnPlan[];
 }
 
 export interface PlanOverrides {
@@ -58,20 +92,22 @@ export interface PlanOverrides {
   calm?: boolean;
   /** Force the crash plan (instead of drawing one). */
   crashes?: Partial<Record<HostId, CrashTrigger[]>>;
+  /** Respawn backups (default: a seeded choice, most runs); false: never. */
+  respawn?: boolean;
 }
 
 export function makePlan(seed: number, rng: Prng, o: PlanOverrides = {}): Plan {
   const guest: GuestParams = { lines: rng.int(120, 260), periodUs: rng.pick([2000, 5000, 10000]), waitEvery: rng.pick([2, 4, 8]) };
   const heartbeatMs = rng.pick([20, 25, 25, 30]);
   const timeoutMs = rng.pick([100, 150, 150, 200]);
-  const hostPlan = (): HostPlan => ({
+  const hostPlan = (rng: Prng): HostPlan => ({
     sliceIcount: rng.pick([500, 1000, 2000, 5000]),
     usPerInstr: rng.pick([0.2, 0.5, 1, 2]),
     closeOnCrash: rng.chance(0.5),
     crash: [],
     sinkResets: [],
   });
-  const hosts: Record<HostId, HostPlan> = { P: hostPlan(), B: hostPlan() };
+  const hosts: Record<HostId, HostPlan> = { P: hostPlan(rng), B: hostPlan(rng) };
   const instrs = guest.lines * 420;
   const expectedMs = Math.round(instrs * hosts.P.usPerInstr / 1000 + (guest.lines / guest.waitEvery) * guest.periodUs / 1000 + 20);
   const plan: Plan = {
@@ -89,6 +125,9 @@ export function makePlan(seed: number, rng: Prng, o: PlanOverrides = {}): Plan {
     links: [],
     expectedMs,
     capMs: 0,
+    capSlackMs: 0,
+    arbiterLoss: 0,
+    spawns: [],
   };
   const t = () => rng.range(0, expectedMs * 1.2);
   const calm = o.calm === true;
@@ -97,32 +136,12 @@ export function makePlan(seed: number, rng: Prng, o: PlanOverrides = {}): Plan {
   // Mostly TCP-like (ordered, reliable, partitions that either hold or drop traffic);
   // sometimes a chaotic link that loses, duplicates and reorders (the node treats any of
   // that as a broken channel: a gap in the log is refused and the channel cut).
-  const chaos = !calm && rng.chance(0.25);
-  const pb = calmLink("P>B", rng.range(0.05, 1), rng.range(0, 1));
-  const bp = calmLink("B>P", pb.delayMs, pb.jitterMs);
-  if (chaos) {
-    for (const l of [pb, bp]) {
-      l.fifo = rng.chance(0.5);
-      l.loss = rng.pick([0, 0.001, 0.005, 0.02]);
-      l.dup = rng.pick([0, 0.001, 0.01, 0.05]);
-      l.reorder = rng.pick([0, 0.01, 0.05]);
-      l.reorderMs = rng.range(0.5, 5);
-    }
-  }
-  if (!calm && rng.chance(0.4)) {
-    const n = rng.int(1, 3);
-    for (let i = 0; i < n; i++) {
-      const w = window(rng, t(), timeoutMs);
-      const dir = rng.weighted([[3, "both"], [1, "P>B"], [1, "B>P"]] as const);
-      if (dir !== "B>P") pb.partitions.push(w);
-      if (dir !== "P>B") bp.partitions.push(w);
-    }
-    pb.partitionMode = bp.partitionMode = rng.chance(0.6) ? "drop" : "hold";
-  }
+  const [pb, bp] = logChannel(rng, "P>B", "B>P", calm, t, timeoutMs);
   plan.links.push(pb, bp);
 
   // ---- the arbiter (request/response; an unanswered request is retried) -------------
   const arbiterLoss = !calm && rng.chance(0.15) ? rng.pick([0.05, 0.2, 0.4]) : 0;
+  plan.arbiterLoss = arbiterLoss;
   const arbiterOutage = !calm && rng.chance(0.3);
   for (const h of HOSTS) {
     const req = calmLink(`${h}>A`, rng.range(0.1, 3), rng.range(0, 2));
@@ -186,8 +205,94 @@ export function makePlan(seed: number, rng: Prng, o: PlanOverrides = {}): Plan {
     ...HOSTS.flatMap((h) => hosts[h].sinkResets),
   );
   // Room for every failover and for 30 arbiter attempts: a run still going at the cap is stuck.
-  plan.capMs = Math.ceil(lastFault + 20 * timeoutMs + 30 * (plan.tasTimeoutMs + plan.tasRetryMs) + 5000);
+  plan.capSlackMs = Math.ceil(20 * timeoutMs + 30 * (plan.tasTimeoutMs + plan.tasRetryMs) + 5000);
+  plan.capMs = Math.ceil(lastFault) + plan.capSlackMs;
+
+  // ---- respawned backups (their own stream: the draws above do not move) ------------
+  // Most runs start a fresh backup once a host runs alone; their faults hit every stage
+  // of the clone (the joiner dies while joining or just after restoring, the primary dies
+  // as it sends the snapshot, hears the restore, or wins the pair's epoch), and later
+  // failovers to the new backup (P -> B -> C chains).
+  const rr = rng.fork("respawns");
+  if (!calm && o.respawn !== false && rr.chance(0.9)) {
+    const n = rr.int(1, RESPAWNS_MAX);
+    const rt = () => rr.range(0, expectedMs * 0.8);
+    for (let i = 0; i < n; i++) {
+      const id = RESPAWN_IDS[i];
+      const hp = hostPlan(rr);
+      const [toPrimary, fromPrimary] = logChannel(rr, `${id}>*`, `*>${id}`, false, rt, timeoutMs);
+      const links: LinkModel[] = [];
+      const req = calmLink(`${id}>A`, rr.range(0.1, 3), rr.range(0, 2));
+      const res = calmLink(`A>${id}`, req.delayMs, req.jitterMs);
+      for (const l of [req, res]) {
+        l.loss = arbiterLoss;
+        l.fifo = !rr.chance(0.3);
+        l.partitionMode = rr.chance(0.5) ? "drop" : "hold";
+      }
+      if (arbiterOutage && rr.chance(0.5)) req.partitions.push(window(rr, rt(), timeoutMs));
+      const out = calmLink(`${id}>S`, rr.range(0.05, 2), rr.range(0, 1));
+      const ack = calmLink(`S>${id}`, out.delayMs, out.jitterMs);
+      if (rr.chance(0.2)) out.partitions.push(window(rr, rt(), timeoutMs));
+      if (rr.chance(0.15)) hp.sinkResets.push(rt());
+      links.push(req, res, out, ack);
+      if (o.crashes) hp.crash = o.crashes[id] ?? [];
+      else
+        hp.crash = rr.weighted<CrashTrigger[]>([
+          [30, []],
+          [8, [{ kind: "role", role: "joining", delayMs: rr.chance(0.5) ? 0 : rr.range(0, 5) }]],
+          [8, [{ kind: "role", role: "backup", delayMs: rr.chance(0.4) ? 0 : rr.range(0, 2 * timeoutMs) }]],
+          [6, [{ kind: "action", action: "send", nth: rr.int(1, 6) }]],
+          [10, [{ kind: "time", atMs: rt() }]],
+          [4, [{ kind: "icount", icount: rr.int(0, instrs) }]],
+          [8, [{ kind: "role", role: rr.pick(["draining", "electing", "alone", "finishing"] as const), delayMs: rr.chance(0.5) ? 0 : rr.range(0, 2 * timeoutMs) }]],
+        ]);
+      hosts[id] = hp;
+      plan.spawns.push({ id, delayMs: rr.chance(0.7) ? rr.range(1, 15) : rr.range(15, 3 * timeoutMs), toPrimary, fromPrimary, links });
+    }
+    // Clones need a host running alone: in some of these runs P or B also fails early
+    // (on top of the crash plan above), so that most clones start well before the guest ends.
+    if (!o.crashes && rr.chance(0.7)) hosts[rr.pick(HOSTS)].crash.push({ kind: "time", atMs: rr.range(0, expectedMs * 0.4) });
+    // The primaries of clones: P (once alone), B and the respawned hosts may die at each stage of a clone they serve.
+    if (!o.crashes)
+      for (const id of [...HOSTS, ...plan.spawns.map((s) => s.id)]) {
+        if (!rr.chance(0.25)) continue;
+        const stage = rr.weighted([[3, "clone"], [3, "restored"], [3, "granted"]] as const);
+        const r = rr.float();
+        const delayMs = r < 0.4 ? 0 : r < 0.7 ? rr.range(0, 10) : rr.range(10, expectedMs * 0.5);
+        hosts[id].crash.push({ kind: "join", stage, delayMs });
+      }
+  }
   return plan;
+}
+
+/** A log channel's two directions: mostly TCP-like, sometimes chaotic, sometimes partitioned. */
+function logChannel(rng: Prng, there: string, back: string, calm: boolean, t: () => number, timeoutMs: number): [LinkModel, LinkModel] {
+  // Mostly TCP-like (ordered, reliable, partitions that either hold or drop traffic);
+  // sometimes a chaotic link that loses, duplicates and reorders (the node treats any of
+  // that as a broken channel: a gap in the log is refused and the channel cut).
+  const chaos = !calm && rng.chance(0.25);
+  const pb = calmLink(there, rng.range(0.05, 1), rng.range(0, 1));
+  const bp = calmLink(back, pb.delayMs, pb.jitterMs);
+  if (chaos) {
+    for (const l of [pb, bp]) {
+      l.fifo = rng.chance(0.5);
+      l.loss = rng.pick([0, 0.001, 0.005, 0.02]);
+      l.dup = rng.pick([0, 0.001, 0.01, 0.05]);
+      l.reorder = rng.pick([0, 0.01, 0.05]);
+      l.reorderMs = rng.range(0.5, 5);
+    }
+  }
+  if (!calm && rng.chance(0.4)) {
+    const n = rng.int(1, 3);
+    for (let i = 0; i < n; i++) {
+      const w = window(rng, t(), timeoutMs);
+      const dir = rng.weighted([[3, "both"], [1, "there"], [1, "back"]] as const);
+      if (dir !== "back") pb.partitions.push(w);
+      if (dir !== "there") bp.partitions.push(w);
+    }
+    pb.partitionMode = bp.partitionMode = rng.chance(0.6) ? "drop" : "hold";
+  }
+  return [pb, bp];
 }
 
 /** A partition window: mostly shorter than the failure timeout (a hiccup), sometimes far longer (a real split). */
@@ -210,16 +315,26 @@ export function describePlan(p: Plan): string {
     `guest ${p.guest.lines} lines (timer ${p.guest.periodUs} µs, wait every ${p.guest.waitEvery})`,
     `hb ${p.heartbeatMs} ms, timeout ${p.timeoutMs} ms, tas timeout ${p.tasTimeoutMs} ms`,
   ];
-  for (const h of HOSTS) {
+  for (const h of Object.keys(p.hosts)) {
     const hp = p.hosts[h];
     const crash = hp.crash.map((c) =>
-      c.kind === "time" ? `at ${c.atMs.toFixed(1)} ms` : c.kind === "icount" ? `at icount ${c.icount}` : c.kind === "role" ? `on ${c.role}+${c.delayMs.toFixed(1)} ms` : `before ${c.action} #${c.nth}`,
+      c.kind === "time"
+        ? `at ${c.atMs.toFixed(1)} ms`
+        : c.kind === "icount"
+          ? `at icount ${c.icount}`
+          : c.kind === "role"
+            ? `on ${c.role}+${c.delayMs.toFixed(1)} ms`
+            : c.kind === "join"
+              ? `on clone ${c.stage}+${c.delayMs.toFixed(1)} ms`
+              : `before ${c.action} #${c.nth}`,
     );
+    const spawn = p.spawns.find((s) => s.id === h);
+    if (spawn) parts.push(`${h} respawns ${spawn.delayMs.toFixed(1)} ms after a host runs alone (times relative to its start)`);
     parts.push(
       `${h}: slice ${hp.sliceIcount}, ${hp.usPerInstr} µs/instr${crash.length ? `, crash ${crash.join(" or ")} (${hp.closeOnCrash ? "peer sees a close" : "silent"})` : ""}${hp.sinkResets.length ? `, sink resets at ${hp.sinkResets.map((x) => x.toFixed(1)).join(", ")} ms` : ""}`,
     );
   }
-  for (const l of p.links) {
+  for (const l of [...p.links, ...p.spawns.flatMap((s) => [s.toPrimary, s.fromPrimary, ...s.links])]) {
     const f: string[] = [];
     if (!l.fifo) f.push("unordered");
     if (l.loss) f.push(`loss ${l.loss}`);

@@ -1,5 +1,5 @@
 // The seeded deterministic simulator of the FT protocol: the unchanged src/ft state
-// machines (two FtNodes, the arbiter's testAndSet, the sink's SinkState) run inside one
+// machines (FtNodes, the arbiter's testAndSet, the sink's SinkState) run inside one
 // process on a simulated clock, over the simulated network of ./net.ts, with the faults
 // of ./plan.ts. Each host has a small shell that mirrors src/host/ft-host.ts — it feeds
 // the node messages, ticks and answers, and carries out the node's actions — but with
@@ -7,6 +7,11 @@
 // executed, inputs that arrive while a slice runs wait for it, and a crash in the middle
 // of a slice means its actions never happen. Everything random comes from the seed, so a
 // seed replays exactly (the run's fingerprint hashes its whole event trace).
+//
+// The run starts with a primary P and its backup B. Once a host runs live alone (its peer
+// failed), the plan may start a fresh backup (C, D, E in turn): it connects to that host
+// over a new log channel, the host's shell calls acceptJoin, and the node clones itself
+// into the new backup (snapshot, memory, restore, the pair's epoch), as ft-host.ts does.
 import type { ArbiterState, TasRequest, TasResult } from "../arbiter/core.js";
 import { initialState, testAndSet } from "../arbiter/core.js";
 import { EV } from "../devices/events.js";
@@ -20,7 +25,7 @@ import type { Facts, HostFacts } from "./checks.js";
 import { checkRun } from "./checks.js";
 import { guestImage } from "./guest.js";
 import { Net } from "./net.js";
-import type { CrashTrigger, HostId, Plan, PlanOverrides } from "./plan.js";
+import type { CrashTrigger, HostId, Plan, PlanOverrides, SpawnPlan } from "./plan.js";
 import { HOSTS, describePlan, makePlan } from "./plan.js";
 import { Prng, hashString } from "./prng.js";
 import { EventQueue } from "./queue.js";
@@ -33,9 +38,10 @@ import { EventQueue } from "./queue.js";
  * - corrupt-log: the network changes one RAND value in one log batch on its way to the backup;
  * - sink-loses-output: the sink connection silently loses some output (not TCP);
  * - arbiter-silent: the arbiter never answers (elections never end);
- * - node-throws: the primary's tick throws an ordinary Error (a bug, not a refused message).
+ * - node-throws: the primary's tick throws an ordinary Error (a bug, not a refused message);
+ * - corrupt-clone: the network changes one register in the first clone's snapshot on its way to the new backup.
  */
-export const MUTATIONS = ["self-ack", "sink-no-dedup", "arbiter-grants-all", "corrupt-log", "sink-loses-output", "arbiter-silent", "node-throws"] as const;
+export const MUTATIONS = ["self-ack", "sink-no-dedup", "arbiter-grants-all", "corrupt-log", "sink-loses-output", "arbiter-silent", "node-throws", "corrupt-clone"] as const;
 export type Mutation = (typeof MUTATIONS)[number];
 
 export interface SimOptions {
@@ -68,6 +74,12 @@ export interface SimStats {
   /** Backup states compared with the primary's at the same icount. */
   tracePoints: number;
   finished: boolean;
+  /** Backups respawned (started to join a host running alone). */
+  respawns: number;
+  /** Clones sent (a snapshot went out), completed (the pair's epoch was granted and a member learned it), failed (a side died, was cut off or refused before that). */
+  clonesStarted: number;
+  clonesCompleted: number;
+  clonesFailed: number;
 }
 
 export interface SimResult {
@@ -157,8 +169,10 @@ class Host {
   stepStartIcount = 0;
   runAt: number | undefined;
   runToken = 0;
-  /** This side of the log channel is open. */
-  peerOpen = true;
+  /** The log channel this host is on (at most one at a time), if any. */
+  chan: Chan | undefined;
+  /** The host whose execution this one replays: P for B, the primary it joined for a respawned backup. */
+  source: Host | undefined;
   sinkUp = true;
   sinkGen = 0;
   tas: { req: TasRequest; attempt: number } | undefined;
@@ -178,7 +192,7 @@ class Host {
     this.triggers = [...hp.crash];
     const icountTrigger = hp.crash.find((c) => c.kind === "icount");
     const world: World = {
-      hostId: id === "P" ? 0x5001 : 0x5002,
+      hostId: 0x5001 + sim.ids.length,
       nowUs: () => this.clockMs() * 1000,
       random32: () => rng.next(),
     };
@@ -193,6 +207,11 @@ class Host {
     };
     this.node = id !== "P" ? new FtNode(cfg) : mutation === "self-ack" ? new SelfAckingNode(cfg) : mutation === "node-throws" ? new ThrowingNode(cfg) : new FtNode(cfg);
     this.facts = { id, chunks: [], liveDigests: new Map(), received: { icount: -1, lsn: 0 }, started: false };
+  }
+
+  /** This host's side of its log channel is open. */
+  get peerOpen(): boolean {
+    return this.chan !== undefined && this.chan.open.has(this);
   }
 
   /** The host's clock: inside a slice it advances with the instructions executed. */
@@ -221,13 +240,29 @@ class Host {
   }
 }
 
+/** One log-channel connection between two hosts; each side closes on its own. Messages and closes of an older connection never reach a newer one. */
+class Chan {
+  readonly open = new Set<Host>();
+  constructor(
+    readonly n: number,
+    readonly a: Host,
+    readonly b: Host,
+  ) {}
+
+  other(h: Host): Host {
+    return h === this.a ? this.b : this.a;
+  }
+}
+
 // ---- the simulation ----------------------------------------------------------------
 
 export class Simulation {
   now = 0;
   readonly queue = new EventQueue();
   readonly net: Net;
-  readonly hosts: Record<HostId, Host>;
+  readonly hosts: Record<HostId, Host> = {};
+  /** Every host that ever started, in order (P, B, then respawned ones). */
+  readonly ids: HostId[] = [];
   readonly sink: SinkState;
   arbiter: ArbiterState = initialState();
   readonly facts: Facts;
@@ -244,6 +279,12 @@ export class Simulation {
   /** Backup states compared with the primary's at the same icount. */
   private tracePoints = 0;
   private traceDiverged = false;
+  private chans = 0;
+  /** Respawns used, and whether one is scheduled. */
+  private spawned = 0;
+  private spawnPending = false;
+  private capMs: number;
+  private readonly worldRng: Prng;
 
   constructor(
     readonly plan: Plan,
@@ -252,15 +293,14 @@ export class Simulation {
   ) {
     this.rng = root.fork("shell");
     this.net = new Net(plan.links, root.fork("net"));
-    this.hosts = {
-      P: new Host("P", this, plan, root.fork("world P"), opts.mutation),
-      B: new Host("B", this, plan, root.fork("world B"), opts.mutation),
-    };
+    this.worldRng = root;
+    this.capMs = plan.capMs;
     this.sink = opts.mutation === "sink-no-dedup" ? new NaiveSink() : new SinkState();
     this.facts = {
       plan,
       mutation: opts.mutation,
-      hosts: { P: this.hosts.P.facts, B: this.hosts.B.facts },
+      hosts: {},
+      clones: [],
       outputs: [],
       sinkWrites: [],
       sinkRefusals: [],
@@ -293,12 +333,26 @@ export class Simulation {
 
   // ---- the run ------------------------------------------------------------------------
 
+  private addHost(id: HostId): Host {
+    const h = new Host(id, this, this.plan, this.worldRng.fork(`world ${id}`), this.opts.mutation);
+    this.hosts[id] = h;
+    this.ids.push(id);
+    this.facts.hosts[id] = h.facts;
+    return h;
+  }
+
   run(): void {
     const p = this.plan;
     this.log(`plan: ${describePlan(p)}`);
+    const P = this.addHost("P");
+    const B = this.addHost("B");
+    B.source = P;
+    B.facts.source = "P";
+    const ch = new Chan(++this.chans, P, B);
+    P.chan = B.chan = ch;
+    ch.open.add(P).add(B);
     // The launcher: the primary claims epoch 1 for the pair, then starts (ft-host.runPrimary).
     this.grant({ epoch: 1, host: "P", members: ["P", "B"] }, testAndSet);
-    const P = this.hosts.P;
     const image = guestImage(p.guest);
     this.call(P, "startPrimary", () =>
       P.node.startPrimary({ program: "sim-guest.s", image, memBytes: p.memBytes, stackBytes: p.stackBytes, epoch: 1, withBackup: true }, this.now),
@@ -317,7 +371,7 @@ export class Simulation {
     for (;;) {
       const e = this.queue.pop();
       if (!e) break;
-      if (e.at > p.capMs) {
+      if (e.at > this.capMs) {
         this.endReason = "cap";
         break;
       }
@@ -332,7 +386,8 @@ export class Simulation {
     f.endReason = this.endReason;
     f.arbiter = this.arbiter;
     f.sinkDelivered = this.sink.delivered;
-    for (const id of HOSTS) {
+    for (const c of f.clones) if (!c.outcome) c.outcome = this.cloneFailedWhy(c) ? "failed" : "open";
+    for (const id of this.ids) {
       const h = this.hosts[id];
       h.facts.finalRole = h.node.role;
       if (h.started) {
@@ -354,20 +409,24 @@ export class Simulation {
       endMs: Math.round(this.now * 1000) / 1000,
       endReason: this.endReason,
       events: this.events,
-      instructions: HOSTS.reduce((n, id) => n + (this.hosts[id].started ? this.hosts[id].node.machine.icount : 0), 0),
+      instructions: this.ids.reduce((n, id) => n + (this.hosts[id].started ? this.hosts[id].node.machine.icount - (this.hosts[id].facts.cloned?.icount ?? 0) : 0), 0),
       messages,
       lost,
       outputBytes: f.outputs.reduce((n, o) => n + o.bytes.length, 0),
       sinkBytes: this.sink.delivered,
-      failovers: HOSTS.filter((id) => f.hosts[id].goLive).length,
-      aloneWins: f.grants.filter((g) => g.epoch > 1 && g.holder === "P").length,
+      failovers: this.ids.filter((id) => f.hosts[id].goLive).length,
+      aloneWins: f.grants.filter((g) => g.epoch > 1 && g.members.length === 1 && f.hosts[g.holder]?.goLive?.epoch !== g.epoch).length,
       elections: this.tasAttempts,
-      crashes: HOSTS.filter((id) => f.hosts[id].crashed).length,
-      halts: HOSTS.filter((id) => f.hosts[id].halted).length,
+      crashes: this.ids.filter((id) => f.hosts[id].crashed).length,
+      halts: this.ids.filter((id) => f.hosts[id].halted).length,
       staleRefused: this.sink.refusedStale,
       duplicateBytes: this.sink.duplicateBytes,
       tracePoints: this.tracePoints,
-      finished: HOSTS.some((id) => f.hosts[id].done),
+      finished: this.ids.some((id) => f.hosts[id].done),
+      respawns: this.spawned,
+      clonesStarted: f.clones.length,
+      clonesCompleted: f.clones.filter((c) => c.outcome === "paired").length,
+      clonesFailed: f.clones.filter((c) => c.outcome === "failed").length,
     };
   }
 
@@ -408,6 +467,7 @@ export class Simulation {
     const role = h.node.role;
     if (role === h.lastRole) return false;
     this.log(`${h.id} role ${h.lastRole} -> ${role} (epoch ${h.node.epoch})`);
+    if (h.lastRole === "joining" && role === "backup") this.restored(h);
     h.lastRole = role;
     for (let i = 0; i < h.triggers.length; i++) {
       const c = h.triggers[i];
@@ -419,6 +479,20 @@ export class Simulation {
       }
       this.at(this.now + c.delayMs, `crash ${h.id}`, () => this.crash(h, `crash ${c.delayMs.toFixed(3)} ms after entering ${role}`));
     }
+    if (role === "alone") this.maybeRespawn(h);
+    return false;
+  }
+
+  /** A join trigger of this stage: true when the host crashed on it at once. */
+  private joinStage(h: Host, stage: "clone" | "restored" | "granted"): boolean {
+    const i = h.triggers.findIndex((c) => c.kind === "join" && c.stage === stage);
+    if (i < 0) return false;
+    const c = h.triggers.splice(i, 1)[0] as Extract<CrashTrigger, { kind: "join" }>;
+    if (c.delayMs === 0) {
+      this.crash(h, `crash on clone stage ${stage}`);
+      return true;
+    }
+    this.at(this.now + c.delayMs, `crash ${h.id}`, () => this.crash(h, `crash ${c.delayMs.toFixed(3)} ms after clone stage ${stage}`));
     return false;
   }
 
@@ -448,6 +522,11 @@ export class Simulation {
       }
       switch (a.kind) {
         case "send":
+          if (a.msg.t === "clone") {
+            if (this.joinStage(h, "clone")) return;
+            this.cloneSent(h, a.msg);
+          }
+          if (a.msg.t === "restored") h.facts.received = { icount: a.msg.icount as number, lsn: a.msg.lsn as number };
           this.sendPeer(h, a.msg);
           break;
         case "cut":
@@ -466,6 +545,14 @@ export class Simulation {
         case "news":
           this.log(`${h.id} news: ${a.text}`);
           if (a.data.event === "live") this.wentLive(h, a.data.icount as number);
+          if (a.data.event === "paired" || a.data.event === "clone-failed") {
+            const c = this.openClone((c) => c.from === h.id);
+            if (c) c.outcome = a.data.event === "paired" ? "paired" : "failed";
+          }
+          if (a.data.event === "paired-backup") {
+            const c = this.openClone((c) => c.to === h.id);
+            if (c) c.outcome = "paired";
+          }
           break;
         case "done":
           this.log(`${h.id} done: ${JSON.stringify(a.data)}`);
@@ -561,7 +648,9 @@ export class Simulation {
    */
   private compareTrace(h: Host): void {
     const m = h.node.machine;
-    const seen = this.peerOf(h).facts.liveDigests.get(m.icount);
+    const src = h.source;
+    if (!src) return;
+    const seen = src.facts.liveDigests.get(m.icount);
     if (!seen || this.traceDiverged) return;
     this.tracePoints++;
     const d = `${regsDigest(m)}/${memDigest(m)}`;
@@ -570,7 +659,7 @@ export class Simulation {
     this.facts.violations.push({
       t: this.now,
       check: "replay-trace",
-      text: `host ${h.id}, replaying, reached icount ${m.icount} in state ${d}, but host ${this.peerOf(h).id} was in state ${[...seen].join(" or ")} there`,
+      text: `host ${h.id}, replaying, reached icount ${m.icount} in state ${d}, but host ${src.id} was in state ${[...seen].join(" or ")} there`,
     });
   }
 
@@ -606,35 +695,39 @@ export class Simulation {
     h.sinkUp = false;
     h.facts.crashed = { t: this.now, why };
     this.log(`${h.id} CRASH: ${why}`);
-    if (h.peerOpen && this.plan.hosts[h.id].closeOnCrash) {
+    const ch = h.chan;
+    if (ch && ch.open.has(h)) {
+      ch.open.delete(h);
       // The kernel closes the dead process's sockets: the peer sees a close, a little later.
-      h.peerOpen = false;
-      this.notifyClose(h, `${h.id} crashed`, this.now + this.rng.range(0.1, 2));
+      if (this.plan.hosts[h.id].closeOnCrash) this.notifyClose(h, ch, `${h.id} crashed`, this.now + this.rng.range(0.1, 2));
     }
-    h.peerOpen = false;
   }
 
   // ---- the log channel ------------------------------------------------------------------
 
-  private peerOf(h: Host): Host {
-    return h.id === "P" ? this.hosts.B : this.hosts.P;
-  }
-
   private sendPeer(h: Host, msg: Msg): void {
-    if (!h.peerOpen) return;
-    const to = this.peerOf(h);
+    const ch = h.chan;
+    if (!ch || !ch.open.has(h)) return;
+    const to = ch.other(h);
     const link = this.net.link(h.id, to.id);
     const wire = this.net.encode(msg);
     const times = link.arrivals(this.now);
     if (msg.t !== "hb") this.log(`${h.id} -> ${to.id} ${describeMsg(msg)}${times.length === 0 ? " (lost)" : times.length > 1 ? " (duplicated)" : ""}`);
-    for (const t of times) this.at(t, `deliver ${h.id}>${to.id}`, () => this.input(to, `deliver ${h.id}>${to.id}`, () => this.deliverPeer(to, wire)));
+    for (const t of times) this.at(t, `deliver ${h.id}>${to.id}`, () => this.input(to, `deliver ${h.id}>${to.id}`, () => this.deliverPeer(to, ch, wire)));
   }
 
-  private deliverPeer(r: Host, wire: Uint8Array): void {
-    if (!r.peerOpen) return;
+  private deliverPeer(r: Host, ch: Chan, wire: Uint8Array): void {
+    if (r.chan !== ch || !ch.open.has(r)) return;
     const msg = this.net.decode<Msg>(wire);
     if (this.opts.mutation === "corrupt-log" && r.id === "B" && msg.t === "log" && !this.corrupted && this.now > this.plan.expectedMs * 0.2) this.corrupt(msg);
+    if (this.opts.mutation === "corrupt-clone" && msg.t === "clone" && !this.corrupted) {
+      const regs = (msg.machine as { regs: number[] }).regs;
+      regs[7] = (regs[7] ^ 1) >>> 0;
+      this.corrupted = true;
+      this.log(`MUTATION corrupt-clone: changed r7 in the snapshot for ${r.id}`);
+    }
     if (msg.t !== "hb") this.log(`${r.id} <- ${describeMsg(msg)}`);
+    if (msg.t === "restored" && r.started && this.joinStage(r, "restored")) return;
     try {
       if (!r.started) {
         // The backup's first message must be the start (FtHost.runBackup).
@@ -684,24 +777,162 @@ export class Simulation {
 
   /** Closes this side of the log channel; the peer sees the close when (if) it gets through. */
   private closePeer(h: Host, reason: string): void {
-    if (!h.peerOpen) return;
-    h.peerOpen = false;
-    this.notifyClose(h, reason, this.now);
+    const ch = h.chan;
+    if (!ch || !ch.open.has(h)) return;
+    ch.open.delete(h);
+    this.notifyClose(h, ch, reason, this.now);
   }
 
-  private notifyClose(h: Host, reason: string, at: number): void {
-    const to = this.peerOf(h);
+  private notifyClose(h: Host, ch: Chan, reason: string, at: number): void {
+    const to = ch.other(h);
     for (const t of this.net.link(h.id, to.id).arrivals(at, true)) {
       this.at(t, `close ${h.id}>${to.id}`, () =>
         this.input(to, `close ${h.id}>${to.id}`, () => {
-          if (!to.peerOpen) return;
-          to.peerOpen = false;
+          if (to.chan !== ch || !ch.open.has(to)) return;
+          ch.open.delete(to);
           this.log(`${to.id} sees the log channel close (${reason})`);
-          if (!to.started) this.crash(to, `the primary closed the log channel before starting: ${reason}`);
-          else this.call(to, "onPeerClosed", () => to.node.onPeerClosed(reason, this.now));
+          if (!to.started) {
+            if (to.source && to.id !== "B") this.exitUnstarted(to, `the primary closed the log channel before the clone: ${reason}`);
+            else this.crash(to, `the primary closed the log channel before starting: ${reason}`);
+          } else this.call(to, "onPeerClosed", () => to.node.onPeerClosed(reason, this.now));
         }),
       );
     }
+  }
+
+  // ---- respawned backups (FtHost.runBackup against a primary running alone) --------------
+
+  /** A host runs alone: the next planned backup starts a little later, if any is left. */
+  private maybeRespawn(src: Host): void {
+    if (this.spawnPending || this.spawned >= this.plan.spawns.length || src.stopping || !src.up) return;
+    const sp = this.plan.spawns[this.spawned];
+    this.spawnPending = true;
+    this.at(this.now + sp.delayMs, `spawn ${sp.id}`, () => {
+      this.spawnPending = false;
+      if (!src.up || src.stopping || src.node.role !== "alone") {
+        this.log(`${sp.id} not started: ${src.id} is ${src.up ? src.node.role : "down"}`);
+        return;
+      }
+      this.spawn(sp, src);
+    });
+  }
+
+  private spawn(sp: SpawnPlan, src: Host): void {
+    this.spawned++;
+    const t0 = this.now;
+    const shift = (w: { from: number; to: number }) => ({ from: t0 + w.from, to: t0 + w.to });
+    for (const [m, name] of [
+      [sp.toPrimary, `${sp.id}>${src.id}`],
+      [sp.fromPrimary, `${src.id}>${sp.id}`],
+    ] as const)
+      this.net.add({ ...m, name, partitions: m.partitions.map(shift) });
+    for (const m of sp.links) this.net.add({ ...m, partitions: m.partitions.map(shift) });
+    const h = this.addHost(sp.id);
+    h.source = src;
+    h.facts.source = src.id;
+    const hp = this.plan.hosts[sp.id];
+    for (const c of h.triggers) if (c.kind === "time") this.at(t0 + c.atMs, `crash ${h.id}`, () => this.crash(h, `crash planned at ${c.atMs.toFixed(3)} ms after its start`));
+    for (const t of hp.sinkResets) this.at(t0 + t, `sink reset ${h.id}`, () => this.sinkReset(h));
+    const lastFault = Math.max(
+      t0,
+      ...[sp.toPrimary, sp.fromPrimary, ...sp.links].flatMap((l) => l.partitions.map((w) => t0 + w.to)),
+      ...hp.sinkResets.map((t) => t0 + t),
+      ...h.triggers.map((c) => (c.kind === "time" ? t0 + c.atMs : t0)),
+    );
+    this.capMs = Math.max(this.capMs, Math.ceil(lastFault) + this.plan.capSlackMs);
+    const ch = new Chan(++this.chans, h, src);
+    h.chan = ch;
+    ch.open.add(h);
+    this.log(`${h.id} starts: joins ${src.id}`);
+    this.sendHello(h, src, ch, 1);
+  }
+
+  /** Connects (reliably, like TCP's handshake; a partition that drops means retry every 50 ms, as runBackup does). */
+  private sendHello(h: Host, src: Host, ch: Chan, attempt: number): void {
+    if (!h.up || !ch.open.has(h)) return;
+    const times = this.net.link(h.id, src.id).arrivals(this.now, true);
+    if (times.length === 0) {
+      if (attempt >= 100) return this.exitUnstarted(h, `could not connect to ${src.id}`);
+      this.at(this.now + 50, `hello ${h.id}`, () => this.sendHello(h, src, ch, attempt + 1));
+      return;
+    }
+    this.at(times[0], `hello ${h.id}>${src.id}`, () => this.input(src, `hello ${h.id}>${src.id}`, () => this.hello(src, h, ch)));
+  }
+
+  /** FtHost.listenForPeers: the primary's shell asks its node to accept the join; on yes, the channel is this host's log channel. */
+  private hello(src: Host, h: Host, ch: Chan): void {
+    if (!ch.open.has(h)) return; // the joiner is gone already (its connection closed)
+    let why: string | undefined;
+    if (src.stopping) why = "exiting";
+    else
+      try {
+        why = src.node.acceptJoin(h.id, this.now);
+      } catch (e) {
+        this.bug(src, "acceptJoin", e);
+        return;
+      }
+    if (why) {
+      this.log(`${src.id} refuses ${h.id}: cannot join: ${why}`);
+      this.notifyClose(src, ch, `cannot join: ${why}`, this.now);
+      return;
+    }
+    this.log(`${src.id} accepts ${h.id}: cloning`);
+    if (src.peerOpen) this.closePeer(src, "replaced by a joining backup");
+    src.chan = ch;
+    ch.open.add(src);
+  }
+
+  /** A respawned backup that never got a clone: its process exits (nothing to serve). */
+  private exitUnstarted(h: Host, why: string): void {
+    if (!h.up) return;
+    this.log(`${h.id} exits: ${why}`);
+    h.facts.exited = this.now;
+    h.facts.refused = why;
+    const ch = h.chan;
+    if (ch) ch.open.delete(h);
+    h.up = false;
+    h.sinkUp = false;
+  }
+
+  /** The primary sent a clone's header: the state at S (nothing has run since the slice that sent it). */
+  private cloneSent(h: Host, msg: Msg): void {
+    const to = h.chan?.other(h);
+    const m = h.node.machine;
+    this.facts.clones.push({
+      t: this.now,
+      from: h.id,
+      to: to?.id ?? "?",
+      icount: m.icount,
+      digest: `${regsDigest(m)}/${memDigest(m)}`,
+      drained: h.node.bus.console.drainedBytes,
+      lsn: msg.lsn as number,
+    });
+  }
+
+  /** A joining backup restored its clone: its state now must be the primary's at S. */
+  private restored(h: Host): void {
+    const m = h.node.machine;
+    h.facts.cloned = { t: this.now, from: h.source?.id ?? "?", icount: m.icount, digest: `${regsDigest(m)}/${memDigest(m)}`, base: h.node.bus.console.drainedBytes };
+  }
+
+  private openClone(pred: (c: Facts["clones"][number]) => boolean): Facts["clones"][number] | undefined {
+    for (let i = this.facts.clones.length - 1; i >= 0; i--) {
+      const c = this.facts.clones[i];
+      if (pred(c)) return c.outcome ? undefined : c;
+    }
+    return undefined;
+  }
+
+  /** Why an unfinished clone failed (a side crashed, halted or exited without finishing), or undefined (the guest finished first). */
+  private cloneFailedWhy(c: Facts["clones"][number]): string | undefined {
+    for (const id of [c.from, c.to]) {
+      const f = this.facts.hosts[id];
+      if (!f) continue;
+      if (f.crashed) return `${id} crashed`;
+      if (f.halted) return `${id} halted`;
+      if (f.exited !== undefined && !f.done) return `${id} exited`;
+    }
+    return undefined;
   }
 
   // ---- the arbiter (ArbiterClient.testAndSetPatiently over a lossy link) -----------------
@@ -739,6 +970,7 @@ export class Simulation {
           if (!tas || tas.attempt !== r.id) return; // an answer nobody waits for any more
           h.tas = undefined;
           this.log(`${h.id} arbiter answered request ${r.id}: ${r.result.granted ? "granted" : "refused"}`);
+          if (r.result.granted && tas.req.members.length > 1 && tas.req.epoch > 1 && this.joinStage(h, "granted")) return;
           this.call(h, "onTasResult", () => h.node.onTasResult(r.result, this.now));
         }),
       );
