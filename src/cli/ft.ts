@@ -50,6 +50,9 @@ host on a terminal. Ends when the guest halts (or on Ctrl-C) with a summary on s
   --no-respawn                  do not start a new backup after a host fails (by default a
                                 new backup joins the survivor by clone, in a new epoch)
   --mem SIZE                    guest memory (e.g. 16M)
+  --backup-slowdown F           backups replay F times slower: the primary throttles itself
+                                once the lag passes --lag-threshold-ms (default 1000)
+  --lag-threshold-ms N          see above
   --log-buffer-bytes SIZE       the primary's bound on unacknowledged log (default 64M)
   --heartbeat-ms N              heartbeat interval (default ${HEARTBEAT_INTERVAL_MS_DEFAULT})
   --timeout-ms N                failure timeout (default ${FAILURE_TIMEOUT_MS_DEFAULT})
@@ -70,6 +73,8 @@ While it runs: press p to crash the primary, b to crash the backup, q to stop; o
         "crash-primary-every-ms": { type: "string" },
         "no-respawn": { type: "boolean" },
         mem: { type: "string" },
+        "backup-slowdown": { type: "string" },
+        "lag-threshold-ms": { type: "string" },
         "log-buffer-bytes": { type: "string" },
         "heartbeat-ms": { type: "string" },
         "timeout-ms": { type: "string" },
@@ -95,6 +100,8 @@ While it runs: press p to crash the primary, b to crash the backup, q to stop; o
       crashPrimaryEveryMs: opt("crash-primary-every-ms"),
       respawn: !p.values["no-respawn"],
       mem: p.values.mem as string | undefined,
+      backupSlowdown: p.values["backup-slowdown"] as string | undefined,
+      lagThresholdMs: opt("lag-threshold-ms"),
       logBufferBytes: p.values["log-buffer-bytes"] as string | undefined,
       heartbeatMs: opt("heartbeat-ms"),
       timeoutMs: opt("timeout-ms"),
@@ -119,6 +126,9 @@ export interface ClusterOptions {
   /** Guest memory and the log buffer bound, as the hosts' --mem and --log-buffer-bytes take them. */
   mem?: string;
   logBufferBytes?: string;
+  /** Backups replay this many times slower (a factor, as the hosts' --slowdown takes it). */
+  backupSlowdown?: string;
+  lagThresholdMs?: number;
   heartbeatMs?: number;
   timeoutMs?: number;
   quiet?: boolean;
@@ -253,7 +263,16 @@ export async function runClusterDetailed(o: ClusterOptions): Promise<ClusterResu
 
   const hb = ["--heartbeat-ms", String(o.heartbeatMs ?? HEARTBEAT_INTERVAL_MS_DEFAULT), "--timeout-ms", String(o.timeoutMs ?? FAILURE_TIMEOUT_MS_DEFAULT)];
   const arbiter = await spawnChild("arbiter", ["--listen", "127.0.0.1:0"]);
-  const common = ["--arbiter", arbiter.url!, "--sink", sink.url, ...hb, ...(o.logBufferBytes ? ["--log-buffer-bytes", o.logBufferBytes] : [])];
+  const common = [
+    "--arbiter",
+    arbiter.url!,
+    "--sink",
+    sink.url,
+    ...hb,
+    ...(o.logBufferBytes ? ["--log-buffer-bytes", o.logBufferBytes] : []),
+    ...(o.lagThresholdMs !== undefined ? ["--lag-threshold-ms", String(o.lagThresholdMs)] : []),
+  ];
+  const slow = o.backupSlowdown ? ["--slowdown", o.backupSlowdown] : [];
   const primary = await spawnChild("primary", [
     o.program,
     "--listen",
@@ -266,6 +285,7 @@ export async function runClusterDetailed(o: ClusterOptions): Promise<ClusterResu
     "--primary",
     primary.url!,
     ...common,
+    ...slow,
     ...(o.crashBackupAtIcount !== undefined ? ["--crash-at-icount", String(o.crashBackupAtIcount)] : []),
   ]);
 
@@ -310,7 +330,7 @@ export async function runClusterDetailed(o: ClusterOptions): Promise<ClusterResu
     if (!ready || o.respawn === false || stopping || done || joiner) return;
     const p = livePrimary();
     if (!p?.url) return;
-    const args = ["--join", p.url, ...common];
+    const args = ["--join", p.url, ...common, ...slow];
     joiner = { role: "backup", proc: undefined as never, exited: false };
     void spawnChild("backup", args).then((c) => {
       joiner = c;
@@ -459,7 +479,8 @@ function alive(pid: number): boolean {
 function statusLine(s: HostStatus): string {
   const base = `${s.role.padEnd(7)} pid ${String(s.pid).padEnd(7)} epoch ${s.epoch}  icount ${s.icount.toLocaleString("en-US")}`;
   if (s.role !== "primary") return base;
-  return `${base}  backup lag ${(s.lagIcount ?? 0).toLocaleString("en-US")} instr / ${(s.lagMs ?? 0).toFixed(1)} ms  log ${formatRate(s.logBytesPerSec ?? 0)}  held ${s.heldOutputs ?? 0}`;
+  const throttle = s.throttle ? `  throttled ${Math.round(s.throttle * 100)}%` : "";
+  return `${base}  backup lag ${(s.lagIcount ?? 0).toLocaleString("en-US")} instr / ${(s.lagMs ?? 0).toFixed(1)} ms${throttle}  log ${formatRate(s.logBytesPerSec ?? 0)}  held ${s.heldOutputs ?? 0}`;
 }
 
 function formatRate(bps: number): string {

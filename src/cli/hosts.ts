@@ -20,6 +20,8 @@ const SHARED = {
   "crash-at-icount": { type: "string" },
   "host-id": { type: "string" },
   "log-buffer-bytes": { type: "string" },
+  "lag-threshold-ms": { type: "string" },
+  slowdown: { type: "string" },
   interpret: { type: "boolean" },
   "exit-with-parent": { type: "boolean" },
 } as const;
@@ -34,6 +36,9 @@ const SHARED_HELP = `  --arbiter URL         the arbiter (ws://HOST:PORT)       
   --host-id N           the value HOSTID returns while this host is live
   --log-buffer-bytes SIZE  bound on log the backup has not acknowledged; a primary
                         pauses the guest when it is full (default 64M)
+  --lag-threshold-ms N  a primary slows down gradually once its backup's execution
+                        trails by more than N ms (default 1000, as in VMware FT)
+  --slowdown F          as a backup, replay F times slower (to show throttling)
   --config FILE         JSON file with any of these options (e.g. {"arbiter": "ws://..."})
   --interpret           use the reference interpreter
   --exit-with-parent    exit when stdin closes (the launcher that started this process died)`;
@@ -92,7 +97,16 @@ function ftOptions(get: (n: string) => string | undefined, usage: string) {
     crashAtIcount: intOption(get("crash-at-icount"), "crash-at-icount"),
     guestHostId: intOption(get("host-id"), "host-id"),
     logBufferBytesMax: bytesOption(get("log-buffer-bytes"), "log-buffer-bytes"),
+    lagThresholdMs: intOption(get("lag-threshold-ms"), "lag-threshold-ms"),
+    slowdown: slowdownOption(get("slowdown")),
   };
+}
+
+function slowdownOption(v: string | undefined): number | undefined {
+  if (v === undefined) return undefined;
+  const f = Number(v);
+  if (!Number.isFinite(f) || f < 1 || f > 100) throw new UsageError(`--slowdown takes a factor from 1 to 100, got "${v}"`);
+  return f;
 }
 
 async function runHost(f: () => Promise<void>): Promise<number> {

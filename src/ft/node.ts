@@ -21,6 +21,7 @@ import { FailureDetector } from "./detector.js";
 import { OutputGate, type HeldOutput } from "./gate.js";
 import { AckError, PrimaryLog } from "./primary.js";
 import { CloneAssembler, CloneError, cloneMessages } from "./clone.js";
+import { Throttle } from "./throttle.js";
 import { getMachineState, setMachineState, StateError } from "../vm/snapshot.js";
 import { DeviceStateError } from "../devices/device.js";
 
@@ -74,6 +75,8 @@ export interface NodeConfig {
   flushIntervalMs?: number;
   /** The primary's bound on unacknowledged log (bytes); past it execution pauses. */
   logBufferBytesMax?: number;
+  /** The primary slows down once its backup's execution trails by more than this (ms). */
+  lagThresholdMs?: number;
   crashAtIcount?: number;
   sliceIcount?: number;
   /** The live world (clock, randomness, host id) for when this node is live. */
@@ -141,8 +144,12 @@ export class FtNode {
    * member of any epoch and may not claim one (the arbiter would refuse it anyway).
    */
   paired = true;
+  /** Primary: the backup's lag, and how much the primary holds itself back because of it. */
+  private readonly throttle: Throttle;
 
-  constructor(readonly cfg: NodeConfig) {}
+  constructor(readonly cfg: NodeConfig) {
+    this.throttle = new Throttle(cfg.lagThresholdMs);
+  }
 
   // ---- starting --------------------------------------------------------------------
 
@@ -596,6 +603,12 @@ export class FtNode {
       return { actions, idle: true };
     }
     if (this.gate.heldCount > 0 || nowMs - this.lastFlushMs >= (this.cfg.flushIntervalMs ?? FLUSH_INTERVAL_MS_DEFAULT) || r === "waiting") actions.push(...this.flush(nowMs));
+    if (this.plog && this.role === "primary") {
+      // The backup trails: slow down (gradually) so the lag, and a failover's replay, stay bounded.
+      this.throttle.sample(nowMs, m.icount);
+      const sleep = this.throttle.sleepMs(nowMs, this.throttle.lagMs(nowMs, m.icount, this.plog.backupIcount));
+      if (sleep > 0 && r !== "waiting") return { actions, idle: true, wakeAtMs: nowMs + sleep };
+    }
     if (r === "waiting") {
       const deadline = this.live!.timerDeadline();
       if (this.live!.hasPending()) return { actions, idle: false };
@@ -645,7 +658,7 @@ export class FtNode {
     actions.push({ kind: "send", msg: { t: "bye", reason: this.finishReason } });
     actions.push({
       kind: "done",
-      data: { reason: this.finishReason, icount: this.machine.icount, epoch: this.epoch, delivered: this.sinkDelivered, trap: this.machine.trap, logBytes: this.plog?.totalBytes ?? 0, logEvents: this.plog?.totalEvents ?? 0 },
+      data: { reason: this.finishReason, icount: this.machine.icount, epoch: this.epoch, delivered: this.sinkDelivered, trap: this.machine.trap, logBytes: this.plog?.totalBytes ?? 0, logEvents: this.plog?.totalEvents ?? 0, lagMsMax: this.throttle.lagMsMax, throttleMax: this.throttle.levelMax },
     });
     return actions;
   }
@@ -709,13 +722,30 @@ export class FtNode {
     return { kind: "news", text, data: { ...data, role: this.role, epoch: this.epoch } };
   }
 
+  hasHeldOutput(): boolean {
+    return this.gate.heldCount > 0;
+  }
+
   /** The status line's facts. */
-  status(): { role: Role; epoch: number; icount: number; backupIcount?: number; heldOutputs: number; heldBytes: number; logBytes: number } {
+  status(nowMs: number): {
+    role: Role;
+    epoch: number;
+    icount: number;
+    backupIcount?: number;
+    lagMs?: number;
+    throttle: number;
+    heldOutputs: number;
+    heldBytes: number;
+    logBytes: number;
+  } {
+    const icount = this.machine ? this.machine.icount : 0;
     return {
       role: this.role,
       epoch: this.epoch,
-      icount: this.machine ? this.machine.icount : 0,
+      icount,
       backupIcount: this.plog?.backupIcount,
+      lagMs: this.plog ? this.throttle.lagMs(nowMs, icount, this.plog.backupIcount) : undefined,
+      throttle: this.throttle.level,
       heldOutputs: this.gate.heldCount,
       heldBytes: this.gate.heldBytes,
       logBytes: this.plog?.totalBytes ?? 0,

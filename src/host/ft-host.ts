@@ -28,8 +28,6 @@ const STATUS_INTERVAL_MS = 250;
  * while the chunks stream.
  */
 const BACKLOG_SEND_MS_PER_ITERATION = 1;
-/** About five seconds of (time, icount) samples for the lag estimate. */
-const HISTORY_SAMPLES_MAX = 5000;
 
 export interface FtOptions {
   secret: string;
@@ -44,6 +42,10 @@ export interface FtOptions {
   interpret?: boolean;
   /** The primary's bound on unacknowledged log, in bytes (execution pauses past it). */
   logBufferBytesMax?: number;
+  /** The primary slows down once its backup trails by more than this many ms. */
+  lagThresholdMs?: number;
+  /** While a backup, replay this many times slower than the machine can (to demonstrate throttling). */
+  slowdown?: number;
   /** Where a (later) backup connects to join this host once it is a primary running alone. */
   listenHost?: string;
   listenPort?: number;
@@ -84,8 +86,6 @@ export class FtHost {
   private liveStartMs = performance.now();
   private logBytesWindow = { at: performance.now(), bytes: 0, rate: 0 };
   private mipsWindow = { at: performance.now(), icount: 0, mips: 0 };
-  /** (time, icount) about every millisecond for the last few seconds: turns the backup's icount into a lag in ms. */
-  private readonly icountHistory: { at: number; icount: number }[] = [];
 
   constructor(private readonly o: FtOptions) {
     this.arbiter = new ArbiterClient(o.arbiterUrl, o.secret);
@@ -94,6 +94,7 @@ export class FtHost {
       heartbeatMs: o.heartbeatMs,
       timeoutMs: o.timeoutMs,
       logBufferBytesMax: o.logBufferBytesMax,
+      lagThresholdMs: o.lagThresholdMs,
       crashAtIcount: o.crashAtIcount,
       world: realWorld(o.guestHostId),
       attachEngine: o.interpret ? undefined : (m) => attachEngine(m),
@@ -278,8 +279,8 @@ export class FtHost {
   }
 
   status(): HostStatus {
-    const s = this.node.status();
     const now = this.now();
+    const s = this.node.status(now);
     const w = this.mipsWindow;
     if (now - w.at >= STATUS_INTERVAL_MS / 2) {
       w.mips = (s.icount - w.icount) / (now - w.at) / 1000;
@@ -295,8 +296,8 @@ export class FtHost {
       out.lagIcount = Math.max(0, s.icount - (s.backupIcount ?? 0));
       // How long ago the primary last stood where the backup stands now: a lag in time
       // that stays honest when the guest idles (instructions / MIPS would not).
-      const past = this.icountHistory.findLast((h) => h.icount <= (s.backupIcount ?? 0));
-      out.lagMs = out.lagIcount === 0 || !past ? 0 : now - past.at;
+      out.lagMs = s.lagMs ?? 0;
+      out.throttle = s.throttle;
       out.logBytesPerSec = this.logBytesWindow.rate;
       out.heldOutputs = s.heldOutputs;
       out.heldBytes = s.heldBytes;
@@ -311,18 +312,23 @@ export class FtHost {
     let finished = false;
     void done.then(() => (finished = true));
     let lastYield = this.now();
+    let slowDebtMs = 0;
     this.liveStartMs = this.now();
     while (!finished && !this.stopped) {
-      const t = this.now();
-      const h = this.icountHistory;
-      if (this.node.machine && (h.length === 0 || t - h[h.length - 1].at >= 1)) {
-        h.push({ at: t, icount: this.node.machine.icount });
-        if (h.length > HISTORY_SAMPLES_MAX) h.splice(0, h.length - HISTORY_SAMPLES_MAX);
-      }
       this.drainBacklog();
       const runAt = this.now();
+      const replaying = this.node.role === "backup";
       const r = this.node.run(runAt);
       this.exec(r.actions);
+      if (replaying && !r.idle && (this.o.slowdown ?? 1) > 1) {
+        // --slowdown: sleep (factor - 1) times as long as the slice took, in sleeps of a few ms.
+        slowDebtMs += (this.now() - runAt) * (this.o.slowdown! - 1);
+        if (slowDebtMs >= 2) {
+          await new Promise((res) => setTimeout(res, slowDebtMs));
+          slowDebtMs = 0;
+          lastYield = this.now();
+        }
+      }
       const clone = r.actions.find((a) => a.kind === "news" && a.data.event === "clone");
       if (clone && clone.kind === "news") {
         // The guest stood still from the start of this run() (the snapshot) until the
@@ -344,7 +350,7 @@ export class FtHost {
           setTimeout(() => this.poke(), ms);
         });
         lastYield = this.now();
-      } else if (this.now() - lastYield >= YIELD_INTERVAL_MS || this.node.status().heldOutputs > 0) {
+      } else if (this.now() - lastYield >= YIELD_INTERVAL_MS || this.node.hasHeldOutput()) {
         await new Promise<void>((res) => setImmediate(res));
         lastYield = this.now();
       }

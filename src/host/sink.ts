@@ -19,6 +19,8 @@ export interface HostStatus {
   /** Instructions the backup trails the primary by (primary only). */
   lagIcount?: number;
   lagMs?: number;
+  /** Share of the time the primary holds itself back because its backup trails (0..1). */
+  throttle?: number;
   logBytesPerSec?: number;
   heldOutputs?: number;
   heldBytes?: number;

@@ -1,0 +1,96 @@
+// Execution lag and throttling, as in VMware FT: the primary measures how far the
+// backup's execution trails its own, in instructions and in time, and when the lag passes
+// a threshold it slows down gradually (it sleeps a growing share of the time), speeding
+// up again as the backup catches up. That keeps the lag bounded, and with it the time a
+// failover spends replaying. Pure: it is given clock readings, it reads none.
+
+/** The paper's threshold: throttle once the backup trails by more than about a second. */
+export const LAG_THRESHOLD_MS_DEFAULT = 1000;
+/** How often the throttle level moves, and by how much (a share of the time asleep). */
+const ADJUST_INTERVAL_MS = 100;
+const ADJUST_STEP = 0.1;
+/** Never sleep more than this share of the time: the primary always makes some progress. */
+const THROTTLE_MAX = 0.95;
+/** (time, icount) samples kept for the lag in time: a few seconds at one per millisecond. */
+const SAMPLES_MAX = 8192;
+/** Sleeps shorter than this are saved up (a host timer cannot sleep for 0.2 ms). */
+const SLEEP_MS_MIN = 2;
+
+export class Throttle {
+  /** Share of the time the primary sleeps (0 = full speed). */
+  level = 0;
+  /** The largest lag and level seen (for reports). */
+  lagMsMax = 0;
+  levelMax = 0;
+  private readonly atMs = new Float64Array(SAMPLES_MAX);
+  private readonly icounts = new Float64Array(SAMPLES_MAX);
+  private head = 0;
+  private count = 0;
+  private lastAdjustMs = -Infinity;
+  /** Average wall time of one run() slice (ms), to size the sleeps. */
+  private sliceMs = 1;
+  private lastRunMs: number | undefined;
+  private lastSleepMs = 0;
+  private debtMs = 0;
+
+  constructor(readonly thresholdMs = LAG_THRESHOLD_MS_DEFAULT) {}
+
+  /** Records where the primary stands (call at every run). */
+  sample(nowMs: number, icount: number): void {
+    if (this.lastRunMs !== undefined) {
+      // Time spent running since the last call (the sleep we asked for does not count).
+      const dt = nowMs - this.lastRunMs - this.lastSleepMs;
+      if (dt >= 0 && dt < 50) this.sliceMs = this.sliceMs * 0.9 + dt * 0.1;
+    }
+    this.lastSleepMs = 0;
+    this.lastRunMs = nowMs;
+    const last = (this.head + SAMPLES_MAX - 1) % SAMPLES_MAX;
+    if (this.count > 0 && nowMs - this.atMs[last] < 1) return;
+    this.atMs[this.head] = nowMs;
+    this.icounts[this.head] = icount;
+    this.head = (this.head + 1) % SAMPLES_MAX;
+    if (this.count < SAMPLES_MAX) this.count++;
+  }
+
+  /** How long ago the primary stood where the backup stands now (0 when it is level). */
+  lagMs(nowMs: number, primaryIcount: number, backupIcount: number): number {
+    if (backupIcount >= primaryIcount || this.count === 0) return 0;
+    // The newest sample at or before the backup's icount: samples are in icount order.
+    let lo = 0;
+    let hi = this.count - 1;
+    const at = (i: number) => (this.head - this.count + i + SAMPLES_MAX) % SAMPLES_MAX;
+    if (this.icounts[at(0)] > backupIcount) return nowMs - this.atMs[at(0)];
+    while (lo < hi) {
+      const mid = (lo + hi + 1) >> 1;
+      if (this.icounts[at(mid)] <= backupIcount) lo = mid;
+      else hi = mid - 1;
+    }
+    return nowMs - this.atMs[at(lo)];
+  }
+
+  /**
+   * Adjusts the level from the current lag and returns how long to sleep before the next
+   * slice (0 at full speed).
+   */
+  sleepMs(nowMs: number, lagMs: number): number {
+    if (lagMs > this.lagMsMax) this.lagMsMax = lagMs;
+    if (nowMs - this.lastAdjustMs >= ADJUST_INTERVAL_MS) {
+      this.lastAdjustMs = nowMs;
+      // Far behind: step twice as fast (a backup at a third of the primary's speed needs a
+      // level of two thirds before the lag stops growing).
+      if (lagMs > this.thresholdMs) this.level = Math.min(THROTTLE_MAX, this.level + (lagMs > 2 * this.thresholdMs ? 2 : 1) * ADJUST_STEP);
+      else if (lagMs < this.thresholdMs / 2) this.level = Math.max(0, this.level - ADJUST_STEP);
+      if (this.level > this.levelMax) this.levelMax = this.level;
+    }
+    if (this.level === 0) {
+      this.debtMs = 0;
+      return 0;
+    }
+    this.debtMs += (this.sliceMs * this.level) / (1 - this.level);
+    if (this.debtMs < SLEEP_MS_MIN) return 0;
+    const sleep = this.debtMs;
+    this.debtMs = 0;
+    this.lastSleepMs = sleep;
+    return sleep;
+  }
+}
