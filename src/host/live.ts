@@ -14,6 +14,7 @@ import { encodeImage } from "../vm/image.js";
 import { Machine } from "../vm/machine.js";
 import type { Trap } from "../vm/trap.js";
 import { attachEngine } from "./engine.js";
+import { FileDisk } from "./disk.js";
 import { ChunkFile } from "./files.js";
 import { realWorld } from "./world.js";
 
@@ -39,6 +40,8 @@ export interface LiveRunOptions {
   output: (bytes: Uint8Array) => void;
   /** Use the reference interpreter instead of the compiled engine. */
   interpret?: boolean;
+  /** A disk image (ftvm disk create) the guest reads and writes. */
+  diskPath?: string;
 }
 
 export interface LiveRunResult {
@@ -53,6 +56,9 @@ export interface LiveRunResult {
 }
 
 export async function runLive(o: LiveRunOptions): Promise<LiveRunResult> {
+  // Opened first, so a bad image is reported before anything is written. Completions wake
+  // the loop through poke (defined below, called only later).
+  const disk = o.diskPath ? await FileDisk.open(o.diskPath, () => poke()) : undefined;
   const machine = new Machine(o.image, { memBytes: o.memBytes, stackBytes: o.stackBytes });
   if (!o.interpret) attachEngine(machine);
   const log = o.logPath ? new ChunkFile(o.logPath) : undefined;
@@ -71,13 +77,20 @@ export async function runLive(o: LiveRunOptions): Promise<LiveRunResult> {
     if (batch.length >= LOG_BATCH_EVENTS_MAX) flushLog();
   };
   log?.write(
-    encodeLogHeader({ image: imageBytes, memBytes: machine.memBytes, stackBytes: machine.stackBytes, unloggedRand: !!o.unloggedRand, program: o.program }),
+    encodeLogHeader({
+      image: imageBytes,
+      memBytes: machine.memBytes,
+      stackBytes: machine.stackBytes,
+      unloggedRand: !!o.unloggedRand,
+      program: o.program,
+      ...(disk ? { disk: disk.geometry } : {}),
+    }),
   );
   const tracer = trace
     ? new Tracer(machine, { image: imageBytes, intervalIcount: o.traceIntervalIcount ?? 100_000, program: o.program, role: log ? "record" : "run" }, (c) => trace.write(c))
     : undefined;
-  const bus = new Bus(machine, undefined as never);
-  const env = new LiveEnv(bus, realWorld(o.hostId), emit, {
+  const bus = new Bus(machine, undefined as never, { disk: disk?.geometry });
+  const env = new LiveEnv(bus, { ...realWorld(o.hostId), disk }, emit, {
     unloggedRand: o.unloggedRand,
     stopAfterInput: !!tracer,
     onDelivered: tracer ? traceDelivered(tracer) : undefined,
@@ -145,7 +158,7 @@ export async function runLive(o: LiveRunOptions): Promise<LiveRunResult> {
         flushLog();
         if (env.hasPending()) continue;
         const deadline = env.timerDeadline();
-        if (deadline === undefined && stdinEnded && !pendingChunk) {
+        if (deadline === undefined && stdinEnded && !pendingChunk && env.diskRequestsInFlight === 0) {
           reason = "deadlock";
           break;
         }
@@ -177,6 +190,8 @@ export async function runLive(o: LiveRunOptions): Promise<LiveRunResult> {
     }
     log?.close();
     trace?.close();
+    // Requests the guest left outstanding still reach the image before it is closed.
+    await disk?.close();
   }
   const runMs = performance.now() - startedMs;
   return { reason, icount: machine.icount, trap: machine.trap, logBytes: log?.bytes ?? 0, events, traceRecords: tracer?.records ?? 0, runMs };
