@@ -61,6 +61,7 @@ export function checkKvImage(path: string): KvCheckResult {
   } else r.committed = h[3];
   const records = g.blocks - 1;
   let prefixEnded = false;
+  const holes: number[] = [];
   for (let at = 0; at < records; at += SCAN_BLOCKS) {
     const n = Math.min(SCAN_BLOCKS, records - at);
     const bytes = readDiskBlocks(path, g, 1 + at, n);
@@ -70,10 +71,11 @@ export function checkKvImage(path: string): KvCheckResult {
       if (!prefixEnded && ok) r.prefix = i + 1;
       else if (!ok) prefixEnded = true;
       else if (i < r.prefix + DISK_REQUESTS_MAX) r.stray.push(i);
-      else r.problems.push(`record ${i} is valid but record ${r.prefix} is not: a hole in the log`);
-      if (r.problems.length > 10) return r;
+      else holes.push(i);
     }
   }
   if (r.committed > r.prefix) r.problems.push(`the header commits ${r.committed} records but only ${r.prefix} form a valid prefix (record ${r.prefix} is missing or corrupt)`);
+  if (holes.length > 0)
+    r.problems.push(`${holes.length} valid records lie too far past record ${r.prefix}, which is not valid, to have been in flight with it (record ${holes[0]} is the first): a hole in the log`);
   return r;
 }
