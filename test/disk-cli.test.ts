@@ -94,6 +94,54 @@ describe("ftvm disk and kvlog", () => {
     expect(rep.err).toMatch(/replay matched the recording/);
   });
 
+  it("a read-heavy recording (64 KiB per completion, 6 MiB of read data in the log) replays without the image", () => {
+    const prog = join(dir, "reads.s");
+    writeFileSync(
+      prog,
+      `.include "disk.s"
+      .code
+      main:
+          SETVEC VEC_DISK, on_disk
+          LI r1, 1
+          OUT DISK_CTRL, r1
+          LI r7, 100
+      again:
+          LI r1, DISK_READ
+          ANDI r2, r7, 3
+          LI r3, 128
+          LI r4, 0x10000
+          MOV r5, r7
+          CALL disk_start
+          BLT r1, r0, fail
+          EI
+          WFI
+          LDW r1, [0x10000]
+          ADD r8, r8, r1
+          ADDI r7, r7, -1
+          BNEZ r7, again
+          MOV r1, r8
+          CALL print_uint
+          HALT
+      fail:
+          HALT
+      on_disk:
+          IN r1, DISK_DONE
+          IRET
+      .include "printnum.s"`,
+    );
+    const big = join(dir, "big.img");
+    const log = join(dir, "reads.ftlog");
+    expect(ftvm(["disk", "create", big, "--blocks", "256"]).code).toBe(0);
+    putBlock(big, 0, new Uint8Array(BLOCK).fill(1));
+    const rec = ftvm(["record", prog, "--disk", big, "-o", log]);
+    expect(rec.code).toBe(0);
+    expect(rec.out).toBe(String(25 * 0x01010101));
+    rmSync(big);
+    const rep = ftvm(["replay", log]);
+    expect(rep.err).toMatch(/replay matched the recording: 102 events/);
+    expect(rep.out).toBe(rec.out);
+  });
+
   it("disk check finds a damaged record, and accepts records past the prefix only within one window of writes", () => {
     const good = join(dir, "good.img");
     expect(ftvm(["disk", "create", good, "--blocks", "301"]).code).toBe(0);

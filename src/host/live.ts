@@ -20,6 +20,19 @@ import { realWorld } from "./world.js";
 
 /** Events are written to the log in batches of at most this many (one frame each). */
 export const LOG_BATCH_EVENTS_MAX = 4096;
+/**
+ * A batch is also written once its data reaches this many bytes: disk reads carry up to
+ * 64 KiB each, and a frame must stay under LOG_FRAME_BYTES_MAX (4 MiB) to be read back.
+ */
+export const LOG_BATCH_BYTES_MAX = 1024 * 1024;
+
+/** Roughly how many bytes an event adds to its frame (its byte payload dominates). */
+function eventBytes(e: Event): number {
+  const d = e.data as { data?: unknown } | Uint8Array | null;
+  if (d instanceof Uint8Array) return 16 + d.length;
+  if (d && typeof d === "object" && d.data instanceof Uint8Array) return 32 + d.data.length;
+  return 16;
+}
 /** The loop yields to Node's event loop at least this often, so input and signals get in. */
 const YIELD_INTERVAL_MS = 10;
 
@@ -65,16 +78,19 @@ export async function runLive(o: LiveRunOptions): Promise<LiveRunResult> {
   const trace = o.tracePath ? new ChunkFile(o.tracePath) : undefined;
   const imageBytes = encodeImage(o.image);
   let batch: Event[] = [];
+  let batchBytes = 0;
   let events = 0;
   const flushLog = () => {
     if (log && batch.length > 0) log.write(encodeLogFrame(batch));
     batch = [];
+    batchBytes = 0;
   };
   const emit = (e: Event) => {
     events++;
     if (!log) return;
     batch.push(e);
-    if (batch.length >= LOG_BATCH_EVENTS_MAX) flushLog();
+    batchBytes += eventBytes(e);
+    if (batch.length >= LOG_BATCH_EVENTS_MAX || batchBytes >= LOG_BATCH_BYTES_MAX) flushLog();
   };
   log?.write(
     encodeLogHeader({
