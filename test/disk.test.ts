@@ -13,6 +13,7 @@ import type { Event } from "../src/devices/events.js";
 import { EV } from "../src/devices/events.js";
 import { attachEngine } from "../src/host/engine.js";
 import { LiveEnv } from "../src/replay/live.js";
+import { LogDecoder, encodeLogHeader, type LogHeader } from "../src/replay/logformat.js";
 import { MemoryDisk } from "../src/replay/memdisk.js";
 import { ReplayEnv } from "../src/replay/replay.js";
 import { LiveRunner, ReplayRunner, traceDelivered } from "../src/replay/session.js";
@@ -643,6 +644,24 @@ describe("disk snapshot", () => {
     const a = new Bus(new Machine(assemble(SPIN, "x.s")), undefined as never, { disk: GEO });
     const b = new Bus(new Machine(assemble(SPIN, "x.s")), undefined as never, { disk: { blocks: 32, blockBytes: 64 } });
     expect(() => b.setState(a.getState())).toThrow(/disk state is for 64 blocks of 64 bytes, this disk has 32 of 64/);
+    expect(start(a, DISK_WRITE, 0, 1, 0)).toBe(0);
+    const d = a.getState();
+    const slot = (d.disk.slots as { state: string; data: unknown }[])[0];
+    expect(() => a.setState({ ...d, disk: { ...d.disk, slots: [{ ...slot, data: null }] } })).toThrow(/slot 0 with a write without its bytes/);
+    expect(() => a.setState({ ...d, disk: { ...d.disk, slots: [{ ...slot, state: "lost" }] } })).toThrow(/slot 0 in an unknown state lost/);
+    expect(() => a.setState({ ...d, disk: { ...d.disk, version: 9 } })).toThrow(/disk state version 9, expected 1/);
+  });
+
+  it("a log header carries the disk geometry; a bad one is refused as corrupt", () => {
+    const h = { image: new Uint8Array(8), memBytes: 4096, stackBytes: 64, unloggedRand: false, program: "p" };
+    const read = (x: object) => {
+      const dec = new LogDecoder();
+      dec.push(encodeLogHeader(x as LogHeader));
+      return dec.readHeader();
+    };
+    expect(read({ ...h, disk: GEO })!.disk).toEqual(GEO);
+    expect(read(h)!.disk).toBeUndefined();
+    expect(() => read({ ...h, disk: { blocks: 4, blockBytes: 3 } })).toThrow(/bad disk geometry: block size 3 must be a power of two/);
   });
 });
 

@@ -273,6 +273,8 @@ export class Disk implements Device {
     this.slots.fill(undefined);
     for (const x of st.slots as (DiskRequest & { state: SlotState; status: number; data: Uint8Array | null })[]) {
       if (!(x.slot >= 0 && x.slot < DISK_REQUESTS_MAX) || this.slots[x.slot]) throw new DeviceStateError(`disk state has a bad or repeated slot ${x.slot}`);
+      if (x.state !== "waiting" && x.state !== "issued" && x.state !== "done") throw new DeviceStateError(`disk state has slot ${x.slot} in an unknown state ${String(x.state)}`);
+      if ((x.op === DISK_WRITE) !== !!x.data) throw new DeviceStateError(`disk state has slot ${x.slot} with ${x.data ? "bytes for a read" : "a write without its bytes"}`);
       const data = x.data ? new Uint8Array(x.data) : undefined;
       const req: DiskRequest = { seq: x.seq, slot: x.slot, op: x.op, block: x.block, count: x.count, addr: x.addr, tag: x.tag, data };
       this.slots[x.slot] = { req, state: x.state, status: x.status };
