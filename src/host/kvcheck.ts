@@ -3,8 +3,9 @@
 // record i in block 1 + i (magic, i, key, value length, value words, checksum in the
 // last word). An image is good when the header is intact (or block 0 is empty), every
 // record below C is valid, and the valid records form a prefix: past the prefix, a valid
-// record may only appear within DISK_REQUESTS_MAX blocks of its end (writes that were in
-// flight together when a run stopped), never further on.
+// record may only appear within KVLOG_WINDOW records of its end: kvlog starts record i
+// only when i < committed + KVLOG_WINDOW, so the writes in flight when a run stopped (or
+// was killed) all lie within that window of the first one missing, never further on.
 import { DISK_REQUESTS_MAX } from "../devices/disk.js";
 import type { DiskGeometry } from "../devices/disk.js";
 import { readDiskBlocks, readDiskGeometry } from "./disk.js";
@@ -12,6 +13,8 @@ import { readDiskBlocks, readDiskGeometry } from "./disk.js";
 export const KVLOG_MAGIC = 0x474c564b;
 export const KVLOG_RECORD_MAGIC = 0x4352564b;
 export const KVLOG_VERSION = 1;
+/** Record writes kvlog keeps in flight at most (WINDOW in programs/kvlog.s). */
+export const KVLOG_WINDOW = DISK_REQUESTS_MAX - 1;
 /** Blocks read at a time while scanning. */
 const SCAN_BLOCKS = 256;
 
@@ -70,7 +73,7 @@ export function checkKvImage(path: string): KvCheckResult {
       const ok = validRecord(words(bytes.subarray(k * g.blockBytes, (k + 1) * g.blockBytes)), i);
       if (!prefixEnded && ok) r.prefix = i + 1;
       else if (!ok) prefixEnded = true;
-      else if (i < r.prefix + DISK_REQUESTS_MAX) r.stray.push(i);
+      else if (i < r.prefix + KVLOG_WINDOW) r.stray.push(i);
       else holes.push(i);
     }
   }
