@@ -6,7 +6,8 @@ import { mkdtempSync, openSync, closeSync, readSync, rmSync, truncateSync, write
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
-import { DISK_IMAGE_HEADER_BYTES } from "../src/host/disk.js";
+import { DISK_READ, DISK_STATUS, DISK_WRITE, type DiskRequest } from "../src/devices/disk.js";
+import { DISK_IMAGE_HEADER_BYTES, FileDisk, createDiskImage, readDiskBlocks } from "../src/host/disk.js";
 import { KVLOG_MAGIC, kvChecksum } from "../src/host/kvcheck.js";
 
 const ROOT = new URL("..", import.meta.url).pathname;
@@ -46,6 +47,44 @@ function commit(path: string, n: number): void {
 function copy(from: string, to: string): void {
   writeFileSync(to, spawnSync("cat", [from]).stdout);
 }
+
+describe("the file back-end", () => {
+  const req = (seq: number, op: number, block: number, count: number, data?: Uint8Array): DiskRequest => ({ seq, slot: seq % 8, op, block, count, addr: 0, tag: seq, data });
+
+  it("performs requests as real asynchronous I/O: completions come later, never inside submit; close waits for them", async () => {
+    const path = join(dir, "fd.img");
+    createDiskImage(path, { blocks: 32, blockBytes: 128 });
+    let settled = 0;
+    const fd = await FileDisk.open(path, () => settled++);
+    expect(fd.geometry).toEqual({ blocks: 32, blockBytes: 128 });
+    const results: [number, number, Uint8Array | undefined][] = [];
+    for (let i = 0; i < 8; i++) fd.submit(req(i + 1, DISK_WRITE, i * 4, 2, new Uint8Array(256).fill(i + 1)), (st, d) => results.push([i + 1, st, d]));
+    expect(results).toHaveLength(0);
+    expect(fd.inFlight).toBe(8);
+    await fd.close();
+    expect(settled).toBe(8);
+    expect(results.map((r) => r[1])).toEqual(new Array(8).fill(DISK_STATUS.OK));
+    expect(results.every((r) => r[2] === undefined)).toBe(true);
+    const g = { blocks: 32, blockBytes: 128 };
+    for (let i = 0; i < 8; i++) expect(readDiskBlocks(path, g, i * 4, 2)).toEqual(new Uint8Array(256).fill(i + 1));
+    const again = await FileDisk.open(path);
+    const got = await new Promise<[number, Uint8Array | undefined]>((resolve) => again.submit(req(9, DISK_READ, 5, 3), (st, d) => resolve([st, d])));
+    expect(got[0]).toBe(DISK_STATUS.OK);
+    expect(got[1]).toEqual(Uint8Array.from([...new Array(128).fill(2), ...new Array(128).fill(0), ...new Array(128).fill(0)]));
+    await again.close();
+  });
+
+  it("a read the file cannot satisfy completes with DISK_E_IO and keeps the reason", async () => {
+    const path = join(dir, "cut.img");
+    createDiskImage(path, { blocks: 8, blockBytes: 64 });
+    const fd = await FileDisk.open(path);
+    truncateSync(path, DISK_IMAGE_HEADER_BYTES + 64 * 6); // shrunk under the running guest
+    const got = await new Promise<[number, Uint8Array | undefined]>((resolve) => fd.submit(req(1, DISK_READ, 6, 2), (st, d) => resolve([st, d])));
+    expect(got).toEqual([DISK_STATUS.E_IO, undefined]);
+    expect(fd.lastError?.message).toMatch(/cut\.img ends inside block 6/);
+    await fd.close();
+  });
+});
 
 describe("ftvm disk and kvlog", () => {
   const img = join(dir, "kv.img");

@@ -73,6 +73,7 @@ async function live(argv: string[], record: boolean): Promise<number> {
     stdin: useStdin ? process.stdin : undefined,
     output: (b) => process.stdout.write(b),
   });
+  if (res.diskError) process.stderr.write(`ftvm: a disk request failed on the host (the guest saw DISK_E_IO): ${res.diskError}\n`);
   const what = record ? `recorded ${res.events} events (${res.logBytes} bytes) to ${values.out}` : `ran`;
   const traced = values.trace ? `; trace: ${res.traceRecords} records in ${values.trace}` : "";
   switch (res.reason) {

@@ -66,6 +66,8 @@ export interface LiveRunResult {
   traceRecords: number;
   /** Wall time of the run loop (host clock), for speed figures. */
   runMs: number;
+  /** The last host error behind a DISK_E_IO completion, if any request failed. */
+  diskError?: string;
 }
 
 export async function runLive(o: LiveRunOptions): Promise<LiveRunResult> {
@@ -210,5 +212,6 @@ export async function runLive(o: LiveRunOptions): Promise<LiveRunResult> {
     await disk?.close();
   }
   const runMs = performance.now() - startedMs;
-  return { reason, icount: machine.icount, trap: machine.trap, logBytes: log?.bytes ?? 0, events, traceRecords: tracer?.records ?? 0, runMs };
+  const diskError = disk?.lastError?.message;
+  return { reason, icount: machine.icount, trap: machine.trap, logBytes: log?.bytes ?? 0, events, traceRecords: tracer?.records ?? 0, runMs, ...(diskError ? { diskError } : {}) };
 }
