@@ -16,6 +16,20 @@ export const PORTS: readonly PortSpec[] = [
   { name: "TIMER_PERIOD", port: 0x10, access: "rw", sem: "periodic timer interrupt every N virtual microseconds; 0 stops it" },
   { name: "TIMER_TICKS", port: 0x11, access: "r", sem: "timer interrupts delivered so far" },
   { name: "CLOCK_HI", port: 0x20, access: "r", sem: "high 32 bits of the clock value read by the last TIME" },
+  { name: "DISK_BLOCKS", port: 0x30, access: "r", sem: "disk size in blocks (0: no disk attached)" },
+  { name: "DISK_BLOCK_BYTES", port: 0x31, access: "r", sem: "disk block size in bytes" },
+  { name: "DISK_OP", port: 0x32, access: "rw", sem: "operation of the next request: DISK_READ or DISK_WRITE" },
+  { name: "DISK_BLOCK", port: 0x33, access: "rw", sem: "first block of the next request" },
+  { name: "DISK_COUNT", port: 0x34, access: "rw", sem: "number of blocks of the next request" },
+  { name: "DISK_ADDR", port: 0x35, access: "rw", sem: "guest memory address of the next request (a multiple of 4)" },
+  { name: "DISK_TAG", port: 0x36, access: "rw", sem: "any value; reported again in DISK_DONE_TAG when the request completes" },
+  { name: "DISK_START", port: 0x37, access: "r", sem: "start the request the registers describe: its slot (0..7), or a negative DISK_E_* status" },
+  { name: "DISK_DONE", port: 0x38, access: "r", sem: "take the oldest completed request: its slot (now free), or -1 when none" },
+  { name: "DISK_DONE_STATUS", port: 0x39, access: "r", sem: "status of the request DISK_DONE last took: DISK_OK or DISK_E_IO" },
+  { name: "DISK_DONE_TAG", port: 0x3a, access: "r", sem: "tag of the request DISK_DONE last took" },
+  { name: "DISK_PENDING", port: 0x3b, access: "r", sem: "slots in use: requests started and not yet taken by DISK_DONE" },
+  { name: "DISK_READY", port: 0x3c, access: "r", sem: "completed requests waiting to be taken by DISK_DONE" },
+  { name: "DISK_CTRL", port: 0x3d, access: "rw", sem: "bit 0: raise VEC_DISK when a request completes" },
   { name: "MEM_SIZE", port: 0x70, access: "r", sem: "data memory size in bytes" },
   { name: "STACK_BASE", port: 0x71, access: "r", sem: "lowest address of the stack region (the stack grows down from MEM_SIZE)" },
 ];
@@ -25,15 +39,39 @@ export const PORT: Readonly<Record<string, number>> = Object.fromEntries(PORTS.m
 export const VECTORS = [
   { name: "VEC_TIMER", vector: 0, sem: "the periodic timer fired" },
   { name: "VEC_CONSOLE", vector: 1, sem: "console input arrived (when enabled in CON_CTRL)" },
+  { name: "VEC_DISK", vector: 2, sem: "a disk request completed (when enabled in DISK_CTRL)" },
 ] as const;
 
 export const VEC_TIMER = 0;
 export const VEC_CONSOLE = 1;
+export const VEC_DISK = 2;
+
+/** Named values a device defines (operations, statuses, limits); the assembler predefines them too. */
+export interface ConstantSpec {
+  readonly name: string;
+  readonly value: number;
+  readonly sem: string;
+}
+
+export const CONSTANTS: readonly ConstantSpec[] = [
+  { name: "DISK_READ", value: 1, sem: "DISK_OP: read blocks into memory (the data lands when the request completes)" },
+  { name: "DISK_WRITE", value: 2, sem: "DISK_OP: write memory to blocks (the data is copied when the request starts)" },
+  { name: "DISK_REQUESTS_MAX", value: 8, sem: "disk requests that may be outstanding at once (slots 0..7)" },
+  { name: "DISK_REQUEST_BYTES_MAX", value: 65536, sem: "the most bytes one disk request may move" },
+  { name: "DISK_OK", value: 0, sem: "the request completed" },
+  { name: "DISK_E_OP", value: -1, sem: "DISK_START: DISK_OP is neither DISK_READ nor DISK_WRITE" },
+  { name: "DISK_E_COUNT", value: -2, sem: "DISK_START: DISK_COUNT is 0, or the request would move more than DISK_REQUEST_BYTES_MAX" },
+  { name: "DISK_E_RANGE", value: -3, sem: "DISK_START: the blocks lie outside the disk (always so with no disk)" },
+  { name: "DISK_E_ADDR", value: -4, sem: "DISK_START: DISK_ADDR is not a multiple of 4, or the bytes do not fit in data memory" },
+  { name: "DISK_E_FULL", value: -5, sem: "DISK_START: all DISK_REQUESTS_MAX slots are in use" },
+  { name: "DISK_E_IO", value: -6, sem: "DISK_DONE_STATUS: the host could not perform the request (a read left memory untouched)" },
+];
 
 /** Every name the assembler predefines, with its value. */
 export function predefinedConstants(): Map<string, number> {
   const m = new Map<string, number>();
   for (const p of PORTS) m.set(p.name, p.port);
   for (const v of VECTORS) m.set(v.name, v.vector);
+  for (const c of CONSTANTS) m.set(c.name, c.value);
   return m;
 }

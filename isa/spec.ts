@@ -1,6 +1,6 @@
 // The generated parts of the spec (isa/README.md): the opcode table, the port table and
-// the vector table, each between <!-- BEGIN name --> and <!-- END name --> markers.
-import { PORTS, VECTORS } from "./ports.js";
+// the vector table and the device constants, each between <!-- BEGIN name --> and <!-- END name --> markers.
+import { CONSTANTS, PORTS, VECTORS } from "./ports.js";
 import { opcodeTableMarkdown } from "./table.js";
 
 export function generatedSections(): Map<string, string> {
@@ -8,10 +8,13 @@ export function generatedSections(): Map<string, string> {
   for (const p of PORTS) ports.push(`| 0x${p.port.toString(16).padStart(2, "0")} | ${p.name} | ${p.access} | ${p.sem} |`);
   const vectors = ["| vector | name | raised when |", "| --- | --- | --- |"];
   for (const v of VECTORS) vectors.push(`| ${v.vector} | ${v.name} | ${v.sem} |`);
+  const constants = ["| name | value | meaning |", "| --- | --- | --- |"];
+  for (const c of CONSTANTS) constants.push(`| ${c.name} | ${c.value} | ${c.sem} |`);
   return new Map([
     ["opcodes", opcodeTableMarkdown()],
     ["ports", ports.join("\n")],
     ["vectors", vectors.join("\n")],
+    ["constants", constants.join("\n")],
   ]);
 }
 

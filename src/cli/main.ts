@@ -18,6 +18,8 @@ import { arbiterCommand, backupCommand, primaryCommand } from "./hosts.js";
 import { crashCommand } from "./crash.js";
 import { demoCommand } from "./demo.js";
 import { simCommand } from "./sim.js";
+import { diskCommand } from "./disk.js";
+import { DiskImageError } from "../host/disk.js";
 
 const COMMANDS: Command[] = [
   runCommand,
@@ -32,6 +34,7 @@ const COMMANDS: Command[] = [
   primaryCommand,
   backupCommand,
   simCommand,
+  diskCommand,
   demoCommand,
   tourCommand,
 ];
@@ -64,7 +67,7 @@ export async function main(argv: string[]): Promise<number> {
     if (!cmd) throw new UsageError(`unknown command "${name}"\n\n${HELP}`);
     return await cmd.run(rest);
   } catch (e) {
-    if (e instanceof UsageError || e instanceof AsmError || e instanceof ImageError || e instanceof FormatError || e instanceof StateError || e instanceof DeviceStateError) {
+    if (e instanceof UsageError || e instanceof AsmError || e instanceof ImageError || e instanceof FormatError || e instanceof StateError || e instanceof DeviceStateError || e instanceof DiskImageError) {
       process.stderr.write(`ftvm: ${e.message}\n`);
       return EXIT_USAGE;
     }

@@ -15,6 +15,7 @@ const COMMON = {
   "unlogged-rand": { type: "boolean" },
   "no-stdin": { type: "boolean" },
   interpret: { type: "boolean" },
+  disk: { type: "string" },
 } as const;
 
 const COMMON_HELP = `  --max-icount N        stop after N instructions (1M, 5e6 and 1_000_000 work)
@@ -25,6 +26,7 @@ const COMMON_HELP = `  --max-icount N        stop after N instructions (1M, 5e6 
   --host-id N           the value HOSTID returns (default: derived from the host name)
   --no-stdin            do not feed stdin to the console
   --interpret           use the reference interpreter instead of the compiled engine
+  --disk IMAGE          attach a disk image (make one with ftvm disk create)
   --unlogged-rand       UNSAFE: RAND reads randomness without logging it, so replay
                         diverges (to demonstrate trace diff)`;
 
@@ -67,9 +69,11 @@ async function live(argv: string[], record: boolean): Promise<number> {
     unloggedRand: !!values["unlogged-rand"],
     hostId: intOption(values["host-id"] as string | undefined, "host-id"),
     interpret: !!values.interpret,
+    diskPath: values.disk as string | undefined,
     stdin: useStdin ? process.stdin : undefined,
     output: (b) => process.stdout.write(b),
   });
+  if (res.diskError) process.stderr.write(`ftvm: a disk request failed on the host (the guest saw DISK_E_IO): ${res.diskError}\n`);
   const what = record ? `recorded ${res.events} events (${res.logBytes} bytes) to ${values.out}` : `ran`;
   const traced = values.trace ? `; trace: ${res.traceRecords} records in ${values.trace}` : "";
   switch (res.reason) {

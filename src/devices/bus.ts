@@ -8,33 +8,44 @@ import { Clock } from "./clock.js";
 import { Console } from "./console.js";
 import type { Device, DeviceState } from "./device.js";
 import { DeviceStateError } from "./device.js";
+import type { DiskGeometry } from "./disk.js";
+import { Disk } from "./disk.js";
 import type { DeviceEnv } from "./events.js";
 import { kindName } from "./events.js";
 import { Timer } from "./timer.js";
 
-export const DEVICES_STATE_VERSION = 1;
+export const DEVICES_STATE_VERSION = 2;
 
 export interface DevicesState {
   version: number;
   console: DeviceState;
   timer: DeviceState;
   clock: DeviceState;
+  disk: DeviceState;
+}
+
+export interface BusOptions {
+  /** The disk's geometry (default: no disk, every request refused). */
+  disk?: DiskGeometry;
 }
 
 export class Bus implements Sys {
   readonly console: Console;
   readonly timer = new Timer();
   readonly clock: Clock;
+  readonly disk: Disk;
   /** Asynchronous event kind → the device that consumes it. */
   private readonly byKind = new Map<number, Device>();
 
   constructor(
     readonly machine: Machine,
     public env: DeviceEnv,
+    opts: BusOptions = {},
   ) {
     this.console = new Console(machine);
     this.clock = new Clock(() => this.env);
-    for (const d of [this.console, this.timer] as Device[]) for (const k of d.kinds) this.byKind.set(k, d);
+    this.disk = new Disk(machine, opts.disk);
+    for (const d of [this.console, this.timer, this.disk] as Device[]) for (const k of d.kinds) this.byKind.set(k, d);
     machine.sys = this;
   }
 
@@ -46,6 +57,20 @@ export class Bus implements Sys {
       case PORT.TIMER_PERIOD: return this.timer.periodUs | 0;
       case PORT.TIMER_TICKS: return this.timer.ticks | 0;
       case PORT.CLOCK_HI: return this.clock.hi;
+      case PORT.DISK_BLOCKS: return this.disk.geometry.blocks | 0;
+      case PORT.DISK_BLOCK_BYTES: return this.disk.geometry.blockBytes;
+      case PORT.DISK_OP: return this.disk.op;
+      case PORT.DISK_BLOCK: return this.disk.block;
+      case PORT.DISK_COUNT: return this.disk.count;
+      case PORT.DISK_ADDR: return this.disk.addr;
+      case PORT.DISK_TAG: return this.disk.tag;
+      case PORT.DISK_START: return this.disk.start();
+      case PORT.DISK_DONE: return this.disk.takeDone();
+      case PORT.DISK_DONE_STATUS: return this.disk.doneStatus;
+      case PORT.DISK_DONE_TAG: return this.disk.doneTag;
+      case PORT.DISK_PENDING: return this.disk.pending();
+      case PORT.DISK_READY: return this.disk.readyCount();
+      case PORT.DISK_CTRL: return this.disk.ctrl;
       case PORT.MEM_SIZE: return this.machine.memBytes | 0;
       case PORT.STACK_BASE: return this.machine.stackBase | 0;
     }
@@ -58,6 +83,12 @@ export class Bus implements Sys {
       case PORT.CON_OUT: this.console.write(value & 0xff); return;
       case PORT.CON_CTRL: this.console.ctrl = value & 1; return;
       case PORT.TIMER_PERIOD: this.timer.setPeriod(value); return;
+      case PORT.DISK_OP: this.disk.op = value | 0; return;
+      case PORT.DISK_BLOCK: this.disk.block = value | 0; return;
+      case PORT.DISK_COUNT: this.disk.count = value | 0; return;
+      case PORT.DISK_ADDR: this.disk.addr = value | 0; return;
+      case PORT.DISK_TAG: this.disk.tag = value | 0; return;
+      case PORT.DISK_CTRL: this.disk.ctrl = value & 1; return;
     }
     this.machine.raiseTrap("bad-port", `OUT to port ${port >>> 0}, which no device accepts`);
   }
@@ -103,6 +134,7 @@ export class Bus implements Sys {
       console: this.console.getState(),
       timer: this.timer.getState(),
       clock: this.clock.getState(),
+      disk: this.disk.getState(),
     };
   }
 
@@ -111,5 +143,6 @@ export class Bus implements Sys {
     this.console.setState(s.console);
     this.timer.setState(s.timer);
     this.clock.setState(s.clock);
+    this.disk.setState(s.disk);
   }
 }

@@ -1,7 +1,7 @@
 // Event kinds: every nondeterministic thing the guest can see has one. The log is a
 // sequence of {lsn, icount, kind, data}. "Sync" kinds answer an instruction (TIME, RAND,
 // HOSTID) and are consumed by the instruction at exactly `icount`; "async" kinds arrive
-// from outside (a timer tick, console bytes, later a disk completion or a packet) and are
+// from outside (a timer tick, console bytes, a disk completion, later a packet) and are
 // delivered at the instruction boundary `icount` chosen by the primary. Marks carry no
 // input: they record digests and how far execution has gone.
 export const EV = {
@@ -10,6 +10,8 @@ export const EV = {
   HOSTID: 3,
   TIMER: 16,
   CONSOLE_INPUT: 17,
+  /** A disk request completed: data {slot, seq, status, data?} (data: the bytes a read returned). */
+  DISK_DONE: 18,
   /** A state digest the replay side compares: data {regs, mem}. */
   CHECK: 32,
   /** The recording ended here: data {reason, regs, mem}. */
@@ -24,7 +26,7 @@ export const EV = {
 export type EventKind = (typeof EV)[keyof typeof EV];
 
 export const SYNC_KINDS: ReadonlySet<number> = new Set([EV.TIME, EV.RAND, EV.HOSTID]);
-export const ASYNC_KINDS: ReadonlySet<number> = new Set([EV.TIMER, EV.CONSOLE_INPUT]);
+export const ASYNC_KINDS: ReadonlySet<number> = new Set([EV.TIMER, EV.CONSOLE_INPUT, EV.DISK_DONE]);
 export const MARK_KINDS: ReadonlySet<number> = new Set([EV.CHECK, EV.END, EV.PROGRESS]);
 
 export function kindName(kind: number): string {

@@ -14,11 +14,25 @@ import { encodeImage } from "../vm/image.js";
 import { Machine } from "../vm/machine.js";
 import type { Trap } from "../vm/trap.js";
 import { attachEngine } from "./engine.js";
+import { FileDisk } from "./disk.js";
 import { ChunkFile } from "./files.js";
 import { realWorld } from "./world.js";
 
 /** Events are written to the log in batches of at most this many (one frame each). */
 export const LOG_BATCH_EVENTS_MAX = 4096;
+/**
+ * A batch is also written once its data reaches this many bytes: disk reads carry up to
+ * 64 KiB each, and a frame must stay under LOG_FRAME_BYTES_MAX (4 MiB) to be read back.
+ */
+export const LOG_BATCH_BYTES_MAX = 1024 * 1024;
+
+/** Roughly how many bytes an event adds to its frame (its byte payload dominates). */
+function eventBytes(e: Event): number {
+  const d = e.data as { data?: unknown } | Uint8Array | null;
+  if (d instanceof Uint8Array) return 16 + d.length;
+  if (d && typeof d === "object" && d.data instanceof Uint8Array) return 32 + d.data.length;
+  return 16;
+}
 /** The loop yields to Node's event loop at least this often, so input and signals get in. */
 const YIELD_INTERVAL_MS = 10;
 
@@ -39,6 +53,8 @@ export interface LiveRunOptions {
   output: (bytes: Uint8Array) => void;
   /** Use the reference interpreter instead of the compiled engine. */
   interpret?: boolean;
+  /** A disk image (ftvm disk create) the guest reads and writes. */
+  diskPath?: string;
 }
 
 export interface LiveRunResult {
@@ -50,34 +66,49 @@ export interface LiveRunResult {
   traceRecords: number;
   /** Wall time of the run loop (host clock), for speed figures. */
   runMs: number;
+  /** The last host error behind a DISK_E_IO completion, if any request failed. */
+  diskError?: string;
 }
 
 export async function runLive(o: LiveRunOptions): Promise<LiveRunResult> {
+  // Opened first, so a bad image is reported before anything is written. Completions wake
+  // the loop through poke (defined below, called only later).
+  const disk = o.diskPath ? await FileDisk.open(o.diskPath, () => poke()) : undefined;
   const machine = new Machine(o.image, { memBytes: o.memBytes, stackBytes: o.stackBytes });
   if (!o.interpret) attachEngine(machine);
   const log = o.logPath ? new ChunkFile(o.logPath) : undefined;
   const trace = o.tracePath ? new ChunkFile(o.tracePath) : undefined;
   const imageBytes = encodeImage(o.image);
   let batch: Event[] = [];
+  let batchBytes = 0;
   let events = 0;
   const flushLog = () => {
     if (log && batch.length > 0) log.write(encodeLogFrame(batch));
     batch = [];
+    batchBytes = 0;
   };
   const emit = (e: Event) => {
     events++;
     if (!log) return;
     batch.push(e);
-    if (batch.length >= LOG_BATCH_EVENTS_MAX) flushLog();
+    batchBytes += eventBytes(e);
+    if (batch.length >= LOG_BATCH_EVENTS_MAX || batchBytes >= LOG_BATCH_BYTES_MAX) flushLog();
   };
   log?.write(
-    encodeLogHeader({ image: imageBytes, memBytes: machine.memBytes, stackBytes: machine.stackBytes, unloggedRand: !!o.unloggedRand, program: o.program }),
+    encodeLogHeader({
+      image: imageBytes,
+      memBytes: machine.memBytes,
+      stackBytes: machine.stackBytes,
+      unloggedRand: !!o.unloggedRand,
+      program: o.program,
+      ...(disk ? { disk: disk.geometry } : {}),
+    }),
   );
   const tracer = trace
     ? new Tracer(machine, { image: imageBytes, intervalIcount: o.traceIntervalIcount ?? 100_000, program: o.program, role: log ? "record" : "run" }, (c) => trace.write(c))
     : undefined;
-  const bus = new Bus(machine, undefined as never);
-  const env = new LiveEnv(bus, realWorld(o.hostId), emit, {
+  const bus = new Bus(machine, undefined as never, { disk: disk?.geometry });
+  const env = new LiveEnv(bus, { ...realWorld(o.hostId), disk }, emit, {
     unloggedRand: o.unloggedRand,
     stopAfterInput: !!tracer,
     onDelivered: tracer ? traceDelivered(tracer) : undefined,
@@ -145,7 +176,7 @@ export async function runLive(o: LiveRunOptions): Promise<LiveRunResult> {
         flushLog();
         if (env.hasPending()) continue;
         const deadline = env.timerDeadline();
-        if (deadline === undefined && stdinEnded && !pendingChunk) {
+        if (deadline === undefined && stdinEnded && !pendingChunk && env.diskRequestsInFlight === 0) {
           reason = "deadlock";
           break;
         }
@@ -177,7 +208,10 @@ export async function runLive(o: LiveRunOptions): Promise<LiveRunResult> {
     }
     log?.close();
     trace?.close();
+    // Requests the guest left outstanding still reach the image before it is closed.
+    await disk?.close();
   }
   const runMs = performance.now() - startedMs;
-  return { reason, icount: machine.icount, trap: machine.trap, logBytes: log?.bytes ?? 0, events, traceRecords: tracer?.records ?? 0, runMs };
+  const diskError = disk?.lastError?.message;
+  return { reason, icount: machine.icount, trap: machine.trap, logBytes: log?.bytes ?? 0, events, traceRecords: tracer?.records ?? 0, runMs, ...(diskError ? { diskError } : {}) };
 }

@@ -47,7 +47,9 @@ export function runReplay(o: ReplayRunOptions): ReplayRunResult {
   const tracer = trace
     ? new Tracer(machine, { image: h.image, intervalIcount: o.traceIntervalIcount ?? 100_000, program: h.program, role: "replay" }, (c) => trace.write(c))
     : undefined;
-  const bus = new Bus(machine, undefined as never);
+  // The disk exists for the guest (same geometry), but no image is opened: every byte a
+  // read returned is in the log, and writes were done when the run was recorded.
+  const bus = new Bus(machine, undefined as never, { disk: h.disk ?? undefined });
   const env = new ReplayEnv(bus, source, { unloggedRand: h.unloggedRand, world: h.unloggedRand ? realWorld() : undefined, stopAfterInput: !!tracer });
   bus.env = env;
   const runner = new ReplayRunner(bus, env, { tracer });

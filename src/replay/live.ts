@@ -3,7 +3,10 @@
 // asynchronous input (timer ticks, console bytes) is delivered, and logs each delivery
 // with the exact icount. An interrupt-raising event that arrives while the guest has
 // interrupts disabled stays queued here and is logged when it is actually delivered.
+// Disk requests the device issued are submitted to the world's disk back-end; their
+// completions queue here like console input and are logged when delivered.
 import type { Bus } from "../devices/bus.js";
+import type { DiskCompletion } from "../devices/disk.js";
 import type { DeviceEnv, Event } from "../devices/events.js";
 import { EV } from "../devices/events.js";
 import type { World } from "./world.js";
@@ -12,6 +15,8 @@ import type { World } from "./world.js";
 export const LIVE_PENDING_INPUT_BYTES_MAX = 1024 * 1024;
 /** The largest console chunk one event carries. */
 export const CONSOLE_CHUNK_BYTES_MAX = 1024;
+/** Asynchronous completions (disk, later others) accepted but not yet delivered; post refuses beyond it. */
+export const LIVE_PENDING_COMPLETIONS_MAX = 256;
 
 export interface LiveOptions {
   /** UNSAFE, for demonstrating divergence: RAND reads the world without logging. */
@@ -35,6 +40,8 @@ export class LiveEnv implements DeviceEnv {
   private consoleEof = false;
   private timerGeneration = -1;
   private timerDeadlineUs: number | undefined;
+  private readonly completions: { kind: number; data: unknown }[] = [];
+  private diskInFlight = 0;
 
   constructor(
     private readonly bus: Bus,
@@ -45,6 +52,7 @@ export class LiveEnv implements DeviceEnv {
     this.lsn = (opts.firstLsn ?? 1) - 1;
     this.lastUs = opts.startUs ?? 0;
     this.baseUs = world.nowUs() - this.lastUs;
+    if (bus.disk.geometry.blocks > 0 && !world.disk) throw new Error("live: the guest has a disk but the world gives no disk back-end");
   }
 
   /** The lsn of the last event emitted. */
@@ -104,8 +112,43 @@ export class LiveEnv implements DeviceEnv {
     this.consoleEof = true;
   }
 
+  /**
+   * Queues an asynchronous completion from the host, delivered by pump() in arrival order;
+   * false when the bound is reached.
+   */
+  postCompletion(kind: number, data: unknown): boolean {
+    if (this.completions.length >= LIVE_PENDING_COMPLETIONS_MAX) return false;
+    this.completions.push({ kind, data });
+    return true;
+  }
+
+  /** Disk requests submitted to the back-end whose completion has not arrived yet. */
+  get diskRequestsInFlight(): number {
+    return this.diskInFlight;
+  }
+
+  /**
+   * Submits the requests the disk issued since the last call. A restored or newly live
+   * device lists every issued, uncompleted request, so this also re-issues them.
+   */
+  submitDisk(): void {
+    if (!this.bus.disk.hasUnsubmitted()) return;
+    const backend = this.world.disk;
+    if (!backend) throw new Error("live: the guest started a disk request but the world gives no disk back-end");
+    for (const req of this.bus.disk.takeIssued()) {
+      this.diskInFlight++;
+      backend.submit(req, (status, data) => {
+        this.diskInFlight--;
+        const c: DiskCompletion = { slot: req.slot, seq: req.seq, status };
+        if (data !== undefined) c.data = data.slice();
+        // At most DISK_REQUESTS_MAX disk completions are ever queued, far below the bound.
+        if (!this.postCompletion(EV.DISK_DONE, c)) throw new Error("live: completion queue full");
+      });
+    }
+  }
+
   hasPending(): boolean {
-    return this.consoleQueue.length > 0 || (this.consoleEof && !this.bus.console.inputEnded()) || this.timerDue();
+    return this.completions.length > 0 || this.consoleQueue.length > 0 || (this.consoleEof && !this.bus.console.inputEnded()) || this.timerDue();
   }
 
   /** When the timer is next due, in virtual µs (undefined when it is stopped). */
@@ -141,6 +184,14 @@ export class LiveEnv implements DeviceEnv {
       this.deliver(EV.CONSOLE_INPUT, new Uint8Array(0));
       delivered++;
     }
+    // Completions go in arrival order: the head waits until it may be delivered.
+    while (this.completions.length > 0 && this.bus.canDeliver(this.completions[0].kind)) {
+      const c = this.completions.shift()!;
+      this.deliver(c.kind, c.data);
+      delivered++;
+    }
+    // A delivered disk completion may have let waiting requests go: submit them now.
+    this.submitDisk();
     return delivered;
   }
 

@@ -1,6 +1,8 @@
 // The log file format (.ftlog): a framed file (src/trace/framing.ts) whose header names
 // the program and machine size and whose frames are batches of events, each event the
 // tuple [lsn, icount, kind, data]. The same batches travel over the FT log channel.
+import type { DiskGeometry } from "../devices/disk.js";
+import { geometryProblem } from "../devices/disk.js";
 import type { Event } from "../devices/events.js";
 import type { FormatSpec } from "../trace/framing.js";
 import { FormatError, FrameDecoder, encodeFileHeader, encodeFramePayload, packr } from "../trace/framing.js";
@@ -21,6 +23,8 @@ export interface LogHeader {
   unloggedRand: boolean;
   /** Name of the program as given to record, for messages. */
   program: string;
+  /** The disk's geometry when the guest had one (replay needs no image: reads are in the log). */
+  disk?: DiskGeometry;
 }
 
 export const LOG_FORMAT: FormatSpec<LogHeader> = {
@@ -32,6 +36,10 @@ export const LOG_FORMAT: FormatSpec<LogHeader> = {
   checkHeader(h) {
     const x = h as LogHeader;
     if (!x || !(x.image instanceof Uint8Array) || !Number.isInteger(x.memBytes) || !Number.isInteger(x.stackBytes)) return "lacks image, memBytes or stackBytes";
+    if (x.disk !== undefined && x.disk !== null) {
+      const problem = geometryProblem(x.disk);
+      if (problem) return `has a bad disk geometry: ${problem}`;
+    }
     x.image = new Uint8Array(x.image);
     return undefined;
   },

@@ -44,6 +44,9 @@ export class LiveRunner {
       r = m.run(m.icount + 1);
       if (t) traceAfterRun(this.env, t);
     }
+    // Requests the guest started in this slice go to the disk back-end now, not at the
+    // next pump: a guest about to wait for them must not wait on an idle host.
+    this.env.submitDisk();
     if (r === "continue" && m.icount >= max) return "max-icount";
     return r;
   }

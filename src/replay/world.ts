@@ -1,5 +1,17 @@
 // What the live environment is given instead of reading the world itself: real
 // implementations live in src/host, simulated ones in tests and the simulator.
+import type { DiskRequest } from "../devices/disk.js";
+
+/**
+ * Where disk requests go on the live side: a file on this host (src/host/disk.ts), an
+ * in-memory disk in tests and the simulator. done() must be called exactly once per
+ * request, and never from inside submit(): a completion is an asynchronous event.
+ */
+export interface DiskBackend {
+  /** Performs a request; done(status, data) reports DISK_OK with a read's bytes, or DISK_E_IO. */
+  submit(req: DiskRequest, done: (status: number, data?: Uint8Array) => void): void;
+}
+
 export interface World {
   /** A monotonic clock in microseconds (any origin). */
   nowUs(): number;
@@ -7,6 +19,8 @@ export interface World {
   random32(): number;
   /** This host's identity. */
   readonly hostId: number;
+  /** The disk back-end, when the guest has a disk. */
+  readonly disk?: DiskBackend;
 }
 
 /** A deterministic world for tests: the clock advances `stepUs` per reading, random bits from a seed. */
