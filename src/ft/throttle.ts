@@ -8,13 +8,15 @@
 export const LAG_THRESHOLD_MS_DEFAULT = 1000;
 /** How often the throttle level moves, and by how much (a share of the time asleep). */
 const ADJUST_INTERVAL_MS = 100;
-const ADJUST_STEP = 0.1;
+const ADJUST_STEP = 0.2;
 /** Never sleep more than this share of the time: the primary always makes some progress. */
 const THROTTLE_MAX = 0.95;
 /** (time, icount) samples kept for the lag in time: a few seconds at one per millisecond. */
 const SAMPLES_MAX = 8192;
 /** Sleeps shorter than this are saved up (a host timer cannot sleep for 0.2 ms). */
 const SLEEP_MS_MIN = 2;
+/** The backup's replay rate is measured over windows of this length. */
+const RATE_WINDOW_MS = 50;
 
 export class Throttle {
   /** Share of the time the primary sleeps (0 = full speed). */
@@ -31,6 +33,9 @@ export class Throttle {
   private sliceMs = 1;
   private lastRunMs: number | undefined;
   private lastSleepMs = 0;
+  private lastRunIcount = 0;
+  /** Instructions per ms the primary runs when not asleep (0 when it idles: then there is nothing to throttle). */
+  private primaryRate = 0;
   private debtMs = 0;
 
   constructor(readonly thresholdMs = LAG_THRESHOLD_MS_DEFAULT) {}
@@ -40,8 +45,13 @@ export class Throttle {
     if (this.lastRunMs !== undefined) {
       // Time spent running since the last call (the sleep we asked for does not count).
       const dt = nowMs - this.lastRunMs - this.lastSleepMs;
-      if (dt >= 0 && dt < 50) this.sliceMs = this.sliceMs * 0.9 + dt * 0.1;
+      if (dt > 0 && dt < 50) {
+        this.sliceMs = this.sliceMs * 0.9 + dt * 0.1;
+        const rate = (icount - this.lastRunIcount) / dt;
+        if (rate > 0) this.primaryRate = this.primaryRate > 0 ? this.primaryRate * 0.9 + rate * 0.1 : rate;
+      }
     }
+    this.lastRunIcount = icount;
     this.lastSleepMs = 0;
     this.lastRunMs = nowMs;
     const last = (this.head + SAMPLES_MAX - 1) % SAMPLES_MAX;
@@ -52,8 +62,35 @@ export class Throttle {
     if (this.count < SAMPLES_MAX) this.count++;
   }
 
-  /** How long ago the primary stood where the backup stands now (0 when it is level). */
+  /**
+   * The backup's lag in ms: the time it needs to catch up (the instructions it trails by,
+   * at the rate it has been replaying), which is what a failover would spend replaying.
+   * Until that rate is known: how long ago the primary stood where the backup stands now
+   * (a measure that alone would mislead the throttle: a throttled primary moves slowly,
+   * so a small gap spans a long time, and the throttle would feed on itself).
+   */
   lagMs(nowMs: number, primaryIcount: number, backupIcount: number): number {
+    const behind = this.historyLagMs(nowMs, primaryIcount, backupIcount);
+    const last = this.lastBackup;
+    if (!last || backupIcount < last.icount) this.lastBackup = { atMs: nowMs, icount: backupIcount };
+    else if (nowMs - last.atMs >= RATE_WINDOW_MS) {
+      // Only windows in which the backup had work throughout say how fast it replays.
+      if (behind > 0 && last.behind) {
+        const rate = (backupIcount - last.icount) / (nowMs - last.atMs);
+        this.backupRate = this.backupRate > 0 ? this.backupRate * 0.7 + rate * 0.3 : rate;
+      }
+      this.lastBackup = { atMs: nowMs, icount: backupIcount, behind: behind > 0 };
+    } else if (behind === 0) last.behind = false;
+    if (behind === 0 || !(this.backupRate > 0)) return behind;
+    return (primaryIcount - backupIcount) / this.backupRate;
+  }
+
+  private lastBackup?: { atMs: number; icount: number; behind?: boolean };
+  /** Instructions per ms the backup replayed while it had work. */
+  private backupRate = 0;
+
+  /** How long ago the primary stood where the backup stands now (0 when it is level). */
+  private historyLagMs(nowMs: number, primaryIcount: number, backupIcount: number): number {
     if (backupIcount >= primaryIcount || this.count === 0) return 0;
     // The newest sample at or before the backup's icount: samples are in icount order.
     let lo = 0;
@@ -76,10 +113,17 @@ export class Throttle {
     if (lagMs > this.lagMsMax) this.lagMsMax = lagMs;
     if (nowMs - this.lastAdjustMs >= ADJUST_INTERVAL_MS) {
       this.lastAdjustMs = nowMs;
-      // Far behind: step twice as fast (a backup at a third of the primary's speed needs a
-      // level of two thirds before the lag stops growing).
-      if (lagMs > this.thresholdMs) this.level = Math.min(THROTTLE_MAX, this.level + (lagMs > 2 * this.thresholdMs ? 2 : 1) * ADJUST_STEP);
-      else if (lagMs < this.thresholdMs / 2) this.level = Math.max(0, this.level - ADJUST_STEP);
+      // The speed to aim for: the backup's own pace at the threshold, a little faster below
+      // it (so the lag drifts back), slower above it, full speed under half of it. The
+      // level moves toward that in small steps: the primary slows and speeds up gradually.
+      let target: number;
+      if (lagMs <= this.thresholdMs / 2) target = 0;
+      else if (this.backupRate > 0 && this.primaryRate > 0) {
+        const pace = Math.max(0, 2 - lagMs / this.thresholdMs) * this.backupRate;
+        target = Math.min(THROTTLE_MAX, Math.max(0, 1 - pace / this.primaryRate));
+      } else target = lagMs > this.thresholdMs ? this.level + ADJUST_STEP : this.level;
+      const step = Math.max(-ADJUST_STEP, Math.min(ADJUST_STEP, target - this.level));
+      this.level = Math.min(THROTTLE_MAX, Math.max(0, this.level + step));
       if (this.level > this.levelMax) this.levelMax = this.level;
     }
     if (this.level === 0) {
