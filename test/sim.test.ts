@@ -20,16 +20,21 @@ const BLOCK = 250;
 // and are covered by the seed ranges below.
 //
 // Known protocol bug (src/ft/node.ts, reported, not fixed here): a cloned backup whose
-// claim is refused because it is no member yet halts for good, but its primary's claim of
-// the pair's epoch may still be in flight; when that is granted afterwards and the primary
-// dies, the current epoch's only surviving member (the halted backup, which holds the
-// state) can never serve. These seeds fail liveness that way, and only that way.
-const KNOWN_NODE_BUG = new Set([117, 314]);
-const NODE_BUG_FAILURE = /^liveness: .* halted at [\d.]+ ms \(lost the test-and-set for epoch \d+ \(host [C-E] was not a member of epoch \d+/;
+// claim of the next epoch is refused because it is no member yet halts for good, but its
+// primary's claim of the pair's epoch (with the backup in it) may still be in flight; when
+// that is granted afterwards and the primary dies, the current epoch's only surviving
+// member is the halted backup, which holds the state but can never serve. In seeds 1..1000
+// this happens in seeds 117 and 314 (about 0.2% of runs). A run is excused only when this
+// is its one failure: liveness, where the surviving member is a respawned backup that
+// halted after being refused the very epoch it is a member of, as no member.
+const NODE_BUG_FAILURE = /^liveness: .* though ([C-E]) \(member of epoch (\d+)\) never crashed: .*\b\1 halted at [\d.]+ ms \(lost the test-and-set for epoch \2 \(host \1 was not a member of epoch /;
+
+function knownNodeBug(r: SimResult): boolean {
+  return !r.ok && r.failures.length === 1 && NODE_BUG_FAILURE.test(r.failures[0]);
+}
 
 function unexpectedFailure(r: SimResult): string | undefined {
-  if (r.ok) return undefined;
-  if (KNOWN_NODE_BUG.has(r.seed) && r.failures.length === 1 && NODE_BUG_FAILURE.test(r.failures[0])) return undefined;
+  if (r.ok || knownNodeBug(r)) return undefined;
   return `seed ${r.seed}: ${r.failures.join("\n    ")}\n  replay: ${r.replay}`;
 }
 
@@ -49,7 +54,7 @@ describe("FT simulator: 1,000 seeds", () => {
         if (r.stats.clonesFailed > 0) cloneTotals.failed++;
         if (r.stats.clonesStarted > 0) cloneTotals.started++;
         if (r.stats.respawns > 0) cloneTotals.respawns++;
-        if (!r.ok && !unexpectedFailure(r)) cloneTotals.knownBug.push(s);
+        if (knownNodeBug(r)) cloneTotals.knownBug.push(s);
         for (const [k, v] of Object.entries(r.stats)) if (typeof v === "number" || typeof v === "boolean") t[k] = (t[k] ?? 0) + Number(v);
         const u = unexpectedFailure(r);
         if (u) bad.push(u);
@@ -71,13 +76,13 @@ describe("FT simulator: 1,000 seeds", () => {
     });
   }
 
-  it("clones are common: over 30% of seeds complete one, over 5% see one fail; the known node bug still shows", () => {
+  it("clones are common: over 30% of seeds complete one, over 5% see one fail; the known node bug stays rare", () => {
     expect(cloneTotals.seeds).toBe(SEEDS);
     expect(cloneTotals.completed).toBeGreaterThan(SEEDS * 0.3);
     expect(cloneTotals.failed).toBeGreaterThan(SEEDS * 0.05);
     expect(cloneTotals.started).toBeGreaterThan(cloneTotals.completed);
-    // When src/ft fixes the bug, these seeds pass: drop them from KNOWN_NODE_BUG.
-    expect(cloneTotals.knownBug).toEqual([...KNOWN_NODE_BUG].sort((a, b) => a - b));
+    // The known node bug stays rare (seeds 117 and 314 when found); once src/ft fixes it, none: then drop knownNodeBug.
+    expect(cloneTotals.knownBug.length, `seeds failing by the known node bug: ${cloneTotals.knownBug.join(", ")}`).toBeLessThanOrEqual(SEEDS * 0.01);
   });
 });
 
@@ -100,7 +105,7 @@ describe("FT simulator: cloning a new backup into a running primary", () => {
     // ... the pair was granted but "paired" never arrived: the joiner learns it from the refused claim and claims the next epoch.
     expect(seedsWith(/ [C-E] news: the primary had paired with this host in epoch \d+; claiming the next/).length).toBeGreaterThan(0);
     // ... and crash triggers at each stage of the clone fired.
-    for (const stage of ["clone", "restored", "granted"]) expect(seedsWith(new RegExp(`CRASH: crash (on|[\\d.]+ ms after) clone stage ${stage}`)).length).toBeGreaterThan(0);
+    for (const stage of ["clone", "clone-mem", "restored", "granted"]) expect(seedsWith(new RegExp(`CRASH: crash (on|[\\d.]+ ms after) clone stage ${stage}`)).length).toBeGreaterThan(0);
     expect(seedsWith(/ [C-E] CRASH: crash on entering joining/).length).toBeGreaterThan(0);
   });
 

@@ -32,11 +32,11 @@ export type CrashTrigger =
   | { kind: "action"; action: "send" | "output" | "tas" | "cut"; nth: number }
   /**
    * As the primary of a clone (the host a new backup joins): at once or delayMs after it
-   * sends the snapshot ("clone"), hears that the backup restored it ("restored", before
+   * sends the snapshot ("clone": its header; "clone-mem": its memory), hears that the backup restored it ("restored", before
    * handling that), or gets the arbiter's answer for the pair's epoch ("granted", before
    * handling it: at once means the pair exists but "paired" is never sent).
    */
-  | { kind: "join"; stage: "clone" | "restored" | "granted"; delayMs: number };
+  | { kind: "join"; stage: "clone" | "clone-mem" | "restored" | "granted"; delayMs: number };
 
 export interface HostPlan {
   sliceIcount: number;
@@ -256,7 +256,7 @@ export function makePlan(seed: number, rng: Prng, o: PlanOverrides = {}): Plan {
     if (!o.crashes)
       for (const id of [...HOSTS, ...plan.spawns.map((s) => s.id)]) {
         if (!rr.chance(0.25)) continue;
-        const stage = rr.weighted([[3, "clone"], [3, "restored"], [3, "granted"]] as const);
+        const stage = rr.weighted([[2, "clone"], [1, "clone-mem"], [3, "restored"], [3, "granted"]] as const);
         const r = rr.float();
         const delayMs = r < 0.4 ? 0 : r < 0.7 ? rr.range(0, 10) : rr.range(10, expectedMs * 0.5);
         hosts[id].crash.push({ kind: "join", stage, delayMs });

@@ -484,7 +484,7 @@ export class Simulation {
   }
 
   /** A join trigger of this stage: true when the host crashed on it at once. */
-  private joinStage(h: Host, stage: "clone" | "restored" | "granted"): boolean {
+  private joinStage(h: Host, stage: "clone" | "clone-mem" | "restored" | "granted"): boolean {
     const i = h.triggers.findIndex((c) => c.kind === "join" && c.stage === stage);
     if (i < 0) return false;
     const c = h.triggers.splice(i, 1)[0] as Extract<CrashTrigger, { kind: "join" }>;
@@ -526,6 +526,7 @@ export class Simulation {
             if (this.joinStage(h, "clone")) return;
             this.cloneSent(h, a.msg);
           }
+          if (a.msg.t === "clone-mem" && this.joinStage(h, "clone-mem")) return;
           if (a.msg.t === "restored") h.facts.received = { icount: a.msg.icount as number, lsn: a.msg.lsn as number };
           this.sendPeer(h, a.msg);
           break;
