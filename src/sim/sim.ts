@@ -73,6 +73,8 @@ export interface SimStats {
   duplicateBytes: number;
   /** Backup states compared with the primary's at the same icount. */
   tracePoints: number;
+  /** ... of which by respawned (cloned) backups, from their snapshot on. */
+  cloneTracePoints: number;
   finished: boolean;
   /** Backups respawned (started to join a host running alone). */
   respawns: number;
@@ -278,6 +280,7 @@ export class Simulation {
   private lastBusy = 0;
   /** Backup states compared with the primary's at the same icount. */
   private tracePoints = 0;
+  private cloneTracePoints = 0;
   private traceDiverged = false;
   private chans = 0;
   /** Respawns used, and whether one is scheduled. */
@@ -422,6 +425,7 @@ export class Simulation {
       staleRefused: this.sink.refusedStale,
       duplicateBytes: this.sink.duplicateBytes,
       tracePoints: this.tracePoints,
+      cloneTracePoints: this.cloneTracePoints,
       finished: this.ids.some((id) => f.hosts[id].done),
       respawns: this.spawned,
       clonesStarted: f.clones.length,
@@ -654,6 +658,7 @@ export class Simulation {
     const seen = src.facts.liveDigests.get(m.icount);
     if (!seen || this.traceDiverged) return;
     this.tracePoints++;
+    if (h.facts.cloned) this.cloneTracePoints++;
     const d = `${regsDigest(m)}/${memDigest(m)}`;
     if (seen.has(d)) return;
     this.traceDiverged = true;
