@@ -45,6 +45,15 @@ describe("restoring redundancy by cloning (real processes)", () => {
     expect(r.info).toMatch(/epochs: 3/);
   }, 60_000);
 
+  it("catch-up: a dropped log channel is reconnected; no failover, output exact", async () => {
+    const r = await cluster({ program: "programs/ticker.s", dropChannelAfterMs: 1200 });
+    expect(r.code, r.info).toBe(0);
+    const ticks = r.out.trimEnd().split("\n").map((l) => Number(/^tick (\d+) of 150/.exec(l)?.[1]));
+    expect(ticks).toEqual(Array.from({ length: 150 }, (_, i) => i + 1));
+    expect(r.info).toMatch(/reconnected to the primary at lsn \d+/);
+    expect(r.info).toMatch(/epochs: 1; failovers: 0/);
+  }, 60_000);
+
   it("ftvm backup --join: a joiner refused by a primary that already has its backup gets the reason", async () => {
     setLogger(() => undefined);
     const secret = "join-secret";

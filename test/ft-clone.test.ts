@@ -207,6 +207,46 @@ describe("cloning a backup into a running primary", () => {
     expect(c.arbiter.epoch).toBe(1);
   });
 
+  it("catch-up: a dropped channel loses messages in flight; the backup reconnects, gets the log it missed, and no failover happens", () => {
+    const c = new Cluster();
+    const p = startAlone(c, "P");
+    for (let i = 0; i < 5; i++) c.round();
+    const b = join(c, "P", "B", 22);
+    pairUp(c, "B");
+    expect(b.paired).toBe(true);
+    for (let i = 0; i < 20; i++) c.round();
+    // The primary runs on while the channel is down: what it sends is lost.
+    const lost: Msg[] = [];
+    c.tamper = (m) => void lost.push(m);
+    const inFlight = c.inbox.get("B")!.splice(0);
+    c.peerOf.delete("P");
+    c.exec("P", p.onPeerClosed("dropped", c.nowMs));
+    const closed = b.onPeerClosed("dropped", c.nowMs);
+    expect(closed).toEqual([{ kind: "reconnect", lsn: expect.any(Number) }]);
+    const lsn = (closed[0] as { lsn: number }).lsn;
+    for (let i = 0; i < 5; i++) c.round();
+    c.tamper = undefined;
+    expect(lost.some((m) => m.t === "log") || inFlight.some((m) => m.t === "log")).toBe(true);
+    // The backup comes back with what it has; the primary sends the rest again.
+    const resumed = p.acceptResume("B", lsn, c.nowMs);
+    expect(Array.isArray(resumed)).toBe(true);
+    c.peerOf.set("P", "B");
+    // The shell's handshake consumes the first message ("resumed"); the log follows on the channel.
+    const [hello, ...rest] = resumed as Action[];
+    expect(hello).toMatchObject({ kind: "send", msg: { t: "resumed", lsn } });
+    c.exec("P", rest);
+    c.exec("B", b.onResumed(c.nowMs));
+    expect(c.news.find((n) => n.host === "P" && n.data.event === "resumed")?.data.resent).toBeGreaterThan(0);
+    for (let i = 0; i < 5000 && p.role !== "finished"; i++) c.round();
+    expect(p.role).toBe("finished");
+    expect(p.epoch).toBe(2);
+    expect(c.news.some((n) => n.data.event === "live" || n.data.event === "alone")).toBe(false);
+    expect(c.gaps).toEqual([]);
+    expect(lineNumbers(c.text())).toEqual(Array.from({ length: GUEST.lines }, (_, i) => i + 1));
+    // A stranger, or a backup asking for log the primary no longer holds, is refused with a reason.
+    expect(p.acceptResume("X", 0, c.nowMs)).toMatch(/not a primary waiting|not this primary's backup/);
+  });
+
   it("refuses a join unless the primary runs alone", () => {
     const c = new Cluster();
     const p = startAlone(c, "P");

@@ -47,6 +47,8 @@ host on a terminal. Ends when the guest halts (or on Ctrl-C) with a summary on s
                                 falls due while no backup is paired waits until one is:
                                 killing a primary without a backup would end the run)
   --partition-after-ms T        cut the log channel between the hosts T ms after the start
+  --drop-channel-after-ms T     drop the log channel's connection T ms after the start (a
+                                blip: the backup reconnects and catches up, no failover)
   --no-respawn                  do not start a new backup after a host fails (by default a
                                 new backup joins the survivor by clone, in a new epoch)
   --mem SIZE                    guest memory (e.g. 16M)
@@ -71,6 +73,7 @@ While it runs: press p to crash the primary, b to crash the backup, q to stop; o
         "crash-backup-after-ms": { type: "string" },
         "partition-after-ms": { type: "string" },
         "crash-primary-every-ms": { type: "string" },
+        "drop-channel-after-ms": { type: "string" },
         "no-respawn": { type: "boolean" },
         mem: { type: "string" },
         "backup-slowdown": { type: "string" },
@@ -98,6 +101,7 @@ While it runs: press p to crash the primary, b to crash the backup, q to stop; o
       crashBackupAfterMs: opt("crash-backup-after-ms"),
       partitionAfterMs: opt("partition-after-ms"),
       crashPrimaryEveryMs: opt("crash-primary-every-ms"),
+      dropChannelAfterMs: opt("drop-channel-after-ms"),
       respawn: !p.values["no-respawn"],
       mem: p.values.mem as string | undefined,
       backupSlowdown: p.values["backup-slowdown"] as string | undefined,
@@ -119,6 +123,8 @@ export interface ClusterOptions {
   crashBackupAfterMs?: number;
   /** Cut the log channel between the hosts (both sides) after this many ms. */
   partitionAfterMs?: number;
+  /** Drop the log channel's TCP connection after this many ms (the primary's side closes it). */
+  dropChannelAfterMs?: number;
   /** SIGKILL the primary every this many ms (waiting, when due, until a backup is paired). */
   crashPrimaryEveryMs?: number;
   /** Start a new backup (joining by clone) after every host failure (default true). */
@@ -376,6 +382,14 @@ export async function runClusterDetailed(o: ClusterOptions): Promise<ClusterResu
 
   if (o.crashPrimaryAfterMs !== undefined) timers.push(setTimeout(() => crash("primary"), o.crashPrimaryAfterMs));
   if (o.crashBackupAfterMs !== undefined) timers.push(setTimeout(() => crash("backup"), o.crashBackupAfterMs));
+  if (o.dropChannelAfterMs !== undefined)
+    timers.push(
+      setTimeout(() => {
+        const pid = pidOf("primary");
+        logLine("dropping the log channel's connection (the backup should reconnect)");
+        if (pid !== undefined) process.kill(pid, "SIGUSR1");
+      }, o.dropChannelAfterMs),
+    );
   if (o.partitionAfterMs !== undefined)
     timers.push(
       setTimeout(() => {

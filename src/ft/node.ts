@@ -33,6 +33,8 @@ import { DeviceStateError } from "../devices/device.js";
  * idle-output guest, not the output rule's latency.
  */
 export const FLUSH_INTERVAL_MS_DEFAULT = 10;
+/** A reconnecting backup gets the log it missed in messages of at most this many events. */
+const RESEND_EVENTS_PER_MESSAGE = 8192;
 /** Output a backup keeps until the sink has it; past this it stops replaying until the primary reports progress. */
 export const BACKUP_OUTPUT_BYTES_MAX = 16 * 1024 * 1024;
 
@@ -54,7 +56,13 @@ export type Action =
   /** Stop this host (it lost an election, was deposed, or diverged). */
   | { kind: "halt"; reason: string; code: number }
   /** Crash on purpose (--crash-at-icount): the shell kills the process without cleanup. */
-  | { kind: "crash"; icount: number };
+  | { kind: "crash"; icount: number }
+  /**
+   * Backup: the log channel closed; try to reconnect to the primary now (with hello
+   * {resume: lsn}) and answer with onResumed, or with onReconnectFailed when the
+   * primary refuses or cannot be reached.
+   */
+  | { kind: "reconnect"; lsn: number };
 
 export type Role =
   | "idle" // not started
@@ -99,6 +107,8 @@ export interface StartPrimary {
   stackBytes?: number;
   epoch: number;
   withBackup: boolean;
+  /** The backup's identity (a reconnecting backup must be this one). */
+  backupHost?: string;
 }
 
 export class FtNode {
@@ -167,6 +177,7 @@ export class FtNode {
         kind: "send",
         msg: { t: "start", epoch: s.epoch, image: encodeImage(s.image), memBytes: this.machine.memBytes, stackBytes: this.machine.stackBytes, program: s.program },
       });
+      this.backupHost = s.backupHost;
       actions.push(this.newsAction(`primary of epoch ${s.epoch} with a backup`, { event: "start" }));
     } else {
       this.role = "alone";
@@ -279,6 +290,7 @@ export class FtNode {
     this.plog = new PrimaryLog(this.cfg.logBufferBytesMax, lsn + 1);
     this.detector = new FailureDetector(this.cfg.timeoutMs, nowMs);
     this.peerFailed = undefined;
+    this.disconnected = false;
     this.lastHeartbeatMs = -Infinity;
     this.role = "primary";
     j.stage = "cloning";
@@ -381,6 +393,20 @@ export class FtNode {
 
   /** The log channel closed (or was refused): the peer is gone. */
   onPeerClosed(reason: string, nowMs: number): Action[] {
+    // Catch-up: a closed channel between two live hosts may be a blip. The backup tries to
+    // reconnect at once (a refused connection means the primary is gone: fail over then);
+    // the primary keeps running, holds output and keeps the unacknowledged log for it. The
+    // failure detector still decides if nothing is heard within the timeout.
+    if (!this.peerFailed && !this.disconnected) {
+      if (this.role === "primary" && !this.join && this.backupHost) {
+        this.disconnected = true;
+        return [this.newsAction(`the log channel closed (${reason || "no reason"}); holding output while the backup may reconnect`, { event: "disconnected" })];
+      }
+      if (this.role === "backup" && this.paired) {
+        this.disconnected = true;
+        return [{ kind: "reconnect", lsn: this.received }];
+      }
+    }
     return this.peerGone(`the log channel closed (${reason || "no reason"})`, nowMs);
   }
 
@@ -503,6 +529,45 @@ export class FtNode {
   }
 
   private finishAfterElection = false;
+  /** Primary: the identity of its paired backup. */
+  private backupHost?: string;
+  /** The log channel closed and the peer may come back (see onPeerClosed). */
+  private disconnected = false;
+
+  /**
+   * Primary: the backup reconnected having received the log through `lsn`. Returns the
+   * actions (the log it missed) or the reason it cannot continue from there.
+   */
+  acceptResume(host: string, lsn: number, nowMs: number): Action[] | string {
+    if (this.role !== "primary" || this.peerFailed || this.join) return `this host is ${this.peerFailed ? "no longer paired" : this.role}, not a primary waiting for its backup`;
+    if (host !== this.backupHost) return `host ${host} is not this primary's backup`;
+    const events = this.plog!.resendAfter(lsn);
+    if (!events) return `the log after lsn ${lsn} is no longer held here (acknowledged ${this.plog!.ackedLsn}, sent ${this.plog!.sentLsn})`;
+    this.disconnected = false;
+    this.detector!.heard(nowMs);
+    const actions: Action[] = [{ kind: "send", msg: { t: "resumed", lsn } }];
+    for (let i = 0; i < events.length; i += RESEND_EVENTS_PER_MESSAGE) {
+      const part = events.slice(i, i + RESEND_EVENTS_PER_MESSAGE);
+      actions.push({ kind: "send", msg: { t: "log", events: part.map((e) => [e.lsn, e.icount, e.kind, e.data]), released: this.sinkDelivered } });
+    }
+    actions.push(this.newsAction(`the backup reconnected at lsn ${lsn}; re-sent ${events.length} events`, { event: "resumed", resent: events.length }));
+    return actions;
+  }
+
+  /** Backup: the primary took us back on a new channel. */
+  onResumed(nowMs: number): Action[] {
+    if (!this.disconnected || this.role !== "backup") return [];
+    this.disconnected = false;
+    this.detector!.heard(nowMs);
+    return [this.newsAction(`reconnected to the primary at lsn ${this.received}`, { event: "resumed" }), { kind: "send", msg: { t: "ack", lsn: this.received, icount: this.machine.icount } }];
+  }
+
+  /** Backup: reconnecting failed (refused, or nobody listens): the primary is gone. */
+  onReconnectFailed(reason: string, nowMs: number): Action[] {
+    if (!this.disconnected) return [];
+    this.disconnected = false;
+    return this.peerGone(`the log channel closed and reconnecting failed (${reason})`, nowMs);
+  }
 
   private cloneFailed(why: string, nowMs: number): Action[] {
     const host = this.join!.host;
@@ -522,6 +587,7 @@ export class FtNode {
     this.join = undefined;
     if (!r.granted) return this.halt(`lost the test-and-set for the pair's epoch ${this.epoch + 1} (${r.reason})`, 3);
     this.epoch += 1;
+    this.backupHost = j.host;
     const actions: Action[] = [];
     if (!j.failed) actions.push({ kind: "send", msg: { t: "paired", epoch: this.epoch } });
     actions.push(

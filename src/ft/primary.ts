@@ -23,6 +23,8 @@ export class PrimaryLog {
   private pending: Event[] = [];
   private pendingBytes = 0;
   private sent: SentBatch[] = [];
+  /** Events sent and not yet acknowledged: a backup that reconnects gets them again. */
+  private unacked: Event[] = [];
   /** Highest lsn the backup acknowledged receiving. */
   ackedLsn = 0;
   /** The backup holds the log through this icount. */
@@ -77,6 +79,7 @@ export class PrimaryLog {
     this.unackedBytes += this.pendingBytes;
     this.totalBytes += this.pendingBytes;
     this.totalEvents += batch.length;
+    for (const e of batch) this.unacked.push(e);
     this.pending = [];
     this.pendingBytes = 0;
     return batch;
@@ -95,6 +98,19 @@ export class PrimaryLog {
       n++;
     }
     this.sent = this.sent.slice(n);
+    let k = 0;
+    while (k < this.unacked.length && this.unacked[k].lsn <= lsn) k++;
+    if (k > 0) this.unacked = this.unacked.slice(k);
+  }
+
+  /**
+   * The events after `lsn` that were sent (for a backup that reconnects having received
+   * through `lsn`), or undefined when they are no longer all here.
+   */
+  resendAfter(lsn: number): Event[] | undefined {
+    if (lsn > this.sentLsn) return undefined;
+    if (lsn < this.ackedLsn) return undefined;
+    return this.unacked.filter((e) => e.lsn > lsn);
   }
 }
 

@@ -99,7 +99,14 @@ export class FtHost {
       world: realWorld(o.guestHostId),
       attachEngine: o.interpret ? undefined : (m) => attachEngine(m),
     });
-    // SIGUSR2 cuts the log channel without closing it: a partition between the hosts.
+    // SIGUSR1 drops the log channel's connection (a blip: both hosts live on, and the
+    // backup reconnects). SIGUSR2 cuts the log channel without closing it: a partition.
+    process.on("SIGUSR1", () => {
+      if (this.peer) {
+        log("log channel dropped (SIGUSR1)");
+        this.peer.terminate();
+      }
+    });
     process.on("SIGUSR2", () => {
       if (this.peer) {
         this.peer.partitioned = true;
@@ -178,6 +185,9 @@ export class FtHost {
         case "crash":
           log(`crashing on purpose at icount ${a.icount} (--crash-at-icount)`);
           process.kill(process.pid, "SIGKILL");
+          break;
+        case "reconnect":
+          void this.reconnect(a.lsn);
           break;
       }
     }
@@ -392,7 +402,7 @@ export class FtHost {
     }
     this.firstBackup = undefined;
     if (chosen) this.attachPeer(chosen.ch);
-    this.exec(this.node.startPrimary({ program: o.program, image: o.image, memBytes: o.memBytes, stackBytes: o.stackBytes, epoch, withBackup: !!chosen }, this.now()));
+    this.exec(this.node.startPrimary({ program: o.program, image: o.image, memBytes: o.memBytes, stackBytes: o.stackBytes, epoch, withBackup: !!chosen, backupHost: chosen?.host }, this.now()));
     this.startTimers();
     await this.loop();
     await server.close();
@@ -419,6 +429,18 @@ export class FtHost {
             if (why) ch.refuse(CLOSE_REFUSED, why);
             return;
           }
+          if (typeof m.resume === "number") {
+            // Our backup is back after its channel closed: continue from what it received.
+            const r = this.node.acceptResume(m.host, m.resume, this.now());
+            if (typeof r === "string") return ch.refuse(CLOSE_REFUSED, `cannot resume: ${r}`);
+            const old = this.peer;
+            this.attachPeer(ch);
+            old?.terminate();
+            log(`backup ${m.host} reconnected; continuing from lsn ${m.resume}`);
+            this.exec(r);
+            this.poke();
+            return;
+          }
           const why = this.node.acceptJoin(m.host, this.now());
           if (why) return ch.refuse(CLOSE_REFUSED, `cannot join: ${why}`);
           log(`backup ${m.host} joins: cloning`);
@@ -433,7 +455,43 @@ export class FtHost {
 
   // ---- backup ----------------------------------------------------------------------
 
+  private primaryUrl = "";
+
+  /** The log channel closed: connect again and ask to continue from `lsn` (see FtNode.onPeerClosed). */
+  private async reconnect(lsn: number): Promise<void> {
+    const fail = (why: string) => {
+      this.exec(this.node.onReconnectFailed(why, this.now()));
+      this.poke();
+    };
+    let ch: Channel;
+    try {
+      ch = await connect(this.primaryUrl, this.o.secret, LOG_SERVICE);
+    } catch (e) {
+      return fail((e as Error).message);
+    }
+    const early: Msg[] = [];
+    const collect = (m: Msg) => early.push(m);
+    ch.on("message", collect);
+    ch.send({ t: "hello", host: this.id, resume: lsn });
+    const first = await new Promise<Msg | string>((resolve) => {
+      const check = () => (early.length ? resolve(early.shift()!) : setTimeout(check, 1));
+      check();
+      ch.once("close", (_c, reason) => resolve(reason || "closed"));
+      setTimeout(() => resolve(`no answer within ${this.o.timeoutMs} ms`), this.o.timeoutMs);
+    });
+    if (typeof first === "string" || first.t !== "resumed") {
+      ch.terminate();
+      return fail(typeof first === "string" ? first : `expected resumed, got "${first.t}"`);
+    }
+    ch.off("message", collect);
+    this.attachPeer(ch);
+    this.exec(this.node.onResumed(this.now()));
+    for (const m of early.splice(0)) ch.emit("message", m);
+    this.poke();
+  }
+
   async runBackup(o: BackupOptions): Promise<void> {
+    this.primaryUrl = o.primaryUrl;
     await this.connectSink();
     // Listen too: once this host is live alone, a new backup joins it here.
     const server = await this.listenForPeers(o);
