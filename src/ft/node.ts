@@ -33,6 +33,8 @@ import { DeviceStateError } from "../devices/device.js";
  * idle-output guest, not the output rule's latency.
  */
 export const FLUSH_INTERVAL_MS_DEFAULT = 10;
+/** How long a cloned backup that is not yet paired keeps asking for the next epoch after its primary failed (see onTasResult). */
+const UNPAIRED_CLAIM_RETRY_MS = 10_000;
 /** A reconnecting backup gets the log it missed in messages of at most this many events. */
 const RESEND_EVENTS_PER_MESSAGE = 8192;
 /** Output a backup keeps until the sink has it; past this it stops replaying until the primary reports progress. */
@@ -429,6 +431,17 @@ export class FtNode {
       return [this.newsAction(`the primary had paired with this host in epoch ${this.epoch}; claiming the next`, { event: "paired-backup" }), ...this.elect(nowMs)];
     }
     const epoch = this.epoch + 1;
+    if (!r.granted && this.electionFor === "live" && !this.paired && r.state.epoch === this.epoch) {
+      // A cloned backup that is not paired yet is refused as no member. But its primary's
+      // claim for the pair's epoch (with this host in it) may still be on its way or being
+      // retried: if it is granted after we gave up, the pair's only survivor would have
+      // halted. So ask again for a while; the refusal's state shows when we are a member.
+      this.unpairedClaimSinceMs ??= nowMs;
+      if (nowMs - this.unpairedClaimSinceMs < UNPAIRED_CLAIM_RETRY_MS) {
+        this.retryElectAtMs = nowMs + this.cfg.timeoutMs;
+        return [];
+      }
+    }
     if (!r.granted) return this.halt(`lost the test-and-set for epoch ${epoch} (${r.reason})`, 3);
     this.epoch = epoch;
     const actions: Action[] = [];
@@ -533,6 +546,9 @@ export class FtNode {
   private backupHost?: string;
   /** The log channel closed and the peer may come back (see onPeerClosed). */
   private disconnected = false;
+  /** An unpaired backup's claim was refused: when it first was, and when to ask again. */
+  private unpairedClaimSinceMs?: number;
+  private retryElectAtMs?: number;
 
   /**
    * Primary: the backup reconnected having received the log through `lsn`. Returns the
@@ -621,6 +637,11 @@ export class FtNode {
       case "electing":
         // The old primary keeps executing while it waits (output stays held).
         if (this.electionFor === "alone" && !this.finishAfterElection) return this.runLive(nowMs);
+        if (this.retryElectAtMs !== undefined) {
+          if (nowMs < this.retryElectAtMs) return { actions: [], idle: true, wakeAtMs: this.retryElectAtMs };
+          this.retryElectAtMs = undefined;
+          return { actions: this.elect(nowMs), idle: true };
+        }
         return { actions: [], idle: true };
       case "backup":
         return this.runReplay(nowMs);
