@@ -67,7 +67,7 @@ seed replays exactly: ftvm sim --seed S.`,
     const start = intOption(p.values.start as string | undefined, "start") ?? 1;
     const t0 = performance.now();
     const failed: SimResult[] = [];
-    const total = { failovers: 0, aloneWins: 0, crashes: 0, elections: 0, tracePoints: 0, finished: 0 };
+    const total = { failovers: 0, aloneWins: 0, crashes: 0, elections: 0, tracePoints: 0, finished: 0, respawns: 0, clonesStarted: 0, clonesCompleted: 0, clonesFailed: 0 };
     for (let s = start; s < start + count!; s++) {
       const r = simulate(s, opts);
       total.failovers += r.stats.failovers;
@@ -76,6 +76,10 @@ seed replays exactly: ftvm sim --seed S.`,
       total.elections += r.stats.elections;
       total.tracePoints += r.stats.tracePoints;
       total.finished += r.stats.finished ? 1 : 0;
+      total.respawns += r.stats.respawns;
+      total.clonesStarted += r.stats.clonesStarted;
+      total.clonesCompleted += r.stats.clonesCompleted;
+      total.clonesFailed += r.stats.clonesFailed;
       if (verbose) process.stdout.write(`seed ${s}: ${r.ok ? "ok" : "FAIL"} ${JSON.stringify(r.stats)}\n`);
       if (!r.ok) {
         failed.push(r);
@@ -85,7 +89,8 @@ seed replays exactly: ftvm sim --seed S.`,
     const secs = (performance.now() - t0) / 1000;
     process.stderr.write(
       `sim: ${secs.toFixed(1)} s; ${total.finished} runs finished the guest, ${total.failovers} backups went live, ${total.aloneWins} primaries went on alone, ` +
-        `${total.crashes} host crashes, ${total.elections} arbiter requests, ${total.tracePoints} backup states compared with the primary's\n`,
+        `${total.crashes} host crashes, ${total.elections} arbiter requests, ${total.tracePoints} backup states compared with the primary's; ` +
+        `${total.respawns} backups respawned, ${total.clonesStarted} clones sent (${total.clonesCompleted} completed, ${total.clonesFailed} failed)\n`,
     );
     process.stdout.write(`sim: ${count} seeds ran, ${failed.length} failed\n`);
     return failed.length ? EXIT_FAIL : EXIT_OK;
