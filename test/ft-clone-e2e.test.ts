@@ -17,6 +17,9 @@ async function cluster(opts: Parameters<typeof runClusterDetailed>[0]) {
   return { ...r, out: Buffer.concat(out).toString("latin1"), info };
 }
 
+/** The tick numbers ticker.s printed, in order. */
+const tickNumbers = (out: string) => out.trimEnd().split("\n").map((l) => Number(/^tick (\d+) of 150/.exec(l)?.[1]));
+
 const seq = (n: number) => Array.from({ length: n }, (_, i) => `${i + 1}\n`).join("");
 
 describe("restoring redundancy by cloning (real processes)", () => {
@@ -38,8 +41,7 @@ describe("restoring redundancy by cloning (real processes)", () => {
   it("a backup killed mid-run is replaced: the new one joins by clone and the primary keeps going", async () => {
     const r = await cluster({ program: "programs/ticker.s", crashBackupAfterMs: 800 });
     expect(r.code, r.info).toBe(0);
-    const ticks = r.out.trimEnd().split("\n").map((l) => Number(/^tick (\d+) of 150/.exec(l)?.[1]));
-    expect(ticks).toEqual(Array.from({ length: 150 }, (_, i) => i + 1));
+    expect(tickNumbers(r.out)).toEqual(Array.from({ length: 150 }, (_, i) => i + 1));
     expect(r.info).toMatch(/backup failed; the primary won epoch 2 and went on alone/);
     expect(r.clones.length).toBe(1);
     expect(r.info).toMatch(/epochs: 3/);
@@ -48,8 +50,7 @@ describe("restoring redundancy by cloning (real processes)", () => {
   it("catch-up: a dropped log channel is reconnected; no failover, output exact", async () => {
     const r = await cluster({ program: "programs/ticker.s", dropChannelAfterMs: 1200 });
     expect(r.code, r.info).toBe(0);
-    const ticks = r.out.trimEnd().split("\n").map((l) => Number(/^tick (\d+) of 150/.exec(l)?.[1]));
-    expect(ticks).toEqual(Array.from({ length: 150 }, (_, i) => i + 1));
+    expect(tickNumbers(r.out)).toEqual(Array.from({ length: 150 }, (_, i) => i + 1));
     expect(r.info).toMatch(/reconnected to the primary at lsn \d+/);
     expect(r.info).toMatch(/epochs: 1; failovers: 0/);
   }, 60_000);

@@ -30,7 +30,9 @@ export function codeHash(m: Machine): number {
   return hashWords(m.image.code, 0, m.image.code.length, m.image.entry);
 }
 
-export function getMachineState(m: Machine): MachineState {
+/** The state as a value. `into`: a buffer of memBytes to copy memory into (instead of a new one). */
+export function getMachineState(m: Machine, into?: Uint8Array): MachineState {
+  if (into && into.length !== m.memBytes) throw new Error(`snapshot: buffer of ${into.length} bytes for ${m.memBytes} bytes of memory`);
   return {
     version: MACHINE_STATE_VERSION,
     codeHash: codeHash(m),
@@ -45,7 +47,7 @@ export function getMachineState(m: Machine): MachineState {
     vectors: Array.from(m.vectors),
     memBytes: m.memBytes,
     stackBytes: m.stackBytes,
-    mem: m.mem.slice(),
+    mem: into ? (into.set(m.mem), into) : m.mem.slice(),
   };
 }
 
