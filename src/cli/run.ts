@@ -15,6 +15,7 @@ const COMMON = {
   "unlogged-rand": { type: "boolean" },
   "no-stdin": { type: "boolean" },
   interpret: { type: "boolean" },
+  listen: { type: "string" },
 } as const;
 
 const COMMON_HELP = `  --max-icount N        stop after N instructions (1M, 5e6 and 1_000_000 work)
@@ -25,6 +26,8 @@ const COMMON_HELP = `  --max-icount N        stop after N instructions (1M, 5e6 
   --host-id N           the value HOSTID returns (default: derived from the host name)
   --no-stdin            do not feed stdin to the console
   --interpret           use the reference interpreter instead of the compiled engine
+  --listen [HOST:]PORT  serve the guest's network card on a TCP port (default host
+                        127.0.0.1; port 0 picks a free one, printed on stderr)
   --unlogged-rand       UNSAFE: RAND reads randomness without logging it, so replay
                         diverges (to demonstrate trace diff)`;
 
@@ -55,6 +58,7 @@ async function live(argv: string[], record: boolean): Promise<number> {
   const program = positionals[0];
   const image = loadProgram(program);
   const useStdin = !values["no-stdin"];
+  const listen = listenOption(values.listen as string | undefined);
   const res = await runLive({
     program,
     image,
@@ -69,6 +73,8 @@ async function live(argv: string[], record: boolean): Promise<number> {
     interpret: !!values.interpret,
     stdin: useStdin ? process.stdin : undefined,
     output: (b) => process.stdout.write(b),
+    listen,
+    onListening: (a) => process.stderr.write(`ftvm: listening on ${a.host}:${a.port}\n`),
   });
   const what = record ? `recorded ${res.events} events (${res.logBytes} bytes) to ${values.out}` : `ran`;
   const traced = values.trace ? `; trace: ${res.traceRecords} records in ${values.trace}` : "";
@@ -90,4 +96,13 @@ async function live(argv: string[], record: boolean): Promise<number> {
       if (record) process.stderr.write(`ftvm: ${what}${traced}\n`);
       return EXIT_FAIL;
   }
+}
+
+/** Parses --listen [HOST:]PORT. */
+export function listenOption(value: string | undefined): { host?: string; port: number } | undefined {
+  if (value === undefined) return undefined;
+  const m = /^(?:(.+):)?(\d+)$/.exec(value.trim());
+  const port = m ? Number(m[2]) : NaN;
+  if (!m || port > 65535) throw new UsageError(`--listen takes [HOST:]PORT with a port 0..65535, got "${value}"`);
+  return { host: m[1]?.replace(/^\[(.*)\]$/, "$1"), port };
 }

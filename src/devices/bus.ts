@@ -10,21 +10,24 @@ import type { Device, DeviceState } from "./device.js";
 import { DeviceStateError } from "./device.js";
 import type { DeviceEnv } from "./events.js";
 import { kindName } from "./events.js";
+import { NET_CONNS_MAX, Nic } from "./nic.js";
 import { Timer } from "./timer.js";
 
-export const DEVICES_STATE_VERSION = 1;
+export const DEVICES_STATE_VERSION = 2;
 
 export interface DevicesState {
   version: number;
   console: DeviceState;
   timer: DeviceState;
   clock: DeviceState;
+  nic: DeviceState;
 }
 
 export class Bus implements Sys {
   readonly console: Console;
   readonly timer = new Timer();
   readonly clock: Clock;
+  readonly nic: Nic;
   /** Asynchronous event kind → the device that consumes it. */
   private readonly byKind = new Map<number, Device>();
 
@@ -34,7 +37,8 @@ export class Bus implements Sys {
   ) {
     this.console = new Console(machine);
     this.clock = new Clock(() => this.env);
-    for (const d of [this.console, this.timer] as Device[]) for (const k of d.kinds) this.byKind.set(k, d);
+    this.nic = new Nic(machine);
+    for (const d of [this.console, this.timer, this.nic] as Device[]) for (const k of d.kinds) this.byKind.set(k, d);
     machine.sys = this;
   }
 
@@ -48,6 +52,18 @@ export class Bus implements Sys {
       case PORT.CLOCK_HI: return this.clock.hi;
       case PORT.MEM_SIZE: return this.machine.memBytes | 0;
       case PORT.STACK_BASE: return this.machine.stackBase | 0;
+      case PORT.NET_CTRL: return this.nic.ctrl;
+      case PORT.NET_STATUS: return this.nic.recordsWaiting();
+      case PORT.NET_RECV: return this.nic.recv();
+      case PORT.NET_RX_CONN: return this.nic.rxConn;
+      case PORT.NET_RX_LEN: return this.nic.rxLen;
+      case PORT.NET_CONN: return this.nic.conn;
+      case PORT.NET_ADDR: return this.nic.addr;
+      case PORT.NET_LEN: return this.nic.len;
+      case PORT.NET_SEND: return this.nic.send();
+      case PORT.NET_CLOSE: return this.nic.close();
+      case PORT.NET_SENT: return this.nic.sent();
+      case PORT.NET_CONNS: return NET_CONNS_MAX;
     }
     this.machine.raiseTrap("bad-port", `IN from port ${port >>> 0}, which no device answers`);
     return 0;
@@ -58,6 +74,10 @@ export class Bus implements Sys {
       case PORT.CON_OUT: this.console.write(value & 0xff); return;
       case PORT.CON_CTRL: this.console.ctrl = value & 1; return;
       case PORT.TIMER_PERIOD: this.timer.setPeriod(value); return;
+      case PORT.NET_CTRL: this.nic.ctrl = value & 1; return;
+      case PORT.NET_CONN: this.nic.conn = value; return;
+      case PORT.NET_ADDR: this.nic.addr = value; return;
+      case PORT.NET_LEN: this.nic.len = value; return;
     }
     this.machine.raiseTrap("bad-port", `OUT to port ${port >>> 0}, which no device accepts`);
   }
@@ -103,6 +123,7 @@ export class Bus implements Sys {
       console: this.console.getState(),
       timer: this.timer.getState(),
       clock: this.clock.getState(),
+      nic: this.nic.getState(),
     };
   }
 
@@ -111,5 +132,6 @@ export class Bus implements Sys {
     this.console.setState(s.console);
     this.timer.setState(s.timer);
     this.clock.setState(s.clock);
+    this.nic.setState(s.nic);
   }
 }

@@ -15,6 +15,7 @@ import { Machine } from "../vm/machine.js";
 import type { Trap } from "../vm/trap.js";
 import { attachEngine } from "./engine.js";
 import { ChunkFile } from "./files.js";
+import { NetServer } from "./netserver.js";
 import { realWorld } from "./world.js";
 
 /** Events are written to the log in batches of at most this many (one frame each). */
@@ -39,6 +40,12 @@ export interface LiveRunOptions {
   output: (bytes: Uint8Array) => void;
   /** Use the reference interpreter instead of the compiled engine. */
   interpret?: boolean;
+  /** Serve the guest's NIC on a real TCP port (port 0 picks a free one). */
+  listen?: { host?: string; port: number };
+  /** Called once the TCP server listens, with the address it bound. */
+  onListening?: (addr: { host: string; port: number }) => void;
+  /** Where network log lines go (a disconnected client); default stderr. */
+  netLog?: (line: string) => void;
 }
 
 export interface LiveRunResult {
@@ -77,7 +84,9 @@ export async function runLive(o: LiveRunOptions): Promise<LiveRunResult> {
     ? new Tracer(machine, { image: imageBytes, intervalIcount: o.traceIntervalIcount ?? 100_000, program: o.program, role: log ? "record" : "run" }, (c) => trace.write(c))
     : undefined;
   const bus = new Bus(machine, undefined as never);
-  const env = new LiveEnv(bus, realWorld(o.hostId), emit, {
+  const net = o.listen ? await NetServer.listen({ ...o.listen, log: o.netLog ?? ((line) => process.stderr.write(`ftvm: ${line}\n`)) }) : undefined;
+  const world = realWorld(o.hostId);
+  const env = new LiveEnv(bus, net ? { ...world, net: net.inbox } : world, emit, {
     unloggedRand: o.unloggedRand,
     stopAfterInput: !!tracer,
     onDelivered: tracer ? traceDelivered(tracer) : undefined,
@@ -98,6 +107,10 @@ export async function runLive(o: LiveRunOptions): Promise<LiveRunResult> {
     poke();
   };
   process.on("SIGINT", onSigint);
+  if (net) {
+    net.onActivity = poke;
+    o.onListening?.(net.address());
+  }
 
   let stdinEnded = !o.stdin;
   const stdin = o.stdin;
@@ -137,6 +150,12 @@ export async function runLive(o: LiveRunOptions): Promise<LiveRunResult> {
       const r = runner.step();
       const out = bus.console.drainOutput();
       if (out.length > 0) o.output(out);
+      // What the guest transmitted goes out after every step, as the NIC expects.
+      const sent = bus.nic.drainOutput();
+      if (net) {
+        if (sent.length > 0) net.transmit(sent);
+        net.poll();
+      }
       if (r === "halted" || r === "trapped" || r === "max-icount") {
         reason = r;
         break;
@@ -145,7 +164,7 @@ export async function runLive(o: LiveRunOptions): Promise<LiveRunResult> {
         flushLog();
         if (env.hasPending()) continue;
         const deadline = env.timerDeadline();
-        if (deadline === undefined && stdinEnded && !pendingChunk) {
+        if (deadline === undefined && stdinEnded && !pendingChunk && !net) {
           reason = "deadlock";
           break;
         }
@@ -177,6 +196,7 @@ export async function runLive(o: LiveRunOptions): Promise<LiveRunResult> {
     }
     log?.close();
     trace?.close();
+    await net?.close();
   }
   const runMs = performance.now() - startedMs;
   return { reason, icount: machine.icount, trap: machine.trap, logBytes: log?.bytes ?? 0, events, traceRecords: tracer?.records ?? 0, runMs };
