@@ -104,21 +104,29 @@ main:
     LI r1, OUT_BYTES
     STW r1, [OUT_AT+SB_CAP]
     SETVEC VEC_NET, on_net
-    LI r1, 1
-    OUT NET_CTRL, r1                    ; interrupt when a record arrives
+    EI
     LI r1, ready_text
     CALL print_str
 
-; The main loop: take one record at a time; sleep when there is none.
+; The main loop: take one record at a time; sleep when there is none. The card raises
+; VEC_NET only while the loop sleeps: while it works, records are delivered without an
+; interrupt each (the host hands over everything that arrived at once).
 loop:
-    DI                                  ; look for work with interrupts off, then EI; WFI (atomic)
     IN r1, NET_STATUS
     BNEZ r1, take
+    DI                                  ; decide to sleep with no record slipping in between
+    LI r1, 1
+    OUT NET_CTRL, r1                    ; wake on the next record
+    IN r1, NET_STATUS
+    BNEZ r1, awake
     EI
     WFI
+awake:
+    LI r1, 0
+    OUT NET_CTRL, r1
+    EI
     JMP loop
 take:
-    EI
     LI r1, RXBUF_AT
     OUT NET_ADDR, r1
     LI r1, RXBUF_BYTES
