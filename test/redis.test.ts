@@ -1,0 +1,345 @@
+// The guest Redis server (programs/redis.s) served by `ftvm run --listen` in a child
+// process, driven by real clients: the `redis` npm client (node-redis 4), raw sockets,
+// redis-cli and redis-benchmark (Debian's redis-tools). Replies are compared with what a
+// real Redis 7 answers; when redis-server is installed the same script runs against it too.
+import { spawn, spawnSync, type ChildProcess } from "node:child_process";
+import { existsSync, mkdtempSync, rmSync } from "node:fs";
+import { createServer, connect, type Socket } from "node:net";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { createClient } from "redis";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+
+const ROOT = fileURLToPath(new URL("..", import.meta.url));
+const MAIN = join(ROOT, "src/cli/main.ts");
+
+function which(cmd: string): string | undefined {
+  const r = spawnSync("sh", ["-c", `command -v ${cmd}`], { encoding: "utf8" });
+  return r.status === 0 ? r.stdout.trim() : undefined;
+}
+const REDIS_CLI = which("redis-cli");
+const REDIS_BENCHMARK = which("redis-benchmark");
+const REDIS_SERVER = which("redis-server");
+
+interface Server {
+  child: ChildProcess;
+  port: number;
+  stderr: () => string;
+  /** Ctrl-C; resolves with the exit code. */
+  stop(): Promise<number | null>;
+}
+
+async function startGuest(command: "run" | "record" = "run", extra: string[] = []): Promise<Server> {
+  const child = spawn(process.execPath, ["--import", "tsx", MAIN, command, "programs/redis.s", "--mem", "16MiB", "--listen", "127.0.0.1:0", "--no-stdin", ...extra], {
+    cwd: ROOT,
+    stdio: ["ignore", "pipe", "pipe"],
+  });
+  let err = "";
+  let out = "";
+  child.stderr!.on("data", (d) => (err += d));
+  child.stdout!.on("data", (d) => (out += d));
+  const exited = new Promise<number | null>((resolve) => child.on("exit", (code) => resolve(code)));
+  const port = await new Promise<number>((resolve, reject) => {
+    const t = setInterval(() => {
+      const m = /listening on [^\s]+:(\d+)/.exec(err);
+      if (m && out.includes("redis.s: ready")) {
+        clearInterval(t);
+        resolve(Number(m[1]));
+      }
+    }, 20);
+    void exited.then((code) => {
+      clearInterval(t);
+      reject(new Error(`server exited (${code}) before listening: ${err}`));
+    });
+  });
+  return {
+    child,
+    port,
+    stderr: () => err,
+    async stop() {
+      if (child.exitCode === null) child.kill("SIGINT");
+      return exited;
+    },
+  };
+}
+
+async function freePort(): Promise<number> {
+  const s = createServer();
+  await new Promise<void>((r) => s.listen(0, "127.0.0.1", () => r()));
+  const port = (s.address() as { port: number }).port;
+  await new Promise<void>((r) => s.close(() => r()));
+  return port;
+}
+
+async function client(port: number) {
+  const errors: Error[] = [];
+  const c = createClient({ socket: { host: "127.0.0.1", port, reconnectStrategy: false } });
+  c.on("error", (e: Error) => errors.push(e));
+  await c.connect();
+  return { c, errors };
+}
+
+/** Sends raw bytes, collects what comes back until `done(received)` or the socket closes. */
+async function raw(port: number, bytes: string, done: (s: string) => boolean): Promise<{ text: string; closed: boolean }> {
+  const s: Socket = connect(port, "127.0.0.1");
+  let text = "";
+  let closed = false;
+  await new Promise<void>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`no complete answer; got ${JSON.stringify(text.slice(0, 300))}`)), 20_000);
+    s.on("error", reject);
+    s.on("data", (d) => {
+      text += d.toString("latin1");
+      if (done(text)) {
+        clearTimeout(timer);
+        resolve();
+      }
+    });
+    s.on("close", () => {
+      closed = true;
+      clearTimeout(timer);
+      resolve();
+    });
+    s.on("connect", () => s.write(bytes));
+  });
+  // A server that closes after an answer: give the close a moment to arrive.
+  if (!closed) await new Promise((r) => setTimeout(r, 100));
+  s.destroy();
+  return { text, closed };
+}
+
+/** A command script and what Redis 7.0 answers to it (checked against a real redis-server). */
+const SCRIPT: [string[], string][] = [
+  [["DBSIZE"], "0"],
+  [["GET", "missing"], "null"],
+  [["SET", "a", "hello world"], "OK"],
+  [["GET", "a"], "hello world"],
+  [["SET", "a", "x".repeat(3000)], "OK"],
+  [["GET", "a"], "x".repeat(3000)],
+  [["SET", "a", "short"], "OK"],
+  [["GET", "a"], "short"],
+  [["EXISTS", "a", "a", "missing"], "2"],
+  [["SET", "n", "41"], "OK"],
+  [["INCR", "n"], "42"],
+  [["DECR", "n"], "41"],
+  [["INCRBY", "n", "-50"], "-9"],
+  [["INCRBY", "fresh", "7"], "7"],
+  [["DECR", "neg"], "-1"],
+  [["INCR", "a"], "ERR value is not an integer or out of range"],
+  [["INCRBY", "n", "1x"], "ERR value is not an integer or out of range"],
+  [["INCRBY", "n", "+1"], "ERR value is not an integer or out of range"],
+  [["SET", "z", "007"], "OK"],
+  [["INCR", "z"], "ERR value is not an integer or out of range"],
+  [["SET", "e", ""], "OK"],
+  [["GET", "e"], ""],
+  [["INCR", "e"], "ERR value is not an integer or out of range"],
+  [["DBSIZE"], "6"],
+  [["DEL", "a", "n", "missing", "a"], "2"],
+  [["EXISTS", "a"], "0"],
+  [["DBSIZE"], "4"],
+  [["GET"], "ERR wrong number of arguments for 'get' command"],
+  [["set", "onlykey"], "ERR wrong number of arguments for 'set' command"],
+  [["SET", "k", "v", "EXTRA"], "ERR syntax error"],
+  [["DBSIZE", "x"], "ERR wrong number of arguments for 'dbsize' command"],
+  [["NOPE", "x", "y"], "ERR unknown command 'NOPE', with args beginning with: 'x' 'y' "],
+  [["PING"], "PONG"],
+  [["PING", "hi"], "hi"],
+  [["PING", "a", "b"], "ERR wrong number of arguments for 'ping' command"],
+  [["ECHO", "bin\u0000ary"], "bin\u0000ary"],
+  [["incr", "CaSe"], "1"],
+  [["GET", "case"], "null"],
+];
+
+async function runScript(port: number): Promise<string[]> {
+  const { c, errors } = await client(port);
+  const out: string[] = [];
+  for (const [cmd] of SCRIPT) {
+    try {
+      const r = await c.sendCommand(cmd);
+      out.push(r === null ? "null" : String(r));
+    } catch (e) {
+      out.push((e as Error).message);
+    }
+  }
+  await c.quit();
+  expect(errors).toEqual([]);
+  return out;
+}
+
+describe("redis.s answers as Redis does", () => {
+  it("SET/GET/DEL/EXISTS/INCR/DECR/INCRBY/DBSIZE/PING/ECHO and their errors (node-redis)", async () => {
+    const guest = await startGuest();
+    try {
+      const got = await runScript(guest.port);
+      expect(got).toEqual(SCRIPT.map(([, want]) => want));
+    } finally {
+      await guest.stop();
+    }
+  });
+
+  it.skipIf(!REDIS_SERVER)("real redis-server gives the same replies to the same script", async () => {
+    const port = await freePort();
+    const real = spawn(REDIS_SERVER!, ["--port", String(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"], { stdio: "ignore" });
+    try {
+      for (let i = 0; i < 100; i++) {
+        const ok = await new Promise<boolean>((r) => connect(port, "127.0.0.1").on("connect", function (this: Socket) { this.destroy(); r(true); }).on("error", () => r(false)));
+        if (ok) break;
+        await new Promise((r) => setTimeout(r, 50));
+      }
+      expect(await runScript(port)).toEqual(SCRIPT.map(([, want]) => want));
+    } finally {
+      real.kill("SIGKILL");
+    }
+  });
+});
+
+describe("redis.s with many clients", () => {
+  let guest: Server;
+  beforeAll(async () => {
+    guest = await startGuest();
+  });
+  afterAll(async () => {
+    await guest?.stop();
+  });
+
+  it("many concurrent clients INCR shared counters: every reply is unique and the final value is the number of increments", async () => {
+    const clients = await Promise.all(Array.from({ length: 24 }, () => client(guest.port)));
+    const perClient = 40;
+    const replies: Record<string, number[]> = { "ctr:a": [], "ctr:b": [] };
+    await Promise.all(
+      clients.map(async ({ c }, k) => {
+        for (let i = 0; i < perClient; i++) {
+          const key = (i + k) % 2 === 0 ? "ctr:a" : "ctr:b";
+          replies[key].push(await c.incr(key));
+        }
+      }),
+    );
+    const { c } = clients[0];
+    for (const key of Object.keys(replies)) {
+      const got = replies[key];
+      expect(new Set(got).size).toBe(got.length);
+      expect([...got].sort((x, y) => x - y)).toEqual(Array.from({ length: got.length }, (_, i) => i + 1));
+      expect(Number(await c.get(key))).toBe(got.length);
+    }
+    expect(replies["ctr:a"].length + replies["ctr:b"].length).toBe(24 * perClient);
+    for (const { c: x, errors } of clients) {
+      await x.quit();
+      expect(errors).toEqual([]);
+    }
+  });
+
+  it("answers a pipeline of many commands sent in one write, in order", async () => {
+    const n = 1000;
+    const cmds = Array.from({ length: n }, (_, i) => (i % 10 === 9 ? "GET pipe\r\n" : "*2\r\n$4\r\nINCR\r\n$4\r\npipe\r\n")).join("");
+    const { text } = await raw(guest.port, cmds, (s) => s.split("\r\n").length > n + n / 10);
+    const expected: string[] = [];
+    let v = 0;
+    for (let i = 0; i < n; i++) {
+      if (i % 10 === 9) expected.push(`$${String(v).length}`, String(v));
+      else expected.push(`:${++v}`);
+    }
+    expect(text).toBe(expected.join("\r\n") + "\r\n");
+  });
+
+  it("node-redis pipelines commands issued together (auto-pipelining) and gets each reply", async () => {
+    const { c, errors } = await client(guest.port);
+    const keys = Array.from({ length: 300 }, (_, i) => `pk${i}`);
+    expect(await Promise.all(keys.map((k, i) => c.set(k, `v${i}`)))).toEqual(keys.map(() => "OK"));
+    expect(await Promise.all(keys.map((k) => c.get(k)))).toEqual(keys.map((_, i) => `v${i}`));
+    expect(await c.del(keys)).toBe(keys.length);
+    await c.quit();
+    expect(errors).toEqual([]);
+  });
+
+  it("replies to a protocol error in Redis's words and closes the connection; other clients go on", async () => {
+    const r1 = await raw(guest.port, "*1\r\n:1\r\n", () => false);
+    expect(r1).toEqual({ text: "-ERR Protocol error: expected '$', got ':'\r\n", closed: true });
+    const r2 = await raw(guest.port, "*x\r\n", () => false);
+    expect(r2).toEqual({ text: "-ERR Protocol error: invalid multibulk length\r\n", closed: true });
+    const r3 = await raw(guest.port, "PING\r\n*1\r\n$-3\r\n", () => false);
+    expect(r3).toEqual({ text: "+PONG\r\n-ERR Protocol error: invalid bulk length\r\n", closed: true });
+    const big = await raw(guest.port, `SET big ${"x".repeat(40_000)}\r\n`, () => false);
+    expect(big.text).toMatch(/^-ERR Protocol error: request too big/);
+    expect(big.closed).toBe(true);
+    const ok = await raw(guest.port, "ECHO still-here\r\n", (s) => s.endsWith("still-here\r\n"));
+    expect(ok.text).toBe("$10\r\nstill-here\r\n");
+  });
+
+  it.skipIf(!REDIS_CLI)("redis-cli: commands, errors and piped input", () => {
+    const cli = (args: string[], input?: string) => spawnSync(REDIS_CLI!, ["-h", "127.0.0.1", "-p", String(guest.port), ...args], { encoding: "utf8", input, timeout: 20_000 });
+    expect(cli(["SET", "cli", "5"]).stdout).toBe("OK\n");
+    expect(cli(["INCRBY", "cli", "3"]).stdout).toBe("8\n");
+    expect(cli(["GET", "cli"]).stdout).toBe("8\n");
+    expect(cli(["EXISTS", "cli", "nope"]).stdout).toBe("1\n");
+    expect(cli(["GET", "nope"]).stdout).toBe("\n");
+    expect(cli(["INCR", "nope-int-" + "x"]).stdout).toBe("1\n");
+    expect(cli(["NOPE"]).stdout).toMatch(/^ERR unknown command 'NOPE', with args beginning with: \n/);
+    const piped = cli([], "SET p 1\nINCR p\nGET p\nPING\n");
+    expect(piped.stdout).toBe("OK\n2\n2\nPONG\n");
+  });
+
+  it.skipIf(!REDIS_BENCHMARK)("redis-benchmark -t set,get,incr -n 2000 completes", () => {
+    const r = spawnSync(REDIS_BENCHMARK!, ["-h", "127.0.0.1", "-p", String(guest.port), "-t", "set,get,incr", "-n", "2000", "-q"], { encoding: "utf8", timeout: 50_000 });
+    expect(r.status).toBe(0);
+    const lines = r.stdout.split(/[\r\n]/).filter((l) => /requests per second/.test(l) && !/rps=/.test(l));
+    expect(lines.map((l) => l.trim().split(":")[0])).toEqual(["SET", "GET", "INCR"]);
+  });
+
+  it("reports when redis-cli or redis-benchmark is missing (those tests are skipped then)", () => {
+    if (!REDIS_CLI || !REDIS_BENCHMARK) console.warn(`redis-tools not installed: redis-cli ${REDIS_CLI ?? "missing"}, redis-benchmark ${REDIS_BENCHMARK ?? "missing"} (apt-get install redis-tools)`);
+    expect(guest.stderr()).not.toMatch(/Error|disconnected/);
+  });
+});
+
+describe("record → replay of a served run", () => {
+  it("a log recorded with --listen replays without a network and transmits the same bytes", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "ftvm-redis-"));
+    const log = join(dir, "redis.ftlog");
+    try {
+      const guest = await startGuest("record", ["-o", log]);
+      // Raw clients, so every transmitted byte is known: 5 connections, each INCRs a shared
+      // counter 20 times (one command per write, waiting for each reply) and then QUITs.
+      const replies = await Promise.all(
+        Array.from({ length: 5 }, async () => {
+          const s = connect(guest.port, "127.0.0.1");
+          await new Promise<void>((r) => s.on("connect", () => r()));
+          let text = "";
+          for (let i = 0; i < 20; i++) {
+            const before = text.length;
+            s.write("INCR rec\r\n");
+            await new Promise<void>((r) => {
+              const on = (d: Buffer) => {
+                text += d.toString("latin1");
+                if (text.length > before && text.endsWith("\r\n")) {
+                  s.off("data", on);
+                  r();
+                }
+              };
+              s.on("data", on);
+            });
+          }
+          s.write("QUIT\r\n");
+          await new Promise<void>((r) => {
+            s.on("data", (d) => (text += d.toString("latin1")));
+            s.on("close", () => r());
+          });
+          return text;
+        }),
+      );
+      const all = replies.join("");
+      const values = [...all.matchAll(/:(\d+)\r\n/g)].map((m) => Number(m[1])).sort((a, b) => a - b);
+      expect(values).toEqual(Array.from({ length: 100 }, (_, i) => i + 1));
+      const sent = all.length;
+      expect(sent).toBe(values.reduce((n, v) => n + String(v).length + 3, 0) + 5 * "+OK\r\n".length);
+      await new Promise((r) => setTimeout(r, 200));
+      expect(await guest.stop()).toBe(130);
+      expect(existsSync(log)).toBe(true);
+      const rep = spawnSync(process.execPath, ["--import", "tsx", MAIN, "replay", log], { cwd: ROOT, encoding: "utf8", timeout: 60_000 });
+      expect(rep.stderr).toMatch(/replay matched the recording/);
+      expect(rep.stderr).toContain(`the guest transmitted ${sent} network bytes and closed 5 connections`);
+      expect(rep.status).toBe(0);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
