@@ -10,6 +10,17 @@ import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { createClient } from "redis";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { assemble, assembleFile } from "../src/asm/assembler.js";
+import { LIB_DIR } from "../src/asm/include.js";
+import { Bus } from "../src/devices/bus.js";
+import { attachEngine } from "../src/host/engine.js";
+import { LiveEnv } from "../src/replay/live.js";
+import { NetInbox } from "../src/replay/netinbox.js";
+import { LiveRunner } from "../src/replay/session.js";
+import { fakeWorld } from "../src/replay/world.js";
+import { Machine } from "../src/vm/machine.js";
+
+const te = new TextEncoder();
 
 const ROOT = fileURLToPath(new URL("..", import.meta.url));
 const MAIN = join(ROOT, "src/cli/main.ts");
@@ -341,5 +352,223 @@ describe("record → replay of a served run", () => {
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
+  });
+});
+
+// ---- the building blocks in programs/lib, called one routine at a time ----
+
+describe("programs/lib: resp.s, hash.s, alloc.s, strbuf.s", () => {
+  const image = assemble(
+    `
+    .include "resp.s"
+    .include "hash.s"
+    .data
+    .align 4
+    buf: .zero 4096
+    sb:  .word 0, 64
+         .zero 64
+    .code
+    main: HALT
+    ${["resp_parse", "resp_str_int", "hash_bytes", "table_find", "table_put", "table_del", "table_value", "alloc", "free", "sb_putint", "resp_bulk", "resp_error"]
+      .map((r) => `call_${r}: CALL ${r}\nHALT`)
+      .join("\n")}`,
+    "libtest.s",
+    { includeDirs: [LIB_DIR] },
+  );
+  const sym = (n: string) => image.symbols.find((s) => s.name === n)!.value;
+  const BUF = sym("buf");
+  const SB = sym("sb");
+  const te = new TextEncoder();
+  const HEAP = 256 * 1024;
+  const BUCKETS = 128 * 1024;
+
+  /** A machine with the table (16 buckets) and a heap set up, as redis.s does at start. */
+  function machine() {
+    const m = new Machine(image, { memBytes: 1024 * 1024 });
+    new Bus(m, undefined as never);
+    const call = (routine: string, args: number[]) => {
+      for (let r = 0; r < 15; r++) m.regs[r] = 0x5a5a0000 + r;
+      args.forEach((v, i) => (m.regs[1 + i] = v));
+      const sp = m.regs[15];
+      m.halted = false;
+      m.pc = sym(`call_${routine}`);
+      for (let r; (r = m.run(m.icount + 10_000_000)) !== "halted"; ) if (r !== "continue") throw new Error(`${routine}: ${r} ${m.trap?.kind}`);
+      for (let r = 7; r < 15; r++) expect(m.regs[r], `${routine} changed r${r}`).toBe(0x5a5a0000 + r);
+      expect(m.regs[15], `${routine} moved sp`).toBe(sp);
+      return [m.regs[1], m.regs[2], m.regs[3]];
+    };
+    const put = (s: string, at = BUF) => {
+      const b = te.encode(s);
+      m.mem.set(b, at);
+      return [at, b.length];
+    };
+    // What table_init and alloc_init do, with 16 buckets so that chains are long.
+    const tableInit = () => {
+      m.mem32[sym("table_buckets") >> 2] = BUCKETS;
+      m.mem32[sym("table_mask") >> 2] = 15;
+      m.mem32[sym("table_count") >> 2] = 0;
+      m.mem32[sym("alloc_next") >> 2] = HEAP;
+      m.mem32[sym("alloc_end") >> 2] = 1024 * 1024 - 64 * 1024;
+    };
+    tableInit();
+    return { m, call, put };
+  }
+
+  it("resp_parse: multibulk, inline, incomplete and malformed commands", () => {
+    const { m, call, put } = machine();
+    const args = () => {
+      const n = m.mem32[sym("resp_argc") >> 2];
+      return Array.from({ length: n }, (_, i) => {
+        const a = m.mem32[(sym("resp_argv") >> 2) + i];
+        const l = m.mem32[(sym("resp_argl") >> 2) + i];
+        return new TextDecoder().decode(m.mem.subarray(a, a + l));
+      });
+    };
+    const cmd = "*3\r\n$3\r\nSET\r\n$1\r\nk\r\n$5\r\nv a\r\n\r\nrest";
+    expect(call("resp_parse", put(cmd))[0]).toBe(cmd.length - 4);
+    expect(args()).toEqual(["SET", "k", "v a\r\n"]);
+    for (let cut = 0; cut < cmd.length - 4; cut++) expect(call("resp_parse", [BUF, cut])[0], `cut at ${cut}`).toBe(0);
+    expect(call("resp_parse", put("  GET\t key  \r\nx"))[0]).toBe(14);
+    expect(args()).toEqual(["GET", "key"]);
+    expect(call("resp_parse", put("PING\n"))[0]).toBe(5);
+    expect(args()).toEqual(["PING"]);
+    expect(call("resp_parse", put("\r\n"))[0]).toBe(2);
+    expect(args()).toEqual([]);
+    expect(call("resp_parse", put("*0\r\n"))[0]).toBe(4);
+    expect(args()).toEqual([]);
+    expect(call("resp_parse", put("*x\r\n"))[0]).toBe(-1);
+    expect(call("resp_parse", put("*1025\r\n"))[0]).toBe(-1);
+    expect(call("resp_parse", put("*1\r\n$-1\r\n"))[0]).toBe(-2);
+    expect(call("resp_parse", put("*1\r\n$2000000\r\n"))[0]).toBe(-2);
+    expect(call("resp_parse", put("*1\r\n:1\r\n"))[0]).toBe(-3);
+    expect(m.mem32[sym("resp_bad") >> 2]).toBe(":".charCodeAt(0));
+  });
+
+  it("resp_str_int reads integers the way Redis does, in 32 bits", () => {
+    const { call, put } = machine();
+    const int = (s: string) => {
+      const [v, ok] = call("resp_str_int", put(s));
+      return ok ? v : "bad";
+    };
+    expect(["0", "7", "-7", "2147483647", "-2147483648", "100"].map(int)).toEqual([0, 7, -7, 2147483647, -2147483648, 100]);
+    expect(["", "-", "-0", "01", "+1", " 1", "1 ", "1x", "2147483648", "-2147483649", "99999999999"].map(int)).toEqual(Array(11).fill("bad"));
+  });
+
+  it("hash.s: put, find, replace (in place and moved), delete, many keys in few buckets; alloc reuses freed blocks", () => {
+    const { m, call, put } = machine();
+    const KEY = BUF;
+    const VAL = BUF + 1024;
+    const set = (k: string, v: string) => call("table_put", [...put(k, KEY), ...put(v, VAL)])[0];
+    const get = (k: string) => {
+      const [e] = call("table_find", put(k, KEY));
+      if (e === 0) return null;
+      const [a, l] = call("table_value", [e]);
+      return new TextDecoder().decode(m.mem.subarray(a, a + l));
+    };
+    const count = () => m.mem32[sym("table_count") >> 2];
+    for (let i = 0; i < 200; i++) expect(set(`key${i}`, `value${i}`)).toBe(1);
+    expect(count()).toBe(200);
+    for (let i = 0; i < 200; i += 7) expect(get(`key${i}`)).toBe(`value${i}`);
+    expect(get("key200")).toBe(null);
+    expect(set("key5", "v")).toBe(1); // shorter: in place
+    expect(get("key5")).toBe("v");
+    expect(set("key5", "x".repeat(500))).toBe(1); // longer: a new block
+    expect(get("key5")).toBe("x".repeat(500));
+    expect(count()).toBe(200);
+    for (let i = 0; i < 200; i += 2) expect(call("table_del", put(`key${i}`, KEY))[0]).toBe(1);
+    expect(call("table_del", put("key0", KEY))[0]).toBe(0);
+    expect(count()).toBe(100);
+    for (let i = 1; i < 200; i += 2) expect(get(`key${i}`)).toBe(i === 5 ? "x".repeat(500) : `value${i}`);
+    // Freed blocks come back: re-adding as many keys of the same sizes needs no new heap.
+    const next = m.mem32[sym("alloc_next") >> 2];
+    for (let i = 0; i < 200; i += 2) set(`key${i}`, `value${i}`);
+    expect(m.mem32[sym("alloc_next") >> 2]).toBe(next);
+    expect(count()).toBe(200);
+  });
+
+  it("alloc: size classes, exhaustion gives 0, hash_bytes is FNV-1a", () => {
+    const { m, call, put } = machine();
+    const [a] = call("alloc", [1]);
+    const [b] = call("alloc", [24]);
+    expect(b - a).toBe(32);
+    const [big] = call("alloc", [128 * 1024]);
+    expect(big).toBe(0); // above the largest class
+    call("free", [a]);
+    expect(call("alloc", [10])[0]).toBe(a);
+    m.mem32[sym("alloc_end") >> 2] = m.mem32[sym("alloc_next") >> 2] + 40;
+    expect(call("alloc", [100])[0]).toBe(0);
+    let h = 0x811c9dc5;
+    for (const c of te.encode("hello")) h = Math.imul(h ^ c, 0x01000193);
+    expect(call("hash_bytes", put("hello"))[0]).toBe(h | 0);
+  });
+
+  it("strbuf.s and the reply writers never write past the capacity", () => {
+    const { m, call, put } = machine();
+    const text = () => new TextDecoder().decode(m.mem.subarray(SB + 8, SB + 8 + m.mem32[SB >> 2]));
+    call("sb_putint", [SB, -2147483648]);
+    call("resp_bulk", [SB, ...put("ab")]);
+    expect(text()).toBe("-2147483648$2\r\nab\r\n");
+    m.mem[SB + 8 + 64] = 0xee; // the byte after the buffer
+    call("resp_bulk", [SB, ...put("y".repeat(100))]);
+    expect(m.mem32[SB >> 2]).toBe(64);
+    expect(m.mem[SB + 8 + 64]).toBe(0xee);
+  });
+});
+
+// ---- the guest must survive anything a client sends ----
+
+describe("redis.s under garbage input", () => {
+  it("never traps: random bytes, broken commands and huge arguments from 40 seeded clients", () => {
+    const image = assembleFile(join(ROOT, "programs/redis.s"));
+    const m = new Machine(image, { memBytes: 16 * 1024 * 1024 });
+    attachEngine(m);
+    const inbox = new NetInbox();
+    const bus = new Bus(m, undefined as never);
+    const env = new LiveEnv(bus, { ...fakeWorld(5), net: inbox }, () => undefined);
+    bus.env = env;
+    const runner = new LiveRunner(bus, env, { sliceIcount: 20_000 });
+    let s = 12345;
+    const rand = (n: number) => {
+      s = (Math.imul(s, 1103515245) + 12345) >>> 0;
+      return (s >>> 8) % n;
+    };
+    const pieces = ["*", "$", "\r\n", "\n", "\r", "-1", "3", "99999", "SET", "GET", "INCR", "k", " ", "*2\r\n$3\r\nGET\r\n$1\r\nk\r\n", "\0", "\xff"];
+    const open = new Set<number>();
+    let closedByGuest = 0;
+    for (let step = 0; step < 3000; step++) {
+      if (open.size < 40 && rand(4) === 0) {
+        const id = inbox.open();
+        if (id !== undefined) open.add(id);
+      }
+      for (const id of open) {
+        if (rand(3) !== 0) continue;
+        let text = "";
+        const n = rand(20);
+        for (let i = 0; i < n; i++) text += rand(4) === 0 ? String.fromCharCode(rand(256)) : pieces[rand(pieces.length)];
+        if (rand(200) === 0) text = `SET big ${"z".repeat(40_000)}`;
+        const bytes = Uint8Array.from(text, (c) => c.charCodeAt(0) & 255);
+        if (!inbox.data(id, bytes)) inbox.abort(id);
+        if (rand(50) === 0) inbox.end(id);
+      }
+      const r = runner.step();
+      expect(m.trap, `trap at step ${step}: ${m.trap?.kind} ${m.trap?.detail}`).toBeNull();
+      expect(r === "continue" || r === "waiting").toBe(true);
+      for (const ch of bus.nic.drainOutput())
+        if (ch.close) {
+          inbox.guestClosed(ch.conn);
+          open.delete(ch.conn);
+          closedByGuest++;
+        }
+    }
+    expect(closedByGuest).toBeGreaterThan(10); // protocol errors close connections
+    // The server still answers a well-formed client afterwards.
+    const id = inbox.open()!;
+    inbox.data(id, te.encode("PING\r\n"));
+    let reply = "";
+    for (let i = 0; i < 5000 && !reply.includes("\r\n"); i++) {
+      runner.step();
+      for (const ch of bus.nic.drainOutput()) if (ch.conn === id) reply += new TextDecoder().decode(ch.bytes);
+    }
+    expect(reply).toBe("+PONG\r\n");
   });
 });
