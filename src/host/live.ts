@@ -62,6 +62,8 @@ export interface LiveRunResult {
 export async function runLive(o: LiveRunOptions): Promise<LiveRunResult> {
   const machine = new Machine(o.image, { memBytes: o.memBytes, stackBytes: o.stackBytes });
   if (!o.interpret) attachEngine(machine);
+  // Listen before creating any file: a port in use should leave nothing behind.
+  const net = o.listen ? await NetServer.listen({ ...o.listen, log: o.netLog ?? ((line) => process.stderr.write(`ftvm: ${line}\n`)) }) : undefined;
   const log = o.logPath ? new ChunkFile(o.logPath) : undefined;
   const trace = o.tracePath ? new ChunkFile(o.tracePath) : undefined;
   const imageBytes = encodeImage(o.image);
@@ -84,7 +86,6 @@ export async function runLive(o: LiveRunOptions): Promise<LiveRunResult> {
     ? new Tracer(machine, { image: imageBytes, intervalIcount: o.traceIntervalIcount ?? 100_000, program: o.program, role: log ? "record" : "run" }, (c) => trace.write(c))
     : undefined;
   const bus = new Bus(machine, undefined as never);
-  const net = o.listen ? await NetServer.listen({ ...o.listen, log: o.netLog ?? ((line) => process.stderr.write(`ftvm: ${line}\n`)) }) : undefined;
   const world = realWorld(o.hostId);
   const env = new LiveEnv(bus, net ? { ...world, net: net.inbox } : world, emit, {
     unloggedRand: o.unloggedRand,

@@ -59,9 +59,11 @@ export class NetServer {
     const server = createServer({ allowHalfOpen: true });
     const net = new NetServer(server, opts);
     return new Promise((resolve, reject) => {
-      server.once("error", reject);
+      server.once("error", (e: NodeJS.ErrnoException) =>
+        reject(Object.assign(new Error(`cannot listen on ${opts.host ?? "127.0.0.1"}:${opts.port}: ${e.message}`), { code: e.code })),
+      );
       server.listen(opts.port, opts.host ?? "127.0.0.1", () => {
-        server.off("error", reject);
+        server.removeAllListeners("error");
         server.on("error", (e) => opts.log(`net: server error: ${e.message}`));
         resolve(net);
       });
