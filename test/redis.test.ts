@@ -276,6 +276,20 @@ describe("redis.s with many clients", () => {
     expect(ok.text).toBe("$10\r\nstill-here\r\n");
   });
 
+  it("survives clients that vanish mid-command or reset the connection", async () => {
+    for (let i = 0; i < 10; i++) {
+      const s = connect(guest.port, "127.0.0.1");
+      s.on("error", () => undefined);
+      await new Promise<void>((r) => s.on("connect", () => r()));
+      s.write(i % 2 ? "*3\r\n$3\r\nSET\r\n$1\r\n" : "INCR vanish\r\nGET");
+      await new Promise((r) => setTimeout(r, 10));
+      if (i % 2) s.resetAndDestroy();
+      else s.destroy();
+    }
+    const ok = await raw(guest.port, "EXISTS vanish\r\n", (t) => t.endsWith("\r\n"));
+    expect(ok.text).toBe(":1\r\n");
+  });
+
   it.skipIf(!REDIS_CLI)("redis-cli: commands, errors and piped input", () => {
     const cli = (args: string[], input?: string) => spawnSync(REDIS_CLI!, ["-h", "127.0.0.1", "-p", String(guest.port), ...args], { encoding: "utf8", input, timeout: 20_000 });
     expect(cli(["SET", "cli", "5"]).stdout).toBe("OK\n");
@@ -303,6 +317,27 @@ describe("redis.s with many clients", () => {
 });
 
 describe("record → replay of a served run", () => {
+  it("a port in use is a clear error, and no log file is left behind", async () => {
+    const blocker = createServer();
+    await new Promise<void>((r) => blocker.listen(0, "127.0.0.1", () => r()));
+    const port = (blocker.address() as { port: number }).port;
+    const dir = mkdtempSync(join(tmpdir(), "ftvm-redis-"));
+    try {
+      const log = join(dir, "x.ftlog");
+      const r = spawnSync(process.execPath, ["--import", "tsx", MAIN, "record", "programs/redis.s", "--mem", "16MiB", "--listen", `127.0.0.1:${port}`, "--no-stdin", "-o", log], {
+        cwd: ROOT,
+        encoding: "utf8",
+        timeout: 30_000,
+      });
+      expect(r.status).toBe(2);
+      expect(r.stderr).toMatch(new RegExp(`cannot listen on 127.0.0.1:${port}: .*EADDRINUSE`));
+      expect(existsSync(log)).toBe(false);
+    } finally {
+      blocker.close();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
   it("a log recorded with --listen replays without a network and transmits the same bytes", async () => {
     const dir = mkdtempSync(join(tmpdir(), "ftvm-redis-"));
     const log = join(dir, "redis.ftlog");
