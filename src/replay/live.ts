@@ -1,8 +1,9 @@
 // The live environment: answers the guest's nondeterministic questions from the world
 // and emits each answer as a log event; chooses the instruction boundaries at which
-// asynchronous input (timer ticks, console bytes, network input) is delivered, and logs each delivery
-// with the exact icount. An interrupt-raising event that arrives while the guest has
-// interrupts disabled stays queued here and is logged when it is actually delivered.
+// asynchronous input (timer ticks, console bytes, network input) is delivered, and logs
+// each delivery with the exact icount. An interrupt-raising event that arrives while the
+// guest has interrupts disabled stays queued here (network input stays in the world's
+// NetSource) and is logged when it is actually delivered.
 import type { Bus } from "../devices/bus.js";
 import type { DeviceEnv, Event } from "../devices/events.js";
 import { EV } from "../devices/events.js";
