@@ -8,7 +8,7 @@ import { describe, expect, it } from "vitest";
 import { assembleFile } from "../src/asm/assembler.js";
 import { Bus, type DevicesState } from "../src/devices/bus.js";
 import { EV, type Event } from "../src/devices/events.js";
-import { NET_CONNS_MAX, NET_E, NET_REC, NET_SEND_BYTES_MAX, NET_TX_BYTES_MAX, type NetChunk } from "../src/devices/nic.js";
+import { NET_CONNS_MAX, NET_E, NET_REC, NET_RX_BYTES_MAX, NET_SEND_BYTES_MAX, NET_TX_BYTES_MAX, type NetChunk } from "../src/devices/nic.js";
 import { NetServer } from "../src/host/netserver.js";
 import { LiveEnv } from "../src/replay/live.js";
 import { NetInbox } from "../src/replay/netinbox.js";
@@ -105,6 +105,21 @@ describe("NIC device", () => {
     expect(nic.recordsWaiting()).toBe(0);
     bus.deliver(EV.NET_OPEN, { conn: 4 });
     expect(nic.recv()).toBe(NET_REC.OPEN);
+
+    // The peer finished and the guest closes before taking the records: they are dropped,
+    // so the stale close can never be read as the close of the id's next connection.
+    bus.deliver(EV.NET_RX, { conn: 4, bytes: te.encode("unread") });
+    bus.deliver(EV.NET_CLOSE, { conn: 4 });
+    bus.deliver(EV.NET_OPEN, { conn: 5 });
+    expect(nic.close()).toBe(0);
+    expect(nic.recordsWaiting()).toBe(1);
+    expect(nic.rxBytesFree()).toBe(NET_RX_BYTES_MAX);
+    bus.deliver(EV.NET_OPEN, { conn: 4 });
+    expect(nic.recv()).toBe(NET_REC.OPEN);
+    expect(nic.rxConn).toBe(5);
+    expect(nic.recv()).toBe(NET_REC.OPEN);
+    expect(nic.rxConn).toBe(4);
+    expect(nic.generations[4]).toBe(3);
   });
 
   it("refuses inconsistent events with a clear error (a host bug or a corrupted log)", () => {

@@ -14,7 +14,8 @@
 // PEER_CLOSED, and the guest still may send (a half-closed TCP connection still carries
 // replies); the guest closing makes it GUEST_CLOSED. It is FREE again only when both
 // happened, so the host side may reuse an id once it has delivered NET_CLOSE for it and
-// drained the guest's close. Guest mistakes (a bad id, a send too long) get negative
+// drained the guest's close; records of a connection still waiting when the guest closes
+// it are dropped. Guest mistakes (a bad id, a send too long) get negative
 // statuses; a buffer outside data memory traps like a load or store would.
 import { VEC_NET } from "../../isa/ports.js";
 import type { Machine } from "../vm/machine.js";
@@ -213,6 +214,19 @@ export class Nic implements Device {
     if (this.tx.length >= NET_TX_CHUNKS_MAX) return NET_E.FULL;
     this.tx.push({ conn, generation: this.generations[conn], offset: this.sentBytes[conn], bytes: EMPTY, close: true });
     this.states[conn] = this.states[conn] === CONN.PEER_CLOSED ? CONN.FREE : CONN.GUEST_CLOSED;
+    // Records of this connection still waiting are dropped: once the id is free, a new
+    // connection may take it, and a stale close record must not be mistaken for the new one's.
+    if (this.rx.some((r) => r.conn === conn)) {
+      const kept: RxRecord[] = [];
+      for (const r of this.rx) {
+        if (r.conn !== conn) kept.push(r);
+        else {
+          this.droppedBytes += r.bytes.length;
+          this.rxBytes -= r.bytes.length;
+        }
+      }
+      this.rx = kept;
+    }
     this.stopIfNearlyFull();
     return 0;
   }
