@@ -423,6 +423,29 @@ describe("record → replay of network runs (redis.s, seeded fake back-end)", ()
 });
 
 describe("TCP server limits", () => {
+  it("refuses a connection beyond its connection ids, with a log line", async () => {
+    const logs: string[] = [];
+    const net = await NetServer.listen({ port: 0, log: (l) => logs.push(l), connsMax: 2 });
+    try {
+      const { port } = net.address();
+      // One at a time, so the server has accepted each before the next arrives.
+      const socks = [];
+      for (let i = 0; i < 2; i++) {
+        socks.push(connect(port, "127.0.0.1").on("error", () => undefined));
+        for (let t = 0; t < 200 && net.inbox.connsInUse <= i; t++) await new Promise((r) => setTimeout(r, 5));
+      }
+      expect(net.inbox.connsInUse).toBe(2);
+      const third = connect(port, "127.0.0.1").on("error", () => undefined);
+      socks.push(third);
+      await new Promise<void>((r) => third.on("close", () => r()));
+      expect(socks[0].destroyed || socks[1].destroyed).toBe(false);
+      expect(logs.join("\n")).toMatch(/refused 127\.0\.0\.1:\d+: all 2 connection ids are in use/);
+      for (const s of socks) s.destroy();
+    } finally {
+      await net.close();
+    }
+  });
+
   it("disconnects a client that overflows its input bound, with a log line, and keeps serving others", async () => {
     const logs: string[] = [];
     const net = await NetServer.listen({ port: 0, log: (l) => logs.push(l), connBytesMax: 1000, pauseBytes: 1 << 20 });

@@ -308,6 +308,10 @@ describe("redis.s with many clients", () => {
     expect(r.status).toBe(0);
     const lines = r.stdout.split(/[\r\n]/).filter((l) => /requests per second/.test(l) && !/rps=/.test(l));
     expect(lines.map((l) => l.trim().split(":")[0])).toEqual(["SET", "GET", "INCR"]);
+    // Pipelined: 16 commands per write from each of its 50 clients.
+    const p = spawnSync(REDIS_BENCHMARK!, ["-h", "127.0.0.1", "-p", String(guest.port), "-t", "incr", "-n", "4000", "-P", "16", "-q"], { encoding: "utf8", timeout: 50_000 });
+    expect(p.status).toBe(0);
+    expect(p.stdout).toMatch(/INCR: [\d.]+ requests per second/);
   });
 
   it("reports when redis-cli or redis-benchmark is missing (those tests are skipped then)", () => {

@@ -10,7 +10,7 @@
 // unread. Each gets a log line; the guest sees an ordinary NET_CLOSE.
 import type { AddressInfo, Server, Socket } from "node:net";
 import { createServer } from "node:net";
-import type { NetChunk } from "../devices/nic.js";
+import { NET_CONNS_MAX, type NetChunk } from "../devices/nic.js";
 import { NetInbox, NET_INBOX_CONN_BYTES_MAX } from "../replay/netinbox.js";
 
 /** Replies a client has not read yet; beyond this it is disconnected. */
@@ -25,6 +25,8 @@ export interface NetServerOptions {
   connBytesMax?: number;
   /** Reading from a socket pauses while it has this much waiting (default a quarter of connBytesMax). */
   pauseBytes?: number;
+  /** Connections served at once (default, and at most, the NIC's NET_CONNS_MAX); more are refused. */
+  connsMax?: number;
 }
 
 interface Client {
@@ -48,7 +50,7 @@ export class NetServer {
     private readonly server: Server,
     private readonly opts: NetServerOptions,
   ) {
-    this.inbox = new NetInbox(undefined, opts.connBytesMax ?? NET_INBOX_CONN_BYTES_MAX);
+    this.inbox = new NetInbox(Math.min(opts.connsMax ?? NET_CONNS_MAX, NET_CONNS_MAX), opts.connBytesMax ?? NET_INBOX_CONN_BYTES_MAX);
     this.clients = new Array<Client | undefined>(this.inbox.connsMax);
     this.generations = new Array<number>(this.inbox.connsMax).fill(0);
     this.pauseBytes = opts.pauseBytes ?? Math.floor(this.inbox.connBytesMax / 4);
