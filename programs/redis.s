@@ -4,8 +4,8 @@
 ; Commands: PING, ECHO, GET, SET, DEL, EXISTS, INCR, DECR, INCRBY, DBSIZE, QUIT, in the
 ; multibulk form clients send and the inline form people type ("SET k v"), pipelined or
 ; not. Errors are Redis's own texts: unknown command, wrong number of arguments, syntax
-; error, "value is not an integer or out of range" (integers are 32-bit here, so beyond
-; that range is "out of range"), and protocol errors (after which the connection closes).
+; error, "value is not an integer or out of range" (integers are signed 64-bit, as in
+; Redis), and protocol errors (after which the connection closes).
 ; Run:   node --import tsx src/cli/main.ts run programs/redis.s --mem 16MiB --listen 6379
 ;        then:  redis-cli -p 6379 SET counter 10  /  redis-cli -p 6379 INCR counter
 ; Expected: the console shows "redis.s: ready"; the server runs until Ctrl-C.
@@ -41,8 +41,8 @@
 .align 4
 conn_open: .zero CONNS * 4              ; 1 while the connection is ours to serve
 in_len:    .zero CONNS * 4              ; bytes waiting in its input buffer
-numbuf:    .word 0, 12                  ; a strbuf for formatting a number
-           .zero 12
+numbuf:    .word 0, 24                  ; a strbuf for formatting a number
+           .zero 24
 
 cmd_table:                              ; name, handler, arity (-N: at least N)
     .word name_get, cmd_get, 2
@@ -590,66 +590,83 @@ cmd_quit:
 
 cmd_incr:
     LI r1, 1
+    LI r2, 0
     JMP incr_by
 cmd_decr:
     LI r1, -1
+    LI r2, -1
     JMP incr_by
 cmd_incrby:
     ARG 2, r1, r2
-    CALL resp_str_int
-    BEQZ r2, reply_not_int
+    CALL resp_str_int64
+    BEQZ r3, reply_not_int
     JMP incr_by
 
-; incr_by — add r1 to the integer stored at argument 1 (a missing key counts as 0).
+; incr_by — add r2:r1 (a signed 64-bit number) to the integer stored at argument 1 (a
+; missing key counts as 0), as Redis does: 64-bit values, an error on overflow.
 incr_by:
     PUSH r9
     PUSH r10
-    MOV r9, r1                          ; r9 = the increment
-    LI r10, 0                           ; r10 = the current value
+    PUSH r11
+    PUSH r12
+    MOV r9, r1                          ; r10:r9 = the increment
+    MOV r10, r2
+    LI r11, 0                           ; r12:r11 = the current value
+    LI r12, 0
     ARG 1, r1, r2
     CALL table_find
     BEQZ r1, incr_by_add
     CALL table_value
-    CALL resp_str_int
-    BEQZ r2, incr_by_not_int
-    MOV r10, r1
+    CALL resp_str_int64
+    BEQZ r3, incr_by_not_int
+    MOV r11, r1
+    MOV r12, r2
 incr_by_add:
-    ADD r1, r10, r9                     ; r1 = the new value
-    XOR r2, r10, r1
-    XOR r3, r9, r1
-    AND r2, r2, r3
-    SLTI r2, r2, 0                      ; both operands' signs differ from the sum's: overflow
-    BNEZ r2, incr_by_overflow
-    MOV r10, r1
+    ADD r1, r11, r9                     ; r2:r1 = the sum
+    SLTU r3, r1, r9
+    ADD r2, r12, r10
+    ADD r2, r2, r3
+    XOR r3, r12, r2
+    XOR r4, r10, r2
+    AND r3, r3, r4
+    SLTI r3, r3, 0                      ; both operands' signs differ from the sum's: overflow
+    BNEZ r3, incr_by_overflow
+    MOV r11, r1
+    MOV r12, r2
     LI r1, numbuf
     CALL sb_reset
-    MOV r2, r10
-    CALL sb_putint
+    MOV r2, r11
+    MOV r3, r12
+    CALL sb_putint64
     ARG 1, r1, r2
     LI r3, numbuf + SB_DATA
     LDW r4, [numbuf+SB_LEN]
     CALL table_put
     BEQZ r1, incr_by_oom
     LI r1, OUT_AT
-    MOV r2, r10
-    CALL resp_int
+    MOV r2, r11
+    MOV r3, r12
+    CALL resp_int64
     LI r1, 0
+    JMP incr_by_out
+incr_by_not_int:
+    LI r2, e_not_int
+    JMP incr_by_error
+incr_by_overflow:
+    LI r2, e_overflow
+    JMP incr_by_error
+incr_by_oom:
+    LI r2, e_oom
+incr_by_error:
+    LI r1, OUT_AT
+    CALL resp_error
+    LI r1, 0
+incr_by_out:
+    POP r12
+    POP r11
     POP r10
     POP r9
     RET
-incr_by_not_int:
-    POP r10
-    POP r9
-    JMP reply_not_int
-incr_by_overflow:
-    POP r10
-    POP r9
-    LI r2, e_overflow
-    JMP reply_error
-incr_by_oom:
-    POP r10
-    POP r9
-    JMP reply_oom
 
 reply_not_int:
     LI r2, e_not_int

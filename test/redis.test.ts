@@ -161,6 +161,33 @@ const SCRIPT: [string[], string][] = [
   [["GET", "case"], "null"],
 ];
 
+/** 64-bit counters, checked on the wire (node-redis turns integer replies into JS numbers). */
+const WIDE: [string, string][] = [
+  ["SET w:c 2147483647", "+OK"],
+  ["INCR w:c", ":2147483648"],
+  ["INCRBY w:c -4294967296", ":-2147483648"],
+  ["DECR w:c", ":-2147483649"],
+  ["SET w:big 9223372036854775806", "+OK"],
+  ["INCR w:big", ":9223372036854775807"],
+  ["INCR w:big", "-ERR increment or decrement would overflow"],
+  ["GET w:big", "$19\r\n9223372036854775807"],
+  ["INCRBY w:neg -9223372036854775808", ":-9223372036854775808"],
+  ["DECR w:neg", "-ERR increment or decrement would overflow"],
+  ["INCRBY w:neg 9223372036854775807", ":-1"],
+  ["INCRBY w:x 9223372036854775808", "-ERR value is not an integer or out of range"],
+  ["INCRBY w:x -9223372036854775809", "-ERR value is not an integer or out of range"],
+  ["INCRBY w:x 99999999999999999999", "-ERR value is not an integer or out of range"],
+  ["INCRBY w:q 1000000000000", ":1000000000000"],
+  ["INCRBY w:q -1000000000002", ":-2"],
+  ["SET w:t 12345678901234567", "+OK"],
+  ["INCRBY w:t 1", ":12345678901234568"],
+];
+
+async function runWide(port: number): Promise<string> {
+  const want = WIDE.map(([, r]) => r + "\r\n").join("");
+  return (await raw(port, WIDE.map(([c]) => c + "\r\n").join(""), (t) => t.length >= want.length)).text;
+}
+
 async function runScript(port: number): Promise<string[]> {
   const { c, errors } = await client(port);
   const out: string[] = [];
@@ -178,11 +205,12 @@ async function runScript(port: number): Promise<string[]> {
 }
 
 describe("redis.s answers as Redis does", () => {
-  it("SET/GET/DEL/EXISTS/INCR/DECR/INCRBY/DBSIZE/PING/ECHO and their errors (node-redis)", async () => {
+  it("SET/GET/DEL/EXISTS/INCR/DECR/INCRBY/DBSIZE/PING/ECHO and their errors (node-redis), 64-bit counters (raw)", async () => {
     const guest = await startGuest();
     try {
       const got = await runScript(guest.port);
       expect(got).toEqual(SCRIPT.map(([, want]) => want));
+      expect(await runWide(guest.port)).toBe(WIDE.map(([, r]) => r + "\r\n").join(""));
     } finally {
       await guest.stop();
     }
@@ -198,6 +226,7 @@ describe("redis.s answers as Redis does", () => {
         await new Promise((r) => setTimeout(r, 50));
       }
       expect(await runScript(port)).toEqual(SCRIPT.map(([, want]) => want));
+      expect(await runWide(port)).toBe(WIDE.map(([, r]) => r + "\r\n").join(""));
     } finally {
       real.kill("SIGKILL");
     }
@@ -408,7 +437,7 @@ describe("programs/lib: resp.s, hash.s, alloc.s, strbuf.s", () => {
          .zero 64
     .code
     main: HALT
-    ${["resp_parse", "resp_str_int", "hash_bytes", "table_find", "table_put", "table_del", "table_value", "alloc", "free", "sb_putint", "resp_bulk", "resp_error"]
+    ${["resp_parse", "resp_str_int", "resp_str_int64", "sb_putint64", "sb_reset", "hash_bytes", "table_find", "table_put", "table_del", "table_value", "alloc", "free", "sb_putint", "resp_bulk", "resp_error"]
       .map((r) => `call_${r}: CALL ${r}\nHALT`)
       .join("\n")}`,
     "libtest.s",
@@ -491,6 +520,28 @@ describe("programs/lib: resp.s, hash.s, alloc.s, strbuf.s", () => {
     };
     expect(["0", "7", "-7", "2147483647", "-2147483648", "100"].map(int)).toEqual([0, 7, -7, 2147483647, -2147483648, 100]);
     expect(["", "-", "-0", "01", "+1", " 1", "1 ", "1x", "2147483648", "-2147483649", "99999999999"].map(int)).toEqual(Array(11).fill("bad"));
+  });
+
+  it("resp_str_int64 and sb_putint64 read and write every signed 64-bit number", () => {
+    const { m, call, put } = machine();
+    const words = (v: bigint) => [Number(BigInt.asIntN(32, v)), Number(BigInt.asIntN(32, v >> 32n))];
+    const values = [0n, 1n, -1n, 9n, 10n, -10n, 2n ** 31n, -(2n ** 31n) - 1n, 2n ** 32n, 2n ** 63n - 1n, -(2n ** 63n), 1000000000000n];
+    let x = 88172645463325252n;
+    for (let i = 0; i < 200; i++) {
+      x ^= (x << 13n) & (2n ** 64n - 1n);
+      x ^= x >> 7n;
+      x ^= (x << 17n) & (2n ** 64n - 1n);
+      values.push(BigInt.asIntN(64, x) >> BigInt(i % 60));
+    }
+    for (const v of values) {
+      const [lo, hi, ok] = call("resp_str_int64", put(String(v)));
+      expect([lo, hi, ok], String(v)).toEqual([...words(v), 1]);
+      call("sb_reset", [SB]);
+      call("sb_putint64", [SB, ...words(v)]);
+      expect(new TextDecoder().decode(m.mem.subarray(SB + 8, SB + 8 + m.mem32[SB >> 2]))).toBe(String(v));
+    }
+    for (const bad of ["", "-", "-0", "01", "+1", "1 ", "9223372036854775808", "-9223372036854775809", "18446744073709551616", "99999999999999999999"])
+      expect(call("resp_str_int64", put(bad))[2], bad).toBe(0);
   });
 
   it("hash.s: put, find, replace (in place and moved), delete, many keys in few buckets; alloc reuses freed blocks", () => {

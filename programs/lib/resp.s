@@ -281,6 +281,99 @@ resp_str_int_bad:
     LI r2, 0
     RET
 
+; resp_str_int64 — like resp_str_int, for Redis's own range: signed 64 bits, in two words.
+;   in:  r1 = address, r2 = length
+;   out: r1 = low word, r2 = high word, r3 = 1 when it is an integer in range, else 0
+;   clobbers: r1 .. r6
+resp_str_int64:
+    BEQZ r2, resp_str_int64_bad
+    PUSH r7
+    PUSH r8
+    PUSH r9
+    ADD r9, r1, r2                      ; r9 = end
+    LI r8, 0                            ; r8 = 1 when negative
+    LDB r3, [r1]
+    LI r4, '-'
+    BNE r3, r4, resp_str_int64_first
+    LI r8, 1
+    ADDI r1, r1, 1
+    BEQ r1, r9, resp_str_int64_bad_pop ; "-" alone
+resp_str_int64_first:
+    LDB r3, [r1]
+    LI r4, '0'
+    BNE r3, r4, resp_str_int64_digits
+    ADDI r1, r1, 1                      ; a leading zero is only "0" itself
+    BNE r1, r9, resp_str_int64_bad_pop
+    BNEZ r8, resp_str_int64_bad_pop     ; "-0"
+    LI r5, 0
+    LI r6, 0
+    JMP resp_str_int64_ok
+resp_str_int64_digits:
+    LI r5, 0                            ; r6:r5 = magnitude (unsigned, 64 bits)
+    LI r6, 0
+resp_str_int64_loop:
+    BEQ r1, r9, resp_str_int64_range
+    LDB r7, [r1]
+    ADDI r7, r7, -'0'
+    SLTIU r3, r7, 10
+    BEQZ r3, resp_str_int64_bad_pop
+    ; Above 922337203685477580 (0x0CCCCCCC_CCCCCCCC) another digit passes 2^63 for sure.
+    LI r3, 0x0CCCCCCC
+    BLTU r3, r6, resp_str_int64_bad_pop
+    BNE r3, r6, resp_str_int64_mul
+    LI r3, 0xCCCCCCCC
+    BLTU r3, r5, resp_str_int64_bad_pop
+resp_str_int64_mul:
+    ; magnitude * 10 = (magnitude << 3) + (magnitude << 1), then + the digit.
+    SHRI r3, r5, 29
+    SHLI r4, r6, 3
+    OR r4, r4, r3                       ; r4:r3 = magnitude << 3
+    SHLI r3, r5, 3
+    SHRI r2, r5, 31
+    SHLI r6, r6, 1
+    OR r6, r6, r2                       ; r6:r5 = magnitude << 1
+    SHLI r5, r5, 1
+    ADD r5, r5, r3
+    SLTU r2, r5, r3                     ; the carry
+    ADD r6, r6, r4
+    ADD r6, r6, r2
+    ADD r5, r5, r7
+    SLTU r2, r5, r7
+    ADD r6, r6, r2
+    ADDI r1, r1, 1
+    JMP resp_str_int64_loop
+resp_str_int64_range:
+    ; Up to 2^63 - 1, or 2^63 when negative.
+    LI r3, 0x80000000
+    BLTU r6, r3, resp_str_int64_sign
+    BEQZ r8, resp_str_int64_bad_pop
+    BNE r6, r3, resp_str_int64_bad_pop
+    BNEZ r5, resp_str_int64_bad_pop
+resp_str_int64_sign:
+    BEQZ r8, resp_str_int64_ok
+    XORI r5, r5, -1                     ; negate: ~x + 1
+    XORI r6, r6, -1
+    ADDI r5, r5, 1
+    SLTIU r2, r5, 1
+    ADD r6, r6, r2
+resp_str_int64_ok:
+    MOV r1, r5
+    MOV r2, r6
+    LI r3, 1
+    POP r9
+    POP r8
+    POP r7
+    RET
+resp_str_int64_bad_pop:
+    POP r9
+    POP r8
+    POP r7
+resp_str_int64_bad:
+    LI r1, 0
+    LI r2, 0
+    LI r3, 0
+    RET
+
 ; ---- replies (r1 = the strbuf they are appended to; r1 is preserved) ----
 
 ; resp_ok — "+OK".   clobbers: r2 .. r5
@@ -318,6 +411,18 @@ resp_int:
     CALL sb_putc
     POP r2
     CALL sb_putint
+    LI r2, resp_crlf_text
+    JMP sb_puts
+
+; resp_int64 — ":N" for a 64-bit value.   in: r2 = low word, r3 = high word   clobbers: r2 .. r6
+resp_int64:
+    PUSH r2
+    PUSH r3
+    LI r2, ':'
+    CALL sb_putc
+    POP r3
+    POP r2
+    CALL sb_putint64
     LI r2, resp_crlf_text
     JMP sb_puts
 

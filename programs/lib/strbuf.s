@@ -114,3 +114,60 @@ sb_putint_out:
     BLTU r6, r5, sb_putint_out
     ADDI sp, sp, 12
     RET
+
+; sb_putint64 — append a signed 64-bit decimal number.
+;   in:  r1 = buffer, r2 = low word, r3 = high word
+;   clobbers: r2, r3, r4, r5, r6
+; Each digit divides the 64-bit value by 10 with 32-bit divisions: the high word first,
+; then the low word in two 16-bit halves, each carrying the remainder before it.
+sb_putint64:
+    SLTI r4, r3, 0
+    BEQZ r4, sb_putint64_abs
+    PUSH r2
+    PUSH r3
+    LI r2, '-'
+    CALL sb_putc
+    POP r3
+    POP r2
+    XORI r2, r2, -1                     ; negate: ~x + 1 (-2^63 stays 2^63 unsigned, as wanted)
+    XORI r3, r3, -1
+    ADDI r2, r2, 1
+    SLTIU r4, r2, 1
+    ADD r3, r3, r4
+sb_putint64_abs:
+    PUSH r7
+    PUSH r8
+    ADDI sp, sp, -24
+    ADDI r7, sp, 24                     ; r7 = end of the digits
+    MOV r8, r7                          ; r8 = first digit so far
+sb_putint64_digit:
+    LI r4, 10
+    REMU r6, r3, r4
+    DIVU r3, r3, r4                     ; high word / 10, remainder in r6
+    SHLI r6, r6, 16
+    SHRI r5, r2, 16
+    OR r5, r5, r6
+    REMU r6, r5, r4
+    DIVU r5, r5, r4                     ; upper half of the low word / 10
+    SHLI r6, r6, 16
+    ANDI r4, r2, 0xffff
+    OR r6, r6, r4
+    LI r4, 10
+    DIVU r2, r6, r4                     ; lower half / 10
+    REMU r6, r6, r4                     ; r6 = the digit
+    SHLI r5, r5, 16
+    OR r2, r2, r5                       ; r3:r2 = the quotient
+    ADDI r6, r6, '0'
+    ADDI r8, r8, -1
+    STB r6, [r8]
+    OR r4, r2, r3
+    BNEZ r4, sb_putint64_digit
+sb_putint64_out:
+    LDB r2, [r8]
+    CALL sb_putc
+    ADDI r8, r8, 1
+    BLTU r8, r7, sb_putint64_out
+    ADDI sp, sp, 24
+    POP r8
+    POP r7
+    RET
