@@ -349,6 +349,29 @@ describe("redis.s with many clients", () => {
   });
 });
 
+describe("redis.s when memory runs out", () => {
+  it("answers -OOM when the heap is full (a 2 MB pipeline, read with back-pressure), and recovers after DEL", async () => {
+    const guest = await startGuest("run", ["--mem", "6MiB"]);
+    try {
+      const value = "v".repeat(30_000);
+      const n = 70;
+      const cmds = Array.from({ length: n }, (_, i) => `SET k${i} ${value}\r\n`).join("") + "DBSIZE\r\n";
+      const { text } = await raw(guest.port, cmds, (t) => /:\d+\r\n$/.test(t));
+      const replies = text.split("\r\n").slice(0, -1);
+      const ok = replies.filter((r) => r === "+OK").length;
+      expect(ok).toBeGreaterThan(10);
+      expect(ok).toBeLessThan(n);
+      expect(replies.slice(0, ok).every((r) => r === "+OK")).toBe(true);
+      expect(new Set(replies.slice(ok, n))).toEqual(new Set(["-OOM command not allowed when used memory > 'maxmemory'."]));
+      expect(replies[n]).toBe(`:${ok}`);
+      const again = await raw(guest.port, `DEL k0 k1\r\nSET k${n - 1} ${value}\r\nEXISTS k${n - 1}\r\n`, (t) => t.split("\r\n").length > 3);
+      expect(again.text).toBe(":2\r\n+OK\r\n:1\r\n");
+    } finally {
+      expect(await guest.stop()).toBe(130);
+    }
+  });
+});
+
 describe("record → replay of a served run", () => {
   it("a port in use is a clear error, and no log file is left behind", async () => {
     const blocker = createServer();
