@@ -30,6 +30,18 @@ export const PORTS: readonly PortSpec[] = [
   { name: "DISK_PENDING", port: 0x3b, access: "r", sem: "slots in use: requests started and not yet taken by DISK_DONE" },
   { name: "DISK_READY", port: 0x3c, access: "r", sem: "completed requests waiting to be taken by DISK_DONE" },
   { name: "DISK_CTRL", port: 0x3d, access: "rw", sem: "bit 0: raise VEC_DISK when a request completes" },
+  { name: "NET_CTRL", port: 0x40, access: "rw", sem: "bit 0: raise VEC_NET when a network record arrives" },
+  { name: "NET_STATUS", port: 0x41, access: "r", sem: "network records waiting to be taken with NET_RECV" },
+  { name: "NET_RECV", port: 0x42, access: "r", sem: "take the next record (data: at most NET_LEN bytes copied to NET_ADDR); returns 0 none, 1 open, 2 data, 3 close" },
+  { name: "NET_RX_CONN", port: 0x43, access: "r", sem: "connection of the record the last NET_RECV took" },
+  { name: "NET_RX_LEN", port: 0x44, access: "r", sem: "bytes the last NET_RECV copied (the rest of a longer data record stays first in line)" },
+  { name: "NET_CONN", port: 0x45, access: "rw", sem: "connection that NET_SEND, NET_CLOSE and NET_SENT act on" },
+  { name: "NET_ADDR", port: 0x46, access: "rw", sem: "data memory address of the buffer for NET_RECV and NET_SEND" },
+  { name: "NET_LEN", port: 0x47, access: "rw", sem: "buffer length: the most bytes NET_RECV copies, the bytes NET_SEND transmits" },
+  { name: "NET_SEND", port: 0x48, access: "r", sem: "transmit NET_LEN bytes at NET_ADDR on NET_CONN; returns NET_LEN or a negative status" },
+  { name: "NET_CLOSE", port: 0x49, access: "r", sem: "close NET_CONN (after what it sent); returns 0 or a negative status" },
+  { name: "NET_SENT", port: 0x4a, access: "r", sem: "bytes transmitted on NET_CONN since it opened (its stream offset)" },
+  { name: "NET_CONNS", port: 0x4b, access: "r", sem: "number of connection ids: they are 0 .. NET_CONNS - 1" },
   { name: "MEM_SIZE", port: 0x70, access: "r", sem: "data memory size in bytes" },
   { name: "STACK_BASE", port: 0x71, access: "r", sem: "lowest address of the stack region (the stack grows down from MEM_SIZE)" },
 ];
@@ -40,11 +52,13 @@ export const VECTORS = [
   { name: "VEC_TIMER", vector: 0, sem: "the periodic timer fired" },
   { name: "VEC_CONSOLE", vector: 1, sem: "console input arrived (when enabled in CON_CTRL)" },
   { name: "VEC_DISK", vector: 2, sem: "a disk request completed (when enabled in DISK_CTRL)" },
+  { name: "VEC_NET", vector: 3, sem: "a network record (open, data, close) arrived (when enabled in NET_CTRL)" },
 ] as const;
 
 export const VEC_TIMER = 0;
 export const VEC_CONSOLE = 1;
 export const VEC_DISK = 2;
+export const VEC_NET = 3;
 
 /** Named values a device defines (operations, statuses, limits); the assembler predefines them too. */
 export interface ConstantSpec {

@@ -72,7 +72,7 @@ export async function main(argv: string[]): Promise<number> {
       return EXIT_USAGE;
     }
     const code = (e as NodeJS.ErrnoException).code;
-    if (code === "ENOENT" || code === "EACCES" || code === "EISDIR") {
+    if (code === "ENOENT" || code === "EACCES" || code === "EISDIR" || code === "EADDRINUSE" || code === "EADDRNOTAVAIL" || code === "ENOTFOUND") {
       process.stderr.write(`ftvm: ${(e as Error).message}\n`);
       return EXIT_USAGE;
     }

@@ -57,7 +57,8 @@ export const replayCommand: Command = {
         process.stderr.write(`ftvm: replayed ${res.events} events; the guest trapped as recorded: ${res.trap.kind} at pc ${res.trap.pc} (icount ${res.icount})${traced}\n`);
         return EXIT_FAIL;
       }
-      process.stderr.write(`ftvm: replay matched the recording: ${res.events} events, ${res.icount} instructions, ended by ${res.reason}${traced}\n`);
+      const net = res.netBytes > 0 || res.netCloses > 0 ? `; the guest transmitted ${res.netBytes} network bytes and closed ${res.netCloses} connections` : "";
+      process.stderr.write(`ftvm: replay matched the recording: ${res.events} events, ${res.icount} instructions, ended by ${res.reason}${net}${traced}\n`);
       return EXIT_OK;
     } catch (e) {
       clearProgress();

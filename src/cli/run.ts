@@ -16,6 +16,7 @@ const COMMON = {
   "no-stdin": { type: "boolean" },
   interpret: { type: "boolean" },
   disk: { type: "string" },
+  listen: { type: "string" },
 } as const;
 
 const COMMON_HELP = `  --max-icount N        stop after N instructions (1M, 5e6 and 1_000_000 work)
@@ -27,6 +28,8 @@ const COMMON_HELP = `  --max-icount N        stop after N instructions (1M, 5e6 
   --no-stdin            do not feed stdin to the console
   --interpret           use the reference interpreter instead of the compiled engine
   --disk IMAGE          attach a disk image (make one with ftvm disk create)
+  --listen [HOST:]PORT  serve the guest's network card on a TCP port (default host
+                        127.0.0.1; port 0 picks a free one, printed on stderr)
   --unlogged-rand       UNSAFE: RAND reads randomness without logging it, so replay
                         diverges (to demonstrate trace diff)`;
 
@@ -57,6 +60,7 @@ async function live(argv: string[], record: boolean): Promise<number> {
   const program = positionals[0];
   const image = loadProgram(program);
   const useStdin = !values["no-stdin"];
+  const listen = listenOption(values.listen as string | undefined);
   const res = await runLive({
     program,
     image,
@@ -72,6 +76,8 @@ async function live(argv: string[], record: boolean): Promise<number> {
     diskPath: values.disk as string | undefined,
     stdin: useStdin ? process.stdin : undefined,
     output: (b) => process.stdout.write(b),
+    listen,
+    onListening: (a) => process.stderr.write(`ftvm: listening on ${a.host}:${a.port}\n`),
   });
   if (res.diskError) process.stderr.write(`ftvm: a disk request failed on the host (the guest saw DISK_E_IO): ${res.diskError}\n`);
   const what = record ? `recorded ${res.events} events (${res.logBytes} bytes) to ${values.out}` : `ran`;
@@ -94,4 +100,13 @@ async function live(argv: string[], record: boolean): Promise<number> {
       if (record) process.stderr.write(`ftvm: ${what}${traced}\n`);
       return EXIT_FAIL;
   }
+}
+
+/** Parses --listen [HOST:]PORT. */
+export function listenOption(value: string | undefined): { host?: string; port: number } | undefined {
+  if (value === undefined) return undefined;
+  const m = /^(?:(.+):)?(\d+)$/.exec(value.trim());
+  const port = m ? Number(m[2]) : NaN;
+  if (!m || port > 65535) throw new UsageError(`--listen takes [HOST:]PORT with a port 0..65535, got "${value}"`);
+  return { host: m[1]?.replace(/^\[(.*)\]$/, "$1"), port };
 }

@@ -12,9 +12,10 @@ import type { DiskGeometry } from "./disk.js";
 import { Disk } from "./disk.js";
 import type { DeviceEnv } from "./events.js";
 import { kindName } from "./events.js";
+import { NET_CONNS_MAX, Nic } from "./nic.js";
 import { Timer } from "./timer.js";
 
-export const DEVICES_STATE_VERSION = 2;
+export const DEVICES_STATE_VERSION = 3;
 
 export interface DevicesState {
   version: number;
@@ -22,6 +23,7 @@ export interface DevicesState {
   timer: DeviceState;
   clock: DeviceState;
   disk: DeviceState;
+  nic: DeviceState;
 }
 
 export interface BusOptions {
@@ -34,6 +36,7 @@ export class Bus implements Sys {
   readonly timer = new Timer();
   readonly clock: Clock;
   readonly disk: Disk;
+  readonly nic: Nic;
   /** Asynchronous event kind → the device that consumes it. */
   private readonly byKind = new Map<number, Device>();
 
@@ -45,7 +48,8 @@ export class Bus implements Sys {
     this.console = new Console(machine);
     this.clock = new Clock(() => this.env);
     this.disk = new Disk(machine, opts.disk);
-    for (const d of [this.console, this.timer, this.disk] as Device[]) for (const k of d.kinds) this.byKind.set(k, d);
+    this.nic = new Nic(machine);
+    for (const d of [this.console, this.timer, this.disk, this.nic] as Device[]) for (const k of d.kinds) this.byKind.set(k, d);
     machine.sys = this;
   }
 
@@ -73,6 +77,18 @@ export class Bus implements Sys {
       case PORT.DISK_CTRL: return this.disk.ctrl;
       case PORT.MEM_SIZE: return this.machine.memBytes | 0;
       case PORT.STACK_BASE: return this.machine.stackBase | 0;
+      case PORT.NET_CTRL: return this.nic.ctrl;
+      case PORT.NET_STATUS: return this.nic.recordsWaiting();
+      case PORT.NET_RECV: return this.nic.recv();
+      case PORT.NET_RX_CONN: return this.nic.rxConn;
+      case PORT.NET_RX_LEN: return this.nic.rxLen;
+      case PORT.NET_CONN: return this.nic.conn;
+      case PORT.NET_ADDR: return this.nic.addr;
+      case PORT.NET_LEN: return this.nic.len;
+      case PORT.NET_SEND: return this.nic.send();
+      case PORT.NET_CLOSE: return this.nic.close();
+      case PORT.NET_SENT: return this.nic.sent();
+      case PORT.NET_CONNS: return NET_CONNS_MAX;
     }
     this.machine.raiseTrap("bad-port", `IN from port ${port >>> 0}, which no device answers`);
     return 0;
@@ -89,6 +105,10 @@ export class Bus implements Sys {
       case PORT.DISK_ADDR: this.disk.addr = value | 0; return;
       case PORT.DISK_TAG: this.disk.tag = value | 0; return;
       case PORT.DISK_CTRL: this.disk.ctrl = value & 1; return;
+      case PORT.NET_CTRL: this.nic.ctrl = value & 1; return;
+      case PORT.NET_CONN: this.nic.conn = value; return;
+      case PORT.NET_ADDR: this.nic.addr = value; return;
+      case PORT.NET_LEN: this.nic.len = value; return;
     }
     this.machine.raiseTrap("bad-port", `OUT to port ${port >>> 0}, which no device accepts`);
   }
@@ -135,6 +155,7 @@ export class Bus implements Sys {
       timer: this.timer.getState(),
       clock: this.clock.getState(),
       disk: this.disk.getState(),
+      nic: this.nic.getState(),
     };
   }
 
@@ -144,5 +165,6 @@ export class Bus implements Sys {
     this.timer.setState(s.timer);
     this.clock.setState(s.clock);
     this.disk.setState(s.disk);
+    this.nic.setState(s.nic);
   }
 }

@@ -12,6 +12,12 @@ export const EV = {
   CONSOLE_INPUT: 17,
   /** A disk request completed: data {slot, seq, status, data?} (data: the bytes a read returned). */
   DISK_DONE: 18,
+  /** A connection opened: data {conn} (an id the host side chose, 0 .. NET_CONNS_MAX - 1). */
+  NET_OPEN: 19,
+  /** Bytes arrived on a connection: data {conn, bytes}. */
+  NET_RX: 20,
+  /** The peer finished sending (or the host confirms the guest's close): data {conn}. */
+  NET_CLOSE: 21,
   /** A state digest the replay side compares: data {regs, mem}. */
   CHECK: 32,
   /** The recording ended here: data {reason, regs, mem}. */
@@ -26,7 +32,7 @@ export const EV = {
 export type EventKind = (typeof EV)[keyof typeof EV];
 
 export const SYNC_KINDS: ReadonlySet<number> = new Set([EV.TIME, EV.RAND, EV.HOSTID]);
-export const ASYNC_KINDS: ReadonlySet<number> = new Set([EV.TIMER, EV.CONSOLE_INPUT, EV.DISK_DONE]);
+export const ASYNC_KINDS: ReadonlySet<number> = new Set([EV.TIMER, EV.CONSOLE_INPUT, EV.DISK_DONE, EV.NET_OPEN, EV.NET_RX, EV.NET_CLOSE]);
 export const MARK_KINDS: ReadonlySet<number> = new Set([EV.CHECK, EV.END, EV.PROGRESS]);
 
 export function kindName(kind: number): string {
@@ -47,7 +53,7 @@ export interface EndMark extends DigestMark {
 }
 
 /** An asynchronous completion: what arrives from outside and is delivered at a boundary. */
-export type AsyncData = Uint8Array | number | null;
+export type AsyncData = Uint8Array | number | null | { conn: number; bytes?: Uint8Array };
 
 export interface Event {
   /** Log sequence number: +1 per event, from 1. */

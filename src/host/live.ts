@@ -16,6 +16,7 @@ import type { Trap } from "../vm/trap.js";
 import { attachEngine } from "./engine.js";
 import { FileDisk } from "./disk.js";
 import { ChunkFile } from "./files.js";
+import { NetServer } from "./netserver.js";
 import { realWorld } from "./world.js";
 
 /** Events are written to the log in batches of at most this many (one frame each). */
@@ -55,6 +56,12 @@ export interface LiveRunOptions {
   interpret?: boolean;
   /** A disk image (ftvm disk create) the guest reads and writes. */
   diskPath?: string;
+  /** Serve the guest's NIC on a real TCP port (port 0 picks a free one). */
+  listen?: { host?: string; port: number };
+  /** Called once the TCP server listens, with the address it bound. */
+  onListening?: (addr: { host: string; port: number }) => void;
+  /** Where network log lines go (a disconnected client); default stderr. */
+  netLog?: (line: string) => void;
 }
 
 export interface LiveRunResult {
@@ -76,6 +83,8 @@ export async function runLive(o: LiveRunOptions): Promise<LiveRunResult> {
   const disk = o.diskPath ? await FileDisk.open(o.diskPath, () => poke()) : undefined;
   const machine = new Machine(o.image, { memBytes: o.memBytes, stackBytes: o.stackBytes });
   if (!o.interpret) attachEngine(machine);
+  // Listen before creating any file: a port in use should leave nothing behind.
+  const net = o.listen ? await NetServer.listen({ ...o.listen, log: o.netLog ?? ((line) => process.stderr.write(`ftvm: ${line}\n`)) }) : undefined;
   const log = o.logPath ? new ChunkFile(o.logPath) : undefined;
   const trace = o.tracePath ? new ChunkFile(o.tracePath) : undefined;
   const imageBytes = encodeImage(o.image);
@@ -108,7 +117,8 @@ export async function runLive(o: LiveRunOptions): Promise<LiveRunResult> {
     ? new Tracer(machine, { image: imageBytes, intervalIcount: o.traceIntervalIcount ?? 100_000, program: o.program, role: log ? "record" : "run" }, (c) => trace.write(c))
     : undefined;
   const bus = new Bus(machine, undefined as never, { disk: disk?.geometry });
-  const env = new LiveEnv(bus, { ...realWorld(o.hostId), disk }, emit, {
+  const world = realWorld(o.hostId);
+  const env = new LiveEnv(bus, { ...world, disk, ...(net ? { net: net.inbox } : {}) }, emit, {
     unloggedRand: o.unloggedRand,
     stopAfterInput: !!tracer,
     onDelivered: tracer ? traceDelivered(tracer) : undefined,
@@ -129,6 +139,10 @@ export async function runLive(o: LiveRunOptions): Promise<LiveRunResult> {
     poke();
   };
   process.on("SIGINT", onSigint);
+  if (net) {
+    net.onActivity = poke;
+    o.onListening?.(net.address());
+  }
 
   let stdinEnded = !o.stdin;
   const stdin = o.stdin;
@@ -168,6 +182,12 @@ export async function runLive(o: LiveRunOptions): Promise<LiveRunResult> {
       const r = runner.step();
       const out = bus.console.drainOutput();
       if (out.length > 0) o.output(out);
+      // What the guest transmitted goes out after every step, as the NIC expects.
+      const sent = bus.nic.drainOutput();
+      if (net) {
+        if (sent.length > 0) net.transmit(sent);
+        net.poll();
+      }
       if (r === "halted" || r === "trapped" || r === "max-icount") {
         reason = r;
         break;
@@ -176,7 +196,7 @@ export async function runLive(o: LiveRunOptions): Promise<LiveRunResult> {
         flushLog();
         if (env.hasPending()) continue;
         const deadline = env.timerDeadline();
-        if (deadline === undefined && stdinEnded && !pendingChunk && env.diskRequestsInFlight === 0) {
+        if (deadline === undefined && stdinEnded && !pendingChunk && env.diskRequestsInFlight === 0 && !net) {
           reason = "deadlock";
           break;
         }
@@ -210,6 +230,7 @@ export async function runLive(o: LiveRunOptions): Promise<LiveRunResult> {
     trace?.close();
     // Requests the guest left outstanding still reach the image before it is closed.
     await disk?.close();
+    await net?.close();
   }
   const runMs = performance.now() - startedMs;
   const diskError = disk?.lastError?.message;

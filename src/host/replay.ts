@@ -33,6 +33,9 @@ export interface ReplayRunResult {
   trap: Trap | null;
   program: string;
   offset: number;
+  /** Bytes the guest transmitted on the network, and connections it closed (replay needs no network). */
+  netBytes: number;
+  netCloses: number;
 }
 
 const PROGRESS_INTERVAL_MS = 250;
@@ -54,6 +57,8 @@ export function runReplay(o: ReplayRunOptions): ReplayRunResult {
   bus.env = env;
   const runner = new ReplayRunner(bus, env, { tracer });
   let reason = "";
+  let netBytes = 0;
+  let netCloses = 0;
   let outcome: ReplayRunResult["outcome"];
   let lastProgress = Date.now();
   const started = lastProgress;
@@ -64,6 +69,10 @@ export function runReplay(o: ReplayRunOptions): ReplayRunResult {
       const r = runner.step(machine.icount);
       const out = bus.console.drainOutput();
       if (out.length > 0) o.output(out);
+      for (const ch of bus.nic.drainOutput()) {
+        netBytes += ch.bytes.length;
+        if (ch.close) netCloses++;
+      }
       if (r === "end") {
         outcome = "end";
         break;
@@ -84,6 +93,6 @@ export function runReplay(o: ReplayRunOptions): ReplayRunResult {
     tracer?.flush();
     trace?.close();
   }
-  return { outcome, reason, icount: machine.icount, events: env.lastLsn, trap: machine.trap, program: h.program, offset: source.fileOffset };
+  return { outcome, reason, icount: machine.icount, events: env.lastLsn, trap: machine.trap, program: h.program, offset: source.fileOffset, netBytes, netCloses };
 }
 

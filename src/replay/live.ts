@@ -1,9 +1,10 @@
 // The live environment: answers the guest's nondeterministic questions from the world
 // and emits each answer as a log event; chooses the instruction boundaries at which
-// asynchronous input (timer ticks, console bytes) is delivered, and logs each delivery
-// with the exact icount. An interrupt-raising event that arrives while the guest has
-// interrupts disabled stays queued here and is logged when it is actually delivered.
-// Disk requests the device issued are submitted to the world's disk back-end; their
+// asynchronous input (timer ticks, console bytes, disk completions, network input) is
+// delivered, and logs each delivery with the exact icount. An interrupt-raising event
+// that arrives while the guest has interrupts disabled stays queued here (network input
+// stays in the world's NetSource) and is logged when it is actually delivered. Disk
+// requests the device issued are submitted to the world's disk back-end; their
 // completions queue here like console input and are logged when delivered.
 import type { Bus } from "../devices/bus.js";
 import type { DiskCompletion } from "../devices/disk.js";
@@ -17,6 +18,8 @@ export const LIVE_PENDING_INPUT_BYTES_MAX = 1024 * 1024;
 export const CONSOLE_CHUNK_BYTES_MAX = 1024;
 /** Asynchronous completions (disk, later others) accepted but not yet delivered; post refuses beyond it. */
 export const LIVE_PENDING_COMPLETIONS_MAX = 256;
+/** The largest network chunk one NET_RX event carries. */
+export const NET_CHUNK_BYTES_MAX = 16 * 1024;
 
 export interface LiveOptions {
   /** UNSAFE, for demonstrating divergence: RAND reads the world without logging. */
@@ -148,7 +151,19 @@ export class LiveEnv implements DeviceEnv {
   }
 
   hasPending(): boolean {
-    return this.completions.length > 0 || this.consoleQueue.length > 0 || (this.consoleEof && !this.bus.console.inputEnded()) || this.timerDue();
+    return this.completions.length > 0 || this.consoleQueue.length > 0 || (this.consoleEof && !this.bus.console.inputEnded()) || this.timerDue() || this.netReady();
+  }
+
+  /** Payload bytes the NIC can take in one event now (-1: not even a record fits). */
+  private netRoom(): number {
+    const nic = this.bus.nic;
+    return nic.rxRecordsFree() > 0 ? Math.min(nic.rxBytesFree(), NET_CHUNK_BYTES_MAX) : -1;
+  }
+
+  /** True when the network back-end has an event the NIC can take now. */
+  private netReady(): boolean {
+    const room = this.world.net ? this.netRoom() : -1;
+    return room >= 0 && this.world.net!.ready(room);
   }
 
   /** When the timer is next due, in virtual µs (undefined when it is stopped). */
@@ -192,6 +207,15 @@ export class LiveEnv implements DeviceEnv {
     }
     // A delivered disk completion may have let waiting requests go: submit them now.
     this.submitDisk();
+    // Network input: only what the NIC's receive queue can hold, in the back-end's order.
+    const net = this.world.net;
+    while (net && this.bus.canDeliver(EV.NET_RX)) {
+      const room = this.netRoom();
+      const e = room >= 0 ? net.take(room) : undefined;
+      if (!e) break;
+      this.deliver(e.kind, e.data);
+      delivered++;
+    }
     return delivered;
   }
 

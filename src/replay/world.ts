@@ -21,6 +21,25 @@ export interface World {
   readonly hostId: number;
   /** The disk back-end, when the guest has a disk. */
   readonly disk?: DiskBackend;
+  /** Where network input comes from (a TCP server, later the virtual switch); none: the NIC stays idle. */
+  readonly net?: NetSource;
+}
+
+/** One network input for the NIC: EV.NET_OPEN, EV.NET_RX or EV.NET_CLOSE with its data. */
+export interface NetInput {
+  kind: number;
+  data: { conn: number; bytes?: Uint8Array };
+}
+
+/**
+ * The input side of a network back-end, polled by the live environment at instruction
+ * boundaries. Events of one connection come out in the order they happened.
+ */
+export interface NetSource {
+  /** True when take(maxBytes) would return an event. */
+  ready(maxBytes: number): boolean;
+  /** The next event; a data event carries at most maxBytes (longer input is split); undefined when none fits. */
+  take(maxBytes: number): NetInput | undefined;
 }
 
 /** A deterministic world for tests: the clock advances `stepUs` per reading, random bits from a seed. */
