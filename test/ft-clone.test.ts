@@ -257,6 +257,32 @@ describe("cloning a backup into a running primary", () => {
     expect(p.acceptResume("X", 0, c.nowMs)).toMatch(/not a primary waiting|not this primary's backup/);
   });
 
+  it("catch-up refused: a backup that comes back after its primary went on alone steps aside instead of failing over", () => {
+    const c = new Cluster();
+    const p = startAlone(c, "P");
+    for (let i = 0; i < 5; i++) c.round();
+    const b = join(c, "P", "B", 22);
+    pairUp(c, "B");
+    c.peerOf.delete("P");
+    c.peerOf.delete("B");
+    c.exec("P", p.onPeerClosed("dropped", c.nowMs));
+    const closed = b.onPeerClosed("dropped", c.nowMs);
+    // The backup stays away longer than the primary's failure timeout: the primary goes on alone.
+    for (let i = 0; i < 400 && p.epoch !== 3; i++) {
+      c.nowMs += 1;
+      c.exec("P", p.tick(c.nowMs));
+      c.exec("P", p.run(c.nowMs).actions);
+    }
+    expect(p.epoch).toBe(3);
+    expect(c.news.some((n) => n.host === "P" && n.data.event === "alone")).toBe(true);
+    const why = p.acceptResume("B", (closed[0] as { lsn: number }).lsn, c.nowMs);
+    expect(why).toMatch(/no longer paired|not a primary waiting/);
+    c.exec("B", b.onResumeRefused(why as string));
+    expect(c.dead.has("B")).toBe(true);
+    expect(c.news.find((n) => n.host === "B" && n.data.event === "halt")?.text).toMatch(/refused to resume .* a new backup must be cloned/);
+    expect(c.arbiter.epoch).toBe(3);
+  });
+
   it("refuses a join unless the primary runs alone", () => {
     const c = new Cluster();
     const p = startAlone(c, "P");

@@ -585,11 +585,22 @@ export class FtNode {
     return [this.newsAction(`reconnected to the primary at lsn ${this.received}`, { event: "resumed" }), { kind: "send", msg: { t: "ack", lsn: this.received, icount: this.machine.icount } }];
   }
 
-  /** Backup: reconnecting failed (refused, or nobody listens): the primary is gone. */
+  /** Backup: reconnecting failed (nobody listens, or no answer): the primary is gone. */
   onReconnectFailed(reason: string, nowMs: number): Action[] {
     if (!this.disconnected) return [];
     this.disconnected = false;
     return this.peerGone(`the log channel closed and reconnecting failed (${reason})`, nowMs);
+  }
+
+  /**
+   * Backup: the primary is alive but will not take us back (it went on alone, or no
+   * longer holds the log we miss). Failing over would only depose a working primary:
+   * step aside; a new backup is cloned in instead.
+   */
+  onResumeRefused(reason: string): Action[] {
+    if (!this.disconnected) return [];
+    this.disconnected = false;
+    return this.halt(`the primary refused to resume (${reason}): a new backup must be cloned`, 3);
   }
 
   private cloneFailed(why: string, nowMs: number): Action[] {

@@ -473,12 +473,21 @@ export class FtHost {
     const collect = (m: Msg) => early.push(m);
     ch.on("message", collect);
     ch.send({ t: "hello", host: this.id, resume: lsn });
+    let refused = false;
     const first = await new Promise<Msg | string>((resolve) => {
       const check = () => (early.length ? resolve(early.shift()!) : setTimeout(check, 1));
       check();
-      ch.once("close", (_c, reason) => resolve(reason || "closed"));
+      ch.once("close", (code, reason) => {
+        refused = code === CLOSE_REFUSED;
+        resolve(reason || "closed");
+      });
       setTimeout(() => resolve(`no answer within ${this.o.timeoutMs} ms`), this.o.timeoutMs);
     });
+    if (refused) {
+      this.exec(this.node.onResumeRefused(String(first)));
+      this.poke();
+      return;
+    }
     if (typeof first === "string" || first.t !== "resumed") {
       ch.terminate();
       return fail(typeof first === "string" ? first : `expected resumed, got "${first.t}"`);
