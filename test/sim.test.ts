@@ -1,7 +1,9 @@
 // The seeded simulator of the FT protocol (src/sim): 1,000 seeds of primary, backup,
 // arbiter and sink under delays, loss, duplication, reordering, partitions, sink resets,
 // arbiter outages and crashes, with fresh backups cloned into a primary running alone
-// (and crashes at every stage of the clone); the same seed replays the same run; and every
+// (and crashes at every stage of the clone), log connections that drop (the backup
+// reconnects and catches up), small log buffers and slow backups (sim-catchup.test.ts has
+// their stories); the same seed replays the same run; and every
 // check is shown to fire on a deliberately broken variant (a check that cannot fail is worthless).
 import { afterEach, describe, expect, it, vi } from "vitest";
 import { simCommand } from "../src/cli/sim.js";
@@ -31,6 +33,8 @@ function unexpectedFailure(r: SimResult): string | undefined {
 
 /** Seeds (of the 1,000) that started, completed and saw a failed clone. */
 const cloneTotals = { seeds: 0, completed: 0, failed: 0, started: 0, respawns: 0 };
+/** Seeds (of the 1,000) that saw a connection drop, each outcome of a reconnect, a pause on a full log buffer, a throttle sleep. */
+const catchUp = { seeds: 0, drops: 0, resumes: 0, resumesRefused: 0, reconnectsFailed: 0, bufferPauses: 0, throttleSleeps: 0 };
 
 describe("FT simulator: 1,000 seeds", () => {
   for (let from = 1; from <= SEEDS; from += BLOCK) {
@@ -45,6 +49,8 @@ describe("FT simulator: 1,000 seeds", () => {
         if (r.stats.clonesFailed > 0) cloneTotals.failed++;
         if (r.stats.clonesStarted > 0) cloneTotals.started++;
         if (r.stats.respawns > 0) cloneTotals.respawns++;
+        catchUp.seeds++;
+        for (const k of ["drops", "resumes", "resumesRefused", "reconnectsFailed", "bufferPauses", "throttleSleeps"] as const) if (r.stats[k] > 0) catchUp[k]++;
         for (const [k, v] of Object.entries(r.stats)) if (typeof v === "number" || typeof v === "boolean") t[k] = (t[k] ?? 0) + Number(v);
         const u = unexpectedFailure(r);
         if (u) bad.push(u);
@@ -71,6 +77,19 @@ describe("FT simulator: 1,000 seeds", () => {
     expect(cloneTotals.completed).toBeGreaterThan(SEEDS * 0.3);
     expect(cloneTotals.failed).toBeGreaterThan(SEEDS * 0.05);
     expect(cloneTotals.started).toBeGreaterThan(cloneTotals.completed);
+  });
+
+  it("catch-up, full buffers and throttling are common: resumes in over 10% of seeds, refused resumes, pauses and throttle sleeps in some", () => {
+    expect(catchUp.seeds).toBe(SEEDS);
+    // Log connections drop (a planned fault) and close for other reasons (a refused peer,
+    // an exit); each time a paired backup reconnects, with one of three outcomes.
+    expect(catchUp.drops).toBeGreaterThan(SEEDS * 0.1);
+    expect(catchUp.resumes).toBeGreaterThan(SEEDS * 0.1);
+    expect(catchUp.reconnectsFailed).toBeGreaterThan(SEEDS * 0.1);
+    expect(catchUp.resumesRefused).toBeGreaterThan(SEEDS * 0.005);
+    // Small log buffers fill up during partitions; slow backups make the primary throttle.
+    expect(catchUp.bufferPauses).toBeGreaterThan(SEEDS * 0.02);
+    expect(catchUp.throttleSleeps).toBeGreaterThan(SEEDS * 0.03);
   });
 });
 

@@ -8,6 +8,12 @@
 // (C, D, E in turn) a little later; it connects to the live primary over a new link
 // (drawn like the P<->B link: delays, chaos, partitions) and joins it by clone. Its faults
 // (crashes, partitions, sink resets) are drawn up front, in times relative to its start.
+//
+// Catch-up, bounded buffers and throttling (drawn from their own stream, after the rest):
+// some plans drop the log connection at a few times (sometimes twice in quick succession,
+// hitting a reconnect), some bound the primary's log buffer to 2-16 KiB, and some pair a
+// fast primary with a backup 4-8 times slower, a lag threshold of 20-100 ms and a guest
+// long enough for the throttle to settle.
 import type { Role } from "../ft/node.js";
 import type { GuestParams } from "./guest.js";
 import type { LinkModel, Window } from "./net.js";
@@ -85,6 +91,17 @@ export interface Plan {
   arbiterLoss: number;
   /** Backups started later (empty: no respawns in this run). Their host plans are in hosts, with crash times and sink resets relative to their start. */
   spawns: SpawnPlan[];
+  /**
+   * Times (ms) at which the log connection between a primary and its backup (or joiner)
+   * drops: both sides see a close, both hosts live on, and the backup reconnects (catch-up).
+   */
+  drops: number[];
+  /** NodeConfig.logBufferBytesMax for every host (undefined: the default, 64 MiB). */
+  logBufferBytesMax?: number;
+  /** NodeConfig.lagThresholdMs for every host (undefined: the default, 1 s). */
+  lagThresholdMs?: number;
+  /** A fast primary paired with a much slower backup (B), with a small lag threshold: the primary throttles. */
+  slowBackup: boolean;
 }
 
 export interface PlanOverrides {
@@ -94,6 +111,12 @@ export interface PlanOverrides {
   crashes?: Partial<Record<HostId, CrashTrigger[]>>;
   /** Respawn backups (default: a seeded choice, most runs); false: never. */
   respawn?: boolean;
+  /** Connection drops of the log channel (default: a seeded choice, some runs; none when calm); false: never; true: always some. */
+  drops?: boolean;
+  /** A fast primary with a much slower backup and a small lag threshold (default: a seeded choice, some runs; never when calm). */
+  slowBackup?: boolean;
+  /** A small log buffer (2-16 KiB) (default: a seeded choice, some runs; never when calm). */
+  smallBuffer?: boolean;
 }
 
 export function makePlan(seed: number, rng: Prng, o: PlanOverrides = {}): Plan {
@@ -128,6 +151,8 @@ export function makePlan(seed: number, rng: Prng, o: PlanOverrides = {}): Plan {
     capSlackMs: 0,
     arbiterLoss: 0,
     spawns: [],
+    drops: [],
+    slowBackup: false,
   };
   const t = () => rng.range(0, expectedMs * 1.2);
   const calm = o.calm === true;
@@ -262,6 +287,38 @@ export function makePlan(seed: number, rng: Prng, o: PlanOverrides = {}): Plan {
         hosts[id].crash.push({ kind: "join", stage, delayMs });
       }
   }
+
+  // ---- catch-up, bounded buffers, throttling (their own stream: the draws above do not move)
+  // Drops of the log connection (the backup reconnects and resumes, or is refused, or finds
+  // the primary gone), sometimes in bursts (a drop while the backup is reconnecting); small
+  // log buffers (the primary pauses until acknowledgements free space); and a fast primary
+  // with a backup several times slower and a lag threshold of tens of ms (it throttles).
+  const rc = rng.fork("catchup");
+  const drops = o.drops ?? (!calm && rc.chance(0.35));
+  if (drops) {
+    const n = rc.int(1, 4);
+    for (let i = 0; i < n; i++) {
+      const at = rc.range(0, expectedMs * 1.2);
+      plan.drops.push(at);
+      if (rc.chance(0.25)) plan.drops.push(at + rc.range(0.1, timeoutMs));
+    }
+    plan.drops.sort((a, b) => a - b);
+  }
+  if (o.smallBuffer ?? (!calm && rc.chance(0.2))) plan.logBufferBytesMax = rc.pick([2, 4, 8, 16]) * 1024;
+  if (o.slowBackup ?? (!calm && rc.chance(0.15))) {
+    // A backup 4-8 times slower than its primary (within what the throttle can absorb: it
+    // sleeps at most 95% of the time), enough work per timer tick that the backup cannot
+    // keep up, and a guest long enough (about a second of the primary's time) for the
+    // throttle, which adjusts every 100 ms, to settle.
+    plan.slowBackup = true;
+    hosts.P.usPerInstr = rc.pick([0.5, 1]);
+    hosts.B.usPerInstr = hosts.P.usPerInstr * rc.pick([4, 8]);
+    plan.lagThresholdMs = rc.pick([20, 50, 100]);
+    guest.lines = rc.int(800, 1600);
+    guest.waitEvery = rc.pick([4, 8]);
+    guest.periodUs = 2000;
+  }
+  if (plan.drops.length) plan.capMs = Math.max(plan.capMs, Math.ceil(plan.drops[plan.drops.length - 1]) + plan.capSlackMs);
   return plan;
 }
 
@@ -315,6 +372,9 @@ export function describePlan(p: Plan): string {
     `guest ${p.guest.lines} lines (timer ${p.guest.periodUs} µs, wait every ${p.guest.waitEvery})`,
     `hb ${p.heartbeatMs} ms, timeout ${p.timeoutMs} ms, tas timeout ${p.tasTimeoutMs} ms`,
   ];
+  if (p.drops.length) parts.push(`log connection drops at ${p.drops.map((x) => x.toFixed(1)).join(", ")} ms`);
+  if (p.logBufferBytesMax !== undefined) parts.push(`log buffer ${p.logBufferBytesMax} bytes`);
+  if (p.slowBackup) parts.push(`slow backup: lag threshold ${p.lagThresholdMs} ms`);
   for (const h of Object.keys(p.hosts)) {
     const hp = p.hosts[h];
     const crash = hp.crash.map((c) =>

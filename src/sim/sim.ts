@@ -12,11 +12,23 @@
 // failed), the plan may start a fresh backup (C, D, E in turn): it connects to that host
 // over a new log channel, the host's shell calls acceptJoin, and the node clones itself
 // into the new backup (snapshot, memory, restore, the pair's epoch), as ft-host.ts does.
+//
+// Catch-up: the plan may drop the log connection while both hosts live (both sides see a
+// close). A paired backup's node then asks to reconnect: the shell opens a new connection
+// (over the same link model: delay, partitions) and sends hello {resume: lsn}, as
+// FtHost.reconnect does; the primary's shell calls acceptResume (FtHost.listenForPeers),
+// whose "resumed" answers the handshake. A refusal by the live primary ends in
+// onResumeRefused; a primary whose process is gone refuses the connection (its machine
+// answers), a dead machine or a partition gives no answer within the timeout: both end in
+// onReconnectFailed. Plans may also bound the log buffer (NodeConfig.logBufferBytesMax)
+// and pair a fast primary with a slow backup and a small lag threshold (throttling); the
+// shell counts the pauses and sleeps it sees and measures the backup's true lag.
 import type { ArbiterState, TasRequest, TasResult } from "../arbiter/core.js";
 import { initialState, testAndSet } from "../arbiter/core.js";
 import { EV } from "../devices/events.js";
 import type { Action, Msg, RunResult } from "../ft/node.js";
 import { FtNode, ProtocolError } from "../ft/node.js";
+import { LAG_THRESHOLD_MS_DEFAULT } from "../ft/throttle.js";
 import type { OutputChunk, SinkVerdict } from "../ft/sink.js";
 import { SinkState } from "../ft/sink.js";
 import type { World } from "../replay/world.js";
@@ -82,6 +94,30 @@ export interface SimStats {
   clonesStarted: number;
   clonesCompleted: number;
   clonesFailed: number;
+  /** Log connections dropped (plan.drops that found one open). */
+  drops: number;
+  /** A backup's reconnect attempts after its log channel closed, and how they ended: resumed, refused by a live primary (it halts), failed (nobody answered or the connection was refused: it fails over). */
+  reconnects: number;
+  resumes: number;
+  resumesRefused: number;
+  reconnectsFailed: number;
+  /** Times a primary paused because its log buffer was full, and for how long in all (ms). */
+  bufferPauses: number;
+  bufferPausedMs: number;
+  /** Sleeps of a throttled primary, and their total (ms). */
+  throttleSleeps: number;
+  throttledMs: number;
+  /**
+   * The backup's lag as the simulator sees it (ground truth, ms): the time the backup needs,
+   * at its speed, to execute the instructions it trails its primary by; sampled at every
+   * slice of a primary with a connected backup. Max over the run, and max once throttling
+   * has acted: from the time the lag first came back to the threshold after the first
+   * throttle sleep (the throttle ramps up by steps, so the lag overshoots first), and that
+   * time (0: never).
+   */
+  lagMsMax: number;
+  lagMsMaxSettled: number;
+  lagSettledMs: number;
 }
 
 export interface SimResult {
@@ -178,6 +214,14 @@ class Host {
   sinkUp = true;
   sinkGen = 0;
   tas: { req: TasRequest; attempt: number } | undefined;
+  /** A backup reconnecting after its log channel closed: the new connection, until the primary answers. */
+  resuming: { ch: Chan; lsn: number } | undefined;
+  /** The primary's throttle sleep seen last, and since when its log buffer has been full. */
+  throttledUntil = -Infinity;
+  pausedSince: number | undefined;
+  /** Throttling began (first sleep), and then the backup's true lag first came back to the threshold. */
+  firstThrottleMs: number | undefined;
+  lagSettledMs: number | undefined;
   readonly actionCounts = new Map<string, number>();
   lastRole: string = "idle";
   readonly triggers: CrashTrigger[];
@@ -205,6 +249,8 @@ class Host {
       flushIntervalMs: plan.flushIntervalMs,
       sliceIcount: hp.sliceIcount,
       crashAtIcount: icountTrigger?.kind === "icount" ? icountTrigger.icount : undefined,
+      logBufferBytesMax: plan.logBufferBytesMax,
+      lagThresholdMs: plan.lagThresholdMs,
       world,
     };
     this.node = id !== "P" ? new FtNode(cfg) : mutation === "self-ack" ? new SelfAckingNode(cfg) : mutation === "node-throws" ? new ThrowingNode(cfg) : new FtNode(cfg);
@@ -245,6 +291,10 @@ class Host {
 /** One log-channel connection between two hosts; each side closes on its own. Messages and closes of an older connection never reach a newer one. */
 class Chan {
   readonly open = new Set<Host>();
+  /** The connection dropped: nothing more gets through (each side sees the close on its own). */
+  dead = false;
+  /** Hosts a close of this connection reached (even before they attached it). */
+  readonly closeSeen = new Set<Host>();
   constructor(
     readonly n: number,
     readonly a: Host,
@@ -288,6 +338,9 @@ export class Simulation {
   private spawnPending = false;
   private capMs: number;
   private readonly worldRng: Prng;
+  /** Every log connection, in order of opening. */
+  private readonly chanList: Chan[] = [];
+  private readonly counts = { drops: 0, reconnects: 0, resumes: 0, resumesRefused: 0, reconnectsFailed: 0, bufferPauses: 0, bufferPausedMs: 0, throttleSleeps: 0, throttledMs: 0, lagMsMax: 0, lagMsMaxSettled: 0, lagSettledMs: 0 };
 
   constructor(
     readonly plan: Plan,
@@ -336,6 +389,12 @@ export class Simulation {
 
   // ---- the run ------------------------------------------------------------------------
 
+  private newChan(a: Host, b: Host): Chan {
+    const ch = new Chan(++this.chans, a, b);
+    this.chanList.push(ch);
+    return ch;
+  }
+
   private addHost(id: HostId): Host {
     const h = new Host(id, this, this.plan, this.worldRng.fork(`world ${id}`), this.opts.mutation);
     this.hosts[id] = h;
@@ -351,14 +410,14 @@ export class Simulation {
     const B = this.addHost("B");
     B.source = P;
     B.facts.source = "P";
-    const ch = new Chan(++this.chans, P, B);
+    const ch = this.newChan(P, B);
     P.chan = B.chan = ch;
     ch.open.add(P).add(B);
     // The launcher: the primary claims epoch 1 for the pair, then starts (ft-host.runPrimary).
     this.grant({ epoch: 1, host: "P", members: ["P", "B"] }, testAndSet);
     const image = guestImage(p.guest);
     this.call(P, "startPrimary", () =>
-      P.node.startPrimary({ program: "sim-guest.s", image, memBytes: p.memBytes, stackBytes: p.stackBytes, epoch: 1, withBackup: true }, this.now),
+      P.node.startPrimary({ program: "sim-guest.s", image, memBytes: p.memBytes, stackBytes: p.stackBytes, epoch: 1, withBackup: true, backupHost: "B" }, this.now),
     );
     P.started = P.facts.started = true;
     P.live = true;
@@ -371,6 +430,7 @@ export class Simulation {
       for (const c of h.triggers) if (c.kind === "time") this.at(c.atMs, `crash ${id}`, () => this.crash(h, `crash planned at ${c.atMs.toFixed(3)} ms`));
       for (const t of p.hosts[id].sinkResets) this.at(t, `sink reset ${id}`, () => this.sinkReset(h));
     }
+    for (const t of p.drops) this.at(t, "drop", () => this.drop());
     for (;;) {
       const e = this.queue.pop();
       if (!e) break;
@@ -431,6 +491,12 @@ export class Simulation {
       clonesStarted: f.clones.length,
       clonesCompleted: f.clones.filter((c) => c.outcome === "paired").length,
       clonesFailed: f.clones.filter((c) => c.outcome === "failed").length,
+      ...this.counts,
+      bufferPausedMs: Math.round(this.counts.bufferPausedMs * 1000) / 1000,
+      throttledMs: Math.round(this.counts.throttledMs * 1000) / 1000,
+      lagMsMax: Math.round(this.counts.lagMsMax * 1000) / 1000,
+      lagMsMaxSettled: Math.round(this.counts.lagMsMaxSettled * 1000) / 1000,
+      lagSettledMs: Math.round(this.counts.lagSettledMs * 1000) / 1000,
     };
   }
 
@@ -573,6 +639,9 @@ export class Simulation {
         case "crash":
           this.crash(h, `crash at icount ${a.icount} (crashAtIcount)`);
           return;
+        case "reconnect":
+          this.reconnect(h, a.lsn);
+          break;
       }
     }
   }
@@ -628,8 +697,9 @@ export class Simulation {
     h.busyUntil = end;
     if (h.live && LIVE_ROLES.has(roleBefore)) h.recordDigest();
     else if (executed > 0 && (roleBefore === "backup" || roleBefore === "draining")) this.compareTrace(h);
-    if (executed > 0 || r.actions.length > 0)
-      this.log(`${h.id} run ${roleBefore}: icount ${before} -> ${m.icount}${r.idle ? " idle" : ""}${r.wakeAtMs !== undefined ? ` wake ${r.wakeAtMs.toFixed(3)}` : ""}, ${r.actions.length} actions`);
+    const note = LIVE_ROLES.has(roleBefore) ? this.watchPrimary(h, roleBefore, executed, r) : "";
+    if (executed > 0 || r.actions.length > 0 || note)
+      this.log(`${h.id} run ${roleBefore}: icount ${before} -> ${m.icount}${r.idle ? " idle" : ""}${r.wakeAtMs !== undefined ? ` wake ${r.wakeAtMs.toFixed(3)}` : ""}, ${r.actions.length} actions${note}`);
     if (this.roleChanged(h)) return;
     h.stepPending = true;
     this.at(end, `step done ${h.id}`, () => {
@@ -642,6 +712,47 @@ export class Simulation {
       if (!r.idle) this.scheduleRun(h, this.now);
       else this.scheduleRun(h, r.wakeAtMs === undefined ? this.now + 1000 : Math.max(this.now, r.wakeAtMs));
     });
+  }
+
+  /**
+   * A live host's slice seen from outside: a throttle sleep that began (the node's
+   * throttledUntilMs moved), a pause on a full log buffer (nothing executed, the buffer at
+   * its bound, not asleep), and the backup's true lag. Returns a note for the trace.
+   */
+  private watchPrimary(h: Host, role: string, executed: number, r: RunResult): string {
+    const node = h.node;
+    const c = this.counts;
+    let note = "";
+    const until = (node as unknown as { throttledUntilMs: number }).throttledUntilMs;
+    if (until > this.now && until !== h.throttledUntil) {
+      h.throttledUntil = until;
+      c.throttleSleeps++;
+      c.throttledMs += until - this.now;
+      h.firstThrottleMs ??= this.now;
+      note = `; throttled: sleeps ${(until - this.now).toFixed(3)} ms (level ${(node as unknown as { throttle: { level: number } }).throttle.level.toFixed(2)})`;
+    }
+    const paused = executed === 0 && r.idle && node.plog?.full() === true && !(until > this.now);
+    if (paused && h.pausedSince === undefined) {
+      h.pausedSince = this.now;
+      c.bufferPauses++;
+      note += `; paused: log buffer full (${node.plog!.bufferBytesMax} bytes)`;
+    } else if (!paused && h.pausedSince !== undefined) {
+      c.bufferPausedMs += this.now - h.pausedSince;
+      note += `; resumes after a ${(this.now - h.pausedSince).toFixed(3)} ms pause`;
+      h.pausedSince = undefined;
+    }
+    // The backup's true lag: the time it needs at its speed to execute what it trails by.
+    const b = h.chan?.other(h);
+    if (role === "primary" && b && h.peerOpen && b.peerOpen && b.chan === h.chan && b.up && b.started && b.source === h && b.node.role === "backup") {
+      const lag = (Math.max(0, node.machine.icount - b.node.machine.icount) * this.plan.hosts[b.id].usPerInstr) / 1000;
+      if (lag > c.lagMsMax) c.lagMsMax = lag;
+      if (h.firstThrottleMs !== undefined && h.lagSettledMs === undefined && lag <= (this.plan.lagThresholdMs ?? LAG_THRESHOLD_MS_DEFAULT)) {
+        h.lagSettledMs = this.now;
+        if (c.lagSettledMs === 0) c.lagSettledMs = this.now;
+      }
+      if (h.lagSettledMs !== undefined && lag > c.lagMsMaxSettled) c.lagMsMaxSettled = lag;
+    }
+    return note;
   }
 
   /**
@@ -713,7 +824,7 @@ export class Simulation {
 
   private sendPeer(h: Host, msg: Msg): void {
     const ch = h.chan;
-    if (!ch || !ch.open.has(h)) return;
+    if (!ch || !ch.open.has(h) || ch.dead) return;
     const to = ch.other(h);
     const link = this.net.link(h.id, to.id);
     const wire = this.net.encode(msg);
@@ -723,6 +834,8 @@ export class Simulation {
   }
 
   private deliverPeer(r: Host, ch: Chan, wire: Uint8Array): void {
+    if (ch.dead) return;
+    if (r.resuming?.ch === ch) return this.resumeAnswer(r, ch, this.net.decode<Msg>(wire));
     if (r.chan !== ch || !ch.open.has(r)) return;
     const msg = this.net.decode<Msg>(wire);
     if (this.opts.mutation === "corrupt-log" && r.id === "B" && msg.t === "log" && !this.corrupted && this.now > this.plan.expectedMs * 0.2) this.corrupt(msg);
@@ -789,21 +902,144 @@ export class Simulation {
     this.notifyClose(h, ch, reason, this.now);
   }
 
-  private notifyClose(h: Host, ch: Chan, reason: string, at: number): void {
+  /** `refused`: the close carries CLOSE_REFUSED (the peer's shell refused this connection). */
+  private notifyClose(h: Host, ch: Chan, reason: string, at: number, refused = false): void {
     const to = ch.other(h);
     for (const t of this.net.link(h.id, to.id).arrivals(at, true)) {
-      this.at(t, `close ${h.id}>${to.id}`, () =>
-        this.input(to, `close ${h.id}>${to.id}`, () => {
-          if (to.chan !== ch || !ch.open.has(to)) return;
-          ch.open.delete(to);
-          this.log(`${to.id} sees the log channel close (${reason})`);
-          if (!to.started) {
-            if (to.source && to.id !== "B") this.exitUnstarted(to, `the primary closed the log channel before the clone: ${reason}`);
-            else this.crash(to, `the primary closed the log channel before starting: ${reason}`);
-          } else this.call(to, "onPeerClosed", () => to.node.onPeerClosed(reason, this.now));
-        }),
-      );
+      this.at(t, `close ${h.id}>${to.id}`, () => this.input(to, `close ${h.id}>${to.id}`, () => this.seeClose(to, ch, reason, refused)));
     }
+  }
+
+  /** A close of connection `ch` reaches host `to`. */
+  private seeClose(to: Host, ch: Chan, reason: string, refused = false): void {
+    ch.closeSeen.add(to);
+    if (to.resuming?.ch === ch) {
+      // The answer to a reconnect: a refusal by the live primary, or the connection ended.
+      to.resuming = undefined;
+      ch.open.delete(to);
+      if (refused) {
+        this.counts.resumesRefused++;
+        this.log(`${to.id} reconnect refused (${reason})`);
+        this.call(to, "onResumeRefused", () => to.node.onResumeRefused(reason));
+      } else this.reconnectFailed(to, reason);
+      return;
+    }
+    if (to.chan !== ch || !ch.open.has(to)) return;
+    ch.open.delete(to);
+    this.log(`${to.id} sees the log channel close (${reason})`);
+    if (!to.started) {
+      if (to.source && to.id !== "B") this.exitUnstarted(to, `the primary closed the log channel before the clone: ${reason}`);
+      else this.crash(to, `the primary closed the log channel before starting: ${reason}`);
+    } else this.call(to, "onPeerClosed", () => to.node.onPeerClosed(reason, this.now));
+  }
+
+  // ---- connection drops and catch-up (FtHost.reconnect / listenForPeers' resume) -----------
+
+  /** A planned drop: every log connection open at both ends closes; both sides see it a little later (the hosts live on). */
+  private drop(): void {
+    const open = this.chanList.filter((c) => !c.dead && c.open.size === 2);
+    if (open.length === 0) {
+      this.log("drop: no log connection is open");
+      return;
+    }
+    for (const ch of open) {
+      ch.dead = true;
+      this.counts.drops++;
+      this.log(`the log connection ${ch.a.id}-${ch.b.id} drops`);
+      for (const side of [ch.a, ch.b]) {
+        const at = this.now + this.rng.range(0.1, 2);
+        this.at(at, `drop ${side.id}`, () => this.input(side, `drop ${side.id}`, () => this.seeClose(side, ch, "connection dropped")));
+      }
+    }
+  }
+
+  /**
+   * The backup's shell reconnects to its primary over a new connection and sends hello
+   * {resume: lsn}. The primary's process answers (if it is up and the hello gets through);
+   * a process that is gone on a live machine refuses the connection (the kernel answers);
+   * a machine that died, or a partition, gives no answer until the timeout.
+   */
+  private reconnect(h: Host, lsn: number): void {
+    const src = h.chan?.other(h) ?? h.source;
+    if (!src) return this.reconnectFailed(h, "no primary to reconnect to");
+    this.counts.reconnects++;
+    const ch = this.newChan(h, src);
+    ch.open.add(h);
+    const att = { ch, lsn };
+    h.resuming = att;
+    this.log(`${h.id} reconnects to ${src.id} (resume from lsn ${lsn})`);
+    for (const t of this.net.link(h.id, src.id).arrivals(this.now, true).slice(0, 1))
+      this.at(t, `resume ${h.id}>${src.id}`, () => this.resumeHello(src, h, ch, lsn));
+    this.at(this.now + this.plan.timeoutMs, `resume timeout ${h.id}`, () =>
+      this.input(h, `resume timeout ${h.id}`, () => {
+        if (h.resuming !== att) return;
+        h.resuming = undefined;
+        // FtHost.reconnect: no answer in time; it terminates the connection and gives up.
+        ch.open.delete(h);
+        this.notifyClose(h, ch, "terminated", this.now);
+        this.reconnectFailed(h, `no answer within ${this.plan.timeoutMs} ms`);
+      }),
+    );
+  }
+
+  private reconnectFailed(h: Host, reason: string): void {
+    this.counts.reconnectsFailed++;
+    this.log(`${h.id} reconnect failed (${reason})`);
+    this.call(h, "onReconnectFailed", () => h.node.onReconnectFailed(reason, this.now));
+  }
+
+  /** The resume hello reaches the primary's machine. */
+  private resumeHello(src: Host, h: Host, ch: Chan, lsn: number): void {
+    if (!src.up) {
+      // A crashed process on a live machine: the kernel refuses the connection; a dead machine says nothing.
+      if (src.facts.crashed && !this.plan.hosts[src.id].closeOnCrash) return;
+      for (const t of this.net.link(src.id, h.id).arrivals(this.now, true).slice(0, 1))
+        this.at(t, `refused ${src.id}>${h.id}`, () =>
+          this.input(h, `refused ${src.id}>${h.id}`, () => {
+            if (h.resuming?.ch !== ch) return;
+            h.resuming = undefined;
+            ch.open.delete(h);
+            this.reconnectFailed(h, `connect ECONNREFUSED (${src.id} is gone)`);
+          }),
+        );
+      return;
+    }
+    this.input(src, `resume hello ${h.id}>${src.id}`, () => {
+      if (ch.closeSeen.has(src)) return; // the backup gave up and its close came first
+      let r: Action[] | string;
+      try {
+        r = src.node.acceptResume(h.id, lsn, this.now);
+      } catch (e) {
+        this.bug(src, "acceptResume", e);
+        return;
+      }
+      if (typeof r === "string") {
+        this.log(`${src.id} refuses ${h.id}'s resume: ${r}`);
+        this.notifyClose(src, ch, `cannot resume: ${r}`, this.now, true);
+        return;
+      }
+      this.log(`${src.id} accepts ${h.id}'s resume from lsn ${lsn}`);
+      if (src.peerOpen) this.closePeer(src, "replaced by the reconnected backup");
+      src.chan = ch;
+      ch.open.add(src);
+      if (this.roleChanged(src)) return;
+      this.exec(src, r);
+    });
+  }
+
+  /** The first message on a reconnect's connection: "resumed" attaches it; anything else fails the reconnect. */
+  private resumeAnswer(h: Host, ch: Chan, msg: Msg): void {
+    h.resuming = undefined;
+    if (msg.t !== "resumed") {
+      ch.open.delete(h);
+      this.notifyClose(h, ch, "terminated", this.now);
+      this.reconnectFailed(h, `expected resumed, got "${msg.t}"`);
+      return;
+    }
+    this.counts.resumes++;
+    this.log(`${h.id} resumed with ${ch.other(h).id}`);
+    h.chan = ch;
+    this.call(h, "onResumed", () => h.node.onResumed(this.now));
   }
 
   // ---- respawned backups (FtHost.runBackup against a primary running alone) --------------
@@ -846,7 +1082,7 @@ export class Simulation {
       ...h.triggers.map((c) => (c.kind === "time" ? t0 + c.atMs : t0)),
     );
     this.capMs = Math.max(this.capMs, Math.ceil(lastFault) + this.plan.capSlackMs);
-    const ch = new Chan(++this.chans, h, src);
+    const ch = this.newChan(h, src);
     h.chan = ch;
     ch.open.add(h);
     this.log(`${h.id} starts: joins ${src.id}`);
