@@ -166,3 +166,34 @@ describe("FT simulator: a slow backup and throttling", () => {
     expect(r.stats.lagMsMax).toBeLessThan(2 * 20 + rampMs(8));
   });
 });
+
+// ---- src/ft bugs the simulator found -------------------------------------------------------
+// Reported, not fixed here (src/ft is not the simulator's to change). Each test states the
+// behaviour that should hold and is marked as failing: flip it to `it` once the bug is fixed.
+
+describe("FT simulator: known src/ft bugs (expected to fail until fixed)", () => {
+  // Seed 1487 (npx ftvm sim --seed 1487 --verbose): the P-B connection drops at 56.9 ms;
+  // P holds output and waits; B's hello {resume: 398} is held by a B>P partition until
+  // 112.5 ms; meanwhile P's guest halted (role finishing, 60.8 ms). acceptResume refuses any
+  // role but "primary" ("this host is finishing, not a primary waiting for its backup"),
+  // so B, told that a live primary went on without it, halts (onResumeRefused) - though P
+  // had not asked the arbiter for anything. P's detector fires at 150 ms, its claim of
+  // epoch 2 is lost in a P>A partition, and P crashes at 156.8 ms: epoch 1's members are a
+  // crashed P and a halted B that held the whole log. Liveness fails. A finishing primary
+  // should take its backup back (it holds the log), and a refused backup should halt only
+  // when the primary has won an epoch without it (else fail over and let the arbiter decide).
+  it.fails("seed 1487: a finishing primary refuses its backup's resume, the backup halts, the primary crashes: nobody serves", () => {
+    expect(simulate(1487).failures).toEqual([]);
+  });
+
+  // Seed 754 (npx ftvm sim --seed 754 --verbose): B received the primary's bye; the
+  // connection drops at 44.8 ms (P finished, not yet exited); B's onPeerClosed still asks to reconnect,
+  // B finishes its replay (role finished), and the refusal that comes back ("this host is
+  // finished") halts the finished node: exit code 3, "a new backup must be cloned". After
+  // bye a closed channel is the primary's normal exit: no reconnect, and a finished node
+  // should ignore onResumeRefused / onReconnectFailed.
+  it.fails("seed 754: a backup that saw bye and finished is halted by a refused resume", () => {
+    const r = simulate(754, { verbose: true });
+    expect(r.trace.some((l) => / B role finished -> halted/.test(l))).toBe(false);
+  });
+});
