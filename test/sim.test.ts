@@ -92,7 +92,8 @@ describe("FT simulator: 1,000 seeds", () => {
     expect(catchUp.drops).toBeGreaterThan(SEEDS * 0.1);
     expect(catchUp.resumes).toBeGreaterThan(SEEDS * 0.1);
     expect(catchUp.reconnectsFailed).toBeGreaterThan(SEEDS * 0.1);
-    expect(catchUp.resumesRefused).toBeGreaterThan(SEEDS * 0.005);
+    // Rare since a finishing primary takes its backup back too: a primary that already gave up on it.
+    expect(catchUp.resumesRefused).toBeGreaterThan(0);
     // Small log buffers fill up during partitions; slow backups make the primary throttle.
     expect(catchUp.bufferPauses).toBeGreaterThan(SEEDS * 0.02);
     expect(catchUp.throttleSleeps).toBeGreaterThan(SEEDS * 0.03);

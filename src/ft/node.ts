@@ -407,11 +407,12 @@ export class FtNode {
     // the primary keeps running, holds output and keeps the unacknowledged log for it. The
     // failure detector still decides if nothing is heard within the timeout.
     if (!this.peerFailed && !this.disconnected) {
-      if (this.role === "primary" && !this.join && this.backupHost) {
+      if ((this.role === "primary" || (this.role === "finishing" && this.plog)) && !this.join && this.backupHost) {
         this.disconnected = true;
         return [this.newsAction(`the log channel closed (${reason || "no reason"}); holding output while the backup may reconnect`, { event: "disconnected" })];
       }
-      if (this.role === "backup" && this.paired) {
+      // After "bye" the primary finished: a closed channel is the normal end.
+      if (this.role === "backup" && this.paired && !this.sawBye) {
         this.disconnected = true;
         return [{ kind: "reconnect", lsn: this.received }];
       }
@@ -562,7 +563,8 @@ export class FtNode {
    * actions (the log it missed) or the reason it cannot continue from there.
    */
   acceptResume(host: string, lsn: number, nowMs: number): Action[] | string {
-    if (this.role !== "primary" || this.peerFailed || this.join) return `this host is ${this.peerFailed ? "no longer paired" : this.role}, not a primary waiting for its backup`;
+    const paired = this.role === "primary" || (this.role === "finishing" && this.plog !== undefined);
+    if (!paired || this.peerFailed || this.join) return `this host is ${this.peerFailed ? "no longer paired" : this.role}, not a primary waiting for its backup`;
     if (host !== this.backupHost) return `host ${host} is not this primary's backup`;
     const events = this.plog!.resendAfter(lsn);
     if (!events) return `the log after lsn ${lsn} is no longer held here (acknowledged ${this.plog!.ackedLsn}, sent ${this.plog!.sentLsn})`;
@@ -593,14 +595,15 @@ export class FtNode {
   }
 
   /**
-   * Backup: the primary is alive but will not take us back (it went on alone, or no
-   * longer holds the log we miss). Failing over would only depose a working primary:
-   * step aside; a new backup is cloned in instead.
+   * Backup: the primary is alive but will not take us back (it gave up on us and is
+   * going on alone). Let the arbiter decide: if the primary already won an epoch without
+   * us, our claim is refused and we halt (a new backup is cloned in); if it has not, and
+   * dies before it does, we are the epoch's only surviving member and must be able to serve.
    */
-  onResumeRefused(reason: string): Action[] {
+  onResumeRefused(reason: string, nowMs: number): Action[] {
     if (!this.disconnected) return [];
     this.disconnected = false;
-    return this.halt(`the primary refused to resume (${reason}): a new backup must be cloned`, 3);
+    return this.peerGone(`the primary refused to resume (${reason})`, nowMs);
   }
 
   private cloneFailed(why: string, nowMs: number): Action[] {
@@ -728,15 +731,19 @@ export class FtNode {
       // The backup trails: slow down (gradually) so the lag, and a failover's replay, stay bounded.
       this.throttle.sample(nowMs, m.icount);
       const sleep = this.throttle.sleepMs(nowMs, this.throttle.lagMs(nowMs, m.icount, this.plog.backupIcount));
-      if (sleep > 0 && r !== "waiting") {
+      if (sleep > 0) {
+        // A slice that ended waiting (WFI) sleeps too: its wake-up waits for the later of
+        // the timer and the end of the sleep (see below and the top of runLive).
         this.throttledUntilMs = nowMs + sleep;
-        return { actions, idle: true, wakeAtMs: this.throttledUntilMs };
+        if (r !== "waiting") return { actions, idle: true, wakeAtMs: this.throttledUntilMs };
       }
     }
     if (r === "waiting") {
       const deadline = this.live!.timerDeadline();
       if (this.live!.hasPending()) return { actions, idle: false };
-      return { actions, idle: true, wakeAtMs: deadline === undefined ? undefined : nowMs + Math.max(0, (deadline - this.live!.nowUs()) / 1000) };
+      const timerAtMs = deadline === undefined ? undefined : nowMs + Math.max(0, (deadline - this.live!.nowUs()) / 1000);
+      const wakeAtMs = timerAtMs === undefined ? undefined : Math.max(timerAtMs, this.throttledUntilMs);
+      return { actions, idle: true, wakeAtMs };
     }
     return { actions, idle: false };
   }

@@ -484,7 +484,7 @@ export class FtHost {
       setTimeout(() => resolve(`no answer within ${this.o.timeoutMs} ms`), this.o.timeoutMs);
     });
     if (refused) {
-      this.exec(this.node.onResumeRefused(String(first)));
+      this.exec(this.node.onResumeRefused(String(first), this.now()));
       this.poke();
       return;
     }

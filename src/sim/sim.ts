@@ -920,7 +920,7 @@ export class Simulation {
       if (refused) {
         this.counts.resumesRefused++;
         this.log(`${to.id} reconnect refused (${reason})`);
-        this.call(to, "onResumeRefused", () => to.node.onResumeRefused(reason));
+        this.call(to, "onResumeRefused", () => to.node.onResumeRefused(reason, this.now));
       } else this.reconnectFailed(to, reason);
       return;
     }
