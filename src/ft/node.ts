@@ -154,6 +154,8 @@ export class FtNode {
   /** The buffer a clone's memory is copied into (kept for the next clone), and how much of it has been touched. */
   private snapshotMem?: Uint8Array;
   private snapshotMemReady = 0;
+  /** Backup: its last replay step had nothing more to do (reported in heartbeats). */
+  private replayIdle = false;
   /** The throttle's current sleep ends here. */
   private throttledUntilMs = -Infinity;
   /** Backup: the clone being received. */
@@ -338,6 +340,9 @@ export class FtNode {
           if (e instanceof AckError) throw new ProtocolError(e.message);
           throw e;
         }
+        // A heartbeat says whether the backup had replayed everything it had: the throttle
+        // must not read a backup that waits for log as a slow one.
+        if (m.t === "hb") this.throttle.backupReport(m.idle === true);
         // While electing, the backup may be about to go live: nothing is released until we win.
         return this.role === "electing" ? [] : this.release(this.gate.release(this.plog!.ackedIcount), nowMs);
       }
@@ -504,7 +509,7 @@ export class FtNode {
     if (nowMs - this.lastHeartbeatMs >= this.cfg.heartbeatMs) {
       this.lastHeartbeatMs = nowMs;
       const msg: Msg =
-        this.role === "backup" || this.role === "joining" ? { t: "hb", icount: this.machine.icount, lsn: this.received } : { t: "hb", icount: this.machine.icount, sentLsn: this.plog?.sentLsn ?? 0 };
+        this.role === "backup" || this.role === "joining" ? { t: "hb", icount: this.machine.icount, lsn: this.received, idle: this.replayIdle } : { t: "hb", icount: this.machine.icount, sentLsn: this.plog?.sentLsn ?? 0 };
       actions.push({ kind: "send", msg });
     }
     if (this.detector!.suspect(nowMs)) actions.push(...this.peerGone(`nothing heard for ${this.detector!.silentMs(nowMs)} ms`, nowMs));
@@ -813,6 +818,7 @@ export class FtNode {
     this.collectReplayOutput();
     if (r === "end") this.replayEnded = true;
     const idle = r === "needs-log" || r === "end" || r === "halted" || r === "trapped";
+    this.replayIdle = idle;
     return { actions: [], idle };
   }
 

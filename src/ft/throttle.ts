@@ -74,18 +74,31 @@ export class Throttle {
     const last = this.lastBackup;
     if (!last || backupIcount < last.icount) this.lastBackup = { atMs: nowMs, icount: backupIcount };
     else if (nowMs - last.atMs >= RATE_WINDOW_MS) {
-      // Only windows in which the backup had work throughout say how fast it replays.
-      if (behind > 0 && last.behind) {
+      // Only windows in which the backup had work throughout say how fast it replays (a
+      // backup that waits for log moves only as fast as the primary lets it).
+      if (behind > 0 && last.behind && !this.idleSeen) {
         const rate = (backupIcount - last.icount) / (nowMs - last.atMs);
         this.backupRate = this.backupRate > 0 ? this.backupRate * 0.7 + rate * 0.3 : rate;
       }
       this.lastBackup = { atMs: nowMs, icount: backupIcount, behind: behind > 0 };
+      this.idleSeen = this.lastReportIdle;
     } else if (behind === 0) last.behind = false;
-    if (behind === 0 || !(this.backupRate > 0)) return behind;
+    if (behind === 0) return 0;
+    // Rate unknown: a backup that reports it has nothing to replay is not behind.
+    if (!(this.backupRate > 0)) return this.lastReportIdle ? 0 : behind;
     return (primaryIcount - backupIcount) / this.backupRate;
   }
 
   private lastBackup?: { atMs: number; icount: number; behind?: boolean };
+  /** The backup said it was idle (nothing left to replay) since the rate window began / in its last report. */
+  private idleSeen = false;
+  private lastReportIdle = false;
+
+  /** The backup's heartbeat: whether it had replayed everything it had received. */
+  backupReport(idle: boolean): void {
+    this.lastReportIdle = idle;
+    if (idle) this.idleSeen = true;
+  }
   /** Instructions per ms the backup replayed while it had work. */
   private backupRate = 0;
 
