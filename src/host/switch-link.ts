@@ -18,6 +18,8 @@ import { connect, log } from "../transport/channel.js";
 export const SWITCH_SERVICE = "ftvm-switch";
 /** Between attempts to reach the switch. */
 const RECONNECT_MS = 100;
+/** Output bytes per message to the switch (well under the channel's MESSAGE_BYTES_MAX). */
+const OUTPUT_MESSAGE_BYTES_MAX = 1024 * 1024;
 
 export class SwitchLink {
   /** The primary's network input (its World.net). */
@@ -116,6 +118,13 @@ export class SwitchLink {
   /** Released network output. */
   output(a: Extract<Action, { kind: "net-out" }>): void {
     this.sync();
-    this.ch?.send({ t: "net-out", epoch: a.epoch, chunks: toOutChunks(a.chunks) });
+    const chunks = toOutChunks(a.chunks);
+    for (let i = 0; i < chunks.length; ) {
+      let bytes = 0;
+      let j = i;
+      while (j < chunks.length && (j === i || bytes + chunks[j][3].length <= OUTPUT_MESSAGE_BYTES_MAX)) bytes += chunks[j++][3].length;
+      this.ch?.send({ t: "net-out", epoch: a.epoch, chunks: chunks.slice(i, j) });
+      i = j;
+    }
   }
 }

@@ -32,6 +32,8 @@ export const SWITCH_INFLIGHT_BYTES_MAX = 256 * 1024;
 export const SWITCH_FORWARD_CHUNK_BYTES_MAX = 64 * 1024;
 /** Events in one forward() batch. */
 export const SWITCH_FORWARD_EVENTS_MAX = 1024;
+/** Data bytes in one forward() batch (one channel message; well under its MESSAGE_BYTES_MAX). */
+export const SWITCH_FORWARD_BATCH_BYTES_MAX = 1024 * 1024;
 
 /** An input event for the primary's NIC: [EV.NET_OPEN | EV.NET_RX | EV.NET_CLOSE, conn, bytes]. */
 export type InputEvent = [kind: number, conn: number, bytes?: Uint8Array];
@@ -314,7 +316,9 @@ export class Switch {
   forward(): InputEvent[] {
     const out: InputEvent[] = [];
     if (!this.primary || this.refusing) return out;
-    for (let k = 0; k < this.connsMax && out.length < SWITCH_FORWARD_EVENTS_MAX; k++) {
+    let bytes = 0;
+    const room = () => out.length < SWITCH_FORWARD_EVENTS_MAX && bytes < SWITCH_FORWARD_BATCH_BYTES_MAX;
+    for (let k = 0; k < this.connsMax && room(); k++) {
       const id = (this.next + k) % this.connsMax;
       const c = this.conns[id];
       if (!c) continue;
@@ -322,12 +326,13 @@ export class Switch {
         out.push([EV.NET_OPEN, id]);
         c.openFwd = true;
       }
-      while (c.fwd < c.end && c.fwd - c.base < this.inflightBytesMax && out.length < SWITCH_FORWARD_EVENTS_MAX) {
+      while (c.fwd < c.end && c.fwd - c.base < this.inflightBytesMax && room()) {
         const n = Math.min(c.end - c.fwd, this.inflightBytesMax - (c.fwd - c.base), SWITCH_FORWARD_CHUNK_BYTES_MAX);
         out.push([EV.NET_RX, id, this.slice(c, c.fwd, n)]);
         c.fwd += n;
+        bytes += n;
       }
-      if (c.peerEnded && c.fwd === c.end && !c.closeFwd && out.length < SWITCH_FORWARD_EVENTS_MAX) {
+      if (c.peerEnded && c.fwd === c.end && !c.closeFwd && room()) {
         out.push([EV.NET_CLOSE, id]);
         c.closeFwd = true;
       }
