@@ -138,9 +138,13 @@ describe("ftvm ft --listen: redis.s behind the virtual switch", () => {
   }, 60_000);
 
   it("the backup SIGKILLed: the primary goes on alone, a new backup joins, clients never notice", async () => {
-    const cl = await startCluster(["--crash-backup-after-ms", "1200"]);
+    const cl = await startCluster([]);
     try {
+      while (!/backup \(pid \d+\): backup of epoch 1/.test(cl.stderr())) await new Promise((r) => setTimeout(r, 20));
+      const pid = Number(/backup \(pid (\d+)\): backup of epoch 1/.exec(cl.stderr())![1]);
+      const kill = setTimeout(() => process.kill(pid, "SIGKILL"), 1200);
       const load = await incrLoad(cl.port, 8, 2, 4000);
+      clearTimeout(kill);
       await checkLoad(cl.port, load);
     } finally {
       await cl.stop();
@@ -148,6 +152,34 @@ describe("ftvm ft --listen: redis.s behind the virtual switch", () => {
     const err = cl.stderr();
     expect(err).toMatch(/backup failed; the primary won epoch 2 and went on alone/);
     expect(err).toMatch(/failovers: 0/);
+    expect(err).toMatch(/redundancy restored 1 time/);
+  }, 60_000);
+
+  it("pipelines of 400 INCRs and 24 KiB values (the guest's request limit is 32 KiB) cross failovers intact and in order", async () => {
+    const cl = await startCluster(["--crash-primary-every-ms", "1000"]);
+    const c = createClient({ socket: { host: "127.0.0.1", port: cl.port, reconnectStrategy: false } });
+    const errors: Error[] = [];
+    c.on("error", (e: Error) => errors.push(e));
+    try {
+      await c.connect();
+      const t0 = Date.now();
+      let expected = 0;
+      for (let round = 0; Date.now() - t0 < 5000; round++) {
+        // Issued together, node-redis sends them as one pipeline; replies come back in order.
+        const replies = await Promise.all(Array.from({ length: 400 }, () => c.incr("p")));
+        expect(replies).toEqual(Array.from({ length: 400 }, (_, i) => expected + i + 1));
+        expected += 400;
+        const big = String(round % 10).repeat(24 * 1024);
+        expect(await c.set(`big${round % 3}`, big)).toBe("OK");
+        expect(await c.get(`big${round % 3}`)).toBe(big);
+      }
+      expect(Number(await c.get("p"))).toBe(expected);
+      await c.quit();
+    } finally {
+      await cl.stop();
+    }
+    expect(errors).toEqual([]);
+    expect(Number(/failovers: (\d+)/.exec(cl.stderr())?.[1])).toBeGreaterThanOrEqual(2);
   }, 60_000);
 
   it("both hosts killed in turn before a new backup is there: the switch refuses clients rather than serve stale state", async () => {
@@ -157,7 +189,8 @@ describe("ftvm ft --listen: redis.s behind the virtual switch", () => {
     c.on("error", (e: Error) => errors.push(e));
     await c.connect();
     expect(await c.incr("n")).toBe(1);
-    while (!/primary of epoch 1 with a backup/.test(cl.stderr())) await new Promise((r) => setTimeout(r, 20));
+    // Kill the primary once its backup has started replaying (before, the backup has no state to go live with).
+    while (!/backup \(pid \d+\): backup of epoch 1/.test(cl.stderr())) await new Promise((r) => setTimeout(r, 20));
     process.kill(Number(/primary \(pid (\d+)\): primary of epoch 1 with a backup/.exec(cl.stderr())![1]), "SIGKILL");
     // The backup takes over alone; the client keeps its connection and its counter.
     expect(await c.incr("n")).toBe(2);
