@@ -30,6 +30,9 @@ export interface SwitchServerOptions {
   /** The client-facing TCP address. */
   host?: string;
   port: number;
+  /** Where hosts connect (default 127.0.0.1, an unused port). */
+  hostsHost?: string;
+  hostsPort?: number;
   /** The arbiter that says which host holds the current epoch (no check without it). */
   arbiterUrl?: string;
   log: (line: string) => void;
@@ -93,7 +96,7 @@ export class SwitchServer {
       });
     });
     try {
-      srv.hostServer = await listen({ port: 0, secret: o.secret, service: SWITCH_SERVICE, onChannel: (ch) => srv.attach(ch) });
+      srv.hostServer = await listen({ host: o.hostsHost, port: o.hostsPort ?? 0, secret: o.secret, service: SWITCH_SERVICE, onChannel: (ch) => srv.attach(ch) });
     } catch (e) {
       tcp.close();
       throw e;
