@@ -20,13 +20,17 @@ export const SWITCH_SERVICE = "ftvm-switch";
 const RECONNECT_MS = 100;
 /** Output bytes per message to the switch (well under the channel's MESSAGE_BYTES_MAX). */
 const OUTPUT_MESSAGE_BYTES_MAX = 1024 * 1024;
+/** A refused announcement is repeated after this long. */
+const ANNOUNCE_RETRY_MS = 500;
 
 export class SwitchLink {
   /** The primary's network input (its World.net). */
   readonly queue = new NetQueue();
   private ch?: Channel;
-  /** The epoch announced on the current channel (-1: not announced on it). */
+  /** The epoch announced on the current channel (-1: not announced on it, or to be announced again). */
   private announced = -1;
+  /** Nothing was announced on the current channel yet: the first announcement starts input afresh. */
+  private fresh = true;
   private stopped = false;
 
   constructor(
@@ -49,6 +53,7 @@ export class SwitchLink {
         });
         this.ch = ch;
         this.announced = -1;
+        this.fresh = true;
         this.sync();
         return;
       } catch (e) {
@@ -85,7 +90,14 @@ export class SwitchLink {
         this.poke();
         return;
       case "live-refused":
+        // The arbiter may not have been reachable, or this host is deposed (then it halts
+        // soon): announce again in a while. The switch forwarded nothing to it meanwhile.
         log(`virtual switch refused this host as primary: ${String(m.reason)}`);
+        setTimeout(() => {
+          if (this.ch !== ch) return;
+          this.announced = -1;
+          this.sync();
+        }, ANNOUNCE_RETRY_MS);
         return;
     }
   }
@@ -102,12 +114,15 @@ export class SwitchLink {
     const node = this.node();
     if (!this.isLive()) return;
     if (node.epoch !== this.announced) {
-      if (this.announced < 0) {
+      if (this.fresh) {
         // A new channel: the switch forwards from what the NIC holds, so what waited here goes.
         this.queue.reset();
         node.net.startFrom(node.bus.nic);
+        this.fresh = false;
       }
-      ch.send({ t: "live", host: this.hostId, epoch: node.epoch, nic: this.announced < 0 ? nicReport(node.bus.nic) : [] });
+      // The NIC report matters when the switch takes this host as a new primary (it ignores
+      // it for its current primary announcing a later epoch).
+      ch.send({ t: "live", host: this.hostId, epoch: node.epoch, nic: nicReport(node.bus.nic) });
       this.announced = node.epoch;
     }
     const lsn = node.role === "alone" || !node.plog ? Number.MAX_SAFE_INTEGER : node.plog.ackedLsn;
