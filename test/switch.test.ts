@@ -155,8 +155,10 @@ describe("virtual switch: output", () => {
     expect(sw.stats.duplicateChunks).toBe(2);
     expect(sw.stats.duplicateBytes).toBe(5 + 2);
     sw.output(2, [[a.conn, a.gen, 20, te.encode("gap"), 0]]);
+    sw.output(2, [[a.conn, a.gen, "x" as never, te.encode("bad"), 0], "junk" as never]);
     expect(io.written.get(a.conn)).toBe("hello world");
     expect(io.logs.some((l) => /offset 20, but only 11 bytes were written/.test(l))).toBe(true);
+    expect(io.logs.filter((l) => /malformed output chunk/.test(l))).toHaveLength(2);
     expect(sw.stats.bytesOut).toBe(11);
   });
 

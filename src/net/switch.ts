@@ -260,9 +260,12 @@ export class Switch {
     }
     this.epoch = epoch;
     for (const ch of chunks) {
-      if (!Array.isArray(ch)) continue;
+      if (!Array.isArray(ch) || !Number.isSafeInteger(ch[2]) || ch[2] < 0 || !(ch[3] instanceof Uint8Array)) {
+        this.io.log(`switch: malformed output chunk from a host; dropped`);
+        continue;
+      }
       const [id, gen, offset, bytes, close] = ch;
-      const len = bytes instanceof Uint8Array ? bytes.length : 0;
+      const len = bytes.length;
       const c = Number.isInteger(id) ? this.conns[id] : undefined;
       if (!c || c.gen !== gen) {
         const d = Number.isInteger(id) ? this.done[id] : undefined;
@@ -289,7 +292,7 @@ export class Switch {
           this.stats.duplicateChunks++;
           this.stats.duplicateBytes += skip;
         }
-        this.io.write(id, (bytes as Uint8Array).subarray(skip));
+        this.io.write(id, bytes.subarray(skip));
         this.stats.bytesOut += end - c.written;
         c.written = end;
       }
