@@ -6,7 +6,7 @@ import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 
 const ROOT = new URL("..", import.meta.url).pathname;
-const PURE = ["src/vm", "src/devices", "src/replay", "src/trace", "src/ft", "src/sim"];
+const PURE = ["src/vm", "src/devices", "src/replay", "src/trace", "src/ft", "src/sim", "src/net"];
 
 const FORBIDDEN: [RegExp, string][] = [
   [/\bDate\b/, "Date (a clock)"],

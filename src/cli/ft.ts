@@ -13,6 +13,7 @@ import { FAILURE_TIMEOUT_MS_DEFAULT, HEARTBEAT_INTERVAL_MS_DEFAULT } from "../ft
 import type { HostStatus } from "../host/sink.js";
 import { startSink } from "../host/sink.js";
 import { setLogger } from "../transport/channel.js";
+import { startClusterSwitch, switchSummary } from "./ft-net.js";
 import type { Command } from "./args.js";
 import { EXIT_FAIL, EXIT_OK, UsageError, intOption, parse } from "./args.js";
 
@@ -52,6 +53,8 @@ host on a terminal. Ends when the guest halts (or on Ctrl-C) with a summary on s
   --no-respawn                  do not start a new backup after a host fails (by default a
                                 new backup joins the survivor by clone, in a new epoch)
   --mem SIZE                    guest memory (e.g. 16M)
+  --listen [HOST:]PORT          serve network clients through a virtual switch in this
+                                launcher: one address across failovers (see README)
   --backup-slowdown F           backups replay F times slower: the primary throttles itself
                                 once the lag passes --lag-threshold-ms (default 1000)
   --lag-threshold-ms N          see above
@@ -83,6 +86,7 @@ While it runs: press p to crash the primary, b to crash the backup, q to stop; o
         "timeout-ms": { type: "string" },
         quiet: { type: "boolean" },
         interpret: { type: "boolean" },
+        listen: { type: "string" },
       },
       this.usage,
     );
@@ -111,6 +115,7 @@ While it runs: press p to crash the primary, b to crash the backup, q to stop; o
       timeoutMs: opt("timeout-ms"),
       quiet: !!p.values.quiet,
       interpret: !!p.values.interpret,
+      listen: p.values.listen as string | undefined,
     });
   },
 };
@@ -139,6 +144,8 @@ export interface ClusterOptions {
   timeoutMs?: number;
   quiet?: boolean;
   interpret?: boolean;
+  /** Serve network clients on this [HOST:]PORT through the virtual switch. */
+  listen?: string;
   /** Where guest output goes (default stdout). */
   write?: (b: Uint8Array) => void;
   /** Where the summary and log lines go (default stderr). */
@@ -257,7 +264,10 @@ export async function runClusterDetailed(o: ClusterOptions): Promise<ClusterResu
         updateControl();
         // Every host gone without finishing: nobody can serve any more.
         const hosts = children.filter((c) => c.role !== "arbiter");
-        if (hosts.every((c) => c.exited) && !done) finish?.();
+        if (hosts.every((c) => c.exited) && !done) {
+          net?.serviceLost("no host is left to run the guest");
+          finish?.();
+        }
         // A joining backup that died leaves its primary alone: try again.
         if (child === joiner) {
           joiner = undefined;
@@ -269,7 +279,9 @@ export async function runClusterDetailed(o: ClusterOptions): Promise<ClusterResu
 
   const hb = ["--heartbeat-ms", String(o.heartbeatMs ?? HEARTBEAT_INTERVAL_MS_DEFAULT), "--timeout-ms", String(o.timeoutMs ?? FAILURE_TIMEOUT_MS_DEFAULT)];
   const arbiter = await spawnChild("arbiter", ["--listen", "127.0.0.1:0"]);
+  const net = o.listen !== undefined ? await startClusterSwitch(o.listen, secret, arbiter.url!, logLine, info) : undefined;
   const common = [
+    ...(net ? ["--switch", net.url] : []),
     "--arbiter",
     arbiter.url!,
     "--sink",
@@ -437,13 +449,14 @@ export async function runClusterDetailed(o: ClusterOptions): Promise<ClusterResu
   for (const c of children) if (!c.exited) c.proc.kill("SIGTERM");
   await Promise.all(children.map((c) => (c.exited ? undefined : new Promise((r) => c.proc.once("exit", r)))));
   await sink.close();
+  await net?.close();
   clearStatus();
   try {
     rmSync(control);
   } catch {
     // Already gone.
   }
-  const text = summary(o, sink.state, news, done, interrupted, Date.now() - started, kills, firstWriteAt);
+  const text = summary(o, sink.state, news, done, interrupted, Date.now() - started, kills, firstWriteAt) + (net ? switchSummary(net.sw) : "");
   info(text);
   const failovers = news
     .filter((n) => n.data.event === "live")

@@ -15,6 +15,7 @@ import { traceCommand } from "./trace.js";
 import { tourCommand } from "./tour.js";
 import { ftCommand } from "./ft.js";
 import { arbiterCommand, backupCommand, primaryCommand } from "./hosts.js";
+import { switchCommand } from "./ft-net.js";
 import { crashCommand } from "./crash.js";
 import { demoCommand } from "./demo.js";
 import { simCommand } from "./sim.js";
@@ -33,6 +34,7 @@ const COMMANDS: Command[] = [
   arbiterCommand,
   primaryCommand,
   backupCommand,
+  switchCommand,
   simCommand,
   diskCommand,
   demoCommand,

@@ -70,7 +70,7 @@ interface RxRecord {
   bytes: Uint8Array;
 }
 
-const STATE_VERSION = 1;
+const STATE_VERSION = 2;
 const EMPTY = new Uint8Array(0);
 const NO_CHUNKS: readonly NetChunk[] = [];
 
@@ -89,6 +89,12 @@ export class Nic implements Device {
   readonly states = new Uint8Array(NET_CONNS_MAX);
   readonly generations = new Array<number>(NET_CONNS_MAX).fill(0);
   readonly sentBytes = new Array<number>(NET_CONNS_MAX).fill(0);
+  /**
+   * Bytes received on each connection since it opened (those dropped after the guest's
+   * close included): a new FT primary tells the virtual switch from these how far each
+   * connection's input got, so the switch re-delivers exactly the rest.
+   */
+  readonly receivedBytes = new Array<number>(NET_CONNS_MAX).fill(0);
   private rx: RxRecord[] = [];
   private rxBytes = 0;
   private tx: NetChunk[] = [];
@@ -131,12 +137,14 @@ export class Nic implements Device {
         this.states[conn] = CONN.OPEN;
         this.generations[conn]++;
         this.sentBytes[conn] = 0;
+        this.receivedBytes[conn] = 0;
         this.rx.push({ type: NET_REC.OPEN, conn, bytes: EMPTY });
         break;
       case EV.NET_RX: {
         const bytes = d!.bytes;
         if (!(bytes instanceof Uint8Array)) throw new Error("nic: NET_RX data needs bytes");
         if (bytes.length > this.rxBytesFree()) throw new Error(`nic: ${bytes.length} received bytes do not fit (${this.rxBytesFree()} free)`);
+        if (state === CONN.GUEST_CLOSED || state === CONN.OPEN) this.receivedBytes[conn] += bytes.length;
         if (state === CONN.GUEST_CLOSED) {
           // The peer sent while the guest was closing: nobody will read it.
           this.droppedBytes += bytes.length;
@@ -277,6 +285,7 @@ export class Nic implements Device {
       states: Array.from(this.states),
       generations: [...this.generations],
       sentBytes: [...this.sentBytes],
+      receivedBytes: [...this.receivedBytes],
       rx: this.rx.map((r) => [r.type, r.conn, r.bytes.slice()]),
       tx: this.tx.map((c) => [c.conn, c.generation, c.offset, c.bytes.slice(), c.close]),
       droppedBytes: this.droppedBytes,
@@ -290,6 +299,7 @@ export class Nic implements Device {
     this.states.set(s.states as number[]);
     (s.generations as number[]).forEach((g, i) => (this.generations[i] = g));
     (s.sentBytes as number[]).forEach((b, i) => (this.sentBytes[i] = b));
+    (s.receivedBytes as number[]).forEach((b, i) => (this.receivedBytes[i] = b));
     this.rx = (s.rx as [number, number, Uint8Array][]).map(([type, conn, bytes]) => ({ type, conn, bytes: new Uint8Array(bytes) }));
     this.rxBytes = this.rx.reduce((n, r) => n + r.bytes.length, 0);
     this.tx = (s.tx as [number, number, number, Uint8Array, boolean][]).map(([conn, generation, offset, bytes, close]) => ({ conn, generation, offset, bytes: new Uint8Array(bytes), close }));

@@ -22,6 +22,8 @@ import { OutputGate, type HeldOutput } from "./gate.js";
 import { AckError, PrimaryLog } from "./primary.js";
 import { CloneAssembler, CloneError, cloneMessages } from "./clone.js";
 import { Throttle } from "./throttle.js";
+import { NetGate } from "./netgate.js";
+import type { NetChunk } from "../devices/nic.js";
 import { getMachineState, setMachineState, StateError } from "../vm/snapshot.js";
 import { DeviceStateError } from "../devices/device.js";
 
@@ -53,6 +55,8 @@ export type Action =
   | { kind: "tas"; req: TasRequest }
   /** Give output to the console sink; it answers with onSinkAck. */
   | { kind: "output"; epoch: number; offset: number; bytes: Uint8Array; atMs?: number }
+  /** Give released network output (NIC chunks) to the virtual switch (see netgate.ts). */
+  | { kind: "net-out"; epoch: number; chunks: NetChunk[] }
   /** Something worth telling the operator (and the launcher's summary). */
   | { kind: "news"; text: string; data: Record<string, unknown> }
   /** The guest finished and every byte of its output reached the sink. */
@@ -124,6 +128,8 @@ export class FtNode {
   private liveRunner?: LiveRunner;
   private replay?: { env: ReplayEnv; runner: ReplayRunner; source: QueueSource };
   private readonly gate = new OutputGate();
+  /** The NIC's output rule, the backup's copy of its output, and input durability (see netgate.ts). */
+  readonly net = new NetGate();
   plog?: PrimaryLog;
   private detector?: FailureDetector;
   private lastHeartbeatMs = -Infinity;
@@ -318,7 +324,16 @@ export class FtNode {
   }
 
   private becomeLive(firstLsn: number, startUs: number): void {
-    this.live = new LiveEnv(this.bus, this.cfg.world, (e: Event) => this.plog?.add(e), { firstLsn, startUs });
+    this.net.startFrom(this.bus.nic);
+    this.live = new LiveEnv(
+      this.bus,
+      this.cfg.world,
+      (e: Event) => {
+        this.plog?.add(e);
+        this.net.noteLogged(e, this.bus.nic);
+      },
+      { firstLsn, startUs },
+    );
     this.bus.env = this.live;
     this.liveRunner = new LiveRunner(this.bus, this.live, { maxIcount: this.cfg.crashAtIcount, sliceIcount: this.cfg.sliceIcount });
   }
@@ -481,6 +496,8 @@ export class FtNode {
     const t = this.goLiveTimes!;
     const resent = this.pendingOut.reduce((n, c) => n + c.bytes.length, 0);
     actions.push(...this.release(this.pendingOut, nowMs));
+    const netResent = this.net.takeKept();
+    if (netResent.length > 0) actions.push({ kind: "net-out", epoch, chunks: netResent });
     this.pendingOut = [];
     this.pendingBytes = 0;
     this.gate.startAt(this.bus.console.drainedBytes);
@@ -708,7 +725,7 @@ export class FtNode {
     // Throttled: a message that woke the shell early does not cut the sleep short.
     if (this.role === "primary" && nowMs < this.throttledUntilMs) return { actions: [], idle: true, wakeAtMs: this.throttledUntilMs };
     const actions: Action[] = [];
-    if (this.plog && (this.gate.full() || this.plog.full())) {
+    if (this.plog && (this.gate.full() || this.net.full() || this.plog.full())) {
       // Bounded buffers: pause execution until the backup catches up (nothing is dropped).
       actions.push(...this.flush(nowMs));
       return { actions, idle: true, wakeAtMs: nowMs + 50 };
@@ -716,6 +733,7 @@ export class FtNode {
     const r = this.liveRunner!.step();
     const out = this.bus.console.drainOutput();
     if (out.length > 0) this.gate.hold({ icount: m.icount, offset: this.bus.console.drainedBytes - out.length, bytes: out, atMs: nowMs });
+    this.net.hold(this.bus.nic.drainOutput(), m.icount);
     if (r === "max-icount" && this.cfg.crashAtIcount !== undefined && m.icount >= this.cfg.crashAtIcount) {
       // Crash without flushing: whatever the backup has not received is lost, as in a real crash.
       actions.push({ kind: "crash", icount: m.icount });
@@ -731,7 +749,7 @@ export class FtNode {
       actions.push(...this.finish(r, nowMs));
       return { actions, idle: true };
     }
-    if (this.gate.heldCount > 0 || nowMs - this.lastFlushMs >= (this.cfg.flushIntervalMs ?? FLUSH_INTERVAL_MS_DEFAULT) || r === "waiting") actions.push(...this.flush(nowMs));
+    if (this.hasHeldOutput() || nowMs - this.lastFlushMs >= (this.cfg.flushIntervalMs ?? FLUSH_INTERVAL_MS_DEFAULT) || r === "waiting") actions.push(...this.flush(nowMs));
     if (this.plog && this.role === "primary") {
       // The backup trails: slow down (gradually) so the lag, and a failover's replay, stay bounded.
       this.throttle.sample(nowMs, m.icount);
@@ -769,7 +787,16 @@ export class FtNode {
       this.unsunk.push(c);
       actions.push({ kind: "output", epoch: this.epoch, offset: c.offset, bytes: c.bytes, atMs: c.atMs });
     }
+    actions.push(...this.netRelease());
     return actions;
+  }
+
+  /** Network output goes with console output: through the acknowledged icount, or all of it when alone. */
+  private netRelease(): Action[] {
+    if (this.net.heldCount === 0) return [];
+    const limit = !this.plog || this.role === "alone" ? Number.MAX_SAFE_INTEGER : this.peerFailed || this.role === "electing" ? -1 : this.plog.ackedIcount;
+    const chunks = this.net.release(limit);
+    return chunks.length > 0 ? [{ kind: "net-out", epoch: this.epoch, chunks }] : [];
   }
 
   private endLogged = false;
@@ -805,7 +832,7 @@ export class FtNode {
       this.role = "finished";
       return { actions: [], idle: true };
     }
-    if (this.pendingBytes > BACKUP_OUTPUT_BYTES_MAX) return { actions: [], idle: true };
+    if (this.pendingBytes > BACKUP_OUTPUT_BYTES_MAX || this.net.keptFull()) return { actions: [], idle: true };
     const until = this.cfg.crashAtIcount ?? Number.MAX_SAFE_INTEGER;
     if (this.machine.icount >= until) return { actions: [{ kind: "crash", icount: this.machine.icount }], idle: true };
     let r;
@@ -823,6 +850,8 @@ export class FtNode {
   }
 
   private collectReplayOutput(): void {
+    // Drained after every replay step, as on the primary: the card's stop-before-full rule depends on it.
+    this.net.keep(this.bus.nic.drainOutput());
     const out = this.bus.console.drainOutput();
     if (out.length) {
       this.pendingOut.push({ icount: this.machine.icount, offset: this.bus.console.drainedBytes - out.length, bytes: out });
@@ -860,7 +889,7 @@ export class FtNode {
   }
 
   hasHeldOutput(): boolean {
-    return this.gate.heldCount > 0;
+    return this.gate.heldCount > 0 || this.net.heldCount > 0;
   }
 
   /** The status line's facts. */

@@ -14,6 +14,7 @@ import { attachEngine } from "./engine.js";
 import type { HostStatus } from "./sink.js";
 import { SINK_SERVICE } from "./sink.js";
 import { realWorld } from "./world.js";
+import { SwitchLink } from "./switch-link.js";
 
 export const LOG_SERVICE = "ftvm-log";
 /**
@@ -33,6 +34,8 @@ export interface FtOptions {
   secret: string;
   arbiterUrl: string;
   sinkUrl?: string;
+  /** The virtual switch (network clients reach the guest through it; see switch-link.ts). */
+  switchUrl?: string;
   heartbeatMs: number;
   timeoutMs: number;
   /** Kill this process with SIGKILL when the guest reaches this icount (for demos and tests). */
@@ -73,6 +76,7 @@ export class FtHost {
   private peer?: Channel;
   private sink?: Channel;
   private readonly arbiter: ArbiterClient;
+  private readonly netLink?: SwitchLink;
   private wake?: () => void;
   private timers: NodeJS.Timeout[] = [];
   private stopped = false;
@@ -89,6 +93,7 @@ export class FtHost {
 
   constructor(private readonly o: FtOptions) {
     this.arbiter = new ArbiterClient(o.arbiterUrl, o.secret);
+    if (o.switchUrl) this.netLink = new SwitchLink(o.switchUrl, o.secret, this.id, () => this.node, () => this.poke());
     this.node = new FtNode({
       id: this.id,
       heartbeatMs: o.heartbeatMs,
@@ -96,7 +101,7 @@ export class FtHost {
       logBufferBytesMax: o.logBufferBytesMax,
       lagThresholdMs: o.lagThresholdMs,
       crashAtIcount: o.crashAtIcount,
-      world: realWorld(o.guestHostId),
+      world: { ...realWorld(o.guestHostId), ...(this.netLink ? { net: this.netLink.queue } : {}) },
       attachEngine: o.interpret ? undefined : (m) => attachEngine(m),
     });
     // SIGUSR1 drops the log channel's connection (a blip: both hosts live on, and the
@@ -189,8 +194,12 @@ export class FtHost {
         case "reconnect":
           void this.reconnect(a.lsn);
           break;
+        case "net-out":
+          this.netLink?.output(a);
+          break;
       }
     }
+    this.netLink?.sync();
   }
 
   /** Clone memory chunks, and everything sent after them (the channel keeps its order), waiting to go out. */
@@ -372,6 +381,7 @@ export class FtHost {
     await new Promise((r) => setTimeout(r, 50));
     this.peer?.close("guest finished");
     this.sink?.close("guest finished");
+    this.netLink?.close();
     this.arbiter.close();
   }
 
@@ -379,6 +389,7 @@ export class FtHost {
 
   async runPrimary(o: PrimaryOptions): Promise<void> {
     await this.connectSink();
+    await this.netLink?.connect();
     // Listen for the backup, wait for it (or not), then claim the first epoch of the pair.
     let backup: { ch: Channel; host: string } | undefined;
     let gotBackup: () => void = () => undefined;
@@ -502,6 +513,7 @@ export class FtHost {
   async runBackup(o: BackupOptions): Promise<void> {
     this.primaryUrl = o.primaryUrl;
     await this.connectSink();
+    await this.netLink?.connect();
     // Listen too: once this host is live alone, a new backup joins it here.
     const server = await this.listenForPeers(o);
     let ch: Channel | undefined;

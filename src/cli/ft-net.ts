@@ -1,0 +1,70 @@
+// The network part of `ftvm ft --listen`: the virtual switch in the launcher (outside
+// both hosts' failure domain) and its lines in the summary.
+import type { Switch } from "../net/switch.js";
+import { SwitchServer } from "../host/switch-server.js";
+import { setLogPrefix } from "../transport/channel.js";
+import type { Command } from "./args.js";
+import { EXIT_OK, parse } from "./args.js";
+import { exitWithParent, hostPort, need, resolver } from "./hosts.js";
+
+export async function startClusterSwitch(listen: string, secret: string, arbiterUrl: string, logLine: (s: string) => void, info: (s: string) => void): Promise<SwitchServer> {
+  const { host, port } = hostPort(listen, "listen");
+  const srv = await SwitchServer.start({ secret, host, port, arbiterUrl, log: logLine });
+  const a = srv.address();
+  // Always shown (also with --quiet): clients and scripts need the address.
+  info(`ftvm ft: network clients connect to ${a.host}:${a.port} (virtual switch)\n`);
+  return srv;
+}
+
+export function switchSummary(sw: Switch): string {
+  const s = sw.stats;
+  return (
+    `  network: ${s.clients} clients (${s.refusedClients} refused); ${s.bytesIn.toLocaleString("en-US")} bytes in, ${s.bytesOut.toLocaleString("en-US")} bytes out, each byte exactly once; ` +
+    `re-delivered to a new primary ${s.redeliveredBytes} bytes; duplicates dropped ${s.duplicateChunks} chunks (${s.duplicateBytes} bytes); stale outputs refused ${s.staleRefused}; ` +
+    `disconnected for overflow ${s.overflowDisconnects}\n`
+  );
+}
+
+export const switchCommand: Command = {
+  name: "switch",
+  summary: "run the virtual switch: network clients reach the FT primary through it",
+  usage: `usage: ftvm switch --listen [HOST:]PORT --arbiter URL [--hosts HOST:PORT] [--secret S]
+
+The virtual switch on its own (\`ftvm ft --listen\` runs one in the launcher): clients
+connect to --listen; FT hosts connect with \`ftvm primary|backup --switch URL\`, where URL
+is what this prints as "listening ws://HOST:PORT" (choose it with --hosts).
+
+  --listen [HOST:]PORT  the client-facing TCP address (default host 127.0.0.1)
+  --hosts HOST:PORT     where hosts connect (default 127.0.0.1:0, an unused port)
+  --arbiter URL         the arbiter: only the holder of the current epoch gets input  env FTVM_ARBITER
+  --secret S            shared secret for every channel                               env FTVM_SECRET
+  --exit-with-parent    exit when stdin closes`,
+  async run(argv) {
+    const p = parse(
+      argv,
+      { listen: { type: "string" }, hosts: { type: "string" }, arbiter: { type: "string" }, secret: { type: "string" }, config: { type: "string" }, "exit-with-parent": { type: "boolean" } },
+      this.usage,
+    );
+    if (p.values.help) {
+      process.stdout.write(this.usage + "\n");
+      return EXIT_OK;
+    }
+    const get = resolver(p);
+    exitWithParent(p);
+    setLogPrefix("switch: ");
+    const { host, port } = hostPort(need(get, "listen", this.usage), "listen");
+    const hosts = hostPort(get("hosts") ?? "127.0.0.1:0", "hosts");
+    const srv = await SwitchServer.start({
+      secret: need(get, "secret", this.usage),
+      host,
+      port,
+      hostsHost: hosts.host,
+      hostsPort: hosts.port,
+      arbiterUrl: need(get, "arbiter", this.usage),
+      log: (line) => process.stderr.write(`${line}\n`),
+    });
+    const a = srv.address();
+    process.stdout.write(`listening ${srv.url}\nclients connect to ${a.host}:${a.port}\n`);
+    return new Promise<number>(() => undefined);
+  },
+};

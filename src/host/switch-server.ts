@@ -1,0 +1,275 @@
+// The virtual switch's server shell: the real TCP port clients connect to (one address
+// across failovers), and a channel server the FT hosts connect to. It feeds the pure
+// Switch (src/net/switch.ts) what happens on both sides and carries out its effects. It
+// runs inside the `ftvm ft` launcher, outside both hosts' failure domain, like the console
+// sink. A host that announces itself as primary is checked with the arbiter first: only
+// the holder of the current epoch is forwarded input.
+//
+// Limits: input a client sent that the primary has not made durable is bounded by
+// SWITCH_CONN_INPUT_BYTES_MAX (reading pauses long before, at SWITCH_PAUSE_BYTES; only a
+// client that ignores TCP flow control overflows); replies a client leaves unread by
+// CONN_OUTPUT_BYTES_MAX. A client past either is disconnected with a log line.
+import type { AddressInfo, Server as TcpServer, Socket } from "node:net";
+import { createServer } from "node:net";
+import { ArbiterClient } from "../arbiter/client.js";
+import type { InputMark, NicReport, OutChunk } from "../net/switch.js";
+import { Switch } from "../net/switch.js";
+import type { Channel, Server } from "../transport/channel.js";
+import { listen } from "../transport/channel.js";
+import { CONN_OUTPUT_BYTES_MAX } from "./netserver.js";
+import { SWITCH_SERVICE } from "./switch-link.js";
+
+/** How often hosts hear how far output was written (backups forget what they kept). */
+const WRITTEN_INTERVAL_MS = 20;
+/** Attempts, and the pause between them, to check an announcing host with the arbiter. */
+const ARBITER_CHECK_TRIES = 50;
+const ARBITER_RETRY_MS = 100;
+
+export interface SwitchServerOptions {
+  secret: string;
+  /** The client-facing TCP address. */
+  host?: string;
+  port: number;
+  /** Where hosts connect (default 127.0.0.1, an unused port). */
+  hostsHost?: string;
+  hostsPort?: number;
+  /** The arbiter that says which host holds the current epoch (no check without it). */
+  arbiterUrl?: string;
+  log: (line: string) => void;
+}
+
+export class SwitchServer {
+  readonly sw: Switch;
+  /** Where hosts connect (ws://...). */
+  url = "";
+  private hostServer?: Server;
+  private readonly clients: (Socket | undefined)[];
+  private readonly paused = new Set<number>();
+  private readonly hostOf = new Map<Channel, string>();
+  /** Every host channel (backups too: they hear the written marks). */
+  private readonly channels = new Set<Channel>();
+  private primaryCh?: Channel;
+  private writtenDirty = false;
+  private pumpScheduled = false;
+  private timer?: NodeJS.Timeout;
+  private arbiter?: ArbiterClient;
+
+  private constructor(
+    private readonly tcp: TcpServer,
+    private readonly o: SwitchServerOptions,
+  ) {
+    this.sw = new Switch({
+      write: (id, bytes) => {
+        const s = this.clients[id];
+        if (!s || s.destroyed) return;
+        s.write(bytes);
+        this.writtenDirty = true;
+        if (s.writableLength > CONN_OUTPUT_BYTES_MAX) {
+          o.log(`switch: ${peerOf(s)} (connection ${id}) left more than ${CONN_OUTPUT_BYTES_MAX} bytes of replies unread; disconnected`);
+          this.sw.stats.overflowDisconnects++;
+          s.destroy();
+          this.sw.end(id);
+        }
+      },
+      end: (id) => {
+        this.writtenDirty = true;
+        const s = this.clients[id];
+        if (s && !s.destroyed) s.end();
+      },
+      destroy: (id) => this.clients[id]?.destroy(),
+      log: o.log,
+    });
+    this.clients = new Array<Socket | undefined>(this.sw.connsMax);
+    if (o.arbiterUrl) this.arbiter = new ArbiterClient(o.arbiterUrl, o.secret);
+    tcp.on("connection", (s) => this.accept(s));
+  }
+
+  static async start(o: SwitchServerOptions): Promise<SwitchServer> {
+    const tcp = createServer({ allowHalfOpen: true });
+    const srv = new SwitchServer(tcp, o);
+    await new Promise<void>((resolve, reject) => {
+      tcp.once("error", (e: Error) => reject(new Error(`cannot listen on ${o.host ?? "127.0.0.1"}:${o.port}: ${e.message}`)));
+      tcp.listen(o.port, o.host ?? "127.0.0.1", () => {
+        tcp.removeAllListeners("error");
+        tcp.on("error", (e) => o.log(`switch: server error: ${e.message}`));
+        resolve();
+      });
+    });
+    try {
+      srv.hostServer = await listen({ host: o.hostsHost, port: o.hostsPort ?? 0, secret: o.secret, service: SWITCH_SERVICE, onChannel: (ch) => srv.attach(ch) });
+    } catch (e) {
+      tcp.close();
+      throw e;
+    }
+    srv.url = srv.hostServer.url;
+    srv.timer = setInterval(() => srv.broadcastWritten(), WRITTEN_INTERVAL_MS);
+    return srv;
+  }
+
+  /** The client-facing address actually bound. */
+  address(): { host: string; port: number } {
+    const a = this.tcp.address() as AddressInfo;
+    return { host: a.address, port: a.port };
+  }
+
+  /** Nobody can serve any more: clients are dropped and new ones refused. */
+  serviceLost(reason: string): void {
+    this.sw.serviceLost(reason);
+  }
+
+  async close(): Promise<void> {
+    clearInterval(this.timer);
+    for (const s of this.clients) s?.destroy();
+    this.arbiter?.close();
+    await Promise.all([new Promise<void>((r) => this.tcp.close(() => r())), this.hostServer?.close()]);
+  }
+
+  // ---- clients ---------------------------------------------------------------------
+
+  private accept(s: Socket): void {
+    const r = this.sw.open();
+    if ("refused" in r) {
+      this.o.log(`switch: refused ${peerOf(s)}: ${r.refused}`);
+      s.destroy();
+      return;
+    }
+    const id = r.conn;
+    this.clients[id] = s;
+    s.setNoDelay(true);
+    const mine = () => this.clients[id] === s;
+    s.on("data", (chunk: Buffer) => {
+      if (!mine()) return;
+      const v = this.sw.data(id, new Uint8Array(chunk), peerOf(s));
+      if (v === "pause") {
+        this.paused.add(id);
+        s.pause();
+      }
+      this.schedulePump();
+    });
+    const ended = () => {
+      if (!mine()) return;
+      this.sw.end(id);
+      this.schedulePump();
+    };
+    s.on("end", ended);
+    s.on("close", ended);
+    s.on("error", ended);
+    this.schedulePump();
+  }
+
+  // ---- hosts -----------------------------------------------------------------------
+
+  private attach(ch: Channel): void {
+    // Messages are handled one after another: an announcement (checked with the arbiter,
+    // asynchronously) must take effect before the output and acknowledgements after it.
+    this.channels.add(ch);
+    let chain = Promise.resolve();
+    ch.on("message", (m) => {
+      chain = chain.then(() => this.onHostMessage(ch, m)).catch((e: Error) => this.o.log(`switch: ${e.message}`));
+    });
+    ch.on("close", () => {
+      this.channels.delete(ch);
+      const host = this.hostOf.get(ch);
+      this.hostOf.delete(ch);
+      if (host !== undefined) this.sw.hostGone(host);
+      if (this.primaryCh === ch) {
+        this.primaryCh = undefined;
+        this.o.log(`switch: the primary's channel closed; holding input until the next primary announces itself`);
+      }
+    });
+  }
+
+  private async onHostMessage(ch: Channel, m: { t: string; [k: string]: unknown }): Promise<void> {
+    switch (m.t) {
+      case "live": {
+        if (typeof m.host !== "string" || !Number.isSafeInteger(m.epoch) || !Array.isArray(m.nic)) return ch.send({ t: "live-refused", reason: "live needs host, epoch and nic" });
+        const host = m.host;
+        const epoch = m.epoch as number;
+        this.hostOf.set(ch, host);
+        const why = await this.checkWithArbiter(host, epoch);
+        if (why) {
+          this.o.log(`switch: refused ${host} as primary of epoch ${epoch}: ${why}`);
+          return ch.send({ t: "live-refused", reason: why });
+        }
+        const wasPrimary = this.sw.primary;
+        const r = this.sw.live(host, epoch, m.nic as NicReport[]);
+        if (!r.ok) {
+          this.o.log(`switch: refused ${host} as primary of epoch ${epoch}: ${r.reason}`);
+          return ch.send({ t: "live-refused", reason: r.reason });
+        }
+        if (this.primaryCh && this.primaryCh !== ch) this.hostOf.delete(this.primaryCh);
+        this.primaryCh = ch;
+        if (wasPrimary !== host) this.o.log(`switch: forwarding input to ${host}, primary of epoch ${epoch}${r.redelivered > 0 ? `; re-delivering ${r.redelivered} bytes` : ""}`);
+        this.resumeReading();
+        this.schedulePump();
+        return;
+      }
+      case "net-out": {
+        if (!Number.isSafeInteger(m.epoch) || !Array.isArray(m.chunks)) return;
+        if (!this.sw.output(m.epoch as number, m.chunks as OutChunk[])) ch.send({ t: "out-refused", epoch: this.sw.epoch });
+        this.schedulePump();
+        return;
+      }
+      case "net-ack": {
+        const host = this.hostOf.get(ch);
+        if (host === undefined || !Array.isArray(m.marks)) return;
+        this.sw.ack(host, m.marks as InputMark[]);
+        this.resumeReading();
+        this.schedulePump();
+        return;
+      }
+    }
+  }
+
+  /** Undefined when the arbiter says `host` holds `epoch` (or a later one); otherwise why not. */
+  private async checkWithArbiter(host: string, epoch: number): Promise<string | undefined> {
+    if (!this.arbiter) return undefined;
+    let last = "";
+    for (let i = 0; i < ARBITER_CHECK_TRIES; i++) {
+      try {
+        const s = await this.arbiter.state();
+        if (s.holder !== host) return `the arbiter's epoch ${s.epoch} is held by ${s.holder}`;
+        if (s.epoch < epoch) return `the arbiter is at epoch ${s.epoch}`;
+        return undefined;
+      } catch (e) {
+        last = (e as Error).message;
+        await new Promise((r) => setTimeout(r, ARBITER_RETRY_MS));
+      }
+    }
+    return `the arbiter could not be asked (${last})`;
+  }
+
+  private resumeReading(): void {
+    for (const id of this.paused) {
+      if (!this.sw.resumable(id)) continue;
+      this.paused.delete(id);
+      this.clients[id]?.resume();
+    }
+  }
+
+  private schedulePump(): void {
+    if (this.pumpScheduled) return;
+    this.pumpScheduled = true;
+    setImmediate(() => {
+      this.pumpScheduled = false;
+      const ch = this.primaryCh;
+      if (!ch) return;
+      for (;;) {
+        const events = this.sw.forward();
+        if (events.length === 0) break;
+        ch.send({ t: "in", events });
+      }
+    });
+  }
+
+  private broadcastWritten(): void {
+    if (!this.writtenDirty) return;
+    this.writtenDirty = false;
+    const marks = this.sw.writtenMarks();
+    for (const ch of this.channels) ch.send({ t: "net-written", marks });
+  }
+}
+
+function peerOf(s: Socket): string {
+  return `${s.remoteAddress}:${s.remotePort}`;
+}
