@@ -15,6 +15,7 @@ const SHARED = {
   secret: { type: "string" },
   arbiter: { type: "string" },
   sink: { type: "string" },
+  "disk-server": { type: "string" },
   "heartbeat-ms": { type: "string" },
   "timeout-ms": { type: "string" },
   "crash-at-icount": { type: "string" },
@@ -28,6 +29,8 @@ const SHARED = {
 
 const SHARED_HELP = `  --arbiter URL         the arbiter (ws://HOST:PORT)              env FTVM_ARBITER
   --sink URL            console sink for guest output (default: stdout) env FTVM_SINK
+  --disk-server URL     the shared disk's server (ftvm ft --disk starts one); the
+                        primary learns the geometry from it       env FTVM_DISK_SERVER
   --secret S            shared secret for every channel           env FTVM_SECRET
   --heartbeat-ms N      heartbeat interval (default ${HEARTBEAT_INTERVAL_MS_DEFAULT})           env FTVM_HEARTBEAT_MS
   --timeout-ms N        declare the peer dead after N ms of silence (default ${FAILURE_TIMEOUT_MS_DEFAULT})
@@ -92,6 +95,7 @@ function ftOptions(get: (n: string) => string | undefined, usage: string) {
     secret: need(get, "secret", usage),
     arbiterUrl: need(get, "arbiter", usage),
     sinkUrl: get("sink"),
+    diskServerUrl: get("disk-server"),
     heartbeatMs: intOption(get("heartbeat-ms"), "heartbeat-ms") ?? HEARTBEAT_INTERVAL_MS_DEFAULT,
     timeoutMs: intOption(get("timeout-ms"), "timeout-ms") ?? FAILURE_TIMEOUT_MS_DEFAULT,
     crashAtIcount: intOption(get("crash-at-icount"), "crash-at-icount"),
