@@ -114,6 +114,29 @@ describe("disk server", () => {
     await s.close();
   });
 
+  it("a host that holds a newer epoch than its refused write re-sends it in that epoch; a host behind the server is fenced", async () => {
+    const { path, s } = await server("renew.img");
+    const fenced: string[] = [];
+    let epoch = 2;
+    const c = await DiskClient.open(s.url, "s3cret", { onFenced: (r) => fenced.push(r), currentEpoch: () => epoch });
+    const other = await DiskClient.open(s.url, "s3cret");
+    // The server has seen epoch 3 (this host's pair epoch, say) before a write this host released in epoch 2.
+    await submit(other, req(1, DISK_READ, 0), 3);
+    epoch = 3;
+    expect(await submit(c, req(2, DISK_WRITE, 4, fill(4)), 2)).toEqual({ status: DISK_STATUS.OK });
+    expect(c.renewed).toBe(1);
+    expect(readDiskBlocks(path, G, 4, 1)).toEqual(fill(4));
+    // Epoch 4 went to someone else: this host (still at 3) is fenced.
+    await submit(other, req(3, DISK_READ, 0), 4);
+    c.submit(req(4, DISK_WRITE, 5, fill(5)), () => fenced.push("completed?!"), 3);
+    for (let i = 0; i < 100 && fenced.length === 0; i++) await new Promise((r) => setTimeout(r, 5));
+    expect(fenced).toEqual(["write from epoch 3, the disk has seen epoch 4"]);
+    expect(readDiskBlocks(path, G, 5, 1)).toEqual(new Uint8Array(G.blockBytes));
+    c.close();
+    other.close();
+    await s.close();
+  });
+
   it("refuses a malformed request with a reason and keeps serving others", async () => {
     const { s } = await server("bad.img");
     const bad = await connect(s.url, "s3cret", DISK_SERVICE);

@@ -30,6 +30,14 @@ export interface DiskClientOptions {
   onSettled?: () => void;
   /** The server refused a write of ours: a newer epoch has used the disk. */
   onFenced?: (reason: string, epoch: number) => void;
+  /**
+   * This host's epoch now. A write released in an epoch the host has since left for a newer
+   * one it also holds (a primary whose cloned backup paired: the pair's epoch) may meet a
+   * request of that newer epoch at the server, or be re-sent after one: it is refused as
+   * stale, yet the host is not deposed. When the host's epoch is at least the server's, the
+   * write goes again with it; only a host behind the server is fenced.
+   */
+  currentEpoch?: () => number;
 }
 
 export class DiskClient implements DiskBackend {
@@ -41,6 +49,8 @@ export class DiskClient implements DiskBackend {
   /** Counts for tests and the host's report. */
   resent = 0;
   refused = 0;
+  /** Writes refused as stale that went again in this host's newer epoch. */
+  renewed = 0;
 
   private constructor(
     readonly url: string,
@@ -138,12 +148,20 @@ export class DiskClient implements DiskBackend {
   private onMessage(m: Msg): void {
     const p = typeof m.id === "string" ? this.pending.get(m.id) : undefined;
     if (!p) return; // an answer to a request already answered (a re-sent one): nothing to do
-    this.pending.delete(m.id as string);
     if (m.t === "refused") {
+      const now = this.opts.currentEpoch?.();
+      if (now !== undefined && now >= Number(m.epoch) && now > (p.msg.epoch as number)) {
+        this.renewed++;
+        p.msg.epoch = now;
+        this.ch?.send(p.msg);
+        return;
+      }
+      this.pending.delete(m.id as string);
       this.refused++;
       this.opts.onFenced?.(String(m.reason), Number(m.epoch));
       return;
     }
+    this.pending.delete(m.id as string);
     if (m.t !== "done") return;
     const status = m.status === DISK_STATUS.OK ? DISK_STATUS.OK : DISK_STATUS.E_IO;
     p.done(status, status === DISK_STATUS.OK && m.data instanceof Uint8Array ? new Uint8Array(m.data) : undefined);

@@ -237,6 +237,7 @@ export class FtHost {
     if (!this.o.diskServerUrl) return;
     this.disk = await DiskClient.open(this.o.diskServerUrl, this.o.secret, {
       onSettled: () => this.poke(),
+      currentEpoch: () => this.node.epoch,
       onFenced: (reason) => {
         this.exec(this.node.onDiskFenced(reason));
         this.poke();
