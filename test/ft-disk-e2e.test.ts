@@ -48,8 +48,8 @@ describe("FT with a shared disk, real processes", () => {
       expect(r.code).toBe(0);
       expect(r.out).toBe(expected(0));
       expect(r.info, r.info).toMatch(/disk: [\d,]+ writes and 1 reads performed; writes refused \(stale epoch\): 0/);
-      // Every record and header write at least once; re-issued ones again.
-      expect(r.disk!.writes).toBeGreaterThanOrEqual(1000 + 1000 / 32);
+      // Every record and at least the last header write (re-issued ones count again).
+      expect(r.disk!.writes).toBeGreaterThan(1000);
       const c = checkKvImage(image);
       expect(c.problems).toEqual([]);
       expect(c.committed).toBe(1000);

@@ -7,10 +7,13 @@
 //   server → client  {t:"done", id, status, data?} | {t:"refused", id, reason, epoch}
 //
 // Fencing: the server remembers the highest epoch any request carried (only a host that
-// won an epoch submits, so every epoch seen was granted) and refuses a WRITE from an
-// older epoch with a reason: the client reports it and its host halts as deposed. Reads
-// from any epoch are served: they change nothing, and a deposed host cannot release what
-// it computes from them (the sink fences its output).
+// won an epoch submits, so every epoch seen was granted) and refuses a WRITE that arrives
+// from an older epoch with a reason: the client reports it and its host halts as deposed.
+// The check is made on arrival only: a write accepted before any newer epoch was seen is
+// part of the old epoch's history, and a newer write to the same blocks queues behind it
+// (arrival order), so it cannot land on top of the newer one. Reads from any epoch are
+// served: they change nothing, and a deposed host cannot release what it computes from
+// them (the sink fences its output).
 //
 // Ordering: requests that overlap (a write with anything on the same blocks) are performed
 // one at a time, in arrival order. The device already keeps a host from issuing conflicting
@@ -98,13 +101,6 @@ export async function startDiskServer(secret: string, imagePath: string, port = 
     for (let i = 0; i < jobs.length; i++) {
       const j = jobs[i];
       if (j.started || jobs.slice(0, i).some((e) => overlaps(e.req, j.req))) continue;
-      if (j.req.op === DISK_WRITE && j.epoch < stats.epoch) {
-        // Fenced while it waited behind another request.
-        jobs.splice(i--, 1);
-        count(j.ch, -1);
-        refuse(j);
-        continue;
-      }
       j.started = true;
       file.submit(j.req, (status, data) => {
         jobs = jobs.filter((x) => x !== j);
