@@ -4,7 +4,7 @@
 // flight. Each run must end with exit status 0, the guest's output exact, and an image the
 // kvlog checker accepts holding every record (the new primary re-issues the requests the
 // old one had started). The launcher runs in-process so the test sees its summary.
-import { mkdtempSync, rmSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
@@ -15,15 +15,15 @@ import { checkKvImage } from "../src/host/kvcheck.js";
 const dir = mkdtempSync(join(tmpdir(), "ftvm-ftdisk-e2e-"));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
-/** kvlog's console output for a run that appends 1000 records to a log of `base`. */
-function expected(base: number): string {
-  const lines = [`kvlog: ${base} records in the log, appending 1000`];
-  for (let k = 100; k <= 1000; k += 100) lines.push(`kvlog: ${base + k} records on disk`);
-  lines.push(`kvlog: appended 1000 records; the log holds ${base + 1000}`);
+/** kvlog's console output for a run that appends `n` records to a log of `base`. */
+function expected(base: number, n = 1000): string {
+  const lines = [`kvlog: ${base} records in the log, appending ${n}`];
+  for (let k = 100; k <= n; k += 100) lines.push(`kvlog: ${base + k} records on disk`);
+  lines.push(`kvlog: appended ${n} records; the log holds ${base + n}`);
   return lines.join("\n") + "\n";
 }
 
-async function cluster(image: string, opts: { crashPrimaryAtIcount?: number } = {}) {
+async function cluster(image: string, opts: { crashPrimaryAtIcount?: number; crashPrimaryEveryMs?: number; program?: string } = {}) {
   const out: Buffer[] = [];
   let info = "";
   const r = await runClusterDetailed({ program: "programs/kvlog.s", disk: image, ...opts, write: (b) => out.push(Buffer.from(b)), info: (s) => (info += s) });
@@ -72,6 +72,23 @@ describe("FT with a shared disk, real processes", () => {
     const c = checkKvImage(image);
     expect(c.problems).toEqual([]);
     expect(c.committed).toBe(2000);
+  });
+
+  it("repeated failovers, one of them to a backup cloned with disk I/O in flight: the image holds every record", async () => {
+    // kvlog appending 8000 records runs long enough for a new backup to join by clone and take over in turn.
+    const program = join(dir, "kvlog8k.s");
+    writeFileSync(program, readFileSync("programs/kvlog.s", "utf8").replace(/^\.const RECORDS_PER_RUN 1000$/m, ".const RECORDS_PER_RUN 8000"));
+    const image = join(dir, "kv-8k.img");
+    createDiskImage(image, { blocks: 8001, blockBytes: 512 });
+    const r = await cluster(image, { program, crashPrimaryEveryMs: 1000 });
+    expect(r.code, r.info).toBe(0);
+    expect(r.out).toBe(expected(0, 8000));
+    expect(r.failovers.length, r.info).toBeGreaterThanOrEqual(2);
+    expect(r.clones.length, r.info).toBeGreaterThanOrEqual(1);
+    expect(r.info).not.toMatch(/deposed/);
+    const c = checkKvImage(image);
+    expect(c.problems).toEqual([]);
+    expect(c.committed).toBe(8000);
   });
 
   it("a disk image that cannot be used is refused with a clear error, before any host starts", async () => {
