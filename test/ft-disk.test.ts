@@ -3,14 +3,15 @@
 // running programs/kvlog.s on a shared in-memory disk whose requests complete in a seeded
 // random order: the backup's state equals the primary's, and failovers and clones with
 // requests in flight leave the very image a failure-free run leaves.
-import { closeSync, mkdtempSync, openSync, rmSync, writeSync } from "node:fs";
+import { closeSync, mkdtempSync, openSync, rmSync, writeFileSync, writeSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import type { ArbiterState } from "../src/arbiter/core.js";
 import { initialState, testAndSet } from "../src/arbiter/core.js";
 import type { DiskGeometry, DiskRequest } from "../src/devices/disk.js";
-import { DISK_READ, DISK_STATUS, DISK_WRITE } from "../src/devices/disk.js";
+import { DISK_READ, DISK_REQUEST_BYTES_MAX, DISK_REQUESTS_MAX, DISK_STATUS, DISK_WRITE } from "../src/devices/disk.js";
+import { LOG_BATCH_BYTES_MAX } from "../src/ft/primary.js";
 import { DiskGate } from "../src/ft/diskgate.js";
 import type { Action, Msg } from "../src/ft/node.js";
 import { FtNode } from "../src/ft/node.js";
@@ -187,11 +188,15 @@ const RUNS_PER_ROUND_MAX = 20;
 
 /** A shared disk in memory: fences writes by epoch like the disk server, completes requests when the cluster says. */
 class SharedDisk {
-  readonly mem = new MemoryDisk(KV_GEOMETRY);
+  readonly mem: MemoryDisk;
   epoch = 0;
   refused = 0;
   /** (host, seq, op) of every request that reached the disk. */
   readonly arrivals: { host: string; seq: number; op: number; epoch: number }[] = [];
+
+  constructor(g: DiskGeometry) {
+    this.mem = new MemoryDisk(g);
+  }
 
   backendFor(host: string): DiskBackend {
     return {
@@ -218,13 +223,23 @@ class Cluster {
   peerOf = new Map<string, string>();
   dead = new Set<string>();
   news: { host: string; data: Record<string, unknown> }[] = [];
-  disk = new SharedDisk();
+  disk: SharedDisk;
+  /** Requests the disk completes per round (default: a random 0..2). */
+  completePerRound?: number;
+  /** The most read-data bytes one log message from a primary carried. */
+  logMessageBytesMax = 0;
+  logReadBytes = 0;
   /** When set, arbiter requests wait here until the test answers them. */
   deferTas?: { id: string; req: Parameters<typeof testAndSet>[1] }[];
   private s: number;
 
-  constructor(seed: number) {
+  constructor(
+    seed: number,
+    g: DiskGeometry = KV_GEOMETRY,
+    private readonly flushIntervalMs?: number,
+  ) {
     this.s = seed >>> 0 || 1;
+    this.disk = new SharedDisk(g);
   }
 
   rand(n: number): number {
@@ -237,7 +252,7 @@ class Cluster {
   }
 
   add(id: string, seed: number): FtNode {
-    const n = new FtNode({ id, heartbeatMs: 25, timeoutMs: 150, world: fakeWorld(seed, seed, 20), sliceIcount: 2000, disk: this.disk.backendFor(id) });
+    const n = new FtNode({ id, heartbeatMs: 25, timeoutMs: 150, world: fakeWorld(seed, seed, 20), sliceIcount: 2000, disk: this.disk.backendFor(id), flushIntervalMs: this.flushIntervalMs });
     this.nodes.set(id, n);
     this.inbox.set(id, []);
     return n;
@@ -248,6 +263,15 @@ class Cluster {
     for (const a of actions) {
       if (this.dead.has(id)) return;
       if (a.kind === "send") {
+        if (a.msg.t === "log") {
+          let bytes = 0;
+          for (const e of a.msg.events as unknown[][]) {
+            const d = e[3] as { data?: unknown } | null;
+            if (d && typeof d === "object" && d.data instanceof Uint8Array) bytes += d.data.length;
+          }
+          this.logMessageBytesMax = Math.max(this.logMessageBytesMax, bytes);
+          this.logReadBytes += bytes;
+        }
         const to = this.peerOf.get(id);
         if (to && !this.dead.has(to)) this.inbox.get(to)!.push(a.msg);
       } else if (a.kind === "tas") {
@@ -286,7 +310,7 @@ class Cluster {
         if (r.idle) break;
       }
     }
-    this.disk.mem.completeSome(this.rand(3), (k) => this.rand(k));
+    this.disk.mem.completeSome(this.completePerRound ?? this.rand(3), (k) => this.rand(k));
   }
 
   crash(id: string): void {
@@ -315,7 +339,7 @@ class Cluster {
   }
 }
 
-function startPair(c: Cluster, beforeStart?: (p: FtNode) => void): { p: FtNode; b: FtNode } {
+function startPair(c: Cluster, beforeStart?: (p: FtNode) => void, image = KVLOG, disk = KV_GEOMETRY): { p: FtNode; b: FtNode } {
   const p = c.add("p", 11);
   beforeStart?.(p);
   const b = c.add("b", 22);
@@ -323,7 +347,7 @@ function startPair(c: Cluster, beforeStart?: (p: FtNode) => void): { p: FtNode; 
   c.peerOf.set("b", "p");
   const r = testAndSet(c.arbiter, { epoch: 1, host: "p", members: ["p", "b"] });
   c.arbiter = r.state;
-  c.exec("p", p.startPrimary({ program: "kvlog", image: KVLOG, epoch: 1, withBackup: true, backupHost: "b", disk: KV_GEOMETRY }, c.nowMs));
+  c.exec("p", p.startPrimary({ program: "guest", image, epoch: 1, withBackup: true, backupHost: "b", disk }, c.nowMs));
   return { p, b };
 }
 
@@ -399,6 +423,66 @@ describe("the pure node with a shared disk", () => {
     expect(c.text()).toBe(EXPECTED);
     expect(ackedAtArrival.length).toBeGreaterThan(RECORDS);
     for (const [seq, acked] of ackedAtArrival) expect(acked).toBeGreaterThanOrEqual(startedAt.get(seq)!);
+  });
+});
+
+describe("log batches carry read data", () => {
+  // Seven 64 KiB reads in flight at a time, 40 times over, taken by polling (no WFI, so no
+  // batch closes for waiting), with the flush interval out of the way: only the byte bound
+  // closes batches. Without it the whole run's 17.5 MiB would go in one message, past the
+  // channel's 16 MiB bound.
+  const READS = `
+    .include "disk.s"
+    .code
+    main:
+        LI r7, 40
+    round:
+        LI r8, 0
+        LI r4, 0x10000
+    start_next:
+        LI r1, DISK_READ
+        MULI r2, r8, 128
+        LI r3, 128
+        MOV r5, r8
+        CALL disk_start
+        BLT r1, r0, fail
+        ADDI r4, r4, 0x10000
+        ADDI r8, r8, 1
+        SLTIU r9, r8, 7
+        BNEZ r9, start_next
+    poll:
+        IN r1, DISK_DONE
+        IN r2, DISK_PENDING
+        BNEZ r2, poll
+        ADDI r7, r7, -1
+        BNEZ r7, round
+        LDW r1, [0x60000]
+        CALL print_uint
+        HALT
+    fail:
+        HALT
+    .include "printnum.s"
+  `;
+
+  it("a batch closes once its read data passes LOG_BATCH_BYTES_MAX; the backup still ends in the primary's state", () => {
+    const path = join(dir, "reads.s");
+    writeFileSync(path, READS);
+    const g: DiskGeometry = { blocks: 1024, blockBytes: 512 };
+    const c = new Cluster(3, g, 1e9);
+    c.disk.mem.bytes.fill(3);
+    c.completePerRound = 7;
+    startPair(c, undefined, loadProgram(path), g);
+    runToEnd(c);
+    for (let i = 0; i < 200; i++) c.round();
+    const p = c.nodes.get("p")!;
+    const b = c.nodes.get("b")!;
+    expect(c.text()).toBe(String(0x03030303));
+    expect(c.logReadBytes).toBe(40 * 7 * 65536);
+    expect(c.logMessageBytesMax).toBeGreaterThanOrEqual(LOG_BATCH_BYTES_MAX);
+    // The bound plus what one step can add (every slot's read).
+    expect(c.logMessageBytesMax).toBeLessThanOrEqual(LOG_BATCH_BYTES_MAX + DISK_REQUESTS_MAX * DISK_REQUEST_BYTES_MAX);
+    expect(b.machine.icount).toBe(p.machine.icount);
+    expect(memDigest(b.machine)).toBe(memDigest(p.machine));
   });
 });
 
