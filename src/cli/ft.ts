@@ -13,7 +13,6 @@ import { FAILURE_TIMEOUT_MS_DEFAULT, HEARTBEAT_INTERVAL_MS_DEFAULT } from "../ft
 import type { HostStatus } from "../host/sink.js";
 import { startSink } from "../host/sink.js";
 import type { DiskServer } from "../host/disksrv.js";
-import { startDiskServer } from "../host/disksrv.js";
 import { setLogger } from "../transport/channel.js";
 import type { Command } from "./args.js";
 import { EXIT_FAIL, EXIT_OK, UsageError, intOption, parse } from "./args.js";
@@ -246,6 +245,8 @@ export async function runClusterDetailed(o: ClusterOptions): Promise<ClusterResu
   let diskServer: DiskServer | undefined;
   if (o.disk) {
     try {
+      // Loaded only with --disk, so plain runs start as fast as before.
+      const { startDiskServer } = await import("../host/disksrv.js");
       diskServer = await startDiskServer(secret, o.disk);
     } catch (e) {
       await sink.close();

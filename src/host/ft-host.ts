@@ -10,7 +10,7 @@ import { FtNode, ProtocolError } from "../ft/node.js";
 import type { Channel } from "../transport/channel.js";
 import { CLOSE_MALFORMED, CLOSE_REFUSED, connect, listen, log } from "../transport/channel.js";
 import type { Image } from "../vm/image.js";
-import { DiskClient } from "./diskclient.js";
+import type { DiskClient } from "./diskclient.js";
 import { attachEngine } from "./engine.js";
 import type { HostStatus } from "./sink.js";
 import { SINK_SERVICE } from "./sink.js";
@@ -235,6 +235,8 @@ export class FtHost {
   /** Connects the shared disk (when there is one) and gives it to the node. */
   private async connectDisk(): Promise<void> {
     if (!this.o.diskServerUrl) return;
+    // Loaded only when there is a disk: a host's start-up time matters (failover tests race it).
+    const { DiskClient } = await import("./diskclient.js");
     this.disk = await DiskClient.open(this.o.diskServerUrl, this.o.secret, {
       onSettled: () => this.poke(),
       currentEpoch: () => this.node.epoch,
