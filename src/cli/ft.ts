@@ -12,6 +12,7 @@ import { fileURLToPath } from "node:url";
 import { FAILURE_TIMEOUT_MS_DEFAULT, HEARTBEAT_INTERVAL_MS_DEFAULT } from "../ft/detector.js";
 import type { HostStatus } from "../host/sink.js";
 import { startSink } from "../host/sink.js";
+import type { DiskServer } from "../host/disksrv.js";
 import { setLogger } from "../transport/channel.js";
 import { startClusterSwitch, switchSummary } from "./ft-net.js";
 import type { Command } from "./args.js";
@@ -52,6 +53,9 @@ host on a terminal. Ends when the guest halts (or on Ctrl-C) with a summary on s
                                 blip: the backup reconnects and catches up, no failover)
   --no-respawn                  do not start a new backup after a host fails (by default a
                                 new backup joins the survivor by clone, in a new epoch)
+  --disk IMAGE                  a shared disk (make one with ftvm disk create): the launcher
+                                serves it to whichever host is live; writes obey the output
+                                rule and carry the epoch, so a deposed primary cannot write
   --mem SIZE                    guest memory (e.g. 16M)
   --listen [HOST:]PORT          serve network clients through a virtual switch in this
                                 launcher: one address across failovers (see README)
@@ -79,6 +83,7 @@ While it runs: press p to crash the primary, b to crash the backup, q to stop; o
         "drop-channel-after-ms": { type: "string" },
         "no-respawn": { type: "boolean" },
         mem: { type: "string" },
+        disk: { type: "string" },
         "backup-slowdown": { type: "string" },
         "lag-threshold-ms": { type: "string" },
         "log-buffer-bytes": { type: "string" },
@@ -108,6 +113,7 @@ While it runs: press p to crash the primary, b to crash the backup, q to stop; o
       dropChannelAfterMs: opt("drop-channel-after-ms"),
       respawn: !p.values["no-respawn"],
       mem: p.values.mem as string | undefined,
+      disk: p.values.disk as string | undefined,
       backupSlowdown: p.values["backup-slowdown"] as string | undefined,
       lagThresholdMs: opt("lag-threshold-ms"),
       logBufferBytes: p.values["log-buffer-bytes"] as string | undefined,
@@ -137,6 +143,8 @@ export interface ClusterOptions {
   /** Guest memory and the log buffer bound, as the hosts' --mem and --log-buffer-bytes take them. */
   mem?: string;
   logBufferBytes?: string;
+  /** A disk image both hosts share through a disk server in this launcher. */
+  disk?: string;
   /** Backups replay this many times slower (a factor, as the hosts' --slowdown takes it). */
   backupSlowdown?: string;
   lagThresholdMs?: number;
@@ -159,6 +167,8 @@ export interface ClusterResult {
   summary: string;
   /** Per failover: ms from the launcher's SIGKILL to the backup going live, and to the first new output. */
   failovers: { liveMs?: number; firstOutputMs?: number; silentMs: number; replayMs: number; electMs: number }[];
+  /** The shared disk server's counts (with --disk). */
+  disk?: DiskServer["stats"];
   /** Per completed clone: the primary's pause, the clone's time from the join request to the pair's epoch, and from spawning the process. */
   clones: { pauseMs?: number; cloneMs: number; fromSpawnMs?: number; memBytes: number; sendMs?: number; sendWallMs?: number }[];
 }
@@ -238,6 +248,19 @@ export async function runClusterDetailed(o: ClusterOptions): Promise<ClusterResu
     },
   });
 
+  // The shared disk, like the sink, lives here: outside both hosts' failure domain.
+  let diskServer: DiskServer | undefined;
+  if (o.disk) {
+    try {
+      // Loaded only with --disk, so plain runs start as fast as before.
+      const { startDiskServer } = await import("../host/disksrv.js");
+      diskServer = await startDiskServer(secret, o.disk);
+    } catch (e) {
+      await sink.close();
+      throw new UsageError(`--disk ${o.disk}: ${(e as Error).message}`);
+    }
+  }
+
   const children: Child[] = [];
   const spawnChild = (role: Child["role"], args: string[]): Promise<Child> =>
     new Promise((resolve, reject) => {
@@ -286,6 +309,7 @@ export async function runClusterDetailed(o: ClusterOptions): Promise<ClusterResu
     arbiter.url!,
     "--sink",
     sink.url,
+    ...(diskServer ? ["--disk-server", diskServer.url] : []),
     ...hb,
     ...(o.logBufferBytes ? ["--log-buffer-bytes", o.logBufferBytes] : []),
     ...(o.lagThresholdMs !== undefined ? ["--lag-threshold-ms", String(o.lagThresholdMs)] : []),
@@ -450,13 +474,14 @@ export async function runClusterDetailed(o: ClusterOptions): Promise<ClusterResu
   await Promise.all(children.map((c) => (c.exited ? undefined : new Promise((r) => c.proc.once("exit", r)))));
   await sink.close();
   await net?.close();
+  await diskServer?.close();
   clearStatus();
   try {
     rmSync(control);
   } catch {
     // Already gone.
   }
-  const text = summary(o, sink.state, news, done, interrupted, Date.now() - started, kills, firstWriteAt) + (net ? switchSummary(net.sw) : "");
+  const text = summary(o, sink.state, news, done, interrupted, Date.now() - started, kills, firstWriteAt, diskServer?.stats) + (net ? switchSummary(net.sw) : "");
   info(text);
   const failovers = news
     .filter((n) => n.data.event === "live")
@@ -483,7 +508,7 @@ export async function runClusterDetailed(o: ClusterOptions): Promise<ClusterResu
       return { pauseMs: pause ? Number(pause.data.pauseMs) : undefined, cloneMs: Number(n.data.cloneMs), fromSpawnMs: spawned === undefined ? undefined : n.at - spawned, memBytes: Number(n.data.memBytes), sendMs: sent ? Number(sent.data.sendMs) : undefined, sendWallMs: sent ? Number(sent.data.wallMs) : undefined };
     });
   const code = interrupted ? 130 : !done ? EXIT_FAIL : done.trap ? EXIT_FAIL : EXIT_OK;
-  return { code, done, summary: text, failovers, clones };
+  return { code, done, summary: text, failovers, clones, disk: diskServer ? { ...diskServer.stats } : undefined };
 }
 
 /** "a" or "a-b" (min-max) of a list of figures. */
@@ -507,7 +532,8 @@ function statusLine(s: HostStatus): string {
   const base = `${s.role.padEnd(7)} pid ${String(s.pid).padEnd(7)} epoch ${s.epoch}  icount ${s.icount.toLocaleString("en-US")}`;
   if (s.role !== "primary") return base;
   const throttle = s.throttle ? `  throttled ${Math.round(s.throttle * 100)}%` : "";
-  return `${base}  backup lag ${(s.lagIcount ?? 0).toLocaleString("en-US")} instr / ${(s.lagMs ?? 0).toFixed(1)} ms${throttle}  log ${formatRate(s.logBytesPerSec ?? 0)}  held ${s.heldOutputs ?? 0}`;
+  const writes = s.heldWrites !== undefined ? `  held writes ${s.heldWrites}` : "";
+  return `${base}  backup lag ${(s.lagIcount ?? 0).toLocaleString("en-US")} instr / ${(s.lagMs ?? 0).toFixed(1)} ms${throttle}  log ${formatRate(s.logBytesPerSec ?? 0)}  held ${s.heldOutputs ?? 0}${writes}`;
 }
 
 function formatRate(bps: number): string {
@@ -523,6 +549,7 @@ function summary(
   elapsedMs: number,
   kills: { role: string; at: number }[],
   firstWriteAt: Map<number, number>,
+  disk?: DiskServer["stats"],
 ): string {
   const lives = news.filter((n) => n.data.event === "live");
   const alone = news.filter((n) => n.data.event === "alone" && !lives.some((l) => l.host === n.host));
@@ -535,6 +562,12 @@ function summary(
   lines.push(`ftvm ft: ${o.program}: ${end} after ${(elapsedMs / 1000).toFixed(1)} s`);
   lines.push(`  output: ${sink.delivered.toLocaleString("en-US")} bytes in ${sink.chunksAccepted} releases, each byte exactly once`);
   lines.push(`  epochs: ${sink.epoch}; failovers: ${lives.length}; duplicates dropped by the sink: ${sink.chunksDuplicate} chunks (${sink.duplicateBytes} bytes); stale outputs refused: ${sink.refusedStale}`);
+  if (disk)
+    lines.push(
+      `  disk: ${disk.writes.toLocaleString("en-US")} writes and ${disk.reads.toLocaleString("en-US")} reads performed; writes refused (stale epoch): ${disk.refusedStale}` +
+        (disk.ioErrors ? `; I/O errors: ${disk.ioErrors}` : "") +
+        (disk.joined ? `; re-sent requests joined: ${disk.joined}` : ""),
+    );
   for (const l of lives) {
     const d = l.data;
     lines.push(

@@ -16,6 +16,7 @@ const SHARED = {
   arbiter: { type: "string" },
   sink: { type: "string" },
   switch: { type: "string" },
+  "disk-server": { type: "string" },
   "heartbeat-ms": { type: "string" },
   "timeout-ms": { type: "string" },
   "crash-at-icount": { type: "string" },
@@ -30,6 +31,8 @@ const SHARED = {
 const SHARED_HELP = `  --arbiter URL         the arbiter (ws://HOST:PORT)              env FTVM_ARBITER
   --sink URL            console sink for guest output (default: stdout) env FTVM_SINK
   --switch URL          virtual switch: network clients reach the guest through it env FTVM_SWITCH
+  --disk-server URL     the shared disk's server (ftvm ft --disk starts one); the
+                        primary learns the geometry from it       env FTVM_DISK_SERVER
   --secret S            shared secret for every channel           env FTVM_SECRET
   --heartbeat-ms N      heartbeat interval (default ${HEARTBEAT_INTERVAL_MS_DEFAULT})           env FTVM_HEARTBEAT_MS
   --timeout-ms N        declare the peer dead after N ms of silence (default ${FAILURE_TIMEOUT_MS_DEFAULT})
@@ -95,6 +98,7 @@ function ftOptions(get: (n: string) => string | undefined, usage: string) {
     arbiterUrl: need(get, "arbiter", usage),
     sinkUrl: get("sink"),
     switchUrl: get("switch"),
+    diskServerUrl: get("disk-server"),
     heartbeatMs: intOption(get("heartbeat-ms"), "heartbeat-ms") ?? HEARTBEAT_INTERVAL_MS_DEFAULT,
     timeoutMs: intOption(get("timeout-ms"), "timeout-ms") ?? FAILURE_TIMEOUT_MS_DEFAULT,
     crashAtIcount: intOption(get("crash-at-icount"), "crash-at-icount"),

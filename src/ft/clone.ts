@@ -4,6 +4,7 @@
 // (everything but memory) and memory in "clone-mem" chunks; the log from S follows on
 // the same ordered channel. Pure: no sockets, no clocks.
 import type { DevicesState } from "../devices/bus.js";
+import type { DiskGeometry } from "../devices/disk.js";
 import type { Msg } from "./node.js";
 import type { MachineState } from "../vm/snapshot.js";
 import { MACHINE_STATE_VERSION } from "../vm/snapshot.js";
@@ -20,6 +21,8 @@ export interface CloneSnapshot {
   image: Uint8Array;
   machine: MachineState;
   devices: DevicesState;
+  /** The shared disk's geometry, so the new backup builds the same disk (none: no disk). */
+  disk?: DiskGeometry;
   /** The last lsn the primary logged before S: the backup expects lsn + 1 next. */
   lsn: number;
   /** Virtual time reached at S (a backup going live continues from here, never earlier). */
@@ -42,6 +45,7 @@ export function cloneMessages(s: CloneSnapshot): Msg[] {
     stackBytes: s.machine.stackBytes,
     machine,
     devices: s.devices,
+    disk: s.disk,
     lsn: s.lsn,
     lastUs: s.lastUs,
     unsunk: s.unsunk.map((c) => ({ icount: c.icount, offset: c.offset, bytes: c.bytes })),
@@ -64,6 +68,8 @@ export class CloneAssembler {
   readonly lsn: number;
   readonly lastUs: number;
   readonly devices: DevicesState;
+  /** As sent; FtNode checks it. */
+  readonly disk: unknown;
   readonly unsunk: HeldOutput[];
   private readonly machine: Omit<MachineState, "mem">;
   private readonly chunks: number;
@@ -92,6 +98,7 @@ export class CloneAssembler {
     this.machine = machine;
     if (!h.devices || typeof h.devices !== "object") throw new CloneError("clone header: devices state missing");
     this.devices = h.devices as DevicesState;
+    this.disk = h.disk;
     if (!Array.isArray(h.unsunk)) throw new CloneError("clone header: unsunk must be a list");
     this.unsunk = (h.unsunk as HeldOutput[]).map((c) => {
       if (!c || !(c.bytes instanceof Uint8Array) || !Number.isSafeInteger(c.offset) || !Number.isSafeInteger(c.icount)) throw new CloneError("clone header: malformed unsunk output");

@@ -13,13 +13,16 @@ import { toEvents } from "../replay/logformat.js";
 import { DivergenceError, ReplayEnv } from "../replay/replay.js";
 import { LiveRunner, ReplayRunner } from "../replay/session.js";
 import { QueueSource } from "../replay/source.js";
-import type { World } from "../replay/world.js";
+import type { DiskBackend, World } from "../replay/world.js";
+import type { DiskGeometry } from "../devices/disk.js";
+import { geometryProblem } from "../devices/disk.js";
+import { DiskGate } from "./diskgate.js";
 import type { Image } from "../vm/image.js";
 import { decodeImage, encodeImage } from "../vm/image.js";
 import { Machine } from "../vm/machine.js";
 import { FailureDetector } from "./detector.js";
 import { OutputGate, type HeldOutput } from "./gate.js";
-import { AckError, PrimaryLog } from "./primary.js";
+import { AckError, LOG_BATCH_BYTES_MAX, PrimaryLog, eventBytes } from "./primary.js";
 import { CloneAssembler, CloneError, cloneMessages } from "./clone.js";
 import { Throttle } from "./throttle.js";
 import { NetGate } from "./netgate.js";
@@ -99,6 +102,11 @@ export interface NodeConfig {
   world: World;
   /** Installs an execution engine on a new machine (the compiled engine, or none). */
   attachEngine?: (m: Machine) => void;
+  /**
+   * The shared disk's back-end (a disk server client), used only while this node is live
+   * and only through its DiskGate. A node whose guest has a disk must have one to go live.
+   */
+  disk?: DiskBackend;
 }
 
 export interface RunResult {
@@ -117,6 +125,8 @@ export interface StartPrimary {
   withBackup: boolean;
   /** The backup's identity (a reconnecting backup must be this one). */
   backupHost?: string;
+  /** The shared disk's geometry (the backup builds the same disk); none when the guest has no disk. */
+  disk?: DiskGeometry;
 }
 
 export class FtNode {
@@ -130,6 +140,8 @@ export class FtNode {
   private readonly gate = new OutputGate();
   /** The NIC's output rule, the backup's copy of its output, and input durability (see netgate.ts). */
   readonly net = new NetGate();
+  /** The output rule for disk writes while live (see diskgate.ts); undefined without a disk or while replaying. */
+  private diskGate?: DiskGate;
   plog?: PrimaryLog;
   private detector?: FailureDetector;
   private lastHeartbeatMs = -Infinity;
@@ -181,7 +193,7 @@ export class FtNode {
   // ---- starting --------------------------------------------------------------------
 
   startPrimary(s: StartPrimary, nowMs: number): Action[] {
-    this.boot(s.image, s.memBytes, s.stackBytes);
+    this.boot(s.image, s.memBytes, s.stackBytes, s.disk);
     this.epoch = s.epoch;
     this.program = s.program;
     this.becomeLive(1, 0);
@@ -192,7 +204,15 @@ export class FtNode {
       this.detector = new FailureDetector(this.cfg.timeoutMs, nowMs);
       actions.push({
         kind: "send",
-        msg: { t: "start", epoch: s.epoch, image: encodeImage(s.image), memBytes: this.machine.memBytes, stackBytes: this.machine.stackBytes, program: s.program },
+        msg: {
+          t: "start",
+          epoch: s.epoch,
+          image: encodeImage(s.image),
+          memBytes: this.machine.memBytes,
+          stackBytes: this.machine.stackBytes,
+          program: s.program,
+          disk: this.diskGeometry(),
+        },
       });
       this.backupHost = s.backupHost;
       actions.push(this.newsAction(`primary of epoch ${s.epoch} with a backup`, { event: "start" }));
@@ -207,7 +227,7 @@ export class FtNode {
   startBackup(m: Msg, nowMs: number): Action[] {
     if (m.t === "clone") return this.startClone(m, nowMs);
     if (m.t !== "start" || !(m.image instanceof Uint8Array) || !Number.isSafeInteger(m.epoch)) throw new ProtocolError(`expected start from the primary, got "${m.t}"`);
-    this.boot(decodeImage(new Uint8Array(m.image), "image from the primary"), m.memBytes as number, m.stackBytes as number);
+    this.boot(decodeImage(new Uint8Array(m.image), "image from the primary"), m.memBytes as number, m.stackBytes as number, this.peerDisk(m.disk));
     this.epoch = m.epoch as number;
     this.role = "backup";
     const source = new QueueSource();
@@ -228,7 +248,7 @@ export class FtNode {
     } catch (e) {
       throw new ProtocolError((e as Error).message);
     }
-    this.boot(image, c.memBytes, c.stackBytes);
+    this.boot(image, c.memBytes, c.stackBytes, this.peerDisk(c.disk));
     this.program = c.program;
     this.epoch = c.epoch;
     this.cloneIn = c;
@@ -291,6 +311,7 @@ export class FtNode {
     const out = this.bus.console.drainOutput();
     if (out.length > 0) this.gate.hold({ icount: this.machine.icount, offset: this.bus.console.drainedBytes - out.length, bytes: out, atMs: nowMs });
     actions.push(...this.release(this.gate.releaseAll(), nowMs));
+    this.diskGate?.releaseAll();
     const machine = getMachineState(this.machine, this.snapshotMem);
     const lsn = this.live!.lastLsn;
     const msgs = cloneMessages({
@@ -299,6 +320,7 @@ export class FtNode {
       image: encodeImage(this.machine.image),
       machine,
       devices: this.bus.getState(),
+      disk: this.diskGeometry(),
       lsn,
       lastUs: this.live!.virtualUs,
       unsunk: this.unsunk,
@@ -317,17 +339,46 @@ export class FtNode {
     return actions;
   }
 
-  private boot(image: Image, memBytes?: number, stackBytes?: number): void {
+  private boot(image: Image, memBytes?: number, stackBytes?: number, disk?: DiskGeometry): void {
     this.machine = new Machine(image, { memBytes, stackBytes });
     this.cfg.attachEngine?.(this.machine);
-    this.bus = new Bus(this.machine, undefined as never);
+    this.bus = new Bus(this.machine, undefined as never, { disk });
+  }
+
+  /** The geometry the peer sent in "start" or "clone" (none: no disk); a disk this host could not serve live is refused now, not at failover. */
+  private peerDisk(raw: unknown): DiskGeometry | undefined {
+    if (raw === undefined || raw === null) return undefined;
+    const g = raw as DiskGeometry;
+    const problem = typeof raw === "object" ? geometryProblem(g) : "not a geometry";
+    if (problem) throw new ProtocolError(`the primary's disk: ${problem}`);
+    if (g.blocks > 0 && !this.cfg.disk) throw new ProtocolError("the guest has a shared disk but this host has no disk back-end (start it with --disk-server)");
+    return { blocks: g.blocks, blockBytes: g.blockBytes };
+  }
+
+  private diskGeometry(): DiskGeometry | undefined {
+    const g = this.bus.disk.geometry;
+    return g.blocks > 0 ? { blocks: g.blocks, blockBytes: g.blockBytes } : undefined;
+  }
+
+  /** The shell connected the shared disk's back-end (before starting, or before going live). */
+  setDiskBackend(b: DiskBackend): void {
+    this.cfg.disk = b;
   }
 
   private becomeLive(firstLsn: number, startUs: number): void {
     this.net.startFrom(this.bus.nic);
+    // A new LiveEnv lists every disk request started but not completed (the device's issued
+    // requests): through this gate they are issued again, in the new epoch.
+    let world = this.cfg.world;
+    this.diskGate = undefined;
+    if (this.bus.disk.geometry.blocks > 0 && this.cfg.disk) {
+      const w = this.cfg.world;
+      this.diskGate = new DiskGate(this.cfg.disk, () => this.machine.icount, () => this.epoch);
+      world = { hostId: w.hostId, nowUs: () => w.nowUs(), random32: () => w.random32(), disk: this.diskGate, ...(w.net ? { net: w.net } : {}) };
+    }
     this.live = new LiveEnv(
       this.bus,
-      this.cfg.world,
+      world,
       (e: Event) => {
         this.plog?.add(e);
         this.net.noteLogged(e, this.bus.nic);
@@ -359,7 +410,9 @@ export class FtNode {
         // must not read a backup that waits for log as a slow one.
         if (m.t === "hb") this.throttle.backupReport(m.idle === true);
         // While electing, the backup may be about to go live: nothing is released until we win.
-        return this.role === "electing" ? [] : this.release(this.gate.release(this.plog!.ackedIcount), nowMs);
+        if (this.role === "electing") return [];
+        this.diskGate?.release(this.plog!.ackedIcount);
+        return this.release(this.gate.release(this.plog!.ackedIcount), nowMs);
       }
       if (m.t === "hb") return [];
       if (m.t === "restored" && this.join?.stage === "cloning" && this.role === "primary") {
@@ -479,6 +532,7 @@ export class FtNode {
       this.plog = undefined;
       actions.push(this.newsAction(`won epoch ${epoch} alone: backup failed: ${this.peerFailed}`, { event: "alone" }));
       actions.push(...this.release(this.gate.releaseAll(), nowMs));
+      this.diskGate?.releaseAll();
       if (this.finishAfterElection) {
         // The guest stopped during the election: end the log (once) and finish alone.
         if (!this.endLogged) actions.push(...this.finish(this.finishReason, nowMs));
@@ -593,8 +647,14 @@ export class FtNode {
     this.disconnected = false;
     this.detector!.heard(nowMs);
     const actions: Action[] = [{ kind: "send", msg: { t: "resumed", lsn } }];
-    for (let i = 0; i < events.length; i += RESEND_EVENTS_PER_MESSAGE) {
-      const part = events.slice(i, i + RESEND_EVENTS_PER_MESSAGE);
+    // Messages of at most RESEND_EVENTS_PER_MESSAGE events and about LOG_BATCH_BYTES_MAX
+    // bytes (disk reads' data makes events large), far below the channel's message bound.
+    for (let i = 0; i < events.length; ) {
+      let j = i;
+      let bytes = 0;
+      while (j < events.length && j - i < RESEND_EVENTS_PER_MESSAGE && (j === i || bytes < LOG_BATCH_BYTES_MAX)) bytes += eventBytes(events[j++]);
+      const part = events.slice(i, j);
+      i = j;
       actions.push({ kind: "send", msg: { t: "log", events: part.map((e) => [e.lsn, e.icount, e.kind, e.data]), released: this.sinkDelivered } });
     }
     actions.push(this.newsAction(`the backup reconnected at lsn ${lsn}; re-sent ${events.length} events`, { event: "resumed", resent: events.length }));
@@ -636,6 +696,7 @@ export class FtNode {
     if (this.role === "primary") this.role = "alone";
     const actions: Action[] = [this.newsAction(`the clone to ${host} failed (${why}); still alone in epoch ${this.epoch}`, { event: "clone-failed" })];
     actions.push(...this.release(this.gate.releaseAll(), nowMs));
+    this.diskGate?.releaseAll();
     if (this.role === "finishing") actions.push(...this.finishing(nowMs));
     return actions;
   }
@@ -749,7 +810,15 @@ export class FtNode {
       actions.push(...this.finish(r, nowMs));
       return { actions, idle: true };
     }
-    if (this.hasHeldOutput() || nowMs - this.lastFlushMs >= (this.cfg.flushIntervalMs ?? FLUSH_INTERVAL_MS_DEFAULT) || r === "waiting") actions.push(...this.flush(nowMs));
+    // Held output and held disk writes wait for the batch that covers them; a batch also
+    // closes once the disk reads' data in it passes LOG_BATCH_BYTES_MAX.
+    if (
+      this.hasHeldOutput() ||
+      nowMs - this.lastFlushMs >= (this.cfg.flushIntervalMs ?? FLUSH_INTERVAL_MS_DEFAULT) ||
+      r === "waiting" ||
+      (this.plog !== undefined && this.plog.pendingBytes >= LOG_BATCH_BYTES_MAX)
+    )
+      actions.push(...this.flush(nowMs));
     if (this.plog && this.role === "primary") {
       // The backup trails: slow down (gradually) so the lag, and a failover's replay, stay bounded.
       this.throttle.sample(nowMs, m.icount);
@@ -774,7 +843,10 @@ export class FtNode {
   /** Ships the current batch (with a PROGRESS mark), or releases output when alone. */
   private flush(nowMs: number): Action[] {
     this.lastFlushMs = nowMs;
-    if (this.role === "alone") return this.release(this.gate.releaseAll(), nowMs);
+    if (this.role === "alone") {
+      this.diskGate?.releaseAll();
+      return this.release(this.gate.releaseAll(), nowMs);
+    }
     if (!this.plog || this.peerFailed) return [];
     const batch = this.plog.takeBatch(this.machine.icount, () => this.live!.mark(EV.PROGRESS, null));
     if (!batch) return [];
@@ -815,6 +887,7 @@ export class FtNode {
   private finishing(nowMs: number): Action[] {
     if (this.plog && !this.peerFailed && this.plog.ackedLsn < this.plog.lastLsn) return [];
     if (this.plog && this.peerFailed) return []; // the election decides
+    this.diskGate?.releaseAll();
     const actions = this.release(this.gate.releaseAll(), nowMs);
     if (this.sinkDelivered < this.bus.console.drainedBytes) return actions;
     this.role = "finished";
@@ -888,8 +961,15 @@ export class FtNode {
     return { kind: "news", text, data: { ...data, role: this.role, epoch: this.epoch } };
   }
 
+  /** Console output, network output or disk writes wait for acknowledgements. */
   hasHeldOutput(): boolean {
-    return this.gate.heldCount > 0 || this.net.heldCount > 0;
+    return this.gate.heldCount > 0 || this.net.heldCount > 0 || (this.diskGate?.heldCount ?? 0) > 0;
+  }
+
+  /** The shared disk refused a write of ours: a newer epoch has written there, so this host is deposed. */
+  onDiskFenced(reason: string): Action[] {
+    if (this.role === "halted" || this.role === "finished") return [];
+    return this.halt(`the disk refused a write (${reason}): deposed`, 3);
   }
 
   /** The status line's facts. */
@@ -902,6 +982,7 @@ export class FtNode {
     throttle: number;
     heldOutputs: number;
     heldBytes: number;
+    heldWrites: number;
     logBytes: number;
   } {
     const icount = this.machine ? this.machine.icount : 0;
@@ -914,6 +995,7 @@ export class FtNode {
       throttle: this.throttle.level,
       heldOutputs: this.gate.heldCount,
       heldBytes: this.gate.heldBytes,
+      heldWrites: this.diskGate?.heldCount ?? 0,
       logBytes: this.plog?.totalBytes ?? 0,
     };
   }

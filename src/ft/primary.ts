@@ -7,10 +7,20 @@ import type { Event } from "../devices/events.js";
 
 /** Unacknowledged log kept for the backup; beyond it the primary pauses execution (issue: bounded log buffer). */
 export const LOG_BUFFER_BYTES_MAX_DEFAULT = 64 * 1024 * 1024;
+/**
+ * A batch closes once the events waiting in it reach about this many bytes: a disk read's
+ * completion carries its data (up to 64 KiB), so a batch bounded only in time could grow
+ * past the channel's 16 MiB message bound. Each step adds at most DISK_REQUESTS_MAX reads,
+ * so a batch stays within a few MiB.
+ */
+export const LOG_BATCH_BYTES_MAX = 1024 * 1024;
+
 /** An event's size estimate for the buffer bound (the wire encoding is close to this). */
 export function eventBytes(e: Event): number {
-  const d = e.data;
-  return 16 + (d instanceof Uint8Array ? d.length : typeof d === "object" && d !== null ? 64 : 8);
+  const d = e.data as { data?: unknown } | Uint8Array | null | undefined;
+  if (d instanceof Uint8Array) return 16 + d.length;
+  if (typeof d === "object" && d !== null) return 16 + 64 + (d.data instanceof Uint8Array ? d.data.length : 0);
+  return 16 + 8;
 }
 
 interface SentBatch {
@@ -21,7 +31,8 @@ interface SentBatch {
 
 export class PrimaryLog {
   private pending: Event[] = [];
-  private pendingBytes = 0;
+  /** Bytes of the events logged since the last batch (see LOG_BATCH_BYTES_MAX). */
+  pendingBytes = 0;
   private sent: SentBatch[] = [];
   /** Events sent and not yet acknowledged: a backup that reconnects gets them again. */
   private unacked: Event[] = [];

@@ -10,6 +10,7 @@ import { FtNode, ProtocolError } from "../ft/node.js";
 import type { Channel } from "../transport/channel.js";
 import { CLOSE_MALFORMED, CLOSE_REFUSED, connect, listen, log } from "../transport/channel.js";
 import type { Image } from "../vm/image.js";
+import type { DiskClient } from "./diskclient.js";
 import { attachEngine } from "./engine.js";
 import type { HostStatus } from "./sink.js";
 import { SINK_SERVICE } from "./sink.js";
@@ -36,6 +37,8 @@ export interface FtOptions {
   sinkUrl?: string;
   /** The virtual switch (network clients reach the guest through it; see switch-link.ts). */
   switchUrl?: string;
+  /** The shared disk's server (ftvm ft --disk starts one); the primary learns the geometry from it. */
+  diskServerUrl?: string;
   heartbeatMs: number;
   timeoutMs: number;
   /** Kill this process with SIGKILL when the guest reaches this icount (for demos and tests). */
@@ -75,6 +78,7 @@ export class FtHost {
   readonly node: FtNode;
   private peer?: Channel;
   private sink?: Channel;
+  private disk?: DiskClient;
   private readonly arbiter: ArbiterClient;
   private readonly netLink?: SwitchLink;
   private wake?: () => void;
@@ -237,6 +241,22 @@ export class FtHost {
 
   // ---- connections ------------------------------------------------------------------
 
+  /** Connects the shared disk (when there is one) and gives it to the node. */
+  private async connectDisk(): Promise<void> {
+    if (!this.o.diskServerUrl) return;
+    // Loaded only when there is a disk: a host's start-up time matters (failover tests race it).
+    const { DiskClient } = await import("./diskclient.js");
+    this.disk = await DiskClient.open(this.o.diskServerUrl, this.o.secret, {
+      onSettled: () => this.poke(),
+      currentEpoch: () => this.node.epoch,
+      onFenced: (reason) => {
+        this.exec(this.node.onDiskFenced(reason));
+        this.poke();
+      },
+    });
+    this.node.setDiskBackend(this.disk);
+  }
+
   private async connectSink(): Promise<void> {
     if (!this.o.sinkUrl) return;
     for (;;) {
@@ -320,6 +340,7 @@ export class FtHost {
       out.logBytesPerSec = this.logBytesWindow.rate;
       out.heldOutputs = s.heldOutputs;
       out.heldBytes = s.heldBytes;
+      if (this.disk) out.heldWrites = s.heldWrites;
     }
     return out;
   }
@@ -382,6 +403,7 @@ export class FtHost {
     this.peer?.close("guest finished");
     this.sink?.close("guest finished");
     this.netLink?.close();
+    this.disk?.close();
     this.arbiter.close();
   }
 
@@ -390,6 +412,7 @@ export class FtHost {
   async runPrimary(o: PrimaryOptions): Promise<void> {
     await this.connectSink();
     await this.netLink?.connect();
+    await this.connectDisk();
     // Listen for the backup, wait for it (or not), then claim the first epoch of the pair.
     let backup: { ch: Channel; host: string } | undefined;
     let gotBackup: () => void = () => undefined;
@@ -413,7 +436,12 @@ export class FtHost {
     }
     this.firstBackup = undefined;
     if (chosen) this.attachPeer(chosen.ch);
-    this.exec(this.node.startPrimary({ program: o.program, image: o.image, memBytes: o.memBytes, stackBytes: o.stackBytes, epoch, withBackup: !!chosen, backupHost: chosen?.host }, this.now()));
+    this.exec(
+      this.node.startPrimary(
+        { program: o.program, image: o.image, memBytes: o.memBytes, stackBytes: o.stackBytes, epoch, withBackup: !!chosen, backupHost: chosen?.host, disk: this.disk?.geometry },
+        this.now(),
+      ),
+    );
     this.startTimers();
     await this.loop();
     await server.close();
@@ -514,6 +542,7 @@ export class FtHost {
     this.primaryUrl = o.primaryUrl;
     await this.connectSink();
     await this.netLink?.connect();
+    await this.connectDisk();
     // Listen too: once this host is live alone, a new backup joins it here.
     const server = await this.listenForPeers(o);
     let ch: Channel | undefined;

@@ -24,6 +24,8 @@ export interface HostStatus {
   logBytesPerSec?: number;
   heldOutputs?: number;
   heldBytes?: number;
+  /** Disk writes waiting for the backup's acknowledgement (shared disk only). */
+  heldWrites?: number;
 }
 
 export interface SinkCallbacks {

@@ -8,8 +8,12 @@ import type { DiskRequest } from "../devices/disk.js";
  * request, and never from inside submit(): a completion is an asynchronous event.
  */
 export interface DiskBackend {
-  /** Performs a request; done(status, data) reports DISK_OK with a read's bytes, or DISK_E_IO. */
-  submit(req: DiskRequest, done: (status: number, data?: Uint8Array) => void): void;
+  /**
+   * Performs a request; done(status, data) reports DISK_OK with a read's bytes, or DISK_E_IO.
+   * `epoch` is the FT epoch of the live host submitting it (a shared disk fences writes by
+   * it); back-ends owned by one host ignore it.
+   */
+  submit(req: DiskRequest, done: (status: number, data?: Uint8Array) => void, epoch?: number): void;
 }
 
 export interface World {

@@ -1,0 +1,171 @@
+// The shared disk as a server: it stands outside both hosts' failure domain (in the
+// `ftvm ft` launcher, like the console sink), owns the image (a FileDisk), and performs
+// the requests of whichever host is live. Protocol (over an authenticated channel):
+//   client → server  {t:"hello"}                             first, on every connection
+//   server → client  {t:"geometry", blocks, blockBytes}     its answer
+//   client → server  {t:"req", id, epoch, op, block, count, data?}
+//   server → client  {t:"done", id, status, data?} | {t:"refused", id, reason, epoch}
+//
+// Fencing: the server remembers the highest epoch any request carried (only a host that
+// won an epoch submits, so every epoch seen was granted) and refuses a WRITE that arrives
+// from an older epoch with a reason: the client reports it and its host halts as deposed.
+// The check is made on arrival only: a write accepted before any newer epoch was seen is
+// part of the old epoch's history, and a newer write to the same blocks queues behind it
+// (arrival order), so it cannot land on top of the newer one. Reads from any epoch are
+// served: they change nothing, and a deposed host cannot release what it computes from
+// them (the sink fences its output).
+//
+// Ordering: requests that overlap (a write with anything on the same blocks) are performed
+// one at a time, in arrival order. The device already keeps a host from issuing conflicting
+// requests together, but two hosts' copies of one request can meet here (an old primary's
+// write still in flight when its successor re-issues it); serialising them means a late
+// copy can never land after a newer write to the same blocks. A request re-sent with an id
+// that is still queued or in flight is not performed again: the answer goes to the newest
+// connection that asked.
+import type { DiskGeometry, DiskRequest } from "../devices/disk.js";
+import { DISK_READ, DISK_REQUEST_BYTES_MAX, DISK_REQUESTS_MAX, DISK_STATUS, DISK_WRITE } from "../devices/disk.js";
+import type { Channel, Server } from "../transport/channel.js";
+import { CLOSE_MALFORMED, listen, log } from "../transport/channel.js";
+import { FileDisk } from "./disk.js";
+
+export const DISK_SERVICE = "ftvm-disk";
+/** Requests one connection may have queued or in flight; more is a misbehaving client (its device has DISK_REQUESTS_MAX slots). */
+export const DISK_SERVER_PENDING_PER_CONNECTION_MAX = 4 * DISK_REQUESTS_MAX;
+/** Request ids are strings chosen by the client (its identity and a counter). */
+const REQUEST_ID_CHARS_MAX = 100;
+
+export interface DiskServerStats {
+  reads: number;
+  writes: number;
+  /** Writes refused because they came from an epoch older than one already seen. */
+  refusedStale: number;
+  /** Requests that failed on the host (DISK_E_IO). */
+  ioErrors: number;
+  /** Re-sent requests answered without performing them again. */
+  joined: number;
+  /** The highest epoch any request carried. */
+  epoch: number;
+}
+
+interface Job {
+  id: string;
+  epoch: number;
+  req: DiskRequest;
+  /** Who gets the answer: the connection that asked last. */
+  ch: Channel;
+  started: boolean;
+}
+
+export interface DiskServer extends Server {
+  stats: DiskServerStats;
+  geometry: DiskGeometry;
+}
+
+function overlaps(a: DiskRequest, b: DiskRequest): boolean {
+  return a.block < b.block + b.count && b.block < a.block + a.count && (a.op === DISK_WRITE || b.op === DISK_WRITE);
+}
+
+/** Why `m` is not a valid request for this disk, or undefined. */
+function requestProblem(m: Record<string, unknown>, g: DiskGeometry): string | undefined {
+  if (typeof m.id !== "string" || m.id.length === 0 || m.id.length > REQUEST_ID_CHARS_MAX) return "a request needs a string id";
+  if (!Number.isSafeInteger(m.epoch) || (m.epoch as number) < 0) return `request ${m.id}: epoch must be a non-negative integer`;
+  if (m.op !== DISK_READ && m.op !== DISK_WRITE) return `request ${m.id}: op must be DISK_READ or DISK_WRITE`;
+  const block = m.block as number;
+  const count = m.count as number;
+  if (!Number.isSafeInteger(block) || !Number.isSafeInteger(count) || block < 0 || count < 1) return `request ${m.id}: block and count must be integers (count at least 1)`;
+  if (count * g.blockBytes > DISK_REQUEST_BYTES_MAX) return `request ${m.id}: ${count} blocks exceed ${DISK_REQUEST_BYTES_MAX} bytes`;
+  if (block + count > g.blocks) return `request ${m.id}: blocks ${block}..${block + count - 1} lie beyond the disk's ${g.blocks}`;
+  if (m.op === DISK_WRITE && !(m.data instanceof Uint8Array && m.data.length === count * g.blockBytes)) return `request ${m.id}: a write needs exactly ${count * g.blockBytes} bytes of data`;
+  if (m.op === DISK_READ && m.data !== undefined && m.data !== null) return `request ${m.id}: a read carries no data`;
+  return undefined;
+}
+
+export async function startDiskServer(secret: string, imagePath: string, port = 0): Promise<DiskServer> {
+  const file = await FileDisk.open(imagePath);
+  const g = file.geometry;
+  const stats: DiskServerStats = { reads: 0, writes: 0, refusedStale: 0, ioErrors: 0, joined: 0, epoch: 0 };
+  /** Queued and in-flight requests, in arrival order. */
+  let jobs: Job[] = [];
+  const perChannel = new Map<Channel, number>();
+  const count = (ch: Channel, d: number) => perChannel.set(ch, (perChannel.get(ch) ?? 0) + d);
+
+  const refuse = (j: Job) => {
+    stats.refusedStale++;
+    const reason = `write from epoch ${j.epoch}, the disk has seen epoch ${stats.epoch}`;
+    log(`disk refused a write: ${reason}`);
+    j.ch.send({ t: "refused", id: j.id, reason, epoch: stats.epoch });
+  };
+
+  /** Starts every queued request that overlaps nothing before it. */
+  const pump = () => {
+    for (let i = 0; i < jobs.length; i++) {
+      const j = jobs[i];
+      if (j.started || jobs.slice(0, i).some((e) => overlaps(e.req, j.req))) continue;
+      j.started = true;
+      file.submit(j.req, (status, data) => {
+        jobs = jobs.filter((x) => x !== j);
+        count(j.ch, -1);
+        if (status === DISK_STATUS.OK) {
+          if (j.req.op === DISK_READ) stats.reads++;
+          else stats.writes++;
+        } else {
+          stats.ioErrors++;
+          log(`disk I/O error on request ${j.id}: ${file.lastError?.message ?? "unknown"}`);
+        }
+        j.ch.send(data ? { t: "done", id: j.id, status, data } : { t: "done", id: j.id, status });
+        pump();
+      });
+    }
+  };
+
+  const server = await listen({
+    port,
+    secret,
+    service: DISK_SERVICE,
+    onChannel(ch: Channel) {
+      ch.on("close", () => perChannel.delete(ch));
+      ch.on("message", (m) => {
+        // The geometry answers a hello (sent unasked, it could reach the client before it listens).
+        if (m.t === "hello") return ch.send({ t: "geometry", blocks: g.blocks, blockBytes: g.blockBytes });
+        if (m.t !== "req") return ch.refuse(CLOSE_MALFORMED, `unknown message "${m.t}"`);
+        const problem = requestProblem(m, g);
+        if (problem) return ch.refuse(CLOSE_MALFORMED, problem);
+        const id = m.id as string;
+        const epoch = m.epoch as number;
+        const op = m.op as number;
+        const same = jobs.find((j) => j.id === id);
+        if (same) {
+          // A re-sent request (the client reconnected): answer the newest asker, perform it once.
+          count(same.ch, -1);
+          same.ch = ch;
+          count(ch, 1);
+          stats.joined++;
+          return;
+        }
+        if ((perChannel.get(ch) ?? 0) >= DISK_SERVER_PENDING_PER_CONNECTION_MAX)
+          return ch.refuse(CLOSE_MALFORMED, `more than ${DISK_SERVER_PENDING_PER_CONNECTION_MAX} requests pending on one connection`);
+        if (epoch > stats.epoch) stats.epoch = epoch;
+        const job: Job = {
+          id,
+          epoch,
+          ch,
+          started: false,
+          req: { seq: 0, slot: 0, op, block: m.block as number, count: m.count as number, addr: 0, tag: 0, data: op === DISK_WRITE ? (m.data as Uint8Array) : undefined },
+        };
+        if (op === DISK_WRITE && epoch < stats.epoch) return refuse(job);
+        jobs.push(job);
+        count(ch, 1);
+        pump();
+      });
+    },
+  });
+  return {
+    ...server,
+    stats,
+    geometry: g,
+    async close() {
+      await server.close();
+      await file.close();
+    },
+  };
+}

@@ -1,0 +1,610 @@
+// FT with a shared disk, without processes: the disk gate (the output rule for writes), the
+// disk server (fencing by epoch, reads, bad requests, re-sent requests), and the pure FtNode
+// running programs/kvlog.s on a shared in-memory disk whose requests complete in a seeded
+// random order: the backup's state equals the primary's, and failovers and clones with
+// requests in flight leave the very image a failure-free run leaves.
+import { closeSync, mkdtempSync, openSync, rmSync, writeFileSync, writeSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterAll, describe, expect, it } from "vitest";
+import type { ArbiterState } from "../src/arbiter/core.js";
+import { initialState, testAndSet } from "../src/arbiter/core.js";
+import type { DiskGeometry, DiskRequest } from "../src/devices/disk.js";
+import { DISK_READ, DISK_REQUEST_BYTES_MAX, DISK_REQUESTS_MAX, DISK_STATUS, DISK_WRITE } from "../src/devices/disk.js";
+import { LOG_BATCH_BYTES_MAX } from "../src/ft/primary.js";
+import { DiskGate } from "../src/ft/diskgate.js";
+import type { Action, Msg } from "../src/ft/node.js";
+import { FtNode } from "../src/ft/node.js";
+import { SinkState } from "../src/ft/sink.js";
+import { DISK_IMAGE_HEADER_BYTES, createDiskImage, readDiskBlocks } from "../src/host/disk.js";
+import { DiskClient } from "../src/host/diskclient.js";
+import { DISK_SERVER_PENDING_PER_CONNECTION_MAX, DISK_SERVICE, startDiskServer } from "../src/host/disksrv.js";
+import { checkKvImage } from "../src/host/kvcheck.js";
+import { loadProgram } from "../src/host/program.js";
+import { MemoryDisk } from "../src/replay/memdisk.js";
+import type { DiskBackend } from "../src/replay/world.js";
+import { fakeWorld } from "../src/replay/world.js";
+import { CLOSE_MALFORMED, connect, setLogger } from "../src/transport/channel.js";
+import { memDigest, regsDigest } from "../src/vm/digest.js";
+import { encodeImage } from "../src/vm/image.js";
+
+setLogger(() => undefined);
+const dir = mkdtempSync(join(tmpdir(), "ftvm-ftdisk-"));
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+const req = (seq: number, op: number, block: number, data?: Uint8Array): DiskRequest => ({ seq, slot: seq % 8, op, block, count: 1, addr: 0, tag: seq, data });
+
+describe("disk gate: the output rule for writes", () => {
+  function setup() {
+    const sent: { seq: number; epoch: number | undefined }[] = [];
+    const backend: DiskBackend = { submit: (r, _done, epoch) => sent.push({ seq: r.seq, epoch }) };
+    const s = { icount: 0, epoch: 3 };
+    const gate = new DiskGate(backend, () => s.icount, () => s.epoch);
+    return { sent, s, gate };
+  }
+
+  it("sends reads at once, holds writes until the backup acknowledged their icount, in order", () => {
+    const { sent, s, gate } = setup();
+    s.icount = 100;
+    gate.submit(req(1, DISK_WRITE, 5, new Uint8Array(16)), () => undefined);
+    gate.submit(req(2, DISK_READ, 9), () => undefined);
+    s.icount = 200;
+    gate.submit(req(3, DISK_WRITE, 6, new Uint8Array(16)), () => undefined);
+    expect(sent.map((x) => x.seq)).toEqual([2]);
+    expect(gate.heldCount).toBe(2);
+    expect(gate.release(99)).toBe(0);
+    expect(gate.release(150)).toBe(1);
+    expect(sent.map((x) => x.seq)).toEqual([2, 1]);
+    expect(gate.release(199)).toBe(0);
+    expect(gate.release(200)).toBe(1);
+    expect(sent.map((x) => x.seq)).toEqual([2, 1, 3]);
+    expect(gate.heldCount).toBe(0);
+    expect(gate.writesReleased).toBe(2);
+  });
+
+  it("releases everything when the node is alone; released writes carry the epoch of their release", () => {
+    const { sent, s, gate } = setup();
+    s.icount = 10;
+    gate.submit(req(1, DISK_WRITE, 1, new Uint8Array(16)), () => undefined);
+    gate.submit(req(2, DISK_WRITE, 2, new Uint8Array(16)), () => undefined);
+    // The backup failed and this node won epoch 4 alone.
+    s.epoch = 4;
+    expect(gate.releaseAll()).toBe(2);
+    gate.submit(req(3, DISK_READ, 3), () => undefined);
+    expect(sent).toEqual([
+      { seq: 1, epoch: 4 },
+      { seq: 2, epoch: 4 },
+      { seq: 3, epoch: 4 },
+    ]);
+  });
+});
+
+describe("disk server", () => {
+  const G: DiskGeometry = { blocks: 64, blockBytes: 64 };
+  const fill = (b: number) => new Uint8Array(G.blockBytes).fill(b);
+
+  async function server(name: string) {
+    const path = join(dir, name);
+    createDiskImage(path, G);
+    const s = await startDiskServer("s3cret", path);
+    return { path, s };
+  }
+
+  const submit = (c: DiskClient, r: DiskRequest, epoch: number) =>
+    new Promise<{ status: number; data?: Uint8Array }>((resolve) => c.submit(r, (status, data) => resolve({ status, data }), epoch));
+
+  it("gives the geometry, performs reads and writes, and refuses a write from an older epoch with a reason", async () => {
+    const { path, s } = await server("fence.img");
+    const fenced: string[] = [];
+    const c = await DiskClient.open(s.url, "s3cret", { onFenced: (r) => fenced.push(r) });
+    expect(c.geometry).toEqual(G);
+    expect(await submit(c, req(1, DISK_WRITE, 3, fill(7)), 2)).toEqual({ status: DISK_STATUS.OK });
+    // A deposed primary of epoch 1: its write is refused (and never completed), its read is served.
+    const old = await DiskClient.open(s.url, "s3cret", { onFenced: (r) => fenced.push(r) });
+    let completed = false;
+    old.submit(req(2, DISK_WRITE, 3, fill(9)), () => (completed = true), 1);
+    const read = await submit(old, req(3, DISK_READ, 3), 1);
+    expect(read.status).toBe(DISK_STATUS.OK);
+    expect(read.data).toEqual(fill(7));
+    expect(completed).toBe(false);
+    expect(fenced).toEqual(["write from epoch 1, the disk has seen epoch 2"]);
+    expect(s.stats).toMatchObject({ writes: 1, reads: 1, refusedStale: 1, epoch: 2 });
+    expect(readDiskBlocks(path, G, 3, 1)).toEqual(fill(7));
+    c.close();
+    old.close();
+    await s.close();
+  });
+
+  it("a host that holds a newer epoch than its refused write re-sends it in that epoch; a host behind the server is fenced", async () => {
+    const { path, s } = await server("renew.img");
+    const fenced: string[] = [];
+    let epoch = 2;
+    const c = await DiskClient.open(s.url, "s3cret", { onFenced: (r) => fenced.push(r), currentEpoch: () => epoch });
+    const other = await DiskClient.open(s.url, "s3cret");
+    // The server has seen epoch 3 (this host's pair epoch, say) before a write this host released in epoch 2.
+    await submit(other, req(1, DISK_READ, 0), 3);
+    epoch = 3;
+    expect(await submit(c, req(2, DISK_WRITE, 4, fill(4)), 2)).toEqual({ status: DISK_STATUS.OK });
+    expect(c.renewed).toBe(1);
+    expect(readDiskBlocks(path, G, 4, 1)).toEqual(fill(4));
+    // Epoch 4 went to someone else: this host (still at 3) is fenced.
+    await submit(other, req(3, DISK_READ, 0), 4);
+    c.submit(req(4, DISK_WRITE, 5, fill(5)), () => fenced.push("completed?!"), 3);
+    for (let i = 0; i < 100 && fenced.length === 0; i++) await new Promise((r) => setTimeout(r, 5));
+    expect(fenced).toEqual(["write from epoch 3, the disk has seen epoch 4"]);
+    expect(readDiskBlocks(path, G, 5, 1)).toEqual(new Uint8Array(G.blockBytes));
+    c.close();
+    other.close();
+    await s.close();
+  });
+
+  it("refuses a malformed request with a reason and keeps serving others", async () => {
+    const { s } = await server("bad.img");
+    const bad = await connect(s.url, "s3cret", DISK_SERVICE);
+    const closed = new Promise<[number, string]>((r) => bad.on("close", (code, reason) => r([code, reason])));
+    bad.send({ t: "hello" });
+    bad.send({ t: "req", id: "x", epoch: 1, op: DISK_WRITE, block: 63, count: 2, data: new Uint8Array(128) });
+    const [code, reason] = await closed;
+    expect(code).toBe(CLOSE_MALFORMED);
+    expect(reason).toMatch(/beyond the disk's 64/);
+    const c = await DiskClient.open(s.url, "s3cret");
+    expect(await submit(c, req(1, DISK_WRITE, 0, fill(1)), 1)).toEqual({ status: DISK_STATUS.OK });
+    c.close();
+    await s.close();
+  });
+
+  it("bounds the requests pending on one connection", async () => {
+    const { s } = await server("bound.img");
+    const ch = await connect(s.url, "s3cret", DISK_SERVICE);
+    const closed = new Promise<string>((r) => ch.on("close", (_c, reason) => r(reason)));
+    // Writes to one block are performed one at a time, so they pile up on the server.
+    for (let i = 0; i <= DISK_SERVER_PENDING_PER_CONNECTION_MAX + 8; i++) ch.send({ t: "req", id: `w${i}`, epoch: 1, op: DISK_WRITE, block: 0, count: 1, data: fill(i) });
+    expect(await closed).toMatch(new RegExp(`more than ${DISK_SERVER_PENDING_PER_CONNECTION_MAX} requests pending`));
+    await s.close();
+  });
+
+  it("the client re-sends unanswered requests after the connection drops; each completes once", async () => {
+    const { path, s } = await server("resend.img");
+    const c = await DiskClient.open(s.url, "s3cret");
+    const done: number[] = [];
+    const all = Promise.all([1, 2, 3].map((i) => new Promise<void>((r) => c.submit(req(i, DISK_WRITE, 10 + i, fill(i)), (st) => (done.push(st), r()), 1))));
+    (c as unknown as { ch: { terminate(): void } }).ch.terminate();
+    await all;
+    expect(done).toEqual([DISK_STATUS.OK, DISK_STATUS.OK, DISK_STATUS.OK]);
+    expect(c.resent + s.stats.writes).toBeGreaterThanOrEqual(3);
+    for (const i of [1, 2, 3]) expect(readDiskBlocks(path, G, 10 + i, 1)).toEqual(fill(i));
+    c.close();
+    await s.close();
+  });
+});
+
+// ---- the pure node with a shared disk ----------------------------------------------
+
+const KVLOG = loadProgram("programs/kvlog.s");
+const KV_GEOMETRY: DiskGeometry = { blocks: 201, blockBytes: 512 };
+const RECORDS = KV_GEOMETRY.blocks - 1;
+/** run() calls per node per round at most (a busy node is called again, as the host's loop does). */
+const RUNS_PER_ROUND_MAX = 20;
+
+/** A shared disk in memory: fences writes by epoch like the disk server, completes requests when the cluster says. */
+class SharedDisk {
+  readonly mem: MemoryDisk;
+  epoch = 0;
+  refused = 0;
+  /** (host, seq, op) of every request that reached the disk. */
+  readonly arrivals: { host: string; seq: number; op: number; epoch: number }[] = [];
+
+  constructor(g: DiskGeometry) {
+    this.mem = new MemoryDisk(g);
+  }
+
+  backendFor(host: string): DiskBackend {
+    return {
+      submit: (r, done, epoch = 0) => {
+        this.arrivals.push({ host, seq: r.seq, op: r.op, epoch });
+        if (r.op === DISK_WRITE && epoch < this.epoch) {
+          this.refused++;
+          return;
+        }
+        this.epoch = Math.max(this.epoch, epoch);
+        this.mem.submit(r, done);
+      },
+    };
+  }
+}
+
+class Cluster {
+  arbiter: ArbiterState = initialState();
+  sink = new SinkState();
+  out: Uint8Array[] = [];
+  nowMs = 0;
+  nodes = new Map<string, FtNode>();
+  inbox = new Map<string, Msg[]>();
+  peerOf = new Map<string, string>();
+  dead = new Set<string>();
+  news: { host: string; data: Record<string, unknown> }[] = [];
+  disk: SharedDisk;
+  /** Requests the disk completes per round (default: a random 0..2). */
+  completePerRound?: number;
+  /** The most read-data bytes one log message from a primary carried. */
+  logMessageBytesMax = 0;
+  logReadBytes = 0;
+  /** When set, arbiter requests wait here until the test answers them. */
+  deferTas?: { id: string; req: Parameters<typeof testAndSet>[1] }[];
+  private s: number;
+
+  constructor(
+    seed: number,
+    g: DiskGeometry = KV_GEOMETRY,
+    private readonly flushIntervalMs?: number,
+  ) {
+    this.s = seed >>> 0 || 1;
+    this.disk = new SharedDisk(g);
+  }
+
+  rand(n: number): number {
+    this.s ^= this.s << 13;
+    this.s >>>= 0;
+    this.s ^= this.s >>> 17;
+    this.s ^= this.s << 5;
+    this.s >>>= 0;
+    return this.s % n;
+  }
+
+  add(id: string, seed: number): FtNode {
+    const n = new FtNode({ id, heartbeatMs: 25, timeoutMs: 150, world: fakeWorld(seed, seed, 20), sliceIcount: 2000, disk: this.disk.backendFor(id), flushIntervalMs: this.flushIntervalMs });
+    this.nodes.set(id, n);
+    this.inbox.set(id, []);
+    return n;
+  }
+
+  exec(id: string, actions: Action[]): void {
+    const n = this.nodes.get(id)!;
+    for (const a of actions) {
+      if (this.dead.has(id)) return;
+      if (a.kind === "send") {
+        if (a.msg.t === "log") {
+          let bytes = 0;
+          for (const e of a.msg.events as unknown[][]) {
+            const d = e[3] as { data?: unknown } | null;
+            if (d && typeof d === "object" && d.data instanceof Uint8Array) bytes += d.data.length;
+          }
+          this.logMessageBytesMax = Math.max(this.logMessageBytesMax, bytes);
+          this.logReadBytes += bytes;
+        }
+        const to = this.peerOf.get(id);
+        if (to && !this.dead.has(to)) this.inbox.get(to)!.push(a.msg);
+      } else if (a.kind === "tas") {
+        if (this.deferTas) {
+          this.deferTas.push({ id, req: a.req });
+          continue;
+        }
+        const r = testAndSet(this.arbiter, a.req);
+        this.arbiter = r.state;
+        this.exec(id, n.onTasResult(r.result, this.nowMs));
+      } else if (a.kind === "output") {
+        const v = this.sink.accept({ epoch: a.epoch, offset: a.offset, bytes: a.bytes });
+        if (v.kind === "write") this.out.push(v.bytes);
+        this.exec(id, n.onSinkAck(this.sink.delivered, v.kind === "stale" ? this.sink.epoch : undefined));
+      } else if (a.kind === "news") this.news.push({ host: id, data: a.data });
+      else if (a.kind === "halt") this.dead.add(id);
+    }
+  }
+
+  /** One round: messages, ticks, a slice each; then the disk completes a random few of its requests. */
+  round(): void {
+    this.nowMs += 1;
+    for (const [id, n] of this.nodes) {
+      if (this.dead.has(id)) continue;
+      const box = this.inbox.get(id)!;
+      while (box.length) {
+        const m = box.shift()!;
+        if ((n.role === "idle" || n.role === "joining") && (m.t === "start" || m.t === "clone")) this.exec(id, n.startBackup(m, this.nowMs));
+        else this.exec(id, n.onPeerMessage(m, this.nowMs));
+      }
+      this.exec(id, n.tick(this.nowMs));
+      // A replaying backup takes one event per run(): like the host's loop, call again while busy.
+      for (let k = 0; k < RUNS_PER_ROUND_MAX && !this.dead.has(id); k++) {
+        const r = n.run(this.nowMs);
+        this.exec(id, r.actions);
+        if (r.idle) break;
+      }
+    }
+    this.disk.mem.completeSome(this.completePerRound ?? this.rand(3), (k) => this.rand(k));
+  }
+
+  crash(id: string): void {
+    this.dead.add(id);
+    const peer = this.peerOf.get(id);
+    if (peer && !this.dead.has(peer)) this.exec(peer, this.nodes.get(peer)!.onPeerClosed("crashed", this.nowMs));
+  }
+
+  /** A live node finished: the guest halted and all its output reached the sink. */
+  finished(): boolean {
+    return [...this.nodes].some(([id, n]) => !this.dead.has(id) && n.role === "finished" && n.status(0).epoch === this.sink.epoch);
+  }
+
+  text(): string {
+    return Buffer.concat(this.out).toString("latin1");
+  }
+
+  /** The shared image, checked by ftvm disk check's checker. */
+  check(name: string) {
+    const path = join(dir, name);
+    createDiskImage(path, KV_GEOMETRY);
+    const fd = openSync(path, "r+");
+    writeSync(fd, this.disk.mem.bytes, 0, this.disk.mem.bytes.length, DISK_IMAGE_HEADER_BYTES);
+    closeSync(fd);
+    return checkKvImage(path);
+  }
+}
+
+function startPair(c: Cluster, beforeStart?: (p: FtNode) => void, image = KVLOG, disk = KV_GEOMETRY): { p: FtNode; b: FtNode } {
+  const p = c.add("p", 11);
+  beforeStart?.(p);
+  const b = c.add("b", 22);
+  c.peerOf.set("p", "b");
+  c.peerOf.set("b", "p");
+  const r = testAndSet(c.arbiter, { epoch: 1, host: "p", members: ["p", "b"] });
+  c.arbiter = r.state;
+  c.exec("p", p.startPrimary({ program: "guest", image, epoch: 1, withBackup: true, backupHost: "b", disk }, c.nowMs));
+  return { p, b };
+}
+
+function runToEnd(c: Cluster, rounds = 20000): void {
+  for (let i = 0; i < rounds && !c.finished(); i++) c.round();
+  expect(c.finished()).toBe(true);
+}
+
+const EXPECTED = (() => {
+  const lines = [`kvlog: 0 records in the log, appending ${RECORDS}`];
+  for (let k = 100; k <= RECORDS; k += 100) lines.push(`kvlog: ${k} records on disk`);
+  lines.push(`kvlog: appended ${RECORDS} records; the log holds ${RECORDS}`);
+  return lines.join("\n") + "\n";
+})();
+
+/** The image a failure-free run leaves (kvlog writes the same bytes whatever the completion order). */
+const reference = (() => {
+  const c = new Cluster(1);
+  startPair(c);
+  for (let i = 0; i < 20000 && !c.finished(); i++) c.round();
+  return c;
+})();
+/** Rounds a failure-free run takes: crash points are spread over it. */
+const RUN_ROUNDS = reference.nowMs;
+const at = (f: number) => Math.floor(f * RUN_ROUNDS);
+
+describe("the pure node with a shared disk", () => {
+  it("record → replay under FT: the backup ends in the primary's state, having never touched the disk", () => {
+    for (const seed of [1, 7, 99]) {
+      const c = seed === 1 ? reference : new Cluster(seed);
+      if (seed !== 1) {
+        startPair(c);
+        runToEnd(c);
+      }
+      // Let the backup replay to the end of the log.
+      for (let i = 0; i < 200; i++) c.round();
+      const p = c.nodes.get("p")!;
+      const b = c.nodes.get("b")!;
+      expect(c.text()).toBe(EXPECTED);
+      expect(b.machine.icount).toBe(p.machine.icount);
+      expect(regsDigest(b.machine)).toBe(regsDigest(p.machine));
+      expect(memDigest(b.machine)).toBe(memDigest(p.machine));
+      expect(c.disk.arrivals.every((a) => a.host === "p" && a.epoch === 1)).toBe(true);
+      const r = c.check(`ref-${seed}.img`);
+      expect(r.problems).toEqual([]);
+      expect(r.committed).toBe(RECORDS);
+      expect(Buffer.from(c.disk.mem.bytes).equals(Buffer.from(reference.disk.mem.bytes))).toBe(true);
+    }
+  });
+
+  it("writes reach the disk only once the backup holds the log through the instruction that started them", () => {
+    const c = new Cluster(5);
+    const startedAt = new Map<number, number>();
+    const ackedAtArrival: [number, number][] = [];
+    const { p } = startPair(c, (p) => {
+      const backend = p.cfg.disk!;
+      p.setDiskBackend({
+        submit: (r, done, epoch) => {
+          if (r.op === DISK_WRITE) ackedAtArrival.push([r.seq, p.plog!.ackedIcount]);
+          backend.submit(r, done, epoch);
+        },
+      });
+    });
+    // Note the icount at which each request starts on the primary.
+    const d = p.bus.disk;
+    const start = d.start.bind(d);
+    d.start = () => {
+      const slot = start();
+      if (slot >= 0) startedAt.set([...d.inFlight(), ...d.waiting()].find((r) => r.slot === slot)!.seq, p.machine.icount);
+      return slot;
+    };
+    runToEnd(c);
+    expect(c.text()).toBe(EXPECTED);
+    expect(ackedAtArrival.length).toBeGreaterThan(RECORDS);
+    for (const [seq, acked] of ackedAtArrival) expect(acked).toBeGreaterThanOrEqual(startedAt.get(seq)!);
+  });
+});
+
+describe("log batches carry read data", () => {
+  // Seven 64 KiB reads in flight at a time, 40 times over, taken by polling (no WFI, so no
+  // batch closes for waiting), with the flush interval out of the way: only the byte bound
+  // closes batches. Without it the whole run's 17.5 MiB would go in one message, past the
+  // channel's 16 MiB bound.
+  const READS = `
+    .include "disk.s"
+    .code
+    main:
+        LI r7, 40
+    round:
+        LI r8, 0
+        LI r4, 0x10000
+    start_next:
+        LI r1, DISK_READ
+        MULI r2, r8, 128
+        LI r3, 128
+        MOV r5, r8
+        CALL disk_start
+        BLT r1, r0, fail
+        ADDI r4, r4, 0x10000
+        ADDI r8, r8, 1
+        SLTIU r9, r8, 7
+        BNEZ r9, start_next
+    poll:
+        IN r1, DISK_DONE
+        IN r2, DISK_PENDING
+        BNEZ r2, poll
+        ADDI r7, r7, -1
+        BNEZ r7, round
+        LDW r1, [0x60000]
+        CALL print_uint
+        HALT
+    fail:
+        HALT
+    .include "printnum.s"
+  `;
+
+  it("a batch closes once its read data passes LOG_BATCH_BYTES_MAX; the backup still ends in the primary's state", () => {
+    const path = join(dir, "reads.s");
+    writeFileSync(path, READS);
+    const g: DiskGeometry = { blocks: 1024, blockBytes: 512 };
+    const c = new Cluster(3, g, 1e9);
+    c.disk.mem.bytes.fill(3);
+    c.completePerRound = 7;
+    startPair(c, undefined, loadProgram(path), g);
+    runToEnd(c);
+    for (let i = 0; i < 200; i++) c.round();
+    const p = c.nodes.get("p")!;
+    const b = c.nodes.get("b")!;
+    expect(c.text()).toBe(String(0x03030303));
+    expect(c.logReadBytes).toBe(40 * 7 * 65536);
+    expect(c.logMessageBytesMax).toBeGreaterThanOrEqual(LOG_BATCH_BYTES_MAX);
+    // The bound plus what one step can add (every slot's read).
+    expect(c.logMessageBytesMax).toBeLessThanOrEqual(LOG_BATCH_BYTES_MAX + DISK_REQUESTS_MAX * DISK_REQUEST_BYTES_MAX);
+    expect(b.machine.icount).toBe(p.machine.icount);
+    expect(memDigest(b.machine)).toBe(memDigest(p.machine));
+  });
+});
+
+describe("failover and clone with disk I/O in flight", () => {
+  it.each([
+    [1, 0.03],
+    [2, 0.2],
+    [3, 0.45],
+    [4, 0.7],
+    [5, 0.9],
+  ])("primary crash #%i at %f of the run: re-issued requests complete once; the image equals a failure-free run's", (seed, f) => {
+    const c = new Cluster(seed * 31);
+    startPair(c);
+    for (let i = 0; i < at(f); i++) c.round();
+    // Crash only with requests outstanding on the primary's device.
+    for (let i = 0; i < 200 && c.nodes.get("p")!.bus.disk.pending() === 0; i++) c.round();
+    expect(c.nodes.get("p")!.bus.disk.pending()).toBeGreaterThan(0);
+    c.crash("p");
+    runToEnd(c);
+    expect(c.news.some((n) => n.host === "b" && n.data.event === "live")).toBe(true);
+    expect(c.text()).toBe(EXPECTED);
+    const r = c.check(`crash-${seed}.img`);
+    expect(r.problems).toEqual([]);
+    expect(r.committed).toBe(RECORDS);
+    expect(Buffer.from(c.disk.mem.bytes).equals(Buffer.from(reference.disk.mem.bytes))).toBe(true);
+    // The new primary writes in epoch 2; nothing of the old epoch arrived after it.
+    const firstNew = c.disk.arrivals.findIndex((a) => a.host === "b");
+    expect(c.disk.arrivals.slice(firstNew).every((a) => a.host === "b" && a.epoch === 2)).toBe(true);
+  });
+
+  it("re-issues on go-live the requests the old primary started and the log did not complete", () => {
+    let reissued = 0;
+    for (const [seed, f] of [
+      [6, 0.1],
+      [7, 0.5],
+      [8, 0.8],
+    ]) {
+      const c = new Cluster(seed);
+      startPair(c);
+      for (let i = 0; i < at(f); i++) c.round();
+      c.crash("p");
+      const live = () => c.news.some((n) => n.host === "b" && n.data.event === "live");
+      for (let i = 0; i < 2000 && !live(); i++) c.round();
+      expect(live()).toBe(true);
+      const b = c.nodes.get("b")!;
+      const old = new Set(c.disk.arrivals.filter((a) => a.host === "p").map((a) => a.seq));
+      runToEnd(c);
+      reissued += c.disk.arrivals.filter((a) => a.host === "b" && old.has(a.seq)).length;
+      expect(b.role).toBe("finished");
+      expect(c.text()).toBe(EXPECTED);
+    }
+    expect(reissued).toBeGreaterThan(0);
+  });
+
+  it("clone with disk I/O in flight: a new backup joins a lone primary, which then crashes", () => {
+    const c = new Cluster(77);
+    const p = c.add("p", 11);
+    const r0 = testAndSet(c.arbiter, { epoch: 1, host: "p", members: ["p"] });
+    c.arbiter = r0.state;
+    c.exec("p", p.startPrimary({ program: "kvlog", image: KVLOG, epoch: 1, withBackup: false, disk: KV_GEOMETRY }, c.nowMs));
+    for (let i = 0; i < at(0.3) || p.bus.disk.pending() === 0; i++) c.round();
+    const j = c.add("j", 33);
+    c.peerOf.set("p", "j");
+    c.peerOf.set("j", "p");
+    expect(p.acceptJoin("j", c.nowMs)).toBeUndefined();
+    let clonedWithPending = -1;
+    for (let i = 0; i < 200 && !c.news.some((n) => n.host === "j" && n.data.event === "paired-backup"); i++) {
+      c.round();
+      if (clonedWithPending < 0 && c.news.some((n) => n.data.event === "clone")) clonedWithPending = p.bus.disk.pending();
+    }
+    expect(c.news.some((n) => n.host === "j" && n.data.event === "paired-backup")).toBe(true);
+    for (let i = 0; i < at(0.1); i++) c.round();
+    expect(clonedWithPending).toBeGreaterThan(0);
+    c.crash("p");
+    runToEnd(c);
+    expect(c.news.some((n) => n.host === "j" && n.data.event === "live")).toBe(true);
+    expect(c.text()).toBe(EXPECTED);
+    const r = c.check("clone.img");
+    expect(r.problems).toEqual([]);
+    expect(Buffer.from(c.disk.mem.bytes).equals(Buffer.from(reference.disk.mem.bytes))).toBe(true);
+  });
+
+  it("a primary whose backup failed holds its writes while electing: released in the new epoch if it wins, never if it loses", () => {
+    for (const wins of [true, false]) {
+      const c = new Cluster(wins ? 9 : 10);
+      const { p } = startPair(c);
+      for (let i = 0; i < at(0.3); i++) c.round();
+      c.deferTas = [];
+      c.crash("b");
+      // Writes after the crash wait for acknowledgements that never come, until the failure detector fires.
+      const before = c.disk.arrivals.length;
+      for (let i = 0; i < 1000 && p.role !== "electing"; i++) c.round();
+      for (let i = 0; i < 30; i++) c.round();
+      expect(p.role).toBe("electing");
+      // The guest went on (its reads were served), but no write left the primary.
+      expect(p.status(0).heldWrites).toBeGreaterThan(0);
+      expect(c.disk.arrivals.slice(before).filter((a) => a.op === DISK_WRITE)).toEqual([]);
+      const pending = c.deferTas.splice(0);
+      c.deferTas = undefined;
+      if (!wins) c.arbiter = testAndSet(c.arbiter, { epoch: 2, host: "b", members: ["b"] }).state;
+      for (const t of pending) {
+        const r = testAndSet(c.arbiter, t.req);
+        c.arbiter = r.state;
+        c.exec(t.id, p.onTasResult(r.result, c.nowMs));
+      }
+      const writes = c.disk.arrivals.slice(before).filter((a) => a.op === DISK_WRITE);
+      if (wins) {
+        expect(p.role).toBe("alone");
+        expect(writes.length).toBeGreaterThan(0);
+        expect(writes.every((w) => w.epoch === 2)).toBe(true);
+        runToEnd(c);
+        expect(c.text()).toBe(EXPECTED);
+        expect(Buffer.from(c.disk.mem.bytes).equals(Buffer.from(reference.disk.mem.bytes))).toBe(true);
+      } else {
+        expect(p.role).toBe("halted");
+        expect(writes).toEqual([]);
+      }
+    }
+  });
+
+  it("a backup without a disk back-end refuses a primary with a disk at once", () => {
+    const b = new FtNode({ id: "b", heartbeatMs: 25, timeoutMs: 150, world: fakeWorld(1, 1, 20) });
+    expect(() => b.startBackup({ t: "start", epoch: 1, image: encodeImage(KVLOG), memBytes: 65536, stackBytes: 4096, disk: KV_GEOMETRY }, 0)).toThrow(/no disk back-end/);
+  });
+});
