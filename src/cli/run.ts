@@ -84,7 +84,7 @@ async function live(argv: string[], record: boolean): Promise<number> {
   const traced = values.trace ? `; trace: ${res.traceRecords} records in ${values.trace}` : "";
   switch (res.reason) {
     case "halted":
-      if (record || values.trace) process.stderr.write(`ftvm: ${what}; halted at icount ${res.icount} (run ${res.runMs.toFixed(1)} ms)${traced}\n`);
+      if (record || values.trace) process.stderr.write(`ftvm: ${what}; halted at icount ${res.icount} (run ${res.runMs.toFixed(1)} ms, cpu ${res.cpuMs.toFixed(1)} ms)${traced}\n`);
       return EXIT_OK;
     case "max-icount":
       process.stderr.write(`ftvm: ${what}; stopped at --max-icount ${res.icount}${traced}\n`);

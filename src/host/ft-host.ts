@@ -92,6 +92,8 @@ export class FtHost {
   private readonly rttMs = new Samples();
   private readonly sentAt: { lsn: number; at: number }[] = [];
   private liveStartMs = performance.now();
+  /** CPU use when the run loop started (the primary's CPU time per instruction is a speed figure that other load on the machine does not move much). */
+  private liveStartCpu = process.cpuUsage();
   private logBytesWindow = { at: performance.now(), bytes: 0, rate: 0 };
   private mipsWindow = { at: performance.now(), icount: 0, mips: 0 };
 
@@ -178,6 +180,7 @@ export class FtHost {
             host: this.id,
             ...a.data,
             runMs: this.now() - this.liveStartMs,
+            cpuMs: cpuMsSince(this.liveStartCpu),
             outputLatencyMs: this.latencyMs.summary(),
             logRttMs: this.rttMs.summary(),
           });
@@ -354,6 +357,7 @@ export class FtHost {
     let lastYield = this.now();
     let slowDebtMs = 0;
     this.liveStartMs = this.now();
+    this.liveStartCpu = process.cpuUsage();
     while (!finished && !this.stopped) {
       this.drainBacklog();
       const runAt = this.now();
@@ -578,6 +582,11 @@ export class FtHost {
     await this.loop();
     await server.close();
   }
+}
+
+function cpuMsSince(start: NodeJS.CpuUsage): number {
+  const u = process.cpuUsage(start);
+  return (u.user + u.system) / 1000;
 }
 
 /** A bounded sample of measurements (the first `max`), summarized as percentiles. */

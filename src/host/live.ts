@@ -73,6 +73,8 @@ export interface LiveRunResult {
   traceRecords: number;
   /** Wall time of the run loop (host clock), for speed figures. */
   runMs: number;
+  /** CPU time this process spent in the run loop (user + system), for speed figures. */
+  cpuMs: number;
   /** The last host error behind a DISK_E_IO completion, if any request failed. */
   diskError?: string;
 }
@@ -168,6 +170,7 @@ export async function runLive(o: LiveRunOptions): Promise<LiveRunResult> {
   let reason: LiveRunResult["reason"];
   let lastYield = Date.now();
   const startedMs = performance.now();
+  const startedCpu = process.cpuUsage();
   try {
     for (;;) {
       if (interrupted) {
@@ -233,6 +236,8 @@ export async function runLive(o: LiveRunOptions): Promise<LiveRunResult> {
     await net?.close();
   }
   const runMs = performance.now() - startedMs;
+  const cpu = process.cpuUsage(startedCpu);
+  const cpuMs = (cpu.user + cpu.system) / 1000;
   const diskError = disk?.lastError?.message;
-  return { reason, icount: machine.icount, trap: machine.trap, logBytes: log?.bytes ?? 0, events, traceRecords: tracer?.records ?? 0, runMs, ...(diskError ? { diskError } : {}) };
+  return { reason, icount: machine.icount, trap: machine.trap, logBytes: log?.bytes ?? 0, events, traceRecords: tracer?.records ?? 0, runMs, cpuMs, ...(diskError ? { diskError } : {}) };
 }

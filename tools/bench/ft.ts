@@ -25,8 +25,16 @@ type Stat = { n: number; p50: number; p99: number } | undefined;
 
 /** Runs `ftvm record prog` in its own process (like the FT hosts) and returns its guest MIPS. */
 function plainMips(program: string): number {
+  return plainRun(program).mips;
+}
+
+/** The same, with guest MIPS per second of the process's CPU time too. */
+function plainRun(program: string): { mips: number; cpuMips: number } {
   const r = spawnSync(process.execPath, ["--import", "tsx", MAIN, "record", program, "-o", "/dev/null", "--no-stdin"], { cwd: ROOT, encoding: "utf8" });
-  return mipsOf(r.stderr, program);
+  const m = /halted at icount (\d+)/.exec(r.stderr);
+  const c = /cpu (\d+(?:\.\d+)?) ms/.exec(r.stderr);
+  if (!m || !c) throw new Error(`plain run of ${program} failed: ${r.stderr}`);
+  return { mips: mipsOf(r.stderr, program), cpuMips: Number(m[1]) / Number(c[1]) / 1000 };
 }
 
 function mipsOf(stderr: string, program: string): number {
@@ -86,14 +94,15 @@ async function main(): Promise<void> {
   // are interleaved round by round, and the ratios are taken within each round, so a
   // neighbour's load on this shared machine hits both sides of a ratio alike.
   const program = fibN(39);
-  const rounds: { plain: number; paired: number; ft: number }[] = [];
+  const rounds: { plain: number; paired: number; ft: number; plainCpu: number; ftCpu: number }[] = [];
   let ftDone: Record<string, unknown> = {};
   for (let i = 0; i < Math.max(REPS, 5); i++) {
-    const plain = plainMips(program);
+    const p = plainRun(program);
     const paired = await pairedPlainMips(program);
     const r = await ftRun(program);
     const ft = Number(r.done!.icount) / Number(r.done!.runMs) / 1000;
-    rounds.push({ plain, paired, ft });
+    const ftCpu = Number(r.done!.icount) / Number(r.done!.cpuMs) / 1000;
+    rounds.push({ plain: p.mips, paired, ft, plainCpu: p.cpuMips, ftCpu });
     ftDone = r.done!;
   }
   const mid = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
@@ -105,7 +114,9 @@ async function main(): Promise<void> {
   console.log(`   plain, two guests at once (FT's CPU load)    ${fmt(mid(rounds.map((r) => r.paired)), 0)} MIPS`);
   console.log(`   FT (primary + backup processes)              ${fmt(mid(rounds.map((r) => r.ft)), 0)} MIPS`);
   console.log(`   FT / plain alone                             ${fmt(mid(vsPlain))}   (rounds ${range(vsPlain)}; target >= 0.97; VMware FT: 0.94-0.99)`);
-  console.log(`   FT / plain under the same load               ${fmt(mid(vsPaired))}   (rounds ${range(vsPaired)}; the protocol's own cost)\n`);
+  console.log(`   FT / plain under the same load               ${fmt(mid(vsPaired))}   (rounds ${range(vsPaired)}; the protocol's own cost)`);
+  const vsCpu = rounds.map((r) => r.ftCpu / r.plainCpu);
+  console.log(`   instructions per CPU second, FT primary / plain  ${fmt(mid(vsCpu))}   (rounds ${range(vsCpu)}; what the protocol costs the primary's CPU)\n`);
 
   // 2. Log volume, on a guest that takes many inputs (TIME and RAND on every line) and on the compute-bound one.
   const t = await ftRun("programs/timeread.s");
