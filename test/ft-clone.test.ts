@@ -294,3 +294,36 @@ describe("cloning a backup into a running primary", () => {
     expect(q.acceptJoin("B", 0)).toMatch(/idle, not a primary running alone/);
   });
 });
+
+describe("a clone carries network output the switch has not confirmed", () => {
+  it("the header lists the primary's kept chunks and the new backup keeps them for re-sending", async () => {
+    const { cloneMessages, CloneAssembler } = await import("../src/ft/clone.js");
+    const { NetGate } = await import("../src/ft/netgate.js");
+    const c = new Cluster();
+    const p = startAlone(c, "P");
+    for (let i = 0; i < 3; i++) c.round();
+    const chunk = { conn: 3, generation: 2, offset: 40, bytes: new TextEncoder().encode("+OK\r\n"), close: false };
+    const msgs = cloneMessages({
+      epoch: 1,
+      program: "g",
+      image: new Uint8Array(0),
+      machine: (await import("../src/vm/snapshot.js")).getMachineState(p.machine),
+      devices: p.bus.getState(),
+      lsn: 5,
+      lastUs: 0,
+      unsunk: [],
+      netKept: [chunk],
+    });
+    const a = new CloneAssembler(msgs[0]);
+    expect(a.netKept).toEqual([chunk]);
+    const g = new NetGate();
+    g.keep(a.netKept);
+    // The switch's mark for that connection covers it: it is forgotten; otherwise it goes again.
+    g.trim([[3, 2, 45, 0]]);
+    expect(g.takeKept()).toEqual([]);
+    g.keep(a.netKept);
+    expect(g.takeKept()).toEqual([chunk]);
+    // A malformed list is refused with a reason.
+    expect(() => new CloneAssembler({ ...msgs[0], netKept: [{ conn: "x" }] })).toThrow(/malformed network output/);
+  });
+});

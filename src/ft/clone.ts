@@ -5,6 +5,7 @@
 // the same ordered channel. Pure: no sockets, no clocks.
 import type { DevicesState } from "../devices/bus.js";
 import type { DiskGeometry } from "../devices/disk.js";
+import type { NetChunk } from "../devices/nic.js";
 import type { Msg } from "./node.js";
 import type { MachineState } from "../vm/snapshot.js";
 import { MACHINE_STATE_VERSION } from "../vm/snapshot.js";
@@ -23,6 +24,8 @@ export interface CloneSnapshot {
   devices: DevicesState;
   /** The shared disk's geometry, so the new backup builds the same disk (none: no disk). */
   disk?: DiskGeometry;
+  /** Network output released before S that the switch has not confirmed: the backup re-sends it if it goes live. */
+  netKept?: readonly NetChunk[];
   /** The last lsn the primary logged before S: the backup expects lsn + 1 next. */
   lsn: number;
   /** Virtual time reached at S (a backup going live continues from here, never earlier). */
@@ -46,6 +49,7 @@ export function cloneMessages(s: CloneSnapshot): Msg[] {
     machine,
     devices: s.devices,
     disk: s.disk,
+    netKept: (s.netKept ?? []).map((c) => ({ conn: c.conn, generation: c.generation, offset: c.offset, bytes: c.bytes, close: c.close })),
     lsn: s.lsn,
     lastUs: s.lastUs,
     unsunk: s.unsunk.map((c) => ({ icount: c.icount, offset: c.offset, bytes: c.bytes })),
@@ -70,6 +74,7 @@ export class CloneAssembler {
   readonly devices: DevicesState;
   /** As sent; FtNode checks it. */
   readonly disk: unknown;
+  readonly netKept: NetChunk[];
   readonly unsunk: HeldOutput[];
   private readonly machine: Omit<MachineState, "mem">;
   private readonly chunks: number;
@@ -99,6 +104,13 @@ export class CloneAssembler {
     if (!h.devices || typeof h.devices !== "object") throw new CloneError("clone header: devices state missing");
     this.devices = h.devices as DevicesState;
     this.disk = h.disk;
+    const kept = h.netKept ?? [];
+    if (!Array.isArray(kept)) throw new CloneError("clone header: netKept must be a list");
+    this.netKept = (kept as NetChunk[]).map((c) => {
+      if (!c || !(c.bytes instanceof Uint8Array) || !Number.isSafeInteger(c.conn) || !Number.isSafeInteger(c.generation) || !Number.isSafeInteger(c.offset) || typeof c.close !== "boolean")
+        throw new CloneError("clone header: malformed network output");
+      return { conn: c.conn, generation: c.generation, offset: c.offset, bytes: c.bytes, close: c.close };
+    });
     if (!Array.isArray(h.unsunk)) throw new CloneError("clone header: unsunk must be a list");
     this.unsunk = (h.unsunk as HeldOutput[]).map((c) => {
       if (!c || !(c.bytes instanceof Uint8Array) || !Number.isSafeInteger(c.offset) || !Number.isSafeInteger(c.icount)) throw new CloneError("clone header: malformed unsunk output");

@@ -108,6 +108,11 @@ export class NetGate {
     if (this.kept.length !== before) this.keptBytes = this.kept.reduce((n, c) => n + c.bytes.length, 0);
   }
 
+  /** What is kept (a primary running alone hands it to a clone: output it released that the switch may not have). */
+  keptChunks(): readonly NetChunk[] {
+    return this.kept;
+  }
+
   /** Going live: everything kept goes out again (the switch drops what it has). */
   takeKept(): NetChunk[] {
     const out = this.kept;

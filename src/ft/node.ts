@@ -281,6 +281,7 @@ export class FtNode {
     // Output the primary released before the snapshot but the sink may not have: ours to
     // re-send if we go live (the sink drops what it has).
     this.pendingOut = c.unsunk;
+    this.net.keep(c.netKept);
     this.pendingBytes = c.unsunk.reduce((n, o) => n + o.bytes.length, 0);
     this.role = "backup";
     return [
@@ -324,6 +325,7 @@ export class FtNode {
       lsn,
       lastUs: this.live!.virtualUs,
       unsunk: this.unsunk,
+      netKept: this.net.keptChunks(),
     });
     for (const msg of msgs) actions.push({ kind: "send", msg });
     this.plog = new PrimaryLog(this.cfg.logBufferBytesMax, lsn + 1);
@@ -786,8 +788,9 @@ export class FtNode {
     // Throttled: a message that woke the shell early does not cut the sleep short.
     if (this.role === "primary" && nowMs < this.throttledUntilMs) return { actions: [], idle: true, wakeAtMs: this.throttledUntilMs };
     const actions: Action[] = [];
-    if (this.plog && (this.gate.full() || this.net.full() || this.plog.full())) {
-      // Bounded buffers: pause execution until the backup catches up (nothing is dropped).
+    if ((this.plog && (this.gate.full() || this.net.full() || this.plog.full())) || this.net.keptFull()) {
+      // Bounded buffers: pause execution until the backup catches up, or the switch
+      // confirms the network output it has (nothing is dropped).
       actions.push(...this.flush(nowMs));
       return { actions, idle: true, wakeAtMs: nowMs + 50 };
     }
@@ -868,6 +871,10 @@ export class FtNode {
     if (this.net.heldCount === 0) return [];
     const limit = !this.plog || this.role === "alone" ? Number.MAX_SAFE_INTEGER : this.peerFailed || this.role === "electing" ? -1 : this.plog.ackedIcount;
     const chunks = this.net.release(limit);
+    // Kept until the switch says it wrote them (its marks trim them), so a clone taken
+    // before then carries them: were this primary to die right after pairing, its new
+    // backup re-sends them (the switch drops what it has).
+    this.net.keep(chunks);
     return chunks.length > 0 ? [{ kind: "net-out", epoch: this.epoch, chunks }] : [];
   }
 
