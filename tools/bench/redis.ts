@@ -1,0 +1,125 @@
+// Network benchmark: `npm run bench:redis`. redis-benchmark (Debian's redis-tools) against
+// the guest Redis server programs/redis.s under FT (`ftvm ft --listen`, primary + backup +
+// the virtual switch), against the same guest run plainly (`ftvm run --listen`, no backup),
+// and against a real redis-server when one is installed: throughput and p50/p99 latency of
+// SET, GET and INCR, without and with pipelining (-P 16). All in this run, on this machine.
+import { type ChildProcess, execFile, spawn, spawnSync } from "node:child_process";
+import { promisify } from "node:util";
+import { createServer } from "node:net";
+import { fileURLToPath } from "node:url";
+import { runClusterDetailed } from "../../src/cli/ft.js";
+import { setLogger } from "../../src/transport/channel.js";
+
+const ROOT = fileURLToPath(new URL("../..", import.meta.url));
+const MAIN = fileURLToPath(new URL("../../src/cli/main.ts", import.meta.url));
+const REQUESTS = Number(process.env.FTVM_BENCH_REQUESTS ?? 20_000);
+const CLIENTS = 20;
+setLogger(() => undefined);
+
+interface Row {
+  test: string;
+  rps: number;
+  p50: number;
+  p99: number;
+}
+
+function have(cmd: string): boolean {
+  return spawnSync("sh", ["-c", `command -v ${cmd}`]).status === 0;
+}
+
+async function freePort(): Promise<number> {
+  return new Promise((resolve) => {
+    const s = createServer().listen(0, "127.0.0.1", () => {
+      const port = (s.address() as { port: number }).port;
+      s.close(() => resolve(port));
+    });
+  });
+}
+
+/**
+ * redis-benchmark's CSV: "test","rps","avg","min","p50","p95","p99","max". Asynchronous on
+ * purpose: the FT run's virtual switch lives in this process and must keep answering.
+ */
+async function benchmark(port: number, pipeline: number): Promise<Row[]> {
+  const { stdout } = await run("redis-benchmark", ["-p", String(port), "-t", "set,get,incr", "-n", String(REQUESTS), "-c", String(CLIENTS), "-P", String(pipeline), "-q", "--csv"]);
+  const rows: Row[] = [];
+  for (const line of stdout.split("\n")) {
+    const f = line.split(",").map((x) => x.replace(/"/g, ""));
+    if (f.length >= 7 && Number.isFinite(Number(f[1]))) rows.push({ test: f[0], rps: Number(f[1]), p50: Number(f[4]), p99: Number(f[6]) });
+  }
+  if (rows.length !== 3) throw new Error(`redis-benchmark on port ${port} gave no results:\n${stdout}`);
+  return rows;
+}
+
+const execFileP = promisify(execFile);
+async function run(cmd: string, args: string[]): Promise<{ stdout: string }> {
+  try {
+    const r = await execFileP(cmd, args, { encoding: "utf8", timeout: 300_000 });
+    return { stdout: r.stdout };
+  } catch (e) {
+    return { stdout: (e as { stdout?: string }).stdout ?? "" };
+  }
+}
+
+async function waitForPort(port: number): Promise<void> {
+  for (let i = 0; i < 200; i++) {
+    if ((await run("redis-cli", ["-p", String(port), "PING"])).stdout.trim() === "PONG") return;
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  throw new Error(`nothing answers PING on port ${port}`);
+}
+
+async function withProcess(args: string[], port: number, f: () => Promise<Row[][]>): Promise<Row[][]> {
+  const p: ChildProcess = spawn(args[0], args.slice(1), { cwd: ROOT, stdio: ["ignore", "ignore", "ignore"] });
+  try {
+    await waitForPort(port);
+    return await f();
+  } finally {
+    p.kill("SIGKILL");
+  }
+}
+
+async function main(): Promise<void> {
+  if (!have("redis-benchmark")) {
+    console.log("redis-benchmark is missing: sudo apt-get install -y redis-tools");
+    process.exit(1);
+  }
+  const runs: [string, Row[][]][] = [];
+  const both = (port: number) => async () => [await benchmark(port, 1), await benchmark(port, 16)];
+
+  // Plain: the guest alone, no backup, no switch.
+  let port = await freePort();
+  runs.push(["ftvm run (plain)", await withProcess([process.execPath, "--import", "tsx", MAIN, "run", "programs/redis.s", "--mem", "16MiB", "--listen", `127.0.0.1:${port}`, "--no-stdin"], port, both(port))]);
+
+  // FT: arbiter, primary, backup and the virtual switch (the launcher runs in this process).
+  port = await freePort();
+  let rows: Row[][] = [];
+  const cluster = runClusterDetailed({ program: "programs/redis.s", mem: "16MiB", listen: `127.0.0.1:${port}`, quiet: true, write: () => undefined, info: () => undefined });
+  await waitForPort(port);
+  rows = await both(port)();
+  process.emit("SIGINT");
+  const ft = await cluster;
+  runs.push(["ftvm ft (primary + backup)", rows]);
+
+  if (have("redis-server")) {
+    port = await freePort();
+    runs.push(["redis-server (native)", await withProcess(["redis-server", "--port", String(port), "--save", "", "--appendonly", "no"], port, both(port))]);
+  }
+
+  console.log(`redis-benchmark -n ${REQUESTS} -c ${CLIENTS}, against programs/redis.s and a real redis-server\n`);
+  for (const [pi, label] of [
+    [0, "no pipelining"],
+    [1, "pipelining -P 16"],
+  ] as const) {
+    console.log(`${label}: requests/s (p50 / p99 latency ms)`);
+    console.log(`   ${"".padEnd(28)}${["SET", "GET", "INCR"].map((t) => t.padEnd(26)).join("")}`);
+    for (const [name, r] of runs) console.log(`   ${name.padEnd(28)}${r[pi].map((x) => `${x.rps.toFixed(0)} (${x.p50.toFixed(2)} / ${x.p99.toFixed(2)})`.padEnd(26)).join("")}`);
+    const plain = runs[0][1][pi];
+    const fr = runs[1][1][pi];
+    console.log(`   FT / plain throughput      ${fr.map((x, i) => (x.rps / plain[i].rps).toFixed(2).padEnd(26)).join("")}\n`);
+  }
+  const net = /network: .*/.exec(ft.summary)?.[0];
+  if (net) console.log(`FT run's ${net}`);
+}
+
+await main();
