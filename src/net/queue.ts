@@ -4,6 +4,7 @@
 // generations and bounds what it forwards (SWITCH_INFLIGHT_BYTES_MAX per connection), so
 // this queue only keeps order; its own bound catches a misbehaving switch.
 import { EV } from "../devices/events.js";
+import { readyInTurn, takeInTurn } from "../replay/netinbox.js";
 import type { NetInput, NetSource } from "../replay/world.js";
 
 /** Bytes waiting here; a switch that forwards more is refused (see push). */
@@ -41,29 +42,12 @@ export class NetQueue implements NetSource {
   }
 
   ready(maxBytes: number): boolean {
-    for (const id of this.turn) if (maxBytes > 0 || this.items.get(id)![0].kind !== EV.NET_RX) return true;
-    return false;
+    return readyInTurn(this.turn, (id) => this.items.get(id)!, maxBytes);
   }
 
   take(maxBytes: number): NetInput | undefined {
-    for (let i = 0; i < this.turn.length; i++) {
-      const id = this.turn[i];
-      const q = this.items.get(id)!;
-      const head = q[0];
-      if (head.kind === EV.NET_RX && maxBytes <= 0) continue;
-      let e = head;
-      if (head.kind === EV.NET_RX) {
-        const bytes = head.data.bytes!;
-        if (bytes.length > maxBytes) {
-          e = { kind: EV.NET_RX, data: { conn: id, bytes: bytes.slice(0, maxBytes) } };
-          head.data = { conn: id, bytes: bytes.subarray(maxBytes) };
-        } else q.shift();
-        this.queuedBytes -= e.data.bytes!.length;
-      } else q.shift();
-      this.turn.splice(i, 1);
-      if (q.length > 0) this.turn.push(id);
-      return e;
-    }
-    return undefined;
+    const e = takeInTurn(this.turn, (id) => this.items.get(id)!, maxBytes);
+    if (e?.kind === EV.NET_RX) this.queuedBytes -= e.data.bytes!.length;
+    return e;
   }
 }

@@ -95,35 +95,19 @@ export class NetInbox implements NetSource {
   }
 
   ready(maxBytes: number): boolean {
-    for (const id of this.turn) if (maxBytes > 0 || this.conns[id]!.items[0].kind !== EV.NET_RX) return true;
-    return false;
+    return readyInTurn(this.turn, (id) => this.conns[id]!.items, maxBytes);
   }
 
   take(maxBytes: number): NetInput | undefined {
-    for (let i = 0; i < this.turn.length; i++) {
-      const id = this.turn[i];
-      const c = this.conns[id]!;
-      const head = c.items[0];
-      if (head.kind === EV.NET_RX && maxBytes <= 0) continue;
-      let e = head;
-      if (head.kind === EV.NET_RX) {
-        const bytes = head.data.bytes!;
-        if (bytes.length > maxBytes) {
-          e = { kind: EV.NET_RX, data: { conn: id, bytes: bytes.slice(0, maxBytes) } };
-          head.data = { conn: id, bytes: bytes.subarray(maxBytes) };
-        } else c.items.shift();
-        c.queuedBytes -= e.data.bytes!.length;
-      } else c.items.shift();
-      // The connection goes to the back of the line (or leaves it when it has nothing more).
-      this.turn.splice(i, 1);
-      if (c.items.length > 0) this.turn.push(id);
-      if (e.kind === EV.NET_CLOSE) {
-        c.closeTaken = true;
-        this.freeIfDone(id);
-      }
-      return e;
+    const e = takeInTurn(this.turn, (id) => this.conns[id]!.items, maxBytes);
+    if (!e) return undefined;
+    const c = this.conns[e.data.conn]!;
+    if (e.kind === EV.NET_RX) c.queuedBytes -= e.data.bytes!.length;
+    if (e.kind === EV.NET_CLOSE) {
+      c.closeTaken = true;
+      this.freeIfDone(e.data.conn);
     }
-    return undefined;
+    return e;
   }
 
   private push(conn: number, e: NetInput): void {
@@ -149,4 +133,35 @@ export class NetInbox implements NetSource {
     if (!c) throw new Error(`netinbox: connection ${conn} is not open`);
     return c;
   }
+}
+
+/** True when takeInTurn(maxBytes) would return an event. */
+export function readyInTurn(turn: readonly number[], itemsOf: (conn: number) => NetInput[], maxBytes: number): boolean {
+  for (const id of turn) if (maxBytes > 0 || itemsOf(id)[0].kind !== EV.NET_RX) return true;
+  return false;
+}
+
+/**
+ * Fair turns between connections (shared by the plain-run inbox and the FT primary's
+ * queue): the first connection in `turn` whose head fits gives it (data longer than
+ * maxBytes is split, the rest stays first in its line) and goes to the back of the line,
+ * or leaves it when it has nothing more. Data never fits when maxBytes is 0.
+ */
+export function takeInTurn(turn: number[], itemsOf: (conn: number) => NetInput[], maxBytes: number): NetInput | undefined {
+  for (let i = 0; i < turn.length; i++) {
+    const id = turn[i];
+    const q = itemsOf(id);
+    const head = q[0];
+    if (head.kind === EV.NET_RX && maxBytes <= 0) continue;
+    let e = head;
+    if (head.kind === EV.NET_RX && head.data.bytes!.length > maxBytes) {
+      const bytes = head.data.bytes!;
+      e = { kind: EV.NET_RX, data: { conn: id, bytes: bytes.slice(0, maxBytes) } };
+      head.data = { conn: id, bytes: bytes.subarray(maxBytes) };
+    } else q.shift();
+    turn.splice(i, 1);
+    if (q.length > 0) turn.push(id);
+    return e;
+  }
+  return undefined;
 }
