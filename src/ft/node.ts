@@ -413,7 +413,7 @@ export class FtNode {
         if (m.t === "hb") this.throttle.backupReport(m.idle === true);
         // While electing, the backup may be about to go live: nothing is released until we win.
         if (this.role === "electing") return [];
-        this.diskGate?.release(this.plog!.ackedIcount);
+        this.diskGate?.release(this.plog!.heldIcount);
         return this.release(this.gate.release(this.plog!.ackedIcount), nowMs);
       }
       if (m.t === "hb") return [];

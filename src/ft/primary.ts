@@ -96,6 +96,17 @@ export class PrimaryLog {
     return batch;
   }
 
+  /**
+   * The icount through which the backup holds every event: ackedIcount, but short of the
+   * first event it has not acknowledged. Events at one icount can span batches (a batch
+   * ends with a PROGRESS mark at icount N; the next slice's pump delivers a completion at
+   * N), so a write the device issues at that completion is not covered by ackedIcount N.
+   */
+  get heldIcount(): number {
+    const next = this.unacked[0] ?? this.pending[0];
+    return next ? Math.min(this.ackedIcount, next.icount - 1) : this.ackedIcount;
+  }
+
   /** The backup received everything through `lsn` and has executed to `backupIcount`. */
   onAck(lsn: number, backupIcount: number): void {
     if (backupIcount > this.backupIcount) this.backupIcount = backupIcount;

@@ -16,13 +16,24 @@
 //                 same, in the final execution;
 //   liveness      when a member of the current epoch survives (and every fault heals),
 //                 the guest finishes and all its output reaches the sink;
-//   exception     a node threw something other than a ProtocolError (a bug).
+//   exception     a node threw something other than a ProtocolError (a bug);
+//   disk-fence    (disk runs) no write from an epoch older than one the disk had seen was
+//                 performed, and every write performed came from the holder of its epoch;
+//   disk-write    every write that reached the disk is one the guest makes in every
+//                 execution (the failure-free run's write with the same seq: block and bytes),
+//                 and the writes to each block reached it in start order (a late copy of an
+//                 older write never lands on a newer one);
+//   disk-image    when the guest finished, the image is the failure-free run's image;
+//   disk-output   every host's console stream is a prefix of the failure-free run's output
+//                 (the guest prints its error count: a request completed twice, a slot or
+//                 tag that does not match, or a read that returned the wrong record shows).
 //
 // Hosts: P and B, and backups respawned later (C, D, ...) that join a host running alone
 // by clone. Every host's execution is one stream of output: a cloned backup's starts with
 // its primary's bytes up to the snapshot and continues with its own.
 import type { ArbiterState } from "../arbiter/core.js";
 import type { Role } from "../ft/node.js";
+import type { DiskFacts } from "./disk.js";
 import type { HostId, Plan } from "./plan.js";
 
 export interface StreamChunk {
@@ -84,6 +95,8 @@ export interface Facts {
   endMs: number;
   endReason: "quiet" | "cap";
   sinkDelivered: number;
+  /** A disk run: what the shared disk saw, and the failure-free reference. */
+  disk?: DiskFacts;
 }
 
 /** Failures reported per check (the rest are counted). */
@@ -258,6 +271,8 @@ export function checkRun(f: Facts): string[] {
     add(f.endMs, "liveness", `the run ended (${f.endReason === "cap" ? "time cap" : "nothing left to do"}) with the guest unfinished and ${f.sinkDelivered} bytes delivered, though ${survivors.join(" and ")} (member of epoch ${f.arbiter.epoch}) never crashed: ${state}`);
   }
 
+  if (f.disk) checkDisk(f, f.disk, streams, add);
+
   // The earliest failures of each check, then a count of the rest (one bug often repeats).
   out.sort((a, b) => a.t - b.t);
   const kept: string[] = [];
@@ -269,6 +284,44 @@ export function checkRun(f: Facts): string[] {
   }
   for (const [check, n] of per) if (n > REPORTED_PER_CHECK) kept.push(`${check}: ${n - REPORTED_PER_CHECK} more failures like the above`);
   return kept;
+}
+
+function checkDisk(f: Facts, d: DiskFacts, streams: Record<HostId, Uint8Array>, add: (t: number, check: string, text: string) => void): void {
+  const ref = d.reference;
+  for (const s of d.staleAccepted) add(s.t, "disk-fence", `the disk performed host ${s.host}'s write of request ${s.seq} from epoch ${s.epoch}, though it had seen epoch ${s.serverEpoch}`);
+  const lastSeq = new Map<number, { seq: number; host: HostId; epoch: number }>();
+  for (const w of d.writes) {
+    if (!f.grants.some((g) => g.epoch === w.epoch && g.holder === w.host))
+      add(w.t, "disk-fence", `the disk performed host ${w.host}'s write of request ${w.seq} in epoch ${w.epoch}, which the arbiter did not grant to ${w.host}`);
+    const r = ref.writes.get(w.seq);
+    if (!r || r.block !== w.block || firstDiff(r.data, 0, w.data, 0, Math.max(r.data.length, w.data.length)) >= 0)
+      add(w.t, "disk-write", `the disk performed host ${w.host}'s request ${w.seq} (block ${w.block}, epoch ${w.epoch}), but the failure-free run's request ${w.seq} ${r ? `writes ${r.block === w.block ? "other bytes to" : "block " + r.block + ", not"} block ${w.block}` : "is no write"}`);
+    const prev = lastSeq.get(w.block);
+    if (prev && prev.seq > w.seq)
+      add(w.t, "disk-write", `block ${w.block} got host ${w.host}'s write of request ${w.seq} (epoch ${w.epoch}) after host ${prev.host}'s newer request ${prev.seq} (epoch ${prev.epoch}): an old write landed on a newer one`);
+    if (!prev || prev.seq < w.seq) lastSeq.set(w.block, { seq: w.seq, host: w.host, epoch: w.epoch });
+  }
+  const done = Object.values(f.hosts).find((h) => h.done);
+  if (done) {
+    const bs = d.geometry.blockBytes;
+    const k = firstDiff(d.image, 0, ref.image, 0, ref.image.length);
+    if (k >= 0) {
+      const b = Math.floor(k / bs);
+      const last = [...d.writes].reverse().find((w) => w.block === b);
+      add(done.done!.t, "disk-image", `host ${done.id} reported the guest done, but block ${b} of the disk differs from the failure-free run's (last written by ${last ? `host ${last.host}'s request ${last.seq} in epoch ${last.epoch}` : "nobody"})`);
+    }
+  }
+  for (const id of Object.keys(f.hosts)) {
+    const s = streams[id];
+    if (!s || s.length === 0) continue;
+    const n = Math.min(s.length, ref.output.length);
+    const k = firstDiff(s, 0, ref.output, 0, n);
+    if (k >= 0 || s.length > ref.output.length) {
+      const at = k >= 0 ? k : n;
+      const c = f.hosts[id].chunks.find((x) => x.offset <= at && at < x.offset + x.bytes.length);
+      add(c?.t ?? f.endMs, "disk-output", `host ${id}'s console has ${show(s, at)} at offset ${at}, the failure-free run ${at < ref.output.length ? show(ref.output, at) : "ends there"}`);
+    }
+  }
 }
 
 function hostState(h: HostFacts): string {

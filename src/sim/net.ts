@@ -1,13 +1,14 @@
 // The simulated network: one-way links between the hosts (P, B, and backups respawned
 // later: C, D, ...), the arbiter (A) and the console sink (S), each with its own delay distribution, loss, duplication,
 // reordering and partition windows. A link only computes *when* (and whether) a message
-// sent now arrives; the simulator schedules the delivery. Messages are encoded with
+// sent now arrives; the simulator schedules the delivery. In disk runs the shared disk
+// server is DS. Messages are encoded with
 // msgpackr exactly as the real channel does (src/transport/channel.ts), so the receiver
 // gets a copy in wire form, never the sender's objects.
 import { Packr } from "msgpackr";
 import type { Prng } from "./prng.js";
 
-/** A host id (P, B, C, ...), the arbiter A or the sink S. */
+/** A host id (P, B, C, ...), the arbiter A, the sink S or the disk server DS. */
 export type Endpoint = string;
 
 export interface Window {

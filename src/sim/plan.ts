@@ -15,7 +15,7 @@
 // fast primary with a backup 4-8 times slower, a lag threshold of 20-100 ms and a guest
 // long enough for the throttle to settle.
 import type { Role } from "../ft/node.js";
-import type { GuestParams } from "./guest.js";
+import type { DiskGuestParams, GuestParams } from "./guest.js";
 import type { LinkModel, Window } from "./net.js";
 import { calmLink } from "./net.js";
 import type { Prng } from "./prng.js";
@@ -42,7 +42,15 @@ export type CrashTrigger =
    * handling that), or gets the arbiter's answer for the pair's epoch ("granted", before
    * handling it: at once means the pair exists but "paired" is never sent).
    */
-  | { kind: "join"; stage: "clone" | "clone-mem" | "restored" | "granted"; delayMs: number };
+  | { kind: "join"; stage: "clone" | "clone-mem" | "restored" | "granted"; delayMs: number }
+  /**
+   * Mid-I/O, while live (disk runs only): delayMs after the guest started its request with
+   * seq `nth` ("start": seen at the end of the slice that started it, so delay 0 crashes
+   * inside that slice), after the host sent its nth write to the disk server ("release":
+   * the write is on its way; delay 0 crashes at once), or when its nth answer from the disk
+   * reaches it ("complete": delay 0 crashes before the node sees it).
+   */
+  | { kind: "disk"; stage: "start" | "release" | "complete"; nth: number; delayMs: number };
 
 export interface HostPlan {
   sliceIcount: number;
@@ -102,6 +110,17 @@ export interface Plan {
   lagThresholdMs?: number;
   /** A fast primary paired with a much slower backup (B), with a small lag threshold: the primary throttles. */
   slowBackup: boolean;
+  /** A run of the disk guest on a shared disk (instead of the console guest), or undefined. */
+  disk?: DiskPlan;
+}
+
+/** The shared disk of a disk run: the guest, the server's latency, and each host's link to it (D). */
+export interface DiskPlan {
+  guest: DiskGuestParams;
+  /** A request takes loMs..hiMs at the server, or with slowChance hiMs..slowMs. */
+  latency: { loMs: number; hiMs: number; slowChance: number; slowMs: number };
+  /** Every host's links to the disk server and back ("H>DS", "DS>H"): TCP-like, sometimes held up by a partition. P's and B's go in at the start, a respawned host's when it starts (windows relative to its start). */
+  links: LinkModel[];
 }
 
 export interface PlanOverrides {
@@ -117,7 +136,12 @@ export interface PlanOverrides {
   slowBackup?: boolean;
   /** A small log buffer (2-16 KiB) (default: a seeded choice, some runs; never when calm). */
   smallBuffer?: boolean;
+  /** Run the disk guest on a shared disk (default: a seeded choice, some runs); false: never; true: always. */
+  disk?: boolean;
 }
+
+/** The share of runs (seeded) that run the disk guest. */
+export const DISK_RUN_SHARE = 0.3;
 
 export function makePlan(seed: number, rng: Prng, o: PlanOverrides = {}): Plan {
   const guest: GuestParams = { lines: rng.int(120, 260), periodUs: rng.pick([2000, 5000, 10000]), waitEvery: rng.pick([2, 4, 8]) };
@@ -131,8 +155,14 @@ export function makePlan(seed: number, rng: Prng, o: PlanOverrides = {}): Plan {
     sinkResets: [],
   });
   const hosts: Record<HostId, HostPlan> = { P: hostPlan(rng), B: hostPlan(rng) };
-  const instrs = guest.lines * 420;
-  const expectedMs = Math.round(instrs * hosts.P.usPerInstr / 1000 + (guest.lines / guest.waitEvery) * guest.periodUs / 1000 + 20);
+  // A disk run (its own stream: the draws of other runs do not move) replaces the guest, and
+  // with it the run's expected length, which places the faults.
+  const rd = rng.fork("disk");
+  const disk = o.disk ?? rd.chance(DISK_RUN_SHARE) ? drawDisk(rd) : undefined;
+  const instrs = disk ? diskInstrs(disk.guest) : guest.lines * 420;
+  const expectedMs = disk
+    ? Math.round((instrs * hosts.P.usPerInstr) / 1000 + (diskRequests(disk.guest) * (disk.latency.loMs + disk.latency.hiMs + 1)) / disk.guest.window + 20)
+    : Math.round(instrs * hosts.P.usPerInstr / 1000 + (guest.lines / guest.waitEvery) * guest.periodUs / 1000 + 20);
   const plan: Plan = {
     seed,
     guest,
@@ -153,6 +183,7 @@ export function makePlan(seed: number, rng: Prng, o: PlanOverrides = {}): Plan {
     spawns: [],
     drops: [],
     slowBackup: false,
+    disk,
   };
   const t = () => rng.range(0, expectedMs * 1.2);
   const calm = o.calm === true;
@@ -319,7 +350,73 @@ export function makePlan(seed: number, rng: Prng, o: PlanOverrides = {}): Plan {
     guest.periodUs = 2000;
   }
   if (plan.drops.length) plan.capMs = Math.max(plan.capMs, Math.ceil(plan.drops[plan.drops.length - 1]) + plan.capSlackMs);
+  if (disk) diskFaults(plan, disk, rd, calm, o);
   return plan;
+}
+
+// ---- disk runs --------------------------------------------------------------------------
+
+function drawDisk(rd: Prng): DiskPlan {
+  const guest: DiskGuestParams = {
+    records: rd.int(24, 160),
+    recordBlocks: rd.pick([2, 4, 8, 16]),
+    window: rd.pick([1, 2, 4, 6, 8, 8]),
+    readEvery: rd.pick([1, 2, 4, 8]),
+  };
+  const hiMs = rd.pick([0.5, 2, 5]);
+  return { guest, latency: { loMs: 0.02, hiMs, slowChance: rd.pick([0, 0.02, 0.1]), slowMs: hiMs * rd.pick([4, 20]) }, links: [] };
+}
+
+/** Requests the disk guest starts: every record's write, the reads, the header. */
+export function diskRequests(g: DiskGuestParams): number {
+  return g.records + Math.ceil(g.records / g.readEvery) + 1;
+}
+
+/** Rough instruction count of the disk guest (work, record building, checksums, reads' checks). */
+function diskInstrs(g: DiskGuestParams): number {
+  return g.records * 480 + Math.ceil(g.records / g.readEvery) * 230 + 1000;
+}
+
+/** A host's two links to the disk server: TCP-like (ordered, reliable), sometimes held up by a partition (its traffic arrives after it heals). */
+export function diskLinks(rd: Prng, id: HostId, calm: boolean, t: () => number, timeoutMs: number): LinkModel[] {
+  const req = calmLink(`${id}>DS`, rd.range(0.02, 1), rd.range(0, 1));
+  const ans = calmLink(`DS>${id}`, req.delayMs, req.jitterMs);
+  if (!calm && rd.chance(0.3)) {
+    const w = window(rd, t(), timeoutMs);
+    const dir = rd.weighted([[2, "both"], [2, "req"], [1, "ans"]] as const);
+    if (dir !== "ans") req.partitions.push(w);
+    if (dir !== "req") ans.partitions.push({ ...w });
+  }
+  return [req, ans];
+}
+
+/**
+ * The disk's links and the crashes mid-I/O: the hosts that will be live (P, and B or a
+ * respawned host after a failover) may crash right after a request starts, after a write
+ * left for the server, or as an answer arrives; a host whose requests are held up on the
+ * way to the disk sometimes crashes while they are (they reach the disk after its
+ * successor went live: the fencing's case).
+ */
+function diskFaults(plan: Plan, disk: DiskPlan, rd: Prng, calm: boolean, o: PlanOverrides): void {
+  const expectedMs = plan.expectedMs;
+  const t = () => rd.range(0, expectedMs * 1.2);
+  const n = diskRequests(disk.guest);
+  for (const id of HOSTS) disk.links.push(...diskLinks(rd, id, calm, t, plan.timeoutMs));
+  for (const s of plan.spawns) s.links.push(...diskLinks(rd, s.id, calm, () => rd.range(0, expectedMs * 0.8), plan.timeoutMs));
+  if (calm || o.crashes) return;
+  const trigger = (): CrashTrigger => {
+    const stage = rd.weighted([[3, "start"], [4, "release"], [3, "complete"]] as const);
+    const r = rd.float();
+    const delayMs = r < 0.5 ? 0 : r < 0.8 ? rd.range(0, 2) : rd.range(2, plan.timeoutMs);
+    return { kind: "disk", stage, nth: stage === "start" ? rd.int(1, n) : rd.int(1, Math.max(1, Math.ceil(n / 2))), delayMs };
+  };
+  for (const id of Object.keys(plan.hosts)) {
+    if (rd.chance(id === "P" ? 0.6 : 0.25)) plan.hosts[id].crash.push(trigger());
+    const held = disk.links.find((l) => l.name === `${id}>DS`)?.partitions[0];
+    if (held && rd.chance(0.5)) plan.hosts[id].crash.push({ kind: "time", atMs: rd.range(held.from, held.to) });
+  }
+  const last = Math.max(...disk.links.flatMap((l) => l.partitions.map((w) => w.to)));
+  if (Number.isFinite(last)) plan.capMs = Math.max(plan.capMs, Math.ceil(last) + plan.capSlackMs);
 }
 
 /** A log channel's two directions: mostly TCP-like, sometimes chaotic, sometimes partitioned. */
@@ -368,8 +465,11 @@ function crashTrigger(rng: Prng, at: number, instrs: number): CrashTrigger {
 
 /** One line describing a plan's faults (for the verbose report). */
 export function describePlan(p: Plan): string {
+  const d = p.disk;
   const parts: string[] = [
-    `guest ${p.guest.lines} lines (timer ${p.guest.periodUs} µs, wait every ${p.guest.waitEvery})`,
+    d
+      ? `disk guest ${d.guest.records} records over ${d.guest.recordBlocks} blocks, ${d.guest.window} outstanding, a read every ${d.guest.readEvery} (disk latency ${d.latency.loMs}-${d.latency.hiMs} ms, ${d.latency.slowChance} slow up to ${d.latency.slowMs} ms)`
+      : `guest ${p.guest.lines} lines (timer ${p.guest.periodUs} µs, wait every ${p.guest.waitEvery})`,
     `hb ${p.heartbeatMs} ms, timeout ${p.timeoutMs} ms, tas timeout ${p.tasTimeoutMs} ms`,
   ];
   if (p.drops.length) parts.push(`log connection drops at ${p.drops.map((x) => x.toFixed(1)).join(", ")} ms`);
@@ -386,7 +486,9 @@ export function describePlan(p: Plan): string {
             ? `on ${c.role}+${c.delayMs.toFixed(1)} ms`
             : c.kind === "join"
               ? `on clone ${c.stage}+${c.delayMs.toFixed(1)} ms`
-              : `before ${c.action} #${c.nth}`,
+              : c.kind === "disk"
+                ? `on disk ${c.stage} #${c.nth}+${c.delayMs.toFixed(1)} ms`
+                : `before ${c.action} #${c.nth}`,
     );
     const spawn = p.spawns.find((s) => s.id === h);
     if (spawn) parts.push(`${h} respawns ${spawn.delayMs.toFixed(1)} ms after a host runs alone (times relative to its start)`);
@@ -394,7 +496,7 @@ export function describePlan(p: Plan): string {
       `${h}: slice ${hp.sliceIcount}, ${hp.usPerInstr} µs/instr${crash.length ? `, crash ${crash.join(" or ")} (${hp.closeOnCrash ? "peer sees a close" : "silent"})` : ""}${hp.sinkResets.length ? `, sink resets at ${hp.sinkResets.map((x) => x.toFixed(1)).join(", ")} ms` : ""}`,
     );
   }
-  for (const l of [...p.links, ...p.spawns.flatMap((s) => [s.toPrimary, s.fromPrimary, ...s.links])]) {
+  for (const l of [...p.links, ...(d?.links ?? []), ...p.spawns.flatMap((s) => [s.toPrimary, s.fromPrimary, ...s.links])]) {
     const f: string[] = [];
     if (!l.fifo) f.push("unordered");
     if (l.loss) f.push(`loss ${l.loss}`);

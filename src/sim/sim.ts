@@ -35,7 +35,12 @@ import type { World } from "../replay/world.js";
 import { memDigest, regsDigest } from "../vm/digest.js";
 import type { Facts, HostFacts } from "./checks.js";
 import { checkRun } from "./checks.js";
-import { guestImage } from "./guest.js";
+import type { DiskWireAns, DiskWireReq } from "./disk.js";
+import { SimDiskServer, diskReference } from "./disk.js";
+import { diskGeometry, diskGuestImage, guestImage } from "./guest.js";
+import type { DiskBackend } from "../replay/world.js";
+import type { DiskRequest } from "../devices/disk.js";
+import { DISK_WRITE } from "../devices/disk.js";
 import { Net } from "./net.js";
 import type { CrashTrigger, HostId, Plan, PlanOverrides, SpawnPlan } from "./plan.js";
 import { HOSTS, describePlan, makePlan } from "./plan.js";
@@ -51,9 +56,10 @@ import { EventQueue } from "./queue.js";
  * - sink-loses-output: the sink connection silently loses some output (not TCP);
  * - arbiter-silent: the arbiter never answers (elections never end);
  * - node-throws: the primary's tick throws an ordinary Error (a bug, not a refused message);
- * - corrupt-clone: the network changes one register in the first clone's snapshot on its way to the new backup.
+ * - corrupt-clone: the network changes one register in the first clone's snapshot on its way to the new backup;
+ * - disk-unfenced: the disk server performs writes from an epoch older than one it has seen (disk runs).
  */
-export const MUTATIONS = ["self-ack", "sink-no-dedup", "arbiter-grants-all", "corrupt-log", "sink-loses-output", "arbiter-silent", "node-throws", "corrupt-clone"] as const;
+export const MUTATIONS = ["self-ack", "sink-no-dedup", "arbiter-grants-all", "corrupt-log", "sink-loses-output", "arbiter-silent", "node-throws", "corrupt-clone", "disk-unfenced"] as const;
 export type Mutation = (typeof MUTATIONS)[number];
 
 export interface SimOptions {
@@ -118,6 +124,15 @@ export interface SimStats {
   lagMsMax: number;
   lagMsMaxSettled: number;
   lagSettledMs: number;
+  /** A disk run: requests sent to the disk server (re-issues included), writes performed, reads served, writes refused as stale (fencing), requests a host sent again that another host had sent (re-issue after failover or clone). */
+  disk: boolean;
+  diskRequests: number;
+  diskWrites: number;
+  diskReads: number;
+  diskRefused: number;
+  diskReissued: number;
+  /** Crashes of a host with disk requests in flight (sent and unanswered, or written and held by its gate). */
+  crashesMidIo: number;
 }
 
 export interface SimResult {
@@ -223,6 +238,14 @@ class Host {
   firstThrottleMs: number | undefined;
   lagSettledMs: number | undefined;
   readonly actionCounts = new Map<string, number>();
+  /** The host's disk client (DiskClient's role): requests sent and unanswered, by id; requests made during a slice (sent when it ends). */
+  readonly diskPending = new Map<number, { msg: DiskWireReq; done: (status: number, data?: Uint8Array) => void }>();
+  diskOutbox: DiskWireReq[] = [];
+  diskIds = 0;
+  diskWritesSent = 0;
+  diskAnswers = 0;
+  /** A disk trigger fired inside a slice: crash this long after the slice's requests left. */
+  crashAfterFlush: number | undefined;
   lastRole: string = "idle";
   readonly triggers: CrashTrigger[];
   readonly facts: HostFacts;
@@ -252,6 +275,8 @@ class Host {
       logBufferBytesMax: plan.logBufferBytesMax,
       lagThresholdMs: plan.lagThresholdMs,
       world,
+      // The shared disk's client is connected before the host starts (FtHost.connectDisk).
+      disk: plan.disk ? sim.diskBackend(this) : undefined,
     };
     this.node = id !== "P" ? new FtNode(cfg) : mutation === "self-ack" ? new SelfAckingNode(cfg) : mutation === "node-throws" ? new ThrowingNode(cfg) : new FtNode(cfg);
     this.facts = { id, chunks: [], liveDigests: new Map(), received: { icount: -1, lsn: 0 }, started: false };
@@ -340,6 +365,11 @@ export class Simulation {
   private readonly worldRng: Prng;
   /** Every log connection, in order of opening. */
   private readonly chanList: Chan[] = [];
+  /** The shared disk of a disk run. */
+  readonly disk: SimDiskServer | undefined;
+  /** Which host first sent each request (by seq): another host sending it again re-issues it. */
+  private readonly diskSeqsSent = new Map<number, HostId>();
+  private readonly diskCounts = { requests: 0, reissued: 0, crashesMidIo: 0 };
   private readonly counts = { drops: 0, reconnects: 0, resumes: 0, resumesRefused: 0, reconnectsFailed: 0, bufferPauses: 0, bufferPausedMs: 0, throttleSleeps: 0, throttledMs: 0, lagMsMax: 0, lagMsMaxSettled: 0, lagSettledMs: 0 };
 
   constructor(
@@ -352,6 +382,19 @@ export class Simulation {
     this.worldRng = root;
     this.capMs = plan.capMs;
     this.sink = opts.mutation === "sink-no-dedup" ? new NaiveSink() : new SinkState();
+    if (plan.disk) {
+      for (const l of plan.disk.links) this.net.add(l);
+      this.disk = new SimDiskServer(
+        diskGeometry(plan.disk.guest),
+        root.fork("disk server"),
+        plan.disk.latency,
+        (t, label, fire) => this.at(t, label, fire),
+        () => this.now,
+        (host, a) => this.diskAnswer(host, a),
+        (text) => this.log(text),
+        opts.mutation === "disk-unfenced",
+      );
+    }
     this.facts = {
       plan,
       mutation: opts.mutation,
@@ -415,9 +458,10 @@ export class Simulation {
     ch.open.add(P).add(B);
     // The launcher: the primary claims epoch 1 for the pair, then starts (ft-host.runPrimary).
     this.grant({ epoch: 1, host: "P", members: ["P", "B"] }, testAndSet);
-    const image = guestImage(p.guest);
+    const image = p.disk ? diskGuestImage(p.disk.guest) : guestImage(p.guest);
+    const disk = p.disk ? diskGeometry(p.disk.guest) : undefined;
     this.call(P, "startPrimary", () =>
-      P.node.startPrimary({ program: "sim-guest.s", image, memBytes: p.memBytes, stackBytes: p.stackBytes, epoch: 1, withBackup: true, backupHost: "B" }, this.now),
+      P.node.startPrimary({ program: p.disk ? "sim-disk-guest.s" : "sim-guest.s", image, memBytes: p.memBytes, stackBytes: p.stackBytes, epoch: 1, withBackup: true, backupHost: "B", disk }, this.now),
     );
     P.started = P.facts.started = true;
     P.live = true;
@@ -449,6 +493,16 @@ export class Simulation {
     f.endReason = this.endReason;
     f.arbiter = this.arbiter;
     f.sinkDelivered = this.sink.delivered;
+    if (this.disk && p.disk)
+      f.disk = {
+        geometry: this.disk.geometry,
+        writes: this.disk.writes,
+        staleAccepted: this.disk.staleAccepted,
+        refused: this.disk.refused,
+        reads: this.disk.reads,
+        image: this.disk.image,
+        reference: diskReference(p.disk.guest),
+      };
     for (const c of f.clones) if (!c.outcome) c.outcome = this.cloneFailedWhy(c) ? "failed" : "open";
     for (const id of this.ids) {
       const h = this.hosts[id];
@@ -497,6 +551,13 @@ export class Simulation {
       lagMsMax: Math.round(this.counts.lagMsMax * 1000) / 1000,
       lagMsMaxSettled: Math.round(this.counts.lagMsMaxSettled * 1000) / 1000,
       lagSettledMs: Math.round(this.counts.lagSettledMs * 1000) / 1000,
+      disk: this.disk !== undefined,
+      diskRequests: this.diskCounts.requests,
+      diskWrites: this.disk?.writes.length ?? 0,
+      diskReads: this.disk?.reads ?? 0,
+      diskRefused: this.disk?.refused ?? 0,
+      diskReissued: this.diskCounts.reissued,
+      crashesMidIo: this.diskCounts.crashesMidIo,
     };
   }
 
@@ -695,6 +756,10 @@ export class Simulation {
     const executed = m.icount - before;
     const end = this.now + this.plan.stepOverheadMs + (executed * this.plan.hosts[h.id].usPerInstr) / 1000;
     h.busyUntil = end;
+    if (this.disk && LIVE_ROLES.has(roleBefore)) {
+      this.diskStartTrigger(h);
+      if (!h.up) return; // crashed inside the slice: nothing of it left the host
+    }
     if (h.live && LIVE_ROLES.has(roleBefore)) h.recordDigest();
     else if (executed > 0 && (roleBefore === "backup" || roleBefore === "draining")) this.compareTrace(h);
     const note = LIVE_ROLES.has(roleBefore) ? this.watchPrimary(h, roleBefore, executed, r) : "";
@@ -705,6 +770,8 @@ export class Simulation {
     this.at(end, `step done ${h.id}`, () => {
       h.stepPending = false;
       if (!h.up) return; // crashed during the slice: its actions never happen
+      this.flushDisk(h);
+      if (!h.up) return;
       this.exec(h, r.actions);
       if (!h.up || h.stopping) return;
       if (h.node.role === "finished") return this.stop(h, "guest finished");
@@ -812,6 +879,13 @@ export class Simulation {
     h.sinkUp = false;
     h.facts.crashed = { t: this.now, why };
     this.log(`${h.id} CRASH: ${why}`);
+    if (this.disk && h.started) {
+      const held = (h.node as unknown as { diskGate?: { heldCount: number } }).diskGate?.heldCount ?? 0;
+      if (h.diskPending.size > 0 || held > 0) {
+        this.diskCounts.crashesMidIo++;
+        this.log(`${h.id} crashed with ${h.diskPending.size} disk requests unanswered and ${held} writes held`);
+      }
+    }
     const ch = h.chan;
     if (ch && ch.open.has(h)) {
       ch.open.delete(h);
@@ -1175,6 +1249,107 @@ export class Simulation {
       if (f.exited !== undefined && !f.done) return `${id} exited`;
     }
     return undefined;
+  }
+
+  // ---- the shared disk (FtHost.connectDisk + DiskClient, against ./disk.ts's server) ------
+
+  /** The host's disk client as the node's back-end: each request goes to the server over the host's disk link. */
+  diskBackend(h: Host): DiskBackend {
+    return {
+      submit: (req: DiskRequest, done: (status: number, data?: Uint8Array) => void, epoch = 0) => {
+        const msg: DiskWireReq = { id: ++h.diskIds, host: h.id, epoch, op: req.op, block: req.block, count: req.count, seq: req.seq };
+        if (req.data) msg.data = req.data;
+        h.diskPending.set(msg.id, { msg, done });
+        // Inside a slice the request leaves when the slice ends (the real client's send is
+        // flushed when the run loop yields); a crash before that loses it.
+        if (h.inStep) h.diskOutbox.push(msg);
+        else this.sendDisk(h, msg);
+      },
+    };
+  }
+
+  private flushDisk(h: Host): void {
+    const out = h.diskOutbox;
+    h.diskOutbox = [];
+    for (const m of out) this.sendDisk(h, m);
+    if (h.crashAfterFlush !== undefined) {
+      const d = h.crashAfterFlush;
+      h.crashAfterFlush = undefined;
+      this.crashAt(h, this.now + d, `crash ${d.toFixed(3)} ms after sending a planned disk write`);
+    }
+  }
+
+  private crashAt(h: Host, t: number, why: string): void {
+    if (t <= this.now) this.crash(h, why);
+    else this.at(t, `crash ${h.id}`, () => this.crash(h, why));
+  }
+
+  private sendDisk(h: Host, msg: DiskWireReq): void {
+    if (!h.up) return;
+    this.diskCounts.requests++;
+    const first = this.diskSeqsSent.get(msg.seq);
+    if (first === undefined) this.diskSeqsSent.set(msg.seq, h.id);
+    else if (first !== h.id) this.diskCounts.reissued++;
+    const wire = this.net.encode(msg);
+    const times = this.net.link(h.id, "DS").arrivals(this.now);
+    this.log(`${h.id} -> disk #${msg.id}: ${msg.op === DISK_WRITE ? "write" : "read"} seq ${msg.seq} block ${msg.block} epoch ${msg.epoch}`);
+    // Once sent, a request is on the network: it may reach the disk after its host died.
+    for (const t of times) this.at(t, `disk <- ${h.id}`, () => this.disk!.arrive(this.net.decode<DiskWireReq>(wire)));
+    if (msg.op === DISK_WRITE) {
+      h.diskWritesSent++;
+      const i = h.triggers.findIndex((c) => c.kind === "disk" && c.stage === "release" && c.nth === h.diskWritesSent);
+      if (i >= 0) {
+        const c = h.triggers.splice(i, 1)[0] as Extract<CrashTrigger, { kind: "disk" }>;
+        if (h.inStep) h.crashAfterFlush = c.delayMs;
+        else this.crashAt(h, this.now + c.delayMs, `crash ${c.delayMs.toFixed(3)} ms after sending its disk write #${h.diskWritesSent}`);
+      }
+    }
+  }
+
+  /** The server answers a host; the host's client hands a completion to the node, or reports a refused write (renewing it in a newer epoch this host holds, as DiskClient does). */
+  private diskAnswer(host: string, a: DiskWireAns): void {
+    const h = this.hosts[host];
+    const wire = this.net.encode(a);
+    for (const t of this.net.link("DS", host).arrivals(this.now))
+      this.at(t, `disk -> ${host}`, () =>
+        this.input(h, `disk -> ${host}`, () => {
+          const m = this.net.decode<DiskWireAns>(wire);
+          const p = h.diskPending.get(m.id);
+          if (!p) return;
+          if (m.t === "refused") {
+            const now = h.node.epoch;
+            if (now >= m.epoch && now > p.msg.epoch) {
+              this.log(`${h.id} disk write #${m.id} refused (${m.reason}); sending it again in epoch ${now}`);
+              p.msg.epoch = now;
+              this.sendDisk(h, p.msg);
+              return;
+            }
+            h.diskPending.delete(m.id);
+            this.log(`${h.id} disk refused write #${m.id}: ${m.reason}`);
+            this.call(h, "onDiskFenced", () => h.node.onDiskFenced(m.reason));
+            return;
+          }
+          h.diskAnswers++;
+          const i = h.triggers.findIndex((c) => c.kind === "disk" && c.stage === "complete" && c.nth === h.diskAnswers);
+          if (i >= 0) {
+            const c = h.triggers.splice(i, 1)[0] as Extract<CrashTrigger, { kind: "disk" }>;
+            if (c.delayMs === 0) return this.crash(h, `crash as its disk answer #${h.diskAnswers} arrives`);
+            this.crashAt(h, this.now + c.delayMs, `crash ${c.delayMs.toFixed(3)} ms after its disk answer #${h.diskAnswers}`);
+          }
+          h.diskPending.delete(m.id);
+          this.log(`${h.id} <- disk #${m.id} done (status ${m.status})`);
+          p.done(m.status, m.data);
+        }),
+      );
+  }
+
+  /** A live host whose guest started the planned request (seq nth) in this slice, or earlier: it crashes (delay 0: inside the slice). */
+  private diskStartTrigger(h: Host): void {
+    const started = (h.node.bus.disk as unknown as { nextSeq: number }).nextSeq - 1;
+    const i = h.triggers.findIndex((c) => c.kind === "disk" && c.stage === "start" && c.nth <= started);
+    if (i < 0) return;
+    const c = h.triggers.splice(i, 1)[0] as Extract<CrashTrigger, { kind: "disk" }>;
+    this.crashAt(h, this.now + c.delayMs, `crash ${c.delayMs.toFixed(3)} ms into the slice that reached disk request ${c.nth}`);
   }
 
   // ---- the arbiter (ArbiterClient.testAndSetPatiently over a lossy link) -----------------
