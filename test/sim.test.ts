@@ -31,6 +31,9 @@ const BLOCK = 250;
 // the primary crashes before its claim is granted, and nobody serves; seed 754 shows a
 // finished backup halted by a refused resume, and throttling never sleeps when the
 // primary's slices end in WFI. Reported against src/ft; expected failures there.
+//
+// About 30% of seeds run the disk guest on a shared disk instead of the console guest
+// (sim-disk.test.ts has their story, and the bug they found).
 
 function unexpectedFailure(r: SimResult): string | undefined {
   if (r.ok) return undefined;
@@ -48,8 +51,13 @@ describe("FT simulator: 1,000 seeds", () => {
     it(`seeds ${from}..${to}: no failures, and the faults happen`, { timeout: 300_000 }, () => {
       const bad: string[] = [];
       const t: Record<string, number> = {};
+      const diskRuns = { runs: 0, finished: 0 };
       for (let s = from; s <= to; s++) {
         const r = simulate(s);
+        if (r.stats.disk) {
+          diskRuns.runs++;
+          if (r.stats.finished) diskRuns.finished++;
+        }
         cloneTotals.seeds++;
         if (r.stats.clonesCompleted > 0) cloneTotals.completed++;
         if (r.stats.clonesFailed > 0) cloneTotals.failed++;
@@ -66,7 +74,11 @@ describe("FT simulator: 1,000 seeds", () => {
       // crashes, halts (lost elections), elections, lost messages, re-sent output the
       // sink drops, and backup states compared with the primary's must all be common.
       const n = to - from + 1;
-      expect(t.finished).toBeGreaterThan(n * 0.6);
+      // Disk runs crash more (mid-I/O too) and finish less often than console runs.
+      expect(diskRuns.runs).toBeGreaterThan(n * 0.2);
+      expect(diskRuns.runs).toBeLessThan(n * 0.4);
+      expect(t.finished - diskRuns.finished).toBeGreaterThan((n - diskRuns.runs) * 0.6);
+      expect(diskRuns.finished).toBeGreaterThan(diskRuns.runs * 0.35);
       expect(t.failovers).toBeGreaterThan(n * 0.2);
       expect(t.aloneWins).toBeGreaterThan(n * 0.1);
       expect(t.crashes).toBeGreaterThan(n * 0.4);
@@ -261,8 +273,8 @@ describe("FT simulator: every check fires on a broken variant", () => {
     expect(firing("corrupt-clone", "replay-trace").failure).toMatch(/host [C-E] restored its clone at icount \d+ in state .*, but host [BCDEP] took the snapshot/);
   });
 
-  it("every mutation is covered above", () => {
-    expect([...MUTATIONS].sort()).toEqual(["arbiter-grants-all", "arbiter-silent", "corrupt-clone", "corrupt-log", "node-throws", "self-ack", "sink-loses-output", "sink-no-dedup"]);
+  it("every mutation is covered above (the disk ones in sim-disk.test.ts)", () => {
+    expect([...MUTATIONS].sort()).toEqual(["arbiter-grants-all", "arbiter-silent", "corrupt-clone", "corrupt-log", "disk-early-write", "disk-unfenced", "node-throws", "self-ack", "sink-loses-output", "sink-no-dedup"]);
   });
 });
 

@@ -10,8 +10,8 @@ import { MUTATIONS, simulate } from "../sim/sim.js";
 export const simCommand: Command = {
   name: "sim",
   summary: "the seeded FT simulator: ftvm sim --seeds N | --seed S",
-  usage: `usage: ftvm sim --seeds N [--start S] [--verbose]
-       ftvm sim --seed S [--verbose]
+  usage: `usage: ftvm sim --seeds N [--start S] [--verbose] [--disk | --no-disk]
+       ftvm sim --seed S [--verbose] [--disk | --no-disk]
 
 Runs the FT protocol (primary, backup, arbiter, console sink: the unchanged src/ft state
 machines) inside one process on a simulated clock and network, with faults drawn from
@@ -22,10 +22,16 @@ backup holds the log; the sink's stream is one execution's output (no gap, dupli
 reordering); the backup's trace equals the primary's; acknowledged output is never lost;
 the guest finishes when a member of the current epoch survives.
 
+About 30% of seeds run a disk guest on a shared disk (a simulated disk server with
+epoch fencing, completions in any order, primaries crashing with requests in flight);
+they also check that the disk's image equals a failure-free run's, that no stale or
+out-of-order write reached it, and that the guest saw every request complete once.
+
   --seeds N      run seeds S .. S+N-1 (S from --start, default 1)
   --start S      the first seed (default 1)
   --seed S       run one seed and print its plan, statistics and failures
   --verbose      with --seed: print the run's event trace; with --seeds: one line per seed
+  --disk         every seed runs the disk guest (--no-disk: none does)
   --mutation M   run a deliberately broken variant, to see the checks fire:
                  ${MUTATIONS.join(", ")}
 
@@ -34,7 +40,7 @@ seed replays exactly: ftvm sim --seed S.`,
   run(argv) {
     const p = parse(
       argv,
-      { seeds: { type: "string" }, start: { type: "string" }, seed: { type: "string" }, verbose: { type: "boolean", short: "v" }, mutation: { type: "string" } },
+      { seeds: { type: "string" }, start: { type: "string" }, seed: { type: "string" }, verbose: { type: "boolean", short: "v" }, mutation: { type: "string" }, disk: { type: "boolean" }, "no-disk": { type: "boolean" } },
       this.usage,
     );
     if (p.values.help) {
@@ -50,7 +56,9 @@ seed replays exactly: ftvm sim --seed S.`,
     const count = intOption(p.values.seeds as string | undefined, "seeds");
     if ((one === undefined) === (count === undefined)) throw new UsageError(`give either --seeds N or --seed S\n\n${this.usage}`);
     if (one !== undefined && p.values.start !== undefined) throw new UsageError("--start goes with --seeds, not --seed");
-    const opts = { verbose: one !== undefined && verbose, mutation: mutation as Mutation | undefined };
+    if (p.values.disk && p.values["no-disk"]) throw new UsageError("give --disk or --no-disk, not both");
+    const disk = p.values.disk ? true : p.values["no-disk"] ? false : undefined;
+    const opts = { verbose: one !== undefined && verbose, mutation: mutation as Mutation | undefined, ...(disk !== undefined ? { plan: { disk } } : {}) };
 
     if (one !== undefined) {
       const r = simulate(one, opts);
@@ -67,7 +75,7 @@ seed replays exactly: ftvm sim --seed S.`,
     const start = intOption(p.values.start as string | undefined, "start") ?? 1;
     const t0 = performance.now();
     const failed: SimResult[] = [];
-    const total = { failovers: 0, aloneWins: 0, crashes: 0, elections: 0, tracePoints: 0, finished: 0, respawns: 0, clonesStarted: 0, clonesCompleted: 0, clonesFailed: 0 };
+    const total = { failovers: 0, aloneWins: 0, crashes: 0, elections: 0, tracePoints: 0, finished: 0, respawns: 0, clonesStarted: 0, clonesCompleted: 0, clonesFailed: 0, diskRuns: 0, diskFinished: 0, crashesMidIo: 0, diskRefused: 0, diskReissued: 0 };
     for (let s = start; s < start + count!; s++) {
       const r = simulate(s, opts);
       total.failovers += r.stats.failovers;
@@ -80,6 +88,13 @@ seed replays exactly: ftvm sim --seed S.`,
       total.clonesStarted += r.stats.clonesStarted;
       total.clonesCompleted += r.stats.clonesCompleted;
       total.clonesFailed += r.stats.clonesFailed;
+      if (r.stats.disk) {
+        total.diskRuns++;
+        if (r.stats.finished) total.diskFinished++;
+        total.crashesMidIo += r.stats.crashesMidIo;
+        total.diskRefused += r.stats.diskRefused;
+        total.diskReissued += r.stats.diskReissued;
+      }
       if (verbose) process.stdout.write(`seed ${s}: ${r.ok ? "ok" : "FAIL"} ${JSON.stringify(r.stats)}\n`);
       if (!r.ok) {
         failed.push(r);
@@ -90,7 +105,8 @@ seed replays exactly: ftvm sim --seed S.`,
     process.stderr.write(
       `sim: ${secs.toFixed(1)} s; ${total.finished} runs finished the guest, ${total.failovers} backups went live, ${total.aloneWins} primaries went on alone, ` +
         `${total.crashes} host crashes, ${total.elections} arbiter requests, ${total.tracePoints} backup states compared with the primary's; ` +
-        `${total.respawns} backups respawned, ${total.clonesStarted} clones sent (${total.clonesCompleted} completed, ${total.clonesFailed} failed)\n`,
+        `${total.respawns} backups respawned, ${total.clonesStarted} clones sent (${total.clonesCompleted} completed, ${total.clonesFailed} failed); ` +
+        `${total.diskRuns} disk runs (${total.diskFinished} finished, their image checked): ${total.crashesMidIo} crashes with disk requests in flight, ${total.diskReissued} requests re-issued by a new primary, ${total.diskRefused} stale writes refused\n`,
     );
     process.stdout.write(`sim: ${count} seeds ran, ${failed.length} failed\n`);
     return failed.length ? EXIT_FAIL : EXIT_OK;

@@ -44,7 +44,8 @@ export type CrashTrigger =
    */
   | { kind: "join"; stage: "clone" | "clone-mem" | "restored" | "granted"; delayMs: number }
   /**
-   * Mid-I/O, while live (disk runs only): delayMs after the guest started its request with
+   * Mid-I/O, as a primary with a backup (disk runs only; a trigger whose point passed while
+   * the host ran otherwise fires at the next such point): delayMs after the guest started its request with
    * seq `nth` ("start": seen at the end of the slice that started it, so delay 0 crashes
    * inside that slice), after the host sent its nth write to the disk server ("release":
    * the write is on its way; delay 0 crashes at once), or when its nth answer from the disk
@@ -161,7 +162,7 @@ export function makePlan(seed: number, rng: Prng, o: PlanOverrides = {}): Plan {
   const disk = o.disk ?? rd.chance(DISK_RUN_SHARE) ? drawDisk(rd) : undefined;
   const instrs = disk ? diskInstrs(disk.guest) : guest.lines * 420;
   const expectedMs = disk
-    ? Math.round((instrs * hosts.P.usPerInstr) / 1000 + (diskRequests(disk.guest) * (disk.latency.loMs + disk.latency.hiMs + 1)) / disk.guest.window + 20)
+    ? Math.round((instrs * hosts.P.usPerInstr) / 1000 + (diskRequests(disk.guest) * (disk.latency.loMs + disk.latency.hiMs + 5)) / disk.guest.window + 40)
     : Math.round(instrs * hosts.P.usPerInstr / 1000 + (guest.lines / guest.waitEvery) * guest.periodUs / 1000 + 20);
   const plan: Plan = {
     seed,
@@ -410,10 +411,19 @@ function diskFaults(plan: Plan, disk: DiskPlan, rd: Prng, calm: boolean, o: Plan
     const delayMs = r < 0.5 ? 0 : r < 0.8 ? rd.range(0, 2) : rd.range(2, plan.timeoutMs);
     return { kind: "disk", stage, nth: stage === "start" ? rd.int(1, n) : rd.int(1, Math.max(1, Math.ceil(n / 2))), delayMs };
   };
+  // The fencing's case, on purpose in some runs: P's requests are held up on their way to
+  // the disk for several failure timeouts while P crashes; B takes over, and P's old
+  // writes arrive after B's first requests (the disk must refuse them).
+  if (rd.chance(0.3)) {
+    const from = rd.range(0, expectedMs * 0.7);
+    const w = { from, to: from + rd.range(3, 8) * plan.timeoutMs };
+    disk.links.find((l) => l.name === "P>DS")!.partitions.push(w);
+    plan.hosts.P.crash.push({ kind: "time", atMs: rd.range(from, from + (w.to - from) * 0.3) });
+  }
   for (const id of Object.keys(plan.hosts)) {
-    if (rd.chance(id === "P" ? 0.6 : 0.25)) plan.hosts[id].crash.push(trigger());
+    if (rd.chance(id === "P" ? 0.5 : 0.12)) plan.hosts[id].crash.push(trigger());
     const held = disk.links.find((l) => l.name === `${id}>DS`)?.partitions[0];
-    if (held && rd.chance(0.5)) plan.hosts[id].crash.push({ kind: "time", atMs: rd.range(held.from, held.to) });
+    if (held && rd.chance(id === "P" ? 0.6 : 0.3)) plan.hosts[id].crash.push({ kind: "time", atMs: rd.range(held.from, held.to) });
   }
   const last = Math.max(...disk.links.flatMap((l) => l.partitions.map((w) => w.to)));
   if (Number.isFinite(last)) plan.capMs = Math.max(plan.capMs, Math.ceil(last) + plan.capSlackMs);

@@ -57,9 +57,12 @@ import { EventQueue } from "./queue.js";
  * - arbiter-silent: the arbiter never answers (elections never end);
  * - node-throws: the primary's tick throws an ordinary Error (a bug, not a refused message);
  * - corrupt-clone: the network changes one register in the first clone's snapshot on its way to the new backup;
- * - disk-unfenced: the disk server performs writes from an epoch older than one it has seen (disk runs).
+ * - disk-unfenced: the disk server performs writes from an epoch older than one it has seen (disk runs);
+ * - disk-early-write: the primary releases held disk writes once the backup acknowledged their icount, though
+ *   the completion that let the device issue one, delivered at that icount, may not be acknowledged (the bug
+ *   the simulator found: see PrimaryLog.heldIcount).
  */
-export const MUTATIONS = ["self-ack", "sink-no-dedup", "arbiter-grants-all", "corrupt-log", "sink-loses-output", "arbiter-silent", "node-throws", "corrupt-clone", "disk-unfenced"] as const;
+export const MUTATIONS = ["self-ack", "sink-no-dedup", "arbiter-grants-all", "corrupt-log", "sink-loses-output", "arbiter-silent", "node-throws", "corrupt-clone", "disk-unfenced", "disk-early-write"] as const;
 export type Mutation = (typeof MUTATIONS)[number];
 
 export interface SimOptions {
@@ -150,8 +153,9 @@ export interface SimResult {
   replay: string;
 }
 
-export function replayCommand(seed: number, mutation?: Mutation): string {
-  return `npx ftvm sim --seed ${seed}${mutation ? ` --mutation ${mutation}` : ""}`;
+export function replayCommand(seed: number, mutation?: Mutation, plan?: PlanOverrides): string {
+  const disk = plan?.disk === true ? " --disk" : plan?.disk === false ? " --no-disk" : "";
+  return `npx ftvm sim --seed ${seed}${disk}${mutation ? ` --mutation ${mutation}` : ""}`;
 }
 
 export function simulate(seed: number, opts: SimOptions = {}): SimResult {
@@ -169,7 +173,7 @@ export function simulate(seed: number, opts: SimOptions = {}): SimResult {
     fingerprint: sim.fingerprint(),
     trace: sim.trace,
     plan: describePlan(plan),
-    replay: replayCommand(seed, opts.mutation),
+    replay: replayCommand(seed, opts.mutation, opts.plan),
   };
 }
 
@@ -181,6 +185,16 @@ class SelfAckingNode extends FtNode {
     const r = super.run(nowMs);
     if (this.plog && this.role === "primary") this.plog.onAck(this.plog.lastLsn, 0);
     return r;
+  }
+}
+
+/** Releases held disk writes by the acknowledged icount alone (the node's behaviour before PrimaryLog.heldIcount). */
+class EarlyDiskWriteNode extends FtNode {
+  override onPeerMessage(m: Msg, nowMs: number): Action[] {
+    const actions = super.onPeerMessage(m, nowMs);
+    const gate = (this as unknown as { diskGate?: { release(icount: number): number } }).diskGate;
+    if (this.plog && this.role === "primary") gate?.release(this.plog.ackedIcount);
+    return actions;
   }
 }
 
@@ -278,7 +292,16 @@ class Host {
       // The shared disk's client is connected before the host starts (FtHost.connectDisk).
       disk: plan.disk ? sim.diskBackend(this) : undefined,
     };
-    this.node = id !== "P" ? new FtNode(cfg) : mutation === "self-ack" ? new SelfAckingNode(cfg) : mutation === "node-throws" ? new ThrowingNode(cfg) : new FtNode(cfg);
+    this.node =
+      mutation === "disk-early-write"
+        ? new EarlyDiskWriteNode(cfg)
+        : id !== "P"
+          ? new FtNode(cfg)
+          : mutation === "self-ack"
+            ? new SelfAckingNode(cfg)
+            : mutation === "node-throws"
+              ? new ThrowingNode(cfg)
+              : new FtNode(cfg);
     this.facts = { id, chunks: [], liveDigests: new Map(), received: { icount: -1, lsn: 0 }, started: false };
   }
 
@@ -1297,7 +1320,7 @@ export class Simulation {
     for (const t of times) this.at(t, `disk <- ${h.id}`, () => this.disk!.arrive(this.net.decode<DiskWireReq>(wire)));
     if (msg.op === DISK_WRITE) {
       h.diskWritesSent++;
-      const i = h.triggers.findIndex((c) => c.kind === "disk" && c.stage === "release" && c.nth === h.diskWritesSent);
+      const i = h.node.role === "primary" ? h.triggers.findIndex((c) => c.kind === "disk" && c.stage === "release" && c.nth <= h.diskWritesSent) : -1;
       if (i >= 0) {
         const c = h.triggers.splice(i, 1)[0] as Extract<CrashTrigger, { kind: "disk" }>;
         if (h.inStep) h.crashAfterFlush = c.delayMs;
@@ -1330,7 +1353,7 @@ export class Simulation {
             return;
           }
           h.diskAnswers++;
-          const i = h.triggers.findIndex((c) => c.kind === "disk" && c.stage === "complete" && c.nth === h.diskAnswers);
+          const i = h.node.role === "primary" ? h.triggers.findIndex((c) => c.kind === "disk" && c.stage === "complete" && c.nth <= h.diskAnswers) : -1;
           if (i >= 0) {
             const c = h.triggers.splice(i, 1)[0] as Extract<CrashTrigger, { kind: "disk" }>;
             if (c.delayMs === 0) return this.crash(h, `crash as its disk answer #${h.diskAnswers} arrives`);
@@ -1343,8 +1366,13 @@ export class Simulation {
       );
   }
 
-  /** A live host whose guest started the planned request (seq nth) in this slice, or earlier: it crashes (delay 0: inside the slice). */
+  /**
+   * A primary (with a backup: disk triggers wait for one, so that a crash mid-I/O hands the
+   * requests in flight to a successor) whose guest started the planned request (seq nth) in
+   * this slice, or earlier: it crashes (delay 0: inside the slice).
+   */
   private diskStartTrigger(h: Host): void {
+    if (h.node.role !== "primary") return;
     const started = (h.node.bus.disk as unknown as { nextSeq: number }).nextSeq - 1;
     const i = h.triggers.findIndex((c) => c.kind === "disk" && c.stage === "start" && c.nth <= started);
     if (i < 0) return;
