@@ -75,6 +75,7 @@ describe(`FT simulator with a shared disk: ${SEEDS} seeds`, () => {
     expect(count((r) => r.stats.finished && r.stats.failovers > 0)).toBeGreaterThan(SEEDS * 0.15);
     // Clones with requests in flight (the clone carries the device's issued requests).
     expect(count((r) => r.stats.clonesCompleted > 0)).toBeGreaterThan(SEEDS * 0.2);
+    expect(count((r) => r.stats.clonesMidIo > 0)).toBeGreaterThan(SEEDS * 0.1);
     expect(runs.reduce((n, r) => n + r.stats.diskReads, 0)).toBeGreaterThan(SEEDS * 10);
   });
 

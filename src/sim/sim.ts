@@ -136,6 +136,8 @@ export interface SimStats {
   diskReissued: number;
   /** Crashes of a host with disk requests in flight (sent and unanswered, or written and held by its gate). */
   crashesMidIo: number;
+  /** Clones sent while the primary had disk requests in flight (the new backup's device holds them as issued). */
+  clonesMidIo: number;
 }
 
 export interface SimResult {
@@ -392,7 +394,7 @@ export class Simulation {
   readonly disk: SimDiskServer | undefined;
   /** Which host first sent each request (by seq): another host sending it again re-issues it. */
   private readonly diskSeqsSent = new Map<number, HostId>();
-  private readonly diskCounts = { requests: 0, reissued: 0, crashesMidIo: 0 };
+  private readonly diskCounts = { requests: 0, reissued: 0, crashesMidIo: 0, clonesMidIo: 0 };
   private readonly counts = { drops: 0, reconnects: 0, resumes: 0, resumesRefused: 0, reconnectsFailed: 0, bufferPauses: 0, bufferPausedMs: 0, throttleSleeps: 0, throttledMs: 0, lagMsMax: 0, lagMsMaxSettled: 0, lagSettledMs: 0 };
 
   constructor(
@@ -581,6 +583,7 @@ export class Simulation {
       diskRefused: this.disk?.refused ?? 0,
       diskReissued: this.diskCounts.reissued,
       crashesMidIo: this.diskCounts.crashesMidIo,
+      clonesMidIo: this.diskCounts.clonesMidIo,
     };
   }
 
@@ -1237,6 +1240,7 @@ export class Simulation {
   private cloneSent(h: Host, msg: Msg): void {
     const to = h.chan?.other(h);
     const m = h.node.machine;
+    if (this.disk && (h.diskPending.size > 0 || h.diskOutbox.length > 0 || h.node.bus.disk.inFlight().length > 0)) this.diskCounts.clonesMidIo++;
     this.facts.clones.push({
       t: this.now,
       from: h.id,
