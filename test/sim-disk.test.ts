@@ -2,7 +2,8 @@
 // requests outstanding against a disk server whose per-request latency comes from the seed
 // (completions in any order), over links that delay and hold requests; primaries crash
 // right after a request starts, after a write left for the disk, as an answer arrives, while
-// a clone is under way, and while their requests are held up on the way to the disk. Each
+// a clone is under way, and while their requests are held up on the way to the disk; disk
+// connections reset (unanswered requests go again). Each
 // run's image, writes and output are checked against a failure-free run of the same guest.
 //
 // The simulator found a bug here (fixed in src/ft): a write the device issues when a
@@ -76,6 +77,10 @@ describe(`FT simulator with a shared disk: ${SEEDS} seeds`, () => {
     // Clones with requests in flight (the clone carries the device's issued requests).
     expect(count((r) => r.stats.clonesCompleted > 0)).toBeGreaterThan(SEEDS * 0.2);
     expect(count((r) => r.stats.clonesMidIo > 0)).toBeGreaterThan(SEEDS * 0.1);
+    // Disk connections reset: the client sends what is unanswered again; the server joins a
+    // copy of a request still in flight, and performs one it already did again.
+    expect(count((r) => r.stats.diskResets > 0)).toBeGreaterThan(SEEDS * 0.1);
+    expect(count((r) => r.stats.diskJoined > 0)).toBeGreaterThan(0);
     expect(runs.reduce((n, r) => n + r.stats.diskReads, 0)).toBeGreaterThan(SEEDS * 10);
   });
 

@@ -4,6 +4,14 @@
 // back in any order; and the reference: a failure-free run of the same disk guest, whose
 // image and output every faulty run is checked against.
 //
+// Connections, as disksrv.ts and diskclient.ts: each host's client talks to the server over
+// a connection (numbered by `gen`); when it resets, answers still on their way are lost,
+// requests still on the wire never arrive, and the client reconnects and sends every
+// unanswered request again with the same id. A re-sent request that is still queued or
+// in flight is not performed again (its answer goes to the new connection); one already
+// performed is performed again (a write puts the same bytes there: the device never issued
+// a conflicting request after it, its completion was never delivered).
+//
 // Fencing, as disksrv.ts: the server remembers the highest epoch any request carried and
 // refuses a write from an older epoch on arrival (the writer's client reports it and its
 // host halts as deposed, FtNode.onDiskFenced). A write accepted before a newer epoch was
@@ -26,6 +34,8 @@ import { Prng } from "./prng.js";
 export interface DiskWireReq {
   id: number;
   host: string;
+  /** The client's connection it was sent on. */
+  gen: number;
   epoch: number;
   op: number;
   block: number;
@@ -56,6 +66,8 @@ export interface DiskFacts {
   staleAccepted: { t: number; host: string; epoch: number; serverEpoch: number; seq: number }[];
   refused: number;
   reads: number;
+  /** Re-sent requests the server joined to the one still queued or in flight (not performed again). */
+  joined: number;
   image: Uint8Array;
   reference: DiskReference;
 }
@@ -74,6 +86,9 @@ export class SimDiskServer {
   readonly staleAccepted: DiskFacts["staleAccepted"] = [];
   refused = 0;
   reads = 0;
+  joined = 0;
+  /** Each host's newest connection: requests from an older one were on a connection that reset. */
+  private readonly conns = new Map<string, number>();
 
   constructor(
     readonly geometry: DiskGeometry,
@@ -82,8 +97,8 @@ export class SimDiskServer {
     /** Schedules the completion of a started request. */
     private readonly at: (t: number, label: string, fire: () => void) => void,
     private readonly now: () => number,
-    /** Sends an answer back to the host. */
-    private readonly answer: (host: string, a: DiskWireAns) => void,
+    /** Sends an answer back to the host, on its connection `gen`. */
+    private readonly answer: (host: string, gen: number, a: DiskWireAns) => void,
     private readonly log: (text: string) => void,
     /** The disk-unfenced mutation: stale writes are performed. */
     private readonly unfenced = false,
@@ -92,13 +107,24 @@ export class SimDiskServer {
   }
 
   arrive(r: DiskWireReq): void {
+    const conn = this.conns.get(r.host) ?? 0;
+    if (r.gen < conn) return; // sent on a connection that has reset since
+    this.conns.set(r.host, r.gen);
+    const same = this.jobs.find((j) => j.req.host === r.host && j.req.id === r.id);
+    if (same) {
+      // A re-sent request (the client reconnected): answer on the newest connection, perform it once.
+      same.req.gen = r.gen;
+      this.joined++;
+      this.log(`disk joins ${r.host}'s re-sent request #${r.id} (seq ${r.seq}) to the one ${same.started ? "in flight" : "queued"}`);
+      return;
+    }
     if (r.epoch > this.epoch) this.epoch = r.epoch;
     if (r.op === DISK_WRITE && r.epoch < this.epoch) {
       if (!this.unfenced) {
         this.refused++;
         const reason = `write from epoch ${r.epoch}, the disk has seen epoch ${this.epoch}`;
         this.log(`disk refuses ${r.host}'s write of seq ${r.seq} to block ${r.block}: ${reason}`);
-        this.answer(r.host, { t: "refused", id: r.id, reason, epoch: this.epoch });
+        this.answer(r.host, r.gen, { t: "refused", id: r.id, reason, epoch: this.epoch });
         return;
       }
       this.staleAccepted.push({ t: this.now(), host: r.host, epoch: r.epoch, serverEpoch: this.epoch, seq: r.seq });
@@ -128,12 +154,12 @@ export class SimDiskServer {
     const len = r.count * bs;
     if (r.op === DISK_READ) {
       this.reads++;
-      this.answer(r.host, { t: "done", id: r.id, status: DISK_STATUS.OK, data: this.image.slice(at, at + len) });
+      this.answer(r.host, r.gen, { t: "done", id: r.id, status: DISK_STATUS.OK, data: this.image.slice(at, at + len) });
     } else {
       this.image.set(r.data!, at);
       this.writes.push({ t: this.now(), host: r.host, epoch: r.epoch, seq: r.seq, block: r.block, data: r.data! });
       this.log(`disk writes ${r.host}'s seq ${r.seq} to block ${r.block} (epoch ${r.epoch})`);
-      this.answer(r.host, { t: "done", id: r.id, status: DISK_STATUS.OK });
+      this.answer(r.host, r.gen, { t: "done", id: r.id, status: DISK_STATUS.OK });
     }
     this.pump();
   }

@@ -120,6 +120,8 @@ export interface DiskPlan {
   guest: DiskGuestParams;
   /** A request takes loMs..hiMs at the server, or with slowChance hiMs..slowMs. */
   latency: { loMs: number; hiMs: number; slowChance: number; slowMs: number };
+  /** Times at which P's or B's connection to the disk server resets (its client reconnects and re-sends what is unanswered). */
+  resets: Record<HostId, number[]>;
   /** Every host's links to the disk server and back ("H>DS", "DS>H"): TCP-like, sometimes held up by a partition. P's and B's go in at the start, a respawned host's when it starts (windows relative to its start). */
   links: LinkModel[];
 }
@@ -365,7 +367,7 @@ function drawDisk(rd: Prng): DiskPlan {
     readEvery: rd.pick([1, 2, 4, 8]),
   };
   const hiMs = rd.pick([0.5, 2, 5]);
-  return { guest, latency: { loMs: 0.02, hiMs, slowChance: rd.pick([0, 0.02, 0.1]), slowMs: hiMs * rd.pick([4, 20]) }, links: [] };
+  return { guest, latency: { loMs: 0.02, hiMs, slowChance: rd.pick([0, 0.02, 0.1]), slowMs: hiMs * rd.pick([4, 20]) }, links: [], resets: {} };
 }
 
 /** Requests the disk guest starts: every record's write, the reads, the header. */
@@ -403,6 +405,7 @@ function diskFaults(plan: Plan, disk: DiskPlan, rd: Prng, calm: boolean, o: Plan
   const t = () => rd.range(0, expectedMs * 1.2);
   const n = diskRequests(disk.guest);
   for (const id of HOSTS) disk.links.push(...diskLinks(rd, id, calm, t, plan.timeoutMs));
+  for (const id of HOSTS) disk.resets[id] = !calm && rd.chance(0.25) ? Array.from({ length: rd.int(1, 3) }, t).sort((a, b) => a - b) : [];
   for (const s of plan.spawns) s.links.push(...diskLinks(rd, s.id, calm, () => rd.range(0, expectedMs * 0.8), plan.timeoutMs));
   if (calm || o.crashes) return;
   const trigger = (): CrashTrigger => {
@@ -502,8 +505,9 @@ export function describePlan(p: Plan): string {
     );
     const spawn = p.spawns.find((s) => s.id === h);
     if (spawn) parts.push(`${h} respawns ${spawn.delayMs.toFixed(1)} ms after a host runs alone (times relative to its start)`);
+    const dr = p.disk?.resets[h] ?? [];
     parts.push(
-      `${h}: slice ${hp.sliceIcount}, ${hp.usPerInstr} µs/instr${crash.length ? `, crash ${crash.join(" or ")} (${hp.closeOnCrash ? "peer sees a close" : "silent"})` : ""}${hp.sinkResets.length ? `, sink resets at ${hp.sinkResets.map((x) => x.toFixed(1)).join(", ")} ms` : ""}`,
+      `${h}${dr.length ? ` (disk connection resets at ${dr.map((x) => x.toFixed(1)).join(", ")} ms)` : ""}: slice ${hp.sliceIcount}, ${hp.usPerInstr} µs/instr${crash.length ? `, crash ${crash.join(" or ")} (${hp.closeOnCrash ? "peer sees a close" : "silent"})` : ""}${hp.sinkResets.length ? `, sink resets at ${hp.sinkResets.map((x) => x.toFixed(1)).join(", ")} ms` : ""}`,
     );
   }
   for (const l of [...p.links, ...(d?.links ?? []), ...p.spawns.flatMap((s) => [s.toPrimary, s.fromPrimary, ...s.links])]) {

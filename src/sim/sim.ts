@@ -138,6 +138,9 @@ export interface SimStats {
   crashesMidIo: number;
   /** Clones sent while the primary had disk requests in flight (the new backup's device holds them as issued). */
   clonesMidIo: number;
+  /** Disk connection resets (the client re-sends what is unanswered), and re-sent requests the server joined to one still in flight. */
+  diskResets: number;
+  diskJoined: number;
 }
 
 export interface SimResult {
@@ -258,6 +261,9 @@ class Host {
   readonly diskPending = new Map<number, { msg: DiskWireReq; done: (status: number, data?: Uint8Array) => void }>();
   diskOutbox: DiskWireReq[] = [];
   diskIds = 0;
+  /** The disk connection: its number, and whether it is up (while down, requests wait; they are sent again on reconnect). */
+  diskGen = 1;
+  diskUp = true;
   diskWritesSent = 0;
   diskAnswers = 0;
   /** A disk trigger fired inside a slice: crash this long after the slice's requests left. */
@@ -394,7 +400,7 @@ export class Simulation {
   readonly disk: SimDiskServer | undefined;
   /** Which host first sent each request (by seq): another host sending it again re-issues it. */
   private readonly diskSeqsSent = new Map<number, HostId>();
-  private readonly diskCounts = { requests: 0, reissued: 0, crashesMidIo: 0, clonesMidIo: 0 };
+  private readonly diskCounts = { requests: 0, reissued: 0, crashesMidIo: 0, clonesMidIo: 0, resets: 0 };
   private readonly counts = { drops: 0, reconnects: 0, resumes: 0, resumesRefused: 0, reconnectsFailed: 0, bufferPauses: 0, bufferPausedMs: 0, throttleSleeps: 0, throttledMs: 0, lagMsMax: 0, lagMsMaxSettled: 0, lagSettledMs: 0 };
 
   constructor(
@@ -415,7 +421,7 @@ export class Simulation {
         plan.disk.latency,
         (t, label, fire) => this.at(t, label, fire),
         () => this.now,
-        (host, a) => this.diskAnswer(host, a),
+        (host, gen, a) => this.diskAnswer(host, gen, a),
         (text) => this.log(text),
         opts.mutation === "disk-unfenced",
       );
@@ -500,6 +506,7 @@ export class Simulation {
       for (const t of p.hosts[id].sinkResets) this.at(t, `sink reset ${id}`, () => this.sinkReset(h));
     }
     for (const t of p.drops) this.at(t, "drop", () => this.drop());
+    for (const id of HOSTS) for (const t of p.disk?.resets[id] ?? []) this.at(t, `disk reset ${id}`, () => this.input(this.hosts[id], `disk reset ${id}`, () => this.diskReset(this.hosts[id])));
     for (;;) {
       const e = this.queue.pop();
       if (!e) break;
@@ -525,6 +532,7 @@ export class Simulation {
         staleAccepted: this.disk.staleAccepted,
         refused: this.disk.refused,
         reads: this.disk.reads,
+        joined: this.disk.joined,
         image: this.disk.image,
         reference: diskReference(p.disk.guest),
       };
@@ -584,6 +592,8 @@ export class Simulation {
       diskReissued: this.diskCounts.reissued,
       crashesMidIo: this.diskCounts.crashesMidIo,
       clonesMidIo: this.diskCounts.clonesMidIo,
+      diskResets: this.diskCounts.resets,
+      diskJoined: this.disk?.joined ?? 0,
     };
   }
 
@@ -1284,7 +1294,7 @@ export class Simulation {
   diskBackend(h: Host): DiskBackend {
     return {
       submit: (req: DiskRequest, done: (status: number, data?: Uint8Array) => void, epoch = 0) => {
-        const msg: DiskWireReq = { id: ++h.diskIds, host: h.id, epoch, op: req.op, block: req.block, count: req.count, seq: req.seq };
+        const msg: DiskWireReq = { id: ++h.diskIds, host: h.id, gen: h.diskGen, epoch, op: req.op, block: req.block, count: req.count, seq: req.seq };
         if (req.data) msg.data = req.data;
         h.diskPending.set(msg.id, { msg, done });
         // Inside a slice the request leaves when the slice ends (the real client's send is
@@ -1293,6 +1303,25 @@ export class Simulation {
         else this.sendDisk(h, msg);
       },
     };
+  }
+
+  /** The host's disk connection resets: answers on their way are lost; the client reconnects a little later and sends every unanswered request again (DiskClient.reconnect). */
+  private diskReset(h: Host): void {
+    if (!h.up || !h.diskUp) return;
+    h.diskGen++;
+    h.diskUp = false;
+    this.diskCounts.resets++;
+    this.log(`${h.id} disk connection resets (${h.diskPending.size} requests unanswered)`);
+    // At once (a reset the client notices as it happens) or after some retries (RECONNECT_DELAY_MS apart).
+    const delay = this.rng.chance(0.5) ? this.rng.range(0.05, 2) : this.rng.range(2, 300);
+    this.at(this.now + delay, `disk reconnect ${h.id}`, () =>
+      this.input(h, `disk reconnect ${h.id}`, () => {
+        if (h.stopping) return;
+        h.diskUp = true;
+        this.log(`${h.id} disk reconnected: sending ${h.diskPending.size} unanswered requests again`);
+        for (const p of h.diskPending.values()) this.sendDisk(h, p.msg);
+      }),
+    );
   }
 
   private flushDisk(h: Host): void {
@@ -1312,7 +1341,8 @@ export class Simulation {
   }
 
   private sendDisk(h: Host, msg: DiskWireReq): void {
-    if (!h.up) return;
+    if (!h.up || !h.diskUp) return; // sent again when the connection is back
+    msg.gen = h.diskGen;
     this.diskCounts.requests++;
     const first = this.diskSeqsSent.get(msg.seq);
     if (first === undefined) this.diskSeqsSent.set(msg.seq, h.id);
@@ -1334,12 +1364,13 @@ export class Simulation {
   }
 
   /** The server answers a host; the host's client hands a completion to the node, or reports a refused write (renewing it in a newer epoch this host holds, as DiskClient does). */
-  private diskAnswer(host: string, a: DiskWireAns): void {
+  private diskAnswer(host: string, gen: number, a: DiskWireAns): void {
     const h = this.hosts[host];
     const wire = this.net.encode(a);
     for (const t of this.net.link("DS", host).arrivals(this.now))
       this.at(t, `disk -> ${host}`, () =>
         this.input(h, `disk -> ${host}`, () => {
+          if (gen !== h.diskGen) return; // its connection reset: the answer is lost
           const m = this.net.decode<DiskWireAns>(wire);
           const p = h.diskPending.get(m.id);
           if (!p) return;
