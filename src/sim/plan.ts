@@ -14,6 +14,11 @@
 // hitting a reconnect), some bound the primary's log buffer to 2-16 KiB, and some pair a
 // fast primary with a backup 4-8 times slower, a lag threshold of 20-100 ms and a guest
 // long enough for the throttle to settle.
+//
+// Disk runs (their own stream, about 30% of seeds): the disk guest replaces the console
+// guest; each host gets TCP-like links to the disk server, sometimes held up by a partition,
+// and sometimes a few connection resets; primaries crash mid-I/O (CrashTrigger "disk"), and
+// in some runs P crashes while its requests are held up on the way to the disk.
 import type { Role } from "../ft/node.js";
 import type { DiskGuestParams, GuestParams } from "./guest.js";
 import type { LinkModel, Window } from "./net.js";

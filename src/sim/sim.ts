@@ -23,6 +23,17 @@
 // onReconnectFailed. Plans may also bound the log buffer (NodeConfig.logBufferBytesMax)
 // and pair a fast primary with a slow backup and a small lag threshold (throttling); the
 // shell counts the pauses and sleeps it sees and measures the backup's true lag.
+//
+// The shared disk (disk runs): every host has a disk client, as FtHost.connectDisk gives
+// the node one before it starts (NodeConfig.disk); the node's DiskGate holds writes until
+// the backup has the log and hands reads and released writes to it with the node's epoch.
+// Requests made inside a slice leave when the slice ends (a crash inside it loses them);
+// once sent they travel over the host's link to the disk server (./disk.ts) and may arrive
+// after their host died. Answers go back over the link; a dead host's are lost; a refused
+// write is sent again in the host's newer epoch when it holds one, else the node hears
+// onDiskFenced and halts. A new primary's node re-issues its device's outstanding requests
+// by itself (its new LiveEnv submits them). Disk connections may reset: the client sends
+// every unanswered request again (DiskClient.reconnect).
 import type { ArbiterState, TasRequest, TasResult } from "../arbiter/core.js";
 import { initialState, testAndSet } from "../arbiter/core.js";
 import { EV } from "../devices/events.js";
