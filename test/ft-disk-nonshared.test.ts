@@ -341,6 +341,18 @@ describe("--backup-reads: the backup reads its own image", () => {
     expect(b.role).toBe("halted");
   });
 
+  it("diskmix itself notices a block that reads back wrong (so its \"0 bad\" means something)", () => {
+    const c = new Cluster(12, MIX_GEOMETRY);
+    const p = c.add("p", 11);
+    c.arbiter = testAndSet(c.arbiter, { epoch: 1, host: "p", members: ["p"] }).state;
+    c.exec("p", p.startPrimary({ program: "diskmix", image: DISKMIX, epoch: 1, withBackup: false, disk: c.g }, c.nowMs));
+    for (let i = 0; i < 40000 && c.disks.get("p")!.submitted.filter((r) => r.op === DISK_WRITE).length < MIX_GEOMETRY.blocks + 5; i++) c.round();
+    for (let k = 0; k < MIX_GEOMETRY.blocks; k++) c.image("p")[k * MIX_GEOMETRY.blockBytes + 100] ^= 0x5a;
+    runToEnd(c);
+    const bad = Number(/(\d+) bad/.exec(c.text())![1]);
+    expect(bad).toBeGreaterThan(0);
+  });
+
   it("primary crashes with --backup-reads: the survivor's guest reads its own image and finds every block right", () => {
     const ref = mixRun(5, true);
     for (const f of [0.1, 0.5, 0.9]) {
