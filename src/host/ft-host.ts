@@ -270,8 +270,12 @@ export class FtHost {
   /** Connects the shared disk, or opens this host's own image (when there is one), and gives it to the node. */
   private async connectDisk(): Promise<void> {
     if (this.o.diskImage) {
-      const { FileDisk } = await import("./disk.js");
-      this.ownDisk = await FileDisk.open(this.o.diskImage, () => this.poke());
+      const { DiskImageError, FileDisk } = await import("./disk.js");
+      try {
+        this.ownDisk = await FileDisk.open(this.o.diskImage, () => this.poke());
+      } catch (e) {
+        throw new DiskImageError(`--disk-image ${this.o.diskImage}: ${(e as Error).message}`);
+      }
       this.node.setDiskBackend(this.ownDisk, this.ownDisk.geometry);
       return;
     }
