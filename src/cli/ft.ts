@@ -4,7 +4,7 @@
 // host, crashes hosts on request, and ends with a summary.
 import { type ChildProcess, spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
-import { rmSync, writeFileSync } from "node:fs";
+import { copyFileSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { createInterface } from "node:readline";
@@ -13,6 +13,8 @@ import { FAILURE_TIMEOUT_MS_DEFAULT, HEARTBEAT_INTERVAL_MS_DEFAULT } from "../ft
 import type { HostStatus } from "../host/sink.js";
 import { startSink } from "../host/sink.js";
 import type { DiskServer } from "../host/disksrv.js";
+import type { DiskGeometry } from "../devices/disk.js";
+import { createDiskImage, readDiskGeometry } from "../host/disk.js";
 import { setLogger } from "../transport/channel.js";
 import { startClusterSwitch, switchSummary } from "./ft-net.js";
 import type { Command } from "./args.js";
@@ -53,9 +55,16 @@ host on a terminal. Ends when the guest halts (or on Ctrl-C) with a summary on s
                                 blip: the backup reconnects and catches up, no failover)
   --no-respawn                  do not start a new backup after a host fails (by default a
                                 new backup joins the survivor by clone, in a new epoch)
-  --disk IMAGE                  a shared disk (make one with ftvm disk create): the launcher
-                                serves it to whichever host is live; writes obey the output
-                                rule and carry the epoch, so a deposed primary cannot write
+  --disk IMAGE                  a disk (make one with ftvm disk create), shared by default:
+                                the launcher serves it to whichever host is live; writes obey
+                                the output rule and carry the epoch, so a deposed primary
+                                cannot write
+  --disk-mode shared|non-shared non-shared: each host gets its own copy of IMAGE (in a
+                                temporary directory the launcher names); both apply the same
+                                writes; at the end the image of the host that finished as the
+                                live primary is copied back over IMAGE
+  --backup-reads                non-shared: disk reads go into the log without their data (a
+                                CRC-32 instead); the backup reads its own image
   --mem SIZE                    guest memory (e.g. 16M)
   --listen [HOST:]PORT          serve network clients through a virtual switch in this
                                 launcher: one address across failovers (see README)
@@ -84,6 +93,8 @@ While it runs: press p to crash the primary, b to crash the backup, q to stop; o
         "no-respawn": { type: "boolean" },
         mem: { type: "string" },
         disk: { type: "string" },
+        "disk-mode": { type: "string" },
+        "backup-reads": { type: "boolean" },
         "backup-slowdown": { type: "string" },
         "lag-threshold-ms": { type: "string" },
         "log-buffer-bytes": { type: "string" },
@@ -114,6 +125,8 @@ While it runs: press p to crash the primary, b to crash the backup, q to stop; o
       respawn: !p.values["no-respawn"],
       mem: p.values.mem as string | undefined,
       disk: p.values.disk as string | undefined,
+      diskMode: diskModeOption(p.values["disk-mode"] as string | undefined),
+      backupReads: !!p.values["backup-reads"],
       backupSlowdown: p.values["backup-slowdown"] as string | undefined,
       lagThresholdMs: opt("lag-threshold-ms"),
       logBufferBytes: p.values["log-buffer-bytes"] as string | undefined,
@@ -125,6 +138,11 @@ While it runs: press p to crash the primary, b to crash the backup, q to stop; o
     });
   },
 };
+
+function diskModeOption(v: string | undefined): "shared" | "non-shared" | undefined {
+  if (v === undefined || v === "shared" || v === "non-shared") return v;
+  throw new UsageError(`--disk-mode takes shared or non-shared, got "${v}"`);
+}
 
 export interface ClusterOptions {
   program: string;
@@ -143,8 +161,11 @@ export interface ClusterOptions {
   /** Guest memory and the log buffer bound, as the hosts' --mem and --log-buffer-bytes take them. */
   mem?: string;
   logBufferBytes?: string;
-  /** A disk image both hosts share through a disk server in this launcher. */
+  /** A disk image: shared by both hosts through a disk server in this launcher, or copied per host (diskMode "non-shared"). */
   disk?: string;
+  diskMode?: "shared" | "non-shared";
+  /** Non-shared: the backup reads its own image instead of receiving read data in the log. */
+  backupReads?: boolean;
   /** Backups replay this many times slower (a factor, as the hosts' --slowdown takes it). */
   backupSlowdown?: string;
   lagThresholdMs?: number;
@@ -169,6 +190,8 @@ export interface ClusterResult {
   failovers: { liveMs?: number; firstOutputMs?: number; silentMs: number; replayMs: number; electMs: number }[];
   /** The shared disk server's counts (with --disk). */
   disk?: DiskServer["stats"];
+  /** Non-shared: where the hosts' own images were, and which was copied back over the image (none when no host finished). */
+  ownImages?: { dir: string; copiedBack?: string };
   /** Per completed clone: the primary's pause, the clone's time from the join request to the pair's epoch, and from spawning the process. */
   clones: { pauseMs?: number; cloneMs: number; fromSpawnMs?: number; memBytes: number; sendMs?: number; sendWallMs?: number }[];
 }
@@ -249,8 +272,24 @@ export async function runClusterDetailed(o: ClusterOptions): Promise<ClusterResu
   });
 
   // The shared disk, like the sink, lives here: outside both hosts' failure domain.
+  // A non-shared disk is a copy of the image per host instead, in a directory named here.
   let diskServer: DiskServer | undefined;
-  if (o.disk) {
+  const nonShared = o.diskMode === "non-shared";
+  if ((o.backupReads && !(o.disk && nonShared)) || (o.diskMode !== undefined && !o.disk)) {
+    await sink.close();
+    throw new UsageError(o.backupReads ? "--backup-reads needs --disk IMAGE --disk-mode non-shared" : "--disk-mode needs --disk IMAGE");
+  }
+  let ownImages: { dir: string; next: number; geometry: DiskGeometry } | undefined;
+  if (o.disk && nonShared) {
+    try {
+      const geometry = readDiskGeometry(o.disk);
+      ownImages = { dir: mkdtempSync(join(tmpdir(), "ftvm-disks-")), next: 1, geometry };
+    } catch (e) {
+      await sink.close();
+      throw new UsageError(`--disk ${o.disk}: ${(e as Error).message}`);
+    }
+    logLine(`non-shared disk: each host's own image goes in ${ownImages.dir}`);
+  } else if (o.disk) {
     try {
       // Loaded only with --disk, so plain runs start as fast as before.
       const { startDiskServer } = await import("../host/disksrv.js");
@@ -315,17 +354,32 @@ export async function runClusterDetailed(o: ClusterOptions): Promise<ClusterResu
     ...(o.lagThresholdMs !== undefined ? ["--lag-threshold-ms", String(o.lagThresholdMs)] : []),
   ];
   const slow = o.backupSlowdown ? ["--slowdown", o.backupSlowdown] : [];
+  /**
+   * Non-shared: a new image for the next host. The first two start from copies of the
+   * user's image; a joining backup gets a fresh one of the same geometry, which the clone
+   * fills with its primary's image before it replays.
+   */
+  const ownImage = (copy: boolean): string[] => {
+    if (!ownImages || !o.disk) return [];
+    const path = join(ownImages.dir, `host-${ownImages.next++}.img`);
+    if (copy) copyFileSync(o.disk, path);
+    else createDiskImage(path, ownImages.geometry);
+    return ["--disk-image", path];
+  };
   const primary = await spawnChild("primary", [
     o.program,
     "--listen",
     "127.0.0.1:0",
     ...(o.mem ? ["--mem", o.mem] : []),
+    ...ownImage(true),
+    ...(o.backupReads ? ["--backup-reads"] : []),
     ...common,
     ...(o.crashPrimaryAtIcount !== undefined ? ["--crash-at-icount", String(o.crashPrimaryAtIcount)] : []),
   ]);
   const backup = await spawnChild("backup", [
     "--primary",
     primary.url!,
+    ...ownImage(true),
     ...common,
     ...slow,
     ...(o.crashBackupAtIcount !== undefined ? ["--crash-at-icount", String(o.crashBackupAtIcount)] : []),
@@ -372,7 +426,7 @@ export async function runClusterDetailed(o: ClusterOptions): Promise<ClusterResu
     if (!ready || o.respawn === false || stopping || done || joiner) return;
     const p = livePrimary();
     if (!p?.url) return;
-    const args = ["--join", p.url, ...common, ...slow];
+    const args = ["--join", p.url, ...ownImage(false), ...common, ...slow];
     joiner = { role: "backup", proc: undefined as never, exited: false };
     void spawnChild("backup", args).then((c) => {
       joiner = c;
@@ -475,13 +529,27 @@ export async function runClusterDetailed(o: ClusterOptions): Promise<ClusterResu
   await sink.close();
   await net?.close();
   await diskServer?.close();
+  // Non-shared: the image of the host that finished as the live primary is the disk's final
+  // state: it goes back over the user's image. Without a finish, the hosts' images stay
+  // where they are, for a look.
+  let copiedBack: string | undefined;
+  if (ownImages && o.disk) {
+    const from = done?.diskImage;
+    if (typeof from === "string") {
+      copyFileSync(from, o.disk);
+      copiedBack = from;
+      rmSync(ownImages.dir, { recursive: true, force: true });
+    }
+  }
   clearStatus();
   try {
     rmSync(control);
   } catch {
     // Already gone.
   }
-  const text = summary(o, sink.state, news, done, interrupted, Date.now() - started, kills, firstWriteAt, diskServer?.stats) + (net ? switchSummary(net.sw) : "");
+  const text =
+    summary(o, sink.state, news, done, interrupted, Date.now() - started, kills, firstWriteAt, diskServer?.stats, ownImages ? { dir: ownImages.dir, copiedBack } : undefined) +
+    (net ? switchSummary(net.sw) : "");
   info(text);
   const failovers = news
     .filter((n) => n.data.event === "live")
@@ -508,7 +576,7 @@ export async function runClusterDetailed(o: ClusterOptions): Promise<ClusterResu
       return { pauseMs: pause ? Number(pause.data.pauseMs) : undefined, cloneMs: Number(n.data.cloneMs), fromSpawnMs: spawned === undefined ? undefined : n.at - spawned, memBytes: Number(n.data.memBytes), sendMs: sent ? Number(sent.data.sendMs) : undefined, sendWallMs: sent ? Number(sent.data.wallMs) : undefined };
     });
   const code = interrupted ? 130 : !done ? EXIT_FAIL : done.trap ? EXIT_FAIL : EXIT_OK;
-  return { code, done, summary: text, failovers, clones, disk: diskServer ? { ...diskServer.stats } : undefined };
+  return { code, done, summary: text, failovers, clones, disk: diskServer ? { ...diskServer.stats } : undefined, ownImages: ownImages ? { dir: ownImages.dir, copiedBack } : undefined };
 }
 
 /** "a" or "a-b" (min-max) of a list of figures. */
@@ -550,6 +618,7 @@ function summary(
   kills: { role: string; at: number }[],
   firstWriteAt: Map<number, number>,
   disk?: DiskServer["stats"],
+  ownImages?: { dir: string; copiedBack?: string },
 ): string {
   const lives = news.filter((n) => n.data.event === "live");
   const alone = news.filter((n) => n.data.event === "alone" && !lives.some((l) => l.host === n.host));
@@ -568,6 +637,17 @@ function summary(
         (disk.ioErrors ? `; I/O errors: ${disk.ioErrors}` : "") +
         (disk.joined ? `; re-sent requests joined: ${disk.joined}` : ""),
     );
+  if (ownImages)
+    lines.push(
+      ownImages.copiedBack
+        ? `  disk: non-shared${o.backupReads ? ", backup reads" : ""}: the finishing primary's own image (${ownImages.copiedBack}) was copied back to ${o.disk}`
+        : `  disk: non-shared: no host finished; ${o.disk} is unchanged, the hosts' own images are in ${ownImages.dir}`,
+    );
+  if (done && typeof done.logWireBytes === "number") {
+    const secs = Number(done.runMs) / 1000;
+    const rate = secs > 0 ? ` (${((done.logWireBytes * 8) / secs / 1e6).toFixed(2)} Mbit/s over ${secs.toFixed(1)} s)` : "";
+    lines.push(`  log: ${done.logWireBytes.toLocaleString("en-US")} bytes sent to the backup by the finishing primary${rate}`);
+  }
   for (const l of lives) {
     const d = l.data;
     lines.push(

@@ -17,6 +17,7 @@ const SHARED = {
   sink: { type: "string" },
   switch: { type: "string" },
   "disk-server": { type: "string" },
+  "disk-image": { type: "string" },
   "heartbeat-ms": { type: "string" },
   "timeout-ms": { type: "string" },
   "crash-at-icount": { type: "string" },
@@ -33,6 +34,9 @@ const SHARED_HELP = `  --arbiter URL         the arbiter (ws://HOST:PORT)       
   --switch URL          virtual switch: network clients reach the guest through it env FTVM_SWITCH
   --disk-server URL     the shared disk's server (ftvm ft --disk starts one); the
                         primary learns the geometry from it       env FTVM_DISK_SERVER
+  --disk-image FILE     a non-shared disk: this host's own image (both hosts apply the
+                        same writes to their own; ftvm ft --disk-mode non-shared makes
+                        the copies)                               env FTVM_DISK_IMAGE
   --secret S            shared secret for every channel           env FTVM_SECRET
   --heartbeat-ms N      heartbeat interval (default ${HEARTBEAT_INTERVAL_MS_DEFAULT})           env FTVM_HEARTBEAT_MS
   --timeout-ms N        declare the peer dead after N ms of silence (default ${FAILURE_TIMEOUT_MS_DEFAULT})
@@ -99,6 +103,7 @@ function ftOptions(get: (n: string) => string | undefined, usage: string) {
     sinkUrl: get("sink"),
     switchUrl: get("switch"),
     diskServerUrl: get("disk-server"),
+    diskImage: diskImageOption(get),
     heartbeatMs: intOption(get("heartbeat-ms"), "heartbeat-ms") ?? HEARTBEAT_INTERVAL_MS_DEFAULT,
     timeoutMs: intOption(get("timeout-ms"), "timeout-ms") ?? FAILURE_TIMEOUT_MS_DEFAULT,
     crashAtIcount: intOption(get("crash-at-icount"), "crash-at-icount"),
@@ -107,6 +112,12 @@ function ftOptions(get: (n: string) => string | undefined, usage: string) {
     lagThresholdMs: intOption(get("lag-threshold-ms"), "lag-threshold-ms"),
     slowdown: slowdownOption(get("slowdown")),
   };
+}
+
+function diskImageOption(get: (n: string) => string | undefined): string | undefined {
+  const image = get("disk-image");
+  if (image !== undefined && get("disk-server") !== undefined) throw new UsageError("--disk-image (a non-shared disk) and --disk-server (a shared one) exclude each other");
+  return image;
 }
 
 function slowdownOption(v: string | undefined): number | undefined {
@@ -153,10 +164,16 @@ export const primaryCommand: Command = {
 
   --listen HOST:PORT    where the backup connects (default 127.0.0.1:0); prints "listening URL"
   --wait-backup-ms N    wait this long for a backup before running alone (default 10000)
+  --backup-reads        with --disk-image: log disk reads without their data (a CRC-32);
+                        the backup reads its own image instead
   --mem SIZE, --stack SIZE   guest memory and stack sizes
 ${SHARED_HELP}`,
   async run(argv) {
-    const p = parse(argv, { ...SHARED, listen: { type: "string" }, "wait-backup-ms": { type: "string" }, mem: { type: "string" }, stack: { type: "string" } }, this.usage);
+    const p = parse(
+      argv,
+      { ...SHARED, listen: { type: "string" }, "wait-backup-ms": { type: "string" }, mem: { type: "string" }, stack: { type: "string" }, "backup-reads": { type: "boolean" } },
+      this.usage,
+    );
     if (p.values.help) {
       process.stdout.write(this.usage + "\n");
       return EXIT_OK;
@@ -167,11 +184,14 @@ ${SHARED_HELP}`,
     const { host, port } = hostPort(get("listen") ?? "127.0.0.1:0", "listen");
     const image = loadProgram(p.positionals[0]);
     setLogPrefix("primary: ");
-    const h = new FtHost({ ...ftOptions(get, this.usage), interpret: !!p.values.interpret });
+    const backupReads = !!p.values["backup-reads"];
+    if (backupReads && get("disk-image") === undefined) throw new UsageError("--backup-reads needs a non-shared disk (--disk-image)");
+    const h = new FtHost({ ...ftOptions(get, this.usage), interpret: !!p.values.interpret, backupReads });
     return runHost(() =>
       h.runPrimary({
         ...ftOptions(get, this.usage),
         interpret: !!p.values.interpret,
+        backupReads,
         program: p.positionals[0],
         image,
         memBytes: bytesOption(get("mem"), "mem"),

@@ -2,7 +2,10 @@
 // their reassembly on the new backup. The primary copies its state at one instruction
 // boundary (icount S) and goes on running; the copy travels as one "clone" header
 // (everything but memory) and memory in "clone-mem" chunks; the log from S follows on
-// the same ordered channel. Pure: no sockets, no clocks.
+// the same ordered channel. With a non-shared disk the primary's own image follows too,
+// in "clone-disk" chunks read between guest slices (FtNode.pumpDiskClone), interleaved
+// with the log; the new backup writes them to its own image before it replays.
+// Pure: no sockets, no clocks.
 import type { DevicesState } from "../devices/bus.js";
 import type { DiskGeometry } from "../devices/disk.js";
 import type { NetChunk } from "../devices/nic.js";
@@ -15,6 +18,16 @@ import type { HeldOutput } from "./gate.js";
 export const CLONE_CHUNK_BYTES = 1024 * 1024;
 /** The largest guest memory a clone may carry (the machine's own bound is far lower). */
 export const CLONE_MEM_BYTES_MAX = 1024 * 1024 * 1024;
+/** A non-shared disk's image travels in chunks of this size (a multiple of every block size, which is at most 64 KiB). */
+export const CLONE_DISK_CHUNK_BYTES = 1024 * 1024;
+/** Chunks of the image the primary reads at once while streaming it (bounds the memory the copy takes). */
+export const CLONE_DISK_READS_IN_FLIGHT = 4;
+/**
+ * The largest own disk image a clone streams. Every byte crosses the log channel while the
+ * primary holds its new writes (its guest sees them complete only afterwards), so a larger
+ * image is refused with this reason rather than stalling the guest's writes for minutes.
+ */
+export const CLONE_DISK_BYTES_MAX = 4 * 1024 * 1024 * 1024;
 
 export interface CloneSnapshot {
   epoch: number;
@@ -32,6 +45,11 @@ export interface CloneSnapshot {
   lastUs: number;
   /** Output released before S that the sink has not acknowledged: the backup re-sends it if it goes live. */
   unsunk: HeldOutput[];
+  /** "non-shared": each host has its own image (absent: shared, or no disk). */
+  diskMode?: string;
+  backupReads?: boolean;
+  /** Non-shared: how many "clone-disk" chunks of the image follow. */
+  diskChunks?: number;
 }
 
 /** The messages that carry a snapshot: a header, then memory chunk by chunk (views of the snapshot's copy, not further copies). */
@@ -54,6 +72,7 @@ export function cloneMessages(s: CloneSnapshot): Msg[] {
     lastUs: s.lastUs,
     unsunk: s.unsunk.map((c) => ({ icount: c.icount, offset: c.offset, bytes: c.bytes })),
     memChunks: chunks,
+    ...(s.diskMode ? { diskMode: s.diskMode, backupReads: s.backupReads === true, diskChunks: s.diskChunks ?? 0 } : {}),
   };
   const out: Msg[] = [header];
   for (let i = 0; i < chunks; i++) out.push({ t: "clone-mem", index: i, bytes: mem.subarray(i * CLONE_CHUNK_BYTES, Math.min(mem.length, (i + 1) * CLONE_CHUNK_BYTES)) });
@@ -74,6 +93,10 @@ export class CloneAssembler {
   readonly devices: DevicesState;
   /** As sent; FtNode checks it. */
   readonly disk: unknown;
+  readonly diskMode: unknown;
+  readonly backupReads: boolean;
+  /** Non-shared: image chunks that follow (FtNode checks the count against the geometry). */
+  readonly diskChunks: number;
   readonly netKept: NetChunk[];
   readonly unsunk: HeldOutput[];
   private readonly machine: Omit<MachineState, "mem">;
@@ -104,6 +127,9 @@ export class CloneAssembler {
     if (!h.devices || typeof h.devices !== "object") throw new CloneError("clone header: devices state missing");
     this.devices = h.devices as DevicesState;
     this.disk = h.disk;
+    this.diskMode = h.diskMode;
+    this.backupReads = h.backupReads === true;
+    this.diskChunks = h.diskChunks === undefined ? 0 : int("diskChunks");
     const kept = h.netKept ?? [];
     if (!Array.isArray(kept)) throw new CloneError("clone header: netKept must be a list");
     this.netKept = (kept as NetChunk[]).map((c) => {

@@ -15,15 +15,18 @@ import { LiveRunner, ReplayRunner } from "../replay/session.js";
 import { QueueSource } from "../replay/source.js";
 import type { DiskBackend, World } from "../replay/world.js";
 import type { DiskGeometry } from "../devices/disk.js";
-import { geometryProblem } from "../devices/disk.js";
+import { DISK_STATUS, geometryProblem } from "../devices/disk.js";
 import { DiskGate } from "./diskgate.js";
+import { LOCAL_DISK_ATTEMPTS_MAX, LocalDisk } from "./localdisk.js";
+import { LocalReplaySource, withoutReadData } from "./localreplay.js";
+import type { DiskCompletion } from "../devices/disk.js";
 import type { Image } from "../vm/image.js";
 import { decodeImage, encodeImage } from "../vm/image.js";
 import { Machine } from "../vm/machine.js";
 import { FailureDetector } from "./detector.js";
 import { OutputGate, type HeldOutput } from "./gate.js";
 import { AckError, LOG_BATCH_BYTES_MAX, PrimaryLog, eventBytes } from "./primary.js";
-import { CloneAssembler, CloneError, cloneMessages } from "./clone.js";
+import { CLONE_DISK_BYTES_MAX, CLONE_DISK_CHUNK_BYTES, CLONE_DISK_READS_IN_FLIGHT, CloneAssembler, CloneError, cloneMessages } from "./clone.js";
 import { Throttle } from "./throttle.js";
 import { NetGate } from "./netgate.js";
 import type { NetChunk } from "../devices/nic.js";
@@ -103,11 +106,24 @@ export interface NodeConfig {
   /** Installs an execution engine on a new machine (the compiled engine, or none). */
   attachEngine?: (m: Machine) => void;
   /**
-   * The shared disk's back-end (a disk server client), used only while this node is live
-   * and only through its DiskGate. A node whose guest has a disk must have one to go live.
+   * The disk's back-end. Shared mode (the default): the shared disk's server client, used
+   * only while this node is live and only through its DiskGate. Non-shared mode: this
+   * host's own image (see localdisk.ts), used live and while replaying. A node whose guest
+   * has a disk must have one to go live.
    */
   disk?: DiskBackend;
+  /** "shared": one image both hosts reach; "non-shared": each host has its own image. */
+  diskMode?: DiskMode;
+  /** Non-shared: the geometry of this host's own image (a backup refuses a primary whose disk differs). */
+  diskGeometry?: DiskGeometry;
+  /**
+   * Non-shared, as a primary: log read completions without their data (a CRC-32 instead);
+   * the backup reads its own image. A backup follows what the primary's start says.
+   */
+  backupReads?: boolean;
 }
+
+export type DiskMode = "shared" | "non-shared";
 
 export interface RunResult {
   actions: Action[];
@@ -178,6 +194,20 @@ export class FtNode {
   private throttledUntilMs = -Infinity;
   /** Backup: the clone being received. */
   private cloneIn?: CloneAssembler;
+  /** Non-shared: this host's own disk (see localdisk.ts); undefined with a shared disk or none. */
+  private localDisk?: LocalDisk;
+  /** Non-shared backup: the replay source that performs requests on the own disk (see localreplay.ts). */
+  private localReplay?: LocalReplaySource;
+  /** Non-shared: reads are logged without data and the backup reads its own image (the primary decides). */
+  private backupReads = false;
+  /** Actions that arose in a disk callback (between calls): handed out by the next run(). */
+  private outbox: Action[] = [];
+  /** Primary: the own image being streamed to a joining backup (non-shared). */
+  private diskClone?: { chunks: number; chunkBlocks: number; next: number; inFlight: number; sent: number; bytes: number };
+  /** Joining backup: the image chunks expected, and how many have landed on this host's own image. */
+  private diskCloneIn?: { chunks: number; chunkBlocks: number; seen: Set<number>; written: number; failed?: string };
+  /** Joining backup: restored, but "restored" waits until the image has landed too. */
+  private restoredUnsent = false;
   /**
    * Backup: false while a cloned backup waits for the pair's epoch: until then it is no
    * member of any epoch and may not claim one (the arbiter would refuse it anyway).
@@ -196,6 +226,7 @@ export class FtNode {
     this.boot(s.image, s.memBytes, s.stackBytes, s.disk);
     this.epoch = s.epoch;
     this.program = s.program;
+    this.backupReads = this.localDisk !== undefined && this.cfg.backupReads === true;
     this.becomeLive(1, 0);
     const actions: Action[] = [];
     if (s.withBackup) {
@@ -212,6 +243,7 @@ export class FtNode {
           stackBytes: this.machine.stackBytes,
           program: s.program,
           disk: this.diskGeometry(),
+          ...this.diskModeFields(),
         },
       });
       this.backupHost = s.backupHost;
@@ -227,13 +259,11 @@ export class FtNode {
   startBackup(m: Msg, nowMs: number): Action[] {
     if (m.t === "clone") return this.startClone(m, nowMs);
     if (m.t !== "start" || !(m.image instanceof Uint8Array) || !Number.isSafeInteger(m.epoch)) throw new ProtocolError(`expected start from the primary, got "${m.t}"`);
-    this.boot(decodeImage(new Uint8Array(m.image), "image from the primary"), m.memBytes as number, m.stackBytes as number, this.peerDisk(m.disk));
+    this.boot(decodeImage(new Uint8Array(m.image), "image from the primary"), m.memBytes as number, m.stackBytes as number, this.peerDisk(m.disk, m.diskMode));
+    this.backupReads = this.localDisk !== undefined && m.backupReads === true;
     this.epoch = m.epoch as number;
     this.role = "backup";
-    const source = new QueueSource();
-    const env = new ReplayEnv(this.bus, source);
-    this.bus.env = env;
-    this.replay = { env, source, runner: new ReplayRunner(this.bus, env, { sliceIcount: this.cfg.sliceIcount }) };
+    this.startReplay();
     this.detector = new FailureDetector(this.cfg.timeoutMs, nowMs);
     return [this.newsAction(`backup of epoch ${this.epoch}`, { event: "start" })];
   }
@@ -248,7 +278,15 @@ export class FtNode {
     } catch (e) {
       throw new ProtocolError((e as Error).message);
     }
-    this.boot(image, c.memBytes, c.stackBytes, this.peerDisk(c.disk));
+    this.boot(image, c.memBytes, c.stackBytes, this.peerDisk(c.disk, c.diskMode));
+    this.backupReads = this.localDisk !== undefined && c.backupReads;
+    if (this.localDisk) {
+      // The primary streams its own image after the memory: it lands on ours before replay starts.
+      const g = this.bus.disk.geometry;
+      const chunkBlocks = CLONE_DISK_CHUNK_BYTES / g.blockBytes;
+      if (c.diskChunks !== Math.ceil(g.blocks / chunkBlocks)) throw new ProtocolError(`clone header: ${c.diskChunks} disk image chunks for ${g.blocks} blocks of ${g.blockBytes} bytes`);
+      this.diskCloneIn = { chunks: c.diskChunks, chunkBlocks, seen: new Set(), written: 0 };
+    }
     this.program = c.program;
     this.epoch = c.epoch;
     this.cloneIn = c;
@@ -271,12 +309,9 @@ export class FtNode {
       throw e;
     }
     this.cloneIn = undefined;
-    const source = new QueueSource();
-    const env = new ReplayEnv(this.bus, source);
+    const env = this.startReplay();
     env.lastLsn = c.lsn;
     env.lastUs = c.lastUs;
-    this.bus.env = env;
-    this.replay = { env, source, runner: new ReplayRunner(this.bus, env, { sliceIcount: this.cfg.sliceIcount }) };
     this.received = c.lsn;
     // Output the primary released before the snapshot but the sink may not have: ours to
     // re-send if we go live (the sink drops what it has).
@@ -284,10 +319,65 @@ export class FtNode {
     this.net.keep(c.netKept);
     this.pendingBytes = c.unsunk.reduce((n, o) => n + o.bytes.length, 0);
     this.role = "backup";
+    // Non-shared: the primary's image is still on its way; replay (and "restored", which
+    // lets the primary claim the pair's epoch) waits until it has landed here.
+    if (this.imagePending()) {
+      this.restoredUnsent = true;
+      return [this.newsAction(`restored the clone's memory at icount ${this.machine.icount}; receiving the disk image`, { event: "restored-memory", icount: this.machine.icount })];
+    }
+    return this.restoredActions();
+  }
+
+  private restoredActions(): Action[] {
+    this.restoredUnsent = false;
     return [
       { kind: "send", msg: { t: "restored", icount: this.machine.icount, lsn: this.received } },
       this.newsAction(`restored the clone at icount ${this.machine.icount}; replaying, waiting for the pair's epoch`, { event: "restored", icount: this.machine.icount }),
     ];
+  }
+
+  /** A joining backup of a non-shared disk has not yet written the whole image it is being sent. */
+  private imagePending(): boolean {
+    const d = this.diskCloneIn;
+    return d !== undefined && d.written < d.chunks;
+  }
+
+  /** The replay environment, reading from a new queue (through the own disk with a non-shared disk). */
+  private startReplay(): ReplayEnv {
+    const source = new QueueSource();
+    this.localReplay = this.localDisk ? new LocalReplaySource(source, this.bus, this.localDisk, this.backupReads) : undefined;
+    const env = new ReplayEnv(this.bus, this.localReplay ?? source);
+    this.bus.env = env;
+    this.replay = { env, source, runner: new ReplayRunner(this.bus, env, { sliceIcount: this.cfg.sliceIcount }) };
+    return env;
+  }
+
+  /** Joining backup: a chunk of the primary's image; written to this host's own image. */
+  private onCloneDisk(m: Msg): Action[] {
+    const d = this.diskCloneIn;
+    if (!d) throw new ProtocolError(`unexpected "clone-disk": this backup is not receiving an image`);
+    const g = this.bus.disk.geometry;
+    const index = m.index as number;
+    if (!Number.isSafeInteger(index) || index < 0 || index >= d.chunks || d.seen.has(index)) throw new ProtocolError(`clone: disk image chunk ${String(m.index)} is out of range or repeated`);
+    const block = index * d.chunkBlocks;
+    const count = Math.min(d.chunkBlocks, g.blocks - block);
+    const bytes = m.bytes;
+    if (!(bytes instanceof Uint8Array) || bytes.length !== count * g.blockBytes)
+      throw new ProtocolError(`clone: disk image chunk ${index} has ${bytes instanceof Uint8Array ? bytes.length : "no"} bytes, expected ${count * g.blockBytes}`);
+    d.seen.add(index);
+    const data = new Uint8Array(bytes);
+    const write = (attempt: number) =>
+      this.localDisk!.writeRange(block, data, count, (status) => {
+        if (this.diskCloneIn !== d) return;
+        if (status === DISK_STATUS.OK) d.written++;
+        else if (attempt < LOCAL_DISK_ATTEMPTS_MAX) write(attempt + 1);
+        else if (!d.failed) {
+          d.failed = `writing the cloned image's blocks ${block}..${block + count - 1} to this host's own image failed ${attempt} times (status ${status})`;
+          this.outbox.push(...this.halt(d.failed, 1));
+        }
+      });
+    write(1);
+    return [];
   }
 
   /**
@@ -299,6 +389,9 @@ export class FtNode {
   acceptJoin(host: string, nowMs: number): string | undefined {
     if (this.role !== "alone") return `this host is ${this.role}, not a primary running alone`;
     if (this.join) return `a clone to ${this.join.host} is already under way`;
+    const g = this.bus.disk.geometry;
+    if (this.localDisk && g.blocks * g.blockBytes > CLONE_DISK_BYTES_MAX)
+      return `this host's own disk image of ${g.blocks * g.blockBytes} bytes exceeds the ${CLONE_DISK_BYTES_MAX} bytes a clone may stream`;
     this.join = { host, atMs: nowMs, stage: "requested", icount: 0, bytes: 0 };
     return undefined;
   }
@@ -326,8 +419,21 @@ export class FtNode {
       lastUs: this.live!.virtualUs,
       unsunk: this.unsunk,
       netKept: this.net.keptChunks(),
+      ...this.diskModeFields(),
+      diskChunks: this.localDisk ? Math.ceil(this.bus.disk.geometry.blocks / (CLONE_DISK_CHUNK_BYTES / this.bus.disk.geometry.blockBytes)) : 0,
     });
     for (const msg of msgs) actions.push({ kind: "send", msg });
+    if (this.localDisk) {
+      // Non-shared: the new backup needs this host's image as of S. New writes are held
+      // from here until every chunk has been read (a write in flight at S may or may not
+      // be in its chunk: the new backup performs it again, since its device lists it as
+      // issued); reads go on. The chunks follow the memory on the channel.
+      this.localDisk.hold();
+      const g = this.bus.disk.geometry;
+      const chunkBlocks = CLONE_DISK_CHUNK_BYTES / g.blockBytes;
+      this.diskClone = { chunks: Math.ceil(g.blocks / chunkBlocks), chunkBlocks, next: 0, inFlight: 0, sent: 0, bytes: 0 };
+      this.pumpDiskClone();
+    }
     this.plog = new PrimaryLog(this.cfg.logBufferBytesMax, lsn + 1);
     this.detector = new FailureDetector(this.cfg.timeoutMs, nowMs);
     this.peerFailed = undefined;
@@ -345,15 +451,72 @@ export class FtNode {
     this.machine = new Machine(image, { memBytes, stackBytes });
     this.cfg.attachEngine?.(this.machine);
     this.bus = new Bus(this.machine, undefined as never, { disk });
+    this.localDisk = this.nonShared && disk && disk.blocks > 0 && this.cfg.disk ? new LocalDisk(this.cfg.disk) : undefined;
+  }
+
+  private get nonShared(): boolean {
+    return this.cfg.diskMode === "non-shared";
+  }
+
+  /** What "start" and "clone" say about the disk's mode (nothing for a shared disk: older peers understand that). */
+  private diskModeFields(): { diskMode?: DiskMode; backupReads?: boolean } {
+    return this.localDisk ? { diskMode: "non-shared", backupReads: this.backupReads } : {};
+  }
+
+  /** Reads the next chunks of the own image for the joining backup (a few at a time); each becomes a "clone-disk" message. */
+  private pumpDiskClone(): void {
+    const c = this.diskClone;
+    if (!c) return;
+    const g = this.bus.disk.geometry;
+    while (c.inFlight < CLONE_DISK_READS_IN_FLIGHT && c.next < c.chunks) {
+      const index = c.next++;
+      const block = index * c.chunkBlocks;
+      const count = Math.min(c.chunkBlocks, g.blocks - block);
+      c.inFlight++;
+      const read = (attempt: number) =>
+        this.localDisk!.readRange(block, count, (status, data) => {
+          if (this.diskClone !== c) return; // the clone failed meanwhile
+          if (status !== DISK_STATUS.OK || !data) {
+            if (attempt < LOCAL_DISK_ATTEMPTS_MAX) return read(attempt + 1);
+            this.outbox.push(...this.peerGone(`reading this host's image for the clone failed ${attempt} times (blocks ${block}..${block + count - 1})`, this.lastRunMs));
+            return;
+          }
+          c.inFlight--;
+          c.sent++;
+          c.bytes += data.length;
+          this.outbox.push({ kind: "send", msg: { t: "clone-disk", index, bytes: data } });
+          if (c.sent === c.chunks) {
+            this.diskClone = undefined;
+            this.localDisk!.releaseHeld();
+            this.outbox.push(this.newsAction(`clone: sent the disk image (${c.bytes} bytes in ${c.chunks} chunks); held writes released`, { event: "clone-disk", bytes: c.bytes }));
+          } else this.pumpDiskClone();
+        });
+      read(1);
+    }
+  }
+
+  /** The clone stopped (failed): stop streaming the image and perform the writes held for it. */
+  private stopDiskClone(): void {
+    if (!this.diskClone) return;
+    this.diskClone = undefined;
+    this.localDisk?.releaseHeld();
   }
 
   /** The geometry the peer sent in "start" or "clone" (none: no disk); a disk this host could not serve live is refused now, not at failover. */
-  private peerDisk(raw: unknown): DiskGeometry | undefined {
+  private peerDisk(raw: unknown, mode: unknown): DiskGeometry | undefined {
     if (raw === undefined || raw === null) return undefined;
     const g = raw as DiskGeometry;
     const problem = typeof raw === "object" ? geometryProblem(g) : "not a geometry";
     if (problem) throw new ProtocolError(`the primary's disk: ${problem}`);
-    if (g.blocks > 0 && !this.cfg.disk) throw new ProtocolError("the guest has a shared disk but this host has no disk back-end (start it with --disk-server)");
+    if (g.blocks > 0) {
+      const theirs = mode === "non-shared";
+      if (theirs && !this.nonShared) throw new ProtocolError("the primary's disk is non-shared but this host has no image of its own (start it with --disk-image)");
+      if (!theirs && this.nonShared) throw new ProtocolError("the primary's disk is shared but this host was given an image of its own (start it with --disk-server)");
+      if (!this.cfg.disk) throw new ProtocolError(theirs ? "the guest has a non-shared disk but this host has no disk back-end (start it with --disk-image)" : "the guest has a shared disk but this host has no disk back-end (start it with --disk-server)");
+      const mine = this.cfg.diskGeometry;
+      if (theirs && mine && (mine.blocks !== g.blocks || mine.blockBytes !== g.blockBytes))
+        throw new ProtocolError(`this host's own image has ${mine.blocks} blocks of ${mine.blockBytes} bytes, the primary's disk ${g.blocks} of ${g.blockBytes}`);
+    }
     return { blocks: g.blocks, blockBytes: g.blockBytes };
   }
 
@@ -362,9 +525,17 @@ export class FtNode {
     return g.blocks > 0 ? { blocks: g.blocks, blockBytes: g.blockBytes } : undefined;
   }
 
-  /** The shell connected the shared disk's back-end (before starting, or before going live). */
-  setDiskBackend(b: DiskBackend): void {
+  /**
+   * The shell connected the disk's back-end (before starting, or before going live): the
+   * shared disk's server, or, given `ownImage` (its geometry), this host's own image for
+   * a non-shared disk.
+   */
+  setDiskBackend(b: DiskBackend, ownImage?: DiskGeometry): void {
     this.cfg.disk = b;
+    if (ownImage) {
+      this.cfg.diskMode = "non-shared";
+      this.cfg.diskGeometry = { blocks: ownImage.blocks, blockBytes: ownImage.blockBytes };
+    }
   }
 
   private becomeLive(firstLsn: number, startUs: number): void {
@@ -373,7 +544,11 @@ export class FtNode {
     // requests): through this gate they are issued again, in the new epoch.
     let world = this.cfg.world;
     this.diskGate = undefined;
-    if (this.bus.disk.geometry.blocks > 0 && this.cfg.disk) {
+    if (this.localDisk) {
+      // Non-shared: the own image, at once (see localdisk.ts for why no output rule).
+      const w = this.cfg.world;
+      world = { hostId: w.hostId, nowUs: () => w.nowUs(), random32: () => w.random32(), disk: this.localDisk, ...(w.net ? { net: w.net } : {}) };
+    } else if (this.bus.disk.geometry.blocks > 0 && this.cfg.disk) {
       const w = this.cfg.world;
       this.diskGate = new DiskGate(this.cfg.disk, () => this.machine.icount, () => this.epoch);
       world = { hostId: w.hostId, nowUs: () => w.nowUs(), random32: () => w.random32(), disk: this.diskGate, ...(w.net ? { net: w.net } : {}) };
@@ -382,7 +557,8 @@ export class FtNode {
       this.bus,
       world,
       (e: Event) => {
-        this.plog?.add(e);
+        // --backup-reads: a read's bytes stay out of the log; the backup reads its own image.
+        this.plog?.add(this.backupReads && e.kind === EV.DISK_DONE ? { ...e, data: withoutReadData(e.data as DiskCompletion) } : e);
         this.net.noteLogged(e, this.bus.nic);
       },
       { firstLsn, startUs },
@@ -427,6 +603,7 @@ export class FtNode {
     }
     if (this.role === "joining") {
       if (m.t === "hb") return [];
+      if (m.t === "clone-disk") return this.onCloneDisk(m);
       if (m.t !== "clone-mem") throw new ProtocolError(`expected the clone's memory, got "${m.t}"`);
       try {
         this.cloneIn!.add(m);
@@ -438,6 +615,7 @@ export class FtNode {
     }
     if (this.role === "backup") {
       if (m.t === "log") return this.onLog(m);
+      if (m.t === "clone-disk") return this.onCloneDisk(m);
       if (m.t === "paired") {
         if (this.paired || m.epoch !== this.epoch + 1) throw new ProtocolError(`unexpected paired for epoch ${String(m.epoch)} (this backup: epoch ${this.epoch}${this.paired ? ", paired" : ""})`);
         this.epoch = m.epoch as number;
@@ -558,6 +736,15 @@ export class FtNode {
     this.pendingBytes = 0;
     this.gate.startAt(this.bus.console.drainedBytes);
     this.replay = undefined;
+    if (this.localReplay) {
+      // Non-shared: everything replay performed has landed (see "draining"). The requests
+      // the guest saw start but not complete are issued again by the new LiveEnv; restoring
+      // the device's own state lists them as issued-but-unsubmitted (see Disk.setState).
+      if (this.imagePending()) return this.halt("won the epoch before the cloned disk image had landed: this host has no image to serve", 1);
+      this.localReplay = undefined;
+      this.localDisk!.forgetAll();
+      this.bus.disk.setState(this.bus.disk.getState());
+    }
     this.becomeLive(env.lastLsn + 1, env.lastUs);
     this.role = "alone";
     actions.push(
@@ -696,6 +883,7 @@ export class FtNode {
     this.plog = undefined;
     this.detector = undefined;
     if (this.role === "primary") this.role = "alone";
+    this.stopDiskClone();
     const actions: Action[] = [this.newsAction(`the clone to ${host} failed (${why}); still alone in epoch ${this.epoch}`, { event: "clone-failed" })];
     actions.push(...this.release(this.gate.releaseAll(), nowMs));
     this.diskGate?.releaseAll();
@@ -734,8 +922,22 @@ export class FtNode {
 
   // ---- running ---------------------------------------------------------------------
 
+  /** When run() was last called (for actions that arise in disk callbacks between calls). */
+  private lastRunMs = 0;
+
   /** Runs one slice (or does nothing when there is nothing to do). */
   run(nowMs: number): RunResult {
+    this.lastRunMs = nowMs;
+    const r = this.runRole(nowMs);
+    if (this.outbox.length > 0) {
+      // Actions from disk callbacks since the last call (image chunks, a failed clone) go first.
+      r.actions = [...this.outbox.splice(0), ...r.actions];
+      r.idle = false;
+    }
+    return r;
+  }
+
+  private runRole(nowMs: number): RunResult {
     switch (this.role) {
       case "primary":
       case "alone":
@@ -753,9 +955,17 @@ export class FtNode {
         return this.runReplay(nowMs);
       case "draining":
         if (!this.drained) {
+          // A backup whose cloned image has not landed cannot serve (nor replay): the
+          // arbiter refuses it anyway, as it never paired.
+          const actions = this.imagePending() ? [] : this.drainReplay();
+          if ((this.role as Role) !== "draining") return { actions, idle: true };
+          // Non-shared: a completion waits for the own disk; the shell wakes us when it settles.
+          if (this.localReplay?.blocked) return { actions, idle: true };
           this.drained = true;
-          return { actions: this.drainReplay(), idle: false };
+          return { actions, idle: false };
         }
+        // Non-shared: what the backup performed for replay lands before it goes live.
+        if (this.localDisk && this.localDisk.inFlight > 0 && !this.imagePending()) return { actions: [], idle: true };
         this.goLiveTimes!.replayedMs = nowMs;
         this.electionFor = "live";
         return { actions: this.elect(nowMs), idle: true };
@@ -897,6 +1107,8 @@ export class FtNode {
     this.diskGate?.releaseAll();
     const actions = this.release(this.gate.releaseAll(), nowMs);
     if (this.sinkDelivered < this.bus.console.drainedBytes) return actions;
+    // Non-shared: "done" only once the own image holds every write (the launcher keeps it).
+    if (this.localDisk && (this.localDisk.inFlight > 0 || this.localDisk.heldCount > 0)) return actions;
     this.role = "finished";
     actions.push({ kind: "send", msg: { t: "bye", reason: this.finishReason } });
     actions.push({
@@ -908,6 +1120,8 @@ export class FtNode {
 
   private runReplay(_nowMs: number): RunResult {
     const rp = this.replay!;
+    if (this.imagePending()) return { actions: [], idle: true };
+    if (this.restoredUnsent) return { actions: this.restoredActions(), idle: false };
     if (this.sawBye && this.replayEnded) {
       this.role = "finished";
       return { actions: [], idle: true };
@@ -923,9 +1137,12 @@ export class FtNode {
       throw e;
     }
     this.collectReplayOutput();
+    // Requests this slice issued go to the own disk now, not at the next completion.
+    this.localReplay?.submitIssued();
     if (r === "end") this.replayEnded = true;
     const idle = r === "needs-log" || r === "end" || r === "halted" || r === "trapped";
-    this.replayIdle = idle;
+    // Waiting for the own disk is not waiting for log: the throttle must see a slow backup.
+    this.replayIdle = idle && !this.localReplay?.blocked;
     return { actions: [], idle };
   }
 
@@ -1002,7 +1219,7 @@ export class FtNode {
       throttle: this.throttle.level,
       heldOutputs: this.gate.heldCount,
       heldBytes: this.gate.heldBytes,
-      heldWrites: this.diskGate?.heldCount ?? 0,
+      heldWrites: this.diskGate?.heldCount ?? this.localDisk?.heldCount ?? 0,
       logBytes: this.plog?.totalBytes ?? 0,
     };
   }

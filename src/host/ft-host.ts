@@ -10,6 +10,7 @@ import { FtNode, ProtocolError } from "../ft/node.js";
 import type { Channel } from "../transport/channel.js";
 import { CLOSE_MALFORMED, CLOSE_REFUSED, connect, listen, log } from "../transport/channel.js";
 import type { Image } from "../vm/image.js";
+import type { FileDisk } from "./disk.js";
 import type { DiskClient } from "./diskclient.js";
 import { attachEngine } from "./engine.js";
 import type { HostStatus } from "./sink.js";
@@ -39,6 +40,13 @@ export interface FtOptions {
   switchUrl?: string;
   /** The shared disk's server (ftvm ft --disk starts one); the primary learns the geometry from it. */
   diskServerUrl?: string;
+  /**
+   * A non-shared disk: this host's own image (a file only this process opens). Both hosts
+   * apply the same writes to their own images; see src/ft/localdisk.ts.
+   */
+  diskImage?: string;
+  /** Non-shared, as a primary: the backup reads its own image instead of receiving read data in the log. */
+  backupReads?: boolean;
   heartbeatMs: number;
   timeoutMs: number;
   /** Kill this process with SIGKILL when the guest reaches this icount (for demos and tests). */
@@ -79,6 +87,10 @@ export class FtHost {
   private peer?: Channel;
   private sink?: Channel;
   private disk?: DiskClient;
+  /** A non-shared disk: this host's own image. */
+  private ownDisk?: FileDisk;
+  /** Bytes of "log" messages handed to the log channel (as encoded on the wire), for the benchmarks. */
+  private logWireBytes = 0;
   private readonly arbiter: ArbiterClient;
   private readonly netLink?: SwitchLink;
   private wake?: () => void;
@@ -109,6 +121,7 @@ export class FtHost {
       crashAtIcount: o.crashAtIcount,
       world: { ...realWorld(o.guestHostId), ...(this.netLink ? { net: this.netLink.queue } : {}) },
       attachEngine: o.interpret ? undefined : (m) => attachEngine(m),
+      backupReads: o.backupReads,
     });
     // SIGUSR1 drops the log channel's connection (a blip: both hosts live on, and the
     // backup reconnects). SIGUSR2 cuts the log channel without closing it: a partition.
@@ -183,6 +196,8 @@ export class FtHost {
             cpuMs: cpuMsSince(this.liveStartCpu),
             outputLatencyMs: this.latencyMs.summary(),
             logRttMs: this.rttMs.summary(),
+            logWireBytes: this.logWireBytes,
+            ...(this.ownDisk ? { diskImage: this.ownDisk.path } : {}),
           });
           this.finished?.();
           break;
@@ -219,7 +234,15 @@ export class FtHost {
       this.backlog.push(msg);
       return;
     }
-    this.peer?.send(msg);
+    this.sendNow(msg);
+  }
+
+  private sendNow(msg: Msg): void {
+    const peer = this.peer;
+    if (!peer) return;
+    const before = peer.bytesOut;
+    peer.send(msg);
+    if (msg.t === "log") this.logWireBytes += peer.bytesOut - before;
   }
 
   /** Sends from the backlog for about BACKLOG_SEND_MS_PER_ITERATION. */
@@ -230,7 +253,7 @@ export class FtHost {
     while (this.backlog.length > 0 && this.now() - start < BACKLOG_SEND_MS_PER_ITERATION) {
       const m = this.backlog.shift()!;
       if (m.t === "clone-mem") st.bytes += (m.bytes as Uint8Array).length;
-      this.peer?.send(m);
+      this.sendNow(m);
     }
     const end = this.now();
     st.sendMs += end - start;
@@ -244,8 +267,18 @@ export class FtHost {
 
   // ---- connections ------------------------------------------------------------------
 
-  /** Connects the shared disk (when there is one) and gives it to the node. */
+  /** Connects the shared disk, or opens this host's own image (when there is one), and gives it to the node. */
   private async connectDisk(): Promise<void> {
+    if (this.o.diskImage) {
+      const { DiskImageError, FileDisk } = await import("./disk.js");
+      try {
+        this.ownDisk = await FileDisk.open(this.o.diskImage, () => this.poke());
+      } catch (e) {
+        throw new DiskImageError(`--disk-image ${this.o.diskImage}: ${(e as Error).message}`);
+      }
+      this.node.setDiskBackend(this.ownDisk, this.ownDisk.geometry);
+      return;
+    }
     if (!this.o.diskServerUrl) return;
     // Loaded only when there is a disk: a host's start-up time matters (failover tests race it).
     const { DiskClient } = await import("./diskclient.js");
@@ -343,7 +376,7 @@ export class FtHost {
       out.logBytesPerSec = this.logBytesWindow.rate;
       out.heldOutputs = s.heldOutputs;
       out.heldBytes = s.heldBytes;
-      if (this.disk) out.heldWrites = s.heldWrites;
+      if (this.disk || this.ownDisk) out.heldWrites = s.heldWrites;
     }
     return out;
   }
@@ -408,6 +441,7 @@ export class FtHost {
     this.sink?.close("guest finished");
     this.netLink?.close();
     this.disk?.close();
+    await this.ownDisk?.close();
     this.arbiter.close();
   }
 
@@ -442,7 +476,7 @@ export class FtHost {
     if (chosen) this.attachPeer(chosen.ch);
     this.exec(
       this.node.startPrimary(
-        { program: o.program, image: o.image, memBytes: o.memBytes, stackBytes: o.stackBytes, epoch, withBackup: !!chosen, backupHost: chosen?.host, disk: this.disk?.geometry },
+        { program: o.program, image: o.image, memBytes: o.memBytes, stackBytes: o.stackBytes, epoch, withBackup: !!chosen, backupHost: chosen?.host, disk: this.disk?.geometry ?? this.ownDisk?.geometry },
         this.now(),
       ),
     );
