@@ -50,6 +50,8 @@ export interface CloneSnapshot {
   backupReads?: boolean;
   /** Non-shared: how many "clone-disk" chunks of the image follow. */
   diskChunks?: number;
+  /** Non-shared: the bytes in each of them (the last may be shorter). */
+  diskChunkBytes?: number;
 }
 
 /** The messages that carry a snapshot: a header, then memory chunk by chunk (views of the snapshot's copy, not further copies). */
@@ -72,7 +74,7 @@ export function cloneMessages(s: CloneSnapshot): Msg[] {
     lastUs: s.lastUs,
     unsunk: s.unsunk.map((c) => ({ icount: c.icount, offset: c.offset, bytes: c.bytes })),
     memChunks: chunks,
-    ...(s.diskMode ? { diskMode: s.diskMode, backupReads: s.backupReads === true, diskChunks: s.diskChunks ?? 0 } : {}),
+    ...(s.diskMode ? { diskMode: s.diskMode, backupReads: s.backupReads === true, diskChunks: s.diskChunks ?? 0, diskChunkBytes: s.diskChunkBytes ?? CLONE_DISK_CHUNK_BYTES } : {}),
   };
   const out: Msg[] = [header];
   for (let i = 0; i < chunks; i++) out.push({ t: "clone-mem", index: i, bytes: mem.subarray(i * CLONE_CHUNK_BYTES, Math.min(mem.length, (i + 1) * CLONE_CHUNK_BYTES)) });
@@ -97,6 +99,8 @@ export class CloneAssembler {
   readonly backupReads: boolean;
   /** Non-shared: image chunks that follow (FtNode checks the count against the geometry). */
   readonly diskChunks: number;
+  /** Non-shared: the bytes in each image chunk (FtNode checks it against the geometry). */
+  readonly diskChunkBytes: number;
   readonly netKept: NetChunk[];
   readonly unsunk: HeldOutput[];
   private readonly machine: Omit<MachineState, "mem">;
@@ -130,6 +134,9 @@ export class CloneAssembler {
     this.diskMode = h.diskMode;
     this.backupReads = h.backupReads === true;
     this.diskChunks = h.diskChunks === undefined ? 0 : int("diskChunks");
+    // Older primaries sent no size: they always used CLONE_DISK_CHUNK_BYTES.
+    this.diskChunkBytes = h.diskChunkBytes === undefined ? CLONE_DISK_CHUNK_BYTES : int("diskChunkBytes");
+    if (this.diskChunkBytes === 0 || this.diskChunkBytes > CLONE_DISK_CHUNK_BYTES) throw new CloneError(`clone header: disk image chunks of ${this.diskChunkBytes} bytes (1..${CLONE_DISK_CHUNK_BYTES})`);
     const kept = h.netKept ?? [];
     if (!Array.isArray(kept)) throw new CloneError("clone header: netKept must be a list");
     this.netKept = (kept as NetChunk[]).map((c) => {

@@ -121,6 +121,12 @@ export interface NodeConfig {
    * the backup reads its own image. A backup follows what the primary's start says.
    */
   backupReads?: boolean;
+  /**
+   * Non-shared, as the primary of a clone: the size of the image's "clone-disk" chunks (a
+   * multiple of the block size; default CLONE_DISK_CHUNK_BYTES). Tests and the simulator
+   * use small ones so that a small image still travels in several chunks.
+   */
+  cloneDiskChunkBytes?: number;
 }
 
 export type DiskMode = "shared" | "non-shared";
@@ -283,7 +289,8 @@ export class FtNode {
     if (this.localDisk) {
       // The primary streams its own image after the memory: it lands on ours before replay starts.
       const g = this.bus.disk.geometry;
-      const chunkBlocks = CLONE_DISK_CHUNK_BYTES / g.blockBytes;
+      if (c.diskChunkBytes % g.blockBytes !== 0) throw new ProtocolError(`clone header: disk image chunks of ${c.diskChunkBytes} bytes are no multiple of the ${g.blockBytes}-byte block`);
+      const chunkBlocks = c.diskChunkBytes / g.blockBytes;
       if (c.diskChunks !== Math.ceil(g.blocks / chunkBlocks)) throw new ProtocolError(`clone header: ${c.diskChunks} disk image chunks for ${g.blocks} blocks of ${g.blockBytes} bytes`);
       this.diskCloneIn = { chunks: c.diskChunks, chunkBlocks, seen: new Set(), written: 0 };
     }
@@ -420,7 +427,8 @@ export class FtNode {
       unsunk: this.unsunk,
       netKept: this.net.keptChunks(),
       ...this.diskModeFields(),
-      diskChunks: this.localDisk ? Math.ceil(this.bus.disk.geometry.blocks / (CLONE_DISK_CHUNK_BYTES / this.bus.disk.geometry.blockBytes)) : 0,
+      diskChunks: this.localDisk ? Math.ceil(this.bus.disk.geometry.blocks / this.cloneChunkBlocks()) : 0,
+      diskChunkBytes: this.cloneChunkBlocks() * this.bus.disk.geometry.blockBytes,
     });
     for (const msg of msgs) actions.push({ kind: "send", msg });
     if (this.localDisk) {
@@ -430,7 +438,7 @@ export class FtNode {
       // issued); reads go on. The chunks follow the memory on the channel.
       this.localDisk.hold();
       const g = this.bus.disk.geometry;
-      const chunkBlocks = CLONE_DISK_CHUNK_BYTES / g.blockBytes;
+      const chunkBlocks = this.cloneChunkBlocks();
       this.diskClone = { chunks: Math.ceil(g.blocks / chunkBlocks), chunkBlocks, next: 0, inFlight: 0, sent: 0, bytes: 0 };
       this.pumpDiskClone();
     }
@@ -452,6 +460,13 @@ export class FtNode {
     this.cfg.attachEngine?.(this.machine);
     this.bus = new Bus(this.machine, undefined as never, { disk });
     this.localDisk = this.nonShared && disk && disk.blocks > 0 && this.cfg.disk ? new LocalDisk(this.cfg.disk) : undefined;
+  }
+
+  /** Blocks per "clone-disk" chunk: cloneDiskChunkBytes rounded down to whole blocks (at least one). */
+  private cloneChunkBlocks(): number {
+    const bs = this.bus.disk.geometry.blockBytes;
+    const want = Math.min(CLONE_DISK_CHUNK_BYTES, this.cfg.cloneDiskChunkBytes ?? CLONE_DISK_CHUNK_BYTES);
+    return Math.max(1, Math.floor(want / bs));
   }
 
   private get nonShared(): boolean {

@@ -27,6 +27,15 @@
 //   disk-output   every host's console stream is a prefix of the failure-free run's output
 //                 (the guest prints its error count: a request completed twice, a slot or
 //                 tag that does not match, or a read that returned the wrong record shows).
+// Non-shared disks (each host has its own image; disk-fence and disk-write have no server
+// to look at):
+//   disk-image    when the guest finished, the own image of the host that finished it (as
+//                 the live primary) is the failure-free run's image, byte for byte;
+//   disk-live     a backup that went live held every write its guest saw complete, and
+//                 nothing else: each block holds the last completed write to it (or what
+//                 the failure-free run's image starts with, zeros, when none completed), or
+//                 a write the guest started and saw not complete yet (the backup performed
+//                 it for replay; the new primary issues it again).
 //
 // Hosts: P and B, and backups respawned later (C, D, ...) that join a host running alone
 // by clone. Every host's execution is one stream of output: a cloned backup's starts with
@@ -69,6 +78,12 @@ export interface HostFacts {
   finalRole?: Role;
   finalDrained?: number;
   guestStopped?: boolean;
+  /** Non-shared: the host's own image when it reported the guest done. */
+  diskImageAtDone?: Uint8Array;
+  /** Non-shared: its own image as it went live, the device's next seq, the requests it had issued and not seen complete, and those waiting behind them (not issued). */
+  diskImageAtLive?: { image: Uint8Array; nextSeq: number; issued: number[]; waiting: number[] };
+  /** Non-shared: it halted because its own disk failed for good (a planned persistent error): it is as good as crashed. */
+  diskBroken?: boolean;
 }
 
 export interface Violation {
@@ -263,7 +278,7 @@ export function checkRun(f: Facts): string[] {
   // started) survives: every partition heals and the arbiter becomes reachable again.
   const survivors = f.arbiter.members.filter((m) => {
     const h = f.hosts[m as HostId];
-    return h && h.started && !h.crashed;
+    return h && h.started && !h.crashed && !h.diskBroken;
   });
   const finished = ids.some((id) => f.hosts[id].done);
   if (survivors.length > 0 && !finished) {
@@ -302,7 +317,8 @@ function checkDisk(f: Facts, d: DiskFacts, streams: Record<HostId, Uint8Array>, 
     if (!prev || prev.seq < w.seq) lastSeq.set(w.block, { seq: w.seq, host: w.host, epoch: w.epoch });
   }
   const done = Object.values(f.hosts).find((h) => h.done);
-  if (done) {
+  if (d.local) checkLocalImages(f, d, add);
+  else if (done) {
     const bs = d.geometry.blockBytes;
     const k = firstDiff(d.image, 0, ref.image, 0, ref.image.length);
     if (k >= 0) {
@@ -320,6 +336,50 @@ function checkDisk(f: Facts, d: DiskFacts, streams: Record<HostId, Uint8Array>, 
       const at = k >= 0 ? k : n;
       const c = f.hosts[id].chunks.find((x) => x.offset <= at && at < x.offset + x.bytes.length);
       add(c?.t ?? f.endMs, "disk-output", `host ${id}'s console has ${show(s, at)} at offset ${at}, the failure-free run ${at < ref.output.length ? show(ref.output, at) : "ends there"}`);
+    }
+  }
+}
+
+/** Non-shared disks: the finishing host's image, and every image a backup went live with. */
+function checkLocalImages(f: Facts, d: DiskFacts, add: (t: number, check: string, text: string) => void): void {
+  const ref = d.reference;
+  const bs = d.geometry.blockBytes;
+  for (const h of Object.values(f.hosts)) {
+    if (h.done && h.diskImageAtDone) {
+      const k = firstDiff(h.diskImageAtDone, 0, ref.image, 0, ref.image.length);
+      if (k >= 0) add(h.done.t, "disk-image", `host ${h.id} reported the guest done, but block ${Math.floor(k / bs)} of its own image differs from the failure-free run's (at byte ${k % bs})`);
+    }
+    const live = h.diskImageAtLive;
+    if (!live || !h.goLive) continue;
+    // Per block: the last completed write's bytes (zeros if none), or any started write still in flight.
+    const issued = new Set(live.issued);
+    const waiting = new Set(live.waiting);
+    const last = new Map<number, number>();
+    const open = new Map<number, number[]>();
+    for (const [seq, w] of ref.writes) {
+      if (seq >= live.nextSeq) continue;
+      for (let b = w.block; b < w.block + w.data.length / bs; b++) {
+        if (issued.has(seq)) open.set(b, [...(open.get(b) ?? []), seq]);
+        else if ((last.get(b) ?? 0) < seq && !waiting.has(seq)) last.set(b, seq);
+      }
+    }
+    for (let b = 0; b < d.geometry.blocks; b++) {
+      const got = live.image.subarray(b * bs, (b + 1) * bs);
+      const bytesOf = (seq: number) => {
+        const w = ref.writes.get(seq)!;
+        return w.data.subarray((b - w.block) * bs, (b - w.block + 1) * bs);
+      };
+      const c = last.get(b);
+      const want = c === undefined ? new Uint8Array(bs) : bytesOf(c);
+      if (firstDiff(got, 0, want, 0, bs) < 0) continue;
+      if ((open.get(b) ?? []).some((seq) => firstDiff(got, 0, bytesOf(seq), 0, bs) < 0)) continue;
+      const holds = [...ref.writes].find(([seq, w]) => w.block <= b && b < w.block + w.data.length / bs && firstDiff(got, 0, bytesOf(seq), 0, bs) < 0)?.[0];
+      add(
+        h.goLive.t,
+        "disk-live",
+        `host ${h.id} went live at icount ${h.goLive.icount} with block ${b} of its own image holding ${holds !== undefined ? `request ${holds}'s bytes` : "bytes no write of the guest puts there"}, but its guest had seen ${c !== undefined ? `request ${c} complete last there` : "no write there complete"}${open.has(b) ? ` (and started ${open.get(b)!.join(", ")})` : ""}`,
+      );
+      break;
     }
   }
 }

@@ -70,6 +70,8 @@ export interface DiskFacts {
   joined: number;
   image: Uint8Array;
   reference: DiskReference;
+  /** Non-shared disks: each host had its own image (HostFacts.diskImageAtDone, diskImageAtLive); there is no server and `image` is empty. */
+  local?: { backupReads: boolean };
 }
 
 interface Job {

@@ -19,6 +19,14 @@
 // guest; each host gets TCP-like links to the disk server, sometimes held up by a partition,
 // and sometimes a few connection resets; primaries crash mid-I/O (CrashTrigger "disk"), and
 // in some runs P crashes while its requests are held up on the way to the disk.
+//
+// Non-shared disks (half the disk runs, drawn from their own stream; half of those with
+// --backup-reads): no disk server; each host has its own in-memory image whose requests
+// take a seeded latency (completions in any order). Respawned backups start with an image
+// of garbage and get the primary's by clone, in several small chunks; crashes hit the
+// clone's image stream (before the nth chunk, after the last, while writes are held).
+// Backups see local disk errors at planned requests: transient ones (retried) and
+// persistent ones (the backup must halt rather than go on with an image that differs).
 import type { Role } from "../ft/node.js";
 import type { DiskGuestParams, GuestParams } from "./guest.js";
 import type { LinkModel, Window } from "./net.js";
@@ -48,6 +56,12 @@ export type CrashTrigger =
    * handling it: at once means the pair exists but "paired" is never sent).
    */
   | { kind: "join"; stage: "clone" | "clone-mem" | "restored" | "granted"; delayMs: number }
+  /**
+   * Non-shared disks, as the primary of a clone: before it sends its nth "clone-disk" chunk
+   * ("chunk": mid-stream), delayMs after the image was sent and held writes released
+   * ("streamed"), or delayMs after a guest write was held for the stream ("held").
+   */
+  | { kind: "clone-disk"; stage: "chunk" | "streamed" | "held"; nth: number; delayMs: number }
   /**
    * Mid-I/O, as a primary with a backup (disk runs only; a trigger whose point passed while
    * the host ran otherwise fires at the next such point): delayMs after the guest started its request with
@@ -120,6 +134,22 @@ export interface Plan {
   disk?: DiskPlan;
 }
 
+/** A planned local disk error on a host while it replays: its nth request (retries count) fails `times` times in a row; persistent ones fail on every attempt. */
+export interface LocalDiskError {
+  nth: number;
+  times: number;
+  persistent: boolean;
+}
+
+/** Non-shared disks: each host's own image, its latency, the clone's chunk size and the backups' disk errors. */
+export interface LocalDiskPlan {
+  backupReads: boolean;
+  latency: { loMs: number; hiMs: number; slowChance: number; slowMs: number };
+  /** NodeConfig.cloneDiskChunkBytes (a few blocks, so the image travels in several chunks). */
+  chunkBytes: number;
+  errors: Record<HostId, LocalDiskError[]>;
+}
+
 /** The shared disk of a disk run: the guest, the server's latency, and each host's link to it (D). */
 export interface DiskPlan {
   guest: DiskGuestParams;
@@ -129,6 +159,8 @@ export interface DiskPlan {
   resets: Record<HostId, number[]>;
   /** Every host's links to the disk server and back ("H>DS", "DS>H"): TCP-like, sometimes held up by a partition. P's and B's go in at the start, a respawned host's when it starts (windows relative to its start). */
   links: LinkModel[];
+  /** Non-shared disks (no disk server: links and resets stay empty), or undefined: shared. */
+  local?: LocalDiskPlan;
 }
 
 export interface PlanOverrides {
@@ -146,7 +178,14 @@ export interface PlanOverrides {
   smallBuffer?: boolean;
   /** Run the disk guest on a shared disk (default: a seeded choice, some runs); false: never; true: always. */
   disk?: boolean;
+  /** The disk's mode in disk runs (default: a seeded choice); given, every run is a disk run unless disk is false. */
+  diskMode?: DiskModeChoice;
 }
+
+export type DiskModeChoice = "shared" | "non-shared" | "backup-reads";
+export const DISK_MODES: readonly DiskModeChoice[] = ["shared", "non-shared", "backup-reads"];
+/** The share of disk runs (seeded) with non-shared disks; half of them with --backup-reads. */
+export const NON_SHARED_SHARE = 0.5;
 
 /** The share of runs (seeded) that run the disk guest. */
 export const DISK_RUN_SHARE = 0.3;
@@ -166,7 +205,11 @@ export function makePlan(seed: number, rng: Prng, o: PlanOverrides = {}): Plan {
   // A disk run (its own stream: the draws of other runs do not move) replaces the guest, and
   // with it the run's expected length, which places the faults.
   const rd = rng.fork("disk");
-  const disk = o.disk ?? rd.chance(DISK_RUN_SHARE) ? drawDisk(rd) : undefined;
+  const disk = o.disk ?? (o.diskMode !== undefined || rd.chance(DISK_RUN_SHARE)) ? drawDisk(rd) : undefined;
+  // Non-shared or shared (its own stream again: shared runs' draws do not move).
+  const rn = rng.fork("non-shared");
+  const mode = o.diskMode ?? (rn.chance(NON_SHARED_SHARE) ? (rn.chance(0.5) ? "backup-reads" : "non-shared") : "shared");
+  if (disk && mode !== "shared") disk.local = drawLocal(rn, mode === "backup-reads");
   const instrs = disk ? diskInstrs(disk.guest) : guest.lines * 420;
   const expectedMs = disk
     ? Math.round((instrs * hosts.P.usPerInstr) / 1000 + (diskRequests(disk.guest) * (disk.latency.loMs + disk.latency.hiMs + 5)) / disk.guest.window + 40)
@@ -358,7 +401,7 @@ export function makePlan(seed: number, rng: Prng, o: PlanOverrides = {}): Plan {
     guest.periodUs = 2000;
   }
   if (plan.drops.length) plan.capMs = Math.max(plan.capMs, Math.ceil(plan.drops[plan.drops.length - 1]) + plan.capSlackMs);
-  if (disk) diskFaults(plan, disk, rd, calm, o);
+  if (disk) diskFaults(plan, disk, disk.local ? rn : rd, calm, o);
   return plan;
 }
 
@@ -373,6 +416,16 @@ function drawDisk(rd: Prng): DiskPlan {
   };
   const hiMs = rd.pick([0.5, 2, 5]);
   return { guest, latency: { loMs: 0.02, hiMs, slowChance: rd.pick([0, 0.02, 0.1]), slowMs: hiMs * rd.pick([4, 20]) }, links: [], resets: {} };
+}
+
+function drawLocal(rn: Prng, backupReads: boolean): LocalDiskPlan {
+  const hiMs = rn.pick([0.05, 0.5, 2, 5]);
+  return {
+    backupReads,
+    latency: { loMs: 0.01, hiMs, slowChance: rn.pick([0, 0.02, 0.1]), slowMs: hiMs * rn.pick([4, 20]) },
+    chunkBytes: rn.pick([1, 1, 2, 4, 64]) * 64,
+    errors: {},
+  };
 }
 
 /** Requests the disk guest starts: every record's write, the reads, the header. */
@@ -409,10 +462,33 @@ function diskFaults(plan: Plan, disk: DiskPlan, rd: Prng, calm: boolean, o: Plan
   const expectedMs = plan.expectedMs;
   const t = () => rd.range(0, expectedMs * 1.2);
   const n = diskRequests(disk.guest);
-  for (const id of HOSTS) disk.links.push(...diskLinks(rd, id, calm, t, plan.timeoutMs));
-  for (const id of HOSTS) disk.resets[id] = !calm && rd.chance(0.25) ? Array.from({ length: rd.int(1, 3) }, t).sort((a, b) => a - b) : [];
-  for (const s of plan.spawns) s.links.push(...diskLinks(rd, s.id, calm, () => rd.range(0, expectedMs * 0.8), plan.timeoutMs));
-  if (calm || o.crashes) return;
+  const local = disk.local;
+  if (!local) {
+    for (const id of HOSTS) disk.links.push(...diskLinks(rd, id, calm, t, plan.timeoutMs));
+    for (const id of HOSTS) disk.resets[id] = !calm && rd.chance(0.25) ? Array.from({ length: rd.int(1, 3) }, t).sort((a, b) => a - b) : [];
+    for (const s of plan.spawns) s.links.push(...diskLinks(rd, s.id, calm, () => rd.range(0, expectedMs * 0.8), plan.timeoutMs));
+  }
+  if (calm) return;
+  if (local) {
+    // Disk errors on backups (every host but P may replay): transient (the node retries)
+    // or persistent (it must halt rather than go on with an image that differs).
+    for (const id of Object.keys(plan.hosts)) {
+      if (id === "P" || !rd.chance(0.3)) continue;
+      const errs: LocalDiskError[] = [];
+      for (let i = rd.int(1, 3); i > 0; i--) errs.push({ nth: rd.int(1, n), times: rd.int(1, 2), persistent: false });
+      if (rd.chance(0.3)) errs.push({ nth: rd.int(1, n), times: 0, persistent: true });
+      local.errors[id] = errs;
+    }
+    if (o.crashes) return;
+    // The clone's image stream: its primary dies mid-stream, after it, or while a write is held.
+    for (const id of [...HOSTS, ...plan.spawns.map((s) => s.id)]) {
+      if (plan.spawns.length === 0 || !rd.chance(0.3)) continue;
+      const stage = rd.weighted([[3, "chunk"], [2, "streamed"], [2, "held"]] as const);
+      const r = rd.float();
+      plan.hosts[id].crash.push({ kind: "clone-disk", stage, nth: rd.int(1, 6), delayMs: r < 0.4 ? 0 : r < 0.8 ? rd.range(0, 3) : rd.range(3, plan.timeoutMs) });
+    }
+  }
+  if (o.crashes) return;
   const trigger = (): CrashTrigger => {
     const stage = rd.weighted([[3, "start"], [4, "release"], [3, "complete"]] as const);
     const r = rd.float();
@@ -422,7 +498,7 @@ function diskFaults(plan: Plan, disk: DiskPlan, rd: Prng, calm: boolean, o: Plan
   // The fencing's case, on purpose in some runs: P's requests are held up on their way to
   // the disk for several failure timeouts while P crashes; B takes over, and P's old
   // writes arrive after B's first requests (the disk must refuse them).
-  if (rd.chance(0.3)) {
+  if (!local && rd.chance(0.3)) {
     const from = rd.range(0, expectedMs * 0.7);
     const w = { from, to: from + rd.range(3, 8) * plan.timeoutMs };
     disk.links.find((l) => l.name === "P>DS")!.partitions.push(w);
@@ -433,6 +509,7 @@ function diskFaults(plan: Plan, disk: DiskPlan, rd: Prng, calm: boolean, o: Plan
     const held = disk.links.find((l) => l.name === `${id}>DS`)?.partitions[0];
     if (held && rd.chance(id === "P" ? 0.6 : 0.3)) plan.hosts[id].crash.push({ kind: "time", atMs: rd.range(held.from, held.to) });
   }
+  if (local) return;
   const last = Math.max(...disk.links.flatMap((l) => l.partitions.map((w) => w.to)));
   if (Number.isFinite(last)) plan.capMs = Math.max(plan.capMs, Math.ceil(last) + plan.capSlackMs);
 }
@@ -486,7 +563,7 @@ export function describePlan(p: Plan): string {
   const d = p.disk;
   const parts: string[] = [
     d
-      ? `disk guest ${d.guest.records} records over ${d.guest.recordBlocks} blocks, ${d.guest.window} outstanding, a read every ${d.guest.readEvery} (disk latency ${d.latency.loMs}-${d.latency.hiMs} ms, ${d.latency.slowChance} slow up to ${d.latency.slowMs} ms)`
+      ? `${d.local ? `non-shared disks${d.local.backupReads ? " with backup reads" : ""} (local latency ${d.local.latency.loMs}-${d.local.latency.hiMs} ms, ${d.local.latency.slowChance} slow up to ${d.local.latency.slowMs} ms; clone chunks of ${d.local.chunkBytes} bytes), ` : ""}disk guest ${d.guest.records} records over ${d.guest.recordBlocks} blocks, ${d.guest.window} outstanding, a read every ${d.guest.readEvery} (disk latency ${d.latency.loMs}-${d.latency.hiMs} ms, ${d.latency.slowChance} slow up to ${d.latency.slowMs} ms)`
       : `guest ${p.guest.lines} lines (timer ${p.guest.periodUs} µs, wait every ${p.guest.waitEvery})`,
     `hb ${p.heartbeatMs} ms, timeout ${p.timeoutMs} ms, tas timeout ${p.tasTimeoutMs} ms`,
   ];
@@ -504,6 +581,8 @@ export function describePlan(p: Plan): string {
             ? `on ${c.role}+${c.delayMs.toFixed(1)} ms`
             : c.kind === "join"
               ? `on clone ${c.stage}+${c.delayMs.toFixed(1)} ms`
+              : c.kind === "clone-disk"
+                ? `on clone image ${c.stage}${c.stage === "chunk" ? ` #${c.nth}` : ""}+${c.delayMs.toFixed(1)} ms`
               : c.kind === "disk"
                 ? `on disk ${c.stage} #${c.nth}+${c.delayMs.toFixed(1)} ms`
                 : `before ${c.action} #${c.nth}`,
@@ -511,6 +590,8 @@ export function describePlan(p: Plan): string {
     const spawn = p.spawns.find((s) => s.id === h);
     if (spawn) parts.push(`${h} respawns ${spawn.delayMs.toFixed(1)} ms after a host runs alone (times relative to its start)`);
     const dr = p.disk?.resets[h] ?? [];
+    const errs = p.disk?.local?.errors[h] ?? [];
+    if (errs.length) parts.push(`${h}'s own disk fails ${errs.map((e) => `request #${e.nth} ${e.persistent ? "persistently" : `${e.times}x`}`).join(", ")} while replaying`);
     parts.push(
       `${h}${dr.length ? ` (disk connection resets at ${dr.map((x) => x.toFixed(1)).join(", ")} ms)` : ""}: slice ${hp.sliceIcount}, ${hp.usPerInstr} µs/instr${crash.length ? `, crash ${crash.join(" or ")} (${hp.closeOnCrash ? "peer sees a close" : "silent"})` : ""}${hp.sinkResets.length ? `, sink resets at ${hp.sinkResets.map((x) => x.toFixed(1)).join(", ")} ms` : ""}`,
     );

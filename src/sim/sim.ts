@@ -48,10 +48,11 @@ import type { Facts, HostFacts } from "./checks.js";
 import { checkRun } from "./checks.js";
 import type { DiskWireAns, DiskWireReq } from "./disk.js";
 import { SimDiskServer, diskReference } from "./disk.js";
+import { SimLocalDisk } from "./localdisk.js";
 import { diskGeometry, diskGuestImage, guestImage } from "./guest.js";
 import type { DiskBackend } from "../replay/world.js";
 import type { DiskRequest } from "../devices/disk.js";
-import { DISK_WRITE } from "../devices/disk.js";
+import { DISK_READ, DISK_WRITE } from "../devices/disk.js";
 import { Net } from "./net.js";
 import type { CrashTrigger, HostId, Plan, PlanOverrides, SpawnPlan } from "./plan.js";
 import { HOSTS, describePlan, makePlan } from "./plan.js";
@@ -72,8 +73,25 @@ import { EventQueue } from "./queue.js";
  * - disk-early-write: the primary releases held disk writes once the backup acknowledged their icount, though
  *   the completion that let the device issue one, delivered at that icount, may not be acknowledged (the bug
  *   the simulator found: see PrimaryLog.heldIcount).
+ * - backup-early-done: (non-shared) a backup delivers a write's completion to its guest before its own write landed;
+ * - clone-no-hold: (non-shared) the primary of a clone does not hold new writes while it streams its image;
+ * - corrupt-backup-image: (non-shared) one byte of B's own image changes while it replays.
  */
-export const MUTATIONS = ["self-ack", "sink-no-dedup", "arbiter-grants-all", "corrupt-log", "sink-loses-output", "arbiter-silent", "node-throws", "corrupt-clone", "disk-unfenced", "disk-early-write"] as const;
+export const MUTATIONS = [
+  "self-ack",
+  "sink-no-dedup",
+  "arbiter-grants-all",
+  "corrupt-log",
+  "sink-loses-output",
+  "arbiter-silent",
+  "node-throws",
+  "corrupt-clone",
+  "disk-unfenced",
+  "disk-early-write",
+  "backup-early-done",
+  "clone-no-hold",
+  "corrupt-backup-image",
+] as const;
 export type Mutation = (typeof MUTATIONS)[number];
 
 export interface SimOptions {
@@ -152,6 +170,13 @@ export interface SimStats {
   /** Disk connection resets (the client re-sends what is unanswered), and re-sent requests the server joined to one still in flight. */
   diskResets: number;
   diskJoined: number;
+  /** The disk's mode ("" without a disk); non-shared: requests on the hosts' own images, planned errors injected, backups that halted because their own disk failed persistently, image chunks sent to joining backups, images checked as a backup went live. */
+  diskMode: "" | "shared" | "non-shared" | "backup-reads";
+  localRequests: number;
+  localErrors: number;
+  localHalts: number;
+  cloneDiskChunks: number;
+  liveImageChecks: number;
 }
 
 export interface SimResult {
@@ -211,6 +236,36 @@ class EarlyDiskWriteNode extends FtNode {
     const gate = (this as unknown as { diskGate?: { release(icount: number): number } }).diskGate;
     if (this.plog && this.role === "primary") gate?.release(this.plog.ackedIcount);
     return actions;
+  }
+}
+
+/** The node's own disk and replay source (non-shared), for the mutations that break them. */
+type LocalInternals = {
+  localDisk?: { hold(): void; result(seq: number): { status: number; attempts: number } | undefined };
+  localReplay?: object;
+};
+
+/** Delivers a write's completion to its replaying guest at once, before the backup's own write landed. */
+class EarlyDoneNode extends FtNode {
+  private patched?: object;
+  override run(nowMs: number): RunResult {
+    const me = this as unknown as LocalInternals;
+    const d = me.localDisk;
+    if (d && me.localReplay && this.patched !== d) {
+      this.patched = d;
+      const result = d.result.bind(d);
+      d.result = (seq) => result(seq) ?? (this.bus.disk.inFlight().some((r) => r.seq === seq && r.op === DISK_WRITE) ? { status: 0, attempts: 1 } : undefined);
+    }
+    return super.run(nowMs);
+  }
+}
+
+/** Streams its image to a joining backup without holding the guest's new writes. */
+class NoHoldCloneNode extends FtNode {
+  override run(nowMs: number): RunResult {
+    const d = (this as unknown as LocalInternals).localDisk;
+    if (d) d.hold = () => undefined;
+    return super.run(nowMs);
   }
 }
 
@@ -279,6 +334,11 @@ class Host {
   diskAnswers = 0;
   /** A disk trigger fired inside a slice: crash this long after the slice's requests left. */
   crashAfterFlush: number | undefined;
+  /** Non-shared disks: this host's own image; its writes submitted and answers received while live (crash triggers), and clone-disk chunks it sent. */
+  local: SimLocalDisk | undefined;
+  localWrites = 0;
+  localAnswers = 0;
+  cloneChunksSent = 0;
   lastRole: string = "idle";
   readonly triggers: CrashTrigger[];
   readonly facts: HostFacts;
@@ -308,12 +368,20 @@ class Host {
       logBufferBytesMax: plan.logBufferBytesMax,
       lagThresholdMs: plan.lagThresholdMs,
       world,
-      // The shared disk's client is connected before the host starts (FtHost.connectDisk).
-      disk: plan.disk ? sim.diskBackend(this) : undefined,
+      // The shared disk's client is connected before the host starts (FtHost.connectDisk);
+      // a non-shared disk's image is opened before (FtHost with --disk-image).
+      disk: plan.disk ? (plan.disk.local ? (this.local = sim.localDisk(this)) : sim.diskBackend(this)) : undefined,
+      ...(plan.disk?.local
+        ? { diskMode: "non-shared" as const, diskGeometry: diskGeometry(plan.disk.guest), backupReads: plan.disk.local.backupReads, cloneDiskChunkBytes: plan.disk.local.chunkBytes }
+        : {}),
     };
     this.node =
       mutation === "disk-early-write"
         ? new EarlyDiskWriteNode(cfg)
+        : mutation === "backup-early-done"
+          ? new EarlyDoneNode(cfg)
+          : mutation === "clone-no-hold"
+            ? new NoHoldCloneNode(cfg)
         : id !== "P"
           ? new FtNode(cfg)
           : mutation === "self-ack"
@@ -407,11 +475,13 @@ export class Simulation {
   private readonly worldRng: Prng;
   /** Every log connection, in order of opening. */
   private readonly chanList: Chan[] = [];
-  /** The shared disk of a disk run. */
+  /** The shared disk of a disk run (none with non-shared disks: each host has its own, Host.local). */
   readonly disk: SimDiskServer | undefined;
+  /** A disk run, shared or not. */
+  readonly diskRun: boolean;
   /** Which host first sent each request (by seq): another host sending it again re-issues it. */
   private readonly diskSeqsSent = new Map<number, HostId>();
-  private readonly diskCounts = { requests: 0, reissued: 0, crashesMidIo: 0, clonesMidIo: 0, resets: 0 };
+  private readonly diskCounts = { requests: 0, reissued: 0, crashesMidIo: 0, clonesMidIo: 0, resets: 0, cloneDiskChunks: 0, localHalts: 0, liveImageChecks: 0 };
   private readonly counts = { drops: 0, reconnects: 0, resumes: 0, resumesRefused: 0, reconnectsFailed: 0, bufferPauses: 0, bufferPausedMs: 0, throttleSleeps: 0, throttledMs: 0, lagMsMax: 0, lagMsMaxSettled: 0, lagSettledMs: 0 };
 
   constructor(
@@ -424,7 +494,8 @@ export class Simulation {
     this.worldRng = root;
     this.capMs = plan.capMs;
     this.sink = opts.mutation === "sink-no-dedup" ? new NaiveSink() : new SinkState();
-    if (plan.disk) {
+    this.diskRun = plan.disk !== undefined;
+    if (plan.disk && !plan.disk.local) {
       for (const l of plan.disk.links) this.net.add(l);
       this.disk = new SimDiskServer(
         diskGeometry(plan.disk.guest),
@@ -518,6 +589,16 @@ export class Simulation {
     }
     for (const t of p.drops) this.at(t, "drop", () => this.drop());
     for (const id of HOSTS) for (const t of p.disk?.resets[id] ?? []) this.at(t, `disk reset ${id}`, () => this.input(this.hosts[id], `disk reset ${id}`, () => this.diskReset(this.hosts[id])));
+    if (this.opts.mutation === "corrupt-backup-image" && p.disk?.local) {
+      const mr = this.worldRng.fork("mutation");
+      const t = mr.range(0.05, 0.7) * p.expectedMs;
+      const at = mr.int(0, B.local!.image.length - 1);
+      this.at(t, "corrupt B's image", () => {
+        if (!B.up || B.node.role !== "backup") return;
+        B.local!.image[at] ^= 0x20;
+        this.log(`MUTATION corrupt-backup-image: changed byte ${at} (block ${Math.floor(at / B.local!.geometry.blockBytes)}) of B's own image`);
+      });
+    }
     for (;;) {
       const e = this.queue.pop();
       if (!e) break;
@@ -536,7 +617,10 @@ export class Simulation {
     f.endReason = this.endReason;
     f.arbiter = this.arbiter;
     f.sinkDelivered = this.sink.delivered;
-    if (this.disk && p.disk)
+    if (p.disk?.local) {
+      const g = diskGeometry(p.disk.guest);
+      f.disk = { geometry: g, writes: [], staleAccepted: [], refused: 0, reads: 0, joined: 0, image: new Uint8Array(0), reference: diskReference(p.disk.guest), local: { backupReads: p.disk.local.backupReads } };
+    } else if (this.disk && p.disk)
       f.disk = {
         geometry: this.disk.geometry,
         writes: this.disk.writes,
@@ -595,7 +679,13 @@ export class Simulation {
       lagMsMax: Math.round(this.counts.lagMsMax * 1000) / 1000,
       lagMsMaxSettled: Math.round(this.counts.lagMsMaxSettled * 1000) / 1000,
       lagSettledMs: Math.round(this.counts.lagSettledMs * 1000) / 1000,
-      disk: this.disk !== undefined,
+      disk: this.diskRun,
+      diskMode: !this.plan.disk ? "" : !this.plan.disk.local ? "shared" : this.plan.disk.local.backupReads ? "backup-reads" : "non-shared",
+      localRequests: this.ids.reduce((n, id) => n + (this.hosts[id].local?.requests ?? 0), 0),
+      localErrors: this.ids.reduce((n, id) => n + (this.hosts[id].local?.errors ?? 0), 0),
+      localHalts: this.diskCounts.localHalts,
+      cloneDiskChunks: this.diskCounts.cloneDiskChunks,
+      liveImageChecks: this.diskCounts.liveImageChecks,
       diskRequests: this.diskCounts.requests,
       diskWrites: this.disk?.writes.length ?? 0,
       diskReads: this.disk?.reads ?? 0,
@@ -705,6 +795,11 @@ export class Simulation {
             this.cloneSent(h, a.msg);
           }
           if (a.msg.t === "clone-mem" && this.joinStage(h, "clone-mem")) return;
+          if (a.msg.t === "clone-disk") {
+            h.cloneChunksSent++;
+            this.diskCounts.cloneDiskChunks++;
+            if (this.cloneDiskTrigger(h, "chunk")) return;
+          }
           if (a.msg.t === "restored") h.facts.received = { icount: a.msg.icount as number, lsn: a.msg.lsn as number };
           this.sendPeer(h, a.msg);
           break;
@@ -724,6 +819,7 @@ export class Simulation {
         case "news":
           this.log(`${h.id} news: ${a.text}`);
           if (a.data.event === "live") this.wentLive(h, a.data.icount as number);
+          if (a.data.event === "clone-disk" && this.cloneDiskTrigger(h, "streamed")) return;
           if (a.data.event === "paired" || a.data.event === "clone-failed") {
             const c = this.openClone((c) => c.from === h.id);
             if (c) c.outcome = a.data.event === "paired" ? "paired" : "failed";
@@ -736,12 +832,17 @@ export class Simulation {
         case "done":
           this.log(`${h.id} done: ${JSON.stringify(a.data)}`);
           h.facts.done = { t: this.now, drained: h.node.bus.console.drainedBytes, delivered: a.data.delivered as number };
+          if (h.local) h.facts.diskImageAtDone = h.local.image.slice();
           this.stop(h, "guest finished");
           break;
         case "halt":
           this.log(`${h.id} halt (${a.code}): ${a.reason}`);
           h.facts.halted = { t: this.now, reason: a.reason, code: a.code };
-          if (/replay diverged/.test(a.reason)) this.facts.violations.push({ t: this.now, check: "replay-trace", text: `host ${h.id} halted: ${a.reason}` });
+          // A backup whose own disk failed for good must halt (planned: not a violation).
+          if (h.local?.broken && /own disk failed|own image failed/.test(a.reason)) {
+            h.facts.diskBroken = true;
+            this.diskCounts.localHalts++;
+          } else if (/replay diverged/.test(a.reason)) this.facts.violations.push({ t: this.now, check: "replay-trace", text: `host ${h.id} halted: ${a.reason}` });
           this.stop(h, "halted");
           return;
         case "crash":
@@ -759,6 +860,12 @@ export class Simulation {
     h.live = true;
     const digest = `${regsDigest(m)}/${memDigest(m)}`;
     h.facts.goLive = { t: this.now, icount, digest, drained: h.node.bus.console.drainedBytes, epoch: h.node.epoch };
+    if (h.local) {
+      // What the new primary's guest has seen of its disk, and its image now (re-issued requests have not landed yet).
+      const dev = h.node.bus.disk;
+      h.facts.diskImageAtLive = { image: h.local.image.slice(), nextSeq: (dev as unknown as { nextSeq: number }).nextSeq, issued: dev.inFlight().map((r) => r.seq), waiting: dev.waiting().map((r) => r.seq) };
+      this.diskCounts.liveImageChecks++;
+    }
   }
 
   // ---- the run loop (as FtHost.loop does) --------------------------------------------
@@ -803,9 +910,11 @@ export class Simulation {
     const executed = m.icount - before;
     const end = this.now + this.plan.stepOverheadMs + (executed * this.plan.hosts[h.id].usPerInstr) / 1000;
     h.busyUntil = end;
-    if (this.disk && LIVE_ROLES.has(roleBefore)) {
+    if (this.diskRun && LIVE_ROLES.has(roleBefore)) {
       this.diskStartTrigger(h);
       if (!h.up) return; // crashed inside the slice: nothing of it left the host
+      if (((h.node as unknown as { localDisk?: { heldCount: number } }).localDisk?.heldCount ?? 0) > 0) this.cloneDiskTrigger(h, "held");
+      if (!h.up) return;
     }
     if (h.live && LIVE_ROLES.has(roleBefore)) h.recordDigest();
     else if (executed > 0 && (roleBefore === "backup" || roleBefore === "draining")) this.compareTrace(h);
@@ -882,6 +991,10 @@ export class Simulation {
     if (!src) return;
     const seen = src.facts.liveDigests.get(m.icount);
     if (!seen || this.traceDiverged) return;
+    // Non-shared: a replay that waits for its own disk may stop between two events at one
+    // icount (the first delivered, the second's local request not finished): a state the
+    // primary never stopped in at a slice end.
+    if ((h.node as unknown as { localReplay?: { blocked: boolean } }).localReplay?.blocked) return;
     this.tracePoints++;
     if (h.facts.cloned) this.cloneTracePoints++;
     const d = `${regsDigest(m)}/${memDigest(m)}`;
@@ -926,11 +1039,13 @@ export class Simulation {
     h.sinkUp = false;
     h.facts.crashed = { t: this.now, why };
     this.log(`${h.id} CRASH: ${why}`);
-    if (this.disk && h.started) {
-      const held = (h.node as unknown as { diskGate?: { heldCount: number } }).diskGate?.heldCount ?? 0;
-      if (h.diskPending.size > 0 || held > 0) {
+    if (this.diskRun && h.started) {
+      const node = h.node as unknown as { diskGate?: { heldCount: number }; localDisk?: { heldCount: number } };
+      const held = node.diskGate?.heldCount ?? node.localDisk?.heldCount ?? 0;
+      const pending = h.diskPending.size + (h.local?.inFlight ?? 0);
+      if (pending > 0 || held > 0) {
         this.diskCounts.crashesMidIo++;
-        this.log(`${h.id} crashed with ${h.diskPending.size} disk requests unanswered and ${held} writes held`);
+        this.log(`${h.id} crashed with ${pending} disk requests unanswered and ${held} writes held`);
       }
     }
     const ch = h.chan;
@@ -1261,7 +1376,8 @@ export class Simulation {
   private cloneSent(h: Host, msg: Msg): void {
     const to = h.chan?.other(h);
     const m = h.node.machine;
-    if (this.disk && (h.diskPending.size > 0 || h.diskOutbox.length > 0 || h.node.bus.disk.inFlight().length > 0)) this.diskCounts.clonesMidIo++;
+    h.cloneChunksSent = 0;
+    if (this.diskRun && (h.diskPending.size > 0 || h.diskOutbox.length > 0 || (h.local?.inFlight ?? 0) > 0 || h.node.bus.disk.inFlight().length > 0)) this.diskCounts.clonesMidIo++;
     this.facts.clones.push({
       t: this.now,
       from: h.id,
@@ -1300,6 +1416,71 @@ export class Simulation {
   }
 
   // ---- the shared disk (FtHost.connectDisk + DiskClient, against ./disk.ts's server) ------
+
+  /** Non-shared disks: the host's own image (P's and B's start empty, a respawned host's holds garbage until its clone's image lands). */
+  localDisk(h: Host): SimLocalDisk {
+    const d = this.plan.disk!;
+    const l = d.local!;
+    return new SimLocalDisk(
+      h.id,
+      diskGeometry(d.guest),
+      l,
+      l.errors[h.id] ?? [],
+      this.worldRng.fork(`local disk ${h.id}`),
+      {
+        now: () => h.clockMs(),
+        replaying: () => !LIVE_ROLES.has(h.node.role),
+        at: (t, label, fire) => this.at(Math.max(t, this.now), label, () => h.up && fire()),
+        deliver: (label, fn) => this.input(h, label, () => this.localDone(h, fn)),
+        log: (text) => this.log(text),
+        submitted: (req) => this.localSubmitted(h, req),
+      },
+      HOSTS.includes(h.id) ? undefined : this.worldRng.fork(`garbage ${h.id}`),
+    );
+  }
+
+  /** A live host submitted a request to its own disk: the "release" crash trigger counts its writes. */
+  private localSubmitted(h: Host, req: DiskRequest): void {
+    if (req.op !== DISK_WRITE || req.slot < 0 || h.node.role !== "primary") return;
+    h.localWrites++;
+    const i = h.triggers.findIndex((c) => c.kind === "disk" && c.stage === "release" && c.nth <= h.localWrites);
+    if (i < 0) return;
+    const c = h.triggers.splice(i, 1)[0] as Extract<CrashTrigger, { kind: "disk" }>;
+    if (h.inStep) h.crashAfterFlush = c.delayMs;
+    else this.crashAt(h, this.now + c.delayMs, `crash ${c.delayMs.toFixed(3)} ms after submitting its disk write #${h.localWrites}`);
+  }
+
+  /** The own disk's completion reaches the node (its process heard of it): the "complete" crash trigger, then the callback. */
+  private localDone(h: Host, fn: () => void): void {
+    if (h.node.role === "primary") {
+      h.localAnswers++;
+      const i = h.triggers.findIndex((c) => c.kind === "disk" && c.stage === "complete" && c.nth <= h.localAnswers);
+      if (i >= 0) {
+        const c = h.triggers.splice(i, 1)[0] as Extract<CrashTrigger, { kind: "disk" }>;
+        if (c.delayMs === 0) return this.crash(h, `crash as its disk answer #${h.localAnswers} arrives`);
+        this.crashAt(h, this.now + c.delayMs, `crash ${c.delayMs.toFixed(3)} ms after its disk answer #${h.localAnswers}`);
+      }
+    }
+    try {
+      fn();
+    } catch (e) {
+      this.bug(h, "a disk completion", e);
+    }
+  }
+
+  /** A clone-disk crash trigger of this stage: true when the host crashed on it at once. */
+  private cloneDiskTrigger(h: Host, stage: "chunk" | "streamed" | "held"): boolean {
+    const i = h.triggers.findIndex((c) => c.kind === "clone-disk" && c.stage === stage && (stage !== "chunk" || c.nth <= h.cloneChunksSent));
+    if (i < 0) return false;
+    const c = h.triggers.splice(i, 1)[0] as Extract<CrashTrigger, { kind: "clone-disk" }>;
+    const why = stage === "chunk" ? `before sending image chunk #${h.cloneChunksSent} of a clone` : stage === "streamed" ? "after streaming its image to a clone" : "while holding writes for a clone";
+    if (c.delayMs === 0) {
+      this.crash(h, `crash ${why}`);
+      return true;
+    }
+    this.at(this.now + c.delayMs, `crash ${h.id}`, () => this.crash(h, `crash ${c.delayMs.toFixed(3)} ms ${why}`));
+    return false;
+  }
 
   /** The host's disk client as the node's back-end: each request goes to the server over the host's disk link. */
   diskBackend(h: Host): DiskBackend {
