@@ -23,7 +23,8 @@ import type { Mutation, SimResult } from "../src/sim/sim.js";
 import { simulate } from "../src/sim/sim.js";
 
 const SEEDS = 300;
-const disk = { disk: true };
+const NON_SHARED_SEEDS = 300;
+const disk = { diskMode: "shared" } as const;
 
 function unexpectedFailure(r: SimResult): string | undefined {
   if (r.ok) return undefined;
@@ -97,7 +98,7 @@ describe(`FT simulator with a shared disk: ${SEEDS} seeds`, () => {
   });
 
   it("a failing disk seed names the command that replays it with the disk", () => {
-    expect(runs[0].replay).toBe("npx ftvm sim --seed 1 --disk");
+    expect(runs[0].replay).toBe("npx ftvm sim --seed 1 --disk-mode shared");
   });
 
   it("a disk run replays exactly (same fingerprint and stats)", () => {
@@ -109,7 +110,7 @@ describe(`FT simulator with a shared disk: ${SEEDS} seeds`, () => {
   });
 
   it("a calm disk run finishes with no faults and the reference's image", () => {
-    const r = simulate(3, { plan: { disk: true, calm: true } });
+    const r = simulate(3, { plan: { diskMode: "shared", calm: true } });
     expect(r.failures).toEqual([]);
     expect(r.stats.finished).toBe(true);
     expect(r.stats.crashes + r.stats.failovers + r.stats.diskRefused + r.stats.diskReissued).toBe(0);
@@ -159,5 +160,94 @@ describe("PrimaryLog.heldIcount (the fix)", () => {
     expect(log.heldIcount).toBe(499);
     log.onAck(4, 0);
     expect(log.heldIcount).toBe(800);
+  });
+});
+
+// Non-shared disks (src/ft/localdisk.ts, localreplay.ts, clone.ts's image chunks): each host
+// has its own in-memory image (src/sim/localdisk.ts) with seeded per-request latency;
+// crashes drop a host's in-flight requests and its image; respawned backups start with an
+// image of garbage and get the primary's by clone, in chunks of a few blocks, while the
+// primary holds its new writes; the primary crashes before its nth chunk, after the
+// stream, or while a write is held; backups see transient disk errors (retried) and
+// persistent ones (they must halt, never go on with an image that differs). The checks:
+// the finishing host's image is the failure-free run's (disk-image), and every backup that
+// went live held exactly the writes its guest saw complete, or ones it had started
+// (disk-live); output, traces and the rest as in every run.
+describe(`FT simulator with non-shared disks: ${NON_SHARED_SEEDS} seeds, half with --backup-reads`, () => {
+  const runs: SimResult[] = [];
+  for (let s = 1; s <= NON_SHARED_SEEDS; s++) runs.push(simulate(s, { plan: { diskMode: s % 2 ? "non-shared" : "backup-reads" } }));
+  const count = (f: (r: SimResult) => boolean) => runs.filter(f).length;
+
+  it("no failures: own images, images of backups that went live, output and traces all check", () => {
+    const bad = runs.map(unexpectedFailure).filter((x) => x);
+    expect(bad, `failing seeds:\n${bad.join("\n")}`).toEqual([]);
+  });
+
+  it("the faults happen: failovers with their image checked, clones that stream the image, disk errors, halts on persistent ones", () => {
+    expect(count((r) => r.stats.diskMode === "backup-reads")).toBe(NON_SHARED_SEEDS / 2);
+    expect(count((r) => r.stats.diskMode === "non-shared")).toBe(NON_SHARED_SEEDS / 2);
+    expect(count((r) => r.stats.crashesMidIo > 0)).toBeGreaterThan(NON_SHARED_SEEDS * 0.6);
+    expect(count((r) => r.stats.liveImageChecks > 0)).toBeGreaterThan(NON_SHARED_SEEDS * 0.3);
+    expect(count((r) => r.stats.finished)).toBeGreaterThan(NON_SHARED_SEEDS * 0.4);
+    expect(count((r) => r.stats.finished && r.stats.failovers > 0)).toBeGreaterThan(NON_SHARED_SEEDS * 0.15);
+    expect(count((r) => r.stats.clonesCompleted > 0 && r.stats.cloneDiskChunks > 1)).toBeGreaterThan(NON_SHARED_SEEDS * 0.1);
+    expect(count((r) => r.stats.clonesMidIo > 0)).toBeGreaterThan(NON_SHARED_SEEDS * 0.05);
+    expect(count((r) => r.stats.localErrors > 0)).toBeGreaterThan(NON_SHARED_SEEDS * 0.1);
+    expect(count((r) => r.stats.localHalts > 0)).toBeGreaterThan(0);
+  });
+
+  it("each clone-disk crash stage fires in some seed, and cloned backups go live with the image they were sent", () => {
+    const verbose = runs
+      .slice(0, 200)
+      .map((r) => simulate(r.seed, { plan: { diskMode: r.stats.diskMode as "non-shared" | "backup-reads" }, verbose: true }).trace.join("\n"))
+      .join("\n");
+    expect(verbose).toMatch(/CRASH: crash (\S+ ms )?before sending image chunk #\d+ of a clone/);
+    expect(verbose).toMatch(/CRASH: crash (\S+ ms )?after streaming its image to a clone/);
+    expect(verbose).toMatch(/CRASH: crash (\S+ ms )?while holding writes for a clone/);
+    expect(verbose).toMatch(/the clone to [C-E] failed/);
+    expect(verbose).toMatch(/[C-E] news: went live/);
+    expect(verbose).toMatch(/[B-E] own disk FAILS/);
+    expect(verbose).toMatch(/halting: replay diverged: the backup's own disk failed (write|read) \d+ .* 3 times/);
+  });
+
+  it("a failing non-shared seed names the command that replays it", () => {
+    expect(runs[1].replay).toBe("npx ftvm sim --seed 2 --disk-mode backup-reads");
+  });
+
+  it("a calm non-shared run finishes with the reference's image on the primary", () => {
+    for (const diskMode of ["non-shared", "backup-reads"] as const) {
+      const r = simulate(3, { plan: { diskMode, calm: true } });
+      expect(r.failures).toEqual([]);
+      expect(r.stats.finished).toBe(true);
+      expect(r.stats.crashes + r.stats.failovers + r.stats.localErrors).toBe(0);
+      expect(r.stats.localRequests).toBeGreaterThan(40);
+    }
+  });
+});
+
+describe("the non-shared checks fire on broken variants", () => {
+  function firing(mutation: Mutation, diskMode: "non-shared" | "backup-reads", check: string, max = 150): { seed: number; failure: string } {
+    for (let s = 1; s <= max; s++) {
+      const r = simulate(s, { plan: { diskMode }, mutation });
+      const failure = r.failures.find((f) => f.startsWith(`${check}:`));
+      if (!failure) continue;
+      const clean = simulate(s, { plan: { diskMode } });
+      expect(unexpectedFailure(clean)).toBeUndefined();
+      return { seed: s, failure };
+    }
+    throw new Error(`mutation ${mutation} never made check ${check} fail in seeds 1..${max}`);
+  }
+
+  it("disk-live: a backup that delivers a write's completion before its own write landed goes live with an older write on top of a newer one", () => {
+    expect(firing("backup-early-done", "non-shared", "disk-live").failure).toMatch(/host [B-E] went live at icount \d+ with block \d+ of its own image holding request \d+'s bytes, but its guest had seen request \d+ complete last there/);
+  });
+
+  it("replay-trace: with --backup-reads, a clone that streams the image without holding writes sends blocks newer than the snapshot, and the new backup's reads differ", () => {
+    expect(firing("clone-no-hold", "backup-reads", "replay-trace").failure).toMatch(/host [C-E] halted: replay diverged: expected disk read \d+ .* CRC-32 .* the images differ/);
+  });
+
+  it("disk-live and replay-trace: a corrupted backup image is caught when the backup goes live, or by a read's CRC with --backup-reads", () => {
+    expect(firing("corrupt-backup-image", "non-shared", "disk-live").failure).toMatch(/host B went live .* holding bytes no write of the guest puts there/);
+    expect(firing("corrupt-backup-image", "backup-reads", "replay-trace").failure).toMatch(/host B halted: replay diverged: expected disk read \d+ .* CRC-32/);
   });
 });

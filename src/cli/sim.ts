@@ -6,12 +6,14 @@ import type { Command } from "./args.js";
 import { EXIT_FAIL, EXIT_OK, UsageError, intOption, parse } from "./args.js";
 import type { Mutation, SimResult } from "../sim/sim.js";
 import { MUTATIONS, simulate } from "../sim/sim.js";
+import type { DiskModeChoice } from "../sim/plan.js";
+import { DISK_MODES } from "../sim/plan.js";
 
 export const simCommand: Command = {
   name: "sim",
   summary: "the seeded FT simulator: ftvm sim --seeds N | --seed S",
-  usage: `usage: ftvm sim --seeds N [--start S] [--verbose] [--disk | --no-disk]
-       ftvm sim --seed S [--verbose] [--disk | --no-disk]
+  usage: `usage: ftvm sim --seeds N [--start S] [--verbose] [--disk | --no-disk | --disk-mode M]
+       ftvm sim --seed S [--verbose] [--disk | --no-disk | --disk-mode M]
 
 Runs the FT protocol (primary, backup, arbiter, console sink: the unchanged src/ft state
 machines) inside one process on a simulated clock and network, with faults drawn from
@@ -26,12 +28,18 @@ About 30% of seeds run a disk guest on a shared disk (a simulated disk server wi
 epoch fencing, completions in any order, primaries crashing with requests in flight);
 they also check that the disk's image equals a failure-free run's, that no stale or
 out-of-order write reached it, and that the guest saw every request complete once.
+Half of the disk runs use non-shared disks instead (each host its own in-memory image,
+half of them with --backup-reads): new backups get the image by clone, backups see
+transient and persistent errors of their own disk; they check the finishing host's image
+and the image of every backup that went live against the failure-free run.
 
   --seeds N      run seeds S .. S+N-1 (S from --start, default 1)
   --start S      the first seed (default 1)
   --seed S       run one seed and print its plan, statistics and failures
   --verbose      with --seed: print the run's event trace; with --seeds: one line per seed
   --disk         every seed runs the disk guest (--no-disk: none does)
+  --disk-mode M  every seed runs the disk guest with disks of this mode:
+                 ${DISK_MODES.join(", ")} (non-shared with --backup-reads)
   --mutation M   run a deliberately broken variant, to see the checks fire:
                  ${MUTATIONS.join(", ")}
 
@@ -40,7 +48,7 @@ seed replays exactly: ftvm sim --seed S.`,
   run(argv) {
     const p = parse(
       argv,
-      { seeds: { type: "string" }, start: { type: "string" }, seed: { type: "string" }, verbose: { type: "boolean", short: "v" }, mutation: { type: "string" }, disk: { type: "boolean" }, "no-disk": { type: "boolean" } },
+      { seeds: { type: "string" }, start: { type: "string" }, seed: { type: "string" }, verbose: { type: "boolean", short: "v" }, mutation: { type: "string" }, disk: { type: "boolean" }, "no-disk": { type: "boolean" }, "disk-mode": { type: "string" } },
       this.usage,
     );
     if (p.values.help) {
@@ -58,7 +66,11 @@ seed replays exactly: ftvm sim --seed S.`,
     if (one !== undefined && p.values.start !== undefined) throw new UsageError("--start goes with --seeds, not --seed");
     if (p.values.disk && p.values["no-disk"]) throw new UsageError("give --disk or --no-disk, not both");
     const disk = p.values.disk ? true : p.values["no-disk"] ? false : undefined;
-    const opts = { verbose: one !== undefined && verbose, mutation: mutation as Mutation | undefined, ...(disk !== undefined ? { plan: { disk } } : {}) };
+    const diskMode = p.values["disk-mode"] as string | undefined;
+    if (diskMode !== undefined && !(DISK_MODES as readonly string[]).includes(diskMode)) throw new UsageError(`--disk-mode takes one of ${DISK_MODES.join(", ")}, got "${diskMode}"`);
+    if (diskMode !== undefined && disk !== undefined) throw new UsageError("give --disk-mode without --disk or --no-disk");
+    const plan = { ...(disk !== undefined ? { disk } : {}), ...(diskMode !== undefined ? { diskMode: diskMode as DiskModeChoice } : {}) };
+    const opts = { verbose: one !== undefined && verbose, mutation: mutation as Mutation | undefined, ...(Object.keys(plan).length ? { plan } : {}) };
 
     if (one !== undefined) {
       const r = simulate(one, opts);
@@ -75,7 +87,7 @@ seed replays exactly: ftvm sim --seed S.`,
     const start = intOption(p.values.start as string | undefined, "start") ?? 1;
     const t0 = performance.now();
     const failed: SimResult[] = [];
-    const total = { failovers: 0, aloneWins: 0, crashes: 0, elections: 0, tracePoints: 0, finished: 0, respawns: 0, clonesStarted: 0, clonesCompleted: 0, clonesFailed: 0, diskRuns: 0, diskFinished: 0, crashesMidIo: 0, diskRefused: 0, diskReissued: 0 };
+    const total = { failovers: 0, aloneWins: 0, crashes: 0, elections: 0, tracePoints: 0, finished: 0, respawns: 0, clonesStarted: 0, clonesCompleted: 0, clonesFailed: 0, diskRuns: 0, diskFinished: 0, crashesMidIo: 0, diskRefused: 0, diskReissued: 0, nonShared: 0, nonSharedFinished: 0, liveImages: 0, localErrors: 0, localHalts: 0, cloneDiskChunks: 0 };
     for (let s = start; s < start + count!; s++) {
       const r = simulate(s, opts);
       total.failovers += r.stats.failovers;
@@ -94,6 +106,14 @@ seed replays exactly: ftvm sim --seed S.`,
         total.crashesMidIo += r.stats.crashesMidIo;
         total.diskRefused += r.stats.diskRefused;
         total.diskReissued += r.stats.diskReissued;
+        if (r.stats.diskMode === "non-shared" || r.stats.diskMode === "backup-reads") {
+          total.nonShared++;
+          if (r.stats.finished) total.nonSharedFinished++;
+          total.liveImages += r.stats.liveImageChecks;
+          total.localErrors += r.stats.localErrors;
+          total.localHalts += r.stats.localHalts;
+          total.cloneDiskChunks += r.stats.cloneDiskChunks;
+        }
       }
       if (verbose) process.stdout.write(`seed ${s}: ${r.ok ? "ok" : "FAIL"} ${JSON.stringify(r.stats)}\n`);
       if (!r.ok) {
@@ -106,7 +126,8 @@ seed replays exactly: ftvm sim --seed S.`,
       `sim: ${secs.toFixed(1)} s; ${total.finished} runs finished the guest, ${total.failovers} backups went live, ${total.aloneWins} primaries went on alone, ` +
         `${total.crashes} host crashes, ${total.elections} arbiter requests, ${total.tracePoints} backup states compared with the primary's; ` +
         `${total.respawns} backups respawned, ${total.clonesStarted} clones sent (${total.clonesCompleted} completed, ${total.clonesFailed} failed); ` +
-        `${total.diskRuns} disk runs (${total.diskFinished} finished, their image checked): ${total.crashesMidIo} crashes with disk requests in flight, ${total.diskReissued} requests re-issued by a new primary, ${total.diskRefused} stale writes refused\n`,
+        `${total.diskRuns} disk runs (${total.diskFinished} finished, their image checked): ${total.crashesMidIo} crashes with disk requests in flight, ${total.diskReissued} requests re-issued by a new primary, ${total.diskRefused} stale writes refused; ` +
+        `of them ${total.nonShared} with non-shared disks (${total.nonSharedFinished} finished): ${total.liveImages} images checked as a backup went live, ${total.cloneDiskChunks} image chunks cloned, ${total.localErrors} backup disk errors injected, ${total.localHalts} backups halted on a persistent one\n`,
     );
     process.stdout.write(`sim: ${count} seeds ran, ${failed.length} failed\n`);
     return failed.length ? EXIT_FAIL : EXIT_OK;

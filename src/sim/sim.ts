@@ -195,7 +195,7 @@ export interface SimResult {
 }
 
 export function replayCommand(seed: number, mutation?: Mutation, plan?: PlanOverrides): string {
-  const disk = plan?.disk === true ? " --disk" : plan?.disk === false ? " --no-disk" : "";
+  const disk = plan?.diskMode !== undefined && plan.disk !== false ? ` --disk-mode ${plan.diskMode}` : plan?.disk === true ? " --disk" : plan?.disk === false ? " --no-disk" : "";
   return `npx ftvm sim --seed ${seed}${disk}${mutation ? ` --mutation ${mutation}` : ""}`;
 }
 
