@@ -7,7 +7,8 @@
 //
 // Planned errors (plan.disk.local.errors): while its host replays (backup, joining,
 // draining), its nth request (retries count) fails with DISK_E_IO, and so do the next
-// `times - 1` attempts at the same request; a persistent error fails every attempt.
+// `times - 1` attempts at the same request; a persistent error fails every attempt. And
+// while it is live, its nth read of its image for a clone fails likewise (cloneReadErrors).
 import type { DiskGeometry, DiskRequest } from "../devices/disk.js";
 import { DISK_READ, DISK_STATUS } from "../devices/disk.js";
 import type { DiskBackend } from "../replay/world.js";
@@ -38,12 +39,15 @@ export class SimLocalDisk implements DiskBackend {
   /** A persistent error was injected (the host must halt as diverged, not go on). */
   broken = false;
   private readonly failing = new Map<string, number>();
+  /** Reads of the image for a clone while live (the planned clone-read errors count these). */
+  cloneReadRequests = 0;
 
   constructor(
     readonly host: string,
     readonly geometry: DiskGeometry,
     private readonly plan: LocalDiskPlan,
     private readonly planned: LocalDiskError[],
+    private readonly cloneReads: LocalDiskError[],
     private readonly rng: Prng,
     private readonly hooks: LocalDiskHooks,
     /** A respawned host's image: garbage until the clone's chunks land (nothing may read it before). */
@@ -55,7 +59,7 @@ export class SimLocalDisk implements DiskBackend {
 
   submit(req: DiskRequest, done: (status: number, data?: Uint8Array) => void): void {
     this.requests++;
-    const fail = this.hooks.replaying() ? this.plannedError(req) : false;
+    const fail = this.hooks.replaying() ? this.plannedError(req, this.planned, "replay") : req.slot < 0 && req.op === DISK_READ ? this.plannedError(req, this.cloneReads, "clone") : false;
     if (!this.hooks.replaying()) this.hooks.submitted(req);
     const l = this.plan.latency;
     const ms = this.rng.chance(l.slowChance) ? this.rng.range(l.hiMs, l.slowMs) : this.rng.range(l.loMs, l.hiMs);
@@ -79,7 +83,7 @@ export class SimLocalDisk implements DiskBackend {
   }
 
   /** Whether this request (submitted while replaying) fails as planned. */
-  private plannedError(req: DiskRequest): boolean {
+  private plannedError(req: DiskRequest, planned: LocalDiskError[], kind: "replay" | "clone"): boolean {
     const key = `${req.op}/${req.block}/${req.count}/${req.seq}`;
     const left = this.failing.get(key);
     if (left !== undefined) {
@@ -93,11 +97,11 @@ export class SimLocalDisk implements DiskBackend {
       this.errors++;
       return true;
     }
-    const n = ++this.replayRequests;
-    const e = this.planned.find((x) => x.nth === n);
+    const n = kind === "replay" ? ++this.replayRequests : ++this.cloneReadRequests;
+    const e = planned.find((x) => x.nth === n);
     if (!e) return false;
     this.failing.set(key, e.persistent ? Infinity : e.times - 1);
-    if (e.persistent) this.broken = true;
+    if (e.persistent && kind === "replay") this.broken = true;
     this.errors++;
     return true;
   }

@@ -148,6 +148,8 @@ export interface LocalDiskPlan {
   /** NodeConfig.cloneDiskChunkBytes (a few blocks, so the image travels in several chunks). */
   chunkBytes: number;
   errors: Record<HostId, LocalDiskError[]>;
+  /** Errors on a live host's reads of its image for a clone (the nth such read): transient ones are retried, a persistent one fails the clone. */
+  cloneReadErrors: Record<HostId, LocalDiskError[]>;
 }
 
 /** The shared disk of a disk run: the guest, the server's latency, and each host's link to it (D). */
@@ -425,6 +427,7 @@ function drawLocal(rn: Prng, backupReads: boolean): LocalDiskPlan {
     latency: { loMs: 0.01, hiMs, slowChance: rn.pick([0, 0.02, 0.1]), slowMs: hiMs * rn.pick([4, 20]) },
     chunkBytes: rn.pick([1, 1, 2, 4, 64]) * 64,
     errors: {},
+    cloneReadErrors: {},
   };
 }
 
@@ -475,9 +478,15 @@ function diskFaults(plan: Plan, disk: DiskPlan, rd: Prng, calm: boolean, o: Plan
     for (const id of Object.keys(plan.hosts)) {
       if (id === "P" || !rd.chance(0.3)) continue;
       const errs: LocalDiskError[] = [];
-      for (let i = rd.int(1, 3); i > 0; i--) errs.push({ nth: rd.int(1, n), times: rd.int(1, 2), persistent: false });
-      if (rd.chance(0.3)) errs.push({ nth: rd.int(1, n), times: 0, persistent: true });
+      // A respawned backup's first requests are the clone's image chunks it writes.
+      const nth = () => (!HOSTS.includes(id) && rd.chance(0.4) ? rd.int(1, 4) : rd.int(1, n));
+      for (let i = rd.int(1, 3); i > 0; i--) errs.push({ nth: nth(), times: rd.int(1, 2), persistent: false });
+      if (rd.chance(0.3)) errs.push({ nth: nth(), times: 0, persistent: true });
       local.errors[id] = errs;
+    }
+    for (const id of Object.keys(plan.hosts)) {
+      if (plan.spawns.length === 0 || !rd.chance(0.15)) continue;
+      local.cloneReadErrors[id] = [{ nth: rd.int(1, 4), times: rd.int(1, 2), persistent: rd.chance(0.3) }];
     }
     if (o.crashes) return;
     // The clone's image stream: its primary dies mid-stream, after it, or while a write is held.
@@ -591,6 +600,8 @@ export function describePlan(p: Plan): string {
     if (spawn) parts.push(`${h} respawns ${spawn.delayMs.toFixed(1)} ms after a host runs alone (times relative to its start)`);
     const dr = p.disk?.resets[h] ?? [];
     const errs = p.disk?.local?.errors[h] ?? [];
+    const cre = p.disk?.local?.cloneReadErrors[h] ?? [];
+    if (cre.length) parts.push(`${h}'s own disk fails its image read #${cre[0].nth} for a clone ${cre[0].persistent ? "persistently" : `${cre[0].times}x`}`);
     if (errs.length) parts.push(`${h}'s own disk fails ${errs.map((e) => `request #${e.nth} ${e.persistent ? "persistently" : `${e.times}x`}`).join(", ")} while replaying`);
     parts.push(
       `${h}${dr.length ? ` (disk connection resets at ${dr.map((x) => x.toFixed(1)).join(", ")} ms)` : ""}: slice ${hp.sliceIcount}, ${hp.usPerInstr} µs/instr${crash.length ? `, crash ${crash.join(" or ")} (${hp.closeOnCrash ? "peer sees a close" : "silent"})` : ""}${hp.sinkResets.length ? `, sink resets at ${hp.sinkResets.map((x) => x.toFixed(1)).join(", ")} ms` : ""}`,

@@ -1426,6 +1426,7 @@ export class Simulation {
       diskGeometry(d.guest),
       l,
       l.errors[h.id] ?? [],
+      l.cloneReadErrors[h.id] ?? [],
       this.worldRng.fork(`local disk ${h.id}`),
       {
         now: () => h.clockMs(),
