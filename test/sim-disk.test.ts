@@ -172,7 +172,10 @@ describe("PrimaryLog.heldIcount (the fix)", () => {
 // persistent ones (they must halt, never go on with an image that differs). The checks:
 // the finishing host's image is the failure-free run's (disk-image), and every backup that
 // went live held exactly the writes its guest saw complete, or ones it had started
-// (disk-live); output, traces and the rest as in every run.
+// (disk-live); a cloned backup's image, once landed, is its primary's at the snapshot up
+// to the writes in flight there (disk-clone); output, traces and the rest as in every run.
+// No bug in src/ft turned up here (10,000 default seeds, 4,000 forced non-shared); the
+// mutations below show what the checks catch.
 describe(`FT simulator with non-shared disks: ${NON_SHARED_SEEDS} seeds, half with --backup-reads`, () => {
   const runs: SimResult[] = [];
   for (let s = 1; s <= NON_SHARED_SEEDS; s++) runs.push(simulate(s, { plan: { diskMode: s % 2 ? "non-shared" : "backup-reads" } }));
@@ -190,7 +193,7 @@ describe(`FT simulator with non-shared disks: ${NON_SHARED_SEEDS} seeds, half wi
     expect(count((r) => r.stats.liveImageChecks > 0)).toBeGreaterThan(NON_SHARED_SEEDS * 0.3);
     expect(count((r) => r.stats.finished)).toBeGreaterThan(NON_SHARED_SEEDS * 0.4);
     expect(count((r) => r.stats.finished && r.stats.failovers > 0)).toBeGreaterThan(NON_SHARED_SEEDS * 0.15);
-    expect(count((r) => r.stats.clonesCompleted > 0 && r.stats.cloneDiskChunks > 1)).toBeGreaterThan(NON_SHARED_SEEDS * 0.1);
+    expect(count((r) => r.stats.clonesCompleted > 0 && r.stats.cloneDiskChunks > 1)).toBeGreaterThan(NON_SHARED_SEEDS * 0.06);
     expect(count((r) => r.stats.clonesMidIo > 0)).toBeGreaterThan(NON_SHARED_SEEDS * 0.05);
     expect(count((r) => r.stats.localErrors > 0)).toBeGreaterThan(NON_SHARED_SEEDS * 0.1);
     expect(count((r) => r.stats.localHalts > 0)).toBeGreaterThan(0);
@@ -206,7 +209,9 @@ describe(`FT simulator with non-shared disks: ${NON_SHARED_SEEDS} seeds, half wi
     expect(verbose).toMatch(/CRASH: crash (\S+ ms )?while holding writes for a clone/);
     expect(verbose).toMatch(/the clone to [C-E] failed/);
     expect(verbose).toMatch(/[C-E] news: went live/);
-    expect(verbose).toMatch(/[B-E] own disk FAILS/);
+    expect(verbose).toMatch(/[B-E] own disk FAILS (write|read) seq/);
+    expect(verbose).toMatch(/[C-E] own disk FAILS write \(image range\)/);
+    expect(verbose).toMatch(/[BCDEP] own disk FAILS read \(image range\)/);
     expect(verbose).toMatch(/halting: replay diverged: the backup's own disk failed (write|read) \d+ .* 3 times/);
   });
 
@@ -242,8 +247,8 @@ describe("the non-shared checks fire on broken variants", () => {
     expect(firing("backup-early-done", "non-shared", "disk-live").failure).toMatch(/host [B-E] went live at icount \d+ with block \d+ of its own image holding request \d+'s bytes, but its guest had seen request \d+ complete last there/);
   });
 
-  it("replay-trace: with --backup-reads, a clone that streams the image without holding writes sends blocks newer than the snapshot, and the new backup's reads differ", () => {
-    expect(firing("clone-no-hold", "backup-reads", "replay-trace").failure).toMatch(/host [C-E] halted: replay diverged: expected disk read \d+ .* CRC-32 .* the images differ/);
+  it("disk-clone: a clone that streams the image without holding writes gives the new backup blocks newer than the snapshot", () => {
+    expect(firing("clone-no-hold", "non-shared", "disk-clone").failure).toMatch(/host [C-E]'s own image, once its clone's image had landed, has request \d+'s bytes in block \d+, but host [B-E]'s image held \d+ there at the snapshot/);
   });
 
   it("disk-live and replay-trace: a corrupted backup image is caught when the backup goes live, or by a read's CRC with --backup-reads", () => {

@@ -274,7 +274,21 @@ describe("FT simulator: every check fires on a broken variant", () => {
   });
 
   it("every mutation is covered above (the disk ones in sim-disk.test.ts)", () => {
-    expect([...MUTATIONS].sort()).toEqual(["arbiter-grants-all", "arbiter-silent", "corrupt-clone", "corrupt-log", "disk-early-write", "disk-unfenced", "node-throws", "self-ack", "sink-loses-output", "sink-no-dedup"]);
+    expect([...MUTATIONS].sort()).toEqual([
+      "arbiter-grants-all",
+      "arbiter-silent",
+      "backup-early-done",
+      "clone-no-hold",
+      "corrupt-backup-image",
+      "corrupt-clone",
+      "corrupt-log",
+      "disk-early-write",
+      "disk-unfenced",
+      "node-throws",
+      "self-ack",
+      "sink-loses-output",
+      "sink-no-dedup",
+    ]);
   });
 });
 

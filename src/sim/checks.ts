@@ -35,7 +35,10 @@
 //                 nothing else: each block holds the last completed write to it (or what
 //                 the failure-free run's image starts with, zeros, when none completed), or
 //                 a write the guest started and saw not complete yet (the backup performed
-//                 it for replay; the new primary issues it again).
+//                 it for replay; the new primary issues it again);
+//   disk-clone    a cloned backup's image, once the clone's image chunks landed, is its
+//                 primary's image at the snapshot, except that a write in flight there
+//                 may or may not be in it (the new backup performs it again).
 //
 // Hosts: P and B, and backups respawned later (C, D, ...) that join a host running alone
 // by clone. Every host's execution is one stream of output: a cloned backup's starts with
@@ -82,6 +85,8 @@ export interface HostFacts {
   diskImageAtDone?: Uint8Array;
   /** Non-shared: its own image as it went live, the device's next seq, the requests it had issued and not seen complete, and those waiting behind them (not issued). */
   diskImageAtLive?: { image: Uint8Array; nextSeq: number; issued: number[]; waiting: number[] };
+  /** Non-shared, a cloned backup: its own image once the clone's image had landed (as it sent "restored"). */
+  clonedImage?: { t: number; image: Uint8Array };
   /** Non-shared: it halted because its own disk failed for good (a planned persistent error): it is as good as crashed. */
   diskBroken?: boolean;
 }
@@ -97,7 +102,19 @@ export interface Facts {
   mutation?: string;
   hosts: Record<HostId, HostFacts>;
   /** Every clone a primary sent: its state at the snapshot (icount S), and how it ended. */
-  clones: { t: number; from: HostId; to: HostId; icount: number; digest: string; drained: number; lsn: number; outcome?: "paired" | "failed" | "open" }[];
+  clones: {
+    t: number;
+    from: HostId;
+    to: HostId;
+    icount: number;
+    digest: string;
+    drained: number;
+    lsn: number;
+    outcome?: "paired" | "failed" | "open";
+    /** Non-shared: the primary's own image at the snapshot, and the writes it had in flight then (each may or may not be in the copy). */
+    image?: Uint8Array;
+    inFlightWrites?: { seq: number; block: number; data: Uint8Array }[];
+  }[];
   /** Every output action, in order. */
   outputs: { t: number; host: HostId; epoch: number; offset: number; bytes: Uint8Array }[];
   /** What the sink wrote (after its de-duplication), in order. */
@@ -348,6 +365,19 @@ function checkLocalImages(f: Facts, d: DiskFacts, add: (t: number, check: string
     if (h.done && h.diskImageAtDone) {
       const k = firstDiff(h.diskImageAtDone, 0, ref.image, 0, ref.image.length);
       if (k >= 0) add(h.done.t, "disk-image", `host ${h.id} reported the guest done, but block ${Math.floor(k / bs)} of its own image differs from the failure-free run's (at byte ${k % bs})`);
+    }
+    const cl = h.clonedImage;
+    const c = cl && [...f.clones].reverse().find((x) => x.to === h.id && x.image);
+    if (cl && c) {
+      for (let b = 0; b < d.geometry.blocks; b++) {
+        const got = cl.image.subarray(b * bs, (b + 1) * bs);
+        if (firstDiff(got, 0, c.image!, b * bs, bs) < 0) continue;
+        const w = c.inFlightWrites!.find((x) => x.block === b && firstDiff(got, 0, x.data, 0, bs) < 0);
+        if (w) continue;
+        const holds = [...ref.writes].find(([, x]) => x.block === b && firstDiff(got, 0, x.data, 0, bs) < 0)?.[0];
+        add(cl.t, "disk-clone", `host ${h.id}'s own image, once its clone's image had landed, has ${holds !== undefined ? `request ${holds}'s bytes` : "other bytes"} in block ${b}, but host ${c.from}'s image held ${[...ref.writes].find(([, x]) => x.block === b && firstDiff(c.image!, b * bs, x.data, 0, bs) < 0)?.[0] ?? "no request's bytes"} there at the snapshot (icount ${c.icount})`);
+        break;
+      }
     }
     const live = h.diskImageAtLive;
     if (!live || !h.goLive) continue;

@@ -800,7 +800,11 @@ export class Simulation {
             this.diskCounts.cloneDiskChunks++;
             if (this.cloneDiskTrigger(h, "chunk")) return;
           }
-          if (a.msg.t === "restored") h.facts.received = { icount: a.msg.icount as number, lsn: a.msg.lsn as number };
+          if (a.msg.t === "restored") {
+            h.facts.received = { icount: a.msg.icount as number, lsn: a.msg.lsn as number };
+            // Replay has not started: the own image holds exactly the clone's chunks.
+            if (h.local) h.facts.clonedImage = { t: this.now, image: h.local.image.slice() };
+          }
           this.sendPeer(h, a.msg);
           break;
         case "cut":
@@ -1386,6 +1390,15 @@ export class Simulation {
       digest: `${regsDigest(m)}/${memDigest(m)}`,
       drained: h.node.bus.console.drainedBytes,
       lsn: msg.lsn as number,
+      ...(h.local
+        ? {
+            image: h.local.image.slice(),
+            inFlightWrites: h.node.bus.disk
+              .inFlight()
+              .filter((r) => r.op === DISK_WRITE)
+              .map((r) => ({ seq: r.seq, block: r.block, data: r.data! })),
+          }
+        : {}),
     });
   }
 
