@@ -51,6 +51,7 @@ interface NodeOpts {
   backupReads?: boolean;
   /** The node's own image at the start (default: the cluster's base image). */
   image?: Uint8Array;
+  cloneDiskChunkBytes?: number;
 }
 
 class Cluster {
@@ -91,7 +92,7 @@ class Cluster {
 
   add(id: string, seed: number, o: NodeOpts = {}): FtNode {
     const disk = new MemoryDisk(this.g, o.image ?? this.base);
-    const n = new FtNode({ id, heartbeatMs: 25, timeoutMs: 150, world: fakeWorld(seed, seed, 20), sliceIcount: 2000, disk, diskMode: "non-shared", diskGeometry: this.g, backupReads: o.backupReads });
+    const n = new FtNode({ id, heartbeatMs: 25, timeoutMs: 150, world: fakeWorld(seed, seed, 20), sliceIcount: 2000, disk, diskMode: "non-shared", diskGeometry: this.g, backupReads: o.backupReads, cloneDiskChunkBytes: o.cloneDiskChunkBytes });
     this.nodes.set(id, n);
     this.disks.set(id, disk);
     this.inbox.set(id, []);
@@ -448,6 +449,46 @@ describe("clone with a non-shared disk", () => {
     expect(p.status(0).heldWrites).toBe(0);
     expect(c.text()).toBe(KV_EXPECTED);
     expect(same(c.image("p"), reference.image("p"))).toBe(true);
+  });
+
+  it("small clone-disk chunks (cloneDiskChunkBytes, as the simulator uses): the image travels in several chunks, in any completion order, and lands whole", () => {
+    const c = new Cluster(79);
+    const p = lonePrimary(c, KVLOG, { cloneDiskChunkBytes: 5000 });
+    for (let i = 0; i < at(0.3); i++) c.round();
+    // Garbage, not zeros: every block of the joiner's image must come from the clone or its replay.
+    const junk = new Uint8Array(c.g.blocks * c.g.blockBytes).map((_, i) => (i * 131 + 7) & 0xff);
+    const j = c.add("j", 34, { image: junk });
+    c.peerOf.set("p", "j");
+    c.peerOf.set("j", "p");
+    expect(p.acceptJoin("j", c.nowMs)).toBeUndefined();
+    const paired = () => c.news.some((n) => n.host === "j" && n.data.event === "paired-backup");
+    for (let i = 0; i < 2000 && !paired(); i++) c.round();
+    expect(paired()).toBe(true);
+    // 5000 bytes round down to 9 blocks of 512: ceil(201 / 9) = 23 chunks, 22 of 9 blocks and the last of 3.
+    const chunks = c.disks.get("j")!.submitted.filter((r) => r.seq === 0 && r.op === DISK_WRITE);
+    expect(chunks.length).toBe(23);
+    expect(new Set(chunks.map((r) => r.block)).size).toBe(23);
+    expect(chunks.map((r) => r.count).sort((a, b) => a - b)).toEqual([3, ...new Array(22).fill(9)]);
+    expect(c.news.find((n) => n.data.event === "clone-disk")?.data.bytes).toBe(c.g.blocks * c.g.blockBytes);
+    for (let i = 0; i < at(0.1); i++) c.round();
+    c.crash("p");
+    runToEnd(c);
+    expect(c.winner()).toBe("j");
+    expect(c.text()).toBe(reference.text());
+    expect(same(c.image("j"), reference.image("p"))).toBe(true);
+  });
+
+  it("a clone header whose image chunks are no whole number of blocks, or too large, is refused with the reason", () => {
+    const c = new Cluster(80);
+    const p = lonePrimary(c, KVLOG);
+    for (let i = 0; i < 50; i++) c.round();
+    expect(p.acceptJoin("j", c.nowMs)).toBeUndefined();
+    let header: Msg | undefined;
+    for (let i = 0; i < 50 && !header; i++) header = p.run(c.nowMs).actions.find((a): a is Extract<Action, { kind: "send" }> => a.kind === "send" && a.msg.t === "clone")?.msg;
+    expect(header?.diskChunkBytes).toBe(1024 * 1024);
+    const j = new FtNode({ id: "j", heartbeatMs: 25, timeoutMs: 150, world: fakeWorld(1, 1, 20), disk: new MemoryDisk(c.g), diskMode: "non-shared", diskGeometry: c.g });
+    expect(() => j.startBackup({ ...header!, diskChunkBytes: 700 }, 0)).toThrow(/disk image chunks of 700 bytes are no multiple of the 512-byte block/);
+    expect(() => new FtNode(j.cfg).startBackup({ ...header!, diskChunkBytes: 2 * 1024 * 1024 }, 0)).toThrow(/disk image chunks of 2097152 bytes \(1\.\.1048576\)/);
   });
 
   it("refuses to clone an image larger than CLONE_DISK_BYTES_MAX, with the reason", () => {
