@@ -96,6 +96,11 @@ export class PrimaryLog {
     return batch;
   }
 
+  /** True when a batch closed now would carry something: unsent events, or progress past the last mark. */
+  hasUnsent(icount: number): boolean {
+    return this.pending.length > 0 || icount > this.lastProgressIcount;
+  }
+
   /**
    * The icount through which the backup holds every event: ackedIcount, but short of the
    * first event it has not acknowledged. Events at one icount can span batches (a batch
