@@ -341,6 +341,8 @@ export class FtHost {
       out.lagMs = s.lagMs ?? 0;
       out.throttle = s.throttle;
       out.logBytesPerSec = this.logBytesWindow.rate;
+      out.logBytes = s.logBytes;
+      out.logChannelBytes = this.peer?.bytesOut ?? 0;
       out.heldOutputs = s.heldOutputs;
       out.heldBytes = s.heldBytes;
       if (this.disk) out.heldWrites = s.heldWrites;

@@ -1,0 +1,184 @@
+// Bulk network bandwidth in the terms of the paper's Table 2 (netperf TCP_STREAM):
+// `npm run bench:net`. "Receive" streams bytes into the guest (programs/netsink.s takes
+// them and answers the count); "transmit" streams bytes out of it (programs/netsource.s
+// sends what a client asks for). Each runs under FT (`ftvm ft --listen`: primary, backup
+// and the virtual switch), plainly (`ftvm run --listen`, no backup), and against a native
+// Node server speaking the same protocol (tools/bench/netpeer.ts: the physical reference),
+// all in this run, with the same client (netpeer.ts, its own process). Under FT it also
+// measures the log channel: bytes the primary wrote to its backup's connection during each
+// transfer (events, heartbeats and framing, from the hosts' status lines), as Mbit/s over
+// the transfer's time, and as a share of the data moved.
+//
+// Environment: FTVM_BENCH_NET_BYTES (per transfer, default 200 MB), FTVM_BENCH_NET_RUNS
+// (transfers per cell, the median is shown; default 3), FTVM_BENCH_NET_STREAMS (connections
+// side by side, default 1 as in netperf), FTVM_BENCH_NET_JSON=1 (print the results as JSON).
+import { type ChildProcess, execFile, spawn } from "node:child_process";
+import { createServer } from "node:net";
+import { createInterface } from "node:readline";
+import { fileURLToPath } from "node:url";
+import { promisify } from "node:util";
+import { runClusterDetailed } from "../../src/cli/ft.js";
+import type { HostStatus } from "../../src/host/sink.js";
+import { setLogger } from "../../src/transport/channel.js";
+import type { Transfer } from "./netpeer.js";
+
+const ROOT = fileURLToPath(new URL("../..", import.meta.url));
+const MAIN = fileURLToPath(new URL("../../src/cli/main.ts", import.meta.url));
+const PEER = fileURLToPath(new URL("./netpeer.ts", import.meta.url));
+const BYTES = Number(process.env.FTVM_BENCH_NET_BYTES ?? 200_000_000);
+const RUNS = Number(process.env.FTVM_BENCH_NET_RUNS ?? 3);
+const STREAMS = Number(process.env.FTVM_BENCH_NET_STREAMS ?? 1);
+const JSON_OUT = process.env.FTVM_BENCH_NET_JSON === "1";
+/** Idle time before reading a log count: hosts report every 250 ms, so this sees the latest. */
+const SETTLE_MS = 700;
+setLogger(() => undefined);
+
+type Kind = "receive" | "transmit";
+type Setup = "ft" | "plain" | "native";
+
+export interface Cell {
+  setup: Setup;
+  kind: Kind;
+  runs: (Transfer & { logBytes?: number; logMbitPerSec?: number })[];
+}
+
+const execFileP = promisify(execFile);
+async function client(kind: Kind, port: number): Promise<Transfer> {
+  const { stdout } = await execFileP(process.execPath, ["--import", "tsx", PEER, kind, String(port), String(BYTES), String(STREAMS)], { cwd: ROOT, encoding: "utf8", timeout: 600_000 }).catch(
+    (e: { stdout?: string; message: string }) => ({ stdout: e.stdout || JSON.stringify({ error: e.message }) }),
+  );
+  const r = JSON.parse(stdout.trim().split("\n").at(-1) ?? "{}") as Transfer & { error?: string };
+  if (r.error) throw new Error(`${kind} on port ${port}: ${r.error}`);
+  return r;
+}
+
+async function freePort(): Promise<number> {
+  return new Promise((resolve) => {
+    const s = createServer().listen(0, "127.0.0.1", () => {
+      const port = (s.address() as { port: number }).port;
+      s.close(() => resolve(port));
+    });
+  });
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** Runs the transfers of one cell; `logBytes` reads the FT primary's log count (FT only). */
+async function cell(setup: Setup, kind: Kind, port: number, logBytes?: () => number): Promise<Cell> {
+  const runs: Cell["runs"] = [];
+  for (let i = 0; i < RUNS; i++) {
+    if (logBytes) await sleep(SETTLE_MS);
+    const before = logBytes?.();
+    const t = await client(kind, port);
+    if (logBytes && before !== undefined) {
+      await sleep(SETTLE_MS);
+      const log = logBytes() - before;
+      runs.push({ ...t, logBytes: log, logMbitPerSec: (log * 8) / t.ms / 1000 });
+    } else runs.push(t);
+  }
+  return { setup, kind, runs };
+}
+
+/** A child process serving on `port`; resolves once `ready` sees its line on stdout. */
+async function serve(args: string[], ready: RegExp): Promise<ChildProcess> {
+  const p = spawn(args[0], args.slice(1), { cwd: ROOT, stdio: ["ignore", "pipe", "pipe"] });
+  await new Promise<void>((resolve, reject) => {
+    const lines = [createInterface({ input: p.stdout! }), createInterface({ input: p.stderr! })];
+    for (const l of lines) l.on("line", (s) => ready.test(s) && resolve());
+    p.once("exit", (code) => reject(new Error(`${args.join(" ")} exited (${code}) before serving`)));
+  });
+  return p;
+}
+
+async function stop(p: ChildProcess): Promise<void> {
+  if (p.exitCode !== null) return;
+  const gone = new Promise((r) => p.once("exit", r));
+  p.kill("SIGTERM");
+  await gone;
+}
+
+const GUEST: Record<Kind, string> = { receive: "programs/netsink.s", transmit: "programs/netsource.s" };
+
+export async function runNetBench(): Promise<Cell[]> {
+  const cells: Cell[] = [];
+
+  // The physical reference: the same client against a native sink and source.
+  const [sinkPort, sourcePort] = [await freePort(), await freePort()];
+  const nat = await serve([process.execPath, "--import", "tsx", PEER, "serve", String(sinkPort), String(sourcePort)], /^listening \d+ \d+$/);
+  try {
+    cells.push(await cell("native", "receive", sinkPort));
+    cells.push(await cell("native", "transmit", sourcePort));
+  } finally {
+    await stop(nat);
+  }
+
+  // Plain: the guest alone in `ftvm run --listen` (no backup, no switch).
+  for (const kind of ["receive", "transmit"] as const) {
+    const port = await freePort();
+    const p = await serve([process.execPath, "--import", "tsx", MAIN, "run", GUEST[kind], "--listen", `127.0.0.1:${port}`, "--no-stdin"], /listening on/);
+    try {
+      cells.push(await cell("plain", kind, port));
+    } finally {
+      await stop(p);
+    }
+  }
+
+  // FT: arbiter, primary and backup processes; the switch in this process (as the launcher).
+  for (const kind of ["receive", "transmit"] as const) {
+    const port = await freePort();
+    let logBytes = 0;
+    let ready: () => void = () => undefined;
+    const primaryUp = new Promise<void>((r) => (ready = r));
+    const onStatus = (s: HostStatus) => {
+      if (s.role !== "primary") return;
+      logBytes = s.logChannelBytes ?? 0;
+      ready();
+    };
+    const cluster = runClusterDetailed({ program: GUEST[kind], listen: `127.0.0.1:${port}`, quiet: true, write: () => undefined, info: () => undefined, onStatus });
+    try {
+      await primaryUp;
+      cells.push(await cell("ft", kind, port, () => logBytes));
+    } finally {
+      process.emit("SIGINT");
+      await cluster;
+    }
+  }
+  return cells;
+}
+
+function median(xs: number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  const m = s.length >> 1;
+  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
+}
+
+function report(cells: Cell[]): void {
+  const get = (setup: Setup, kind: Kind) => cells.find((c) => c.setup === setup && c.kind === kind)!;
+  const mbit = (c: Cell) => median(c.runs.map((r) => r.mbitPerSec));
+  const spread = (c: Cell) => {
+    const xs = c.runs.map((r) => r.mbitPerSec);
+    return `${Math.min(...xs).toFixed(0)}-${Math.max(...xs).toFixed(0)}`;
+  };
+  console.log(`bulk transfers of ${(BYTES / 1e6).toFixed(0)} MB, ${STREAMS} stream(s), median of ${RUNS} (min-max), Mbit/s\n`);
+  console.log(`   ${"".padEnd(12)}${"native".padEnd(20)}${"plain".padEnd(20)}${"FT".padEnd(20)}${"FT/plain".padEnd(10)}${"FT/native".padEnd(11)}FT log Mbit/s (log/data)`);
+  for (const kind of ["receive", "transmit"] as const) {
+    const [n, p, f] = [get("native", kind), get("plain", kind), get("ft", kind)];
+    const log = median(f.runs.map((r) => r.logMbitPerSec ?? 0));
+    const perByte = median(f.runs.map((r) => (r.logBytes ?? 0) / r.bytes));
+    console.log(
+      `   ${kind.padEnd(12)}${`${mbit(n).toFixed(0)} (${spread(n)})`.padEnd(20)}${`${mbit(p).toFixed(0)} (${spread(p)})`.padEnd(20)}${`${mbit(f).toFixed(0)} (${spread(f)})`.padEnd(20)}` +
+        `${(mbit(f) / mbit(p)).toFixed(2).padEnd(10)}${(mbit(f) / mbit(n)).toFixed(2).padEnd(11)}${log.toFixed(log < 10 ? 2 : 0)} (${perByte.toFixed(perByte < 0.1 ? 4 : 2)})`,
+    );
+  }
+}
+
+if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) {
+  const cells = await runNetBench();
+  const bad = cells.flatMap((c) => c.runs.filter((r) => r.counted !== r.bytes).map((r) => `${c.setup} ${c.kind}: sent ${r.bytes}, counted ${r.counted}`));
+  if (JSON_OUT) console.log(JSON.stringify({ bytes: BYTES, streams: STREAMS, cells }));
+  else report(cells);
+  if (bad.length > 0) {
+    console.error(`byte counts disagree:\n${bad.join("\n")}`);
+    process.exitCode = 1;
+  }
+}
