@@ -6,8 +6,9 @@
 ; Shows: the card's receive loop with VEC_NET raised only while the loop sleeps (as in
 ; redis.s), and a reply on a half-closed connection.
 ; Run:   node --import tsx src/cli/main.ts run programs/netsink.s --listen 7001 --no-stdin
-;        then, from another terminal: head -c 1000000 /dev/zero | nc -q5 127.0.0.1 7001
-; Expected: nc prints "1000000"; the server runs until Ctrl-C.
+;        then, from another terminal: npx tsx tools/bench/netpeer.ts receive 7001 1000000
+; Expected: {"bytes":1000000,"counted":1000000,...} (counted: the server's answer); the
+; server runs until Ctrl-C.
 ; Counts are 32-bit words printed as signed numbers: a connection should send less than
 ; 2 GiB (the benchmark sends far less).
 .include "net.s"

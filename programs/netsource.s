@@ -9,7 +9,7 @@
 ;
 ; Shows: sends interleaved with taking records; a stream paced by its reader.
 ; Run:   node --import tsx src/cli/main.ts run programs/netsource.s --listen 7002 --no-stdin
-;        then, from another terminal: tsx tools/bench/netpeer.ts transmit 7002 100000000
+;        then, from another terminal: npx tsx tools/bench/netpeer.ts transmit 7002 100000000
 ; Expected: {"bytes":100000000,"counted":100000000,...}; the server runs until Ctrl-C.
 ; Counts are 32-bit: a connection asks for less than 4 GiB in all at any time.
 .include "net.s"

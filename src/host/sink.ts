@@ -24,7 +24,7 @@ export interface HostStatus {
   logBytesPerSec?: number;
   /** Log bytes this primary has sent its backups since it started (benchmarks difference it). */
   logBytes?: number;
-  /** Bytes this primary wrote to its log channel (events, heartbeats, framing) on the current connection. */
+  /** Bytes this host wrote to its log channels (events, heartbeats, framing) since it started. */
   logChannelBytes?: number;
   heldOutputs?: number;
   heldBytes?: number;

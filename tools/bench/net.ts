@@ -10,8 +10,9 @@
 // the transfer's time, and as a share of the data moved.
 //
 // Environment: FTVM_BENCH_NET_BYTES (per transfer, default 200 MB), FTVM_BENCH_NET_RUNS
-// (transfers per cell, the median is shown; default 3), FTVM_BENCH_NET_STREAMS (connections
-// side by side, default 1 as in netperf), FTVM_BENCH_NET_JSON=1 (print the results as JSON).
+// (rounds of transfers, one per cell each; the median is shown; default 3), FTVM_BENCH_NET_STREAMS (connections
+// side by side, default 1 as in netperf), FTVM_BENCH_NET_TIMEOUT_MS (the FT failure timeout,
+// default 1000), FTVM_BENCH_NET_JSON=1 (print the results as JSON).
 import { type ChildProcess, execFile, spawn } from "node:child_process";
 import { createServer } from "node:net";
 import { createInterface } from "node:readline";
@@ -29,6 +30,12 @@ const BYTES = Number(process.env.FTVM_BENCH_NET_BYTES ?? 200_000_000);
 const RUNS = Number(process.env.FTVM_BENCH_NET_RUNS ?? 3);
 const STREAMS = Number(process.env.FTVM_BENCH_NET_STREAMS ?? 1);
 const JSON_OUT = process.env.FTVM_BENCH_NET_JSON === "1";
+/**
+ * The FT failure timeout for this benchmark (the default is 150 ms): on this shared 2-core
+ * machine a busy pair under full network load sometimes misses that and splits, and a
+ * primary running alone logs nothing. Detection is not what is measured here.
+ */
+const TIMEOUT_MS = Number(process.env.FTVM_BENCH_NET_TIMEOUT_MS ?? 1000);
 /** Idle time before reading a log count: hosts report every 250 ms, so this sees the latest. */
 const SETTLE_MS = 700;
 setLogger(() => undefined);
@@ -39,7 +46,8 @@ type Setup = "ft" | "plain" | "native";
 export interface Cell {
   setup: Setup;
   kind: Kind;
-  runs: (Transfer & { logBytes?: number; logMbitPerSec?: number })[];
+  /** FT runs also say whether the pair stayed paired throughout (else the log count means little). */
+  runs: (Transfer & { logBytes?: number; logMbitPerSec?: number; paired?: boolean })[];
 }
 
 const execFileP = promisify(execFile);
@@ -63,20 +71,21 @@ async function freePort(): Promise<number> {
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-/** Runs the transfers of one cell; `logBytes` reads the FT primary's log count (FT only). */
-async function cell(setup: Setup, kind: Kind, port: number, logBytes?: () => number): Promise<Cell> {
-  const runs: Cell["runs"] = [];
-  for (let i = 0; i < RUNS; i++) {
-    if (logBytes) await sleep(SETTLE_MS);
-    const before = logBytes?.();
-    const t = await client(kind, port);
-    if (logBytes && before !== undefined) {
-      await sleep(SETTLE_MS);
-      const log = logBytes() - before;
-      runs.push({ ...t, logBytes: log, logMbitPerSec: (log * 8) / t.ms / 1000 });
-    } else runs.push(t);
-  }
-  return { setup, kind, runs };
+/** What the FT primary's status lines say: its log count, and how often the pair changed. */
+interface FtWatch {
+  logBytes: number;
+  changes: number;
+}
+
+/** One transfer; under FT also the log the primary sent meanwhile. */
+async function once(kind: Kind, port: number, ft?: FtWatch): Promise<Cell["runs"][number]> {
+  if (!ft) return client(kind, port);
+  await sleep(SETTLE_MS);
+  const [before, changes] = [ft.logBytes, ft.changes];
+  const t = await client(kind, port);
+  await sleep(SETTLE_MS);
+  const log = ft.logBytes - before;
+  return { ...t, logBytes: log, logMbitPerSec: (log * 8) / t.ms / 1000, paired: ft.changes === changes };
 }
 
 /** A child process serving on `port`; resolves once `ready` sees its line on stdout. */
@@ -97,53 +106,68 @@ async function stop(p: ChildProcess): Promise<void> {
   await gone;
 }
 
+/** Cluster log lines that mean the pair did not simply run side by side. */
+const NOTABLE = /reconnect|peer failed|went live|alone|killed|refus|overflow|lost/i;
+
 const GUEST: Record<Kind, string> = { receive: "programs/netsink.s", transmit: "programs/netsource.s" };
 
-export async function runNetBench(): Promise<Cell[]> {
-  const cells: Cell[] = [];
-
-  // The physical reference: the same client against a native sink and source.
-  const [sinkPort, sourcePort] = [await freePort(), await freePort()];
-  const nat = await serve([process.execPath, "--import", "tsx", PEER, "serve", String(sinkPort), String(sourcePort)], /^listening \d+ \d+$/);
+/**
+ * Every server runs for the whole benchmark (idle ones cost little), and the transfers go
+ * round by round, each round one of every cell: the load of this shared machine drifts,
+ * and interleaving gives every setup the same share of it.
+ */
+export async function runNetBench(notable: string[] = []): Promise<Cell[]> {
+  const procs: ChildProcess[] = [];
+  const clusters: Promise<unknown>[] = [];
+  const targets: { setup: Setup; kind: Kind; port: number; ft?: FtWatch }[] = [];
+  let stopping = false;
   try {
-    cells.push(await cell("native", "receive", sinkPort));
-    cells.push(await cell("native", "transmit", sourcePort));
+    // The physical reference: the same client against a native sink and source.
+    const [sinkPort, sourcePort] = [await freePort(), await freePort()];
+    procs.push(await serve([process.execPath, "--import", "tsx", PEER, "serve", String(sinkPort), String(sourcePort)], /^listening \d+ \d+$/));
+    targets.push({ setup: "native", kind: "receive", port: sinkPort }, { setup: "native", kind: "transmit", port: sourcePort });
+
+    // Plain: the guest alone in `ftvm run --listen` (no backup, no switch).
+    for (const kind of ["receive", "transmit"] as const) {
+      const port = await freePort();
+      procs.push(await serve([process.execPath, "--import", "tsx", MAIN, "run", GUEST[kind], "--listen", `127.0.0.1:${port}`, "--no-stdin"], /listening on/));
+      targets.push({ setup: "plain", kind, port });
+    }
+
+    // FT: arbiter, primary and backup processes; the switch in this process (as the launcher).
+    for (const kind of ["receive", "transmit"] as const) {
+      const port = await freePort();
+      const ft: FtWatch = { logBytes: 0, changes: 0 };
+      let host = "";
+      let ready: () => void = () => undefined;
+      const paired = new Promise<void>((r) => (ready = r));
+      const onStatus = (s: HostStatus) => {
+        // "primary" is with a backup; "alone" without (the backup failed), and a new host is a failover.
+        if (s.role === "alone" || (s.role === "primary" && host !== "" && s.host !== host)) ft.changes++;
+        if (s.role !== "primary") return;
+        host = s.host;
+        ft.logBytes = s.logChannelBytes ?? 0;
+        ready();
+      };
+      // The hosts' log lines: a reconnect or failover during a transfer would explain odd figures.
+      const info = (l: string) => {
+        if (!stopping && NOTABLE.test(l)) notable.push(`${kind}: ${l.trim()}`);
+      };
+      clusters.push(runClusterDetailed({ program: GUEST[kind], listen: `127.0.0.1:${port}`, write: () => undefined, info, onStatus, timeoutMs: TIMEOUT_MS }));
+      await paired;
+      targets.push({ setup: "ft", kind, port, ft });
+    }
+
+    const cells: Cell[] = targets.map((t) => ({ setup: t.setup, kind: t.kind, runs: [] }));
+    for (let round = 0; round < RUNS; round++) for (const [i, t] of targets.entries()) cells[i].runs.push(await once(t.kind, t.port, t.ft));
+    return cells;
   } finally {
-    await stop(nat);
+    // Both clusters stop on the launcher's Ctrl-C.
+    stopping = true;
+    if (clusters.length > 0) process.emit("SIGINT");
+    await Promise.all(clusters);
+    await Promise.all(procs.map(stop));
   }
-
-  // Plain: the guest alone in `ftvm run --listen` (no backup, no switch).
-  for (const kind of ["receive", "transmit"] as const) {
-    const port = await freePort();
-    const p = await serve([process.execPath, "--import", "tsx", MAIN, "run", GUEST[kind], "--listen", `127.0.0.1:${port}`, "--no-stdin"], /listening on/);
-    try {
-      cells.push(await cell("plain", kind, port));
-    } finally {
-      await stop(p);
-    }
-  }
-
-  // FT: arbiter, primary and backup processes; the switch in this process (as the launcher).
-  for (const kind of ["receive", "transmit"] as const) {
-    const port = await freePort();
-    let logBytes = 0;
-    let ready: () => void = () => undefined;
-    const primaryUp = new Promise<void>((r) => (ready = r));
-    const onStatus = (s: HostStatus) => {
-      if (s.role !== "primary") return;
-      logBytes = s.logChannelBytes ?? 0;
-      ready();
-    };
-    const cluster = runClusterDetailed({ program: GUEST[kind], listen: `127.0.0.1:${port}`, quiet: true, write: () => undefined, info: () => undefined, onStatus });
-    try {
-      await primaryUp;
-      cells.push(await cell("ft", kind, port, () => logBytes));
-    } finally {
-      process.emit("SIGINT");
-      await cluster;
-    }
-  }
-  return cells;
 }
 
 function median(xs: number[]): number {
@@ -173,10 +197,15 @@ function report(cells: Cell[]): void {
 }
 
 if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) {
-  const cells = await runNetBench();
+  const notable: string[] = [];
+  const cells = await runNetBench(notable);
   const bad = cells.flatMap((c) => c.runs.filter((r) => r.counted !== r.bytes).map((r) => `${c.setup} ${c.kind}: sent ${r.bytes}, counted ${r.counted}`));
-  if (JSON_OUT) console.log(JSON.stringify({ bytes: BYTES, streams: STREAMS, cells }));
-  else report(cells);
+  for (const c of cells) for (const r of c.runs) if (r.paired === false) notable.push(`${c.kind}: the pair changed during a transfer (its log count is not a pair's)`);
+  if (JSON_OUT) console.log(JSON.stringify({ bytes: BYTES, streams: STREAMS, cells, notable }));
+  else {
+    report(cells);
+    console.log(notable.length ? `\nFT cluster events during the run:\n${notable.join("\n")}` : "\nFT clusters: no reconnect, failover or refusal during the run");
+  }
   if (bad.length > 0) {
     console.error(`byte counts disagree:\n${bad.join("\n")}`);
     process.exitCode = 1;
