@@ -14,6 +14,7 @@
 // side by side, default 1 as in netperf), FTVM_BENCH_NET_TIMEOUT_MS (the FT failure timeout,
 // default 1000), FTVM_BENCH_NET_JSON=1 (print the results as JSON).
 import { type ChildProcess, execFile, spawn } from "node:child_process";
+import { readFileSync } from "node:fs";
 import { createServer } from "node:net";
 import { createInterface } from "node:readline";
 import { fileURLToPath } from "node:url";
@@ -47,7 +48,7 @@ export interface Cell {
   setup: Setup;
   kind: Kind;
   /** FT runs also say whether the pair stayed paired throughout (else the log count means little). */
-  runs: (Transfer & { logBytes?: number; logMbitPerSec?: number; paired?: boolean })[];
+  runs: (Transfer & { logBytes?: number; logMbitPerSec?: number; paired?: boolean; serverCpuMs?: number; ftCpuMs?: { primary: number; backup: number; launcher: number } })[];
 }
 
 const execFileP = promisify(execFile);
@@ -71,21 +72,61 @@ async function freePort(): Promise<number> {
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-/** What the FT primary's status lines say: its log count, and how often the pair changed. */
+/** What the FT primary's status lines say: its log count, how often the pair changed, the hosts' pids. */
 interface FtWatch {
   logBytes: number;
   changes: number;
+  pids: Map<string, number>;
+}
+
+/** CPU ms a process has used so far (Linux /proc; undefined elsewhere or once it is gone). */
+function cpuMsOf(pid: number): number | undefined {
+  try {
+    const f = readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1].split(" ");
+    return ((Number(f[11]) + Number(f[12])) * 1000) / CLOCK_TICKS_PER_SEC; // utime, stime
+  } catch {
+    return undefined;
+  }
+}
+const CLOCK_TICKS_PER_SEC = 100;
+
+/** CPU ms used by the server side: the given processes, plus this one under FT (the switch). */
+function serverCpuMs(pids: number[], withSelf: boolean): number | undefined {
+  let ms = 0;
+  for (const p of pids) {
+    const c = cpuMsOf(p);
+    if (c === undefined) return undefined;
+    ms += c;
+  }
+  if (withSelf) {
+    const u = process.cpuUsage();
+    ms += (u.user + u.system) / 1000;
+  }
+  return ms;
+}
+
+/** CPU ms so far of the FT primary, the backup, and this process (the launcher: switch and sink). */
+function ftCpu(ft: FtWatch): { primary: number; backup: number; launcher: number } | undefined {
+  const [p, b] = [cpuMsOf(ft.pids.get("primary") ?? -1), cpuMsOf(ft.pids.get("backup") ?? -1)];
+  const u = process.cpuUsage();
+  return p === undefined || b === undefined ? undefined : { primary: p, backup: b, launcher: (u.user + u.system) / 1000 };
 }
 
 /** One transfer; under FT also the log the primary sent meanwhile. */
-async function once(kind: Kind, port: number, ft?: FtWatch): Promise<Cell["runs"][number]> {
-  if (!ft) return client(kind, port);
-  await sleep(SETTLE_MS);
-  const [before, changes] = [ft.logBytes, ft.changes];
+async function once(kind: Kind, port: number, pids: () => number[], ft?: FtWatch): Promise<Cell["runs"][number]> {
+  if (ft) await sleep(SETTLE_MS);
+  const [before, changes] = [ft?.logBytes ?? 0, ft?.changes ?? 0];
+  const cpu0 = serverCpuMs(pids(), ft !== undefined);
+  const ftCpu0 = ft && ftCpu(ft);
   const t = await client(kind, port);
+  const cpu1 = serverCpuMs(pids(), ft !== undefined);
+  const ftCpu1 = ft && ftCpu(ft);
+  const cpu = cpu0 !== undefined && cpu1 !== undefined ? { serverCpuMs: cpu1 - cpu0 } : {};
+  if (!ft) return { ...t, ...cpu };
+  const split = ftCpu1 && ftCpu0 ? { ftCpuMs: { primary: ftCpu1.primary - ftCpu0.primary, backup: ftCpu1.backup - ftCpu0.backup, launcher: ftCpu1.launcher - ftCpu0.launcher } } : {};
   await sleep(SETTLE_MS);
   const log = ft.logBytes - before;
-  return { ...t, logBytes: log, logMbitPerSec: (log * 8) / t.ms / 1000, paired: ft.changes === changes };
+  return { ...t, ...cpu, ...split, logBytes: log, logMbitPerSec: (log * 8) / t.ms / 1000, paired: ft.changes === changes };
 }
 
 /** A child process serving on `port`; resolves once `ready` sees its line on stdout. */
@@ -119,31 +160,35 @@ const GUEST: Record<Kind, string> = { receive: "programs/netsink.s", transmit: "
 export async function runNetBench(notable: string[] = []): Promise<Cell[]> {
   const procs: ChildProcess[] = [];
   const clusters: Promise<unknown>[] = [];
-  const targets: { setup: Setup; kind: Kind; port: number; ft?: FtWatch }[] = [];
+  const targets: { setup: Setup; kind: Kind; port: number; pids: () => number[]; ft?: FtWatch }[] = [];
   let stopping = false;
   try {
     // The physical reference: the same client against a native sink and source.
     const [sinkPort, sourcePort] = [await freePort(), await freePort()];
-    procs.push(await serve([process.execPath, "--import", "tsx", PEER, "serve", String(sinkPort), String(sourcePort)], /^listening \d+ \d+$/));
-    targets.push({ setup: "native", kind: "receive", port: sinkPort }, { setup: "native", kind: "transmit", port: sourcePort });
+    const nat = await serve([process.execPath, "--import", "tsx", PEER, "serve", String(sinkPort), String(sourcePort)], /^listening \d+ \d+$/);
+    procs.push(nat);
+    const natPids = () => [nat.pid!];
+    targets.push({ setup: "native", kind: "receive", port: sinkPort, pids: natPids }, { setup: "native", kind: "transmit", port: sourcePort, pids: natPids });
 
     // Plain: the guest alone in `ftvm run --listen` (no backup, no switch).
     for (const kind of ["receive", "transmit"] as const) {
       const port = await freePort();
-      procs.push(await serve([process.execPath, "--import", "tsx", MAIN, "run", GUEST[kind], "--listen", `127.0.0.1:${port}`, "--no-stdin"], /listening on/));
-      targets.push({ setup: "plain", kind, port });
+      const p = await serve([process.execPath, "--import", "tsx", MAIN, "run", GUEST[kind], "--listen", `127.0.0.1:${port}`, "--no-stdin"], /listening on/);
+      procs.push(p);
+      targets.push({ setup: "plain", kind, port, pids: () => [p.pid!] });
     }
 
     // FT: arbiter, primary and backup processes; the switch in this process (as the launcher).
     for (const kind of ["receive", "transmit"] as const) {
       const port = await freePort();
-      const ft: FtWatch = { logBytes: 0, changes: 0 };
+      const ft: FtWatch = { logBytes: 0, changes: 0, pids: new Map() };
       let host = "";
       let ready: () => void = () => undefined;
       const paired = new Promise<void>((r) => (ready = r));
       const onStatus = (s: HostStatus) => {
         // "primary" is with a backup; "alone" without (the backup failed), and a new host is a failover.
         if (s.role === "alone" || (s.role === "primary" && host !== "" && s.host !== host)) ft.changes++;
+        if (s.role === "primary" || s.role === "backup") ft.pids.set(s.role, s.pid);
         if (s.role !== "primary") return;
         host = s.host;
         ft.logBytes = s.logChannelBytes ?? 0;
@@ -155,11 +200,11 @@ export async function runNetBench(notable: string[] = []): Promise<Cell[]> {
       };
       clusters.push(runClusterDetailed({ program: GUEST[kind], listen: `127.0.0.1:${port}`, write: () => undefined, info, onStatus, timeoutMs: TIMEOUT_MS }));
       await paired;
-      targets.push({ setup: "ft", kind, port, ft });
+      targets.push({ setup: "ft", kind, port, ft, pids: () => [...ft.pids.values()] });
     }
 
     const cells: Cell[] = targets.map((t) => ({ setup: t.setup, kind: t.kind, runs: [] }));
-    for (let round = 0; round < RUNS; round++) for (const [i, t] of targets.entries()) cells[i].runs.push(await once(t.kind, t.port, t.ft));
+    for (let round = 0; round < RUNS; round++) for (const [i, t] of targets.entries()) cells[i].runs.push(await once(t.kind, t.port, t.pids, t.ft));
     return cells;
   } finally {
     // Both clusters stop on the launcher's Ctrl-C.
@@ -193,6 +238,21 @@ function report(cells: Cell[]): void {
       `   ${kind.padEnd(12)}${`${mbit(n).toFixed(0)} (${spread(n)})`.padEnd(20)}${`${mbit(p).toFixed(0)} (${spread(p)})`.padEnd(20)}${`${mbit(f).toFixed(0)} (${spread(f)})`.padEnd(20)}` +
         `${(mbit(f) / mbit(p)).toFixed(2).padEnd(10)}${(mbit(f) / mbit(n)).toFixed(2).padEnd(11)}${log.toFixed(log < 10 ? 2 : 0)} (${perByte.toFixed(perByte < 0.1 ? 4 : 2)})`,
     );
+  }
+  // Where the time goes on 2 cores: CPU seconds per GB moved, server side / client.
+  const perGb = (c: Cell, f: (r: Cell["runs"][number]) => number | undefined) => {
+    const xs = c.runs.map((r) => f(r)).filter((x): x is number => x !== undefined);
+    return xs.length ? (median(xs) / 1000 / (c.runs[0].bytes / 1e9)).toFixed(1) : "-";
+  };
+  console.log(`\nCPU s per GB moved, server side / client (server side: native the Node server; plain the ftvm run process; FT primary + backup + switch)`);
+  for (const kind of ["receive", "transmit"] as const) {
+    const row = (["native", "plain", "ft"] as const).map((setup) => {
+      const c = get(setup, kind);
+      return `${perGb(c, (r) => r.serverCpuMs)} / ${perGb(c, (r) => r.clientCpuMs)}`.padEnd(20);
+    });
+    const f = get("ft", kind).runs.filter((r) => r.ftCpuMs);
+    const part = (k: "primary" | "backup" | "launcher") => (f.length ? (median(f.map((r) => r.ftCpuMs![k])) / 1000 / (f[0].bytes / 1e9)).toFixed(1) : "-");
+    console.log(`   ${kind.padEnd(12)}${row.join("")}FT: primary ${part("primary")}, backup ${part("backup")}, switch ${part("launcher")}`);
   }
 }
 

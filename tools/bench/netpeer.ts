@@ -32,6 +32,8 @@ export interface Transfer {
   /** From the first connect to the last stream's end. */
   ms: number;
   mbitPerSec: number;
+  /** CPU time this client process used (user + system) during the transfer. */
+  clientCpuMs: number;
 }
 
 const payload = Buffer.alloc(WRITE_BYTES, "y");
@@ -99,11 +101,13 @@ function guard(s: Socket, reject: (e: Error) => void, onEnd: () => void): void {
 export async function transfer(kind: "receive" | "transmit", port: number, bytes: number, streams = 1): Promise<Transfer> {
   const each = Math.floor(bytes / streams);
   const t0 = performance.now();
+  const cpu0 = process.cpuUsage();
   const one = kind === "receive" ? receiveOne : transmitOne;
   const counts = await Promise.all(Array.from({ length: streams }, () => one(port, each)));
   const ms = performance.now() - t0;
+  const cpu = process.cpuUsage(cpu0);
   const total = each * streams;
-  return { bytes: total, counted: counts.reduce((a, b) => a + b, 0), ms, mbitPerSec: (total * 8) / ms / 1000 };
+  return { bytes: total, counted: counts.reduce((a, b) => a + b, 0), ms, mbitPerSec: (total * 8) / ms / 1000, clientCpuMs: (cpu.user + cpu.system) / 1000 };
 }
 
 /** The native servers: a sink and a source speaking netsink.s's and netsource.s's protocol. */
