@@ -7,7 +7,9 @@
 // all in this run, with the same client (netpeer.ts, its own process). Under FT it also
 // measures the log channel: bytes the primary wrote to its backup's connection during each
 // transfer (events, heartbeats and framing, from the hosts' status lines), as Mbit/s over
-// the transfer's time, and as a share of the data moved.
+// the transfer's time, and as a share of the data moved. And where the time goes: CPU
+// seconds per GB moved on the server side (from /proc: the native server, the plain ftvm
+// process, or FT's primary + backup + this process, which holds the switch) and the client.
 //
 // Environment: FTVM_BENCH_NET_BYTES (per transfer, default 200 MB), FTVM_BENCH_NET_RUNS
 // (rounds of transfers, one per cell each; the median is shown; default 3), FTVM_BENCH_NET_STREAMS (connections
@@ -88,6 +90,7 @@ function cpuMsOf(pid: number): number | undefined {
     return undefined;
   }
 }
+/** /proc's unit for utime and stime (USER_HZ, 100 on Linux: `getconf CLK_TCK`). */
 const CLOCK_TICKS_PER_SEC = 100;
 
 /** CPU ms used by the server side: the given processes, plus this one under FT (the switch). */
