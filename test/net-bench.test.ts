@@ -7,6 +7,8 @@ import { execFile } from "node:child_process";
 import { fileURLToPath } from "node:url";
 import { promisify } from "node:util";
 import { describe, expect, it } from "vitest";
+import { EV } from "../src/devices/events.js";
+import { PrimaryLog } from "../src/ft/primary.js";
 import type { Cell } from "../tools/bench/net.js";
 
 const ROOT = fileURLToPath(new URL("..", import.meta.url));
@@ -41,4 +43,20 @@ describe("bench:net smoke", () => {
     expect(ft("transmit")).toBeGreaterThan(0);
     expect(ft("transmit")).toBeLessThan(BYTES / 50);
   }, 60_000);
+});
+
+describe("the primary's log count", () => {
+  it("counts the bytes network input events carry (NET_RX's `bytes`), as it counts disk reads' `data`", () => {
+    const plog = new PrimaryLog();
+    let lsn = 0;
+    const add = (kind: number, data: unknown) => plog.add({ lsn: ++lsn, icount: lsn * 10, kind, data } as never);
+    add(EV.NET_OPEN, { conn: 3 });
+    plog.takeBatch(10, () => add(EV.PROGRESS, null));
+    const small = plog.totalBytes;
+    add(EV.NET_RX, { conn: 3, bytes: new Uint8Array(65536) });
+    add(EV.DISK_DONE, { slot: 0, status: 0, data: new Uint8Array(4096) });
+    plog.takeBatch(50, () => add(EV.PROGRESS, null));
+    expect(plog.totalBytes - small).toBeGreaterThanOrEqual(65536 + 4096);
+    expect(plog.totalBytes - small).toBeLessThan(65536 + 4096 + 512);
+  });
 });
