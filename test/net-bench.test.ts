@@ -2,7 +2,8 @@
 // every transfer's bytes are counted at the far end (the guests netsink.s / netsource.s,
 // the native reference, through the plain host and through FT's virtual switch), and the
 // log counter the hosts now report sees what the paper's Table 2 says it should: receive
-// logs the data, transmit logs almost nothing.
+// logs the data, transmit logs almost nothing. And the primary's own log count (PrimaryLog,
+// which bounds the unacknowledged log and sizes batches) includes network input payloads.
 import { execFile } from "node:child_process";
 import { fileURLToPath } from "node:url";
 import { promisify } from "node:util";
