@@ -177,6 +177,8 @@ export interface ClusterOptions {
   listen?: string;
   /** Where guest output goes (default stdout). */
   write?: (b: Uint8Array) => void;
+  /** Every host's status line as it arrives (every 250 ms), e.g. for a benchmark's log counts. */
+  onStatus?: (s: HostStatus) => void;
   /** Where the summary and log lines go (default stderr). */
   info?: (s: string) => void;
 }
@@ -253,6 +255,7 @@ export async function runClusterDetailed(o: ClusterOptions): Promise<ClusterResu
     },
     status: (s) => {
       statuses.set(s.host, s);
+      o.onStatus?.(s);
       updateControl();
     },
     news: (host, text, data) => {

@@ -17,9 +17,10 @@ export const LOG_BATCH_BYTES_MAX = 1024 * 1024;
 
 /** An event's size estimate for the buffer bound (the wire encoding is close to this). */
 export function eventBytes(e: Event): number {
-  const d = e.data as { data?: unknown } | Uint8Array | null | undefined;
+  const d = e.data as { data?: unknown; bytes?: unknown } | Uint8Array | null | undefined;
   if (d instanceof Uint8Array) return 16 + d.length;
-  if (typeof d === "object" && d !== null) return 16 + 64 + (d.data instanceof Uint8Array ? d.data.length : 0);
+  // Disk reads carry `data`, network input (EV.NET_RX) `bytes`.
+  if (typeof d === "object" && d !== null) return 16 + 64 + (d.data instanceof Uint8Array ? d.data.length : 0) + (d.bytes instanceof Uint8Array ? d.bytes.length : 0);
   return 16 + 8;
 }
 
@@ -94,6 +95,11 @@ export class PrimaryLog {
     this.pending = [];
     this.pendingBytes = 0;
     return batch;
+  }
+
+  /** True when a batch closed now would carry something: unsent events, or progress past the last mark. */
+  hasUnsent(icount: number): boolean {
+    return this.pending.length > 0 || icount > this.lastProgressIcount;
   }
 
   /**

@@ -107,6 +107,8 @@ export class FtHost {
   /** CPU use when the run loop started (the primary's CPU time per instruction is a speed figure that other load on the machine does not move much). */
   private liveStartCpu = process.cpuUsage();
   private logBytesWindow = { at: performance.now(), bytes: 0, rate: 0 };
+  /** Bytes written to log channels this host has replaced (the status line reports the sum). */
+  private logChannelBytesBefore = 0;
   private mipsWindow = { at: performance.now(), icount: 0, mips: 0 };
 
   constructor(private readonly o: FtOptions) {
@@ -320,6 +322,7 @@ export class FtHost {
   }
 
   private attachPeer(ch: Channel): void {
+    this.logChannelBytesBefore += this.peer?.bytesOut ?? 0;
     this.peer = ch;
     ch.on("message", (m) => {
       // A channel this host has already given up on (a failed backup) no longer speaks for anyone.
@@ -374,6 +377,8 @@ export class FtHost {
       out.lagMs = s.lagMs ?? 0;
       out.throttle = s.throttle;
       out.logBytesPerSec = this.logBytesWindow.rate;
+      out.logBytes = s.logBytes;
+      out.logChannelBytes = this.logChannelBytesBefore + (this.peer?.bytesOut ?? 0);
       out.heldOutputs = s.heldOutputs;
       out.heldBytes = s.heldBytes;
       if (this.disk || this.ownDisk) out.heldWrites = s.heldWrites;

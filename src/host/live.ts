@@ -29,9 +29,10 @@ export const LOG_BATCH_BYTES_MAX = 1024 * 1024;
 
 /** Roughly how many bytes an event adds to its frame (its byte payload dominates). */
 function eventBytes(e: Event): number {
-  const d = e.data as { data?: unknown } | Uint8Array | null;
+  const d = e.data as { data?: unknown; bytes?: unknown } | Uint8Array | null;
   if (d instanceof Uint8Array) return 16 + d.length;
   if (d && typeof d === "object" && d.data instanceof Uint8Array) return 32 + d.data.length;
+  if (d && typeof d === "object" && d.bytes instanceof Uint8Array) return 32 + d.bytes.length; // EV.NET_RX
   return 16;
 }
 /** The loop yields to Node's event loop at least this often, so input and signals get in. */

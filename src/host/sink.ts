@@ -22,6 +22,10 @@ export interface HostStatus {
   /** Share of the time the primary holds itself back because its backup trails (0..1). */
   throttle?: number;
   logBytesPerSec?: number;
+  /** Log bytes this primary has sent its backups since it started (benchmarks difference it). */
+  logBytes?: number;
+  /** Bytes this host wrote to its log channels (events, heartbeats, framing) since it started. */
+  logChannelBytes?: number;
   heldOutputs?: number;
   heldBytes?: number;
   /** Disk writes waiting for the backup's acknowledgement (shared disk only). */
