@@ -58,12 +58,63 @@ describe("primary log", () => {
 });
 
 describe("failure detector", () => {
-  it("suspects a peer silent for longer than the timeout, and not before", () => {
-    const d = new FailureDetector(150, 1000);
-    expect(d.suspect(1150)).toBe(false);
-    expect(d.suspect(1151)).toBe(true);
-    d.heard(1140);
-    expect(d.suspect(1200)).toBe(false);
+  /** A detector fed heartbeats every hbMs from t=0 to untilMs, observed (ticked) every tickMs. */
+  function steady(hbMs: number, untilMs: number, tickMs = hbMs): FailureDetector {
+    const d = new FailureDetector({ timeoutMs: 300, heartbeatMs: 25 }, 0);
+    for (let t = 0; t <= untilMs; t += Math.min(hbMs, tickMs)) {
+      if (t % hbMs === 0) d.heard(t);
+      else expect(d.suspect(t)).toBe(false);
+    }
+    return d;
+  }
+
+  it("suspects a peer that falls silent while this host runs, after the floor and not before", () => {
+    const d = steady(25, 2000);
+    // Ticks every 25 ms after the last beat at t=2000.
+    let t = 2000;
+    while (!d.suspect(t)) {
+      t += 25;
+      expect(t).toBeLessThan(4000);
+    }
+    expect(t - 2000).toBeGreaterThan(300);
+    // A steady history: phi crosses soon after the floor (the acceptable pause plus five spreads).
+    expect(t - 2000).toBeLessThanOrEqual(325);
+    expect(d.describe(t)).toMatch(/nothing heard for \d+ ms while this host was running \(threshold 300 ms/);
+  });
+
+  it("does not count its own stall: a late tick after a long pause is not the peer's silence", () => {
+    const d = steady(25, 2000);
+    // This process was descheduled for 2 s: its next tick fires at t=4000 and the peer's
+    // heartbeats are still unread in the socket buffer.
+    expect(d.suspect(4000)).toBe(false);
+    expect(d.silentMs(4000)).toBeLessThanOrEqual(50);
+    d.heard(4001);
+    expect(d.suspect(4025)).toBe(false);
+    expect(d.ownStallMaxMs).toBeGreaterThan(1900);
+    // But silence observed while awake still counts up to a suspicion.
+    let t = 4001;
+    while (!d.suspect(t)) t += 25;
+    expect(t - 4001).toBeLessThan(400);
+  });
+
+  it("adapts: a peer whose beats arrive with a wide spread gets a longer threshold", () => {
+    const calm = steady(25, 5000);
+    const d = new FailureDetector({ timeoutMs: 300, heartbeatMs: 25 }, 0);
+    // Beats alternately 5 ms and 150 ms apart (a loaded peer), observed every 5 ms.
+    let t = 0;
+    for (let i = 0; i < 200; i++) {
+      const gap = i % 2 === 0 ? 5 : 150;
+      for (let k = 5; k < gap; k += 5) expect(d.suspect(t + k)).toBe(false);
+      t += gap;
+      d.heard(t);
+    }
+    expect(d.thresholdMs()).toBeGreaterThan(calm.thresholdMs() + 100);
+    expect(d.phi(200)).toBeLessThan(calm.phi(200));
+  });
+
+  it("refuses a non-positive timeout or heartbeat", () => {
+    expect(() => new FailureDetector({ timeoutMs: 0, heartbeatMs: 25 }, 0)).toThrow(RangeError);
+    expect(() => new FailureDetector({ timeoutMs: 100, heartbeatMs: Number.NaN }, 0)).toThrow(RangeError);
   });
 });
 

@@ -16,11 +16,19 @@ import type { DiskServer } from "../host/disksrv.js";
 import type { DiskGeometry } from "../devices/disk.js";
 import { createDiskImage, readDiskGeometry } from "../host/disk.js";
 import { setLogger } from "../transport/channel.js";
+import { ArbiterClient } from "../arbiter/client.js";
+import { type ClusterFacts, clusterFacts } from "../host/cluster-facts.js";
 import { startClusterSwitch, switchSummary } from "./ft-net.js";
 import type { Command } from "./args.js";
 import { EXIT_FAIL, EXIT_OK, UsageError, intOption, parse } from "./args.js";
 
 const MAIN = fileURLToPath(new URL("./main.ts", import.meta.url));
+/** A scripted fault that cannot be carried out now (no pair) is tried again after this long. */
+const FAULT_RETRY_MS = 50;
+/** After this many clones in a row fail, the launcher stops starting new backups (and says why). */
+const CLONE_FAILURES_IN_ROW_MAX = 10;
+/** The longest wait between a failed clone and the next attempt (the wait doubles from 50 ms). */
+const CLONE_RETRY_DELAY_MS_MAX = 2000;
 
 /** Where `ftvm crash` finds the running cluster's processes. */
 export function controlFile(): string {
@@ -43,16 +51,22 @@ Starts an arbiter, a primary and a backup as separate processes on loopback and 
 the guest's console output through a sink outside both hosts, with a status line per
 host on a terminal. Ends when the guest halts (or on Ctrl-C) with a summary on stderr.
 
-  --crash-primary-at-icount N   SIGKILL the primary when its guest reaches icount N
-  --crash-primary-after-ms T    SIGKILL the primary T ms after the start
+Times T count from the moment the pair is formed (the arbiter granted the first epoch
+to a primary and its backup), not from the launch: starting processes on a busy machine
+takes seconds. A scripted kill never takes the last live host: one that falls due while
+no backup is paired (per the arbiter's membership) waits until one is.
+
+  --crash-primary-at-icount N   SIGKILL the primary when its guest reaches icount N (a
+                                primary that reaches N without a paired backup waits there
+                                for one)
+  --crash-primary-after-ms T    SIGKILL the primary T ms after the pair is formed
   --crash-backup-at-icount N    SIGKILL the backup when its replay reaches icount N
-  --crash-backup-after-ms T     SIGKILL the backup T ms after the start
-  --crash-primary-every-ms T    SIGKILL whichever host is primary every T ms (a kill that
-                                falls due while no backup is paired waits until one is:
-                                killing a primary without a backup would end the run)
-  --partition-after-ms T        cut the log channel between the hosts T ms after the start
-  --drop-channel-after-ms T     drop the log channel's connection T ms after the start (a
-                                blip: the backup reconnects and catches up, no failover)
+  --crash-backup-after-ms T     SIGKILL the backup T ms after the pair is formed
+  --crash-primary-every-ms T    SIGKILL whichever host is primary every T ms
+  --partition-after-ms T        cut the log channel between the hosts T ms after the pair
+                                is formed
+  --drop-channel-after-ms T     drop the log channel's connection T ms after the pair is
+                                formed (a blip: the backup reconnects and catches up)
   --no-respawn                  do not start a new backup after a host fails (by default a
                                 new backup joins the survivor by clone, in a new epoch)
   --disk IMAGE                  a disk (make one with ftvm disk create), shared by default:
@@ -73,7 +87,9 @@ host on a terminal. Ends when the guest halts (or on Ctrl-C) with a summary on s
   --lag-threshold-ms N          see above
   --log-buffer-bytes SIZE       the primary's bound on unacknowledged log (default 64M)
   --heartbeat-ms N              heartbeat interval (default ${HEARTBEAT_INTERVAL_MS_DEFAULT})
-  --timeout-ms N                failure timeout (default ${FAILURE_TIMEOUT_MS_DEFAULT})
+  --timeout-ms N                the least silence (ms, counted only while the host runs)
+                                that makes a peer suspect; the detector adapts above it to
+                                the spread of heartbeats it has seen (default ${FAILURE_TIMEOUT_MS_DEFAULT})
   --quiet                       no status lines, no host log lines
   --interpret                   use the reference interpreter
 
@@ -234,15 +250,25 @@ export async function runClusterDetailed(o: ClusterOptions): Promise<ClusterResu
   };
   setLogger((l) => logLine(`launcher: ${l}`));
 
-  const kills: { role: string; at: number }[] = [];
+  const kills: { role: string; at: number; pid?: number }[] = [];
   // Declared before the sink starts: its callbacks (news, exits) use them.
   /** The backup being started to join the live primary (one at a time). */
   let joiner: Child | undefined;
   let stopping = false;
   const spawnedAtMs = new Map<number, number>();
-  /** A backup is paired with the primary (for --crash-primary-every-ms). */
-  let redundant = false;
-  let killDue = false;
+  /** When the first pair formed (timed faults count from then), and a way to wait for it. */
+  let pairFormedAt: number | undefined;
+  let pairFormed: () => void = () => undefined;
+  const pairFormedOnce = new Promise<void>((r) => (pairFormed = r));
+  /** When the guest last began running without a paired backup (undefined while protected), and the total so far. */
+  let unprotectedSinceMs: number | undefined;
+  let unprotectedMs = 0;
+  /** Clones that failed since the last pair formed, and the reasons (bounded retries). */
+  let cloneFailuresInRow = 0;
+  let respawnGaveUp: string | undefined;
+  const cloneFailureReasons: string[] = [];
+  /** Host processes that exited on their own before the end (not SIGKILLed by us): pid, code, and what they last said. */
+  const selfExits: { pid: number; role: string; code: number | null; at: number }[] = [];
   /** Set once the launcher's helpers below exist (news may arrive before). */
   let ready = false;
   const firstWriteAt = new Map<number, number>();
@@ -265,7 +291,7 @@ export async function runClusterDetailed(o: ClusterOptions): Promise<ClusterResu
         const prev = statuses.get(host) ?? { host, pid: data.pid, icount: 0, epoch: 0, role: data.role };
         statuses.set(host, { ...prev, role: data.role, epoch: Number(data.epoch) });
       }
-      onNews(data);
+      onNews(data, text);
       updateControl();
     },
     done: (_host, data) => {
@@ -326,6 +352,7 @@ export async function runClusterDetailed(o: ClusterOptions): Promise<ClusterResu
         child.exited = true;
         if (!child.url) reject(new Error(`${role} exited before listening (${signal ?? code})`));
         if (signal === "SIGKILL") logLine(`${role} (pid ${proc.pid}) was killed (SIGKILL)`);
+        else if (role !== "arbiter" && !stopping && !done && code !== 0) selfExits.push({ pid: proc.pid!, role, code, at: Date.now() });
         updateControl();
         // Every host gone without finishing: nobody can serve any more.
         const hosts = children.filter((c) => c.role !== "arbiter");
@@ -377,7 +404,7 @@ export async function runClusterDetailed(o: ClusterOptions): Promise<ClusterResu
     ...ownImage(true),
     ...(o.backupReads ? ["--backup-reads"] : []),
     ...common,
-    ...(o.crashPrimaryAtIcount !== undefined ? ["--crash-at-icount", String(o.crashPrimaryAtIcount)] : []),
+    ...(o.crashPrimaryAtIcount !== undefined ? ["--crash-at-icount", String(o.crashPrimaryAtIcount), ...(o.respawn === false ? [] : ["--crash-only-paired"])] : []),
   ]);
   const backup = await spawnChild("backup", [
     "--primary",
@@ -388,6 +415,10 @@ export async function runClusterDetailed(o: ClusterOptions): Promise<ClusterResu
     ...(o.crashBackupAtIcount !== undefined ? ["--crash-at-icount", String(o.crashBackupAtIcount)] : []),
   ]);
 
+  const arbiterClient = new ArbiterClient(arbiter.url!, secret);
+  /** Who is primary and whether a paired backup exists, from the arbiter (see cluster-facts.ts). */
+  const facts = async (): Promise<ClusterFacts> => clusterFacts(await arbiterClient.state(), statuses, alive);
+
   // Which process is primary changes with failovers: the hosts' own reports say.
   const pidOf = (role: "primary" | "backup"): number | undefined => {
     const live = [...statuses.values()].filter((s) => alive(s.pid));
@@ -397,16 +428,66 @@ export async function runClusterDetailed(o: ClusterOptions): Promise<ClusterResu
     const c = role === "primary" ? primary : backup;
     return c.exited ? undefined : c.proc.pid;
   };
-  const crash = (role: "primary" | "backup") => {
-    const pid = pidOf(role);
-    if (pid === undefined) return logLine(`no ${role} to crash`);
-    logLine(`crashing the ${role} (pid ${pid}) with SIGKILL`);
-    kills.push({ role, at: Date.now() });
+  /**
+   * SIGKILLs the primary or the backup of the current epoch, only while the arbiter says
+   * the pair exists and both processes run: a kill never takes the last live host.
+   * Returns whether it killed; `scripted` kills are retried by the caller, a key press
+   * is told why not.
+   */
+  const crash = async (role: "primary" | "backup", scripted: boolean): Promise<boolean> => {
+    let f: ClusterFacts;
+    try {
+      f = await facts();
+    } catch (e) {
+      if (!scripted) logLine(`not crashing the ${role}: the arbiter did not answer (${(e as Error).message})`);
+      return false;
+    }
+    if (stopping || done) return true;
+    const pid = role === "primary" ? f.primaryPid : f.backupPid;
+    if (!f.paired || pid === undefined) {
+      if (!scripted) logLine(`not crashing the ${role}: ${f.why ?? "no pair"}; it would leave no host with the guest's state`);
+      return false;
+    }
+    logLine(`crashing the ${role} (pid ${pid}, epoch ${f.epoch}) with SIGKILL`);
+    kills.push({ role, at: Date.now(), pid });
     try {
       process.kill(pid, "SIGKILL");
     } catch {
       // Already gone.
     }
+    return true;
+  };
+  /** Scripted faults, one at a time, each waiting (polling the arbiter) until it can be carried out. */
+  const pendingFaults: { what: string; run: () => Promise<boolean> }[] = [];
+  let faultBusy = false;
+  const pumpFaults = async (): Promise<void> => {
+    if (faultBusy || pendingFaults.length === 0 || stopping || done) return;
+    faultBusy = true;
+    try {
+      const ok = await pendingFaults[0].run();
+      if (ok) pendingFaults.shift();
+    } finally {
+      faultBusy = false;
+    }
+    if (pendingFaults.length > 0 && !stopping && !done) timers.push(setTimeout(() => void pumpFaults(), FAULT_RETRY_MS));
+  };
+  const scheduleFault = (what: string, run: () => Promise<boolean>): void => {
+    if (pendingFaults.some((f) => f.what === what)) return; // one of each kind due at a time
+    pendingFaults.push({ what, run });
+    void pumpFaults();
+  };
+  /** Signals both members of a formed pair (the log-channel faults), under the same rule as kills. */
+  const signalPair = async (signal: NodeJS.Signals, text: string, both: boolean): Promise<boolean> => {
+    let f: ClusterFacts;
+    try {
+      f = await facts();
+    } catch {
+      return false;
+    }
+    if (!f.paired) return false;
+    logLine(text);
+    for (const pid of both ? [f.primaryPid, f.backupPid] : [f.primaryPid]) if (pid !== undefined) process.kill(pid, signal);
+    return true;
   };
   const control = controlFile();
   function updateControl(): void {
@@ -426,7 +507,12 @@ export async function runClusterDetailed(o: ClusterOptions): Promise<ClusterResu
     return children.find((c) => c.proc.pid === pid && !c.exited && c.role !== "arbiter");
   };
   function scheduleRespawn(): void {
-    if (!ready || o.respawn === false || stopping || done || joiner) return;
+    if (!ready || o.respawn === false || stopping || done || joiner || respawnGaveUp) return;
+    if (cloneFailuresInRow >= CLONE_FAILURES_IN_ROW_MAX) {
+      respawnGaveUp = `${cloneFailuresInRow} clones in a row failed (last: ${cloneFailureReasons.at(-1) ?? "?"})`;
+      logLine(`not starting another backup: ${respawnGaveUp}; the primary runs without one`);
+      return;
+    }
     const p = livePrimary();
     if (!p?.url) return;
     const args = ["--join", p.url, ...ownImage(false), ...common, ...slow];
@@ -438,58 +524,52 @@ export async function runClusterDetailed(o: ClusterOptions): Promise<ClusterResu
     });
   }
 
-  // ---- --crash-primary-every-ms: kill the primary whenever a kill is due and a backup is paired ----
-  const tryKill = () => {
-    if (!ready || !killDue || !redundant || stopping || done) return;
-    killDue = false;
-    redundant = false;
-    crash("primary");
-  };
-  function onNews(d: Record<string, unknown>): void {
+  // ---- news: pairs forming and breaking, clones failing ----
+  function onNews(d: Record<string, unknown>, text: string): void {
     const ev = d.event;
+    const now = Date.now();
     if ((ev === "start" && d.role === "primary") || ev === "paired") {
-      redundant = true;
-      if (ev === "paired") joiner = undefined;
-      tryKill();
+      if (ev === "paired") {
+        joiner = undefined;
+        cloneFailuresInRow = 0;
+      }
+      if (unprotectedSinceMs !== undefined) unprotectedMs += now - unprotectedSinceMs;
+      unprotectedSinceMs = undefined;
+      if (pairFormedAt === undefined) {
+        pairFormedAt = now;
+        pairFormed();
+      }
+      void pumpFaults();
+    }
+    if ((ev === "start" && d.role === "alone") || ev === "live" || ev === "alone") unprotectedSinceMs ??= now;
+    if (ev === "clone-failed") {
+      cloneFailuresInRow++;
+      cloneFailureReasons.push(text.replace(/^.*?failed \((.*)\); still alone.*$/, "$1"));
     }
     if (ev === "live" || ev === "alone" || ev === "clone-failed") {
-      redundant = false;
-      // Let the failed joiner's process go before starting the next one.
-      setTimeout(scheduleRespawn, ev === "clone-failed" ? 50 : 0);
+      // Let the failed joiner's process go before starting the next one; back off after failures.
+      const delayMs = ev === "clone-failed" ? Math.min(CLONE_RETRY_DELAY_MS_MAX, 50 * 2 ** Math.min(10, cloneFailuresInRow - 1)) : 0;
+      setTimeout(scheduleRespawn, delayMs);
     }
   }
   if (o.crashPrimaryEveryMs !== undefined) {
     const every = o.crashPrimaryEveryMs;
     if (!(every > 0)) throw new UsageError(`--crash-primary-every-ms must be positive, got ${every}`);
-    timers.push(
-      setInterval(() => {
-        killDue = true;
-        tryKill();
-      }, every),
-    );
+    void pairFormedOnce.then(() => timers.push(setInterval(() => scheduleFault("kill-primary", () => crash("primary", true)), every)));
   }
 
   ready = true;
   // A host that went alone before we were ready still wants a backup.
   if ([...statuses.values()].some((s) => s.role === "alone" && alive(s.pid))) scheduleRespawn();
 
-  if (o.crashPrimaryAfterMs !== undefined) timers.push(setTimeout(() => crash("primary"), o.crashPrimaryAfterMs));
-  if (o.crashBackupAfterMs !== undefined) timers.push(setTimeout(() => crash("backup"), o.crashBackupAfterMs));
-  if (o.dropChannelAfterMs !== undefined)
-    timers.push(
-      setTimeout(() => {
-        const pid = pidOf("primary");
-        logLine("dropping the log channel's connection (the backup should reconnect)");
-        if (pid !== undefined) process.kill(pid, "SIGUSR1");
-      }, o.dropChannelAfterMs),
-    );
-  if (o.partitionAfterMs !== undefined)
-    timers.push(
-      setTimeout(() => {
-        logLine("cutting the log channel between primary and backup (a partition)");
-        for (const c of [primary, backup]) if (!c.exited) c.proc.kill("SIGUSR2");
-      }, o.partitionAfterMs),
-    );
+  // Timed faults count from the moment the first pair formed (see the usage text).
+  const afterPair = (ms: number | undefined, what: string, run: () => Promise<boolean>) => {
+    if (ms !== undefined) void pairFormedOnce.then(() => timers.push(setTimeout(() => scheduleFault(what, run), ms)));
+  };
+  afterPair(o.crashPrimaryAfterMs, "kill-primary-once", () => crash("primary", true));
+  afterPair(o.crashBackupAfterMs, "kill-backup-once", () => crash("backup", true));
+  afterPair(o.dropChannelAfterMs, "drop-channel", () => signalPair("SIGUSR1", "dropping the log channel's connection (the backup should reconnect)", false));
+  afterPair(o.partitionAfterMs, "partition", () => signalPair("SIGUSR2", "cutting the log channel between primary and backup (a partition)", true));
   timers.push(setInterval(renderStatus, 250));
 
   let interrupted = false;
@@ -497,8 +577,8 @@ export async function runClusterDetailed(o: ClusterOptions): Promise<ClusterResu
   const keys = !o.info && stdin.isTTY === true;
   const onKey = (k: Buffer) => {
     const c = k.toString();
-    if (c === "p") crash("primary");
-    else if (c === "b") crash("backup");
+    if (c === "p") void crash("primary", false);
+    else if (c === "b") void crash("backup", false);
     else if (c === "q" || c === "\u0003") {
       interrupted = true;
       finish?.();
@@ -517,6 +597,8 @@ export async function runClusterDetailed(o: ClusterOptions): Promise<ClusterResu
 
   await finished;
   stopping = true;
+  arbiterClient.close();
+  if (unprotectedSinceMs !== undefined) unprotectedMs += Date.now() - unprotectedSinceMs;
 
   for (const t of timers) clearTimeout(t);
   process.off("SIGINT", onSigint);
@@ -551,7 +633,13 @@ export async function runClusterDetailed(o: ClusterOptions): Promise<ClusterResu
     // Already gone.
   }
   const text =
-    summary(o, sink.state, news, done, interrupted, Date.now() - started, kills, firstWriteAt, diskServer?.stats, ownImages ? { dir: ownImages.dir, copiedBack } : undefined) +
+    summary(o, sink.state, news, done, interrupted, Date.now() - started, kills, firstWriteAt, diskServer?.stats, ownImages ? { dir: ownImages.dir, copiedBack } : undefined, {
+      unprotectedMs,
+      selfExits,
+      cloneFailures: cloneFailureReasons,
+      respawnGaveUp,
+      pairFormedMs: pairFormedAt === undefined ? undefined : pairFormedAt - started,
+    }) +
     (net ? switchSummary(net.sw) : "");
   info(text);
   const failovers = news
@@ -622,6 +710,7 @@ function summary(
   firstWriteAt: Map<number, number>,
   disk?: DiskServer["stats"],
   ownImages?: { dir: string; copiedBack?: string },
+  health?: { unprotectedMs: number; selfExits: { pid: number; role: string; code: number | null }[]; cloneFailures: string[]; respawnGaveUp?: string; pairFormedMs?: number },
 ): string {
   const lives = news.filter((n) => n.data.event === "live");
   const alone = news.filter((n) => n.data.event === "alone" && !lives.some((l) => l.host === n.host));
@@ -677,5 +766,23 @@ function summary(
     );
   }
   if (o.crashPrimaryAtIcount !== undefined) lines.push(`  (the primary was set to crash at icount ${o.crashPrimaryAtIcount.toLocaleString("en-US")})`);
+  if (health) {
+    // Every host failure, injected or not: the kills we made, and hosts that stopped on
+    // their own (a host that lost a test-and-set after a false suspicion, a joiner whose
+    // clone failed, a crash).
+    const own = health.selfExits;
+    lines.push(
+      `  host failures: ${kills.length} injected (SIGKILL), ${own.length} on their own` +
+        (own.length > 0 ? ` (${own.map((x) => `${x.role} pid ${x.pid} exit ${x.code}`).join(", ")})` : "") +
+        `; backups declared failed by their primary: ${alone.length}; failed clones: ${health.cloneFailures.length}`,
+    );
+    for (const [i, why] of health.cloneFailures.entries()) if (i < 5) lines.push(`    clone failed: ${why}`);
+    if (health.cloneFailures.length > 5) lines.push(`    ... and ${health.cloneFailures.length - 5} more`);
+    if (health.respawnGaveUp) lines.push(`  stopped starting new backups: ${health.respawnGaveUp}`);
+    lines.push(
+      `  unprotected (the guest ran without a paired backup): ${(health.unprotectedMs / 1000).toFixed(1)} s of ${(elapsedMs / 1000).toFixed(1)} s` +
+        (health.pairFormedMs !== undefined ? `; the first pair formed ${(health.pairFormedMs / 1000).toFixed(1)} s after the launch` : "; no pair ever formed"),
+    );
+  }
   return lines.join("\n") + "\n";
 }

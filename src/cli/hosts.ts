@@ -21,6 +21,7 @@ const SHARED = {
   "heartbeat-ms": { type: "string" },
   "timeout-ms": { type: "string" },
   "crash-at-icount": { type: "string" },
+  "crash-only-paired": { type: "boolean" },
   "host-id": { type: "string" },
   "log-buffer-bytes": { type: "string" },
   "lag-threshold-ms": { type: "string" },
@@ -42,6 +43,8 @@ const SHARED_HELP = `  --arbiter URL         the arbiter (ws://HOST:PORT)       
   --timeout-ms N        declare the peer dead after N ms of silence (default ${FAILURE_TIMEOUT_MS_DEFAULT})
                                                                   env FTVM_TIMEOUT_MS
   --crash-at-icount N   SIGKILL this host when the guest reaches icount N (demos, tests)
+  --crash-only-paired   with --crash-at-icount, as a primary: reaching N without a paired
+                        backup, wait there (guest paused) until one has joined, then crash
   --host-id N           the value HOSTID returns while this host is live
   --log-buffer-bytes SIZE  bound on log the backup has not acknowledged; a primary
                         pauses the guest when it is full (default 64M)
@@ -66,6 +69,7 @@ export function resolver(p: Parsed): (name: string) => string | undefined {
   return (name) => {
     const v = p.values[name];
     if (typeof v === "string") return v;
+    if (v === true) return "true";
     const env = process.env[`FTVM_${name.toUpperCase().replace(/-/g, "_")}`];
     if (env !== undefined) return env;
     const c = config[name] ?? config[name.replace(/-([a-z])/g, (_m, ch: string) => ch.toUpperCase())];
@@ -107,6 +111,7 @@ function ftOptions(get: (n: string) => string | undefined, usage: string) {
     heartbeatMs: intOption(get("heartbeat-ms"), "heartbeat-ms") ?? HEARTBEAT_INTERVAL_MS_DEFAULT,
     timeoutMs: intOption(get("timeout-ms"), "timeout-ms") ?? FAILURE_TIMEOUT_MS_DEFAULT,
     crashAtIcount: intOption(get("crash-at-icount"), "crash-at-icount"),
+    crashOnlyPaired: get("crash-only-paired") !== undefined,
     guestHostId: intOption(get("host-id"), "host-id"),
     logBufferBytesMax: bytesOption(get("log-buffer-bytes"), "log-buffer-bytes"),
     lagThresholdMs: intOption(get("lag-threshold-ms"), "lag-threshold-ms"),

@@ -21,6 +21,7 @@ import { demoCommand } from "./demo.js";
 import { simCommand } from "./sim.js";
 import { diskCommand } from "./disk.js";
 import { DiskImageError } from "../host/disk.js";
+import { HostError } from "../host/errors.js";
 
 const COMMANDS: Command[] = [
   runCommand,
@@ -72,6 +73,10 @@ export async function main(argv: string[]): Promise<number> {
     if (e instanceof UsageError || e instanceof AsmError || e instanceof ImageError || e instanceof FormatError || e instanceof StateError || e instanceof DeviceStateError || e instanceof DiskImageError) {
       process.stderr.write(`ftvm: ${e.message}\n`);
       return EXIT_USAGE;
+    }
+    if (e instanceof HostError) {
+      process.stderr.write(`ftvm: ${e.message}\n`);
+      return e.exitCode;
     }
     const code = (e as NodeJS.ErrnoException).code;
     if (code === "ENOENT" || code === "EACCES" || code === "EISDIR" || code === "EADDRINUSE" || code === "EADDRNOTAVAIL" || code === "ENOTFOUND") {

@@ -47,6 +47,8 @@ export const WAIT_FLUSH_GAP_MS = 2;
 const UNPAIRED_CLAIM_RETRY_MS = 10_000;
 /** Bytes of the snapshot buffer touched per run() before a clone (see runLive). */
 const PREFAULT_BYTES_PER_RUN = 2 * 1024 * 1024;
+/** How often a primary waiting at its crash icount for a paired backup looks again (ms; messages wake it sooner). */
+const CRASH_WAIT_POLL_MS = 20;
 /** A reconnecting backup gets the log it missed in messages of at most this many events. */
 const RESEND_EVENTS_PER_MESSAGE = 8192;
 /** Output a backup keeps until the sink has it; past this it stops replaying until the primary reports progress. */
@@ -102,6 +104,12 @@ export interface NodeConfig {
   /** The primary slows down once its backup's execution trails by more than this (ms). */
   lagThresholdMs?: number;
   crashAtIcount?: number;
+  /**
+   * With crashAtIcount: a primary that reaches it without a paired backup waits there
+   * (the guest paused, output released) until a backup has joined and paired, then
+   * crashes. A scripted crash must not take the last host with the guest's state.
+   */
+  crashOnlyPaired?: boolean;
   sliceIcount?: number;
   /** The live world (clock, randomness, host id) for when this node is live. */
   world: World;
@@ -132,6 +140,17 @@ export interface NodeConfig {
 }
 
 export type DiskMode = "shared" | "non-shared";
+
+/**
+ * A join's stages on the primary. "requested": the copy's buffer is being prepared;
+ * "cloning": the snapshot went out and the joiner copies and catches up: it is no member
+ * of any epoch yet and could never go live, so output does not wait for its
+ * acknowledgements (a copy of a 16 MiB guest under load took seconds, and every client
+ * reply would have waited that long); "handover": the joiner has restored the copy, and
+ * output waits again until it has acknowledged the log through everything released
+ * while it copied; "electing": then the arbiter decides on the pair's epoch.
+ */
+export type JoinStage = "requested" | "cloning" | "handover" | "electing";
 
 export interface RunResult {
   actions: Action[];
@@ -192,7 +211,7 @@ export class FtNode {
    * or the pair's epoch is granted); "cloning" once the snapshot went out, "electing" while
    * the arbiter decides on the pair's epoch.
    */
-  private join?: { host: string; atMs: number; stage: "requested" | "cloning" | "electing"; icount: number; bytes: number; failed?: string };
+  private join?: { host: string; atMs: number; stage: JoinStage; icount: number; bytes: number; failed?: string; releasedIcount: number };
   /** The buffer a clone's memory is copied into (kept for the next clone), and how much of it has been touched. */
   private snapshotMem?: Uint8Array;
   private snapshotMemReady = 0;
@@ -240,7 +259,7 @@ export class FtNode {
     if (s.withBackup) {
       this.role = "primary";
       this.plog = new PrimaryLog(this.cfg.logBufferBytesMax);
-      this.detector = new FailureDetector(this.cfg.timeoutMs, nowMs);
+      this.detector = new FailureDetector({ timeoutMs: this.cfg.timeoutMs, heartbeatMs: this.cfg.heartbeatMs }, nowMs);
       actions.push({
         kind: "send",
         msg: {
@@ -272,7 +291,7 @@ export class FtNode {
     this.epoch = m.epoch as number;
     this.role = "backup";
     this.startReplay();
-    this.detector = new FailureDetector(this.cfg.timeoutMs, nowMs);
+    this.detector = new FailureDetector({ timeoutMs: this.cfg.timeoutMs, heartbeatMs: this.cfg.heartbeatMs }, nowMs);
     return [this.newsAction(`backup of epoch ${this.epoch}`, { event: "start" })];
   }
 
@@ -301,7 +320,7 @@ export class FtNode {
     this.cloneIn = c;
     this.paired = false;
     this.role = "joining";
-    this.detector = new FailureDetector(this.cfg.timeoutMs, nowMs);
+    this.detector = new FailureDetector({ timeoutMs: this.cfg.timeoutMs, heartbeatMs: this.cfg.heartbeatMs }, nowMs);
     const actions = [this.newsAction(`joining the primary of epoch ${c.epoch}: receiving a clone of ${c.memBytes} bytes of memory`, { event: "joining" })];
     if (c.complete) actions.push(...this.restoreClone());
     return actions;
@@ -401,7 +420,7 @@ export class FtNode {
     const g = this.bus.disk.geometry;
     if (this.localDisk && g.blocks * g.blockBytes > CLONE_DISK_BYTES_MAX)
       return `this host's own disk image of ${g.blocks * g.blockBytes} bytes exceeds the ${CLONE_DISK_BYTES_MAX} bytes a clone may stream`;
-    this.join = { host, atMs: nowMs, stage: "requested", icount: 0, bytes: 0 };
+    this.join = { host, atMs: nowMs, stage: "requested", icount: 0, bytes: 0, releasedIcount: 0 };
     return undefined;
   }
 
@@ -445,7 +464,7 @@ export class FtNode {
       this.pumpDiskClone();
     }
     this.plog = new PrimaryLog(this.cfg.logBufferBytesMax, lsn + 1);
-    this.detector = new FailureDetector(this.cfg.timeoutMs, nowMs);
+    this.detector = new FailureDetector({ timeoutMs: this.cfg.timeoutMs, heartbeatMs: this.cfg.heartbeatMs }, nowMs);
     this.peerFailed = undefined;
     this.disconnected = false;
     this.lastHeartbeatMs = -Infinity;
@@ -607,14 +626,15 @@ export class FtNode {
         // While electing, the backup may be about to go live: nothing is released until we win.
         if (this.role === "electing") return [];
         this.diskGate?.release(this.plog!.heldIcount);
-        return this.release(this.gate.release(this.plog!.ackedIcount), nowMs);
+        return [...this.release(this.gate.release(this.plog!.ackedIcount), nowMs), ...this.handoverActions()];
       }
       if (m.t === "hb") return [];
       if (m.t === "restored" && this.join?.stage === "cloning" && this.role === "primary") {
-        // The new backup holds the copy: claim the next epoch for the pair. Output keeps
-        // flowing on acknowledgements meanwhile (the backup can reproduce it).
-        this.join.stage = "electing";
-        return [{ kind: "tas", req: { epoch: this.epoch + 1, host: this.cfg.id, members: [this.cfg.id, this.join.host] } }];
+        // The new backup holds the copy. From here output waits for its acknowledgements
+        // again; the pair's epoch is claimed once it has the log through everything
+        // released while it copied (at once if it already has: see handoverActions).
+        this.join.stage = "handover";
+        return [...this.flush(nowMs), ...this.handoverActions()];
       }
       throw new ProtocolError(`unexpected "${m.t}" from the backup`);
     }
@@ -789,7 +809,7 @@ export class FtNode {
         this.role === "backup" || this.role === "joining" ? { t: "hb", icount: this.machine.icount, lsn: this.received, idle: this.replayIdle } : { t: "hb", icount: this.machine.icount, sentLsn: this.plog?.sentLsn ?? 0 };
       actions.push({ kind: "send", msg });
     }
-    if (this.detector!.suspect(nowMs)) actions.push(...this.peerGone(`nothing heard for ${this.detector!.silentMs(nowMs)} ms`, nowMs));
+    if (this.detector!.suspect(nowMs)) actions.push(...this.peerGone(this.detector!.describe(nowMs), nowMs));
     return actions;
   }
 
@@ -932,6 +952,14 @@ export class FtNode {
     return actions;
   }
 
+  /** Hand-over: once the joiner has the log through all output released while it copied, claim the pair's epoch. */
+  private handoverActions(): Action[] {
+    const j = this.join;
+    if (j?.stage !== "handover" || this.role !== "primary" || this.plog!.ackedIcount < j.releasedIcount) return [];
+    j.stage = "electing";
+    return [{ kind: "tas", req: { epoch: this.epoch + 1, host: this.cfg.id, members: [this.cfg.id, j.host] } }];
+  }
+
   private elect(_nowMs: number): Action[] {
     this.role = "electing";
     return [{ kind: "tas", req: { epoch: this.epoch + 1, host: this.cfg.id, members: [this.cfg.id] } }];
@@ -995,7 +1023,11 @@ export class FtNode {
 
   private runLive(nowMs: number): RunResult {
     const m = this.machine;
-    if (this.cfg.crashAtIcount !== undefined && m.icount >= this.cfg.crashAtIcount) return { actions: [{ kind: "crash", icount: m.icount }], idle: true };
+    if (this.cfg.crashAtIcount !== undefined && m.icount >= this.cfg.crashAtIcount) {
+      if (!this.cfg.crashOnlyPaired || (this.role === "primary" && !this.join)) return { actions: [{ kind: "crash", icount: m.icount }], idle: true };
+      // No paired backup yet (see crashOnlyPaired): keep the log flowing to a joiner and wait.
+      if (!(this.join?.stage === "requested" && this.role === "alone")) return { actions: this.flush(nowMs), idle: true, wakeAtMs: nowMs + CRASH_WAIT_POLL_MS };
+    }
     // A join waits for a boundary: this is one (a run() call never splits an instruction).
     // First the copy's buffer is touched, a piece per run between guest slices: touching
     // fresh memory costs page faults (about 10 ms per 16 MiB here), which would otherwise
@@ -1027,8 +1059,12 @@ export class FtNode {
     this.net.hold(this.bus.nic.drainOutput(), m.icount);
     if (r === "max-icount" && this.cfg.crashAtIcount !== undefined && m.icount >= this.cfg.crashAtIcount) {
       // Crash without flushing: whatever the backup has not received is lost, as in a real crash.
-      actions.push({ kind: "crash", icount: m.icount });
-      return { actions, idle: true };
+      if (!this.cfg.crashOnlyPaired || (this.role === "primary" && !this.join)) {
+        actions.push({ kind: "crash", icount: m.icount });
+        return { actions, idle: true };
+      }
+      // Not paired: the next run() waits at the top for a backup.
+      return { actions, idle: false };
     }
     if (r === "halted" || r === "trapped" || r === "max-icount") {
       if (this.role === "electing") {
@@ -1089,8 +1125,14 @@ export class FtNode {
     }
     if (!this.plog || this.peerFailed) return [];
     const batch = this.plog.takeBatch(this.machine.icount, () => this.live!.mark(EV.PROGRESS, null));
-    if (!batch) return [];
-    return [{ kind: "send", msg: { t: "log", events: batch.map((e) => [e.lsn, e.icount, e.kind, e.data]), released: this.sinkDelivered } }];
+    const actions: Action[] = batch ? [{ kind: "send", msg: { t: "log", events: batch.map((e) => [e.lsn, e.icount, e.kind, e.data]), released: this.sinkDelivered } }] : [];
+    if (this.join?.stage === "cloning" && this.role === "primary") {
+      // The joiner is no member yet: release as if alone, and remember how far (see JoinStage).
+      this.join.releasedIcount = this.machine.icount;
+      this.diskGate?.releaseAll();
+      actions.push(...this.release(this.gate.releaseAll(), nowMs));
+    }
+    return actions;
   }
 
   private release(chunks: HeldOutput[], _nowMs: number): Action[] {
@@ -1106,7 +1148,8 @@ export class FtNode {
   /** Network output goes with console output: through the acknowledged icount, or all of it when alone. */
   private netRelease(): Action[] {
     if (this.net.heldCount === 0) return [];
-    const limit = !this.plog || this.role === "alone" ? Number.MAX_SAFE_INTEGER : this.peerFailed || this.role === "electing" ? -1 : this.plog.ackedIcount;
+    const cloning = this.join?.stage === "cloning" && this.role === "primary";
+    const limit = !this.plog || this.role === "alone" || cloning ? Number.MAX_SAFE_INTEGER : this.peerFailed || this.role === "electing" ? -1 : this.plog.ackedIcount;
     const chunks = this.net.release(limit);
     // Kept until the switch says it wrote them (its marks trim them), so a clone taken
     // before then carries them: were this primary to die right after pairing, its new

@@ -16,6 +16,7 @@ import { attachEngine } from "./engine.js";
 import type { HostStatus } from "./sink.js";
 import { SINK_SERVICE } from "./sink.js";
 import { realWorld } from "./world.js";
+import { HostError } from "./errors.js";
 import { SwitchLink } from "./switch-link.js";
 
 export const LOG_SERVICE = "ftvm-log";
@@ -25,6 +26,8 @@ export const LOG_SERVICE = "ftvm-log";
  */
 const YIELD_INTERVAL_MS = 5;
 const STATUS_INTERVAL_MS = 250;
+/** A starting backup tries to reach its primary this many times, 50 ms apart (a primary on a busy machine may be slow to listen). */
+const PRIMARY_CONNECT_ATTEMPTS_MAX = 100;
 /**
  * A clone's memory goes out between guest slices, at most this long per loop iteration,
  * so the primary pauses only for the snapshot copy and the guest keeps most of the CPU
@@ -51,6 +54,8 @@ export interface FtOptions {
   timeoutMs: number;
   /** Kill this process with SIGKILL when the guest reaches this icount (for demos and tests). */
   crashAtIcount?: number;
+  /** With crashAtIcount: wait there for a paired backup first (see NodeConfig.crashOnlyPaired). */
+  crashOnlyPaired?: boolean;
   /** The value HOSTID returns while this host is live. */
   guestHostId?: number;
   interpret?: boolean;
@@ -121,6 +126,7 @@ export class FtHost {
       logBufferBytesMax: o.logBufferBytesMax,
       lagThresholdMs: o.lagThresholdMs,
       crashAtIcount: o.crashAtIcount,
+      crashOnlyPaired: o.crashOnlyPaired,
       world: { ...realWorld(o.guestHostId), ...(this.netLink ? { net: this.netLink.queue } : {}) },
       attachEngine: o.interpret ? undefined : (m) => attachEngine(m),
       backupReads: o.backupReads,
@@ -593,7 +599,7 @@ export class FtHost {
       try {
         ch = await connect(o.primaryUrl, o.secret, LOG_SERVICE);
       } catch (e) {
-        if (attempt >= 100) throw e;
+        if (attempt >= PRIMARY_CONNECT_ATTEMPTS_MAX) throw new HostError(`cannot reach the primary at ${o.primaryUrl} (${PRIMARY_CONNECT_ATTEMPTS_MAX} attempts): ${(e as Error).message}`);
         await new Promise((r) => setTimeout(r, 50));
       }
     }
@@ -606,7 +612,7 @@ export class FtHost {
     const start = await new Promise<Msg>((resolve, reject) => {
       const check = () => (early.length ? resolve(early.shift()!) : setTimeout(check, 1));
       check();
-      ch!.once("close", (_c, reason) => reject(new Error(`the primary closed the log channel before starting: ${reason}`)));
+      ch!.once("close", (_c, reason) => reject(new HostError(`the primary closed the log channel before starting: ${reason || "no reason given"}`)));
     });
     try {
       this.exec(this.node.startBackup(start, this.now()));
