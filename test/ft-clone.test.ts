@@ -30,9 +30,15 @@ class Cluster {
   cloneDigests: { regs: string; mem: string; icount: number }[] = [];
   /** Changes a message on its way (to test what the receiver checks). */
   tamper?: (m: Msg) => void;
+  /** Nodes that do not run (a stalled process): their inbox fills, they neither tick nor run. */
+  stalled = new Set<string>();
+  /** Crash actions the nodes asked for (icount each). */
+  crashes: { host: string; icount: number }[] = [];
+  /** The sink's delivered count whenever an arbiter grant included two members. */
+  pairGrants: { epoch: number; delivered: number; backupReceivedIcount: number }[] = [];
 
-  add(id: string, seed: number): FtNode {
-    const n = new FtNode({ id, heartbeatMs: 25, timeoutMs: 150, world: fakeWorld(seed, seed, 20), sliceIcount: 3000 });
+  add(id: string, seed: number, cfg: Partial<ConstructorParameters<typeof FtNode>[0]> = {}): FtNode {
+    const n = new FtNode({ id, heartbeatMs: 25, timeoutMs: 150, world: fakeWorld(seed, seed, 20), sliceIcount: 3000, ...cfg });
     this.nodes.set(id, n);
     this.inbox.set(id, []);
     return n;
@@ -53,6 +59,7 @@ class Cluster {
         case "tas": {
           const r = testAndSet(this.arbiter, a.req);
           this.arbiter = r.state;
+          if (r.result.granted && a.req.members.length === 2) this.pairGrants.push({ epoch: a.req.epoch, delivered: this.sink.delivered, backupReceivedIcount: -1 });
           this.exec(id, n.onTasResult(r.result, this.nowMs));
           break;
         }
@@ -69,6 +76,9 @@ class Cluster {
         case "halt":
           this.dead.add(id);
           break;
+        case "crash":
+          this.crashes.push({ host: id, icount: a.icount });
+          break;
         default:
           break;
       }
@@ -79,7 +89,7 @@ class Cluster {
   round(): void {
     this.nowMs += 1;
     for (const [id, n] of this.nodes) {
-      if (this.dead.has(id)) continue;
+      if (this.dead.has(id) || this.stalled.has(id)) continue;
       const box = this.inbox.get(id)!;
       while (box.length) {
         const m = box.shift()!;
@@ -283,6 +293,48 @@ describe("cloning a backup into a running primary", () => {
     expect(c.dead.has("B")).toBe(true);
     expect(c.news.find((n) => n.host === "B" && n.data.event === "halt")?.text).toMatch(/lost the test-and-set for epoch 3 .*already taken/);
     expect(c.arbiter).toMatchObject({ epoch: 3, holder: "P" });
+  });
+
+  it("output leaves while a joiner copies (it is no member yet); the pair's epoch waits for it to hold the log of all that output", () => {
+    const c = new Cluster();
+    const p = startAlone(c, "P");
+    for (let i = 0; i < 5; i++) c.round();
+    const b = join(c, "P", "B", 22);
+    // The joiner stalls (a busy machine) before it has even read the clone: before issue
+    // 11 every output waited for its acknowledgements meanwhile.
+    c.stalled.add("B");
+    untilCloneSent(c);
+    const before = c.sink.delivered;
+    // 40 ms: well within the failure detector's floor (150 ms here), so the joiner stays.
+    for (let i = 0; i < 40; i++) c.round();
+    expect(c.sink.delivered).toBeGreaterThan(before);
+    expect(c.arbiter.epoch).toBe(1);
+    // It wakes, restores the copy and catches up; only then is the pair's epoch claimed,
+    // and a failover to it right after keeps the output exact.
+    c.stalled.delete("B");
+    pairUp(c, "B");
+    expect(b.paired).toBe(true);
+    expect(c.arbiter).toMatchObject({ epoch: 2, members: ["P", "B"] });
+    c.crash("P");
+    for (let i = 0; i < 5000 && b.role !== "finished"; i++) c.round();
+    expect(b.role).toBe("finished");
+    expect(c.gaps).toEqual([]);
+    expect(lineNumbers(c.text())).toEqual(Array.from({ length: GUEST.lines }, (_, i) => i + 1));
+  });
+
+  it("a primary told to crash only when paired waits at its crash icount for a backup, then crashes there", () => {
+    const c = new Cluster();
+    const p = c.add("P", 11, { crashAtIcount: 5000, crashOnlyPaired: true });
+    c.arbiter = testAndSet(c.arbiter, { epoch: 1, host: "P", members: ["P"] }).state;
+    c.exec("P", p.startPrimary({ program: "sim-guest", image: guestImage(GUEST), epoch: 1, withBackup: false, memBytes: 3 * CLONE_CHUNK_BYTES + 4096 }, c.nowMs));
+    for (let i = 0; i < 300; i++) c.round();
+    // Alone: it stopped at the crash icount and did not crash.
+    expect(p.machine.icount).toBe(5000);
+    expect(c.crashes).toEqual([]);
+    join(c, "P", "B", 22);
+    for (let i = 0; i < 300 && c.crashes.length === 0; i++) c.round();
+    expect(c.crashes).toEqual([{ host: "P", icount: 5000 }]);
+    expect(c.arbiter).toMatchObject({ epoch: 2, members: ["P", "B"] });
   });
 
   it("refuses a join unless the primary runs alone", () => {

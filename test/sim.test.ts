@@ -90,9 +90,11 @@ describe("FT simulator: 1,000 seeds", () => {
     });
   }
 
-  it("clones are common: over 30% of seeds complete one, over 5% see one fail", () => {
+  it("clones are common: over 25% of seeds complete one, over 5% see one fail", () => {
     expect(cloneTotals.seeds).toBe(SEEDS);
-    expect(cloneTotals.completed).toBeGreaterThan(SEEDS * 0.3);
+    // 25%, not 30%, since the failure detector stopped counting its own stalls and adapts
+    // to the spread of arrivals (issue 11): fewer short partitions now end in a failover.
+    expect(cloneTotals.completed).toBeGreaterThan(SEEDS * 0.25);
     expect(cloneTotals.failed).toBeGreaterThan(SEEDS * 0.05);
     expect(cloneTotals.started).toBeGreaterThan(cloneTotals.completed);
   });
@@ -238,7 +240,7 @@ describe("FT simulator: every check fires on a broken variant", () => {
   }
 
   it("one-releaser: an arbiter that grants every request lets two hosts release output in one epoch", () => {
-    expect(firing("arbiter-grants-all", "one-releaser").failure).toMatch(/epoch 2 .*(2 hosts|2 times)/);
+    expect(firing("arbiter-grants-all", "one-releaser").failure).toMatch(/epoch \d+ .*(2 hosts|2 times)/);
   });
 
   it("output-rule: a primary that acknowledges its own log releases output its backup does not have", () => {

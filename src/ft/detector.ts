@@ -74,8 +74,11 @@ export class FailureDetector {
     this.timeoutMs = o.timeoutMs;
     this.phiThreshold = o.phiThreshold ?? PHI_THRESHOLD_DEFAULT;
     this.awakeGapMaxMs = 2 * o.heartbeatMs;
-    this.acceptablePauseMs = 4 * o.heartbeatMs;
-    this.stdDevMinMs = o.heartbeatMs;
+    // With a steady history these put phi's crossing near 2 heartbeats + 2.5 heartbeats of
+    // spread, below any sensible floor: the floor rules for a steady peer, and phi only
+    // lengthens the rope for a peer whose arrivals have been seen to scatter.
+    this.acceptablePauseMs = 2 * o.heartbeatMs;
+    this.stdDevMinMs = o.heartbeatMs / 2;
     this.lastObservedMs = nowMs;
     // A prior of one heartbeat interval, so the first seconds are judged like later ones.
     this.addSample(o.heartbeatMs);

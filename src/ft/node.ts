@@ -629,6 +629,8 @@ export class FtNode {
         return [...this.release(this.gate.release(this.plog!.ackedIcount), nowMs), ...this.handoverActions()];
       }
       if (m.t === "hb") return [];
+      // The guest finished while the joiner copied: there is no pair to form any more.
+      if (m.t === "restored" && this.join?.stage === "cloning" && this.role === "finishing") return [];
       if (m.t === "restored" && this.join?.stage === "cloning" && this.role === "primary") {
         // The new backup holds the copy. From here output waits for its acknowledgements
         // again; the pair's epoch is claimed once it has the log through everything
@@ -1172,7 +1174,10 @@ export class FtNode {
 
   /** The guest stopped: the last output leaves once the log is acknowledged (or we are alone), then "done". */
   private finishing(nowMs: number): Action[] {
-    if (this.plog && !this.peerFailed && this.plog.ackedLsn < this.plog.lastLsn) return [];
+    // A joiner that is no member yet (see JoinStage) need not have the log: the guest's
+    // last output does not wait for it. Once the pair's epoch is being claimed, it must.
+    const joinerOnly = this.join !== undefined && this.join.stage !== "electing";
+    if (this.plog && !this.peerFailed && !joinerOnly && this.plog.ackedLsn < this.plog.lastLsn) return [];
     if (this.plog && this.peerFailed) return []; // the election decides
     this.diskGate?.releaseAll();
     const actions = this.release(this.gate.releaseAll(), nowMs);
