@@ -27,6 +27,8 @@ export interface HostView {
   pid: number;
   /** The latest role the host reported (news carries it at once; status lines every 250 ms). */
   role?: string;
+  /** The epoch the host last reported working in. */
+  epoch?: number;
 }
 
 /**
@@ -47,7 +49,12 @@ export function clusterFacts(state: ArbiterState, hosts: ReadonlyMap<string, Hos
   else if (backupPid === undefined) facts.why = `the backup of epoch ${state.epoch} is not running`;
   else {
     const left = [state.holder, other].find((id) => UNPAIRED_ROLES.has(hosts.get(id)?.role ?? ""));
+    // Both must also have said they work in the granted epoch: between the grant and the
+    // primary's "paired" the joiner does not know it is a member yet (it recovers from a
+    // kill there, but the launcher's count of restored pairs would miss that one).
+    const behind = [state.holder, other].find((id) => hosts.get(id)?.epoch !== state.epoch);
     if (left !== undefined) facts.why = `host ${left} of epoch ${state.epoch} reports "${hosts.get(left)!.role}"`;
+    else if (behind !== undefined) facts.why = `host ${behind} has not yet reported working in epoch ${state.epoch}`;
     else facts.paired = true;
   }
   return facts;
