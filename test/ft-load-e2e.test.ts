@@ -44,7 +44,7 @@ describe(`FT with ${LOAD_PROCS} busy processes beside it`, () => {
     expect(demo.code, demo.info).toBe(0);
     expect(ticks(demo.out), demo.info).toEqual(Array.from({ length: 150 }, (_, i) => i + 1));
     expect(demo.info).toMatch(/failovers: 1;/);
-    expect(demo.info).toMatch(/host failures: 1 injected \(SIGKILL\), 0 on their own/);
+    expect(demo.info, demo.info).toMatch(/host failures: 1 injected \(SIGKILL\), 0 on their own/);
     expect(count.code, count.info).toBe(0);
     expect(count.out === COUNT, `count.s output: ${count.out.length} bytes, expected ${COUNT.length}\n${count.info}`).toBe(true);
     expect(count.info).toMatch(/failovers: 1;/);

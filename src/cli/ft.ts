@@ -269,6 +269,8 @@ export async function runClusterDetailed(o: ClusterOptions): Promise<ClusterResu
   const cloneFailureReasons: string[] = [];
   /** Host processes that exited on their own before the end (not SIGKILLed by us): pid, code, and what they last said. */
   const selfExits: { pid: number; role: string; code: number | null; at: number }[] = [];
+  /** Backups that exited before they ever started (refused by the primary, which may be finishing): not host failures. */
+  let joinersRefused = 0;
   /** Set once the launcher's helpers below exist (news may arrive before). */
   let ready = false;
   const firstWriteAt = new Map<number, number>();
@@ -352,7 +354,11 @@ export async function runClusterDetailed(o: ClusterOptions): Promise<ClusterResu
         child.exited = true;
         if (!child.url) reject(new Error(`${role} exited before listening (${signal ?? code})`));
         if (signal === "SIGKILL") logLine(`${role} (pid ${proc.pid}) was killed (SIGKILL)`);
-        else if (role !== "arbiter" && !stopping && !done && code !== 0) selfExits.push({ pid: proc.pid!, role, code, at: Date.now() });
+        else if (role !== "arbiter" && !stopping && !done && code !== 0) {
+          // A host that never said anything never held state: a refused joiner, not a failure.
+          if ([...statuses.values()].some((s) => s.pid === proc.pid)) selfExits.push({ pid: proc.pid!, role, code, at: Date.now() });
+          else joinersRefused++;
+        }
         updateControl();
         // Every host gone without finishing: nobody can serve any more.
         const hosts = children.filter((c) => c.role !== "arbiter");
@@ -636,6 +642,7 @@ export async function runClusterDetailed(o: ClusterOptions): Promise<ClusterResu
     summary(o, sink.state, news, done, interrupted, Date.now() - started, kills, firstWriteAt, diskServer?.stats, ownImages ? { dir: ownImages.dir, copiedBack } : undefined, {
       unprotectedMs,
       selfExits,
+      joinersRefused,
       cloneFailures: cloneFailureReasons,
       respawnGaveUp,
       pairFormedMs: pairFormedAt === undefined ? undefined : pairFormedAt - started,
@@ -710,7 +717,7 @@ function summary(
   firstWriteAt: Map<number, number>,
   disk?: DiskServer["stats"],
   ownImages?: { dir: string; copiedBack?: string },
-  health?: { unprotectedMs: number; selfExits: { pid: number; role: string; code: number | null }[]; cloneFailures: string[]; respawnGaveUp?: string; pairFormedMs?: number },
+  health?: { unprotectedMs: number; selfExits: { pid: number; role: string; code: number | null }[]; joinersRefused: number; cloneFailures: string[]; respawnGaveUp?: string; pairFormedMs?: number },
 ): string {
   const lives = news.filter((n) => n.data.event === "live");
   const alone = news.filter((n) => n.data.event === "alone" && !lives.some((l) => l.host === n.host));
@@ -774,7 +781,8 @@ function summary(
     lines.push(
       `  host failures: ${kills.length} injected (SIGKILL), ${own.length} on their own` +
         (own.length > 0 ? ` (${own.map((x) => `${x.role} pid ${x.pid} exit ${x.code}`).join(", ")})` : "") +
-        `; backups declared failed by their primary: ${alone.length}; failed clones: ${health.cloneFailures.length}`,
+        `; backups declared failed by their primary: ${alone.length}; failed clones: ${health.cloneFailures.length}` +
+        (health.joinersRefused > 0 ? `; new backups refused before they started: ${health.joinersRefused}` : ""),
     );
     for (const [i, why] of health.cloneFailures.entries()) if (i < 5) lines.push(`    clone failed: ${why}`);
     if (health.cloneFailures.length > 5) lines.push(`    ... and ${health.cloneFailures.length - 5} more`);
