@@ -62,7 +62,7 @@ describe("restoring redundancy by cloning (real processes)", () => {
     const env = { ...process.env, FTVM_SECRET: secret };
     const procs = [] as ReturnType<typeof spawn>[];
     try {
-      const primary = spawn(process.execPath, ["--import", "tsx", "src/cli/main.ts", "primary", "programs/ticker.s", "--arbiter", arb.url], { cwd: ROOT, env, stdio: ["ignore", "pipe", "pipe"] });
+      const primary = spawn(process.execPath, ["--import", "tsx", "src/cli/main.ts", "primary", "programs/pulse.s", "--arbiter", arb.url], { cwd: ROOT, env, stdio: ["ignore", "pipe", "pipe"] });
       procs.push(primary);
       const url = await new Promise<string>((resolve) => primary.stdout!.on("data", (d: Buffer) => /listening (\S+)/.exec(d.toString()) && resolve(/listening (\S+)/.exec(d.toString())![1])));
       const backup = spawn(process.execPath, ["--import", "tsx", "src/cli/main.ts", "backup", "--primary", url, "--arbiter", arb.url], { cwd: ROOT, env, stdio: ["ignore", "ignore", "pipe"] });

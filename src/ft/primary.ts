@@ -7,22 +7,8 @@ import type { Event } from "../devices/events.js";
 
 /** Unacknowledged log kept for the backup; beyond it the primary pauses execution (issue: bounded log buffer). */
 export const LOG_BUFFER_BYTES_MAX_DEFAULT = 64 * 1024 * 1024;
-/**
- * A batch closes once the events waiting in it reach about this many bytes: a disk read's
- * completion carries its data (up to 64 KiB), so a batch bounded only in time could grow
- * past the channel's 16 MiB message bound. Each step adds at most DISK_REQUESTS_MAX reads,
- * so a batch stays within a few MiB.
- */
-export const LOG_BATCH_BYTES_MAX = 1024 * 1024;
-
-/** An event's size estimate for the buffer bound (the wire encoding is close to this). */
-export function eventBytes(e: Event): number {
-  const d = e.data as { data?: unknown; bytes?: unknown } | Uint8Array | null | undefined;
-  if (d instanceof Uint8Array) return 16 + d.length;
-  // Disk reads carry `data`, network input (EV.NET_RX) `bytes`.
-  if (typeof d === "object" && d !== null) return 16 + 64 + (d.data instanceof Uint8Array ? d.data.length : 0) + (d.bytes instanceof Uint8Array ? d.bytes.length : 0);
-  return 16 + 8;
-}
+export { LOG_BATCH_BYTES_MAX, eventBytes } from "../replay/eventsize.js";
+import { eventBytes } from "../replay/eventsize.js";
 
 interface SentBatch {
   lastLsn: number;

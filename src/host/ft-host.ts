@@ -561,16 +561,9 @@ export class FtHost {
     const collect = (m: Msg) => early.push(m);
     ch.on("message", collect);
     ch.send({ t: "hello", host: this.id, resume: lsn });
-    let refused = false;
-    const first = await new Promise<Msg | string>((resolve) => {
-      const check = () => (early.length ? resolve(early.shift()!) : setTimeout(check, 1));
-      check();
-      ch.once("close", (code, reason) => {
-        refused = code === CLOSE_REFUSED;
-        resolve(reason || "closed");
-      });
-      setTimeout(() => resolve(`no answer within ${this.o.timeoutMs} ms`), this.o.timeoutMs);
-    });
+    const answer = await firstMessage(ch, early, this.o.timeoutMs);
+    const refused = "code" in answer && answer.code === CLOSE_REFUSED;
+    const first = "msg" in answer ? answer.msg : "code" in answer ? answer.reason || "closed" : `no answer within ${this.o.timeoutMs} ms`;
     if (refused) {
       this.exec(this.node.onResumeRefused(String(first), this.now()));
       this.poke();
@@ -609,11 +602,9 @@ export class FtHost {
     const collect = (m: Msg) => early.push(m);
     ch.on("message", collect);
     ch.send({ t: "hello", host: this.id });
-    const start = await new Promise<Msg>((resolve, reject) => {
-      const check = () => (early.length ? resolve(early.shift()!) : setTimeout(check, 1));
-      check();
-      ch!.once("close", (_c, reason) => reject(new HostError(`the primary closed the log channel before starting: ${reason || "no reason given"}`)));
-    });
+    const answer = await firstMessage(ch, early);
+    if (!("msg" in answer)) throw new HostError(`the primary closed the log channel before starting: ${("reason" in answer && answer.reason) || "no reason given"}`);
+    const start = answer.msg;
     try {
       this.exec(this.node.startBackup(start, this.now()));
     } catch (e) {
@@ -627,6 +618,31 @@ export class FtHost {
     await this.loop();
     await server.close();
   }
+}
+
+/**
+ * The first message on a channel whose messages a collector pushes onto `early`, or why
+ * none came: the channel closed (with its code and reason), or `timeoutMs` passed.
+ * Event-driven: it listens after the collector, so `early` holds the message when it runs.
+ */
+function firstMessage(ch: Channel, early: Msg[], timeoutMs?: number): Promise<{ msg: Msg } | { code: number; reason: string } | { timedOut: true }> {
+  return new Promise((resolve) => {
+    if (early.length > 0) return resolve({ msg: early.shift()! });
+    let timer: NodeJS.Timeout | undefined;
+    const settle = (r: { msg: Msg } | { code: number; reason: string } | { timedOut: true }) => {
+      ch.off("message", onMessage);
+      ch.off("close", onClose);
+      if (timer) clearTimeout(timer);
+      resolve(r);
+    };
+    const onMessage = () => {
+      if (early.length > 0) settle({ msg: early.shift()! });
+    };
+    const onClose = (code: number, reason: string) => settle({ code, reason });
+    ch.on("message", onMessage);
+    ch.on("close", onClose);
+    if (timeoutMs !== undefined) timer = setTimeout(() => settle({ timedOut: true }), timeoutMs);
+  });
 }
 
 function cpuMsSince(start: NodeJS.CpuUsage): number {

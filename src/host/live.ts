@@ -18,23 +18,10 @@ import { FileDisk } from "./disk.js";
 import { ChunkFile } from "./files.js";
 import { NetServer } from "./netserver.js";
 import { realWorld } from "./world.js";
+import { LOG_BATCH_BYTES_MAX, eventBytes } from "../replay/eventsize.js";
 
 /** Events are written to the log in batches of at most this many (one frame each). */
 export const LOG_BATCH_EVENTS_MAX = 4096;
-/**
- * A batch is also written once its data reaches this many bytes: disk reads carry up to
- * 64 KiB each, and a frame must stay under LOG_FRAME_BYTES_MAX (4 MiB) to be read back.
- */
-export const LOG_BATCH_BYTES_MAX = 1024 * 1024;
-
-/** Roughly how many bytes an event adds to its frame (its byte payload dominates). */
-function eventBytes(e: Event): number {
-  const d = e.data as { data?: unknown; bytes?: unknown } | Uint8Array | null;
-  if (d instanceof Uint8Array) return 16 + d.length;
-  if (d && typeof d === "object" && d.data instanceof Uint8Array) return 32 + d.data.length;
-  if (d && typeof d === "object" && d.bytes instanceof Uint8Array) return 32 + d.bytes.length; // EV.NET_RX
-  return 16;
-}
 /** The loop yields to Node's event loop at least this often, so input and signals get in. */
 const YIELD_INTERVAL_MS = 10;
 
