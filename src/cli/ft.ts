@@ -423,7 +423,9 @@ export async function runClusterDetailed(o: ClusterOptions): Promise<ClusterResu
 
   const arbiterClient = new ArbiterClient(arbiter.url!, secret);
   /** Who is primary and whether a paired backup exists, from the arbiter (see cluster-facts.ts). */
-  const facts = async (): Promise<ClusterFacts> => clusterFacts(await arbiterClient.state(), statuses, alive);
+  /** Processes we SIGKILLed: dead to us at once, though the OS answers for them until the launcher reaps them. */
+  const killedPids = new Set<number>();
+  const facts = async (): Promise<ClusterFacts> => clusterFacts(await arbiterClient.state(), statuses, (pid) => !killedPids.has(pid) && alive(pid));
 
   // Which process is primary changes with failovers: the hosts' own reports say.
   const pidOf = (role: "primary" | "backup"): number | undefined => {
@@ -454,7 +456,9 @@ export async function runClusterDetailed(o: ClusterOptions): Promise<ClusterResu
       if (!scripted) logLine(`not crashing the ${role}: ${f.why ?? "no pair"}; it would leave no host with the guest's state`);
       return false;
     }
+    if (killedPids.has(pid)) return true;
     logLine(`crashing the ${role} (pid ${pid}, epoch ${f.epoch}) with SIGKILL`);
+    killedPids.add(pid);
     kills.push({ role, at: Date.now(), pid });
     try {
       process.kill(pid, "SIGKILL");
