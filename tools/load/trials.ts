@@ -1,0 +1,91 @@
+// Repeated FT runs beside the standard load, as a user would run them: `npm start` (the
+// demo) and `ftvm ft programs/count.s --crash-primary-at-icount N` with random N, each a
+// fresh process tree; counts how many stayed exact. The acceptance figures of issue 11
+// ("20 of 20 with 3 busy processes beside the cluster") come from here:
+//
+//   tsx tools/load/trials.ts [--runs 20] [--procs 3] [--only demo|count]
+//
+// Prints one line per run and a summary; exits 1 if any run was not exact.
+import { spawn } from "node:child_process";
+import { fileURLToPath } from "node:url";
+import { LOAD_PROCS_DEFAULT, startLoad } from "./load.js";
+
+const MAIN = fileURLToPath(new URL("../../src/cli/main.ts", import.meta.url));
+const ROOT = fileURLToPath(new URL("../..", import.meta.url));
+/** count.s runs about 3.3 million instructions; crash points are drawn below that. */
+const COUNT_ICOUNT = 3_300_000;
+/** A run that takes longer than this is a failure (a hang), not a slow success. */
+const RUN_TIMEOUT_MS = 180_000;
+
+function arg(name: string, dflt: string): string {
+  const i = process.argv.indexOf(`--${name}`);
+  return i < 0 ? dflt : (process.argv[i + 1] ?? dflt);
+}
+
+interface Outcome {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+  ms: number;
+}
+
+function ftvm(args: string[]): Promise<Outcome> {
+  const start = Date.now();
+  return new Promise((resolve) => {
+    const c = spawn(process.execPath, ["--import", "tsx", MAIN, ...args], { cwd: ROOT, stdio: ["ignore", "pipe", "pipe"] });
+    const out: Buffer[] = [];
+    let err = "";
+    c.stdout.on("data", (d: Buffer) => out.push(d));
+    c.stderr.on("data", (d: Buffer) => (err += d.toString()));
+    const timer = setTimeout(() => c.kill("SIGKILL"), RUN_TIMEOUT_MS);
+    c.on("exit", (code) => {
+      clearTimeout(timer);
+      resolve({ code, stdout: Buffer.concat(out).toString("latin1"), stderr: err, ms: Date.now() - start });
+    });
+  });
+}
+
+const COUNT = Array.from({ length: 100000 }, (_, i) => `${i + 1}\n`).join("");
+
+async function main(): Promise<number> {
+  const runs = Number(arg("runs", "20"));
+  const procs = Number(arg("procs", String(LOAD_PROCS_DEFAULT)));
+  const only = arg("only", "");
+  const load = startLoad(procs, 3600);
+  process.stderr.write(`trials: ${runs} runs of each, ${procs} busy processes beside them\n`);
+  let failed = 0;
+  try {
+    if (only !== "count") {
+      let ok = 0;
+      for (let i = 1; i <= runs; i++) {
+        const r = await ftvm(["demo"]);
+        const exact = r.code === 0 && /the output stayed exact/.test(r.stderr);
+        if (exact) ok++;
+        const failures = /host failures: [^\n]*/.exec(r.stderr)?.[0] ?? "";
+        process.stdout.write(`demo #${i}: ${exact ? "exact" : `NOT exact (exit ${r.code})`} in ${(r.ms / 1000).toFixed(1)} s; ${failures}\n`);
+        if (!exact) process.stdout.write(r.stderr.split("\n").slice(-25).join("\n") + "\n");
+      }
+      failed += runs - ok;
+      process.stdout.write(`demo: ${ok} of ${runs} exact\n`);
+    }
+    if (only !== "demo") {
+      let ok = 0;
+      for (let i = 1; i <= runs; i++) {
+        const at = 1 + Math.floor(Math.random() * COUNT_ICOUNT);
+        const r = await ftvm(["ft", "programs/count.s", "--crash-primary-at-icount", String(at), "--quiet"]);
+        const exact = r.code === 0 && r.stdout === COUNT && /failovers: 1;/.test(r.stderr);
+        if (exact) ok++;
+        const failures = /host failures: [^\n]*/.exec(r.stderr)?.[0] ?? "";
+        process.stdout.write(`count.s crash at icount ${at}: ${exact ? "exact" : `NOT exact (exit ${r.code}, ${r.stdout.length} bytes)`} in ${(r.ms / 1000).toFixed(1)} s; ${failures}\n`);
+        if (!exact) process.stdout.write(r.stderr.split("\n").slice(-25).join("\n") + "\n");
+      }
+      failed += runs - ok;
+      process.stdout.write(`count.s: ${ok} of ${runs} exact\n`);
+    }
+  } finally {
+    await load.stop();
+  }
+  return failed === 0 ? 0 : 1;
+}
+
+process.exit(await main());
