@@ -4,16 +4,21 @@
 // Two ideas, both needed on a busy machine:
 //
 // 1. Only silence this process was awake to observe counts. The shell calls suspect()
-//    (through FtNode.tick) every heartbeat interval. If two such observations are much
-//    further apart than that, this process was not running in between (descheduled by a
-//    loaded OS, a long GC, a long guest slice): the peer's messages may be sitting unread
-//    in our socket buffer. Such a gap counts only up to awakeGapMaxMs; the rest is our
-//    own stall, not the peer's silence. A starved process therefore never declares a
-//    healthy peer dead just because its own timer fired late.
+//    (through FtNode.tick) every heartbeat interval. If two such observations are further
+//    apart than that, this process was not running for the rest (descheduled by a loaded
+//    OS, a long GC, a long guest slice): the peer's messages may be sitting unread in our
+//    socket buffer. So each observation counts at most one heartbeat interval of
+//    silence; the rest is our own stall, not the peer's silence. In effect silence is
+//    counted in our own ticks, which makes it fair on a machine that is slow for
+//    everyone: when the OS hands out CPU sparingly, our ticks come late exactly as the
+//    peer's heartbeats do (seen at load average 14 on 2 cores: both hosts of a healthy
+//    pair saw "312 ms" of silence when gaps up to two intervals were counted in full).
 //
 // 2. The threshold adapts to the spread of arrivals (the phi accrual detector of
-//    Hayashibara et al., 2004, in the form Akka and Cassandra use). Each arrival records
-//    the awake silence that preceded it; phi(t) = -log10(P(silence > t)) under a normal
+//    Hayashibara et al., 2004, in the form Akka and Cassandra use). Each heartbeat records
+//    the awake time since the previous one (heartbeats, not every message: acks and log
+//    batches come in bursts whose tiny gaps would hide how late beats can be); phi(t) =
+//    -log10(P(silence > t)) under a normal
 //    distribution with that history's mean (plus an acceptable pause) and standard
 //    deviation (at least a floor). A peer on a jittery machine gets a longer rope; a
 //    steady one a shorter one. A fixed floor (timeoutMs, `--timeout-ms`) keeps a very
@@ -52,6 +57,8 @@ export class FailureDetector {
   private readonly phiThreshold: number;
   /** A gap between observations longer than this is our own stall beyond it (ms). */
   private readonly awakeGapMaxMs: number;
+  /** Awake time since the last heartbeat (for the arrival history). */
+  private sinceBeatAwakeMs = 0;
   /** Silence added to the mean before phi grows: a heartbeat or two late is normal (ms). */
   private readonly acceptablePauseMs: number;
   /** The spread never counts as smaller than this (ms): a regular history must not make phi jump at the first late beat. */
@@ -73,11 +80,12 @@ export class FailureDetector {
     if (!(o.heartbeatMs > 0)) throw new RangeError(`heartbeat interval must be positive, got ${o.heartbeatMs}`);
     this.timeoutMs = o.timeoutMs;
     this.phiThreshold = o.phiThreshold ?? PHI_THRESHOLD_DEFAULT;
-    this.awakeGapMaxMs = 2 * o.heartbeatMs;
-    // With a steady history these put phi's crossing near 2 heartbeats + 2.5 heartbeats of
-    // spread, below any sensible floor: the floor rules for a steady peer, and phi only
-    // lengthens the rope for a peer whose arrivals have been seen to scatter.
-    this.acceptablePauseMs = 2 * o.heartbeatMs;
+    this.awakeGapMaxMs = o.heartbeatMs;
+    // With a steady history (beats one interval apart) these put phi's crossing near 2
+    // intervals + 2.5 intervals of spread (about 115 ms at 25 ms beats), below any sensible
+    // floor: the floor rules for a steady peer, and phi only lengthens the rope for one
+    // whose beats have scattered.
+    this.acceptablePauseMs = o.heartbeatMs;
     this.stdDevMinMs = o.heartbeatMs / 2;
     this.lastObservedMs = nowMs;
     // A prior of one heartbeat interval, so the first seconds are judged like later ones.
@@ -94,13 +102,20 @@ export class FailureDetector {
       this.ownStallMs += stallMs;
       if (stallMs > this.ownStallMaxMs) this.ownStallMaxMs = stallMs;
       this.silentAwakeMs += this.awakeGapMaxMs;
-    } else this.silentAwakeMs += gapMs;
+      this.sinceBeatAwakeMs += this.awakeGapMaxMs;
+    } else {
+      this.silentAwakeMs += gapMs;
+      this.sinceBeatAwakeMs += gapMs;
+    }
   }
 
-  heard(nowMs: number): void {
+  /** Something arrived from the peer; `heartbeat` when it was a heartbeat (those make the arrival history). */
+  heard(nowMs: number, heartbeat = true): void {
     this.observe(nowMs);
-    this.addSample(this.silentAwakeMs);
     this.silentAwakeMs = 0;
+    if (!heartbeat) return;
+    this.addSample(this.sinceBeatAwakeMs);
+    this.sinceBeatAwakeMs = 0;
   }
 
   private addSample(x: number): void {

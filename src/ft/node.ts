@@ -608,7 +608,7 @@ export class FtNode {
   /** A message from the peer. Throws ProtocolError for a malformed or impossible one (the shell refuses the peer). */
   onPeerMessage(m: Msg, nowMs: number): Action[] {
     if (this.peerFailed) return [];
-    this.detector?.heard(nowMs);
+    this.detector?.heard(nowMs, m.t === "hb");
     if (this.role === "primary" || ((this.role === "electing" || this.role === "finishing") && this.plog)) {
       // The backup's heartbeats carry its received lsn too: a cumulative ack that covers
       // a lost last acknowledgement.
@@ -873,7 +873,7 @@ export class FtNode {
     const events = this.plog!.resendAfter(lsn);
     if (!events) return `the log after lsn ${lsn} is no longer held here (acknowledged ${this.plog!.ackedLsn}, sent ${this.plog!.sentLsn})`;
     this.disconnected = false;
-    this.detector!.heard(nowMs);
+    this.detector!.heard(nowMs, false);
     const actions: Action[] = [{ kind: "send", msg: { t: "resumed", lsn } }];
     // Messages of at most RESEND_EVENTS_PER_MESSAGE events and about LOG_BATCH_BYTES_MAX
     // bytes (disk reads' data makes events large), far below the channel's message bound.
@@ -893,7 +893,7 @@ export class FtNode {
   onResumed(nowMs: number): Action[] {
     if (!this.disconnected || this.role !== "backup") return [];
     this.disconnected = false;
-    this.detector!.heard(nowMs);
+    this.detector!.heard(nowMs, false);
     return [this.newsAction(`reconnected to the primary at lsn ${this.received}`, { event: "resumed" }), { kind: "send", msg: { t: "ack", lsn: this.received, icount: this.machine.icount } }];
   }
 
