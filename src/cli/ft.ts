@@ -724,7 +724,8 @@ function summary(
   health?: { unprotectedMs: number; selfExits: { pid: number; role: string; code: number | null }[]; joinersRefused: number; cloneFailures: string[]; respawnGaveUp?: string; pairFormedMs?: number },
 ): string {
   const lives = news.filter((n) => n.data.event === "live");
-  const alone = news.filter((n) => n.data.event === "alone" && !lives.some((l) => l.host === n.host));
+  // Every "alone", also from a host that had gone live earlier (it later lost its own backup).
+  const alone = news.filter((n) => n.data.event === "alone");
   const lines: string[] = [];
   const end = done
     ? `the guest ${done.reason === "trapped" ? "trapped" : "halted"} at icount ${Number(done.icount).toLocaleString("en-US")}`
