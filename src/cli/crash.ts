@@ -1,41 +1,66 @@
 // `ftvm crash primary|backup`: SIGKILL a host of the cluster `ftvm ft` runs, from
-// another terminal. The launcher keeps the current pids in a control file.
-import { readFileSync } from "node:fs";
+// another terminal, by asking the launcher (named in its control file) with a signal.
+import { readdirSync, readFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import type { Command } from "./args.js";
 import { EXIT_FAIL, EXIT_OK, UsageError, parse } from "./args.js";
-import { controlFile } from "./ft.js";
+import { CONTROL_FILE_PREFIX } from "./ft.js";
+
+/** Launchers whose control file is readable and whose process runs. */
+function runningLaunchers(): number[] {
+  const pids: number[] = [];
+  for (const name of readdirSync(tmpdir())) {
+    if (!name.startsWith(CONTROL_FILE_PREFIX) || !name.endsWith(".json")) continue;
+    try {
+      const c = JSON.parse(readFileSync(join(tmpdir(), name), "utf8")) as { launcherPid?: unknown };
+      const pid = c.launcherPid;
+      if (typeof pid !== "number" || !Number.isSafeInteger(pid) || pid <= 0) continue;
+      process.kill(pid, 0);
+      pids.push(pid);
+    } catch {
+      // Unreadable, or its launcher is gone: not a running cluster.
+    }
+  }
+  return pids.sort((a, b) => a - b);
+}
 
 export const crashCommand: Command = {
   name: "crash",
   summary: "crash a host of the running `ftvm ft` cluster: ftvm crash primary|backup",
-  usage: "usage: ftvm crash primary|backup\n\nSends SIGKILL to the current primary or backup of the cluster `ftvm ft` runs on this machine.",
+  usage: "usage: ftvm crash primary|backup [--launcher PID]\n\nAsks the launcher of the cluster `ftvm ft` runs on this machine to SIGKILL its current\nprimary or backup (it refuses a kill that would leave no host with the guest's state).\nWith several clusters running, --launcher PID says which.",
   run(argv) {
-    const p = parse(argv, {}, this.usage);
+    const p = parse(argv, { launcher: { type: "string" } }, this.usage);
     if (p.values.help) {
       process.stdout.write(this.usage + "\n");
       return EXIT_OK;
     }
     const role = p.positionals[0];
     if (p.positionals.length !== 1 || (role !== "primary" && role !== "backup")) throw new UsageError(this.usage);
-    let c: { launcherPid: number; primaryPid?: number; backupPid?: number };
-    try {
-      c = JSON.parse(readFileSync(controlFile(), "utf8"));
-    } catch {
-      process.stderr.write(`ftvm crash: no running cluster (no ${controlFile()}); start one with ftvm ft <prog>\n`);
+    const launchers = runningLaunchers();
+    const want = p.values.launcher === undefined ? undefined : Number(p.values.launcher);
+    if (want !== undefined && !launchers.includes(want)) {
+      process.stderr.write(`ftvm crash: no running cluster with launcher pid ${p.values.launcher} (running: ${launchers.join(", ") || "none"})\n`);
       return EXIT_FAIL;
     }
-    const pid = role === "primary" ? c.primaryPid : c.backupPid;
-    if (!pid) {
-      process.stderr.write(`ftvm crash: the cluster has no ${role} right now\n`);
+    if (want === undefined && launchers.length !== 1) {
+      process.stderr.write(
+        launchers.length === 0
+          ? `ftvm crash: no running cluster (no control file ${join(tmpdir(), `${CONTROL_FILE_PREFIX}<pid>.json`)}); start one with ftvm ft <prog>\n`
+          : `ftvm crash: ${launchers.length} clusters are running (launcher pids ${launchers.join(", ")}); say which with --launcher PID\n`,
+      );
       return EXIT_FAIL;
     }
+    const c = { launcherPid: want ?? launchers[0] };
+    // The launcher does the kill: it knows from the arbiter which host is primary now, and
+    // refuses (in its own output) a kill that would leave no host with the guest's state.
     try {
-      process.kill(pid, "SIGKILL");
+      process.kill(c.launcherPid, role === "primary" ? "SIGUSR1" : "SIGUSR2");
     } catch (e) {
-      process.stderr.write(`ftvm crash: could not kill the ${role} (pid ${pid}): ${(e as Error).message}\n`);
+      process.stderr.write(`ftvm crash: the launcher (pid ${c.launcherPid}) is not running: ${(e as Error).message}\n`);
       return EXIT_FAIL;
     }
-    process.stderr.write(`ftvm crash: sent SIGKILL to the ${role} (pid ${pid})\n`);
+    process.stderr.write(`ftvm crash: asked the launcher (pid ${c.launcherPid}) to crash the ${role}; its output says what it did\n`);
     return EXIT_OK;
   },
 };

@@ -4,7 +4,7 @@
 // host, crashes hosts on request, and ends with a summary.
 import { type ChildProcess, spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
-import { copyFileSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { copyFileSync, mkdtempSync, renameSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { createInterface } from "node:readline";
@@ -31,8 +31,10 @@ const CLONE_FAILURES_IN_ROW_MAX = 10;
 const CLONE_RETRY_DELAY_MS_MAX = 2000;
 
 /** Where `ftvm crash` finds the running cluster's processes. */
-export function controlFile(): string {
-  return join(tmpdir(), `ftvm-ft-${process.getuid?.() ?? "user"}.json`);
+/** Control files are per launcher (several clusters may run at once): `ftvm-ft-<uid>-<launcher pid>.json`. */
+export const CONTROL_FILE_PREFIX = `ftvm-ft-${process.getuid?.() ?? "user"}-`;
+export function controlFile(launcherPid = process.pid): string {
+  return join(tmpdir(), `${CONTROL_FILE_PREFIX}${launcherPid}.json`);
 }
 
 interface Child {
@@ -284,7 +286,6 @@ export async function runClusterDetailed(o: ClusterOptions): Promise<ClusterResu
     status: (s) => {
       statuses.set(s.host, s);
       o.onStatus?.(s);
-      updateControl();
     },
     news: (host, text, data) => {
       news.push({ at: Date.now(), host, text, data });
@@ -294,7 +295,6 @@ export async function runClusterDetailed(o: ClusterOptions): Promise<ClusterResu
         statuses.set(host, { ...prev, role: data.role, epoch: Number(data.epoch) });
       }
       onNews(data, text);
-      updateControl();
     },
     done: (_host, data) => {
       done = data;
@@ -359,8 +359,7 @@ export async function runClusterDetailed(o: ClusterOptions): Promise<ClusterResu
           if ([...statuses.values()].some((s) => s.pid === proc.pid)) selfExits.push({ pid: proc.pid!, role, code, at: Date.now() });
           else joinersRefused++;
         }
-        updateControl();
-        // Every host gone without finishing: nobody can serve any more.
+          // Every host gone without finishing: nobody can serve any more.
         const hosts = children.filter((c) => c.role !== "arbiter");
         if (hosts.every((c) => c.exited) && !done) {
           net?.serviceLost("no host is left to run the guest");
@@ -499,15 +498,22 @@ export async function runClusterDetailed(o: ClusterOptions): Promise<ClusterResu
     for (const pid of both ? [f.primaryPid, f.backupPid] : [f.primaryPid]) if (pid !== undefined) process.kill(pid, signal);
     return true;
   };
+  // `ftvm crash primary|backup` from another terminal signals this launcher (SIGUSR1 for
+  // the primary, SIGUSR2 for the backup), which carries the kill out under the same rule
+  // as its keys. The control file names only the launcher, written once and atomically
+  // (write, then rename): a reader never sees half a file, and pids that change with
+  // every failover are not copied anywhere.
   const control = controlFile();
-  function updateControl(): void {
-    try {
-      writeFileSync(control, JSON.stringify({ launcherPid: process.pid, primaryPid: pidOf("primary"), backupPid: pidOf("backup"), arbiterPid: arbiter.proc.pid }));
-    } catch {
-      // The control file is a convenience for `ftvm crash`; without it, keys still work.
-    }
+  try {
+    writeFileSync(control + ".tmp", JSON.stringify({ launcherPid: process.pid, arbiterPid: arbiter.proc.pid }));
+    renameSync(control + ".tmp", control);
+  } catch {
+    // The control file is a convenience for `ftvm crash`; without it, keys still work.
   }
-  updateControl();
+  const onCrashPrimary = () => void crash("primary", false);
+  const onCrashBackup = () => void crash("backup", false);
+  process.on("SIGUSR1", onCrashPrimary);
+  process.on("SIGUSR2", onCrashBackup);
   const timers: NodeJS.Timeout[] = [];
 
   // ---- restoring redundancy: a new backup joins the survivor after every failure ----
@@ -612,6 +618,8 @@ export async function runClusterDetailed(o: ClusterOptions): Promise<ClusterResu
 
   for (const t of timers) clearTimeout(t);
   process.off("SIGINT", onSigint);
+  process.off("SIGUSR1", onCrashPrimary);
+  process.off("SIGUSR2", onCrashBackup);
   if (keys) {
     stdin.off("data", onKey);
     stdin.setRawMode(false);

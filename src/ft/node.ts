@@ -47,6 +47,13 @@ export const WAIT_FLUSH_GAP_MS = 2;
 const UNPAIRED_CLAIM_RETRY_MS = 10_000;
 /** Bytes of the snapshot buffer touched per run() before a clone (see runLive). */
 const PREFAULT_BYTES_PER_RUN = 2 * 1024 * 1024;
+/**
+ * A primary whose log channel closed waits at least this many heartbeat intervals (and a
+ * quarter of the failure timeout) for its backup to reconnect before it gives up on it:
+ * 250 ms with the defaults. A backup that lives reconnects at once; on a loaded machine
+ * that takes a few of its own scheduling rounds.
+ */
+const RECONNECT_GRACE_HEARTBEATS = 10;
 /** How often a primary waiting at its crash icount for a paired backup looks again (ms; messages wake it sooner). */
 const CRASH_WAIT_POLL_MS = 20;
 /** A reconnecting backup gets the log it missed in messages of at most this many events. */
@@ -812,6 +819,11 @@ export class FtNode {
       actions.push({ kind: "send", msg });
     }
     if (this.detector!.suspect(nowMs)) actions.push(...this.peerGone(this.detector!.describe(nowMs), nowMs));
+    else if (this.disconnected && this.role !== "backup" && this.detector!.silentMs(nowMs) > this.reconnectGraceMs())
+      // The channel closed and the backup, which reconnects at once when it lives, has not:
+      // most likely its process died (its kernel closed the socket). Output is held
+      // meanwhile, so this waits far less than the silence floor.
+      actions.push(...this.peerGone(`the log channel closed and the backup did not reconnect within ${this.reconnectGraceMs()} ms of this host's running time`, nowMs));
     return actions;
   }
 
@@ -960,6 +972,11 @@ export class FtNode {
     if (j?.stage !== "handover" || this.role !== "primary" || this.plog!.ackedIcount < j.releasedIcount) return [];
     j.stage = "electing";
     return [{ kind: "tas", req: { epoch: this.epoch + 1, host: this.cfg.id, members: [this.cfg.id, j.host] } }];
+  }
+
+  /** How long a primary whose channel closed waits for its backup to reconnect (ms of its own running time). */
+  private reconnectGraceMs(): number {
+    return Math.min(this.cfg.timeoutMs, Math.max(RECONNECT_GRACE_HEARTBEATS * this.cfg.heartbeatMs, this.cfg.timeoutMs / 4));
   }
 
   private elect(_nowMs: number): Action[] {
