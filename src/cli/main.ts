@@ -20,12 +20,14 @@ import { crashCommand } from "./crash.js";
 import { demoCommand } from "./demo.js";
 import { simCommand } from "./sim.js";
 import { diskCommand } from "./disk.js";
+import { debugCommand } from "./debug.js";
 import { DiskImageError } from "../host/disk.js";
 
 const COMMANDS: Command[] = [
   runCommand,
   recordCommand,
   replayCommand,
+  debugCommand,
   traceCommand,
   asmCommand,
   disasmCommand,

@@ -1,0 +1,74 @@
+// Searching the history with observers. Backward: the history is re-executed interval by
+// interval, newest first, each interval from its checkpoint with a fresh observer; the
+// first interval where the observer found something has the answer (its latest find).
+// Forward: execution runs on from the current position. Both can skip whole intervals in
+// which the checkpoints show no write to the memory pages that matter.
+import type { Observer, RunOutcome, Timeline } from "./timeline.js";
+
+export interface IntervalScan {
+  observer: Observer;
+  /** The latest position the observer found in the interval (undefined: none). */
+  best(): number | undefined;
+}
+
+/**
+ * Finds the latest position before `from` that the observers made by `make` report,
+ * scanning intervals back to `floor` (positions below it are not needed). `skip(i)`
+ * may say that the interval ending at checkpoint i cannot hold a find. Leaves the
+ * machine somewhere in the history: the caller moves it.
+ */
+export async function scanBackward(
+  tl: Timeline,
+  from: number,
+  floor: number,
+  make: (lo: number, hi: number) => IntervalScan,
+  skip?: (checkpointIndex: number) => boolean,
+): Promise<number | undefined | "interrupted"> {
+  const cps = tl.store.checkpoints;
+  let hi = from;
+  while (hi > floor && hi > 0) {
+    const loIndex = tl.store.indexAtOrBefore(hi - 1);
+    const lo = cps[loIndex].icount;
+    const whole = cps[loIndex + 1]?.icount === hi;
+    if (!(whole && skip?.(loIndex + 1))) {
+      if ((await tl.goto(lo)) === "interrupted") return "interrupted";
+      const scan = make(lo, hi);
+      const r = await tl.run(hi, scan.observer);
+      if (r === "interrupted") return "interrupted";
+      const best = scan.best();
+      if (best !== undefined) return best;
+    }
+    hi = lo;
+  }
+  return undefined;
+}
+
+/**
+ * Runs forward from the current position to `to` with `obs`, jumping over whole
+ * intervals that `skip` rules out (the observer is told with `resync` after a jump).
+ */
+export async function scanForward(tl: Timeline, to: number, obs: Observer, skip?: (checkpointIndex: number) => boolean, resync?: () => void): Promise<RunOutcome> {
+  if (!skip) return tl.run(to, obs);
+  const cps = tl.store.checkpoints;
+  for (;;) {
+    const here = tl.icount;
+    const i = tl.store.indexAtOrBefore(here);
+    const next = cps[i + 1];
+    if (cps[i].icount === here && next && next.icount <= to && skip(i + 1)) {
+      if ((await tl.goto(next.icount)) === "interrupted") return "interrupted";
+      resync?.();
+      continue;
+    }
+    // Run to the next checkpoint (or `to`): from there another jump may be possible.
+    const r = await tl.run(Math.min(to, next ? next.icount : to), obs);
+    if (r !== "reached" || tl.icount >= to) return r;
+  }
+}
+
+/** A skip test for memory that lives in `pages`: the interval ending at checkpoint i wrote none of them. */
+export function noWritesTo(tl: Timeline, pages: readonly number[]): (i: number) => boolean {
+  return (i) => {
+    const owned = tl.store.checkpoints[i].pages;
+    return !pages.some((p) => owned.has(p));
+  };
+}
