@@ -38,6 +38,10 @@ import { SnapshotStore } from "./snapshots.js";
 const PROBE_OP = 0xfe;
 /** Engines kept for recently used probe sets (each holds its own translations). */
 const PROBE_ENGINES_MAX = 4;
+/** After this many probe hits in a run, the debugger considers single-stepping instead (see loop). */
+const DENSE_SWITCH_HITS = 64;
+/** Single-step when probes hit more often than once per this many instructions. */
+const DENSE_INSTRUCTIONS_PER_HIT = 48;
 /** Long runs hand control back this often, so a terminal can deliver Ctrl-C. */
 export const YIELD_INTERVAL_ICOUNT = 1 << 22;
 /** Console output kept for the `output` command (the newest bytes; older ones are dropped). */
@@ -183,6 +187,12 @@ export class Timeline {
   private async loop(limit: number, obs: Observer | undefined, all: boolean): Promise<RunOutcome> {
     const m = this.machine;
     let sinceYield = 0;
+    // Dense mode single-steps with the interpreter, checking a mask of watched pcs: when
+    // most instructions are watched that beats leaving the compiled engine at each one.
+    let dense = all;
+    let mask: Uint8Array | undefined;
+    let probeHits = 0;
+    let ran = 0;
     for (;;) {
       if (limit > this.endIcount) limit = this.endIcount;
       const here = m.icount;
@@ -193,36 +203,48 @@ export class Timeline {
         this.diverge(new DivergenceError(`the guest ${what} at icount ${here}, but the log goes on${next ? ` (${kindName(next.kind)} at icount ${next.icount})` : ""}`, here));
         return "end";
       }
+      // Every position where something must happen (an event, a checkpoint, an icount the
+      // observer asked for) is a target, so between targets no bookkeeping is needed.
+      const target = Math.min(limit, this.nextStopIcount(), this.nextCheckpointIcount(here), obs?.nextIcount?.(here) ?? Infinity, here + YIELD_INTERVAL_ICOUNT);
       let stopAfter = false;
+      let r: RunResult = "continue";
       try {
-        if (all) {
-          const pc = m.pc;
-          if (obs!.before?.(here, pc)) return "stopped";
-          this.stepOne();
-          if (m.icount === here + 1 && obs!.after?.(here, pc, this.nextStopIcount() === m.icount)) stopAfter = true;
+        if (dense) {
+          const d = this.denseRun(target, obs!, all ? undefined : mask);
+          if (d === "before") return "stopped";
+          if (d === "after") stopAfter = true;
+          else r = d;
         } else {
-          const target = Math.min(limit, this.nextStopIcount(), this.nextCheckpointIcount(here), obs?.nextIcount?.(here) ?? Infinity, here + YIELD_INTERVAL_ICOUNT);
-          const r = m.run(target);
+          r = m.run(target);
           if (r === "trapped" && m.trap!.kind === "invalid-opcode" && this.patched.has(m.pc)) {
+            probeHits++;
             m.trap = null;
             const at = m.icount;
             const pc = m.pc;
             // A probe. Events due here were delivered before the run (it would have stopped
             // short of them); observers ignore the position a run starts from themselves.
             if (obs?.before?.(at, pc)) return "stopped";
-            this.stepOne();
+            r = this.stepOne();
             if (m.icount === at + 1 && obs?.after?.(at, pc, this.nextStopIcount() === m.icount)) stopAfter = true;
           }
         }
         this.drainOutput();
-        if (this.arrive(obs)) stopAfter = true;
+        if (m.icount > this.maxReached) this.maxReached = m.icount;
+        if ((m.icount === target || r !== "continue") && this.arrive(obs)) stopAfter = true;
       } catch (e) {
         this.diverge(e);
         return "end";
       }
       if (stopAfter) return "stopped";
+      ran += m.icount - here;
+      if (!dense && obs && probeHits >= DENSE_SWITCH_HITS && ran < probeHits * DENSE_INSTRUCTIONS_PER_HIT) {
+        mask = new Uint8Array(m.codeLength + 1);
+        for (const pc of obs.pcs as ReadonlySet<number>) if (pc >= 0 && pc < m.codeLength) mask[pc] = 1;
+        this.setProbes(EMPTY_SET);
+        dense = true;
+      }
       sinceYield += m.icount - here;
-      if (sinceYield >= YIELD_INTERVAL_ICOUNT || (all && sinceYield >= YIELD_INTERVAL_ICOUNT >>> 4)) {
+      if (sinceYield >= (dense ? YIELD_INTERVAL_ICOUNT >>> 4 : YIELD_INTERVAL_ICOUNT)) {
         sinceYield = 0;
         if (this.yieldHook) await this.yieldHook();
         if (this.interruptRequested) {
@@ -231,6 +253,29 @@ export class Timeline {
         }
       }
     }
+  }
+
+  /**
+   * Single-steps to `target` with the interpreter, showing the observer the instructions
+   * `mask` marks (all of them without a mask). Returns "before" or "after" when it asked
+   * to stop, else how the last instruction ended.
+   */
+  private denseRun(target: number, obs: Observer, mask: Uint8Array | undefined): "before" | "after" | RunResult {
+    const m = this.machine;
+    let r: RunResult = "continue";
+    let n = 0;
+    while (m.icount < target) {
+      const ic = m.icount;
+      const pc = m.pc;
+      const watched = mask === undefined || mask[pc] === 1;
+      if (watched && obs.before?.(ic, pc)) return "before";
+      r = interpret(m, ic + 1);
+      if (watched && m.icount === ic + 1 && obs.after?.(ic, pc, this.nextStopIcount() === m.icount)) return "after";
+      if (r !== "continue") return r;
+      // The console stops the machine when its buffer fills; stepping must drain it too.
+      if ((++n & 4095) === 0) this.drainOutput();
+    }
+    return r;
   }
 
   /** Executes the one instruction at pc with the reference interpreter, its real opcode restored. */

@@ -97,17 +97,27 @@ export class ChangeObserver implements Observer {
     this.last = readTarget(this.m, this.target);
   }
 
+  /** True when the target still holds `last` (compared in place: this runs after every watched instruction). */
+  private unchanged(): boolean {
+    const t = this.target;
+    if (t.kind === "reg") return this.m.regs[t.reg] === this.last;
+    const mem = this.m.mem;
+    const last = this.last as Uint8Array;
+    for (let i = 0; i < t.len; i++) if (mem[t.addr + i] !== last[i]) return false;
+    return true;
+  }
+
   after(icount: number, pc: number): boolean {
+    if (this.unchanged()) return false;
     const v = readTarget(this.m, this.target);
-    if (sameValue(v, this.last)) return false;
     const c: Change = { from: icount, to: icount + 1, cause: "instruction", pc, old: this.last, value: v };
     this.last = v;
     return this.onChange(c);
   }
 
   delivered(icount: number, events: readonly Event[]): boolean {
+    if (this.unchanged()) return false;
     const v = readTarget(this.m, this.target);
-    if (sameValue(v, this.last)) return false;
     const c: Change = { from: icount - 1, to: icount, cause: "event", events, old: this.last, value: v };
     this.last = v;
     return this.onChange(c);
