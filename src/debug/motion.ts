@@ -4,7 +4,7 @@ import { OP, SP } from "../../isa/table.js";
 import type { Hit } from "./breakpoints.js";
 import { decodeAt, frameOps, isCall } from "./effects.js";
 import type { Answer } from "./format.js";
-import { noWritesTo, scanBackward } from "./search.js";
+import { scanBackward } from "./search.js";
 import type { Session } from "./session.js";
 import { hitJson, hitText } from "./stops.js";
 import type { Observer, RunOutcome } from "./timeline.js";
@@ -156,7 +156,7 @@ async function runBackward(
   let found: number | undefined | "interrupted";
   if (s.bps.needsExecution || extra) {
     const pages = s.bps.watchpoints.flatMap((w) => pagesOf(w.target));
-    const skip = !extra && s.bps.memoryOnly ? noWritesTo(tl, pages) : undefined;
+    const memory = !extra && s.bps.memoryOnly ? pages : undefined;
     found = await scanBackward(
       tl,
       from,
@@ -176,7 +176,7 @@ async function runBackward(
           },
         };
       },
-      skip,
+      memory,
     );
   }
   if (found === "interrupted") {

@@ -25,7 +25,6 @@ export async function lastChange(s: Session, args: string[]): Promise<Answer> {
   const from = tl.icount;
   const now = readTarget(m, target);
   let latest: Change | undefined;
-  const skip = target.kind === "mem" ? noWritesTo(tl, pagesOf(target)) : undefined;
   const r = await scanBackward(
     tl,
     from,
@@ -37,7 +36,7 @@ export async function lastChange(s: Session, args: string[]): Promise<Answer> {
         best: () => ((latest = last ?? latest), last?.from),
       };
     },
-    skip,
+    target.kind === "mem" ? pagesOf(target) : undefined,
   );
   await tl.goto(from);
   const name = targetName(target);
@@ -117,7 +116,8 @@ async function whenSearch(s: Session, text: string, backward: boolean): Promise<
   if (!deps.pc && !deps.icount && deps.regs.size === 0 && !anyMemory) throw new DebugError(`${text} reads nothing from the machine, so it never changes (it is ${evalExpr(expr, s.env)})`);
   const pcs: ReadonlySet<number> | "all" = deps.pc || deps.icount ? "all" : writers(s, deps.regs, deps.mem);
   const memOnly = !deps.pc && !deps.icount && deps.regs.size === 0 && deps.mem !== "any";
-  const skip = memOnly ? noWritesTo(tl, pagesOf(deps.mem as { from: number; to: number }[])) : undefined;
+  const pages = memOnly ? pagesOf(deps.mem as { from: number; to: number }[]) : undefined;
+  const skip = pages ? noWritesTo(tl, pages) : undefined;
   const errors = { count: 0, first: undefined as undefined | { icount: number; message: string } };
   const truth = () => holds(s, expr, errors);
   let found: { icount: number; pc: number } | undefined;
@@ -156,7 +156,7 @@ async function whenSearch(s: Session, text: string, backward: boolean): Promise<
         const w = watcher(false);
         return { observer: w.obs, best: () => ((found = w.best() ?? found), w.best()?.icount) };
       },
-      skip,
+      pages,
     );
     interrupted = r === "interrupted";
     if (!interrupted && !found) {

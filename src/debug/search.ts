@@ -11,20 +11,27 @@ export interface IntervalScan {
   best(): number | undefined;
 }
 
+/** Spans a memory search first runs at full speed, to look closely only at those that wrote its pages. */
+export const REFINE_SPAN_ICOUNT = 16_384;
+
 /**
  * Finds the latest position before `from` that the observers made by `make` report,
- * scanning intervals back to `floor` (positions below it are not needed). `skip(i)`
- * may say that the interval ending at checkpoint i cannot hold a find. Leaves the
- * machine somewhere in the history: the caller moves it.
+ * scanning intervals back to `floor` (positions below it are not needed). When the
+ * observers only watch memory in `pages`, intervals the checkpoints show untouched are
+ * skipped, and the others are first run at full speed to find the spans that wrote
+ * those pages; only those spans are then run with the observer (between them the
+ * memory, so what the observer tracks, does not change). Leaves the machine somewhere
+ * in the history: the caller moves it.
  */
 export async function scanBackward(
   tl: Timeline,
   from: number,
   floor: number,
   make: (lo: number, hi: number) => IntervalScan,
-  skip?: (checkpointIndex: number) => boolean,
+  pages?: readonly number[],
 ): Promise<number | undefined | "interrupted"> {
   const cps = tl.store.checkpoints;
+  const skip = pages ? noWritesTo(tl, pages) : undefined;
   let hi = from;
   while (hi > floor && hi > 0) {
     const loIndex = tl.store.indexAtOrBefore(hi - 1);
@@ -32,9 +39,20 @@ export async function scanBackward(
     const whole = cps[loIndex + 1]?.icount === hi;
     if (!(whole && skip?.(loIndex + 1))) {
       if ((await tl.goto(lo)) === "interrupted") return "interrupted";
+      let spans: number[] | undefined;
+      if (pages) {
+        const found = await tl.dirtySpans(hi, pages, REFINE_SPAN_ICOUNT);
+        if (found === "interrupted" || (await tl.goto(lo)) === "interrupted") return "interrupted";
+        spans = found;
+      }
       const scan = make(lo, hi);
-      const r = await tl.run(hi, scan.observer);
-      if (r === "interrupted") return "interrupted";
+      if (spans === undefined) {
+        if ((await tl.run(hi, scan.observer)) === "interrupted") return "interrupted";
+      } else {
+        for (const s of spans) {
+          if ((await tl.run(s)) === "interrupted" || (await tl.run(Math.min(hi, s + REFINE_SPAN_ICOUNT), scan.observer)) === "interrupted") return "interrupted";
+        }
+      }
       const best = scan.best();
       if (best !== undefined) return best;
     }

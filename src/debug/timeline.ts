@@ -104,6 +104,8 @@ export class Timeline {
   private readonly written: Uint8Array;
   private readonly digestDirty: Uint8Array;
   private readonly loaded: (PageVersion | undefined)[];
+  /** While dirtySpans runs: the pages written since it last looked. */
+  private touched: Uint8Array | undefined;
   /** The checkpoint `written` is relative to (-1: none, e.g. after it was thinned away). */
   private syncedAt = -1;
   private readonly baseEngine: (m: Machine, limit: number) => RunResult;
@@ -396,12 +398,39 @@ export class Timeline {
     const d = this.machine.dirty;
     const w = this.written;
     const g = this.digestDirty;
+    const t = this.touched;
     for (let p = 0; p < d.length; p++) {
       if (d[p]) {
         w[p] = 1;
         g[p] = 1;
         d[p] = 0;
+        if (t) t[p] = 1;
       }
+    }
+  }
+
+  /**
+   * Runs from the current position to `hi` at full speed, in spans of `spanIcount`
+   * instructions, and returns the start of every span in which one of `pages` was
+   * written (by an instruction or an event). A search for changes of memory then only
+   * needs to look closely at those spans.
+   */
+  async dirtySpans(hi: number, pages: readonly number[], spanIcount: number): Promise<number[] | "interrupted"> {
+    const out: number[] = [];
+    this.touched = new Uint8Array(this.pageCount);
+    try {
+      while (this.machine.icount < hi) {
+        const start = this.machine.icount;
+        const r = await this.run(Math.min(hi, start + spanIcount));
+        if (r === "interrupted") return "interrupted";
+        this.fold();
+        if (pages.some((p) => this.touched![p])) out.push(start);
+        this.touched.fill(0);
+        if (r === "end") break;
+      }
+      return out;
+    } finally {
+      this.touched = undefined;
     }
   }
 
