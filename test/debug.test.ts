@@ -19,7 +19,7 @@ import { diffTraces } from "../src/trace/diff.js";
 import { regsDigest } from "../src/vm/digest.js";
 import { Machine } from "../src/vm/machine.js";
 import type { NetInput } from "../src/replay/world.js";
-import { freshReplay, recordProgram, stateOf, valuesByPosition } from "./debug-record.js";
+import { freshReplay, recordBytes, recordProgram, stateOf, valuesByPosition } from "./debug-record.js";
 
 const te = new TextEncoder();
 const NET_SCRIPT: NetInput[] = [
@@ -32,11 +32,48 @@ const NET_SCRIPT: NetInput[] = [
   { kind: EV.NET_CLOSE, data: { conn: 1 } },
 ];
 
+/**
+ * A guest that writes a buffer on other pages all the time and, rarely, a counter and a
+ * flag that goes 0 → 7 → 0 within a few instructions (a change a comparison of values
+ * at two points in time would miss) on page 0: memory searches must find every change
+ * while skipping the spans that do not write page 0.
+ */
+const RARE_WRITES = `
+.data
+counter: .word 0
+flag:    .word 0
+.code
+main:
+    LI r1, 0                ; iteration
+    LI r6, 7
+loop:
+    ANDI r2, r1, 1023
+    SHLI r2, r2, 2
+    STW r1, [r2 + 0x4000]   ; the busy buffer, pages 4..7
+    ANDI r3, r1, 8191
+    BNEZ r3, skip
+    LDW r4, [counter]
+    ADDI r4, r4, 1
+    STW r4, [counter]
+    STW r6, [flag]
+    STW r0, [flag]
+skip:
+    ADDI r1, r1, 1
+    SLTI r5, r1, 40000
+    BNEZ r5, loop
+    HALT
+`;
+
 const cache = new Map<string, DebugLog>();
 /** Logs of the repository's guests: no events, timer + WFI, TIME + RAND, disk, network, console. */
-function log(name: "count" | "pulse" | "timeread" | "diskmix" | "netecho" | "echo" | "clock"): DebugLog {
+function log(name: "count" | "pulse" | "timeread" | "diskmix" | "netecho" | "echo" | "clock" | "rare"): DebugLog {
   let l = cache.get(name);
   if (l) return l;
+  if (name === "rare") {
+    l = decodeDebugLog(recordBytes(assemble(RARE_WRITES, "rare.s"), { maxIcount: 1_000_000 }), "rare");
+    cache.set(name, l);
+    return l;
+  }
   const opts = {
     count: { maxIcount: 120_000 },
     pulse: { maxIcount: 60_000, sliceIcount: 777 },
@@ -143,17 +180,17 @@ describe("ftvm debug: watchpoints, last-change, history", () => {
     { name: "pulse" as const, targets: ["r7", "sp", "ticks", "0xffff0 16", "r1"] },
     { name: "diskmix" as const, targets: ["io_done", "r3", "buf 64"] },
     { name: "netecho" as const, targets: ["buf 8", "r1"] },
+    { name: "rare" as const, targets: ["counter", "flag", "flag 1", "0x4010"] },
   ];
 
   for (const c of cases) {
     it(`${c.name}: watch stops where a brute-force scan sees each change, forward and backward; last-change and history agree`, async () => {
       const l = log(c.name);
-      const end = Math.min(l.endIcount, 40_000);
+      const end = Math.min(l.endIcount, c.name === "rare" ? l.endIcount : 40_000);
       const s = session(l, 1_777);
       const targets = c.targets.map((t) => s.target(t.split(" "), ""));
-      const seqs = targets.map((t) =>
-        valuesByPosition(l, end, (m) => (t.kind === "reg" ? String(m.regs[t.reg]) : Array.from(m.mem.subarray(t.addr, t.addr + t.len)).join(","))),
-      );
+      const all = valuesByPosition(l, end, (m) => targets.map((t) => (t.kind === "reg" ? String(m.regs[t.reg]) : Array.from(m.mem.subarray(t.addr, t.addr + t.len)).join(","))));
+      const seqs = targets.map((_t, i) => all.map((v) => v[i]));
       for (let ti = 0; ti < targets.length; ti++) {
         const seq = seqs[ti];
         const ch = changes(seq);
@@ -500,7 +537,6 @@ describe("ftvm debug: errors and the command line", () => {
   });
 
   it("a log recorded with --unlogged-rand replays with the debugger's own RAND values, consistently both ways", async () => {
-    const { recordBytes } = await import("./debug-record.js");
     const image = assemble(".code\nmain:\n LI r2, 0\nloop:\n RAND r1\n ADD r2, r2, r1\n STW r2, [0x100]\n ADDI r3, r3, 1\n SLTI r4, r3, 5000\n BNEZ r4, loop\n HALT\n", "r.s");
     const l = decodeDebugLog(recordBytes(image, { maxIcount: 1_000_000, unloggedRand: true }), "r");
     const s = session(l, 1_000);

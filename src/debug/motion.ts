@@ -4,7 +4,7 @@ import { OP, SP } from "../../isa/table.js";
 import type { Hit } from "./breakpoints.js";
 import { decodeAt, frameOps, isCall } from "./effects.js";
 import type { Answer } from "./format.js";
-import { scanBackward } from "./search.js";
+import { scanBackward, scanForward } from "./search.js";
 import type { Session } from "./session.js";
 import { hitJson, hitText } from "./stops.js";
 import type { Observer, RunOutcome } from "./timeline.js";
@@ -52,8 +52,14 @@ async function runForward(s: Session, extra?: Observer): Promise<{ r: RunOutcome
   const start = tl.icount;
   const known = s.bps.nextKnown(tl.log.events, start, tl.endIcount);
   const u = s.bps.needsExecution ? s.bps.observer(tl.machine, s.env, start, "forward") : undefined;
+  const limit = Math.min(tl.endIcount, known);
+  if (u && !extra && s.bps.memoryOnly) {
+    // Only memory watchpoints: run at full speed where their pages are not written.
+    const r = await scanForward(tl, limit, u.observer, s.bps.watchpoints.flatMap((w) => pagesOf(w.target)));
+    return { r, hits: u.hits };
+  }
   const parts = [u?.observer, extra].filter((o): o is Observer => o !== undefined);
-  const r = await tl.run(Math.min(tl.endIcount, known), parts.length === 0 ? undefined : parts.length === 1 ? parts[0] : combine(parts));
+  const r = await tl.run(limit, parts.length === 0 ? undefined : parts.length === 1 ? parts[0] : combine(parts));
   return { r, hits: u?.hits ?? [] };
 }
 

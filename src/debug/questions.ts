@@ -7,7 +7,7 @@ import type { Expr } from "./expr.js";
 import { evalExpr, exprDeps } from "./expr.js";
 import { memoryWriters, registerWriters } from "./effects.js";
 import type { IntervalScan } from "./search.js";
-import { noWritesTo, scanBackward, scanForward } from "./search.js";
+import { scanBackward, scanForward } from "./search.js";
 import type { Session } from "./session.js";
 import { changeJson, changeText, targetJson } from "./stops.js";
 import type { Observer } from "./timeline.js";
@@ -72,7 +72,7 @@ export async function history(s: Session, args: string[]): Promise<Answer> {
     changes.push(c);
     return false;
   });
-  const r = await scanForward(tl, hi, obs, target.kind === "mem" ? noWritesTo(tl, pagesOf(target)) : undefined, () => obs.reset());
+  const r = await scanForward(tl, hi, obs, target.kind === "mem" ? pagesOf(target) : undefined);
   const stoppedAt = tl.icount;
   await tl.goto(here);
   const name = targetName(target);
@@ -117,7 +117,6 @@ async function whenSearch(s: Session, text: string, backward: boolean): Promise<
   const pcs: ReadonlySet<number> | "all" = deps.pc || deps.icount ? "all" : writers(s, deps.regs, deps.mem);
   const memOnly = !deps.pc && !deps.icount && deps.regs.size === 0 && deps.mem !== "any";
   const pages = memOnly ? pagesOf(deps.mem as { from: number; to: number }[]) : undefined;
-  const skip = pages ? noWritesTo(tl, pages) : undefined;
   const errors = { count: 0, first: undefined as undefined | { icount: number; message: string } };
   const truth = () => holds(s, expr, errors);
   let found: { icount: number; pc: number } | undefined;
@@ -138,13 +137,13 @@ async function whenSearch(s: Session, text: string, backward: boolean): Promise<
       after: (icount, _pc, follow) => (follow ? false : check(icount + 1)),
       delivered: (icount) => check(icount),
     };
-    return { obs, best: () => best, reset: () => (last = truth()) };
+    return { obs, best: () => best };
   };
 
   let interrupted = false;
   if (!backward) {
     const w = watcher(true);
-    const r = await scanForward(tl, tl.endIcount, w.obs, skip, w.reset);
+    const r = await scanForward(tl, tl.endIcount, w.obs, pages);
     interrupted = r === "interrupted";
     found = w.best();
   } else {

@@ -32,6 +32,9 @@ export async function scanBackward(
 ): Promise<number | undefined | "interrupted"> {
   const cps = tl.store.checkpoints;
   const skip = pages ? noWritesTo(tl, pages) : undefined;
+  // Once an interval turns out to write the pages nearly everywhere, finding the spans
+  // first costs more than it saves: later intervals are run with the observer directly.
+  let refine = !!pages;
   let hi = from;
   while (hi > floor && hi > 0) {
     const loIndex = tl.store.indexAtOrBefore(hi - 1);
@@ -40,10 +43,11 @@ export async function scanBackward(
     if (!(whole && skip?.(loIndex + 1))) {
       if ((await tl.goto(lo)) === "interrupted") return "interrupted";
       let spans: number[] | undefined;
-      if (pages) {
+      if (pages && refine) {
         const found = await tl.dirtySpans(hi, pages, REFINE_SPAN_ICOUNT);
         if (found === "interrupted" || (await tl.goto(lo)) === "interrupted") return "interrupted";
         spans = found;
+        if (found.length * REFINE_SPAN_ICOUNT * 2 > hi - lo) refine = false;
       }
       const scan = make(lo, hi);
       if (spans === undefined) {
@@ -61,25 +65,49 @@ export async function scanBackward(
   return undefined;
 }
 
+/** A forward memory search checks this many instructions for writes to its pages at a time. */
+export const REFINE_CHUNK_ICOUNT = 64 * REFINE_SPAN_ICOUNT;
+
 /**
- * Runs forward from the current position to `to` with `obs`, jumping over whole
- * intervals that `skip` rules out (the observer is told with `resync` after a jump).
+ * Runs forward from the current position to `to` with `obs`. When the observer only
+ * watches memory in `pages`, whole intervals the checkpoints show untouched are jumped
+ * over, and the rest is run at full speed in chunks first: only spans that wrote the
+ * pages are then re-run (from a checkpoint) with the observer.
  */
-export async function scanForward(tl: Timeline, to: number, obs: Observer, skip?: (checkpointIndex: number) => boolean, resync?: () => void): Promise<RunOutcome> {
-  if (!skip) return tl.run(to, obs);
+export async function scanForward(tl: Timeline, to: number, obs: Observer, pages?: readonly number[]): Promise<RunOutcome> {
+  if (!pages) return tl.run(to, obs);
   const cps = tl.store.checkpoints;
+  const skip = noWritesTo(tl, pages);
+  let refine = true;
   for (;;) {
     const here = tl.icount;
+    if (here >= Math.min(to, tl.endIcount)) return here >= tl.endIcount ? "end" : "reached";
     const i = tl.store.indexAtOrBefore(here);
     const next = cps[i + 1];
     if (cps[i].icount === here && next && next.icount <= to && skip(i + 1)) {
       if ((await tl.goto(next.icount)) === "interrupted") return "interrupted";
-      resync?.();
       continue;
     }
-    // Run to the next checkpoint (or `to`): from there another jump may be possible.
-    const r = await tl.run(Math.min(to, next ? next.icount : to), obs);
-    if (r !== "reached" || tl.icount >= to) return r;
+    const stop = Math.min(to, next ? next.icount : here + REFINE_CHUNK_ICOUNT);
+    if (!refine) {
+      const r = await tl.run(stop, obs);
+      if (r !== "reached") return r;
+      continue;
+    }
+    const spans = await tl.dirtySpans(stop, pages, REFINE_SPAN_ICOUNT);
+    if (spans === "interrupted") return "interrupted";
+    const reached = tl.icount;
+    // Pages written nearly everywhere: the observer may as well watch every instruction.
+    if (spans.length * REFINE_SPAN_ICOUNT * 2 > stop - here) refine = false;
+    if (spans.length > 0) {
+      if ((await tl.goto(spans[0])) === "interrupted") return "interrupted";
+      for (const s of spans) {
+        if ((await tl.run(s)) === "interrupted") return "interrupted";
+        const r = await tl.run(Math.min(reached, s + REFINE_SPAN_ICOUNT), obs);
+        if (r === "stopped" || r === "interrupted") return r;
+      }
+      if ((await tl.run(reached)) === "interrupted") return "interrupted";
+    }
   }
 }
 

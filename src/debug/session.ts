@@ -153,7 +153,7 @@ export class Session {
     const memBytes = this.tl.machine.memBytes;
     if (!Number.isSafeInteger(len) || len < 1 || len > WATCH_BYTES_MAX) throw new DebugError(`length must be 1..${WATCH_BYTES_MAX} bytes (WATCH_BYTES_MAX), got ${len}`);
     if (!Number.isSafeInteger(addr) || addr < 0 || addr + len > memBytes) throw new DebugError(`address range ${addr}..+${len} is outside memory [0, ${memBytes})`);
-    return { kind: "mem", addr, len };
+    return { kind: "mem", addr, len, spec: args[0] };
   }
 
   /**

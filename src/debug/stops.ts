@@ -97,5 +97,5 @@ export function hitText(s: Session, h: Hit): string {
     return `Breakpoint ${h.id}, ${b?.spec ?? "(deleted)"}`;
   }
   const w = s.bps.watchpoints.find((x) => x.id === h.id);
-  return `Watchpoint ${h.id} (${w ? targetName(w.target) : "deleted"}): ${h.change ? changeText(s, h.change) : "changed"}`;
+  return `Watchpoint ${h.id}, ${w ? targetName(w.target) : "(deleted)"}: ${h.change ? changeText(s, h.change) : "changed"}`;
 }

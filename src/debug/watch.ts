@@ -11,14 +11,16 @@ import type { Observer } from "./timeline.js";
 /** The longest memory range one watchpoint, last-change or history covers. */
 export const WATCH_BYTES_MAX = 4096;
 
-export type Target = { kind: "reg"; reg: number } | { kind: "mem"; addr: number; len: number };
+/** A register, or `len` bytes of memory at `addr`; `spec` is how the user wrote it (for messages). */
+export type Target = ({ kind: "reg"; reg: number } | { kind: "mem"; addr: number; len: number }) & { spec?: string };
 
 /** A register's value (signed 32-bit), or a copy of the memory bytes. */
 export type Value = number | Uint8Array;
 
 export function targetName(t: Target): string {
   if (t.kind === "reg") return t.reg === SP ? "sp" : `r${t.reg}`;
-  return t.len === 4 ? `[0x${t.addr.toString(16)}]` : `0x${t.addr.toString(16)}..+${t.len}`;
+  const where = t.len === 4 ? `0x${t.addr.toString(16)}` : `0x${t.addr.toString(16)}..+${t.len}`;
+  return t.spec && !/^(0x[0-9a-f]+|\d+)$/i.test(t.spec) ? `${t.spec} (${where})` : where;
 }
 
 export function readTarget(m: Machine, t: Target): Value {
@@ -90,11 +92,6 @@ export class ChangeObserver implements Observer {
   ) {
     this.pcs = writersOf(m, target);
     this.last = readTarget(m, target);
-  }
-
-  /** Re-reads the value (after the machine moved without this observer watching). */
-  reset(): void {
-    this.last = readTarget(this.m, this.target);
   }
 
   /** True when the target still holds `last` (compared in place: this runs after every watched instruction). */
