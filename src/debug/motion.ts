@@ -249,30 +249,32 @@ export async function reverseFinish(s: Session): Promise<Answer> {
   const from = tl.icount;
   const fn = s.sym.labelOf(tl.machine.pc)?.replace(/\+\d+$/, "");
   const { calls, returns } = frameOps(tl.log.image);
-  // Frame events carry over from newer intervals to older ones: the depth counts returns
-  // not yet matched by their call.
+  // Returns not yet matched by their call carry over from newer intervals to older ones.
+  // Within an interval a forward pass keeps a stack of calls not yet returned from:
+  // matched pairs cancel, so it holds only the calls still open at the interval's end
+  // (newest on top), and `unmatched` counts returns to calls before the interval.
   let depth = 0;
   const { pos, hits, extraPos } = await runBackward(s, () => {
-    const evs: { pos: number; d: number }[] = [];
+    const open: number[] = [];
+    let unmatched = 0;
+    const enter = (at: number) => open.push(at);
+    const leave = () => (open.length > 0 ? open.pop() : unmatched++);
     return {
       observer: {
         pcs: new Set([...calls, ...returns]),
         after: (icount, pc) => {
-          if (calls.has(pc)) evs.push({ pos: icount, d: 1 });
-          else if (returns.has(pc)) evs.push({ pos: icount, d: -1 });
+          if (calls.has(pc)) enter(icount);
+          else if (returns.has(pc)) leave();
           return false;
         },
         delivered: (icount, _events, entered) => {
-          for (let k = 0; k < entered; k++) evs.push({ pos: icount - 1, d: 1 });
+          for (let k = 0; k < entered; k++) enter(icount - 1);
           return false;
         },
       },
       best: () => {
-        for (let k = evs.length - 1; k >= 0; k--) {
-          if (evs[k].d < 0) depth++;
-          else if (depth === 0) return evs[k].pos;
-          else depth--;
-        }
+        if (depth < open.length) return open[open.length - 1 - depth];
+        depth += unmatched - open.length;
         return undefined;
       },
     };

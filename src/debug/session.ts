@@ -120,13 +120,15 @@ export class Session {
     return evalExpr(this.expr(text), this.env);
   }
 
-  /** A non-negative integer argument (an expression: `100000`, `1e6` is not one, `loop+2` is). */
+  /** A non-negative integer argument: a number (100000, 1_000_000, 1e6, 2M) or an expression (loop+2). */
   count(text: string | undefined, what: string, dflt?: number): number {
     if (text === undefined || text === "") {
       if (dflt === undefined) throw new DebugError(`expected ${what}`);
       return dflt;
     }
-    const v = /^\d[\d_]*$/.test(text) ? Number(text.replace(/_/g, "")) : this.value(text);
+    // Counts read like the command line's: 1_000_000, 1e6 and 2M work, besides expressions.
+    const n = /^(\d[\d_]*(?:\.\d+)?(?:e\d+)?)([kKmMgG]?)$/.exec(text);
+    const v = n ? Number(n[1].replace(/_/g, "")) * { "": 1, k: 1e3, K: 1e3, m: 1e6, M: 1e6, g: 1e9, G: 1e9 }[n[2]]! : this.value(text);
     if (!Number.isSafeInteger(v) || v < 0) throw new DebugError(`${what} must be a non-negative integer, got ${text} (= ${v})`);
     return v;
   }
