@@ -15,6 +15,7 @@ import { decodeDebugLog, type DebugLog } from "../src/debug/log.js";
 import { Session } from "../src/debug/session.js";
 import { memoryWriters, registerWriters, decodeAt } from "../src/debug/effects.js";
 import { ExprError, evalExpr, parseExpr, exprDeps } from "../src/debug/expr.js";
+import { splitArgs, splitScript } from "../src/debug/commands.js";
 import { diffTraces } from "../src/trace/diff.js";
 import { regsDigest } from "../src/vm/digest.js";
 import { Machine } from "../src/vm/machine.js";
@@ -318,6 +319,11 @@ describe("ftvm debug: when", () => {
     ] as const)
       expect(() => parseExpr(bad, names), bad).toThrow(msg);
     expect(() => ev("1 / 0")).toThrow(ExprError);
+  });
+
+  it("splits scripts at ; and newlines, and arguments at spaces, but not inside brackets or character literals", () => {
+    expect(splitScript("print ';' ; step 2\n# a comment, don't split\nbreak x if r1 == '\\'';goto 5\n\n")).toEqual(["print ';'", "step 2", "break x if r1 == '\\''", "goto 5"]);
+    expect(splitArgs("x if r1 == ' ' [r1 + 4] (a b)")).toEqual(["x", "if", "r1", "==", "' '", "[r1 + 4]", "(a b)"]);
   });
 });
 

@@ -60,15 +60,25 @@ export function findCommand(name: string): Command | undefined {
   return BY_NAME.get(name.toLowerCase());
 }
 
-/** Splits arguments at spaces outside brackets and parentheses, so `[r1 + 4]` stays one argument. */
+/** Splits arguments at spaces outside brackets, parentheses and character literals, so `[r1 + 4]` and `' '` stay one argument. */
 export function splitArgs(rest: string): string[] {
   const out: string[] = [];
   let cur = "";
   let depth = 0;
-  for (const c of rest) {
-    if (c === "(" || c === "[") depth++;
-    if (c === ")" || c === "]") depth = Math.max(0, depth - 1);
-    if ((c === " " || c === "\t") && depth === 0) {
+  let quoted = false;
+  for (let i = 0; i < rest.length; i++) {
+    const c = rest[i];
+    if (quoted && c === "\\") {
+      cur += c + (rest[i + 1] ?? "");
+      i++;
+      continue;
+    }
+    if (quoted) {
+      if (c === "'") quoted = false;
+    } else if (c === "'") quoted = true;
+    else if (c === "(" || c === "[") depth++;
+    else if (c === ")" || c === "]") depth = Math.max(0, depth - 1);
+    if (!quoted && (c === " " || c === "\t") && depth === 0) {
       if (cur) out.push(cur);
       cur = "";
     } else cur += c;
@@ -77,12 +87,28 @@ export function splitArgs(rest: string): string[] {
   return out;
 }
 
-/** Splits a script (--eval text or a -x file) into command lines: at newlines and at ';'. */
+/** Splits a script (--eval text or a -x file) into command lines: at newlines and at ';' outside character literals. */
 export function splitScript(text: string): string[] {
-  return text
-    .split(/\r?\n|;/)
-    .map((l) => l.trim())
-    .filter((l) => l !== "" && !l.startsWith("#"));
+  const lines: string[] = [];
+  let cur = "";
+  let quoted = false;
+  for (let i = 0; i < text.length; i++) {
+    const c = text[i];
+    if (quoted && c === "\\") {
+      cur += c + (text[i + 1] ?? "");
+      i++;
+      continue;
+    }
+    if (quoted) {
+      if (c === "'" || c === "\n") quoted = false; // a literal never spans lines
+    } else if (c === "'") quoted = true;
+    if (!quoted && (c === ";" || c === "\n" || c === "\r")) {
+      lines.push(cur);
+      cur = "";
+    } else cur += c;
+  }
+  lines.push(cur);
+  return lines.map((l) => l.trim()).filter((l) => l !== "" && !l.startsWith("#"));
 }
 
 function help(_s: Session, args: string[]): Answer {
