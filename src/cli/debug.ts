@@ -9,9 +9,7 @@ import type { Command } from "./args.js";
 import { EXIT_FAIL, EXIT_OK, UsageError, bytesOption, intOption, parse } from "./args.js";
 import { runLive } from "../host/live.js";
 import { loadProgram } from "../host/program.js";
-import { decodeDebugLog } from "../debug/log.js";
-import { splitScript } from "../debug/commands.js";
-import { Session } from "../debug/session.js";
+import type { Session } from "../debug/session.js";
 import { SNAPSHOT_BYTES_MAX_DEFAULT, SNAPSHOT_INTERVAL_ICOUNT_DEFAULT } from "../debug/snapshots.js";
 
 /** Logs larger than this are refused (the debugger holds the whole log in memory). */
@@ -91,6 +89,8 @@ export const debugCommand: Command = {
     const recordOnly = ["max-icount", "mem", "stack", "host-id", "disk", "unlogged-rand", "input", "save"].filter((k) => values[k] !== undefined);
     if (!isProgram && recordOnly.length) throw new UsageError(`--${recordOnly[0]} applies when debugging a program (it records a run first), not a log`);
     const bytes = isProgram ? await recordFirst(file, values) : readLog(file);
+    // The debugger is loaded only when used: every other ftvm command starts without it.
+    const [{ decodeDebugLog }, { Session }, { splitScript }] = await Promise.all([import("../debug/log.js"), import("../debug/session.js"), import("../debug/commands.js")]);
     const log = decodeDebugLog(bytes, file);
 
     const interactive = scripts.length === 0 && !!process.stdin.isTTY;
@@ -134,13 +134,13 @@ export const debugCommand: Command = {
       }
       return failed ? EXIT_FAIL : EXIT_OK;
     }
-    await prompt(session, runLine);
+    await prompt(session, runLine, splitScript);
     return EXIT_OK;
   },
 };
 
 /** The interactive prompt: readline editing, history, tab completion; Ctrl-C interrupts a running command. */
-async function prompt(session: Session, runLine: (line: string) => Promise<void>): Promise<void> {
+async function prompt(session: Session, runLine: (line: string) => Promise<void>, splitScript: (text: string) => string[]): Promise<void> {
   const words = session.completions();
   const rl = createInterface({
     input: process.stdin,

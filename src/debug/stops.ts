@@ -62,7 +62,7 @@ export function deleteCmd(s: Session, args: string[]): Answer {
 }
 
 export function targetJson(t: Target): Record<string, unknown> {
-  return t.kind === "reg" ? { register: targetName(t) } : { addr: t.addr, len: t.len };
+  return t.kind === "reg" ? { register: targetName(t) } : { addr: t.addr, len: t.len, ...(t.spec ? { spec: t.spec } : {}) };
 }
 
 /** A change as JSON and as a line ("0x.. (5) → 0x.. (6) by pc 12 <inc+4> STB r2, [r1] at icount 1233"). */
