@@ -94,13 +94,20 @@ export const debugCommand: Command = {
     const log = decodeDebugLog(bytes, file);
 
     const interactive = scripts.length === 0 && !!process.stdin.isTTY;
-    const session = new Session(log, {
-      snapshotBytesMax: snapshotBytes,
-      snapshotIntervalIcount: snapshotInterval,
-      interpret: !!values.interpret,
-      readLine: sourceReader(),
-      yieldHook: interactive ? () => new Promise<void>((r) => setImmediate(r)) : undefined,
-    });
+    let session: Session;
+    try {
+      session = new Session(log, {
+        snapshotBytesMax: snapshotBytes,
+        snapshotIntervalIcount: snapshotInterval,
+        interpret: !!values.interpret,
+        readLine: sourceReader(),
+        yieldHook: interactive ? () => new Promise<void>((r) => setImmediate(r)) : undefined,
+      });
+    } catch (e) {
+      // A header the machine cannot be built from (say, an impossible memory size).
+      if (e instanceof RangeError) throw new UsageError(`${file}: ${e.message}`);
+      throw e;
+    }
     process.stderr.write(
       `ftvm debug: ${log.header.program}: ${log.events.length} events; history from icount 0 to ${session.tl.endIcount} (${session.tl.endReason})${log.header.unloggedRand ? "; recorded with --unlogged-rand: RAND values are not in the log, the debugger makes up its own" : ""}\n`,
     );
