@@ -163,6 +163,19 @@ export class SnapshotStore {
     return made;
   }
 
+  /**
+   * Instructions from the last checkpoint to the next one to take: the configured
+   * interval, or once the budget has forced thinning, the smallest gap left between
+   * checkpoints (taking them closer would only copy pages the next thinning drops).
+   */
+  creationInterval(): number {
+    if (this.removed === 0) return this.intervalIcount;
+    const cps = this.checkpoints;
+    let gap = Infinity;
+    for (let i = 1; i < cps.length; i++) gap = Math.min(gap, cps[i].icount - cps[i - 1].icount);
+    return Math.max(this.intervalIcount, gap === Infinity ? this.intervalIcount : gap);
+  }
+
   /** Removes checkpoints until the store fits its budget (or only the first is left). */
   enforce(protectIcount: number): void {
     while (this.bytes > this.bytesMax && this.checkpoints.length > 1) {

@@ -106,6 +106,8 @@ export class Timeline {
   private readonly loaded: (PageVersion | undefined)[];
   /** While dirtySpans runs: the pages written since it last looked. */
   private touched: Uint8Array | undefined;
+  /** Instructions from the last checkpoint to the next one to take (grows once the budget thins them). */
+  private nextInterval: number;
   /** The checkpoint `written` is relative to (-1: none, e.g. after it was thinned away). */
   private syncedAt = -1;
   private readonly baseEngine: (m: Machine, limit: number) => RunResult;
@@ -140,6 +142,7 @@ export class Timeline {
     this.yieldHook = opts.yieldHook;
     this.pageCount = m.memBytes >>> PAGE_SHIFT;
     this.store = new SnapshotStore(this.pageCount, PAGE_BYTES, { intervalIcount: opts.snapshotIntervalIcount, bytesMax: opts.snapshotBytesMax });
+    this.nextInterval = this.store.intervalIcount;
     this.written = new Uint8Array(this.pageCount);
     this.digestDirty = new Uint8Array(this.pageCount).fill(1);
     this.loaded = new Array(this.pageCount).fill(undefined);
@@ -303,7 +306,7 @@ export class Timeline {
 
   private nextCheckpointIcount(here: number): number {
     const last = this.store.last;
-    const fresh = last && this.syncedAt === last.icount ? last.icount + this.store.intervalIcount : Infinity;
+    const fresh = last && this.syncedAt === last.icount ? last.icount + this.nextInterval : Infinity;
     return Math.min(this.store.nextAfter(here), fresh > here ? fresh : Infinity);
   }
 
@@ -352,7 +355,7 @@ export class Timeline {
     if (q > this.maxReached) this.maxReached = q;
     const last = this.store.last;
     if (this.store.at(q)) this.passCheckpoint(q);
-    else if (last && this.syncedAt === last.icount && q === this.syncedAt + this.store.intervalIcount) this.checkpointHere();
+    else if (last && this.syncedAt === last.icount && q === this.syncedAt + this.nextInterval) this.checkpointHere();
     let stop = false;
     if (delivered && obs?.delivered?.(q, delivered, entered)) stop = true;
     if (obs?.at && obs.nextIcount && obs.nextIcount(q - 1) === q && obs.at(q)) stop = true;
@@ -468,6 +471,7 @@ export class Timeline {
       m.icount,
     );
     for (const [p, v] of made) this.loaded[p] = v;
+    this.nextInterval = this.store.creationInterval();
     // If the budget removed the new checkpoint itself, later ones cannot be made from here.
     this.syncedAt = this.store.last!.icount === m.icount ? m.icount : -1;
   }

@@ -109,7 +109,7 @@ async function bench(w: Workload): Promise<void> {
   const mib = (b: number) => (b / 1048576).toFixed(1);
   console.log(`\n${w.name}: ${w.what}`);
   console.log(`  recorded ${rec.icount} instructions, ${rec.events} events (${rec.logBytes} log bytes) in ${rec.runMs.toFixed(0)} ms`);
-  console.log(`  first replay to the end: ${firstMs.toFixed(0)} ms (${(end / 1e3 / firstMs).toFixed(0)} MIPS), taking ${st.checkpoints.length + st.removed} checkpoints every ${st.intervalIcount} instructions`);
+  console.log(`  first replay to the end: ${firstMs.toFixed(0)} ms (${(end / 1e3 / firstMs).toFixed(0)} MIPS), taking ${st.checkpoints.length + st.removed} checkpoints (every ${st.intervalIcount} instructions until the budget thins them)`);
   console.log(`  reverse-step (${SAMPLES} random positions): median ${r.median.toFixed(2)} ms, p90 ${r.p90.toFixed(2)} ms, max ${r.max.toFixed(2)} ms`);
   console.log(`  goto (${SAMPLES} random positions):         median ${g.median.toFixed(2)} ms, p90 ${g.p90.toFixed(2)} ms, max ${g.max.toFixed(2)} ms`);
   console.log(`  last-change ${w.word[0]} from the end (${w.word[1]}): ${lcMs.toFixed(0)} ms → ${lc.text[0].slice(0, 110)}`);
