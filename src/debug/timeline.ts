@@ -14,12 +14,8 @@
 // match; `digestDirty`: what memDigest must rehash), because memDigest clears them.
 //
 // Searches (continue, watchpoints, last-change, when, finish) watch execution through an
-// Observer. To run at full speed between the instructions that matter, the debugger
-// patches their decoded opcode with an unassigned one (a software breakpoint, like INT3):
-// both engines trap there without retiring it; the debugger then restores the opcode,
-// executes that single instruction with the reference interpreter, and patches it again.
-// The compiled engine translates code once per machine, so each set of probes gets its
-// own engine instance (a few are cached).
+// Observer. To run at full speed between the instructions that matter, those get software
+// breakpoints (probes.ts); when they are most instructions, the debugger single-steps.
 import { SP } from "../../isa/table.js";
 import { Bus } from "../devices/bus.js";
 import type { EndMark, Event } from "../devices/events.js";
@@ -29,23 +25,19 @@ import type { World } from "../replay/world.js";
 import { compiledEngine } from "../vm/compile.js";
 import { memDigest, regsDigest } from "../vm/digest.js";
 import { interpret } from "../vm/interp.js";
+import { OutputLog } from "./outputlog.js";
+import { Probes } from "./probes.js";
 import { Machine, PAGE_BYTES, PAGE_SHIFT, type RunResult } from "../vm/machine.js";
 import type { DebugLog } from "./log.js";
 import type { Checkpoint, PageVersion } from "./snapshots.js";
 import { SnapshotStore } from "./snapshots.js";
 
-/** An unassigned opcode: executing it traps invalid-opcode without retiring (see Machine's decoder). */
-const PROBE_OP = 0xfe;
-/** Engines kept for recently used probe sets (each holds its own translations). */
-const PROBE_ENGINES_MAX = 4;
 /** After this many probe hits in a run, the debugger considers single-stepping instead (see loop). */
 const DENSE_SWITCH_HITS = 64;
 /** Single-step when probes hit more often than once per this many instructions. */
 const DENSE_INSTRUCTIONS_PER_HIT = 48;
 /** Long runs hand control back this often, so a terminal can deliver Ctrl-C. */
 export const YIELD_INTERVAL_ICOUNT = 1 << 22;
-/** Console output kept for the `output` command (the newest bytes; older ones are dropped). */
-export const CONSOLE_LOG_BYTES_MAX = 4 * 1024 * 1024;
 
 export class DebugError extends Error {}
 
@@ -110,15 +102,9 @@ export class Timeline {
   private nextInterval: number;
   /** The checkpoint `written` is relative to (-1: none, e.g. after it was thinned away). */
   private syncedAt = -1;
-  private readonly baseEngine: (m: Machine, limit: number) => RunResult;
-  private readonly useInterpreter: boolean;
-  private probeKey = "";
-  /** Patched pcs → their real opcode. */
-  private readonly patched = new Map<number, number>();
-  private readonly probeEngines = new Map<string, (m: Machine, limit: number) => RunResult>();
-  /** Console output, for the `output` command: bytes [consoleBase, consoleBase + consoleLog.length) of the stream. */
-  private consoleLog = new Uint8Array(0);
-  private consoleBase = 0;
+  private readonly probes: Probes;
+  /** Console output, for the `output` command. */
+  private readonly outputLog = new OutputLog();
 
   constructor(
     readonly log: DebugLog,
@@ -127,9 +113,9 @@ export class Timeline {
     const h = log.header;
     const m = new Machine(log.image, { memBytes: h.memBytes, stackBytes: h.stackBytes });
     this.machine = m;
-    this.useInterpreter = !!opts.interpret;
-    this.baseEngine = opts.interpret ? interpret : compiledEngine();
-    m.engine = this.baseEngine;
+    const engine = opts.interpret ? interpret : compiledEngine();
+    m.engine = engine;
+    this.probes = new Probes(m, engine, !!opts.interpret);
     this.bus = new Bus(m, undefined as never, { disk: h.disk ?? undefined });
     // A log recorded with --unlogged-rand lacks RAND values. The debugger must see the same
     // values every time it re-executes an instruction, so they are a function of the icount.
@@ -181,11 +167,11 @@ export class Timeline {
   async run(limit: number, obs?: Observer): Promise<RunOutcome> {
     this.interruptRequested = false;
     const all = obs?.pcs === "all";
-    this.setProbes(obs && !all ? (obs.pcs as ReadonlySet<number>) : EMPTY_SET);
+    this.probes.set(obs && !all ? (obs.pcs as ReadonlySet<number>) : EMPTY_SET);
     try {
       return await this.loop(limit, obs, all);
     } finally {
-      this.setProbes(EMPTY_SET);
+      this.probes.set(EMPTY_SET);
     }
   }
 
@@ -221,7 +207,7 @@ export class Timeline {
           else r = d;
         } else {
           r = m.run(target);
-          if (r === "trapped" && m.trap!.kind === "invalid-opcode" && this.patched.has(m.pc)) {
+          if (r === "trapped" && this.probes.hit()) {
             probeHits++;
             m.trap = null;
             const at = m.icount;
@@ -245,7 +231,7 @@ export class Timeline {
       if (!dense && obs && probeHits >= DENSE_SWITCH_HITS && ran < probeHits * DENSE_INSTRUCTIONS_PER_HIT) {
         mask = new Uint8Array(m.codeLength + 1);
         for (const pc of obs.pcs as ReadonlySet<number>) if (pc >= 0 && pc < m.codeLength) mask[pc] = 1;
-        this.setProbes(EMPTY_SET);
+        this.probes.set(EMPTY_SET);
         dense = true;
       }
       sinceYield += m.icount - here;
@@ -283,18 +269,9 @@ export class Timeline {
     return r;
   }
 
-  /** Executes the one instruction at pc with the reference interpreter, its real opcode restored. */
+  /** Executes the one instruction at pc, its real opcode restored if a probe covers it. */
   stepOne(): RunResult {
-    const m = this.machine;
-    const pc = m.pc;
-    const orig = this.patched.get(pc);
-    if (orig !== undefined) m.ops[pc] = orig;
-    try {
-      return interpret(m, m.icount + 1);
-    } finally {
-      if (orig !== undefined) m.ops[pc] = PROBE_OP;
-      m.stopRequested = false;
-    }
+    return this.probes.stepOne();
   }
 
   /** The icount of the next event replay must stop for (Infinity when none). */
@@ -524,53 +501,13 @@ export class Timeline {
     this.syncedAt = cp.icount;
   }
 
-  /** Installs software breakpoints at `pcs` (replacing the previous set) and the engine for them. */
-  private setProbes(pcs: ReadonlySet<number>): void {
-    const m = this.machine;
-    const sorted = [...pcs].filter((pc) => pc >= 0 && pc < m.codeLength).sort((a, b) => a - b);
-    const key = sorted.join(",");
-    if (key === this.probeKey) return;
-    for (const [pc, op] of this.patched) m.ops[pc] = op;
-    this.patched.clear();
-    for (const pc of sorted) {
-      this.patched.set(pc, m.ops[pc]);
-      m.ops[pc] = PROBE_OP;
-    }
-    this.probeKey = key;
-    if (this.useInterpreter) return;
-    if (key === "") {
-      m.engine = this.baseEngine;
-      return;
-    }
-    let engine = this.probeEngines.get(key);
-    if (!engine) {
-      engine = compiledEngine();
-      if (this.probeEngines.size >= PROBE_ENGINES_MAX) this.probeEngines.delete(this.probeEngines.keys().next().value!);
-      this.probeEngines.set(key, engine);
-    }
-    m.engine = engine;
-  }
-
   /** Keeps console output for `output`; network output has nowhere to go in replay. */
   private drainOutput(): void {
     const c = this.bus.console;
     const from = c.drainedBytes;
     const out = c.drainOutput();
     this.bus.nic.drainOutput();
-    if (out.length === 0) return;
-    const logEnd = this.consoleBase + this.consoleLog.length;
-    const to = from + out.length;
-    if (to <= logEnd) return;
-    const fresh = out.subarray(Math.max(0, logEnd - from));
-    let next = new Uint8Array(this.consoleLog.length + fresh.length);
-    next.set(this.consoleLog);
-    next.set(fresh, this.consoleLog.length);
-    if (next.length > CONSOLE_LOG_BYTES_MAX) {
-      const drop = next.length - CONSOLE_LOG_BYTES_MAX;
-      next = next.slice(drop);
-      this.consoleBase += drop;
-    }
-    this.consoleLog = next;
+    if (out.length > 0) this.outputLog.add(from, out);
   }
 
   /** Console output up to the current position: the last `maxBytes` bytes, and the stream offset they start at. */
@@ -578,8 +515,8 @@ export class Timeline {
     this.drainOutput();
     const total = this.bus.console.drainedBytes;
     const want = Math.max(0, total - maxBytes);
-    const from = Math.max(want, this.consoleBase);
-    return { bytes: this.consoleLog.slice(from - this.consoleBase, total - this.consoleBase), from, total, dropped: from > want };
+    const { bytes, from } = this.outputLog.slice(want, total);
+    return { bytes, from, total, dropped: from > want };
   }
 }
 
