@@ -20,6 +20,7 @@ import { crashCommand } from "./crash.js";
 import { demoCommand } from "./demo.js";
 import { simCommand } from "./sim.js";
 import { diskCommand } from "./disk.js";
+import { debugCommand } from "./debug.js";
 import { DiskImageError } from "../host/disk.js";
 import { HostError } from "../host/errors.js";
 
@@ -27,6 +28,7 @@ const COMMANDS: Command[] = [
   runCommand,
   recordCommand,
   replayCommand,
+  debugCommand,
   traceCommand,
   asmCommand,
   disasmCommand,

@@ -27,6 +27,7 @@ expected/got, the memory digest) and exits 1. a.trace is "expected", b.trace "go
     const image = decodeImage(a.header.image, `${pa} (program image)`);
     const res = diffTraces(a.header, b.header, a.records, b.records, { disasm: (pc) => instructionAt(image, pc), nameA: pa, nameB: pb });
     process.stdout.write(res.report.join("\n") + "\n");
+    if (res.debugIcount !== undefined) process.stdout.write(`  to step through it: ftvm debug RUN.ftlog --goto ${res.debugIcount}   (RUN.ftlog: the log of the recorded run)\n`);
     return res.identical ? EXIT_OK : EXIT_FAIL;
   },
 };

@@ -11,6 +11,8 @@ export interface DiffResult {
   records: number;
   /** Human-readable report, one line per fact. */
   report: string[];
+  /** Where to open `ftvm debug` on the run's log: just before the divergent instruction, or at the last record that agreed. */
+  debugIcount?: number;
 }
 
 export interface DiffOptions {
@@ -47,6 +49,7 @@ export function diffTraces(
         identical: false,
         records: n,
         report: [`first divergence at record ${n}: ${ended} ends after ${n - 1} records, ${goes} goes on at icount ${rec.icount} (pc ${rec.pc})`],
+        debugIcount: prev?.icount ?? 0,
       };
     }
     const x = ra.value, y = rb.value;
@@ -54,7 +57,7 @@ export function diffTraces(
       prev = x;
       continue;
     }
-    return { identical: false, records: n, report: describe(n, prev, x, y, opts) };
+    return { identical: false, records: n, report: describe(n, prev, x, y, opts), debugIcount: x.atPc >= 0 && x.atPc === y.atPc ? x.icount - 1 : (prev?.icount ?? 0) };
   }
 }
 

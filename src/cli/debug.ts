@@ -1,0 +1,259 @@
+// `ftvm debug`: the time-travel debugger (src/debug) on a terminal or in a script. It
+// reads the log (or records a run of a program first), reads source files for listings,
+// and prints the session's answers as text or as one JSON object per line.
+import { createReadStream, mkdtempSync, readFileSync, rmSync, statSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { createInterface } from "node:readline";
+import type { Command } from "./args.js";
+import { EXIT_FAIL, EXIT_OK, UsageError, bytesOption, intOption, parse } from "./args.js";
+import { runLive } from "../host/live.js";
+import { loadProgram } from "../host/program.js";
+import type { Session } from "../debug/session.js";
+import { SNAPSHOT_BYTES_MAX_DEFAULT, SNAPSHOT_INTERVAL_ICOUNT_DEFAULT } from "../debug/snapshots.js";
+
+/** Logs larger than this are refused (the debugger holds the whole log in memory). */
+export const DEBUG_LOG_BYTES_MAX = 1024 * 1024 * 1024;
+/** Source files larger than this are not read for listings. */
+const SOURCE_FILE_BYTES_MAX = 4 * 1024 * 1024;
+/** A script given with -x may not be longer than this. */
+const SCRIPT_BYTES_MAX = 1024 * 1024;
+/** Recording a program for the debugger stops here unless --max-icount says otherwise: a guest that never halts must not record forever. */
+export const RECORD_ICOUNT_MAX_DEFAULT = 100_000_000;
+/** Interactive history kept by readline. */
+const HISTORY_LINES_MAX = 1000;
+/** Commands that an empty line repeats on a terminal, as in gdb. */
+const REPEATABLE = new Set(["step", "s", "si", "stepi", "next", "n", "ni", "nexti", "reverse-step", "rs", "rsi", "reverse-stepi", "reverse-next", "rn", "reverse-nexti", "continue", "c", "cont", "reverse-continue", "rc"]);
+
+const USAGE = `usage: ftvm debug <run.ftlog | prog.s | prog.ftb> [options]
+
+Opens a recorded log in a debugger that runs forwards and backwards. Given a program, it
+records a run first (stdin is not the guest's: use --input FILE for console input).
+
+  --eval "CMD; CMD"      run these commands and exit (no prompt)
+  -x FILE                run the commands in FILE (one per line or separated by ;) and exit
+  --json                 print each answer as one JSON object per line
+  --goto ICOUNT          start at this position instead of icount 0
+  --snapshot-interval N  instructions between checkpoints (default ${SNAPSHOT_INTERVAL_ICOUNT_DEFAULT})
+  --snapshot-bytes SIZE  memory budget for checkpoints (default ${SNAPSHOT_BYTES_MAX_DEFAULT / 1048576}MiB)
+  --interpret            replay with the reference interpreter instead of the compiled engine
+
+Recording a program first:
+  --max-icount N         stop the recording after N instructions (default ${RECORD_ICOUNT_MAX_DEFAULT})
+  --mem SIZE, --stack SIZE, --host-id N, --disk IMAGE, --unlogged-rand   as for ftvm record
+  --input FILE           feed FILE to the guest's console
+  --save FILE            keep the recorded log in FILE
+
+Type help at the prompt (or --eval help) for the commands; docs/debug.md has the reference.`;
+
+export const debugCommand: Command = {
+  name: "debug",
+  summary: "a time-travel debugger for a recorded log (steps backwards, finds when things changed)",
+  usage: USAGE,
+  async run(argv) {
+    const { values, positionals } = parse(
+      argv,
+      {
+        eval: { type: "string", multiple: true },
+        x: { type: "string", short: "x", multiple: true },
+        json: { type: "boolean" },
+        goto: { type: "string" },
+        "snapshot-interval": { type: "string" },
+        "snapshot-bytes": { type: "string" },
+        interpret: { type: "boolean" },
+        "max-icount": { type: "string" },
+        mem: { type: "string" },
+        stack: { type: "string" },
+        "host-id": { type: "string" },
+        disk: { type: "string" },
+        "unlogged-rand": { type: "boolean" },
+        input: { type: "string" },
+        save: { type: "string" },
+      },
+      USAGE,
+    );
+    if (values.help) {
+      process.stdout.write(USAGE + "\n");
+      return EXIT_OK;
+    }
+    if (positionals.length !== 1) throw new UsageError(`expected one log or program, got ${positionals.length}\n\n${USAGE}`);
+    const file = positionals[0];
+    const json = !!values.json;
+    const scripts: string[] = [...((values.eval as string[] | undefined) ?? [])];
+    for (const x of (values.x as string[] | undefined) ?? []) scripts.push(readScript(x));
+    const snapshotBytes = bytesOption(values["snapshot-bytes"] as string | undefined, "snapshot-bytes");
+    const snapshotInterval = intOption(values["snapshot-interval"] as string | undefined, "snapshot-interval");
+    if (snapshotInterval === 0) throw new UsageError("--snapshot-interval must be at least 1");
+
+    const isProgram = /\.(s|asm|ftb)$/.test(file);
+    const recordOnly = ["max-icount", "mem", "stack", "host-id", "disk", "unlogged-rand", "input", "save"].filter((k) => values[k] !== undefined);
+    if (!isProgram && recordOnly.length) throw new UsageError(`--${recordOnly[0]} applies when debugging a program (it records a run first), not a log`);
+    const bytes = isProgram ? await recordFirst(file, values) : readLog(file);
+    // The debugger is loaded only when used: every other ftvm command starts without it.
+    const [{ decodeDebugLog }, { Session }, { splitScript }] = await Promise.all([import("../debug/log.js"), import("../debug/session.js"), import("../debug/commands.js")]);
+    const log = decodeDebugLog(bytes, file);
+
+    const interactive = scripts.length === 0 && !!process.stdin.isTTY;
+    let session: Session;
+    try {
+      session = new Session(log, {
+        snapshotBytesMax: snapshotBytes,
+        snapshotIntervalIcount: snapshotInterval,
+        interpret: !!values.interpret,
+        readLine: sourceReader(),
+        yieldHook: interactive ? () => new Promise<void>((r) => setImmediate(r)) : undefined,
+      });
+    } catch (e) {
+      // A header the machine cannot be built from (say, an impossible memory size).
+      if (e instanceof RangeError) throw new UsageError(`${file}: ${e.message}`);
+      throw e;
+    }
+    process.stderr.write(
+      `ftvm debug: ${log.header.program}: ${log.events.length} events; history from icount 0 to ${session.tl.endIcount} (${session.tl.endReason})${log.header.unloggedRand ? "; recorded with --unlogged-rand: RAND values are not in the log, the debugger makes up its own" : ""}\n`,
+    );
+    let failed = 0;
+    const runLine = async (line: string): Promise<void> => {
+      const a = await session.execute(line);
+      if (!a.ok) failed++;
+      if (json) process.stdout.write(JSON.stringify({ command: line, ok: a.ok, ...a.data }) + "\n");
+      else {
+        if (!interactive) process.stdout.write(`(ftvm) ${line}\n`);
+        if (a.text.length) process.stdout.write(a.text.join("\n") + "\n");
+      }
+    };
+    if (values.goto !== undefined) await runLine(`goto ${values.goto}`);
+    if (scripts.length > 0) {
+      for (const script of scripts) {
+        for (const line of splitScript(script)) {
+          await runLine(line);
+          if (session.quit) break;
+        }
+        if (session.quit) break;
+      }
+      return failed ? EXIT_FAIL : EXIT_OK;
+    }
+    if (!interactive) {
+      // Commands piped on stdin: a script without a terminal.
+      const text = await readStdin();
+      for (const line of splitScript(text)) {
+        await runLine(line);
+        if (session.quit) break;
+      }
+      return failed ? EXIT_FAIL : EXIT_OK;
+    }
+    await prompt(session, runLine, splitScript);
+    return EXIT_OK;
+  },
+};
+
+/** The interactive prompt: readline editing, history, tab completion; Ctrl-C interrupts a running command. */
+async function prompt(session: Session, runLine: (line: string) => Promise<void>, splitScript: (text: string) => string[]): Promise<void> {
+  const words = session.completions();
+  const rl = createInterface({
+    input: process.stdin,
+    output: process.stdout,
+    prompt: "(ftvm) ",
+    historySize: HISTORY_LINES_MAX,
+    completer: (line: string) => {
+      const word = line.slice(line.lastIndexOf(" ") + 1);
+      const hits = words.filter((w) => w.startsWith(word));
+      return [hits.length ? hits : words, word];
+    },
+  });
+  let running = false;
+  rl.on("SIGINT", () => {
+    if (running) session.tl.interrupt();
+    else {
+      process.stdout.write("^C (quit or Ctrl-D leaves)\n");
+      rl.prompt();
+    }
+  });
+  process.stdout.write("Type help for the commands.\n");
+  rl.prompt();
+  let last = "";
+  for await (const raw of rl) {
+    const line = raw.trim() === "" && REPEATABLE.has(last.split(/\s/)[0]) ? last : raw;
+    if (line.trim() !== "") {
+      last = line.trim();
+      running = true;
+      try {
+        for (const l of splitScript(line)) await runLine(l);
+      } finally {
+        running = false;
+      }
+    }
+    if (session.quit) break;
+    rl.prompt();
+  }
+  rl.close();
+}
+
+function readLog(path: string): Uint8Array {
+  const size = statSync(path).size;
+  if (size > DEBUG_LOG_BYTES_MAX) throw new UsageError(`${path} is ${size} bytes, more than the debugger reads (${DEBUG_LOG_BYTES_MAX}, DEBUG_LOG_BYTES_MAX)`);
+  return new Uint8Array(readFileSync(path));
+}
+
+function readScript(path: string): string {
+  const size = statSync(path).size;
+  if (size > SCRIPT_BYTES_MAX) throw new UsageError(`${path} is ${size} bytes, more than a debugger script may be (${SCRIPT_BYTES_MAX})`);
+  return readFileSync(path, "utf8");
+}
+
+async function readStdin(): Promise<string> {
+  let text = "";
+  for await (const chunk of process.stdin) {
+    text += String(chunk);
+    if (text.length > SCRIPT_BYTES_MAX) throw new UsageError(`the commands on stdin exceed ${SCRIPT_BYTES_MAX} bytes`);
+  }
+  return text;
+}
+
+/** Reads source lines for listings, relative to this directory as the assembler recorded them. */
+function sourceReader(): (ref: string) => string | undefined {
+  const files = new Map<string, string[] | undefined>();
+  return (ref) => {
+    const colon = ref.lastIndexOf(":");
+    const path = ref.slice(0, colon);
+    const line = Number(ref.slice(colon + 1));
+    if (!files.has(path)) {
+      let lines: string[] | undefined;
+      try {
+        if (statSync(path).size <= SOURCE_FILE_BYTES_MAX) lines = readFileSync(path, "utf8").split(/\r?\n/);
+      } catch {
+        lines = undefined; // moved or deleted since recording: listings go without source text
+      }
+      files.set(path, lines);
+    }
+    return files.get(path)?.[line - 1];
+  };
+}
+
+/** Records a run of the program into a log (a temporary file unless --save) and returns its bytes. */
+async function recordFirst(program: string, values: Record<string, unknown>): Promise<Uint8Array> {
+  const image = loadProgram(program);
+  const dir = values.save ? undefined : mkdtempSync(join(tmpdir(), "ftvm-debug-"));
+  const logPath = (values.save as string | undefined) ?? join(dir!, "run.ftlog");
+  try {
+    const input = values.input as string | undefined;
+    if (input) statSync(input); // a missing file is reported now, not as a stream error later
+    const res = await runLive({
+      program,
+      image,
+      memBytes: bytesOption(values.mem as string | undefined, "mem"),
+      stackBytes: bytesOption(values.stack as string | undefined, "stack"),
+      maxIcount: intOption(values["max-icount"] as string | undefined, "max-icount") ?? RECORD_ICOUNT_MAX_DEFAULT,
+      logPath,
+      unloggedRand: !!values["unlogged-rand"],
+      hostId: intOption(values["host-id"] as string | undefined, "host-id"),
+      interpret: !!values.interpret,
+      diskPath: values.disk as string | undefined,
+      stdin: input ? (createReadStream(input) as unknown as NodeJS.ReadStream) : undefined,
+      output: () => undefined,
+    });
+    process.stderr.write(`ftvm debug: recorded ${program}: ${res.icount} instructions, ${res.events} events, ended by ${res.reason}${values.save ? ` (log in ${logPath})` : ""}; its console output: the output command\n`);
+    return readLog(logPath);
+  } finally {
+    if (dir) rmSync(dir, { recursive: true, force: true });
+  }
+}
