@@ -42,10 +42,18 @@ export class EngineMismatch extends Error {}
 export interface CheckOptions {
   /** Each run stops here (the guest may also halt, trap or go idle first). */
   maxIcount?: number;
+  /** Called with each machine given a compiled engine (tests install deliberately broken engines with it). */
+  onCompiledMachine?: (m: Machine) => void;
 }
 
-/** Instructions per run in CI: enough for loops to get hot and interrupts to arrive. */
-export const FUZZ_ICOUNT_MAX_DEFAULT = 5_000;
+/**
+ * Instructions per run in CI: enough for every loop to get hot (the default threshold
+ * compiles a block on its 4th visit) and for interrupts to arrive, small enough for
+ * thousands of cases in a minute. `npm run fuzz` runs longer ones (FUZZ_LONG_ICOUNT_MAX).
+ */
+export const FUZZ_ICOUNT_MAX_DEFAULT = 3_000;
+/** Instructions per run for `npm run fuzz`: deeper states at about three times the cost per case. */
+export const FUZZ_LONG_ICOUNT_MAX = 20_000;
 /** Run-loop steps per run (slices of one instruction would otherwise make long cases slow). */
 const RUN_STEPS_MAX = 2_000;
 /** Consecutive steps a guest may wait for an interrupt before the run counts as idle and ends. */
@@ -150,9 +158,13 @@ export class LiveRig {
     private readonly s: Schedule,
     engine: Engine,
     private readonly maxIcount: number,
+    onCompiledMachine?: (m: Machine) => void,
   ) {
     const m = new Machine(image, { memBytes: FUZZ_MEM_BYTES, stackBytes: FUZZ_STACK_BYTES });
-    if (engine !== "interpret") attachEngine(m, engine);
+    if (engine !== "interpret") {
+      attachEngine(m, engine);
+      onCompiledMachine?.(m);
+    }
     this.m = m;
     this.memBytes = Buffer.from(m.mem.buffer, m.mem.byteOffset, m.mem.byteLength);
     this.netSource = new ScheduledNet(s.conns);
@@ -232,9 +244,12 @@ export interface ReplayResult {
 }
 
 /** Replays a log with `engine`, as `ftvm replay` does (with a tracer when the schedule has one). */
-export function runReplay(image: Image, s: Schedule, events: readonly Event[], engine: Engine): ReplayResult {
+export function runReplay(image: Image, s: Schedule, events: readonly Event[], engine: Engine, onCompiledMachine?: (m: Machine) => void): ReplayResult {
   const m = new Machine(image, { memBytes: FUZZ_MEM_BYTES, stackBytes: FUZZ_STACK_BYTES });
-  if (engine !== "interpret") attachEngine(m, engine);
+  if (engine !== "interpret") {
+    attachEngine(m, engine);
+    onCompiledMachine?.(m);
+  }
   const q = new QueueSource();
   q.push(events);
   const bus = new Bus(m, undefined as never, { disk: FUZZ_DISK });
@@ -280,7 +295,7 @@ export function checkEngineCase(c: EngineCase, o: CheckOptions = {}): void {
   const eager: Engine = { ...c.shape, hotThreshold: 1 };
   const lazy: Engine = {};
   const ref = new LiveRig(image, s, "interpret", maxIcount);
-  const others = [eager, lazy].map((e) => ({ engine: e, name: engineName(e), rig: new LiveRig(image, s, e, maxIcount) }));
+  const others = [eager, lazy].map((e) => ({ engine: e, name: engineName(e), rig: new LiveRig(image, s, e, maxIcount, o.onCompiledMachine) }));
   for (let step = 0; ref.ended === undefined; step++) {
     ref.step();
     const want = ref.state();
@@ -306,7 +321,7 @@ export function checkEngineCase(c: EngineCase, o: CheckOptions = {}): void {
     [others[1].rig, lazy, "interpret"],
   ];
   for (const [rec, recordedWith, replayWith] of replays) {
-    const rep = runReplay(image, s, rec.events, replayWith);
+    const rep = runReplay(image, s, rec.events, replayWith, o.onCompiledMachine);
     const a = `recorded with ${engineName(recordedWith)}`;
     const b = `replayed with ${engineName(replayWith)}`;
     sameList("trace records", rec.trace().map(recordText), rep.trace.map(recordText), a, b);

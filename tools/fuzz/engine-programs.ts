@@ -175,8 +175,8 @@ function stmts(depth: number, sys: boolean, jumps: boolean): fc.Arbitrary<Stmt[]
   if (jumps)
     flat.push(
       { arbitrary: fc.constant<Stmt>({ k: "label" }), weight: 2 },
-      { arbitrary: fc.record({ k: fc.constant("goto" as const), cond: fc.option(cond, { freq: 2 }), fuel: fc.boolean(), to: fc.nat() }), weight: 2 },
-      { arbitrary: fc.record({ k: fc.constant("exit" as const), cond: fc.option(cond, { freq: 3 }), cont: fc.boolean(), up: fc.nat({ max: 2 }) }), weight: 2 },
+      { arbitrary: fc.record({ k: fc.constant("goto" as const), cond: fc.option(cond, { freq: 2, nil: null }), fuel: fc.boolean(), to: fc.nat() }), weight: 2 },
+      { arbitrary: fc.record({ k: fc.constant("exit" as const), cond: fc.option(cond, { freq: 3, nil: null }), cont: fc.boolean(), up: fc.nat({ max: 2 }) }), weight: 2 },
       { arbitrary: fc.record({ k: fc.constant("jtab" as const), sel: src, to: fc.array(fc.nat(), { minLength: 4, maxLength: 4 }) }), weight: 1 },
       { arbitrary: fc.record({ k: fc.constant("dynret" as const), to: fc.nat() }), weight: 1 },
     );
@@ -192,7 +192,7 @@ function stmts(depth: number, sys: boolean, jumps: boolean): fc.Arbitrary<Stmt[]
         shape: fc.constantFrom("bottom" as const, "top" as const, "jmp" as const),
         n: fc.oneof(fc.integer({ min: 0, max: 6 }), fc.integer({ min: 7, max: 40 })),
         body: inner,
-        dead: jumps ? fc.array(leaf(false), { maxLength: 2 }) : fc.constant([]),
+        dead: jumps ? fc.array(leaf(false), { maxLength: 2 }) : fc.constant<Stmt[]>([]),
       }),
       weight: 4,
     },
@@ -225,7 +225,7 @@ export const scheduleArb: fc.Arbitrary<Schedule> = fc.record({
   conns: fc.array(fc.record({ at: fc.integer({ min: 0, max: 200 }), chunks: fc.array(fc.array(fc.integer({ min: 0, max: 255 }), { maxLength: 40 }), { maxLength: 4 }) }), { maxLength: 4 }),
   stopAfterInput: fc.boolean(),
   // Short intervals are rare: every record digests memory, which costs more than running.
-  traceInterval: fc.oneof({ arbitrary: fc.constant(0), weight: 4 }, { arbitrary: fc.integer({ min: 100, max: 3000 }), weight: 4 }, { arbitrary: fc.integer({ min: 1, max: 99 }), weight: 1 }),
+  traceInterval: fc.oneof({ arbitrary: fc.constant(0), weight: 6 }, { arbitrary: fc.integer({ min: 100, max: 3000 }), weight: 2 }, { arbitrary: fc.integer({ min: 1, max: 99 }), weight: 1 }),
   replaySlice: fc.oneof(fc.integer({ min: 1, max: 1000 }), fc.constant(100_000)),
 });
 
