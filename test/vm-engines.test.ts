@@ -9,6 +9,7 @@ import { mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
+import { BY_OP, OPS } from "../isa/table.js";
 import { assemble } from "../src/asm/assembler.js";
 import { Bus } from "../src/devices/bus.js";
 import { CONSOLE_OUT_BYTES_MAX } from "../src/devices/console.js";
@@ -17,6 +18,7 @@ import { LiveEnv } from "../src/replay/live.js";
 import { LiveRunner } from "../src/replay/session.js";
 import { fakeWorld } from "../src/replay/world.js";
 import { type CompileOptions, compiledEngine } from "../src/vm/compile.js";
+import { isConditional } from "../src/vm/compile-gen.js";
 import { memDigest } from "../src/vm/digest.js";
 import type { Image } from "../src/vm/image.js";
 import { Machine, type MachineOptions, type RunResult } from "../src/vm/machine.js";
@@ -286,4 +288,13 @@ describe("issue 18: the compiled engine skips dead code after a loop", () => {
     expect(rep.status, rep.stderr).toBe(0);
     expect(rep.stdout).toBe("0");
   }, 120_000);
+});
+
+describe("the compiled engine's control-flow facts come from the ISA table", () => {
+  it("isConditional holds for exactly the opcodes isa/table.ts marks conditional, each a block-ending branch with a target", () => {
+    const marked = OPS.filter((s) => s.conditional);
+    expect(marked.map((s) => s.name)).toEqual(["BEQ", "BNE", "BLT", "BGE", "BLTU", "BGEU", "BEQZ", "BNEZ"]);
+    for (const s of marked) expect([s.ends, s.target]).toEqual([true, true]);
+    for (let op = 0; op < 256; op++) expect(isConditional(op), `opcode ${op}`).toBe(BY_OP[op]?.conditional === true);
+  });
 });
