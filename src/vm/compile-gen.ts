@@ -19,7 +19,7 @@
 //           }
 //           ...                              // block 5
 //           if (r1 < r2) continue L3;        // back edge
-//           break L3;                        // loop exit to the next block
+//           break L3;                        // loop exit, to the instruction after the last block
 //         }
 //       case 7: ...                          // fall-through needs no dispatch
 //     }
