@@ -11,7 +11,7 @@ import { disassemblyLines } from "../src/asm/disasm.js";
 import { EXPR_NESTING_MAX } from "../src/asm/expr.js";
 import { SOURCE_BYTES_MAX, SOURCE_FILE_BYTES_MAX } from "../src/asm/include.js";
 import { MACRO_DEPTH_MAX, MACRO_EXPANSION_LINES_MAX } from "../src/asm/macro.js";
-import { IMAGE_BYTES_MAX, IMAGE_HEADER_BYTES, type Image } from "../src/vm/image.js";
+import { encodeImage, IMAGE_BYTES_MAX, IMAGE_HEADER_BYTES, type Image, ImageError } from "../src/vm/image.js";
 import { Machine, MachineConfigError } from "../src/vm/machine.js";
 
 const ROOT = new URL("..", import.meta.url).pathname;
@@ -103,6 +103,13 @@ describe("data: the image limit is checked while assembling", () => {
     expect(img.data.length).toBe(fits);
   });
 
+  it("an image whose debug section would take it past the limit is not written", () => {
+    // Code and data fill the image to the byte; the symbols and line table do not fit.
+    const img: Image = { code: new Int32Array([1, 0]), data: new Uint8Array(IMAGE_BYTES_MAX - IMAGE_HEADER_BYTES - 8), entry: 0, symbols: [{ name: "main", value: 0, section: "code" }], lines: ["t.s:1"] };
+    expect(() => encodeImage(img)).toThrow(ImageError);
+    expect(() => encodeImage(img)).toThrow(new RegExp(`more than the ${IMAGE_BYTES_MAX}-byte limit`));
+  });
+
   it("data larger than the machine's memory is refused at load with both sizes (MachineConfigError, exit 2)", () => {
     const image: Image = { code: new Int32Array([1, 0]), data: new Uint8Array(2_000_000), entry: 0, symbols: [], lines: [] };
     expect(() => new Machine(image)).toThrow(MachineConfigError);
@@ -170,6 +177,11 @@ describe(".include reads regular files only, of bounded size", () => {
     expect(asmError(`.include "${big}"\nmain: HALT`).message).toMatch(
       new RegExp(`^t\\.s:1:10: error: cannot include .*big\\.s: it has ${SOURCE_FILE_BYTES_MAX + 1} bytes, more than the ${SOURCE_FILE_BYTES_MAX}-byte limit`),
     );
+  });
+
+  it(`a main source over ${SOURCE_FILE_BYTES_MAX} bytes is refused as a whole`, () => {
+    const e = asmError(`;${"x".repeat(SOURCE_FILE_BYTES_MAX)}\nmain: HALT`);
+    expect(e.message).toBe(`t.s: error: it has ${SOURCE_FILE_BYTES_MAX + 12} bytes, more than the ${SOURCE_FILE_BYTES_MAX}-byte limit for a source file`);
   });
 
   it(`all source files together are bounded by ${SOURCE_BYTES_MAX} bytes`, () => {
