@@ -85,7 +85,8 @@ class ScheduledNet implements NetSource {
   constructor(conns: Schedule["conns"]) {
     conns.forEach((c, conn) => {
       this.plan.push({ at: c.at, input: { kind: EV.NET_OPEN, data: { conn } } });
-      c.chunks.forEach((bytes, i) => this.plan.push({ at: c.at + 1 + i, input: { kind: EV.NET_RX, data: { conn, bytes: new Uint8Array(bytes) } } }));
+      // A real source never delivers empty data.
+      c.chunks.forEach((bytes, i) => bytes.length > 0 && this.plan.push({ at: c.at + 1 + i, input: { kind: EV.NET_RX, data: { conn, bytes: new Uint8Array(bytes) } } }));
       this.plan.push({ at: c.at + 1 + c.chunks.length, input: { kind: EV.NET_CLOSE, data: { conn } } });
     });
     // A stable sort: one connection's inputs stay in order.
@@ -96,13 +97,14 @@ class ScheduledNet implements NetSource {
     while (this.plan.length && this.plan[0].at <= step) this.queue.push(this.plan.shift()!.input);
   }
 
+  // As the real inbox (src/replay/netinbox.ts): data never fits when maxBytes is 0.
   ready(maxBytes: number): boolean {
-    return this.queue.length > 0 && maxBytes >= 0;
+    return this.queue.length > 0 && (maxBytes > 0 || this.queue[0].kind !== EV.NET_RX);
   }
 
   take(maxBytes: number): NetInput | undefined {
     const e = this.queue[0];
-    if (!e) return undefined;
+    if (!e || !this.ready(maxBytes)) return undefined;
     const bytes = e.data.bytes;
     if (bytes && bytes.length > maxBytes) {
       this.queue[0] = { kind: e.kind, data: { conn: e.data.conn, bytes: bytes.subarray(maxBytes) } };
