@@ -6,11 +6,17 @@ import { mkdirSync, mkdtempSync, truncateSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
-import { AsmError, assemble, assembleFile } from "../src/asm/index.js";
-import { disassemblyLines } from "../src/asm/disasm.js";
-import { EXPR_NESTING_MAX } from "../src/asm/expr.js";
-import { SOURCE_BYTES_MAX, SOURCE_FILE_BYTES_MAX } from "../src/asm/include.js";
-import { MACRO_DEPTH_MAX, MACRO_EXPANSION_LINES_MAX } from "../src/asm/macro.js";
+import {
+  AsmError,
+  assemble,
+  assembleFile,
+  disassemblyLines,
+  EXPR_NESTING_MAX,
+  MACRO_DEPTH_MAX,
+  MACRO_EXPANSION_LINES_MAX,
+  SOURCE_BYTES_MAX,
+  SOURCE_FILE_BYTES_MAX,
+} from "../src/asm/index.js";
 import { encodeImage, IMAGE_BYTES_MAX, IMAGE_HEADER_BYTES, type Image, ImageError } from "../src/vm/image.js";
 import { Machine, MachineConfigError } from "../src/vm/machine.js";
 
