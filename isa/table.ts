@@ -34,6 +34,11 @@ export interface OpSpec {
   readonly ends?: boolean;
   /** May transfer control to the immediate (a branch or call target). */
   readonly target?: boolean;
+  /**
+   * A conditional branch: it ends a basic block, yet control falls through to the next
+   * instruction when the condition fails (the compiled engine's control-flow graph needs this).
+   */
+  readonly conditional?: boolean;
   /** Reaches the environment or a device: the compiled engine leaves its fast path here. */
   readonly sys?: boolean;
 }
@@ -82,14 +87,14 @@ export const OPS: readonly OpSpec[] = [
 
   { name: "JMP", op: 0x40, operands: ["label"], sem: "pc = imm", ends: true, target: true },
   { name: "JR", op: 0x41, operands: ["rA"], sem: "pc = A (a code address held in a register)", ends: true },
-  { name: "BEQ", op: 0x42, operands: BR, sem: "if A == B then pc = imm", ends: true, target: true },
-  { name: "BNE", op: 0x43, operands: BR, sem: "if A != B then pc = imm", ends: true, target: true },
-  { name: "BLT", op: 0x44, operands: BR, sem: "if A < B signed then pc = imm", ends: true, target: true },
-  { name: "BGE", op: 0x45, operands: BR, sem: "if A >= B signed then pc = imm", ends: true, target: true },
-  { name: "BLTU", op: 0x46, operands: BR, sem: "if A < B unsigned then pc = imm", ends: true, target: true },
-  { name: "BGEU", op: 0x47, operands: BR, sem: "if A >= B unsigned then pc = imm", ends: true, target: true },
-  { name: "BEQZ", op: 0x48, operands: ["rA", "label"], sem: "if A == 0 then pc = imm", ends: true, target: true },
-  { name: "BNEZ", op: 0x49, operands: ["rA", "label"], sem: "if A != 0 then pc = imm", ends: true, target: true },
+  { name: "BEQ", op: 0x42, operands: BR, sem: "if A == B then pc = imm", ends: true, target: true, conditional: true },
+  { name: "BNE", op: 0x43, operands: BR, sem: "if A != B then pc = imm", ends: true, target: true, conditional: true },
+  { name: "BLT", op: 0x44, operands: BR, sem: "if A < B signed then pc = imm", ends: true, target: true, conditional: true },
+  { name: "BGE", op: 0x45, operands: BR, sem: "if A >= B signed then pc = imm", ends: true, target: true, conditional: true },
+  { name: "BLTU", op: 0x46, operands: BR, sem: "if A < B unsigned then pc = imm", ends: true, target: true, conditional: true },
+  { name: "BGEU", op: 0x47, operands: BR, sem: "if A >= B unsigned then pc = imm", ends: true, target: true, conditional: true },
+  { name: "BEQZ", op: 0x48, operands: ["rA", "label"], sem: "if A == 0 then pc = imm", ends: true, target: true, conditional: true },
+  { name: "BNEZ", op: 0x49, operands: ["rA", "label"], sem: "if A != 0 then pc = imm", ends: true, target: true, conditional: true },
 
   { name: "CALL", op: 0x50, operands: ["label"], sem: "push pc + 1; pc = imm", ends: true, target: true },
   { name: "CALLR", op: 0x51, operands: ["rA"], sem: "push pc + 1; pc = A", ends: true },

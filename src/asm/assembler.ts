@@ -4,16 +4,15 @@
 //   2. layout: give each label its address (code: instruction index, data: byte offset);
 //   3. emit: evaluate every expression (now that forward references are known) and encode.
 // Errors are collected per statement, so one run reports many of them.
-import { readFileSync } from "node:fs";
 import { predefinedConstants } from "../../isa/ports.js";
 import { BY_NAME, OPS, type OpSpec, WORDS_PER_INSTRUCTION } from "../../isa/table.js";
-import { IMAGE_BYTES_MAX, type Image, type ImageSymbol } from "../vm/image.js";
+import { IMAGE_BYTES_MAX, IMAGE_HEADER_BYTES, type Image, type ImageSymbol } from "../vm/image.js";
 import { AlreadyReported, AsmError, Diagnostics, nearest, type SourceLine } from "./errors.js";
-import { evalExpr, type Expr, parseExpr } from "./expr.js";
-import { findInclude, LIB_DIR, type ReadFile, readFileUtf8, type SourceFile, sourceFile } from "./include.js";
+import { evalExpr, type Expr, type NameExpr, namesIn, parseExpr } from "./expr.js";
+import { findInclude, LIB_DIR, type ReadFile, readFileUtf8, SOURCE_BYTES_MAX, SOURCE_FILE_BYTES_MAX, SourceRefused, type SourceFile, sourceFile } from "./include.js";
 import { checkOperands, checkRange, encodeInstruction, type EncodeEnv, type Operand, parseOperands, WORD_MAX, WORD_MIN } from "./instruction.js";
 import { Cursor, describe, lexLine, type Token } from "./lexer.js";
-import { ENDM_LINE, MACRO_DEPTH_MAX, MACRO_LINE, type MacroDef, parseMacroHeader, splitArguments, substitute } from "./macro.js";
+import { ENDM_LINE, MACRO_DEPTH_MAX, MACRO_EXPANSION_LINES_MAX, MACRO_LINE, type MacroDef, parseMacroHeader, splitArguments, substitute } from "./macro.js";
 import { registerOf } from "./registers.js";
 
 export interface AssembleOptions {
@@ -111,6 +110,15 @@ class Assembler implements EncodeEnv {
   private readonly includeStack: SourceFile[] = [];
   private readonly included = new Set<string>();
   private expansions = 0;
+  /** Lines produced by macro expansion so far (bounded by MACRO_EXPANSION_LINES_MAX). */
+  private expandedLines = 0;
+  /** Bytes of source read so far, the main file included (bounded by SOURCE_BYTES_MAX). */
+  private sourceBytes = 0;
+  /**
+   * Set when a limit on the whole assembly was hit (macro expansion, image size): reading
+   * and layout stop there, and the one error that says why is the result.
+   */
+  private stopped = false;
   /** Counts lines in reading order, for SourceLine.seq. */
   private seq = 0;
   private phase: "read" | "layout" | "emit" = "read";
@@ -131,13 +139,26 @@ class Assembler implements EncodeEnv {
 
   assemble(text: string, file: string): Image {
     const main = sourceFile(file, file);
+    const over = this.countSource(text);
+    if (over) throw AsmError.whole(file, over);
     this.included.add(main.key);
     this.includeStack.push(main);
     this.readFile(text, main);
-    this.layout();
+    if (!this.stopped) this.layout();
+    // Emitting allocates the image: not when layout found it too large.
+    if (this.stopped) this.diags.throwIfAny();
     const img = this.emit();
     this.diags.throwIfAny();
     return img;
+  }
+
+  /** Counts a file's text against the source limits; returns why it is refused, if it is. */
+  private countSource(text: string): string | undefined {
+    const bytes = Buffer.byteLength(text, "utf8");
+    if (bytes > SOURCE_FILE_BYTES_MAX) return `it has ${bytes} bytes, more than the ${SOURCE_FILE_BYTES_MAX}-byte limit for a source file`;
+    this.sourceBytes += bytes;
+    if (this.sourceBytes > SOURCE_BYTES_MAX) return `the program's source files would exceed ${SOURCE_BYTES_MAX} bytes together`;
+    return undefined;
   }
 
   // ---- step 1: reading ------------------------------------------------------------------
@@ -147,7 +168,7 @@ class Assembler implements EncodeEnv {
     // A byte order mark is an editor artefact, not a character of the first line.
     const lines = (text.charCodeAt(0) === 0xfeff ? text.slice(1) : text).split(/\r?\n/);
     let open: { def: MacroDef; src: SourceLine; col: number } | undefined;
-    for (let i = 0; i < lines.length; i++) {
+    for (let i = 0; i < lines.length && !this.stopped; i++) {
       const src: SourceLine = { file: file.display, line: i + 1, text: lines[i], seq: this.seq++ };
       if (open) {
         // Body lines are stored unlexed: they may hold \param and \@, which only make sense after substitution.
@@ -173,6 +194,7 @@ class Assembler implements EncodeEnv {
 
   /** Handles one line; returns the macro whose definition it opens, if it is a .macro line. */
   private line(src: SourceLine, ctx: LineCtx): MacroDef | void {
+    if (this.stopped) return;
     try {
       const tokens = lexLine(src);
       const cur = new Cursor(tokens, src);
@@ -326,6 +348,7 @@ class Assembler implements EncodeEnv {
     if ("searched" in found) {
       throw cur.error(s, `cannot find include file "${name}" (searched ${found.searched.join(", ")})`);
     }
+    if ("refused" in found) throw cur.error(s, `cannot include ${found.display}: ${found.refused}`);
     const f = found.file;
     const open = this.includeStack.findIndex((x) => x.key === f.key);
     if (open >= 0) {
@@ -336,6 +359,8 @@ class Assembler implements EncodeEnv {
     // silently, so library files may include what they need without guards.
     if (this.included.has(f.key)) return;
     this.included.add(f.key);
+    const over = this.countSource(found.text);
+    if (over) throw cur.error(s, `cannot include ${f.display}: ${over}`);
     this.includeStack.push(f);
     try {
       this.readFile(found.text, f);
@@ -353,6 +378,8 @@ class Assembler implements EncodeEnv {
   private expand(def: MacroDef, cur: Cursor, src: SourceLine, ctx: LineCtx): void {
     const head = cur.next();
     if (ctx.depth >= MACRO_DEPTH_MAX) {
+      // Runaway recursion: stop reading rather than report it again at every other branch.
+      this.stopped = true;
       throw cur.error(head, `macro ${def.name} nested more than ${MACRO_DEPTH_MAX} levels deep (does it invoke itself?)`);
     }
     const args = splitArguments(cur.tokens, cur.pos, src);
@@ -361,6 +388,16 @@ class Assembler implements EncodeEnv {
       const list = n ? ` (${def.params.join(", ")})` : "";
       throw cur.error(head, `macro ${def.name} takes ${n} argument${n === 1 ? "" : "s"}${list}, got ${args.length}`);
     }
+    // The nesting bound does not bound the total: a macro invoking itself twice doubles
+    // its output at every level. The whole program's expansions share one bound.
+    if (this.expandedLines + def.body.length > MACRO_EXPANSION_LINES_MAX) {
+      this.stopped = true;
+      throw cur.error(
+        head,
+        `macro expansion stopped: expanding ${def.name} here would take the program past ${MACRO_EXPANSION_LINES_MAX} lines produced by macros (does a macro invoke itself?)`,
+      );
+    }
+    this.expandedLines += def.body.length;
     const unique = ++this.expansions;
     const notes = [`in expansion of macro ${def.name} at ${src.file}:${src.line}:${head.col}`, ...ctx.notes];
     const inner: LineCtx = { file: def.file, depth: ctx.depth + 1, notes, lineRef: ctx.lineRef ?? `${src.file}:${src.line}` };
@@ -404,6 +441,21 @@ class Assembler implements EncodeEnv {
           }
           data += s.size;
           break;
+      }
+      // The image must stay within IMAGE_BYTES_MAX, the limit every reader of images
+      // checks: refused here, at the statement that crosses it, before anything is allocated.
+      const total = IMAGE_HEADER_BYTES + code * WORDS_PER_INSTRUCTION * 4 + data;
+      if (total > IMAGE_BYTES_MAX) {
+        const what = s.k === "instr" || s.k === "raw" ? "this instruction" : `this ${s.k === "bytes" ? "string" : `.${s.k}`}`;
+        this.diags.add(
+          AsmError.at(
+            s.src,
+            s.col,
+            `${what} takes the image past its ${IMAGE_BYTES_MAX}-byte limit: ${code} instructions (${code * WORDS_PER_INSTRUCTION * 4} bytes) and ${data} data bytes make ${total} bytes with the header`,
+          ),
+        );
+        this.stopped = true;
+        return;
       }
     }
     this.codeCount = code;
@@ -531,6 +583,12 @@ class Assembler implements EncodeEnv {
     return sym.value;
   };
 
+  /**
+   * The value of a constant, evaluating first (without recursion: a chain of 10,000
+   * constants each defined by the next must not overflow the stack) every constant it
+   * depends on. A depth-first walk over the dependencies with an explicit stack; every
+   * constant on the stack is "busy", so meeting one again is a circular definition.
+   */
   private constValue(sym: Sym, refCol: number, refSrc: SourceLine): bigint {
     switch (sym.state) {
       case "done":
@@ -540,16 +598,36 @@ class Assembler implements EncodeEnv {
       case "busy":
         throw AsmError.at(refSrc, refCol, `circular definition: "${sym.name}" depends on itself`);
       case "idle":
-        sym.state = "busy";
-        try {
-          sym.value = evalExpr(sym.expr!, this.resolve, sym.src!);
-          sym.state = "done";
-          return sym.value;
-        } catch (e) {
-          // During layout a constant may fail only because later labels are not placed yet; retry it in emit.
-          sym.state = this.phase === "emit" ? "failed" : "idle";
-          throw e;
+        break;
+    }
+    const stack: { sym: Sym; deps: NameExpr[]; next: number }[] = [];
+    const enter = (s: Sym) => {
+      s.state = "busy";
+      stack.push({ sym: s, deps: namesIn(s.expr!), next: 0 });
+    };
+    enter(sym);
+    try {
+      while (stack.length > 0) {
+        const f = stack[stack.length - 1];
+        if (f.next < f.deps.length) {
+          const ref = f.deps[f.next++];
+          const dep = this.symbols.get(ref.name);
+          if (dep?.kind !== "const" || dep.state === "done") continue; // evalExpr resolves (or reports) it
+          if (dep.state === "failed") throw new AlreadyReported();
+          if (dep.state === "busy") throw AsmError.at(f.sym.src!, ref.col, `circular definition: "${dep.name}" depends on itself`);
+          enter(dep);
+          continue;
         }
+        // Every constant this one names has its value now.
+        f.sym.value = evalExpr(f.sym.expr!, this.resolve, f.sym.src!);
+        f.sym.state = "done";
+        stack.pop();
+      }
+      return sym.value!;
+    } catch (e) {
+      // During layout a constant may fail only because later labels are not placed yet; retry it in emit.
+      for (const f of stack) f.sym.state = this.phase === "emit" ? "failed" : "idle";
+      throw e;
     }
   }
 }
@@ -562,5 +640,12 @@ export function assemble(source: string, file: string, opts: AssembleOptions = {
 
 /** Reads and assembles a source file (UTF-8). */
 export function assembleFile(path: string, opts: AssembleOptions = {}): Image {
-  return assemble(readFileSync(path, "utf8"), path, opts);
+  let text: string;
+  try {
+    text = (opts.readFile ?? readFileUtf8)(path);
+  } catch (e) {
+    if (e instanceof SourceRefused) throw AsmError.whole(path, `cannot assemble it: ${e.message}`);
+    throw e;
+  }
+  return assemble(text, path, opts);
 }

@@ -114,24 +114,34 @@ export function disassembleInstruction(word0: number, word1: number, symbols?: S
 /**
  * A listing of a whole image: each instruction as `  index: text`, labels on their own
  * lines, then the data section as `.byte` rows (broken at data labels) with their addresses.
+ * For listings of any size use disassemblyLines, which never holds the whole text.
  */
 export function disassemble(img: Image): string {
+  let out = "";
+  for (const line of disassemblyLines(img)) out += line + "\n";
+  return out;
+}
+
+/**
+ * The listing one line at a time. The largest valid image (IMAGE_BYTES_MAX: 256 MiB of
+ * data is 16 Mi rows) gives gigabytes of text, more than one string can hold, so callers
+ * that print it consume the lines as they come.
+ */
+export function* disassemblyLines(img: Image): Generator<string, void, undefined> {
   const names = symbolNames(img.symbols);
   const count = instructionCount(img);
   const width = String(Math.max(0, count - 1)).length;
   const byCode = labelsAt(img.symbols, "code");
-  const out: string[] = [];
   const entryName = names.code.get(img.entry);
-  out.push(`; ${count} instructions, ${img.data.length} data bytes, entry ${img.entry}${entryName ? ` (${entryName})` : ""}`);
-  out.push(".code");
+  yield `; ${count} instructions, ${img.data.length} data bytes, entry ${img.entry}${entryName ? ` (${entryName})` : ""}`;
+  yield ".code";
   for (let i = 0; i < count; i++) {
-    for (const l of byCode.get(i) ?? []) out.push(`${l}:`);
+    for (const l of byCode.get(i) ?? []) yield `${l}:`;
     const text = disassembleInstruction(img.code[i * WORDS_PER_INSTRUCTION], img.code[i * WORDS_PER_INSTRUCTION + 1], names);
-    out.push(`  ${String(i).padStart(width)}: ${text}`);
+    yield `  ${String(i).padStart(width)}: ${text}`;
   }
-  for (const l of byCode.get(count) ?? []) out.push(`${l}:`);
-  if (img.data.length > 0 || labelsAt(img.symbols, "data").size > 0) out.push(...dataListing(img));
-  return out.join("\n") + "\n";
+  for (const l of byCode.get(count) ?? []) yield `${l}:`;
+  if (img.data.length > 0 || labelsAt(img.symbols, "data").size > 0) yield* dataListing(img);
 }
 
 function labelsAt(symbols: readonly ImageSymbol[], section: "code" | "data"): Map<number, string[]> {
@@ -146,14 +156,16 @@ function labelsAt(symbols: readonly ImageSymbol[], section: "code" | "data"): Ma
 }
 
 const DATA_ROW_BYTES = 16;
+const HEX_BYTE = Array.from({ length: 256 }, (_, x) => "0x" + x.toString(16).padStart(2, "0"));
+const ASCII_BYTE = Array.from({ length: 256 }, (_, x) => (x >= 0x20 && x < 0x7f ? String.fromCharCode(x) : "."));
 
-function dataListing(img: Image): string[] {
-  const out = [".data"];
+function* dataListing(img: Image): Generator<string, void, undefined> {
+  yield ".data";
   const byData = labelsAt(img.symbols, "data");
   const width = Math.max(4, img.data.length.toString(16).length);
   let i = 0;
   while (i < img.data.length) {
-    for (const l of byData.get(i) ?? []) out.push(`${l}:`);
+    for (const l of byData.get(i) ?? []) yield `${l}:`;
     // A row ends after DATA_ROW_BYTES bytes or just before the next label.
     let end = Math.min(i + DATA_ROW_BYTES, img.data.length);
     for (let j = i + 1; j < end; j++) {
@@ -162,12 +174,14 @@ function dataListing(img: Image): string[] {
         break;
       }
     }
-    const row = img.data.subarray(i, end);
-    const bytes = Array.from(row, (x) => "0x" + x.toString(16).padStart(2, "0")).join(", ");
-    const ascii = Array.from(row, (x) => (x >= 0x20 && x < 0x7f ? String.fromCharCode(x) : ".")).join("");
-    out.push(`  0x${i.toString(16).padStart(width, "0")}: .byte ${bytes} ; ${ascii}`);
+    let bytes = HEX_BYTE[img.data[i]];
+    let ascii = ASCII_BYTE[img.data[i]];
+    for (let j = i + 1; j < end; j++) {
+      bytes += ", " + HEX_BYTE[img.data[j]];
+      ascii += ASCII_BYTE[img.data[j]];
+    }
+    yield `  0x${i.toString(16).padStart(width, "0")}: .byte ${bytes} ; ${ascii}`;
     i = end;
   }
-  for (const l of byData.get(img.data.length) ?? []) out.push(`${l}:`);
-  return out;
+  for (const l of byData.get(img.data.length) ?? []) yield `${l}:`;
 }

@@ -46,6 +46,11 @@ export class AsmError extends Error {
     return e;
   }
 
+  /** A problem with a whole file rather than a place in it (it cannot be read, it is too large). */
+  static whole(file: string, reason: string): AsmError {
+    return new AsmError(`${file}: error: ${reason}`, file, 0, 0, reason);
+  }
+
   /** The error assemble() throws: every collected message joined, located at the first one. */
   static combine(errors: readonly AsmError[], omitted: number): AsmError {
     const first = errors[0];
@@ -61,11 +66,27 @@ export class AsmError extends Error {
  */
 export class AlreadyReported extends Error {}
 
+/**
+ * Source lines longer than this are shown as a window around the column, so that an error
+ * in a 100,000-character line is a readable message rather than 200 KB of it.
+ */
+export const DIAGNOSTIC_LINE_CHARS_MAX = 160;
+
 export function formatDiagnostic(src: SourceLine, col: number, reason: string): string {
+  let text = src.text;
+  let at = col - 1;
+  if (text.length > DIAGNOSTIC_LINE_CHARS_MAX) {
+    const half = DIAGNOSTIC_LINE_CHARS_MAX >> 1;
+    const from = Math.max(0, Math.min(at - half, text.length - DIAGNOSTIC_LINE_CHARS_MAX));
+    const to = Math.min(text.length, from + DIAGNOSTIC_LINE_CHARS_MAX);
+    const head = from > 0 ? "..." : "";
+    text = head + text.slice(from, to) + (to < text.length ? "..." : "");
+    at = at - from + head.length;
+  }
   // The caret line copies tabs from the source line so the caret lines up in a terminal.
-  const before = src.text.slice(0, col - 1).replace(/[^\t]/g, " ");
-  const pad = before + " ".repeat(Math.max(0, col - 1 - before.length));
-  let out = `${src.file}:${src.line}:${col}: error: ${reason}\n    ${src.text}\n    ${pad}^`;
+  const before = text.slice(0, at).replace(/[^\t]/g, " ");
+  const pad = before + " ".repeat(Math.max(0, at - before.length));
+  let out = `${src.file}:${src.line}:${col}: error: ${reason}\n    ${text}\n    ${pad}^`;
   for (const n of src.notes ?? []) out += `\n    note: ${n}`;
   return out;
 }

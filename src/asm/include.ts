@@ -1,6 +1,6 @@
 // Finding `.include`d files: first next to the including file, then in the include
 // directories (by default the repository's programs/lib).
-import { readFileSync } from "node:fs";
+import { closeSync, constants, fstatSync, openSync, readSync, type Stats } from "node:fs";
 import { dirname, isAbsolute, join, relative, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 
@@ -11,7 +11,54 @@ export const LIB_DIR = join(REPO_ROOT, "programs", "lib");
 
 export type ReadFile = (path: string) => string;
 
-export const readFileUtf8: ReadFile = (path) => readFileSync(path, "utf8");
+/** The largest source file the assembler reads (the main file or an include). */
+export const SOURCE_FILE_BYTES_MAX = 16 * 1024 * 1024;
+/** All source files of one assembly together. */
+export const SOURCE_BYTES_MAX = 64 * 1024 * 1024;
+
+/**
+ * A file that exists but is not read as source: a device, a FIFO or a socket (reading
+ * /dev/zero would never end, a FIFO would block), or one larger than SOURCE_FILE_BYTES_MAX.
+ * Unlike a missing file, the include search does not go on past it.
+ */
+export class SourceRefused extends Error {}
+
+function kindOf(st: Stats): string {
+  if (st.isCharacterDevice()) return "a character device";
+  if (st.isBlockDevice()) return "a block device";
+  if (st.isFIFO()) return "a FIFO";
+  if (st.isSocket()) return "a socket";
+  return "not a regular file";
+}
+
+/**
+ * Reads a source file as UTF-8, refusing anything but a regular file of at most
+ * SOURCE_FILE_BYTES_MAX bytes before reading a byte of it. The file is opened without
+ * blocking (opening a FIFO would otherwise wait for a writer) and checked on the open
+ * descriptor, so it cannot be swapped between the check and the read. A directory reads
+ * as missing, so the include search goes on to the next directory.
+ */
+export const readFileUtf8: ReadFile = (path) => {
+  const fd = openSync(path, constants.O_RDONLY | (constants.O_NONBLOCK ?? 0));
+  try {
+    const st = fstatSync(fd);
+    if (st.isDirectory()) throw Object.assign(new Error(`EISDIR: ${path} is a directory`), { code: "EISDIR" });
+    if (!st.isFile()) throw new SourceRefused(`it is ${kindOf(st)}, not a regular file`);
+    if (st.size > SOURCE_FILE_BYTES_MAX) throw new SourceRefused(`it has ${st.size} bytes, more than the ${SOURCE_FILE_BYTES_MAX}-byte limit for a source file`);
+    // Read at most one byte past the limit: a file that grew since fstat() is caught, not read on.
+    const buf = Buffer.alloc(Math.min(st.size + 1, SOURCE_FILE_BYTES_MAX + 1));
+    let n = 0;
+    for (;;) {
+      const got = readSync(fd, buf, n, buf.length - n, null);
+      n += got;
+      if (got === 0 || n === buf.length) break;
+    }
+    if (n > st.size) throw new SourceRefused(`it grew while it was read (from ${st.size} bytes)`);
+    return buf.toString("utf8", 0, n);
+  } finally {
+    closeSync(fd);
+  }
+};
 
 /** A source file: how messages name it, how to open it, and its identity for include-once. */
 export interface SourceFile {
@@ -39,7 +86,7 @@ export function findInclude(
   from: SourceFile,
   includeDirs: readonly string[],
   read: ReadFile,
-): { file: SourceFile; text: string } | { searched: string[] } {
+): { file: SourceFile; text: string } | { searched: string[] } | { refused: string; display: string } {
   const candidates: { display: string; path: string }[] = [];
   if (isAbsolute(name)) candidates.push({ display: name, path: name });
   else {
@@ -53,7 +100,8 @@ export function findInclude(
     let text: string;
     try {
       text = read(c.path);
-    } catch {
+    } catch (e) {
+      if (e instanceof SourceRefused) return { refused: e.message, display: c.display };
       continue; // Missing or unreadable: try the next directory, as a C preprocessor does.
     }
     return { file: sourceFile(c.display, c.path), text };

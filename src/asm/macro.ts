@@ -9,6 +9,12 @@ import { registerOf } from "./registers.js";
 
 /** Invocations may nest this deep; deeper is almost certainly unbounded recursion. */
 export const MACRO_DEPTH_MAX = 64;
+/**
+ * Lines all macro expansions of one program may produce together. The nesting bound alone
+ * does not bound the total (a macro invoking itself twice doubles its output per level);
+ * this does, at a size far beyond real programs yet assembled in seconds.
+ */
+export const MACRO_EXPANSION_LINES_MAX = 1 << 18;
 
 export interface MacroDef {
   /** Upper-cased: macro names are case-insensitive, like mnemonics. */

@@ -5,6 +5,7 @@ import { AsmError } from "../asm/errors.js";
 import { DeviceStateError } from "../devices/device.js";
 import { FormatError } from "../trace/framing.js";
 import { ImageError } from "../vm/image.js";
+import { MachineConfigError } from "../vm/machine.js";
 import { StateError } from "../vm/snapshot.js";
 import type { Command } from "./args.js";
 import { EXIT_OK, EXIT_USAGE, UsageError } from "./args.js";
@@ -72,7 +73,7 @@ export async function main(argv: string[]): Promise<number> {
     if (!cmd) throw new UsageError(`unknown command "${name}"\n\n${HELP}`);
     return await cmd.run(rest);
   } catch (e) {
-    if (e instanceof UsageError || e instanceof AsmError || e instanceof ImageError || e instanceof FormatError || e instanceof StateError || e instanceof DeviceStateError || e instanceof DiskImageError) {
+    if (e instanceof UsageError || e instanceof AsmError || e instanceof ImageError || e instanceof FormatError || e instanceof StateError || e instanceof DeviceStateError || e instanceof DiskImageError || e instanceof MachineConfigError) {
       process.stderr.write(`ftvm: ${e.message}\n`);
       return EXIT_USAGE;
     }

@@ -19,7 +19,7 @@
 //           }
 //           ...                              // block 5
 //           if (r1 < r2) continue L3;        // back edge
-//           break L3;                        // loop exit to the next block
+//           break L3;                        // loop exit, to the instruction after the last block
 //         }
 //       case 7: ...                          // fall-through needs no dispatch
 //     }
@@ -66,8 +66,13 @@ interface Ctx {
   fwd: Set<number>;
 }
 
+/** Conditional branches by opcode, from the ISA table (`conditional`). */
+const CONDITIONAL = new Uint8Array(256);
+for (let op = 0; op < 256; op++) if (BY_OP[op]?.conditional) CONDITIONAL[op] = 1;
+
+/** A conditional branch: ends its block, and falls through to the next instruction when not taken. */
 export function isConditional(op: number): boolean {
-  return op >= 0x42 && op <= 0x49;
+  return CONDITIONAL[op] === 1;
 }
 
 function condition(op: number, a: string, b: string): string {
@@ -167,6 +172,9 @@ export function generateRegion(m: Machine, root: number, blocks: readonly number
   const emit = (s: string) => out.push(s);
   const ctx: Ctx[] = [];
 
+  /** The code address right after a loop's last block: where `break L<h>` continues. */
+  const loopExit = (l: Loop): number => blocks[l.e] + span[blocks[l.e]];
+
   /**
    * Transfers control from block x to code address `to`. `next` is the block index that
    * follows in the emitted code at x's level (-1 when nothing does): falling through to it
@@ -178,7 +186,12 @@ export function generateRegion(m: Machine, root: number, blocks: readonly number
     for (let i = ctx.length - 1; i >= 0; i--) if (ctx[i].loop.h === t) return `continue L${t};`;
     if (t > x) for (let i = ctx.length - 1; i >= 0; i--) if (ctx[i].fwd.has(t)) return `break F${t};`;
     if (atEnd && t === next) return "";
-    for (let i = ctx.length - 1; i >= 0; i--) if (ctx[i].loop.e + 1 === t) return `break L${ctx[i].loop.h};`;
+    // `break L<h>` lands after the loop, on the code emitted there: a jump to the loop's
+    // exit address (see emitLoop). That is the instruction after the loop's last block in
+    // CODE order, which need not start the next block of the region (dead code between
+    // them is not part of the region), so the target is compared by address, not by block
+    // index.
+    for (let i = ctx.length - 1; i >= 0; i--) if (loopExit(ctx[i].loop) === to) return `break L${ctx[i].loop.h};`;
     if (labelled[t]) return `{ b = ${t}; continue main; }`;
     return `{ pc = ${to}; break main; }`;
   };
@@ -221,7 +234,8 @@ export function generateRegion(m: Machine, root: number, blocks: readonly number
     });
     ctx.pop();
     emit(`} // L${l.h}`);
-    const g = jump(l.e, blocks[l.e] + span[blocks[l.e]], true, next);
+    // Reached only by `break L<h>`: continue at the loop's exit address.
+    const g = jump(l.e, loopExit(l), true, next);
     if (g) emit(g);
   };
 

@@ -15,7 +15,8 @@ import { WORDS_PER_INSTRUCTION } from "../../isa/table.js";
 
 export const IMAGE_MAGIC = "FTVB";
 export const IMAGE_VERSION = 1;
-const HEADER_BYTES = 24;
+export const IMAGE_HEADER_BYTES = 24;
+const HEADER_BYTES = IMAGE_HEADER_BYTES;
 /** Refuse images whose header claims more than this, so a corrupt file cannot make us allocate gigabytes. */
 export const IMAGE_BYTES_MAX = 256 * 1024 * 1024;
 
@@ -45,6 +46,9 @@ export function instructionCount(img: Image): number {
 export function encodeImage(img: Image): Uint8Array {
   const debug = img.symbols.length || img.lines.length ? pack({ symbols: img.symbols, lines: img.lines }) : new Uint8Array(0);
   const total = HEADER_BYTES + img.code.length * 4 + img.data.length + debug.length;
+  // Readers refuse images past the limit: refuse to write one (the assembler keeps code and
+  // data within it; only the debug section can still push an image over).
+  if (total > IMAGE_BYTES_MAX) throw new ImageError(`the image would take ${total} bytes (code ${img.code.length * 4}, data ${img.data.length}, debug ${debug.length}), more than the ${IMAGE_BYTES_MAX}-byte limit`);
   const out = new Uint8Array(total);
   const dv = new DataView(out.buffer);
   for (let i = 0; i < 4; i++) out[i] = IMAGE_MAGIC.charCodeAt(i);

@@ -39,6 +39,13 @@ export const ZERO_REG = REGISTER_COUNT;
 /** Opcode placed after the last instruction: executing it traps pc-out-of-code. */
 export const OP_END = 0xff;
 
+/**
+ * A machine that cannot be built as asked: a memory or stack size out of range, or a
+ * program whose data does not fit its memory. An operating error (the CLI reports it and
+ * exits 2), not a bug; a RangeError so that callers catching those still do.
+ */
+export class MachineConfigError extends RangeError {}
+
 export class Machine {
   readonly image: Image;
   /** r0..r15, plus ZERO_REG (always 0). */
@@ -84,11 +91,13 @@ export class Machine {
     const memBytes = opts.memBytes ?? MEM_BYTES_DEFAULT;
     const stackBytes = opts.stackBytes ?? STACK_BYTES_DEFAULT;
     if (!Number.isInteger(memBytes) || memBytes < PAGE_BYTES || memBytes % PAGE_BYTES !== 0 || memBytes > MEM_BYTES_MAX)
-      throw new RangeError(`memory size ${memBytes} must be a multiple of ${PAGE_BYTES} between ${PAGE_BYTES} and ${MEM_BYTES_MAX}`);
+      throw new MachineConfigError(`memory size ${memBytes} must be a multiple of ${PAGE_BYTES} between ${PAGE_BYTES} and ${MEM_BYTES_MAX}`);
     if (!Number.isInteger(stackBytes) || stackBytes < 4 || stackBytes % 4 !== 0 || stackBytes >= memBytes)
-      throw new RangeError(`stack size ${stackBytes} must be a multiple of 4 smaller than memory (${memBytes})`);
+      throw new MachineConfigError(`stack size ${stackBytes} must be a multiple of 4 smaller than memory (${memBytes})`);
     if (image.data.length > memBytes - stackBytes)
-      throw new RangeError(`program data (${image.data.length} bytes) does not fit below the stack (${memBytes - stackBytes} bytes)`);
+      throw new MachineConfigError(
+        `the program's data (${image.data.length} bytes) does not fit in memory: ${memBytes} bytes of memory less the ${stackBytes}-byte stack leave ${memBytes - stackBytes} bytes for it (give more with --mem)`,
+      );
     this.memBytes = memBytes;
     this.stackBytes = stackBytes;
     this.stackBase = memBytes - stackBytes;
