@@ -8,6 +8,7 @@ import { connect as tcp, type Socket } from "node:net";
 import fc from "fast-check";
 import { Packr } from "msgpackr";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { fuzzParams } from "./fuzz-params.js";
 import type { Server } from "../src/transport/channel.js";
 import { CLOSE_AUTH, MESSAGE_BYTES_MAX, UNAUTH_CONNS_MAX, UNAUTH_MESSAGE_BYTES_MAX, connect, decodeMessage, listen, setLogger } from "../src/transport/channel.js";
 
@@ -149,7 +150,7 @@ describe("the channel's message parser", () => {
         const r = decodeMessage(bytes, isBinary);
         if (typeof r !== "string") expect(typeof r.t).toBe("string");
       }),
-      { seed: 18, numRuns: 3000 },
+      fuzzParams(18, 3000),
     );
   });
 });

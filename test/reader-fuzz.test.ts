@@ -12,6 +12,7 @@ import { join } from "node:path";
 import fc from "fast-check";
 import { Packr } from "msgpackr";
 import { afterAll, describe, expect, it } from "vitest";
+import { fuzzParams } from "./fuzz-params.js";
 import { ArbiterStateError, arbiterStateProblem, parseArbiterState } from "../src/arbiter/state-shape.js";
 import { disassemble } from "../src/asm/disasm.js";
 import { UsageError } from "../src/cli/args.js";
@@ -136,7 +137,7 @@ loop:
     const arb = fc.oneof(fc.uint8Array({ maxLength: 512 }), fc.uint8Array({ maxLength: 512 }).map((u) => new Uint8Array([...magic, 1, 0, 0, 0, ...u])), mutated(base));
     fc.assert(
       fc.property(arb, fc.integer({ min: 1, max: 4096 }), (bytes, chunk) => onlyThrows(() => decodeAll(bytes, chunk), FormatError)),
-      { seed: 1801, numRuns: 600 },
+      fuzzParams(1801, 600),
     );
   });
 
@@ -182,7 +183,7 @@ loop:
         }, FormatError, DivergenceError, ImageError);
         outcomes.set(outcome, (outcomes.get(outcome) ?? 0) + 1);
       }),
-      { seed: 1802, numRuns: 400 },
+      fuzzParams(1802, 400),
     );
     // The mutations reach every stage: the reader, replay's checks, and whole replays.
     for (const o of ["FormatError", "DivergenceError", "replayed"]) expect(outcomes.get(o), `${o} in ${JSON.stringify([...outcomes])}`).toBeGreaterThan(0);
@@ -224,7 +225,7 @@ describe("trace reader and diff", () => {
           diffTraces(ok.header, t.header, ok.records[Symbol.iterator](), t.records[Symbol.iterator]());
         }, FormatError),
       ),
-      { seed: 1803, numRuns: 800 },
+      fuzzParams(1803, 800),
     );
   });
 });
@@ -248,7 +249,7 @@ describe("image reader and disasm", () => {
           disassemble(d);
         }, ImageError),
       ),
-      { seed: 1804, numRuns: 1000 },
+      fuzzParams(1804, 1000),
     );
     expect(() => decodeImage(encodeImage({ ...img, symbols: [{ name: 5, value: 0, section: "code" } as unknown as ImageSymbol] }), "x")).toThrow(ImageError);
   });
@@ -261,11 +262,11 @@ describe("arbiter state and --config", () => {
         const p = arbiterStateProblem(v);
         expect(p === undefined || typeof p === "string").toBe(true);
       }),
-      { seed: 1805, numRuns: 1000 },
+      fuzzParams(1805, 1000),
     );
     fc.assert(
       fc.property(fc.oneof(fc.string({ maxLength: 60 }), fc.json()), (text) => onlyThrows(() => parseArbiterState(text, "s.json"), ArbiterStateError)),
-      { seed: 1806, numRuns: 1000 },
+      fuzzParams(1806, 1000),
     );
     const spec = { arbiter: { type: "string" }, secret: { type: "string" }, "timeout-ms": { type: "string" }, interpret: { type: "boolean" }, config: { type: "string" } } as const;
     const keys = fc.constantFrom("arbiter", "arbitr", "secret", "timeoutMs", "timeout-ms", "interpret", "config", "help", "", "__proto__", "constructor", "zz");
@@ -273,7 +274,7 @@ describe("arbiter state and --config", () => {
       fc.property(fc.oneof(fc.string({ maxLength: 60 }), fc.json(), fc.dictionary(keys, anyValue).map((o) => JSON.stringify(o))), (text) =>
         onlyThrows(() => parseConfig(text, "c.json", spec), UsageError),
       ),
-      { seed: 1807, numRuns: 1000 },
+      fuzzParams(1807, 1000),
     );
   });
 });
