@@ -169,4 +169,16 @@ describe("ReplyBacklog on a real socket", () => {
     });
     expect(await stalled).toMatch(/^read none of its \d+ bytes of waiting replies for 200 ms$/);
   });
+
+  it("a connection the guest closed while replies wait unread is not kept open for a reader that never comes", async () => {
+    const { srv } = await pair();
+    const chunk = new Uint8Array(64 * 1024);
+    const gone = new Promise<string>((resolve) => {
+      const b = new ReplyBacklog(srv, { slowed: () => undefined, resumed: () => undefined, disconnect: resolve }, { pauseBytes: 1 << 30, bytesMax: 1 << 30, stallMs: 200 });
+      // Fill the kernel's buffers until Node holds some of it, then the guest closes.
+      for (let i = 0; i < 4096 && srv.writableLength === 0; i++) b.write(chunk);
+      b.end();
+    });
+    expect(await gone).toMatch(/^read none of its \d+ bytes of waiting replies for 200 ms$/);
+  });
 });

@@ -92,7 +92,7 @@ export class NetServer {
       }
       if (ch.bytes.length > 0 && !c.dead) c.backlog.write(ch.bytes);
       if (ch.close) {
-        if (!c.dead) c.socket.end();
+        if (!c.dead) c.backlog.end();
         this.clients[ch.conn] = undefined;
         this.inbox.guestClosed(ch.conn);
       }
@@ -137,9 +137,10 @@ export class NetServer {
         this.onActivity();
       },
       disconnect: (why) => {
-        if (!mine()) return;
         this.opts.log(`net: ${peer} (connection ${id}) ${why}; disconnected`);
-        this.kill(id, c);
+        // A connection the guest already closed has nothing left to tell the guest.
+        if (mine()) this.kill(id, c);
+        else s.destroy();
       },
     });
     const c: Client = { socket: s, peer, generation: ++this.generations[id], dead: false, paused: false, backlog };

@@ -9,7 +9,9 @@
 // - past CONN_OUTPUT_BYTES_MAX (replies to requests the guest already had) it is
 //   disconnected at once;
 // - slowed and reading nothing for CONN_OUTPUT_STALL_MS it is disconnected too, so a
-//   client that never reads cannot hold a connection id and its buffers forever.
+//   client that never reads cannot hold a connection id and its buffers forever; the
+//   same after the guest closed the connection (end()) while replies still wait, or the
+//   socket would wait for a reader that never comes.
 //
 // Only the bytes above the kernel's socket buffer are counted (Node's writableLength):
 // that is the memory this process spends on the client.
@@ -47,6 +49,8 @@ export class ReplyBacklog {
   private takenAtCheck = 0;
   private timer?: NodeJS.Timeout;
   private done = false;
+  /** end() was called: the socket finishes once the client has read what waits. */
+  private ending = false;
 
   constructor(
     private readonly socket: Socket,
@@ -54,6 +58,8 @@ export class ReplyBacklog {
     private readonly limits: ReplyBacklogLimits = REPLY_BACKLOG_LIMITS,
   ) {
     socket.on("drain", () => this.drained());
+    // Ended and flushed to the kernel: nothing of it waits here any more.
+    socket.on("finish", () => this.stop());
     socket.on("close", () => this.stop());
   }
 
@@ -70,10 +76,17 @@ export class ReplyBacklog {
     }
     if (!this.slow && waiting >= this.limits.pauseBytes) {
       this.slow = true;
-      this.takenAtCheck = this.taken();
-      this.timer = setTimeout(() => this.check(), this.limits.stallMs);
+      this.startStallClock();
       this.h.slowed();
     }
+  }
+
+  /** The guest closed the connection: finish the socket after the replies, but not wait for a reader forever. */
+  end(): void {
+    if (this.done || this.socket.destroyed) return;
+    this.socket.end();
+    this.ending = true;
+    if (this.socket.writableLength > 0 && !this.slow) this.startStallClock();
   }
 
   /** Forget the socket (it is gone): no more verdicts. */
@@ -88,15 +101,22 @@ export class ReplyBacklog {
     return this.written - this.socket.writableLength;
   }
 
-  private drained(): void {
-    if (!this.slow || this.done) return;
-    this.slow = false;
+  private startStallClock(): void {
     clearTimeout(this.timer);
+    this.takenAtCheck = this.taken();
+    this.timer = setTimeout(() => this.check(), this.limits.stallMs);
+  }
+
+  private drained(): void {
+    if (this.done) return;
+    clearTimeout(this.timer);
+    if (!this.slow) return;
+    this.slow = false;
     this.h.resumed();
   }
 
   private check(): void {
-    if (!this.slow || this.done) return;
+    if (!(this.slow || this.ending) || this.done) return;
     const taken = this.taken();
     if (taken <= this.takenAtCheck) {
       this.stop();

@@ -67,10 +67,7 @@ export class SwitchServer {
   ) {
     this.sw = new Switch({
       write: (id, bytes) => this.backlogs[id]?.write(bytes),
-      end: (id) => {
-        const s = this.clients[id];
-        if (s && !s.destroyed) s.end();
-      },
+      end: (id) => this.backlogs[id]?.end(),
       destroy: (id) => {
         this.backlogs[id]?.stop();
         this.clients[id]?.destroy();
@@ -151,8 +148,9 @@ export class SwitchServer {
         this.schedulePump();
       },
       disconnect: (why) => {
-        if (!mine()) return;
-        this.sw.disconnect(id, why, peer);
+        // After the guest closed it the switch may have freed the id: the socket still goes.
+        if (!mine() || !this.sw.disconnect(id, why, peer)) this.o.log(`switch: ${peer} (connection ${id}) ${why}; disconnected`);
+        s.destroy();
         this.schedulePump();
       },
     });

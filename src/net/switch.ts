@@ -206,9 +206,9 @@ export class Switch {
    * socket is dropped at once, its input not yet forwarded is dropped, and the guest gets
    * NET_CLOSE after what it was given; its later output is discarded.
    */
-  disconnect(conn: number, why: string, peer = `connection ${conn}`): void {
+  disconnect(conn: number, why: string, peer = `connection ${conn}`): boolean {
     const c = this.conns[conn];
-    if (!c || c.gone) return;
+    if (!c || c.gone) return false;
     this.io.log(`switch: ${peer} (connection ${conn}) ${why}; disconnected`);
     this.stats.overflowDisconnects++;
     c.gone = true;
@@ -218,6 +218,7 @@ export class Switch {
       c.peerEnded = true;
       if (c.end > c.fwd) this.trimEnd(c, c.fwd);
     }
+    return true;
   }
 
   /** Nobody can serve any more (every host is gone): drop every client and refuse new ones. */
