@@ -71,6 +71,18 @@ export class ArbiterClient {
     return (await this.request({ t: "get" }, timeoutMs)).state as ArbiterState;
   }
 
+  /** The state, retrying while the arbiter is unreachable (a flood of strangers at its port may cut a handshake off). */
+  async statePatiently(onRetry?: (e: Error) => void): Promise<ArbiterState> {
+    for (;;) {
+      try {
+        return await this.state();
+      } catch (e) {
+        onRetry?.(e as Error);
+        await new Promise((res) => setTimeout(res, 100));
+      }
+    }
+  }
+
   close(): void {
     this.ch?.close();
   }

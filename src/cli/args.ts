@@ -24,12 +24,14 @@ type OptionSpec = Record<string, { type: "string" | "boolean"; short?: string; m
 export interface Parsed {
   values: Record<string, string | boolean | string[] | undefined>;
   positionals: string[];
+  /** The options the command takes (a --config file is checked against them). */
+  options: OptionSpec;
 }
 
 export function parse(argv: string[], options: OptionSpec, usage: string): Parsed {
   try {
     const r = parseArgs({ args: argv, options: { ...options, help: { type: "boolean", short: "h" } }, allowPositionals: true, strict: true });
-    return { values: r.values as Parsed["values"], positionals: r.positionals };
+    return { values: r.values as Parsed["values"], positionals: r.positionals, options };
   } catch (e) {
     throw new UsageError(`${(e as Error).message}\n\n${usage}`);
   }

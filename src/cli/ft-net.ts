@@ -21,7 +21,9 @@ export function switchSummary(sw: Switch): string {
   return (
     `  network: ${s.clients} clients (${s.refusedClients} refused); ${s.bytesIn.toLocaleString("en-US")} bytes in, ${s.bytesOut.toLocaleString("en-US")} bytes out, each byte exactly once; ` +
     `re-delivered to a new primary ${s.redeliveredBytes} bytes; duplicates dropped ${s.duplicateChunks} chunks (${s.duplicateBytes} bytes); stale outputs refused ${s.staleRefused}; ` +
-    `disconnected for overflow ${s.overflowDisconnects}\n`
+    `disconnected for overflow or unread replies ${s.overflowDisconnects}` +
+    (s.discardedBytes > 0 ? ` (${s.discardedBytes.toLocaleString("en-US")} bytes of replies to them discarded)` : "") +
+    `\n`
   );
 }
 

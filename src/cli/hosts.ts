@@ -9,6 +9,7 @@ import { loadProgram } from "../host/program.js";
 import { setLogPrefix } from "../transport/channel.js";
 import type { Command, Parsed } from "./args.js";
 import { EXIT_OK, UsageError, bytesOption, intOption, parse } from "./args.js";
+import { parseConfig } from "./config.js";
 
 const SHARED = {
   config: { type: "string" },
@@ -55,16 +56,18 @@ const SHARED_HELP = `  --arbiter URL         the arbiter (ws://HOST:PORT)       
   --interpret           use the reference interpreter
   --exit-with-parent    exit when stdin closes (the launcher that started this process died)`;
 
-/** Looks an option up: flag, then FTVM_<NAME> in the environment, then the config file. */
+/** Looks an option up: flag, then FTVM_<NAME> in the environment, then the config file (checked strictly: src/cli/config.ts). */
 export function resolver(p: Parsed): (name: string) => string | undefined {
-  let config: Record<string, unknown> = {};
+  let config = new Map<string, string>();
   const file = p.values.config as string | undefined;
   if (file) {
+    let text: string;
     try {
-      config = JSON.parse(readFileSync(file, "utf8")) as Record<string, unknown>;
+      text = readFileSync(file, "utf8");
     } catch (e) {
       throw new UsageError(`--config ${file}: ${(e as Error).message}`);
     }
+    config = parseConfig(text, file, p.options);
   }
   return (name) => {
     const v = p.values[name];
@@ -72,8 +75,7 @@ export function resolver(p: Parsed): (name: string) => string | undefined {
     if (v === true) return "true";
     const env = process.env[`FTVM_${name.toUpperCase().replace(/-/g, "_")}`];
     if (env !== undefined) return env;
-    const c = config[name] ?? config[name.replace(/-([a-z])/g, (_m, ch: string) => ch.toUpperCase())];
-    return c === undefined ? undefined : String(c);
+    return config.get(name);
   };
 }
 

@@ -110,6 +110,22 @@ export class LogFileSource implements EventSource {
   take(): void {
     this.at++;
   }
+
+  /**
+   * After the END mark was replayed: reads the rest of the file, which must be empty (a
+   * frame or any byte after END is a FormatError with its offset, never ignored).
+   */
+  readToEnd(): void {
+    if (this.at < this.queue.length) throw new Error("readToEnd: events are still queued");
+    for (;;) {
+      if (this.decoder.nextBatch()) throw new Error("unreachable: a batch after END throws");
+      const c = this.reader.read();
+      if (!c) break;
+      this.decoder.push(c);
+    }
+    this.decoder.finish();
+    this.ended = true;
+  }
 }
 
 /** Reads a trace file: the header, then records one by one. */

@@ -474,10 +474,11 @@ export class FtHost {
     };
     const server = await this.listenForPeers(o);
     if (o.waitForBackupMs > 0) await Promise.race([backupArrived, new Promise((r) => setTimeout(r, o.waitForBackupMs))]);
-    const state = await this.arbiter.state();
+    const waiting = (e: Error) => log(`arbiter unreachable (${e.message}); waiting`);
+    const state = await this.arbiter.statePatiently(waiting);
     const epoch = state.epoch + 1;
     const chosen = backup as { ch: Channel; host: string } | undefined;
-    const r = await this.arbiter.testAndSet({ epoch, host: this.id, members: chosen ? [this.id, chosen.host] : [this.id] });
+    const r = await this.arbiter.testAndSetPatiently({ epoch, host: this.id, members: chosen ? [this.id, chosen.host] : [this.id] }, waiting);
     if (!r.granted) {
       chosen?.ch.refuse(CLOSE_REFUSED, "the primary was refused by the arbiter");
       this.exec([{ kind: "news", text: `halting: the arbiter refused epoch ${epoch}: ${r.reason}`, data: { event: "halt" } }, { kind: "halt", reason: r.reason, code: 3 }]);

@@ -6,15 +6,17 @@
 //
 // Limits: a client with more than connBytesMax of input the guest has not read is
 // disconnected (reading pauses well before that, so only a client that ignores TCP flow
-// control meets it), and so is one that leaves more than CONN_OUTPUT_BYTES_MAX of replies
-// unread. Each gets a log line; the guest sees an ordinary NET_CLOSE.
+// control meets it). Replies a client leaves unread are watched per client
+// (src/host/reply-backlog.ts, the same rule as the FT virtual switch): past
+// CONN_OUTPUT_PAUSE_BYTES it is slowed (its socket is not read and its waiting input is
+// held back from the guest), past CONN_OUTPUT_BYTES_MAX, or reading nothing for
+// CONN_OUTPUT_STALL_MS, it is disconnected. Each disconnect gets a log line; the guest
+// sees an ordinary NET_CLOSE.
 import type { AddressInfo, Server, Socket } from "node:net";
 import { createServer } from "node:net";
 import { NET_CONNS_MAX, type NetChunk } from "../devices/nic.js";
 import { NetInbox, NET_INBOX_CONN_BYTES_MAX } from "../replay/netinbox.js";
-
-/** Replies a client has not read yet; beyond this it is disconnected. */
-export const CONN_OUTPUT_BYTES_MAX = 16 * 1024 * 1024;
+import { ReplyBacklog } from "./reply-backlog.js";
 
 export interface NetServerOptions {
   host?: string;
@@ -35,7 +37,9 @@ interface Client {
   generation: number;
   /** The socket is gone (error, refused); what the guest still sends to it is dropped. */
   dead: boolean;
+  /** Not read because the guest has too much of its input waiting. */
   paused: boolean;
+  backlog: ReplyBacklog;
 }
 
 export class NetServer {
@@ -86,15 +90,9 @@ export class NetServer {
         this.opts.log(`net: output for connection ${ch.conn} (generation ${ch.generation}), which is not open here; dropped`);
         continue;
       }
-      if (ch.bytes.length > 0 && !c.dead) {
-        c.socket.write(ch.bytes);
-        if (c.socket.writableLength > CONN_OUTPUT_BYTES_MAX) {
-          this.opts.log(`net: ${c.peer} (connection ${ch.conn}) left more than ${CONN_OUTPUT_BYTES_MAX} bytes of replies unread; disconnected`);
-          this.kill(ch.conn, c);
-        }
-      }
+      if (ch.bytes.length > 0 && !c.dead) c.backlog.write(ch.bytes);
       if (ch.close) {
-        if (!c.dead) c.socket.end();
+        if (!c.dead) c.backlog.end();
         this.clients[ch.conn] = undefined;
         this.inbox.guestClosed(ch.conn);
       }
@@ -107,7 +105,7 @@ export class NetServer {
       const c = this.clients[id];
       if (c?.paused && !c.dead && this.inbox.queuedBytes(id) < this.pauseBytes / 2) {
         c.paused = false;
-        c.socket.resume();
+        if (!c.backlog.slow) c.socket.resume();
       }
     }
   }
@@ -125,10 +123,29 @@ export class NetServer {
       s.destroy();
       return;
     }
-    const c: Client = { socket: s, peer, generation: ++this.generations[id], dead: false, paused: false };
+    const mine = () => this.clients[id] === c && !c.dead;
+    const backlog = new ReplyBacklog(s, {
+      slowed: () => {
+        if (!mine()) return;
+        this.inbox.hold(id, true);
+        s.pause();
+      },
+      resumed: () => {
+        if (!mine()) return;
+        this.inbox.hold(id, false);
+        if (!c.paused) s.resume();
+        this.onActivity();
+      },
+      disconnect: (why) => {
+        this.opts.log(`net: ${peer} (connection ${id}) ${why}; disconnected`);
+        // A connection the guest already closed has nothing left to tell the guest.
+        if (mine()) this.kill(id, c);
+        else s.destroy();
+      },
+    });
+    const c: Client = { socket: s, peer, generation: ++this.generations[id], dead: false, paused: false, backlog };
     this.clients[id] = c;
     s.setNoDelay(true);
-    const mine = () => this.clients[id] === c && !c.dead;
     s.on("data", (chunk: Buffer) => {
       if (!mine()) return;
       if (!this.inbox.data(id, new Uint8Array(chunk))) {
@@ -158,6 +175,7 @@ export class NetServer {
 
   private kill(id: number, c: Client): void {
     c.dead = true;
+    c.backlog.stop();
     c.socket.destroy();
     this.inbox.abort(id);
     this.onActivity();

@@ -75,6 +75,8 @@ export function runReplay(o: ReplayRunOptions): ReplayRunResult {
       }
       if (r === "end") {
         outcome = "end";
+        // Nothing may follow the END mark: a log with more is refused, not "matched".
+        source.readToEnd();
         break;
       }
       if (r === "needs-log" || ((r === "halted" || r === "trapped") && !source.peek())) {

@@ -7,8 +7,14 @@
 //
 // Limits: input a client sent that the primary has not made durable is bounded by
 // SWITCH_CONN_INPUT_BYTES_MAX (reading pauses long before, at SWITCH_PAUSE_BYTES; only a
-// client that ignores TCP flow control overflows); replies a client leaves unread by
-// CONN_OUTPUT_BYTES_MAX. A client past either is disconnected with a log line.
+// client that ignores TCP flow control overflows). Replies a client leaves unread are
+// watched per client exactly as in a plain run (src/host/reply-backlog.ts): past
+// CONN_OUTPUT_PAUSE_BYTES the client is slowed (its socket is not read and the switch
+// holds its input back from the guest), past CONN_OUTPUT_BYTES_MAX, or when it reads
+// nothing for CONN_OUTPUT_STALL_MS, it is disconnected. Either way only that client
+// waits or goes: the switch consumes every host's output at once, and tells the hosts
+// how far it was written even when it was discarded, so nothing it shares with other
+// clients (the primary's held output, the backup's kept copy) fills up.
 import type { AddressInfo, Server as TcpServer, Socket } from "node:net";
 import { createServer } from "node:net";
 import { ArbiterClient } from "../arbiter/client.js";
@@ -16,7 +22,7 @@ import type { InputMark, NicReport, OutChunk } from "../net/switch.js";
 import { Switch } from "../net/switch.js";
 import type { Channel, Server } from "../transport/channel.js";
 import { listen } from "../transport/channel.js";
-import { CONN_OUTPUT_BYTES_MAX } from "./netserver.js";
+import { ReplyBacklog } from "./reply-backlog.js";
 import { SWITCH_SERVICE } from "./switch-link.js";
 
 /** How often hosts hear how far output was written (backups forget what they kept). */
@@ -44,12 +50,13 @@ export class SwitchServer {
   url = "";
   private hostServer?: Server;
   private readonly clients: (Socket | undefined)[];
+  private readonly backlogs: (ReplyBacklog | undefined)[];
+  /** Clients whose socket is not read because the switch retains too much of their input. */
   private readonly paused = new Set<number>();
   private readonly hostOf = new Map<Channel, string>();
   /** Every host channel (backups too: they hear the written marks). */
   private readonly channels = new Set<Channel>();
   private primaryCh?: Channel;
-  private writtenDirty = false;
   private pumpScheduled = false;
   private timer?: NodeJS.Timeout;
   private arbiter?: ArbiterClient;
@@ -59,27 +66,16 @@ export class SwitchServer {
     private readonly o: SwitchServerOptions,
   ) {
     this.sw = new Switch({
-      write: (id, bytes) => {
-        const s = this.clients[id];
-        if (!s || s.destroyed) return;
-        s.write(bytes);
-        this.writtenDirty = true;
-        if (s.writableLength > CONN_OUTPUT_BYTES_MAX) {
-          o.log(`switch: ${peerOf(s)} (connection ${id}) left more than ${CONN_OUTPUT_BYTES_MAX} bytes of replies unread; disconnected`);
-          this.sw.stats.overflowDisconnects++;
-          s.destroy();
-          this.sw.end(id);
-        }
+      write: (id, bytes) => this.backlogs[id]?.write(bytes),
+      end: (id) => this.backlogs[id]?.end(),
+      destroy: (id) => {
+        this.backlogs[id]?.stop();
+        this.clients[id]?.destroy();
       },
-      end: (id) => {
-        this.writtenDirty = true;
-        const s = this.clients[id];
-        if (s && !s.destroyed) s.end();
-      },
-      destroy: (id) => this.clients[id]?.destroy(),
       log: o.log,
     });
     this.clients = new Array<Socket | undefined>(this.sw.connsMax);
+    this.backlogs = new Array<ReplyBacklog | undefined>(this.sw.connsMax);
     if (o.arbiterUrl) this.arbiter = new ArbiterClient(o.arbiterUrl, o.secret);
     tcp.on("connection", (s) => this.accept(s));
   }
@@ -135,11 +131,33 @@ export class SwitchServer {
     }
     const id = r.conn;
     this.clients[id] = s;
+    this.paused.delete(id);
     s.setNoDelay(true);
     const mine = () => this.clients[id] === s;
+    const peer = peerOf(s);
+    const backlog = new ReplyBacklog(s, {
+      slowed: () => {
+        if (!mine()) return;
+        this.sw.hold(id, true);
+        s.pause();
+      },
+      resumed: () => {
+        if (!mine()) return;
+        this.sw.hold(id, false);
+        if (!this.paused.has(id)) s.resume();
+        this.schedulePump();
+      },
+      disconnect: (why) => {
+        // After the guest closed it the switch may have freed the id: the socket still goes.
+        if (!mine() || !this.sw.disconnect(id, why, peer)) this.o.log(`switch: ${peer} (connection ${id}) ${why}; disconnected`);
+        s.destroy();
+        this.schedulePump();
+      },
+    });
+    this.backlogs[id] = backlog;
     s.on("data", (chunk: Buffer) => {
       if (!mine()) return;
-      const v = this.sw.data(id, new Uint8Array(chunk), peerOf(s));
+      const v = this.sw.data(id, new Uint8Array(chunk), peer);
       if (v === "pause") {
         this.paused.add(id);
         s.pause();
@@ -243,7 +261,8 @@ export class SwitchServer {
     for (const id of this.paused) {
       if (!this.sw.resumable(id)) continue;
       this.paused.delete(id);
-      this.clients[id]?.resume();
+      // A client slowed for its unread replies stays unread until it reads them.
+      if (!this.sw.isHeld(id)) this.clients[id]?.resume();
     }
   }
 
@@ -263,8 +282,7 @@ export class SwitchServer {
   }
 
   private broadcastWritten(): void {
-    if (!this.writtenDirty) return;
-    this.writtenDirty = false;
+    if (!this.sw.takeWrittenChanged()) return;
     const marks = this.sw.writtenMarks();
     for (const ch of this.channels) ch.send({ t: "net-written", marks });
   }

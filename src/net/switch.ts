@@ -19,6 +19,14 @@
 // An id is reused only when the guest has freed it: the guest closed it (its close chunk
 // was written here) and the NIC was given NET_CLOSE durably. Until then the id belongs to
 // the old connection, even when its client is long gone.
+//
+// A client that does not read its replies is the shell's to judge (src/host/reply-backlog.ts):
+// while it is slowed (hold) its input is not forwarded, so the guest stops producing more
+// replies for it and only it waits; when it is cut off (disconnect) its unforwarded input
+// is dropped and the guest's later output for it is discarded here, but still counted as
+// written. Every host must keep hearing how far output was written (writtenChanged), or
+// backups keep the discarded output for re-sending until their bound stops them, the
+// primary's held output then fills, and the whole service stalls.
 import { EV } from "../devices/events.js";
 import { CONN, NET_CONNS_MAX } from "../devices/nic.js";
 
@@ -67,6 +75,8 @@ export interface SwitchStats {
   /** Input bytes forwarded again to a new primary after a failover. */
   redeliveredBytes: number;
   overflowDisconnects: number;
+  /** Output for clients that were disconnected (counted as written, never sent). */
+  discardedBytes: number;
   primaries: number;
 }
 
@@ -89,6 +99,10 @@ interface Conn {
   written: number;
   /** The guest's close chunk arrived: the socket was ended. */
   guestClosed: boolean;
+  /** The client is slowed (it does not read its replies): its input is not forwarded. */
+  held: boolean;
+  /** The client was disconnected: the guest's output for it is discarded. */
+  gone: boolean;
 }
 
 export class Switch {
@@ -97,13 +111,15 @@ export class Switch {
   primary?: string;
   /** Set when nobody can serve any more: clients are refused. */
   refusing?: string;
-  readonly stats: SwitchStats = { clients: 0, refusedClients: 0, bytesIn: 0, bytesOut: 0, duplicateChunks: 0, duplicateBytes: 0, staleRefused: 0, redeliveredBytes: 0, overflowDisconnects: 0, primaries: 0 };
+  readonly stats: SwitchStats = { clients: 0, refusedClients: 0, bytesIn: 0, bytesOut: 0, duplicateChunks: 0, duplicateBytes: 0, staleRefused: 0, redeliveredBytes: 0, overflowDisconnects: 0, discardedBytes: 0, primaries: 0 };
   private readonly conns: (Conn | undefined)[];
   private readonly gens: number[];
   /** The last finished connection of each free id: late output for it is a duplicate. */
   private readonly done: ({ gen: number; written: number } | undefined)[];
   /** Round-robin start for forward(). */
   private next = 0;
+  /** Output was written (or a connection closed or freed) since takeWrittenChanged(). */
+  private writtenDirty = false;
 
   constructor(
     private readonly io: SwitchIo,
@@ -124,7 +140,7 @@ export class Switch {
     for (let id = 0; id < this.connsMax; id++) {
       if (this.conns[id]) continue;
       const gen = ++this.gens[id];
-      this.conns[id] = { id, gen, chunks: [], base: 0, end: 0, fwd: 0, openFwd: false, openDurable: false, peerEnded: false, closeFwd: false, closeDurable: false, written: 0, guestClosed: false };
+      this.conns[id] = { id, gen, chunks: [], base: 0, end: 0, fwd: 0, openFwd: false, openDurable: false, peerEnded: false, closeFwd: false, closeDurable: false, written: 0, guestClosed: false, held: false, gone: false };
       this.stats.clients++;
       return { conn: id, gen };
     }
@@ -147,6 +163,8 @@ export class Switch {
     if (c.end - c.base + bytes.length > this.connInputBytesMax) {
       this.io.log(`switch: ${peer} (connection ${conn}) sent more than ${this.connInputBytesMax} bytes the primary has not made durable; disconnected`);
       this.stats.overflowDisconnects++;
+      c.gone = true;
+      c.held = false;
       this.io.destroy(conn);
       c.peerEnded = true;
       return "overflow";
@@ -167,6 +185,40 @@ export class Switch {
   end(conn: number): void {
     const c = this.conns[conn];
     if (c) c.peerEnded = true;
+  }
+
+  /**
+   * Slows a client that does not read its replies (held) or lets it go on: while held,
+   * none of its input is forwarded, so the guest gets no new requests from it.
+   */
+  hold(conn: number, held: boolean): void {
+    const c = this.conns[conn];
+    if (c && !c.gone) c.held = held;
+  }
+
+  /** True while `conn` is held. */
+  isHeld(conn: number): boolean {
+    return !!this.conns[conn]?.held;
+  }
+
+  /**
+   * Cuts a client off (it left too many replies unread, or read none for too long): the
+   * socket is dropped at once, its input not yet forwarded is dropped, and the guest gets
+   * NET_CLOSE after what it was given; its later output is discarded.
+   */
+  disconnect(conn: number, why: string, peer = `connection ${conn}`): boolean {
+    const c = this.conns[conn];
+    if (!c || c.gone) return false;
+    this.io.log(`switch: ${peer} (connection ${conn}) ${why}; disconnected`);
+    this.stats.overflowDisconnects++;
+    c.gone = true;
+    c.held = false;
+    this.io.destroy(conn);
+    if (!c.peerEnded) {
+      c.peerEnded = true;
+      if (c.end > c.fwd) this.trimEnd(c, c.fwd);
+    }
+    return true;
   }
 
   /** Nobody can serve any more (every host is gone): drop every client and refuse new ones. */
@@ -292,9 +344,13 @@ export class Switch {
           this.stats.duplicateChunks++;
           this.stats.duplicateBytes += skip;
         }
-        this.io.write(id, bytes.subarray(skip));
-        this.stats.bytesOut += end - c.written;
+        if (c.gone) this.stats.discardedBytes += end - c.written;
+        else {
+          this.io.write(id, bytes.subarray(skip));
+          this.stats.bytesOut += end - c.written;
+        }
         c.written = end;
+        this.writtenDirty = true;
       }
       if (close && !c.guestClosed) this.guestClose(c);
     }
@@ -304,7 +360,10 @@ export class Switch {
   /** The guest closed the connection: finish the socket; the NIC still gets NET_CLOSE, which frees the id. */
   private guestClose(c: Conn): void {
     c.guestClosed = true;
-    this.io.end(c.id);
+    this.writtenDirty = true;
+    // Only the close that frees the id is left to forward: it must not wait for the client.
+    c.held = false;
+    if (!c.gone) this.io.end(c.id);
     if (!c.peerEnded) {
       // Input the guest has not been given is for a connection it closed: nobody reads it.
       c.peerEnded = true;
@@ -329,6 +388,7 @@ export class Switch {
         out.push([EV.NET_OPEN, id]);
         c.openFwd = true;
       }
+      if (c.held) continue;
       while (c.fwd < c.end && c.fwd - c.base < this.inflightBytesMax && room()) {
         const n = Math.min(c.end - c.fwd, this.inflightBytesMax - (c.fwd - c.base), SWITCH_FORWARD_CHUNK_BYTES_MAX);
         out.push([EV.NET_RX, id, this.slice(c, c.fwd, n)]);
@@ -342,6 +402,17 @@ export class Switch {
     }
     this.next = (this.next + 1) % this.connsMax;
     return out;
+  }
+
+  /**
+   * True once after output was written, a connection closed or was freed: the shell then
+   * sends writtenMarks() to every host. Discarded output counts as written, so a client
+   * that was cut off never stops the marks (and the backups' bounded copies) moving.
+   */
+  takeWrittenChanged(): boolean {
+    const d = this.writtenDirty;
+    this.writtenDirty = false;
+    return d;
   }
 
   /** How far each connection's output was written (backups drop what they kept for re-sending). */
@@ -372,6 +443,7 @@ export class Switch {
     if (!(c.guestClosed && c.closeDurable)) return;
     this.done[c.id] = { gen: c.gen, written: c.written };
     this.conns[c.id] = undefined;
+    this.writtenDirty = true;
   }
 
   /** Drops retained input below `off` (it is durable at the primary). */

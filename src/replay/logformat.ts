@@ -1,9 +1,17 @@
 // The log file format (.ftlog): a framed file (src/trace/framing.ts) whose header names
 // the program and machine size and whose frames are batches of events, each event the
 // tuple [lsn, icount, kind, data]. The same batches travel over the FT log channel.
+//
+// A log is read strictly (shapes in logshape.ts): the header's sizes must be ones a
+// machine can have, every event's data the shape of its kind, lsns consecutive from 1,
+// icounts never going back, and nothing after the END mark, not even a repeated frame.
+// Anything else is a FormatError with the byte offset of the frame it is in.
 import type { DiskGeometry } from "../devices/disk.js";
 import { geometryProblem } from "../devices/disk.js";
 import type { Event } from "../devices/events.js";
+import { EV } from "../devices/events.js";
+import type { LogContext } from "./logshape.js";
+import { eventDataProblem, logHeaderProblem } from "./logshape.js";
 import type { FormatSpec } from "../trace/framing.js";
 import { FormatError, FrameDecoder, encodeFileHeader, encodeFramePayload, packr } from "../trace/framing.js";
 
@@ -34,8 +42,9 @@ export const LOG_FORMAT: FormatSpec<LogHeader> = {
   headerBytesMax: LOG_HEADER_BYTES_MAX,
   frameBytesMax: LOG_FRAME_BYTES_MAX,
   checkHeader(h) {
+    const problem = logHeaderProblem(h);
+    if (problem) return problem;
     const x = h as LogHeader;
-    if (!x || !(x.image instanceof Uint8Array) || !Number.isInteger(x.memBytes) || !Number.isInteger(x.stackBytes)) return "lacks image, memBytes or stackBytes";
     if (x.disk !== undefined && x.disk !== null) {
       const problem = geometryProblem(x.disk);
       if (problem) return `has a bad disk geometry: ${problem}`;
@@ -57,21 +66,29 @@ export function encodeLogFrame(events: readonly Event[]): Uint8Array {
   return encodeFramePayload(encodeEvents(events));
 }
 
-/** Checks and converts a decoded batch; throws FormatError (at `offset`) when it is not a list of events. */
-export function toEvents(raw: unknown, offset: number): Event[] {
+/**
+ * Checks and converts a decoded batch; throws FormatError (at `offset`) when it is not a
+ * list of well-formed events. Without a context (the FT log channel) a disk is allowed.
+ */
+export function toEvents(raw: unknown, offset: number, ctx: LogContext = { disk: true }): Event[] {
   if (!Array.isArray(raw)) throw new FormatError(`corrupted log: batch at offset ${offset} is not a list of events`, offset);
   return raw.map((t, i) => {
-    if (!Array.isArray(t) || t.length !== 4 || !Number.isSafeInteger(t[0]) || !Number.isSafeInteger(t[1]) || !Number.isInteger(t[2]) || t[1] < 0)
-      throw new FormatError(`corrupted log: event ${i} of the batch at offset ${offset} is not [lsn, icount, kind, data]`, offset);
+    if (!Array.isArray(t) || t.length !== 4 || !Number.isSafeInteger(t[0]) || !Number.isSafeInteger(t[1]) || !Number.isInteger(t[2]) || t[0] < 1 || t[1] < 0)
+      throw new FormatError(`corrupted log: event ${i} of the batch at offset ${offset} is not [lsn, icount, kind, data] (lsn from 1, icount from 0)`, offset);
+    const problem = eventDataProblem(t[2], t[3], ctx);
+    if (problem) throw new FormatError(`corrupted log: event ${i} (lsn ${t[0]}) of the batch at offset ${offset}: ${problem}`, offset);
     const data = t[3] instanceof Uint8Array ? new Uint8Array(t[3]) : t[3];
     return { lsn: t[0], icount: t[1], kind: t[2], data };
   });
 }
 
-
 /** Reads a log incrementally: push() chunks, then take batches. */
 export class LogDecoder {
   private readonly frames = new FrameDecoder(LOG_FORMAT);
+  private lastLsn = 0;
+  private lastIcount = 0;
+  /** Offset of the frame that held the END mark, once seen. */
+  private endAt: number | undefined;
 
   push(chunk: Uint8Array): void {
     this.frames.push(chunk);
@@ -83,11 +100,33 @@ export class LogDecoder {
 
   nextBatch(): Event[] | undefined {
     const f = this.frames.nextFrame();
-    return f ? toEvents(f.value, f.offset) : undefined;
+    if (!f) return undefined;
+    if (this.endAt !== undefined)
+      throw new FormatError(`corrupted log: a frame at offset ${f.offset} follows the END mark (in the frame at offset ${this.endAt}); nothing may come after it`, f.offset);
+    const h = this.frames.header!;
+    const events = toEvents(f.value, f.offset, { disk: h.disk !== undefined && h.disk !== null });
+    for (const [i, e] of events.entries()) {
+      if (this.endAt !== undefined) throw new FormatError(`corrupted log: event ${i} (lsn ${e.lsn}) of the batch at offset ${f.offset} follows the END mark`, f.offset);
+      if (e.lsn !== this.lastLsn + 1) throw new FormatError(`corrupted log: event ${i} of the batch at offset ${f.offset} has lsn ${e.lsn}, expected ${this.lastLsn + 1}`, f.offset);
+      if (e.icount < this.lastIcount)
+        throw new FormatError(`corrupted log: event ${i} (lsn ${e.lsn}) of the batch at offset ${f.offset} goes back to icount ${e.icount} from ${this.lastIcount}`, f.offset);
+      this.lastLsn = e.lsn;
+      this.lastIcount = e.icount;
+      if (e.kind === EV.END) this.endAt = f.offset;
+    }
+    return events;
   }
 
+  /** Call at end of input: throws when bytes of an incomplete header or frame remain (after END: any bytes). */
   finish(): void {
+    if (this.endAt !== undefined && this.frames.pendingBytes > 0)
+      throw new FormatError(`corrupted log: ${this.frames.pendingBytes} bytes at offset ${this.frames.offset} follow the END mark; nothing may come after it`, this.frames.offset);
     this.frames.finish();
+  }
+
+  /** True once the END mark was read. */
+  get ended(): boolean {
+    return this.endAt !== undefined;
   }
 
   get offset(): number {

@@ -7,6 +7,10 @@
 // the guest has been given NET_CLOSE for it *and* the guest closed it (its close was
 // drained from the NIC), so a new connection can never receive what was meant for an
 // old one with the same id.
+//
+// A connection may be held (its client does not read its replies, see
+// src/host/reply-backlog.ts): it keeps its place in no turn, so the guest gets nothing
+// more from it, and every other connection goes on.
 import { EV } from "../devices/events.js";
 import { NET_CONNS_MAX } from "../devices/nic.js";
 import type { NetInput, NetSource } from "./world.js";
@@ -22,6 +26,8 @@ interface Conn {
   closeQueued: boolean;
   closeTaken: boolean;
   guestClosed: boolean;
+  /** Held back from the guest until hold(conn, false). */
+  held: boolean;
 }
 
 export class NetInbox implements NetSource {
@@ -40,7 +46,7 @@ export class NetInbox implements NetSource {
   open(): number | undefined {
     for (let id = 0; id < this.connsMax; id++) {
       if (this.conns[id]) continue;
-      this.conns[id] = { items: [], queuedBytes: 0, closeQueued: false, closeTaken: false, guestClosed: false };
+      this.conns[id] = { items: [], queuedBytes: 0, closeQueued: false, closeTaken: false, guestClosed: false, held: false };
       this.push(id, { kind: EV.NET_OPEN, data: { conn: id } });
       return id;
     }
@@ -71,14 +77,26 @@ export class NetInbox implements NetSource {
 
   /** The connection broke or was refused: drop what the guest was not given yet, then end it. */
   abort(conn: number): void {
+    this.hold(conn, false);
     this.dropData(conn);
     this.end(conn);
+  }
+
+  /** Holds a connection's input back from the guest (true) or lets it flow again (false). */
+  hold(conn: number, held: boolean): void {
+    const c = this.live(conn);
+    if (c.held === held) return;
+    c.held = held;
+    if (held) this.turn = this.turn.filter((id) => id !== conn);
+    else if (c.items.length > 0) this.turn.push(conn);
   }
 
   /** The guest's close for `conn` was drained: the connection is over on both sides. */
   guestClosed(conn: number): void {
     const c = this.live(conn);
     c.guestClosed = true;
+    // Nothing more goes to the guest but the close that frees the id: it must not wait.
+    this.hold(conn, false);
     this.dropData(conn);
     this.end(conn);
     this.freeIfDone(conn);
@@ -112,7 +130,7 @@ export class NetInbox implements NetSource {
 
   private push(conn: number, e: NetInput): void {
     const c = this.conns[conn]!;
-    if (c.items.length === 0) this.turn.push(conn);
+    if (c.items.length === 0 && !c.held) this.turn.push(conn);
     c.items.push(e);
   }
 
@@ -120,7 +138,7 @@ export class NetInbox implements NetSource {
     const c = this.live(conn);
     c.items = c.items.filter((e) => e.kind !== EV.NET_RX);
     c.queuedBytes = 0;
-    if (c.items.length === 0) this.turn = this.turn.filter((id) => id !== conn);
+    if (c.items.length === 0 || c.held) this.turn = this.turn.filter((id) => id !== conn);
   }
 
   private freeIfDone(conn: number): void {

@@ -128,7 +128,15 @@ export function replayStep(bus: Bus, env: ReplayEnv, limits: StepLimits, onEvent
       throw new DivergenceError(`expected ${kindName(ev.kind)} deliverable at icount ${ev.icount}, got interrupts disabled or a stopped guest`, ev.icount);
     env.consume(ev);
     if (ev.kind === EV.TIMER && typeof ev.data === "number") env.lastUs = Math.max(env.lastUs, ev.data);
-    bus.deliver(ev.kind, ev.data);
+    try {
+      bus.deliver(ev.kind, ev.data);
+    } catch (e) {
+      // A well-formed event the guest's devices cannot take here (data for a connection
+      // that is not open, a completion for a request never issued): the log and this
+      // execution disagree, which is a divergence, not a crash.
+      if (e instanceof DivergenceError) throw e;
+      throw new DivergenceError(`${kindName(ev.kind)} (lsn ${ev.lsn}) cannot be delivered at icount ${ev.icount}: ${(e as Error).message}`, ev.icount);
+    }
     onEvent?.(ev);
     return m.trap ? "trapped" : "continue";
   }

@@ -1,6 +1,13 @@
 // The trace file format (.trace): a framed file (framing.ts) whose frames are batches of
 // trace records. A record is the machine state at one instruction boundary: after an
 // event (cause = the event kind) or every `intervalIcount` instructions (cause 0).
+//
+// Read strictly: after the checksums, every header field and every record field must
+// have its shape and range (16 registers of 32 bits, digests of 16 hex digits, icounts
+// that never go back), or the reader refuses with the byte offset: a record whose fields
+// are garbage must not compare as equal to anything.
+import { REGISTER_COUNT } from "../../isa/table.js";
+import { EV } from "../devices/events.js";
 import type { FormatSpec } from "./framing.js";
 import { FormatError, FrameDecoder, encodeFileHeader, encodeFramePayload, packr } from "./framing.js";
 
@@ -43,7 +50,10 @@ export const TRACE_FORMAT: FormatSpec<TraceHeader> = {
   frameBytesMax: TRACE_FRAME_BYTES_MAX,
   checkHeader(h) {
     const x = h as TraceHeader;
-    if (!x || !(x.image instanceof Uint8Array) || !Number.isInteger(x.intervalIcount)) return "lacks image or intervalIcount";
+    if (typeof x !== "object" || x === null || Array.isArray(x)) return "should be a map";
+    if (!(x.image instanceof Uint8Array)) return "lacks the program image";
+    if (!Number.isSafeInteger(x.intervalIcount) || x.intervalIcount < 1) return `has intervalIcount ${String(x.intervalIcount)}, expected a positive integer`;
+    if (typeof x.program !== "string" || typeof x.role !== "string") return "lacks the program's name or the role";
     x.image = new Uint8Array(x.image);
     return undefined;
   },
@@ -57,9 +67,34 @@ export function encodeTraceFrame(records: readonly TraceRecord[]): Uint8Array {
   return encodeFramePayload(packr.pack(records.map((r) => [r.icount, r.pc, r.cause, r.atPc, r.regs, r.regsDigest, r.memDigest])));
 }
 
+const CAUSES: ReadonlySet<number> = new Set([CAUSE_PERIODIC, ...Object.values(EV)]);
+const DIGEST = /^[0-9a-f]{16}$/;
+const INT32_MIN = -0x80000000;
+const INT32_MAX = 0x7fffffff;
+const U32_MAX = 0xffffffff;
+
+function isInt(v: unknown, min: number, max: number): v is number {
+  return typeof v === "number" && Number.isSafeInteger(v) && v >= min && v <= max;
+}
+
+/** Why a decoded record tuple is not a trace record, or undefined. */
+export function traceRecordProblem(t: unknown): string | undefined {
+  if (!Array.isArray(t) || t.length !== 7) return "is not [icount, pc, cause, atPc, regs, regsDigest, memDigest]";
+  const [icount, pc, cause, atPc, regs, rd, md] = t as unknown[];
+  if (!isInt(icount, 0, Number.MAX_SAFE_INTEGER)) return `has icount ${String(icount)}, expected a non-negative integer`;
+  if (!isInt(pc, 0, U32_MAX)) return `has pc ${String(pc)}, expected a code address`;
+  if (typeof cause !== "number" || !CAUSES.has(cause)) return `has cause ${String(cause)}, expected 0 (periodic) or an event kind`;
+  if (!isInt(atPc, -1, U32_MAX)) return `has atPc ${String(atPc)}, expected -1 or a code address`;
+  if (!Array.isArray(regs) || regs.length !== REGISTER_COUNT || !regs.every((r) => isInt(r, INT32_MIN, INT32_MAX)))
+    return `has registers ${Array.isArray(regs) ? `(a list of ${regs.length})` : String(regs)}, expected ${REGISTER_COUNT} 32-bit integers`;
+  if (typeof rd !== "string" || !DIGEST.test(rd) || typeof md !== "string" || !DIGEST.test(md)) return "has digests that are not 16 hex digits";
+  return undefined;
+}
+
 /** Reads a trace incrementally. */
 export class TraceDecoder {
   private readonly frames = new FrameDecoder(TRACE_FORMAT);
+  private lastIcount = 0;
 
   push(chunk: Uint8Array): void {
     this.frames.push(chunk);
@@ -74,9 +109,12 @@ export class TraceDecoder {
     if (!f) return undefined;
     if (!Array.isArray(f.value)) throw new FormatError(`corrupted trace: frame at offset ${f.offset} is not a list of records`, f.offset);
     return f.value.map((t: unknown, i: number) => {
-      if (!Array.isArray(t) || t.length !== 7 || !Array.isArray(t[4]))
-        throw new FormatError(`corrupted trace: record ${i} of the frame at offset ${f.offset} is malformed`, f.offset);
-      return { icount: t[0], pc: t[1], cause: t[2], atPc: t[3], regs: t[4], regsDigest: t[5], memDigest: t[6] };
+      const problem = traceRecordProblem(t);
+      if (problem) throw new FormatError(`corrupted trace: record ${i} of the frame at offset ${f.offset} ${problem}`, f.offset);
+      const r = t as [number, number, number, number, number[], string, string];
+      if (r[0] < this.lastIcount) throw new FormatError(`corrupted trace: record ${i} of the frame at offset ${f.offset} goes back to icount ${r[0]} from ${this.lastIcount}`, f.offset);
+      this.lastIcount = r[0];
+      return { icount: r[0], pc: r[1], cause: r[2], atPc: r[3], regs: r[4], regsDigest: r[5], memDigest: r[6] };
     });
   }
 

@@ -139,6 +139,11 @@ export class FrameDecoder<H> {
     return this.base;
   }
 
+  /** Bytes pushed but not yet consumed by a header or a complete frame. */
+  get pendingBytes(): number {
+    return this.buf.length;
+  }
+
   private advance(n: number): void {
     this.buf = this.buf.subarray(n);
     this.base += n;

@@ -7,15 +7,39 @@
 // clientNonce|serverNonce), which the client checks. A peer that fails any step, sends a
 // malformed or oversized message, or stays silent during the handshake is refused with a
 // close reason and a log line; the server keeps serving.
+//
+// Before a peer has authenticated it is a stranger, and a stranger gets almost nothing:
+// UNAUTH_MESSAGE_BYTES_MAX bytes in all (the handshake is one message of about 200 bytes;
+// a 15 MB frame is cut off after its first few KiB instead of being buffered and
+// unmasked), UNAUTH_DEADLINE_MS from its TCP connection to its proof (HTTP that never
+// finishes included), and a place among at most UNAUTH_CONNS_MAX such connections (a new
+// one displaces the oldest, so a flood cannot keep a real peer out for longer than its
+// own handshake takes). Junk is dropped at once (terminate); a refusal with a reason
+// waits at most CLOSE_WAIT_MS for the peer's side of the close handshake, not ws's 30 s.
+// Refusal log lines are limited to REFUSAL_LOG_LINES_PER_S_MAX, so a flood does not turn
+// into a flood of log lines on the hosts.
 import { EventEmitter } from "node:events";
-import type { AddressInfo } from "node:net";
+import { createServer as createHttpServer } from "node:http";
+import type { AddressInfo, Socket } from "node:net";
 import { Packr } from "msgpackr";
+import type { ClientOptions, ServerOptions as WsServerOptions } from "ws";
 import { WebSocket, WebSocketServer } from "ws";
 import { mac, macOk, nonce } from "./auth.js";
 
-/** The largest message either side accepts (a log batch, a snapshot chunk). */
+/** The largest message either side accepts from an authenticated peer (a log batch, a snapshot chunk). */
 export const MESSAGE_BYTES_MAX = 16 * 1024 * 1024;
-export const HANDSHAKE_TIMEOUT_MS = 5000;
+/** Bytes a peer may send in all before it has authenticated (WebSocket framing included). */
+export const UNAUTH_MESSAGE_BYTES_MAX = 4 * 1024;
+/** From a peer's TCP connection to its authentication, at most; then it is dropped. */
+export const UNAUTH_DEADLINE_MS = 5000;
+/** Connections a server holds that have not authenticated yet; a new one beyond this displaces the oldest. */
+export const UNAUTH_CONNS_MAX = 64;
+/** A refused peer's socket waits this long for the peer's close frame, then is destroyed. */
+export const CLOSE_WAIT_MS = 500;
+/** Refusal log lines per second, at most; the rest are counted in the next line. */
+export const REFUSAL_LOG_LINES_PER_S_MAX = 10;
+/** How long connect() waits for the server's handshake (the client's side of UNAUTH_DEADLINE_MS). */
+export const HANDSHAKE_TIMEOUT_MS = UNAUTH_DEADLINE_MS;
 /** Close codes (4000-4999 are for applications). */
 export const CLOSE_MALFORMED = 4400;
 export const CLOSE_AUTH = 4401;
@@ -50,7 +74,7 @@ export class Channel extends EventEmitter<ChannelEvents> {
     ws.on("message", (data: Buffer, isBinary: boolean) => {
       if (this.closed || this.partitioned) return;
       this.bytesIn += data.length;
-      const m = decode(data, isBinary);
+      const m = decodeMessage(data, isBinary);
       if (typeof m === "string") return this.refuse(CLOSE_MALFORMED, m);
       this.emit("message", m);
     });
@@ -74,10 +98,10 @@ export class Channel extends EventEmitter<ChannelEvents> {
     return !this.closed && this.ws.readyState === WebSocket.OPEN;
   }
 
-  /** Closes with a reason the peer sees (and logs it). */
+  /** Closes with a reason the peer sees (and logs it); the socket goes within CLOSE_WAIT_MS. */
   refuse(code: number, reason: string): void {
     if (this.closed) return;
-    log(`refused ${this.peer}: ${reason}`);
+    logRefusal(`refused ${this.peer}: ${reason}`);
     this.ws.close(code, reason.slice(0, 120));
     this.onClosed(code, reason);
   }
@@ -101,7 +125,8 @@ export class Channel extends EventEmitter<ChannelEvents> {
   }
 }
 
-function decode(data: Buffer, isBinary: boolean): Msg | string {
+/** Decodes one received message: the message, or why it is refused (never throws). */
+export function decodeMessage(data: Buffer, isBinary: boolean): Msg | string {
   if (!isBinary) return "text frames are not part of the protocol";
   let m: unknown;
   try {
@@ -121,8 +146,30 @@ let logPrefix = "";
 export function setLogPrefix(p: string): void {
   logPrefix = p;
 }
+
+const refusals = { windowStartMs: 0, lines: 0, suppressed: 0 };
+
+/** Logs a refusal, at most REFUSAL_LOG_LINES_PER_S_MAX a second; the count of those left out goes with the next line. */
+export function logRefusal(line: string): void {
+  const now = Date.now();
+  if (now - refusals.windowStartMs >= 1000) {
+    refusals.windowStartMs = now;
+    refusals.lines = 0;
+  }
+  if (refusals.lines >= REFUSAL_LOG_LINES_PER_S_MAX) {
+    refusals.suppressed++;
+    return;
+  }
+  refusals.lines++;
+  const more = refusals.suppressed > 0 ? ` (and ${refusals.suppressed} more refusals not shown)` : "";
+  refusals.suppressed = 0;
+  log(line + more);
+}
 export function setLogger(f: (line: string) => void): void {
   log = f;
+  // A new destination starts with a full allowance of refusal lines.
+  refusals.windowStartMs = 0;
+  refusals.suppressed = 0;
 }
 
 export interface ServerOptions {
@@ -131,7 +178,17 @@ export interface ServerOptions {
   secret: string;
   service: string;
   onChannel(ch: Channel): void;
+  /** Tighter (or looser) limits for strangers than the defaults (tests use a short deadline). */
+  strangerLimits?: Partial<StrangerLimits>;
 }
+
+export interface StrangerLimits {
+  bytesMax: number;
+  deadlineMs: number;
+  connsMax: number;
+}
+
+export const STRANGER_LIMITS: StrangerLimits = { bytesMax: UNAUTH_MESSAGE_BYTES_MAX, deadlineMs: UNAUTH_DEADLINE_MS, connsMax: UNAUTH_CONNS_MAX };
 
 export interface Server {
   port: number;
@@ -142,47 +199,93 @@ export interface Server {
 /** Listens for authenticated channels. */
 export function listen(o: ServerOptions): Promise<Server> {
   return new Promise((resolve, reject) => {
-    const wss = new WebSocketServer({ host: o.host ?? "127.0.0.1", port: o.port ?? 0, maxPayload: MESSAGE_BYTES_MAX });
+    // Our own HTTP server, so every TCP connection is seen (and timed) from its accept on,
+    // not only once it has upgraded. Requests that are not an upgrade get 426 and a close.
+    const http = createHttpServer((_req, res) => {
+      res.writeHead(426, { Connection: "close", "Content-Type": "text/plain" });
+      res.end("upgrade to a WebSocket and authenticate\n");
+    });
+    const wss = new WebSocketServer({ server: http, maxPayload: MESSAGE_BYTES_MAX, perMessageDeflate: false, closeTimeout: CLOSE_WAIT_MS } as WsServerOptions);
+    const lim: StrangerLimits = { ...STRANGER_LIMITS, ...o.strangerLimits };
+    /** Connections not yet authenticated, oldest first, with their deadline timers. */
+    const strangers = new Map<Socket, NodeJS.Timeout>();
+    const settle = (sock: Socket) => {
+      clearTimeout(strangers.get(sock));
+      strangers.delete(sock);
+    };
+    const drop = (sock: Socket, why: string) => {
+      if (!strangers.has(sock)) return;
+      settle(sock);
+      logRefusal(`refused ${sock.remoteAddress}:${sock.remotePort}: ${why}`);
+      sock.destroy();
+    };
+    http.on("connection", (sock: Socket) => {
+      if (strangers.size >= lim.connsMax) drop(strangers.keys().next().value!, `displaced: more than ${lim.connsMax} connections are waiting to authenticate`);
+      strangers.set(
+        sock,
+        setTimeout(() => drop(sock, `no authentication within ${lim.deadlineMs} ms`), lim.deadlineMs),
+      );
+      sock.on("close", () => settle(sock));
+    });
+    http.on("clientError", (_e, sock: Socket) => drop(sock, "not an HTTP upgrade request"));
     wss.on("error", reject);
+    http.on("error", reject);
     wss.on("connection", (ws, req) => {
-      const peer = `${req.socket.remoteAddress}:${req.socket.remotePort}`;
+      const sock = req.socket;
+      const peer = `${sock.remoteAddress}:${sock.remotePort}`;
+      if (!strangers.has(sock)) return ws.terminate();
       const serverNonce = nonce();
-      let authed = false;
-      const timer = setTimeout(() => {
-        if (!authed) {
-          log(`refused ${peer}: no authentication within ${HANDSHAKE_TIMEOUT_MS} ms`);
-          ws.close(CLOSE_AUTH, "authentication timeout");
-        }
-      }, HANDSHAKE_TIMEOUT_MS);
-      ws.on("error", () => undefined);
+      let received = 0;
+      const count = (chunk: Buffer) => {
+        received += chunk.length;
+        if (received > lim.bytesMax) drop(sock, `sent more than ${lim.bytesMax} bytes before authenticating`);
+      };
+      sock.on("data", count);
+      // Before authentication any protocol error (a bad frame, a frame too large) is junk.
+      ws.on("error", (e) => drop(sock, `protocol error before authenticating: ${e.message}`));
+      const refuse = (code: number, why: string) => {
+        settle(sock);
+        logRefusal(`refused ${peer}: ${why}`);
+        ws.close(code, why.slice(0, 120));
+      };
       ws.once("message", (data: Buffer, isBinary: boolean) => {
-        clearTimeout(timer);
-        const m = decode(data, isBinary);
+        if (!strangers.has(sock)) return;
+        const m = decodeMessage(data, isBinary);
         if (typeof m === "string" || m.t !== "auth" || typeof m.nonce !== "string") {
-          log(`refused ${peer}: expected an auth message, got ${typeof m === "string" ? m : `"${m.t}"`}`);
-          ws.close(CLOSE_AUTH, "expected auth");
+          refuse(CLOSE_AUTH, `expected an auth message, got ${typeof m === "string" ? m : `"${m.t}"`}`);
           return;
         }
         if (!macOk(mac(o.secret, "client", o.service, serverNonce, m.nonce), m.mac)) {
-          log(`refused ${peer}: authentication failed (wrong secret or service)`);
-          ws.close(CLOSE_AUTH, "authentication failed");
+          refuse(CLOSE_AUTH, "authentication failed (wrong secret or service)");
           return;
         }
-        authed = true;
+        settle(sock);
+        sock.off("data", count);
+        ws.removeAllListeners("error");
         ws.send(packr.pack({ t: "welcome", mac: mac(o.secret, "server", o.service, m.nonce, serverNonce) }));
         o.onChannel(new Channel(ws, peer));
       });
       ws.send(packr.pack({ t: "challenge", nonce: serverNonce, service: o.service }));
     });
-    wss.on("listening", () => {
-      const port = (wss.address() as AddressInfo).port;
+    http.listen(o.port ?? 0, o.host ?? "127.0.0.1", () => {
+      http.removeListener("error", reject);
+      wss.removeListener("error", reject);
+      http.on("error", (e) => log(`server error: ${e.message}`));
+      wss.on("error", (e) => log(`server error: ${e.message}`));
+      const port = (http.address() as AddressInfo).port;
       resolve({
         port,
         url: `ws://${o.host ?? "127.0.0.1"}:${port}`,
         close: () =>
           new Promise<void>((r) => {
             for (const c of wss.clients) c.terminate();
-            wss.close(() => r());
+            for (const sock of [...strangers.keys()]) {
+              settle(sock);
+              sock.destroy();
+            }
+            wss.close();
+            http.close(() => r());
+            http.closeAllConnections();
           }),
       });
     });
@@ -192,7 +295,7 @@ export function listen(o: ServerOptions): Promise<Server> {
 /** Connects and authenticates; rejects with a reason when the peer refuses or is not there. */
 export function connect(url: string, secret: string, service: string, timeoutMs = HANDSHAKE_TIMEOUT_MS): Promise<Channel> {
   return new Promise((resolve, reject) => {
-    const ws = new WebSocket(url, { maxPayload: MESSAGE_BYTES_MAX, handshakeTimeout: timeoutMs });
+    const ws = new WebSocket(url, { maxPayload: MESSAGE_BYTES_MAX, handshakeTimeout: timeoutMs, perMessageDeflate: false, closeTimeout: CLOSE_WAIT_MS } as ClientOptions);
     const clientNonce = nonce();
     let serverNonce = "";
     let done = false;
@@ -204,10 +307,21 @@ export function connect(url: string, secret: string, service: string, timeoutMs 
       reject(new Error(`${url}: ${why}`));
     };
     const timer = setTimeout(() => fail(`no handshake within ${timeoutMs} ms`), timeoutMs);
+    // The server is a stranger too until it has proved the secret: it gets the same small allowance.
+    let received = 0;
+    let sock: Socket | undefined;
+    const count = (chunk: Buffer) => {
+      received += chunk.length;
+      if (received > UNAUTH_MESSAGE_BYTES_MAX) fail(`the server sent more than ${UNAUTH_MESSAGE_BYTES_MAX} bytes before authenticating`);
+    };
+    // Counted from "open" on: ws attaches its own reader then, and a listener added any
+    // earlier would take the bytes that came with the upgrade response away from it.
+    ws.on("upgrade", (res) => (sock = res.socket as Socket));
+    ws.on("open", () => sock?.on("data", count));
     ws.on("error", (e) => fail(e.message));
     ws.on("close", (code, reason) => fail(`closed (${code}${reason.length ? ": " + reason.toString() : ""})`));
     const onMessage = (data: Buffer, isBinary: boolean) => {
-      const m = decode(data, isBinary);
+      const m = decodeMessage(data, isBinary);
       if (typeof m === "string") return fail(m);
       if (m.t === "challenge") {
         if (m.service !== service) return fail(`expected service "${service}", the server offers "${String(m.service)}"`);
@@ -219,6 +333,7 @@ export function connect(url: string, secret: string, service: string, timeoutMs 
         if (!macOk(mac(secret, "server", service, clientNonce, serverNonce), m.mac)) return fail("the server failed authentication");
         done = true;
         clearTimeout(timer);
+        sock?.off("data", count);
         ws.off("message", onMessage);
         ws.removeAllListeners("close");
         ws.removeAllListeners("error");

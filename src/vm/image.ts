@@ -12,6 +12,7 @@
 //      data, then debug
 import { pack, unpack } from "msgpackr";
 import { WORDS_PER_INSTRUCTION } from "../../isa/table.js";
+import { checkDebug } from "./image-debug.js";
 
 export const IMAGE_MAGIC = "FTVB";
 export const IMAGE_VERSION = 1;
@@ -79,6 +80,7 @@ export function decodeImage(bytes: Uint8Array, name = "image"): Image {
   const need = HEADER_BYTES + count * WORDS_PER_INSTRUCTION * 4 + dataBytes + debugBytes;
   if (need > IMAGE_BYTES_MAX) throw new ImageError(`${name}: header claims ${need} bytes, more than the ${IMAGE_BYTES_MAX}-byte limit`);
   if (bytes.length < need) throw new ImageError(`${name}: truncated: header needs ${need} bytes, file has ${bytes.length}`);
+  if (bytes.length > need) throw new ImageError(`${name}: ${bytes.length - need} bytes at offset ${need} after the image's end (its header accounts for ${need})`);
   if (count > 0 && entry >= count) throw new ImageError(`${name}: entry ${entry} is outside the code (${count} instructions)`);
   const code = new Int32Array(count * WORDS_PER_INSTRUCTION);
   let off = HEADER_BYTES;
@@ -88,13 +90,15 @@ export function decodeImage(bytes: Uint8Array, name = "image"): Image {
   let symbols: ImageSymbol[] = [];
   let lines: string[] = [];
   if (debugBytes > 0) {
+    let dbg: unknown;
     try {
-      const dbg = unpack(bytes.subarray(off, off + debugBytes)) as { symbols?: ImageSymbol[]; lines?: string[] };
-      symbols = Array.isArray(dbg.symbols) ? dbg.symbols : [];
-      lines = Array.isArray(dbg.lines) ? dbg.lines : [];
+      dbg = unpack(bytes.subarray(off, off + debugBytes));
     } catch (e) {
       throw new ImageError(`${name}: corrupt debug section at offset ${off}: ${(e as Error).message}`);
     }
+    const checked = checkDebug(dbg, count);
+    if (typeof checked === "string") throw new ImageError(`${name}: corrupt debug section at offset ${off}: ${checked}`);
+    ({ symbols, lines } = checked);
   }
   return { code, data, entry, symbols, lines };
 }
