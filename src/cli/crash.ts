@@ -7,8 +7,9 @@ import { controlFile } from "./ft.js";
 
 export const crashCommand: Command = {
   name: "crash",
-  summary: "crash a host of the running `ftvm ft` cluster: ftvm crash primary|backup",
-  usage: "usage: ftvm crash primary|backup\n\nSends SIGKILL to the current primary or backup of the cluster `ftvm ft` runs on this machine.",
+  summary: "crash a process of the running `ftvm ft` cluster: ftvm crash primary|backup|arbiter",
+  usage:
+    "usage: ftvm crash primary|backup|arbiter\n\nSends SIGKILL to the current primary, backup or arbiter of the cluster `ftvm ft` runs on this machine\n(the launcher restarts a dead arbiter with its state).",
   run(argv) {
     const p = parse(argv, {}, this.usage);
     if (p.values.help) {
@@ -16,15 +17,15 @@ export const crashCommand: Command = {
       return EXIT_OK;
     }
     const role = p.positionals[0];
-    if (p.positionals.length !== 1 || (role !== "primary" && role !== "backup")) throw new UsageError(this.usage);
-    let c: { launcherPid: number; primaryPid?: number; backupPid?: number };
+    if (p.positionals.length !== 1 || (role !== "primary" && role !== "backup" && role !== "arbiter")) throw new UsageError(this.usage);
+    let c: { launcherPid: number; primaryPid?: number; backupPid?: number; arbiterPid?: number };
     try {
       c = JSON.parse(readFileSync(controlFile(), "utf8"));
     } catch {
       process.stderr.write(`ftvm crash: no running cluster (no ${controlFile()}); start one with ftvm ft <prog>\n`);
       return EXIT_FAIL;
     }
-    const pid = role === "primary" ? c.primaryPid : c.backupPid;
+    const pid = role === "primary" ? c.primaryPid : role === "backup" ? c.backupPid : c.arbiterPid;
     if (!pid) {
       process.stderr.write(`ftvm crash: the cluster has no ${role} right now\n`);
       return EXIT_FAIL;

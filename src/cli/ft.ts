@@ -31,8 +31,14 @@ interface Child {
   role: "arbiter" | "primary" | "backup";
   proc: ChildProcess;
   url?: string;
+  /** An arbiter's cluster, from its "cluster ID epoch N" line. */
+  cluster?: string;
   exited: boolean;
 }
+
+/** Attempts to restart a dead arbiter (on its port, with its state) before giving up. */
+const ARBITER_RESTART_ATTEMPTS_MAX = 50;
+const ARBITER_RESTART_DELAY_MS = 200;
 
 export const ftCommand: Command = {
   name: "ft",
@@ -77,8 +83,12 @@ host on a terminal. Ends when the guest halts (or on Ctrl-C) with a summary on s
   --quiet                       no status lines, no host log lines
   --interpret                   use the reference interpreter
 
-While it runs: press p to crash the primary, b to crash the backup, q to stop; or run
-"ftvm crash primary" / "ftvm crash backup" in another terminal.`,
+The arbiter keeps its cluster id and epochs in a file in a temporary directory of this
+run (written and fsynced before each grant is answered); if it dies, the launcher
+restarts it on the same port with that file, so it remembers every epoch.
+
+While it runs: press p to crash the primary, b to crash the backup, a to crash the
+arbiter, q to stop; or run "ftvm crash primary|backup|arbiter" in another terminal.`,
   async run(argv) {
     const p = parse(
       argv,
@@ -196,6 +206,11 @@ export interface ClusterResult {
   ownImages?: { dir: string; copiedBack?: string };
   /** Per completed clone: the primary's pause, the clone's time from the join request to the pair's epoch, and from spawning the process. */
   clones: { pauseMs?: number; cloneMs: number; fromSpawnMs?: number; memBytes: number; sendMs?: number; sendWallMs?: number }[];
+  /** The run's cluster id (its arbiter's), and how often the launcher restarted a dead arbiter. */
+  cluster?: string;
+  arbiterRestarts: number;
+  /** Re-sent output refused because it differed from what was written: by the console sink, the shared disk, the switch. */
+  divergences: { sink: number; disk: number; switch: number };
 }
 
 export async function runCluster(o: ClusterOptions): Promise<number> {
@@ -222,7 +237,7 @@ export async function runClusterDetailed(o: ClusterOptions): Promise<ClusterResu
     if (!tty) return;
     clearStatus();
     const lines = [...statuses.values()].filter((s) => s.role !== "halted" && alive(s.pid)).map(statusLine);
-    lines.push("keys: p crash primary · b crash backup · q quit");
+    lines.push("keys: p crash primary · b crash backup · a crash arbiter · q quit");
     process.stderr.write(lines.join("\n") + "\n");
     statusLines = lines.length;
   };
@@ -240,6 +255,9 @@ export async function runClusterDetailed(o: ClusterOptions): Promise<ClusterResu
   let joiner: Child | undefined;
   let stopping = false;
   const spawnedAtMs = new Map<number, number>();
+  /** The current arbiter process (the launcher restarts it if it dies), and its restarts. */
+  let arbiter: Child | undefined;
+  let arbiterRestarts = 0;
   /** A backup is paired with the primary (for --crash-primary-every-ms). */
   let redundant = false;
   let killDue = false;
@@ -315,6 +333,8 @@ export async function runClusterDetailed(o: ClusterOptions): Promise<ClusterResu
       const child: Child = { role, proc, exited: false };
       children.push(child);
       createInterface({ input: proc.stdout! }).on("line", (line) => {
+        const cl = /^cluster (\S+) epoch \d+$/.exec(line);
+        if (cl) child.cluster = cl[1];
         const m = /^listening (ws:\/\/\S+)$/.exec(line);
         if (m && !child.url) {
           child.url = m[1];
@@ -326,6 +346,7 @@ export async function runClusterDetailed(o: ClusterOptions): Promise<ClusterResu
         child.exited = true;
         if (!child.url) reject(new Error(`${role} exited before listening (${signal ?? code})`));
         if (signal === "SIGKILL") logLine(`${role} (pid ${proc.pid}) was killed (SIGKILL)`);
+        if (child === arbiter && !stopping) restartArbiter(0);
         updateControl();
         // Every host gone without finishing: nobody can serve any more.
         const hosts = children.filter((c) => c.role !== "arbiter");
@@ -343,12 +364,37 @@ export async function runClusterDetailed(o: ClusterOptions): Promise<ClusterResu
     });
 
   const hb = ["--heartbeat-ms", String(o.heartbeatMs ?? HEARTBEAT_INTERVAL_MS_DEFAULT), "--timeout-ms", String(o.timeoutMs ?? FAILURE_TIMEOUT_MS_DEFAULT)];
-  const arbiter = await spawnChild("arbiter", ["--listen", "127.0.0.1:0"]);
-  const net = o.listen !== undefined ? await startClusterSwitch(o.listen, secret, arbiter.url!, logLine, info) : undefined;
+  // The arbiter's state lives in this run's own directory: a new cluster per run, and a
+  // restarted arbiter (see restartArbiter) finds every epoch it granted.
+  const arbiterDir = mkdtempSync(join(tmpdir(), "ftvm-arbiter-"));
+  const arbiterState = join(arbiterDir, "state.json");
+  arbiter = await spawnChild("arbiter", ["--listen", "127.0.0.1:0", "--state", arbiterState]);
+  const arbiterUrl = arbiter.url!;
+  const cluster = arbiter.cluster!;
+  // Sink, disk and switch belong to the arbiter's cluster before any host starts.
+  sink.state.cluster = cluster;
+  diskServer?.setCluster(cluster);
+  const net = o.listen !== undefined ? await startClusterSwitch(o.listen, secret, arbiterUrl, logLine, info, cluster) : undefined;
+  function restartArbiter(attempt: number): void {
+    if (stopping || done) return;
+    if (attempt >= ARBITER_RESTART_ATTEMPTS_MAX) return logLine(`the arbiter could not be restarted after ${attempt} attempts; hosts wait for it`);
+    arbiterRestarts += attempt === 0 ? 1 : 0;
+    if (attempt === 0) logLine(`the arbiter died; restarting it at ${arbiterUrl} with its state ${arbiterState}`);
+    spawnChild("arbiter", ["--listen", arbiterUrl.replace(/^ws:\/\//, ""), "--state", arbiterState]).then(
+      (c) => {
+        arbiter = c;
+        if (c.cluster !== cluster) logLine(`the restarted arbiter is of cluster ${c.cluster}, not ${cluster}: every host will refuse it`);
+        updateControl();
+      },
+      () => setTimeout(() => restartArbiter(attempt + 1), ARBITER_RESTART_DELAY_MS),
+    );
+  }
   const common = [
     ...(net ? ["--switch", net.url] : []),
     "--arbiter",
-    arbiter.url!,
+    arbiterUrl,
+    "--cluster",
+    cluster,
     "--sink",
     sink.url,
     ...(diskServer ? ["--disk-server", diskServer.url] : []),
@@ -397,6 +443,17 @@ export async function runClusterDetailed(o: ClusterOptions): Promise<ClusterResu
     const c = role === "primary" ? primary : backup;
     return c.exited ? undefined : c.proc.pid;
   };
+  const crashArbiter = () => {
+    const pid = arbiter && !arbiter.exited ? arbiter.proc.pid : undefined;
+    if (pid === undefined) return logLine("no arbiter to crash");
+    logLine(`crashing the arbiter (pid ${pid}) with SIGKILL`);
+    kills.push({ role: "arbiter", at: Date.now() });
+    try {
+      process.kill(pid, "SIGKILL");
+    } catch {
+      // Already gone.
+    }
+  };
   const crash = (role: "primary" | "backup") => {
     const pid = pidOf(role);
     if (pid === undefined) return logLine(`no ${role} to crash`);
@@ -411,7 +468,7 @@ export async function runClusterDetailed(o: ClusterOptions): Promise<ClusterResu
   const control = controlFile();
   function updateControl(): void {
     try {
-      writeFileSync(control, JSON.stringify({ launcherPid: process.pid, primaryPid: pidOf("primary"), backupPid: pidOf("backup"), arbiterPid: arbiter.proc.pid }));
+      writeFileSync(control, JSON.stringify({ launcherPid: process.pid, primaryPid: pidOf("primary"), backupPid: pidOf("backup"), arbiterPid: arbiter?.proc.pid }));
     } catch {
       // The control file is a convenience for `ftvm crash`; without it, keys still work.
     }
@@ -499,6 +556,7 @@ export async function runClusterDetailed(o: ClusterOptions): Promise<ClusterResu
     const c = k.toString();
     if (c === "p") crash("primary");
     else if (c === "b") crash("backup");
+    else if (c === "a") crashArbiter();
     else if (c === "q" || c === "\u0003") {
       interrupted = true;
       finish?.();
@@ -532,6 +590,7 @@ export async function runClusterDetailed(o: ClusterOptions): Promise<ClusterResu
   await sink.close();
   await net?.close();
   await diskServer?.close();
+  rmSync(arbiterDir, { recursive: true, force: true });
   // Non-shared: the image of the host that finished as the live primary is the disk's final
   // state: it goes back over the user's image. Without a finish, the hosts' images stay
   // where they are, for a look.
@@ -551,7 +610,7 @@ export async function runClusterDetailed(o: ClusterOptions): Promise<ClusterResu
     // Already gone.
   }
   const text =
-    summary(o, sink.state, news, done, interrupted, Date.now() - started, kills, firstWriteAt, diskServer?.stats, ownImages ? { dir: ownImages.dir, copiedBack } : undefined) +
+    summary(o, sink.state, news, done, interrupted, Date.now() - started, kills, firstWriteAt, diskServer?.stats, ownImages ? { dir: ownImages.dir, copiedBack } : undefined, { cluster, restarts: arbiterRestarts }) +
     (net ? switchSummary(net.sw) : "");
   info(text);
   const failovers = news
@@ -579,7 +638,18 @@ export async function runClusterDetailed(o: ClusterOptions): Promise<ClusterResu
       return { pauseMs: pause ? Number(pause.data.pauseMs) : undefined, cloneMs: Number(n.data.cloneMs), fromSpawnMs: spawned === undefined ? undefined : n.at - spawned, memBytes: Number(n.data.memBytes), sendMs: sent ? Number(sent.data.sendMs) : undefined, sendWallMs: sent ? Number(sent.data.wallMs) : undefined };
     });
   const code = interrupted ? 130 : !done ? EXIT_FAIL : done.trap ? EXIT_FAIL : EXIT_OK;
-  return { code, done, summary: text, failovers, clones, disk: diskServer ? { ...diskServer.stats } : undefined, ownImages: ownImages ? { dir: ownImages.dir, copiedBack } : undefined };
+  return {
+    code,
+    done,
+    summary: text,
+    failovers,
+    clones,
+    disk: diskServer ? { ...diskServer.stats } : undefined,
+    ownImages: ownImages ? { dir: ownImages.dir, copiedBack } : undefined,
+    cluster,
+    arbiterRestarts,
+    divergences: { sink: sink.state.divergences, disk: diskServer?.stats.diverged ?? 0, switch: net?.sw.stats.diverged ?? 0 },
+  };
 }
 
 /** "a" or "a-b" (min-max) of a list of figures. */
@@ -613,7 +683,7 @@ function formatRate(bps: number): string {
 
 function summary(
   o: ClusterOptions,
-  sink: { epoch: number; delivered: number; chunksAccepted: number; chunksDuplicate: number; duplicateBytes: number; refusedStale: number },
+  sink: { epoch: number; delivered: number; chunksAccepted: number; chunksDuplicate: number; duplicateBytes: number; refusedStale: number; divergences: number; refusedCluster: number; uncheckedBytes: number },
   news: { at: number; host: string; text: string; data: Record<string, unknown> }[],
   done: Record<string, unknown> | undefined,
   interrupted: boolean,
@@ -622,6 +692,7 @@ function summary(
   firstWriteAt: Map<number, number>,
   disk?: DiskServer["stats"],
   ownImages?: { dir: string; copiedBack?: string },
+  arbiter?: { cluster: string; restarts: number },
 ): string {
   const lives = news.filter((n) => n.data.event === "live");
   const alone = news.filter((n) => n.data.event === "alone" && !lives.some((l) => l.host === n.host));
@@ -634,11 +705,18 @@ function summary(
   lines.push(`ftvm ft: ${o.program}: ${end} after ${(elapsedMs / 1000).toFixed(1)} s`);
   lines.push(`  output: ${sink.delivered.toLocaleString("en-US")} bytes in ${sink.chunksAccepted} releases, each byte exactly once`);
   lines.push(`  epochs: ${sink.epoch}; failovers: ${lives.length}; duplicates dropped by the sink: ${sink.chunksDuplicate} chunks (${sink.duplicateBytes} bytes); stale outputs refused: ${sink.refusedStale}`);
+  lines.push(
+    `  divergences refused by the sink (re-sent bytes that differ from what it wrote): ${sink.divergences}; output of another cluster refused: ${sink.refusedCluster}` +
+      (sink.uncheckedBytes ? `; re-sent bytes too old to compare: ${sink.uncheckedBytes}` : "") +
+      (arbiter ? `; cluster ${arbiter.cluster}${arbiter.restarts ? `, arbiter restarted ${arbiter.restarts} time${arbiter.restarts === 1 ? "" : "s"}` : ""}` : ""),
+  );
   if (disk)
     lines.push(
       `  disk: ${disk.writes.toLocaleString("en-US")} writes and ${disk.reads.toLocaleString("en-US")} reads performed; writes refused (stale epoch): ${disk.refusedStale}` +
         (disk.ioErrors ? `; I/O errors: ${disk.ioErrors}` : "") +
-        (disk.joined ? `; re-sent requests joined: ${disk.joined}` : ""),
+        (disk.joined ? `; re-sent requests joined: ${disk.joined}` : "") +
+        `; divergences refused: ${disk.diverged}` +
+        (disk.refusedCluster ? `; hosts of another cluster refused: ${disk.refusedCluster}` : ""),
     );
   if (ownImages)
     lines.push(

@@ -4,7 +4,8 @@
 // the node messages and clock readings and carries out the actions the node returns.
 import { randomBytes } from "node:crypto";
 import { performance } from "node:perf_hooks";
-import { ArbiterClient } from "../arbiter/client.js";
+import { ArbiterClient, WrongClusterError } from "../arbiter/client.js";
+import { otherCluster } from "../arbiter/core.js";
 import type { Action, Msg } from "../ft/node.js";
 import { FtNode, ProtocolError } from "../ft/node.js";
 import type { Channel } from "../transport/channel.js";
@@ -18,7 +19,8 @@ import { SINK_SERVICE } from "./sink.js";
 import { realWorld } from "./world.js";
 import { SwitchLink } from "./switch-link.js";
 
-export const LOG_SERVICE = "ftvm-log";
+/** The service name doubles as the protocol's version: "/2" added the cluster id to hello. */
+export const LOG_SERVICE = "ftvm-log/2";
 /**
  * How often the run loop yields to the event loop so acks and heartbeats get in. Well under
  * the heartbeat interval (25 ms); held output makes it yield after every slice anyway.
@@ -35,6 +37,12 @@ const BACKLOG_SEND_MS_PER_ITERATION = 1;
 export interface FtOptions {
   secret: string;
   arbiterUrl: string;
+  /**
+   * The cluster this host belongs to (`ftvm ft` passes its arbiter's). Without it the host
+   * learns it from the arbiter as it starts. Arbiter, sink, switch, disk server and peers of
+   * another cluster are refused.
+   */
+  cluster?: string;
   sinkUrl?: string;
   /** The virtual switch (network clients reach the guest through it; see switch-link.ts). */
   switchUrl?: string;
@@ -112,8 +120,8 @@ export class FtHost {
   private mipsWindow = { at: performance.now(), icount: 0, mips: 0 };
 
   constructor(private readonly o: FtOptions) {
-    this.arbiter = new ArbiterClient(o.arbiterUrl, o.secret);
-    if (o.switchUrl) this.netLink = new SwitchLink(o.switchUrl, o.secret, this.id, () => this.node, () => this.poke());
+    this.arbiter = new ArbiterClient(o.arbiterUrl, o.secret, o.cluster);
+    if (o.switchUrl) this.netLink = new SwitchLink(o.switchUrl, o.secret, this.id, () => this.node, () => this.poke(), () => this.cluster, (why) => this.haltFor(why));
     this.node = new FtNode({
       id: this.id,
       heartbeatMs: o.heartbeatMs,
@@ -171,14 +179,17 @@ export class FtHost {
         case "tas":
           void this.arbiter
             .testAndSetPatiently(a.req, (e) => log(`arbiter unreachable (${e.message}); waiting`))
-            .then((r) => {
-              this.exec(this.node.onTasResult(r, this.now()));
-              this.poke();
-            });
+            .then(
+              (r) => {
+                this.exec(this.node.onTasResult(r, this.now()));
+                this.poke();
+              },
+              (e: Error) => this.haltFor(e.message),
+            );
           break;
         case "output":
           if (a.atMs !== undefined) this.latencyMs.add(this.now() - a.atMs);
-          if (this.sink) this.sink.send({ t: "out", epoch: a.epoch, offset: a.offset, bytes: a.bytes });
+          if (this.sink) this.sink.send({ t: "out", cluster: this.cluster, epoch: a.epoch, offset: a.offset, bytes: a.bytes });
           else if (!this.o.sinkUrl) {
             // No sink: this process's stdout is the outside world.
             process.stdout.write(a.bytes);
@@ -224,6 +235,27 @@ export class FtHost {
       }
     }
     this.netLink?.sync();
+  }
+
+  /** Halts this process for a reason the node cannot see (another cluster's arbiter, a sink's refusal). */
+  private haltFor(reason: string): void {
+    if (this.stopped) return;
+    this.exec([
+      { kind: "news", text: `halting: ${reason}`, data: { event: "halt", role: "halted", epoch: this.node.epoch } },
+      { kind: "halt", reason, code: 3 },
+    ]);
+  }
+
+  /** The cluster this host belongs to (known once runPrimary/runBackup has started). */
+  private get cluster(): string {
+    return this.arbiter.cluster ?? "";
+  }
+
+  /** Learns this host's cluster from the arbiter when no --cluster was given (waiting while it is unreachable). */
+  private async joinCluster(): Promise<void> {
+    if (this.arbiter.cluster !== undefined) return;
+    const s = await this.arbiter.statePatiently((e) => log(`arbiter unreachable (${e.message}); waiting to learn the cluster`));
+    log(`cluster ${s.cluster} (learned from the arbiter, at epoch ${s.epoch})`);
   }
 
   /** Clone memory chunks, and everything sent after them (the channel keeps its order), waiting to go out. */
@@ -285,6 +317,8 @@ export class FtHost {
     // Loaded only when there is a disk: a host's start-up time matters (failover tests race it).
     const { DiskClient } = await import("./diskclient.js");
     this.disk = await DiskClient.open(this.o.diskServerUrl, this.o.secret, {
+      cluster: this.cluster,
+      host: this.id,
       onSettled: () => this.poke(),
       currentEpoch: () => this.node.epoch,
       onFenced: (reason) => {
@@ -300,7 +334,10 @@ export class FtHost {
     for (;;) {
       try {
         const ch = await connect(this.o.sinkUrl, this.o.secret, SINK_SERVICE);
+        ch.send({ t: "hello", host: this.id, cluster: this.cluster });
         ch.on("message", (m) => {
+          // Output of another cluster, or output that differs from what the sink wrote, can never be delivered.
+          if (m.t === "wrong-cluster" || (m.t === "out-refused" && m.diverged === true)) return this.haltFor(`the console sink refused this host: ${String(m.reason)}`);
           if (m.t === "out-ack" || m.t === "out-refused") {
             this.exec(this.node.onSinkAck(m.delivered as number, m.t === "out-refused" ? (m.epoch as number) : undefined));
             this.poke();
@@ -312,7 +349,7 @@ export class FtHost {
         });
         this.sink = ch;
         // Anything not yet acknowledged goes again: the sink drops what it already has.
-        for (const c of this.node.unsunk) ch.send({ t: "out", epoch: this.node.epoch, offset: c.offset, bytes: c.bytes });
+        for (const c of this.node.unsunk) ch.send({ t: "out", cluster: this.cluster, epoch: this.node.epoch, offset: c.offset, bytes: c.bytes });
         return;
       } catch (e) {
         log(`console sink unreachable (${(e as Error).message}); retrying`);
@@ -453,6 +490,7 @@ export class FtHost {
   // ---- primary ---------------------------------------------------------------------
 
   async runPrimary(o: PrimaryOptions): Promise<void> {
+    await this.joinCluster();
     await this.connectSink();
     await this.netLink?.connect();
     await this.connectDisk();
@@ -468,10 +506,16 @@ export class FtHost {
     };
     const server = await this.listenForPeers(o);
     if (o.waitForBackupMs > 0) await Promise.race([backupArrived, new Promise((r) => setTimeout(r, o.waitForBackupMs))]);
-    const state = await this.arbiter.state();
-    const epoch = state.epoch + 1;
     const chosen = backup as { ch: Channel; host: string } | undefined;
-    const r = await this.arbiter.testAndSet({ epoch, host: this.id, members: chosen ? [this.id, chosen.host] : [this.id] });
+    let epoch = 0;
+    let r: Awaited<ReturnType<ArbiterClient["testAndSet"]>>;
+    try {
+      epoch = (await this.arbiter.state()).epoch + 1;
+      r = await this.arbiter.testAndSet({ epoch, host: this.id, members: chosen ? [this.id, chosen.host] : [this.id] });
+    } catch (e) {
+      if (!(e instanceof WrongClusterError)) throw e;
+      r = { granted: false, state: { cluster: e.theirs, epoch: 0, members: [], holder: "" }, reason: e.message };
+    }
     if (!r.granted) {
       chosen?.ch.refuse(CLOSE_REFUSED, "the primary was refused by the arbiter");
       this.exec([{ kind: "news", text: `halting: the arbiter refused epoch ${epoch}: ${r.reason}`, data: { event: "halt" } }, { kind: "halt", reason: r.reason, code: 3 }]);
@@ -506,6 +550,7 @@ export class FtHost {
       onChannel: (ch) => {
         ch.once("message", (m) => {
           if (m.t !== "hello" || typeof m.host !== "string") return ch.refuse(CLOSE_MALFORMED, "expected hello");
+          if (m.cluster !== this.cluster) return ch.refuse(CLOSE_REFUSED, otherCluster(`backup ${m.host}`, String(m.cluster), this.cluster));
           if (this.node.role === "idle") {
             const why = this.firstBackup ? this.firstBackup(ch, m.host) : "this host is not a primary";
             if (why) ch.refuse(CLOSE_REFUSED, why);
@@ -554,7 +599,7 @@ export class FtHost {
     const early: Msg[] = [];
     const collect = (m: Msg) => early.push(m);
     ch.on("message", collect);
-    ch.send({ t: "hello", host: this.id, resume: lsn });
+    ch.send({ t: "hello", host: this.id, cluster: this.cluster, resume: lsn });
     let refused = false;
     const first = await new Promise<Msg | string>((resolve) => {
       const check = () => (early.length ? resolve(early.shift()!) : setTimeout(check, 1));
@@ -583,6 +628,7 @@ export class FtHost {
 
   async runBackup(o: BackupOptions): Promise<void> {
     this.primaryUrl = o.primaryUrl;
+    await this.joinCluster();
     await this.connectSink();
     await this.netLink?.connect();
     await this.connectDisk();
@@ -602,7 +648,7 @@ export class FtHost {
     const early: Msg[] = [];
     const collect = (m: Msg) => early.push(m);
     ch.on("message", collect);
-    ch.send({ t: "hello", host: this.id });
+    ch.send({ t: "hello", host: this.id, cluster: this.cluster });
     const start = await new Promise<Msg>((resolve, reject) => {
       const check = () => (early.length ? resolve(early.shift()!) : setTimeout(check, 1));
       check();
