@@ -53,6 +53,8 @@ host on a terminal. Ends when the guest halts (or on Ctrl-C) with a summary on s
   --crash-primary-after-ms T    SIGKILL the primary T ms after the start
   --crash-backup-at-icount N    SIGKILL the backup when its replay reaches icount N
   --crash-backup-after-ms T     SIGKILL the backup T ms after the start
+  --crash-arbiter-after-ms T    SIGKILL the arbiter T ms after the start (the launcher
+                                restarts it with its state file)
   --crash-primary-every-ms T    SIGKILL whichever host is primary every T ms (a kill that
                                 falls due while no backup is paired waits until one is:
                                 killing a primary without a backup would end the run)
@@ -97,6 +99,7 @@ arbiter, q to stop; or run "ftvm crash primary|backup|arbiter" in another termin
         "crash-primary-after-ms": { type: "string" },
         "crash-backup-at-icount": { type: "string" },
         "crash-backup-after-ms": { type: "string" },
+        "crash-arbiter-after-ms": { type: "string" },
         "partition-after-ms": { type: "string" },
         "crash-primary-every-ms": { type: "string" },
         "drop-channel-after-ms": { type: "string" },
@@ -129,6 +132,7 @@ arbiter, q to stop; or run "ftvm crash primary|backup|arbiter" in another termin
       crashPrimaryAfterMs: opt("crash-primary-after-ms"),
       crashBackupAtIcount: opt("crash-backup-at-icount"),
       crashBackupAfterMs: opt("crash-backup-after-ms"),
+      crashArbiterAfterMs: opt("crash-arbiter-after-ms"),
       partitionAfterMs: opt("partition-after-ms"),
       crashPrimaryEveryMs: opt("crash-primary-every-ms"),
       dropChannelAfterMs: opt("drop-channel-after-ms"),
@@ -160,6 +164,8 @@ export interface ClusterOptions {
   crashPrimaryAfterMs?: number;
   crashBackupAtIcount?: number;
   crashBackupAfterMs?: number;
+  /** SIGKILL the arbiter after this many ms (the launcher restarts it with its state). */
+  crashArbiterAfterMs?: number;
   /** Cut the log channel between the hosts (both sides) after this many ms. */
   partitionAfterMs?: number;
   /** Drop the log channel's TCP connection after this many ms (the primary's side closes it). */
@@ -532,6 +538,7 @@ export async function runClusterDetailed(o: ClusterOptions): Promise<ClusterResu
 
   if (o.crashPrimaryAfterMs !== undefined) timers.push(setTimeout(() => crash("primary"), o.crashPrimaryAfterMs));
   if (o.crashBackupAfterMs !== undefined) timers.push(setTimeout(() => crash("backup"), o.crashBackupAfterMs));
+  if (o.crashArbiterAfterMs !== undefined) timers.push(setTimeout(crashArbiter, o.crashArbiterAfterMs));
   if (o.dropChannelAfterMs !== undefined)
     timers.push(
       setTimeout(() => {

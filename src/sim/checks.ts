@@ -227,6 +227,10 @@ export function checkRun(f: Facts): string[] {
   // ---- cluster ---------------------------------------------------------------------------
   for (const x of f.sinkForeign)
     if (x.kind !== "wrong-cluster") add(x.t, "cluster", `output of host ${x.host} (cluster ${x.cluster}) reached the sink of cluster ${f.cluster} and was ${x.kind === "write" ? "written" : `taken as ${x.kind}`}, not refused for its cluster`);
+  for (const id of ids) {
+    const w = f.hosts[id].wrongCluster;
+    if (w && !f.amnesia) add(f.hosts[id].halted?.t ?? f.endMs, "cluster", `host ${id} halted on an arbiter of another cluster (${w}), though the arbiter never lost its state`);
+  }
   for (const g of f.grants) {
     const h = f.hosts[g.holder as HostId];
     if (h && h.cluster !== g.cluster) add(g.t, "cluster", `host ${g.holder} of cluster ${h.cluster} was granted epoch ${g.epoch} of cluster ${g.cluster}`);
