@@ -273,8 +273,9 @@ describe("FT simulator: every check fires on a broken variant", () => {
     expect(firing("corrupt-clone", "replay-trace").failure).toMatch(/host [C-E] restored its clone at icount \d+ in state .*, but host [BCDEP] took the snapshot/);
   });
 
-  it("every mutation is covered above (the disk ones in sim-disk.test.ts)", () => {
+  it("every mutation is covered above (the disk ones in sim-disk.test.ts, the cluster ones in sim-arbiter.test.ts)", () => {
     expect([...MUTATIONS].sort()).toEqual([
+      "arbiter-forgets-cluster",
       "arbiter-grants-all",
       "arbiter-silent",
       "backup-early-done",
@@ -286,6 +287,7 @@ describe("FT simulator: every check fires on a broken variant", () => {
       "disk-unfenced",
       "node-throws",
       "self-ack",
+      "sink-ignores-cluster",
       "sink-loses-output",
       "sink-no-dedup",
     ]);

@@ -214,7 +214,7 @@ export class SwitchServer {
     if (this.cluster === undefined) return "unknown";
     if (theirs === this.cluster) return undefined;
     this.refusedCluster++;
-    return `host ${String(host)} belongs to cluster ${String(theirs ?? "(none given)")}, this switch to cluster ${this.cluster}`;
+    return `${host === undefined ? "an unannounced host" : `host ${String(host)}`} belongs to cluster ${String(theirs ?? "(none given)")}, this switch to cluster ${this.cluster}`;
   }
 
   private async onHostMessage(ch: Channel, m: { t: string; [k: string]: unknown }): Promise<void> {
