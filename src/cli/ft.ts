@@ -197,6 +197,8 @@ export interface ClusterOptions {
   onStatus?: (s: HostStatus) => void;
   /** Where the summary and log lines go (default stderr). */
   info?: (s: string) => void;
+  /** Called once every process started: crashes one with SIGKILL, as the p, b and a keys do (tests time kills by what they observe). */
+  onControl?: (c: { crash(role: "primary" | "backup" | "arbiter"): void }) => void;
 }
 
 export interface ClusterResult {
@@ -533,6 +535,7 @@ export async function runClusterDetailed(o: ClusterOptions): Promise<ClusterResu
   }
 
   ready = true;
+  o.onControl?.({ crash: (role) => (role === "arbiter" ? crashArbiter() : crash(role)) });
   // A host that went alone before we were ready still wants a backup.
   if ([...statuses.values()].some((s) => s.role === "alone" && alive(s.pid))) scheduleRespawn();
 

@@ -510,8 +510,10 @@ export class FtHost {
     let epoch = 0;
     let r: Awaited<ReturnType<ArbiterClient["testAndSet"]>>;
     try {
-      epoch = (await this.arbiter.state()).epoch + 1;
-      r = await this.arbiter.testAndSet({ epoch, host: this.id, members: chosen ? [this.id, chosen.host] : [this.id] });
+      // Patient: an arbiter that is down (or restarting) as the primary starts is waited for.
+      const waiting = (e: Error) => log(`arbiter unreachable (${e.message}); waiting`);
+      epoch = (await this.arbiter.statePatiently(waiting)).epoch + 1;
+      r = await this.arbiter.testAndSetPatiently({ epoch, host: this.id, members: chosen ? [this.id, chosen.host] : [this.id] }, waiting);
     } catch (e) {
       if (!(e instanceof WrongClusterError)) throw e;
       r = { granted: false, state: { cluster: e.theirs, epoch: 0, members: [], holder: "" }, reason: e.message };

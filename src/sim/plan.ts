@@ -45,9 +45,9 @@ import type { Prng } from "./prng.js";
 /** The stranger of an amnesia run (a fresh primary of the forgetful arbiter's new cluster). */
 export const STRANGER_ID = "X";
 /** The share of seeds (not calm) in which the arbiter restarts with its state at least once. */
-export const ARBITER_RESTART_SHARE = 0.2;
+export const ARBITER_RESTART_SHARE = 0.15;
 /** The share of seeds (not calm) in which the arbiter restarts without its state (loses its memory). */
-export const ARBITER_AMNESIA_SHARE = 0.12;
+export const ARBITER_AMNESIA_SHARE = 0.06;
 /** The share of amnesia runs (console guest) in which a stranger starts against the forgetful arbiter. */
 export const STRANGER_SHARE = 0.75;
 
