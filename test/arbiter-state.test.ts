@@ -7,7 +7,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { ArbiterClient, WrongClusterError } from "../src/arbiter/client.js";
-import { ARBITER_STATE_SHAPE, formatArbiterState, initialState, parseArbiterState, testAndSet } from "../src/arbiter/core.js";
+import { ARBITER_STATE_SHAPE, HOST_ID_CHARS_MAX, MEMBERS_MAX, formatArbiterState, initialState, parseArbiterState, testAndSet } from "../src/arbiter/core.js";
 import { ArbiterStateError, readArbiterState, startArbiter } from "../src/arbiter/server.js";
 import { UsageError } from "../src/cli/args.js";
 import { arbiterCommand } from "../src/cli/hosts.js";
@@ -28,6 +28,17 @@ describe("arbiter core: the cluster id", () => {
     const other = testAndSet(r1.state, { epoch: 2, host: "b", members: ["b"], cluster: "bbbb" });
     expect(other.result).toEqual({ granted: false, state: r1.state, reason: "host b belongs to cluster bbbb, this one to cluster aaaa" });
     expect(testAndSet(r1.state, { epoch: 2, host: "b", members: ["b"] }).result).toMatchObject({ granted: true, state: { cluster: "aaaa", epoch: 2 } });
+  });
+
+  it("refuses a request whose state the file could not hold (too many members, empty or huge host ids): every grant reads back", () => {
+    const s0 = initialState("aaaa");
+    const many = Array.from({ length: MEMBERS_MAX + 1 }, (_, i) => `h${i}`);
+    expect(testAndSet(s0, { epoch: 1, host: "h0", members: many }).result).toMatchObject({ granted: false, reason: expect.stringMatching(/malformed request/) });
+    expect(testAndSet(s0, { epoch: 1, host: "", members: [""] }).result.granted).toBe(false);
+    expect(testAndSet(s0, { epoch: 1, host: "x".repeat(HOST_ID_CHARS_MAX + 1), members: ["x".repeat(HOST_ID_CHARS_MAX + 1)] }).result.granted).toBe(false);
+    const ok = testAndSet(s0, { epoch: 1, host: "h0", members: many.slice(0, MEMBERS_MAX) });
+    expect(ok.result.granted).toBe(true);
+    expect(parseArbiterState(formatArbiterState(ok.state))).toEqual(ok.state);
   });
 
   it("parses a valid state and refuses every wrong shape with what was expected", () => {

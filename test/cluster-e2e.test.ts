@@ -12,7 +12,8 @@ import { afterAll, describe, expect, it } from "vitest";
 import { readArbiterState } from "../src/arbiter/server.js";
 import { runClusterDetailed } from "../src/cli/ft.js";
 import { startSink } from "../src/host/sink.js";
-import { setLogger } from "../src/transport/channel.js";
+import { CLOSE_REFUSED, connect, setLogger } from "../src/transport/channel.js";
+import { LOG_SERVICE } from "../src/host/ft-host.js";
 
 const ROOT = new URL("..", import.meta.url).pathname;
 const dir = mkdtempSync(join(tmpdir(), "ftvm-cluster-e2e-"));
@@ -63,10 +64,17 @@ describe("an arbiter restarted without its state (real processes)", () => {
       const url = /listening (ws:\/\/\S+)/.exec(a1.out)![1];
       const c1 = /^cluster (\S+) epoch 0$/m.exec(a1.out)![1];
       sink.state.cluster = c1;
-      const primary = start(["primary", "programs/pulse.s", "--arbiter", url, "--sink", sink.url, "--cluster", c1, "--listen", "127.0.0.1:0"]);
+      // Generous failure detection: a busy machine must not split the pair by itself (a kill closes the connection: detected at once).
+      const patient = ["--heartbeat-ms", "100", "--timeout-ms", "5000"];
+      const primary = start(["primary", "programs/pulse.s", "--arbiter", url, "--sink", sink.url, "--cluster", c1, "--listen", "127.0.0.1:0", ...patient]);
       await until("the primary to listen", () => /listening ws:\/\//.test(primary.out));
       const purl = /listening (ws:\/\/\S+)/.exec(primary.out)![1];
-      const backup = start(["backup", "--primary", purl, "--arbiter", url, "--sink", sink.url, "--cluster", c1]);
+      // A backup of another cluster is refused by the primary, naming both clusters.
+      const foreign = await connect(purl, secret, LOG_SERVICE);
+      const refused = new Promise<[number, string]>((r) => foreign.on("close", (c, why) => r([c, why])));
+      foreign.send({ t: "hello", host: "stranger", cluster: "elsewhere" });
+      expect(await refused).toEqual([CLOSE_REFUSED, `backup stranger belongs to cluster elsewhere, this one to cluster ${c1}`]);
+      const backup = start(["backup", "--primary", purl, "--arbiter", url, "--sink", sink.url, "--cluster", c1, ...patient]);
       await until("a hundred lines", () => /^100$/m.test(text));
       expect(readArbiterState(join(dir, "a.json"))).toMatchObject({ cluster: c1, epoch: 1 });
 
@@ -128,6 +136,9 @@ describe("ftvm ft restarts a killed arbiter with its state", () => {
       const r = await runClusterDetailed({
         program: "programs/ticker.s",
         respawn: false,
+        // A kill closes the connection (detected at once); a long timeout keeps a busy machine from splitting the pair by itself.
+        heartbeatMs: 100,
+        timeoutMs: 5000,
         quiet: true,
         write: (b) => (out += Buffer.from(b).toString()),
         info: (s) => (info += s),

@@ -18,6 +18,7 @@ import { SWITCH_SERVICE } from "../src/host/switch-link.js";
 import { SWITCH_COMPARE_WINDOW_BYTES_PER_CONN, Switch } from "../src/net/switch.js";
 import { WrittenWindow } from "../src/net/window.js";
 import { CLOSE_REFUSED, connect, setLogger } from "../src/transport/channel.js";
+import { startTestArbiter } from "./helpers.js";
 
 setLogger(() => undefined);
 const te = new TextEncoder();
@@ -149,6 +150,25 @@ describe("virtual switch: comparison", () => {
       ch.close();
     } finally {
       await srv.close();
+    }
+  });
+});
+
+describe("virtual switch: an arbiter of another cluster", () => {
+  it("is refused: no host is taken as primary on its word", async () => {
+    const arb = await startTestArbiter("s", "c9");
+    const logs: string[] = [];
+    const srv = await SwitchServer.start({ secret: "s", port: 0, cluster: "c1", arbiterUrl: arb.url, log: (l) => logs.push(l) });
+    try {
+      const ch = await connect(srv.url, "s", SWITCH_SERVICE);
+      const got = new Promise<Record<string, unknown>>((r) => ch.on("message", (m) => r(m)));
+      ch.send({ t: "live", host: "p", cluster: "c1", epoch: 1, nic: [] });
+      expect(await got).toEqual({ t: "live-refused", reason: expect.stringMatching(/the arbiter at ws:\S+ belongs to cluster c9, this one to cluster c1/) });
+      expect(srv.sw.primary).toBeUndefined();
+      ch.close();
+    } finally {
+      await srv.close();
+      await arb.close();
     }
   });
 });

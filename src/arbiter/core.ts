@@ -66,8 +66,10 @@ export function initialState(cluster = "local"): ArbiterState {
 
 export function testAndSet(s: ArbiterState, r: TasRequest): { state: ArbiterState; result: TasResult } {
   const refuse = (reason: string) => ({ state: s, result: { granted: false as const, state: s, reason } });
-  if (!Number.isSafeInteger(r.epoch) || typeof r.host !== "string" || !Array.isArray(r.members) || !r.members.every((m) => typeof m === "string"))
-    return refuse("malformed request");
+  // The same bounds as the state file's: a grant the arbiter could not read back after a restart must not be given.
+  const hostOk = (h: unknown) => typeof h === "string" && h.length > 0 && h.length <= HOST_ID_CHARS_MAX;
+  if (!Number.isSafeInteger(r.epoch) || !hostOk(r.host) || !Array.isArray(r.members) || r.members.length > MEMBERS_MAX || !r.members.every(hostOk))
+    return refuse(`malformed request (an epoch, a host id and at most ${MEMBERS_MAX} members of 1 to ${HOST_ID_CHARS_MAX} characters)`);
   if (r.cluster !== undefined && r.cluster !== s.cluster) return refuse(otherCluster(`host ${r.host}`, String(r.cluster), s.cluster));
   if (!r.members.includes(r.host)) return refuse(`host ${r.host} is not among the members it names`);
   // A retry of a request that already won (its answer was lost on the way back) wins

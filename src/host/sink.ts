@@ -11,7 +11,7 @@
 //   sink → host  {t:"out-ack", delivered} | {t:"out-refused", reason, delivered, epoch?, diverged?}
 //   host → sink  {t:"status"|"news"|"done", ...}
 import { SinkState } from "../ft/sink.js";
-import { clusterIdProblem } from "../arbiter/core.js";
+import { HOST_ID_CHARS_MAX, clusterIdProblem } from "../arbiter/core.js";
 import type { Channel, Server } from "../transport/channel.js";
 import { CLOSE_MALFORMED, CLOSE_REFUSED, listen, log } from "../transport/channel.js";
 
@@ -68,7 +68,7 @@ export async function startSink(secret: string, cb: SinkCallbacks, port = 0, clu
       };
       ch.on("message", (m) => {
         if (host === undefined) {
-          if (m.t !== "hello" || typeof m.host !== "string" || m.host.length === 0) return ch.refuse(CLOSE_MALFORMED, "expected hello {host, cluster} first");
+          if (m.t !== "hello" || typeof m.host !== "string" || m.host.length === 0 || m.host.length > HOST_ID_CHARS_MAX) return ch.refuse(CLOSE_MALFORMED, "expected hello {host, cluster} first");
           const problem = clusterIdProblem(m.cluster);
           if (problem) return ch.refuse(CLOSE_MALFORMED, `hello: ${problem}`);
           if (state.cluster === undefined) state.cluster = m.cluster as string;
