@@ -315,17 +315,24 @@ export class FtHost {
     }
     if (!this.o.diskServerUrl) return;
     // Loaded only when there is a disk: a host's start-up time matters (failover tests race it).
-    const { DiskClient } = await import("./diskclient.js");
-    this.disk = await DiskClient.open(this.o.diskServerUrl, this.o.secret, {
-      cluster: this.cluster,
-      host: this.id,
-      onSettled: () => this.poke(),
-      currentEpoch: () => this.node.epoch,
-      onFenced: (reason) => {
-        this.exec(this.node.onDiskFenced(reason));
-        this.poke();
-      },
-    });
+    const { DiskClient, DiskClusterError } = await import("./diskclient.js");
+    try {
+      this.disk = await DiskClient.open(this.o.diskServerUrl, this.o.secret, {
+        cluster: this.cluster,
+        host: this.id,
+        onSettled: () => this.poke(),
+        currentEpoch: () => this.node.epoch,
+        onFenced: (reason) => {
+          this.exec(this.node.onDiskFenced(reason));
+          this.poke();
+        },
+      });
+    } catch (e) {
+      // A disk server of another cluster: no retry can help, and nothing else may use it.
+      if (!(e instanceof DiskClusterError)) throw e;
+      this.haltFor(e.message);
+      return new Promise(() => undefined);
+    }
     this.node.setDiskBackend(this.disk);
   }
 

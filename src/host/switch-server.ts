@@ -257,7 +257,10 @@ export class SwitchServer {
         if (!Number.isSafeInteger(m.epoch) || !Array.isArray(m.chunks)) return;
         const diverged = this.sw.stats.diverged;
         if (!this.sw.output(m.epoch as number, m.chunks as OutChunk[])) ch.send({ t: "out-refused", epoch: this.sw.epoch });
-        else if (this.sw.stats.diverged > diverged) ch.send({ t: "out-refused", diverged: true, reason: this.sw.lastDivergence });
+        else if (this.sw.stats.diverged > diverged) {
+          this.o.log(`switch: host ${this.hostOf.get(ch) ?? "(unannounced)"} sent output that diverges; it is told and halts`);
+          ch.send({ t: "out-refused", diverged: true, reason: this.sw.lastDivergence });
+        }
         this.schedulePump();
         return;
       }
