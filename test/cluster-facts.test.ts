@@ -4,7 +4,7 @@
 import { describe, expect, it } from "vitest";
 import { clusterFacts, type HostView } from "../src/host/cluster-facts.js";
 
-const state = (epoch: number, holder: string, members: string[]) => ({ epoch, holder, members });
+const state = (epoch: number, holder: string, members: string[]) => ({ cluster: "c1", epoch, holder, members });
 const views = (xs: [string, HostView][]) => new Map(xs);
 const everyoneAlive = () => true;
 

@@ -3,7 +3,7 @@
 import { spawn } from "node:child_process";
 import { fileURLToPath } from "node:url";
 import { describe, expect, it } from "vitest";
-import { startArbiter } from "../src/arbiter/server.js";
+import { startTestArbiter } from "./helpers.js";
 import { runClusterDetailed } from "../src/cli/ft.js";
 import { setLogger } from "../src/transport/channel.js";
 
@@ -58,7 +58,7 @@ describe("restoring redundancy by cloning (real processes)", () => {
   it("ftvm backup --join: a joiner refused by a primary that already has its backup gets the reason", async () => {
     setLogger(() => undefined);
     const secret = "join-secret";
-    const arb = await startArbiter({ secret });
+    const arb = await startTestArbiter(secret);
     const env = { ...process.env, FTVM_SECRET: secret };
     const procs = [] as ReturnType<typeof spawn>[];
     try {

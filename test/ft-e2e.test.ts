@@ -4,9 +4,10 @@
 import { spawn } from "node:child_process";
 import { describe, expect, it } from "vitest";
 import { ArbiterClient } from "../src/arbiter/client.js";
-import { startArbiter } from "../src/arbiter/server.js";
+import { startTestArbiter } from "./helpers.js";
 import { runCluster } from "../src/cli/ft.js";
 import { setLogger } from "../src/transport/channel.js";
+import { LOG_SERVICE } from "../src/host/ft-host.js";
 
 const ROOT = new URL("..", import.meta.url).pathname;
 const COUNT = Array.from({ length: 100000 }, (_, i) => `${i + 1}\n`).join("");
@@ -78,7 +79,7 @@ describe("FT with real processes", () => {
   it("both hosts dead: nobody serves; a fresh or stale host is refused by the arbiter", async () => {
     setLogger(() => undefined);
     const secret = "test-secret";
-    const arb = await startArbiter({ secret });
+    const arb = await startTestArbiter(secret);
     try {
       // A primary that runs alone claims epoch 1, then is killed.
       const first = spawn(process.execPath, ["--import", "tsx", "src/cli/main.ts", "primary", "programs/ticker.s", "--arbiter", arb.url, "--wait-backup-ms", "0"], {
@@ -116,7 +117,7 @@ describe("FT with real processes", () => {
   it("an unauthenticated peer is refused with a reason and the arbiter keeps serving", async () => {
     const logs: string[] = [];
     setLogger((l) => logs.push(l));
-    const arb = await startArbiter({ secret: "right" });
+    const arb = await startTestArbiter("right");
     try {
       const bad = new ArbiterClient(arb.url, "wrong");
       await expect(bad.state()).rejects.toThrow(/authentication failed|closed \(4401/);
@@ -135,7 +136,7 @@ describe("the log channel refuses bad peers and keeps serving", () => {
     setLogger(() => undefined);
     const { connect } = await import("../src/transport/channel.js");
     const secret = "s3cret";
-    const arb = await startArbiter({ secret });
+    const arb = await startTestArbiter(secret);
     const primary = spawn(process.execPath, ["--import", "tsx", "src/cli/main.ts", "primary", "programs/ticker.s", "--arbiter", arb.url, "--wait-backup-ms", "1500"], {
       cwd: ROOT,
       env: { ...process.env, FTVM_SECRET: secret },
@@ -152,8 +153,8 @@ describe("the log channel refuses bad peers and keeps serving", () => {
           if (m) resolve(m[1]);
         }),
       );
-      await expect(connect(url, "not-the-secret", "ftvm-log")).rejects.toThrow(/4401|authentication failed/);
-      const ch = await connect(url, secret, "ftvm-log");
+      await expect(connect(url, "not-the-secret", LOG_SERVICE)).rejects.toThrow(/4401|authentication failed/);
+      const ch = await connect(url, secret, LOG_SERVICE);
       const closed = new Promise<string>((r) => ch.on("close", (_c, reason) => r(reason)));
       ch.send({ t: "hello" }); // no host: malformed
       expect(await closed).toMatch(/expected hello/);

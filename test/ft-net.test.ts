@@ -86,7 +86,7 @@ describe("the NIC under FT (in-process primary and backup)", () => {
     for (let i = 0; i < 5 && !acts.some((a) => a.kind === "tas"); i++) acts.push(...b.run(++now).actions);
     const tas = acts.find((a) => a.kind === "tas")!;
     expect(tas).toMatchObject({ req: { epoch: 2 } });
-    const live = b.onTasResult({ granted: true, state: { epoch: 2, members: ["B"], holder: "B" } }, now);
+    const live = b.onTasResult({ granted: true, state: { cluster: "local", epoch: 2, members: ["B"], holder: "B" } }, now);
     const resent = live.filter((a) => a.kind === "net-out");
     expect(resent.every((a) => a.kind === "net-out" && a.epoch === 2)).toBe(true);
     // Everything the switch had not confirmed goes again, numbered as the primary numbered it.

@@ -1,5 +1,10 @@
 // Shared test helpers: assemble a snippet and boot it on a machine with devices and a
 // deterministic live environment.
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import type { ArbiterServer } from "../src/arbiter/server.js";
+import { startArbiter } from "../src/arbiter/server.js";
 import { assemble } from "../src/asm/assembler.js";
 import { Bus } from "../src/devices/bus.js";
 import type { Event } from "../src/devices/events.js";
@@ -55,4 +60,20 @@ export function exec(src: string, opts: MachineOptions = {}): Machine {
   const b = boot(src, opts);
   b.runAll();
   return b.m;
+}
+
+/**
+ * An in-process arbiter whose state file lives in a fresh temporary directory (an arbiter
+ * always keeps its state on disk); close() also removes the directory.
+ */
+export async function startTestArbiter(secret: string, cluster = "test-cluster"): Promise<ArbiterServer> {
+  const dir = mkdtempSync(join(tmpdir(), "ftvm-test-arbiter-"));
+  const arb = await startArbiter({ secret, stateFile: join(dir, "state.json"), newClusterId: () => cluster });
+  return {
+    ...arb,
+    async close() {
+      await arb.close();
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
 }

@@ -40,8 +40,8 @@ function unexpectedFailure(r: SimResult): string | undefined {
   return `seed ${r.seed}: ${r.failures.join("\n    ")}\n  replay: ${r.replay}`;
 }
 
-/** Seeds (of the 1,000) that started, completed and saw a failed clone. */
-const cloneTotals = { seeds: 0, completed: 0, failed: 0, started: 0, respawns: 0 };
+/** Seeds (of the 1,000) that started, completed and saw a failed clone; `rated`: seeds without an arbiter restart, over which the rates are taken. */
+const cloneTotals = { seeds: 0, rated: 0, completed: 0, failed: 0, started: 0, respawns: 0 };
 /** Seeds (of the 1,000) that saw a connection drop, each outcome of a reconnect, a pause on a full log buffer, a throttle sleep. */
 const catchUp = { seeds: 0, drops: 0, resumes: 0, resumesRefused: 0, reconnectsFailed: 0, bufferPauses: 0, throttleSleeps: 0 };
 
@@ -52,17 +52,29 @@ describe("FT simulator: 1,000 seeds", () => {
       const bad: string[] = [];
       const t: Record<string, number> = {};
       const diskRuns = { runs: 0, finished: 0 };
+      // Seeds whose arbiter restarts (sim-arbiter.test.ts tells their story) pass every check
+      // like the rest, but are left out of the finishing and clone rates: an arbiter that
+      // loses its memory ends its cluster at the next change of epoch (by design), and an
+      // outage moves every later failure.
+      let rated = 0;
+      let ratedFinished = 0;
       for (let s = from; s <= to; s++) {
         const r = simulate(s);
-        if (r.stats.disk) {
-          diskRuns.runs++;
-          if (r.stats.finished) diskRuns.finished++;
-        }
+        const arbiterFault = r.stats.arbiterRestarts + r.stats.amnesias > 0;
         cloneTotals.seeds++;
-        if (r.stats.clonesCompleted > 0) cloneTotals.completed++;
-        if (r.stats.clonesFailed > 0) cloneTotals.failed++;
-        if (r.stats.clonesStarted > 0) cloneTotals.started++;
         if (r.stats.respawns > 0) cloneTotals.respawns++;
+        if (!arbiterFault) {
+          rated++;
+          if (r.stats.finished) ratedFinished++;
+          if (r.stats.disk) {
+            diskRuns.runs++;
+            if (r.stats.finished) diskRuns.finished++;
+          }
+          cloneTotals.rated++;
+          if (r.stats.clonesCompleted > 0) cloneTotals.completed++;
+          if (r.stats.clonesFailed > 0) cloneTotals.failed++;
+          if (r.stats.clonesStarted > 0) cloneTotals.started++;
+        }
         catchUp.seeds++;
         for (const k of ["drops", "resumes", "resumesRefused", "reconnectsFailed", "bufferPauses", "throttleSleeps"] as const) if (r.stats[k] > 0) catchUp[k]++;
         for (const [k, v] of Object.entries(r.stats)) if (typeof v === "number" || typeof v === "boolean") t[k] = (t[k] ?? 0) + Number(v);
@@ -75,9 +87,10 @@ describe("FT simulator: 1,000 seeds", () => {
       // sink drops, and backup states compared with the primary's must all be common.
       const n = to - from + 1;
       // Disk runs crash more (mid-I/O too) and finish less often than console runs.
-      expect(diskRuns.runs).toBeGreaterThan(n * 0.2);
-      expect(diskRuns.runs).toBeLessThan(n * 0.4);
-      expect(t.finished - diskRuns.finished).toBeGreaterThan((n - diskRuns.runs) * 0.6);
+      expect(rated).toBeGreaterThan(n * 0.7);
+      expect(diskRuns.runs).toBeGreaterThan(rated * 0.2);
+      expect(diskRuns.runs).toBeLessThan(rated * 0.4);
+      expect(ratedFinished - diskRuns.finished).toBeGreaterThan((rated - diskRuns.runs) * 0.6);
       expect(diskRuns.finished).toBeGreaterThan(diskRuns.runs * 0.35);
       expect(t.failovers).toBeGreaterThan(n * 0.2);
       expect(t.aloneWins).toBeGreaterThan(n * 0.1);
@@ -92,10 +105,11 @@ describe("FT simulator: 1,000 seeds", () => {
 
   it("clones are common: over 25% of seeds complete one, over 5% see one fail", () => {
     expect(cloneTotals.seeds).toBe(SEEDS);
-    // 25%, not 30%, since the failure detector stopped counting its own stalls and adapts
-    // to the spread of arrivals (issue 11): fewer short partitions now end in a failover.
-    expect(cloneTotals.completed).toBeGreaterThan(SEEDS * 0.25);
-    expect(cloneTotals.failed).toBeGreaterThan(SEEDS * 0.05);
+    // Measured: 307 of 1,000 seeds before arbiter restarts were drawn and before the failure
+    // detector stopped counting its own stalls (issue 11): fewer short partitions now end
+    // in a failover, and fewer clones follow.
+    expect(cloneTotals.completed).toBeGreaterThan(cloneTotals.rated * 0.25);
+    expect(cloneTotals.failed).toBeGreaterThan(cloneTotals.rated * 0.05);
     expect(cloneTotals.started).toBeGreaterThan(cloneTotals.completed);
   });
 
@@ -275,8 +289,9 @@ describe("FT simulator: every check fires on a broken variant", () => {
     expect(firing("corrupt-clone", "replay-trace").failure).toMatch(/host [C-E] restored its clone at icount \d+ in state .*, but host [BCDEP] took the snapshot/);
   });
 
-  it("every mutation is covered above (the disk ones in sim-disk.test.ts)", () => {
+  it("every mutation is covered above (the disk ones in sim-disk.test.ts, the cluster ones in sim-arbiter.test.ts)", () => {
     expect([...MUTATIONS].sort()).toEqual([
+      "arbiter-forgets-cluster",
       "arbiter-grants-all",
       "arbiter-silent",
       "backup-early-done",
@@ -288,6 +303,7 @@ describe("FT simulator: every check fires on a broken variant", () => {
       "disk-unfenced",
       "node-throws",
       "self-ack",
+      "sink-ignores-cluster",
       "sink-loses-output",
       "sink-no-dedup",
     ]);

@@ -5,7 +5,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { Command } from "./args.js";
 import { EXIT_FAIL, EXIT_OK, UsageError, parse } from "./args.js";
-import { CONTROL_FILE_PREFIX } from "./ft.js";
+import { CONTROL_FILE_PREFIX, controlFile } from "./ft.js";
 
 /** Launchers whose control file is readable and whose process runs. */
 function runningLaunchers(): number[] {
@@ -27,8 +27,9 @@ function runningLaunchers(): number[] {
 
 export const crashCommand: Command = {
   name: "crash",
-  summary: "crash a host of the running `ftvm ft` cluster: ftvm crash primary|backup",
-  usage: "usage: ftvm crash primary|backup [--launcher PID]\n\nAsks the launcher of the cluster `ftvm ft` runs on this machine to SIGKILL its current\nprimary or backup (it refuses a kill that would leave no host with the guest's state).\nWith several clusters running, --launcher PID says which.",
+  summary: "crash a process of the running `ftvm ft` cluster: ftvm crash primary|backup|arbiter",
+  usage:
+    "usage: ftvm crash primary|backup|arbiter [--launcher PID]\n\nAsks the launcher of the cluster `ftvm ft` runs on this machine to SIGKILL its current\nprimary or backup (it refuses a kill that would leave no host with the guest's state), or\nkills its arbiter (the launcher restarts it with its state). With several clusters\nrunning, --launcher PID says which.",
   run(argv) {
     const p = parse(argv, { launcher: { type: "string" } }, this.usage);
     if (p.values.help) {
@@ -36,7 +37,7 @@ export const crashCommand: Command = {
       return EXIT_OK;
     }
     const role = p.positionals[0];
-    if (p.positionals.length !== 1 || (role !== "primary" && role !== "backup")) throw new UsageError(this.usage);
+    if (p.positionals.length !== 1 || (role !== "primary" && role !== "backup" && role !== "arbiter")) throw new UsageError(this.usage);
     const launchers = runningLaunchers();
     const want = p.values.launcher === undefined ? undefined : Number(p.values.launcher);
     if (want !== undefined && !launchers.includes(want)) {
@@ -52,6 +53,21 @@ export const crashCommand: Command = {
       return EXIT_FAIL;
     }
     const c = { launcherPid: want ?? launchers[0] };
+    if (role === "arbiter") {
+      // The arbiter has no rule to keep: kill it directly (the launcher restarts it and
+      // rewrites its control file with the new pid).
+      let arbiterPid: unknown;
+      try {
+        arbiterPid = (JSON.parse(readFileSync(controlFile(c.launcherPid), "utf8")) as { arbiterPid?: unknown }).arbiterPid;
+        if (typeof arbiterPid !== "number") throw new Error("no arbiter pid");
+        process.kill(arbiterPid, "SIGKILL");
+      } catch (e) {
+        process.stderr.write(`ftvm crash: could not kill the arbiter of launcher ${c.launcherPid}: ${(e as Error).message}\n`);
+        return EXIT_FAIL;
+      }
+      process.stderr.write(`ftvm crash: sent SIGKILL to the arbiter (pid ${arbiterPid})\n`);
+      return EXIT_OK;
+    }
     // The launcher does the kill: it knows from the arbiter which host is primary now, and
     // refuses (in its own output) a kill that would leave no host with the guest's state.
     try {

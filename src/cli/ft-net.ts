@@ -5,11 +5,11 @@ import { SwitchServer } from "../host/switch-server.js";
 import { setLogPrefix } from "../transport/channel.js";
 import type { Command } from "./args.js";
 import { EXIT_OK, parse } from "./args.js";
-import { exitWithParent, hostPort, need, resolver } from "./hosts.js";
+import { clusterOption, exitWithParent, hostPort, need, resolver } from "./hosts.js";
 
-export async function startClusterSwitch(listen: string, secret: string, arbiterUrl: string, logLine: (s: string) => void, info: (s: string) => void): Promise<SwitchServer> {
+export async function startClusterSwitch(listen: string, secret: string, arbiterUrl: string, logLine: (s: string) => void, info: (s: string) => void, cluster?: string): Promise<SwitchServer> {
   const { host, port } = hostPort(listen, "listen");
-  const srv = await SwitchServer.start({ secret, host, port, arbiterUrl, log: logLine });
+  const srv = await SwitchServer.start({ secret, host, port, arbiterUrl, cluster, log: logLine });
   const a = srv.address();
   // Always shown (also with --quiet): clients and scripts need the address.
   info(`ftvm ft: network clients connect to ${a.host}:${a.port} (virtual switch)\n`);
@@ -23,7 +23,7 @@ export function switchSummary(sw: Switch): string {
     `re-delivered to a new primary ${s.redeliveredBytes} bytes; duplicates dropped ${s.duplicateChunks} chunks (${s.duplicateBytes} bytes); stale outputs refused ${s.staleRefused}; ` +
     `disconnected for overflow or unread replies ${s.overflowDisconnects}` +
     (s.discardedBytes > 0 ? ` (${s.discardedBytes.toLocaleString("en-US")} bytes of replies to them discarded)` : "") +
-    `\n`
+    `; divergences refused ${s.diverged}\n`
   );
 }
 
@@ -39,12 +39,13 @@ is what this prints as "listening ws://HOST:PORT" (choose it with --hosts).
   --listen [HOST:]PORT  the client-facing TCP address (default host 127.0.0.1)
   --hosts HOST:PORT     where hosts connect (default 127.0.0.1:0, an unused port)
   --arbiter URL         the arbiter: only the holder of the current epoch gets input  env FTVM_ARBITER
+  --cluster ID          the cluster served (default: the arbiter's); hosts of another are refused  env FTVM_CLUSTER
   --secret S            shared secret for every channel                               env FTVM_SECRET
   --exit-with-parent    exit when stdin closes`,
   async run(argv) {
     const p = parse(
       argv,
-      { listen: { type: "string" }, hosts: { type: "string" }, arbiter: { type: "string" }, secret: { type: "string" }, config: { type: "string" }, "exit-with-parent": { type: "boolean" } },
+      { listen: { type: "string" }, hosts: { type: "string" }, arbiter: { type: "string" }, cluster: { type: "string" }, secret: { type: "string" }, config: { type: "string" }, "exit-with-parent": { type: "boolean" } },
       this.usage,
     );
     if (p.values.help) {
@@ -63,6 +64,7 @@ is what this prints as "listening ws://HOST:PORT" (choose it with --hosts).
       hostsHost: hosts.host,
       hostsPort: hosts.port,
       arbiterUrl: need(get, "arbiter", this.usage),
+      cluster: clusterOption(get("cluster")),
       log: (line) => process.stderr.write(`${line}\n`),
     });
     const a = srv.address();

@@ -41,8 +41,14 @@ interface Child {
   role: "arbiter" | "primary" | "backup";
   proc: ChildProcess;
   url?: string;
+  /** An arbiter's cluster, from its "cluster ID epoch N" line. */
+  cluster?: string;
   exited: boolean;
 }
+
+/** Attempts to restart a dead arbiter (on its port, with its state) before giving up. */
+const ARBITER_RESTART_ATTEMPTS_MAX = 50;
+const ARBITER_RESTART_DELAY_MS = 200;
 
 export const ftCommand: Command = {
   name: "ft",
@@ -64,6 +70,8 @@ no backup is paired (per the arbiter's membership) waits until one is.
   --crash-primary-after-ms T    SIGKILL the primary T ms after the pair is formed
   --crash-backup-at-icount N    SIGKILL the backup when its replay reaches icount N
   --crash-backup-after-ms T     SIGKILL the backup T ms after the pair is formed
+  --crash-arbiter-after-ms T    SIGKILL the arbiter T ms after the pair is formed (the
+                                launcher restarts it with its state file)
   --crash-primary-every-ms T    SIGKILL whichever host is primary every T ms
   --partition-after-ms T        cut the log channel between the hosts T ms after the pair
                                 is formed
@@ -95,8 +103,12 @@ no backup is paired (per the arbiter's membership) waits until one is.
   --quiet                       no status lines, no host log lines
   --interpret                   use the reference interpreter
 
-While it runs: press p to crash the primary, b to crash the backup, q to stop; or run
-"ftvm crash primary" / "ftvm crash backup" in another terminal.`,
+The arbiter keeps its cluster id and epochs in a file in a temporary directory of this
+run (written and fsynced before each grant is answered); if it dies, the launcher
+restarts it on the same port with that file, so it remembers every epoch.
+
+While it runs: press p to crash the primary, b to crash the backup, a to crash the
+arbiter, q to stop; or run "ftvm crash primary|backup|arbiter" in another terminal.`,
   async run(argv) {
     const p = parse(
       argv,
@@ -105,6 +117,7 @@ While it runs: press p to crash the primary, b to crash the backup, q to stop; o
         "crash-primary-after-ms": { type: "string" },
         "crash-backup-at-icount": { type: "string" },
         "crash-backup-after-ms": { type: "string" },
+        "crash-arbiter-after-ms": { type: "string" },
         "partition-after-ms": { type: "string" },
         "crash-primary-every-ms": { type: "string" },
         "drop-channel-after-ms": { type: "string" },
@@ -137,6 +150,7 @@ While it runs: press p to crash the primary, b to crash the backup, q to stop; o
       crashPrimaryAfterMs: opt("crash-primary-after-ms"),
       crashBackupAtIcount: opt("crash-backup-at-icount"),
       crashBackupAfterMs: opt("crash-backup-after-ms"),
+      crashArbiterAfterMs: opt("crash-arbiter-after-ms"),
       partitionAfterMs: opt("partition-after-ms"),
       crashPrimaryEveryMs: opt("crash-primary-every-ms"),
       dropChannelAfterMs: opt("drop-channel-after-ms"),
@@ -168,6 +182,8 @@ export interface ClusterOptions {
   crashPrimaryAfterMs?: number;
   crashBackupAtIcount?: number;
   crashBackupAfterMs?: number;
+  /** SIGKILL the arbiter after this many ms (the launcher restarts it with its state). */
+  crashArbiterAfterMs?: number;
   /** Cut the log channel between the hosts (both sides) after this many ms. */
   partitionAfterMs?: number;
   /** Drop the log channel's TCP connection after this many ms (the primary's side closes it). */
@@ -199,6 +215,8 @@ export interface ClusterOptions {
   onStatus?: (s: HostStatus) => void;
   /** Where the summary and log lines go (default stderr). */
   info?: (s: string) => void;
+  /** Called once every process started: crashes one with SIGKILL, as the p, b and a keys do (tests time kills by what they observe). */
+  onControl?: (c: { crash(role: "primary" | "backup" | "arbiter"): void }) => void;
 }
 
 export interface ClusterResult {
@@ -214,6 +232,11 @@ export interface ClusterResult {
   ownImages?: { dir: string; copiedBack?: string };
   /** Per completed clone: the primary's pause, the clone's time from the join request to the pair's epoch, and from spawning the process. */
   clones: { pauseMs?: number; cloneMs: number; fromSpawnMs?: number; memBytes: number; sendMs?: number; sendWallMs?: number }[];
+  /** The run's cluster id (its arbiter's), and how often the launcher restarted a dead arbiter. */
+  cluster?: string;
+  arbiterRestarts: number;
+  /** Re-sent output refused because it differed from what was written: by the console sink, the shared disk, the switch. */
+  divergences: { sink: number; disk: number; switch: number };
 }
 
 export async function runCluster(o: ClusterOptions): Promise<number> {
@@ -240,7 +263,7 @@ export async function runClusterDetailed(o: ClusterOptions): Promise<ClusterResu
     if (!tty) return;
     clearStatus();
     const lines = [...statuses.values()].filter((s) => s.role !== "halted" && alive(s.pid)).map(statusLine);
-    lines.push("keys: p crash primary · b crash backup · q quit");
+    lines.push("keys: p crash primary · b crash backup · a crash arbiter · q quit");
     process.stderr.write(lines.join("\n") + "\n");
     statusLines = lines.length;
   };
@@ -273,6 +296,9 @@ export async function runClusterDetailed(o: ClusterOptions): Promise<ClusterResu
   const selfExits: { pid: number; role: string; code: number | null; at: number }[] = [];
   /** Backups that exited before they ever started (refused by the primary, which may be finishing): not host failures. */
   let joinersRefused = 0;
+  /** The current arbiter process (the launcher restarts it if it dies), and its restarts. */
+  let arbiter: Child | undefined;
+  let arbiterRestarts = 0;
   /** Set once the launcher's helpers below exist (news may arrive before). */
   let ready = false;
   const firstWriteAt = new Map<number, number>();
@@ -343,6 +369,8 @@ export async function runClusterDetailed(o: ClusterOptions): Promise<ClusterResu
       const child: Child = { role, proc, exited: false };
       children.push(child);
       createInterface({ input: proc.stdout! }).on("line", (line) => {
+        const cl = /^cluster (\S+) epoch \d+$/.exec(line);
+        if (cl) child.cluster = cl[1];
         const m = /^listening (ws:\/\/\S+)$/.exec(line);
         if (m && !child.url) {
           child.url = m[1];
@@ -359,7 +387,8 @@ export async function runClusterDetailed(o: ClusterOptions): Promise<ClusterResu
           if ([...statuses.values()].some((s) => s.pid === proc.pid)) selfExits.push({ pid: proc.pid!, role, code, at: Date.now() });
           else joinersRefused++;
         }
-          // Every host gone without finishing: nobody can serve any more.
+        if (child === arbiter && !stopping) restartArbiter(0);
+        // Every host gone without finishing: nobody can serve any more.
         const hosts = children.filter((c) => c.role !== "arbiter");
         if (hosts.every((c) => c.exited) && !done) {
           net?.serviceLost("no host is left to run the guest");
@@ -375,12 +404,37 @@ export async function runClusterDetailed(o: ClusterOptions): Promise<ClusterResu
     });
 
   const hb = ["--heartbeat-ms", String(o.heartbeatMs ?? HEARTBEAT_INTERVAL_MS_DEFAULT), "--timeout-ms", String(o.timeoutMs ?? FAILURE_TIMEOUT_MS_DEFAULT)];
-  const arbiter = await spawnChild("arbiter", ["--listen", "127.0.0.1:0"]);
-  const net = o.listen !== undefined ? await startClusterSwitch(o.listen, secret, arbiter.url!, logLine, info) : undefined;
+  // The arbiter's state lives in this run's own directory: a new cluster per run, and a
+  // restarted arbiter (see restartArbiter) finds every epoch it granted.
+  const arbiterDir = mkdtempSync(join(tmpdir(), "ftvm-arbiter-"));
+  const arbiterState = join(arbiterDir, "state.json");
+  arbiter = await spawnChild("arbiter", ["--listen", "127.0.0.1:0", "--state", arbiterState]);
+  const arbiterUrl = arbiter.url!;
+  const cluster = arbiter.cluster!;
+  // Sink, disk and switch belong to the arbiter's cluster before any host starts.
+  sink.state.cluster = cluster;
+  diskServer?.setCluster(cluster);
+  const net = o.listen !== undefined ? await startClusterSwitch(o.listen, secret, arbiterUrl, logLine, info, cluster) : undefined;
+  function restartArbiter(attempt: number): void {
+    if (stopping || done) return;
+    if (attempt >= ARBITER_RESTART_ATTEMPTS_MAX) return logLine(`the arbiter could not be restarted after ${attempt} attempts; hosts wait for it`);
+    arbiterRestarts += attempt === 0 ? 1 : 0;
+    if (attempt === 0) logLine(`the arbiter died; restarting it at ${arbiterUrl} with its state ${arbiterState}`);
+    spawnChild("arbiter", ["--listen", arbiterUrl.replace(/^ws:\/\//, ""), "--state", arbiterState]).then(
+      (c) => {
+        arbiter = c;
+        if (c.cluster !== cluster) logLine(`the restarted arbiter is of cluster ${c.cluster}, not ${cluster}: every host will refuse it`);
+        updateControl();
+      },
+      () => setTimeout(() => restartArbiter(attempt + 1), ARBITER_RESTART_DELAY_MS),
+    );
+  }
   const common = [
     ...(net ? ["--switch", net.url] : []),
     "--arbiter",
-    arbiter.url!,
+    arbiterUrl,
+    "--cluster",
+    cluster,
     "--sink",
     sink.url,
     ...(diskServer ? ["--disk-server", diskServer.url] : []),
@@ -420,7 +474,7 @@ export async function runClusterDetailed(o: ClusterOptions): Promise<ClusterResu
     ...(o.crashBackupAtIcount !== undefined ? ["--crash-at-icount", String(o.crashBackupAtIcount)] : []),
   ]);
 
-  const arbiterClient = new ArbiterClient(arbiter.url!, secret);
+  const arbiterClient = new ArbiterClient(arbiterUrl, secret, cluster);
   /** Who is primary and whether a paired backup exists, from the arbiter (see cluster-facts.ts). */
   /** Processes we SIGKILLed: dead to us at once, though the OS answers for them until the launcher reaps them. */
   const killedPids = new Set<number>();
@@ -434,6 +488,21 @@ export async function runClusterDetailed(o: ClusterOptions): Promise<ClusterResu
     if (byStatus) return byStatus;
     const c = role === "primary" ? primary : backup;
     return c.exited ? undefined : c.proc.pid;
+  };
+  const crashArbiter = (): boolean => {
+    const pid = arbiter && !arbiter.exited ? arbiter.proc.pid : undefined;
+    if (pid === undefined) {
+      logLine("no arbiter to crash");
+      return true;
+    }
+    logLine(`crashing the arbiter (pid ${pid}) with SIGKILL`);
+    kills.push({ role: "arbiter", at: Date.now(), pid });
+    try {
+      process.kill(pid, "SIGKILL");
+    } catch {
+      // Already gone.
+    }
+    return true;
   };
   /**
    * SIGKILLs the primary or the backup of the current epoch, only while the arbiter says
@@ -504,12 +573,15 @@ export async function runClusterDetailed(o: ClusterOptions): Promise<ClusterResu
   // (write, then rename): a reader never sees half a file, and pids that change with
   // every failover are not copied anywhere.
   const control = controlFile();
-  try {
-    writeFileSync(control + ".tmp", JSON.stringify({ launcherPid: process.pid, arbiterPid: arbiter.proc.pid }));
-    renameSync(control + ".tmp", control);
-  } catch {
-    // The control file is a convenience for `ftvm crash`; without it, keys still work.
+  function updateControl(): void {
+    try {
+      writeFileSync(control + ".tmp", JSON.stringify({ launcherPid: process.pid, arbiterPid: arbiter?.proc.pid }));
+      renameSync(control + ".tmp", control);
+    } catch {
+      // The control file is a convenience for `ftvm crash`; without it, keys still work.
+    }
   }
+  updateControl();
   const onCrashPrimary = () => void crash("primary", false);
   const onCrashBackup = () => void crash("backup", false);
   process.on("SIGUSR1", onCrashPrimary);
@@ -575,6 +647,7 @@ export async function runClusterDetailed(o: ClusterOptions): Promise<ClusterResu
   }
 
   ready = true;
+  o.onControl?.({ crash: (role) => (role === "arbiter" ? crashArbiter() : void crash(role, false)) });
   // A host that went alone before we were ready still wants a backup.
   if ([...statuses.values()].some((s) => s.role === "alone" && alive(s.pid))) scheduleRespawn();
 
@@ -586,6 +659,7 @@ export async function runClusterDetailed(o: ClusterOptions): Promise<ClusterResu
   afterPair(o.crashBackupAfterMs, "kill-backup-once", () => crash("backup", true));
   afterPair(o.dropChannelAfterMs, "drop-channel", () => signalPair("SIGUSR1", "dropping the log channel's connection (the backup should reconnect)", false));
   afterPair(o.partitionAfterMs, "partition", () => signalPair("SIGUSR2", "cutting the log channel between primary and backup (a partition)", true));
+  afterPair(o.crashArbiterAfterMs, "kill-arbiter-once", async () => crashArbiter());
   timers.push(setInterval(renderStatus, 250));
 
   let interrupted = false;
@@ -595,6 +669,7 @@ export async function runClusterDetailed(o: ClusterOptions): Promise<ClusterResu
     const c = k.toString();
     if (c === "p") void crash("primary", false);
     else if (c === "b") void crash("backup", false);
+    else if (c === "a") crashArbiter();
     else if (c === "q" || c === "\u0003") {
       interrupted = true;
       finish?.();
@@ -632,6 +707,7 @@ export async function runClusterDetailed(o: ClusterOptions): Promise<ClusterResu
   await sink.close();
   await net?.close();
   await diskServer?.close();
+  rmSync(arbiterDir, { recursive: true, force: true });
   // Non-shared: the image of the host that finished as the live primary is the disk's final
   // state: it goes back over the user's image. Without a finish, the hosts' images stay
   // where they are, for a look.
@@ -658,7 +734,7 @@ export async function runClusterDetailed(o: ClusterOptions): Promise<ClusterResu
       cloneFailures: cloneFailureReasons,
       respawnGaveUp,
       pairFormedMs: pairFormedAt === undefined ? undefined : pairFormedAt - started,
-    }) +
+    }, { cluster, restarts: arbiterRestarts }) +
     (net ? switchSummary(net.sw) : "");
   info(text);
   const failovers = news
@@ -686,7 +762,18 @@ export async function runClusterDetailed(o: ClusterOptions): Promise<ClusterResu
       return { pauseMs: pause ? Number(pause.data.pauseMs) : undefined, cloneMs: Number(n.data.cloneMs), fromSpawnMs: spawned === undefined ? undefined : n.at - spawned, memBytes: Number(n.data.memBytes), sendMs: sent ? Number(sent.data.sendMs) : undefined, sendWallMs: sent ? Number(sent.data.wallMs) : undefined };
     });
   const code = interrupted ? 130 : !done ? EXIT_FAIL : done.trap ? EXIT_FAIL : EXIT_OK;
-  return { code, done, summary: text, failovers, clones, disk: diskServer ? { ...diskServer.stats } : undefined, ownImages: ownImages ? { dir: ownImages.dir, copiedBack } : undefined };
+  return {
+    code,
+    done,
+    summary: text,
+    failovers,
+    clones,
+    disk: diskServer ? { ...diskServer.stats } : undefined,
+    ownImages: ownImages ? { dir: ownImages.dir, copiedBack } : undefined,
+    cluster,
+    arbiterRestarts,
+    divergences: { sink: sink.state.divergences, disk: diskServer?.stats.diverged ?? 0, switch: net?.sw.stats.diverged ?? 0 },
+  };
 }
 
 /** "a" or "a-b" (min-max) of a list of figures. */
@@ -720,7 +807,7 @@ function formatRate(bps: number): string {
 
 function summary(
   o: ClusterOptions,
-  sink: { epoch: number; delivered: number; chunksAccepted: number; chunksDuplicate: number; duplicateBytes: number; refusedStale: number },
+  sink: { epoch: number; delivered: number; chunksAccepted: number; chunksDuplicate: number; duplicateBytes: number; refusedStale: number; divergences: number; refusedCluster: number; uncheckedBytes: number },
   news: { at: number; host: string; text: string; data: Record<string, unknown> }[],
   done: Record<string, unknown> | undefined,
   interrupted: boolean,
@@ -730,6 +817,7 @@ function summary(
   disk?: DiskServer["stats"],
   ownImages?: { dir: string; copiedBack?: string },
   health?: { unprotectedMs: number; selfExits: { pid: number; role: string; code: number | null }[]; joinersRefused: number; cloneFailures: string[]; respawnGaveUp?: string; pairFormedMs?: number },
+  arbiter?: { cluster: string; restarts: number },
 ): string {
   const lives = news.filter((n) => n.data.event === "live");
   // Every "alone", also from a host that had gone live earlier (it later lost its own backup).
@@ -743,11 +831,18 @@ function summary(
   lines.push(`ftvm ft: ${o.program}: ${end} after ${(elapsedMs / 1000).toFixed(1)} s`);
   lines.push(`  output: ${sink.delivered.toLocaleString("en-US")} bytes in ${sink.chunksAccepted} releases, each byte exactly once`);
   lines.push(`  epochs: ${sink.epoch}; failovers: ${lives.length}; duplicates dropped by the sink: ${sink.chunksDuplicate} chunks (${sink.duplicateBytes} bytes); stale outputs refused: ${sink.refusedStale}`);
+  lines.push(
+    `  divergences refused by the sink (re-sent bytes that differ from what it wrote): ${sink.divergences}; output of another cluster refused: ${sink.refusedCluster}` +
+      (sink.uncheckedBytes ? `; re-sent bytes too old to compare: ${sink.uncheckedBytes}` : "") +
+      (arbiter ? `; cluster ${arbiter.cluster}${arbiter.restarts ? `, arbiter restarted ${arbiter.restarts} time${arbiter.restarts === 1 ? "" : "s"}` : ""}` : ""),
+  );
   if (disk)
     lines.push(
       `  disk: ${disk.writes.toLocaleString("en-US")} writes and ${disk.reads.toLocaleString("en-US")} reads performed; writes refused (stale epoch): ${disk.refusedStale}` +
         (disk.ioErrors ? `; I/O errors: ${disk.ioErrors}` : "") +
-        (disk.joined ? `; re-sent requests joined: ${disk.joined}` : ""),
+        (disk.joined ? `; re-sent requests joined: ${disk.joined}` : "") +
+        `; divergences refused: ${disk.diverged}` +
+        (disk.refusedCluster ? `; hosts of another cluster refused: ${disk.refusedCluster}` : ""),
     );
   if (ownImages)
     lines.push(

@@ -1,8 +1,10 @@
 // `ftvm arbiter`, `ftvm primary`, `ftvm backup`: each FT role as its own process, for
 // separate machines. Options come from flags, then environment variables (FTVM_*), then
 // a JSON config file (--config), then defaults.
+import { randomBytes } from "node:crypto";
 import { readFileSync } from "node:fs";
-import { startArbiter } from "../arbiter/server.js";
+import { clusterIdProblem } from "../arbiter/core.js";
+import { ArbiterStateError, startArbiter } from "../arbiter/server.js";
 import { FAILURE_TIMEOUT_MS_DEFAULT, HEARTBEAT_INTERVAL_MS_DEFAULT } from "../ft/detector.js";
 import { FtHost } from "../host/ft-host.js";
 import { loadProgram } from "../host/program.js";
@@ -15,6 +17,7 @@ const SHARED = {
   config: { type: "string" },
   secret: { type: "string" },
   arbiter: { type: "string" },
+  cluster: { type: "string" },
   sink: { type: "string" },
   switch: { type: "string" },
   "disk-server": { type: "string" },
@@ -32,6 +35,10 @@ const SHARED = {
 } as const;
 
 const SHARED_HELP = `  --arbiter URL         the arbiter (ws://HOST:PORT)              env FTVM_ARBITER
+  --cluster ID          the cluster this host belongs to (the arbiter prints it); without
+                        it the host learns it from the arbiter as it starts. An arbiter,
+                        sink, switch, disk server or peer of another cluster is refused
+                                                                  env FTVM_CLUSTER
   --sink URL            console sink for guest output (default: stdout) env FTVM_SINK
   --switch URL          virtual switch: network clients reach the guest through it env FTVM_SWITCH
   --disk-server URL     the shared disk's server (ftvm ft --disk starts one); the
@@ -106,6 +113,7 @@ function ftOptions(get: (n: string) => string | undefined, usage: string) {
   return {
     secret: need(get, "secret", usage),
     arbiterUrl: need(get, "arbiter", usage),
+    cluster: clusterOption(get("cluster")),
     sinkUrl: get("sink"),
     switchUrl: get("switch"),
     diskServerUrl: get("disk-server"),
@@ -127,6 +135,18 @@ function diskImageOption(get: (n: string) => string | undefined): string | undef
   return image;
 }
 
+/** A new random cluster id (an arbiter that starts without state founds a new cluster). */
+export function newClusterId(): string {
+  return randomBytes(8).toString("hex");
+}
+
+export function clusterOption(v: string | undefined): string | undefined {
+  if (v === undefined) return undefined;
+  const problem = clusterIdProblem(v);
+  if (problem) throw new UsageError(`--cluster: ${problem}`);
+  return v;
+}
+
 function slowdownOption(v: string | undefined): number | undefined {
   if (v === undefined) return undefined;
   const f = Number(v);
@@ -143,11 +163,16 @@ async function runHost(f: () => Promise<void>): Promise<number> {
 export const arbiterCommand: Command = {
   name: "arbiter",
   summary: "run the arbiter: test-and-set with epochs",
-  usage: `usage: ftvm arbiter --listen HOST:PORT [--secret S] [--state FILE]
+  usage: `usage: ftvm arbiter --state FILE [--listen HOST:PORT] [--secret S]
 
+  --state FILE          where the arbiter keeps its cluster id and epochs (required):
+                        every grant is written and fsynced there before it is answered,
+                        so a restarted arbiter never grants an epoch twice. A FILE that
+                        does not exist founds a new cluster (a new random id): hosts of
+                        any other cluster refuse it.                env FTVM_STATE
   --listen HOST:PORT    where to listen (default 127.0.0.1:0, an unused port)
-  --state FILE          keep the epoch in FILE, so a restarted arbiter remembers it
-Prints "listening ws://HOST:PORT" when ready.`,
+Prints "cluster ID epoch N" and then "listening ws://HOST:PORT" when ready. A state FILE
+of the wrong shape is refused (exit 2) with what was expected.`,
   async run(argv) {
     const p = parse(argv, { ...SHARED, listen: { type: "string" }, state: { type: "string" } }, this.usage);
     if (p.values.help) {
@@ -158,8 +183,22 @@ Prints "listening ws://HOST:PORT" when ready.`,
     exitWithParent(p);
     const { host, port } = hostPort(get("listen") ?? "127.0.0.1:0", "listen");
     setLogPrefix("arbiter: ");
-    const server = await startArbiter({ host, port, secret: need(get, "secret", this.usage), stateFile: get("state") });
-    process.stdout.write(`listening ${server.url}\n`);
+    const secret = need(get, "secret", this.usage);
+    const stateFile = need(get, "state", this.usage);
+    let server;
+    try {
+      server = await startArbiter({ host, port, secret, stateFile, newClusterId });
+    } catch (e) {
+      if (e instanceof ArbiterStateError) throw new UsageError(e.message);
+      throw e;
+    }
+    const s = server.state();
+    process.stderr.write(
+      server.created
+        ? `arbiter: founded cluster ${s.cluster}; its state is in ${stateFile}\n`
+        : `arbiter: cluster ${s.cluster} at epoch ${s.epoch} (held by ${s.holder || "nobody"}), from ${stateFile}\n`,
+    );
+    process.stdout.write(`cluster ${s.cluster} epoch ${s.epoch}\nlistening ${server.url}\n`);
     return new Promise<number>(() => undefined);
   },
 };

@@ -18,11 +18,14 @@ export const simCommand: Command = {
 Runs the FT protocol (primary, backup, arbiter, console sink: the unchanged src/ft state
 machines) inside one process on a simulated clock and network, with faults drawn from
 the seed: message delay, loss, duplication, reordering, partitions of each link,
-sink connection resets, arbiter outages, and crashes of either host at any step. Each
+sink connection resets, arbiter outages and restarts (with its state, or without it: the
+arbiter loses its memory and founds a new cluster, and a stranger may start against it),
+and crashes of either host at any step. Each
 run checks: at most one host releases output per epoch; output leaves only once the
 backup holds the log; the sink's stream is one execution's output (no gap, duplicate or
 reordering); the backup's trace equals the primary's; acknowledged output is never lost;
-the guest finishes when a member of the current epoch survives.
+the guest finishes when a member of the current epoch survives; output of another
+cluster never gets past the sink, and no epoch of a cluster is granted twice.
 
 About 30% of seeds run a disk guest on a shared disk (a simulated disk server with
 epoch fencing, completions in any order, primaries crashing with requests in flight);
@@ -87,7 +90,7 @@ seed replays exactly: ftvm sim --seed S.`,
     const start = intOption(p.values.start as string | undefined, "start") ?? 1;
     const t0 = performance.now();
     const failed: SimResult[] = [];
-    const total = { failovers: 0, aloneWins: 0, crashes: 0, elections: 0, tracePoints: 0, finished: 0, respawns: 0, clonesStarted: 0, clonesCompleted: 0, clonesFailed: 0, diskRuns: 0, diskFinished: 0, crashesMidIo: 0, diskRefused: 0, diskReissued: 0, nonShared: 0, nonSharedFinished: 0, liveImages: 0, localErrors: 0, localHalts: 0, cloneDiskChunks: 0 };
+    const total = { failovers: 0, aloneWins: 0, crashes: 0, elections: 0, tracePoints: 0, finished: 0, respawns: 0, clonesStarted: 0, clonesCompleted: 0, clonesFailed: 0, diskRuns: 0, diskFinished: 0, crashesMidIo: 0, diskRefused: 0, diskReissued: 0, nonShared: 0, nonSharedFinished: 0, liveImages: 0, localErrors: 0, localHalts: 0, cloneDiskChunks: 0, restartSeeds: 0, amnesiaSeeds: 0, amnesiaFinished: 0, strangers: 0, foreignRefused: 0, wrongClusterHalts: 0 };
     for (let s = start; s < start + count!; s++) {
       const r = simulate(s, opts);
       total.failovers += r.stats.failovers;
@@ -100,6 +103,14 @@ seed replays exactly: ftvm sim --seed S.`,
       total.clonesStarted += r.stats.clonesStarted;
       total.clonesCompleted += r.stats.clonesCompleted;
       total.clonesFailed += r.stats.clonesFailed;
+      if (r.stats.arbiterRestarts > 0) total.restartSeeds++;
+      if (r.stats.amnesias > 0) {
+        total.amnesiaSeeds++;
+        if (r.stats.finished) total.amnesiaFinished++;
+      }
+      total.strangers += r.stats.strangers;
+      total.foreignRefused += r.stats.foreignRefused;
+      total.wrongClusterHalts += r.stats.wrongClusterHalts;
       if (r.stats.disk) {
         total.diskRuns++;
         if (r.stats.finished) total.diskFinished++;
@@ -127,7 +138,8 @@ seed replays exactly: ftvm sim --seed S.`,
         `${total.crashes} host crashes, ${total.elections} arbiter requests, ${total.tracePoints} backup states compared with the primary's; ` +
         `${total.respawns} backups respawned, ${total.clonesStarted} clones sent (${total.clonesCompleted} completed, ${total.clonesFailed} failed); ` +
         `${total.diskRuns} disk runs (${total.diskFinished} finished, their image checked): ${total.crashesMidIo} crashes with disk requests in flight, ${total.diskReissued} requests re-issued by a new primary, ${total.diskRefused} stale writes refused; ` +
-        `of them ${total.nonShared} with non-shared disks (${total.nonSharedFinished} finished): ${total.liveImages} images checked as a backup went live, ${total.cloneDiskChunks} image chunks cloned, ${total.localErrors} backup disk errors injected, ${total.localHalts} backups halted on a persistent one\n`,
+        `of them ${total.nonShared} with non-shared disks (${total.nonSharedFinished} finished): ${total.liveImages} images checked as a backup went live, ${total.cloneDiskChunks} image chunks cloned, ${total.localErrors} backup disk errors injected, ${total.localHalts} backups halted on a persistent one; ` +
+        `${total.restartSeeds} seeds restarted the arbiter with its state; ${total.amnesiaSeeds} seeds hit "the arbiter loses its memory" (${total.amnesiaFinished} still finished the guest): ${total.strangers} strangers started against it, ${total.foreignRefused} of their outputs refused by the sink for their cluster, ${total.wrongClusterHalts} hosts halted on meeting the forgetful arbiter\n`,
     );
     process.stdout.write(`sim: ${count} seeds ran, ${failed.length} failed\n`);
     return failed.length ? EXIT_FAIL : EXIT_OK;

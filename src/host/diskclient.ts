@@ -20,12 +20,19 @@ const GEOMETRY_TIMEOUT_MS = 5000;
 /** Unanswered requests a client keeps: its device has DISK_REQUESTS_MAX slots, and a new primary re-issues at most those. */
 const CLIENT_PENDING_MAX = 2 * DISK_REQUESTS_MAX;
 
+/** The disk server belongs to another cluster: no retry can help. */
+export class DiskClusterError extends Error {}
+
 interface Pending {
   msg: Msg;
   done: (status: number, data?: Uint8Array) => void;
 }
 
 export interface DiskClientOptions {
+  /** This host's cluster: sent with the hello and every request (a disk server of another cluster refuses them). */
+  cluster?: string;
+  /** This host's id, for the server's reports. */
+  host?: string;
   /** After each completion was handed over, so a sleeping run loop wakes. */
   onSettled?: () => void;
   /** The server refused a write of ours: a newer epoch has used the disk. */
@@ -64,18 +71,19 @@ export class DiskClient implements DiskBackend {
     const start = Date.now();
     for (;;) {
       try {
-        const { ch, geometry } = await DiskClient.connectOnce(url, secret);
+        const { ch, geometry } = await DiskClient.connectOnce(url, secret, opts);
         const c = new DiskClient(url, secret, geometry, opts);
         c.attach(ch);
         return c;
       } catch (e) {
+        if (e instanceof DiskClusterError) throw e;
         if (Date.now() - start >= patienceMs) throw new Error(`the disk server at ${url} is unreachable: ${(e as Error).message}`);
         await new Promise((r) => setTimeout(r, RECONNECT_DELAY_MS));
       }
     }
   }
 
-  private static async connectOnce(url: string, secret: string): Promise<{ ch: Channel; geometry: DiskGeometry }> {
+  private static async connectOnce(url: string, secret: string, o: DiskClientOptions): Promise<{ ch: Channel; geometry: DiskGeometry }> {
     const ch = await connect(url, secret, DISK_SERVICE);
     const geometry = await new Promise<DiskGeometry>((resolve, reject) => {
       const timer = setTimeout(() => {
@@ -85,10 +93,11 @@ export class DiskClient implements DiskBackend {
       ch.once("message", (m) => {
         clearTimeout(timer);
         if (m.t === "geometry" && Number.isSafeInteger(m.blocks) && Number.isSafeInteger(m.blockBytes)) resolve({ blocks: m.blocks as number, blockBytes: m.blockBytes as number });
+        else if (m.t === "wrong-cluster") reject(new DiskClusterError(`the disk server at ${url} refused this host: ${String(m.reason)}`));
         else reject(new Error(`expected the disk's geometry, got "${m.t}"`));
       });
       ch.once("close", (_c, reason) => reject(new Error(`closed before sending the geometry (${reason})`)));
-      ch.send({ t: "hello" });
+      ch.send({ t: "hello", ...(o.cluster !== undefined ? { cluster: o.cluster } : {}), ...(o.host !== undefined ? { host: o.host } : {}) });
     });
     return { ch, geometry };
   }
@@ -100,7 +109,9 @@ export class DiskClient implements DiskBackend {
   submit(req: DiskRequest, done: (status: number, data?: Uint8Array) => void, epoch = 0): void {
     if (this.pending.size >= CLIENT_PENDING_MAX) throw new Error(`disk client: more than ${CLIENT_PENDING_MAX} requests unanswered`);
     const id = `${this.clientId}-${this.nextId++}`;
-    const msg: Msg = { t: "req", id, epoch, op: req.op, block: req.block, count: req.count };
+    // The seq (the device's identity of the request, the same on every host) lets the server compare a re-issued write with the one it performed.
+    const msg: Msg = { t: "req", id, epoch, op: req.op, block: req.block, count: req.count, seq: req.seq };
+    if (this.opts.cluster !== undefined) msg.cluster = this.opts.cluster;
     if (req.data) msg.data = req.data;
     this.pending.set(id, { msg, done });
     this.ch?.send(msg);
@@ -126,7 +137,7 @@ export class DiskClient implements DiskBackend {
   private async reconnect(): Promise<void> {
     while (!this.closed) {
       try {
-        const { ch, geometry } = await DiskClient.connectOnce(this.url, this.secret);
+        const { ch, geometry } = await DiskClient.connectOnce(this.url, this.secret, this.opts);
         if (geometry.blocks !== this.geometry.blocks || geometry.blockBytes !== this.geometry.blockBytes) {
           ch.close("wrong disk");
           throw new Error(`the disk server now serves ${geometry.blocks} blocks of ${geometry.blockBytes} bytes, not ${this.geometry.blocks} of ${this.geometry.blockBytes}`);
@@ -139,6 +150,11 @@ export class DiskClient implements DiskBackend {
         }
         return;
       } catch (e) {
+        if (e instanceof DiskClusterError) {
+          this.closed = true;
+          this.opts.onFenced?.((e as Error).message, 0);
+          return;
+        }
         log(`disk server unreachable (${(e as Error).message}); retrying`);
         await new Promise((r) => setTimeout(r, RECONNECT_DELAY_MS));
       }
@@ -150,7 +166,8 @@ export class DiskClient implements DiskBackend {
     if (!p) return; // an answer to a request already answered (a re-sent one): nothing to do
     if (m.t === "refused") {
       const now = this.opts.currentEpoch?.();
-      if (now !== undefined && now >= Number(m.epoch) && now > (p.msg.epoch as number)) {
+      // A write that differs from the one the disk performed for the same request is no stale copy: it never goes again.
+      if (m.diverged !== true && now !== undefined && now >= Number(m.epoch) && now > (p.msg.epoch as number)) {
         this.renewed++;
         p.msg.epoch = now;
         this.ch?.send(p.msg);

@@ -1,10 +1,23 @@
 // The shared disk as a server: it stands outside both hosts' failure domain (in the
 // `ftvm ft` launcher, like the console sink), owns the image (a FileDisk), and performs
-// the requests of whichever host is live. Protocol (over an authenticated channel):
-//   client → server  {t:"hello"}                             first, on every connection
-//   server → client  {t:"geometry", blocks, blockBytes}     its answer
-//   client → server  {t:"req", id, epoch, op, block, count, data?}
-//   server → client  {t:"done", id, status, data?} | {t:"refused", id, reason, epoch}
+// the requests of whichever host is live. Protocol (over an authenticated channel; the
+// service's "/2" added the cluster id and the request's seq):
+//   client → server  {t:"hello", cluster, host?}             first, on every connection
+//   server → client  {t:"geometry", blocks, blockBytes}     its answer, or
+//                    {t:"wrong-cluster", reason}            to a host of another cluster (then closed)
+//   client → server  {t:"req", id, cluster, epoch, op, block, count, seq, data?}
+//   server → client  {t:"done", id, status, data?} | {t:"refused", id, reason, epoch, diverged?}
+//
+// Cluster: the server belongs to one cluster (the launcher's, set before any host starts;
+// without one it takes the first a hello carries) and refuses hosts and requests of
+// another: their epochs come from another arbiter and mean nothing here.
+//
+// Comparison: a new primary re-issues the writes its predecessor may have performed (the
+// same request of the guest: same seq, block and bytes). The server keeps the writes it
+// accepted, by seq, up to DISK_COMPARE_BYTES_MAX of their data (the oldest are forgotten
+// first), and refuses a write whose seq it knows with other blocks or bytes: a divergence
+// (two executions writing through one disk), reported with epoch, host and block, and
+// counted; the writer is told, and halts.
 //
 // Fencing: the server remembers the highest epoch any request carried (only a host that
 // won an epoch submits, so every epoch seen was granted) and refuses a WRITE that arrives
@@ -25,10 +38,14 @@
 import type { DiskGeometry, DiskRequest } from "../devices/disk.js";
 import { DISK_READ, DISK_REQUEST_BYTES_MAX, DISK_REQUESTS_MAX, DISK_STATUS, DISK_WRITE } from "../devices/disk.js";
 import type { Channel, Server } from "../transport/channel.js";
-import { CLOSE_MALFORMED, listen, log } from "../transport/channel.js";
+import { CLOSE_MALFORMED, CLOSE_REFUSED, listen, log } from "../transport/channel.js";
+import { clusterIdProblem } from "../arbiter/core.js";
 import { FileDisk } from "./disk.js";
 
-export const DISK_SERVICE = "ftvm-disk";
+/** The service name doubles as the protocol's version: "/2" added the cluster id and the request's seq. */
+export const DISK_SERVICE = "ftvm-disk/2";
+/** Data of accepted writes the server keeps to compare re-issued writes with (the oldest are forgotten first). */
+export const DISK_COMPARE_BYTES_MAX = 8 * 1024 * 1024;
 /** Requests one connection may have queued or in flight; more is a misbehaving client (its device has DISK_REQUESTS_MAX slots). */
 export const DISK_SERVER_PENDING_PER_CONNECTION_MAX = 4 * DISK_REQUESTS_MAX;
 /** Request ids are strings chosen by the client (its identity and a counter). */
@@ -45,6 +62,10 @@ export interface DiskServerStats {
   joined: number;
   /** The highest epoch any request carried. */
   epoch: number;
+  /** Re-issued writes whose blocks or bytes differed from the write the server had accepted for the same request (refused). */
+  diverged: number;
+  /** Hosts and requests refused because they belong to another cluster. */
+  refusedCluster: number;
 }
 
 interface Job {
@@ -59,6 +80,9 @@ interface Job {
 export interface DiskServer extends Server {
   stats: DiskServerStats;
   geometry: DiskGeometry;
+  /** The cluster the server belongs to (undefined until set or learned from a first hello). */
+  readonly cluster: string | undefined;
+  setCluster(id: string): void;
 }
 
 function overlaps(a: DiskRequest, b: DiskRequest): boolean {
@@ -70,6 +94,7 @@ function requestProblem(m: Record<string, unknown>, g: DiskGeometry): string | u
   if (typeof m.id !== "string" || m.id.length === 0 || m.id.length > REQUEST_ID_CHARS_MAX) return "a request needs a string id";
   if (!Number.isSafeInteger(m.epoch) || (m.epoch as number) < 0) return `request ${m.id}: epoch must be a non-negative integer`;
   if (m.op !== DISK_READ && m.op !== DISK_WRITE) return `request ${m.id}: op must be DISK_READ or DISK_WRITE`;
+  if (m.seq !== undefined && (!Number.isSafeInteger(m.seq) || (m.seq as number) < 0)) return `request ${m.id}: seq must be a non-negative integer`;
   const block = m.block as number;
   const count = m.count as number;
   if (!Number.isSafeInteger(block) || !Number.isSafeInteger(count) || block < 0 || count < 1) return `request ${m.id}: block and count must be integers (count at least 1)`;
@@ -80,10 +105,33 @@ function requestProblem(m: Record<string, unknown>, g: DiskGeometry): string | u
   return undefined;
 }
 
-export async function startDiskServer(secret: string, imagePath: string, port = 0): Promise<DiskServer> {
+export async function startDiskServer(secret: string, imagePath: string, port = 0, clusterId?: string): Promise<DiskServer> {
   const file = await FileDisk.open(imagePath);
   const g = file.geometry;
-  const stats: DiskServerStats = { reads: 0, writes: 0, refusedStale: 0, ioErrors: 0, joined: 0, epoch: 0 };
+  const stats: DiskServerStats = { reads: 0, writes: 0, refusedStale: 0, ioErrors: 0, joined: 0, epoch: 0, diverged: 0, refusedCluster: 0 };
+  let cluster = clusterId;
+  /** Accepted writes by seq (insertion order: the oldest first), and their data's total. */
+  const accepted = new Map<number, { block: number; count: number; data: Uint8Array }>();
+  let acceptedBytes = 0;
+  const remember = (seq: number, block: number, count: number, data: Uint8Array) => {
+    if (accepted.has(seq)) return;
+    accepted.set(seq, { block, count, data });
+    acceptedBytes += data.length;
+    for (const [k, v] of accepted) {
+      if (acceptedBytes <= DISK_COMPARE_BYTES_MAX) break;
+      accepted.delete(k);
+      acceptedBytes -= v.data.length;
+    }
+  };
+  /** Where a write differs from the write accepted for the same request, or undefined. */
+  const differs = (seq: number, block: number, count: number, data: Uint8Array): string | undefined => {
+    const a = accepted.get(seq);
+    if (!a) return undefined;
+    if (a.block !== block || a.count !== count) return `blocks ${block}..${block + count - 1}, but it wrote blocks ${a.block}..${a.block + a.count - 1}`;
+    for (let i = 0; i < data.length; i++)
+      if (data[i] !== a.data[i]) return `other bytes at block ${block + Math.floor(i / g.blockBytes)} (byte ${i % g.blockBytes})`;
+    return undefined;
+  };
   /** Queued and in-flight requests, in arrival order. */
   let jobs: Job[] = [];
   const perChannel = new Map<Channel, number>();
@@ -124,10 +172,27 @@ export async function startDiskServer(secret: string, imagePath: string, port = 
     service: DISK_SERVICE,
     onChannel(ch: Channel) {
       ch.on("close", () => perChannel.delete(ch));
+      let host = "a host";
+      const wrongCluster = (theirs: unknown) => {
+        stats.refusedCluster++;
+        const reason = `${host} belongs to cluster ${String(theirs ?? "(none given)")}, this disk server to cluster ${cluster}`;
+        ch.send({ t: "wrong-cluster", reason });
+        ch.refuse(CLOSE_REFUSED, reason);
+      };
       ch.on("message", (m) => {
         // The geometry answers a hello (sent unasked, it could reach the client before it listens).
-        if (m.t === "hello") return ch.send({ t: "geometry", blocks: g.blocks, blockBytes: g.blockBytes });
+        if (m.t === "hello") {
+          if (typeof m.host === "string" && m.host.length > 0 && m.host.length <= REQUEST_ID_CHARS_MAX) host = `host ${m.host}`;
+          if (m.cluster !== undefined) {
+            const problem = clusterIdProblem(m.cluster);
+            if (problem) return ch.refuse(CLOSE_MALFORMED, `hello: ${problem}`);
+            cluster ??= m.cluster as string;
+          }
+          if (cluster !== undefined && m.cluster !== cluster) return wrongCluster(m.cluster);
+          return ch.send({ t: "geometry", blocks: g.blocks, blockBytes: g.blockBytes });
+        }
         if (m.t !== "req") return ch.refuse(CLOSE_MALFORMED, `unknown message "${m.t}"`);
+        if (cluster !== undefined && m.cluster !== cluster) return wrongCluster(m.cluster);
         const problem = requestProblem(m, g);
         if (problem) return ch.refuse(CLOSE_MALFORMED, problem);
         const id = m.id as string;
@@ -153,6 +218,17 @@ export async function startDiskServer(secret: string, imagePath: string, port = 
           req: { seq: 0, slot: 0, op, block: m.block as number, count: m.count as number, addr: 0, tag: 0, data: op === DISK_WRITE ? (m.data as Uint8Array) : undefined },
         };
         if (op === DISK_WRITE && epoch < stats.epoch) return refuse(job);
+        const seq = m.seq;
+        if (op === DISK_WRITE && Number.isSafeInteger(seq) && (seq as number) > 0) {
+          const why = differs(seq as number, job.req.block, job.req.count, job.req.data!);
+          if (why) {
+            stats.diverged++;
+            const reason = `write of request ${String(seq)} from ${host} in epoch ${epoch} diverges: ${why} for that request: a divergence`;
+            log(`disk refused a write: ${reason}`);
+            return ch.send({ t: "refused", id, reason, epoch: stats.epoch, diverged: true });
+          }
+          remember(seq as number, job.req.block, job.req.count, job.req.data!);
+        }
         jobs.push(job);
         count(ch, 1);
         pump();
@@ -163,6 +239,12 @@ export async function startDiskServer(secret: string, imagePath: string, port = 
     ...server,
     stats,
     geometry: g,
+    get cluster() {
+      return cluster;
+    },
+    setCluster(id: string) {
+      cluster = id;
+    },
     async close() {
       await server.close();
       await file.close();

@@ -4,7 +4,8 @@
 // the node messages and clock readings and carries out the actions the node returns.
 import { randomBytes } from "node:crypto";
 import { performance } from "node:perf_hooks";
-import { ArbiterClient } from "../arbiter/client.js";
+import { ArbiterClient, WrongClusterError } from "../arbiter/client.js";
+import { otherCluster } from "../arbiter/core.js";
 import type { Action, Msg } from "../ft/node.js";
 import { FtNode, ProtocolError } from "../ft/node.js";
 import type { Channel } from "../transport/channel.js";
@@ -19,7 +20,8 @@ import { realWorld } from "./world.js";
 import { HostError } from "./errors.js";
 import { SwitchLink } from "./switch-link.js";
 
-export const LOG_SERVICE = "ftvm-log";
+/** The service name doubles as the protocol's version: "/2" added the cluster id to hello. */
+export const LOG_SERVICE = "ftvm-log/2";
 /**
  * How often the run loop yields to the event loop so acks and heartbeats get in. Well under
  * the heartbeat interval (25 ms); held output makes it yield after every slice anyway.
@@ -38,6 +40,12 @@ const BACKLOG_SEND_MS_PER_ITERATION = 1;
 export interface FtOptions {
   secret: string;
   arbiterUrl: string;
+  /**
+   * The cluster this host belongs to (`ftvm ft` passes its arbiter's). Without it the host
+   * learns it from the arbiter as it starts. Arbiter, sink, switch, disk server and peers of
+   * another cluster are refused.
+   */
+  cluster?: string;
   sinkUrl?: string;
   /** The virtual switch (network clients reach the guest through it; see switch-link.ts). */
   switchUrl?: string;
@@ -117,8 +125,8 @@ export class FtHost {
   private mipsWindow = { at: performance.now(), icount: 0, mips: 0 };
 
   constructor(private readonly o: FtOptions) {
-    this.arbiter = new ArbiterClient(o.arbiterUrl, o.secret);
-    if (o.switchUrl) this.netLink = new SwitchLink(o.switchUrl, o.secret, this.id, () => this.node, () => this.poke());
+    this.arbiter = new ArbiterClient(o.arbiterUrl, o.secret, o.cluster);
+    if (o.switchUrl) this.netLink = new SwitchLink(o.switchUrl, o.secret, this.id, () => this.node, () => this.poke(), () => this.cluster, (why) => this.haltFor(why));
     this.node = new FtNode({
       id: this.id,
       heartbeatMs: o.heartbeatMs,
@@ -177,14 +185,17 @@ export class FtHost {
         case "tas":
           void this.arbiter
             .testAndSetPatiently(a.req, (e) => log(`arbiter unreachable (${e.message}); waiting`))
-            .then((r) => {
-              this.exec(this.node.onTasResult(r, this.now()));
-              this.poke();
-            });
+            .then(
+              (r) => {
+                this.exec(this.node.onTasResult(r, this.now()));
+                this.poke();
+              },
+              (e: Error) => this.haltFor(e.message),
+            );
           break;
         case "output":
           if (a.atMs !== undefined) this.latencyMs.add(this.now() - a.atMs);
-          if (this.sink) this.sink.send({ t: "out", epoch: a.epoch, offset: a.offset, bytes: a.bytes });
+          if (this.sink) this.sink.send({ t: "out", cluster: this.cluster, epoch: a.epoch, offset: a.offset, bytes: a.bytes });
           else if (!this.o.sinkUrl) {
             // No sink: this process's stdout is the outside world.
             process.stdout.write(a.bytes);
@@ -230,6 +241,27 @@ export class FtHost {
       }
     }
     this.netLink?.sync();
+  }
+
+  /** Halts this process for a reason the node cannot see (another cluster's arbiter, a sink's refusal). */
+  private haltFor(reason: string): void {
+    if (this.stopped) return;
+    this.exec([
+      { kind: "news", text: `halting: ${reason}`, data: { event: "halt", role: "halted", epoch: this.node.epoch } },
+      { kind: "halt", reason, code: 3 },
+    ]);
+  }
+
+  /** The cluster this host belongs to (known once runPrimary/runBackup has started). */
+  private get cluster(): string {
+    return this.arbiter.cluster ?? "";
+  }
+
+  /** Learns this host's cluster from the arbiter when no --cluster was given (waiting while it is unreachable). */
+  private async joinCluster(): Promise<void> {
+    if (this.arbiter.cluster !== undefined) return;
+    const s = await this.arbiter.statePatiently((e) => log(`arbiter unreachable (${e.message}); waiting to learn the cluster`));
+    log(`cluster ${s.cluster} (learned from the arbiter, at epoch ${s.epoch})`);
   }
 
   /** Clone memory chunks, and everything sent after them (the channel keeps its order), waiting to go out. */
@@ -289,15 +321,24 @@ export class FtHost {
     }
     if (!this.o.diskServerUrl) return;
     // Loaded only when there is a disk: a host's start-up time matters (failover tests race it).
-    const { DiskClient } = await import("./diskclient.js");
-    this.disk = await DiskClient.open(this.o.diskServerUrl, this.o.secret, {
-      onSettled: () => this.poke(),
-      currentEpoch: () => this.node.epoch,
-      onFenced: (reason) => {
-        this.exec(this.node.onDiskFenced(reason));
-        this.poke();
-      },
-    });
+    const { DiskClient, DiskClusterError } = await import("./diskclient.js");
+    try {
+      this.disk = await DiskClient.open(this.o.diskServerUrl, this.o.secret, {
+        cluster: this.cluster,
+        host: this.id,
+        onSettled: () => this.poke(),
+        currentEpoch: () => this.node.epoch,
+        onFenced: (reason) => {
+          this.exec(this.node.onDiskFenced(reason));
+          this.poke();
+        },
+      });
+    } catch (e) {
+      // A disk server of another cluster: no retry can help, and nothing else may use it.
+      if (!(e instanceof DiskClusterError)) throw e;
+      this.haltFor(e.message);
+      return new Promise(() => undefined);
+    }
     this.node.setDiskBackend(this.disk);
   }
 
@@ -306,7 +347,10 @@ export class FtHost {
     for (;;) {
       try {
         const ch = await connect(this.o.sinkUrl, this.o.secret, SINK_SERVICE);
+        ch.send({ t: "hello", host: this.id, cluster: this.cluster });
         ch.on("message", (m) => {
+          // Output of another cluster, or output that differs from what the sink wrote, can never be delivered.
+          if (m.t === "wrong-cluster" || (m.t === "out-refused" && m.diverged === true)) return this.haltFor(`the console sink refused this host: ${String(m.reason)}`);
           if (m.t === "out-ack" || m.t === "out-refused") {
             this.exec(this.node.onSinkAck(m.delivered as number, m.t === "out-refused" ? (m.epoch as number) : undefined));
             this.poke();
@@ -318,7 +362,7 @@ export class FtHost {
         });
         this.sink = ch;
         // Anything not yet acknowledged goes again: the sink drops what it already has.
-        for (const c of this.node.unsunk) ch.send({ t: "out", epoch: this.node.epoch, offset: c.offset, bytes: c.bytes });
+        for (const c of this.node.unsunk) ch.send({ t: "out", cluster: this.cluster, epoch: this.node.epoch, offset: c.offset, bytes: c.bytes });
         return;
       } catch (e) {
         log(`console sink unreachable (${(e as Error).message}); retrying`);
@@ -459,6 +503,7 @@ export class FtHost {
   // ---- primary ---------------------------------------------------------------------
 
   async runPrimary(o: PrimaryOptions): Promise<void> {
+    await this.joinCluster();
     await this.connectSink();
     await this.netLink?.connect();
     await this.connectDisk();
@@ -474,11 +519,18 @@ export class FtHost {
     };
     const server = await this.listenForPeers(o);
     if (o.waitForBackupMs > 0) await Promise.race([backupArrived, new Promise((r) => setTimeout(r, o.waitForBackupMs))]);
-    const waiting = (e: Error) => log(`arbiter unreachable (${e.message}); waiting`);
-    const state = await this.arbiter.statePatiently(waiting);
-    const epoch = state.epoch + 1;
     const chosen = backup as { ch: Channel; host: string } | undefined;
-    const r = await this.arbiter.testAndSetPatiently({ epoch, host: this.id, members: chosen ? [this.id, chosen.host] : [this.id] }, waiting);
+    let epoch = 0;
+    let r: Awaited<ReturnType<ArbiterClient["testAndSet"]>>;
+    try {
+      // Patient: an arbiter that is down (or restarting) as the primary starts is waited for.
+      const waiting = (e: Error) => log(`arbiter unreachable (${e.message}); waiting`);
+      epoch = (await this.arbiter.statePatiently(waiting)).epoch + 1;
+      r = await this.arbiter.testAndSetPatiently({ epoch, host: this.id, members: chosen ? [this.id, chosen.host] : [this.id] }, waiting);
+    } catch (e) {
+      if (!(e instanceof WrongClusterError)) throw e;
+      r = { granted: false, state: { cluster: e.theirs, epoch: 0, members: [], holder: "" }, reason: e.message };
+    }
     if (!r.granted) {
       chosen?.ch.refuse(CLOSE_REFUSED, "the primary was refused by the arbiter");
       this.exec([{ kind: "news", text: `halting: the arbiter refused epoch ${epoch}: ${r.reason}`, data: { event: "halt" } }, { kind: "halt", reason: r.reason, code: 3 }]);
@@ -513,6 +565,7 @@ export class FtHost {
       onChannel: (ch) => {
         ch.once("message", (m) => {
           if (m.t !== "hello" || typeof m.host !== "string") return ch.refuse(CLOSE_MALFORMED, "expected hello");
+          if (m.cluster !== this.cluster) return ch.refuse(CLOSE_REFUSED, otherCluster(`backup ${m.host}`, String(m.cluster), this.cluster));
           if (this.node.role === "idle") {
             const why = this.firstBackup ? this.firstBackup(ch, m.host) : "this host is not a primary";
             if (why) ch.refuse(CLOSE_REFUSED, why);
@@ -561,7 +614,7 @@ export class FtHost {
     const early: Msg[] = [];
     const collect = (m: Msg) => early.push(m);
     ch.on("message", collect);
-    ch.send({ t: "hello", host: this.id, resume: lsn });
+    ch.send({ t: "hello", host: this.id, cluster: this.cluster, resume: lsn });
     const answer = await firstMessage(ch, early, this.o.timeoutMs);
     const refused = "code" in answer && answer.code === CLOSE_REFUSED;
     const first = "msg" in answer ? answer.msg : "code" in answer ? answer.reason || "closed" : `no answer within ${this.o.timeoutMs} ms`;
@@ -583,6 +636,7 @@ export class FtHost {
 
   async runBackup(o: BackupOptions): Promise<void> {
     this.primaryUrl = o.primaryUrl;
+    await this.joinCluster();
     await this.connectSink();
     await this.netLink?.connect();
     await this.connectDisk();
@@ -602,7 +656,7 @@ export class FtHost {
     const early: Msg[] = [];
     const collect = (m: Msg) => early.push(m);
     ch.on("message", collect);
-    ch.send({ t: "hello", host: this.id });
+    ch.send({ t: "hello", host: this.id, cluster: this.cluster });
     const answer = await firstMessage(ch, early);
     if (!("msg" in answer)) throw new HostError(`the primary closed the log channel before starting: ${("reason" in answer && answer.reason) || "no reason given"}`);
     const start = answer.msg;

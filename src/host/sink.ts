@@ -1,13 +1,22 @@
 // The console sink as a server: it stands outside both hosts' failure domain (in the
 // `ftvm ft` launcher), takes output chunks from whichever host is live, applies the
-// fencing and de-duplication rules of src/ft/sink.ts, writes the guest's output, and
-// acknowledges how far the stream has been delivered. Hosts also send it their status
-// lines and their news (went live, lost an election, finished).
+// cluster check, fencing, comparison and de-duplication rules of src/ft/sink.ts, writes
+// the guest's output, and acknowledges how far the stream has been delivered. Hosts also
+// send it their status lines and their news (went live, lost an election, finished).
+//
+// Protocol (service SINK_SERVICE; "/2" added the hello and the cluster id):
+//   host → sink  {t:"hello", host, cluster}       first; a host of another cluster is told
+//                                                  {t:"wrong-cluster", reason, cluster} and refused
+//   host → sink  {t:"out", cluster, epoch, offset, bytes}
+//   sink → host  {t:"out-ack", delivered} | {t:"out-refused", reason, delivered, epoch?, diverged?}
+//   host → sink  {t:"status"|"news"|"done", ...}
 import { SinkState } from "../ft/sink.js";
+import { HOST_ID_CHARS_MAX, clusterIdProblem } from "../arbiter/core.js";
 import type { Channel, Server } from "../transport/channel.js";
-import { CLOSE_MALFORMED, listen, log } from "../transport/channel.js";
+import { CLOSE_MALFORMED, CLOSE_REFUSED, listen, log } from "../transport/channel.js";
 
-export const SINK_SERVICE = "ftvm-sink";
+/** The service name doubles as the protocol's version: "/2" added the hello and the cluster id. */
+export const SINK_SERVICE = "ftvm-sink/2";
 
 export interface HostStatus {
   host: string;
@@ -37,24 +46,56 @@ export interface SinkCallbacks {
   status?(s: HostStatus): void;
   news?(host: string, text: string, data: Record<string, unknown>): void;
   done?(host: string, data: Record<string, unknown>): void;
+  /** Output refused as a divergence (re-sent bytes that differ from what was written). */
+  diverged?(host: string, epoch: number, offset: number, reason: string): void;
 }
 
-export async function startSink(secret: string, cb: SinkCallbacks, port = 0): Promise<Server & { state: SinkState }> {
-  const state = new SinkState();
+/**
+ * `cluster`: the sink's cluster (the launcher knows it from its arbiter before any host
+ * starts); without one the sink takes the first cluster a host says hello with.
+ */
+export async function startSink(secret: string, cb: SinkCallbacks, port = 0, cluster?: string): Promise<Server & { state: SinkState }> {
+  const state = new SinkState(cluster);
   const server = await listen({
     port,
     secret,
     service: SINK_SERVICE,
     onChannel(ch: Channel) {
+      let host: string | undefined;
+      const wrongCluster = (reason: string) => {
+        ch.send({ t: "wrong-cluster", reason, cluster: state.cluster });
+        ch.refuse(CLOSE_REFUSED, reason);
+      };
       ch.on("message", (m) => {
+        if (host === undefined) {
+          if (m.t !== "hello" || typeof m.host !== "string" || m.host.length === 0 || m.host.length > HOST_ID_CHARS_MAX) return ch.refuse(CLOSE_MALFORMED, "expected hello {host, cluster} first");
+          const problem = clusterIdProblem(m.cluster);
+          if (problem) return ch.refuse(CLOSE_MALFORMED, `hello: ${problem}`);
+          if (state.cluster === undefined) state.cluster = m.cluster as string;
+          if (m.cluster !== state.cluster) {
+            state.refusedCluster++;
+            return wrongCluster(`host ${m.host} belongs to cluster ${String(m.cluster)}, this sink to cluster ${state.cluster}`);
+          }
+          host = m.host;
+          return;
+        }
         switch (m.t) {
           case "out": {
             if (!Number.isSafeInteger(m.epoch) || !Number.isSafeInteger(m.offset) || !(m.bytes instanceof Uint8Array))
               return ch.refuse(CLOSE_MALFORMED, "out needs epoch, offset and bytes");
-            const v = state.accept({ epoch: m.epoch as number, offset: m.offset as number, bytes: m.bytes });
+            const v = state.accept({ epoch: m.epoch as number, offset: m.offset as number, bytes: m.bytes, cluster: typeof m.cluster === "string" ? m.cluster : undefined });
             if (v.kind === "write") cb.write(v.bytes);
+            if (v.kind === "wrong-cluster") {
+              log(`sink refused output of host ${host}: ${v.reason}`);
+              return wrongCluster(v.reason);
+            }
+            if (v.kind === "diverged") {
+              log(`sink refused output of host ${host} (epoch ${String(m.epoch)}, offset ${v.offset}): ${v.reason}`);
+              cb.diverged?.(host, m.epoch as number, v.offset, v.reason);
+              return ch.send({ t: "out-refused", reason: v.reason, delivered: state.delivered, diverged: true });
+            }
             if (v.kind === "stale" || v.kind === "gap") {
-              log(`sink refused output: ${v.reason}`);
+              log(`sink refused output of host ${host}: ${v.reason}`);
               return ch.send({ t: "out-refused", reason: v.reason, delivered: state.delivered, epoch: state.epoch });
             }
             return ch.send({ t: "out-ack", delivered: state.delivered });

@@ -15,7 +15,8 @@ import type { InputEvent, WrittenMark } from "../net/switch.js";
 import type { Channel } from "../transport/channel.js";
 import { connect, log } from "../transport/channel.js";
 
-export const SWITCH_SERVICE = "ftvm-switch";
+/** The service name doubles as the protocol's version: "/2" added the cluster id to announcements and output. */
+export const SWITCH_SERVICE = "ftvm-switch/2";
 /** Between attempts to reach the switch. */
 const RECONNECT_MS = 100;
 /** Output bytes per message to the switch (well under the channel's MESSAGE_BYTES_MAX). */
@@ -39,6 +40,10 @@ export class SwitchLink {
     private readonly hostId: string,
     private readonly node: () => FtNode,
     private readonly poke: () => void,
+    /** This host's cluster (sent with announcements and output). */
+    private readonly cluster: () => string,
+    /** The switch refused this host for good (another cluster, or output that diverged): the host halts. */
+    private readonly onRefused: (reason: string) => void = () => undefined,
   ) {}
 
   async connect(): Promise<void> {
@@ -89,6 +94,11 @@ export class SwitchLink {
         if (Array.isArray(m.marks)) this.node().net.trim(m.marks as WrittenMark[]);
         this.poke();
         return;
+      case "wrong-cluster":
+        return this.onRefused(`the virtual switch refused this host: ${String(m.reason)}`);
+      case "out-refused":
+        if (m.diverged === true) this.onRefused(`the virtual switch refused this host's output: ${String(m.reason)}`);
+        return;
       case "live-refused":
         // The arbiter may not have been reachable, or this host is deposed (then it halts
         // soon): announce again in a while. The switch forwarded nothing to it meanwhile.
@@ -122,7 +132,7 @@ export class SwitchLink {
       }
       // The NIC report matters when the switch takes this host as a new primary (it ignores
       // it for its current primary announcing a later epoch).
-      ch.send({ t: "live", host: this.hostId, epoch: node.epoch, nic: nicReport(node.bus.nic) });
+      ch.send({ t: "live", host: this.hostId, cluster: this.cluster(), epoch: node.epoch, nic: nicReport(node.bus.nic) });
       this.announced = node.epoch;
     }
     const lsn = node.role === "alone" || !node.plog ? Number.MAX_SAFE_INTEGER : node.plog.ackedLsn;
@@ -138,7 +148,7 @@ export class SwitchLink {
       let bytes = 0;
       let j = i;
       while (j < chunks.length && (j === i || bytes + chunks[j][3].length <= OUTPUT_MESSAGE_BYTES_MAX)) bytes += chunks[j++][3].length;
-      this.ch?.send({ t: "net-out", epoch: a.epoch, chunks: chunks.slice(i, j) });
+      this.ch?.send({ t: "net-out", cluster: this.cluster(), epoch: a.epoch, chunks: chunks.slice(i, j) });
       i = j;
     }
   }

@@ -5,6 +5,12 @@
 // sink. A host that announces itself as primary is checked with the arbiter first: only
 // the holder of the current epoch is forwarded input.
 //
+// Cluster: the switch belongs to one cluster (given, or learned from its arbiter's first
+// answer, or from the first host that announces itself when it has no arbiter). Hosts
+// whose announcements or output carry another cluster id are refused with
+// {t:"wrong-cluster", reason}; an arbiter of another cluster (one that lost its state) is
+// refused too, so no host is taken as primary on its word.
+//
 // Limits: input a client sent that the primary has not made durable is bounded by
 // SWITCH_CONN_INPUT_BYTES_MAX (reading pauses long before, at SWITCH_PAUSE_BYTES; only a
 // client that ignores TCP flow control overflows). Replies a client leaves unread are
@@ -17,7 +23,7 @@
 // clients (the primary's held output, the backup's kept copy) fills up.
 import type { AddressInfo, Server as TcpServer, Socket } from "node:net";
 import { createServer } from "node:net";
-import { ArbiterClient } from "../arbiter/client.js";
+import { ArbiterClient, WrongClusterError } from "../arbiter/client.js";
 import type { InputMark, NicReport, OutChunk } from "../net/switch.js";
 import { Switch } from "../net/switch.js";
 import type { Channel, Server } from "../transport/channel.js";
@@ -41,6 +47,8 @@ export interface SwitchServerOptions {
   hostsPort?: number;
   /** The arbiter that says which host holds the current epoch (no check without it). */
   arbiterUrl?: string;
+  /** The cluster this switch serves (`ftvm ft` passes its arbiter's); without it, learned from the arbiter. */
+  cluster?: string;
   log: (line: string) => void;
 }
 
@@ -60,6 +68,10 @@ export class SwitchServer {
   private pumpScheduled = false;
   private timer?: NodeJS.Timeout;
   private arbiter?: ArbiterClient;
+  /** Without an arbiter: the cluster learned from the first announcement. */
+  private ownCluster?: string;
+  /** Announcements and output refused because they came from another cluster. */
+  refusedCluster = 0;
 
   private constructor(
     private readonly tcp: TcpServer,
@@ -76,7 +88,8 @@ export class SwitchServer {
     });
     this.clients = new Array<Socket | undefined>(this.sw.connsMax);
     this.backlogs = new Array<ReplyBacklog | undefined>(this.sw.connsMax);
-    if (o.arbiterUrl) this.arbiter = new ArbiterClient(o.arbiterUrl, o.secret);
+    if (o.arbiterUrl) this.arbiter = new ArbiterClient(o.arbiterUrl, o.secret, o.cluster);
+    else this.ownCluster = o.cluster;
     tcp.on("connection", (s) => this.accept(s));
   }
 
@@ -197,7 +210,43 @@ export class SwitchServer {
     });
   }
 
+  /** The cluster this switch serves, once known. */
+  get cluster(): string | undefined {
+    return this.arbiter ? this.arbiter.cluster : this.ownCluster;
+  }
+
+  /**
+   * Undefined when `theirs` is this switch's cluster; "unknown" while the switch has not
+   * learned its cluster (its arbiter unreachable so far); otherwise why not. The cluster is
+   * learned from the arbiter, or without one from the first host.
+   */
+  private async clusterProblem(host: unknown, theirs: unknown): Promise<string | undefined> {
+    if (this.cluster === undefined && this.arbiter) {
+      try {
+        await this.arbiter.state();
+      } catch {
+        // Unreachable for now: the host announces itself again later.
+      }
+    }
+    if (this.cluster === undefined && !this.arbiter && typeof theirs === "string") this.ownCluster = theirs;
+    if (this.cluster === undefined) return "unknown";
+    if (theirs === this.cluster) return undefined;
+    this.refusedCluster++;
+    return `${host === undefined ? "an unannounced host" : `host ${String(host)}`} belongs to cluster ${String(theirs ?? "(none given)")}, this switch to cluster ${this.cluster}`;
+  }
+
   private async onHostMessage(ch: Channel, m: { t: string; [k: string]: unknown }): Promise<void> {
+    if (m.t === "live" || m.t === "net-out") {
+      const why = await this.clusterProblem(m.t === "live" ? m.host : this.hostOf.get(ch), m.cluster);
+      if (why === "unknown") {
+        if (m.t === "live") ch.send({ t: "live-refused", reason: "the switch does not know its cluster yet (its arbiter is unreachable)" });
+        return;
+      }
+      if (why) {
+        this.o.log(`switch: refused ${m.t === "live" ? "an announcement" : "output"}: ${why}`);
+        return ch.send({ t: "wrong-cluster", reason: why });
+      }
+    }
     switch (m.t) {
       case "live": {
         if (typeof m.host !== "string" || !Number.isSafeInteger(m.epoch) || !Array.isArray(m.nic)) return ch.send({ t: "live-refused", reason: "live needs host, epoch and nic" });
@@ -224,7 +273,12 @@ export class SwitchServer {
       }
       case "net-out": {
         if (!Number.isSafeInteger(m.epoch) || !Array.isArray(m.chunks)) return;
+        const diverged = this.sw.stats.diverged;
         if (!this.sw.output(m.epoch as number, m.chunks as OutChunk[])) ch.send({ t: "out-refused", epoch: this.sw.epoch });
+        else if (this.sw.stats.diverged > diverged) {
+          this.o.log(`switch: host ${this.hostOf.get(ch) ?? "(unannounced)"} sent output that diverges; it is told and halts`);
+          ch.send({ t: "out-refused", diverged: true, reason: this.sw.lastDivergence });
+        }
         this.schedulePump();
         return;
       }
@@ -250,6 +304,7 @@ export class SwitchServer {
         if (s.epoch < epoch) return `the arbiter is at epoch ${s.epoch}`;
         return undefined;
       } catch (e) {
+        if (e instanceof WrongClusterError) return e.message;
         last = (e as Error).message;
         await new Promise((r) => setTimeout(r, ARBITER_RETRY_MS));
       }

@@ -15,6 +15,9 @@
 // writes each byte once (a new primary re-sends what its predecessor may have released:
 // bytes below the connection's written offset are duplicates), and refuses chunks from an
 // epoch older than the newest it has seen (fencing: a deposed primary cannot write).
+// Re-sent bytes are compared with what was written, over the last
+// SWITCH_COMPARE_WINDOW_BYTES_PER_CONN of each connection's output: bytes that differ are a
+// divergence (two executions answering one client); the chunk is refused and counted.
 //
 // An id is reused only when the guest has freed it: the guest closed it (its close chunk
 // was written here) and the NIC was given NET_CLOSE durably. Until then the id belongs to
@@ -29,6 +32,7 @@
 // primary's held output then fills, and the whole service stalls.
 import { EV } from "../devices/events.js";
 import { CONN, NET_CONNS_MAX } from "../devices/nic.js";
+import { WrittenWindow, showByte } from "./window.js";
 
 /** Input a client may have sent that is not yet durable at the primary; past it the client is disconnected. */
 export const SWITCH_CONN_INPUT_BYTES_MAX = 4 * 1024 * 1024;
@@ -42,6 +46,8 @@ export const SWITCH_FORWARD_CHUNK_BYTES_MAX = 64 * 1024;
 export const SWITCH_FORWARD_EVENTS_MAX = 1024;
 /** Data bytes in one forward() batch (one channel message; well under its MESSAGE_BYTES_MAX). */
 export const SWITCH_FORWARD_BATCH_BYTES_MAX = 1024 * 1024;
+/** Each open connection's output tail kept to compare re-sent output with (at most NET_CONNS_MAX of them). */
+export const SWITCH_COMPARE_WINDOW_BYTES_PER_CONN = 64 * 1024;
 
 /** An input event for the primary's NIC: [EV.NET_OPEN | EV.NET_RX | EV.NET_CLOSE, conn, bytes]. */
 export type InputEvent = [kind: number, conn: number, bytes?: Uint8Array];
@@ -78,6 +84,10 @@ export interface SwitchStats {
   /** Output for clients that were disconnected (counted as written, never sent). */
   discardedBytes: number;
   primaries: number;
+  /** Re-sent output chunks whose bytes differed from what was written (refused). */
+  diverged: number;
+  /** Re-sent bytes too old for the comparison window (dropped unchecked). */
+  uncheckedBytes: number;
 }
 
 interface Conn {
@@ -103,6 +113,8 @@ interface Conn {
   held: boolean;
   /** The client was disconnected: the guest's output for it is discarded. */
   gone: boolean;
+  /** The tail of what was written, to compare re-sent output with. */
+  window: WrittenWindow;
 }
 
 export class Switch {
@@ -111,7 +123,9 @@ export class Switch {
   primary?: string;
   /** Set when nobody can serve any more: clients are refused. */
   refusing?: string;
-  readonly stats: SwitchStats = { clients: 0, refusedClients: 0, bytesIn: 0, bytesOut: 0, duplicateChunks: 0, duplicateBytes: 0, staleRefused: 0, redeliveredBytes: 0, overflowDisconnects: 0, discardedBytes: 0, primaries: 0 };
+  readonly stats: SwitchStats = { clients: 0, refusedClients: 0, bytesIn: 0, bytesOut: 0, duplicateChunks: 0, duplicateBytes: 0, staleRefused: 0, redeliveredBytes: 0, overflowDisconnects: 0, discardedBytes: 0, primaries: 0, diverged: 0, uncheckedBytes: 0 };
+  /** The last divergence refused (for the shell to tell the host). */
+  lastDivergence?: string;
   private readonly conns: (Conn | undefined)[];
   private readonly gens: number[];
   /** The last finished connection of each free id: late output for it is a duplicate. */
@@ -140,7 +154,7 @@ export class Switch {
     for (let id = 0; id < this.connsMax; id++) {
       if (this.conns[id]) continue;
       const gen = ++this.gens[id];
-      this.conns[id] = { id, gen, chunks: [], base: 0, end: 0, fwd: 0, openFwd: false, openDurable: false, peerEnded: false, closeFwd: false, closeDurable: false, written: 0, guestClosed: false, held: false, gone: false };
+      this.conns[id] = { id, gen, chunks: [], base: 0, end: 0, fwd: 0, openFwd: false, openDurable: false, peerEnded: false, closeFwd: false, closeDurable: false, written: 0, guestClosed: false, held: false, gone: false, window: new WrittenWindow(SWITCH_COMPARE_WINDOW_BYTES_PER_CONN) };
       this.stats.clients++;
       return { conn: id, gen };
     }
@@ -332,6 +346,14 @@ export class Switch {
         this.io.log(`switch: output for connection ${id} at offset ${offset}, but only ${c.written} bytes were written; dropped`);
         continue;
       }
+      const cmp = c.window.compare(offset, bytes);
+      if (cmp.mismatchAt !== undefined) {
+        this.stats.diverged++;
+        this.lastDivergence = `output of epoch ${epoch} for connection ${id} at offset ${cmp.mismatchAt} differs from what the switch wrote there (wrote ${showByte(cmp.wrote)}, got ${showByte(cmp.got)}): a divergence`;
+        this.io.log(`switch: refused ${this.lastDivergence}`);
+        continue;
+      }
+      this.stats.uncheckedBytes += cmp.unchecked;
       const end = offset + len;
       if (end <= c.written) {
         if (len > 0 || (close && c.guestClosed)) {
@@ -344,6 +366,7 @@ export class Switch {
           this.stats.duplicateChunks++;
           this.stats.duplicateBytes += skip;
         }
+        c.window.append(bytes.subarray(skip));
         if (c.gone) this.stats.discardedBytes += end - c.written;
         else {
           this.io.write(id, bytes.subarray(skip));

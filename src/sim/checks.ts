@@ -1,7 +1,8 @@
 // What every simulated run must satisfy, checked over the facts the simulator recorded.
 // Each failure is one sentence that starts with the check's name and says when (in
 // simulated time) it went wrong:
-//   one-releaser  at most one host releases output per epoch, and only the epoch's holder;
+//   one-releaser  at most one host releases output per epoch of a cluster, and only the
+//                 epoch's holder; the arbiter grants each epoch of a cluster once;
 //   output-rule   output leaves a host with a backup only once the backup holds the log
 //                 through the icount that produced it (checked as it leaves);
 //   sink-stream   what the sink wrote is exactly one execution's output: no gap (a refused
@@ -14,8 +15,13 @@
 //                 is compared from S on;
 //   acked-output  every byte the sink accepted from an older epoch is still there, the
 //                 same, in the final execution;
-//   liveness      when a member of the current epoch survives (and every fault heals),
-//                 the guest finishes and all its output reaches the sink;
+//   liveness      when a member of the run's cluster's current epoch survives (and every
+//                 fault heals), the guest finishes and all its output reaches the sink (a
+//                 host that met an arbiter which forgot the cluster halts: that arbiter
+//                 can never grant it an epoch, so it does not count as a survivor);
+//   cluster       output of another cluster (a stranger's, from an arbiter that lost its
+//                 state) reaches the sink only to be refused for its cluster; no host of
+//                 the run's cluster is granted an epoch by an arbiter of another;
 //   exception     a node threw something other than a ProtocolError (a bug);
 //   disk-fence    (disk runs) no write from an epoch older than one the disk had seen was
 //                 performed, and every write performed came from the holder of its epoch;
@@ -60,6 +66,10 @@ export interface StreamChunk {
 
 export interface HostFacts {
   id: HostId;
+  /** The cluster it belongs to (the run's, or a stranger's). */
+  cluster: string;
+  /** It halted because an arbiter of another cluster answered it (the arbiter had lost its state). */
+  wrongCluster?: string;
   started: boolean;
   /** The host whose execution this one replays (P for B; the primary a respawned backup joined). */
   source?: HostId;
@@ -116,14 +126,21 @@ export interface Facts {
     inFlightWrites?: { seq: number; block: number; data: Uint8Array }[];
   }[];
   /** Every output action, in order. */
-  outputs: { t: number; host: HostId; epoch: number; offset: number; bytes: Uint8Array }[];
+  outputs: { t: number; host: HostId; cluster: string; epoch: number; offset: number; bytes: Uint8Array }[];
   /** What the sink wrote (after its de-duplication), in order. */
   sinkWrites: { t: number; host: HostId; epoch: number; offset: number; bytes: Uint8Array }[];
-  sinkRefusals: { t: number; host: HostId; epoch: number; offset: number; kind: "stale" | "gap"; reason: string }[];
-  grants: { t: number; epoch: number; holder: string; members: string[] }[];
+  sinkRefusals: { t: number; host: HostId; epoch: number; offset: number; kind: "stale" | "gap" | "diverged" | "wrong-cluster"; reason: string }[];
+  /** Output of another cluster that reached the sink, and what the sink made of it. */
+  sinkForeign: { t: number; host: HostId; cluster: string; kind: string }[];
+  grants: { t: number; cluster: string; epoch: number; holder: string; members: string[] }[];
   /** Found while running (output rule, exceptions, divergence halts). */
   violations: Violation[];
   arbiter: ArbiterState;
+  /** The run's cluster (the sink's), and the arbiter's last state of it (the final one unless the arbiter forgot it). */
+  cluster: string;
+  clusterArbiter: ArbiterState;
+  /** The arbiter lost its state at least once. */
+  amnesia?: boolean;
   endMs: number;
   endReason: "quiet" | "cap";
   sinkDelivered: number;
@@ -182,39 +199,54 @@ export function checkRun(f: Facts): string[] {
   }
 
   // ---- one-releaser ------------------------------------------------------------------
-  const byEpoch = new Map<number, Map<HostId, number>>();
+  // Epochs are numbered per cluster: an arbiter that forgot founds a new cluster whose epoch 1 is another epoch.
+  const of = (cluster: string, epoch: number) => (cluster === f.cluster ? `epoch ${epoch}` : `epoch ${epoch} of cluster ${cluster}`);
+  const byEpoch = new Map<string, { cluster: string; epoch: number; hosts: Map<HostId, number> }>();
   for (const o of f.outputs) {
-    let m = byEpoch.get(o.epoch);
-    if (!m) byEpoch.set(o.epoch, (m = new Map()));
-    if (!m.has(o.host)) m.set(o.host, o.t);
+    const key = `${o.cluster}/${o.epoch}`;
+    let e = byEpoch.get(key);
+    if (!e) byEpoch.set(key, (e = { cluster: o.cluster, epoch: o.epoch, hosts: new Map() }));
+    if (!e.hosts.has(o.host)) e.hosts.set(o.host, o.t);
   }
-  for (const [epoch, m] of byEpoch) {
+  for (const { cluster, epoch, hosts: m } of byEpoch.values()) {
     if (m.size > 1) {
       const who = [...m].map(([h, t]) => `${h} from ${ms(t)}`).join(" and ");
-      add(Math.max(...m.values()), "one-releaser", `epoch ${epoch} output was released by ${m.size} hosts (${who})`);
+      add(Math.max(...m.values()), "one-releaser", `${of(cluster, epoch)} output was released by ${m.size} hosts (${who})`);
     }
-    const holders = f.grants.filter((g) => g.epoch === epoch);
+    const holders = f.grants.filter((g) => g.epoch === epoch && g.cluster === cluster);
     for (const [h, t] of m) {
-      if (holders.length === 0) add(t, "one-releaser", `host ${h} released output in epoch ${epoch}, which the arbiter never granted`);
-      else if (!holders.some((g) => g.holder === h)) add(t, "one-releaser", `host ${h} released output in epoch ${epoch}, which the arbiter granted to ${holders.map((g) => g.holder).join(", ")}`);
+      if (holders.length === 0) add(t, "one-releaser", `host ${h} released output in ${of(cluster, epoch)}, which the arbiter never granted`);
+      else if (!holders.some((g) => g.holder === h)) add(t, "one-releaser", `host ${h} released output in ${of(cluster, epoch)}, which the arbiter granted to ${holders.map((g) => g.holder).join(", ")}`);
     }
   }
-  for (const e of new Set(f.grants.map((g) => g.epoch))) {
-    const gs = f.grants.filter((g) => g.epoch === e);
-    if (gs.length > 1) add(gs[1].t, "one-releaser", `the arbiter granted epoch ${e} ${gs.length} times (${gs.map((g) => `${g.holder} at ${ms(g.t)}`).join(", ")})`);
+  for (const key of new Set(f.grants.map((g) => `${g.cluster}/${g.epoch}`))) {
+    const gs = f.grants.filter((g) => `${g.cluster}/${g.epoch}` === key);
+    if (gs.length > 1) add(gs[1].t, "one-releaser", `the arbiter granted ${of(gs[0].cluster, gs[0].epoch)} ${gs.length} times (${gs.map((g) => `${g.holder} at ${ms(g.t)}`).join(", ")})`);
+  }
+
+  // ---- cluster ---------------------------------------------------------------------------
+  for (const x of f.sinkForeign)
+    if (x.kind !== "wrong-cluster") add(x.t, "cluster", `output of host ${x.host} (cluster ${x.cluster}) reached the sink of cluster ${f.cluster} and was ${x.kind === "write" ? "written" : `taken as ${x.kind}`}, not refused for its cluster`);
+  for (const id of ids) {
+    const w = f.hosts[id].wrongCluster;
+    if (w && !f.amnesia) add(f.hosts[id].halted?.t ?? f.endMs, "cluster", `host ${id} halted on an arbiter of another cluster (${w}), though the arbiter never lost its state`);
+  }
+  for (const g of f.grants) {
+    const h = f.hosts[g.holder as HostId];
+    if (h && h.cluster !== g.cluster) add(g.t, "cluster", `host ${g.holder} of cluster ${h.cluster} was granted epoch ${g.epoch} of cluster ${g.cluster}`);
   }
 
   // ---- the final execution -------------------------------------------------------------
   // Its holder's stream is the one execution every accepted byte must belong to: a
   // backup that went live replayed its predecessor's prefix and continued it.
-  const last = f.grants.reduce<(typeof f.grants)[number] | undefined>((a, g) => (!a || g.epoch > a.epoch ? g : a), undefined);
+  const last = f.grants.filter((g) => g.cluster === f.cluster).reduce<(typeof f.grants)[number] | undefined>((a, g) => (!a || g.epoch > a.epoch ? g : a), undefined);
   const finalHost = (last?.holder ?? "P") as HostId;
   const finalEpoch = last?.epoch ?? 0;
   const R = streams[finalHost] ?? new Uint8Array(0);
 
   // ---- sink-stream -----------------------------------------------------------------------
   for (const r of f.sinkRefusals)
-    if (r.kind === "gap") add(r.t, "sink-stream", `the sink refused host ${r.host}'s output at offset ${r.offset} (epoch ${r.epoch}) as a gap: ${r.reason}`);
+    if (r.kind === "gap" || r.kind === "diverged") add(r.t, "sink-stream", `the sink refused host ${r.host}'s output at offset ${r.offset} (epoch ${r.epoch}) as ${r.kind === "gap" ? "a gap" : "a divergence"}: ${r.reason}`);
   let end = 0;
   const written: Uint8Array[] = [];
   let order = true;
@@ -238,7 +270,7 @@ export function checkRun(f: Facts): string[] {
   }
   for (const id of ids) {
     const done = f.hosts[id].done;
-    if (!done) continue;
+    if (!done || f.hosts[id].cluster !== f.cluster) continue;
     if (f.sinkDelivered !== done.drained || done.delivered !== done.drained)
       add(done.t, "sink-stream", `host ${id} reported the guest done with ${done.drained} bytes of output, but the sink delivered ${f.sinkDelivered} (the host saw ${done.delivered} acknowledged)`);
     else if (S.length !== done.drained || firstDiff(S, 0, streams[id], 0, S.length) >= 0)
@@ -293,14 +325,14 @@ export function checkRun(f: Facts): string[] {
   // ---- liveness ------------------------------------------------------------------------------
   // Progress is promised while a member of the current epoch that holds the state (it
   // started) survives: every partition heals and the arbiter becomes reachable again.
-  const survivors = f.arbiter.members.filter((m) => {
+  const survivors = f.clusterArbiter.members.filter((m) => {
     const h = f.hosts[m as HostId];
-    return h && h.started && !h.crashed && !h.diskBroken;
+    return h && h.started && !h.crashed && !h.diskBroken && !h.wrongCluster;
   });
-  const finished = ids.some((id) => f.hosts[id].done);
+  const finished = ids.some((id) => f.hosts[id].done && f.hosts[id].cluster === f.cluster);
   if (survivors.length > 0 && !finished) {
     const state = ids.map((id) => `${id} ${hostState(f.hosts[id])}`).join("; ");
-    add(f.endMs, "liveness", `the run ended (${f.endReason === "cap" ? "time cap" : "nothing left to do"}) with the guest unfinished and ${f.sinkDelivered} bytes delivered, though ${survivors.join(" and ")} (member of epoch ${f.arbiter.epoch}) never crashed: ${state}`);
+    add(f.endMs, "liveness", `the run ended (${f.endReason === "cap" ? "time cap" : "nothing left to do"}) with the guest unfinished and ${f.sinkDelivered} bytes delivered, though ${survivors.join(" and ")} (member of epoch ${f.clusterArbiter.epoch}) never crashed: ${state}`);
   }
 
   if (f.disk) checkDisk(f, f.disk, streams, add);

@@ -20,6 +20,15 @@
 // and sometimes a few connection resets; primaries crash mid-I/O (CrashTrigger "disk"), and
 // in some runs P crashes while its requests are held up on the way to the disk.
 //
+// Arbiter restarts (their own stream, drawn last): in some runs the arbiter process dies
+// and comes back a little later with its state file (requests and answers in flight are
+// lost; hosts retry); in some (ARBITER_AMNESIA_SHARE) it comes back without its file: it
+// has lost its memory, so it starts a new cluster at epoch 0. In most of those a stranger
+// (X) then starts, as a user would start a fresh primary against the same arbiter and
+// sink (console-guest runs: the disk server is left out): it founds the arbiter's new
+// cluster and claims its epoch 1. Nobody of the old cluster may ever be granted by the
+// forgetful arbiter, and the stranger's output must be refused by the old sink.
+//
 // Non-shared disks (half the disk runs, drawn from their own stream; half of those with
 // --backup-reads): no disk server; each host has its own in-memory image whose requests
 // take a seeded latency (completions in any order). Respawned backups start with an image
@@ -32,6 +41,15 @@ import type { DiskGuestParams, GuestParams } from "./guest.js";
 import type { LinkModel, Window } from "./net.js";
 import { calmLink } from "./net.js";
 import type { Prng } from "./prng.js";
+
+/** The stranger of an amnesia run (a fresh primary of the forgetful arbiter's new cluster). */
+export const STRANGER_ID = "X";
+/** The share of seeds (not calm) in which the arbiter restarts with its state at least once. */
+export const ARBITER_RESTART_SHARE = 0.15;
+/** The share of seeds (not calm) in which the arbiter restarts without its state (loses its memory). */
+export const ARBITER_AMNESIA_SHARE = 0.06;
+/** The share of amnesia runs (console guest) in which a stranger starts against the forgetful arbiter. */
+export const STRANGER_SHARE = 0.75;
 
 /** P and B start the run; respawned backups are C, D, E, ... (RESPAWN_IDS). */
 export type HostId = string;
@@ -132,6 +150,17 @@ export interface Plan {
   slowBackup: boolean;
   /** A run of the disk guest on a shared disk (instead of the console guest), or undefined. */
   disk?: DiskPlan;
+  /** The arbiter process dies at these times and comes back downMs later, with its state or (amnesia) without it. */
+  arbiterRestarts: ArbiterRestart[];
+  /** After the first amnesia: a fresh primary (STRANGER_ID, its host plan in hosts) starts this long after the arbiter is back. */
+  stranger?: { afterMs: number; links: LinkModel[] };
+}
+
+/** The arbiter dies at atMs and is back at atMs + downMs: with its state file, or (amnesia) without it. */
+export interface ArbiterRestart {
+  atMs: number;
+  downMs: number;
+  amnesia: boolean;
 }
 
 /** A planned local disk error on a host while it replays: its nth request (retries count) fails `times` times in a row; persistent ones fail on every attempt. */
@@ -182,6 +211,10 @@ export interface PlanOverrides {
   disk?: boolean;
   /** The disk's mode in disk runs (default: a seeded choice); given, every run is a disk run unless disk is false. */
   diskMode?: DiskModeChoice;
+  /** Arbiter restarts: false: none (no amnesia either); a list: exactly these (and a stranger after the first amnesia, unless stranger is false). */
+  arbiterRestarts?: false | ArbiterRestart[];
+  /** With amnesia, start a stranger (default: a seeded choice); false: never. */
+  stranger?: boolean;
 }
 
 export type DiskModeChoice = "shared" | "non-shared" | "backup-reads";
@@ -237,6 +270,7 @@ export function makePlan(seed: number, rng: Prng, o: PlanOverrides = {}): Plan {
     drops: [],
     slowBackup: false,
     disk,
+    arbiterRestarts: [],
   };
   const t = () => rng.range(0, expectedMs * 1.2);
   const calm = o.calm === true;
@@ -404,7 +438,33 @@ export function makePlan(seed: number, rng: Prng, o: PlanOverrides = {}): Plan {
   }
   if (plan.drops.length) plan.capMs = Math.max(plan.capMs, Math.ceil(plan.drops[plan.drops.length - 1]) + plan.capSlackMs);
   if (disk) diskFaults(plan, disk, disk.local ? rn : rd, calm, o);
+  arbiterRestarts(plan, rng.fork("arbiter-restarts"), calm, o);
   return plan;
+}
+
+/**
+ * The arbiter's restarts (with state: an outage in which requests and answers in flight
+ * are lost; without: amnesia, a new cluster) and, after an amnesia, perhaps a stranger.
+ */
+function arbiterRestarts(plan: Plan, ra: Prng, calm: boolean, o: PlanOverrides): void {
+  const { expectedMs, timeoutMs } = plan;
+  const down = () => (ra.chance(0.5) ? ra.range(1, timeoutMs) : ra.range(timeoutMs, 4 * timeoutMs));
+  if (o.arbiterRestarts === false) return;
+  if (Array.isArray(o.arbiterRestarts)) plan.arbiterRestarts = o.arbiterRestarts.map((r) => ({ ...r }));
+  else if (!calm) {
+    if (ra.chance(ARBITER_RESTART_SHARE)) for (let i = ra.int(1, 3); i > 0; i--) plan.arbiterRestarts.push({ atMs: ra.range(0, expectedMs * 1.2), downMs: down(), amnesia: false });
+    if (ra.chance(ARBITER_AMNESIA_SHARE)) plan.arbiterRestarts.push({ atMs: ra.range(0, expectedMs * 0.8), downMs: down(), amnesia: true });
+    plan.arbiterRestarts.sort((a, b) => a.atMs - b.atMs);
+  }
+  const first = plan.arbiterRestarts.find((r) => r.amnesia);
+  if (first && !plan.disk && (o.stranger ?? ra.chance(STRANGER_SHARE)) !== false) {
+    const out = calmLink(`${STRANGER_ID}>S`, ra.range(0.05, 2), ra.range(0, 1));
+    const ack = calmLink(`S>${STRANGER_ID}`, out.delayMs, out.jitterMs);
+    plan.stranger = { afterMs: ra.chance(0.5) ? ra.range(0, 5) : ra.range(5, timeoutMs), links: [out, ack] };
+    plan.hosts[STRANGER_ID] = { sliceIcount: ra.pick([500, 1000, 2000]), usPerInstr: ra.pick([0.2, 0.5, 1]), closeOnCrash: true, crash: [], sinkResets: [] };
+  }
+  const last = Math.max(0, ...plan.arbiterRestarts.map((r) => r.atMs + r.downMs + (plan.stranger?.afterMs ?? 0)));
+  if (plan.arbiterRestarts.length) plan.capMs = Math.max(plan.capMs, Math.ceil(last) + plan.capSlackMs);
 }
 
 // ---- disk runs --------------------------------------------------------------------------
@@ -579,6 +639,8 @@ export function describePlan(p: Plan): string {
   if (p.drops.length) parts.push(`log connection drops at ${p.drops.map((x) => x.toFixed(1)).join(", ")} ms`);
   if (p.logBufferBytesMax !== undefined) parts.push(`log buffer ${p.logBufferBytesMax} bytes`);
   if (p.slowBackup) parts.push(`slow backup: lag threshold ${p.lagThresholdMs} ms`);
+  for (const r of p.arbiterRestarts) parts.push(`the arbiter restarts ${r.amnesia ? "WITHOUT its state (amnesia)" : "with its state"} at ${r.atMs.toFixed(1)} ms, down ${r.downMs.toFixed(1)} ms`);
+  if (p.stranger) parts.push(`a stranger ${STRANGER_ID} starts ${p.stranger.afterMs.toFixed(1)} ms after the arbiter forgot`);
   for (const h of Object.keys(p.hosts)) {
     const hp = p.hosts[h];
     const crash = hp.crash.map((c) =>

@@ -34,6 +34,15 @@
 // onDiskFenced and halts. A new primary's node re-issues its device's outstanding requests
 // by itself (its new LiveEnv submits them). Disk connections may reset: the client sends
 // every unanswered request again (DiskClient.reconnect).
+//
+// Clusters (ArbiterClient, SinkState): the run's hosts belong to cluster c1, the arbiter's
+// and the sink's. The plan may restart the arbiter: while it is down requests are lost, and
+// answers it sent before it died never arrive (their connection died with it); hosts ask
+// again. A restart with its state changes nothing else. A restart without it (amnesia)
+// founds a new cluster (c2, ...) at epoch 0: a host of c1 that hears from it halts as the
+// real host does on a WrongClusterError, and a stranger (X) may start against it, as a
+// fresh `ftvm primary` would: it learns the new cluster, claims that cluster's epoch 1
+// and sends its output to the same sink, which must refuse it for its cluster.
 import type { ArbiterState, TasRequest, TasResult } from "../arbiter/core.js";
 import { initialState, testAndSet } from "../arbiter/core.js";
 import { EV } from "../devices/events.js";
@@ -55,7 +64,8 @@ import type { DiskRequest } from "../devices/disk.js";
 import { DISK_READ, DISK_WRITE } from "../devices/disk.js";
 import { Net } from "./net.js";
 import type { CrashTrigger, HostId, Plan, PlanOverrides, SpawnPlan } from "./plan.js";
-import { HOSTS, describePlan, makePlan } from "./plan.js";
+import { HOSTS, STRANGER_ID, describePlan, makePlan } from "./plan.js";
+import { otherCluster } from "../arbiter/core.js";
 import { Prng, hashString } from "./prng.js";
 import { EventQueue } from "./queue.js";
 
@@ -76,6 +86,9 @@ import { EventQueue } from "./queue.js";
  * - backup-early-done: (non-shared) a backup delivers a write's completion to its guest before its own write landed;
  * - clone-no-hold: (non-shared) the primary of a clone does not hold new writes while it streams its image;
  * - corrupt-backup-image: (non-shared) one byte of B's own image changes while it replays.
+ * - arbiter-forgets-cluster: an arbiter that lost its state comes back with the old cluster id (as if there were
+ *   no cluster ids: epochs alone), so a stranger's claim of epoch 1 is a second epoch 1 of the run's cluster;
+ * - sink-ignores-cluster: the sink takes output of any cluster (only epochs, offsets and bytes are checked).
  */
 export const MUTATIONS = [
   "self-ack",
@@ -91,6 +104,8 @@ export const MUTATIONS = [
   "backup-early-done",
   "clone-no-hold",
   "corrupt-backup-image",
+  "arbiter-forgets-cluster",
+  "sink-ignores-cluster",
 ] as const;
 export type Mutation = (typeof MUTATIONS)[number];
 
@@ -177,7 +192,16 @@ export interface SimStats {
   localHalts: number;
   cloneDiskChunks: number;
   liveImageChecks: number;
+  /** Arbiter restarts with their state, and without (amnesia: a new cluster); strangers started; output of another cluster the sink refused; hosts that halted on meeting an arbiter of another cluster. */
+  arbiterRestarts: number;
+  amnesias: number;
+  strangers: number;
+  foreignRefused: number;
+  wrongClusterHalts: number;
 }
+
+/** The run's cluster (the arbiter's first, the sink's, every planned host's). */
+export const RUN_CLUSTER = "c1";
 
 export interface SimResult {
   seed: number;
@@ -313,6 +337,8 @@ class Host {
   source: Host | undefined;
   sinkUp = true;
   sinkGen = 0;
+  /** The cluster this host belongs to (RUN_CLUSTER, or a stranger's, learned from the arbiter). */
+  cluster = RUN_CLUSTER;
   tas: { req: TasRequest; attempt: number } | undefined;
   /** A backup reconnecting after its log channel closed: the new connection, until the primary answers. */
   resuming: { ch: Chan; lsn: number } | undefined;
@@ -389,7 +415,7 @@ class Host {
             : mutation === "node-throws"
               ? new ThrowingNode(cfg)
               : new FtNode(cfg);
-    this.facts = { id, chunks: [], liveDigests: new Map(), received: { icount: -1, lsn: 0 }, started: false };
+    this.facts = { id, cluster: RUN_CLUSTER, chunks: [], liveDigests: new Map(), received: { icount: -1, lsn: 0 }, started: false };
   }
 
   /** This host's side of its log channel is open. */
@@ -451,7 +477,12 @@ export class Simulation {
   /** Every host that ever started, in order (P, B, then respawned ones). */
   readonly ids: HostId[] = [];
   readonly sink: SinkState;
-  arbiter: ArbiterState = initialState();
+  arbiter: ArbiterState = initialState(RUN_CLUSTER);
+  /** The arbiter process is up; its incarnation (answers of an older one are lost with its connections); clusters founded. */
+  private arbiterUp = true;
+  private arbiterGen = 0;
+  private clusters = 1;
+  private readonly arbiterCounts = { restarts: 0, amnesias: 0, strangers: 0, foreignRefused: 0, wrongClusterHalts: 0 };
   readonly facts: Facts;
   readonly trace: string[] = [];
   private fp = 0x811c9dc5;
@@ -493,7 +524,7 @@ export class Simulation {
     this.net = new Net(plan.links, root.fork("net"));
     this.worldRng = root;
     this.capMs = plan.capMs;
-    this.sink = opts.mutation === "sink-no-dedup" ? new NaiveSink() : new SinkState();
+    this.sink = opts.mutation === "sink-no-dedup" ? new NaiveSink(RUN_CLUSTER) : new SinkState(RUN_CLUSTER);
     this.diskRun = plan.disk !== undefined;
     if (plan.disk && !plan.disk.local) {
       for (const l of plan.disk.links) this.net.add(l);
@@ -516,9 +547,12 @@ export class Simulation {
       outputs: [],
       sinkWrites: [],
       sinkRefusals: [],
+      sinkForeign: [],
       grants: [],
       violations: [],
+      cluster: RUN_CLUSTER,
       arbiter: this.arbiter,
+      clusterArbiter: this.arbiter,
       endMs: 0,
       endReason: "quiet",
       sinkDelivered: 0,
@@ -588,6 +622,7 @@ export class Simulation {
       for (const t of p.hosts[id].sinkResets) this.at(t, `sink reset ${id}`, () => this.sinkReset(h));
     }
     for (const t of p.drops) this.at(t, "drop", () => this.drop());
+    for (const r of p.arbiterRestarts) this.at(r.atMs, "arbiter dies", () => this.arbiterDies(r.amnesia, r.downMs));
     for (const id of HOSTS) for (const t of p.disk?.resets[id] ?? []) this.at(t, `disk reset ${id}`, () => this.input(this.hosts[id], `disk reset ${id}`, () => this.diskReset(this.hosts[id])));
     if (this.opts.mutation === "corrupt-backup-image" && p.disk?.local) {
       const mr = this.worldRng.fork("mutation");
@@ -617,6 +652,7 @@ export class Simulation {
     f.endReason = this.endReason;
     f.arbiter = this.arbiter;
     f.sinkDelivered = this.sink.delivered;
+    f.amnesia = this.arbiterCounts.amnesias > 0;
     if (p.disk?.local) {
       const g = diskGeometry(p.disk.guest);
       f.disk = { geometry: g, writes: [], staleAccepted: [], refused: 0, reads: 0, joined: 0, image: new Uint8Array(0), reference: diskReference(p.disk.guest), local: { backupReads: p.disk.local.backupReads } };
@@ -695,6 +731,11 @@ export class Simulation {
       clonesMidIo: this.diskCounts.clonesMidIo,
       diskResets: this.diskCounts.resets,
       diskJoined: this.disk?.joined ?? 0,
+      arbiterRestarts: this.arbiterCounts.restarts,
+      amnesias: this.arbiterCounts.amnesias,
+      strangers: this.arbiterCounts.strangers,
+      foreignRefused: this.arbiterCounts.foreignRefused,
+      wrongClusterHalts: this.arbiterCounts.wrongClusterHalts,
     };
   }
 
@@ -1286,6 +1327,7 @@ export class Simulation {
 
   /** A host runs alone: the next planned backup starts a little later, if any is left. */
   private maybeRespawn(src: Host): void {
+    if (src.id === STRANGER_ID) return; // nobody joins a stranger: it is no part of the run
     if (this.spawnPending || this.spawned >= this.plan.spawns.length || src.stopping || !src.up) return;
     const sp = this.plan.spawns[this.spawned];
     this.spawnPending = true;
@@ -1629,7 +1671,7 @@ export class Simulation {
     const attempt = ++this.tasAttempts;
     tas.attempt = attempt;
     const req = tas.req;
-    const wire = this.net.encode({ t: "tas", id: attempt, ...req });
+    const wire = this.net.encode({ t: "tas", id: attempt, ...req, cluster: h.cluster });
     for (const t of this.net.link(h.id, "A").arrivals(this.now)) this.at(t, `arbiter <- ${h.id}`, () => this.arbiterReceives(h, wire));
     this.at(this.now + this.plan.tasTimeoutMs, `tas timeout ${h.id}`, () => {
       if (!h.up || h.tas !== tas || tas.attempt !== attempt) return;
@@ -1645,17 +1687,25 @@ export class Simulation {
   private arbiterReceives(h: Host, wire: Uint8Array): void {
     const m = this.net.decode<Msg & TasRequest & { id: number }>(wire);
     if (this.opts.mutation === "arbiter-silent") return;
-    const result = this.grant({ epoch: m.epoch, host: m.host, members: m.members }, this.opts.mutation === "arbiter-grants-all" ? grantAll : testAndSet);
+    if (!this.arbiterUp) {
+      this.log(`arbiter is down: ${m.host}'s request ${m.id} is lost`);
+      return;
+    }
+    const result = this.grant({ epoch: m.epoch, host: m.host, members: m.members, cluster: m.cluster }, this.opts.mutation === "arbiter-grants-all" ? grantAll : testAndSet);
     this.log(`arbiter: request ${m.id} from ${m.host} for epoch ${m.epoch}: ${result.granted ? "granted" : `refused (${result.reason})`}`);
     const back = this.net.encode({ t: "tas-result", id: m.id, result });
+    const gen = this.arbiterGen;
     for (const t of this.net.link("A", h.id).arrivals(this.now))
       this.at(t, `arbiter -> ${h.id}`, () =>
         this.input(h, `arbiter -> ${h.id}`, () => {
           const r = this.net.decode<{ id: number; result: TasResult }>(back);
           const tas = h.tas;
+          if (gen !== this.arbiterGen) return this.log(`${h.id} loses the arbiter's answer to request ${r.id}: the arbiter died after sending it`);
           if (!tas || tas.attempt !== r.id) return; // an answer nobody waits for any more
           h.tas = undefined;
-          this.log(`${h.id} arbiter answered request ${r.id}: ${r.result.granted ? "granted" : "refused"}`);
+          this.log(`${h.id} arbiter answered request ${r.id}: ${r.result.granted ? "granted" : "refused"} (cluster ${r.result.state.cluster})`);
+          // ArbiterClient: an answer of another cluster is a WrongClusterError; FtHost halts on it.
+          if (r.result.state.cluster !== h.cluster) return this.shellHalt(h, `${otherCluster("the arbiter", r.result.state.cluster, h.cluster)}: it lost its state or is another cluster's; this host can never be granted an epoch by it`);
           if (r.result.granted && tas.req.members.length > 1 && tas.req.epoch > 1 && this.joinStage(h, "granted")) return;
           this.call(h, "onTasResult", () => h.node.onTasResult(r.result, this.now));
         }),
@@ -1665,16 +1715,86 @@ export class Simulation {
   private grant(req: TasRequest, tas: typeof testAndSet): TasResult {
     const { state, result } = tas(this.arbiter, req);
     this.arbiter = state;
+    if (state.cluster === RUN_CLUSTER) this.facts.clusterArbiter = state;
     // A repeated grant of the same epoch to the same host (an idempotent retry) is one grant.
-    if (result.granted && !this.facts.grants.some((g) => g.epoch === req.epoch && g.holder === req.host))
-      this.facts.grants.push({ t: this.now, epoch: req.epoch, holder: req.host, members: [...req.members] });
+    if (result.granted && !this.facts.grants.some((g) => g.epoch === req.epoch && g.holder === req.host && g.cluster === state.cluster))
+      this.facts.grants.push({ t: this.now, cluster: state.cluster, epoch: req.epoch, holder: req.host, members: [...req.members] });
     return result;
+  }
+
+  /** The shell halts the host for a reason its node cannot see (FtHost.haltFor): another cluster's arbiter, a sink's refusal for good. */
+  private shellHalt(h: Host, reason: string): void {
+    if (!h.up || h.stopping) return;
+    if (/belongs to cluster/.test(reason)) {
+      h.facts.wrongCluster = reason;
+      this.arbiterCounts.wrongClusterHalts++;
+    }
+    this.exec(h, [
+      { kind: "news", text: `halting: ${reason}`, data: { event: "halt" } },
+      { kind: "halt", reason, code: 3 },
+    ]);
+  }
+
+  // ---- arbiter restarts ---------------------------------------------------------------
+
+  /** The arbiter process dies; it comes back downMs later with its state, or (amnesia) without it: a new cluster at epoch 0. */
+  private arbiterDies(amnesia: boolean, downMs: number): void {
+    if (!this.arbiterUp) return;
+    this.arbiterUp = false;
+    this.arbiterGen++;
+    this.log(`the arbiter dies (at epoch ${this.arbiter.epoch} of cluster ${this.arbiter.cluster})`);
+    this.at(this.now + downMs, "arbiter back", () => {
+      this.arbiterUp = true;
+      this.arbiterGen++;
+      if (!amnesia) {
+        this.arbiterCounts.restarts++;
+        this.log(`the arbiter is back with its state: epoch ${this.arbiter.epoch} of cluster ${this.arbiter.cluster}`);
+        return;
+      }
+      this.arbiterCounts.amnesias++;
+      // The arbiter-forgets-cluster mutation: epochs alone, no new cluster id.
+      const cluster = this.opts.mutation === "arbiter-forgets-cluster" ? this.arbiter.cluster : `c${++this.clusters}`;
+      this.arbiter = initialState(cluster);
+      this.log(`the arbiter is back WITHOUT its state: cluster ${cluster} at epoch 0`);
+      const st = this.plan.stranger;
+      if (st && this.arbiterCounts.amnesias === 1) this.at(this.now + st.afterMs, `start ${STRANGER_ID}`, () => this.startStranger());
+    });
+  }
+
+  /**
+   * A fresh primary against the forgetful arbiter (FtHost.runPrimary without --cluster):
+   * it learns the arbiter's cluster, claims the next epoch alone and runs the guest, its
+   * output going to the run's sink.
+   */
+  private startStranger(): void {
+    if (!this.arbiterUp) {
+      this.at(this.now + 10, `start ${STRANGER_ID}`, () => this.startStranger());
+      return;
+    }
+    const p = this.plan;
+    for (const l of p.stranger!.links) this.net.add(l);
+    const X = this.addHost(STRANGER_ID);
+    X.cluster = X.facts.cluster = this.arbiter.cluster;
+    this.arbiterCounts.strangers++;
+    const epoch = this.arbiter.epoch + 1;
+    const r = this.grant({ epoch, host: X.id, members: [X.id], cluster: X.cluster }, testAndSet);
+    this.log(`${X.id} starts against the arbiter (cluster ${X.cluster}): epoch ${epoch} ${r.granted ? "granted" : `refused (${r.reason})`}`);
+    if (!r.granted) return this.exitUnstarted(X, `the arbiter refused epoch ${epoch}`);
+    this.call(X, "startPrimary", () =>
+      X.node.startPrimary({ program: "sim-guest.s", image: guestImage(p.guest), memBytes: p.memBytes, stackBytes: p.stackBytes, epoch, withBackup: false }, this.now),
+    );
+    X.started = X.facts.started = true;
+    X.live = true;
+    X.hookConsole();
+    X.recordDigest();
+    this.startTicks(X);
+    this.scheduleRun(X, this.now);
   }
 
   // ---- the console sink ------------------------------------------------------------------
 
   private output(h: Host, epoch: number, offset: number, bytes: Uint8Array): void {
-    this.facts.outputs.push({ t: this.now, host: h.id, epoch, offset, bytes });
+    this.facts.outputs.push({ t: this.now, host: h.id, cluster: h.cluster, epoch, offset, bytes });
     this.log(`${h.id} output epoch ${epoch} bytes ${offset}..${offset + bytes.length}${h.sinkUp ? "" : " (sink connection down)"}`);
     this.checkOutputRule(h, epoch, offset, bytes.length);
     if (h.sinkUp) this.sendSink(h, { epoch, offset, bytes });
@@ -1682,7 +1802,7 @@ export class Simulation {
 
   /** The output rule, checked as output leaves: the other member of the epoch must hold the log through the output's icount. */
   private checkOutputRule(h: Host, epoch: number, offset: number, length: number): void {
-    const g = this.facts.grants.find((x) => x.epoch === epoch);
+    const g = this.facts.grants.find((x) => x.epoch === epoch && x.cluster === h.cluster);
     if (!g) return; // reported by the one-releaser check
     const chunk = h.facts.chunks.find((c) => c.offset <= offset && offset < c.offset + c.bytes.length);
     if (!chunk) return;
@@ -1700,7 +1820,7 @@ export class Simulation {
 
   private sendSink(h: Host, c: OutputChunk): void {
     const gen = h.sinkGen;
-    const wire = this.net.encode({ t: "out", ...c });
+    const wire = this.net.encode({ t: "out", ...c, cluster: h.cluster });
     let times = this.net.link(h.id, "S").arrivals(this.now);
     if (this.opts.mutation === "sink-loses-output" && this.rng.chance(0.05)) {
       this.log(`MUTATION sink-loses-output: lost ${h.id}'s output at offset ${c.offset}`);
@@ -1712,12 +1832,23 @@ export class Simulation {
   private sinkReceives(h: Host, gen: number, wire: Uint8Array): void {
     if (gen !== h.sinkGen) return; // that connection was reset
     const m = this.net.decode<OutputChunk>(wire);
-    const v = this.sink.accept({ epoch: m.epoch, offset: m.offset, bytes: m.bytes });
+    // The sink-ignores-cluster mutation: every output passes for the sink's own cluster.
+    const v = this.sink.accept({ epoch: m.epoch, offset: m.offset, bytes: m.bytes, cluster: this.opts.mutation === "sink-ignores-cluster" ? this.sink.cluster : m.cluster });
+    if (m.cluster !== this.sink.cluster) {
+      this.facts.sinkForeign.push({ t: this.now, host: h.id, cluster: String(m.cluster), kind: v.kind });
+      if (v.kind === "wrong-cluster") this.arbiterCounts.foreignRefused++;
+    }
     if (v.kind === "write") this.facts.sinkWrites.push({ t: this.now, host: h.id, epoch: m.epoch, offset: m.offset + (m.bytes.length - v.bytes.length), bytes: v.bytes });
     if (v.kind === "write") this.log(`sink writes ${h.id}'s bytes ${m.offset + m.bytes.length - v.bytes.length}..${m.offset + m.bytes.length} (epoch ${m.epoch})`);
-    if (v.kind === "stale" || v.kind === "gap") {
-      this.facts.sinkRefusals.push({ t: this.now, host: h.id, epoch: m.epoch, offset: m.offset, kind: v.kind, reason: v.reason });
+    if (v.kind === "stale" || v.kind === "gap" || v.kind === "diverged" || v.kind === "wrong-cluster") {
+      this.facts.sinkRefusals.push({ t: this.now, host: h.id, epoch: m.epoch, offset: v.kind === "diverged" ? v.offset : m.offset, kind: v.kind, reason: v.reason });
       this.log(`sink refuses ${h.id}: ${v.reason}`);
+    }
+    if (v.kind === "diverged" || v.kind === "wrong-cluster") {
+      // FtHost: a host whose output the sink refuses for good halts (it can never deliver it).
+      const reason = `the console sink refused this host: ${v.reason}`;
+      for (const t of this.net.link("S", h.id).arrivals(this.now)) this.at(t, `sink -> ${h.id}`, () => this.input(h, `sink -> ${h.id}`, () => gen === h.sinkGen && this.shellHalt(h, reason)));
+      return;
     }
     const refused = v.kind === "stale" || v.kind === "gap";
     const back = { delivered: this.sink.delivered, epoch: refused ? this.sink.epoch : undefined };
@@ -1755,7 +1886,7 @@ export class Simulation {
 
 /** The arbiter-grants-all mutation: no epoch check at all. */
 function grantAll(s: ArbiterState, r: TasRequest): { state: ArbiterState; result: TasResult } {
-  const next: ArbiterState = { epoch: Math.max(s.epoch, r.epoch), members: [...r.members], holder: r.host };
+  const next: ArbiterState = { cluster: s.cluster, epoch: Math.max(s.epoch, r.epoch), members: [...r.members], holder: r.host };
   return { state: next, result: { granted: true, state: next } };
 }
 
