@@ -591,8 +591,11 @@ describe("disassembler", () => {
   });
 });
 
-describe("performance", () => {
-  it("assembles a 5,000-line file well under 100 ms", () => {
+describe("a large file", () => {
+  // Its speed is a benchmark's business (tools/bench/asm.ts), not a test's: a wall-clock
+  // bound here failed on a busy machine (issue 11). This checks the result, twice: the
+  // assembler keeps no state between runs.
+  it("assembles a 5,000-line file, the same each time", () => {
     const lines = [".data", "buf: .zero 64", ".code", "main:"];
     let i = 0;
     for (; lines.length < 5000; i++) {
@@ -600,13 +603,8 @@ describe("performance", () => {
     }
     lines.push(`l${i}: HALT`);
     const src = lines.join("\n");
-    expect(asm(src).code.length).toBe(2 * (3 * i + 1)); // also warms up the JIT
-    let best = Infinity;
-    for (let k = 0; k < 3; k++) {
-      const t0 = performance.now();
-      asm(src);
-      best = Math.min(best, performance.now() - t0);
-    }
-    expect(best).toBeLessThan(100);
+    const a = asm(src);
+    expect(a.code.length).toBe(2 * (3 * i + 1));
+    expect(asm(src).code).toEqual(a.code);
   });
 });
