@@ -85,7 +85,7 @@ describe("a flood of junk at every port of a running pair", () => {
     );
     const procs: Proc[] = [];
     try {
-      const arbiter = start(["arbiter", "--listen", "127.0.0.1:0"]);
+      const arbiter = start(["arbiter", "--listen", "127.0.0.1:0", "--state", join(dir, "arbiter-state.json")]);
       procs.push(arbiter);
       const arbiterUrl = await arbiter.url;
       const sw = start(["switch", "--listen", "127.0.0.1:0", "--hosts", "127.0.0.1:0", "--arbiter", arbiterUrl]);

@@ -17,6 +17,7 @@ import type { DiskGeometry } from "../devices/disk.js";
 import { createDiskImage, readDiskGeometry } from "../host/disk.js";
 import { setLogger } from "../transport/channel.js";
 import { ArbiterClient } from "../arbiter/client.js";
+import type { ArbiterState } from "../arbiter/core.js";
 import { type ClusterFacts, clusterFacts } from "../host/cluster-facts.js";
 import { startClusterSwitch, switchSummary } from "./ft-net.js";
 import type { Command } from "./args.js";
@@ -299,8 +300,9 @@ export async function runClusterDetailed(o: ClusterOptions): Promise<ClusterResu
   /** The current arbiter process (the launcher restarts it if it dies), and its restarts. */
   let arbiter: Child | undefined;
   let arbiterRestarts = 0;
-  /** Set once the launcher's helpers below exist (news may arrive before). */
+  /** Set once the launcher's helpers below exist (news may arrive before: it waits in earlyNews). */
   let ready = false;
+  const earlyNews: [Record<string, unknown>, string][] = [];
   const firstWriteAt = new Map<number, number>();
   const sink = await startSink(secret, {
     write: (b) => {
@@ -478,7 +480,23 @@ export async function runClusterDetailed(o: ClusterOptions): Promise<ClusterResu
   /** Who is primary and whether a paired backup exists, from the arbiter (see cluster-facts.ts). */
   /** Processes we SIGKILLed: dead to us at once, though the OS answers for them until the launcher reaps them. */
   const killedPids = new Set<number>();
-  const facts = async (): Promise<ClusterFacts> => clusterFacts(await arbiterClient.state(), statuses, (pid) => !killedPids.has(pid) && alive(pid));
+  /**
+   * The arbiter's state as last read. While the arbiter process is dead nothing can be
+   * granted, so its last state is still the current one: a kill may rest on it then (a
+   * primary may die while the arbiter is down, and its backup must wait for the arbiter).
+   */
+  let lastArbiterState: ArbiterState | undefined;
+  const refreshArbiterState = async (): Promise<ArbiterState> => (lastArbiterState = await arbiterClient.state());
+  const facts = async (): Promise<ClusterFacts> => {
+    let state: ArbiterState;
+    try {
+      state = await refreshArbiterState();
+    } catch (e) {
+      if (!arbiter?.exited || lastArbiterState === undefined) throw e;
+      state = lastArbiterState;
+    }
+    return clusterFacts(state, statuses, (pid) => !killedPids.has(pid) && alive(pid));
+  };
 
   // Which process is primary changes with failovers: the hosts' own reports say.
   const pidOf = (role: "primary" | "backup"): number | undefined => {
@@ -614,7 +632,15 @@ export async function runClusterDetailed(o: ClusterOptions): Promise<ClusterResu
 
   // ---- news: pairs forming and breaking, clones failing ----
   function onNews(d: Record<string, unknown>, text: string): void {
+    // News can arrive while this function's helpers below are still being set up: keep it
+    // for when they are (see `ready`).
+    if (!ready) {
+      earlyNews.push([d, text]);
+      return;
+    }
     const ev = d.event;
+    // Keep the arbiter's state fresh (see lastArbiterState) whenever the pair changes.
+    if (ev === "start" || ev === "paired" || ev === "paired-backup" || ev === "live" || ev === "alone") void refreshArbiterState().catch(() => undefined);
     const now = Date.now();
     if ((ev === "start" && d.role === "primary") || ev === "paired") {
       if (ev === "paired") {
@@ -647,6 +673,7 @@ export async function runClusterDetailed(o: ClusterOptions): Promise<ClusterResu
   }
 
   ready = true;
+  for (const [d, text] of earlyNews.splice(0)) onNews(d, text);
   o.onControl?.({ crash: (role) => (role === "arbiter" ? crashArbiter() : void crash(role, false)) });
   // A host that went alone before we were ready still wants a backup.
   if ([...statuses.values()].some((s) => s.role === "alone" && alive(s.pid))) scheduleRespawn();
