@@ -383,7 +383,11 @@ export async function runClusterDetailed(o: ClusterOptions): Promise<ClusterResu
       proc.on("exit", (code, signal) => {
         child.exited = true;
         if (!child.url) reject(new Error(`${role} exited before listening (${signal ?? code})`));
-        if (signal === "SIGKILL") logLine(`${role} (pid ${proc.pid}) was killed (SIGKILL)`);
+        if (signal === "SIGKILL") {
+          logLine(`${role} (pid ${proc.pid}) was killed (SIGKILL)`);
+          // Not by us: a host's own --crash-at-icount, an injected failure all the same.
+          if (!kills.some((k) => k.pid === proc.pid) && !stopping) kills.push({ role, at: Date.now(), pid: proc.pid });
+        }
         else if (role !== "arbiter" && !stopping && !done && code !== 0) {
           // A host that never said anything never held state: a refused joiner, not a failure.
           if ([...statuses.values()].some((s) => s.pid === proc.pid)) selfExits.push({ pid: proc.pid!, role, code, at: Date.now() });
