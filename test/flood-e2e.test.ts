@@ -69,7 +69,8 @@ function peakRss(pid: number): number {
   return Number(m![1]) * 1024;
 }
 
-const HOST_ARGS = ["--timeout-ms", "2000"];
+/** The hosts run with the default failure detector: a flood must not split a pair that runs it (issue 18.3). */
+const HOST_ARGS: string[] = [];
 /** Twenty 15 MB frames per port, buffered, would take 300 MB; a host runs in about 100 MB. */
 const PEAK_RSS_BYTES_MAX = 200 * 1024 * 1024;
 
