@@ -215,8 +215,7 @@ export class FtNode {
   private program = "";
   /**
    * Primary: a new backup asked to join (set by acceptJoin, cleared when its clone fails
-   * or the pair's epoch is granted); "cloning" once the snapshot went out, "electing" while
-   * the arbiter decides on the pair's epoch.
+   * or the pair's epoch is granted), going through the stages of JoinStage.
    */
   private join?: { host: string; atMs: number; stage: JoinStage; icount: number; bytes: number; failed?: string; releasedIcount: number };
   /** The buffer a clone's memory is copied into (kept for the next clone), and how much of it has been touched. */
