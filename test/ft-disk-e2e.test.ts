@@ -80,7 +80,8 @@ describe("FT with a shared disk, real processes", () => {
     writeFileSync(program, readFileSync("programs/kvlog.s", "utf8").replace(/^\.const RECORDS_PER_RUN 1000$/m, ".const RECORDS_PER_RUN 8000"));
     const image = join(dir, "kv-8k.img");
     createDiskImage(image, { blocks: 8001, blockBytes: 512 });
-    const r = await cluster(image, { program, crashPrimaryEveryMs: 1000 });
+    // Every 600 ms from the moment the pair formed; each kill waits for a paired backup.
+    const r = await cluster(image, { program, crashPrimaryEveryMs: 600 });
     expect(r.code, r.info).toBe(0);
     expect(r.out).toBe(expected(0, 8000));
     expect(r.failovers.length, r.info).toBeGreaterThanOrEqual(2);
