@@ -31,6 +31,7 @@ import { Machine, PAGE_BYTES, PAGE_SHIFT, type RunResult } from "../vm/machine.j
 import type { DebugLog } from "./log.js";
 import type { Checkpoint, PageVersion } from "./snapshots.js";
 import { SnapshotStore } from "./snapshots.js";
+import { setCpuState } from "../vm/snapshot.js";
 
 /** After this many probe hits in a run, the debugger considers single-stepping instead (see loop). */
 const DENSE_SWITCH_HITS = 64;
@@ -480,17 +481,7 @@ export class Timeline {
       this.digestDirty[p] = 1;
       w[p] = 0;
     }
-    const c = cp.cpu;
-    m.regs.set(c.regs);
-    m.pc = c.pc;
-    m.icount = cp.icount;
-    m.ie = c.ie;
-    m.eiShadowIcount = c.eiShadowIcount;
-    m.waiting = c.waiting;
-    m.halted = c.halted;
-    m.trap = c.trap ? { ...c.trap } : null;
-    m.vectors.set(c.vectors);
-    m.stopRequested = false;
+    setCpuState(m, cp.cpu, cp.icount);
     this.bus.setState(cp.devices);
     // Requests the disk issued are host bookkeeping; replay has no host to take them.
     this.bus.disk.takeIssued();

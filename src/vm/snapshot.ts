@@ -60,16 +60,37 @@ export function setMachineState(m: Machine, s: MachineState): void {
     throw new StateError(`machine state has memory ${s.memBytes}/stack ${s.stackBytes}, this machine ${m.memBytes}/${m.stackBytes}`);
   if (s.regs.length !== REGISTER_COUNT || s.vectors.length !== m.vectors.length || s.mem.length !== m.memBytes)
     throw new StateError(`machine state is malformed: ${s.regs.length} registers, ${s.vectors.length} vectors, ${s.mem.length} memory bytes`);
-  m.regs.set(s.regs);
-  m.pc = s.pc;
-  m.icount = s.icount;
-  m.ie = s.ie;
-  m.eiShadowIcount = s.eiShadowIcount;
-  m.waiting = s.waiting;
-  m.halted = s.halted;
-  m.trap = s.trap ? { ...s.trap } : null;
-  m.vectors.set(s.vectors);
+  setCpuState(m, s, s.icount);
   m.mem.set(s.mem);
   m.dirty.fill(1);
+}
+
+/** The processor's part of a machine state: what setCpuState restores (memory aside). */
+export interface CpuFields {
+  regs: ArrayLike<number>;
+  pc: number;
+  ie: boolean;
+  eiShadowIcount: number;
+  waiting: boolean;
+  halted: boolean;
+  trap: Trap | null;
+  vectors: ArrayLike<number>;
+}
+
+/**
+ * Restores registers, pc, icount, interrupt state, halt/trap and vectors, in one place for
+ * every restorer (snapshots, clones, the debugger's checkpoints), so a new machine field
+ * cannot be restored by one and forgotten by another.
+ */
+export function setCpuState(m: Machine, c: CpuFields, icount: number): void {
+  m.regs.set(c.regs);
+  m.pc = c.pc;
+  m.icount = icount;
+  m.ie = c.ie;
+  m.eiShadowIcount = c.eiShadowIcount;
+  m.waiting = c.waiting;
+  m.halted = c.halted;
+  m.trap = c.trap ? { ...c.trap } : null;
+  m.vectors.set(c.vectors);
   m.stopRequested = false;
 }
