@@ -10,7 +10,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { readArbiterState } from "../src/arbiter/server.js";
-import { runClusterDetailed } from "../src/cli/ft.js";
+import { runClusterDetailed } from "../src/host/launcher.js";
 import { startSink } from "../src/host/sink.js";
 import { CLOSE_REFUSED, connect, setLogger } from "../src/transport/channel.js";
 import { LOG_SERVICE } from "../src/host/ft-host.js";

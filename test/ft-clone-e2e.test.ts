@@ -4,7 +4,7 @@ import { spawn } from "node:child_process";
 import { fileURLToPath } from "node:url";
 import { describe, expect, it } from "vitest";
 import { startTestArbiter } from "./helpers.js";
-import { runClusterDetailed } from "../src/cli/ft.js";
+import { runClusterDetailed } from "../src/host/launcher.js";
 import { setLogger } from "../src/transport/channel.js";
 
 const ROOT = fileURLToPath(new URL("..", import.meta.url));

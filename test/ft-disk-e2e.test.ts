@@ -8,7 +8,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
-import { runClusterDetailed } from "../src/cli/ft.js";
+import { runClusterDetailed } from "../src/host/launcher.js";
 import { createDiskImage } from "../src/host/disk.js";
 import { checkKvImage } from "../src/host/kvcheck.js";
 

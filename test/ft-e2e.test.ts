@@ -5,7 +5,7 @@ import { spawn } from "node:child_process";
 import { describe, expect, it } from "vitest";
 import { ArbiterClient } from "../src/arbiter/client.js";
 import { startTestArbiter } from "./helpers.js";
-import { runCluster } from "../src/cli/ft.js";
+import { runCluster } from "../src/host/launcher.js";
 import { setLogger } from "../src/transport/channel.js";
 import { LOG_SERVICE } from "../src/host/ft-host.js";
 

@@ -5,7 +5,7 @@
 // silence timeout split healthy pairs). The launcher runs in-process so the test reads
 // its summary; the hosts are real processes.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { runCluster } from "../src/cli/ft.js";
+import { runCluster } from "../src/host/launcher.js";
 import { type Load, startLoad } from "../tools/load/load.js";
 
 const COUNT = Array.from({ length: 100000 }, (_, i) => `${i + 1}\n`).join("");

@@ -5,7 +5,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { Command } from "./args.js";
 import { EXIT_FAIL, EXIT_OK, UsageError, parse } from "./args.js";
-import { CONTROL_FILE_PREFIX, controlFile } from "./ft.js";
+import { CONTROL_FILE_PREFIX, controlFile } from "../host/launcher.js";
 
 /** Launchers whose control file is readable and whose process runs. */
 function runningLaunchers(): number[] {

@@ -3,7 +3,7 @@
 // how long detection and go-live took, and a check that the output stayed exact.
 import type { Command } from "./args.js";
 import { EXIT_FAIL, EXIT_OK, intOption, parse } from "./args.js";
-import { runCluster } from "./ft.js";
+import { runCluster } from "../host/launcher.js";
 
 export const demoCommand: Command = {
   name: "demo",

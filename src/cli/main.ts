@@ -16,7 +16,7 @@ import { traceCommand } from "./trace.js";
 import { tourCommand } from "./tour.js";
 import { ftCommand } from "./ft.js";
 import { arbiterCommand, backupCommand, primaryCommand } from "./hosts.js";
-import { switchCommand } from "./ft-net.js";
+import { switchCommand } from "./switch.js";
 import { crashCommand } from "./crash.js";
 import { demoCommand } from "./demo.js";
 import { simCommand } from "./sim.js";

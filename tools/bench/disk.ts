@@ -12,7 +12,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { runClusterDetailed } from "../../src/cli/ft.js";
+import { runClusterDetailed } from "../../src/host/launcher.js";
 import { createDiskImage } from "../../src/host/disk.js";
 import { setLogger } from "../../src/transport/channel.js";
 

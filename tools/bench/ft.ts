@@ -11,8 +11,8 @@ import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
-import type { ClusterResult } from "../../src/cli/ft.js";
-import { runClusterDetailed } from "../../src/cli/ft.js";
+import type { ClusterResult } from "../../src/host/launcher.js";
+import { runClusterDetailed } from "../../src/host/launcher.js";
 import { setLogger } from "../../src/transport/channel.js";
 
 const ROOT = fileURLToPath(new URL("../..", import.meta.url));

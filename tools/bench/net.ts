@@ -21,7 +21,7 @@ import { createServer } from "node:net";
 import { createInterface } from "node:readline";
 import { fileURLToPath } from "node:url";
 import { promisify } from "node:util";
-import { runClusterDetailed } from "../../src/cli/ft.js";
+import { runClusterDetailed } from "../../src/host/launcher.js";
 import type { HostStatus } from "../../src/host/sink.js";
 import { setLogger } from "../../src/transport/channel.js";
 import type { Transfer } from "./netpeer.js";

@@ -9,7 +9,7 @@ import { type ChildProcess, execFile, spawn, spawnSync } from "node:child_proces
 import { promisify } from "node:util";
 import { createServer } from "node:net";
 import { fileURLToPath } from "node:url";
-import { runClusterDetailed } from "../../src/cli/ft.js";
+import { runClusterDetailed } from "../../src/host/launcher.js";
 import type { HostStatus } from "../../src/host/sink.js";
 import { setLogger } from "../../src/transport/channel.js";
 

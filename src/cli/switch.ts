@@ -1,31 +1,10 @@
-// The network part of `ftvm ft --listen`: the virtual switch in the launcher (outside
-// both hosts' failure domain) and its lines in the summary.
-import type { Switch } from "../net/switch.js";
+// `ftvm switch`: the virtual switch on its own process (`ftvm ft --listen` runs one inside
+// the launcher, see src/host/launcher-net.ts).
 import { SwitchServer } from "../host/switch-server.js";
 import { setLogPrefix } from "../transport/channel.js";
 import type { Command } from "./args.js";
 import { EXIT_OK, parse } from "./args.js";
 import { clusterOption, exitWithParent, hostPort, need, resolver } from "./hosts.js";
-
-export async function startClusterSwitch(listen: string, secret: string, arbiterUrl: string, logLine: (s: string) => void, info: (s: string) => void, cluster?: string): Promise<SwitchServer> {
-  const { host, port } = hostPort(listen, "listen");
-  const srv = await SwitchServer.start({ secret, host, port, arbiterUrl, cluster, log: logLine });
-  const a = srv.address();
-  // Always shown (also with --quiet): clients and scripts need the address.
-  info(`ftvm ft: network clients connect to ${a.host}:${a.port} (virtual switch)\n`);
-  return srv;
-}
-
-export function switchSummary(sw: Switch): string {
-  const s = sw.stats;
-  return (
-    `  network: ${s.clients} clients (${s.refusedClients} refused); ${s.bytesIn.toLocaleString("en-US")} bytes in, ${s.bytesOut.toLocaleString("en-US")} bytes out, each byte exactly once; ` +
-    `re-delivered to a new primary ${s.redeliveredBytes} bytes; duplicates dropped ${s.duplicateChunks} chunks (${s.duplicateBytes} bytes); stale outputs refused ${s.staleRefused}; ` +
-    `disconnected for overflow or unread replies ${s.overflowDisconnects}` +
-    (s.discardedBytes > 0 ? ` (${s.discardedBytes.toLocaleString("en-US")} bytes of replies to them discarded)` : "") +
-    `; divergences refused ${s.diverged}\n`
-  );
-}
 
 export const switchCommand: Command = {
   name: "switch",
