@@ -13,6 +13,7 @@ import { readArbiterState } from "../src/arbiter/server.js";
 import { runClusterDetailed } from "../src/host/launcher.js";
 import { startSink } from "../src/host/sink.js";
 import { CLOSE_REFUSED, connect, setLogger } from "../src/transport/channel.js";
+import { helloMsg } from "../src/ft/handshake.js";
 import { LOG_SERVICE } from "../src/host/ft-host.js";
 
 const ROOT = new URL("..", import.meta.url).pathname;
@@ -72,7 +73,7 @@ describe("an arbiter restarted without its state (real processes)", () => {
       // A backup of another cluster is refused by the primary, naming both clusters.
       const foreign = await connect(purl, secret, LOG_SERVICE);
       const refused = new Promise<[number, string]>((r) => foreign.on("close", (c, why) => r([c, why])));
-      foreign.send({ t: "hello", host: "stranger", cluster: "elsewhere" });
+      foreign.send(helloMsg("stranger", "elsewhere"));
       expect(await refused).toEqual([CLOSE_REFUSED, `backup stranger belongs to cluster elsewhere, this one to cluster ${c1}`]);
       const backup = start(["backup", "--primary", purl, "--arbiter", url, "--sink", sink.url, "--cluster", c1, ...patient]);
       await until("a hundred lines", () => /^100$/m.test(text));

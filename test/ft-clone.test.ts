@@ -2,115 +2,16 @@
 // (ordered channels, the arbiter's testAndSet, the sink's SinkState) drives a primary that
 // runs alone, a new backup that joins it from a snapshot, and a failover to that backup.
 import { describe, expect, it } from "vitest";
-import type { ArbiterState } from "../src/arbiter/core.js";
-import { initialState, testAndSet } from "../src/arbiter/core.js";
+import { testAndSet } from "../src/arbiter/core.js";
 import { CLONE_CHUNK_BYTES } from "../src/ft/clone.js";
 import type { Action, Msg } from "../src/ft/node.js";
-import { FtNode } from "../src/ft/node.js";
-import { SinkState } from "../src/ft/sink.js";
-import { fakeWorld } from "../src/replay/world.js";
+import type { FtNode } from "../src/ft/node.js";
 import { guestImage } from "../src/sim/guest.js";
-import { memDigest, regsDigest } from "../src/vm/digest.js";
+import { TestCluster } from "./support/cluster.js";
+
+type Cluster = TestCluster;
 
 const GUEST = { lines: 600, periodUs: 300, waitEvery: 8 };
-
-class Cluster {
-  arbiter: ArbiterState = initialState();
-  sink = new SinkState();
-  out: Uint8Array[] = [];
-  gaps: string[] = [];
-  nowMs = 0;
-  nodes = new Map<string, FtNode>();
-  /** Ordered channels: messages in flight to each node. */
-  inbox = new Map<string, Msg[]>();
-  peerOf = new Map<string, string>();
-  dead = new Set<string>();
-  news: { host: string; data: Record<string, unknown>; text: string }[] = [];
-  /** Primary's state digests when it sent a clone (the boundary S). */
-  cloneDigests: { regs: string; mem: string; icount: number }[] = [];
-  /** Changes a message on its way (to test what the receiver checks). */
-  tamper?: (m: Msg) => void;
-  /** Nodes that do not run (a stalled process): their inbox fills, they neither tick nor run. */
-  stalled = new Set<string>();
-  /** Crash actions the nodes asked for (icount each). */
-  crashes: { host: string; icount: number }[] = [];
-  /** The sink's delivered count whenever an arbiter grant included two members. */
-  pairGrants: { epoch: number; delivered: number; backupReceivedIcount: number }[] = [];
-
-  add(id: string, seed: number, cfg: Partial<ConstructorParameters<typeof FtNode>[0]> = {}): FtNode {
-    const n = new FtNode({ id, heartbeatMs: 25, timeoutMs: 150, world: fakeWorld(seed, seed, 20), sliceIcount: 3000, ...cfg });
-    this.nodes.set(id, n);
-    this.inbox.set(id, []);
-    return n;
-  }
-
-  exec(id: string, actions: Action[]): void {
-    const n = this.nodes.get(id)!;
-    for (const a of actions) {
-      if (this.dead.has(id)) return;
-      switch (a.kind) {
-        case "send": {
-          const to = this.peerOf.get(id);
-          this.tamper?.(a.msg);
-          if (to && !this.dead.has(to)) this.inbox.get(to)!.push(a.msg);
-          if (a.msg.t === "clone") this.cloneDigests.push({ regs: regsDigest(n.machine), mem: memDigest(n.machine), icount: n.machine.icount });
-          break;
-        }
-        case "tas": {
-          const r = testAndSet(this.arbiter, a.req);
-          this.arbiter = r.state;
-          if (r.result.granted && a.req.members.length === 2) this.pairGrants.push({ epoch: a.req.epoch, delivered: this.sink.delivered, backupReceivedIcount: -1 });
-          this.exec(id, n.onTasResult(r.result, this.nowMs));
-          break;
-        }
-        case "output": {
-          const v = this.sink.accept({ epoch: a.epoch, offset: a.offset, bytes: a.bytes });
-          if (v.kind === "write") this.out.push(v.bytes);
-          if (v.kind === "gap") this.gaps.push(v.reason);
-          this.exec(id, n.onSinkAck(this.sink.delivered, v.kind === "stale" ? this.sink.epoch : undefined));
-          break;
-        }
-        case "news":
-          this.news.push({ host: id, data: a.data, text: a.text });
-          break;
-        case "halt":
-          this.dead.add(id);
-          break;
-        case "crash":
-          this.crashes.push({ host: id, icount: a.icount });
-          break;
-        default:
-          break;
-      }
-    }
-  }
-
-  /** One round: every live node handles its inbox, ticks and runs one slice; time moves 1 ms. */
-  round(): void {
-    this.nowMs += 1;
-    for (const [id, n] of this.nodes) {
-      if (this.dead.has(id) || this.stalled.has(id)) continue;
-      const box = this.inbox.get(id)!;
-      while (box.length) {
-        const m = box.shift()!;
-        if ((n.role === "idle" || n.role === "joining") && (m.t === "start" || m.t === "clone")) this.exec(id, n.startBackup(m, this.nowMs));
-        else this.exec(id, n.onPeerMessage(m, this.nowMs));
-      }
-      this.exec(id, n.tick(this.nowMs));
-      this.exec(id, n.run(this.nowMs).actions);
-    }
-  }
-
-  crash(id: string): void {
-    this.dead.add(id);
-    const peer = this.peerOf.get(id);
-    if (peer && !this.dead.has(peer)) this.exec(peer, this.nodes.get(peer)!.onPeerClosed("crashed", this.nowMs));
-  }
-
-  text(): string {
-    return Buffer.concat(this.out).toString("latin1");
-  }
-}
 
 /** Each guest line starts with its number; the timer's "*" may land anywhere. Returns the line numbers in order. */
 function lineNumbers(text: string): number[] {
@@ -123,18 +24,12 @@ function lineNumbers(text: string): number[] {
 
 function startAlone(c: Cluster, id: string): FtNode {
   const p = c.add(id, 11);
-  const r = testAndSet(c.arbiter, { epoch: 1, host: id, members: [id] });
-  c.arbiter = r.state;
-  c.exec(id, p.startPrimary({ program: "sim-guest", image: guestImage(GUEST), epoch: 1, withBackup: false, memBytes: 3 * CLONE_CHUNK_BYTES + 4096 }, c.nowMs));
+  c.startPrimary(id, { program: "sim-guest", image: guestImage(GUEST), memBytes: 3 * CLONE_CHUNK_BYTES + 4096 });
   return p;
 }
 
 function join(c: Cluster, primary: string, id: string, seed: number): FtNode {
-  const b = c.add(id, seed);
-  c.peerOf.set(primary, id);
-  c.peerOf.set(id, primary);
-  expect(c.nodes.get(primary)!.acceptJoin(id, c.nowMs)).toBeUndefined();
-  return b;
+  return c.join(primary, id, seed);
 }
 
 /** Runs rounds until the primary has sent a clone (it first touches its snapshot buffer, a piece per run). */
@@ -151,7 +46,7 @@ function pairUp(c: Cluster, id: string): void {
 
 describe("cloning a backup into a running primary", () => {
   it("restores the primary's exact state, pairs in a new epoch, and takes over with continuous output", () => {
-    const c = new Cluster();
+    const c = new TestCluster();
     const p = startAlone(c, "P");
     for (let i = 0; i < 8; i++) c.round();
     expect(p.role).toBe("alone");
@@ -177,7 +72,7 @@ describe("cloning a backup into a running primary", () => {
   });
 
   it("checks the restored state: a backup whose replay diverges from the clone halts instead of serving", () => {
-    const c = new Cluster();
+    const c = new TestCluster();
     startAlone(c, "P");
     for (let i = 0; i < 5; i++) c.round();
     const b = join(c, "P", "B", 22);
@@ -191,7 +86,7 @@ describe("cloning a backup into a running primary", () => {
   });
 
   it("a clone whose backup dies before the pair's epoch leaves the primary alone in its epoch, output intact", () => {
-    const c = new Cluster();
+    const c = new TestCluster();
     const p = startAlone(c, "P");
     for (let i = 0; i < 5; i++) c.round();
     join(c, "P", "B", 22);
@@ -211,7 +106,7 @@ describe("cloning a backup into a running primary", () => {
   });
 
   it("a joining backup whose primary dies before the pair's epoch may not serve", () => {
-    const c = new Cluster();
+    const c = new TestCluster();
     startAlone(c, "P");
     for (let i = 0; i < 5; i++) c.round();
     const b = join(c, "P", "B", 22);
@@ -228,7 +123,7 @@ describe("cloning a backup into a running primary", () => {
   });
 
   it("catch-up: a dropped channel loses messages in flight; the backup reconnects, gets the log it missed, and no failover happens", () => {
-    const c = new Cluster();
+    const c = new TestCluster();
     const p = startAlone(c, "P");
     for (let i = 0; i < 5; i++) c.round();
     const b = join(c, "P", "B", 22);
@@ -268,7 +163,7 @@ describe("cloning a backup into a running primary", () => {
   });
 
   it("catch-up refused: a backup that comes back after its primary went on alone loses the arbiter's decision and halts", () => {
-    const c = new Cluster();
+    const c = new TestCluster();
     const p = startAlone(c, "P");
     for (let i = 0; i < 5; i++) c.round();
     const b = join(c, "P", "B", 22);
@@ -296,7 +191,7 @@ describe("cloning a backup into a running primary", () => {
   });
 
   it("output leaves while a joiner copies (it is no member yet); the pair's epoch waits for it to hold the log of all that output", () => {
-    const c = new Cluster();
+    const c = new TestCluster();
     const p = startAlone(c, "P");
     for (let i = 0; i < 5; i++) c.round();
     const b = join(c, "P", "B", 22);
@@ -323,7 +218,7 @@ describe("cloning a backup into a running primary", () => {
   });
 
   it("a primary told to crash only when paired waits at its crash icount for a backup, then crashes there", () => {
-    const c = new Cluster();
+    const c = new TestCluster();
     const p = c.add("P", 11, { crashAtIcount: 5000, crashOnlyPaired: true });
     c.arbiter = testAndSet(c.arbiter, { epoch: 1, host: "P", members: ["P"] }).state;
     c.exec("P", p.startPrimary({ program: "sim-guest", image: guestImage(GUEST), epoch: 1, withBackup: false, memBytes: 3 * CLONE_CHUNK_BYTES + 4096 }, c.nowMs));
@@ -338,7 +233,7 @@ describe("cloning a backup into a running primary", () => {
   });
 
   it("refuses a join unless the primary runs alone", () => {
-    const c = new Cluster();
+    const c = new TestCluster();
     const p = startAlone(c, "P");
     expect(p.acceptJoin("B", 0)).toBeUndefined();
     expect(p.acceptJoin("C", 0)).toMatch(/already under way/);
@@ -351,7 +246,7 @@ describe("a clone carries network output the switch has not confirmed", () => {
   it("the header lists the primary's kept chunks and the new backup keeps them for re-sending", async () => {
     const { cloneMessages, CloneAssembler } = await import("../src/ft/clone.js");
     const { NetGate } = await import("../src/ft/netgate.js");
-    const c = new Cluster();
+    const c = new TestCluster();
     const p = startAlone(c, "P");
     for (let i = 0; i < 3; i++) c.round();
     const chunk = { conn: 3, generation: 2, offset: 40, bytes: new TextEncoder().encode("+OK\r\n"), close: false };

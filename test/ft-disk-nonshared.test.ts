@@ -10,22 +10,20 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
-import type { ArbiterState } from "../src/arbiter/core.js";
-import { initialState, testAndSet } from "../src/arbiter/core.js";
 import type { DiskGeometry } from "../src/devices/disk.js";
 import { DISK_READ, DISK_WRITE } from "../src/devices/disk.js";
 import { EV } from "../src/devices/events.js";
 import { CLONE_DISK_BYTES_MAX } from "../src/ft/clone.js";
 import { LOCAL_DISK_ATTEMPTS_MAX } from "../src/ft/localdisk.js";
-import type { Action, Msg } from "../src/ft/node.js";
 import { FtNode } from "../src/ft/node.js";
-import { SinkState } from "../src/ft/sink.js";
 import { DISK_IMAGE_HEADER_BYTES, createDiskImage } from "../src/host/disk.js";
 import { checkKvImage } from "../src/host/kvcheck.js";
 import { loadProgram } from "../src/host/program.js";
 import { encodeEvents } from "../src/replay/logformat.js";
 import { MemoryDisk } from "../src/replay/memdisk.js";
 import { fakeWorld } from "../src/replay/world.js";
+import { TestCluster } from "./support/cluster.js";
+import { type CloneMsg, LOG_PROTOCOL_VERSION, type StartMsg } from "../src/ft/protocol.js";
 import { memDigest, regsDigest } from "../src/vm/digest.js";
 import type { Image } from "../src/vm/image.js";
 import { encodeImage } from "../src/vm/image.js";
@@ -54,124 +52,52 @@ interface NodeOpts {
   cloneDiskChunkBytes?: number;
 }
 
-class Cluster {
-  arbiter: ArbiterState = initialState();
-  sink = new SinkState();
-  out: Uint8Array[] = [];
-  nowMs = 0;
-  nodes = new Map<string, FtNode>();
+/** The shared tests' cluster (test/support/cluster.ts) with an own disk per host, and the log's bytes counted. */
+class Cluster extends TestCluster {
   disks = new Map<string, MemoryDisk>();
-  inbox = new Map<string, Msg[]>();
-  peerOf = new Map<string, string>();
-  dead = new Set<string>();
-  news: { host: string; data: Record<string, unknown> }[] = [];
-  halts: { host: string; reason: string }[] = [];
   /** Encoded bytes of every log message's events, and the read data among them. */
   logBytes = 0;
   logReadBytes = 0;
   logReadCompletions = 0;
   base: Uint8Array;
-  private s: number;
 
   constructor(
     seed: number,
     readonly g: DiskGeometry = KV_GEOMETRY,
   ) {
-    this.s = seed >>> 0 || 1;
+    super({
+      seed,
+      runsPerRound: RUNS_PER_ROUND_MAX,
+      haltClosesChannel: true,
+      // Each live host's own disk completes a random few of its requests.
+      afterRound: (c) => {
+        for (const [id, d] of this.disks) if (!c.dead.has(id)) d.completeSome(c.rand(3), (k) => c.rand(k));
+      },
+    });
     this.base = new Uint8Array(g.blocks * g.blockBytes);
-  }
-
-  rand(n: number): number {
-    this.s ^= this.s << 13;
-    this.s >>>= 0;
-    this.s ^= this.s >>> 17;
-    this.s ^= this.s << 5;
-    this.s >>>= 0;
-    return this.s % n;
-  }
-
-  add(id: string, seed: number, o: NodeOpts = {}): FtNode {
-    const disk = new MemoryDisk(this.g, o.image ?? this.base);
-    const n = new FtNode({ id, heartbeatMs: 25, timeoutMs: 150, world: fakeWorld(seed, seed, 20), sliceIcount: 2000, disk, diskMode: "non-shared", diskGeometry: this.g, backupReads: o.backupReads, cloneDiskChunkBytes: o.cloneDiskChunkBytes });
-    this.nodes.set(id, n);
-    this.disks.set(id, disk);
-    this.inbox.set(id, []);
-    return n;
-  }
-
-  exec(id: string, actions: Action[]): void {
-    const n = this.nodes.get(id)!;
-    for (const a of actions) {
-      if (this.dead.has(id)) return;
-      if (a.kind === "send") {
-        if (a.msg.t === "log") {
-          const events = (a.msg.events as unknown[][]).map((e) => ({ lsn: e[0] as number, icount: e[1] as number, kind: e[2] as number, data: e[3] }));
-          this.logBytes += encodeEvents(events).length;
-          for (const e of events) {
-            const d = e.data as { data?: unknown } | null;
-            if (e.kind === EV.DISK_DONE && d && typeof d === "object" && d.data instanceof Uint8Array) {
-              this.logReadBytes += d.data.length;
-              this.logReadCompletions++;
-            }
-          }
+    this.onSend = (_from, m) => {
+      if (m.t !== "log") return;
+      const events = (m.events as unknown[][]).map((e) => ({ lsn: e[0] as number, icount: e[1] as number, kind: e[2] as number, data: e[3] }));
+      this.logBytes += encodeEvents(events).length;
+      for (const e of events) {
+        const d = e.data as { data?: unknown } | null;
+        if (e.kind === EV.DISK_DONE && d && typeof d === "object" && d.data instanceof Uint8Array) {
+          this.logReadBytes += d.data.length;
+          this.logReadCompletions++;
         }
-        const to = this.peerOf.get(id);
-        if (to && !this.dead.has(to)) this.inbox.get(to)!.push(a.msg);
-      } else if (a.kind === "tas") {
-        const r = testAndSet(this.arbiter, a.req);
-        this.arbiter = r.state;
-        this.exec(id, n.onTasResult(r.result, this.nowMs));
-      } else if (a.kind === "output") {
-        const v = this.sink.accept({ epoch: a.epoch, offset: a.offset, bytes: a.bytes });
-        if (v.kind === "write") this.out.push(v.bytes);
-        this.exec(id, n.onSinkAck(this.sink.delivered, v.kind === "stale" ? this.sink.epoch : undefined));
-      } else if (a.kind === "news") this.news.push({ host: id, data: a.data });
-      else if (a.kind === "halt") {
-        this.halts.push({ host: id, reason: a.reason });
-        this.crash(id);
       }
-    }
+    };
   }
 
-  round(): void {
-    this.nowMs += 1;
-    for (const [id, n] of this.nodes) {
-      if (this.dead.has(id)) continue;
-      const box = this.inbox.get(id)!;
-      while (box.length && !this.dead.has(id)) {
-        const m = box.shift()!;
-        if ((n.role === "idle" || n.role === "joining") && (m.t === "start" || m.t === "clone")) this.exec(id, n.startBackup(m, this.nowMs));
-        else this.exec(id, n.onPeerMessage(m, this.nowMs));
-      }
-      this.exec(id, n.tick(this.nowMs));
-      for (let k = 0; k < RUNS_PER_ROUND_MAX && !this.dead.has(id); k++) {
-        const r = n.run(this.nowMs);
-        this.exec(id, r.actions);
-        if (r.idle) break;
-      }
-    }
-    // Each live host's own disk completes a random few of its requests.
-    for (const [id, d] of this.disks) if (!this.dead.has(id)) d.completeSome(this.rand(3), (k) => this.rand(k));
-  }
-
-  crash(id: string): void {
-    if (this.dead.has(id)) return;
-    this.dead.add(id);
-    const peer = this.peerOf.get(id);
-    if (peer && !this.dead.has(peer)) this.exec(peer, this.nodes.get(peer)!.onPeerClosed("crashed", this.nowMs));
-  }
-
-  finished(): boolean {
-    return [...this.nodes].some(([id, n]) => !this.dead.has(id) && n.role === "finished" && n.status(0).epoch === this.sink.epoch);
+  override add(id: string, seed: number, o: NodeOpts = {}): FtNode {
+    const disk = new MemoryDisk(this.g, o.image ?? this.base);
+    this.disks.set(id, disk);
+    return super.add(id, seed, { sliceIcount: 2000, disk, diskMode: "non-shared", diskGeometry: this.g, backupReads: o.backupReads, cloneDiskChunkBytes: o.cloneDiskChunkBytes });
   }
 
   /** The node that finished as the live primary. */
-  winner(): string {
-    return [...this.nodes].find(([id, n]) => !this.dead.has(id) && n.role === "finished" && n.status(0).epoch === this.sink.epoch)![0];
-  }
-
-  text(): string {
-    return Buffer.concat(this.out).toString("latin1");
+  override winner(): string {
+    return super.winner()!;
   }
 
   image(id: string): Uint8Array {
@@ -182,16 +108,12 @@ class Cluster {
 function startPair(c: Cluster, image: Image, o: NodeOpts = {}): { p: FtNode; b: FtNode } {
   const p = c.add("p", 11, o);
   const b = c.add("b", 22, { image: o.image });
-  c.peerOf.set("p", "b");
-  c.peerOf.set("b", "p");
-  c.arbiter = testAndSet(c.arbiter, { epoch: 1, host: "p", members: ["p", "b"] }).state;
-  c.exec("p", p.startPrimary({ program: "guest", image, epoch: 1, withBackup: true, backupHost: "b", disk: c.g }, c.nowMs));
+  c.startPrimary("p", { program: "guest", image, disk: c.g }, "b");
   return { p, b };
 }
 
 function runToEnd(c: Cluster, rounds = 40000): void {
-  for (let i = 0; i < rounds && !c.finished(); i++) c.round();
-  expect(c.finished(), JSON.stringify(c.halts)).toBe(true);
+  c.runToEnd(rounds);
 }
 
 /** Lets a backup replay to the end of the log and its own disk settle. */
@@ -345,8 +267,7 @@ describe("--backup-reads: the backup reads its own image", () => {
   it("diskmix itself notices a block that reads back wrong (so its \"0 bad\" means something)", () => {
     const c = new Cluster(12, MIX_GEOMETRY);
     const p = c.add("p", 11);
-    c.arbiter = testAndSet(c.arbiter, { epoch: 1, host: "p", members: ["p"] }).state;
-    c.exec("p", p.startPrimary({ program: "diskmix", image: DISKMIX, epoch: 1, withBackup: false, disk: c.g }, c.nowMs));
+    c.startPrimary("p", { program: "diskmix", image: DISKMIX, disk: c.g });
     for (let i = 0; i < 40000 && c.disks.get("p")!.submitted.filter((r) => r.op === DISK_WRITE).length < MIX_GEOMETRY.blocks + 5; i++) c.round();
     for (let k = 0; k < MIX_GEOMETRY.blocks; k++) c.image("p")[k * MIX_GEOMETRY.blockBytes + 100] ^= 0x5a;
     runToEnd(c);
@@ -372,8 +293,7 @@ describe("--backup-reads: the backup reads its own image", () => {
 describe("clone with a non-shared disk", () => {
   function lonePrimary(c: Cluster, image: Image, o: NodeOpts = {}): FtNode {
     const p = c.add("p", 11, o);
-    c.arbiter = testAndSet(c.arbiter, { epoch: 1, host: "p", members: ["p"] }).state;
-    c.exec("p", p.startPrimary({ program: "guest", image, epoch: 1, withBackup: false, disk: c.g }, c.nowMs));
+    c.startPrimary("p", { program: "guest", image, disk: c.g });
     return p;
   }
 
@@ -389,8 +309,7 @@ describe("clone with a non-shared disk", () => {
     expect(p.bus.disk.pending()).toBeGreaterThan(0);
     // The joiner's own image starts empty: everything it ends with came through the clone or its replay.
     const j = c.add("j", 33, { image: new Uint8Array(c.g.blocks * c.g.blockBytes) });
-    c.peerOf.set("p", "j");
-    c.peerOf.set("j", "p");
+    c.link("p", "j");
     expect(p.acceptJoin("j", c.nowMs)).toBeUndefined();
     const pd = c.disks.get("p")!;
     // Note how many requests had reached the primary's image when the (only) chunk read completed.
@@ -435,8 +354,7 @@ describe("clone with a non-shared disk", () => {
     const p = lonePrimary(c, KVLOG);
     for (let i = 0; i < 5000 && (i < at(0.4) || p.bus.disk.pending() === 0); i++) c.round();
     c.add("j", 33);
-    c.peerOf.set("p", "j");
-    c.peerOf.set("j", "p");
+    c.link("p", "j");
     expect(p.acceptJoin("j", c.nowMs)).toBeUndefined();
     for (let i = 0; i < 100 && !c.news.some((n) => n.data.event === "clone"); i++) c.round();
     expect(c.news.some((n) => n.data.event === "clone")).toBe(true);
@@ -458,8 +376,7 @@ describe("clone with a non-shared disk", () => {
     // Garbage, not zeros: every block of the joiner's image must come from the clone or its replay.
     const junk = new Uint8Array(c.g.blocks * c.g.blockBytes).map((_, i) => (i * 131 + 7) & 0xff);
     const j = c.add("j", 34, { image: junk });
-    c.peerOf.set("p", "j");
-    c.peerOf.set("j", "p");
+    c.link("p", "j");
     expect(p.acceptJoin("j", c.nowMs)).toBeUndefined();
     const paired = () => c.news.some((n) => n.host === "j" && n.data.event === "paired-backup");
     for (let i = 0; i < 2000 && !paired(); i++) c.round();
@@ -483,8 +400,8 @@ describe("clone with a non-shared disk", () => {
     const p = lonePrimary(c, KVLOG);
     for (let i = 0; i < 50; i++) c.round();
     expect(p.acceptJoin("j", c.nowMs)).toBeUndefined();
-    let header: Msg | undefined;
-    for (let i = 0; i < 50 && !header; i++) header = p.run(c.nowMs).actions.find((a): a is Extract<Action, { kind: "send" }> => a.kind === "send" && a.msg.t === "clone")?.msg;
+    let header: CloneMsg | undefined;
+    for (let i = 0; i < 50 && !header; i++) header = p.run(c.nowMs).actions.flatMap((a) => (a.kind === "send" && a.msg.t === "clone" ? [a.msg] : []))[0];
     expect(header?.diskChunkBytes).toBe(1024 * 1024);
     const j = new FtNode({ id: "j", heartbeatMs: 25, timeoutMs: 150, world: fakeWorld(1, 1, 20), disk: new MemoryDisk(c.g), diskMode: "non-shared", diskGeometry: c.g });
     expect(() => j.startBackup({ ...header!, diskChunkBytes: 700 }, 0)).toThrow(/disk image chunks of 700 bytes are no multiple of the 512-byte block/);
@@ -501,7 +418,7 @@ describe("clone with a non-shared disk", () => {
 
   it("a backup refuses a primary whose disk mode or geometry differs from its own, with the reason", () => {
     const mk = (o: Partial<ConstructorParameters<typeof FtNode>[0]>) => new FtNode({ id: "b", heartbeatMs: 25, timeoutMs: 150, world: fakeWorld(1, 1, 20), ...o });
-    const start = (extra: Record<string, unknown>) => ({ t: "start", epoch: 1, image: encodeImage(KVLOG), memBytes: 65536, stackBytes: 4096, disk: KV_GEOMETRY, ...extra });
+    const start = (extra: Record<string, unknown>): StartMsg => ({ t: "start", v: LOG_PROTOCOL_VERSION, program: "kvlog", epoch: 1, image: encodeImage(KVLOG), memBytes: 65536, stackBytes: 4096, disk: KV_GEOMETRY, ...extra });
     const own = new MemoryDisk(KV_GEOMETRY);
     expect(() => mk({ disk: own, diskMode: "non-shared", diskGeometry: KV_GEOMETRY }).startBackup(start({}), 0)).toThrow(/shared but this host was given an image of its own/);
     expect(() => mk({ disk: own }).startBackup(start({ diskMode: "non-shared" }), 0)).toThrow(/non-shared but this host has no image of its own \(start it with --disk-image\)/);

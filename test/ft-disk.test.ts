@@ -7,15 +7,12 @@ import { closeSync, mkdtempSync, openSync, rmSync, writeFileSync, writeSync } fr
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
-import type { ArbiterState } from "../src/arbiter/core.js";
-import { initialState, testAndSet } from "../src/arbiter/core.js";
+import { testAndSet } from "../src/arbiter/core.js";
 import type { DiskGeometry, DiskRequest } from "../src/devices/disk.js";
 import { DISK_READ, DISK_REQUEST_BYTES_MAX, DISK_REQUESTS_MAX, DISK_STATUS, DISK_WRITE } from "../src/devices/disk.js";
 import { LOG_BATCH_BYTES_MAX } from "../src/ft/primary.js";
 import { DiskGate } from "../src/ft/diskgate.js";
-import type { Action, Msg } from "../src/ft/node.js";
 import { FtNode } from "../src/ft/node.js";
-import { SinkState } from "../src/ft/sink.js";
 import { DISK_IMAGE_HEADER_BYTES, createDiskImage, readDiskBlocks } from "../src/host/disk.js";
 import { DiskClient } from "../src/host/diskclient.js";
 import { DISK_SERVER_PENDING_PER_CONNECTION_MAX, DISK_SERVICE, startDiskServer } from "../src/host/disksrv.js";
@@ -24,6 +21,8 @@ import { loadProgram } from "../src/host/program.js";
 import { MemoryDisk } from "../src/replay/memdisk.js";
 import type { DiskBackend } from "../src/replay/world.js";
 import { fakeWorld } from "../src/replay/world.js";
+import { LOG_PROTOCOL_VERSION } from "../src/ft/protocol.js";
+import { TestCluster } from "./support/cluster.js";
 import { CLOSE_MALFORMED, connect, setLogger } from "../src/transport/channel.js";
 import { memDigest, regsDigest } from "../src/vm/digest.js";
 import { encodeImage } from "../src/vm/image.js";
@@ -213,119 +212,34 @@ class SharedDisk {
   }
 }
 
-class Cluster {
-  arbiter: ArbiterState = initialState();
-  sink = new SinkState();
-  out: Uint8Array[] = [];
-  nowMs = 0;
-  nodes = new Map<string, FtNode>();
-  inbox = new Map<string, Msg[]>();
-  peerOf = new Map<string, string>();
-  dead = new Set<string>();
-  news: { host: string; data: Record<string, unknown> }[] = [];
+/** The shared tests' cluster (test/support/cluster.ts) with a shared disk, and the log's read data counted. */
+class Cluster extends TestCluster {
   disk: SharedDisk;
   /** Requests the disk completes per round (default: a random 0..2). */
   completePerRound?: number;
   /** The most read-data bytes one log message from a primary carried. */
   logMessageBytesMax = 0;
   logReadBytes = 0;
-  /** When set, arbiter requests wait here until the test answers them. */
-  deferTas?: { id: string; req: Parameters<typeof testAndSet>[1] }[];
-  private s: number;
 
-  constructor(
-    seed: number,
-    g: DiskGeometry = KV_GEOMETRY,
-    private readonly flushIntervalMs?: number,
-  ) {
-    this.s = seed >>> 0 || 1;
-    this.disk = new SharedDisk(g);
-  }
-
-  rand(n: number): number {
-    this.s ^= this.s << 13;
-    this.s >>>= 0;
-    this.s ^= this.s >>> 17;
-    this.s ^= this.s << 5;
-    this.s >>>= 0;
-    return this.s % n;
-  }
-
-  add(id: string, seed: number): FtNode {
-    const n = new FtNode({ id, heartbeatMs: 25, timeoutMs: 150, world: fakeWorld(seed, seed, 20), sliceIcount: 2000, disk: this.disk.backendFor(id), flushIntervalMs: this.flushIntervalMs });
-    this.nodes.set(id, n);
-    this.inbox.set(id, []);
-    return n;
-  }
-
-  exec(id: string, actions: Action[]): void {
-    const n = this.nodes.get(id)!;
-    for (const a of actions) {
-      if (this.dead.has(id)) return;
-      if (a.kind === "send") {
-        if (a.msg.t === "log") {
-          let bytes = 0;
-          for (const e of a.msg.events as unknown[][]) {
-            const d = e[3] as { data?: unknown } | null;
-            if (d && typeof d === "object" && d.data instanceof Uint8Array) bytes += d.data.length;
-          }
-          this.logMessageBytesMax = Math.max(this.logMessageBytesMax, bytes);
-          this.logReadBytes += bytes;
-        }
-        const to = this.peerOf.get(id);
-        if (to && !this.dead.has(to)) this.inbox.get(to)!.push(a.msg);
-      } else if (a.kind === "tas") {
-        if (this.deferTas) {
-          this.deferTas.push({ id, req: a.req });
-          continue;
-        }
-        const r = testAndSet(this.arbiter, a.req);
-        this.arbiter = r.state;
-        this.exec(id, n.onTasResult(r.result, this.nowMs));
-      } else if (a.kind === "output") {
-        const v = this.sink.accept({ epoch: a.epoch, offset: a.offset, bytes: a.bytes });
-        if (v.kind === "write") this.out.push(v.bytes);
-        this.exec(id, n.onSinkAck(this.sink.delivered, v.kind === "stale" ? this.sink.epoch : undefined));
-      } else if (a.kind === "news") this.news.push({ host: id, data: a.data });
-      else if (a.kind === "halt") this.dead.add(id);
-    }
-  }
-
-  /** One round: messages, ticks, a slice each; then the disk completes a random few of its requests. */
-  round(): void {
-    this.nowMs += 1;
-    for (const [id, n] of this.nodes) {
-      if (this.dead.has(id)) continue;
-      const box = this.inbox.get(id)!;
-      while (box.length) {
-        const m = box.shift()!;
-        if ((n.role === "idle" || n.role === "joining") && (m.t === "start" || m.t === "clone")) this.exec(id, n.startBackup(m, this.nowMs));
-        else this.exec(id, n.onPeerMessage(m, this.nowMs));
+  constructor(seed: number, g: DiskGeometry = KV_GEOMETRY, flushIntervalMs?: number) {
+    const disk = new SharedDisk(g);
+    super({
+      seed,
+      runsPerRound: RUNS_PER_ROUND_MAX,
+      nodeConfig: (id) => ({ sliceIcount: 2000, disk: disk.backendFor(id), flushIntervalMs }),
+      afterRound: (c) => disk.mem.completeSome(this.completePerRound ?? c.rand(3), (k) => c.rand(k)),
+    });
+    this.disk = disk;
+    this.onSend = (_from, m) => {
+      if (m.t !== "log") return;
+      let bytes = 0;
+      for (const e of m.events as unknown[][]) {
+        const d = e[3] as { data?: unknown } | null;
+        if (d && typeof d === "object" && d.data instanceof Uint8Array) bytes += d.data.length;
       }
-      this.exec(id, n.tick(this.nowMs));
-      // A replaying backup takes one event per run(): like the host's loop, call again while busy.
-      for (let k = 0; k < RUNS_PER_ROUND_MAX && !this.dead.has(id); k++) {
-        const r = n.run(this.nowMs);
-        this.exec(id, r.actions);
-        if (r.idle) break;
-      }
-    }
-    this.disk.mem.completeSome(this.completePerRound ?? this.rand(3), (k) => this.rand(k));
-  }
-
-  crash(id: string): void {
-    this.dead.add(id);
-    const peer = this.peerOf.get(id);
-    if (peer && !this.dead.has(peer)) this.exec(peer, this.nodes.get(peer)!.onPeerClosed("crashed", this.nowMs));
-  }
-
-  /** A live node finished: the guest halted and all its output reached the sink. */
-  finished(): boolean {
-    return [...this.nodes].some(([id, n]) => !this.dead.has(id) && n.role === "finished" && n.status(0).epoch === this.sink.epoch);
-  }
-
-  text(): string {
-    return Buffer.concat(this.out).toString("latin1");
+      this.logMessageBytesMax = Math.max(this.logMessageBytesMax, bytes);
+      this.logReadBytes += bytes;
+    };
   }
 
   /** The shared image, checked by ftvm disk check's checker. */
@@ -343,17 +257,12 @@ function startPair(c: Cluster, beforeStart?: (p: FtNode) => void, image = KVLOG,
   const p = c.add("p", 11);
   beforeStart?.(p);
   const b = c.add("b", 22);
-  c.peerOf.set("p", "b");
-  c.peerOf.set("b", "p");
-  const r = testAndSet(c.arbiter, { epoch: 1, host: "p", members: ["p", "b"] });
-  c.arbiter = r.state;
-  c.exec("p", p.startPrimary({ program: "guest", image, epoch: 1, withBackup: true, backupHost: "b", disk }, c.nowMs));
+  c.startPrimary("p", { program: "guest", image, disk }, "b");
   return { p, b };
 }
 
 function runToEnd(c: Cluster, rounds = 20000): void {
-  for (let i = 0; i < rounds && !c.finished(); i++) c.round();
-  expect(c.finished()).toBe(true);
+  c.runToEnd(rounds);
 }
 
 const EXPECTED = (() => {
@@ -540,14 +449,9 @@ describe("failover and clone with disk I/O in flight", () => {
   it("clone with disk I/O in flight: a new backup joins a lone primary, which then crashes", () => {
     const c = new Cluster(77);
     const p = c.add("p", 11);
-    const r0 = testAndSet(c.arbiter, { epoch: 1, host: "p", members: ["p"] });
-    c.arbiter = r0.state;
-    c.exec("p", p.startPrimary({ program: "kvlog", image: KVLOG, epoch: 1, withBackup: false, disk: KV_GEOMETRY }, c.nowMs));
+    c.startPrimary("p", { program: "kvlog", image: KVLOG, disk: KV_GEOMETRY });
     for (let i = 0; i < at(0.3) || p.bus.disk.pending() === 0; i++) c.round();
-    const j = c.add("j", 33);
-    c.peerOf.set("p", "j");
-    c.peerOf.set("j", "p");
-    expect(p.acceptJoin("j", c.nowMs)).toBeUndefined();
+    c.join("p", "j", 33);
     let clonedWithPending = -1;
     for (let i = 0; i < 200 && !c.news.some((n) => n.host === "j" && n.data.event === "paired-backup"); i++) {
       c.round();
@@ -583,11 +487,7 @@ describe("failover and clone with disk I/O in flight", () => {
       const pending = c.deferTas.splice(0);
       c.deferTas = undefined;
       if (!wins) c.arbiter = testAndSet(c.arbiter, { epoch: 2, host: "b", members: ["b"] }).state;
-      for (const t of pending) {
-        const r = testAndSet(c.arbiter, t.req);
-        c.arbiter = r.state;
-        c.exec(t.id, p.onTasResult(r.result, c.nowMs));
-      }
+      for (const t of pending) c.answerTas(t.id, t.req);
       const writes = c.disk.arrivals.slice(before).filter((a) => a.op === DISK_WRITE);
       if (wins) {
         expect(p.role).toBe("alone");
@@ -605,6 +505,6 @@ describe("failover and clone with disk I/O in flight", () => {
 
   it("a backup without a disk back-end refuses a primary with a disk at once", () => {
     const b = new FtNode({ id: "b", heartbeatMs: 25, timeoutMs: 150, world: fakeWorld(1, 1, 20) });
-    expect(() => b.startBackup({ t: "start", epoch: 1, image: encodeImage(KVLOG), memBytes: 65536, stackBytes: 4096, disk: KV_GEOMETRY }, 0)).toThrow(/no disk back-end/);
+    expect(() => b.startBackup({ t: "start", v: LOG_PROTOCOL_VERSION, program: "kvlog", epoch: 1, image: encodeImage(KVLOG), memBytes: 65536, stackBytes: 4096, disk: KV_GEOMETRY }, 0)).toThrow(/no disk back-end/);
   });
 });

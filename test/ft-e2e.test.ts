@@ -6,7 +6,8 @@ import { describe, expect, it } from "vitest";
 import { ArbiterClient } from "../src/arbiter/client.js";
 import { startTestArbiter } from "./helpers.js";
 import { runCluster } from "../src/host/launcher.js";
-import { setLogger } from "../src/transport/channel.js";
+import { CLOSE_MALFORMED, CLOSE_REFUSED, setLogger } from "../src/transport/channel.js";
+import { LOG_PROTOCOL_VERSION } from "../src/ft/protocol.js";
 import { LOG_SERVICE } from "../src/host/ft-host.js";
 
 const ROOT = new URL("..", import.meta.url).pathname;
@@ -155,14 +156,19 @@ describe("the log channel refuses bad peers and keeps serving", () => {
       );
       await expect(connect(url, "not-the-secret", LOG_SERVICE)).rejects.toThrow(/4401|authentication failed/);
       const ch = await connect(url, secret, LOG_SERVICE);
-      const closed = new Promise<string>((r) => ch.on("close", (_c, reason) => r(reason)));
-      ch.send({ t: "hello" }); // no host: malformed
-      expect(await closed).toMatch(/expected hello/);
+      const closed = new Promise<[number, string]>((r) => ch.on("close", (c, reason) => r([c, reason])));
+      ch.send({ t: "hello", v: LOG_PROTOCOL_VERSION }); // no host: malformed
+      expect(await closed).toEqual([CLOSE_MALFORMED, expect.stringMatching(/"hello": host must be a string, got nothing/)]);
+      // A peer of another protocol version is refused, both versions named.
+      const old = await connect(url, secret, LOG_SERVICE);
+      const oldClosed = new Promise<[number, string]>((r) => old.on("close", (c, reason) => r([c, reason])));
+      old.send({ t: "hello", v: LOG_PROTOCOL_VERSION - 1, host: "h", cluster: "local" });
+      expect(await oldClosed).toEqual([CLOSE_REFUSED, `the peer speaks log protocol version ${LOG_PROTOCOL_VERSION - 1}, this host speaks version ${LOG_PROTOCOL_VERSION}`]);
       // The primary keeps serving: with no backup it runs alone and prints its ticks.
       await new Promise((r) => setTimeout(r, 3000));
       expect(out).toMatch(/tick 1 of 150/);
       expect(err).toMatch(/refused .*authentication failed/);
-      expect(err).toMatch(/refused .*expected hello/);
+      expect(err).toMatch(/refused .*host must be a string/);
     } finally {
       primary.kill("SIGKILL");
       await arb.close();

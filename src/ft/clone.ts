@@ -9,7 +9,7 @@
 import type { DevicesState } from "../devices/bus.js";
 import type { DiskGeometry } from "../devices/disk.js";
 import type { NetChunk } from "../devices/nic.js";
-import type { Msg } from "./node.js";
+import { type CloneMemMsg, type CloneMsg, LOG_PROTOCOL_VERSION } from "./protocol.js";
 import type { MachineState } from "../vm/snapshot.js";
 import { MACHINE_STATE_VERSION } from "../vm/snapshot.js";
 import type { HeldOutput } from "./gate.js";
@@ -55,12 +55,13 @@ export interface CloneSnapshot {
 }
 
 /** The messages that carry a snapshot: a header, then memory chunk by chunk (views of the snapshot's copy, not further copies). */
-export function cloneMessages(s: CloneSnapshot): Msg[] {
+export function cloneMessages(s: CloneSnapshot): [CloneMsg, ...CloneMemMsg[]] {
   const mem = s.machine.mem;
   const chunks = Math.ceil(mem.length / CLONE_CHUNK_BYTES);
   const { mem: _mem, ...machine } = s.machine;
-  const header: Msg = {
+  const header: CloneMsg = {
     t: "clone",
+    v: LOG_PROTOCOL_VERSION,
     epoch: s.epoch,
     program: s.program,
     image: s.image,
@@ -76,7 +77,7 @@ export function cloneMessages(s: CloneSnapshot): Msg[] {
     memChunks: chunks,
     ...(s.diskMode ? { diskMode: s.diskMode, backupReads: s.backupReads === true, diskChunks: s.diskChunks ?? 0, diskChunkBytes: s.diskChunkBytes ?? CLONE_DISK_CHUNK_BYTES } : {}),
   };
-  const out: Msg[] = [header];
+  const out: [CloneMsg, ...CloneMemMsg[]] = [header];
   for (let i = 0; i < chunks; i++) out.push({ t: "clone-mem", index: i, bytes: mem.subarray(i * CLONE_CHUNK_BYTES, Math.min(mem.length, (i + 1) * CLONE_CHUNK_BYTES)) });
   return out;
 }
@@ -108,7 +109,7 @@ export class CloneAssembler {
   private readonly mem: Uint8Array;
   private received = 0;
 
-  constructor(h: Msg) {
+  constructor(h: CloneMsg) {
     const int = (k: string) => {
       const v = h[k];
       if (!Number.isSafeInteger(v) || (v as number) < 0) throw new CloneError(`clone header: ${k} must be a non-negative integer, got ${String(v)}`);
@@ -157,7 +158,7 @@ export class CloneAssembler {
   }
 
   /** Takes the next memory chunk; they must come in order and fit exactly. */
-  add(m: Msg): void {
+  add(m: CloneMemMsg): void {
     if (this.complete) throw new CloneError("clone: a memory chunk after the last one");
     if (m.index !== this.received) throw new CloneError(`clone: memory chunk ${String(m.index)}, expected ${this.received}`);
     const bytes = m.bytes;

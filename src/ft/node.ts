@@ -4,6 +4,7 @@
 // and clock readings; outputs are actions (send this, ask the arbiter that, release this
 // output, halt). No sockets, timers or awaits: the same code runs in a real process
 // (src/host/ft-host.ts) and under the seeded simulator (src/sim).
+import { type CloneDiskMsg, type CloneMsg, LOG_PROTOCOL_VERSION, type LogMsg, type PeerMsg, ProtocolError } from "./protocol.js";
 import type { TasRequest, TasResult } from "../arbiter/core.js";
 import { Bus } from "../devices/bus.js";
 import type { Event } from "../devices/events.js";
@@ -61,7 +62,12 @@ const RESEND_EVENTS_PER_MESSAGE = 8192;
 /** Output a backup keeps until the sink has it; past this it stops replaying until the primary reports progress. */
 export const BACKUP_OUTPUT_BYTES_MAX = 16 * 1024 * 1024;
 
-export type Msg = { t: string; [k: string]: unknown };
+/** A log-channel message (see protocol.ts: one union, one parser). */
+export type Msg = PeerMsg;
+export { ProtocolError };
+
+/** A broken node invariant: a programmer error, never an operating one. */
+export class InvariantError extends Error {}
 
 export type Action =
   /** Send to the peer over the log channel. */
@@ -270,6 +276,7 @@ export class FtNode {
         kind: "send",
         msg: {
           t: "start",
+          v: LOG_PROTOCOL_VERSION,
           epoch: s.epoch,
           image: encodeImage(s.image),
           memBytes: this.machine.memBytes,
@@ -302,7 +309,7 @@ export class FtNode {
   }
 
   /** A new backup starts from a running primary's snapshot: memory chunks follow, then the log. */
-  private startClone(m: Msg, nowMs: number): Action[] {
+  private startClone(m: CloneMsg, nowMs: number): Action[] {
     let c: CloneAssembler;
     let image: Image;
     try {
@@ -387,7 +394,7 @@ export class FtNode {
   }
 
   /** Joining backup: a chunk of the primary's image; written to this host's own image. */
-  private onCloneDisk(m: Msg): Action[] {
+  private onCloneDisk(m: CloneDiskMsg): Action[] {
     const d = this.diskCloneIn;
     if (!d) throw new ProtocolError(`unexpected "clone-disk": this backup is not receiving an image`);
     const g = this.bus.disk.geometry;
@@ -609,10 +616,48 @@ export class FtNode {
     this.liveRunner = new LiveRunner(this.bus, this.live, { maxIcount: this.cfg.crashAtIcount, sliceIcount: this.cfg.sliceIcount });
   }
 
+  // ---- invariants ------------------------------------------------------------------
+
+  /**
+   * The node's state is consistent with its role. The simulator and the tests' cluster
+   * call this after every input; a broken invariant is a programmer error and throws
+   * InvariantError naming the role, epoch and icount (never a wrong answer later).
+   */
+  invariants(): void {
+    const fail = (what: string): never => {
+      throw new InvariantError(`invariant broken in role ${this.role} (epoch ${this.epoch}, icount ${this.machine?.icount ?? 0}): ${what}`);
+    };
+    const r = this.role;
+    if (r === "idle") {
+      if (this.epoch !== 0) fail("an idle node has an epoch");
+      return;
+    }
+    if (this.epoch < 1) fail("a started node has no epoch");
+    if (r === "primary" && (!this.plog || !this.detector)) fail("a primary with a backup has no log or no failure detector");
+    if (r === "alone" && this.plog && !this.join) fail("a primary running alone keeps a backup's log");
+    if (r === "alone" && this.join && this.join.stage !== "requested") fail(`a primary running alone has a join in stage ${this.join.stage}`);
+    if ((r === "backup" || r === "draining") && !this.replay) fail("a replaying node has no replay");
+    if (r === "joining" && !this.cloneIn) fail("a joining node receives no clone");
+    if ((r === "primary" || r === "alone") && this.replay && this.bus.env === this.replay.env) fail("a live node still reads its replay");
+    if (!this.paired && (r === "primary" || r === "alone")) fail("an unpaired clone is live without an epoch of its own");
+    if (this.join && r !== "primary" && r !== "alone" && r !== "finishing" && r !== "finished" && r !== "electing" && r !== "halted") fail(`a join is under way in role ${r}`);
+    const log = this.plog;
+    if (log) {
+      if (log.ackedLsn > log.sentLsn) fail(`the backup acknowledged lsn ${log.ackedLsn}, only ${log.sentLsn} was sent`);
+      if (log.sentLsn > log.lastLsn) fail(`sent through lsn ${log.sentLsn}, only ${log.lastLsn} was logged`);
+      if (log.unackedBytes < 0) fail(`${log.unackedBytes} unacknowledged log bytes`);
+    }
+    if (this.sinkDelivered > this.bus.console.drainedBytes + this.pendingBytes + this.unsunk.reduce((n, c) => n + c.bytes.length, 0) && r !== "backup" && r !== "draining")
+      fail(`the sink has ${this.sinkDelivered} bytes, more than this node ever released`);
+    if (this.pendingBytes < 0) fail(`${this.pendingBytes} bytes of pending backup output`);
+  }
+
   // ---- inputs ----------------------------------------------------------------------
 
   /** A message from the peer. Throws ProtocolError for a malformed or impossible one (the shell refuses the peer). */
   onPeerMessage(m: Msg, nowMs: number): Action[] {
+    // A node that has not started starts from its primary's first message ("start", or a clone's header).
+    if (this.role === "idle") return this.startBackup(m, nowMs);
     if (this.peerFailed) return [];
     this.detector?.heard(nowMs, m.t === "hb");
     if (this.role === "primary" || ((this.role === "electing" || this.role === "finishing") && this.plog)) {
@@ -683,7 +728,7 @@ export class FtNode {
     return [];
   }
 
-  private onLog(m: Msg): Action[] {
+  private onLog(m: LogMsg): Action[] {
     let events: Event[];
     try {
       events = toEvents(m.events, 0);
@@ -1317,4 +1362,3 @@ export class FtNode {
 }
 
 /** The peer sent something malformed or impossible: refuse it with this reason. */
-export class ProtocolError extends Error {}

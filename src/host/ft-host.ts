@@ -5,10 +5,11 @@
 import { randomBytes } from "node:crypto";
 import { performance } from "node:perf_hooks";
 import { ArbiterClient, WrongClusterError } from "../arbiter/client.js";
-import { otherCluster } from "../arbiter/core.js";
-import type { Action, Msg } from "../ft/node.js";
-import { FtNode, ProtocolError } from "../ft/node.js";
-import type { Channel } from "../transport/channel.js";
+import type { Action } from "../ft/node.js";
+import { FtNode } from "../ft/node.js";
+import { answerHello, firstEpochRequest, helloMsg, onFirstEpochAnswer, resumeAnswerProblem } from "../ft/handshake.js";
+import { type PeerMsg, ProtocolError, parsePeerMsg } from "../ft/protocol.js";
+import type { Channel, Msg } from "../transport/channel.js";
 import { CLOSE_MALFORMED, CLOSE_REFUSED, connect, listen, log } from "../transport/channel.js";
 import type { Image } from "../vm/image.js";
 import type { FileDisk } from "./disk.js";
@@ -265,10 +266,10 @@ export class FtHost {
   }
 
   /** Clone memory chunks, and everything sent after them (the channel keeps its order), waiting to go out. */
-  private backlog: Msg[] = [];
+  private backlog: PeerMsg[] = [];
   private backlogStats?: { startMs: number; sendMs: number; bytes: number };
 
-  private sendPeer(msg: Msg): void {
+  private sendPeer(msg: PeerMsg): void {
     if (this.backlog.length > 0 || msg.t === "clone-mem") {
       if (!this.backlogStats) this.backlogStats = { startMs: this.now(), sendMs: 0, bytes: 0 };
       this.backlog.push(msg);
@@ -277,7 +278,7 @@ export class FtHost {
     this.sendNow(msg);
   }
 
-  private sendNow(msg: Msg): void {
+  private sendNow(msg: PeerMsg): void {
     const peer = this.peer;
     if (!peer) return;
     const before = peer.bytesOut;
@@ -292,7 +293,7 @@ export class FtHost {
     const st = this.backlogStats!;
     while (this.backlog.length > 0 && this.now() - start < BACKLOG_SEND_MS_PER_ITERATION) {
       const m = this.backlog.shift()!;
-      if (m.t === "clone-mem") st.bytes += (m.bytes as Uint8Array).length;
+      if (m.t === "clone-mem") st.bytes += m.bytes.length;
       this.sendNow(m);
     }
     const end = this.now();
@@ -347,7 +348,7 @@ export class FtHost {
     for (;;) {
       try {
         const ch = await connect(this.o.sinkUrl, this.o.secret, SINK_SERVICE);
-        ch.send({ t: "hello", host: this.id, cluster: this.cluster });
+        ch.send(helloMsg(this.id, this.cluster));
         ch.on("message", (m) => {
           // Output of another cluster, or output that differs from what the sink wrote, can never be delivered.
           if (m.t === "wrong-cluster" || (m.t === "out-refused" && m.diverged === true)) return this.haltFor(`the console sink refused this host: ${String(m.reason)}`);
@@ -382,7 +383,7 @@ export class FtHost {
         while (this.sentAt.length && this.sentAt[0].lsn <= (m.lsn as number)) this.rttMs.add(now - this.sentAt.shift()!.at);
       }
       try {
-        this.exec(this.node.onPeerMessage(m, now));
+        this.exec(this.node.onPeerMessage(parsePeerMsg(m), now));
       } catch (e) {
         if (e instanceof ProtocolError) return ch.refuse(CLOSE_MALFORMED, e.message);
         throw e;
@@ -520,30 +521,27 @@ export class FtHost {
     const server = await this.listenForPeers(o);
     if (o.waitForBackupMs > 0) await Promise.race([backupArrived, new Promise((r) => setTimeout(r, o.waitForBackupMs))]);
     const chosen = backup as { ch: Channel; host: string } | undefined;
-    let epoch = 0;
+    let req = firstEpochRequest(0, this.id, chosen?.host);
     let r: Awaited<ReturnType<ArbiterClient["testAndSet"]>>;
     try {
       // Patient: an arbiter that is down (or restarting) as the primary starts is waited for.
       const waiting = (e: Error) => log(`arbiter unreachable (${e.message}); waiting`);
-      epoch = (await this.arbiter.statePatiently(waiting)).epoch + 1;
-      r = await this.arbiter.testAndSetPatiently({ epoch, host: this.id, members: chosen ? [this.id, chosen.host] : [this.id] }, waiting);
+      req = firstEpochRequest((await this.arbiter.statePatiently(waiting)).epoch, this.id, chosen?.host);
+      r = await this.arbiter.testAndSetPatiently(req, waiting);
     } catch (e) {
       if (!(e instanceof WrongClusterError)) throw e;
       r = { granted: false, state: { cluster: e.theirs, epoch: 0, members: [], holder: "" }, reason: e.message };
     }
-    if (!r.granted) {
+    this.firstBackup = undefined;
+    const start = { program: o.program, image: o.image, memBytes: o.memBytes, stackBytes: o.stackBytes, disk: this.disk?.geometry ?? this.ownDisk?.geometry };
+    const first = onFirstEpochAnswer(this.node, req, r, start, this.now());
+    if (!first.granted) {
       chosen?.ch.refuse(CLOSE_REFUSED, "the primary was refused by the arbiter");
-      this.exec([{ kind: "news", text: `halting: the arbiter refused epoch ${epoch}: ${r.reason}`, data: { event: "halt" } }, { kind: "halt", reason: r.reason, code: 3 }]);
+      this.exec(first.actions);
       await new Promise(() => undefined);
     }
-    this.firstBackup = undefined;
     if (chosen) this.attachPeer(chosen.ch);
-    this.exec(
-      this.node.startPrimary(
-        { program: o.program, image: o.image, memBytes: o.memBytes, stackBytes: o.stackBytes, epoch, withBackup: !!chosen, backupHost: chosen?.host, disk: this.disk?.geometry ?? this.ownDisk?.geometry },
-        this.now(),
-      ),
-    );
+    this.exec(first.actions);
     this.startTimers();
     await this.loop();
     await server.close();
@@ -564,30 +562,28 @@ export class FtHost {
       service: LOG_SERVICE,
       onChannel: (ch) => {
         ch.once("message", (m) => {
-          if (m.t !== "hello" || typeof m.host !== "string") return ch.refuse(CLOSE_MALFORMED, "expected hello");
-          if (m.cluster !== this.cluster) return ch.refuse(CLOSE_REFUSED, otherCluster(`backup ${m.host}`, String(m.cluster), this.cluster));
-          if (this.node.role === "idle") {
-            const why = this.firstBackup ? this.firstBackup(ch, m.host) : "this host is not a primary";
-            if (why) ch.refuse(CLOSE_REFUSED, why);
-            return;
+          const v = answerHello(this.node, m, { cluster: this.cluster, firstBackup: this.firstBackup && ((host) => this.firstBackup!(ch, host)) }, this.now());
+          switch (v.kind) {
+            case "refuse":
+              return ch.refuse(v.code === "malformed" ? CLOSE_MALFORMED : CLOSE_REFUSED, v.reason);
+            case "first":
+              return;
+            case "resume": {
+              // Our backup is back after its channel closed: continue from what it received.
+              const old = this.peer;
+              this.attachPeer(ch);
+              old?.terminate();
+              log(`backup ${v.host} reconnected; continuing from lsn ${v.lsn}`);
+              this.exec(v.actions);
+              this.poke();
+              return;
+            }
+            case "join":
+              log(`backup ${v.host} joins: cloning`);
+              this.attachPeer(ch);
+              this.poke();
+              return;
           }
-          if (typeof m.resume === "number") {
-            // Our backup is back after its channel closed: continue from what it received.
-            const r = this.node.acceptResume(m.host, m.resume, this.now());
-            if (typeof r === "string") return ch.refuse(CLOSE_REFUSED, `cannot resume: ${r}`);
-            const old = this.peer;
-            this.attachPeer(ch);
-            old?.terminate();
-            log(`backup ${m.host} reconnected; continuing from lsn ${m.resume}`);
-            this.exec(r);
-            this.poke();
-            return;
-          }
-          const why = this.node.acceptJoin(m.host, this.now());
-          if (why) return ch.refuse(CLOSE_REFUSED, `cannot join: ${why}`);
-          log(`backup ${m.host} joins: cloning`);
-          this.attachPeer(ch);
-          this.poke();
         });
       },
     });
@@ -614,7 +610,7 @@ export class FtHost {
     const early: Msg[] = [];
     const collect = (m: Msg) => early.push(m);
     ch.on("message", collect);
-    ch.send({ t: "hello", host: this.id, cluster: this.cluster, resume: lsn });
+    ch.send(helloMsg(this.id, this.cluster, lsn));
     const answer = await firstMessage(ch, early, this.o.timeoutMs);
     const refused = "code" in answer && answer.code === CLOSE_REFUSED;
     const first = "msg" in answer ? answer.msg : "code" in answer ? answer.reason || "closed" : `no answer within ${this.o.timeoutMs} ms`;
@@ -623,9 +619,10 @@ export class FtHost {
       this.poke();
       return;
     }
-    if (typeof first === "string" || first.t !== "resumed") {
+    const problem = typeof first === "string" ? first : resumeAnswerProblem(first);
+    if (problem !== undefined) {
       ch.terminate();
-      return fail(typeof first === "string" ? first : `expected resumed, got "${first.t}"`);
+      return fail(problem);
     }
     ch.off("message", collect);
     this.attachPeer(ch);
@@ -656,12 +653,11 @@ export class FtHost {
     const early: Msg[] = [];
     const collect = (m: Msg) => early.push(m);
     ch.on("message", collect);
-    ch.send({ t: "hello", host: this.id, cluster: this.cluster });
+    ch.send(helloMsg(this.id, this.cluster));
     const answer = await firstMessage(ch, early);
     if (!("msg" in answer)) throw new HostError(`the primary closed the log channel before starting: ${("reason" in answer && answer.reason) || "no reason given"}`);
-    const start = answer.msg;
     try {
-      this.exec(this.node.startBackup(start, this.now()));
+      this.exec(this.node.startBackup(parsePeerMsg(answer.msg), this.now()));
     } catch (e) {
       if (e instanceof ProtocolError) ch.refuse(CLOSE_MALFORMED, e.message);
       throw e;

@@ -48,6 +48,8 @@ import { initialState, testAndSet } from "../arbiter/core.js";
 import { EV } from "../devices/events.js";
 import type { Action, Msg, RunResult } from "../ft/node.js";
 import { FtNode, ProtocolError } from "../ft/node.js";
+import { type CloneMsg, parsePeerMsg } from "../ft/protocol.js";
+import { type HelloVerdict, answerHello, firstEpochRequest, helloMsg, onFirstEpochAnswer, resumeAnswerProblem } from "../ft/handshake.js";
 import { LAG_THRESHOLD_MS_DEFAULT } from "../ft/throttle.js";
 import type { OutputChunk, SinkVerdict } from "../ft/sink.js";
 import { SinkState } from "../ft/sink.js";
@@ -604,12 +606,12 @@ export class Simulation {
     P.chan = B.chan = ch;
     ch.open.add(P).add(B);
     // The launcher: the primary claims epoch 1 for the pair, then starts (ft-host.runPrimary).
-    this.grant({ epoch: 1, host: "P", members: ["P", "B"] }, testAndSet);
+    // The same claim code as FtHost.runPrimary (src/ft/handshake.ts).
+    const req = firstEpochRequest(this.arbiter.epoch, "P", "B");
+    const granted = this.grant(req, testAndSet);
     const image = p.disk ? diskGuestImage(p.disk.guest) : guestImage(p.guest);
     const disk = p.disk ? diskGeometry(p.disk.guest) : undefined;
-    this.call(P, "startPrimary", () =>
-      P.node.startPrimary({ program: p.disk ? "sim-disk-guest.s" : "sim-guest.s", image, memBytes: p.memBytes, stackBytes: p.stackBytes, epoch: 1, withBackup: true, backupHost: "B", disk }, this.now),
-    );
+    this.call(P, "startPrimary", () => onFirstEpochAnswer(P.node, req, granted, { program: p.disk ? "sim-disk-guest.s" : "sim-guest.s", image, memBytes: p.memBytes, stackBytes: p.stackBytes, disk }, this.now).actions);
     P.started = P.facts.started = true;
     P.live = true;
     P.hookConsole();
@@ -750,6 +752,8 @@ export class Simulation {
     let actions: Action[];
     try {
       actions = fn();
+      // After every input: a broken invariant is a bug found here, with the state named.
+      h.node.invariants();
     } catch (e) {
       if (e instanceof ProtocolError && protocolErrorsOk) throw e;
       this.bug(h, what, e);
@@ -1118,7 +1122,18 @@ export class Simulation {
     if (ch.dead) return;
     if (r.resuming?.ch === ch) return this.resumeAnswer(r, ch, this.net.decode<Msg>(wire));
     if (r.chan !== ch || !ch.open.has(r)) return;
-    const msg = this.net.decode<Msg>(wire);
+    // The wire carries maps; the one parser makes them protocol messages (as ft-host does).
+    let msg: Msg;
+    try {
+      msg = parsePeerMsg(this.net.decode<{ t: string }>(wire));
+    } catch (e) {
+      if (!(e instanceof ProtocolError)) throw e;
+      this.log(`${r.id} refuses the peer: ${e.message}`);
+      this.closePeer(r, `refused: ${e.message}`);
+      if (!r.started) return this.crash(r, `refused the primary's first message: ${e.message}`);
+      this.call(r, "onPeerClosed", () => r.node.onPeerClosed(`refused: ${e.message}`, this.now));
+      return;
+    }
     if (this.opts.mutation === "corrupt-log" && r.id === "B" && msg.t === "log" && !this.corrupted && this.now > this.plan.expectedMs * 0.2) this.corrupt(msg);
     if (this.opts.mutation === "corrupt-clone" && msg.t === "clone" && !this.corrupted) {
       const regs = (msg.machine as { regs: number[] }).regs;
@@ -1144,7 +1159,7 @@ export class Simulation {
         acked = msg.t === "log" && actions.some((a) => a.kind === "send" && a.msg.t === "ack");
         return actions;
       }, true);
-      if (acked) {
+      if (acked && msg.t === "log") {
         const ev = msg.events as unknown[][];
         const last = ev[ev.length - 1];
         if (last && (last[1] as number) > r.facts.received.icount) r.facts.received = { icount: last[1] as number, lsn: last[0] as number };
@@ -1165,6 +1180,7 @@ export class Simulation {
 
   /** The corrupt-log mutation: one RAND value changes on the wire. */
   private corrupt(msg: Msg): void {
+    if (msg.t !== "log") return;
     for (const e of msg.events as unknown[][]) {
       if (e[2] === EV.RAND) {
         e[3] = ((e[3] as number) ^ 0x10000) >>> 0;
@@ -1287,16 +1303,17 @@ export class Simulation {
     }
     this.input(src, `resume hello ${h.id}>${src.id}`, () => {
       if (ch.closeSeen.has(src)) return; // the backup gave up and its close came first
-      let r: Action[] | string;
+      let v: HelloVerdict;
       try {
-        r = src.node.acceptResume(h.id, lsn, this.now);
+        v = answerHello(src.node, helloMsg(h.id, RUN_CLUSTER, lsn), { cluster: RUN_CLUSTER, exiting: src.stopping }, this.now);
       } catch (e) {
         this.bug(src, "acceptResume", e);
         return;
       }
-      if (typeof r === "string") {
-        this.log(`${src.id} refuses ${h.id}'s resume: ${r}`);
-        this.notifyClose(src, ch, `cannot resume: ${r}`, this.now, true);
+      if (v.kind !== "resume") {
+        const reason = v.kind === "refuse" ? v.reason : `unexpected verdict ${v.kind}`;
+        this.log(`${src.id} refuses ${h.id}'s resume: ${reason}`);
+        this.notifyClose(src, ch, reason, this.now, true);
         return;
       }
       this.log(`${src.id} accepts ${h.id}'s resume from lsn ${lsn}`);
@@ -1304,17 +1321,18 @@ export class Simulation {
       src.chan = ch;
       ch.open.add(src);
       if (this.roleChanged(src)) return;
-      this.exec(src, r);
+      this.exec(src, v.actions);
     });
   }
 
   /** The first message on a reconnect's connection: "resumed" attaches it; anything else fails the reconnect. */
   private resumeAnswer(h: Host, ch: Chan, msg: Msg): void {
     h.resuming = undefined;
-    if (msg.t !== "resumed") {
+    const problem = resumeAnswerProblem(msg);
+    if (problem !== undefined) {
       ch.open.delete(h);
       this.notifyClose(h, ch, "terminated", this.now);
-      this.reconnectFailed(h, `expected resumed, got "${msg.t}"`);
+      this.reconnectFailed(h, problem);
       return;
     }
     this.counts.resumes++;
@@ -1386,18 +1404,17 @@ export class Simulation {
   /** FtHost.listenForPeers: the primary's shell asks its node to accept the join; on yes, the channel is this host's log channel. */
   private hello(src: Host, h: Host, ch: Chan): void {
     if (!ch.open.has(h)) return; // the joiner is gone already (its connection closed)
-    let why: string | undefined;
-    if (src.stopping) why = "exiting";
-    else
-      try {
-        why = src.node.acceptJoin(h.id, this.now);
-      } catch (e) {
-        this.bug(src, "acceptJoin", e);
-        return;
-      }
-    if (why) {
-      this.log(`${src.id} refuses ${h.id}: cannot join: ${why}`);
-      this.notifyClose(src, ch, `cannot join: ${why}`, this.now);
+    let v: HelloVerdict;
+    try {
+      v = answerHello(src.node, helloMsg(h.id, RUN_CLUSTER), { cluster: RUN_CLUSTER, exiting: src.stopping }, this.now);
+    } catch (e) {
+      this.bug(src, "acceptJoin", e);
+      return;
+    }
+    if (v.kind !== "join") {
+      const reason = v.kind === "refuse" ? v.reason : `unexpected verdict ${v.kind}`;
+      this.log(`${src.id} refuses ${h.id}: ${reason}`);
+      this.notifyClose(src, ch, reason, this.now);
       return;
     }
     this.log(`${src.id} accepts ${h.id}: cloning`);
@@ -1419,7 +1436,7 @@ export class Simulation {
   }
 
   /** The primary sent a clone's header: the state at S (nothing has run since the slice that sent it). */
-  private cloneSent(h: Host, msg: Msg): void {
+  private cloneSent(h: Host, msg: CloneMsg): void {
     const to = h.chan?.other(h);
     const m = h.node.machine;
     h.cloneChunksSent = 0;
@@ -1776,13 +1793,12 @@ export class Simulation {
     const X = this.addHost(STRANGER_ID);
     X.cluster = X.facts.cluster = this.arbiter.cluster;
     this.arbiterCounts.strangers++;
-    const epoch = this.arbiter.epoch + 1;
-    const r = this.grant({ epoch, host: X.id, members: [X.id], cluster: X.cluster }, testAndSet);
+    const req = { ...firstEpochRequest(this.arbiter.epoch, X.id), cluster: X.cluster };
+    const epoch = req.epoch;
+    const r = this.grant(req, testAndSet);
     this.log(`${X.id} starts against the arbiter (cluster ${X.cluster}): epoch ${epoch} ${r.granted ? "granted" : `refused (${r.reason})`}`);
     if (!r.granted) return this.exitUnstarted(X, `the arbiter refused epoch ${epoch}`);
-    this.call(X, "startPrimary", () =>
-      X.node.startPrimary({ program: "sim-guest.s", image: guestImage(p.guest), memBytes: p.memBytes, stackBytes: p.stackBytes, epoch, withBackup: false }, this.now),
-    );
+    this.call(X, "startPrimary", () => onFirstEpochAnswer(X.node, req, r, { program: "sim-guest.s", image: guestImage(p.guest), memBytes: p.memBytes, stackBytes: p.stackBytes }, this.now).actions);
     X.started = X.facts.started = true;
     X.live = true;
     X.hookConsole();

@@ -82,7 +82,8 @@ export class Channel extends EventEmitter<ChannelEvents> {
     ws.on("error", () => this.onClosed(1006, "connection error"));
   }
 
-  send(m: Msg): void {
+  /** Sends any map with a string `t` (typed protocols' messages too: see src/ft/protocol.ts). */
+  send<M extends { readonly t: string }>(m: M): void {
     if (this.closed || this.partitioned || this.ws.readyState !== WebSocket.OPEN) return;
     const b = packr.pack(m);
     this.bytesOut += b.length;
