@@ -115,7 +115,7 @@ describe("the handshake", () => {
     const req = firstEpochRequest(0, "P", "B");
     const refused = onFirstEpochAnswer(n, req, { granted: false, state: { cluster: "c", epoch: 3, members: [], holder: "X" }, reason: "epoch 1 is not current + 1" }, { program: "g", image: GUEST }, 0);
     expect(refused.granted).toBe(false);
-    expect(refused.actions.at(-1)).toEqual({ kind: "halt", reason: "epoch 1 is not current + 1", code: 3 });
+    expect(refused.actions.at(-1)).toEqual({ kind: "halt", reason: "epoch 1 is not current + 1", code: 3, cause: "lost-election" });
     const granted = onFirstEpochAnswer(n, req, { granted: true, state: { cluster: "c", epoch: 1, members: ["P", "B"], holder: "P" } }, { program: "g", image: GUEST }, 0);
     expect(granted.granted).toBe(true);
     expect(n.role).toBe("primary");

@@ -83,10 +83,21 @@ export function onFirstEpochAnswer(node: FtNode, req: TasRequest, r: TasResult, 
     return {
       granted: false,
       actions: [
-        { kind: "news", text: `halting: the arbiter refused epoch ${req.epoch}: ${r.reason}`, data: { event: "halt" } },
-        { kind: "halt", reason: r.reason ?? "refused", code: 3 },
+        { kind: "news", text: `halting: the arbiter refused epoch ${req.epoch}: ${r.reason}`, data: { event: "halt", cause: "lost-election" } },
+        { kind: "halt", reason: r.reason ?? "refused", code: 3, cause: "lost-election" },
       ],
     };
   const backup = req.members.find((h) => h !== req.host);
   return { granted: true, actions: node.startPrimary({ ...start, epoch: req.epoch, withBackup: backup !== undefined, backupHost: backup }, nowMs) };
+}
+
+/**
+ * The shell halts its host for a reason the node cannot see (an arbiter, sink, switch or
+ * disk server of another cluster, or a refusal for good): the same actions in every shell.
+ */
+export function shellHalt(reason: string, epoch: number): Action[] {
+  return [
+    { kind: "news", text: `halting: ${reason}`, data: { event: "halt", cause: "refused", role: "halted", epoch } },
+    { kind: "halt", reason, code: 3, cause: "refused" },
+  ];
 }

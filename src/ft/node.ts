@@ -84,8 +84,8 @@ export type Action =
   | { kind: "news"; text: string; data: Record<string, unknown> }
   /** The guest finished and every byte of its output reached the sink. */
   | { kind: "done"; data: Record<string, unknown> }
-  /** Stop this host (it lost an election, was deposed, or diverged). */
-  | { kind: "halt"; reason: string; code: number }
+  /** Stop this host (it lost an election, was deposed, or diverged): the cause typed, the reason for people. */
+  | { kind: "halt"; reason: string; code: number; cause: HaltCause }
   /** Crash on purpose (--crash-at-icount): the shell kills the process without cleanup. */
   | { kind: "crash"; icount: number }
   /**
@@ -94,6 +94,15 @@ export type Action =
    * primary refuses or cannot be reached.
    */
   | { kind: "reconnect"; lsn: number };
+
+/**
+ * Why a host halts. "lost-election": another host holds the epoch it asked for;
+ * "deposed": a newer epoch exists (the sink or the disk said so); "diverged": replay
+ * differs from the primary's log; "disk-failed": its own disk failed for good; "no-state":
+ * it has nothing to serve (a clone that never completed); "refused": its shell was
+ * refused for good (another cluster's arbiter, sink or disk).
+ */
+export type HaltCause = "lost-election" | "deposed" | "diverged" | "disk-failed" | "no-state" | "refused";
 
 export type Role =
   | "idle" // not started
@@ -414,7 +423,7 @@ export class FtNode {
         else if (attempt < LOCAL_DISK_ATTEMPTS_MAX) write(attempt + 1);
         else if (!d.failed) {
           d.failed = `writing the cloned image's blocks ${block}..${block + count - 1} to this host's own image failed ${attempt} times (status ${status})`;
-          this.outbox.push(...this.halt(d.failed, 1));
+          this.outbox.push(...this.halt(d.failed, 1, "disk-failed"));
         }
       });
     write(1);
@@ -767,7 +776,7 @@ export class FtNode {
   onSinkAck(delivered: number, sinkEpoch?: number): Action[] {
     if (delivered > this.sinkDelivered) this.sinkDelivered = delivered;
     while (this.unsunk.length && this.unsunk[0].offset + this.unsunk[0].bytes.length <= this.sinkDelivered) this.unsunk.shift();
-    if (sinkEpoch !== undefined && sinkEpoch > this.epoch) return this.halt(`the sink is at epoch ${sinkEpoch}, this host at ${this.epoch}: deposed`, 3);
+    if (sinkEpoch !== undefined && sinkEpoch > this.epoch) return this.halt(`the sink is at epoch ${sinkEpoch}, this host at ${this.epoch}: deposed`, 3, "deposed");
     return [];
   }
 
@@ -793,7 +802,7 @@ export class FtNode {
         return [];
       }
     }
-    if (!r.granted) return this.halt(`lost the test-and-set for epoch ${epoch} (${r.reason})`, 3);
+    if (!r.granted) return this.halt(`lost the test-and-set for epoch ${epoch} (${r.reason})`, 3, "lost-election");
     this.epoch = epoch;
     const actions: Action[] = [];
     if (this.electionFor === "alone") {
@@ -830,7 +839,7 @@ export class FtNode {
       // Non-shared: everything replay performed has landed (see "draining"). The requests
       // the guest saw start but not complete are issued again by the new LiveEnv; restoring
       // the device's own state lists them as issued-but-unsubmitted (see Disk.setState).
-      if (this.imagePending()) return this.halt("won the epoch before the cloned disk image had landed: this host has no image to serve", 1);
+      if (this.imagePending()) return this.halt("won the epoch before the cloned disk image had landed: this host has no image to serve", 1, "no-state");
       this.localReplay = undefined;
       this.localDisk!.forgetAll();
       this.bus.disk.setState(this.bus.disk.getState());
@@ -888,7 +897,7 @@ export class FtNode {
       return actions;
     }
     if (this.role === "joining") {
-      actions.push(...this.halt(`the primary failed before the clone was complete (${why}): this host has no state to serve`, 3));
+      actions.push(...this.halt(`the primary failed before the clone was complete (${why}): this host has no state to serve`, 3, "no-state"));
       return actions;
     }
     if (this.role === "primary" || (this.role === "finishing" && this.plog)) {
@@ -990,7 +999,7 @@ export class FtNode {
   private onPairTas(r: TasResult, nowMs: number): Action[] {
     const j = this.join!;
     this.join = undefined;
-    if (!r.granted) return this.halt(`lost the test-and-set for the pair's epoch ${this.epoch + 1} (${r.reason})`, 3);
+    if (!r.granted) return this.halt(`lost the test-and-set for the pair's epoch ${this.epoch + 1} (${r.reason})`, 3, "lost-election");
     this.epoch += 1;
     this.backupHost = j.host;
     const actions: Action[] = [];
@@ -1269,7 +1278,7 @@ export class FtNode {
     try {
       r = rp.runner.step(this.machine.icount, until);
     } catch (e) {
-      if (e instanceof DivergenceError) return { actions: this.halt(`replay diverged: ${e.message}`, 1), idle: true };
+      if (e instanceof DivergenceError) return { actions: this.halt(`replay diverged: ${e.message}`, 1, e.cause === "own-disk" ? "disk-failed" : "diverged"), idle: true };
       throw e;
     }
     this.collectReplayOutput();
@@ -1303,7 +1312,7 @@ export class FtNode {
       try {
         r = rp.runner.step(this.machine.icount);
       } catch (e) {
-        if (e instanceof DivergenceError) return this.halt(`replay diverged: ${e.message}`, 1);
+        if (e instanceof DivergenceError) return this.halt(`replay diverged: ${e.message}`, 1, e.cause === "own-disk" ? "disk-failed" : "diverged");
         throw e;
       }
       this.collectReplayOutput();
@@ -1312,9 +1321,9 @@ export class FtNode {
     }
   }
 
-  private halt(reason: string, code: number): Action[] {
+  private halt(reason: string, code: number, cause: HaltCause): Action[] {
     this.role = "halted";
-    return [this.newsAction(`halting: ${reason}`, { event: "halt" }), { kind: "halt", reason, code }];
+    return [this.newsAction(`halting: ${reason}`, { event: "halt", cause }), { kind: "halt", reason, code, cause }];
   }
 
   private newsAction(text: string, data: Record<string, unknown>): Action {
@@ -1329,7 +1338,7 @@ export class FtNode {
   /** The shared disk refused a write of ours: a newer epoch has written there, so this host is deposed. */
   onDiskFenced(reason: string): Action[] {
     if (this.role === "halted" || this.role === "finished") return [];
-    return this.halt(`the disk refused a write (${reason}): deposed`, 3);
+    return this.halt(`the disk refused a write (${reason}): deposed`, 3, "deposed");
   }
 
   /** The status line's facts. */

@@ -7,7 +7,7 @@ import { performance } from "node:perf_hooks";
 import { ArbiterClient, WrongClusterError } from "../arbiter/client.js";
 import type { Action } from "../ft/node.js";
 import { FtNode } from "../ft/node.js";
-import { answerHello, firstEpochRequest, helloMsg, onFirstEpochAnswer, resumeAnswerProblem } from "../ft/handshake.js";
+import { answerHello, firstEpochRequest, helloMsg, onFirstEpochAnswer, resumeAnswerProblem, shellHalt } from "../ft/handshake.js";
 import { type PeerMsg, ProtocolError, parsePeerMsg } from "../ft/protocol.js";
 import type { Channel, Msg } from "../transport/channel.js";
 import { CLOSE_MALFORMED, CLOSE_REFUSED, connect, listen, log } from "../transport/channel.js";
@@ -247,10 +247,7 @@ export class FtHost {
   /** Halts this process for a reason the node cannot see (another cluster's arbiter, a sink's refusal). */
   private haltFor(reason: string): void {
     if (this.stopped) return;
-    this.exec([
-      { kind: "news", text: `halting: ${reason}`, data: { event: "halt", role: "halted", epoch: this.node.epoch } },
-      { kind: "halt", reason, code: 3 },
-    ]);
+    this.exec(shellHalt(reason, this.node.epoch));
   }
 
   /** The cluster this host belongs to (known once runPrimary/runBackup has started). */

@@ -12,6 +12,8 @@ export class DivergenceError extends Error {
   constructor(
     message: string,
     readonly icount: number,
+    /** "own-disk": the backup's own disk failed where the primary's worked (a planned fault in tests, not a bug of replay). */
+    readonly cause: "state" | "own-disk" = "state",
   ) {
     super(message);
   }

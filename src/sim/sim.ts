@@ -49,7 +49,7 @@ import { EV } from "../devices/events.js";
 import type { Action, Msg, RunResult } from "../ft/node.js";
 import { FtNode, ProtocolError } from "../ft/node.js";
 import { type CloneMsg, parsePeerMsg } from "../ft/protocol.js";
-import { type HelloVerdict, answerHello, firstEpochRequest, helloMsg, onFirstEpochAnswer, resumeAnswerProblem } from "../ft/handshake.js";
+import { type HelloVerdict, answerHello, firstEpochRequest, helloMsg, onFirstEpochAnswer, resumeAnswerProblem, shellHalt } from "../ft/handshake.js";
 import { LAG_THRESHOLD_MS_DEFAULT } from "../ft/throttle.js";
 import type { OutputChunk, SinkVerdict } from "../ft/sink.js";
 import { SinkState } from "../ft/sink.js";
@@ -888,10 +888,10 @@ export class Simulation {
           this.log(`${h.id} halt (${a.code}): ${a.reason}`);
           h.facts.halted = { t: this.now, reason: a.reason, code: a.code };
           // A backup whose own disk failed for good must halt (planned: not a violation).
-          if (h.local?.broken && /own disk failed|own image failed/.test(a.reason)) {
+          if (h.local?.broken && a.cause === "disk-failed") {
             h.facts.diskBroken = true;
             this.diskCounts.localHalts++;
-          } else if (/replay diverged/.test(a.reason)) this.facts.violations.push({ t: this.now, check: "replay-trace", text: `host ${h.id} halted: ${a.reason}` });
+          } else if (a.cause === "diverged" || a.cause === "disk-failed") this.facts.violations.push({ t: this.now, check: "replay-trace", text: `host ${h.id} halted: ${a.reason}` });
           this.stop(h, "halted");
           return;
         case "crash":
@@ -1746,10 +1746,7 @@ export class Simulation {
       h.facts.wrongCluster = reason;
       this.arbiterCounts.wrongClusterHalts++;
     }
-    this.exec(h, [
-      { kind: "news", text: `halting: ${reason}`, data: { event: "halt" } },
-      { kind: "halt", reason, code: 3 },
-    ]);
+    this.exec(h, shellHalt(reason, h.node.epoch));
   }
 
   // ---- arbiter restarts ---------------------------------------------------------------
