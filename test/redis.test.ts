@@ -2,12 +2,11 @@
 // process, driven by real clients: the `redis` npm client (node-redis 4), raw sockets,
 // redis-cli and redis-benchmark (Debian's redis-tools). Replies are compared with what a
 // real Redis 7 answers; when redis-server is installed the same script runs against it too.
-import { spawn, spawnSync, type ChildProcess } from "node:child_process";
+import { spawn, spawnSync } from "node:child_process";
 import { existsSync, mkdtempSync, rmSync } from "node:fs";
 import { createServer, connect, type Socket } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { fileURLToPath } from "node:url";
 import { createClient } from "redis";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { assemble, assembleFile } from "../src/asm/assembler.js";
@@ -22,8 +21,7 @@ import { Machine } from "../src/vm/machine.js";
 
 const te = new TextEncoder();
 
-const ROOT = fileURLToPath(new URL("..", import.meta.url));
-const MAIN = join(ROOT, "src/cli/main.ts");
+import { type GuestProcess, MAIN, ROOT, startGuestProcess } from "./support/guest-process.js";
 
 function which(cmd: string): string | undefined {
   const r = spawnSync("sh", ["-c", `command -v ${cmd}`], { encoding: "utf8" });
@@ -33,48 +31,13 @@ const REDIS_CLI = which("redis-cli");
 const REDIS_BENCHMARK = which("redis-benchmark");
 const REDIS_SERVER = which("redis-server");
 
-interface Server {
-  child: ChildProcess;
-  port: number;
-  stderr: () => string;
-  /** Ctrl-C; resolves with the exit code. */
-  stop(): Promise<number | null>;
+type Server = GuestProcess;
+
+function startGuest(command: "run" | "record" = "run", extra: string[] = []): Promise<Server> {
+  return startGuestProcess(command, "programs/redis.s", ["--mem", "16MiB", "--no-stdin", ...extra]);
 }
 
-async function startGuest(command: "run" | "record" = "run", extra: string[] = []): Promise<Server> {
-  const child = spawn(process.execPath, ["--import", "tsx", MAIN, command, "programs/redis.s", "--mem", "16MiB", "--listen", "127.0.0.1:0", "--no-stdin", ...extra], {
-    cwd: ROOT,
-    stdio: ["ignore", "pipe", "pipe"],
-  });
-  let err = "";
-  let out = "";
-  child.stderr!.on("data", (d) => (err += d));
-  child.stdout!.on("data", (d) => (out += d));
-  const exited = new Promise<number | null>((resolve) => child.on("exit", (code) => resolve(code)));
-  const port = await new Promise<number>((resolve, reject) => {
-    const t = setInterval(() => {
-      const m = /listening on [^\s]+:(\d+)/.exec(err);
-      if (m && out.includes("redis.s: ready")) {
-        clearInterval(t);
-        resolve(Number(m[1]));
-      }
-    }, 20);
-    void exited.then((code) => {
-      clearInterval(t);
-      reject(new Error(`server exited (${code}) before listening: ${err}`));
-    });
-  });
-  return {
-    child,
-    port,
-    stderr: () => err,
-    async stop() {
-      if (child.exitCode === null) child.kill("SIGINT");
-      return exited;
-    },
-  };
-}
-
+/** A free port for the real redis-server (which cannot report a port 0 back); the guest processes listen on port 0 instead. */
 async function freePort(): Promise<number> {
   const s = createServer();
   await new Promise<void>((r) => s.listen(0, "127.0.0.1", () => r()));

@@ -8,64 +8,19 @@
 // Before the fix, under FT the switch stopped telling the hosts how far output was
 // written once the only writer was cut off; the backup's copy of output filled, it
 // stopped replaying, the primary's held output filled, and nobody was served again.
-import { spawn, type ChildProcess } from "node:child_process";
-import { createServer, connect, type Socket } from "node:net";
-import { join } from "node:path";
-import { fileURLToPath } from "node:url";
+import { connect, type Socket } from "node:net";
 import { createClient } from "redis";
 import { describe, expect, it } from "vitest";
 import { CONN_OUTPUT_BYTES_MAX } from "../src/host/reply-backlog.js";
 
-const ROOT = fileURLToPath(new URL("..", import.meta.url));
-const MAIN = join(ROOT, "src/cli/main.ts");
+import { type GuestProcess, startGuestProcess } from "./support/guest-process.js";
 const BIG = "x".repeat(24 * 1024);
 const HOG_GETS = 1600;
 
-interface Service {
-  child: ChildProcess;
-  port: number;
-  stderr: () => string;
-  stop(): Promise<number | null>;
-}
+type Service = GuestProcess;
 
-async function freePort(): Promise<number> {
-  const s = createServer();
-  await new Promise<void>((r) => s.listen(0, "127.0.0.1", () => r()));
-  const port = (s.address() as { port: number }).port;
-  await new Promise<void>((r) => s.close(() => r()));
-  return port;
-}
-
-async function start(mode: "ft" | "run"): Promise<Service> {
-  const port = await freePort();
-  const args = ["--import", "tsx", MAIN, mode, "programs/redis.s", "--mem", "16MiB", "--listen", `127.0.0.1:${port}`, ...(mode === "run" ? ["--no-stdin"] : ["--timeout-ms", "2000"])];
-  const child = spawn(process.execPath, args, { cwd: ROOT, stdio: ["ignore", "pipe", "pipe"] });
-  let err = "";
-  let out = "";
-  child.stderr!.on("data", (d) => (err += d));
-  child.stdout!.on("data", (d) => (out += d));
-  const exited = new Promise<number | null>((resolve) => child.on("exit", (code) => resolve(code)));
-  await new Promise<void>((resolve, reject) => {
-    const t = setInterval(() => {
-      if (out.includes("redis.s: ready")) {
-        clearInterval(t);
-        resolve();
-      }
-    }, 20);
-    void exited.then((code) => {
-      clearInterval(t);
-      reject(new Error(`ftvm ${mode} exited (${code}) before the guest was ready: ${err}`));
-    });
-  });
-  return {
-    child,
-    port,
-    stderr: () => err,
-    async stop() {
-      if (child.exitCode === null) child.kill("SIGINT");
-      return exited;
-    },
-  };
+function start(mode: "ft" | "run"): Promise<Service> {
+  return startGuestProcess(mode, "programs/redis.s", ["--mem", "16MiB", ...(mode === "run" ? ["--no-stdin"] : ["--timeout-ms", "2000"])]);
 }
 
 function resp(...args: string[]): string {

@@ -2,66 +2,20 @@
 // primary, backup, and the virtual switch in the launcher) serving real node-redis
 // clients while hosts are SIGKILLed. What clients must never notice: a connection error,
 // a reply value given twice, an increment lost, a SET forgotten.
-import { spawn, type ChildProcess } from "node:child_process";
-import { createServer, connect } from "node:net";
-import { join } from "node:path";
-import { fileURLToPath } from "node:url";
+import { connect } from "node:net";
 import { createClient } from "redis";
 import { describe, expect, it } from "vitest";
 
-const ROOT = fileURLToPath(new URL("..", import.meta.url));
-const MAIN = join(ROOT, "src/cli/main.ts");
+import { type GuestProcess, startGuestProcess } from "./support/guest-process.js";
 
-interface Cluster {
-  child: ChildProcess;
-  port: number;
-  stderr: () => string;
-  /** Ctrl-C; resolves with the exit code once the launcher printed its summary. */
-  stop(): Promise<number | null>;
-  exited: Promise<number | null>;
-}
+type Cluster = GuestProcess;
 
-async function freePort(): Promise<number> {
-  const s = createServer();
-  await new Promise<void>((r) => s.listen(0, "127.0.0.1", () => r()));
-  const port = (s.address() as { port: number }).port;
-  await new Promise<void>((r) => s.close(() => r()));
-  return port;
-}
+/** The longest a client load waits for what a test needs to happen under it (failovers). */
+const LOAD_MS_MAX = 40_000;
 
-async function startCluster(extra: string[]): Promise<Cluster> {
-  const port = await freePort();
-  const child = spawn(process.execPath, ["--import", "tsx", MAIN, "ft", "programs/redis.s", "--mem", "16MiB", "--listen", `127.0.0.1:${port}`, ...extra], {
-    cwd: ROOT,
-    stdio: ["ignore", "pipe", "pipe"],
-  });
-  let err = "";
-  let out = "";
-  child.stderr!.on("data", (d) => (err += d));
-  child.stdout!.on("data", (d) => (out += d));
-  const exited = new Promise<number | null>((resolve) => child.on("exit", (code) => resolve(code)));
-  await new Promise<void>((resolve, reject) => {
-    const t = setInterval(() => {
-      if (out.includes("redis.s: ready")) {
-        clearInterval(t);
-        resolve();
-      }
-    }, 20);
-    void exited.then((code) => {
-      clearInterval(t);
-      reject(new Error(`ftvm ft exited (${code}) before the guest was ready: ${err}`));
-    });
-  });
-  return {
-    child,
-    port,
-    stderr: () => err,
-    exited,
-    async stop() {
-      if (child.exitCode === null) child.kill("SIGINT");
-      return exited;
-    },
-  };
+/** ftvm ft of redis.s behind the virtual switch, clients on a port read back from the launcher. */
+function startCluster(extra: string[]): Promise<Cluster> {
+  return startGuestProcess("ft", "programs/redis.s", ["--mem", "16MiB", ...extra]);
 }
 
 interface Load {
@@ -74,9 +28,15 @@ interface Load {
 }
 
 /** `clients` node-redis clients INCR `counters` shared counters for `ms`; client 0 also SETs a key now and then. */
-async function incrLoad(port: number, clients: number, counters: number, ms: number): Promise<Load> {
+/**
+ * Clients increment counters for at least `ms`, and on until `until()` holds (at most
+ * LOAD_MS_MAX): a test that needs failovers under load waits for them rather than
+ * betting on how many fit in a fixed time on a busy machine.
+ */
+async function incrLoad(port: number, clients: number, counters: number, ms: number, until: () => boolean = () => true): Promise<Load> {
   const load: Load = { values: new Map(), perClient: [], errors: [] };
   const t0 = Date.now();
+  const going = () => Date.now() - t0 < ms || (!until() && Date.now() - t0 < LOAD_MS_MAX);
   await Promise.all(
     Array.from({ length: clients }, async (_, i) => {
       const last = new Map<string, number>();
@@ -84,7 +44,7 @@ async function incrLoad(port: number, clients: number, counters: number, ms: num
       const c = createClient({ socket: { host: "127.0.0.1", port, reconnectStrategy: false } });
       c.on("error", (e: Error) => load.errors.push(`client ${i}: ${e.message}`));
       await c.connect();
-      for (let n = 0; Date.now() - t0 < ms; n++) {
+      for (let n = 0; going(); n++) {
         const key = `counter:${(i + n) % counters}`;
         if (i === 0 && n % 20 === 0) {
           const v = `value-${n}`;
@@ -125,7 +85,7 @@ describe("ftvm ft --listen: redis.s behind the virtual switch", () => {
   it("the primary SIGKILLed every 1.5 s (new backups join by clone): 10 clients never notice", async () => {
     const cl = await startCluster(["--crash-primary-every-ms", "1500"]);
     try {
-      const load = await incrLoad(cl.port, 10, 3, 5000);
+      const load = await incrLoad(cl.port, 10, 3, 5000, () => (cl.stderr().match(/went live at icount/g) ?? []).length >= 2);
       await checkLoad(cl.port, load);
     } finally {
       await cl.stop();
@@ -135,7 +95,7 @@ describe("ftvm ft --listen: redis.s behind the virtual switch", () => {
     expect(failovers).toBeGreaterThanOrEqual(2);
     expect(err).toMatch(/network: 11 clients \(0 refused\); [\d,]+ bytes in, [\d,]+ bytes out, each byte exactly once/);
     expect(err).toMatch(/switch: forwarding input to \S+, primary of epoch [2-9]/);
-  }, 60_000);
+  }, 90_000);
 
   it("the backup SIGKILLed: the primary goes on alone, clients never notice", async () => {
     const cl = await startCluster([]);

@@ -146,7 +146,7 @@ export class TestCluster {
   /** One round: every live node handles its inbox, ticks and runs; time moves 1 ms. */
   round(): void {
     this.nowMs += 1;
-    for (const [id, n] of this.nodes) {
+    for (const id of this.nodes.keys()) {
       if (this.dead.has(id) || this.stalled.has(id)) continue;
       const box = this.inbox.get(id)!;
       while (box.length && !this.dead.has(id)) this.deliver(id, box.shift()!);
