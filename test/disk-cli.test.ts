@@ -8,7 +8,7 @@ import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { DISK_READ, DISK_STATUS, DISK_WRITE, type DiskRequest } from "../src/devices/disk.js";
 import { DISK_IMAGE_HEADER_BYTES, FileDisk, createDiskImage, readDiskBlocks } from "../src/host/disk.js";
-import { KVLOG_MAGIC, kvChecksum } from "../src/host/kvcheck.js";
+import { KVLOG_MAGIC, kvChecksum } from "../src/cli/kvcheck.js";
 
 const ROOT = new URL("..", import.meta.url).pathname;
 const MAIN = join(ROOT, "src/cli/main.ts");

@@ -10,7 +10,7 @@ import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { runClusterDetailed } from "../src/host/launcher.js";
 import { createDiskImage } from "../src/host/disk.js";
-import { checkKvImage } from "../src/host/kvcheck.js";
+import { checkKvImage } from "../src/cli/kvcheck.js";
 
 const dir = mkdtempSync(join(tmpdir(), "ftvm-ftdisk-e2e-"));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));

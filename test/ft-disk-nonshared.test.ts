@@ -17,7 +17,7 @@ import { CLONE_DISK_BYTES_MAX } from "../src/ft/clone.js";
 import { LOCAL_DISK_ATTEMPTS_MAX } from "../src/ft/localdisk.js";
 import { FtNode } from "../src/ft/node.js";
 import { DISK_IMAGE_HEADER_BYTES, createDiskImage } from "../src/host/disk.js";
-import { checkKvImage } from "../src/host/kvcheck.js";
+import { checkKvImage } from "../src/cli/kvcheck.js";
 import { loadProgram } from "../src/host/program.js";
 import { encodeEvents } from "../src/replay/logformat.js";
 import { MemoryDisk } from "../src/replay/memdisk.js";

@@ -16,7 +16,7 @@ import { FtNode } from "../src/ft/node.js";
 import { DISK_IMAGE_HEADER_BYTES, createDiskImage, readDiskBlocks } from "../src/host/disk.js";
 import { DiskClient } from "../src/host/diskclient.js";
 import { DISK_SERVER_PENDING_PER_CONNECTION_MAX, DISK_SERVICE, startDiskServer } from "../src/host/disksrv.js";
-import { checkKvImage } from "../src/host/kvcheck.js";
+import { checkKvImage } from "../src/cli/kvcheck.js";
 import { loadProgram } from "../src/host/program.js";
 import { MemoryDisk } from "../src/replay/memdisk.js";
 import type { DiskBackend } from "../src/replay/world.js";

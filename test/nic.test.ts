@@ -11,7 +11,7 @@ import { EV, type Event } from "../src/devices/events.js";
 import { NET_CONNS_MAX, NET_E, NET_REC, NET_RX_BYTES_MAX, NET_SEND_BYTES_MAX, NET_TX_BYTES_MAX, type NetChunk } from "../src/devices/nic.js";
 import { NetServer } from "../src/host/netserver.js";
 import { LiveEnv } from "../src/replay/live.js";
-import { NetInbox } from "../src/replay/netinbox.js";
+import { NetInbox } from "../src/net/inbox.js";
 import { ReplayEnv } from "../src/replay/replay.js";
 import { LiveRunner, ReplayRunner } from "../src/replay/session.js";
 import { QueueSource } from "../src/replay/source.js";

@@ -14,7 +14,7 @@ import { LIB_DIR } from "../src/asm/include.js";
 import { Bus } from "../src/devices/bus.js";
 import { attachEngine } from "../src/host/engine.js";
 import { LiveEnv } from "../src/replay/live.js";
-import { NetInbox } from "../src/replay/netinbox.js";
+import { NetInbox } from "../src/net/inbox.js";
 import { LiveRunner } from "../src/replay/session.js";
 import { fakeWorld } from "../src/replay/world.js";
 import { Machine } from "../src/vm/machine.js";

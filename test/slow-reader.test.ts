@@ -8,7 +8,7 @@ import { afterEach, describe, expect, it } from "vitest";
 import { EV } from "../src/devices/events.js";
 import { ReplyBacklog } from "../src/host/reply-backlog.js";
 import { Switch, type InputEvent } from "../src/net/switch.js";
-import { NetInbox } from "../src/replay/netinbox.js";
+import { NetInbox } from "../src/net/inbox.js";
 
 const te = new TextEncoder();
 const td = new TextDecoder();

@@ -2,7 +2,7 @@
 import type { Command } from "./args.js";
 import { EXIT_FAIL, EXIT_OK, UsageError, bytesOption, intOption, parse } from "./args.js";
 import { createDiskImage } from "../host/disk.js";
-import { checkKvImage } from "../host/kvcheck.js";
+import { checkKvImage } from "./kvcheck.js";
 
 const USAGE = `usage: ftvm disk create <image> --blocks N [--block-bytes B]
        ftvm disk check <image>

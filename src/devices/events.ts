@@ -29,8 +29,6 @@ export const EV = {
   PROGRESS: 34,
 } as const;
 
-export type EventKind = (typeof EV)[keyof typeof EV];
-
 export const SYNC_KINDS: ReadonlySet<number> = new Set([EV.TIME, EV.RAND, EV.HOSTID]);
 export const ASYNC_KINDS: ReadonlySet<number> = new Set([EV.TIMER, EV.CONSOLE_INPUT, EV.DISK_DONE, EV.NET_OPEN, EV.NET_RX, EV.NET_CLOSE]);
 export const MARK_KINDS: ReadonlySet<number> = new Set([EV.CHECK, EV.END, EV.PROGRESS]);
@@ -51,9 +49,6 @@ export interface EndMark extends DigestMark {
   /** The trap that ended the recording: a trapping instruction does not retire, so replay re-executes it and must trap the same way. */
   trap?: { kind: string; pc: number };
 }
-
-/** An asynchronous completion: what arrives from outside and is delivered at a boundary. */
-export type AsyncData = Uint8Array | number | null | { conn: number; bytes?: Uint8Array };
 
 export interface Event {
   /** Log sequence number: +1 per event, from 1. */

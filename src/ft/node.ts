@@ -116,6 +116,12 @@ export type Role =
   | "finished"
   | "halted";
 
+const ROLES: ReadonlySet<string> = new Set<Role>(["idle", "primary", "alone", "backup", "joining", "draining", "electing", "finishing", "finished", "halted"]);
+/** A role as it arrives from another process (a status line, news): checked, not cast. */
+export function isRole(x: unknown): x is Role {
+  return typeof x === "string" && ROLES.has(x);
+}
+
 export interface NodeConfig {
   id: string;
   heartbeatMs: number;
@@ -454,7 +460,7 @@ export class FtNode {
     // console's state holds no undrained output and the copy's unsunk list is complete.
     const out = this.bus.console.drainOutput();
     if (out.length > 0) this.gate.hold({ icount: this.machine.icount, offset: this.bus.console.drainedBytes - out.length, bytes: out, atMs: nowMs });
-    actions.push(...this.release(this.gate.releaseAll(), nowMs));
+    actions.push(...this.release(this.gate.releaseAll()));
     this.diskGate?.releaseAll();
     const machine = getMachineState(this.machine, this.snapshotMem);
     const lsn = this.live!.lastLsn;
@@ -686,7 +692,7 @@ export class FtNode {
         // While electing, the backup may be about to go live: nothing is released until we win.
         if (this.role === "electing") return [];
         this.diskGate?.release(this.plog!.heldIcount);
-        return [...this.release(this.gate.release(this.plog!.ackedIcount), nowMs), ...this.handoverActions()];
+        return [...this.release(this.gate.release(this.plog!.ackedIcount)), ...this.handoverActions()];
       }
       if (m.t === "hb") return [];
       // The guest finished while the joiner copied: there is no pair to form any more.
@@ -788,7 +794,7 @@ export class FtNode {
       // arrived: this host is a member of that epoch, so it may claim the next one.
       this.epoch = r.state.epoch;
       this.paired = true;
-      return [this.newsAction(`the primary had paired with this host in epoch ${this.epoch}; claiming the next`, { event: "paired-backup" }), ...this.elect(nowMs)];
+      return [this.newsAction(`the primary had paired with this host in epoch ${this.epoch}; claiming the next`, { event: "paired-backup" }), ...this.elect()];
     }
     const epoch = this.epoch + 1;
     if (!r.granted && this.electionFor === "live" && !this.paired && r.state.epoch === this.epoch) {
@@ -810,7 +816,7 @@ export class FtNode {
       this.role = "alone";
       this.plog = undefined;
       actions.push(this.newsAction(`won epoch ${epoch} alone: backup failed: ${this.peerFailed}`, { event: "alone" }));
-      actions.push(...this.release(this.gate.releaseAll(), nowMs));
+      actions.push(...this.release(this.gate.releaseAll()));
       this.diskGate?.releaseAll();
       if (this.finishAfterElection) {
         // The guest stopped during the election: end the log (once) and finish alone.
@@ -828,7 +834,7 @@ export class FtNode {
     const env = this.replay!.env;
     const t = this.goLiveTimes!;
     const resent = this.pendingOut.reduce((n, c) => n + c.bytes.length, 0);
-    actions.push(...this.release(this.pendingOut, nowMs));
+    actions.push(...this.release(this.pendingOut));
     const netResent = this.net.takeKept();
     if (netResent.length > 0) actions.push({ kind: "net-out", epoch, chunks: netResent });
     this.pendingOut = [];
@@ -904,7 +910,7 @@ export class FtNode {
       // Keep executing, but release nothing until the arbiter says we are alone.
       const finishing = this.role === "finishing";
       this.electionFor = "alone";
-      actions.push(...this.elect(nowMs));
+      actions.push(...this.elect());
       if (finishing) this.finishAfterElection = true;
       return actions;
     }
@@ -989,7 +995,7 @@ export class FtNode {
     if (this.role === "primary") this.role = "alone";
     this.stopDiskClone();
     const actions: Action[] = [this.newsAction(`the clone to ${host} failed (${why}); still alone in epoch ${this.epoch}`, { event: "clone-failed" })];
-    actions.push(...this.release(this.gate.releaseAll(), nowMs));
+    actions.push(...this.release(this.gate.releaseAll()));
     this.diskGate?.releaseAll();
     if (this.role === "finishing") actions.push(...this.finishing(nowMs));
     return actions;
@@ -1032,7 +1038,7 @@ export class FtNode {
     return Math.min(this.cfg.timeoutMs, Math.max(RECONNECT_GRACE_HEARTBEATS * this.cfg.heartbeatMs, this.cfg.timeoutMs / 4));
   }
 
-  private elect(_nowMs: number): Action[] {
+  private elect(): Action[] {
     this.role = "electing";
     return [{ kind: "tas", req: { epoch: this.epoch + 1, host: this.cfg.id, members: [this.cfg.id] } }];
   }
@@ -1065,11 +1071,11 @@ export class FtNode {
         if (this.retryElectAtMs !== undefined) {
           if (nowMs < this.retryElectAtMs) return { actions: [], idle: true, wakeAtMs: this.retryElectAtMs };
           this.retryElectAtMs = undefined;
-          return { actions: this.elect(nowMs), idle: true };
+          return { actions: this.elect(), idle: true };
         }
         return { actions: [], idle: true };
       case "backup":
-        return this.runReplay(nowMs);
+        return this.runReplay();
       case "draining":
         if (!this.drained) {
           // A backup whose cloned image has not landed cannot serve (nor replay): the
@@ -1085,7 +1091,7 @@ export class FtNode {
         if (this.localDisk && this.localDisk.inFlight > 0 && !this.imagePending()) return { actions: [], idle: true };
         this.goLiveTimes!.replayedMs = nowMs;
         this.electionFor = "live";
-        return { actions: this.elect(nowMs), idle: true };
+        return { actions: this.elect(), idle: true };
       case "finishing":
         return { actions: this.finishing(nowMs), idle: true };
       default:
@@ -1193,7 +1199,7 @@ export class FtNode {
     this.lastFlushMs = nowMs;
     if (this.role === "alone") {
       this.diskGate?.releaseAll();
-      return this.release(this.gate.releaseAll(), nowMs);
+      return this.release(this.gate.releaseAll());
     }
     if (!this.plog || this.peerFailed) return [];
     const batch = this.plog.takeBatch(this.machine.icount, () => this.live!.mark(EV.PROGRESS, null));
@@ -1202,12 +1208,12 @@ export class FtNode {
       // The joiner is no member yet: release as if alone, and remember how far (see JoinStage).
       this.join.releasedIcount = this.machine.icount;
       this.diskGate?.releaseAll();
-      actions.push(...this.release(this.gate.releaseAll(), nowMs));
+      actions.push(...this.release(this.gate.releaseAll()));
     }
     return actions;
   }
 
-  private release(chunks: HeldOutput[], _nowMs: number): Action[] {
+  private release(chunks: HeldOutput[]): Action[] {
     const actions: Action[] = [];
     for (const c of chunks) {
       this.unsunk.push(c);
@@ -1250,7 +1256,7 @@ export class FtNode {
     if (this.plog && !this.peerFailed && !joinerOnly && this.plog.ackedLsn < this.plog.lastLsn) return [];
     if (this.plog && this.peerFailed) return []; // the election decides
     this.diskGate?.releaseAll();
-    const actions = this.release(this.gate.releaseAll(), nowMs);
+    const actions = this.release(this.gate.releaseAll());
     if (this.sinkDelivered < this.bus.console.drainedBytes) return actions;
     // Non-shared: "done" only once the own image holds every write (the launcher keeps it).
     if (this.localDisk && (this.localDisk.inFlight > 0 || this.localDisk.heldCount > 0)) return actions;
@@ -1263,7 +1269,7 @@ export class FtNode {
     return actions;
   }
 
-  private runReplay(_nowMs: number): RunResult {
+  private runReplay(): RunResult {
     const rp = this.replay!;
     if (this.imagePending()) return { actions: [], idle: true };
     if (this.restoredUnsent) return { actions: this.restoredActions(), idle: false };

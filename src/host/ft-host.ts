@@ -9,6 +9,7 @@ import type { Action } from "../ft/node.js";
 import { FtNode } from "../ft/node.js";
 import { answerHello, firstEpochRequest, helloMsg, onFirstEpochAnswer, resumeAnswerProblem, shellHalt } from "../ft/handshake.js";
 import { type PeerMsg, ProtocolError, parsePeerMsg } from "../ft/protocol.js";
+import { EXIT_DELAY_MS, PRIMARY_CONNECT_ATTEMPTS_MAX, PRIMARY_CONNECT_RETRY_MS, SINK_RECONNECT_MS } from "../ft/shell-timing.js";
 import type { Channel, Msg } from "../transport/channel.js";
 import { CLOSE_MALFORMED, CLOSE_REFUSED, connect, listen, log } from "../transport/channel.js";
 import type { Image } from "../vm/image.js";
@@ -29,8 +30,6 @@ export const LOG_SERVICE = "ftvm-log/2";
  */
 const YIELD_INTERVAL_MS = 5;
 const STATUS_INTERVAL_MS = 250;
-/** A starting backup tries to reach its primary this many times, 50 ms apart (a primary on a busy machine may be slow to listen). */
-const PRIMARY_CONNECT_ATTEMPTS_MAX = 100;
 /**
  * A clone's memory goes out between guest slices, at most this long per loop iteration,
  * so the primary pauses only for the snapshot copy and the guest keeps most of the CPU
@@ -227,7 +226,7 @@ export class FtHost {
           for (const t of this.timers) clearInterval(t);
           this.poke();
           // Let the news reach the sink, then go.
-          setTimeout(() => process.exit(a.code), 50);
+          setTimeout(() => process.exit(a.code), EXIT_DELAY_MS);
           return;
         case "crash":
           log(`crashing on purpose at icount ${a.icount} (--crash-at-icount)`);
@@ -364,7 +363,7 @@ export class FtHost {
         return;
       } catch (e) {
         log(`console sink unreachable (${(e as Error).message}); retrying`);
-        await new Promise((r) => setTimeout(r, 100));
+        await new Promise((r) => setTimeout(r, SINK_RECONNECT_MS));
       }
     }
   }
@@ -489,7 +488,7 @@ export class FtHost {
     if (this.haltCode !== undefined) await new Promise(() => undefined);
     this.stopped = true;
     for (const t of this.timers) clearInterval(t);
-    await new Promise((r) => setTimeout(r, 50));
+    await new Promise((r) => setTimeout(r, EXIT_DELAY_MS));
     this.peer?.close("guest finished");
     this.sink?.close("guest finished");
     this.netLink?.close();
@@ -642,7 +641,7 @@ export class FtHost {
         ch = await connect(o.primaryUrl, o.secret, LOG_SERVICE);
       } catch (e) {
         if (attempt >= PRIMARY_CONNECT_ATTEMPTS_MAX) throw new HostError(`cannot reach the primary at ${o.primaryUrl} (${PRIMARY_CONNECT_ATTEMPTS_MAX} attempts): ${(e as Error).message}`);
-        await new Promise((r) => setTimeout(r, 50));
+        await new Promise((r) => setTimeout(r, PRIMARY_CONNECT_RETRY_MS));
       }
     }
     // ws may emit several messages in one go (one TCP read), before an await resumes:

@@ -12,6 +12,7 @@ import { createInterface } from "node:readline";
 import { fileURLToPath } from "node:url";
 import { FAILURE_TIMEOUT_MS_DEFAULT, HEARTBEAT_INTERVAL_MS_DEFAULT } from "../ft/detector.js";
 import type { HostStatus } from "./sink.js";
+import { isRole } from "../ft/node.js";
 import { startSink } from "./sink.js";
 import type { DiskServer } from "./disksrv.js";
 import type { DiskGeometry } from "../devices/disk.js";
@@ -202,7 +203,7 @@ export async function runClusterDetailed(o: ClusterOptions): Promise<ClusterResu
     news: (host, text, data) => {
       news.push({ at: Date.now(), host, text, data });
       // News carries the host's role as of the event: fresher than its last status line.
-      if (typeof data.role === "string" && typeof data.pid === "number") {
+      if (isRole(data.role) && typeof data.pid === "number") {
         const prev = statuses.get(host) ?? { host, pid: data.pid, icount: 0, epoch: 0, role: data.role };
         statuses.set(host, { ...prev, role: data.role, epoch: Number(data.epoch) });
       }

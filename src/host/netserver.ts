@@ -15,7 +15,7 @@
 import type { AddressInfo, Server, Socket } from "node:net";
 import { createServer } from "node:net";
 import { NET_CONNS_MAX, type NetChunk } from "../devices/nic.js";
-import { NetInbox, NET_INBOX_CONN_BYTES_MAX } from "../replay/netinbox.js";
+import { NetInbox, NET_INBOX_CONN_BYTES_MAX } from "../net/inbox.js";
 import { ReplyBacklog } from "./reply-backlog.js";
 
 export interface NetServerOptions {

@@ -18,10 +18,12 @@ import { CLOSE_MALFORMED, CLOSE_REFUSED, listen, log } from "../transport/channe
 /** The service name doubles as the protocol's version: "/2" added the hello and the cluster id. */
 export const SINK_SERVICE = "ftvm-sink/2";
 
+import { type Role, isRole } from "../ft/node.js";
+
 export interface HostStatus {
   host: string;
-  /** "primary" (with a backup), "alone", "backup", "halted". */
-  role: string;
+  /** The node's role now ("primary" with a backup, "alone", "backup", ...): it changes at failover. */
+  role: Role;
   pid: number;
   epoch: number;
   icount: number;
@@ -100,8 +102,13 @@ export async function startSink(secret: string, cb: SinkCallbacks, port = 0, clu
             }
             return ch.send({ t: "out-ack", delivered: state.delivered });
           }
-          case "status":
-            return cb.status?.(m.status as HostStatus);
+          case "status": {
+            const st = m.status as HostStatus | undefined;
+            // A status line is read by the launcher's view and its kill decisions: checked, not cast.
+            if (!st || typeof st !== "object" || !isRole(st.role) || typeof st.host !== "string" || !Number.isSafeInteger(st.pid) || !Number.isSafeInteger(st.epoch) || !Number.isSafeInteger(st.icount))
+              return ch.refuse(CLOSE_MALFORMED, "malformed status: needs host, role, pid, epoch and icount");
+            return cb.status?.(st);
+          }
           case "news":
             return cb.news?.(String(m.host), String(m.text), m);
           case "done":

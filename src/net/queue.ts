@@ -4,7 +4,7 @@
 // generations and bounds what it forwards (SWITCH_INFLIGHT_BYTES_MAX per connection), so
 // this queue only keeps order; its own bound catches a misbehaving switch.
 import { EV } from "../devices/events.js";
-import { readyInTurn, takeInTurn } from "../replay/netinbox.js";
+import { readyInTurn, takeInTurn } from "./inbox.js";
 import type { NetInput, NetSource } from "../replay/world.js";
 
 /** Bytes waiting here; a switch that forwards more is refused (see push). */

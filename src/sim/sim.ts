@@ -49,6 +49,7 @@ import { EV } from "../devices/events.js";
 import type { Action, Msg, RunResult } from "../ft/node.js";
 import { FtNode, ProtocolError } from "../ft/node.js";
 import { type CloneMsg, parsePeerMsg } from "../ft/protocol.js";
+import { EXIT_DELAY_MS, PRIMARY_CONNECT_ATTEMPTS_MAX, PRIMARY_CONNECT_RETRY_MS, SINK_RECONNECT_MS } from "../ft/shell-timing.js";
 import { type HelloVerdict, answerHello, firstEpochRequest, helloMsg, onFirstEpochAnswer, resumeAnswerProblem, shellHalt } from "../ft/handshake.js";
 import { LAG_THRESHOLD_MS_DEFAULT } from "../ft/throttle.js";
 import type { OutputChunk, SinkVerdict } from "../ft/sink.js";
@@ -1067,12 +1068,12 @@ export class Simulation {
     tick(this.now + this.plan.heartbeatMs);
   }
 
-  /** Halted or finished: the real host exits 50 ms later, which closes its connections. */
+  /** Halted or finished: the real host exits EXIT_DELAY_MS later, which closes its connections. */
   private stop(h: Host, why: string): void {
     if (h.stopping || !h.up) return;
     h.stopping = true;
     this.log(`${h.id} stops (${why})`);
-    this.at(this.now + 50, `exit ${h.id}`, () => {
+    this.at(this.now + EXIT_DELAY_MS, `exit ${h.id}`, () => {
       if (!h.up) return;
       this.log(`${h.id} exits`);
       h.facts.exited = this.now;
@@ -1394,8 +1395,8 @@ export class Simulation {
     if (!h.up || !ch.open.has(h)) return;
     const times = this.net.link(h.id, src.id).arrivals(this.now, true);
     if (times.length === 0) {
-      if (attempt >= 100) return this.exitUnstarted(h, `could not connect to ${src.id}`);
-      this.at(this.now + 50, `hello ${h.id}`, () => this.sendHello(h, src, ch, attempt + 1));
+      if (attempt >= PRIMARY_CONNECT_ATTEMPTS_MAX) return this.exitUnstarted(h, `could not connect to ${src.id}`);
+      this.at(this.now + PRIMARY_CONNECT_RETRY_MS, `hello ${h.id}`, () => this.sendHello(h, src, ch, attempt + 1));
       return;
     }
     this.at(times[0], `hello ${h.id}>${src.id}`, () => this.input(src, `hello ${h.id}>${src.id}`, () => this.hello(src, h, ch)));
@@ -1887,7 +1888,7 @@ export class Simulation {
     if (!h.up || h.stopping) return;
     const link = this.net.link(h.id, "S");
     if (link.cutAt(this.now)) {
-      this.at(this.now + 100, `sink reconnect ${h.id}`, () => this.sinkReconnect(h));
+      this.at(this.now + SINK_RECONNECT_MS, `sink reconnect ${h.id}`, () => this.sinkReconnect(h));
       return;
     }
     h.sinkGen++;

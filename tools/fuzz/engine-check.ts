@@ -97,7 +97,7 @@ class ScheduledNet implements NetSource {
     while (this.plan.length && this.plan[0].at <= step) this.queue.push(this.plan.shift()!.input);
   }
 
-  // As the real inbox (src/replay/netinbox.ts): data never fits when maxBytes is 0.
+  // As the real inbox (src/net/inbox.ts): data never fits when maxBytes is 0.
   ready(maxBytes: number): boolean {
     return this.queue.length > 0 && (maxBytes > 0 || this.queue[0].kind !== EV.NET_RX);
   }

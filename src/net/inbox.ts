@@ -13,7 +13,7 @@
 // more from it, and every other connection goes on.
 import { EV } from "../devices/events.js";
 import { NET_CONNS_MAX } from "../devices/nic.js";
-import type { NetInput, NetSource } from "./world.js";
+import type { NetInput, NetSource } from "../replay/world.js";
 
 /** Input one connection may have waiting for the guest; beyond it the connection is refused more (see data()). */
 export const NET_INBOX_CONN_BYTES_MAX = 1024 * 1024;

@@ -8,7 +8,7 @@
 // was killed) all lie within that window of the first one missing, never further on.
 import { DISK_REQUESTS_MAX } from "../devices/disk.js";
 import type { DiskGeometry } from "../devices/disk.js";
-import { readDiskBlocks, readDiskGeometry } from "./disk.js";
+import { readDiskBlocks, readDiskGeometry } from "../host/disk.js";
 
 export const KVLOG_MAGIC = 0x474c564b;
 export const KVLOG_RECORD_MAGIC = 0x4352564b;
