@@ -36,6 +36,8 @@ no backup is paired (per the arbiter's membership) waits until one is.
                                 formed (a blip: the backup reconnects and catches up)
   --no-respawn                  do not start a new backup after a host fails (by default a
                                 new backup joins the survivor by clone, in a new epoch)
+  --no-spare                    do not keep a standby backup process ready (by default one
+                                is started while a pair runs, so a new backup joins at once)
   --disk IMAGE                  a disk (make one with ftvm disk create), shared by default:
                                 the launcher serves it to whichever host is live; writes obey
                                 the output rule and carry the epoch, so a deposed primary
@@ -79,6 +81,7 @@ arbiter, q to stop; or run "ftvm crash primary|backup|arbiter" in another termin
         "crash-primary-every-ms": { type: "string" },
         "drop-channel-after-ms": { type: "string" },
         "no-respawn": { type: "boolean" },
+        "no-spare": { type: "boolean" },
         mem: { type: "string" },
         disk: { type: "string" },
         "disk-mode": { type: "string" },
@@ -112,6 +115,7 @@ arbiter, q to stop; or run "ftvm crash primary|backup|arbiter" in another termin
       crashPrimaryEveryMs: opt("crash-primary-every-ms"),
       dropChannelAfterMs: opt("drop-channel-after-ms"),
       respawn: !p.values["no-respawn"],
+      spare: !p.values["no-spare"],
       mem: p.values.mem as string | undefined,
       disk: p.values.disk as string | undefined,
       diskMode: diskModeOption(p.values["disk-mode"] as string | undefined),

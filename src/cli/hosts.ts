@@ -3,6 +3,7 @@
 // a JSON config file (--config), then defaults.
 import { randomBytes } from "node:crypto";
 import { readFileSync } from "node:fs";
+import { createInterface } from "node:readline";
 import { clusterIdProblem } from "../arbiter/core.js";
 import { ArbiterStateError, startArbiter } from "../arbiter/server.js";
 import { FAILURE_TIMEOUT_MS_DEFAULT, HEARTBEAT_INTERVAL_MS_DEFAULT } from "../ft/detector.js";
@@ -95,6 +96,22 @@ export function exitWithParent(p: Parsed): void {
   process.stdin.on("close", () => process.exit(0));
   process.stdin.on("end", () => process.exit(0));
   process.stdin.resume();
+}
+
+/** A standby's join order: the first line "join URL" on stdin (the launcher writes it when a primary needs a backup). */
+function joinOrderFromStdin(): Promise<string> {
+  return new Promise((resolve) => {
+    const lines = createInterface({ input: process.stdin });
+    lines.on("line", (line) => {
+      const m = /^join (ws:\/\/\S+)$/.exec(line.trim());
+      if (m) {
+        lines.close();
+        // Closing the reader pauses stdin: keep reading it, so the launcher's end still ends us (--exit-with-parent).
+        process.stdin.resume();
+        resolve(m[1]);
+      }
+    });
+  });
 }
 
 export function need(get: (n: string) => string | undefined, name: string, usage: string): string {
@@ -260,11 +277,14 @@ export const backupCommand: Command = {
   --primary URL         the primary's log channel (ws://HOST:PORT)  env FTVM_PRIMARY
   --join URL            the same, for a primary that is already running alone: it
                         sends a snapshot (a clone) and the pair claims a new epoch
+  --join-stdin          a standby: start, connect everything, then wait for a line
+                        "join URL" on stdin and join that primary (\`ftvm ft\` keeps one
+                        ready, so a new backup does not pay the process's start-up)
   --listen HOST:PORT    where a later backup joins this host once it is live
                         (default 127.0.0.1:0); prints "listening URL"
 ${SHARED_HELP}`,
   async run(argv) {
-    const p = parse(argv, { ...SHARED, primary: { type: "string" }, join: { type: "string" }, listen: { type: "string" } }, this.usage);
+    const p = parse(argv, { ...SHARED, primary: { type: "string" }, join: { type: "string" }, "join-stdin": { type: "boolean" }, listen: { type: "string" } }, this.usage);
     if (p.values.help) {
       process.stdout.write(this.usage + "\n");
       return EXIT_OK;
@@ -275,7 +295,7 @@ ${SHARED_HELP}`,
     const { host, port } = hostPort(get("listen") ?? "127.0.0.1:0", "listen");
     const opts = { ...ftOptions(get, this.usage), interpret: !!p.values.interpret };
     // A primary decides whether a backup starts with it or joins by clone: --join is --primary's other name.
-    const primaryUrl = get("join") ?? need(get, "primary", this.usage);
+    const primaryUrl = p.values["join-stdin"] ? joinOrderFromStdin() : (get("join") ?? need(get, "primary", this.usage));
     const h = new FtHost(opts);
     return runHost(() =>
       h.runBackup({ ...opts, primaryUrl, listenHost: host, listenPort: port, onListening: (url) => process.stdout.write(`listening ${url}\n`) }),

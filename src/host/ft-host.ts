@@ -90,7 +90,12 @@ export interface PrimaryOptions extends FtOptions {
 }
 
 export interface BackupOptions extends FtOptions {
-  primaryUrl: string;
+  /**
+   * The primary's log channel. A promise: a standby (a warm spare the launcher starts
+   * ahead of time, see `ftvm backup --join-stdin`) is told where to join only when a
+   * primary needs it, having loaded and connected everything else already.
+   */
+  primaryUrl: string | Promise<string>;
 }
 
 export class FtHost {
@@ -628,19 +633,21 @@ export class FtHost {
   }
 
   async runBackup(o: BackupOptions): Promise<void> {
-    this.primaryUrl = o.primaryUrl;
     await this.joinCluster();
     await this.connectSink();
     await this.netLink?.connect();
     await this.connectDisk();
     // Listen too: once this host is live alone, a new backup joins it here.
     const server = await this.listenForPeers(o);
+    // A standby waits here, everything else ready, until it is told which primary to join.
+    const primaryUrl = await o.primaryUrl;
+    this.primaryUrl = primaryUrl;
     let ch: Channel | undefined;
     for (let attempt = 0; !ch; attempt++) {
       try {
-        ch = await connect(o.primaryUrl, o.secret, LOG_SERVICE);
+        ch = await connect(primaryUrl, o.secret, LOG_SERVICE);
       } catch (e) {
-        if (attempt >= PRIMARY_CONNECT_ATTEMPTS_MAX) throw new HostError(`cannot reach the primary at ${o.primaryUrl} (${PRIMARY_CONNECT_ATTEMPTS_MAX} attempts): ${(e as Error).message}`);
+        if (attempt >= PRIMARY_CONNECT_ATTEMPTS_MAX) throw new HostError(`cannot reach the primary at ${primaryUrl} (${PRIMARY_CONNECT_ATTEMPTS_MAX} attempts): ${(e as Error).message}`);
         await new Promise((r) => setTimeout(r, PRIMARY_CONNECT_RETRY_MS));
       }
     }

@@ -78,6 +78,12 @@ export interface ClusterOptions {
   crashPrimaryEveryMs?: number;
   /** Start a new backup (joining by clone) after every host failure (default true). */
   respawn?: boolean;
+  /**
+   * Keep a standby backup process started and connected (default true with respawn): after
+   * a failure the new backup joins at once instead of first starting a process, which on
+   * a busy machine took seconds of unprotected running.
+   */
+  spare?: boolean;
   /** Guest memory and the log buffer bound, as the hosts' --mem and --log-buffer-bytes take them. */
   mem?: string;
   logBufferBytes?: string;
@@ -165,6 +171,8 @@ export async function runClusterDetailed(o: ClusterOptions): Promise<ClusterResu
   // Declared before the sink starts: its callbacks (news, exits) use them.
   /** The backup being started to join the live primary (one at a time). */
   let joiner: Child | undefined;
+  /** The standby backup, started while a pair runs, told where to join when one is needed (see ClusterOptions.spare). */
+  let spare: Child | undefined;
   let stopping = false;
   const spawnedAtMs = new Map<number, number>();
   /** When the first pair formed (timed faults count from then), and a way to wait for it. */
@@ -285,6 +293,7 @@ export async function runClusterDetailed(o: ClusterOptions): Promise<ClusterResu
           net?.serviceLost("no host is left to run the guest");
           finish?.();
         }
+        if (child === spare) spare = undefined;
         // A joining backup that died leaves its primary alone: try again.
         if (child === joiner) {
           joiner = undefined;
@@ -510,12 +519,34 @@ export async function runClusterDetailed(o: ClusterOptions): Promise<ClusterResu
     }
     const p = livePrimary();
     if (!p?.url) return;
+    const standby = spare;
+    if (standby?.proc && !standby.exited) {
+      // The standby has loaded and connected everything: it only has to be told where to go.
+      spare = undefined;
+      joiner = standby;
+      spawnedAtMs.set(standby.proc.pid!, Date.now());
+      standby.proc.stdin!.write(`join ${p.url}\n`);
+      logLine(`the standby backup (pid ${standby.proc.pid}) joins the primary (pid ${p.proc.pid}) by clone`);
+      // The next standby starts now: its start-up (seconds on a busy machine) overlaps this clone.
+      startSpare();
+      return;
+    }
     const args = ["--join", p.url, ...ownImage(false), ...common, ...slow];
     joiner = { role: "backup", proc: undefined as never, exited: false };
     void spawnChild("backup", args).then((c) => {
       joiner = c;
       spawnedAtMs.set(c.proc.pid!, Date.now());
       logLine(`starting a new backup (pid ${c.proc.pid}) to join the primary (pid ${p.proc.pid}) by clone`);
+    });
+  }
+
+  /** Starts the standby backup (one at a time): when the pair forms, and as soon as the last standby was given a primary to join. */
+  function startSpare(): void {
+    if (o.respawn === false || o.spare === false || stopping || done || spare || respawnGaveUp) return;
+    spare = { role: "backup", proc: undefined as never, exited: false };
+    void spawnChild("backup", ["--join-stdin", ...ownImage(false), ...common, ...slow]).then((c) => {
+      if (stopping || done) c.proc.kill("SIGTERM");
+      spare = c;
     });
   }
 
@@ -543,6 +574,7 @@ export async function runClusterDetailed(o: ClusterOptions): Promise<ClusterResu
         pairFormed();
       }
       void pumpFaults();
+      startSpare();
     }
     if ((ev === "start" && d.role === "alone") || ev === "live" || ev === "alone") unprotectedSinceMs ??= now;
     if (ev === "clone-failed") {
