@@ -88,7 +88,8 @@ describe("FT with real processes", () => {
         env: { ...process.env, FTVM_SECRET: secret },
         stdio: ["ignore", "ignore", "pipe"],
       });
-      await new Promise((r) => setTimeout(r, 2500));
+      // Its start-up takes seconds on a busy machine: wait for its claim, not a fixed time.
+      for (let i = 0; i < 1200 && arb.state().epoch < 1; i++) await new Promise((r) => setTimeout(r, 50));
       expect(arb.state().epoch).toBe(1);
       first.kill("SIGKILL");
       // A fresh host (new identity, no state) tries to start the program again.
