@@ -7,6 +7,7 @@ import { performance } from "node:perf_hooks";
 import { ArbiterClient, WrongClusterError } from "../arbiter/client.js";
 import type { Action } from "../ft/node.js";
 import { FtNode } from "../ft/node.js";
+import { type NodeIo, carryOut } from "../ft/driver.js";
 import { answerHello, firstEpochRequest, helloMsg, onFirstEpochAnswer, resumeAnswerProblem, shellHalt } from "../ft/handshake.js";
 import { type PeerMsg, ProtocolError, parsePeerMsg } from "../ft/protocol.js";
 import { EXIT_DELAY_MS, PRIMARY_CONNECT_ATTEMPTS_MAX, PRIMARY_CONNECT_RETRY_MS, SINK_RECONNECT_MS } from "../ft/shell-timing.js";
@@ -173,80 +174,80 @@ export class FtHost {
   // ---- carrying out the node's actions ----------------------------------------------
 
   private exec(actions: Action[]): void {
-    for (const a of actions) {
-      switch (a.kind) {
-        case "send":
-          if (a.msg.t === "log") {
-            const ev = a.msg.events as unknown[][];
-            if (ev.length && this.sentAt.length < 100_000) this.sentAt.push({ lsn: ev[ev.length - 1][0] as number, at: this.now() });
-          }
-          this.sendPeer(a.msg);
-          break;
-        case "cut":
-          this.backlog = [];
-          log(`peer failed: ${a.reason}`);
-          this.peer?.terminate();
-          break;
-        case "tas":
-          void this.arbiter
-            .testAndSetPatiently(a.req, (e) => log(`arbiter unreachable (${e.message}); waiting`))
-            .then(
-              (r) => {
-                this.exec(this.node.onTasResult(r, this.now()));
-                this.poke();
-              },
-              (e: Error) => this.haltFor(e.message),
-            );
-          break;
-        case "output":
-          if (a.atMs !== undefined) this.latencyMs.add(this.now() - a.atMs);
-          if (this.sink) this.sink.send({ t: "out", cluster: this.cluster, epoch: a.epoch, offset: a.offset, bytes: a.bytes });
-          else if (!this.o.sinkUrl) {
-            // No sink: this process's stdout is the outside world.
-            process.stdout.write(a.bytes);
-            this.exec(this.node.onSinkAck(a.offset + a.bytes.length));
-          }
-          break;
-        case "news":
-          log(a.text);
-          this.sink?.send({ t: "news", host: this.id, pid: process.pid, text: a.text, ...a.data });
-          break;
-        case "done":
-          this.sink?.send({
-            t: "done",
-            host: this.id,
-            ...a.data,
-            runMs: this.now() - this.liveStartMs,
-            cpuMs: cpuMsSince(this.liveStartCpu),
-            outputLatencyMs: this.latencyMs.summary(),
-            logRttMs: this.rttMs.summary(),
-            logWireBytes: this.logWireBytes,
-            ...(this.ownDisk ? { diskImage: this.ownDisk.path } : {}),
-          });
-          this.finished?.();
-          break;
-        case "halt":
-          this.stopped = true;
-          this.haltCode = a.code;
-          for (const t of this.timers) clearInterval(t);
-          this.poke();
-          // Let the news reach the sink, then go.
-          setTimeout(() => process.exit(a.code), EXIT_DELAY_MS);
-          return;
-        case "crash":
-          log(`crashing on purpose at icount ${a.icount} (--crash-at-icount)`);
-          process.kill(process.pid, "SIGKILL");
-          break;
-        case "reconnect":
-          void this.reconnect(a.lsn);
-          break;
-        case "net-out":
-          this.netLink?.output(a);
-          break;
-      }
-    }
-    this.netLink?.sync();
+    carryOut(actions, this.io);
   }
+
+  /** This shell's side of the one driver (src/ft/driver.ts): sockets, the arbiter client, the process. */
+  private readonly io: NodeIo = {
+    send: (msg) => {
+      if (msg.t === "log") {
+        const ev = msg.events as unknown[][];
+        if (ev.length && this.sentAt.length < 100_000) this.sentAt.push({ lsn: ev[ev.length - 1][0] as number, at: this.now() });
+      }
+      this.sendPeer(msg);
+    },
+    cut: (reason) => {
+      this.backlog = [];
+      log(`peer failed: ${reason}`);
+      this.peer?.terminate();
+    },
+    tas: (req) => {
+      void this.arbiter
+        .testAndSetPatiently(req, (e) => log(`arbiter unreachable (${e.message}); waiting`))
+        .then(
+          (r) => {
+            this.exec(this.node.onTasResult(r, this.now()));
+            this.poke();
+          },
+          (e: Error) => this.haltFor(e.message),
+        );
+    },
+    output: (a) => {
+      if (a.atMs !== undefined) this.latencyMs.add(this.now() - a.atMs);
+      if (this.sink) this.sink.send({ t: "out", cluster: this.cluster, epoch: a.epoch, offset: a.offset, bytes: a.bytes });
+      else if (!this.o.sinkUrl) {
+        // No sink: this process's stdout is the outside world.
+        process.stdout.write(a.bytes);
+        this.exec(this.node.onSinkAck(a.offset + a.bytes.length));
+      }
+    },
+    netOut: (a) => this.netLink?.output(a),
+    news: (text, data) => {
+      log(text);
+      this.sink?.send({ t: "news", host: this.id, pid: process.pid, text, ...data });
+    },
+    done: (data) => {
+      this.sink?.send({
+        t: "done",
+        host: this.id,
+        ...data,
+        runMs: this.now() - this.liveStartMs,
+        cpuMs: cpuMsSince(this.liveStartCpu),
+        outputLatencyMs: this.latencyMs.summary(),
+        logRttMs: this.rttMs.summary(),
+        logWireBytes: this.logWireBytes,
+        ...(this.ownDisk ? { diskImage: this.ownDisk.path } : {}),
+      });
+      this.finished?.();
+    },
+    halt: (_reason, code) => {
+      this.stopped = true;
+      this.haltCode = code;
+      for (const t of this.timers) clearInterval(t);
+      this.poke();
+      // Let the news reach the sink, then go.
+      setTimeout(() => process.exit(code), EXIT_DELAY_MS);
+    },
+    crash: (icount) => {
+      log(`crashing on purpose at icount ${icount} (--crash-at-icount)`);
+      process.kill(process.pid, "SIGKILL");
+    },
+    reconnect: (lsn) => void this.reconnect(lsn),
+    // The network link sends its marks once per batch; a halted host sends nothing more.
+    after: () => {
+      if (!this.stopped) this.netLink?.sync();
+    },
+  };
 
   /** Halts this process for a reason the node cannot see (another cluster's arbiter, a sink's refusal). */
   private haltFor(reason: string): void {

@@ -50,6 +50,7 @@ import type { Action, Msg, RunResult } from "../ft/node.js";
 import { FtNode, ProtocolError } from "../ft/node.js";
 import { type CloneMsg, parsePeerMsg } from "../ft/protocol.js";
 import { EXIT_DELAY_MS, PRIMARY_CONNECT_ATTEMPTS_MAX, PRIMARY_CONNECT_RETRY_MS, SINK_RECONNECT_MS } from "../ft/shell-timing.js";
+import { type NodeIo, carryOut } from "../ft/driver.js";
 import { type HelloVerdict, answerHello, firstEpochRequest, helloMsg, onFirstEpochAnswer, resumeAnswerProblem, shellHalt } from "../ft/handshake.js";
 import { LAG_THRESHOLD_MS_DEFAULT } from "../ft/throttle.js";
 import type { OutputChunk, SinkVerdict } from "../ft/sink.js";
@@ -824,85 +825,87 @@ export class Simulation {
   // ---- carrying out actions (as FtHost.exec does) --------------------------------------
 
   private exec(h: Host, actions: Action[]): void {
-    for (const a of actions) {
-      if (!h.up) return;
-      const n = (h.actionCounts.get(a.kind) ?? 0) + 1;
-      h.actionCounts.set(a.kind, n);
-      const trig = h.triggers.findIndex((c) => c.kind === "action" && c.action === a.kind && c.nth === n);
-      if (trig >= 0) {
-        h.triggers.splice(trig, 1);
-        this.crash(h, `crash before its ${a.kind} action #${n}`);
-        return;
-      }
-      switch (a.kind) {
-        case "send":
-          if (a.msg.t === "clone") {
-            if (this.joinStage(h, "clone")) return;
-            this.cloneSent(h, a.msg);
-          }
-          if (a.msg.t === "clone-mem" && this.joinStage(h, "clone-mem")) return;
-          if (a.msg.t === "clone-disk") {
-            h.cloneChunksSent++;
-            this.diskCounts.cloneDiskChunks++;
-            if (this.cloneDiskTrigger(h, "chunk")) return;
-          }
-          if (a.msg.t === "restored") {
-            h.facts.received = { icount: a.msg.icount as number, lsn: a.msg.lsn as number };
-            // Replay has not started: the own image holds exactly the clone's chunks.
-            if (h.local) h.facts.clonedImage = { t: this.now, image: h.local.image.slice() };
-          }
-          this.sendPeer(h, a.msg);
-          break;
-        case "cut":
-          this.log(`${h.id} cut: ${a.reason}`);
-          this.closePeer(h, "terminated");
-          this.call(h, "onPeerClosed", () => h.node.onPeerClosed("terminated", this.now));
-          break;
-        case "tas":
-          this.log(`${h.id} asks the arbiter for epoch ${a.req.epoch}`);
-          h.tas = { req: a.req, attempt: 0 };
-          this.sendTas(h);
-          break;
-        case "output":
-          this.output(h, a.epoch, a.offset, a.bytes);
-          break;
-        case "news":
-          this.log(`${h.id} news: ${a.text}`);
-          if (a.data.event === "live") this.wentLive(h, a.data.icount as number);
-          if (a.data.event === "clone-disk" && this.cloneDiskTrigger(h, "streamed")) return;
-          if (a.data.event === "paired" || a.data.event === "clone-failed") {
-            const c = this.openClone((c) => c.from === h.id);
-            if (c) c.outcome = a.data.event === "paired" ? "paired" : "failed";
-          }
-          if (a.data.event === "paired-backup") {
-            const c = this.openClone((c) => c.to === h.id);
-            if (c) c.outcome = "paired";
-          }
-          break;
-        case "done":
-          this.log(`${h.id} done: ${JSON.stringify(a.data)}`);
-          h.facts.done = { t: this.now, drained: h.node.bus.console.drainedBytes, delivered: a.data.delivered as number };
-          if (h.local) h.facts.diskImageAtDone = h.local.image.slice();
-          this.stop(h, "guest finished");
-          break;
-        case "halt":
-          this.log(`${h.id} halt (${a.code}): ${a.reason}`);
-          h.facts.halted = { t: this.now, reason: a.reason, code: a.code };
-          // A backup whose own disk failed for good must halt (planned: not a violation).
-          if (h.local?.broken && a.cause === "disk-failed") {
-            h.facts.diskBroken = true;
-            this.diskCounts.localHalts++;
-          } else if (a.cause === "diverged" || a.cause === "disk-failed") this.facts.violations.push({ t: this.now, check: "replay-trace", text: `host ${h.id} halted: ${a.reason}` });
-          this.stop(h, "halted");
-          return;
-        case "crash":
-          this.crash(h, `crash at icount ${a.icount} (crashAtIcount)`);
-          return;
-        case "reconnect":
-          this.reconnect(h, a.lsn);
-          break;
-      }
-    }
+    carryOut(actions, this.io(h));
+  }
+
+  /** The simulator's side of the one driver (src/ft/driver.ts) for host h: the seeded network, arbiter and sink, and the facts the checks read. */
+  private io(h: Host): NodeIo {
+    return {
+      before: (a) => {
+        if (!h.up) return false;
+        const n = (h.actionCounts.get(a.kind) ?? 0) + 1;
+        h.actionCounts.set(a.kind, n);
+        const trig = h.triggers.findIndex((c) => c.kind === "action" && c.action === a.kind && c.nth === n);
+        if (trig >= 0) {
+          h.triggers.splice(trig, 1);
+          this.crash(h, `crash before its ${a.kind} action #${n}`);
+          return false;
+        }
+        return true;
+      },
+      send: (msg) => {
+        if (msg.t === "clone") {
+          if (this.joinStage(h, "clone")) return false;
+          this.cloneSent(h, msg);
+        }
+        if (msg.t === "clone-mem" && this.joinStage(h, "clone-mem")) return false;
+        if (msg.t === "clone-disk") {
+          h.cloneChunksSent++;
+          this.diskCounts.cloneDiskChunks++;
+          if (this.cloneDiskTrigger(h, "chunk")) return false;
+        }
+        if (msg.t === "restored") {
+          h.facts.received = { icount: msg.icount, lsn: msg.lsn };
+          // Replay has not started: the own image holds exactly the clone's chunks.
+          if (h.local) h.facts.clonedImage = { t: this.now, image: h.local.image.slice() };
+        }
+        this.sendPeer(h, msg);
+      },
+      cut: (reason) => {
+        this.log(`${h.id} cut: ${reason}`);
+        this.closePeer(h, "terminated");
+        this.call(h, "onPeerClosed", () => h.node.onPeerClosed("terminated", this.now));
+      },
+      tas: (req) => {
+        this.log(`${h.id} asks the arbiter for epoch ${req.epoch}`);
+        h.tas = { req, attempt: 0 };
+        this.sendTas(h);
+      },
+      output: (a) => this.output(h, a.epoch, a.offset, a.bytes),
+      // The simulator has no network path yet: released network output goes nowhere.
+      netOut: () => undefined,
+      news: (text, data) => {
+        this.log(`${h.id} news: ${text}`);
+        if (data.event === "live") this.wentLive(h, data.icount as number);
+        if (data.event === "clone-disk" && this.cloneDiskTrigger(h, "streamed")) return false;
+        if (data.event === "paired" || data.event === "clone-failed") {
+          const c = this.openClone((c) => c.from === h.id);
+          if (c) c.outcome = data.event === "paired" ? "paired" : "failed";
+        }
+        if (data.event === "paired-backup") {
+          const c = this.openClone((c) => c.to === h.id);
+          if (c) c.outcome = "paired";
+        }
+      },
+      done: (data) => {
+        this.log(`${h.id} done: ${JSON.stringify(data)}`);
+        h.facts.done = { t: this.now, drained: h.node.bus.console.drainedBytes, delivered: data.delivered as number };
+        if (h.local) h.facts.diskImageAtDone = h.local.image.slice();
+        this.stop(h, "guest finished");
+      },
+      halt: (reason, code, cause) => {
+        this.log(`${h.id} halt (${code}): ${reason}`);
+        h.facts.halted = { t: this.now, reason, code };
+        // A backup whose own disk failed for good must halt (planned: not a violation).
+        if (h.local?.broken && cause === "disk-failed") {
+          h.facts.diskBroken = true;
+          this.diskCounts.localHalts++;
+        } else if (cause === "diverged" || cause === "disk-failed") this.facts.violations.push({ t: this.now, check: "replay-trace", text: `host ${h.id} halted: ${reason}` });
+        this.stop(h, "halted");
+      },
+      crash: (icount) => this.crash(h, `crash at icount ${icount} (crashAtIcount)`),
+      reconnect: (lsn) => this.reconnect(h, lsn),
+    };
   }
 
   private wentLive(h: Host, icount: number): void {

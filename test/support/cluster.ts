@@ -9,6 +9,7 @@
 import { expect } from "vitest";
 import type { ArbiterState, TasRequest } from "../../src/arbiter/core.js";
 import { initialState, testAndSet } from "../../src/arbiter/core.js";
+import { type NodeIo, carryOut } from "../../src/ft/driver.js";
 import { firstEpochRequest, onFirstEpochAnswer } from "../../src/ft/handshake.js";
 import type { Action, Msg, NodeConfig, StartPrimary } from "../../src/ft/node.js";
 import { FtNode } from "../../src/ft/node.js";
@@ -80,46 +81,46 @@ export class TestCluster {
     return n;
   }
 
-  /** Carries out a node's actions (the shell's part). */
+  /** Carries out a node's actions (the shell's part, through the one driver). */
   exec(id: string, actions: Action[]): void {
+    carryOut(actions, this.io(id));
+  }
+
+  /** This cluster's side of the one driver (src/ft/driver.ts) for node `id`. */
+  private io(id: string): NodeIo {
     const n = this.nodes.get(id)!;
-    for (const a of actions) {
-      if (this.dead.has(id)) return;
-      switch (a.kind) {
-        case "send": {
-          this.onSend?.(id, a.msg);
-          const to = this.peerOf.get(id);
-          this.tamper?.(a.msg);
-          if (to && !this.dead.has(to)) this.inbox.get(to)!.push(a.msg);
-          if (a.msg.t === "clone") this.cloneDigests.push({ regs: regsDigest(n.machine), mem: memDigest(n.machine), icount: n.machine.icount });
-          break;
-        }
-        case "tas":
-          if (this.deferTas) this.deferTas.push({ id, req: a.req });
-          else this.answerTas(id, a.req);
-          break;
-        case "output": {
-          const v = this.sink.accept({ epoch: a.epoch, offset: a.offset, bytes: a.bytes });
-          if (v.kind === "write") this.out.push(v.bytes);
-          if (v.kind === "gap") this.gaps.push(v.reason);
-          this.exec(id, n.onSinkAck(this.sink.delivered, v.kind === "stale" ? this.sink.epoch : undefined));
-          break;
-        }
-        case "news":
-          this.news.push({ host: id, data: a.data, text: a.text });
-          break;
-        case "halt":
-          this.halts.push({ host: id, reason: a.reason });
-          if (this.o.haltClosesChannel) this.crash(id);
-          else this.dead.add(id);
-          break;
-        case "crash":
-          this.crashes.push({ host: id, icount: a.icount });
-          break;
-        default:
-          break;
-      }
-    }
+    return {
+      before: () => !this.dead.has(id),
+      send: (msg) => {
+        this.onSend?.(id, msg);
+        const to = this.peerOf.get(id);
+        this.tamper?.(msg);
+        if (to && !this.dead.has(to)) this.inbox.get(to)!.push(msg);
+        if (msg.t === "clone") this.cloneDigests.push({ regs: regsDigest(n.machine), mem: memDigest(n.machine), icount: n.machine.icount });
+      },
+      cut: () => undefined,
+      tas: (req) => {
+        if (this.deferTas) this.deferTas.push({ id, req });
+        else this.answerTas(id, req);
+      },
+      output: (a) => {
+        const v = this.sink.accept({ epoch: a.epoch, offset: a.offset, bytes: a.bytes });
+        if (v.kind === "write") this.out.push(v.bytes);
+        if (v.kind === "gap") this.gaps.push(v.reason);
+        this.exec(id, n.onSinkAck(this.sink.delivered, v.kind === "stale" ? this.sink.epoch : undefined));
+      },
+      netOut: () => undefined,
+      news: (text, data) => void this.news.push({ host: id, data, text }),
+      done: () => undefined,
+      halt: (reason) => {
+        this.halts.push({ host: id, reason });
+        if (this.o.haltClosesChannel) this.crash(id);
+        else this.dead.add(id);
+      },
+      // The test sees the crash the node asked for; killing it is the test's decision.
+      crash: (icount) => void this.crashes.push({ host: id, icount }),
+      reconnect: () => undefined,
+    };
   }
 
   /** The arbiter answers a node's request (at once, or when a test releases a deferred one). */
