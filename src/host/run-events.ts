@@ -38,7 +38,8 @@ export interface EndEvent {
   /** The finishing primary's log volume and run time, when the guest finished. */
   logWireBytes?: number;
   runMs?: number;
-  sink: { epoch: number; delivered: number; chunksAccepted: number; chunksDuplicate: number; duplicateBytes: number; refusedStale: number; divergences: number; refusedCluster: number; uncheckedBytes: number };
+  /** The console sink's counters (absent for a simulated run). */
+  sink?: { epoch: number; delivered: number; chunksAccepted: number; chunksDuplicate: number; duplicateBytes: number; refusedStale: number; divergences: number; refusedCluster: number; uncheckedBytes: number };
   disk?: { reads: number; writes: number; refusedStale: number; ioErrors: number; joined: number; diverged: number; refusedCluster: number };
   ownImages?: { dir: string; copiedBack?: string };
   net?: Record<string, number>;

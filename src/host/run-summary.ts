@@ -127,13 +127,15 @@ export function formatSummary(t: RunTally): string {
         : "no host is left to run the guest (a fresh host may not serve: the arbiter refuses it)";
   lines.push(`ftvm ft: ${program}: ${what} after ${(e.elapsedMs / 1000).toFixed(1)} s`);
   const s = e.sink;
-  lines.push(`  output: ${n(s.delivered)} bytes in ${s.chunksAccepted} releases, each byte exactly once`);
-  lines.push(`  epochs: ${s.epoch}; failovers: ${t.failoverCount}; duplicates dropped by the sink: ${s.chunksDuplicate} chunks (${s.duplicateBytes} bytes); stale outputs refused: ${s.refusedStale}`);
-  lines.push(
-    `  divergences refused by the sink (re-sent bytes that differ from what it wrote): ${s.divergences}; output of another cluster refused: ${s.refusedCluster}` +
-      (s.uncheckedBytes ? `; re-sent bytes too old to compare: ${s.uncheckedBytes}` : "") +
-      (e.cluster ? `; cluster ${e.cluster}${e.arbiterRestarts ? `, arbiter restarted ${e.arbiterRestarts} time${e.arbiterRestarts === 1 ? "" : "s"}` : ""}` : ""),
-  );
+  if (s) {
+    lines.push(`  output: ${n(s.delivered)} bytes in ${s.chunksAccepted} releases, each byte exactly once`);
+    lines.push(`  epochs: ${s.epoch}; failovers: ${t.failoverCount}; duplicates dropped by the sink: ${s.chunksDuplicate} chunks (${s.duplicateBytes} bytes); stale outputs refused: ${s.refusedStale}`);
+    lines.push(
+      `  divergences refused by the sink (re-sent bytes that differ from what it wrote): ${s.divergences}; output of another cluster refused: ${s.refusedCluster}` +
+        (s.uncheckedBytes ? `; re-sent bytes too old to compare: ${s.uncheckedBytes}` : "") +
+        (e.cluster ? `; cluster ${e.cluster}${e.arbiterRestarts ? `, arbiter restarted ${e.arbiterRestarts} time${e.arbiterRestarts === 1 ? "" : "s"}` : ""}` : ""),
+    );
+  } else lines.push(`  failovers: ${t.failoverCount}`);
   const d = e.disk;
   if (d)
     lines.push(
