@@ -492,3 +492,6 @@ window.addEventListener("resize", () => {
   dirty = true;
   render();
 });
+
+// For tests and the curious (devtools): the page's state and its bounds.
+window.ftvmDashboard = { state: () => S, bounds: { PLOT_POINTS_MAX, CONSOLE_LINES_MAX, TIMELINE_MARKS_MAX, TIMELINE_LANES_MAX, RENDER_INTERVAL_MS } };
