@@ -61,7 +61,9 @@ const ACTIONS: Record<string, (c: ClusterControl) => Promise<string | undefined>
   "slow-backup-off": (c) => c.slowBackup(false),
 };
 
-export async function startDashboard(o: DashboardOptions): Promise<{ url: string; close(): Promise<void> }> {
+export async function startDashboard(o: DashboardOptions): Promise<{ url: string; firstPage: Promise<void>; close(): Promise<void> }> {
+  let pageOpened: () => void = () => undefined;
+  const firstPage = new Promise<void>((r) => (pageOpened = r));
   const host = o.host ?? "127.0.0.1";
   const loopback = host === "127.0.0.1" || host === "localhost" || host === "::1";
   const token = loopback ? undefined : randomBytes(18).toString("base64url");
@@ -110,6 +112,7 @@ export async function startDashboard(o: DashboardOptions): Promise<{ url: string
     ws.send(JSON.stringify({ kind: "history", events: h.events, droppedEvents: h.droppedEvents, droppedConsoleChars: h.droppedConsoleChars, actions: Object.keys(ACTIONS) }));
     const c = { ws, pending: [] as RunEvent[], console: "", consoleDropped: 0 };
     clients.add(c);
+    pageOpened();
     ws.on("close", () => clients.delete(c));
     ws.on("error", () => clients.delete(c));
     ws.on("message", (data) => {
@@ -163,6 +166,7 @@ export async function startDashboard(o: DashboardOptions): Promise<{ url: string
   const url = `http://${shown}:${port}/${token ? `?token=${token}` : ""}`;
   return {
     url,
+    firstPage,
     async close() {
       // The last events (the summary) go out before the sockets close.
       flush();

@@ -115,6 +115,8 @@ export interface ClusterOptions {
   /** Serve the live dashboard on 127.0.0.1:port (0: any free port), or on `host` with an access token; `onUi` gets its URL. */
   ui?: { port: number; host?: string };
   onUi?: (url: string) => void;
+  /** With `ui`: start the cluster only once a page has connected (the demo: a short run a user wants to watch). */
+  uiWaitForPage?: boolean;
   /** Write a self-contained HTML report of the run to this file at the end. */
   report?: string;
 }
@@ -314,6 +316,38 @@ export async function runClusterDetailed(o: ClusterOptions): Promise<ClusterResu
     } catch (e) {
       await sink.close();
       throw new HostError(`--disk ${o.disk}: ${(e as Error).message}`, EXIT_BAD_OPTION);
+    }
+  }
+
+  // The dashboard starts before the processes, so a page can watch them start (and
+  // `uiWaitForPage` can hold the launch until one is open). Its buttons act once the
+  // cluster is up (lateControls); before, they are told it is starting.
+  let lateControls: ClusterControl | undefined;
+  const starting = async () => "the cluster is still starting";
+  const uiControls: ClusterControl = {
+    crash: (role) => lateControls?.crash(role),
+    kill: (role) => lateControls?.kill(role) ?? starting(),
+    partition: () => lateControls?.partition() ?? starting(),
+    drop: () => lateControls?.drop() ?? starting(),
+    slowBackup: (on) => lateControls?.slowBackup(on) ?? starting(),
+  };
+  let ui: { url: string; firstPage: Promise<void>; close(): Promise<void> } | undefined;
+  if (o.ui) {
+    // Loaded only with --ui, so plain runs start as fast as before.
+    const { startDashboard } = await import("./dashboard-server.js");
+    try {
+      ui = await startDashboard({ events, control: uiControls, port: o.ui.port, host: o.ui.host });
+    } catch (e) {
+      await sink.close();
+      await diskServer?.close();
+      throw e;
+    }
+    // Always shown (also with --quiet): the user needs the address.
+    info(`ftvm ft: dashboard at ${ui.url}\n`);
+    o.onUi?.(ui.url);
+    if (o.uiWaitForPage) {
+      info("ftvm ft: the cluster starts when the dashboard is open in a browser\n");
+      await ui.firstPage;
     }
   }
 
@@ -772,15 +806,7 @@ export async function runClusterDetailed(o: ClusterOptions): Promise<ClusterResu
     slowBackup,
   };
   o.onControl?.(controls);
-  let ui: { url: string; close(): Promise<void> } | undefined;
-  if (o.ui) {
-    // Loaded only with --ui, so plain runs start as fast as before.
-    const { startDashboard } = await import("./dashboard-server.js");
-    ui = await startDashboard({ events, control: controls, port: o.ui.port, host: o.ui.host });
-    // Always shown (also with --quiet): the user needs the address.
-    info(`ftvm ft: dashboard at ${ui.url}\n`);
-    o.onUi?.(ui.url);
-  }
+  lateControls = controls;
   if (net || diskServer)
     timers.push(
       setInterval(() => {

@@ -416,10 +416,22 @@ function renderIo() {
   $("io").textContent = parts.join(" · ");
 }
 
+/** How long full redraws take (the page's own measure of its responsiveness). */
+const renderStats = { count: 0, totalMs: 0, maxMs: 0 };
+
 function render() {
   renderHeader();
   if (!dirty) return;
   dirty = false;
+  const t0 = performance.now();
+  renderAll();
+  const ms = performance.now() - t0;
+  renderStats.count++;
+  renderStats.totalMs += ms;
+  renderStats.maxMs = Math.max(renderStats.maxMs, ms);
+}
+
+function renderAll() {
   renderHosts();
   renderTimeline();
   renderPlots();
@@ -494,4 +506,4 @@ window.addEventListener("resize", () => {
 });
 
 // For tests and the curious (devtools): the page's state and its bounds.
-window.ftvmDashboard = { state: () => S, bounds: { PLOT_POINTS_MAX, CONSOLE_LINES_MAX, TIMELINE_MARKS_MAX, TIMELINE_LANES_MAX, RENDER_INTERVAL_MS } };
+window.ftvmDashboard = { state: () => S, renderStats, bounds: { PLOT_POINTS_MAX, CONSOLE_LINES_MAX, TIMELINE_MARKS_MAX, TIMELINE_LANES_MAX, RENDER_INTERVAL_MS } };
