@@ -9,7 +9,10 @@ import { join } from "node:path";
 import { pathToFileURL } from "node:url";
 import { type Browser, chromium } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { type ClusterControl, runClusterDetailed } from "../src/host/launcher.js";
+import { runClusterDetailed } from "../src/host/launcher.js";
+import { simulateWithEvents } from "../src/cli/sim-events.js";
+import { writeReport } from "../src/host/dashboard-report.js";
+import type { RunEvent } from "../src/host/run-events.js";
 
 // Code run in the page is typed with just what it uses: the project type-checks without
 // the DOM library (a module-local declaration, so Node code cannot use it by mistake).
@@ -46,14 +49,12 @@ describe.skipIf(!HAVE_CHROMIUM)("the dashboard in chromium", () => {
     const report = join(dir, "report.html");
     let url!: (u: string) => void;
     const urlP = new Promise<string>((r) => (url = r));
-    let control!: ClusterControl;
     let out = "";
     let info = "";
     const run = runClusterDetailed({
       program: longTicker(),
       ui: { port: 0 },
       onUi: (u) => url(u),
-      onControl: (c) => (control = c),
       report,
       write: (b) => (out += Buffer.from(b).toString("latin1")),
       info: (s) => (info += s),
@@ -62,7 +63,6 @@ describe.skipIf(!HAVE_CHROMIUM)("the dashboard in chromium", () => {
     const pageErrors: string[] = [];
     page.on("pageerror", (e) => pageErrors.push(e.message));
     await page.goto(await urlP);
-    expect(control).toBeDefined();
 
     // Two live hosts: a primary and a backup, protected.
     await page.waitForFunction(() => {
@@ -126,4 +126,27 @@ describe.skipIf(!HAVE_CHROMIUM)("the dashboard in chromium", () => {
     expect(pageErrors).toEqual([]);
     await ctx.close();
   }, 240_000);
+
+  it("ftvm sim --seed S --report: the simulated run drawn the same way, offline", async () => {
+    // Seed 7 kills the primary and the backup goes live (see docs/events.md's example).
+    const seen: RunEvent[] = [];
+    const { result, events } = simulateWithEvents(7, {}, (r) => [`seed ${r.seed}`], (e) => seen.push(e));
+    expect(result.stats.failovers).toBe(1);
+    const f = seen.find((e): e is Extract<RunEvent, { type: "failover" }> => e.type === "failover")!;
+    const file = join(dir, "sim-report.html");
+    writeReport(file, events);
+    const ctx = await browser.newContext({ offline: true, viewport: { width: 1400, height: 1000 } });
+    const page = await ctx.newPage();
+    const errors: string[] = [];
+    page.on("pageerror", (e) => errors.push(e.message));
+    await page.goto(pathToFileURL(file).href);
+    await page.waitForSelector('#timeline [data-failover="1"]');
+    expect(await page.textContent("#failovers li")).toContain(`detection ${f.detectionMs} ms, replay ${f.replayMs} ms, test-and-set ${f.tasMs} ms`);
+    const lanes = await page.locator("#timeline .lane-label").allTextContents();
+    expect(lanes.length).toBe(3); // the cluster's lane, P and B
+    expect(await page.textContent("#program")).toBe("sim sim-guest.s --seed 7");
+    await page.screenshot({ path: join(dir, "4-sim-report.png"), fullPage: true });
+    expect(errors).toEqual([]);
+    await ctx.close();
+  });
 });

@@ -126,7 +126,9 @@ function plotPoint(t, values) {
   if (s.t.length <= PLOT_POINTS_MAX) return;
   const merge = (a, max) => {
     const out = [];
-    for (let i = 0; i < a.length; i += 2) out.push(i + 1 < a.length ? (max ? Math.max(a[i] ?? 0, a[i + 1] ?? 0) : a[i]) : a[i]);
+    // A pair's maximum (a gap, null, only where both are gaps), or for times the first.
+    const top = (p, q) => (p === null || p === undefined ? q : q === null || q === undefined ? p : Math.max(p, q));
+    for (let i = 0; i < a.length; i += 2) out.push(i + 1 < a.length && max ? top(a[i], a[i + 1]) : a[i]);
     return out;
   };
   s.t = merge(s.t, false);
@@ -165,10 +167,11 @@ function apply(e) {
         plotPoint(e.t / 1000, {
           lagI: e.role === "primary" ? (e.lagIcount ?? 0) : null,
           lagMs: e.role === "primary" ? (e.lagMs ?? 0) : null,
-          logBps: e.logBytesPerSec ?? 0,
+          // A figure the host did not report is a gap in the plot, not a zero.
+          logBps: e.logBytesPerSec ?? null,
           ips: e.icountPerSec ?? null,
-          held: e.heldOutputs ?? 0,
-          throttle: Math.round((e.throttle ?? 0) * 100),
+          held: e.heldOutputs ?? null,
+          throttle: e.throttle === undefined ? null : Math.round(e.throttle * 100),
         });
       break;
     }
@@ -308,7 +311,8 @@ function renderHosts() {
 function renderTimeline() {
   const el = $("timeline");
   const width = Math.max(400, el.clientWidth || 900);
-  const T = Math.max(nowT(), 1000);
+  // At least a second of axis for a real run; a simulated one may last a few ms.
+  const T = Math.max(nowT(), S.run?.source === "sim" ? 1 : 1000);
   const labelW = 150;
   const laneH = 22;
   const hosts = [...S.hosts.values()].slice(-TIMELINE_LANES_MAX);
@@ -319,7 +323,8 @@ function renderTimeline() {
   const out = [];
   // Axis: about 8 ticks.
   const step = niceStep(T / 8);
-  for (let t = 0; t <= T; t += step) out.push(`<text class="axis" x="${x(t)}" y="11" text-anchor="middle">${(t / 1000).toFixed(step < 1000 ? 1 : 0)} s</text><line x1="${x(t)}" x2="${x(t)}" y1="14" y2="${18 + lanes.length * laneH}" stroke="#eceff1"/>`);
+  const digits = Math.max(0, -Math.floor(Math.log10(step / 1000)));
+  for (let i = 0, t = 0; t <= T; t = ++i * step) out.push(`<text class="axis" x="${x(t)}" y="11" text-anchor="middle">${(t / 1000).toFixed(digits)} s</text><line x1="${x(t)}" x2="${x(t)}" y1="14" y2="${18 + lanes.length * laneH}" stroke="#eceff1"/>`);
   out.push(`<text class="lane-label" x="4" y="${laneY.get("cluster") + 14}">cluster / log channel</text>`);
   for (const h of hosts) {
     const y = laneY.get(h.id);
@@ -354,7 +359,7 @@ function renderTimeline() {
 }
 
 function niceStep(raw) {
-  const p = 10 ** Math.floor(Math.log10(Math.max(raw, 1)));
+  const p = 10 ** Math.floor(Math.log10(Math.max(raw, 1e-3)));
   for (const m of [1, 2, 5, 10]) if (m * p >= raw) return m * p;
   return 10 * p;
 }
