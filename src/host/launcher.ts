@@ -813,8 +813,8 @@ export async function runClusterDetailed(o: ClusterOptions): Promise<ClusterResu
         const heldWrites = [...statuses.values()].reduce((n, s) => n + (s.heldWrites ?? 0), 0);
         emit({
           type: "io",
-          ...(net ? { netClients: net.sw.stats.clients, netBytesIn: net.sw.stats.bytesIn, netBytesOut: net.sw.stats.bytesOut } : {}),
-          ...(diskServer ? { diskReads: diskServer.stats.reads, diskWrites: diskServer.stats.writes, heldWrites } : {}),
+          ...(net ? { netClients: net.sw.openClients(), netClientsEver: net.sw.stats.clients, netBytesIn: net.sw.stats.bytesIn, netBytesOut: net.sw.stats.bytesOut } : {}),
+          ...(diskServer ? { diskReads: diskServer.stats.reads, diskWrites: diskServer.stats.writes, diskPending: diskServer.pending(), heldWrites } : {}),
         });
       }, IO_EVENT_INTERVAL_MS),
     );

@@ -100,8 +100,12 @@ export type RunEventBody =
   | { type: "log"; text: string }
   /** The arbiter process died and was restarted with its state. */
   | { type: "arbiter-restart"; count: number }
-  /** Network clients connected to the switch and disk requests being served, when the run has them (every second). */
-  | { type: "io"; netClients?: number; netBytesIn?: number; netBytesOut?: number; diskReads?: number; diskWrites?: number; heldWrites?: number }
+  /**
+   * Network clients connected to the switch now (and ever), disk requests the shared disk is
+   * performing or has queued now, and writes held for the backup's acknowledgement, when the
+   * run has them (every second).
+   */
+  | { type: "io"; netClients?: number; netClientsEver?: number; netBytesIn?: number; netBytesOut?: number; diskReads?: number; diskWrites?: number; diskPending?: number; heldWrites?: number }
   | EndEvent
   /** The last event: the summary text the launcher printed, reduced from the events before it. */
   | { type: "summary"; code: number; text: string; failovers: number; clones: number; kills: number; unprotectedMs: number };

@@ -416,8 +416,8 @@ function renderIo() {
   if (!io) return;
   $("io-panel").hidden = false;
   const parts = [];
-  if (io.netClients !== undefined) parts.push(`network clients so far: ${fmt(io.netClients)}; ${fmt(io.netBytesIn)} bytes in, ${fmt(io.netBytesOut)} bytes out`);
-  if (io.diskReads !== undefined) parts.push(`disk: ${fmt(io.diskReads)} reads, ${fmt(io.diskWrites)} writes performed; writes held for the backup's acknowledgement now: ${fmt(io.heldWrites)}`);
+  if (io.netClients !== undefined) parts.push(`network clients connected: ${fmt(io.netClients)} (${fmt(io.netClientsEver)} so far); ${fmt(io.netBytesIn)} bytes in, ${fmt(io.netBytesOut)} bytes out`);
+  if (io.diskReads !== undefined) parts.push(`disk requests in flight: ${fmt(io.diskPending)}; writes held for the backup's acknowledgement: ${fmt(io.heldWrites)}; ${fmt(io.diskReads)} reads and ${fmt(io.diskWrites)} writes performed`);
   $("io").textContent = parts.join(" · ");
 }
 
