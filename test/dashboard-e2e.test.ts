@@ -76,6 +76,9 @@ describe.skipIf(!HAVE_CHROMIUM)("the dashboard in chromium", () => {
       return { primary: pid("primary"), backup: pid("backup"), lines: Number((document.querySelector("#console-count") as El).dataset.lines) };
     });
 
+    // Slow the backup first: the slowing ends by itself when that backup goes live.
+    await page.click('button[data-action="slow-backup"]');
+    await page.waitForFunction(() => document.querySelector("#slow")!.textContent === "Back to full speed", undefined, { timeout: 30_000 });
     await page.click('button[data-action="crash-primary"]');
     // The failover on the timeline (go-live mark) and in the list, with its durations.
     await page.waitForSelector('#timeline [data-failover="1"]', { timeout: 60_000 });
@@ -92,6 +95,7 @@ describe.skipIf(!HAVE_CHROMIUM)("the dashboard in chromium", () => {
     );
     expect(await page.locator(`.card[data-pid="${before.backup}"]`).getAttribute("data-role")).toMatch(/^(primary|alone)$/);
     await page.waitForSelector('#timeline [data-kind="clone"]', { timeout: 60_000 });
+    await page.waitForSelector('#timeline [data-kind="slow-backup"]', { timeout: 30_000 });
     // The console went on counting after the crash.
     await page.waitForFunction((n) => Number((document.querySelector("#console-count") as El).dataset.lines) > n + 20, before.lines, { timeout: 60_000 });
     await page.screenshot({ path: join(dir, "2-after-failover.png"), fullPage: true });

@@ -25,6 +25,7 @@ import { startClusterSwitch } from "./launcher-net.js";
 import { type RunEvent, type RunEventBody, RunEvents } from "./run-events.js";
 import { RunTally, formatSummary } from "./run-summary.js";
 import { HostError } from "./errors.js";
+import { SLOW_BACKUP_RUN_MS, SLOW_BACKUP_STOP_MS, slowProcess } from "./slow-backup.js";
 
 /** A launch option the launcher refuses (the CLI prints it in one line and exits 2, as for a usage error). */
 const EXIT_BAD_OPTION = 2;
@@ -59,10 +60,6 @@ interface Child {
   cluster?: string;
   exited: boolean;
 }
-
-/** "Slow the backup" lets it run this long, then stops its process this long, in turn (about 4 times slower). */
-const SLOW_BACKUP_RUN_MS = 20;
-const SLOW_BACKUP_STOP_MS = 60;
 
 /** Attempts to restart a dead arbiter (on its port, with its state) before giving up. */
 const ARBITER_RESTART_ATTEMPTS_MAX = 50;
@@ -532,20 +529,19 @@ export async function runClusterDetailed(o: ClusterOptions): Promise<ClusterResu
    * Returns whether it killed; `scripted` kills are retried by the caller, a key press
    * is told why not.
    */
-  /** Why the last user's kill was not carried out (the dashboard shows it). */
-  let refusedWhy: string | undefined;
-  const refuse = (fault: string, target: string, reason: string) => {
-    refusedWhy = reason;
+  /** A user's fault not carried out: on the stream, and in `why` for whoever asked (the dashboard shows it). */
+  const refuse = (fault: string, target: string, reason: string, why?: { reason?: string }) => {
+    if (why) why.reason = reason;
     emit({ type: "fault-refused", fault, target, reason });
   };
-  const crash = async (role: "primary" | "backup", scripted: boolean): Promise<boolean> => {
+  const crash = async (role: "primary" | "backup", scripted: boolean, why?: { reason?: string }): Promise<boolean> => {
     let f: ClusterFacts;
     try {
       f = await facts();
     } catch (e) {
       if (!scripted) {
         logLine(`not crashing the ${role}: the arbiter did not answer (${(e as Error).message})`);
-        refuse("kill", role, `the arbiter did not answer (${(e as Error).message})`);
+        refuse("kill", role, `the arbiter did not answer (${(e as Error).message})`, why);
       }
       return false;
     }
@@ -554,7 +550,7 @@ export async function runClusterDetailed(o: ClusterOptions): Promise<ClusterResu
     if (!f.paired || pid === undefined) {
       if (!scripted) {
         logLine(`not crashing the ${role}: ${f.why ?? "no pair"}; it would leave no host with the guest's state`);
-        refuse("kill", role, `${f.why ?? "no pair"}; it would leave no host with the guest's state`);
+        refuse("kill", role, `${f.why ?? "no pair"}; it would leave no host with the guest's state`, why);
       }
       return false;
     }
@@ -589,17 +585,17 @@ export async function runClusterDetailed(o: ClusterOptions): Promise<ClusterResu
     void pumpFaults();
   };
   /** Signals both members of a formed pair (the log-channel faults), under the same rule as kills. */
-  const signalPair = async (signal: NodeJS.Signals, text: string, both: boolean, by: "script" | "user" = "script"): Promise<boolean> => {
+  const signalPair = async (signal: NodeJS.Signals, text: string, both: boolean, by: "script" | "user" = "script", why?: { reason?: string }): Promise<boolean> => {
     const fault = both ? "partition" : "drop-channel";
     let f: ClusterFacts;
     try {
       f = await facts();
     } catch (e) {
-      if (by === "user") refuse(fault, "channel", `the arbiter did not answer (${(e as Error).message})`);
+      if (by === "user") refuse(fault, "channel", `the arbiter did not answer (${(e as Error).message})`, why);
       return false;
     }
     if (!f.paired) {
-      if (by === "user") refuse(fault, "channel", f.why ?? "no pair");
+      if (by === "user") refuse(fault, "channel", f.why ?? "no pair", why);
       return false;
     }
     logLine(text);
@@ -607,25 +603,10 @@ export async function runClusterDetailed(o: ClusterOptions): Promise<ClusterResu
     for (const pid of both ? [f.primaryPid, f.backupPid] : [f.primaryPid]) if (pid !== undefined) process.kill(pid, signal);
     return true;
   };
-  // "Slow the backup": the launcher stops the backup's process (SIGSTOP) for most of every
-  // period and lets it run (SIGCONT) for the rest, so the backup replays slower than the
-  // primary runs and the lag and the primary's throttle show. Stopped phases are far
-  // shorter than the failure detector's timeout, so it is not suspected. It ends when
-  // asked, when that process is no longer the backup, or at the end of the run.
-  let slowing: { pid: number; timer: NodeJS.Timeout } | undefined;
-  const stopSlowing = (why?: string) => {
-    if (!slowing) return;
-    clearTimeout(slowing.timer);
-    try {
-      process.kill(slowing.pid, "SIGCONT");
-    } catch {
-      // Gone.
-    }
-    const pid = slowing.pid;
-    slowing = undefined;
-    emit({ type: "fault", fault: "slow-backup", target: "backup", by: "user", pid, on: false });
-    if (why) logLine(`the backup (pid ${pid}) runs at full speed again: ${why}`);
-  };
+  // "Slow the backup" (see slow-backup.ts): one backup at a time, until asked to stop,
+  // it is no longer the backup, or the run ends.
+  let slowing: { pid: number; stop(): void } | undefined;
+  const stopSlowing = () => slowing?.stop();
   const slowBackup = async (on: boolean): Promise<string | undefined> => {
     if (!on) {
       stopSlowing();
@@ -639,20 +620,23 @@ export async function runClusterDetailed(o: ClusterOptions): Promise<ClusterResu
       return `the arbiter did not answer (${(e as Error).message})`;
     }
     if (!f.paired || f.backupPid === undefined) return f.why ?? "no backup is paired";
+    if (slowing) return undefined;
     const pid = f.backupPid;
     logLine(`slowing the backup (pid ${pid}) down: it runs ${SLOW_BACKUP_RUN_MS} ms, then stops ${SLOW_BACKUP_STOP_MS} ms`);
     emit({ type: "fault", fault: "slow-backup", target: "backup", by: "user", pid, epoch: f.epoch, on: true });
-    const step = (stop: boolean) => {
-      const s = [...statuses.values()].find((x) => x.pid === pid);
-      if (!alive(pid) || (s && s.role !== "backup")) return stopSlowing("it is no longer the backup");
-      try {
-        process.kill(pid, stop ? "SIGSTOP" : "SIGCONT");
-      } catch {
-        return stopSlowing("it is gone");
-      }
-      if (slowing) slowing.timer = setTimeout(() => step(!stop), stop ? SLOW_BACKUP_STOP_MS : SLOW_BACKUP_RUN_MS);
+    // Once it drains, elects or goes live it is no longer the backup: let it run.
+    const stillBackup = () => {
+      const role = [...statuses.values()].find((x) => x.pid === pid)?.role;
+      return alive(pid) && (role === undefined || role === "backup");
     };
-    slowing = { pid, timer: setTimeout(() => step(true), SLOW_BACKUP_RUN_MS) };
+    slowing = {
+      pid,
+      stop: slowProcess(pid, stillBackup, (why) => {
+        slowing = undefined;
+        emit({ type: "fault", fault: "slow-backup", target: "backup", by: "user", pid, on: false });
+        logLine(`the backup (pid ${pid}) runs at full speed again (${why})`);
+      }),
+    };
     return undefined;
   };
   // `ftvm crash primary|backup` from another terminal signals this launcher (SIGUSR1 for
@@ -791,12 +775,12 @@ export async function runClusterDetailed(o: ClusterOptions): Promise<ClusterResu
   /** A user's kill: undefined when carried out, else why not. */
   const userKill = async (role: "primary" | "backup" | "arbiter"): Promise<string | undefined> => {
     if (role === "arbiter") return crashArbiter("user") ? undefined : "no arbiter";
-    refusedWhy = undefined;
-    return (await crash(role, false)) ? undefined : (refusedWhy ?? "not carried out");
+    const why: { reason?: string } = {};
+    return (await crash(role, false, why)) ? undefined : (why.reason ?? "not carried out");
   };
   const userSignal = async (signal: NodeJS.Signals, text: string, both: boolean): Promise<string | undefined> => {
-    refusedWhy = undefined;
-    return (await signalPair(signal, text, both, "user")) ? undefined : (refusedWhy ?? "not carried out");
+    const why: { reason?: string } = {};
+    return (await signalPair(signal, text, both, "user", why)) ? undefined : (why.reason ?? "not carried out");
   };
   const controls: ClusterControl = {
     crash: (role) => void userKill(role),

@@ -384,7 +384,7 @@ const plots = {};
 function makePlots() {
   if (typeof uPlot === "undefined") return;
   const width = (id) => Math.max(300, $(id).clientWidth || 420);
-  const axis = (label, scale, side) => ({ label, scale, side, size: 60, grid: { show: side !== 1 } });
+  const axis = (label, scale, side) => ({ label, scale, side, size: side === 3 ? 80 : 50, grid: { show: side !== 1 } });
   const x = { label: "s since the start", size: 40 };
   const mk = (id, series, axes) => {
     plots[id] = new uPlot({ width: width(id), height: 180, scales: { x: { time: false } }, legend: { live: true }, series: [{ label: "s" }, ...series], axes: [x, ...axes] }, [[], ...series.map(() => [])], $(id));
