@@ -1,6 +1,7 @@
 // `ftvm sim`: the seeded deterministic simulator of the FT protocol (src/sim). Runs many
 // seeds (or one, with its event trace), prints how many ran and failed, and for each
 // failing seed its first failure and the one-line command that replays it exactly.
+import { writeFileSync } from "node:fs";
 import { performance } from "node:perf_hooks";
 import type { Command } from "./args.js";
 import { EXIT_FAIL, EXIT_OK, UsageError, intOption, parse } from "./args.js";
@@ -86,6 +87,14 @@ seed replays exactly: ftvm sim --seed S.`,
     const report = p.values.report as string | undefined;
     if (report !== undefined && one === undefined) throw new UsageError("--report goes with --seed S (one run)");
     if (report === "") throw new UsageError("--report takes a file name");
+    if (report !== undefined) {
+      // Found out before the run, not after it: the report's file must be writable.
+      try {
+        writeFileSync(report, "");
+      } catch (e) {
+        throw new UsageError(`--report ${report}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
+      }
+    }
     if (one !== undefined) {
       const lines = (r: SimResult) => [
         `seed ${r.seed}: ${r.plan}`,
