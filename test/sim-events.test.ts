@@ -11,6 +11,7 @@ const SEEDS = 15;
 describe("sim --json", () => {
   it(`over ${SEEDS} seeds: failovers and crashes in the stream are the simulator's, every line parses, observing changes nothing`, () => {
     let failovers = 0;
+    let partitions = 0;
     for (let seed = 1; seed <= SEEDS; seed++) {
       const lines: string[] = [];
       const { result } = simulateWithEvents(seed, {}, (r) => [`seed ${r.seed}`], (e) => lines.push(JSON.stringify(e)));
@@ -26,6 +27,15 @@ describe("sim --json", () => {
         expect(events.some((e) => e.type === "role" && e.host === f.host && e.role === "alone" && e.t === f.t)).toBe(true);
       }
       failovers += fo.length;
+      // The plan's log-channel partitions: each begins before it ends, on the same link.
+      const open = new Set<string>();
+      for (const e of events) {
+        if (e.type !== "fault" || e.fault !== "partition") continue;
+        if (e.on) {
+          partitions++;
+          open.add(e.link!);
+        } else expect(open.delete(e.link!), `seed ${seed}: ${e.link} ends before it began`).toBe(true);
+      }
       // The console text is the sink's bytes.
       const text = events.flatMap((e) => (e.type === "console" ? [e.text] : [])).join("");
       expect(Buffer.byteLength(text), `seed ${seed}`).toBe(result.stats.sinkBytes);
@@ -33,5 +43,6 @@ describe("sim --json", () => {
       if (seed <= 5) expect(result.fingerprint).toBe(simulate(seed).fingerprint);
     }
     expect(failovers).toBeGreaterThan(SEEDS * 0.2);
+    expect(partitions).toBeGreaterThan(0);
   });
 });

@@ -5,6 +5,8 @@
 // serve both.
 import type { SimObservation, SimOptions, SimResult } from "../sim/sim.js";
 import { simulate } from "../sim/sim.js";
+import { describePlan, makePlan } from "../sim/plan.js";
+import { Prng } from "../sim/prng.js";
 import { type RunEvent, type RunEventBody, RunEvents } from "../host/run-events.js";
 import { RunTally } from "../host/run-summary.js";
 
@@ -18,7 +20,17 @@ export function simulateWithEvents(seed: number, opts: SimOptions, summaryLines:
   const tally = new RunTally();
   events.subscribe((e) => tally.add(e));
   if (onEvent) events.subscribe(onEvent);
+  // The log channel's planned partitions (P>B, B>P: windows on the run's clock) become
+  // fault events as simulated time passes them: the same plan simulate() draws from the
+  // seed (checked against its description below).
+  const plan = makePlan(seed, new Prng(seed).fork("plan"), opts.plan);
+  const cuts = partitionBoundaries(plan.links);
   const emit = (t: number, body: RunEventBody) => {
+    while (cuts.length > 0 && cuts[0].t <= t) {
+      const c = cuts.shift()!;
+      now = c.t;
+      events.emit({ type: "fault", fault: "partition", target: "channel", by: "script", link: c.link, on: c.on }, round(c.t));
+    }
     now = t;
     events.emit(body, round(t));
   };
@@ -125,9 +137,30 @@ export function simulateWithEvents(seed: number, opts: SimOptions, summaryLines:
 
   emit(0, { type: "run", source: "sim", program: "sim-guest.s", startedAt: new Date(0).toISOString(), seed, options: { seed, ...(opts.mutation ? { mutation: opts.mutation } : {}), ...(opts.plan ? { plan: opts.plan } : {}) } });
   const result = simulate(seed, { ...opts, observe });
+  if (describePlan(plan) !== result.plan) throw new Error(`sim: seed ${seed}: the plan drawn for the events differs from the run's`);
   const endMs = Math.max(result.stats.endMs, now);
   const code = result.ok ? 0 : 1;
   emit(endMs, { type: "end", code, outcome: result.stats.finished ? "halted" : "no-host", elapsedMs: round(endMs), arbiterRestarts: result.stats.arbiterRestarts });
   emit(endMs, { type: "summary", code, text: summaryLines(result).join("\n") + "\n", failovers: result.stats.failovers, clones: result.stats.clonesCompleted, kills: result.stats.crashes, unprotectedMs: round(tally.unprotectedMs) });
   return { result, events };
+}
+
+/** Where the log channel's partitions begin and end, in time order (a window cut both ways is one partition). */
+function partitionBoundaries(links: { name: string; partitions: { from: number; to: number }[]; partitionMode: string }[]): { t: number; on: boolean; link: string }[] {
+  const windows = new Map<string, { from: number; to: number; names: string[]; mode: string }>();
+  for (const l of links) {
+    if (l.name !== "P>B" && l.name !== "B>P") continue;
+    for (const w of l.partitions) {
+      const key = `${w.from}-${w.to}`;
+      const e = windows.get(key) ?? { from: w.from, to: w.to, names: [], mode: l.partitionMode };
+      e.names.push(l.name);
+      windows.set(key, e);
+    }
+  }
+  const out: { t: number; on: boolean; link: string }[] = [];
+  for (const w of windows.values()) {
+    const link = `${w.names.join(" and ")} (${w.mode})`;
+    out.push({ t: w.from, on: true, link }, { t: w.to, on: false, link });
+  }
+  return out.sort((a, b) => a.t - b.t || Number(a.on) - Number(b.on));
 }

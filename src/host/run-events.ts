@@ -67,9 +67,10 @@ export type RunEventBody =
    * A fault that was carried out. `by`: "script" (a --crash-... or --partition-... option), "user" (a key,
    * `ftvm crash`, the dashboard), "self" (a host's own --crash-at-icount).
    * fault: "kill" of `target` primary|backup|arbiter; "partition" | "drop-channel" of the log channel;
-   * "slow-backup" (on: true/false) of the backup.
+   * "slow-backup" (on: true/false) of the backup. A simulated partition has a start and an end
+   * (on: true/false) and names its `link`; a real one (SIGUSR2 to both hosts) has no end.
    */
-  | { type: "fault"; fault: "kill" | "partition" | "drop-channel" | "slow-backup"; target: "primary" | "backup" | "arbiter" | "channel"; by: "script" | "user" | "self"; pid?: number; epoch?: number; on?: boolean }
+  | { type: "fault"; fault: "kill" | "partition" | "drop-channel" | "slow-backup"; target: "primary" | "backup" | "arbiter" | "channel"; by: "script" | "user" | "self"; pid?: number; epoch?: number; on?: boolean; link?: string }
   /** A fault asked for that was not carried out now, and why (a kill never takes the last live host). */
   | { type: "fault-refused"; fault: string; target: string; reason: string }
   /**

@@ -73,7 +73,8 @@ function emptyState() {
     io: undefined,
     summary: undefined,
     slowOn: false,
-    slowSince: undefined,
+    /** Faults that started and have not ended: key -> mark without its end. */
+    open: new Map(),
   };
 }
 
@@ -193,15 +194,18 @@ function apply(e) {
     }
     case "fault": {
       const lane = e.pid !== undefined ? S.pidHost.get(e.pid) : undefined;
-      if (e.fault === "slow-backup") {
+      if (e.on !== undefined) {
+        // A fault with a start and an end (a slowed backup, a simulated partition): a bar,
+        // drawn up to now while it lasts.
+        const key = `${e.fault} ${e.link ?? ""}`;
+        if (e.fault === "slow-backup") S.slowOn = e.on;
         if (e.on) {
-          S.slowOn = true;
-          S.slowSince = { t: e.t, lane };
+          const what = e.fault === "slow-backup" ? `backup (pid ${e.pid}) slowed down` : `log channel ${e.link ?? ""} partitioned`;
+          S.open.set(key, { kind: e.fault, lane: e.fault === "slow-backup" ? lane : undefined, t0: e.t, title: `${what} from ${secs(e.t)} (by the ${e.by})` });
         } else {
-          S.slowOn = false;
-          const from = S.slowSince?.t ?? e.t;
-          mark({ kind: "slow-backup", lane: S.slowSince?.lane ?? lane, t0: from, t: e.t, title: `backup slowed down for ${secs(e.t - from)} (${e.by})` });
-          S.slowSince = undefined;
+          const o = S.open.get(key);
+          if (o) mark({ ...o, t: e.t, title: `${o.title} for ${secs(e.t - o.t0)}` });
+          S.open.delete(key);
         }
         break;
       }
@@ -337,7 +341,8 @@ function renderTimeline() {
       out.push(`<rect class="seg" data-role="${esc(seg.role)}" x="${x0}" y="${y + 4}" width="${w}" height="${laneH - 8}" fill="${ROLE_COLOURS[seg.role] ?? "#bdbdbd"}" opacity="0.75"><title>${esc(title)}</title></rect>`);
     }
   }
-  for (const m of S.marks) {
+  const open = [...S.open.values()].map((o) => ({ ...o, t: T, title: `${o.title}, still on` }));
+  for (const m of [...S.marks, ...open]) {
     const y = laneY.get(m.lane ?? "cluster") ?? laneY.get("cluster");
     const colour = MARK_COLOURS[m.kind] ?? "#000";
     const attrs = `class="mark" data-kind="${esc(m.kind)}"${m.failover ? ' data-failover="1"' : ""}`;
