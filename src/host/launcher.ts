@@ -224,7 +224,7 @@ export async function runClusterDetailed(o: ClusterOptions): Promise<ClusterResu
   let joiner: Child | undefined;
   let stopping = false;
   const spawnedAtMs = new Map<number, number>();
-  /** Whether the first pair formed (timed faults count from then), and a way to wait for it. */
+  /** When the first pair formed (timed faults count from then), and a way to wait for it. */
   let pairFormedAt: number | undefined;
   let pairFormed: () => void = () => undefined;
   const pairFormedOnce = new Promise<void>((r) => (pairFormed = r));
