@@ -4,18 +4,23 @@
 import type { Command } from "./args.js";
 import { EXIT_FAIL, EXIT_OK, intOption, parse } from "./args.js";
 import { runCluster } from "../host/launcher.js";
+import { optionalValue, viewOptions } from "./ft.js";
 
 export const demoCommand: Command = {
   name: "demo",
   summary: "the FT demo: programs/ticker.s under FT, the primary SIGKILLed halfway",
-  usage: `usage: ftvm demo [--crash-after-ms T]
+  usage: `usage: ftvm demo [--crash-after-ms T] [--ui [PORT]] [--report FILE.html]
 
 Runs programs/ticker.s (150 lines, one every 20 ms) under FT: an arbiter, a primary and
 a backup, each its own process. The primary is killed with SIGKILL after T ms (default
 1500); the backup takes over. At the end the demo checks that the ticks are exactly
-1..150: no gap, no duplicate, no going back.`,
+1..150: no gap, no duplicate, no going back.
+
+  --ui [PORT]         also serve the live dashboard (printed URL; npm start -- --ui);
+                      the cluster starts once the page is open in a browser
+  --report FILE.html  write the run's dashboard as one offline page at the end`,
   async run(argv) {
-    const p = parse(argv, { "crash-after-ms": { type: "string" } }, this.usage);
+    const p = parse(optionalValue(argv, "--ui", /^\d+$/, "0"), { "crash-after-ms": { type: "string" }, ui: { type: "string" }, report: { type: "string" } }, this.usage);
     if (p.values.help) {
       process.stdout.write(this.usage + "\n");
       return EXIT_OK;
@@ -35,6 +40,8 @@ a backup, each its own process. The primary is killed with SIGKILL after T ms (d
         process.stdout.write(b);
       },
       info: (s) => process.stderr.write(s),
+      ...viewOptions(p.values),
+      ...(p.values.ui !== undefined ? { uiWaitForPage: true } : {}),
     });
     const ticks = text
       .trimEnd()

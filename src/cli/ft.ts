@@ -5,7 +5,8 @@
 import type { Command } from "./args.js";
 import { EXIT_OK, UsageError, intOption, parse } from "./args.js";
 import { FAILURE_TIMEOUT_MS_DEFAULT, HEARTBEAT_INTERVAL_MS_DEFAULT } from "../ft/detector.js";
-import { runCluster } from "../host/launcher.js";
+import { type ClusterOptions, runCluster } from "../host/launcher.js";
+import { eventLine } from "../host/run-events.js";
 
 export const ftCommand: Command = {
   name: "ft",
@@ -60,6 +61,14 @@ no backup is paired (per the arbiter's membership) waits until one is.
                                 that makes a peer suspect; the detector adapts above it to
                                 the spread of heartbeats it has seen (default ${FAILURE_TIMEOUT_MS_DEFAULT})
   --quiet                       no status lines, no host log lines
+  --json                        print the run's events on stdout, one JSON object per line
+                                (the guest's output is in them); see docs/events.md
+  --ui [PORT]                   serve a live dashboard on http://127.0.0.1:PORT (default: a
+                                free port; the URL is printed); see docs/dashboard.md
+  --ui-host HOST                serve the dashboard on HOST instead (then the URL carries an
+                                access token: anyone with it can crash hosts)
+  --report FILE.html            at the end, write the run's dashboard as one self-contained
+                                page (opens offline)
   --interpret                   use the reference interpreter
 
 The arbiter keeps its cluster id and epochs in a file in a temporary directory of this
@@ -70,7 +79,7 @@ While it runs: press p to crash the primary, b to crash the backup, a to crash t
 arbiter, q to stop; or run "ftvm crash primary|backup|arbiter" in another terminal.`,
   async run(argv) {
     const p = parse(
-      argv,
+      optionalValue(argv, "--ui", /^\d+$/, "0"),
       {
         "crash-primary-at-icount": { type: "string" },
         "crash-primary-after-ms": { type: "string" },
@@ -94,6 +103,10 @@ arbiter, q to stop; or run "ftvm crash primary|backup|arbiter" in another termin
         quiet: { type: "boolean" },
         interpret: { type: "boolean" },
         listen: { type: "string" },
+        json: { type: "boolean" },
+        ui: { type: "string" },
+        "ui-host": { type: "string" },
+        report: { type: "string" },
       },
       this.usage,
     );
@@ -128,6 +141,7 @@ arbiter, q to stop; or run "ftvm crash primary|backup|arbiter" in another termin
       quiet: !!p.values.quiet,
       interpret: !!p.values.interpret,
       listen: p.values.listen as string | undefined,
+      ...viewOptions(p.values),
     });
   },
 };
@@ -137,3 +151,39 @@ function diskModeOption(v: string | undefined): "shared" | "non-shared" | undefi
   throw new UsageError(`--disk-mode takes shared or non-shared, got "${v}"`);
 }
 
+
+/**
+ * `--ui [PORT]`: parseArgs has no optional values, so a `--ui` not followed by a value
+ * of that shape gets the default.
+ */
+export function optionalValue(argv: string[], flag: string, shape: RegExp, dflt: string): string[] {
+  const out: string[] = [];
+  for (let i = 0; i < argv.length; i++) {
+    if (argv[i] === "--") return [...out, ...argv.slice(i)];
+    if (argv[i] !== flag) out.push(argv[i]);
+    else if (i + 1 < argv.length && shape.test(argv[i + 1])) out.push(`${flag}=${argv[++i]}`);
+    else out.push(`${flag}=${dflt}`);
+  }
+  return out;
+}
+
+/** --json, --ui, --ui-host and --report as launcher options (also for `ftvm demo`). */
+export function viewOptions(v: Record<string, unknown>): Partial<ClusterOptions> {
+  const out: Partial<ClusterOptions> = {};
+  if (v["ui-host"] !== undefined && v.ui === undefined) throw new UsageError("--ui-host goes with --ui");
+  if (v.ui !== undefined) {
+    const port = intOption(v.ui as string, "ui")!;
+    if (port > 65535) throw new UsageError(`--ui takes a port from 0 to 65535, got ${port}`);
+    out.ui = { port, ...(v["ui-host"] !== undefined ? { host: v["ui-host"] as string } : {}) };
+  }
+  if (v.report !== undefined) {
+    if (v.report === "") throw new UsageError("--report takes a file name");
+    out.report = v.report as string;
+  }
+  if (v.json) {
+    // Stdout carries only the events: the guest's output is in their console events.
+    out.onEvent = (e) => process.stdout.write(eventLine(e));
+    out.write = () => undefined;
+  }
+  return out;
+}

@@ -1,6 +1,7 @@
 // `ftvm sim`: the seeded deterministic simulator of the FT protocol (src/sim). Runs many
 // seeds (or one, with its event trace), prints how many ran and failed, and for each
 // failing seed its first failure and the one-line command that replays it exactly.
+import { writeFileSync } from "node:fs";
 import { performance } from "node:perf_hooks";
 import type { Command } from "./args.js";
 import { EXIT_FAIL, EXIT_OK, UsageError, intOption, parse } from "./args.js";
@@ -8,6 +9,8 @@ import type { Mutation, SimResult } from "../sim/sim.js";
 import { MUTATIONS, simulate } from "../sim/sim.js";
 import type { DiskModeChoice } from "../sim/plan.js";
 import { DISK_MODES } from "../sim/plan.js";
+import { RUN_EVENTS_SCHEMA_VERSION, eventLine } from "../host/run-events.js";
+import { simulateWithEvents } from "./sim-events.js";
 
 export const simCommand: Command = {
   name: "sim",
@@ -40,6 +43,11 @@ and the image of every backup that went live against the failure-free run.
   --start S      the first seed (default 1)
   --seed S       run one seed and print its plan, statistics and failures
   --verbose      with --seed: print the run's event trace; with --seeds: one line per seed
+  --json         with --seed: print the run's events (docs/events.md), one JSON object per
+                 line, instead of the text; with --seeds: one JSON object per seed
+                 ({"type":"seed", seed, ok, failures, stats}) and a last {"type":"sims", ...}
+  --report FILE  with --seed: write the run's dashboard page (timeline, plots, console) as
+                 one self-contained HTML file (docs/dashboard.md)
   --disk         every seed runs the disk guest (--no-disk: none does)
   --disk-mode M  every seed runs the disk guest with disks of this mode:
                  ${DISK_MODES.join(", ")} (non-shared with --backup-reads)
@@ -48,10 +56,10 @@ and the image of every backup that went live against the failure-free run.
 
 Prints "sim: N seeds ran, F failed"; exit status 1 if any failed, else 0. A failing
 seed replays exactly: ftvm sim --seed S.`,
-  run(argv) {
+  async run(argv) {
     const p = parse(
       argv,
-      { seeds: { type: "string" }, start: { type: "string" }, seed: { type: "string" }, verbose: { type: "boolean", short: "v" }, mutation: { type: "string" }, disk: { type: "boolean" }, "no-disk": { type: "boolean" }, "disk-mode": { type: "string" } },
+      { seeds: { type: "string" }, start: { type: "string" }, seed: { type: "string" }, verbose: { type: "boolean", short: "v" }, mutation: { type: "string" }, disk: { type: "boolean" }, "no-disk": { type: "boolean" }, "disk-mode": { type: "string" }, json: { type: "boolean" }, report: { type: "string" } },
       this.usage,
     );
     if (p.values.help) {
@@ -75,15 +83,41 @@ seed replays exactly: ftvm sim --seed S.`,
     const plan = { ...(disk !== undefined ? { disk } : {}), ...(diskMode !== undefined ? { diskMode: diskMode as DiskModeChoice } : {}) };
     const opts = { verbose: one !== undefined && verbose, mutation: mutation as Mutation | undefined, ...(Object.keys(plan).length ? { plan } : {}) };
 
+    const json = p.values.json === true;
+    const report = p.values.report as string | undefined;
+    if (report !== undefined && one === undefined) throw new UsageError("--report goes with --seed S (one run)");
+    if (report === "") throw new UsageError("--report takes a file name");
+    if (report !== undefined) {
+      // Found out before the run, not after it: the report's file must be writable.
+      try {
+        writeFileSync(report, "");
+      } catch (e) {
+        throw new UsageError(`--report ${report}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
+      }
+    }
     if (one !== undefined) {
+      const lines = (r: SimResult) => [
+        `seed ${r.seed}: ${r.plan}`,
+        `stats: ${JSON.stringify(r.stats)}`,
+        `fingerprint: ${r.fingerprint}`,
+        ...r.failures.map((f) => `FAIL ${f}`),
+        `sim: 1 seeds ran, ${r.ok ? 0 : 1} failed`,
+        ...(r.ok ? [] : [`replay: ${r.replay}`]),
+      ];
+      if (json || report !== undefined) {
+        const { result, events } = simulateWithEvents(one, opts, lines, json ? (e) => process.stdout.write(eventLine(e)) : undefined);
+        if (!json) process.stdout.write(lines(result).join("\n") + "\n");
+        if (report !== undefined) {
+          // Loaded only for a report: plain runs of the simulator start as fast as before.
+          const { writeReport } = await import("../host/dashboard-report.js");
+          writeReport(report, events);
+          process.stderr.write(`sim: report written to ${report}\n`);
+        }
+        return result.ok ? EXIT_OK : EXIT_FAIL;
+      }
       const r = simulate(one, opts);
       if (verbose) process.stdout.write(r.trace.join("\n") + "\n\n");
-      process.stdout.write(`seed ${r.seed}: ${r.plan}\n`);
-      process.stdout.write(`stats: ${JSON.stringify(r.stats)}\n`);
-      process.stdout.write(`fingerprint: ${r.fingerprint}\n`);
-      for (const f of r.failures) process.stdout.write(`FAIL ${f}\n`);
-      process.stdout.write(`sim: 1 seeds ran, ${r.ok ? 0 : 1} failed\n`);
-      if (!r.ok) process.stdout.write(`replay: ${r.replay}\n`);
+      process.stdout.write(lines(r).join("\n") + "\n");
       return r.ok ? EXIT_OK : EXIT_FAIL;
     }
 
@@ -126,8 +160,9 @@ seed replays exactly: ftvm sim --seed S.`,
           total.cloneDiskChunks += r.stats.cloneDiskChunks;
         }
       }
-      if (verbose) process.stdout.write(`seed ${s}: ${r.ok ? "ok" : "FAIL"} ${JSON.stringify(r.stats)}\n`);
-      if (!r.ok) {
+      if (json) process.stdout.write(JSON.stringify({ v: RUN_EVENTS_SCHEMA_VERSION, type: "seed", seed: s, ok: r.ok, failures: r.failures, stats: r.stats, ...(r.ok ? {} : { replay: r.replay }) }) + "\n");
+      else if (verbose) process.stdout.write(`seed ${s}: ${r.ok ? "ok" : "FAIL"} ${JSON.stringify(r.stats)}\n`);
+      if (!r.ok && !json) {
         failed.push(r);
         process.stdout.write(`seed ${s}: ${r.failures[0]}${r.failures.length > 1 ? ` (and ${r.failures.length - 1} more)` : ""}\n  replay: ${r.replay}\n`);
       }
@@ -141,7 +176,8 @@ seed replays exactly: ftvm sim --seed S.`,
         `of them ${total.nonShared} with non-shared disks (${total.nonSharedFinished} finished): ${total.liveImages} images checked as a backup went live, ${total.cloneDiskChunks} image chunks cloned, ${total.localErrors} backup disk errors injected, ${total.localHalts} backups halted on a persistent one; ` +
         `${total.restartSeeds} seeds restarted the arbiter with its state; ${total.amnesiaSeeds} seeds hit "the arbiter loses its memory" (${total.amnesiaFinished} still finished the guest): ${total.strangers} strangers started against it, ${total.foreignRefused} of their outputs refused by the sink for their cluster, ${total.wrongClusterHalts} hosts halted on meeting the forgetful arbiter\n`,
     );
-    process.stdout.write(`sim: ${count} seeds ran, ${failed.length} failed\n`);
+    if (json) process.stdout.write(JSON.stringify({ v: RUN_EVENTS_SCHEMA_VERSION, type: "sims", ran: count, failed: failed.length, failedSeeds: failed.map((r) => r.seed), totals: total, seconds: Math.round(secs * 10) / 10 }) + "\n");
+    else process.stdout.write(`sim: ${count} seeds ran, ${failed.length} failed\n`);
     return failed.length ? EXIT_FAIL : EXIT_OK;
   },
 };

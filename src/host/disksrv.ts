@@ -83,6 +83,8 @@ export interface DiskServer extends Server {
   /** The cluster the server belongs to (undefined until set or learned from a first hello). */
   readonly cluster: string | undefined;
   setCluster(id: string): void;
+  /** Requests queued or being performed now (the dashboard shows them). */
+  pending(): number;
 }
 
 function overlaps(a: DiskRequest, b: DiskRequest): boolean {
@@ -245,6 +247,7 @@ export async function startDiskServer(secret: string, imagePath: string, port = 
     setCluster(id: string) {
       cluster = id;
     },
+    pending: () => jobs.length,
     async close() {
       await server.close();
       await file.close();

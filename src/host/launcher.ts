@@ -22,8 +22,11 @@ import { ArbiterClient } from "../arbiter/client.js";
 import type { ArbiterState } from "../arbiter/core.js";
 import { type ClusterFacts, clusterFacts } from "./cluster-facts.js";
 
-import { startClusterSwitch, switchSummary } from "./launcher-net.js";
+import { startClusterSwitch } from "./launcher-net.js";
+import { type RunEvent, type RunEventBody, RunEvents } from "./run-events.js";
+import { RunTally, formatSummary } from "./run-summary.js";
 import { HostError } from "./errors.js";
+import { SLOW_BACKUP_RUN_MS, SLOW_BACKUP_STOP_MS, slowProcess } from "./slow-backup.js";
 
 /** A launch option the launcher refuses (the CLI prints it in one line and exits 2, as for a usage error). */
 const EXIT_BAD_OPTION = 2;
@@ -40,6 +43,8 @@ const FAULT_RETRY_MS = 50;
 const CLONE_FAILURES_IN_ROW_MAX = 10;
 /** The longest wait between a failed clone and the next attempt (the wait doubles from 50 ms). */
 const CLONE_RETRY_DELAY_MS_MAX = 2000;
+/** With a switch or a shared disk, their counts go on the event stream this often. */
+const IO_EVENT_INTERVAL_MS = 1000;
 
 /** Where `ftvm crash` finds the running cluster's processes. */
 /** Control files are per launcher (several clusters may run at once): `ftvm-ft-<uid>-<launcher pid>.json`. */
@@ -107,8 +112,27 @@ export interface ClusterOptions {
   onStatus?: (s: HostStatus) => void;
   /** Where the summary and log lines go (default stderr). */
   info?: (s: string) => void;
-  /** Called once every process started: crashes one with SIGKILL, as the p, b and a keys do (tests time kills by what they observe). */
-  onControl?: (c: { crash(role: "primary" | "backup" | "arbiter"): void }) => void;
+  /** Called once every process started: crashes one with SIGKILL, as the p, b and a keys do (tests time kills by what they observe), and the log-channel faults. */
+  onControl?: (c: ClusterControl) => void;
+  /** Every event of the run's stream (run-events.ts), in order, as it is emitted: `ftvm ft --json` prints them. */
+  onEvent?: (e: RunEvent) => void;
+  /** Serve the live dashboard on 127.0.0.1:port (0: any free port), or on `host` with an access token; `onUi` gets its URL. */
+  ui?: { port: number; host?: string };
+  onUi?: (url: string) => void;
+  /** With `ui`: start the cluster only once a page has connected (the demo: a short run a user wants to watch). */
+  uiWaitForPage?: boolean;
+  /** Write a self-contained HTML report of the run to this file at the end. */
+  report?: string;
+}
+
+/** What a user (keys, `ftvm crash`, the dashboard's buttons) may do to a running cluster. Each resolves to why it was not done, or undefined when it was. */
+export interface ClusterControl {
+  crash(role: "primary" | "backup" | "arbiter"): void;
+  kill(role: "primary" | "backup" | "arbiter"): Promise<string | undefined>;
+  partition(): Promise<string | undefined>;
+  drop(): Promise<string | undefined>;
+  /** Slow the current backup down (on) or let it run at full speed again (off). */
+  slowBackup(on: boolean): Promise<string | undefined>;
 }
 
 export interface ClusterResult {
@@ -136,13 +160,41 @@ export async function runCluster(o: ClusterOptions): Promise<number> {
 }
 
 export async function runClusterDetailed(o: ClusterOptions): Promise<ClusterResult> {
+  if (o.report !== undefined) {
+    // Found out now, not after a long run: the report's file must be writable.
+    try {
+      writeFileSync(o.report, "");
+    } catch (e) {
+      throw new HostError(`--report ${o.report}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`, EXIT_BAD_OPTION);
+    }
+  }
   const secret = randomBytes(24).toString("hex");
   const info = o.info ?? ((s: string) => process.stderr.write(s));
   const tty = !o.quiet && !o.info && process.stderr.isTTY === true;
   const write = o.write ?? ((b: Uint8Array) => process.stdout.write(b));
   const started = Date.now();
+  // The run's event stream: the summary is reduced from it (tally), --json prints it, the
+  // dashboard draws it. Everything the summary says must go through `emit`.
+  const events = new RunEvents(started);
+  const tally = new RunTally();
+  events.subscribe((e) => tally.add(e));
+  if (o.onEvent) events.subscribe(o.onEvent);
+  const emit = (body: RunEventBody) => events.emit(body);
+  emit({ type: "run", source: "ft", program: o.program, startedAt: new Date(started).toISOString(), options: runOptions(o) });
   const statuses = new Map<string, HostStatus>();
-  const news: { at: number; host: string; text: string; data: Record<string, unknown> }[] = [];
+  /** Each host's last role and status time, for role events and the instruction rate. */
+  const lastRole = new Map<string, string>();
+  const lastStatusAt = new Map<string, { at: number; icount: number }>();
+  const noteRole = (host: string, pid: number, role: string, epoch: number) => {
+    const from = lastRole.get(host);
+    if (from === role) return;
+    lastRole.set(host, role);
+    emit({ type: "role", host, pid, role, ...(from !== undefined ? { from } : {}), epoch });
+  };
+  /** The pending clone news per primary (its pause and its send), joined into one clone event when the pair forms. */
+  const clonePause = new Map<string, { icount: number; pauseMs: number }>();
+  const cloneSent = new Map<string, { sendMs: number; wallMs: number }>();
+  const consoleText = new TextDecoder();
   let done: Record<string, unknown> | undefined;
   let finish: (() => void) | undefined;
   const finished = new Promise<void>((r) => (finish = r));
@@ -160,6 +212,7 @@ export async function runClusterDetailed(o: ClusterOptions): Promise<ClusterResu
     statusLines = lines.length;
   };
   const logLine = (s: string) => {
+    emit({ type: "log", text: s.replace(/\n$/, "") });
     if (o.quiet) return;
     clearStatus();
     info(s.endsWith("\n") ? s : s + "\n");
@@ -168,6 +221,11 @@ export async function runClusterDetailed(o: ClusterOptions): Promise<ClusterResu
   setLogger((l) => logLine(`launcher: ${l}`));
 
   const kills: { role: string; at: number; pid?: number }[] = [];
+  /** A kill carried out: remembered (failover times count from it) and on the stream. */
+  const noteKill = (role: "primary" | "backup" | "arbiter", pid: number | undefined, by: "script" | "user" | "self", epoch?: number) => {
+    kills.push({ role, at: Date.now(), pid });
+    emit({ type: "fault", fault: "kill", target: role, by, ...(pid !== undefined ? { pid } : {}), ...(epoch !== undefined ? { epoch } : {}) });
+  };
   // Declared before the sink starts: its callbacks (news, exits) use them.
   /** The backup being started to join the live primary (one at a time). */
   let joiner: Child | undefined;
@@ -179,44 +237,59 @@ export async function runClusterDetailed(o: ClusterOptions): Promise<ClusterResu
   let pairFormedAt: number | undefined;
   let pairFormed: () => void = () => undefined;
   const pairFormedOnce = new Promise<void>((r) => (pairFormed = r));
-  /** When the guest last began running without a paired backup (undefined while protected), and the total so far. */
-  let unprotectedSinceMs: number | undefined;
-  let unprotectedMs = 0;
+  /** Whether the guest runs with a paired backup (undefined before the first host started). */
+  let protectedNow: boolean | undefined;
+  const setProtected = (p: boolean) => {
+    if (protectedNow === p) return;
+    protectedNow = p;
+    emit({ type: "protection", protected: p, unprotectedMs: tally.unprotectedNowMs(events.elapsedMs()) });
+  };
   /** Clones that failed since the last pair formed, and the reasons (bounded retries). */
   let cloneFailuresInRow = 0;
   let respawnGaveUp: string | undefined;
-  const cloneFailureReasons: string[] = [];
-  /** Host processes that exited on their own before the end (not SIGKILLed by us): pid, code, and what they last said. */
-  const selfExits: { pid: number; role: string; code: number | null; at: number }[] = [];
-  /** Backups that exited before they ever started (refused by the primary, which may be finishing): not host failures. */
-  let joinersRefused = 0;
+  let lastCloneFailure: string | undefined;
+  /** Which host restored a clone at which icount (the joiner's pid, to time the clone from its spawn). */
+  const restoredAt = new Map<number, number>();
   /** The current arbiter process (the launcher restarts it if it dies), and its restarts. */
   let arbiter: Child | undefined;
   let arbiterRestarts = 0;
   /** Set once the launcher's helpers below exist (news may arrive before: it waits in earlyNews). */
   let ready = false;
-  const earlyNews: [Record<string, unknown>, string][] = [];
+  const earlyNews: [string, Record<string, unknown>, string][] = [];
   const firstWriteAt = new Map<number, number>();
   const sink = await startSink(secret, {
     write: (b) => {
-      if (!firstWriteAt.has(sink.state.epoch)) firstWriteAt.set(sink.state.epoch, Date.now());
+      if (!firstWriteAt.has(sink.state.epoch)) {
+        firstWriteAt.set(sink.state.epoch, Date.now());
+        emit({ type: "first-output", epoch: sink.state.epoch });
+      }
+      emit({ type: "console", text: consoleText.decode(b, { stream: true }) });
       clearStatus();
       write(b);
       renderStatus();
     },
     status: (s) => {
       statuses.set(s.host, s);
+      const now = Date.now();
+      const prev = lastStatusAt.get(s.host);
+      lastStatusAt.set(s.host, { at: now, icount: s.icount });
+      const icountPerSec = prev && now > prev.at ? Math.max(0, Math.round(((s.icount - prev.icount) * 1000) / (now - prev.at))) : undefined;
+      noteRole(s.host, s.pid, s.role, s.epoch);
+      emit({ ...statusFields(s), ...(icountPerSec !== undefined ? { icountPerSec } : {}) });
       o.onStatus?.(s);
     },
     news: (host, text, data) => {
-      news.push({ at: Date.now(), host, text, data });
+      const pid = Number(data.pid);
+      emit({ type: "news", host, pid, event: String(data.event), ...(typeof data.role === "string" ? { role: data.role } : {}), ...(data.epoch !== undefined ? { epoch: Number(data.epoch) } : {}), text });
       // News carries the host's role as of the event: fresher than its last status line.
       if (isRole(data.role) && typeof data.pid === "number") {
         const prev = statuses.get(host) ?? { host, pid: data.pid, icount: 0, epoch: 0, role: data.role };
         statuses.set(host, { ...prev, role: data.role, epoch: Number(data.epoch) });
+        noteRole(host, data.pid, data.role, Number(data.epoch));
       }
-      onNews(data, text);
+      onNews(host, data, text);
     },
+    diverged: (host, epoch, offset, reason) => emit({ type: "divergence", where: "sink", host, epoch, offset, reason }),
     done: (_host, data) => {
       done = data;
       finish?.();
@@ -252,6 +325,38 @@ export async function runClusterDetailed(o: ClusterOptions): Promise<ClusterResu
     }
   }
 
+  // The dashboard starts before the processes, so a page can watch them start (and
+  // `uiWaitForPage` can hold the launch until one is open). Its buttons act once the
+  // cluster is up (lateControls); before, they are told it is starting.
+  let lateControls: ClusterControl | undefined;
+  const starting = async () => "the cluster is still starting";
+  const uiControls: ClusterControl = {
+    crash: (role) => lateControls?.crash(role),
+    kill: (role) => lateControls?.kill(role) ?? starting(),
+    partition: () => lateControls?.partition() ?? starting(),
+    drop: () => lateControls?.drop() ?? starting(),
+    slowBackup: (on) => lateControls?.slowBackup(on) ?? starting(),
+  };
+  let ui: { url: string; firstPage: Promise<void>; close(): Promise<void> } | undefined;
+  if (o.ui) {
+    // Loaded only with --ui, so plain runs start as fast as before.
+    const { startDashboard } = await import("./dashboard-server.js");
+    try {
+      ui = await startDashboard({ events, control: uiControls, port: o.ui.port, host: o.ui.host });
+    } catch (e) {
+      await sink.close();
+      await diskServer?.close();
+      throw e;
+    }
+    // Always shown (also with --quiet): the user needs the address.
+    info(`ftvm ft: dashboard at ${ui.url}\n`);
+    o.onUi?.(ui.url);
+    if (o.uiWaitForPage) {
+      info("ftvm ft: the cluster starts when the dashboard is open in a browser\n");
+      await ui.firstPage;
+    }
+  }
+
   const children: Child[] = [];
   const spawnChild = (role: Child["role"], args: string[]): Promise<Child> =>
     new Promise((resolve, reject) => {
@@ -263,6 +368,7 @@ export async function runClusterDetailed(o: ClusterOptions): Promise<ClusterResu
       });
       const child: Child = { role, proc, exited: false };
       children.push(child);
+      if (proc.pid !== undefined) emit({ type: "spawn", pid: proc.pid, role, joiner: args.includes("--join") });
       createInterface({ input: proc.stdout! }).on("line", (line) => {
         const cl = /^cluster (\S+) epoch \d+$/.exec(line);
         if (cl) child.cluster = cl[1];
@@ -276,16 +382,19 @@ export async function runClusterDetailed(o: ClusterOptions): Promise<ClusterResu
       proc.on("exit", (code, signal) => {
         child.exited = true;
         if (!child.url) reject(new Error(`${role} exited before listening (${signal ?? code})`));
+        let kind: "killed" | "failed" | "refused" | "other" = "other";
         if (signal === "SIGKILL") {
+          kind = "killed";
           logLine(`${role} (pid ${proc.pid}) was killed (SIGKILL)`);
           // Not by us: a host's own --crash-at-icount, an injected failure all the same.
-          if (!kills.some((k) => k.pid === proc.pid) && !stopping) kills.push({ role, at: Date.now(), pid: proc.pid });
+          if (!kills.some((k) => k.pid === proc.pid) && !stopping) noteKill(role, proc.pid, "self");
         }
         else if (role !== "arbiter" && !stopping && !done && code !== 0) {
           // A host that never said anything never held state: a refused joiner, not a failure.
-          if ([...statuses.values()].some((s) => s.pid === proc.pid)) selfExits.push({ pid: proc.pid!, role, code, at: Date.now() });
-          else joinersRefused++;
+          kind = [...statuses.values()].some((s) => s.pid === proc.pid) ? "failed" : "refused";
         }
+        if (proc.pid !== undefined) emit({ type: "exit", pid: proc.pid, role, code, signal, kind });
+        for (const [host, s] of statuses) if (s.pid === proc.pid) noteRole(host, s.pid, kind === "other" && code === 0 ? "finished" : "dead", s.epoch);
         if (child === arbiter && !stopping) restartArbiter(0);
         // Every host gone without finishing: nobody can serve any more.
         const hosts = children.filter((c) => c.role !== "arbiter");
@@ -319,7 +428,10 @@ export async function runClusterDetailed(o: ClusterOptions): Promise<ClusterResu
     if (stopping || done) return;
     if (attempt >= ARBITER_RESTART_ATTEMPTS_MAX) return logLine(`the arbiter could not be restarted after ${attempt} attempts; hosts wait for it`);
     arbiterRestarts += attempt === 0 ? 1 : 0;
-    if (attempt === 0) logLine(`the arbiter died; restarting it at ${arbiterUrl} with its state ${arbiterState}`);
+    if (attempt === 0) {
+      logLine(`the arbiter died; restarting it at ${arbiterUrl} with its state ${arbiterState}`);
+      emit({ type: "arbiter-restart", count: arbiterRestarts });
+    }
     spawnChild("arbiter", ["--listen", arbiterUrl.replace(/^ws:\/\//, ""), "--state", arbiterState]).then(
       (c) => {
         arbiter = c;
@@ -405,14 +517,15 @@ export async function runClusterDetailed(o: ClusterOptions): Promise<ClusterResu
     const c = role === "primary" ? primary : backup;
     return c.exited ? undefined : c.proc.pid;
   };
-  const crashArbiter = (): boolean => {
+  const crashArbiter = (by: "script" | "user"): boolean => {
     const pid = arbiter && !arbiter.exited ? arbiter.proc.pid : undefined;
     if (pid === undefined) {
       logLine("no arbiter to crash");
+      emit({ type: "fault-refused", fault: "kill", target: "arbiter", reason: "no arbiter is running" });
       return true;
     }
     logLine(`crashing the arbiter (pid ${pid}) with SIGKILL`);
-    kills.push({ role: "arbiter", at: Date.now(), pid });
+    noteKill("arbiter", pid, by);
     try {
       process.kill(pid, "SIGKILL");
     } catch {
@@ -426,24 +539,35 @@ export async function runClusterDetailed(o: ClusterOptions): Promise<ClusterResu
    * Returns whether it killed; `scripted` kills are retried by the caller, a key press
    * is told why not.
    */
-  const crash = async (role: "primary" | "backup", scripted: boolean): Promise<boolean> => {
+  /** A user's fault not carried out: on the stream, and in `why` for whoever asked (the dashboard shows it). */
+  const refuse = (fault: string, target: string, reason: string, why?: { reason?: string }) => {
+    if (why) why.reason = reason;
+    emit({ type: "fault-refused", fault, target, reason });
+  };
+  const crash = async (role: "primary" | "backup", scripted: boolean, why?: { reason?: string }): Promise<boolean> => {
     let f: ClusterFacts;
     try {
       f = await facts();
     } catch (e) {
-      if (!scripted) logLine(`not crashing the ${role}: the arbiter did not answer (${(e as Error).message})`);
+      if (!scripted) {
+        logLine(`not crashing the ${role}: the arbiter did not answer (${(e as Error).message})`);
+        refuse("kill", role, `the arbiter did not answer (${(e as Error).message})`, why);
+      }
       return false;
     }
     if (stopping || done) return true;
     const pid = role === "primary" ? f.primaryPid : f.backupPid;
     if (!f.paired || pid === undefined) {
-      if (!scripted) logLine(`not crashing the ${role}: ${f.why ?? "no pair"}; it would leave no host with the guest's state`);
+      if (!scripted) {
+        logLine(`not crashing the ${role}: ${f.why ?? "no pair"}; it would leave no host with the guest's state`);
+        refuse("kill", role, `${f.why ?? "no pair"}; it would leave no host with the guest's state`, why);
+      }
       return false;
     }
     if (killedPids.has(pid)) return true;
     logLine(`crashing the ${role} (pid ${pid}, epoch ${f.epoch}) with SIGKILL`);
     killedPids.add(pid);
-    kills.push({ role, at: Date.now(), pid });
+    noteKill(role, pid, scripted ? "script" : "user", f.epoch);
     try {
       process.kill(pid, "SIGKILL");
     } catch {
@@ -471,17 +595,59 @@ export async function runClusterDetailed(o: ClusterOptions): Promise<ClusterResu
     void pumpFaults();
   };
   /** Signals both members of a formed pair (the log-channel faults), under the same rule as kills. */
-  const signalPair = async (signal: NodeJS.Signals, text: string, both: boolean): Promise<boolean> => {
+  const signalPair = async (signal: NodeJS.Signals, text: string, both: boolean, by: "script" | "user" = "script", why?: { reason?: string }): Promise<boolean> => {
+    const fault = both ? "partition" : "drop-channel";
     let f: ClusterFacts;
     try {
       f = await facts();
-    } catch {
+    } catch (e) {
+      if (by === "user") refuse(fault, "channel", `the arbiter did not answer (${(e as Error).message})`, why);
       return false;
     }
-    if (!f.paired) return false;
+    if (!f.paired) {
+      if (by === "user") refuse(fault, "channel", f.why ?? "no pair", why);
+      return false;
+    }
     logLine(text);
+    emit({ type: "fault", fault, target: "channel", by, epoch: f.epoch });
     for (const pid of both ? [f.primaryPid, f.backupPid] : [f.primaryPid]) if (pid !== undefined) process.kill(pid, signal);
     return true;
+  };
+  // "Slow the backup" (see slow-backup.ts): one backup at a time, until asked to stop,
+  // it is no longer the backup, or the run ends.
+  let slowing: { pid: number; stop(): void } | undefined;
+  const stopSlowing = () => slowing?.stop();
+  const slowBackup = async (on: boolean): Promise<string | undefined> => {
+    if (!on) {
+      stopSlowing();
+      return undefined;
+    }
+    if (slowing) return undefined;
+    let f: ClusterFacts;
+    try {
+      f = await facts();
+    } catch (e) {
+      return `the arbiter did not answer (${(e as Error).message})`;
+    }
+    if (!f.paired || f.backupPid === undefined) return f.why ?? "no backup is paired";
+    if (slowing) return undefined;
+    const pid = f.backupPid;
+    logLine(`slowing the backup (pid ${pid}) down: it runs ${SLOW_BACKUP_RUN_MS} ms, then stops ${SLOW_BACKUP_STOP_MS} ms`);
+    emit({ type: "fault", fault: "slow-backup", target: "backup", by: "user", pid, epoch: f.epoch, on: true });
+    // Once it drains, elects or goes live it is no longer the backup: let it run.
+    const stillBackup = () => {
+      const role = [...statuses.values()].find((x) => x.pid === pid)?.role;
+      return alive(pid) && (role === undefined || role === "backup");
+    };
+    slowing = {
+      pid,
+      stop: slowProcess(pid, stillBackup, (why) => {
+        slowing = undefined;
+        emit({ type: "fault", fault: "slow-backup", target: "backup", by: "user", pid, on: false });
+        logLine(`the backup (pid ${pid}) runs at full speed again (${why})`);
+      }),
+    };
+    return undefined;
   };
   // `ftvm crash primary|backup` from another terminal signals this launcher (SIGUSR1 for
   // the primary, SIGUSR2 for the backup), which carries the kill out under the same rule
@@ -513,8 +679,9 @@ export async function runClusterDetailed(o: ClusterOptions): Promise<ClusterResu
   function scheduleRespawn(): void {
     if (!ready || o.respawn === false || stopping || done || joiner || respawnGaveUp) return;
     if (cloneFailuresInRow >= CLONE_FAILURES_IN_ROW_MAX) {
-      respawnGaveUp = `${cloneFailuresInRow} clones in a row failed (last: ${cloneFailureReasons.at(-1) ?? "?"})`;
+      respawnGaveUp = `${cloneFailuresInRow} clones in a row failed (last: ${lastCloneFailure ?? "?"})`;
       logLine(`not starting another backup: ${respawnGaveUp}; the primary runs without one`);
+      emit({ type: "respawn-stopped", reason: respawnGaveUp });
       return;
     }
     const p = livePrimary();
@@ -551,24 +718,66 @@ export async function runClusterDetailed(o: ClusterOptions): Promise<ClusterResu
   }
 
   // ---- news: pairs forming and breaking, clones failing ----
-  function onNews(d: Record<string, unknown>, text: string): void {
+  function onNews(host: string, d: Record<string, unknown>, text: string): void {
     // News can arrive while this function's helpers below are still being set up: keep it
     // for when they are (see `ready`).
     if (!ready) {
-      earlyNews.push([d, text]);
+      earlyNews.push([host, d, text]);
       return;
     }
     const ev = d.event;
+    const pid = Number(d.pid);
+    const epoch = Number(d.epoch);
     // Keep the arbiter's state fresh (see lastArbiterState) whenever the pair changes.
     if (ev === "start" || ev === "paired" || ev === "paired-backup" || ev === "live" || ev === "alone") void refreshArbiterState().catch(() => undefined);
     const now = Date.now();
+    if (ev === "clone-pause") clonePause.set(host, { icount: Number(d.icount), pauseMs: Number(d.pauseMs) });
+    if (ev === "clone-sent") cloneSent.set(host, { sendMs: Number(d.sendMs), wallMs: Number(d.wallMs) });
+    if (ev === "restored") restoredAt.set(Number(d.icount), pid);
+    if (ev === "live") {
+      const k = [...kills].reverse().find((x) => x.role === "primary" && x.at <= now);
+      emit({
+        type: "failover",
+        host,
+        pid,
+        epoch,
+        icount: Number(d.icount),
+        detectionMs: Number(d.silentMs),
+        replayMs: Number(d.replayMs),
+        tasMs: Number(d.electMs),
+        resentBytes: Number(d.resent),
+        ...(k ? { fromKillMs: now - k.at } : {}),
+      });
+    }
+    if (ev === "alone") emit({ type: "alone", host, pid, epoch });
+    if (ev === "paired") {
+      const icount = Number(d.icount);
+      const pause = clonePause.get(host);
+      const sent = cloneSent.get(host);
+      const joinerPid = restoredAt.get(icount);
+      const spawned = joinerPid === undefined ? undefined : spawnedAtMs.get(joinerPid);
+      clonePause.delete(host);
+      cloneSent.delete(host);
+      restoredAt.clear();
+      emit({
+        type: "clone",
+        host,
+        pid,
+        epoch,
+        icount,
+        memBytes: Number(d.memBytes),
+        cloneMs: Number(d.cloneMs),
+        ...(pause && pause.icount === icount ? { pauseMs: pause.pauseMs } : {}),
+        ...(spawned !== undefined ? { fromSpawnMs: now - spawned } : {}),
+        ...(sent ? { sendMs: sent.sendMs, sendWallMs: sent.wallMs } : {}),
+      });
+    }
     if ((ev === "start" && d.role === "primary") || ev === "paired") {
       if (ev === "paired") {
         joiner = undefined;
         cloneFailuresInRow = 0;
       }
-      if (unprotectedSinceMs !== undefined) unprotectedMs += now - unprotectedSinceMs;
-      unprotectedSinceMs = undefined;
+      setProtected(true);
       if (pairFormedAt === undefined) {
         pairFormedAt = now;
         pairFormed();
@@ -576,10 +785,11 @@ export async function runClusterDetailed(o: ClusterOptions): Promise<ClusterResu
       void pumpFaults();
       startSpare();
     }
-    if ((ev === "start" && d.role === "alone") || ev === "live" || ev === "alone") unprotectedSinceMs ??= now;
+    if ((ev === "start" && d.role === "alone") || ev === "live" || ev === "alone") setProtected(false);
     if (ev === "clone-failed") {
       cloneFailuresInRow++;
-      cloneFailureReasons.push(text.replace(/^.*?failed \((.*)\); still alone.*$/, "$1"));
+      lastCloneFailure = text.replace(/^.*?failed \((.*)\); still alone.*$/, "$1");
+      emit({ type: "clone-failed", host, pid, reason: lastCloneFailure });
     }
     if (ev === "live" || ev === "alone" || ev === "clone-failed") {
       // Let the failed joiner's process go before starting the next one; back off after failures.
@@ -594,8 +804,37 @@ export async function runClusterDetailed(o: ClusterOptions): Promise<ClusterResu
   }
 
   ready = true;
-  for (const [d, text] of earlyNews.splice(0)) onNews(d, text);
-  o.onControl?.({ crash: (role) => (role === "arbiter" ? crashArbiter() : void crash(role, false)) });
+  for (const [host, d, text] of earlyNews.splice(0)) onNews(host, d, text);
+  /** A user's kill: undefined when carried out, else why not. */
+  const userKill = async (role: "primary" | "backup" | "arbiter"): Promise<string | undefined> => {
+    if (role === "arbiter") return crashArbiter("user") ? undefined : "no arbiter";
+    const why: { reason?: string } = {};
+    return (await crash(role, false, why)) ? undefined : (why.reason ?? "not carried out");
+  };
+  const userSignal = async (signal: NodeJS.Signals, text: string, both: boolean): Promise<string | undefined> => {
+    const why: { reason?: string } = {};
+    return (await signalPair(signal, text, both, "user", why)) ? undefined : (why.reason ?? "not carried out");
+  };
+  const controls: ClusterControl = {
+    crash: (role) => void userKill(role),
+    kill: userKill,
+    partition: () => userSignal("SIGUSR2", "cutting the log channel between primary and backup (a partition, from the dashboard)", true),
+    drop: () => userSignal("SIGUSR1", "dropping the log channel's connection (from the dashboard; the backup should reconnect)", false),
+    slowBackup,
+  };
+  o.onControl?.(controls);
+  lateControls = controls;
+  if (net || diskServer)
+    timers.push(
+      setInterval(() => {
+        const heldWrites = [...statuses.values()].reduce((n, s) => n + (s.heldWrites ?? 0), 0);
+        emit({
+          type: "io",
+          ...(net ? { netClients: net.sw.openClients(), netClientsEver: net.sw.stats.clients, netBytesIn: net.sw.stats.bytesIn, netBytesOut: net.sw.stats.bytesOut } : {}),
+          ...(diskServer ? { diskReads: diskServer.stats.reads, diskWrites: diskServer.stats.writes, diskPending: diskServer.pending(), heldWrites } : {}),
+        });
+      }, IO_EVENT_INTERVAL_MS),
+    );
   // A host that went alone before we were ready still wants a backup.
   if ([...statuses.values()].some((s) => s.role === "alone" && alive(s.pid))) scheduleRespawn();
 
@@ -607,7 +846,7 @@ export async function runClusterDetailed(o: ClusterOptions): Promise<ClusterResu
   afterPair(o.crashBackupAfterMs, "kill-backup-once", () => crash("backup", true));
   afterPair(o.dropChannelAfterMs, "drop-channel", () => signalPair("SIGUSR1", "dropping the log channel's connection (the backup should reconnect)", false));
   afterPair(o.partitionAfterMs, "partition", () => signalPair("SIGUSR2", "cutting the log channel between primary and backup (a partition)", true));
-  afterPair(o.crashArbiterAfterMs, "kill-arbiter-once", async () => crashArbiter());
+  afterPair(o.crashArbiterAfterMs, "kill-arbiter-once", async () => crashArbiter("script"));
   timers.push(setInterval(renderStatus, 250));
 
   let interrupted = false;
@@ -617,7 +856,7 @@ export async function runClusterDetailed(o: ClusterOptions): Promise<ClusterResu
     const c = k.toString();
     if (c === "p") void crash("primary", false);
     else if (c === "b") void crash("backup", false);
-    else if (c === "a") crashArbiter();
+    else if (c === "a") crashArbiter("user");
     else if (c === "q" || c === "\u0003") {
       interrupted = true;
       finish?.();
@@ -637,8 +876,7 @@ export async function runClusterDetailed(o: ClusterOptions): Promise<ClusterResu
   await finished;
   stopping = true;
   arbiterClient.close();
-  if (unprotectedSinceMs !== undefined) unprotectedMs += Date.now() - unprotectedSinceMs;
-
+  stopSlowing();
   for (const t of timers) clearTimeout(t);
   process.off("SIGINT", onSigint);
   process.off("SIGUSR1", onCrashPrimary);
@@ -674,42 +912,41 @@ export async function runClusterDetailed(o: ClusterOptions): Promise<ClusterResu
   } catch {
     // Already gone.
   }
-  const text =
-    summary(o, sink.state, news, done, interrupted, Date.now() - started, kills, firstWriteAt, diskServer?.stats, ownImages ? { dir: ownImages.dir, copiedBack } : undefined, {
-      unprotectedMs,
-      selfExits,
-      joinersRefused,
-      cloneFailures: cloneFailureReasons,
-      respawnGaveUp,
-      pairFormedMs: pairFormedAt === undefined ? undefined : pairFormedAt - started,
-    }, { cluster, restarts: arbiterRestarts }) +
-    (net ? switchSummary(net.sw) : "");
-  info(text);
-  const failovers = news
-    .filter((n) => n.data.event === "live")
-    .map((l) => {
-      const k = [...kills].reverse().find((x) => x.role === "primary" && x.at <= l.at);
-      const first = firstWriteAt.get(Number(l.data.epoch));
-      return {
-        liveMs: k ? l.at - k.at : undefined,
-        firstOutputMs: k && first !== undefined ? first - k.at : undefined,
-        silentMs: Number(l.data.silentMs),
-        replayMs: Number(l.data.replayMs),
-        electMs: Number(l.data.electMs),
-      };
-    });
-  const pauses = news.filter((n) => n.data.event === "clone-pause");
-  const clones = news
-    .filter((n) => n.data.event === "paired")
-    .map((n) => {
-      const pause = pauses.find((x) => x.host === n.host && x.data.icount === n.data.icount);
-      // The memory chunks' sending finished before the pair's epoch (the backup restored them first).
-      const sent = news.filter((x) => x.host === n.host && x.data.event === "clone-sent" && x.at <= n.at).at(-1);
-      const joinerPid = [...statuses.values()].find((s) => news.some((x) => x.host === s.host && x.data.event === "restored" && x.data.icount === n.data.icount))?.pid;
-      const spawned = joinerPid === undefined ? undefined : spawnedAtMs.get(joinerPid);
-      return { pauseMs: pause ? Number(pause.data.pauseMs) : undefined, cloneMs: Number(n.data.cloneMs), fromSpawnMs: spawned === undefined ? undefined : n.at - spawned, memBytes: Number(n.data.memBytes), sendMs: sent ? Number(sent.data.sendMs) : undefined, sendWallMs: sent ? Number(sent.data.wallMs) : undefined };
-    });
   const code = interrupted ? 130 : !done ? EXIT_FAIL : done.trap ? EXIT_FAIL : EXIT_OK;
+  const outcome = done ? (done.reason === "trapped" ? "trapped" : "halted") : interrupted ? "interrupted" : "no-host";
+  const st = sink.state;
+  const ds = diskServer?.stats;
+  emit({
+    type: "end",
+    code,
+    outcome,
+    ...(done ? { icount: Number(done.icount) } : {}),
+    elapsedMs: Date.now() - started,
+    ...(done && typeof done.logWireBytes === "number" ? { logWireBytes: done.logWireBytes, runMs: Number(done.runMs) } : {}),
+    sink: { epoch: st.epoch, delivered: st.delivered, chunksAccepted: st.chunksAccepted, chunksDuplicate: st.chunksDuplicate, duplicateBytes: st.duplicateBytes, refusedStale: st.refusedStale, divergences: st.divergences, refusedCluster: st.refusedCluster, uncheckedBytes: st.uncheckedBytes },
+    ...(ds ? { disk: { reads: ds.reads, writes: ds.writes, refusedStale: ds.refusedStale, ioErrors: ds.ioErrors, joined: ds.joined, diverged: ds.diverged, refusedCluster: ds.refusedCluster } } : {}),
+    ...(ownImages ? { ownImages: { dir: ownImages.dir, ...(copiedBack !== undefined ? { copiedBack } : {}) } } : {}),
+    ...(net ? { net: { ...net.sw.stats } } : {}),
+    cluster,
+    arbiterRestarts,
+  });
+  const text = formatSummary(tally);
+  emit({ type: "summary", code, text, failovers: tally.failoverCount, clones: tally.cloneCount, kills: tally.kills, unprotectedMs: tally.unprotectedMs });
+  info(text);
+  await ui?.close();
+  if (o.report) {
+    const { writeReport } = await import("./dashboard-report.js");
+    writeReport(o.report, events);
+    info(`ftvm ft: report written to ${o.report}\n`);
+  }
+  const failovers = tally.failovers.map((f) => ({
+    liveMs: f.fromKillMs,
+    firstOutputMs: tally.firstOutputFromKillMs(f),
+    silentMs: f.detectionMs,
+    replayMs: f.replayMs,
+    electMs: f.tasMs,
+  }));
+  const clones = tally.clones.map((c) => ({ pauseMs: c.pauseMs, cloneMs: c.cloneMs, fromSpawnMs: c.fromSpawnMs, memBytes: c.memBytes, sendMs: c.sendMs, sendWallMs: c.sendWallMs }));
   return {
     code,
     done,
@@ -722,14 +959,6 @@ export async function runClusterDetailed(o: ClusterOptions): Promise<ClusterResu
     arbiterRestarts,
     divergences: { sink: sink.state.divergences, disk: diskServer?.stats.diverged ?? 0, switch: net?.sw.stats.diverged ?? 0 },
   };
-}
-
-/** "a" or "a-b" (min-max) of a list of figures. */
-function range(xs: number[], digits: number): string {
-  if (xs.length === 0) return "-";
-  const lo = Math.min(...xs).toFixed(digits);
-  const hi = Math.max(...xs).toFixed(digits);
-  return lo === hi ? lo : `${lo}-${hi}`;
 }
 
 function alive(pid: number): boolean {
@@ -753,100 +982,16 @@ function formatRate(bps: number): string {
   return bps >= 1e6 ? `${(bps / 1e6).toFixed(1)} MB/s` : bps >= 1e3 ? `${(bps / 1e3).toFixed(1)} kB/s` : `${bps.toFixed(0)} B/s`;
 }
 
-function summary(
-  o: ClusterOptions,
-  sink: { epoch: number; delivered: number; chunksAccepted: number; chunksDuplicate: number; duplicateBytes: number; refusedStale: number; divergences: number; refusedCluster: number; uncheckedBytes: number },
-  news: { at: number; host: string; text: string; data: Record<string, unknown> }[],
-  done: Record<string, unknown> | undefined,
-  interrupted: boolean,
-  elapsedMs: number,
-  kills: { role: string; at: number }[],
-  firstWriteAt: Map<number, number>,
-  disk?: DiskServer["stats"],
-  ownImages?: { dir: string; copiedBack?: string },
-  health?: { unprotectedMs: number; selfExits: { pid: number; role: string; code: number | null }[]; joinersRefused: number; cloneFailures: string[]; respawnGaveUp?: string; pairFormedMs?: number },
-  arbiter?: { cluster: string; restarts: number },
-): string {
-  const lives = news.filter((n) => n.data.event === "live");
-  // Every "alone", also from a host that had gone live earlier (it later lost its own backup).
-  const alone = news.filter((n) => n.data.event === "alone");
-  const lines: string[] = [];
-  const end = done
-    ? `the guest ${done.reason === "trapped" ? "trapped" : "halted"} at icount ${Number(done.icount).toLocaleString("en-US")}`
-    : interrupted
-      ? "stopped by the user"
-      : "no host is left to run the guest (a fresh host may not serve: the arbiter refuses it)";
-  lines.push(`ftvm ft: ${o.program}: ${end} after ${(elapsedMs / 1000).toFixed(1)} s`);
-  lines.push(`  output: ${sink.delivered.toLocaleString("en-US")} bytes in ${sink.chunksAccepted} releases, each byte exactly once`);
-  lines.push(`  epochs: ${sink.epoch}; failovers: ${lives.length}; duplicates dropped by the sink: ${sink.chunksDuplicate} chunks (${sink.duplicateBytes} bytes); stale outputs refused: ${sink.refusedStale}`);
-  lines.push(
-    `  divergences refused by the sink (re-sent bytes that differ from what it wrote): ${sink.divergences}; output of another cluster refused: ${sink.refusedCluster}` +
-      (sink.uncheckedBytes ? `; re-sent bytes too old to compare: ${sink.uncheckedBytes}` : "") +
-      (arbiter ? `; cluster ${arbiter.cluster}${arbiter.restarts ? `, arbiter restarted ${arbiter.restarts} time${arbiter.restarts === 1 ? "" : "s"}` : ""}` : ""),
-  );
-  if (disk)
-    lines.push(
-      `  disk: ${disk.writes.toLocaleString("en-US")} writes and ${disk.reads.toLocaleString("en-US")} reads performed; writes refused (stale epoch): ${disk.refusedStale}` +
-        (disk.ioErrors ? `; I/O errors: ${disk.ioErrors}` : "") +
-        (disk.joined ? `; re-sent requests joined: ${disk.joined}` : "") +
-        `; divergences refused: ${disk.diverged}` +
-        (disk.refusedCluster ? `; hosts of another cluster refused: ${disk.refusedCluster}` : ""),
-    );
-  if (ownImages)
-    lines.push(
-      ownImages.copiedBack
-        ? `  disk: non-shared${o.backupReads ? ", backup reads" : ""}: the finishing primary's own image (${ownImages.copiedBack}) was copied back to ${o.disk}`
-        : `  disk: non-shared: no host finished; ${o.disk} is unchanged, the hosts' own images are in ${ownImages.dir}`,
-    );
-  if (done && typeof done.logWireBytes === "number") {
-    const secs = Number(done.runMs) / 1000;
-    const rate = secs > 0 ? ` (${((done.logWireBytes * 8) / secs / 1e6).toFixed(2)} Mbit/s over ${secs.toFixed(1)} s)` : "";
-    lines.push(`  log: ${done.logWireBytes.toLocaleString("en-US")} bytes sent to the backup by the finishing primary${rate}`);
-  }
-  for (const l of lives) {
-    const d = l.data;
-    lines.push(
-      `  primary failed; the backup went live at icount ${Number(d.icount).toLocaleString("en-US")} (the old primary's last logged point) in epoch ${String(d.epoch)}: ` +
-        `detection ${String(d.silentMs)} ms of silence, replay ${String(d.replayMs)} ms, test-and-set ${String(d.electMs)} ms; re-sent ${String(d.resent)} bytes`,
-    );
-  }
-  for (const k of kills.filter((k) => k.role === "primary")) {
-    const live = lives.find((l) => l.at >= k.at);
-    if (!live) continue;
-    const first = firstWriteAt.get(Number(live.data.epoch));
-    lines.push(
-      `  from the SIGKILL of the primary: the backup was live after ${live.at - k.at} ms` +
-        (first !== undefined ? `, and the first new output reached the sink after ${first - k.at} ms` : ""),
-    );
-  }
-  for (const a of alone) lines.push(`  backup failed; the primary won epoch ${String(a.data.epoch)} and went on alone`);
-  const paired = news.filter((n) => n.data.event === "paired");
-  if (paired.length > 0) {
-    const pauses = news.filter((n) => n.data.event === "clone-pause").map((n) => Number(n.data.pauseMs));
-    const cloneMs = paired.map((n) => Number(n.data.cloneMs));
-    lines.push(
-      `  redundancy restored ${paired.length} time${paired.length === 1 ? "" : "s"}: a new backup joined by clone (primary paused ${range(pauses, 1)} ms; join request to paired ${range(cloneMs, 0)} ms)`,
-    );
-  }
-  if (o.crashPrimaryAtIcount !== undefined) lines.push(`  (the primary was set to crash at icount ${o.crashPrimaryAtIcount.toLocaleString("en-US")})`);
-  if (health) {
-    // Every host failure, injected or not: the kills we made, and hosts that stopped on
-    // their own (a host that lost a test-and-set after a false suspicion, a joiner whose
-    // clone failed, a crash).
-    const own = health.selfExits;
-    lines.push(
-      `  host failures: ${kills.length} injected (SIGKILL), ${own.length} on their own` +
-        (own.length > 0 ? ` (${own.map((x) => `${x.role} pid ${x.pid} exit ${x.code}`).join(", ")})` : "") +
-        `; backups declared failed by their primary: ${alone.length}; failed clones: ${health.cloneFailures.length}` +
-        (health.joinersRefused > 0 ? `; new backups refused before they started: ${health.joinersRefused}` : ""),
-    );
-    for (const [i, why] of health.cloneFailures.entries()) if (i < 5) lines.push(`    clone failed: ${why}`);
-    if (health.cloneFailures.length > 5) lines.push(`    ... and ${health.cloneFailures.length - 5} more`);
-    if (health.respawnGaveUp) lines.push(`  stopped starting new backups: ${health.respawnGaveUp}`);
-    lines.push(
-      `  unprotected (the guest ran without a paired backup): ${(health.unprotectedMs / 1000).toFixed(1)} s of ${(elapsedMs / 1000).toFixed(1)} s` +
-        (health.pairFormedMs !== undefined ? `; the first pair formed ${(health.pairFormedMs / 1000).toFixed(1)} s after the launch` : "; no pair ever formed"),
-    );
-  }
-  return lines.join("\n") + "\n";
+/** A host's status line as a status event. */
+function statusFields(s: HostStatus): RunEventBody & { type: "status" } {
+  const e: RunEventBody & { type: "status" } = { type: "status", host: s.host, pid: s.pid, role: s.role, epoch: s.epoch, icount: s.icount };
+  for (const k of ["lagIcount", "lagMs", "throttle", "logBytesPerSec", "heldOutputs", "heldBytes", "heldWrites"] as const) if (typeof s[k] === "number") e[k] = s[k];
+  return e;
+}
+
+/** The options a reader of the stream needs (the summary's lines about them), without functions. */
+function runOptions(o: ClusterOptions): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(o)) if (v !== undefined && typeof v !== "function" && k !== "ui") out[k] = v;
+  return out;
 }

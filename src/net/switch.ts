@@ -146,6 +146,13 @@ export class Switch {
     this.done = new Array<{ gen: number; written: number } | undefined>(connsMax);
   }
 
+  /** Client connections open now (stats.clients counts every one ever accepted). */
+  openClients(): number {
+    let n = 0;
+    for (const c of this.conns) if (c) n++;
+    return n;
+  }
+
   // ---- clients ---------------------------------------------------------------------
 
   /** A client connected: its id and generation, or the reason it is refused. */

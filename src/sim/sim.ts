@@ -113,9 +113,22 @@ export const MUTATIONS = [
 ] as const;
 export type Mutation = (typeof MUTATIONS)[number];
 
+/**
+ * What a viewer of a simulated run sees (`ftvm sim --json`, `--report`), on the simulated
+ * clock. Observing never changes the run: the hook is called, its result ignored.
+ */
+export type SimObservation =
+  | { kind: "role"; host: string; role: string; epoch: number; icount: number }
+  | { kind: "tick"; host: string; role: string; epoch: number; icount: number }
+  | { kind: "news"; host: string; text: string; data: Record<string, unknown> }
+  | { kind: "crash"; host: string; why: string }
+  | { kind: "drop" }
+  | { kind: "sink"; host: string; epoch: number; bytes: Uint8Array };
+
 export interface SimOptions {
   /** Keep the event trace (the fingerprint is computed either way). */
   verbose?: boolean;
+  observe?: (tMs: number, o: SimObservation) => void;
   mutation?: Mutation;
   plan?: PlanOverrides;
 }
@@ -782,6 +795,7 @@ export class Simulation {
     const role = h.node.role;
     if (role === h.lastRole) return false;
     this.log(`${h.id} role ${h.lastRole} -> ${role} (epoch ${h.node.epoch})`);
+    this.opts.observe?.(this.now, { kind: "role", host: h.id, role, epoch: h.node.epoch, icount: h.node.machine.icount });
     if (h.lastRole === "joining" && role === "backup") this.restored(h);
     h.lastRole = role;
     for (let i = 0; i < h.triggers.length; i++) {
@@ -876,6 +890,7 @@ export class Simulation {
       netOut: () => undefined,
       news: (text, data) => {
         this.log(`${h.id} news: ${text}`);
+        this.opts.observe?.(this.now, { kind: "news", host: h.id, text, data });
         if (data.event === "live") this.wentLive(h, data.icount as number);
         if (data.event === "clone-disk" && this.cloneDiskTrigger(h, "streamed")) return false;
         if (data.event === "paired" || data.event === "clone-failed") {
@@ -1065,6 +1080,7 @@ export class Simulation {
       this.at(at, `tick ${h.id}`, () => {
         if (!h.up || h.stopping) return;
         tick(at + this.plan.heartbeatMs);
+        this.opts.observe?.(this.now, { kind: "tick", host: h.id, role: h.node.role, epoch: h.node.epoch, icount: h.node.machine.icount });
         this.input(h, `tick ${h.id} (late)`, () => this.call(h, "tick", () => h.node.tick(this.now)));
       });
     };
@@ -1092,6 +1108,7 @@ export class Simulation {
     h.sinkUp = false;
     h.facts.crashed = { t: this.now, why };
     this.log(`${h.id} CRASH: ${why}`);
+    this.opts.observe?.(this.now, { kind: "crash", host: h.id, why });
     if (this.diskRun && h.started) {
       const node = h.node as unknown as { diskGate?: { heldCount: number }; localDisk?: { heldCount: number } };
       const held = node.diskGate?.heldCount ?? node.localDisk?.heldCount ?? 0;
@@ -1247,6 +1264,7 @@ export class Simulation {
       ch.dead = true;
       this.counts.drops++;
       this.log(`the log connection ${ch.a.id}-${ch.b.id} drops`);
+      this.opts.observe?.(this.now, { kind: "drop" });
       for (const side of [ch.a, ch.b]) {
         const at = this.now + this.rng.range(0.1, 2);
         this.at(at, `drop ${side.id}`, () => this.input(side, `drop ${side.id}`, () => this.seeClose(side, ch, "connection dropped")));
@@ -1856,6 +1874,7 @@ export class Simulation {
       if (v.kind === "wrong-cluster") this.arbiterCounts.foreignRefused++;
     }
     if (v.kind === "write") this.facts.sinkWrites.push({ t: this.now, host: h.id, epoch: m.epoch, offset: m.offset + (m.bytes.length - v.bytes.length), bytes: v.bytes });
+    if (v.kind === "write") this.opts.observe?.(this.now, { kind: "sink", host: h.id, epoch: m.epoch, bytes: v.bytes });
     if (v.kind === "write") this.log(`sink writes ${h.id}'s bytes ${m.offset + m.bytes.length - v.bytes.length}..${m.offset + m.bytes.length} (epoch ${m.epoch})`);
     if (v.kind === "stale" || v.kind === "gap" || v.kind === "diverged" || v.kind === "wrong-cluster") {
       this.facts.sinkRefusals.push({ t: this.now, host: h.id, epoch: m.epoch, offset: v.kind === "diverged" ? v.offset : m.offset, kind: v.kind, reason: v.reason });

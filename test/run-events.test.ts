@@ -1,0 +1,54 @@
+// The event bus's bounds and the stream's version check (run-events.ts).
+import { describe, expect, it } from "vitest";
+import { RUN_EVENTS_SCHEMA_VERSION, RunEvents, consoleKeptCharsMax, eventsKeptMax, parseEventLine, statusKeptMax } from "../src/host/run-events.js";
+
+describe("run events", () => {
+  it("stamps version and time; listeners see events in order", () => {
+    let now = 1000;
+    const bus = new RunEvents(1000, () => now);
+    const seen: string[] = [];
+    bus.subscribe((e) => seen.push(`${e.v}:${e.t}:${e.type}`));
+    bus.emit({ type: "log", text: "a" });
+    now = 1250;
+    bus.emit({ type: "protection", protected: true, unprotectedMs: 0 });
+    expect(seen).toEqual([`${RUN_EVENTS_SCHEMA_VERSION}:0:log`, `${RUN_EVENTS_SCHEMA_VERSION}:250:protection`]);
+  });
+
+  it("keeps a bounded history: status thinned, console cut to its newest text, other events capped with the header kept", () => {
+    let now = 0;
+    const bus = new RunEvents(0, () => now);
+    bus.emit({ type: "run", source: "ft", program: "p", startedAt: "x", options: {} });
+    const statuses = statusKeptMax * 3;
+    for (let i = 0; i < statuses; i++) {
+      now = i;
+      bus.emit({ type: "status", host: "h", pid: 1, role: "primary", epoch: 1, icount: i });
+    }
+    for (let i = 0; i < eventsKeptMax + 10; i++) bus.emit({ type: "log", text: String(i) });
+    const line = "x".repeat(1023) + "\n";
+    for (let i = 0; i < (consoleKeptCharsMax / 1024) * 2; i++) bus.emit({ type: "console", text: line });
+    bus.emit({ type: "console", text: "last\n" });
+    const h = bus.history();
+    const st = h.events.filter((e) => e.type === "status");
+    expect(st.length).toBeLessThanOrEqual(statusKeptMax);
+    expect(st.length).toBeGreaterThan(statusKeptMax / 4);
+    // Thinned evenly over the whole run, not only the newest.
+    expect(st[0].t).toBe(0);
+    expect(st.at(-1)!.t).toBeGreaterThan(statuses * 0.9);
+    expect(h.events[0].type).toBe("run");
+    expect(h.events.filter((e) => e.type === "log")).toHaveLength(eventsKeptMax - 1);
+    expect(h.droppedEvents).toBe(11);
+    const con = h.events.filter((e) => e.type === "console");
+    expect(con).toHaveLength(1);
+    const text = (con[0] as { text: string }).text;
+    expect(text.length).toBe(consoleKeptCharsMax);
+    expect(text.endsWith("last\n")).toBe(true);
+    expect(h.droppedConsoleChars).toBe(1024 * (consoleKeptCharsMax / 1024) * 2 + 5 - consoleKeptCharsMax);
+  });
+
+  it("a reader refuses lines that are not events of its version", () => {
+    expect(parseEventLine(`{"v":${RUN_EVENTS_SCHEMA_VERSION},"t":1,"type":"log","text":"x"}`).type).toBe("log");
+    expect(() => parseEventLine("nope")).toThrow(/not JSON/);
+    expect(() => parseEventLine(`{"v":99,"t":1,"type":"log"}`)).toThrow(/schema version 99/);
+    expect(() => parseEventLine(`{"v":1}`)).toThrow(/not a run event/);
+  });
+});
