@@ -44,6 +44,11 @@ on_tick:
     PUSH r7
     TIME r7
     LDW r1, [ticks]
+    ; IRET turns interrupts back on before the main loop's DI: a timer that was already
+    ; due again (the host stalled longer than a period) interrupts right there, after the
+    ; last tick. Count no further than TICKS, or a busy machine would print tick 151.
+    SLTI r2, r1, TICKS
+    BEQZ r2, tick_done
     ADDI r1, r1, 1
     STW r1, [ticks]
     LI r1, tick_text
@@ -56,6 +61,7 @@ on_tick:
     CALL print_uint
     LI r1, us_text
     CALL print_str
+tick_done:
     POP r7
     POP r5
     POP r4
