@@ -57,6 +57,11 @@ no backup is paired (per the arbiter's membership) waits until one is.
   --timeout-ms N                the least silence (ms, counted only while the host runs)
                                 that makes a peer suspect; the detector adapts above it to
                                 the spread of heartbeats it has seen (default ${FAILURE_TIMEOUT_MS_DEFAULT})
+  --trace-dir DIR               every host writes its execution trace in DIR (a new or empty
+                                directory), named by host and epochs, e.g.
+                                host2-backup-e1-primary-e2.trace; the summary lists them;
+                                compare them with ftvm trace diff DIR
+  --trace-interval N            instructions between periodic trace records (default 100000)
   --quiet                       no status lines, no host log lines
   --interpret                   use the reference interpreter
 
@@ -91,6 +96,8 @@ arbiter, q to stop; or run "ftvm crash primary|backup|arbiter" in another termin
         quiet: { type: "boolean" },
         interpret: { type: "boolean" },
         listen: { type: "string" },
+        "trace-dir": { type: "string" },
+        "trace-interval": { type: "string" },
       },
       this.usage,
     );
@@ -124,6 +131,8 @@ arbiter, q to stop; or run "ftvm crash primary|backup|arbiter" in another termin
       quiet: !!p.values.quiet,
       interpret: !!p.values.interpret,
       listen: p.values.listen as string | undefined,
+      traceDir: p.values["trace-dir"] as string | undefined,
+      traceIntervalIcount: opt("trace-interval"),
     });
   },
 };

@@ -11,7 +11,8 @@ import { EV } from "../devices/events.js";
 import { LiveEnv } from "../replay/live.js";
 import { toEvents } from "../replay/logformat.js";
 import { DivergenceError, ReplayEnv } from "../replay/replay.js";
-import { LiveRunner, ReplayRunner } from "../replay/session.js";
+import { LiveRunner, ReplayRunner, traceDelivered } from "../replay/session.js";
+import type { Tracer } from "../trace/tracer.js";
 import { QueueSource } from "../replay/source.js";
 import type { DiskBackend, World } from "../replay/world.js";
 import type { DiskGeometry } from "../devices/disk.js";
@@ -144,6 +145,12 @@ export interface NodeConfig {
    * use small ones so that a small image still travels in several chunks.
    */
   cloneDiskChunkBytes?: number;
+  /**
+   * Traces this host's execution (ftvm primary/backup --trace): called once the machine
+   * stands where this host's execution starts (boot, or a restored clone). The tracer
+   * follows the machine through a backup's go-live, so one host writes one trace.
+   */
+  tracer?: (machine: Machine, start: { role: "primary" | "backup"; epoch: number; program: string; image: Uint8Array }) => Tracer | undefined;
 }
 
 export type DiskMode = "shared" | "non-shared";
@@ -248,6 +255,8 @@ export class FtNode {
   paired = true;
   /** Primary: the backup's lag, and how much the primary holds itself back because of it. */
   private readonly throttle: Throttle;
+  /** This host's execution trace (see NodeConfig.tracer); the shell flushes it. */
+  tracer?: Tracer;
 
   constructor(readonly cfg: NodeConfig) {
     this.throttle = new Throttle(cfg.lagThresholdMs);
@@ -260,6 +269,7 @@ export class FtNode {
     this.epoch = s.epoch;
     this.program = s.program;
     this.backupReads = this.localDisk !== undefined && this.cfg.backupReads === true;
+    this.tracer = this.cfg.tracer?.(this.machine, { role: "primary", epoch: s.epoch, program: s.program, image: encodeImage(s.image) });
     this.becomeLive(1, 0);
     const actions: Action[] = [];
     if (s.withBackup) {
@@ -296,6 +306,8 @@ export class FtNode {
     this.backupReads = this.localDisk !== undefined && m.backupReads === true;
     this.epoch = m.epoch as number;
     this.role = "backup";
+    this.program = typeof m.program === "string" ? m.program : "";
+    this.tracer = this.cfg.tracer?.(this.machine, { role: "backup", epoch: this.epoch, program: this.program, image: new Uint8Array(m.image) });
     this.startReplay();
     this.detector = new FailureDetector({ timeoutMs: this.cfg.timeoutMs, heartbeatMs: this.cfg.heartbeatMs }, nowMs);
     return [this.newsAction(`backup of epoch ${this.epoch}`, { event: "start" })];
@@ -343,6 +355,7 @@ export class FtNode {
       throw e;
     }
     this.cloneIn = undefined;
+    this.tracer = this.cfg.tracer?.(this.machine, { role: "backup", epoch: this.epoch, program: this.program, image: c.image });
     const env = this.startReplay();
     env.lastLsn = c.lsn;
     env.lastUs = c.lastUs;
@@ -380,9 +393,9 @@ export class FtNode {
   private startReplay(): ReplayEnv {
     const source = new QueueSource();
     this.localReplay = this.localDisk ? new LocalReplaySource(source, this.bus, this.localDisk, this.backupReads) : undefined;
-    const env = new ReplayEnv(this.bus, this.localReplay ?? source);
+    const env = new ReplayEnv(this.bus, this.localReplay ?? source, { stopAfterInput: !!this.tracer });
     this.bus.env = env;
-    this.replay = { env, source, runner: new ReplayRunner(this.bus, env, { sliceIcount: this.cfg.sliceIcount }) };
+    this.replay = { env, source, runner: new ReplayRunner(this.bus, env, { sliceIcount: this.cfg.sliceIcount, tracer: this.tracer }) };
     return env;
   }
 
@@ -603,10 +616,10 @@ export class FtNode {
         this.plog?.add(this.backupReads && e.kind === EV.DISK_DONE ? { ...e, data: withoutReadData(e.data as DiskCompletion) } : e);
         this.net.noteLogged(e, this.bus.nic);
       },
-      { firstLsn, startUs },
+      { firstLsn, startUs, stopAfterInput: !!this.tracer, onDelivered: this.tracer ? traceDelivered(this.tracer) : undefined },
     );
     this.bus.env = this.live;
-    this.liveRunner = new LiveRunner(this.bus, this.live, { maxIcount: this.cfg.crashAtIcount, sliceIcount: this.cfg.sliceIcount });
+    this.liveRunner = new LiveRunner(this.bus, this.live, { maxIcount: this.cfg.crashAtIcount, sliceIcount: this.cfg.sliceIcount, tracer: this.tracer });
   }
 
   // ---- inputs ----------------------------------------------------------------------
@@ -791,6 +804,8 @@ export class FtNode {
       this.bus.disk.setState(this.bus.disk.getState());
     }
     this.becomeLive(env.lastLsn + 1, env.lastUs);
+    this.tracer?.liveMark(epoch);
+    this.tracer?.flush();
     this.role = "alone";
     actions.push(
       this.newsAction(`went live at icount ${this.machine.icount} in epoch ${epoch}: primary failed: ${this.peerFailed}`, {
@@ -1137,6 +1152,9 @@ export class FtNode {
   /** Ships the current batch (with a PROGRESS mark), or releases output when alone. */
   private flush(nowMs: number): Action[] {
     this.lastFlushMs = nowMs;
+    // The trace reaches its file before the log that covers it leaves: a primary killed
+    // later has traced every instruction its backup will replay.
+    this.tracer?.flush();
     if (this.role === "alone") {
       this.diskGate?.releaseAll();
       return this.release(this.gate.releaseAll(), nowMs);

@@ -19,6 +19,7 @@ import { SINK_SERVICE } from "./sink.js";
 import { realWorld } from "./world.js";
 import { HostError } from "./errors.js";
 import { SwitchLink } from "./switch-link.js";
+import { HostTrace, TRACE_FLUSH_INTERVAL_MS } from "./host-trace.js";
 
 /** The service name doubles as the protocol's version: "/2" added the cluster id to hello. */
 export const LOG_SERVICE = "ftvm-log/2";
@@ -78,6 +79,9 @@ export interface FtOptions {
   listenPort?: number;
   /** Called once the log channel listens (the launcher learns the URL from it). */
   onListening?(url: string): void;
+  /** Write this host's execution trace here (see host-trace.ts), a record every traceIntervalIcount instructions and after every event. */
+  tracePath?: string;
+  traceIntervalIcount?: number;
 }
 
 export interface PrimaryOptions extends FtOptions {
@@ -123,9 +127,11 @@ export class FtHost {
   /** Bytes written to log channels this host has replaced (the status line reports the sum). */
   private logChannelBytesBefore = 0;
   private mipsWindow = { at: performance.now(), icount: 0, mips: 0 };
+  private readonly trace?: HostTrace;
 
   constructor(private readonly o: FtOptions) {
     this.arbiter = new ArbiterClient(o.arbiterUrl, o.secret, o.cluster);
+    if (o.tracePath) this.trace = new HostTrace(o.tracePath, this.id, o.traceIntervalIcount);
     if (o.switchUrl) this.netLink = new SwitchLink(o.switchUrl, o.secret, this.id, () => this.node, () => this.poke(), () => this.cluster, (why) => this.haltFor(why));
     this.node = new FtNode({
       id: this.id,
@@ -138,6 +144,7 @@ export class FtHost {
       world: { ...realWorld(o.guestHostId), ...(this.netLink ? { net: this.netLink.queue } : {}) },
       attachEngine: o.interpret ? undefined : (m) => attachEngine(m),
       backupReads: o.backupReads,
+      tracer: this.trace?.open,
     });
     // SIGUSR1 drops the log channel's connection (a blip: both hosts live on, and the
     // backup reconnects). SIGUSR2 cuts the log channel without closing it: a partition.
@@ -207,6 +214,7 @@ export class FtHost {
           this.sink?.send({ t: "news", host: this.id, pid: process.pid, text: a.text, ...a.data });
           break;
         case "done":
+          this.trace?.close();
           this.sink?.send({
             t: "done",
             host: this.id,
@@ -221,6 +229,7 @@ export class FtHost {
           this.finished?.();
           break;
         case "halt":
+          this.trace?.close();
           this.stopped = true;
           this.haltCode = a.code;
           for (const t of this.timers) clearInterval(t);
@@ -229,6 +238,7 @@ export class FtHost {
           setTimeout(() => process.exit(a.code), 50);
           return;
         case "crash":
+          this.trace?.flush();
           log(`crashing on purpose at icount ${a.icount} (--crash-at-icount)`);
           process.kill(process.pid, "SIGKILL");
           break;
@@ -404,6 +414,7 @@ export class FtHost {
       }, this.o.heartbeatMs),
     );
     this.timers.push(setInterval(() => this.sink?.send({ t: "status", status: this.status() }), STATUS_INTERVAL_MS));
+    if (this.trace) this.timers.push(setInterval(() => this.trace!.flush(), TRACE_FLUSH_INTERVAL_MS));
   }
 
   status(): HostStatus {
@@ -491,6 +502,7 @@ export class FtHost {
     if (this.haltCode !== undefined) await new Promise(() => undefined);
     this.stopped = true;
     for (const t of this.timers) clearInterval(t);
+    this.trace?.close();
     await new Promise((r) => setTimeout(r, 50));
     this.peer?.close("guest finished");
     this.sink?.close("guest finished");

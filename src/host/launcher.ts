@@ -23,6 +23,7 @@ import { type ClusterFacts, clusterFacts } from "./cluster-facts.js";
 
 import { startClusterSwitch, switchSummary } from "./launcher-net.js";
 import { HostError } from "./errors.js";
+import { type TraceFileInfo, TraceDir } from "./launcher-trace.js";
 
 /** A launch option the launcher refuses (the CLI prints it in one line and exits 2, as for a usage error). */
 const EXIT_BAD_OPTION = 2;
@@ -94,6 +95,9 @@ export interface ClusterOptions {
   interpret?: boolean;
   /** Serve network clients on this [HOST:]PORT through the virtual switch. */
   listen?: string;
+  /** Every host writes its execution trace in this directory (see launcher-trace.ts). */
+  traceDir?: string;
+  traceIntervalIcount?: number;
   /** Where guest output goes (default stdout). */
   write?: (b: Uint8Array) => void;
   /** Every host's status line as it arrives (every 250 ms), e.g. for a benchmark's log counts. */
@@ -122,6 +126,8 @@ export interface ClusterResult {
   arbiterRestarts: number;
   /** Re-sent output refused because it differed from what was written: by the console sink, the shared disk, the switch. */
   divergences: { sink: number; disk: number; switch: number };
+  /** With traceDir: every host's trace, renamed by host and epochs. */
+  traces?: TraceFileInfo[];
 }
 
 export async function runCluster(o: ClusterOptions): Promise<number> {
@@ -130,6 +136,7 @@ export async function runCluster(o: ClusterOptions): Promise<number> {
 
 export async function runClusterDetailed(o: ClusterOptions): Promise<ClusterResult> {
   const secret = randomBytes(24).toString("hex");
+  const traceDir = o.traceDir !== undefined ? new TraceDir(o.traceDir, o.traceIntervalIcount) : undefined;
   const info = o.info ?? ((s: string) => process.stderr.write(s));
   const tty = !o.quiet && !o.info && process.stderr.isTTY === true;
   const write = o.write ?? ((b: Uint8Array) => process.stdout.write(b));
@@ -197,10 +204,12 @@ export async function runClusterDetailed(o: ClusterOptions): Promise<ClusterResu
     },
     status: (s) => {
       statuses.set(s.host, s);
+      traceDir?.noteEpoch(s.host, s.epoch);
       o.onStatus?.(s);
     },
     news: (host, text, data) => {
       news.push({ at: Date.now(), host, text, data });
+      traceDir?.noteEpoch(host, data.epoch);
       // News carries the host's role as of the event: fresher than its last status line.
       if (typeof data.role === "string" && typeof data.pid === "number") {
         const prev = statuses.get(host) ?? { host, pid: data.pid, icount: 0, epoch: 0, role: data.role };
@@ -353,6 +362,7 @@ export async function runClusterDetailed(o: ClusterOptions): Promise<ClusterResu
     ...ownImage(true),
     ...(o.backupReads ? ["--backup-reads"] : []),
     ...common,
+    ...(traceDir?.hostArgs() ?? []),
     ...(o.crashPrimaryAtIcount !== undefined ? ["--crash-at-icount", String(o.crashPrimaryAtIcount), ...(o.respawn === false ? [] : ["--crash-only-paired"])] : []),
   ]);
   const backup = await spawnChild("backup", [
@@ -361,6 +371,7 @@ export async function runClusterDetailed(o: ClusterOptions): Promise<ClusterResu
     ...ownImage(true),
     ...common,
     ...slow,
+    ...(traceDir?.hostArgs() ?? []),
     ...(o.crashBackupAtIcount !== undefined ? ["--crash-at-icount", String(o.crashBackupAtIcount)] : []),
   ]);
 
@@ -509,7 +520,7 @@ export async function runClusterDetailed(o: ClusterOptions): Promise<ClusterResu
     }
     const p = livePrimary();
     if (!p?.url) return;
-    const args = ["--join", p.url, ...ownImage(false), ...common, ...slow];
+    const args = ["--join", p.url, ...ownImage(false), ...common, ...slow, ...(traceDir?.hostArgs() ?? [])];
     joiner = { role: "backup", proc: undefined as never, exited: false };
     void spawnChild("backup", args).then((c) => {
       joiner = c;
@@ -635,6 +646,7 @@ export async function runClusterDetailed(o: ClusterOptions): Promise<ClusterResu
       rmSync(ownImages.dir, { recursive: true, force: true });
     }
   }
+  const traced = traceDir?.finish();
   clearStatus();
   try {
     rmSync(control);
@@ -650,6 +662,7 @@ export async function runClusterDetailed(o: ClusterOptions): Promise<ClusterResu
       respawnGaveUp,
       pairFormedMs: pairFormedAt === undefined ? undefined : pairFormedAt - started,
     }, { cluster, restarts: arbiterRestarts }) +
+    (traced && traced.lines.length > 0 ? traced.lines.join("\n") + "\n" : "") +
     (net ? switchSummary(net.sw) : "");
   info(text);
   const failovers = news
@@ -688,6 +701,7 @@ export async function runClusterDetailed(o: ClusterOptions): Promise<ClusterResu
     cluster,
     arbiterRestarts,
     divergences: { sink: sink.state.divergences, disk: diskServer?.stats.diverged ?? 0, switch: net?.sw.stats.diverged ?? 0 },
+    ...(traced ? { traces: traced.traces } : {}),
   };
 }
 
