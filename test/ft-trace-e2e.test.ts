@@ -1,0 +1,64 @@
+// Traces of every FT host (ftvm ft --trace-dir): a crash run's primary and backup traces
+// are identical up to where the backup went live, and ftvm trace diff DIR says so.
+import { spawnSync } from "node:child_process";
+import { mkdtempSync, readdirSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterAll, describe, expect, it } from "vitest";
+import { openTrace } from "../src/host/files.js";
+import { runClusterDetailed } from "../src/host/launcher.js";
+import { diffAligned } from "../src/trace/align.js";
+import { CAUSE_PERIODIC } from "../src/trace/format.js";
+
+const ROOT = new URL("..", import.meta.url).pathname;
+const MAIN = join(ROOT, "src/cli/main.ts");
+const dirs: string[] = [];
+afterAll(() => {
+  for (const d of dirs) rmSync(d, { recursive: true, force: true });
+});
+
+describe("traces of every FT host", () => {
+  it("a crash run's primary and backup traces diff identical up to the go-live", async () => {
+    const dir = join(mkdtempSync(join(tmpdir(), "ftvm-traces-")), "t");
+    dirs.push(dir);
+    let info = "";
+    // timeread.s reads TIME and RAND (logged inputs, traced with the instruction that read them).
+    const r = await runClusterDetailed({
+      program: "programs/timeread.s",
+      crashPrimaryAtIcount: 3_000_000,
+      respawn: false,
+      traceDir: dir,
+      traceIntervalIcount: 50_000,
+      write: () => undefined,
+      info: (s) => (info += s),
+    });
+    expect(r.code).toBe(0);
+    const live = /the backup went live at icount ([\d,]+)/.exec(info);
+    expect(live).not.toBeNull();
+    const liveIcount = Number(live![1].replace(/,/g, ""));
+    const names = readdirSync(dir).sort();
+    expect(names).toEqual(["host1-primary-e1.trace", "host2-backup-e1-primary-e2.trace"]);
+    expect(info).toContain(`traces (compare them all: ftvm trace diff ${dir})`);
+    const [pa, pb] = names.map((n) => join(dir, n));
+    const a = openTrace(pa);
+    const b = openTrace(pb);
+    expect(a.header).toMatchObject({ role: "primary", epoch: 1, startIcount: 0 });
+    expect(b.header).toMatchObject({ role: "backup", epoch: 1, startIcount: 0 });
+    const d = diffAligned(a.header, b.header, () => openTrace(pa).records, () => openTrace(pb).records, { nameA: "primary", nameB: "backup" });
+    expect(d.report[0]).toBe(`identical through icount ${liveIcount}, where backup went live (epoch 2): ${d.records} records compared, from the start`);
+    expect(d.identical).toBe(true);
+    // Both periodic records and records after the logged inputs were compared.
+    const before = [...iterate(openTrace(pa).records)].filter((x) => x.icount < liveIcount);
+    expect(before.length).toBe(d.records);
+    expect(before.some((x) => x.cause === CAUSE_PERIODIC) && before.some((x) => x.atPc >= 0)).toBe(true);
+
+    const cli = spawnSync(process.execPath, ["--import", "tsx", MAIN, "trace", "diff", dir], { cwd: ROOT, encoding: "utf8", timeout: 60_000 });
+    expect(cli.status).toBe(0);
+    expect(cli.stdout).toContain(`identical through icount ${liveIcount}, where ${pb} went live (epoch 2)`);
+    expect(cli.stdout).toMatch(/1 pair with instructions in common compared; no divergence/);
+  });
+});
+
+function* iterate<T>(it: Iterator<T>): Generator<T> {
+  for (let r = it.next(); !r.done; r = it.next()) yield r.value;
+}
