@@ -62,6 +62,7 @@ no backup is paired (per the arbiter's membership) waits until one is.
                                 host2-backup-e1-primary-e2.trace; the summary lists them;
                                 compare them with ftvm trace diff DIR
   --trace-interval N            instructions between periodic trace records (default 100000)
+  --no-stdin                    give the guest no console input (stdin is not read)
   --quiet                       no status lines, no host log lines
   --interpret                   use the reference interpreter
 
@@ -69,8 +70,16 @@ The arbiter keeps its cluster id and epochs in a file in a temporary directory o
 run (written and fsynced before each grant is answered); if it dies, the launcher
 restarts it on the same port with that file, so it remembers every epoch.
 
-While it runs: press p to crash the primary, b to crash the backup, a to crash the
-arbiter, q to stop; or run "ftvm crash primary|backup|arbiter" in another terminal.`,
+Console input: stdin is the guest's console input, as with ftvm run. The launcher holds
+every byte until the primary's log holding it is acknowledged by the backup; after a
+failover the new primary gets again exactly what the old one had not logged, and no
+byte twice. --no-stdin gives the guest no input.
+
+On a terminal, stdin carries both the guest's keys and the launcher's, behind an escape
+prefix as in ssh: at the start of a line, ~p crashes the primary, ~b the backup, ~a the
+arbiter, ~. (or ~q) stops, ~? lists these, ~~ types a ~; Ctrl-C stops; Ctrl-D at the
+start of a line ends the guest's input. Or run "ftvm crash primary|backup|arbiter" in
+another terminal.`,
   async run(argv) {
     const p = parse(
       argv,
@@ -98,6 +107,7 @@ arbiter, q to stop; or run "ftvm crash primary|backup|arbiter" in another termin
         listen: { type: "string" },
         "trace-dir": { type: "string" },
         "trace-interval": { type: "string" },
+        "no-stdin": { type: "boolean" },
       },
       this.usage,
     );
@@ -133,6 +143,7 @@ arbiter, q to stop; or run "ftvm crash primary|backup|arbiter" in another termin
       listen: p.values.listen as string | undefined,
       traceDir: p.values["trace-dir"] as string | undefined,
       traceIntervalIcount: opt("trace-interval"),
+      input: p.values["no-stdin"] ? undefined : process.stdin,
     });
   },
 };

@@ -30,6 +30,7 @@ import { AckError, LOG_BATCH_BYTES_MAX, PrimaryLog, eventBytes } from "./primary
 import { CLONE_DISK_BYTES_MAX, CLONE_DISK_CHUNK_BYTES, CLONE_DISK_READS_IN_FLIGHT, CloneAssembler, CloneError, cloneMessages } from "./clone.js";
 import { Throttle } from "./throttle.js";
 import { NetGate } from "./netgate.js";
+import { ConsoleInGate } from "./console-in.js";
 import type { NetChunk } from "../devices/nic.js";
 import { getMachineState, setMachineState, StateError } from "../vm/snapshot.js";
 import { DeviceStateError } from "../devices/device.js";
@@ -255,6 +256,8 @@ export class FtNode {
   paired = true;
   /** Primary: the backup's lag, and how much the primary holds itself back because of it. */
   private readonly throttle: Throttle;
+  /** Console input's durability while live (see console-in.ts). */
+  readonly consoleIn = new ConsoleInGate();
   /** This host's execution trace (see NodeConfig.tracer); the shell flushes it. */
   tracer?: Tracer;
 
@@ -363,6 +366,10 @@ export class FtNode {
     // Output the primary released before the snapshot but the sink may not have: ours to
     // re-send if we go live (the sink drops what it has).
     this.pendingOut = c.unsunk;
+    // Everything before the first unsunk byte reached the sink (all of it, when none is
+    // unsunk): were this host to go live with the guest halted and nothing to re-send, no
+    // acknowledgement would ever tell it so, and it would wait to finish forever.
+    this.primaryReleased = c.unsunk.length > 0 ? c.unsunk[0].offset : this.bus.console.drainedBytes;
     this.net.keep(c.netKept);
     this.pendingBytes = c.unsunk.reduce((n, o) => n + o.bytes.length, 0);
     this.role = "backup";
@@ -615,10 +622,12 @@ export class FtNode {
         // --backup-reads: a read's bytes stay out of the log; the backup reads its own image.
         this.plog?.add(this.backupReads && e.kind === EV.DISK_DONE ? { ...e, data: withoutReadData(e.data as DiskCompletion) } : e);
         this.net.noteLogged(e, this.bus.nic);
+        this.consoleIn.noteLogged(e);
       },
       { firstLsn, startUs, stopAfterInput: !!this.tracer, onDelivered: this.tracer ? traceDelivered(this.tracer) : undefined },
     );
     this.bus.env = this.live;
+    this.consoleIn.startFrom(this.bus.console.receivedBytes, this.bus.console.inputEnded());
     this.liveRunner = new LiveRunner(this.bus, this.live, { maxIcount: this.cfg.crashAtIcount, sliceIcount: this.cfg.sliceIcount, tracer: this.tracer });
   }
 
@@ -787,6 +796,9 @@ export class FtNode {
     const env = this.replay!.env;
     const t = this.goLiveTimes!;
     const resent = this.pendingOut.reduce((n, c) => n + c.bytes.length, 0);
+    // What the old primary knew had reached the sink did: a guest that already halted,
+    // with nothing to re-send, finishes without waiting for an acknowledgement.
+    if (this.primaryReleased > this.sinkDelivered) this.sinkDelivered = this.primaryReleased;
     actions.push(...this.release(this.pendingOut, nowMs));
     const netResent = this.net.takeKept();
     if (netResent.length > 0) actions.push({ kind: "net-out", epoch, chunks: netResent });
@@ -1292,6 +1304,24 @@ export class FtNode {
 
   private newsAction(text: string, data: Record<string, unknown>): Action {
     return { kind: "news", text, data: { ...data, role: this.role, epoch: this.epoch } };
+  }
+
+  /** Console input for the guest, while live (see console-in.ts); false when it cannot take it now. */
+  postConsole(bytes: Uint8Array): boolean {
+    if (!this.live || this.replay || !this.live.postConsole(bytes)) return false;
+    this.consoleIn.posted += bytes.length;
+    return true;
+  }
+
+  /** The console input ended (after everything posted). */
+  endConsole(): void {
+    if (this.live && !this.replay) this.live.endConsole();
+  }
+
+  /** How far console input is durable: acknowledged by the backup, or logged when alone. */
+  consoleInDurable(): { offset: number; eof: boolean } {
+    if (this.live && !this.replay) this.consoleIn.durableThrough(this.plog ? this.plog.ackedLsn : this.live.lastLsn);
+    return { offset: this.consoleIn.durableOffset, eof: this.consoleIn.durableEof };
   }
 
   /** Console output, network output or disk writes wait for acknowledgements. */

@@ -20,6 +20,7 @@ import { realWorld } from "./world.js";
 import { HostError } from "./errors.js";
 import { SwitchLink } from "./switch-link.js";
 import { HostTrace, TRACE_FLUSH_INTERVAL_MS } from "./host-trace.js";
+import { ConsoleInLink } from "./console-input.js";
 
 /** The service name doubles as the protocol's version: "/2" added the cluster id to hello. */
 export const LOG_SERVICE = "ftvm-log/2";
@@ -128,6 +129,8 @@ export class FtHost {
   private logChannelBytesBefore = 0;
   private mipsWindow = { at: performance.now(), icount: 0, mips: 0 };
   private readonly trace?: HostTrace;
+  /** Console input from the launcher's stdin, through the sink's channel (see console-input.ts). */
+  private readonly consoleIn = new ConsoleInLink(() => this.node);
 
   constructor(private readonly o: FtOptions) {
     this.arbiter = new ArbiterClient(o.arbiterUrl, o.secret, o.cluster);
@@ -251,6 +254,7 @@ export class FtHost {
       }
     }
     this.netLink?.sync();
+    this.consoleIn.sync();
   }
 
   /** Halts this process for a reason the node cannot see (another cluster's arbiter, a sink's refusal). */
@@ -358,7 +362,13 @@ export class FtHost {
       try {
         const ch = await connect(this.o.sinkUrl, this.o.secret, SINK_SERVICE);
         ch.send({ t: "hello", host: this.id, cluster: this.cluster });
+        this.consoleIn.attach(ch);
         ch.on("message", (m) => {
+          if (this.consoleIn.onMessage(m)) {
+            this.consoleIn.sync();
+            this.poke();
+            return;
+          }
           // Output of another cluster, or output that differs from what the sink wrote, can never be delivered.
           if (m.t === "wrong-cluster" || (m.t === "out-refused" && m.diverged === true)) return this.haltFor(`the console sink refused this host: ${String(m.reason)}`);
           if (m.t === "out-ack" || m.t === "out-refused") {

@@ -24,6 +24,8 @@ import { type ClusterFacts, clusterFacts } from "./cluster-facts.js";
 import { startClusterSwitch, switchSummary } from "./launcher-net.js";
 import { HostError } from "./errors.js";
 import { type TraceFileInfo, TraceDir } from "./launcher-trace.js";
+import { ConsoleInServer } from "./console-input.js";
+import { ESCAPE_HELP, EscapeReader } from "./console-keys.js";
 
 /** A launch option the launcher refuses (the CLI prints it in one line and exits 2, as for a usage error). */
 const EXIT_BAD_OPTION = 2;
@@ -100,6 +102,12 @@ export interface ClusterOptions {
   traceIntervalIcount?: number;
   /** Where guest output goes (default stdout). */
   write?: (b: Uint8Array) => void;
+  /**
+   * The guest's console input (the CLI gives its stdin): held here until durable, sent to
+   * whichever host is live (see console-input.ts). On a terminal it also carries the
+   * crash keys behind an escape prefix (see console-keys.ts).
+   */
+  input?: NodeJS.ReadableStream & { isTTY?: boolean; setRawMode?(mode: boolean): unknown };
   /** Every host's status line as it arrives (every 250 ms), e.g. for a benchmark's log counts. */
   onStatus?: (s: HostStatus) => void;
   /** Where the summary and log lines go (default stderr). */
@@ -128,6 +136,8 @@ export interface ClusterResult {
   divergences: { sink: number; disk: number; switch: number };
   /** With traceDir: every host's trace, renamed by host and epochs. */
   traces?: TraceFileInfo[];
+  /** With input: bytes read, and how often (and how much) input went again to a new primary. */
+  consoleInput?: { readBytes: number; durableBytes: number; resends: number; resentBytes: number };
 }
 
 export async function runCluster(o: ClusterOptions): Promise<number> {
@@ -155,7 +165,7 @@ export async function runClusterDetailed(o: ClusterOptions): Promise<ClusterResu
     if (!tty) return;
     clearStatus();
     const lines = [...statuses.values()].filter((s) => s.role !== "halted" && alive(s.pid)).map(statusLine);
-    lines.push("keys: p crash primary · b crash backup · a crash arbiter · q quit");
+    lines.push(ESCAPE_HELP);
     process.stderr.write(lines.join("\n") + "\n");
     statusLines = lines.length;
   };
@@ -195,7 +205,10 @@ export async function runClusterDetailed(o: ClusterOptions): Promise<ClusterResu
   let ready = false;
   const earlyNews: [Record<string, unknown>, string][] = [];
   const firstWriteAt = new Map<number, number>();
+  // Console input: paused while the held input is at its bound, resumed as it becomes durable.
+  const consoleIn = o.input ? new ConsoleInServer((l) => logLine(`launcher: ${l}`), () => o.input?.resume()) : undefined;
   const sink = await startSink(secret, {
+    consoleIn,
     write: (b) => {
       if (!firstWriteAt.has(sink.state.epoch)) firstWriteAt.set(sink.state.epoch, Date.now());
       clearStatus();
@@ -589,22 +602,39 @@ export async function runClusterDetailed(o: ClusterOptions): Promise<ClusterResu
   timers.push(setInterval(renderStatus, 250));
 
   let interrupted = false;
-  const stdin = process.stdin;
-  const keys = !o.info && stdin.isTTY === true;
-  const onKey = (k: Buffer) => {
-    const c = k.toString();
-    if (c === "p") void crash("primary", false);
-    else if (c === "b") void crash("backup", false);
-    else if (c === "a") crashArbiter();
-    else if (c === "q" || c === "\u0003") {
-      interrupted = true;
-      finish?.();
+  const stdin = o.input ?? process.stdin;
+  const keys = !o.info && stdin.isTTY === true && typeof stdin.setRawMode === "function";
+  const escapes = new EscapeReader();
+  const toGuest = (bytes: Uint8Array) => {
+    if (!consoleIn || bytes.length === 0 || consoleIn.hold.eofAt !== undefined) return;
+    if (!consoleIn.push(bytes)) stdin.pause();
+  };
+  const onInput = (chunk: Buffer) => {
+    if (!keys) return toGuest(new Uint8Array(chunk));
+    const { guest, commands } = escapes.feed(new Uint8Array(chunk));
+    toGuest(guest);
+    for (const c of commands) {
+      if (c === "crash-primary") void crash("primary", false);
+      else if (c === "crash-backup") void crash("backup", false);
+      else if (c === "crash-arbiter") crashArbiter();
+      else if (c === "help") logLine(ESCAPE_HELP);
+      else if (c === "end-input") onInputEnd();
+      else {
+        interrupted = true;
+        finish?.();
+      }
     }
   };
-  if (keys) {
-    stdin.setRawMode(true);
+  const onInputEnd = () => {
+    if (!consoleIn) return;
+    consoleIn.hold.end();
+    consoleIn.pump();
+  };
+  if (keys) stdin.setRawMode!(true);
+  if (keys || consoleIn) {
+    stdin.on("data", onInput);
+    stdin.on("end", onInputEnd);
     stdin.resume();
-    stdin.on("data", onKey);
   }
   const onSigint = () => {
     interrupted = true;
@@ -621,9 +651,10 @@ export async function runClusterDetailed(o: ClusterOptions): Promise<ClusterResu
   process.off("SIGINT", onSigint);
   process.off("SIGUSR1", onCrashPrimary);
   process.off("SIGUSR2", onCrashBackup);
-  if (keys) {
-    stdin.off("data", onKey);
-    stdin.setRawMode(false);
+  if (keys || consoleIn) {
+    stdin.off("data", onInput);
+    stdin.off("end", onInputEnd);
+    if (keys) stdin.setRawMode!(false);
     stdin.pause();
   }
   // Give the finishing host a moment to close cleanly, then stop everything we started.
@@ -663,6 +694,7 @@ export async function runClusterDetailed(o: ClusterOptions): Promise<ClusterResu
       pairFormedMs: pairFormedAt === undefined ? undefined : pairFormedAt - started,
     }, { cluster, restarts: arbiterRestarts }) +
     (traced && traced.lines.length > 0 ? traced.lines.join("\n") + "\n" : "") +
+    (consoleIn ? consoleIn.summary() : "") +
     (net ? switchSummary(net.sw) : "");
   info(text);
   const failovers = news
@@ -702,6 +734,7 @@ export async function runClusterDetailed(o: ClusterOptions): Promise<ClusterResu
     arbiterRestarts,
     divergences: { sink: sink.state.divergences, disk: diskServer?.stats.diverged ?? 0, switch: net?.sw.stats.diverged ?? 0 },
     ...(traced ? { traces: traced.traces } : {}),
+    ...(consoleIn ? { consoleInput: { readBytes: consoleIn.readBytes, durableBytes: consoleIn.hold.base, resends: consoleIn.resends, resentBytes: consoleIn.resentBytes } } : {}),
   };
 }
 
