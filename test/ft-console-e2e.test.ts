@@ -1,8 +1,12 @@
 // Console input under FT: stdin reaches the guest through the launcher, held until the
 // primary's log holding it is acknowledged, sent again to a new primary from exactly
 // where the old one's log ended. echo.s fed 1 MB while the primary is SIGKILLed every
-// 300 ms prints exactly what `ftvm run` prints.
+// 300 ms prints exactly what `ftvm run` prints. The same run is recorded (--record): the
+// log stitched from every live host's segment replays to the same output and final state.
 import { spawnSync } from "node:child_process";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { runReplay } from "../src/host/replay.js";
 import { PassThrough } from "node:stream";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
@@ -27,13 +31,15 @@ function input(): Buffer {
 
 describe("console input under FT", () => {
   it(
-    `echo.s fed 1 MB across ${FAILOVERS} failovers prints exactly what ftvm run prints`,
+    `echo.s fed 1 MB across ${FAILOVERS} failovers prints exactly what ftvm run prints; the stitched --record log replays to it`,
     async () => {
       const data = input();
       const run = spawnSync(process.execPath, ["--import", "tsx", MAIN, "run", "programs/echo.s"], { cwd: ROOT, input: data, maxBuffer: 8 * INPUT_BYTES, timeout: 120_000 });
       expect(run.status).toBe(0);
       expect(run.stdout.length).toBe(INPUT_BYTES);
 
+      const dir = mkdtempSync(join(tmpdir(), "ftvm-record-"));
+      const logPath = join(dir, "run.ftlog");
       const stdin = new PassThrough();
       const out: Buffer[] = [];
       let failovers = 0;
@@ -43,6 +49,7 @@ describe("console input under FT", () => {
         program: "programs/echo.s",
         crashPrimaryEveryMs: 300,
         input: stdin,
+        record: logPath,
         write: (b) => out.push(Buffer.from(b)),
         info: (s) => {
           failovers += s.match(/went live at icount/g)?.length ?? 0;
@@ -70,6 +77,20 @@ describe("console input under FT", () => {
       const got = Buffer.concat(out);
       expect(got.length).toBe(run.stdout.length);
       expect(got.equals(run.stdout)).toBe(true);
+
+      // The run's log: history from every epoch of live hosts, ending with the END mark.
+      expect(r.record).toMatchObject({ ended: true });
+      const hosts = new Set(r.record!.epochs.map((e) => e.host));
+      expect(hosts.size).toBeGreaterThanOrEqual(FAILOVERS + 1);
+      expect(r.summary).toMatch(/stitched from \d+ epochs of live hosts/);
+      const replayed: Buffer[] = [];
+      const rep = runReplay({ logPath, output: (b) => replayed.push(Buffer.from(b)) });
+      // "end": the END mark's register and memory digests matched the final state.
+      expect(rep.outcome).toBe("end");
+      expect(rep.reason).toBe("halted");
+      expect(rep.events).toBe(r.record!.events);
+      expect(Buffer.concat(replayed).equals(run.stdout)).toBe(true);
+      rmSync(dir, { recursive: true, force: true });
     },
     300_000,
   );

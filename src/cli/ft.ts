@@ -57,6 +57,9 @@ no backup is paired (per the arbiter's membership) waits until one is.
   --timeout-ms N                the least silence (ms, counted only while the host runs)
                                 that makes a peer suspect; the detector adapts above it to
                                 the spread of heartbeats it has seen (default ${FAILURE_TIMEOUT_MS_DEFAULT})
+  --record FILE                 write the run's log: one .ftlog stitched from what every
+                                live host logged (epoch boundaries in its header); ftvm
+                                replay FILE re-executes the whole run, across failovers
   --trace-dir DIR               every host writes its execution trace in DIR (a new or empty
                                 directory), named by host and epochs, e.g.
                                 host2-backup-e1-primary-e2.trace; the summary lists them;
@@ -108,6 +111,7 @@ another terminal.`,
         "trace-dir": { type: "string" },
         "trace-interval": { type: "string" },
         "no-stdin": { type: "boolean" },
+        record: { type: "string" },
       },
       this.usage,
     );
@@ -144,6 +148,7 @@ another terminal.`,
       traceDir: p.values["trace-dir"] as string | undefined,
       traceIntervalIcount: opt("trace-interval"),
       input: p.values["no-stdin"] ? undefined : process.stdin,
+      record: p.values.record as string | undefined,
     });
   },
 };

@@ -34,6 +34,7 @@ const SHARED = {
   "exit-with-parent": { type: "boolean" },
   trace: { type: "string" },
   "trace-interval": { type: "string" },
+  "record-segment": { type: "string" },
 } as const;
 
 const SHARED_HELP = `  --arbiter URL         the arbiter (ws://HOST:PORT)              env FTVM_ARBITER
@@ -65,6 +66,8 @@ const SHARED_HELP = `  --arbiter URL         the arbiter (ws://HOST:PORT)       
                         --trace; a backup's trace goes on in the same file when it goes
                         live, with a mark there); compare with ftvm trace diff
   --trace-interval N    instructions between periodic trace records (default 100000)
+  --record-segment FILE write every event this host logs while live, with its epoch
+                        (ftvm ft --record stitches the hosts' segments into one .ftlog)
   --config FILE         JSON file with any of these options (e.g. {"arbiter": "ws://..."})
   --interpret           use the reference interpreter
   --exit-with-parent    exit when stdin closes (the launcher that started this process died)`;
@@ -134,6 +137,7 @@ function ftOptions(get: (n: string) => string | undefined, usage: string) {
     slowdown: slowdownOption(get("slowdown")),
     tracePath: get("trace"),
     traceIntervalIcount: intOption(get("trace-interval"), "trace-interval"),
+    recordSegmentPath: get("record-segment"),
   };
 }
 

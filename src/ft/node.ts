@@ -152,6 +152,15 @@ export interface NodeConfig {
    * follows the machine through a backup's go-live, so one host writes one trace.
    */
   tracer?: (machine: Machine, start: { role: "primary" | "backup"; epoch: number; program: string; image: Uint8Array }) => Tracer | undefined;
+  /**
+   * Keeps every event this host logs while live, with its epoch (ftvm ft --record stitches
+   * the hosts' segments into the run's log; see src/replay/segment.ts). The shell writes
+   * what it was given before any log batch leaves.
+   */
+  recorder?: {
+    open(s: { program: string; image: Uint8Array; memBytes: number; stackBytes: number; disk?: DiskGeometry }): void;
+    add(e: Event, epoch: number): void;
+  };
 }
 
 export type DiskMode = "shared" | "non-shared";
@@ -623,11 +632,13 @@ export class FtNode {
         this.plog?.add(this.backupReads && e.kind === EV.DISK_DONE ? { ...e, data: withoutReadData(e.data as DiskCompletion) } : e);
         this.net.noteLogged(e, this.bus.nic);
         this.consoleIn.noteLogged(e);
+        this.cfg.recorder?.add(e, this.epoch);
       },
       { firstLsn, startUs, stopAfterInput: !!this.tracer, onDelivered: this.tracer ? traceDelivered(this.tracer) : undefined },
     );
     this.bus.env = this.live;
     this.consoleIn.startFrom(this.bus.console.receivedBytes, this.bus.console.inputEnded());
+    this.cfg.recorder?.open({ program: this.program, image: encodeImage(this.machine.image), memBytes: this.machine.memBytes, stackBytes: this.machine.stackBytes, disk: this.diskGeometry() });
     this.liveRunner = new LiveRunner(this.bus, this.live, { maxIcount: this.cfg.crashAtIcount, sliceIcount: this.cfg.sliceIcount, tracer: this.tracer });
   }
 

@@ -21,6 +21,7 @@ import { HostError } from "./errors.js";
 import { SwitchLink } from "./switch-link.js";
 import { HostTrace, TRACE_FLUSH_INTERVAL_MS } from "./host-trace.js";
 import { ConsoleInLink } from "./console-input.js";
+import { HostRecord, RECORD_FLUSH_INTERVAL_MS } from "./host-record.js";
 
 /** The service name doubles as the protocol's version: "/2" added the cluster id to hello. */
 export const LOG_SERVICE = "ftvm-log/2";
@@ -83,6 +84,8 @@ export interface FtOptions {
   /** Write this host's execution trace here (see host-trace.ts), a record every traceIntervalIcount instructions and after every event. */
   tracePath?: string;
   traceIntervalIcount?: number;
+  /** Write every event this host logs while live, with its epoch, here (see host-record.ts). */
+  recordSegmentPath?: string;
 }
 
 export interface PrimaryOptions extends FtOptions {
@@ -129,12 +132,14 @@ export class FtHost {
   private logChannelBytesBefore = 0;
   private mipsWindow = { at: performance.now(), icount: 0, mips: 0 };
   private readonly trace?: HostTrace;
+  private readonly record?: HostRecord;
   /** Console input from the launcher's stdin, through the sink's channel (see console-input.ts). */
   private readonly consoleIn = new ConsoleInLink(() => this.node);
 
   constructor(private readonly o: FtOptions) {
     this.arbiter = new ArbiterClient(o.arbiterUrl, o.secret, o.cluster);
     if (o.tracePath) this.trace = new HostTrace(o.tracePath, this.id, o.traceIntervalIcount);
+    if (o.recordSegmentPath) this.record = new HostRecord(o.recordSegmentPath, this.id);
     if (o.switchUrl) this.netLink = new SwitchLink(o.switchUrl, o.secret, this.id, () => this.node, () => this.poke(), () => this.cluster, (why) => this.haltFor(why));
     this.node = new FtNode({
       id: this.id,
@@ -148,6 +153,7 @@ export class FtHost {
       attachEngine: o.interpret ? undefined : (m) => attachEngine(m),
       backupReads: o.backupReads,
       tracer: this.trace?.open,
+      recorder: this.record,
     });
     // SIGUSR1 drops the log channel's connection (a blip: both hosts live on, and the
     // backup reconnects). SIGUSR2 cuts the log channel without closing it: a partition.
@@ -182,6 +188,8 @@ export class FtHost {
       switch (a.kind) {
         case "send":
           if (a.msg.t === "log") {
+            // The segment holds every event before the backup may have it (see host-record.ts).
+            this.record?.flush();
             const ev = a.msg.events as unknown[][];
             if (ev.length && this.sentAt.length < 100_000) this.sentAt.push({ lsn: ev[ev.length - 1][0] as number, at: this.now() });
           }
@@ -218,6 +226,7 @@ export class FtHost {
           break;
         case "done":
           this.trace?.close();
+          this.record?.close();
           this.sink?.send({
             t: "done",
             host: this.id,
@@ -233,6 +242,7 @@ export class FtHost {
           break;
         case "halt":
           this.trace?.close();
+          this.record?.close();
           this.stopped = true;
           this.haltCode = a.code;
           for (const t of this.timers) clearInterval(t);
@@ -242,6 +252,7 @@ export class FtHost {
           return;
         case "crash":
           this.trace?.flush();
+          this.record?.flush();
           log(`crashing on purpose at icount ${a.icount} (--crash-at-icount)`);
           process.kill(process.pid, "SIGKILL");
           break;
@@ -425,6 +436,7 @@ export class FtHost {
     );
     this.timers.push(setInterval(() => this.sink?.send({ t: "status", status: this.status() }), STATUS_INTERVAL_MS));
     if (this.trace) this.timers.push(setInterval(() => this.trace!.flush(), TRACE_FLUSH_INTERVAL_MS));
+    if (this.record) this.timers.push(setInterval(() => this.record!.flush(), RECORD_FLUSH_INTERVAL_MS));
   }
 
   status(): HostStatus {
@@ -513,6 +525,7 @@ export class FtHost {
     this.stopped = true;
     for (const t of this.timers) clearInterval(t);
     this.trace?.close();
+    this.record?.close();
     await new Promise((r) => setTimeout(r, 50));
     this.peer?.close("guest finished");
     this.sink?.close("guest finished");

@@ -26,6 +26,7 @@ import { HostError } from "./errors.js";
 import { type TraceFileInfo, TraceDir } from "./launcher-trace.js";
 import { ConsoleInServer } from "./console-input.js";
 import { ESCAPE_HELP, EscapeReader } from "./console-keys.js";
+import { type StitchResult, stitchRun } from "./stitch.js";
 
 /** A launch option the launcher refuses (the CLI prints it in one line and exits 2, as for a usage error). */
 const EXIT_BAD_OPTION = 2;
@@ -100,6 +101,8 @@ export interface ClusterOptions {
   /** Every host writes its execution trace in this directory (see launcher-trace.ts). */
   traceDir?: string;
   traceIntervalIcount?: number;
+  /** Write the run's log here: one .ftlog stitched from every live host's segment (see stitch.ts). */
+  record?: string;
   /** Where guest output goes (default stdout). */
   write?: (b: Uint8Array) => void;
   /**
@@ -138,6 +141,8 @@ export interface ClusterResult {
   traces?: TraceFileInfo[];
   /** With input: bytes read, and how often (and how much) input went again to a new primary. */
   consoleInput?: { readBytes: number; durableBytes: number; resends: number; resentBytes: number };
+  /** With record: the stitched log's events, epochs and how it ended. */
+  record?: StitchResult;
 }
 
 export async function runCluster(o: ClusterOptions): Promise<number> {
@@ -147,6 +152,14 @@ export async function runCluster(o: ClusterOptions): Promise<number> {
 export async function runClusterDetailed(o: ClusterOptions): Promise<ClusterResult> {
   const secret = randomBytes(24).toString("hex");
   const traceDir = o.traceDir !== undefined ? new TraceDir(o.traceDir, o.traceIntervalIcount) : undefined;
+  // Each host's log segment goes in a directory of this run; the run's log is stitched from them at the end.
+  const segments = o.record !== undefined ? { dir: mkdtempSync(join(tmpdir(), "ftvm-segments-")), paths: [] as string[] } : undefined;
+  const segmentArgs = (): string[] => {
+    if (!segments) return [];
+    const path = join(segments.dir, `host-${segments.paths.length + 1}.ftseg`);
+    segments.paths.push(path);
+    return ["--record-segment", path];
+  };
   const info = o.info ?? ((s: string) => process.stderr.write(s));
   const tty = !o.quiet && !o.info && process.stderr.isTTY === true;
   const write = o.write ?? ((b: Uint8Array) => process.stdout.write(b));
@@ -376,6 +389,7 @@ export async function runClusterDetailed(o: ClusterOptions): Promise<ClusterResu
     ...(o.backupReads ? ["--backup-reads"] : []),
     ...common,
     ...(traceDir?.hostArgs() ?? []),
+    ...segmentArgs(),
     ...(o.crashPrimaryAtIcount !== undefined ? ["--crash-at-icount", String(o.crashPrimaryAtIcount), ...(o.respawn === false ? [] : ["--crash-only-paired"])] : []),
   ]);
   const backup = await spawnChild("backup", [
@@ -385,6 +399,7 @@ export async function runClusterDetailed(o: ClusterOptions): Promise<ClusterResu
     ...common,
     ...slow,
     ...(traceDir?.hostArgs() ?? []),
+    ...segmentArgs(),
     ...(o.crashBackupAtIcount !== undefined ? ["--crash-at-icount", String(o.crashBackupAtIcount)] : []),
   ]);
 
@@ -533,7 +548,7 @@ export async function runClusterDetailed(o: ClusterOptions): Promise<ClusterResu
     }
     const p = livePrimary();
     if (!p?.url) return;
-    const args = ["--join", p.url, ...ownImage(false), ...common, ...slow, ...(traceDir?.hostArgs() ?? [])];
+    const args = ["--join", p.url, ...ownImage(false), ...common, ...slow, ...(traceDir?.hostArgs() ?? []), ...segmentArgs()];
     joiner = { role: "backup", proc: undefined as never, exited: false };
     void spawnChild("backup", args).then((c) => {
       joiner = c;
@@ -678,6 +693,21 @@ export async function runClusterDetailed(o: ClusterOptions): Promise<ClusterResu
     }
   }
   const traced = traceDir?.finish();
+  let recorded: StitchResult | undefined;
+  let recordLine = "";
+  if (segments && o.record) {
+    try {
+      recorded = stitchRun(segments.paths, o.record);
+      recordLine = recorded
+        ? `  log: ${recorded.events.toLocaleString("en-US")} events (${recorded.bytes.toLocaleString("en-US")} bytes) stitched from ${recorded.epochs.length} epoch${recorded.epochs.length === 1 ? "" : "s"} of live hosts into ${o.record}` +
+          (recorded.ended ? "; replay it with ftvm replay" : `; it ends at lsn ${recorded.lastLsn} without an END mark${recorded.gap ? ` (${recorded.gap})` : ""}`) +
+          "\n"
+        : `  log: no host logged anything; ${o.record} was not written\n`;
+    } catch (e) {
+      recordLine = `  log: stitching the hosts' segments (in ${segments.dir}) failed: ${(e as Error).message}\n`;
+    }
+    if (recorded) rmSync(segments.dir, { recursive: true, force: true });
+  }
   clearStatus();
   try {
     rmSync(control);
@@ -695,6 +725,7 @@ export async function runClusterDetailed(o: ClusterOptions): Promise<ClusterResu
     }, { cluster, restarts: arbiterRestarts }) +
     (traced && traced.lines.length > 0 ? traced.lines.join("\n") + "\n" : "") +
     (consoleIn ? consoleIn.summary() : "") +
+    recordLine +
     (net ? switchSummary(net.sw) : "");
   info(text);
   const failovers = news
@@ -734,6 +765,7 @@ export async function runClusterDetailed(o: ClusterOptions): Promise<ClusterResu
     arbiterRestarts,
     divergences: { sink: sink.state.divergences, disk: diskServer?.stats.diverged ?? 0, switch: net?.sw.stats.diverged ?? 0 },
     ...(traced ? { traces: traced.traces } : {}),
+    ...(recorded ? { record: recorded } : {}),
     ...(consoleIn ? { consoleInput: { readBytes: consoleIn.readBytes, durableBytes: consoleIn.hold.base, resends: consoleIn.resends, resentBytes: consoleIn.resentBytes } } : {}),
   };
 }
