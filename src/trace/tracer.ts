@@ -44,7 +44,7 @@ export class Tracer {
   /** Records the state right after an event of `cause` (atPc: the instruction that read a synchronous input). */
   record(cause: number, atPc: number, epoch?: number): void {
     const m = this.machine;
-    this.pending.push({
+    const r: TraceRecord = {
       icount: m.icount,
       pc: m.pc,
       cause,
@@ -52,8 +52,9 @@ export class Tracer {
       regs: Array.from(m.regs.subarray(0, REGISTER_COUNT)),
       regsDigest: regsDigest(m),
       memDigest: memDigest(m),
-      ...(epoch !== undefined ? { epoch } : {}),
-    });
+    };
+    if (epoch !== undefined) r.epoch = epoch;
+    this.pending.push(r);
     this.records++;
     if (this.pending.length >= TRACE_RECORDS_PER_FRAME) this.flush();
   }
