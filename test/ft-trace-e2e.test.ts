@@ -1,5 +1,7 @@
 // Traces of every FT host (ftvm ft --trace-dir): a crash run's primary and backup traces
-// are identical up to where the backup went live, and ftvm trace diff DIR says so.
+// are identical up to where the backup went live, and ftvm trace diff DIR says so; the
+// run's stitched log (--record) replays to a trace that equals the live primaries' traces
+// joined (each host's over the part of the run it executed as history).
 import { spawnSync } from "node:child_process";
 import { mkdtempSync, readdirSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -7,6 +9,7 @@ import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { openTrace } from "../src/host/files.js";
 import { runClusterDetailed } from "../src/host/launcher.js";
+import { runReplay } from "../src/host/replay.js";
 import { diffAligned } from "../src/trace/align.js";
 import { CAUSE_PERIODIC } from "../src/trace/format.js";
 
@@ -19,9 +22,11 @@ afterAll(() => {
 
 describe("traces of every FT host", () => {
   it("a crash run's primary and backup traces diff identical up to the go-live", async () => {
-    const dir = join(mkdtempSync(join(tmpdir(), "ftvm-traces-")), "t");
-    dirs.push(dir);
+    const top = mkdtempSync(join(tmpdir(), "ftvm-traces-"));
+    dirs.push(top);
+    const dir = join(top, "t");
     let info = "";
+    const out: Buffer[] = [];
     // timeread.s reads TIME and RAND (logged inputs, traced with the instruction that read them).
     const r = await runClusterDetailed({
       program: "programs/timeread.s",
@@ -29,7 +34,8 @@ describe("traces of every FT host", () => {
       respawn: false,
       traceDir: dir,
       traceIntervalIcount: 50_000,
-      write: () => undefined,
+      record: join(dir, "..", "run.ftlog"),
+      write: (b) => out.push(Buffer.from(b)),
       info: (s) => (info += s),
     });
     expect(r.code).toBe(0);
@@ -56,6 +62,21 @@ describe("traces of every FT host", () => {
     expect(cli.status).toBe(0);
     expect(cli.stdout).toContain(`identical through icount ${liveIcount}, where ${pb} went live (epoch 2)`);
     expect(cli.stdout).toMatch(/1 pair with instructions in common compared; no divergence/);
+
+    // Replaying the run's log gives the same output, and a trace that each host's equals over its part.
+    const replayed: Buffer[] = [];
+    const rp = join(dir, "..", "replay.trace");
+    const rep = runReplay({ logPath: join(dir, "..", "run.ftlog"), tracePath: rp, traceIntervalIcount: 50_000, output: (x) => replayed.push(Buffer.from(x)) });
+    expect(rep.outcome).toBe("end");
+    expect(Buffer.concat(replayed).equals(Buffer.concat(out))).toBe(true);
+    const h = openTrace(rp).header;
+    const vsPrimary = diffAligned(a.header, h, () => openTrace(pa).records, () => openTrace(rp).records);
+    expect(vsPrimary.report[0]).toBe(`identical through icount ${liveIcount}, where the next host went live (epoch 2): ${d.records} records compared, from the start`);
+    const vsBackup = diffAligned(b.header, h, () => openTrace(pb).records, () => openTrace(rp).records);
+    expect(vsBackup.identical).toBe(true);
+    expect(vsBackup.report[0]).toMatch(/where both end: \d+ records compared, from the start$/);
+    // The backup's part goes past the go-live: its records as the new primary were compared too.
+    expect(vsBackup.window!.beforeIcount).toBeGreaterThan(liveIcount);
   });
 });
 

@@ -29,8 +29,8 @@ describe("stitching log segments", () => {
     expect(out[5]).toMatchObject({ icount: 55, data: 6 });
     expect(end).toEqual({ lastLsn: 8, ended: true });
     expect(boundaries).toEqual([
-      { epoch: 1, fromLsn: 1, icount: 10, host: "h1" },
-      { epoch: 2, fromLsn: 6, icount: 55, host: "h2" },
+      { epoch: 1, fromLsn: 1, icount: 10, host: "h1", liveIcount: 0 },
+      { epoch: 2, fromLsn: 6, icount: 55, host: "h2", liveIcount: 50 },
     ]);
   });
 

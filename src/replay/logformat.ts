@@ -39,7 +39,7 @@ export interface LogHeader {
   /** The disk's geometry when the guest had one (replay needs no image: reads are in the log). */
   disk?: DiskGeometry;
   /** An FT run's log (version 2): from which lsn (and icount) each epoch's live host logged history. */
-  epochs?: { epoch: number; fromLsn: number; icount: number; host: string }[];
+  epochs?: { epoch: number; fromLsn: number; icount: number; host: string; liveIcount: number }[];
 }
 
 export const LOG_FORMAT: FormatSpec<LogHeader> = {
@@ -61,8 +61,8 @@ export const LOG_FORMAT: FormatSpec<LogHeader> = {
       const ok = (v: unknown) => Number.isSafeInteger(v) && (v as number) >= 0;
       if (!Array.isArray(x.epochs) || x.epochs.length > LOG_EPOCHS_MAX) return `has epochs that are not a list of at most ${LOG_EPOCHS_MAX}`;
       for (const [i, e] of x.epochs.entries())
-        if (typeof e !== "object" || e === null || !ok(e.epoch) || !ok(e.fromLsn) || !ok(e.icount) || typeof e.host !== "string")
-          return `has epochs[${i}] that is not {epoch, fromLsn, icount, host}`;
+        if (typeof e !== "object" || e === null || !ok(e.epoch) || !ok(e.fromLsn) || !ok(e.icount) || !ok(e.liveIcount) || typeof e.host !== "string")
+          return `has epochs[${i}] that is not {epoch, fromLsn, icount, host, liveIcount}`;
     }
     x.image = new Uint8Array(x.image);
     return undefined;

@@ -91,6 +91,11 @@ export interface EpochBoundary {
   fromLsn: number;
   icount: number;
   host: string;
+  /**
+   * Where this epoch's host went live: the icount of the last event before it (a backup
+   * goes live where its replay of its primary's log ended), 0 for the first.
+   */
+  liveIcount: number;
 }
 
 export interface StitchEnd {
@@ -108,6 +113,7 @@ export interface StitchEnd {
 export function* stitchSegments(segments: SegmentEvents[], hosts: string[], boundaries: EpochBoundary[]): Generator<Event, StitchEnd> {
   const heads = segments.map((s) => s.next());
   let last = 0;
+  let lastIcount = 0;
   let maxEpoch = -1;
   for (;;) {
     // Drop what history has passed: lsns already taken, and epochs older than history's.
@@ -125,9 +131,10 @@ export function* stitchSegments(segments: SegmentEvents[], hosts: string[], boun
     if (event.lsn !== last + 1) return { lastLsn: last, ended: false, gap: `no segment holds lsn ${last + 1} (the next one held is ${event.lsn})` };
     if (epoch > maxEpoch) {
       maxEpoch = epoch;
-      boundaries.push({ epoch, fromLsn: event.lsn, icount: event.icount, host: hosts[best] });
+      boundaries.push({ epoch, fromLsn: event.lsn, icount: event.icount, host: hosts[best], liveIcount: lastIcount });
     }
     last = event.lsn;
+    lastIcount = event.icount;
     yield event;
     if (event.kind === EV.END) return { lastLsn: last, ended: true };
   }

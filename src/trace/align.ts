@@ -7,6 +7,11 @@
 // the later start, and before the latest go-live inside that range (or, when neither
 // went live there, before the earlier end). Traces of `record` and `replay` (no host in
 // the header) are compared whole, as before: there a trace that stops early is news.
+// A replay of a whole FT run's log (ftvm ft --record) is history itself, with a live mark
+// wherever another host took over: a host's trace is compared with it over the part the
+// host executed as history: from its start to where the next host took over after the
+// host's own go-live (a dead primary's trace goes on past that with instructions that
+// never reached its backup), or to the end.
 import type { DiffOptions, DiffResult } from "./diff.js";
 import { diffTraces } from "./diff.js";
 import type { TraceHeader, TraceRecord } from "./format.js";
@@ -74,6 +79,23 @@ export function* within(w: Window, records: Iterator<TraceRecord>): Generator<Tr
   }
 }
 
+/**
+ * A host's trace against history (a replay of the run's log): the host's part of it.
+ * `hostIs` says which of the pair is the host's trace.
+ */
+export function historyWindow(host: TraceExtent, history: TraceExtent, hostIs: "a" | "b"): Window | undefined {
+  if (host.lastIcount === undefined || history.lastIcount === undefined) return undefined;
+  const after = host.startIcount;
+  const fromStart = after === 0;
+  const own = host.lives[0]?.icount ?? after;
+  const next = history.lives.find((l) => l.icount > own);
+  const histIs = hostIs === "a" ? "b" : "a";
+  if (next && next.icount <= host.lastIcount) return { afterIcount: after, fromStart, beforeIcount: next.icount, inclusive: false, end: { kind: "live", which: histIs, epoch: next.epoch } };
+  const end = Math.min(host.lastIcount, history.lastIcount);
+  const same = host.lastIcount === history.lastIcount;
+  return { afterIcount: after, fromStart, beforeIcount: end, inclusive: same, end: { kind: "end", which: same ? "both" : host.lastIcount < history.lastIcount ? hostIs : histIs } };
+}
+
 /** Whether a trace was written by an FT host (and so is aligned before it is compared). */
 export function isHostTrace(h: TraceHeader): boolean {
   return h.host !== undefined;
@@ -97,7 +119,9 @@ export function diffAligned(
   if (!isHostTrace(ha) && !isHostTrace(hb)) return diffTraces(ha, hb, openA(), openB(), opts);
   const nameA = opts.nameA ?? "first trace";
   const nameB = opts.nameB ?? "second trace";
-  const w = comparisonWindow(traceExtent(ha, openA()), traceExtent(hb, openB()));
+  const ea = traceExtent(ha, openA());
+  const eb = traceExtent(hb, openB());
+  const w = isHostTrace(ha) && isHostTrace(hb) ? comparisonWindow(ea, eb) : isHostTrace(ha) ? historyWindow(ea, eb, "a") : historyWindow(eb, ea, "b");
   if (!w) return { identical: true, records: 0, report: [`no instructions in common: ${nameA} and ${nameB} executed different parts of the run`] };
   const res = diffTraces(ha, hb, within(w, openA()), within(w, openB()), opts);
   if (!res.identical) return { ...res, window: w };
@@ -105,7 +129,7 @@ export function diffAligned(
   const who = (which: "a" | "b") => (which === "a" ? nameA : nameB);
   const through =
     w.end.kind === "live"
-      ? `identical through icount ${w.beforeIcount}, where ${who(w.end.which)} went live (epoch ${w.end.epoch})`
+      ? `identical through icount ${w.beforeIcount}, where ${isHostTrace(w.end.which === "a" ? ha : hb) ? who(w.end.which) : "the next host"} went live (epoch ${w.end.epoch})`
       : w.end.which === "both"
         ? `identical through icount ${w.beforeIcount}, where both end`
         : `identical up to icount ${w.beforeIcount}, where ${who(w.end.which)} ends`;
