@@ -3,11 +3,13 @@
 // run's stitched log (--record) replays to a trace that equals the live primaries' traces
 // joined (each host's over the part of the run it executed as history).
 import { spawnSync } from "node:child_process";
-import { mkdtempSync, readdirSync, rmSync } from "node:fs";
+import { mkdtempSync, readFileSync, readdirSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { openTrace } from "../src/host/files.js";
+import { loadProgram } from "../src/host/program.js";
+import { EV } from "../src/devices/events.js";
 import { runClusterDetailed } from "../src/host/launcher.js";
 import { runReplay } from "../src/host/replay.js";
 import { diffAligned } from "../src/trace/align.js";
@@ -77,6 +79,34 @@ describe("traces of every FT host", () => {
     expect(vsBackup.report[0]).toMatch(/where both end: \d+ records compared, from the start$/);
     // The backup's part goes past the go-live: its records as the new primary were compared too.
     expect(vsBackup.window!.beforeIcount).toBeGreaterThan(liveIcount);
+  });
+});
+
+describe("divergence caught live", () => {
+  it("an unlogged RAND under FT is caught by the backup at the exact icount and source line of the RAND", async () => {
+    const image = loadProgram("programs/timeread.s");
+    const top = mkdtempSync(join(tmpdir(), "ftvm-diverge-"));
+    dirs.push(top);
+    let info = "";
+    const r = await runClusterDetailed({ program: "programs/timeread.s", unloggedRand: true, onDivergence: "stop", traceDir: join(top, "t"), write: () => undefined, info: (s) => (info += s) });
+    expect(r.liveDivergences.length, r.summary).toBeGreaterThanOrEqual(1);
+    expect(r.code).toBe(1);
+    const d = r.liveDivergences[0];
+    // Where the primary read its first RAND: its trace has a record right after it (the
+    // RAND's own count is one less), with the instruction's pc. TIME values printed before
+    // it have varying digits, so the icount differs from run to run.
+    const primary = r.traces!.find((t) => t.role === "primary")!;
+    const rand = [...iterate(openTrace(primary.path).records)].find((x) => x.cause === EV.RAND)!;
+    expect(rand).toBeDefined();
+    expect(d.icount).toBe(rand.icount - 1);
+    expect(d.pc).toBe(rand.atPc);
+    expect(d.line).toBeDefined();
+    const [file, line] = d.line!.split(":");
+    expect(file).toBe("programs/timeread.s");
+    expect(readFileSync(join(ROOT, file), "utf8").split("\n")[Number(line) - 1]).toMatch(/^\s*RAND\b/);
+    expect(image.lines[d.pc!]).toBe(d.line);
+    expect(info).toMatch(new RegExp(`divergence caught live: 1 time; the first by the backup pid \\d+ at icount ${d.icount.toLocaleString("en-US")}, pc ${d.pc} \\[programs/timeread.s:${line}\\]`));
+    expect(info).toMatch(/--on-divergence stop: the run was stopped/);
   });
 });
 

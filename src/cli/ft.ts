@@ -60,6 +60,12 @@ no backup is paired (per the arbiter's membership) waits until one is.
   --record FILE                 write the run's log: one .ftlog stitched from what every
                                 live host logged (epoch boundaries in its header); ftvm
                                 replay FILE re-executes the whole run, across failovers
+  --unlogged-rand               UNSAFE, for demonstrations and tests: the primary reads RAND
+                                without logging it, so its backup diverges at the first RAND;
+                                the backup stops there and names the icount, the instruction
+                                and its source line (the summary repeats it)
+  --on-divergence halt-backup|stop   what follows a backup's divergence: it halts and a new
+                                backup is cloned from the primary (default), or the run stops
   --trace-dir DIR               every host writes its execution trace in DIR (a new or empty
                                 directory), named by host and epochs, e.g.
                                 host2-backup-e1-primary-e2.trace; the summary lists them;
@@ -112,6 +118,8 @@ another terminal.`,
         "trace-interval": { type: "string" },
         "no-stdin": { type: "boolean" },
         record: { type: "string" },
+        "unlogged-rand": { type: "boolean" },
+        "on-divergence": { type: "string" },
       },
       this.usage,
     );
@@ -149,9 +157,16 @@ another terminal.`,
       traceIntervalIcount: opt("trace-interval"),
       input: p.values["no-stdin"] ? undefined : process.stdin,
       record: p.values.record as string | undefined,
+      unloggedRand: !!p.values["unlogged-rand"],
+      onDivergence: divergenceOption(p.values["on-divergence"] as string | undefined),
     });
   },
 };
+
+function divergenceOption(v: string | undefined): "halt-backup" | "stop" | undefined {
+  if (v === undefined || v === "halt-backup" || v === "stop") return v;
+  throw new UsageError(`--on-divergence takes halt-backup or stop, got "${v}"`);
+}
 
 function diskModeOption(v: string | undefined): "shared" | "non-shared" | undefined {
   if (v === undefined || v === "shared" || v === "non-shared") return v;

@@ -35,6 +35,7 @@ const SHARED = {
   trace: { type: "string" },
   "trace-interval": { type: "string" },
   "record-segment": { type: "string" },
+  "unlogged-rand": { type: "boolean" },
 } as const;
 
 const SHARED_HELP = `  --arbiter URL         the arbiter (ws://HOST:PORT)              env FTVM_ARBITER
@@ -68,6 +69,8 @@ const SHARED_HELP = `  --arbiter URL         the arbiter (ws://HOST:PORT)       
   --trace-interval N    instructions between periodic trace records (default 100000)
   --record-segment FILE write every event this host logs while live, with its epoch
                         (ftvm ft --record stitches the hosts' segments into one .ftlog)
+  --unlogged-rand       UNSAFE: while live, RAND is not logged, so the backup diverges
+                        at the first RAND (to demonstrate divergence caught live)
   --config FILE         JSON file with any of these options (e.g. {"arbiter": "ws://..."})
   --interpret           use the reference interpreter
   --exit-with-parent    exit when stdin closes (the launcher that started this process died)`;
@@ -138,6 +141,7 @@ function ftOptions(get: (n: string) => string | undefined, usage: string) {
     tracePath: get("trace"),
     traceIntervalIcount: intOption(get("trace-interval"), "trace-interval"),
     recordSegmentPath: get("record-segment"),
+    unloggedRand: get("unlogged-rand") !== undefined,
   };
 }
 

@@ -157,6 +157,8 @@ export interface NodeConfig {
    * the hosts' segments into the run's log; see src/replay/segment.ts). The shell writes
    * what it was given before any log batch leaves.
    */
+  /** UNSAFE, for demonstrations and tests: while live, RAND reads the world without logging it, so the backup diverges. */
+  unloggedRand?: boolean;
   recorder?: {
     open(s: { program: string; image: Uint8Array; memBytes: number; stackBytes: number; disk?: DiskGeometry }): void;
     add(e: Event, epoch: number): void;
@@ -634,7 +636,7 @@ export class FtNode {
         this.consoleIn.noteLogged(e);
         this.cfg.recorder?.add(e, this.epoch);
       },
-      { firstLsn, startUs, stopAfterInput: !!this.tracer, onDelivered: this.tracer ? traceDelivered(this.tracer) : undefined },
+      { firstLsn, startUs, unloggedRand: this.cfg.unloggedRand, stopAfterInput: !!this.tracer, onDelivered: this.tracer ? traceDelivered(this.tracer) : undefined },
     );
     this.bus.env = this.live;
     this.consoleIn.startFrom(this.bus.console.receivedBytes, this.bus.console.inputEnded());
@@ -1265,7 +1267,7 @@ export class FtNode {
     try {
       r = rp.runner.step(this.machine.icount, until);
     } catch (e) {
-      if (e instanceof DivergenceError) return { actions: this.halt(`replay diverged: ${e.message}`, 1), idle: true };
+      if (e instanceof DivergenceError) return { actions: this.diverged(e), idle: true };
       throw e;
     }
     this.collectReplayOutput();
@@ -1299,13 +1301,21 @@ export class FtNode {
       try {
         r = rp.runner.step(this.machine.icount);
       } catch (e) {
-        if (e instanceof DivergenceError) return this.halt(`replay diverged: ${e.message}`, 1);
+        if (e instanceof DivergenceError) return this.diverged(e);
         throw e;
       }
       this.collectReplayOutput();
       if (r === "end") this.replayEnded = true;
       if (r === "needs-log" || r === "end" || r === "halted" || r === "trapped") return [];
     }
+  }
+
+  /** Replay diverged from the primary's log: say where (the launcher's policy decides what follows), and halt. */
+  private diverged(e: DivergenceError): Action[] {
+    const pc = e.pc;
+    const line = pc !== undefined ? this.machine.image.lines[pc] : undefined;
+    const where = `icount ${e.icount}${pc !== undefined ? `, pc ${pc}` : ""}${line ? ` [${line}]` : ""}`;
+    return [this.newsAction(`divergence at ${where}: ${e.message}`, { event: "divergence", icount: e.icount, ...(pc !== undefined ? { pc } : {}), ...(line ? { line } : {}), reason: e.message }), ...this.halt(`replay diverged: ${e.message}`, 1)];
   }
 
   private halt(reason: string, code: number): Action[] {

@@ -86,6 +86,8 @@ export interface FtOptions {
   traceIntervalIcount?: number;
   /** Write every event this host logs while live, with its epoch, here (see host-record.ts). */
   recordSegmentPath?: string;
+  /** UNSAFE (demonstrations, tests): while live, RAND is not logged, so a backup diverges at the first one. */
+  unloggedRand?: boolean;
 }
 
 export interface PrimaryOptions extends FtOptions {
@@ -154,6 +156,7 @@ export class FtHost {
       backupReads: o.backupReads,
       tracer: this.trace?.open,
       recorder: this.record,
+      unloggedRand: o.unloggedRand,
     });
     // SIGUSR1 drops the log channel's connection (a blip: both hosts live on, and the
     // backup reconnects). SIGUSR2 cuts the log channel without closing it: a partition.

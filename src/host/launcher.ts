@@ -103,6 +103,10 @@ export interface ClusterOptions {
   traceIntervalIcount?: number;
   /** Write the run's log here: one .ftlog stitched from every live host's segment (see stitch.ts). */
   record?: string;
+  /** UNSAFE: hosts do not log RAND while live, so backups diverge (to demonstrate divergence caught live). */
+  unloggedRand?: boolean;
+  /** What follows a backup's divergence: it halts and a new backup is cloned (default), or the run stops. */
+  onDivergence?: "halt-backup" | "stop";
   /** Where guest output goes (default stdout). */
   write?: (b: Uint8Array) => void;
   /**
@@ -143,6 +147,8 @@ export interface ClusterResult {
   consoleInput?: { readBytes: number; durableBytes: number; resends: number; resentBytes: number };
   /** With record: the stitched log's events, epochs and how it ended. */
   record?: StitchResult;
+  /** Divergences the backups caught live (replay disagreed with the log): where, and why. */
+  liveDivergences: { pid?: number; icount: number; pc?: number; line?: string; reason: string }[];
 }
 
 export async function runCluster(o: ClusterOptions): Promise<number> {
@@ -191,6 +197,7 @@ export async function runClusterDetailed(o: ClusterOptions): Promise<ClusterResu
   setLogger((l) => logLine(`launcher: ${l}`));
 
   const kills: { role: string; at: number; pid?: number }[] = [];
+  const liveDivergences: ClusterResult["liveDivergences"] = [];
   // Declared before the sink starts: its callbacks (news, exits) use them.
   /** The backup being started to join the live primary (one at a time). */
   let joiner: Child | undefined;
@@ -244,6 +251,9 @@ export async function runClusterDetailed(o: ClusterOptions): Promise<ClusterResu
       onNews(data, text);
     },
     done: (_host, data) => {
+      // A guest that finishes while the launcher already stops (the user's q, a divergence
+      // under --on-divergence stop) does not make the run a success.
+      if (stopping) return;
       done = data;
       finish?.();
     },
@@ -364,6 +374,7 @@ export async function runClusterDetailed(o: ClusterOptions): Promise<ClusterResu
     sink.url,
     ...(diskServer ? ["--disk-server", diskServer.url] : []),
     ...hb,
+    ...(o.unloggedRand ? ["--unlogged-rand"] : []),
     ...(o.logBufferBytes ? ["--log-buffer-bytes", o.logBufferBytes] : []),
     ...(o.lagThresholdMs !== undefined ? ["--lag-threshold-ms", String(o.lagThresholdMs)] : []),
   ];
@@ -566,6 +577,13 @@ export async function runClusterDetailed(o: ClusterOptions): Promise<ClusterResu
       return;
     }
     const ev = d.event;
+    if (ev === "divergence") {
+      liveDivergences.push({ pid: typeof d.pid === "number" ? d.pid : undefined, icount: Number(d.icount), pc: typeof d.pc === "number" ? d.pc : undefined, line: typeof d.line === "string" ? d.line : undefined, reason: String(d.reason) });
+      if (o.onDivergence === "stop") {
+        logLine(`launcher: a backup diverged (${text}); stopping the run (--on-divergence stop)`);
+        finish?.();
+      }
+    }
     // Keep the arbiter's state fresh (see lastArbiterState) whenever the pair changes.
     if (ev === "start" || ev === "paired" || ev === "paired-backup" || ev === "live" || ev === "alone") void refreshArbiterState().catch(() => undefined);
     const now = Date.now();
@@ -725,6 +743,7 @@ export async function runClusterDetailed(o: ClusterOptions): Promise<ClusterResu
     }, { cluster, restarts: arbiterRestarts }) +
     (traced && traced.lines.length > 0 ? traced.lines.join("\n") + "\n" : "") +
     (consoleIn ? consoleIn.summary() : "") +
+    divergenceSummary(liveDivergences, o.onDivergence ?? "halt-backup") +
     recordLine +
     (net ? switchSummary(net.sw) : "");
   info(text);
@@ -766,8 +785,20 @@ export async function runClusterDetailed(o: ClusterOptions): Promise<ClusterResu
     divergences: { sink: sink.state.divergences, disk: diskServer?.stats.diverged ?? 0, switch: net?.sw.stats.diverged ?? 0 },
     ...(traced ? { traces: traced.traces } : {}),
     ...(recorded ? { record: recorded } : {}),
+    liveDivergences,
     ...(consoleIn ? { consoleInput: { readBytes: consoleIn.readBytes, durableBytes: consoleIn.hold.base, resends: consoleIn.resends, resentBytes: consoleIn.resentBytes } } : {}),
   };
+}
+
+/** The summary's lines about divergences the backups caught live (none: none). */
+function divergenceSummary(ds: ClusterResult["liveDivergences"], policy: string): string {
+  if (ds.length === 0) return "";
+  const first = ds[0];
+  const where = `icount ${first.icount.toLocaleString("en-US")}${first.pc !== undefined ? `, pc ${first.pc}` : ""}${first.line ? ` [${first.line}]` : ""}`;
+  return (
+    `  divergence caught live: ${ds.length} time${ds.length === 1 ? "" : "s"}; the first by the backup${first.pid !== undefined ? ` pid ${first.pid}` : ""} at ${where}: ${first.reason}\n` +
+    `    (--on-divergence ${policy}: ${policy === "stop" ? "the run was stopped" : "the backup halted; a new one is cloned from the primary"})\n`
+  );
 }
 
 /** "a" or "a-b" (min-max) of a list of figures. */
