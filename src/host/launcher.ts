@@ -721,10 +721,11 @@ export async function runClusterDetailed(o: ClusterOptions): Promise<ClusterResu
           (recorded.ended ? "; replay it with ftvm replay" : `; it ends at lsn ${recorded.lastLsn} without an END mark${recorded.gap ? ` (${recorded.gap})` : ""}`) +
           "\n"
         : `  log: no host logged anything; ${o.record} was not written\n`;
+      rmSync(segments.dir, { recursive: true, force: true });
     } catch (e) {
+      // The segments stay for a look when they could not be stitched.
       recordLine = `  log: stitching the hosts' segments (in ${segments.dir}) failed: ${(e as Error).message}\n`;
     }
-    if (recorded) rmSync(segments.dir, { recursive: true, force: true });
   }
   clearStatus();
   try {
