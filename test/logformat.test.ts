@@ -94,7 +94,7 @@ describe("log format", () => {
     v[8] = 9;
     const d2 = new LogDecoder();
     d2.push(v);
-    expect(() => d2.readHeader()).toThrow(/log version 9 at offset 8, this ftvm reads version 1/);
+    expect(() => d2.readHeader()).toThrow(/log version 9 at offset 8, this ftvm reads version 2/);
   });
 });
 

@@ -60,6 +60,21 @@ no backup is paired (per the arbiter's membership) waits until one is.
   --timeout-ms N                the least silence (ms, counted only while the host runs)
                                 that makes a peer suspect; the detector adapts above it to
                                 the spread of heartbeats it has seen (default ${FAILURE_TIMEOUT_MS_DEFAULT})
+  --record FILE                 write the run's log: one .ftlog stitched from what every
+                                live host logged (epoch boundaries in its header); ftvm
+                                replay FILE re-executes the whole run, across failovers
+  --unlogged-rand               UNSAFE, for demonstrations and tests: the primary reads RAND
+                                without logging it, so its backup diverges at the first RAND;
+                                the backup stops there and names the icount, the instruction
+                                and its source line (the summary repeats it)
+  --on-divergence halt-backup|stop   what follows a backup's divergence: it halts and a new
+                                backup is cloned from the primary (default), or the run stops
+  --trace-dir DIR               every host writes its execution trace in DIR (a new or empty
+                                directory), named by host and epochs, e.g.
+                                host2-backup-e1-primary-e2.trace; the summary lists them;
+                                compare them with ftvm trace diff DIR
+  --trace-interval N            instructions between periodic trace records (default 100000)
+  --no-stdin                    give the guest no console input (stdin is not read)
   --quiet                       no status lines, no host log lines
   --json                        print the run's events on stdout, one JSON object per line
                                 (the guest's output is in them); see docs/events.md
@@ -75,8 +90,16 @@ The arbiter keeps its cluster id and epochs in a file in a temporary directory o
 run (written and fsynced before each grant is answered); if it dies, the launcher
 restarts it on the same port with that file, so it remembers every epoch.
 
-While it runs: press p to crash the primary, b to crash the backup, a to crash the
-arbiter, q to stop; or run "ftvm crash primary|backup|arbiter" in another terminal.`,
+Console input: stdin is the guest's console input, as with ftvm run. The launcher holds
+every byte until the primary's log holding it is acknowledged by the backup; after a
+failover the new primary gets again exactly what the old one had not logged, and no
+byte twice. --no-stdin gives the guest no input.
+
+On a terminal, stdin carries both the guest's keys and the launcher's, behind an escape
+prefix as in ssh: at the start of a line, ~p crashes the primary, ~b the backup, ~a the
+arbiter, ~. (or ~q) stops, ~? lists these, ~~ types a ~; Ctrl-C stops; Ctrl-D at the
+start of a line ends the guest's input. Or run "ftvm crash primary|backup|arbiter" in
+another terminal.`,
   async run(argv) {
     const p = parse(
       optionalValue(argv, "--ui", /^\d+$/, "0"),
@@ -107,6 +130,12 @@ arbiter, q to stop; or run "ftvm crash primary|backup|arbiter" in another termin
         ui: { type: "string" },
         "ui-host": { type: "string" },
         report: { type: "string" },
+        "trace-dir": { type: "string" },
+        "trace-interval": { type: "string" },
+        "no-stdin": { type: "boolean" },
+        record: { type: "string" },
+        "unlogged-rand": { type: "boolean" },
+        "on-divergence": { type: "string" },
       },
       this.usage,
     );
@@ -142,9 +171,20 @@ arbiter, q to stop; or run "ftvm crash primary|backup|arbiter" in another termin
       interpret: !!p.values.interpret,
       listen: p.values.listen as string | undefined,
       ...viewOptions(p.values),
+      traceDir: p.values["trace-dir"] as string | undefined,
+      traceIntervalIcount: opt("trace-interval"),
+      input: p.values["no-stdin"] ? undefined : process.stdin,
+      record: p.values.record as string | undefined,
+      unloggedRand: !!p.values["unlogged-rand"],
+      onDivergence: divergenceOption(p.values["on-divergence"] as string | undefined),
     });
   },
 };
+
+function divergenceOption(v: string | undefined): "halt-backup" | "stop" | undefined {
+  if (v === undefined || v === "halt-backup" || v === "stop") return v;
+  throw new UsageError(`--on-divergence takes halt-backup or stop, got "${v}"`);
+}
 
 function diskModeOption(v: string | undefined): "shared" | "non-shared" | undefined {
   if (v === undefined || v === "shared" || v === "non-shared") return v;

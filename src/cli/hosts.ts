@@ -33,6 +33,10 @@ const SHARED = {
   slowdown: { type: "string" },
   interpret: { type: "boolean" },
   "exit-with-parent": { type: "boolean" },
+  trace: { type: "string" },
+  "trace-interval": { type: "string" },
+  "record-segment": { type: "string" },
+  "unlogged-rand": { type: "boolean" },
 } as const;
 
 const SHARED_HELP = `  --arbiter URL         the arbiter (ws://HOST:PORT)              env FTVM_ARBITER
@@ -60,6 +64,14 @@ const SHARED_HELP = `  --arbiter URL         the arbiter (ws://HOST:PORT)       
   --lag-threshold-ms N  a primary slows down gradually once its backup's execution
                         trails by more than N ms (default 1000, as in VMware FT)
   --slowdown F          as a backup, replay F times slower (to show throttling)
+  --trace FILE          write this host's execution trace (the format of ftvm record
+                        --trace; a backup's trace goes on in the same file when it goes
+                        live, with a mark there); compare with ftvm trace diff
+  --trace-interval N    instructions between periodic trace records (default 100000)
+  --record-segment FILE write every event this host logs while live, with its epoch
+                        (ftvm ft --record stitches the hosts' segments into one .ftlog)
+  --unlogged-rand       UNSAFE: while live, RAND is not logged, so the backup diverges
+                        at the first RAND (to demonstrate divergence caught live)
   --config FILE         JSON file with any of these options (e.g. {"arbiter": "ws://..."})
   --interpret           use the reference interpreter
   --exit-with-parent    exit when stdin closes (the launcher that started this process died)`;
@@ -143,6 +155,10 @@ function ftOptions(get: (n: string) => string | undefined, usage: string) {
     logBufferBytesMax: bytesOption(get("log-buffer-bytes"), "log-buffer-bytes"),
     lagThresholdMs: intOption(get("lag-threshold-ms"), "lag-threshold-ms"),
     slowdown: slowdownOption(get("slowdown")),
+    tracePath: get("trace"),
+    traceIntervalIcount: intOption(get("trace-interval"), "trace-interval"),
+    recordSegmentPath: get("record-segment"),
+    unloggedRand: get("unlogged-rand") !== undefined,
   };
 }
 

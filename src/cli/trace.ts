@@ -1,33 +1,119 @@
-// `ftvm trace diff`.
+// `ftvm trace diff`: two traces, or every pair of host traces in a directory (ftvm ft --trace-dir).
+import { readdirSync, statSync } from "node:fs";
+import { join } from "node:path";
 import type { Command } from "./args.js";
 import { EXIT_FAIL, EXIT_OK, UsageError, parse } from "./args.js";
 import { openTrace } from "../host/files.js";
-import { diffTraces } from "../trace/diff.js";
+import type { AlignedDiff } from "../trace/align.js";
+import { diffAligned } from "../trace/align.js";
+import type { TraceHeader, TraceRecord } from "../trace/format.js";
 import { decodeImage } from "../vm/image.js";
 import { instructionAt } from "./describe.js";
 
+/** The version of `ftvm trace diff --json`'s objects (one per compared pair, one line each). */
+export const TRACE_DIFF_JSON_VERSION = 1;
+/** A directory holds at most this many traces to compare pairwise (the pairs grow as its square). */
+const DIR_TRACES_MAX = 64;
+
 export const traceCommand: Command = {
   name: "trace",
-  summary: "compare execution traces: ftvm trace diff a.trace b.trace",
-  usage: `usage: ftvm trace diff a.trace b.trace
+  summary: "compare execution traces: ftvm trace diff a.trace b.trace | DIR",
+  usage: `usage: ftvm trace diff a.trace b.trace [--json]
+       ftvm trace diff DIR [--json]
 
 Compares two traces record by record. Prints "identical (N records)" and exits 0, or
 prints the first divergence (icount, pc, the instruction, each differing register as
-expected/got, the memory digest) and exits 1. a.trace is "expected", b.trace "got".`,
+expected/got, the memory digest) and exits 1. a.trace is "expected", b.trace "got".
+
+Traces of FT hosts (ftvm primary/backup --trace, ftvm ft --trace-dir) are aligned by
+icount first: only the instructions both hosts executed as one history are compared,
+from the later start (a backup cloned mid-run) to where one of them went live (the old
+primary's trace may go on with instructions that never reached its backup), and the
+answer is "identical through icount N, where ... went live (epoch E)" or the first
+divergence. With a directory, every pair of traces in it is compared (exit 1 if any
+pair diverges).
+
+  --json    one JSON object per compared pair, one per line:
+            {"version": ${TRACE_DIFF_JSON_VERSION}, "a", "b", "identical", "records", "report": [lines],
+             "window"?: {"afterIcount", "beforeIcount", "end"}, "debugIcount"?}`,
   run(argv) {
-    const { values, positionals } = parse(argv, {}, this.usage);
+    const { values, positionals } = parse(argv, { json: { type: "boolean" } }, this.usage);
     if (values.help) {
       process.stdout.write(this.usage + "\n");
       return EXIT_OK;
     }
-    if (positionals[0] !== "diff" || positionals.length !== 3) throw new UsageError(this.usage);
+    const json = !!values.json;
+    if (positionals[0] !== "diff" || (positionals.length !== 3 && positionals.length !== 2)) throw new UsageError(this.usage);
+    if (positionals.length === 2) return diffDir(positionals[1], json);
     const [, pa, pb] = positionals;
-    const a = openTrace(pa);
-    const b = openTrace(pb);
-    const image = decodeImage(a.header.image, `${pa} (program image)`);
-    const res = diffTraces(a.header, b.header, a.records, b.records, { disasm: (pc) => instructionAt(image, pc), nameA: pa, nameB: pb });
-    process.stdout.write(res.report.join("\n") + "\n");
-    if (res.debugIcount !== undefined) process.stdout.write(`  to step through it: ftvm debug RUN.ftlog --goto ${res.debugIcount}   (RUN.ftlog: the log of the recorded run)\n`);
+    const res = diffFiles(pa, pb);
+    if (json) process.stdout.write(JSON.stringify(jsonOf(pa, pb, res)) + "\n");
+    else {
+      process.stdout.write(res.report.join("\n") + "\n");
+      if (res.debugIcount !== undefined) process.stdout.write(`  to step through it: ftvm debug RUN.ftlog --goto ${res.debugIcount}   (RUN.ftlog: the log of the recorded run)\n`);
+    }
     return res.identical ? EXIT_OK : EXIT_FAIL;
   },
 };
+
+function diffFiles(pa: string, pb: string): AlignedDiff {
+  const a = openTrace(pa);
+  const b = openTrace(pb);
+  const image = decodeImage(a.header.image, `${pa} (program image)`);
+  // Each pass reads the file again from its start (aligning needs a first pass).
+  let firstA: Iterator<TraceRecord> | undefined = a.records;
+  let firstB: Iterator<TraceRecord> | undefined = b.records;
+  const again = (path: string, first: () => Iterator<TraceRecord> | undefined) => () => first() ?? openTrace(path).records;
+  return diffAligned(a.header, b.header, again(pa, () => [firstA, (firstA = undefined)][0]), again(pb, () => [firstB, (firstB = undefined)][0]), {
+    disasm: (pc) => instructionAt(image, pc),
+    nameA: pa,
+    nameB: pb,
+  });
+}
+
+function diffDir(dir: string, json: boolean): number {
+  let names: string[];
+  try {
+    if (!statSync(dir).isDirectory()) throw new UsageError(`${dir} is not a directory; give a directory or two trace files`);
+    names = readdirSync(dir).filter((n) => n.endsWith(".trace")).sort();
+  } catch (e) {
+    if (e instanceof UsageError) throw e;
+    throw new UsageError(`${dir}: ${(e as Error).message}`);
+  }
+  if (names.length < 2) throw new UsageError(`${dir} holds ${names.length} trace${names.length === 1 ? "" : "s"} (*.trace); need two or more to compare`);
+  if (names.length > DIR_TRACES_MAX) throw new UsageError(`${dir} holds ${names.length} traces; at most ${DIR_TRACES_MAX} are compared pairwise`);
+  // Earlier starts first, and primaries before backups: "expected" is the one that led.
+  const traces = names.map((n) => ({ path: join(dir, n), header: openTrace(join(dir, n)).header }));
+  traces.sort((x, y) => start(x.header) - start(y.header) || rank(x.header) - rank(y.header) || x.path.localeCompare(y.path));
+  let diverged = 0;
+  let compared = 0;
+  for (let i = 0; i < traces.length; i++)
+    for (let j = i + 1; j < traces.length; j++) {
+      const a = traces[i].path;
+      const b = traces[j].path;
+      const res = diffFiles(a, b);
+      if (res.records === 0 && res.identical && !json) continue; // nothing in common: not a pair of this history
+      compared++;
+      if (!res.identical) diverged++;
+      if (json) process.stdout.write(JSON.stringify(jsonOf(a, b, res)) + "\n");
+      else process.stdout.write(`${a} vs ${b}:\n  ${res.report.join("\n  ")}\n`);
+    }
+  if (!json) process.stdout.write(`${compared} pair${compared === 1 ? "" : "s"} with instructions in common compared; ${diverged === 0 ? "no divergence" : `${diverged} diverged`}\n`);
+  return diverged === 0 ? EXIT_OK : EXIT_FAIL;
+}
+
+const start = (h: TraceHeader) => h.startIcount ?? 0;
+const rank = (h: TraceHeader) => (h.role === "primary" || h.role === "record" ? 0 : 1);
+
+function jsonOf(a: string, b: string, r: AlignedDiff): Record<string, unknown> {
+  return {
+    version: TRACE_DIFF_JSON_VERSION,
+    a,
+    b,
+    identical: r.identical,
+    records: r.records,
+    report: r.report,
+    ...(r.window ? { window: { afterIcount: r.window.afterIcount, beforeIcount: r.window.beforeIcount, end: r.window.end } } : {}),
+    ...(r.debugIcount !== undefined ? { debugIcount: r.debugIcount } : {}),
+  };
+}

@@ -11,7 +11,8 @@ import { EV } from "./events.js";
 export const CONSOLE_IN_BYTES_MAX = 4096;
 /** Output not yet drained by the host; when full the machine stops so the host drains it. */
 export const CONSOLE_OUT_BYTES_MAX = 64 * 1024;
-const STATE_VERSION = 1;
+/** 2 added receivedBytes. */
+const STATE_VERSION = 2;
 const EMPTY = new Uint8Array(0);
 
 export class Console implements Device {
@@ -31,6 +32,13 @@ export class Console implements Device {
    * byte identically and a sink can drop what a new primary re-sends.
    */
   drainedBytes = 0;
+  /**
+   * Input bytes received since boot (delivered by CONSOLE_INPUT events): the stream offset
+   * of the next input byte. Guest state like drainedBytes, so a backup that goes live
+   * knows exactly how much of the console input the old primary's log held, and asks
+   * for the rest (see src/ft/console-in.ts).
+   */
+  receivedBytes = 0;
 
   constructor(private readonly machine: Machine) {}
 
@@ -78,6 +86,7 @@ export class Console implements Device {
     if (!(bytes instanceof Uint8Array)) throw new Error("console: input event data must be bytes");
     if (bytes.length > this.freeInputBytes()) throw new Error(`console: ${bytes.length} input bytes do not fit (${this.freeInputBytes()} free)`);
     if (bytes.length === 0) this.eof = true;
+    this.receivedBytes += bytes.length;
     for (const b of bytes) {
       this.inBuf[(this.inHead + this.inLen) % CONSOLE_IN_BYTES_MAX] = b;
       this.inLen++;
@@ -88,7 +97,7 @@ export class Console implements Device {
   getState(): DeviceState {
     const pending = new Uint8Array(this.inLen);
     for (let i = 0; i < this.inLen; i++) pending[i] = this.inBuf[(this.inHead + i) % CONSOLE_IN_BYTES_MAX];
-    return { version: STATE_VERSION, input: pending, eof: this.eof, ctrl: this.ctrl, output: this.outBuf.slice(0, this.outLen), drainedBytes: this.drainedBytes };
+    return { version: STATE_VERSION, input: pending, eof: this.eof, ctrl: this.ctrl, output: this.outBuf.slice(0, this.outLen), drainedBytes: this.drainedBytes, receivedBytes: this.receivedBytes };
   }
 
   setState(s: DeviceState): void {
@@ -103,5 +112,6 @@ export class Console implements Device {
     this.outBuf.set(output);
     this.outLen = output.length;
     this.drainedBytes = s.drainedBytes as number;
+    this.receivedBytes = s.receivedBytes as number;
   }
 }

@@ -82,7 +82,7 @@ export class LocalReplaySource implements EventSource {
     }
     const where = `${req.op === DISK_READ ? "read" : "write"} ${c.seq} (blocks ${req.block}..${req.block + req.count - 1})`;
     if (c.status === DISK_STATUS.OK && local.status !== DISK_STATUS.OK)
-      throw new DivergenceError(`the backup's own disk failed ${where} ${local.attempts} times (status ${local.status}) where the primary's succeeded, at icount ${ev.icount}: its image would differ`, ev.icount, "own-disk");
+      throw new DivergenceError(`the backup's own disk failed ${where} ${local.attempts} times (status ${local.status}) where the primary's succeeded, at icount ${ev.icount}: its image would differ`, ev.icount, undefined, "own-disk");
     let out = ev;
     if (readByBackup) {
       const got = crc32(local.data!);

@@ -12,7 +12,8 @@ import { EV } from "../devices/events.js";
 import { LiveEnv } from "../replay/live.js";
 import { toEvents } from "../replay/logformat.js";
 import { DivergenceError, ReplayEnv } from "../replay/replay.js";
-import { LiveRunner, ReplayRunner } from "../replay/session.js";
+import { LiveRunner, ReplayRunner, traceDelivered } from "../replay/session.js";
+import type { Tracer } from "../trace/tracer.js";
 import { QueueSource } from "../replay/source.js";
 import type { DiskBackend, World } from "../replay/world.js";
 import type { DiskGeometry } from "../devices/disk.js";
@@ -30,6 +31,7 @@ import { AckError, LOG_BATCH_BYTES_MAX, PrimaryLog, eventBytes } from "./primary
 import { CLONE_DISK_BYTES_MAX, CLONE_DISK_CHUNK_BYTES, CLONE_DISK_READS_IN_FLIGHT, CloneAssembler, CloneError, cloneMessages } from "./clone.js";
 import { Throttle } from "./throttle.js";
 import { NetGate } from "./netgate.js";
+import { ConsoleInGate } from "./console-in.js";
 import type { NetChunk } from "../devices/nic.js";
 import { getMachineState, setMachineState, StateError } from "../vm/snapshot.js";
 import { DeviceStateError } from "../devices/device.js";
@@ -165,6 +167,23 @@ export interface NodeConfig {
    * use small ones so that a small image still travels in several chunks.
    */
   cloneDiskChunkBytes?: number;
+  /**
+   * Traces this host's execution (ftvm primary/backup --trace): called once the machine
+   * stands where this host's execution starts (boot, or a restored clone). The tracer
+   * follows the machine through a backup's go-live, so one host writes one trace.
+   */
+  tracer?: (machine: Machine, start: { role: "primary" | "backup"; epoch: number; program: string; image: Uint8Array }) => Tracer | undefined;
+  /**
+   * Keeps every event this host logs while live, with its epoch (ftvm ft --record stitches
+   * the hosts' segments into the run's log; see src/replay/segment.ts). The shell writes
+   * what it was given before any log batch leaves.
+   */
+  /** UNSAFE, for demonstrations and tests: while live, RAND reads the world without logging it, so the backup diverges. */
+  unloggedRand?: boolean;
+  recorder?: {
+    open(s: { program: string; image: Uint8Array; memBytes: number; stackBytes: number; disk?: DiskGeometry }): void;
+    add(e: Event, epoch: number): void;
+  };
 }
 
 export type DiskMode = "shared" | "non-shared";
@@ -269,6 +288,10 @@ export class FtNode {
   paired = true;
   /** Primary: the backup's lag, and how much the primary holds itself back because of it. */
   private readonly throttle: Throttle;
+  /** Console input's durability while live (see console-in.ts). */
+  readonly consoleIn = new ConsoleInGate();
+  /** This host's execution trace (see NodeConfig.tracer); the shell flushes it. */
+  tracer?: Tracer;
 
   constructor(readonly cfg: NodeConfig) {
     this.throttle = new Throttle(cfg.lagThresholdMs);
@@ -281,6 +304,7 @@ export class FtNode {
     this.epoch = s.epoch;
     this.program = s.program;
     this.backupReads = this.localDisk !== undefined && this.cfg.backupReads === true;
+    this.tracer = this.cfg.tracer?.(this.machine, { role: "primary", epoch: s.epoch, program: s.program, image: encodeImage(s.image) });
     this.becomeLive(1, 0);
     const actions: Action[] = [];
     if (s.withBackup) {
@@ -318,6 +342,8 @@ export class FtNode {
     this.backupReads = this.localDisk !== undefined && m.backupReads === true;
     this.epoch = m.epoch as number;
     this.role = "backup";
+    this.program = typeof m.program === "string" ? m.program : "";
+    this.tracer = this.cfg.tracer?.(this.machine, { role: "backup", epoch: this.epoch, program: this.program, image: new Uint8Array(m.image) });
     this.startReplay();
     this.detector = new FailureDetector({ timeoutMs: this.cfg.timeoutMs, heartbeatMs: this.cfg.heartbeatMs }, nowMs);
     return [this.newsAction(`backup of epoch ${this.epoch}`, { event: "start" })];
@@ -365,6 +391,7 @@ export class FtNode {
       throw e;
     }
     this.cloneIn = undefined;
+    this.tracer = this.cfg.tracer?.(this.machine, { role: "backup", epoch: this.epoch, program: this.program, image: c.image });
     const env = this.startReplay();
     env.lastLsn = c.lsn;
     env.lastUs = c.lastUs;
@@ -372,6 +399,10 @@ export class FtNode {
     // Output the primary released before the snapshot but the sink may not have: ours to
     // re-send if we go live (the sink drops what it has).
     this.pendingOut = c.unsunk;
+    // Everything before the first unsunk byte reached the sink (all of it, when none is
+    // unsunk): were this host to go live with the guest halted and nothing to re-send, no
+    // acknowledgement would ever tell it so, and it would wait to finish forever.
+    this.primaryReleased = c.unsunk.length > 0 ? c.unsunk[0].offset : this.bus.console.drainedBytes;
     this.net.keep(c.netKept);
     this.pendingBytes = c.unsunk.reduce((n, o) => n + o.bytes.length, 0);
     this.role = "backup";
@@ -402,9 +433,9 @@ export class FtNode {
   private startReplay(): ReplayEnv {
     const source = new QueueSource();
     this.localReplay = this.localDisk ? new LocalReplaySource(source, this.bus, this.localDisk, this.backupReads) : undefined;
-    const env = new ReplayEnv(this.bus, this.localReplay ?? source);
+    const env = new ReplayEnv(this.bus, this.localReplay ?? source, { stopAfterInput: !!this.tracer });
     this.bus.env = env;
-    this.replay = { env, source, runner: new ReplayRunner(this.bus, env, { sliceIcount: this.cfg.sliceIcount }) };
+    this.replay = { env, source, runner: new ReplayRunner(this.bus, env, { sliceIcount: this.cfg.sliceIcount, tracer: this.tracer }) };
     return env;
   }
 
@@ -624,11 +655,15 @@ export class FtNode {
         // --backup-reads: a read's bytes stay out of the log; the backup reads its own image.
         this.plog?.add(this.backupReads && e.kind === EV.DISK_DONE ? { ...e, data: withoutReadData(e.data as DiskCompletion) } : e);
         this.net.noteLogged(e, this.bus.nic);
+        this.consoleIn.noteLogged(e);
+        this.cfg.recorder?.add(e, this.epoch);
       },
-      { firstLsn, startUs },
+      { firstLsn, startUs, unloggedRand: this.cfg.unloggedRand, stopAfterInput: !!this.tracer, onDelivered: this.tracer ? traceDelivered(this.tracer) : undefined },
     );
     this.bus.env = this.live;
-    this.liveRunner = new LiveRunner(this.bus, this.live, { maxIcount: this.cfg.crashAtIcount, sliceIcount: this.cfg.sliceIcount });
+    this.consoleIn.startFrom(this.bus.console.receivedBytes, this.bus.console.inputEnded());
+    this.cfg.recorder?.open({ program: this.program, image: encodeImage(this.machine.image), memBytes: this.machine.memBytes, stackBytes: this.machine.stackBytes, disk: this.diskGeometry() });
+    this.liveRunner = new LiveRunner(this.bus, this.live, { maxIcount: this.cfg.crashAtIcount, sliceIcount: this.cfg.sliceIcount, tracer: this.tracer });
   }
 
   // ---- invariants ------------------------------------------------------------------
@@ -834,6 +869,9 @@ export class FtNode {
     const env = this.replay!.env;
     const t = this.goLiveTimes!;
     const resent = this.pendingOut.reduce((n, c) => n + c.bytes.length, 0);
+    // What the old primary knew had reached the sink did: a guest that already halted,
+    // with nothing to re-send, finishes without waiting for an acknowledgement.
+    if (this.primaryReleased > this.sinkDelivered) this.sinkDelivered = this.primaryReleased;
     actions.push(...this.release(this.pendingOut));
     const netResent = this.net.takeKept();
     if (netResent.length > 0) actions.push({ kind: "net-out", epoch, chunks: netResent });
@@ -851,6 +889,8 @@ export class FtNode {
       this.bus.disk.setState(this.bus.disk.getState());
     }
     this.becomeLive(env.lastLsn + 1, env.lastUs);
+    this.tracer?.liveMark(epoch);
+    this.tracer?.flush();
     this.role = "alone";
     actions.push(
       this.newsAction(`went live at icount ${this.machine.icount} in epoch ${epoch}: primary failed: ${this.peerFailed}`, {
@@ -1197,6 +1237,9 @@ export class FtNode {
   /** Ships the current batch (with a PROGRESS mark), or releases output when alone. */
   private flush(nowMs: number): Action[] {
     this.lastFlushMs = nowMs;
+    // The trace reaches its file before the log that covers it leaves: a primary killed
+    // later has traced every instruction its backup will replay.
+    this.tracer?.flush();
     if (this.role === "alone") {
       this.diskGate?.releaseAll();
       return this.release(this.gate.releaseAll());
@@ -1284,7 +1327,7 @@ export class FtNode {
     try {
       r = rp.runner.step(this.machine.icount, until);
     } catch (e) {
-      if (e instanceof DivergenceError) return { actions: this.halt(`replay diverged: ${e.message}`, 1, e.cause === "own-disk" ? "disk-failed" : "diverged"), idle: true };
+      if (e instanceof DivergenceError) return { actions: this.diverged(e), idle: true };
       throw e;
     }
     this.collectReplayOutput();
@@ -1318,13 +1361,21 @@ export class FtNode {
       try {
         r = rp.runner.step(this.machine.icount);
       } catch (e) {
-        if (e instanceof DivergenceError) return this.halt(`replay diverged: ${e.message}`, 1, e.cause === "own-disk" ? "disk-failed" : "diverged");
+        if (e instanceof DivergenceError) return this.diverged(e);
         throw e;
       }
       this.collectReplayOutput();
       if (r === "end") this.replayEnded = true;
       if (r === "needs-log" || r === "end" || r === "halted" || r === "trapped") return [];
     }
+  }
+
+  /** Replay diverged from the primary's log: say where (the launcher's policy decides what follows), and halt. */
+  private diverged(e: DivergenceError): Action[] {
+    const pc = e.pc;
+    const line = pc !== undefined ? this.machine.image.lines[pc] : undefined;
+    const where = `icount ${e.icount}${pc !== undefined ? `, pc ${pc}` : ""}${line ? ` [${line}]` : ""}`;
+    return [this.newsAction(`divergence at ${where}: ${e.message}`, { event: "divergence", icount: e.icount, ...(pc !== undefined ? { pc } : {}), ...(line ? { line } : {}), reason: e.message }), ...this.halt(`replay diverged: ${e.message}`, 1, e.cause === "own-disk" ? "disk-failed" : "diverged")];
   }
 
   private halt(reason: string, code: number, cause: HaltCause): Action[] {
@@ -1334,6 +1385,24 @@ export class FtNode {
 
   private newsAction(text: string, data: Record<string, unknown>): Action {
     return { kind: "news", text, data: { ...data, role: this.role, epoch: this.epoch } };
+  }
+
+  /** Console input for the guest, while live (see console-in.ts); false when it cannot take it now. */
+  postConsole(bytes: Uint8Array): boolean {
+    if (!this.live || this.replay || !this.live.postConsole(bytes)) return false;
+    this.consoleIn.posted += bytes.length;
+    return true;
+  }
+
+  /** The console input ended (after everything posted). */
+  endConsole(): void {
+    if (this.live && !this.replay) this.live.endConsole();
+  }
+
+  /** How far console input is durable: acknowledged by the backup, or logged when alone. */
+  consoleInDurable(): { offset: number; eof: boolean } {
+    if (this.live && !this.replay) this.consoleIn.durableThrough(this.plog ? this.plog.ackedLsn : this.live.lastLsn);
+    return { offset: this.consoleIn.durableOffset, eof: this.consoleIn.durableEof };
   }
 
   /** Console output, network output or disk writes wait for acknowledgements. */

@@ -22,6 +22,9 @@ import { SINK_SERVICE } from "./sink.js";
 import { realWorld } from "./world.js";
 import { HostError } from "./errors.js";
 import { SwitchLink } from "./switch-link.js";
+import { HostTrace, TRACE_FLUSH_INTERVAL_MS } from "./host-trace.js";
+import { ConsoleInLink } from "./console-input.js";
+import { HostRecord, RECORD_FLUSH_INTERVAL_MS } from "./host-record.js";
 
 /** The service name doubles as the protocol's version: "/2" added the cluster id to hello. */
 export const LOG_SERVICE = "ftvm-log/2";
@@ -79,6 +82,13 @@ export interface FtOptions {
   listenPort?: number;
   /** Called once the log channel listens (the launcher learns the URL from it). */
   onListening?(url: string): void;
+  /** Write this host's execution trace here (see host-trace.ts), a record every traceIntervalIcount instructions and after every event. */
+  tracePath?: string;
+  traceIntervalIcount?: number;
+  /** Write every event this host logs while live, with its epoch, here (see host-record.ts). */
+  recordSegmentPath?: string;
+  /** UNSAFE (demonstrations, tests): while live, RAND is not logged, so a backup diverges at the first one. */
+  unloggedRand?: boolean;
 }
 
 export interface PrimaryOptions extends FtOptions {
@@ -129,9 +139,15 @@ export class FtHost {
   /** Bytes written to log channels this host has replaced (the status line reports the sum). */
   private logChannelBytesBefore = 0;
   private mipsWindow = { at: performance.now(), icount: 0, mips: 0 };
+  private readonly trace?: HostTrace;
+  private readonly record?: HostRecord;
+  /** Console input from the launcher's stdin, through the sink's channel (see console-input.ts). */
+  private readonly consoleIn = new ConsoleInLink(() => this.node);
 
   constructor(private readonly o: FtOptions) {
     this.arbiter = new ArbiterClient(o.arbiterUrl, o.secret, o.cluster);
+    if (o.tracePath) this.trace = new HostTrace(o.tracePath, this.id, o.traceIntervalIcount);
+    if (o.recordSegmentPath) this.record = new HostRecord(o.recordSegmentPath, this.id);
     if (o.switchUrl) this.netLink = new SwitchLink(o.switchUrl, o.secret, this.id, () => this.node, () => this.poke(), () => this.cluster, (why) => this.haltFor(why));
     this.node = new FtNode({
       id: this.id,
@@ -144,6 +160,9 @@ export class FtHost {
       world: { ...realWorld(o.guestHostId), ...(this.netLink ? { net: this.netLink.queue } : {}) },
       attachEngine: o.interpret ? undefined : (m) => attachEngine(m),
       backupReads: o.backupReads,
+      tracer: this.trace?.open,
+      recorder: this.record,
+      unloggedRand: o.unloggedRand,
     });
     // SIGUSR1 drops the log channel's connection (a blip: both hosts live on, and the
     // backup reconnects). SIGUSR2 cuts the log channel without closing it: a partition.
@@ -181,6 +200,8 @@ export class FtHost {
   private readonly io: NodeIo = {
     send: (msg) => {
       if (msg.t === "log") {
+        // The segment holds every event before the backup may have it (see host-record.ts).
+        this.record?.flush();
         const ev = msg.events as unknown[][];
         if (ev.length && this.sentAt.length < 100_000) this.sentAt.push({ lsn: ev[ev.length - 1][0] as number, at: this.now() });
       }
@@ -217,6 +238,8 @@ export class FtHost {
       this.sink?.send({ t: "news", host: this.id, pid: process.pid, text, ...data });
     },
     done: (data) => {
+      this.trace?.close();
+      this.record?.close();
       this.sink?.send({
         t: "done",
         host: this.id,
@@ -231,6 +254,8 @@ export class FtHost {
       this.finished?.();
     },
     halt: (_reason, code) => {
+      this.trace?.close();
+      this.record?.close();
       this.stopped = true;
       this.haltCode = code;
       for (const t of this.timers) clearInterval(t);
@@ -239,13 +264,17 @@ export class FtHost {
       setTimeout(() => process.exit(code), EXIT_DELAY_MS);
     },
     crash: (icount) => {
+      this.trace?.flush();
+      this.record?.flush();
       log(`crashing on purpose at icount ${icount} (--crash-at-icount)`);
       process.kill(process.pid, "SIGKILL");
     },
     reconnect: (lsn) => void this.reconnect(lsn),
     // The network link sends its marks once per batch; a halted host sends nothing more.
     after: () => {
-      if (!this.stopped) this.netLink?.sync();
+      if (this.stopped) return;
+      this.netLink?.sync();
+      this.consoleIn.sync();
     },
   };
 
@@ -350,8 +379,14 @@ export class FtHost {
     for (;;) {
       try {
         const ch = await connect(this.o.sinkUrl, this.o.secret, SINK_SERVICE);
-        ch.send(helloMsg(this.id, this.cluster));
+        ch.send({ t: "hello", host: this.id, cluster: this.cluster });
+        this.consoleIn.attach(ch);
         ch.on("message", (m) => {
+          if (this.consoleIn.onMessage(m)) {
+            this.consoleIn.sync();
+            this.poke();
+            return;
+          }
           // Output of another cluster, or output that differs from what the sink wrote, can never be delivered.
           if (m.t === "wrong-cluster" || (m.t === "out-refused" && m.diverged === true)) return this.haltFor(`the console sink refused this host: ${String(m.reason)}`);
           if (m.t === "out-ack" || m.t === "out-refused") {
@@ -407,6 +442,8 @@ export class FtHost {
       }, this.o.heartbeatMs),
     );
     this.timers.push(setInterval(() => this.sink?.send({ t: "status", status: this.status() }), STATUS_INTERVAL_MS));
+    if (this.trace) this.timers.push(setInterval(() => this.trace!.flush(), TRACE_FLUSH_INTERVAL_MS));
+    if (this.record) this.timers.push(setInterval(() => this.record!.flush(), RECORD_FLUSH_INTERVAL_MS));
   }
 
   status(): HostStatus {
@@ -494,6 +531,8 @@ export class FtHost {
     if (this.haltCode !== undefined) await new Promise(() => undefined);
     this.stopped = true;
     for (const t of this.timers) clearInterval(t);
+    this.trace?.close();
+    this.record?.close();
     await new Promise((r) => setTimeout(r, EXIT_DELAY_MS));
     this.peer?.close("guest finished");
     this.sink?.close("guest finished");

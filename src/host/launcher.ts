@@ -26,6 +26,10 @@ import { startClusterSwitch } from "./launcher-net.js";
 import { type RunEvent, type RunEventBody, RunEvents } from "./run-events.js";
 import { RunTally, formatSummary } from "./run-summary.js";
 import { HostError } from "./errors.js";
+import { type TraceFileInfo, TraceDir } from "./launcher-trace.js";
+import { ConsoleInServer } from "./console-input.js";
+import { ESCAPE_HELP, EscapeReader } from "./console-keys.js";
+import { type StitchResult, stitchRun } from "./stitch.js";
 import { SLOW_BACKUP_RUN_MS, SLOW_BACKUP_STOP_MS, slowProcess } from "./slow-backup.js";
 
 /** A launch option the launcher refuses (the CLI prints it in one line and exits 2, as for a usage error). */
@@ -106,8 +110,23 @@ export interface ClusterOptions {
   interpret?: boolean;
   /** Serve network clients on this [HOST:]PORT through the virtual switch. */
   listen?: string;
+  /** Every host writes its execution trace in this directory (see launcher-trace.ts). */
+  traceDir?: string;
+  traceIntervalIcount?: number;
+  /** Write the run's log here: one .ftlog stitched from every live host's segment (see stitch.ts). */
+  record?: string;
+  /** UNSAFE: hosts do not log RAND while live, so backups diverge (to demonstrate divergence caught live). */
+  unloggedRand?: boolean;
+  /** What follows a backup's divergence: it halts and a new backup is cloned (default), or the run stops. */
+  onDivergence?: "halt-backup" | "stop";
   /** Where guest output goes (default stdout). */
   write?: (b: Uint8Array) => void;
+  /**
+   * The guest's console input (the CLI gives its stdin): held here until durable, sent to
+   * whichever host is live (see console-input.ts). On a terminal it also carries the
+   * crash keys behind an escape prefix (see console-keys.ts).
+   */
+  input?: NodeJS.ReadableStream & { isTTY?: boolean; setRawMode?(mode: boolean): unknown };
   /** Every host's status line as it arrives (every 250 ms), e.g. for a benchmark's log counts. */
   onStatus?: (s: HostStatus) => void;
   /** Where the summary and log lines go (default stderr). */
@@ -153,6 +172,14 @@ export interface ClusterResult {
   arbiterRestarts: number;
   /** Re-sent output refused because it differed from what was written: by the console sink, the shared disk, the switch. */
   divergences: { sink: number; disk: number; switch: number };
+  /** With traceDir: every host's trace, renamed by host and epochs. */
+  traces?: TraceFileInfo[];
+  /** With input: bytes read, and how often (and how much) input went again to a new primary. */
+  consoleInput?: { readBytes: number; durableBytes: number; resends: number; resentBytes: number };
+  /** With record: the stitched log's events, epochs and how it ended. */
+  record?: StitchResult;
+  /** Divergences the backups caught live (replay disagreed with the log): where, and why. */
+  liveDivergences: { pid?: number; icount: number; pc?: number; line?: string; reason: string }[];
 }
 
 export async function runCluster(o: ClusterOptions): Promise<number> {
@@ -169,6 +196,15 @@ export async function runClusterDetailed(o: ClusterOptions): Promise<ClusterResu
     }
   }
   const secret = randomBytes(24).toString("hex");
+  const traceDir = o.traceDir !== undefined ? new TraceDir(o.traceDir, o.traceIntervalIcount) : undefined;
+  // Each host's log segment goes in a directory of this run; the run's log is stitched from them at the end.
+  const segments = o.record !== undefined ? { dir: mkdtempSync(join(tmpdir(), "ftvm-segments-")), paths: [] as string[] } : undefined;
+  const segmentArgs = (): string[] => {
+    if (!segments) return [];
+    const path = join(segments.dir, `host-${segments.paths.length + 1}.ftseg`);
+    segments.paths.push(path);
+    return ["--record-segment", path];
+  };
   const info = o.info ?? ((s: string) => process.stderr.write(s));
   const tty = !o.quiet && !o.info && process.stderr.isTTY === true;
   const write = o.write ?? ((b: Uint8Array) => process.stdout.write(b));
@@ -207,7 +243,7 @@ export async function runClusterDetailed(o: ClusterOptions): Promise<ClusterResu
     if (!tty) return;
     clearStatus();
     const lines = [...statuses.values()].filter((s) => s.role !== "halted" && alive(s.pid)).map(statusLine);
-    lines.push("keys: p crash primary · b crash backup · a crash arbiter · q quit");
+    lines.push(ESCAPE_HELP);
     process.stderr.write(lines.join("\n") + "\n");
     statusLines = lines.length;
   };
@@ -221,6 +257,7 @@ export async function runClusterDetailed(o: ClusterOptions): Promise<ClusterResu
   setLogger((l) => logLine(`launcher: ${l}`));
 
   const kills: { role: string; at: number; pid?: number }[] = [];
+  const liveDivergences: ClusterResult["liveDivergences"] = [];
   /** A kill carried out: remembered (failover times count from it) and on the stream. */
   const noteKill = (role: "primary" | "backup" | "arbiter", pid: number | undefined, by: "script" | "user" | "self", epoch?: number) => {
     kills.push({ role, at: Date.now(), pid });
@@ -257,7 +294,10 @@ export async function runClusterDetailed(o: ClusterOptions): Promise<ClusterResu
   let ready = false;
   const earlyNews: [string, Record<string, unknown>, string][] = [];
   const firstWriteAt = new Map<number, number>();
+  // Console input: paused while the held input is at its bound, resumed as it becomes durable.
+  const consoleIn = o.input ? new ConsoleInServer((l) => logLine(`launcher: ${l}`), () => o.input?.resume()) : undefined;
   const sink = await startSink(secret, {
+    consoleIn,
     write: (b) => {
       if (!firstWriteAt.has(sink.state.epoch)) {
         firstWriteAt.set(sink.state.epoch, Date.now());
@@ -276,9 +316,11 @@ export async function runClusterDetailed(o: ClusterOptions): Promise<ClusterResu
       const icountPerSec = prev && now > prev.at ? Math.max(0, Math.round(((s.icount - prev.icount) * 1000) / (now - prev.at))) : undefined;
       noteRole(s.host, s.pid, s.role, s.epoch);
       emit({ ...statusFields(s), ...(icountPerSec !== undefined ? { icountPerSec } : {}) });
+      traceDir?.noteEpoch(s.host, s.epoch);
       o.onStatus?.(s);
     },
     news: (host, text, data) => {
+      traceDir?.noteEpoch(host, data.epoch);
       const pid = Number(data.pid);
       emit({ type: "news", host, pid, event: String(data.event), ...(typeof data.role === "string" ? { role: data.role } : {}), ...(data.epoch !== undefined ? { epoch: Number(data.epoch) } : {}), text });
       // News carries the host's role as of the event: fresher than its last status line.
@@ -291,6 +333,9 @@ export async function runClusterDetailed(o: ClusterOptions): Promise<ClusterResu
     },
     diverged: (host, epoch, offset, reason) => emit({ type: "divergence", where: "sink", host, epoch, offset, reason }),
     done: (_host, data) => {
+      // A guest that finishes while the launcher already stops (the user's quit, a divergence
+      // under --on-divergence stop) does not make the run a success.
+      if (stopping) return;
       done = data;
       finish?.();
     },
@@ -451,6 +496,7 @@ export async function runClusterDetailed(o: ClusterOptions): Promise<ClusterResu
     sink.url,
     ...(diskServer ? ["--disk-server", diskServer.url] : []),
     ...hb,
+    ...(o.unloggedRand ? ["--unlogged-rand"] : []),
     ...(o.logBufferBytes ? ["--log-buffer-bytes", o.logBufferBytes] : []),
     ...(o.lagThresholdMs !== undefined ? ["--lag-threshold-ms", String(o.lagThresholdMs)] : []),
   ];
@@ -475,6 +521,8 @@ export async function runClusterDetailed(o: ClusterOptions): Promise<ClusterResu
     ...ownImage(true),
     ...(o.backupReads ? ["--backup-reads"] : []),
     ...common,
+    ...(traceDir?.hostArgs() ?? []),
+    ...segmentArgs(),
     ...(o.crashPrimaryAtIcount !== undefined ? ["--crash-at-icount", String(o.crashPrimaryAtIcount), ...(o.respawn === false ? [] : ["--crash-only-paired"])] : []),
   ]);
   const backup = await spawnChild("backup", [
@@ -483,6 +531,8 @@ export async function runClusterDetailed(o: ClusterOptions): Promise<ClusterResu
     ...ownImage(true),
     ...common,
     ...slow,
+    ...(traceDir?.hostArgs() ?? []),
+    ...segmentArgs(),
     ...(o.crashBackupAtIcount !== undefined ? ["--crash-at-icount", String(o.crashBackupAtIcount)] : []),
   ]);
 
@@ -698,7 +748,7 @@ export async function runClusterDetailed(o: ClusterOptions): Promise<ClusterResu
       startSpare();
       return;
     }
-    const args = ["--join", p.url, ...ownImage(false), ...common, ...slow];
+    const args = ["--join", p.url, ...ownImage(false), ...common, ...slow, ...(traceDir?.hostArgs() ?? []), ...segmentArgs()];
     joiner = { role: "backup", proc: undefined as never, exited: false };
     void spawnChild("backup", args).then((c) => {
       joiner = c;
@@ -711,7 +761,7 @@ export async function runClusterDetailed(o: ClusterOptions): Promise<ClusterResu
   function startSpare(): void {
     if (o.respawn === false || o.spare === false || stopping || done || spare || respawnGaveUp) return;
     spare = { role: "backup", proc: undefined as never, exited: false };
-    void spawnChild("backup", ["--join-stdin", ...ownImage(false), ...common, ...slow]).then((c) => {
+    void spawnChild("backup", ["--join-stdin", ...ownImage(false), ...common, ...slow, ...(traceDir?.hostArgs() ?? []), ...segmentArgs()]).then((c) => {
       if (stopping || done) c.proc.kill("SIGTERM");
       spare = c;
     });
@@ -728,6 +778,15 @@ export async function runClusterDetailed(o: ClusterOptions): Promise<ClusterResu
     const ev = d.event;
     const pid = Number(d.pid);
     const epoch = Number(d.epoch);
+    if (ev === "divergence") {
+      const reason = String(d.reason);
+      liveDivergences.push({ pid: Number.isFinite(pid) ? pid : undefined, icount: Number(d.icount), pc: typeof d.pc === "number" ? d.pc : undefined, line: typeof d.line === "string" ? d.line : undefined, reason });
+      emit({ type: "divergence", where: "replay", host, ...(Number.isFinite(epoch) ? { epoch } : {}), reason: `at icount ${Number(d.icount)}: ${reason}` });
+      if (o.onDivergence === "stop") {
+        logLine(`launcher: a backup diverged (${text}); stopping the run (--on-divergence stop)`);
+        finish?.();
+      }
+    }
     // Keep the arbiter's state fresh (see lastArbiterState) whenever the pair changes.
     if (ev === "start" || ev === "paired" || ev === "paired-backup" || ev === "live" || ev === "alone") void refreshArbiterState().catch(() => undefined);
     const now = Date.now();
@@ -850,22 +909,39 @@ export async function runClusterDetailed(o: ClusterOptions): Promise<ClusterResu
   timers.push(setInterval(renderStatus, 250));
 
   let interrupted = false;
-  const stdin = process.stdin;
-  const keys = !o.info && stdin.isTTY === true;
-  const onKey = (k: Buffer) => {
-    const c = k.toString();
-    if (c === "p") void crash("primary", false);
-    else if (c === "b") void crash("backup", false);
-    else if (c === "a") crashArbiter("user");
-    else if (c === "q" || c === "\u0003") {
-      interrupted = true;
-      finish?.();
+  const stdin = o.input ?? process.stdin;
+  const keys = !o.info && stdin.isTTY === true && typeof stdin.setRawMode === "function";
+  const escapes = new EscapeReader();
+  const toGuest = (bytes: Uint8Array) => {
+    if (!consoleIn || bytes.length === 0 || consoleIn.hold.eofAt !== undefined) return;
+    if (!consoleIn.push(bytes)) stdin.pause();
+  };
+  const onInput = (chunk: Buffer) => {
+    if (!keys) return toGuest(new Uint8Array(chunk));
+    const { guest, commands } = escapes.feed(new Uint8Array(chunk));
+    toGuest(guest);
+    for (const c of commands) {
+      if (c === "crash-primary") void crash("primary", false);
+      else if (c === "crash-backup") void crash("backup", false);
+      else if (c === "crash-arbiter") crashArbiter("user");
+      else if (c === "help") logLine(ESCAPE_HELP);
+      else if (c === "end-input") onInputEnd();
+      else {
+        interrupted = true;
+        finish?.();
+      }
     }
   };
-  if (keys) {
-    stdin.setRawMode(true);
+  const onInputEnd = () => {
+    if (!consoleIn) return;
+    consoleIn.hold.end();
+    consoleIn.pump();
+  };
+  if (keys) stdin.setRawMode!(true);
+  if (keys || consoleIn) {
+    stdin.on("data", onInput);
+    stdin.on("end", onInputEnd);
     stdin.resume();
-    stdin.on("data", onKey);
   }
   const onSigint = () => {
     interrupted = true;
@@ -881,9 +957,10 @@ export async function runClusterDetailed(o: ClusterOptions): Promise<ClusterResu
   process.off("SIGINT", onSigint);
   process.off("SIGUSR1", onCrashPrimary);
   process.off("SIGUSR2", onCrashBackup);
-  if (keys) {
-    stdin.off("data", onKey);
-    stdin.setRawMode(false);
+  if (keys || consoleIn) {
+    stdin.off("data", onInput);
+    stdin.off("end", onInputEnd);
+    if (keys) stdin.setRawMode!(false);
     stdin.pause();
   }
   // Give the finishing host a moment to close cleanly, then stop everything we started.
@@ -906,6 +983,29 @@ export async function runClusterDetailed(o: ClusterOptions): Promise<ClusterResu
       rmSync(ownImages.dir, { recursive: true, force: true });
     }
   }
+  const traced = traceDir?.finish();
+  let recorded: StitchResult | undefined;
+  let recordLine: string | undefined;
+  if (segments && o.record) {
+    try {
+      recorded = stitchRun(segments.paths, o.record);
+      recordLine = recorded
+        ? `  log: ${recorded.events.toLocaleString("en-US")} events (${recorded.bytes.toLocaleString("en-US")} bytes) stitched from ${recorded.epochs.length} epoch${recorded.epochs.length === 1 ? "" : "s"} of live hosts into ${o.record}` +
+          (recorded.ended ? "; replay it with ftvm replay" : `; it ends at lsn ${recorded.lastLsn} without an END mark${recorded.gap ? ` (${recorded.gap})` : ""}`)
+        : `  log: no host logged anything; ${o.record} was not written`;
+      rmSync(segments.dir, { recursive: true, force: true });
+    } catch (e) {
+      // The segments stay for a look when they could not be stitched.
+      recordLine = `  log: stitching the hosts' segments (in ${segments.dir}) failed: ${(e as Error).message}`;
+    }
+  }
+  // What the run's options add to the summary: on the stream (the end event) like everything else in it.
+  const extraLines = [
+    ...(traced?.lines ?? []),
+    ...(consoleIn ? consoleIn.summary().split("\n").filter(Boolean) : []),
+    ...divergenceSummary(liveDivergences, o.onDivergence ?? "halt-backup"),
+    ...(recordLine ? [recordLine] : []),
+  ];
   clearStatus();
   try {
     rmSync(control);
@@ -929,6 +1029,7 @@ export async function runClusterDetailed(o: ClusterOptions): Promise<ClusterResu
     ...(net ? { net: { ...net.sw.stats } } : {}),
     cluster,
     arbiterRestarts,
+    ...(extraLines.length > 0 ? { extraLines } : {}),
   });
   const text = formatSummary(tally);
   emit({ type: "summary", code, text, failovers: tally.failoverCount, clones: tally.cloneCount, kills: tally.kills, unprotectedMs: tally.unprotectedMs });
@@ -958,6 +1059,10 @@ export async function runClusterDetailed(o: ClusterOptions): Promise<ClusterResu
     cluster,
     arbiterRestarts,
     divergences: { sink: sink.state.divergences, disk: diskServer?.stats.diverged ?? 0, switch: net?.sw.stats.diverged ?? 0 },
+    ...(traced ? { traces: traced.traces } : {}),
+    ...(recorded ? { record: recorded } : {}),
+    liveDivergences,
+    ...(consoleIn ? { consoleInput: { readBytes: consoleIn.readBytes, durableBytes: consoleIn.hold.base, resends: consoleIn.resends, resentBytes: consoleIn.resentBytes } } : {}),
   };
 }
 
@@ -994,4 +1099,15 @@ function runOptions(o: ClusterOptions): Record<string, unknown> {
   const out: Record<string, unknown> = {};
   for (const [k, v] of Object.entries(o)) if (v !== undefined && typeof v !== "function" && k !== "ui") out[k] = v;
   return out;
+}
+
+/** The summary's lines about divergences the backups caught live (none: none). */
+function divergenceSummary(ds: ClusterResult["liveDivergences"], policy: string): string[] {
+  if (ds.length === 0) return [];
+  const first = ds[0];
+  const where = `icount ${first.icount.toLocaleString("en-US")}${first.pc !== undefined ? `, pc ${first.pc}` : ""}${first.line ? ` [${first.line}]` : ""}`;
+  return [
+    `  divergence caught live: ${ds.length} time${ds.length === 1 ? "" : "s"}; the first by the backup${first.pid !== undefined ? ` pid ${first.pid}` : ""} at ${where}: ${first.reason}`,
+    `    (--on-divergence ${policy}: ${policy === "stop" ? "the run was stopped" : "the backup halted; a new one is cloned from the primary"})`,
+  ];
 }

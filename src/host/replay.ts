@@ -11,6 +11,7 @@ import { Machine } from "../vm/machine.js";
 import type { Trap } from "../vm/trap.js";
 import { attachEngine } from "./engine.js";
 import { ChunkFile, LogFileSource } from "./files.js";
+import type { LogHeader } from "../replay/logformat.js";
 import { realWorld } from "./world.js";
 
 export interface ReplayRunOptions {
@@ -40,6 +41,13 @@ export interface ReplayRunResult {
 
 const PROGRESS_INTERVAL_MS = 250;
 
+/** Where a stitched log's history passed to another host (not a pair's new epoch on the same host). */
+function takeoverPoints(epochs: LogHeader["epochs"]): { icount: number; epoch: number }[] {
+  const out: { icount: number; epoch: number }[] = [];
+  for (let i = 1; i < (epochs?.length ?? 0); i++) if (epochs![i].host !== epochs![i - 1].host) out.push({ icount: epochs![i].liveIcount, epoch: epochs![i].epoch });
+  return out;
+}
+
 export function runReplay(o: ReplayRunOptions): ReplayRunResult {
   const source = new LogFileSource(o.logPath);
   const h = source.header;
@@ -62,11 +70,19 @@ export function runReplay(o: ReplayRunOptions): ReplayRunResult {
   let outcome: ReplayRunResult["outcome"];
   let lastProgress = Date.now();
   const started = lastProgress;
+  // A log stitched from an FT run (ftvm ft --record): its trace marks where each new host
+  // went live, as that host's own trace does, so trace diff compares each host's trace
+  // with the part of the run it executed.
+  const takeovers = tracer ? takeoverPoints(h.epochs) : [];
   try {
     for (;;) {
+      while (takeovers.length > 0 && machine.icount >= takeovers[0].icount) {
+        if (machine.icount === takeovers[0].icount) tracer!.liveMark(takeovers[0].epoch);
+        takeovers.shift();
+      }
       const ev = source.peek();
       if (ev && ev.kind === EV.END && machine.icount === ev.icount) reason = (ev.data as { reason: string }).reason;
-      const r = runner.step(machine.icount);
+      const r = runner.step(machine.icount, takeovers[0]?.icount);
       const out = bus.console.drainOutput();
       if (out.length > 0) o.output(out);
       for (const ch of bus.nic.drainOutput()) {

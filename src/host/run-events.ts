@@ -44,6 +44,8 @@ export interface EndEvent {
   ownImages?: { dir: string; copiedBack?: string };
   net?: Record<string, number>;
   cluster?: string;
+  /** Summary lines the run's options add (trace files, console input, divergences caught live, the stitched log). */
+  extraLines?: string[];
   arbiterRestarts: number;
 }
 

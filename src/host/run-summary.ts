@@ -192,6 +192,7 @@ export function formatSummary(t: RunTally): string {
     `  unprotected (the guest ran without a paired backup): ${(t.unprotectedMs / 1000).toFixed(1)} s of ${(e.elapsedMs / 1000).toFixed(1)} s` +
       (t.pairFormedMs !== undefined ? `; the first pair formed ${(t.pairFormedMs / 1000).toFixed(1)} s after the launch` : "; no pair ever formed"),
   );
+  for (const l of e.extraLines ?? []) lines.push(l);
   if (e.net) lines.push(netLine(e.net));
   return lines.join("\n") + "\n";
 }

@@ -10,6 +10,7 @@
 //   host → sink  {t:"out", cluster, epoch, offset, bytes}
 //   sink → host  {t:"out-ack", delivered} | {t:"out-refused", reason, delivered, epoch?, diverged?}
 //   host → sink  {t:"status"|"news"|"done", ...}
+//   console input: {t:"in-from"|"in-durable"} and back {t:"in"|"in-eof"} (src/host/console-input.ts)
 import { SinkState } from "../ft/sink.js";
 import { HOST_ID_CHARS_MAX, clusterIdProblem } from "../arbiter/core.js";
 import type { Channel, Server } from "../transport/channel.js";
@@ -50,6 +51,8 @@ export interface SinkCallbacks {
   done?(host: string, data: Record<string, unknown>): void;
   /** Output refused as a divergence (re-sent bytes that differ from what was written). */
   diverged?(host: string, epoch: number, offset: number, reason: string): void;
+  /** Console input for the guest (ConsoleInServer); without it, hosts' asks are ignored. */
+  consoleIn?: { from(ch: Channel, host: string, epoch: number, offset: number): void; durable(host: string, offset: number): void };
 }
 
 /**
@@ -113,6 +116,12 @@ export async function startSink(secret: string, cb: SinkCallbacks, port = 0, clu
             return cb.news?.(String(m.host), String(m.text), m);
           case "done":
             return cb.done?.(String(m.host), m);
+          case "in-from":
+            if (!Number.isSafeInteger(m.epoch) || !Number.isSafeInteger(m.offset) || (m.offset as number) < 0) return ch.refuse(CLOSE_MALFORMED, "in-from needs epoch and offset");
+            return cb.consoleIn?.from(ch, host, m.epoch as number, m.offset as number);
+          case "in-durable":
+            if (!Number.isSafeInteger(m.offset) || (m.offset as number) < 0) return ch.refuse(CLOSE_MALFORMED, "in-durable needs an offset");
+            return cb.consoleIn?.durable(host, m.offset as number);
           default:
             return ch.refuse(CLOSE_MALFORMED, `unknown message "${m.t}"`);
         }

@@ -2,6 +2,9 @@
 // the program and machine size and whose frames are batches of events, each event the
 // tuple [lsn, icount, kind, data]. The same batches travel over the FT log channel.
 //
+// Version 2 adds the header's `epochs` (a log stitched from an FT run, ftvm ft --record:
+// where history passed from one live host to the next); version 1 is still read.
+//
 // A log is read strictly (shapes in logshape.ts): the header's sizes must be ones a
 // machine can have, every event's data the shape of its kind, lsns consecutive from 1,
 // icounts never going back, and nothing after the END mark, not even a repeated frame.
@@ -16,7 +19,9 @@ import type { FormatSpec } from "../trace/framing.js";
 import { FormatError, FrameDecoder, encodeFileHeader, encodeFramePayload, packr } from "../trace/framing.js";
 
 export const LOG_MAGIC = "FTVMLOG\0";
-export const LOG_VERSION = 1;
+export const LOG_VERSION = 2;
+/** A stitched log names at most this many epochs in its header. */
+export const LOG_EPOCHS_MAX = 100_000;
 /** A frame larger than this is refused as corrupt. */
 export const LOG_FRAME_BYTES_MAX = 4 * 1024 * 1024;
 /** A header larger than this is refused as corrupt (it holds the program image). */
@@ -33,12 +38,15 @@ export interface LogHeader {
   program: string;
   /** The disk's geometry when the guest had one (replay needs no image: reads are in the log). */
   disk?: DiskGeometry;
+  /** An FT run's log (version 2): from which lsn (and icount) each epoch's live host logged history. */
+  epochs?: { epoch: number; fromLsn: number; icount: number; host: string; liveIcount: number }[];
 }
 
 export const LOG_FORMAT: FormatSpec<LogHeader> = {
   what: "log",
   magic: LOG_MAGIC,
   version: LOG_VERSION,
+  readsVersions: [1],
   headerBytesMax: LOG_HEADER_BYTES_MAX,
   frameBytesMax: LOG_FRAME_BYTES_MAX,
   checkHeader(h) {
@@ -48,6 +56,13 @@ export const LOG_FORMAT: FormatSpec<LogHeader> = {
     if (x.disk !== undefined && x.disk !== null) {
       const problem = geometryProblem(x.disk);
       if (problem) return `has a bad disk geometry: ${problem}`;
+    }
+    if (x.epochs !== undefined) {
+      const ok = (v: unknown) => Number.isSafeInteger(v) && (v as number) >= 0;
+      if (!Array.isArray(x.epochs) || x.epochs.length > LOG_EPOCHS_MAX) return `has epochs that are not a list of at most ${LOG_EPOCHS_MAX}`;
+      for (const [i, e] of x.epochs.entries())
+        if (typeof e !== "object" || e === null || !ok(e.epoch) || !ok(e.fromLsn) || !ok(e.icount) || !ok(e.liveIcount) || typeof e.host !== "string")
+          return `has epochs[${i}] that is not {epoch, fromLsn, icount, host, liveIcount}`;
     }
     x.image = new Uint8Array(x.image);
     return undefined;

@@ -12,6 +12,8 @@ export class DivergenceError extends Error {
   constructor(
     message: string,
     readonly icount: number,
+    /** The instruction that read an input the log does not have there (when that is the divergence). */
+    readonly pc?: number,
     /** "own-disk": the backup's own disk failed where the primary's worked (a planned fault in tests, not a bug of replay). */
     readonly cause: "state" | "own-disk" = "state",
   ) {
@@ -62,7 +64,7 @@ export class ReplayEnv implements DeviceEnv {
     const ev = this.source.peek();
     if (!ev) throw new DivergenceError(`expected a logged ${kindName(kind)} at icount ${m.icount}, got the end of the log`, m.icount);
     if (ev.kind !== kind || ev.icount !== m.icount)
-      throw new DivergenceError(`expected ${kindName(ev.kind)} at icount ${ev.icount}, got ${kindName(kind)} at icount ${m.icount} (pc ${m.pc})`, m.icount);
+      throw new DivergenceError(`expected ${kindName(ev.kind)} at icount ${ev.icount}, got ${kindName(kind)} at icount ${m.icount} (pc ${m.pc})`, m.icount, m.pc);
     this.consume(ev);
     if (kind === EV.TIME) this.lastUs = Math.max(this.lastUs, ev.data as number);
     return ev.data as number;

@@ -27,6 +27,8 @@ export interface FormatSpec<H> {
   /** Exactly 8 characters. */
   magic: string;
   version: number;
+  /** Older versions this reader still reads (a later version only adds to them). */
+  readsVersions?: readonly number[];
   headerBytesMax: number;
   frameBytesMax: number;
   /** Checks a decoded header; returns a complaint or undefined when it is fine. */
@@ -84,7 +86,7 @@ export class FrameDecoder<H> {
     if (magic !== s.magic) throw new FormatError(`not an ftvm ${s.what}: magic ${JSON.stringify(magic)} at offset 0, expected ${JSON.stringify(s.magic)}`, 0);
     const dv = new DataView(this.buf.buffer, this.buf.byteOffset, this.buf.byteLength);
     const version = dv.getUint32(8, true);
-    if (version !== s.version) throw new FormatError(`${s.what} version ${version} at offset 8, this ftvm reads version ${s.version}`, 8);
+    if (version !== s.version && !s.readsVersions?.includes(version)) throw new FormatError(`${s.what} version ${version} at offset 8, this ftvm reads version ${s.version}`, 8);
     const len = dv.getUint32(12, true);
     if (len > s.headerBytesMax) throw new FormatError(`corrupted ${s.what}: header length ${len} at offset 12 exceeds ${s.headerBytesMax}`, 12);
     if (this.buf.length < PREFIX_BYTES + len) return undefined;

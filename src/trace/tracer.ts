@@ -5,7 +5,7 @@ import { REGISTER_COUNT } from "../../isa/table.js";
 import { memDigest, regsDigest } from "../vm/digest.js";
 import type { Machine } from "../vm/machine.js";
 import type { TraceHeader, TraceRecord } from "./format.js";
-import { CAUSE_PERIODIC, TRACE_RECORDS_PER_FRAME, encodeTraceFrame, encodeTraceHeader } from "./format.js";
+import { CAUSE_LIVE, CAUSE_PERIODIC, TRACE_RECORDS_PER_FRAME, encodeTraceFrame, encodeTraceHeader } from "./format.js";
 
 export const TRACE_INTERVAL_DEFAULT = 100_000;
 
@@ -42,9 +42,9 @@ export class Tracer {
   }
 
   /** Records the state right after an event of `cause` (atPc: the instruction that read a synchronous input). */
-  record(cause: number, atPc: number): void {
+  record(cause: number, atPc: number, epoch?: number): void {
     const m = this.machine;
-    this.pending.push({
+    const r: TraceRecord = {
       icount: m.icount,
       pc: m.pc,
       cause,
@@ -52,9 +52,16 @@ export class Tracer {
       regs: Array.from(m.regs.subarray(0, REGISTER_COUNT)),
       regsDigest: regsDigest(m),
       memDigest: memDigest(m),
-    });
+    };
+    if (epoch !== undefined) r.epoch = epoch;
+    this.pending.push(r);
     this.records++;
     if (this.pending.length >= TRACE_RECORDS_PER_FRAME) this.flush();
+  }
+
+  /** Marks where a backup went live in `epoch`: from here on this trace is a primary's. */
+  liveMark(epoch: number): void {
+    this.record(CAUSE_LIVE, -1, epoch);
   }
 
   flush(): void {
