@@ -6,6 +6,8 @@ import type { Command } from "./args.js";
 import { EXIT_OK, UsageError, intOption, parse } from "./args.js";
 import { FAILURE_TIMEOUT_MS_DEFAULT, HEARTBEAT_INTERVAL_MS_DEFAULT } from "../ft/detector.js";
 import { runCluster } from "../host/launcher.js";
+import { isEtcdUrl } from "../arbiter/open.js";
+import { arbiterOption } from "./hosts.js";
 
 export const ftCommand: Command = {
   name: "ft",
@@ -57,6 +59,12 @@ no backup is paired (per the arbiter's membership) waits until one is.
   --timeout-ms N                the least silence (ms, counted only while the host runs)
                                 that makes a peer suspect; the detector adapts above it to
                                 the spread of heartbeats it has seen (default ${FAILURE_TIMEOUT_MS_DEFAULT})
+  --arbiter etcd://HOST:PORT[,HOST:PORT...][/PREFIX]
+                                the arbiter is etcd (no arbiter process): the run founds a
+                                new cluster under PREFIX/<cluster id> (PREFIX default
+                                "ftvm"); see docs/etcd.md
+  --etcd                        the arbiter is a local 3-member etcd cluster this run starts
+                                (Debian: apt-get install etcd-server) and stops at the end
   --quiet                       no status lines, no host log lines
   --interpret                   use the reference interpreter
 
@@ -91,6 +99,8 @@ arbiter, q to stop; or run "ftvm crash primary|backup|arbiter" in another termin
         quiet: { type: "boolean" },
         interpret: { type: "boolean" },
         listen: { type: "string" },
+        arbiter: { type: "string" },
+        etcd: { type: "boolean" },
       },
       this.usage,
     );
@@ -101,6 +111,13 @@ arbiter, q to stop; or run "ftvm crash primary|backup|arbiter" in another termin
     if (p.positionals.length !== 1) throw new UsageError(`expected one program\n\n${this.usage}`);
     const program = p.positionals[0];
     const opt = (n: string) => intOption(p.values[n] as string | undefined, n);
+    const arbiter = p.values.arbiter as string | undefined;
+    const etcd = !!p.values.etcd;
+    if (arbiter !== undefined && !isEtcdUrl(arbiter)) throw new UsageError(`--arbiter: ftvm ft runs its own embedded arbiter; --arbiter takes etcd://HOST:PORT[,HOST:PORT...][/PREFIX], got "${arbiter.slice(0, 100)}"`);
+    if (arbiter !== undefined) arbiterOption(arbiter);
+    if (arbiter !== undefined && etcd) throw new UsageError("--arbiter etcd://... (an etcd you run) and --etcd (a local one this run starts) exclude each other");
+    if ((arbiter !== undefined || etcd) && p.values["crash-arbiter-after-ms"] !== undefined)
+      throw new UsageError("--crash-arbiter-after-ms: with etcd there is no arbiter process to kill (kill an etcd member instead; see docs/etcd.md)");
     return runCluster({
       program,
       crashPrimaryAtIcount: opt("crash-primary-at-icount"),
@@ -124,6 +141,8 @@ arbiter, q to stop; or run "ftvm crash primary|backup|arbiter" in another termin
       quiet: !!p.values.quiet,
       interpret: !!p.values.interpret,
       listen: p.values.listen as string | undefined,
+      arbiter,
+      etcd,
     });
   },
 };

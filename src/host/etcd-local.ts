@@ -1,0 +1,199 @@
+// A local etcd cluster of N members on loopback, in a directory of its own: for
+// `ftvm ft --etcd` (a user who wants to try FT over etcd) and for the tests, which kill,
+// pause and restart its members. Uses the `etcd` binary on PATH (Debian's etcd-server).
+//
+// Ports: etcd cannot listen on port 0 and report the port back, so each member's client
+// and peer ports are found free first (bind to 0, read, close) and then given to etcd.
+// Another process may take a port in between: a member that then fails to bind makes the
+// whole cluster start again on new ports (every member names every peer URL in
+// --initial-cluster, so one member cannot move alone), up to ETCD_START_ATTEMPTS_MAX times.
+import { type ChildProcess, spawn, spawnSync } from "node:child_process";
+import { closeSync, mkdirSync, mkdtempSync, openSync, readFileSync, rmSync } from "node:fs";
+import { get } from "node:http";
+import { createServer } from "node:net";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+
+/** Whole-cluster start attempts (new ports each time) before giving up. */
+export const ETCD_START_ATTEMPTS_MAX = 5;
+/** How long a starting cluster may take to report healthy members (a busy machine is slow). */
+export const ETCD_START_TIMEOUT_MS = 30_000;
+/** Between health polls while waiting. */
+const ETCD_POLL_MS = 100;
+/** One health request, at most. */
+const ETCD_HEALTH_REQUEST_TIMEOUT_MS = 1000;
+/** Members of a local cluster, at most (a demo and tests need 3). */
+export const ETCD_LOCAL_MEMBERS_MAX = 7;
+
+export interface EtcdMember {
+  name: string;
+  clientPort: number;
+  peerPort: number;
+  /** The running process, or undefined while killed. */
+  proc?: ChildProcess;
+  /** Where this member's output goes (for a look when something fails). */
+  logFile: string;
+}
+
+export interface LocalEtcd {
+  dir: string;
+  members: EtcdMember[];
+  /** HOST:PORT,HOST:PORT,... of the client ports, for an etcd:// URL. */
+  endpoints: string;
+  /** etcd://endpoints/prefix. */
+  url(prefix: string): string;
+  kill(i: number): Promise<void>;
+  /** SIGSTOP: the member keeps its sockets but answers nothing (slow or hung). */
+  pause(i: number): void;
+  resume(i: number): void;
+  /** Starts a killed member again with its data directory; resolves once it reports healthy when `waitHealthy`. */
+  restart(i: number, waitHealthy?: boolean): Promise<void>;
+  /** Whether member i answers /health with true (it has a leader and can serve). */
+  healthy(i: number): Promise<boolean>;
+  /** Kills every member and removes the directory. */
+  stop(): Promise<void>;
+}
+
+/** Whether an `etcd` binary is on PATH (tests skip with a message when not). */
+export function etcdAvailable(): boolean {
+  const r = spawnSync("etcd", ["--version"], { stdio: "ignore" });
+  return r.status === 0;
+}
+
+async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const s = createServer();
+    s.once("error", reject);
+    s.listen(0, "127.0.0.1", () => {
+      const a = s.address();
+      const port = typeof a === "object" && a ? a.port : 0;
+      s.close(() => resolve(port));
+    });
+  });
+}
+
+function health(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const req = get({ host: "127.0.0.1", port, path: "/health", timeout: ETCD_HEALTH_REQUEST_TIMEOUT_MS }, (res) => {
+      let body = "";
+      res.on("data", (d) => (body += d));
+      res.on("end", () => resolve(res.statusCode === 200 && /"health":\s*"true"/.test(body)));
+    });
+    req.on("timeout", () => req.destroy());
+    req.on("error", () => resolve(false));
+  });
+}
+
+/** Processes started here and still running: killed if this process exits without stop(). */
+const running = new Set<ChildProcess>();
+let exitHookInstalled = false;
+
+export async function startLocalEtcd(o: { members?: number; dir?: string } = {}): Promise<LocalEtcd> {
+  const n = o.members ?? 3;
+  if (!Number.isInteger(n) || n < 1 || n > ETCD_LOCAL_MEMBERS_MAX) throw new Error(`a local etcd cluster has 1 to ${ETCD_LOCAL_MEMBERS_MAX} members, got ${n}`);
+  if (!etcdAvailable()) throw new Error("no etcd binary on PATH (Debian: apt-get install etcd-server)");
+  if (!exitHookInstalled) {
+    exitHookInstalled = true;
+    process.on("exit", () => {
+      for (const p of running) p.kill("SIGKILL");
+    });
+  }
+  const dir = o.dir ?? mkdtempSync(join(tmpdir(), "ftvm-etcd-"));
+  let lastError = "";
+  for (let attempt = 1; attempt <= ETCD_START_ATTEMPTS_MAX; attempt++) {
+    const members: EtcdMember[] = [];
+    for (let i = 0; i < n; i++) members.push({ name: `m${i + 1}`, clientPort: await freePort(), peerPort: await freePort(), logFile: join(dir, `m${i + 1}.log`) });
+    const token = `ftvm-${process.pid}-${Date.now()}-${attempt}`;
+    const initialCluster = members.map((m) => `${m.name}=http://127.0.0.1:${m.peerPort}`).join(",");
+    const args = (m: EtcdMember) => [
+      "--name", m.name,
+      "--data-dir", join(dir, m.name),
+      "--listen-client-urls", `http://127.0.0.1:${m.clientPort}`,
+      "--advertise-client-urls", `http://127.0.0.1:${m.clientPort}`,
+      "--listen-peer-urls", `http://127.0.0.1:${m.peerPort}`,
+      "--initial-advertise-peer-urls", `http://127.0.0.1:${m.peerPort}`,
+      "--initial-cluster", initialCluster,
+      "--initial-cluster-token", token,
+      "--initial-cluster-state", "new",
+      "--log-level", "warn",
+    ];
+    const launch = (m: EtcdMember) => {
+      mkdirSync(join(dir, m.name), { recursive: true });
+      const fd = openSync(m.logFile, "a");
+      const p = spawn("etcd", args(m), { stdio: ["ignore", fd, fd] });
+      closeSync(fd);
+      running.add(p);
+      p.on("exit", () => {
+        running.delete(p);
+        if (m.proc === p) m.proc = undefined;
+      });
+      m.proc = p;
+    };
+    for (const m of members) launch(m);
+    const start = Date.now();
+    let failed: string | undefined;
+    for (;;) {
+      const dead = members.find((m) => !m.proc);
+      if (dead) {
+        failed = `member ${dead.name} exited while starting: ${tail(dead.logFile)}`;
+        break;
+      }
+      const h = await Promise.all(members.map((m) => health(m.clientPort)));
+      if (h.every(Boolean)) break;
+      if (Date.now() - start > ETCD_START_TIMEOUT_MS) {
+        failed = `not healthy within ${ETCD_START_TIMEOUT_MS} ms: ${members.map((m) => `${m.name}: ${tail(m.logFile)}`).join(" | ")}`;
+        break;
+      }
+      await new Promise((r) => setTimeout(r, ETCD_POLL_MS));
+    }
+    if (failed === undefined) {
+      const cluster: LocalEtcd = {
+        dir,
+        members,
+        endpoints: members.map((m) => `127.0.0.1:${m.clientPort}`).join(","),
+        url: (prefix) => `etcd://${cluster.endpoints}/${prefix}`,
+        async kill(i) {
+          const p = members[i].proc;
+          if (!p) return;
+          const gone = new Promise((r) => p.once("exit", r));
+          p.kill("SIGKILL");
+          await gone;
+        },
+        pause: (i) => void members[i].proc?.kill("SIGSTOP"),
+        resume: (i) => void members[i].proc?.kill("SIGCONT"),
+        async restart(i, waitHealthy = true) {
+          const m = members[i];
+          if (m.proc) return;
+          launch(m);
+          const t0 = Date.now();
+          while (waitHealthy && !(await health(m.clientPort))) {
+            if (!m.proc) throw new Error(`etcd member ${m.name} exited on restart: ${tail(m.logFile)}`);
+            if (Date.now() - t0 > ETCD_START_TIMEOUT_MS) throw new Error(`etcd member ${m.name} not healthy ${ETCD_START_TIMEOUT_MS} ms after its restart`);
+            await new Promise((r) => setTimeout(r, ETCD_POLL_MS));
+          }
+        },
+        healthy: (i) => health(members[i].clientPort),
+        async stop() {
+          await Promise.all(members.map((_, i) => cluster.kill(i)));
+          if (!o.dir) rmSync(dir, { recursive: true, force: true });
+        },
+      };
+      return cluster;
+    }
+    lastError = failed;
+    for (const m of members) m.proc?.kill("SIGKILL");
+    await Promise.all(members.map((m) => (m.proc ? new Promise((r) => m.proc!.once("exit", r)) : undefined)));
+    for (const m of members) rmSync(join(dir, m.name), { recursive: true, force: true });
+  }
+  if (!o.dir) rmSync(dir, { recursive: true, force: true });
+  throw new Error(`could not start a local etcd cluster in ${ETCD_START_ATTEMPTS_MAX} attempts; last: ${lastError}`);
+}
+
+/** The last lines of a member's log, for an error message. */
+function tail(file: string): string {
+  try {
+    return readFileSync(file, "utf8").trim().split("\n").slice(-2).join(" / ").slice(0, 400);
+  } catch {
+    return "(no log)";
+  }
+}
