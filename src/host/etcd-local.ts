@@ -9,7 +9,7 @@
 // --initial-cluster, so one member cannot move alone), up to ETCD_START_ATTEMPTS_MAX times.
 import { type ChildProcess, spawn, spawnSync } from "node:child_process";
 import { closeSync, mkdirSync, mkdtempSync, openSync, readFileSync, rmSync } from "node:fs";
-import { get } from "node:http";
+import { get, request } from "node:http";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -50,6 +50,8 @@ export interface LocalEtcd {
   restart(i: number, waitHealthy?: boolean): Promise<void>;
   /** Whether member i answers /health with true (it has a leader and can serve). */
   healthy(i: number): Promise<boolean>;
+  /** The index of the member that is leader now, as the first member that answers says (undefined: none known). */
+  leader(): Promise<number | undefined>;
   /** Kills every member and removes the directory. */
   stop(): Promise<void>;
 }
@@ -81,6 +83,27 @@ function health(port: number): Promise<boolean> {
     });
     req.on("timeout", () => req.destroy());
     req.on("error", () => resolve(false));
+  });
+}
+
+/** A member's own id and the leader it knows (etcd's JSON gateway; ids are decimal strings). */
+function memberStatus(port: number): Promise<{ id: string; leader: string } | undefined> {
+  return new Promise((resolve) => {
+    const req = request({ host: "127.0.0.1", port, path: "/v3/maintenance/status", method: "POST", timeout: ETCD_HEALTH_REQUEST_TIMEOUT_MS }, (res) => {
+      let body = "";
+      res.on("data", (d) => (body += d));
+      res.on("end", () => {
+        try {
+          const j = JSON.parse(body) as { header?: { member_id?: string }; leader?: string };
+          resolve(j.header?.member_id && j.leader ? { id: j.header.member_id, leader: j.leader } : undefined);
+        } catch {
+          resolve(undefined);
+        }
+      });
+    });
+    req.on("timeout", () => req.destroy());
+    req.on("error", () => resolve(undefined));
+    req.end("{}");
   });
 }
 
@@ -173,6 +196,15 @@ export async function startLocalEtcd(o: { members?: number; dir?: string } = {})
           }
         },
         healthy: (i) => health(members[i].clientPort),
+        async leader() {
+          for (const m of members) {
+            if (!m.proc) continue;
+            const s = await memberStatus(m.clientPort);
+            if (!s?.leader) continue;
+            for (const [i, x] of members.entries()) if (x.proc && (await memberStatus(x.clientPort))?.id === s.leader) return i;
+          }
+          return undefined;
+        },
         async stop() {
           await Promise.all(members.map((_, i) => cluster.kill(i)));
           if (!o.dir) rmSync(dir, { recursive: true, force: true });
