@@ -27,6 +27,9 @@ export const ETCD_LOCAL_MEMBERS_MAX = 7;
 
 export interface EtcdMember {
   name: string;
+  /** The address it listens on (127.0.0.1 unless placed elsewhere). */
+  host: string;
+  command: string[];
   clientPort: number;
   peerPort: number;
   /** The running process, or undefined while killed. */
@@ -74,9 +77,9 @@ async function freePort(): Promise<number> {
   });
 }
 
-function health(port: number): Promise<boolean> {
+function health(host: string, port: number): Promise<boolean> {
   return new Promise((resolve) => {
-    const req = get({ host: "127.0.0.1", port, path: "/health", timeout: ETCD_HEALTH_REQUEST_TIMEOUT_MS }, (res) => {
+    const req = get({ host, port, path: "/health", timeout: ETCD_HEALTH_REQUEST_TIMEOUT_MS }, (res) => {
       let body = "";
       res.on("data", (d) => (body += d));
       res.on("end", () => resolve(res.statusCode === 200 && /"health":\s*"true"/.test(body)));
@@ -87,9 +90,9 @@ function health(port: number): Promise<boolean> {
 }
 
 /** A member's own id and the leader it knows (etcd's JSON gateway; ids are decimal strings). */
-function memberStatus(port: number): Promise<{ id: string; leader: string } | undefined> {
+function memberStatus(host: string, port: number): Promise<{ id: string; leader: string } | undefined> {
   return new Promise((resolve) => {
-    const req = request({ host: "127.0.0.1", port, path: "/v3/maintenance/status", method: "POST", timeout: ETCD_HEALTH_REQUEST_TIMEOUT_MS }, (res) => {
+    const req = request({ host, port, path: "/v3/maintenance/status", method: "POST", timeout: ETCD_HEALTH_REQUEST_TIMEOUT_MS }, (res) => {
       let body = "";
       res.on("data", (d) => (body += d));
       res.on("end", () => {
@@ -111,7 +114,18 @@ function memberStatus(port: number): Promise<{ id: string; leader: string } | un
 const running = new Set<ChildProcess>();
 let exitHookInstalled = false;
 
-export async function startLocalEtcd(o: { members?: number; dir?: string } = {}): Promise<LocalEtcd> {
+/**
+ * Where member i runs, when not on loopback: its address, fixed ports (a network namespace
+ * of its own has them all free) and a command prefix (e.g. ["ip", "netns", "exec", NS]).
+ */
+export interface EtcdPlacement {
+  host: string;
+  clientPort: number;
+  peerPort: number;
+  command: string[];
+}
+
+export async function startLocalEtcd(o: { members?: number; dir?: string; placement?: (i: number) => EtcdPlacement } = {}): Promise<LocalEtcd> {
   const n = o.members ?? 3;
   if (!Number.isInteger(n) || n < 1 || n > ETCD_LOCAL_MEMBERS_MAX) throw new Error(`a local etcd cluster has 1 to ${ETCD_LOCAL_MEMBERS_MAX} members, got ${n}`);
   if (!etcdAvailable()) throw new Error("no etcd binary on PATH (Debian: apt-get install etcd-server)");
@@ -125,16 +139,26 @@ export async function startLocalEtcd(o: { members?: number; dir?: string } = {})
   let lastError = "";
   for (let attempt = 1; attempt <= ETCD_START_ATTEMPTS_MAX; attempt++) {
     const members: EtcdMember[] = [];
-    for (let i = 0; i < n; i++) members.push({ name: `m${i + 1}`, clientPort: await freePort(), peerPort: await freePort(), logFile: join(dir, `m${i + 1}.log`) });
+    for (let i = 0; i < n; i++) {
+      const at = o.placement?.(i);
+      members.push({
+        name: `m${i + 1}`,
+        host: at?.host ?? "127.0.0.1",
+        command: at?.command ?? [],
+        clientPort: at?.clientPort ?? (await freePort()),
+        peerPort: at?.peerPort ?? (await freePort()),
+        logFile: join(dir, `m${i + 1}.log`),
+      });
+    }
     const token = `ftvm-${process.pid}-${Date.now()}-${attempt}`;
-    const initialCluster = members.map((m) => `${m.name}=http://127.0.0.1:${m.peerPort}`).join(",");
+    const initialCluster = members.map((m) => `${m.name}=http://${m.host}:${m.peerPort}`).join(",");
     const args = (m: EtcdMember) => [
       "--name", m.name,
       "--data-dir", join(dir, m.name),
-      "--listen-client-urls", `http://127.0.0.1:${m.clientPort}`,
-      "--advertise-client-urls", `http://127.0.0.1:${m.clientPort}`,
-      "--listen-peer-urls", `http://127.0.0.1:${m.peerPort}`,
-      "--initial-advertise-peer-urls", `http://127.0.0.1:${m.peerPort}`,
+      "--listen-client-urls", `http://${m.host}:${m.clientPort}`,
+      "--advertise-client-urls", `http://${m.host}:${m.clientPort}`,
+      "--listen-peer-urls", `http://${m.host}:${m.peerPort}`,
+      "--initial-advertise-peer-urls", `http://${m.host}:${m.peerPort}`,
       "--initial-cluster", initialCluster,
       "--initial-cluster-token", token,
       "--initial-cluster-state", "new",
@@ -143,7 +167,8 @@ export async function startLocalEtcd(o: { members?: number; dir?: string } = {})
     const launch = (m: EtcdMember) => {
       mkdirSync(join(dir, m.name), { recursive: true });
       const fd = openSync(m.logFile, "a");
-      const p = spawn("etcd", args(m), { stdio: ["ignore", fd, fd] });
+      const [cmd, ...pre] = [...m.command, "etcd"];
+      const p = spawn(cmd, [...pre, ...args(m)], { stdio: ["ignore", fd, fd] });
       closeSync(fd);
       running.add(p);
       p.on("exit", () => {
@@ -161,7 +186,7 @@ export async function startLocalEtcd(o: { members?: number; dir?: string } = {})
         failed = `member ${dead.name} exited while starting: ${tail(dead.logFile)}`;
         break;
       }
-      const h = await Promise.all(members.map((m) => health(m.clientPort)));
+      const h = await Promise.all(members.map((m) => health(m.host, m.clientPort)));
       if (h.every(Boolean)) break;
       if (Date.now() - start > ETCD_START_TIMEOUT_MS) {
         failed = `not healthy within ${ETCD_START_TIMEOUT_MS} ms: ${members.map((m) => `${m.name}: ${tail(m.logFile)}`).join(" | ")}`;
@@ -173,7 +198,7 @@ export async function startLocalEtcd(o: { members?: number; dir?: string } = {})
       const cluster: LocalEtcd = {
         dir,
         members,
-        endpoints: members.map((m) => `127.0.0.1:${m.clientPort}`).join(","),
+        endpoints: members.map((m) => `${m.host}:${m.clientPort}`).join(","),
         url: (prefix) => `etcd://${cluster.endpoints}/${prefix}`,
         async kill(i) {
           const p = members[i].proc;
@@ -189,19 +214,19 @@ export async function startLocalEtcd(o: { members?: number; dir?: string } = {})
           if (m.proc) return;
           launch(m);
           const t0 = Date.now();
-          while (waitHealthy && !(await health(m.clientPort))) {
+          while (waitHealthy && !(await health(m.host, m.clientPort))) {
             if (!m.proc) throw new Error(`etcd member ${m.name} exited on restart: ${tail(m.logFile)}`);
             if (Date.now() - t0 > ETCD_START_TIMEOUT_MS) throw new Error(`etcd member ${m.name} not healthy ${ETCD_START_TIMEOUT_MS} ms after its restart`);
             await new Promise((r) => setTimeout(r, ETCD_POLL_MS));
           }
         },
-        healthy: (i) => health(members[i].clientPort),
+        healthy: (i) => health(members[i].host, members[i].clientPort),
         async leader() {
           for (const m of members) {
             if (!m.proc) continue;
-            const s = await memberStatus(m.clientPort);
+            const s = await memberStatus(m.host, m.clientPort);
             if (!s?.leader) continue;
-            for (const [i, x] of members.entries()) if (x.proc && (await memberStatus(x.clientPort))?.id === s.leader) return i;
+            for (const [i, x] of members.entries()) if (x.proc && (await memberStatus(x.host, x.clientPort))?.id === s.leader) return i;
           }
           return undefined;
         },
