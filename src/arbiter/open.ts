@@ -14,7 +14,7 @@ export function arbiterUrlProblem(url: string): string | undefined {
     const u = parseEtcdUrl(url);
     return typeof u === "string" ? u : undefined;
   }
-  if (!/^wss?:\/\/[^/\s]+/.test(url)) return `--arbiter takes ws://HOST:PORT (the embedded arbiter) or etcd://HOST:PORT[,HOST:PORT...][/PREFIX], got "${url.slice(0, 100)}"`;
+  if (!/^wss?:\/\/[^/\s]+/.test(url)) return `an arbiter is ws://HOST:PORT (the embedded arbiter) or etcd://HOST:PORT[,HOST:PORT...][/PREFIX], got "${url.slice(0, 100)}"`;
   return undefined;
 }
 

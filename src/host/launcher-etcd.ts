@@ -55,7 +55,7 @@ export async function etcdForRun(base: string | undefined, say: (s: string) => v
         if (s.cluster !== cluster || s.epoch !== 0) throw new HostError(`etcd at ${url} already holds cluster ${s.cluster} at epoch ${s.epoch}`, EXIT_FAIL);
         break;
       } catch (e) {
-        if (e instanceof HostError || Date.now() - start > ETCD_FOUND_TIMEOUT_MS) throw e instanceof HostError ? e : new HostError(`cannot found a cluster in etcd within ${ETCD_FOUND_TIMEOUT_MS} ms: ${(e as Error).message}`, EXIT_FAIL);
+        if (e instanceof HostError || Date.now() - start > ETCD_FOUND_TIMEOUT_MS) throw e instanceof HostError ? e : new HostError(`cannot create this run's cluster in etcd within ${ETCD_FOUND_TIMEOUT_MS} ms: ${(e as Error).message}`, EXIT_FAIL);
         await new Promise((r) => setTimeout(r, 200));
       }
     }
