@@ -179,7 +179,7 @@ describe.skipIf(!HAVE_ETCD)("the etcd arbiter on a real 3-member etcd cluster", 
 
   it("ftvm ft over etcd: an etcd member killed during two failovers; FT carries on, the output exact", { timeout: 180_000 }, async () => {
     const e = etcd!;
-    const lines = 16_000;
+    const lines = 24_000;
     let out = "";
     let info = "";
     const statuses: HostStatus[] = [];
@@ -225,7 +225,7 @@ describe.skipIf(!HAVE_ETCD)("the etcd arbiter on a real 3-member etcd cluster", 
 
   it("two etcd members killed: no host goes live or alone and no output is released until the quorum returns", { timeout: 180_000 }, async () => {
     const e = etcd!;
-    const lines = 16_000;
+    const lines = 24_000;
     let out = "";
     let info = "";
     const statuses: { at: number; s: HostStatus }[] = [];

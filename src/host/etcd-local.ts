@@ -110,7 +110,10 @@ function memberStatus(host: string, port: number): Promise<{ id: string; leader:
   });
 }
 
-/** Processes started here and still running: killed if this process exits without stop(). */
+/** Whether setpriv is there to tie a member's life to this process's. */
+const SETPRIV = spawnSync("setpriv", ["--version"], { stdio: "ignore" }).status === 0;
+
+/** Processes started here and still running: killed if this process exits without stop() (without setpriv, only a normal exit). */
 const running = new Set<ChildProcess>();
 let exitHookInstalled = false;
 
@@ -167,7 +170,9 @@ export async function startLocalEtcd(o: { members?: number; dir?: string; placem
     const launch = (m: EtcdMember) => {
       mkdirSync(join(dir, m.name), { recursive: true });
       const fd = openSync(m.logFile, "a");
-      const [cmd, ...pre] = [...m.command, "etcd"];
+      // setpriv (util-linux) makes the kernel SIGKILL the member when this process dies in
+      // any way, SIGKILL included: no etcd outlives the run that started it.
+      const [cmd, ...pre] = [...m.command, ...(SETPRIV ? ["setpriv", "--pdeathsig", "KILL"] : []), "etcd"];
       const p = spawn(cmd, [...pre, ...args(m)], { stdio: ["ignore", fd, fd] });
       closeSync(fd);
       running.add(p);
