@@ -498,7 +498,7 @@ export async function runClusterDetailed(o: ClusterOptions): Promise<ClusterResu
   const control = controlFile();
   function updateControl(): void {
     try {
-      writeFileSync(control + ".tmp", JSON.stringify({ launcherPid: process.pid, arbiterPid: arbiter?.proc.pid }));
+      writeFileSync(control + ".tmp", JSON.stringify({ launcherPid: process.pid, arbiterPid: arbiter?.proc.pid, ...(etcd ? { etcd: true } : {}) }));
       renameSync(control + ".tmp", control);
     } catch {
       // The control file is a convenience for `ftvm crash`; without it, keys still work.
