@@ -108,6 +108,9 @@ describe.skipIf(WHY_NOT !== undefined)("FT across network namespaces (separate m
       l.heal("p");
       expect(await primary.exit, info()).toBe(3);
       expect(primary.err, info()).toMatch(/epoch 2 is already taken/);
+      // It asked e1 first (the member that answered it last, before the cut): e1 never
+      // answered it again, and e2 or e3 did instead.
+      expect(primary.err, info()).toMatch(new RegExp(`etcd endpoint ${ip("e1").replace(/\./g, "\\.")}:2379 did not answer .*; ${l.subnet.replace(/\./g, "\\.")}\\.1[23]:2379 answered instead`));
       expect(primary.err, info()).not.toMatch(/won epoch \d+ alone|went live/);
       // The backup finishes the guest alone; the sink holds every line once, in order.
       expect(await backup.exit, info()).toBe(0);

@@ -98,6 +98,8 @@ export class EtcdArbiter implements Arbiter {
   private clients?: Etcd3[];
   /** The endpoint that answered last: asked first next time. */
   private preferred = 0;
+  /** Endpoints that failed while another answered (said once, until they answer again). */
+  private readonly failing = new Set<number>();
   private closed = false;
 
   constructor(
@@ -105,6 +107,8 @@ export class EtcdArbiter implements Arbiter {
     public cluster?: string,
     /** A new cluster id, for a prefix that holds none yet (only used by a client of no cluster). */
     private readonly newClusterId: () => string = () => randomBytes(8).toString("hex"),
+    /** Where to say that an endpoint stopped (or started again) answering while others answer. */
+    private readonly say: (line: string) => void = () => undefined,
   ) {
     const u = parseEtcdUrl(url);
     if (typeof u === "string") throw new Error(u);
@@ -164,6 +168,8 @@ export class EtcdArbiter implements Arbiter {
     const clients = await this.etcd();
     const end = Date.now() + budgetMs;
     const errors: string[] = [];
+    const failed: number[] = [];
+    const name = (k: number) => `${this.where.endpoints[k].host}:${this.where.endpoints[k].port}`;
     for (let i = 0; i < clients.length; i++) {
       const left = end - Date.now();
       if (left <= 0) break;
@@ -171,14 +177,22 @@ export class EtcdArbiter implements Arbiter {
       try {
         const r = await op(clients[k], new Date(Date.now() + Math.min(ETCD_ENDPOINT_TIMEOUT_MS, left)));
         this.preferred = k;
+        // A member that fails while others answer is partitioned, paused or dead: worth a
+        // line in the host's log (once), as is its return.
+        if (this.failing.delete(k)) this.say(`etcd endpoint ${name(k)} answers again`);
+        for (const j of failed)
+          if (!this.failing.has(j)) {
+            this.failing.add(j);
+            this.say(`etcd endpoint ${errors[failed.indexOf(j)]}; ${name(k)} answered instead`);
+          }
         return r;
       } catch (e) {
-        const ep = this.where.endpoints[k];
-        errors.push(`${ep.host}:${ep.port}: ${firstLine((e as Error).message)}`);
+        failed.push(k);
+        errors.push(`${name(k)} did not answer ${what} (${firstLine((e as Error).message)})`);
       }
     }
-    // The next attempt starts with the endpoint after the one that failed first.
-    this.preferred = (this.preferred + 1) % clients.length;
+    // All failed: the next attempt again starts with the endpoint that answered last (each
+    // attempt asks every endpoint anyway).
     throw new Error(`arbiter ${this.url}: ${what}: no etcd endpoint answered (${errors.join("; ") || `within ${budgetMs} ms`})`);
   }
 

@@ -3,6 +3,7 @@
 import type { Arbiter } from "./api.js";
 import { ArbiterClient } from "./client.js";
 import { EtcdArbiter, parseEtcdUrl } from "./etcd.js";
+import { log } from "../transport/channel.js";
 
 export function isEtcdUrl(url: string): boolean {
   return url.startsWith("etcd://");
@@ -20,5 +21,5 @@ export function arbiterUrlProblem(url: string): string | undefined {
 
 /** `secret` authenticates to the embedded arbiter; etcd is reached without it (see docs/etcd.md). */
 export function openArbiter(url: string, secret: string, cluster?: string): Arbiter {
-  return isEtcdUrl(url) ? new EtcdArbiter(url, cluster) : new ArbiterClient(url, secret, cluster);
+  return isEtcdUrl(url) ? new EtcdArbiter(url, cluster, undefined, (line) => log(line)) : new ArbiterClient(url, secret, cluster);
 }
