@@ -25,8 +25,10 @@
 //
 // Each endpoint gets its own etcd3 client with the library's retries and circuit breakers
 // switched off: this file decides, with the named bounds below, how long one endpoint may
-// take and which endpoint to ask next (the one that answered last first), so a paused
-// or partitioned member costs one ETCD_ENDPOINT_TIMEOUT_MS, not a breaker's 5 s.
+// take and which endpoint to ask next (the one that answered last first, those whose last
+// request failed last), so a paused or partitioned member costs one
+// ETCD_ENDPOINT_TIMEOUT_MS, not a breaker's 5 s. An endpoint that fails while another
+// answers is said once in the host's log, and again when it answers again.
 //
 // etcd3 (and gRPC under it) is loaded on first use, so commands that use the embedded
 // arbiter do not pay for loading it.
@@ -100,6 +102,8 @@ export class EtcdArbiter implements Arbiter {
   private preferred = 0;
   /** Endpoints that failed while another answered (said once, until they answer again). */
   private readonly failing = new Set<number>();
+  /** Endpoints whose last request failed: asked after the others (a paused leader costs its timeout once, not per attempt). */
+  private readonly suspect = new Set<number>();
   private closed = false;
 
   constructor(
@@ -170,13 +174,15 @@ export class EtcdArbiter implements Arbiter {
     const errors: string[] = [];
     const failed: number[] = [];
     const name = (k: number) => `${this.where.endpoints[k].host}:${this.where.endpoints[k].port}`;
-    for (let i = 0; i < clients.length; i++) {
+    // From the one that answered last, the suspects last (a stable sort keeps that order among each).
+    const order = clients.map((_, i) => (this.preferred + i) % clients.length).sort((a, b) => Number(this.suspect.has(a)) - Number(this.suspect.has(b)));
+    for (const k of order) {
       const left = end - Date.now();
       if (left <= 0) break;
-      const k = (this.preferred + i) % clients.length;
       try {
         const r = await op(clients[k], new Date(Date.now() + Math.min(ETCD_ENDPOINT_TIMEOUT_MS, left)));
         this.preferred = k;
+        this.suspect.delete(k);
         // A member that fails while others answer is partitioned, paused or dead: worth a
         // line in the host's log (once), as is its return.
         if (this.failing.delete(k)) this.say(`etcd endpoint ${name(k)} answers again`);
@@ -188,11 +194,11 @@ export class EtcdArbiter implements Arbiter {
         return r;
       } catch (e) {
         failed.push(k);
+        this.suspect.add(k);
         errors.push(`${name(k)} did not answer ${what} (${firstLine((e as Error).message)})`);
       }
     }
-    // All failed: the next attempt again starts with the endpoint that answered last (each
-    // attempt asks every endpoint anyway).
+    // All failed: the next attempt asks them all again, in the same order.
     throw new Error(`arbiter ${this.url}: ${what}: no etcd endpoint answered (${errors.join("; ") || `within ${budgetMs} ms`})`);
   }
 
