@@ -7,6 +7,8 @@
 // Another process may take a port in between: a member that then fails to bind makes the
 // whole cluster start again on new ports (every member names every peer URL in
 // --initial-cluster, so one member cannot move alone), up to ETCD_START_ATTEMPTS_MAX times.
+// A test may place members elsewhere instead (`placement`: an address, fixed ports and a
+// command prefix such as `ip netns exec NS`), as the network-namespace test does.
 import { type ChildProcess, spawn, spawnSync } from "node:child_process";
 import { closeSync, mkdirSync, mkdtempSync, openSync, readFileSync, rmSync } from "node:fs";
 import { get, request } from "node:http";
