@@ -9,6 +9,7 @@
 // WrongClusterError naming both ids, and never retried: that arbiter's epochs are not ours.
 import type { Channel } from "../transport/channel.js";
 import { connect } from "../transport/channel.js";
+import type { Arbiter } from "./api.js";
 import type { ArbiterState, TasRequest, TasResult } from "./core.js";
 import { otherCluster } from "./core.js";
 import { ARBITER_SERVICE } from "./server.js";
@@ -24,12 +25,14 @@ export class WrongClusterError extends Error {
     readonly url: string,
     readonly theirs: string,
     readonly ours: string,
+    /** Why, when not simply "another cluster's" (e.g. etcd holds no cluster at all under the prefix). */
+    why?: string,
   ) {
-    super(`${otherCluster(`the arbiter at ${url}`, theirs, ours)}: it lost its state or is another cluster's; this host can never be granted an epoch by it`);
+    super(why ?? `${otherCluster(`the arbiter at ${url}`, theirs, ours)}: it lost its state or is another cluster's; this host can never be granted an epoch by it`);
   }
 }
 
-export class ArbiterClient {
+export class ArbiterClient implements Arbiter {
   private ch: Channel | undefined;
   private nextId = 1;
   private waiting = new Map<number, (m: Record<string, unknown>) => void>();

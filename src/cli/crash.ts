@@ -58,7 +58,9 @@ export const crashCommand: Command = {
       // rewrites its control file with the new pid).
       let arbiterPid: unknown;
       try {
-        arbiterPid = (JSON.parse(readFileSync(controlFile(c.launcherPid), "utf8")) as { arbiterPid?: unknown }).arbiterPid;
+        const control = JSON.parse(readFileSync(controlFile(c.launcherPid), "utf8")) as { arbiterPid?: unknown; etcd?: unknown };
+        arbiterPid = control.arbiterPid;
+        if (control.etcd === true) throw new Error("its arbiter is etcd, not a process of its own (kill or pause an etcd member instead; see docs/etcd.md)");
         if (typeof arbiterPid !== "number") throw new Error("no arbiter pid");
         process.kill(arbiterPid, "SIGKILL");
       } catch (e) {

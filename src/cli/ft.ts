@@ -7,6 +7,8 @@ import { EXIT_OK, UsageError, intOption, parse } from "./args.js";
 import { FAILURE_TIMEOUT_MS_DEFAULT, HEARTBEAT_INTERVAL_MS_DEFAULT } from "../ft/detector.js";
 import { type ClusterOptions, runCluster } from "../host/launcher.js";
 import { eventLine } from "../host/run-events.js";
+import { isEtcdUrl } from "../arbiter/open.js";
+import { arbiterOption } from "./hosts.js";
 
 export const ftCommand: Command = {
   name: "ft",
@@ -75,6 +77,12 @@ no backup is paired (per the arbiter's membership) waits until one is.
                                 compare them with ftvm trace diff DIR
   --trace-interval N            instructions between periodic trace records (default 100000)
   --no-stdin                    give the guest no console input (stdin is not read)
+  --arbiter etcd://HOST:PORT[,HOST:PORT...][/PREFIX]
+                                the arbiter is etcd (no arbiter process): the run founds a
+                                new cluster under PREFIX/<cluster id> (PREFIX default
+                                "ftvm"); see docs/etcd.md
+  --etcd                        the arbiter is a local 3-member etcd cluster this run starts
+                                (Debian: apt-get install etcd-server) and stops at the end
   --quiet                       no status lines, no host log lines
   --json                        print the run's events on stdout, one JSON object per line
                                 (the guest's output is in them); see docs/events.md
@@ -136,6 +144,8 @@ another terminal.`,
         record: { type: "string" },
         "unlogged-rand": { type: "boolean" },
         "on-divergence": { type: "string" },
+        arbiter: { type: "string" },
+        etcd: { type: "boolean" },
       },
       this.usage,
     );
@@ -146,6 +156,13 @@ another terminal.`,
     if (p.positionals.length !== 1) throw new UsageError(`expected one program\n\n${this.usage}`);
     const program = p.positionals[0];
     const opt = (n: string) => intOption(p.values[n] as string | undefined, n);
+    const arbiter = p.values.arbiter as string | undefined;
+    const etcd = !!p.values.etcd;
+    if (arbiter !== undefined && !isEtcdUrl(arbiter)) throw new UsageError(`--arbiter: ftvm ft runs its own embedded arbiter; --arbiter takes etcd://HOST:PORT[,HOST:PORT...][/PREFIX], got "${arbiter.slice(0, 100)}"`);
+    if (arbiter !== undefined) arbiterOption(arbiter);
+    if (arbiter !== undefined && etcd) throw new UsageError("--arbiter etcd://... (an etcd you run) and --etcd (a local one this run starts) exclude each other");
+    if ((arbiter !== undefined || etcd) && p.values["crash-arbiter-after-ms"] !== undefined)
+      throw new UsageError("--crash-arbiter-after-ms: with etcd there is no arbiter process to kill (kill an etcd member instead; see docs/etcd.md)");
     return runCluster({
       program,
       crashPrimaryAtIcount: opt("crash-primary-at-icount"),
@@ -177,6 +194,8 @@ another terminal.`,
       record: p.values.record as string | undefined,
       unloggedRand: !!p.values["unlogged-rand"],
       onDivergence: divergenceOption(p.values["on-divergence"] as string | undefined),
+      arbiter,
+      etcd,
     });
   },
 };

@@ -5,6 +5,7 @@ import { randomBytes } from "node:crypto";
 import { readFileSync } from "node:fs";
 import { createInterface } from "node:readline";
 import { clusterIdProblem } from "../arbiter/core.js";
+import { arbiterUrlProblem } from "../arbiter/open.js";
 import { ArbiterStateError, startArbiter } from "../arbiter/server.js";
 import { FAILURE_TIMEOUT_MS_DEFAULT, HEARTBEAT_INTERVAL_MS_DEFAULT } from "../ft/detector.js";
 import { FtHost } from "../host/ft-host.js";
@@ -39,7 +40,9 @@ const SHARED = {
   "unlogged-rand": { type: "boolean" },
 } as const;
 
-const SHARED_HELP = `  --arbiter URL         the arbiter (ws://HOST:PORT)              env FTVM_ARBITER
+const SHARED_HELP = `  --arbiter URL         the arbiter: ws://HOST:PORT (ftvm arbiter), or etcd at
+                        etcd://HOST:PORT[,HOST:PORT...][/PREFIX] (keys under PREFIX,
+                        default "ftvm"; see docs/etcd.md)         env FTVM_ARBITER
   --cluster ID          the cluster this host belongs to (the arbiter prints it); without
                         it the host learns it from the arbiter as it starts. An arbiter,
                         sink, switch, disk server or peer of another cluster is refused
@@ -141,7 +144,7 @@ export function hostPort(s: string, name: string): { host: string; port: number 
 function ftOptions(get: (n: string) => string | undefined, usage: string) {
   return {
     secret: need(get, "secret", usage),
-    arbiterUrl: need(get, "arbiter", usage),
+    arbiterUrl: arbiterOption(need(get, "arbiter", usage)),
     cluster: clusterOption(get("cluster")),
     sinkUrl: get("sink"),
     switchUrl: get("switch"),
@@ -160,6 +163,13 @@ function ftOptions(get: (n: string) => string | undefined, usage: string) {
     recordSegmentPath: get("record-segment"),
     unloggedRand: get("unlogged-rand") !== undefined,
   };
+}
+
+/** An --arbiter URL, checked before any connection is tried (a bad one is a usage error, exit 2). */
+export function arbiterOption(url: string): string {
+  const problem = arbiterUrlProblem(url);
+  if (problem) throw new UsageError(`--arbiter: ${problem}`);
+  return url;
 }
 
 function diskImageOption(get: (n: string) => string | undefined): string | undefined {

@@ -4,7 +4,7 @@ import { SwitchServer } from "../host/switch-server.js";
 import { setLogPrefix } from "../transport/channel.js";
 import type { Command } from "./args.js";
 import { EXIT_OK, parse } from "./args.js";
-import { clusterOption, exitWithParent, hostPort, need, resolver } from "./hosts.js";
+import { arbiterOption, clusterOption, exitWithParent, hostPort, need, resolver } from "./hosts.js";
 
 export const switchCommand: Command = {
   name: "switch",
@@ -18,6 +18,7 @@ is what this prints as "listening ws://HOST:PORT" (choose it with --hosts).
   --listen [HOST:]PORT  the client-facing TCP address (default host 127.0.0.1)
   --hosts HOST:PORT     where hosts connect (default 127.0.0.1:0, an unused port)
   --arbiter URL         the arbiter: only the holder of the current epoch gets input  env FTVM_ARBITER
+                        (ws://HOST:PORT, or etcd://HOST:PORT[,HOST:PORT...][/PREFIX])
   --cluster ID          the cluster served (default: the arbiter's); hosts of another are refused  env FTVM_CLUSTER
   --secret S            shared secret for every channel                               env FTVM_SECRET
   --exit-with-parent    exit when stdin closes`,
@@ -42,7 +43,7 @@ is what this prints as "listening ws://HOST:PORT" (choose it with --hosts).
       port,
       hostsHost: hosts.host,
       hostsPort: hosts.port,
-      arbiterUrl: need(get, "arbiter", this.usage),
+      arbiterUrl: arbiterOption(need(get, "arbiter", this.usage)),
       cluster: clusterOption(get("cluster")),
       log: (line) => process.stderr.write(`${line}\n`),
     });

@@ -4,7 +4,9 @@
 // the node messages and clock readings and carries out the actions the node returns.
 import { randomBytes } from "node:crypto";
 import { performance } from "node:perf_hooks";
-import { ArbiterClient, WrongClusterError } from "../arbiter/client.js";
+import type { Arbiter } from "../arbiter/api.js";
+import { WrongClusterError } from "../arbiter/client.js";
+import { openArbiter } from "../arbiter/open.js";
 import type { Action } from "../ft/node.js";
 import { FtNode } from "../ft/node.js";
 import { type NodeIo, carryOut } from "../ft/driver.js";
@@ -120,7 +122,7 @@ export class FtHost {
   private ownDisk?: FileDisk;
   /** Bytes of "log" messages handed to the log channel (as encoded on the wire), for the benchmarks. */
   private logWireBytes = 0;
-  private readonly arbiter: ArbiterClient;
+  private readonly arbiter: Arbiter;
   private readonly netLink?: SwitchLink;
   private wake?: () => void;
   private timers: NodeJS.Timeout[] = [];
@@ -145,7 +147,7 @@ export class FtHost {
   private readonly consoleIn = new ConsoleInLink(() => this.node);
 
   constructor(private readonly o: FtOptions) {
-    this.arbiter = new ArbiterClient(o.arbiterUrl, o.secret, o.cluster);
+    this.arbiter = openArbiter(o.arbiterUrl, o.secret, o.cluster);
     if (o.tracePath) this.trace = new HostTrace(o.tracePath, this.id, o.traceIntervalIcount);
     if (o.recordSegmentPath) this.record = new HostRecord(o.recordSegmentPath, this.id);
     if (o.switchUrl) this.netLink = new SwitchLink(o.switchUrl, o.secret, this.id, () => this.node, () => this.poke(), () => this.cluster, (why) => this.haltFor(why));
@@ -563,7 +565,7 @@ export class FtHost {
     if (o.waitForBackupMs > 0) await Promise.race([backupArrived, new Promise((r) => setTimeout(r, o.waitForBackupMs))]);
     const chosen = backup as { ch: Channel; host: string } | undefined;
     let req = firstEpochRequest(0, this.id, chosen?.host);
-    let r: Awaited<ReturnType<ArbiterClient["testAndSet"]>>;
+    let r: Awaited<ReturnType<Arbiter["testAndSet"]>>;
     try {
       // Patient: an arbiter that is down (or restarting) as the primary starts is waited for.
       const waiting = (e: Error) => log(`arbiter unreachable (${e.message}); waiting`);

@@ -18,7 +18,8 @@ import type { DiskServer } from "./disksrv.js";
 import type { DiskGeometry } from "../devices/disk.js";
 import { createDiskImage, readDiskGeometry } from "./disk.js";
 import { setLogger } from "../transport/channel.js";
-import { ArbiterClient } from "../arbiter/client.js";
+import { openArbiter } from "../arbiter/open.js";
+import { type EtcdForRun, etcdForRun } from "./launcher-etcd.js";
 import type { ArbiterState } from "../arbiter/core.js";
 import { type ClusterFacts, clusterFacts } from "./cluster-facts.js";
 
@@ -73,6 +74,10 @@ const ARBITER_RESTART_DELAY_MS = 200;
 
 export interface ClusterOptions {
   program: string;
+  /** The arbiter is etcd at this etcd:// URL (the run founds its own cluster under its prefix) instead of an embedded arbiter process. */
+  arbiter?: string;
+  /** The arbiter is a local 3-member etcd cluster started (and stopped) by this run. */
+  etcd?: boolean;
   crashPrimaryAtIcount?: number;
   crashPrimaryAfterMs?: number;
   crashBackupAtIcount?: number;
@@ -460,11 +465,23 @@ export async function runClusterDetailed(o: ClusterOptions): Promise<ClusterResu
   const hb = ["--heartbeat-ms", String(o.heartbeatMs ?? HEARTBEAT_INTERVAL_MS_DEFAULT), "--timeout-ms", String(o.timeoutMs ?? FAILURE_TIMEOUT_MS_DEFAULT)];
   // The arbiter's state lives in this run's own directory: a new cluster per run, and a
   // restarted arbiter (see restartArbiter) finds every epoch it granted.
-  const arbiterDir = mkdtempSync(join(tmpdir(), "ftvm-arbiter-"));
-  const arbiterState = join(arbiterDir, "state.json");
-  arbiter = await spawnChild("arbiter", ["--listen", "127.0.0.1:0", "--state", arbiterState]);
-  const arbiterUrl = arbiter.url!;
-  const cluster = arbiter.cluster!;
+  // With etcd (--arbiter etcd://..., --etcd) there is no arbiter process: the run founds
+  // its cluster in etcd instead (launcher-etcd.ts).
+  let etcd: EtcdForRun | undefined;
+  if (o.arbiter !== undefined || o.etcd) {
+    try {
+      etcd = await etcdForRun(o.etcd ? undefined : o.arbiter, info);
+    } catch (e) {
+      await sink.close();
+      await diskServer?.close();
+      throw e;
+    }
+  }
+  const arbiterDir = etcd ? undefined : mkdtempSync(join(tmpdir(), "ftvm-arbiter-"));
+  const arbiterState = arbiterDir ? join(arbiterDir, "state.json") : "";
+  if (arbiterDir) arbiter = await spawnChild("arbiter", ["--listen", "127.0.0.1:0", "--state", arbiterState]);
+  const arbiterUrl = etcd ? etcd.url : arbiter!.url!;
+  const cluster = etcd ? etcd.cluster : arbiter!.cluster!;
   // Sink, disk and switch belong to the arbiter's cluster before any host starts.
   sink.state.cluster = cluster;
   diskServer?.setCluster(cluster);
@@ -536,7 +553,7 @@ export async function runClusterDetailed(o: ClusterOptions): Promise<ClusterResu
     ...(o.crashBackupAtIcount !== undefined ? ["--crash-at-icount", String(o.crashBackupAtIcount)] : []),
   ]);
 
-  const arbiterClient = new ArbiterClient(arbiterUrl, secret, cluster);
+  const arbiterClient = openArbiter(arbiterUrl, secret, cluster);
   /** Who is primary and whether a paired backup exists, from the arbiter (see cluster-facts.ts). */
   /** Processes we SIGKILLed: dead to us at once, though the OS answers for them until the launcher reaps them. */
   const killedPids = new Set<number>();
@@ -570,8 +587,8 @@ export async function runClusterDetailed(o: ClusterOptions): Promise<ClusterResu
   const crashArbiter = (by: "script" | "user"): boolean => {
     const pid = arbiter && !arbiter.exited ? arbiter.proc.pid : undefined;
     if (pid === undefined) {
-      logLine("no arbiter to crash");
-      emit({ type: "fault-refused", fault: "kill", target: "arbiter", reason: "no arbiter is running" });
+      logLine(etcd ? "the arbiter is etcd: kill or pause one of its members instead (see docs/etcd.md)" : "no arbiter to crash");
+      emit({ type: "fault-refused", fault: "kill", target: "arbiter", reason: etcd ? "the arbiter is etcd: kill or pause one of its members instead" : "no arbiter is running" });
       return true;
     }
     logLine(`crashing the arbiter (pid ${pid}) with SIGKILL`);
@@ -707,7 +724,7 @@ export async function runClusterDetailed(o: ClusterOptions): Promise<ClusterResu
   const control = controlFile();
   function updateControl(): void {
     try {
-      writeFileSync(control + ".tmp", JSON.stringify({ launcherPid: process.pid, arbiterPid: arbiter?.proc.pid }));
+      writeFileSync(control + ".tmp", JSON.stringify({ launcherPid: process.pid, arbiterPid: arbiter?.proc.pid, ...(etcd ? { etcd: true } : {}) }));
       renameSync(control + ".tmp", control);
     } catch {
       // The control file is a convenience for `ftvm crash`; without it, keys still work.
@@ -970,7 +987,8 @@ export async function runClusterDetailed(o: ClusterOptions): Promise<ClusterResu
   await sink.close();
   await net?.close();
   await diskServer?.close();
-  rmSync(arbiterDir, { recursive: true, force: true });
+  if (arbiterDir) rmSync(arbiterDir, { recursive: true, force: true });
+  await etcd?.close();
   // Non-shared: the image of the host that finished as the live primary is the disk's final
   // state: it goes back over the user's image. Without a finish, the hosts' images stay
   // where they are, for a look.

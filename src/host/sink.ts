@@ -59,9 +59,10 @@ export interface SinkCallbacks {
  * `cluster`: the sink's cluster (the launcher knows it from its arbiter before any host
  * starts); without one the sink takes the first cluster a host says hello with.
  */
-export async function startSink(secret: string, cb: SinkCallbacks, port = 0, cluster?: string): Promise<Server & { state: SinkState }> {
+export async function startSink(secret: string, cb: SinkCallbacks, port = 0, cluster?: string, host?: string): Promise<Server & { state: SinkState }> {
   const state = new SinkState(cluster);
   const server = await listen({
+    host,
     port,
     secret,
     service: SINK_SERVICE,

@@ -23,7 +23,9 @@
 // clients (the primary's held output, the backup's kept copy) fills up.
 import type { AddressInfo, Server as TcpServer, Socket } from "node:net";
 import { createServer } from "node:net";
-import { ArbiterClient, WrongClusterError } from "../arbiter/client.js";
+import type { Arbiter } from "../arbiter/api.js";
+import { WrongClusterError } from "../arbiter/client.js";
+import { openArbiter } from "../arbiter/open.js";
 import type { InputMark, NicReport, OutChunk } from "../net/switch.js";
 import { Switch } from "../net/switch.js";
 import type { Channel, Server } from "../transport/channel.js";
@@ -67,7 +69,7 @@ export class SwitchServer {
   private primaryCh?: Channel;
   private pumpScheduled = false;
   private timer?: NodeJS.Timeout;
-  private arbiter?: ArbiterClient;
+  private arbiter?: Arbiter;
   /** Without an arbiter: the cluster learned from the first announcement. */
   private ownCluster?: string;
   /** Announcements and output refused because they came from another cluster. */
@@ -88,7 +90,7 @@ export class SwitchServer {
     });
     this.clients = new Array<Socket | undefined>(this.sw.connsMax);
     this.backlogs = new Array<ReplyBacklog | undefined>(this.sw.connsMax);
-    if (o.arbiterUrl) this.arbiter = new ArbiterClient(o.arbiterUrl, o.secret, o.cluster);
+    if (o.arbiterUrl) this.arbiter = openArbiter(o.arbiterUrl, o.secret, o.cluster);
     else this.ownCluster = o.cluster;
     tcp.on("connection", (s) => this.accept(s));
   }
