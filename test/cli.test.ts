@@ -1,7 +1,7 @@
 // The ftvm command end to end, as a user runs it: real child processes, real files,
 // exit codes as documented (0 ok, 1 divergence/trap, 2 usage or input error, 130 Ctrl-C).
 import { spawn, spawnSync } from "node:child_process";
-import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { existsSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
@@ -119,7 +119,8 @@ describe("ftvm CLI", () => {
     const child = spawn(process.execPath, ["--import", "tsx", MAIN, "record", p, "-o", log, "--no-stdin"], { cwd: ROOT });
     let err = "";
     child.stderr.on("data", (d) => (err += d));
-    await new Promise((r) => setTimeout(r, 1500));
+    // Wait until the recording has begun (its log exists), however slowly the process starts on a busy machine.
+    while (!existsSync(log)) await new Promise((r) => setTimeout(r, 50));
     child.kill("SIGINT");
     const code = await new Promise<number | null>((r) => child.on("exit", r));
     expect(code).toBe(130);

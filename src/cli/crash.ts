@@ -41,14 +41,14 @@ export const crashCommand: Command = {
     const launchers = runningLaunchers();
     const want = p.values.launcher === undefined ? undefined : Number(p.values.launcher);
     if (want !== undefined && !launchers.includes(want)) {
-      process.stderr.write(`ftvm crash: no running cluster with launcher pid ${p.values.launcher} (running: ${launchers.join(", ") || "none"})\n`);
+      process.stderr.write(`ftvm: no running cluster with launcher pid ${p.values.launcher} (running: ${launchers.join(", ") || "none"})\n`);
       return EXIT_FAIL;
     }
     if (want === undefined && launchers.length !== 1) {
       process.stderr.write(
         launchers.length === 0
-          ? `ftvm crash: no running cluster (no control file ${join(tmpdir(), `${CONTROL_FILE_PREFIX}<pid>.json`)}); start one with ftvm ft <prog>\n`
-          : `ftvm crash: ${launchers.length} clusters are running (launcher pids ${launchers.join(", ")}); say which with --launcher PID\n`,
+          ? `ftvm: no running cluster (no control file ${join(tmpdir(), `${CONTROL_FILE_PREFIX}<pid>.json`)}); start one with ftvm ft <prog>\n`
+          : `ftvm: ${launchers.length} clusters are running (launcher pids ${launchers.join(", ")}); say which with --launcher PID\n`,
       );
       return EXIT_FAIL;
     }
@@ -62,10 +62,10 @@ export const crashCommand: Command = {
         if (typeof arbiterPid !== "number") throw new Error("no arbiter pid");
         process.kill(arbiterPid, "SIGKILL");
       } catch (e) {
-        process.stderr.write(`ftvm crash: could not kill the arbiter of launcher ${c.launcherPid}: ${(e as Error).message}\n`);
+        process.stderr.write(`ftvm: could not kill the arbiter of launcher ${c.launcherPid}: ${(e as Error).message}\n`);
         return EXIT_FAIL;
       }
-      process.stderr.write(`ftvm crash: sent SIGKILL to the arbiter (pid ${arbiterPid})\n`);
+      process.stderr.write(`ftvm: sent SIGKILL to the arbiter (pid ${arbiterPid})\n`);
       return EXIT_OK;
     }
     // The launcher does the kill: it knows from the arbiter which host is primary now, and
@@ -73,10 +73,10 @@ export const crashCommand: Command = {
     try {
       process.kill(c.launcherPid, role === "primary" ? "SIGUSR1" : "SIGUSR2");
     } catch (e) {
-      process.stderr.write(`ftvm crash: the launcher (pid ${c.launcherPid}) is not running: ${(e as Error).message}\n`);
+      process.stderr.write(`ftvm: the launcher (pid ${c.launcherPid}) is not running: ${(e as Error).message}\n`);
       return EXIT_FAIL;
     }
-    process.stderr.write(`ftvm crash: asked the launcher (pid ${c.launcherPid}) to crash the ${role}; its output says what it did\n`);
+    process.stderr.write(`ftvm: asked the launcher (pid ${c.launcherPid}) to crash the ${role}; its output says what it did\n`);
     return EXIT_OK;
   },
 };

@@ -5,6 +5,7 @@ import { createReadStream, mkdtempSync, readFileSync, rmSync, statSync } from "n
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { createInterface } from "node:readline";
+import { OperatingError } from "../base/errors.js";
 import type { Command } from "./args.js";
 import { EXIT_FAIL, EXIT_OK, UsageError, bytesOption, intOption, parse } from "./args.js";
 import { runLive } from "../host/live.js";
@@ -105,7 +106,7 @@ export const debugCommand: Command = {
       });
     } catch (e) {
       // A header the machine cannot be built from (say, an impossible memory size).
-      if (e instanceof RangeError) throw new UsageError(`${file}: ${e.message}`);
+      if (e instanceof RangeError || e instanceof OperatingError) throw new UsageError(`${file}: ${e.message}`);
       throw e;
     }
     process.stderr.write(

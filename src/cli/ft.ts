@@ -3,7 +3,7 @@
 // (outside both hosts' failure domain), shows the guest's output and a status line per
 // host, crashes hosts on request, and ends with a summary.
 import type { Command } from "./args.js";
-import { EXIT_OK, UsageError, intOption, parse } from "./args.js";
+import { EXIT_OK, UsageError, bytesOption, intOption, parse, slowdownOption } from "./args.js";
 import { FAILURE_TIMEOUT_MS_DEFAULT, HEARTBEAT_INTERVAL_MS_DEFAULT } from "../ft/detector.js";
 import { runCluster } from "../host/launcher.js";
 
@@ -100,7 +100,13 @@ arbiter, q to stop; or run "ftvm crash primary|backup|arbiter" in another termin
     }
     if (p.positionals.length !== 1) throw new UsageError(`expected one program\n\n${this.usage}`);
     const program = p.positionals[0];
-    const opt = (n: string) => intOption(p.values[n] as string | undefined, n);
+    const opt = (n: string, min = 0) => intOption(p.values[n] as string | undefined, n, min);
+    // Values the hosts take as text are checked here too, so a bad one fails the launch
+    // before any process starts (the launcher also fails it when a host refuses).
+    const str = (n: string) => p.values[n] as string | undefined;
+    bytesOption(str("mem"), "mem");
+    bytesOption(str("log-buffer-bytes"), "log-buffer-bytes");
+    slowdownOption(str("backup-slowdown"), "backup-slowdown");
     return runCluster({
       program,
       crashPrimaryAtIcount: opt("crash-primary-at-icount"),
@@ -119,8 +125,8 @@ arbiter, q to stop; or run "ftvm crash primary|backup|arbiter" in another termin
       backupSlowdown: p.values["backup-slowdown"] as string | undefined,
       lagThresholdMs: opt("lag-threshold-ms"),
       logBufferBytes: p.values["log-buffer-bytes"] as string | undefined,
-      heartbeatMs: opt("heartbeat-ms"),
-      timeoutMs: opt("timeout-ms"),
+      heartbeatMs: opt("heartbeat-ms", 1),
+      timeoutMs: opt("timeout-ms", 1),
       quiet: !!p.values.quiet,
       interpret: !!p.values.interpret,
       listen: p.values.listen as string | undefined,

@@ -10,7 +10,8 @@ import { FtHost } from "../host/ft-host.js";
 import { loadProgram } from "../host/program.js";
 import { setLogPrefix } from "../transport/channel.js";
 import type { Command, Parsed } from "./args.js";
-import { EXIT_OK, UsageError, bytesOption, intOption, parse } from "./args.js";
+import { EXIT_OK, UsageError, bytesOption, intOption, parse, slowdownOption, wsUrlOption } from "./args.js";
+import { ARBITER_FIRST_CONTACT_MS_DEFAULT, firstContact } from "../host/arbiter-contact.js";
 import { parseConfig } from "./config.js";
 
 const SHARED = {
@@ -32,6 +33,7 @@ const SHARED = {
   slowdown: { type: "string" },
   interpret: { type: "boolean" },
   "exit-with-parent": { type: "boolean" },
+  "arbiter-wait-ms": { type: "string" },
 } as const;
 
 const SHARED_HELP = `  --arbiter URL         the arbiter (ws://HOST:PORT)              env FTVM_ARBITER
@@ -59,6 +61,8 @@ const SHARED_HELP = `  --arbiter URL         the arbiter (ws://HOST:PORT)       
   --lag-threshold-ms N  a primary slows down gradually once its backup's execution
                         trails by more than N ms (default 1000, as in VMware FT)
   --slowdown F          as a backup, replay F times slower (to show throttling)
+  --arbiter-wait-ms N   wait at most N ms for the arbiter's first answer, then exit 3
+                        (default ${ARBITER_FIRST_CONTACT_MS_DEFAULT})           env FTVM_ARBITER_WAIT_MS
   --config FILE         JSON file with any of these options (e.g. {"arbiter": "ws://..."})
   --interpret           use the reference interpreter
   --exit-with-parent    exit when stdin closes (the launcher that started this process died)`;
@@ -112,20 +116,20 @@ export function hostPort(s: string, name: string): { host: string; port: number 
 function ftOptions(get: (n: string) => string | undefined, usage: string) {
   return {
     secret: need(get, "secret", usage),
-    arbiterUrl: need(get, "arbiter", usage),
+    arbiterUrl: wsUrlOption(need(get, "arbiter", usage), "arbiter")!,
     cluster: clusterOption(get("cluster")),
-    sinkUrl: get("sink"),
-    switchUrl: get("switch"),
-    diskServerUrl: get("disk-server"),
+    sinkUrl: wsUrlOption(get("sink"), "sink"),
+    switchUrl: wsUrlOption(get("switch"), "switch"),
+    diskServerUrl: wsUrlOption(get("disk-server"), "disk-server"),
     diskImage: diskImageOption(get),
-    heartbeatMs: intOption(get("heartbeat-ms"), "heartbeat-ms") ?? HEARTBEAT_INTERVAL_MS_DEFAULT,
-    timeoutMs: intOption(get("timeout-ms"), "timeout-ms") ?? FAILURE_TIMEOUT_MS_DEFAULT,
+    heartbeatMs: intOption(get("heartbeat-ms"), "heartbeat-ms", 1) ?? HEARTBEAT_INTERVAL_MS_DEFAULT,
+    timeoutMs: intOption(get("timeout-ms"), "timeout-ms", 1) ?? FAILURE_TIMEOUT_MS_DEFAULT,
     crashAtIcount: intOption(get("crash-at-icount"), "crash-at-icount"),
     crashOnlyPaired: get("crash-only-paired") !== undefined,
     guestHostId: intOption(get("host-id"), "host-id"),
     logBufferBytesMax: bytesOption(get("log-buffer-bytes"), "log-buffer-bytes"),
     lagThresholdMs: intOption(get("lag-threshold-ms"), "lag-threshold-ms"),
-    slowdown: slowdownOption(get("slowdown")),
+    slowdown: slowdownOption(get("slowdown"), "slowdown"),
   };
 }
 
@@ -147,11 +151,12 @@ export function clusterOption(v: string | undefined): string | undefined {
   return v;
 }
 
-function slowdownOption(v: string | undefined): number | undefined {
-  if (v === undefined) return undefined;
-  const f = Number(v);
-  if (!Number.isFinite(f) || f < 1 || f > 100) throw new UsageError(`--slowdown takes a factor from 1 to 100, got "${v}"`);
-  return f;
+
+/** Options of a primary or backup, with the cluster learned from the arbiter (a bounded wait: src/host/arbiter-contact.ts). */
+async function hostOptions(get: (n: string) => string | undefined, usage: string) {
+  const o = ftOptions(get, usage);
+  const waitMs = intOption(get("arbiter-wait-ms"), "arbiter-wait-ms", 1) ?? ARBITER_FIRST_CONTACT_MS_DEFAULT;
+  return { ...o, cluster: await firstContact(o.arbiterUrl, o.secret, o.cluster, waitMs) };
 }
 
 async function runHost(f: () => Promise<void>): Promise<number> {
@@ -232,19 +237,23 @@ ${SHARED_HELP}`,
     setLogPrefix("primary: ");
     const backupReads = !!p.values["backup-reads"];
     if (backupReads && get("disk-image") === undefined) throw new UsageError("--backup-reads needs a non-shared disk (--disk-image)");
-    const h = new FtHost({ ...ftOptions(get, this.usage), interpret: !!p.values.interpret, backupReads });
+    const memBytes = bytesOption(get("mem"), "mem");
+    const stackBytes = bytesOption(get("stack"), "stack");
+    const waitForBackupMs = intOption(get("wait-backup-ms"), "wait-backup-ms") ?? 10_000;
+    const opts = await hostOptions(get, this.usage);
+    const h = new FtHost({ ...opts, interpret: !!p.values.interpret, backupReads });
     return runHost(() =>
       h.runPrimary({
-        ...ftOptions(get, this.usage),
+        ...opts,
         interpret: !!p.values.interpret,
         backupReads,
         program: p.positionals[0],
         image,
-        memBytes: bytesOption(get("mem"), "mem"),
-        stackBytes: bytesOption(get("stack"), "stack"),
+        memBytes,
+        stackBytes,
         listenHost: host,
         listenPort: port,
-        waitForBackupMs: intOption(get("wait-backup-ms"), "wait-backup-ms") ?? 10_000,
+        waitForBackupMs,
         onListening: (url) => process.stdout.write(`listening ${url}\n`),
       }),
     );
@@ -273,9 +282,9 @@ ${SHARED_HELP}`,
     exitWithParent(p);
     setLogPrefix("backup: ");
     const { host, port } = hostPort(get("listen") ?? "127.0.0.1:0", "listen");
-    const opts = { ...ftOptions(get, this.usage), interpret: !!p.values.interpret };
     // A primary decides whether a backup starts with it or joins by clone: --join is --primary's other name.
-    const primaryUrl = get("join") ?? need(get, "primary", this.usage);
+    const primaryUrl = get("join") !== undefined ? wsUrlOption(get("join"), "join")! : wsUrlOption(need(get, "primary", this.usage), "primary")!;
+    const opts = { ...(await hostOptions(get, this.usage)), interpret: !!p.values.interpret };
     const h = new FtHost(opts);
     return runHost(() =>
       h.runBackup({ ...opts, primaryUrl, listenHost: host, listenPort: port, onListening: (url) => process.stdout.write(`listening ${url}\n`) }),

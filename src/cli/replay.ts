@@ -35,7 +35,7 @@ export const replayCommand: Command = {
       const res = runReplay({
         logPath,
         tracePath: values.trace as string | undefined,
-        traceIntervalIcount: intOption(values["trace-interval"] as string | undefined, "trace-interval"),
+        traceIntervalIcount: intOption(values["trace-interval"] as string | undefined, "trace-interval", 1),
         interpret: !!values.interpret,
         output: values.quiet ? () => undefined : (b) => process.stdout.write(b),
         progress: tty

@@ -4,6 +4,7 @@ import { EXIT_FAIL, EXIT_INTERRUPTED, EXIT_OK, UsageError, bytesOption, intOptio
 import { runLive } from "../host/live.js";
 import { loadProgram } from "../host/program.js";
 import { describeTrap } from "./describe.js";
+import { early, releaseEarlySigint } from "./early.js";
 
 const COMMON = {
   "max-icount": { type: "string" },
@@ -69,7 +70,7 @@ async function live(argv: string[], record: boolean): Promise<number> {
     maxIcount: intOption(values["max-icount"] as string | undefined, "max-icount"),
     logPath: values.out as string | undefined,
     tracePath: values.trace as string | undefined,
-    traceIntervalIcount: intOption(values["trace-interval"] as string | undefined, "trace-interval"),
+    traceIntervalIcount: intOption(values["trace-interval"] as string | undefined, "trace-interval", 1),
     unloggedRand: !!values["unlogged-rand"],
     hostId: intOption(values["host-id"] as string | undefined, "host-id"),
     interpret: !!values.interpret,
@@ -77,6 +78,10 @@ async function live(argv: string[], record: boolean): Promise<number> {
     stdin: useStdin ? process.stdin : undefined,
     output: (b) => process.stdout.write(b),
     listen,
+    interruptedBeforeStart: () => {
+      releaseEarlySigint();
+      return early.interrupted;
+    },
     onListening: (a) => process.stderr.write(`ftvm: listening on ${a.host}:${a.port}\n`),
   });
   if (res.diskError) process.stderr.write(`ftvm: a disk request failed on the host (the guest saw DISK_E_IO): ${res.diskError}\n`);

@@ -3,7 +3,7 @@
 import { SwitchServer } from "../host/switch-server.js";
 import { setLogPrefix } from "../transport/channel.js";
 import type { Command } from "./args.js";
-import { EXIT_OK, parse } from "./args.js";
+import { EXIT_OK, parse, wsUrlOption } from "./args.js";
 import { clusterOption, exitWithParent, hostPort, need, resolver } from "./hosts.js";
 
 export const switchCommand: Command = {
@@ -42,7 +42,7 @@ is what this prints as "listening ws://HOST:PORT" (choose it with --hosts).
       port,
       hostsHost: hosts.host,
       hostsPort: hosts.port,
-      arbiterUrl: need(get, "arbiter", this.usage),
+      arbiterUrl: wsUrlOption(need(get, "arbiter", this.usage), "arbiter")!,
       cluster: clusterOption(get("cluster")),
       log: (line) => process.stderr.write(`${line}\n`),
     });

@@ -23,6 +23,7 @@ import { type ClusterFacts, clusterFacts } from "./cluster-facts.js";
 
 import { startClusterSwitch, switchSummary } from "./launcher-net.js";
 import { HostError } from "./errors.js";
+import { loadProgram } from "./program.js";
 
 /** A launch option the launcher refuses (the CLI prints it in one line and exits 2, as for a usage error). */
 const EXIT_BAD_OPTION = 2;
@@ -54,6 +55,8 @@ interface Child {
   /** An arbiter's cluster, from its "cluster ID epoch N" line. */
   cluster?: string;
   exited: boolean;
+  /** The last line the process wrote on stderr (why it refused to start, when it did). */
+  lastLine?: string;
 }
 
 /** Attempts to restart a dead arbiter (on its port, with its state) before giving up. */
@@ -129,6 +132,9 @@ export async function runCluster(o: ClusterOptions): Promise<number> {
 }
 
 export async function runClusterDetailed(o: ClusterOptions): Promise<ClusterResult> {
+  // The program is checked here, before any process starts: a missing file or an
+  // assembler error is the user's one-line error, not a host that dies before listening.
+  loadProgram(o.program);
   const secret = randomBytes(24).toString("hex");
   const info = o.info ?? ((s: string) => process.stderr.write(s));
   const tty = !o.quiet && !o.info && process.stderr.isTTY === true;
@@ -165,6 +171,8 @@ export async function runClusterDetailed(o: ClusterOptions): Promise<ClusterResu
   /** The backup being started to join the live primary (one at a time). */
   let joiner: Child | undefined;
   let stopping = false;
+  /** Why a host refused its options (the launch fails as a whole, exit 2). */
+  let refused: string | undefined;
   const spawnedAtMs = new Map<number, number>();
   /** When the first pair formed (timed faults count from then), and a way to wait for it. */
   let pairFormedAt: number | undefined;
@@ -263,10 +271,19 @@ export async function runClusterDetailed(o: ClusterOptions): Promise<ClusterResu
           resolve(child);
         }
       });
-      createInterface({ input: proc.stderr! }).on("line", (line) => logLine(`${role} (pid ${proc.pid}): ${line.replace(/^(primary|backup|arbiter): /, "")}`));
+      createInterface({ input: proc.stderr! }).on("line", (line) => {
+        child.lastLine = line.replace(/^(primary|backup|arbiter|ftvm): /, "");
+        logLine(`${role} (pid ${proc.pid}): ${line.replace(/^(primary|backup|arbiter): /, "")}`);
+      });
       proc.on("exit", (code, signal) => {
         child.exited = true;
-        if (!child.url) reject(new Error(`${role} exited before listening (${signal ?? code})`));
+        // A host that refuses its options (exit 2) fails the whole launch, whenever it
+        // happens: a cluster that runs on without it would have lost FT without a word.
+        if (code === EXIT_BAD_OPTION && !stopping && !done && refused === undefined) {
+          refused = `the ${role} refused to start: ${child.lastLine ?? "bad options"}`;
+          finish?.();
+        }
+        if (!child.url) reject(new HostError(`the ${role} could not start: ${child.lastLine ?? `it exited (${signal ?? code})`}`, code === EXIT_BAD_OPTION ? EXIT_BAD_OPTION : undefined));
         if (signal === "SIGKILL") {
           logLine(`${role} (pid ${proc.pid}) was killed (SIGKILL)`);
           // Not by us: a host's own --crash-at-icount, an injected failure all the same.
@@ -298,7 +315,17 @@ export async function runClusterDetailed(o: ClusterOptions): Promise<ClusterResu
   // restarted arbiter (see restartArbiter) finds every epoch it granted.
   const arbiterDir = mkdtempSync(join(tmpdir(), "ftvm-arbiter-"));
   const arbiterState = join(arbiterDir, "state.json");
-  arbiter = await spawnChild("arbiter", ["--listen", "127.0.0.1:0", "--state", arbiterState]);
+  /** A process of the first three could not start: stop what did, and fail the launch with its reason. */
+  const abortLaunch = async (e: unknown): Promise<never> => {
+    stopping = true;
+    for (const c of children) if (!c.exited) c.proc.kill("SIGTERM");
+    await Promise.all(children.map((c) => (c.exited ? undefined : new Promise((r) => c.proc.once("exit", r)))));
+    await sink.close();
+    await diskServer?.close();
+    rmSync(arbiterDir, { recursive: true, force: true });
+    throw e;
+  };
+  arbiter = await spawnChild("arbiter", ["--listen", "127.0.0.1:0", "--state", arbiterState]).catch(abortLaunch);
   const arbiterUrl = arbiter.url!;
   const cluster = arbiter.cluster!;
   // Sink, disk and switch belong to the arbiter's cluster before any host starts.
@@ -354,7 +381,10 @@ export async function runClusterDetailed(o: ClusterOptions): Promise<ClusterResu
     ...(o.backupReads ? ["--backup-reads"] : []),
     ...common,
     ...(o.crashPrimaryAtIcount !== undefined ? ["--crash-at-icount", String(o.crashPrimaryAtIcount), ...(o.respawn === false ? [] : ["--crash-only-paired"])] : []),
-  ]);
+  ]).catch(async (e) => {
+    await net?.close();
+    return abortLaunch(e);
+  });
   const backup = await spawnChild("backup", [
     "--primary",
     primary.url!,
@@ -641,6 +671,7 @@ export async function runClusterDetailed(o: ClusterOptions): Promise<ClusterResu
   } catch {
     // Already gone.
   }
+  if (refused !== undefined) throw new HostError(refused, EXIT_BAD_OPTION);
   const text =
     summary(o, sink.state, news, done, interrupted, Date.now() - started, kills, firstWriteAt, diskServer?.stats, ownImages ? { dir: ownImages.dir, copiedBack } : undefined, {
       unprotectedMs,
