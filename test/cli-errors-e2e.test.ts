@@ -52,8 +52,11 @@ afterAll(async () => {
 
 // [arguments, exit code, what the one line says]
 const CASES: [string[], number, RegExp][] = [
-  [["frobnicate"], 2, /unknown command "frobnicate"/],
-  [["run", "programs/hello.s", "--frobnicate"], 2, /frobnicate/],
+  [["frobnicate"], 2, /unknown command 'frobnicate'/],
+  [["rn", "hello"], 2, /unknown command 'rn' \(did you mean run\?\)/],
+  [["run", "programs/hello.s", "--frobnicate"], 2, /unknown option '--frobnicate'/],
+  [["run", "programs/hello.s", "--memm", "1MiB"], 2, /unknown option '--memm' \(did you mean --mem\?\)/],
+  [["run", "programs/hello.s", "--mem", "16M"], 2, /did you mean 16MiB\?/],
   ...["1000", "0", "3", "4097", "2GiB", "NaN"].map((m): [string[], number, RegExp] => [["run", "programs/hello.s", "--mem", m], 2, /mem|memory size/]),
   [["run", "programs/hello.s", "--stack", "0"], 2, /stack/],
   [["run", "programs/hello.s", "--trace-interval", "0"], 2, /--trace-interval/],

@@ -20,16 +20,16 @@ describe("ftvm CLI", () => {
     for (const c of ["run", "record", "replay", "trace", "asm", "disasm", "tour"]) {
       const r = ftvm([c, "--help"]);
       expect(r.code, c).toBe(0);
-      expect(r.out, c).toMatch(/usage: ftvm/);
+      expect(r.out, c).toMatch(/usage: ftvm/i);
     }
     const top = ftvm(["--help"]);
     expect(top.code).toBe(0);
-    expect(top.out).toMatch(/exit codes: 0 ok; 1 guest trap/);
+    expect(top.out).toMatch(/exit codes: 0 ok; 1 guest trap/i);
     expect(ftvm([]).code).toBe(2);
     const bad = ftvm(["frobnicate"]);
     expect(bad.code).toBe(2);
-    expect(bad.err).toMatch(/unknown command "frobnicate"/);
-    expect(ftvm(["run", "programs/hello.s", "--max-icount", "lots"]).err).toMatch(/--max-icount takes a non-negative integer, got "lots"/);
+    expect(bad.err).toMatch(/unknown command ['"]frobnicate['"]/);
+    expect(ftvm(["run", "programs/hello.s", "--max-icount", "lots"]).err).toMatch(/--max-icount takes a non-negative integer .*, got "lots"/);
   });
 
   it("assembler errors name file:line:col with a caret, exit 2", () => {

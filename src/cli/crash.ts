@@ -3,8 +3,7 @@
 import { readdirSync, readFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import type { Command } from "./args.js";
-import { EXIT_FAIL, EXIT_OK, UsageError, parse } from "./args.js";
+import { EXIT_FAIL, EXIT_OK, UsageError, count, defineCommand } from "./args.js";
 import { CONTROL_FILE_PREFIX, controlFile } from "../host/launcher.js";
 
 /** Launchers whose control file is readable and whose process runs. */
@@ -25,23 +24,22 @@ function runningLaunchers(): number[] {
   return pids.sort((a, b) => a - b);
 }
 
-export const crashCommand: Command = {
+export const crashCommand = defineCommand({
   name: "crash",
   summary: "crash a process of the running `ftvm ft` cluster: ftvm crash primary|backup|arbiter",
-  usage:
-    "usage: ftvm crash primary|backup|arbiter [--launcher PID]\n\nAsks the launcher of the cluster `ftvm ft` runs on this machine to SIGKILL its current\nprimary or backup (it refuses a kill that would leave no host with the guest's state), or\nkills its arbiter (the launcher restarts it with its state). With several clusters\nrunning, --launcher PID says which.",
-  run(argv) {
-    const p = parse(argv, { launcher: { type: "string" } }, this.usage);
-    if (p.values.help) {
-      process.stdout.write(this.usage + "\n");
-      return EXIT_OK;
-    }
-    const role = p.positionals[0];
-    if (p.positionals.length !== 1 || (role !== "primary" && role !== "backup" && role !== "arbiter")) throw new UsageError(this.usage);
+  args: [["<role>", "primary, backup or arbiter"]],
+  options: {
+    launcher: { flags: "--launcher <pid>", help: "which cluster, when several run (the launcher's pid)", parse: count(1) },
+  },
+  more: `Asks the launcher of the cluster \`ftvm ft\` runs on this machine to SIGKILL its current
+primary or backup (it refuses a kill that would leave no host with the guest's state), or
+kills its arbiter (the launcher restarts it with its state).`,
+  run(v, [role]) {
+    if (role !== "primary" && role !== "backup" && role !== "arbiter") throw new UsageError(`crash takes primary, backup or arbiter, got "${role}"`);
     const launchers = runningLaunchers();
-    const want = p.values.launcher === undefined ? undefined : Number(p.values.launcher);
+    const want = v.launcher as number | undefined;
     if (want !== undefined && !launchers.includes(want)) {
-      process.stderr.write(`ftvm: no running cluster with launcher pid ${p.values.launcher} (running: ${launchers.join(", ") || "none"})\n`);
+      process.stderr.write(`ftvm: no running cluster with launcher pid ${want} (running: ${launchers.join(", ") || "none"})\n`);
       return EXIT_FAIL;
     }
     if (want === undefined && launchers.length !== 1) {
@@ -79,4 +77,4 @@ export const crashCommand: Command = {
     process.stderr.write(`ftvm: asked the launcher (pid ${c.launcherPid}) to crash the ${role}; its output says what it did\n`);
     return EXIT_OK;
   },
-};
+});

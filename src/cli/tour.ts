@@ -6,21 +6,16 @@ import { mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
-import type { Command } from "./args.js";
-import { EXIT_FAIL, EXIT_OK } from "./args.js";
+import { EXIT_FAIL, EXIT_OK, defineCommand } from "./args.js";
 
 const MAIN = fileURLToPath(new URL("./main.ts", import.meta.url));
 const REPO = fileURLToPath(new URL("../..", import.meta.url));
 
-export const tourCommand: Command = {
+export const tourCommand = defineCommand({
   name: "tour",
   summary: "a one-minute tour: run, record, replay, trace diff, the divergence demo",
-  usage: "usage: ftvm tour        (what npm start shows)",
-  run(argv) {
-    if (argv.includes("--help") || argv.includes("-h")) {
-      process.stdout.write(this.usage + "\n");
-      return EXIT_OK;
-    }
+  options: {},
+  run() {
     const dir = mkdtempSync(join(tmpdir(), "ftvm-tour-"));
     const log = join(dir, "run.ftlog");
     const bad = join(dir, "unsafe.ftlog");
@@ -66,4 +61,4 @@ export const tourCommand: Command = {
     process.stdout.write(`Files are in ${dir}. Next: ftvm --help, and programs/*.s (each says what it shows).\n`);
     return EXIT_OK;
   },
-};
+});
