@@ -90,7 +90,7 @@ const CASES: [string[], number, RegExp][] = [
   [["backup", "--primary", "ws://127.0.0.1:1", "--arbiter", "ws://127.0.0.1:1", "--arbiter-wait-ms", "300"], 3, /did not answer/],
   [["switch", "--listen", "nope", "--arbiter", "ws://127.0.0.1:1"], 2, /--listen/],
   [["crash", "everything"], 2, /crash primary\|backup\|arbiter|everything/],
-  [["crash", "primary", "--launcher", "999999999"], 1, /no running cluster with launcher pid 999999999/],
+  [["crash", "primary", "--cluster", "no-such-cluster"], 1, /no running cluster no-such-cluster/],
 ];
 
 describe.concurrent("every command with bad input: one ftvm: line, no stack trace", () => {

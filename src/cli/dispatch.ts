@@ -3,6 +3,8 @@
 // `ftvm: ...` line with its exit code (src/cli/report.ts). Programmer errors still fail
 // loudly; FTVM_DEBUG=1 prints their stack trace.
 import { readFileSync } from "node:fs";
+import { join } from "node:path";
+import { PACKAGE_DIR } from "../host/self.js";
 import { Command as Commander } from "commander";
 import type { Command } from "./args.js";
 import { EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE, runCommander } from "./args.js";
@@ -34,9 +36,9 @@ const COMMANDS: Record<string, () => Promise<Command>> = {
   tour: async () => (await import("./tour.js")).tourCommand,
 };
 
-/** The package's version (package.json sits two levels up, in the source tree and in the package). */
+/** The package's version, from its package.json. */
 export function version(): string {
-  return (JSON.parse(readFileSync(new URL("../../package.json", import.meta.url), "utf8")) as { version: string }).version;
+  return (JSON.parse(readFileSync(join(PACKAGE_DIR, "package.json"), "utf8")) as { version: string }).version;
 }
 
 const EXIT_CODES = `Exit codes: 0 ok; 1 guest trap, replay divergence or traces differ; 2 usage or input

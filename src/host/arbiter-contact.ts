@@ -4,12 +4,13 @@
 // its arbiter it waits patiently through outages (src/host/ft-host.ts): an arbiter that
 // is restarted must find its hosts still there.
 import { ARBITER_REQUEST_TIMEOUT_MS, ARBITER_RETRY_MS, ArbiterClient, WrongClusterError } from "../arbiter/client.js";
+import { log } from "../transport/channel.js";
 import { HostError } from "./errors.js";
 
 /** How long a host waits for its arbiter's first answer unless told otherwise (--arbiter-wait-ms). */
 export const ARBITER_FIRST_CONTACT_MS_DEFAULT = 30_000;
 
-/** Asks the arbiter for its state until it answers or `waitMs` have passed; returns its cluster id. */
+/** Asks the arbiter for its state until it answers or `waitMs` have passed; returns its cluster id (and says so in the host's log). */
 export async function firstContact(url: string, secret: string, cluster: string | undefined, waitMs: number): Promise<string> {
   const client = new ArbiterClient(url, secret, cluster);
   const deadline = Date.now() + waitMs;
@@ -17,7 +18,9 @@ export async function firstContact(url: string, secret: string, cluster: string 
     for (;;) {
       let why: string;
       try {
-        return (await client.state(Math.max(1, Math.min(ARBITER_REQUEST_TIMEOUT_MS, deadline - Date.now())))).cluster;
+        const s = await client.state(Math.max(1, Math.min(ARBITER_REQUEST_TIMEOUT_MS, deadline - Date.now())));
+        if (cluster === undefined) log(`cluster ${s.cluster} (learned from the arbiter, at epoch ${s.epoch})`);
+        return s.cluster;
       } catch (e) {
         if (e instanceof WrongClusterError) throw e;
         why = (e as Error).message;

@@ -9,7 +9,6 @@ import { copyFileSync, mkdtempSync, renameSync, rmSync, writeFileSync } from "no
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { createInterface } from "node:readline";
-import { fileURLToPath } from "node:url";
 import { FAILURE_TIMEOUT_MS_DEFAULT, HEARTBEAT_INTERVAL_MS_DEFAULT } from "../ft/detector.js";
 import type { HostStatus } from "./sink.js";
 import { startSink } from "./sink.js";
@@ -24,6 +23,8 @@ import { type ClusterFacts, clusterFacts } from "./cluster-facts.js";
 import { startClusterSwitch, switchSummary } from "./launcher-net.js";
 import { HostError } from "./errors.js";
 import { loadProgram } from "./program.js";
+import { selfArgs } from "./self.js";
+import { controlFile, removeControl, writeControl } from "./control.js";
 
 /** A launch option the launcher refuses (the CLI prints it in one line and exits 2, as for a usage error). */
 const EXIT_BAD_OPTION = 2;
@@ -31,9 +32,6 @@ const EXIT_BAD_OPTION = 2;
 const EXIT_OK = 0;
 const EXIT_FAIL = 1;
 
-// The hosts are this package's own executable, run as child processes (a path, not an import:
-// the launcher does not depend on the CLI's code).
-const MAIN = fileURLToPath(new URL("../cli/main.ts", import.meta.url));
 /** A scripted fault that cannot be carried out now (no pair) is tried again after this long. */
 const FAULT_RETRY_MS = 50;
 /** After this many clones in a row fail, the launcher stops starting new backups (and says why). */
@@ -41,12 +39,8 @@ const CLONE_FAILURES_IN_ROW_MAX = 10;
 /** The longest wait between a failed clone and the next attempt (the wait doubles from 50 ms). */
 const CLONE_RETRY_DELAY_MS_MAX = 2000;
 
-/** Where `ftvm crash` finds the running cluster's processes. */
-/** Control files are per launcher (several clusters may run at once): `ftvm-ft-<uid>-<launcher pid>.json`. */
-export const CONTROL_FILE_PREFIX = `ftvm-ft-${process.getuid?.() ?? "user"}-`;
-export function controlFile(launcherPid = process.pid): string {
-  return join(tmpdir(), `${CONTROL_FILE_PREFIX}${launcherPid}.json`);
-}
+// The hosts are this package's own executable, run as child processes (src/host/self.ts:
+// resolved from the package, not the cwd; the launcher does not import the CLI's code).
 
 interface Child {
   role: "arbiter" | "primary" | "backup";
@@ -256,7 +250,7 @@ export async function runClusterDetailed(o: ClusterOptions): Promise<ClusterResu
     new Promise((resolve, reject) => {
       // FTVM_HOST_NODE_ARGS passes extra Node flags to the hosts (e.g. --cpu-prof for profiling).
       const nodeArgs = (process.env.FTVM_HOST_NODE_ARGS ?? "").split(" ").filter(Boolean);
-      const proc = spawn(process.execPath, [...nodeArgs, "--import", "tsx", MAIN, role, ...args, "--exit-with-parent", ...(o.interpret ? ["--interpret"] : [])], {
+      const proc = spawn(process.execPath, [...nodeArgs, ...selfArgs(), role, ...args, "--exit-with-parent", ...(o.interpret ? ["--interpret"] : [])], {
         env: { ...process.env, FTVM_SECRET: secret },
         stdio: ["pipe", "pipe", "pipe"],
       });
@@ -505,19 +499,26 @@ export async function runClusterDetailed(o: ClusterOptions): Promise<ClusterResu
   };
   // `ftvm crash primary|backup` from another terminal signals this launcher (SIGUSR1 for
   // the primary, SIGUSR2 for the backup), which carries the kill out under the same rule
-  // as its keys. The control file names only the launcher, written once and atomically
-  // (write, then rename): a reader never sees half a file, and pids that change with
-  // every failover are not copied anywhere.
+  // as its keys. The control file (src/host/control.ts) names the launcher, the cluster
+  // and each process's current role; it is replaced whole whenever a role changes.
   const control = controlFile();
+  let lastControl = "";
   function updateControl(): void {
+    const hosts = [...statuses.values()]
+      .filter((h) => h.role !== "halted" && !killedPids.has(h.pid) && alive(h.pid))
+      .map((h) => ({ role: h.role, pid: h.pid, epoch: h.epoch, icount: h.icount }));
+    const key = JSON.stringify([arbiter?.proc.pid, hosts.map((h) => [h.role, h.pid, h.epoch])]);
+    if (key === lastControl) return;
+    lastControl = key;
     try {
-      writeFileSync(control + ".tmp", JSON.stringify({ launcherPid: process.pid, arbiterPid: arbiter?.proc.pid }));
-      renameSync(control + ".tmp", control);
+      writeControl(control, { launcherPid: process.pid, arbiterPid: arbiter?.proc.pid, cluster, program: o.program, startedAtMs: started, hosts });
     } catch {
-      // The control file is a convenience for `ftvm crash`; without it, keys still work.
+      // The control file is a convenience for `ftvm crash` and `ftvm ps`; without it, keys still work.
     }
   }
   updateControl();
+  // The first line names the cluster and its control endpoint (ftvm ps and ftvm crash find it).
+  if (!o.quiet) info(`ftvm ft: cluster ${cluster}, control ${control} (ftvm ps lists it; ftvm crash primary|backup|arbiter acts on it)\n`);
   const onCrashPrimary = () => void crash("primary", false);
   const onCrashBackup = () => void crash("backup", false);
   process.on("SIGUSR1", onCrashPrimary);
@@ -605,7 +606,12 @@ export async function runClusterDetailed(o: ClusterOptions): Promise<ClusterResu
   afterPair(o.dropChannelAfterMs, "drop-channel", () => signalPair("SIGUSR1", "dropping the log channel's connection (the backup should reconnect)", false));
   afterPair(o.partitionAfterMs, "partition", () => signalPair("SIGUSR2", "cutting the log channel between primary and backup (a partition)", true));
   afterPair(o.crashArbiterAfterMs, "kill-arbiter-once", async () => crashArbiter());
-  timers.push(setInterval(renderStatus, 250));
+  timers.push(
+    setInterval(() => {
+      renderStatus();
+      updateControl();
+    }, 250),
+  );
 
   let interrupted = false;
   const stdin = process.stdin;
@@ -666,11 +672,7 @@ export async function runClusterDetailed(o: ClusterOptions): Promise<ClusterResu
     }
   }
   clearStatus();
-  try {
-    rmSync(control);
-  } catch {
-    // Already gone.
-  }
+  removeControl(control);
   if (refused !== undefined) throw new HostError(refused, EXIT_BAD_OPTION);
   const text =
     summary(o, sink.state, news, done, interrupted, Date.now() - started, kills, firstWriteAt, diskServer?.stats, ownImages ? { dir: ownImages.dir, copiedBack } : undefined, {

@@ -5,14 +5,14 @@
 // the package is installed.
 import { existsSync, readdirSync, readFileSync } from "node:fs";
 import { basename, isAbsolute, join } from "node:path";
-import { fileURLToPath } from "node:url";
 import { OperatingError } from "../base/errors.js";
 import { assembleFile } from "../asm/assembler.js";
+import { REPO_ROOT } from "../asm/include.js";
 import type { Image } from "../vm/image.js";
 import { decodeImage } from "../vm/image.js";
 
-/** The package's own directory (two levels above this file, in src/host or dist/host). */
-export const PACKAGE_DIR = fileURLToPath(new URL("../..", import.meta.url));
+/** The package's own directory (src/host/../.. in the source tree, dist/src/host/../../.. precompiled). */
+export const PACKAGE_DIR = REPO_ROOT;
 /** The bundled guest programs. */
 export const PROGRAMS_DIR = join(PACKAGE_DIR, "programs");
 
