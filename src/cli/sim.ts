@@ -3,6 +3,7 @@
 // failing seed its first failure and the one-line command that replays it exactly.
 import { performance } from "node:perf_hooks";
 import { EXIT_FAIL, EXIT_OK, UsageError, count, defineCommand } from "./args.js";
+import { progress } from "./progress.js";
 import type { Mutation, SimResult } from "../sim/sim.js";
 import { MUTATIONS, simulate } from "../sim/sim.js";
 import type { DiskModeChoice } from "../sim/plan.js";
@@ -76,6 +77,8 @@ seed replays exactly: ftvm sim --seed S.`,
     const t0 = performance.now();
     const failed: SimResult[] = [];
     const total = { failovers: 0, aloneWins: 0, crashes: 0, elections: 0, tracePoints: 0, finished: 0, respawns: 0, clonesStarted: 0, clonesCompleted: 0, clonesFailed: 0, diskRuns: 0, diskFinished: 0, crashesMidIo: 0, diskRefused: 0, diskReissued: 0, nonShared: 0, nonSharedFinished: 0, liveImages: 0, localErrors: 0, localHalts: 0, cloneDiskChunks: 0, restartSeeds: 0, amnesiaSeeds: 0, amnesiaFinished: 0, strangers: 0, foreignRefused: 0, wrongClusterHalts: 0 };
+    // On a terminal: seeds done, seeds per second and the time left (thousands of seeds take minutes).
+    const bar = progress("sim", seeds!, "seeds");
     for (let s = start; s < start + seeds!; s++) {
       const r = simulate(s, opts);
       total.failovers += r.stats.failovers;
@@ -111,12 +114,15 @@ seed replays exactly: ftvm sim --seed S.`,
           total.cloneDiskChunks += r.stats.cloneDiskChunks;
         }
       }
+      if (verbose || !r.ok) bar.clear();
       if (verbose) process.stdout.write(`seed ${s}: ${r.ok ? "ok" : "FAIL"} ${JSON.stringify(r.stats)}\n`);
       if (!r.ok) {
         failed.push(r);
         process.stdout.write(`seed ${s}: ${r.failures[0]}${r.failures.length > 1 ? ` (and ${r.failures.length - 1} more)` : ""}\n  replay: ${r.replay}\n`);
       }
+      bar.update(s - start + 1);
     }
+    bar.clear();
     const secs = (performance.now() - t0) / 1000;
     process.stderr.write(
       `sim: ${secs.toFixed(1)} s; ${total.finished} runs finished the guest, ${total.failovers} backups went live, ${total.aloneWins} primaries went on alone, ` +

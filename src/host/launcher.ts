@@ -149,7 +149,11 @@ export async function runClusterDetailed(o: ClusterOptions): Promise<ClusterResu
     clearStatus();
     const lines = [...statuses.values()].filter((s) => s.role !== "halted" && alive(s.pid)).map(statusLine);
     lines.push("keys: p crash primary · b crash backup · a crash arbiter · q quit");
-    process.stderr.write(lines.join("\n") + "\n");
+    // Each line is cut to the terminal's width: a line that wrapped would take two rows,
+    // and the redraw (which moves up one row per line) would leave its top behind in
+    // the scrollback, many times over.
+    const width = Math.max(20, (process.stderr.columns ?? 80) - 1);
+    process.stderr.write(lines.map((l) => (l.length > width ? l.slice(0, width - 1) + "…" : l)).join("\n") + "\n");
     statusLines = lines.length;
   };
   const logLine = (s: string) => {
@@ -742,7 +746,7 @@ function alive(pid: number): boolean {
 }
 
 function statusLine(s: HostStatus): string {
-  const base = `${s.role.padEnd(7)} pid ${String(s.pid).padEnd(7)} epoch ${s.epoch}  icount ${s.icount.toLocaleString("en-US")}`;
+  const base = `${s.role.padEnd(8)} pid ${String(s.pid).padEnd(6)} epoch ${s.epoch}  icount ${s.icount.toLocaleString("en-US")}`;
   if (s.role !== "primary") return base;
   const throttle = s.throttle ? `  throttled ${Math.round(s.throttle * 100)}%` : "";
   const writes = s.heldWrites !== undefined ? `  held writes ${s.heldWrites}` : "";
