@@ -44,6 +44,11 @@ on_tick:
     PUSH r7
     TIME r7
     LDW r1, [ticks]
+    ; A timer that fell behind (after a failover's catch-up, say) can have two interrupts
+    ; pending: the second may arrive before idle disables interrupts again. Count no tick
+    ; past TICKS.
+    SLTI r2, r1, TICKS
+    BEQZ r2, tick_done
     ADDI r1, r1, 1
     STW r1, [ticks]
     LI r1, tick_text
@@ -56,6 +61,7 @@ on_tick:
     CALL print_uint
     LI r1, us_text
     CALL print_str
+tick_done:
     POP r7
     POP r5
     POP r4
