@@ -290,8 +290,8 @@ describe("ftvm disk and kvlog", () => {
     expect(badSize.code).toBe(2);
     expect(badSize.err).toMatch(/block size 100 must be a power of two from 16 to 65536/);
     expect(ftvm(["disk", "frob", "x.img"]).err).toMatch(/unknown disk subcommand "frob"/);
-    expect(ftvm(["disk", "--help"]).out).toMatch(/usage: ftvm disk create <image> --blocks N/);
-    expect(ftvm(["run", "--help"]).out).toMatch(/--disk IMAGE/);
+    expect(ftvm(["disk", "--help"]).out).toMatch(/ftvm disk create <image> --blocks N/);
+    expect(ftvm(["run", "--help"]).out).toMatch(/--disk <image>/);
     // Without a disk, kvlog says so (every request would be refused with DISK_E_RANGE).
     expect(ftvm(["run", "programs/kvlog.s"]).out).toBe("kvlog: no disk (run with --disk IMAGE)\n");
   });

@@ -268,7 +268,7 @@ describe("arbiter state and --config", () => {
       fc.property(fc.oneof(fc.string({ maxLength: 60 }), fc.json()), (text) => onlyThrows(() => parseArbiterState(text, "s.json"), ArbiterStateError)),
       fuzzParams(1806, 1000),
     );
-    const spec = { arbiter: { type: "string" }, secret: { type: "string" }, "timeout-ms": { type: "string" }, interpret: { type: "boolean" }, config: { type: "string" } } as const;
+    const spec = { settable: ["arbiter", "secret", "timeout-ms"], switches: ["interpret"] };
     const keys = fc.constantFrom("arbiter", "arbitr", "secret", "timeoutMs", "timeout-ms", "interpret", "config", "help", "", "__proto__", "constructor", "zz");
     fc.assert(
       fc.property(fc.oneof(fc.string({ maxLength: 60 }), fc.json(), fc.dictionary(keys, anyValue).map((o) => JSON.stringify(o))), (text) =>

@@ -176,7 +176,7 @@ describe("arbiter state", () => {
 });
 
 describe("--config", () => {
-  const spec = { arbiter: { type: "string" }, "timeout-ms": { type: "string" }, interpret: { type: "boolean" }, config: { type: "string" } } as const;
+  const spec = { settable: ["arbiter", "timeout-ms"], switches: ["interpret"] };
 
   it("a typo'd key is refused with a did-you-mean and its byte offset; camelCase and numbers are accepted", () => {
     expect(() => parseConfig('{"arbitr": "ws://x"}', "c.json", spec)).toThrow(/unknown option "arbitr" at byte offset 1; did you mean "arbiter"\?/);

@@ -7,6 +7,7 @@
 // then on an answer from an arbiter of another cluster — one that lost its state and
 // started afresh, or another cluster's arbiter at the same address — is refused with a
 // WrongClusterError naming both ids, and never retried: that arbiter's epochs are not ours.
+import { OperatingError } from "../base/errors.js";
 import type { Channel } from "../transport/channel.js";
 import { connect } from "../transport/channel.js";
 import type { Arbiter } from "./api.js";
@@ -19,8 +20,11 @@ export const ARBITER_REQUEST_TIMEOUT_MS = 2000;
 /** Between attempts while the arbiter is unreachable. */
 export const ARBITER_RETRY_MS = 100;
 
+/** Exit code of a host refused by its arbiter (the same as src/host/errors.ts EXIT_REFUSED: this layer cannot import it). */
+const EXIT_REFUSED = 3;
+
 /** The arbiter answered, but it is another cluster's (see above). */
-export class WrongClusterError extends Error {
+export class WrongClusterError extends OperatingError {
   constructor(
     readonly url: string,
     readonly theirs: string,
@@ -28,7 +32,7 @@ export class WrongClusterError extends Error {
     /** Why, when not simply "another cluster's" (e.g. etcd holds no cluster at all under the prefix). */
     why?: string,
   ) {
-    super(why ?? `${otherCluster(`the arbiter at ${url}`, theirs, ours)}: it lost its state or is another cluster's; this host can never be granted an epoch by it`);
+    super(why ?? `${otherCluster(`the arbiter at ${url}`, theirs, ours)}: it lost its state or is another cluster's; this host can never be granted an epoch by it`, EXIT_REFUSED);
   }
 }
 

@@ -10,6 +10,7 @@
 //   client → server  {t:"tas", id, epoch, host, members, cluster?}
 //                                                       → {t:"tas-result", id, granted, state, reason?}
 //   server → client  {t:"error", id, reason}            the state could not be made durable
+import { OperatingError } from "../base/errors.js";
 import { closeSync, existsSync, fsyncSync, openSync, readFileSync, renameSync, writeSync } from "node:fs";
 import { dirname } from "node:path";
 import type { Channel, Server } from "../transport/channel.js";
@@ -23,7 +24,7 @@ export const ARBITER_SERVICE = "ftvm-arbiter/2";
 export const ARBITER_STATE_FILE_BYTES_MAX = 64 * 1024;
 
 /** The state file is missing its directory, unreadable, or of the wrong shape: the arbiter does not start. */
-export class ArbiterStateError extends Error {}
+export class ArbiterStateError extends OperatingError {}
 
 export interface ArbiterOptions {
   host?: string;

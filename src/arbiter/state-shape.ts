@@ -3,9 +3,10 @@
 // accepted and fail at the first test-and-set, or worse, grant an epoch it should not.
 // Pure: the caller reads the file and decides what a refusal does (exit 2 with the
 // message). parseArbiterState names the byte offset of a JSON syntax error.
+import { OperatingError } from "../base/errors.js";
 import type { ArbiterState } from "./core.js";
 
-export class ArbiterStateError extends Error {
+export class ArbiterStateError extends OperatingError {
   constructor(
     message: string,
     /** Byte offset in the file where it stopped making sense (0 for a wrong shape of the whole). */

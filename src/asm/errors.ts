@@ -1,6 +1,7 @@
 // Assembler diagnostics: one AsmError per problem, formatted like a compiler message
 // (file:line:col, the source line, a caret under the offending token), and one
 // aggregate AsmError that assemble() throws when anything went wrong.
+import { OperatingError } from "../base/errors.js";
 
 /** One line as the lexer saw it, with where it came from, so any error can point into it. */
 export interface SourceLine {
@@ -19,7 +20,7 @@ export interface SourceLine {
 /** Only this many errors are shown; the rest are counted, because later ones are often echoes of earlier ones. */
 export const MAX_REPORTED_ERRORS = 20;
 
-export class AsmError extends Error {
+export class AsmError extends OperatingError {
   override readonly name = "AsmError";
   /** The individual problems: just [this] for a single diagnostic, all of them for the aggregate. */
   readonly errors: readonly AsmError[];

@@ -1,11 +1,21 @@
 // Finding `.include`d files: first next to the including file, then in the include
 // directories (by default the repository's programs/lib).
-import { closeSync, constants, fstatSync, openSync, readSync, type Stats } from "node:fs";
+import { closeSync, constants, existsSync, fstatSync, openSync, readSync, type Stats } from "node:fs";
 import { dirname, isAbsolute, join, relative, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 
-/** The repository root, found from this module's own location (src/asm/ -> ../../). */
-export const REPO_ROOT = fileURLToPath(new URL("../../", import.meta.url));
+/**
+ * The package root: the nearest directory above this module with a package.json (src/asm
+ * in the source tree, dist/src/asm in a packed package with precompiled JavaScript).
+ */
+export const REPO_ROOT = packageRoot(fileURLToPath(new URL(".", import.meta.url)));
+
+function packageRoot(from: string): string {
+  for (let dir = from; ; dir = dirname(dir)) {
+    if (existsSync(join(dir, "package.json"))) return dir;
+    if (dirname(dir) === dir) return fileURLToPath(new URL("../../", import.meta.url));
+  }
+}
 /** The shared assembly library that `.include "name.s"` falls back to. */
 export const LIB_DIR = join(REPO_ROOT, "programs", "lib");
 

@@ -1,48 +1,35 @@
 // `ftvm asm` and `ftvm disasm`.
 import { writeFileSync } from "node:fs";
-import type { Command } from "./args.js";
-import { EXIT_OK, UsageError, parse } from "./args.js";
+import { EXIT_OK, defineCommand, need } from "./args.js";
 import { once } from "node:events";
 import { disassemblyLines } from "../asm/disasm.js";
 import type { Image } from "../vm/image.js";
-import { loadProgram } from "../host/program.js";
+import { loadProgram, resolveProgram } from "../host/program.js";
 import { encodeImage, instructionCount } from "../vm/image.js";
 
-export const asmCommand: Command = {
+export const asmCommand = defineCommand({
   name: "asm",
   summary: "assemble a program: ftvm asm prog.s -o prog.ftb",
-  usage: `usage: ftvm asm prog.s -o prog.ftb
-
-Errors name file:line:col, show the line with a caret and say what was expected.`,
-  run(argv) {
-    const { values, positionals } = parse(argv, { out: { type: "string", short: "o" } }, this.usage);
-    if (values.help) {
-      process.stdout.write(this.usage + "\n");
-      return EXIT_OK;
-    }
-    if (positionals.length !== 1 || !values.out) throw new UsageError(this.usage);
-    const image = loadProgram(positionals[0]);
+  args: [["<prog>", "assembly source (.s), or a bundled program's name"]],
+  options: { out: { flags: "-o, --out <file>", help: "the image to write (required)" } },
+  more: "Errors name file:line:col, show the line with a caret and say what was expected.",
+  run(values, [prog]) {
+    const out = need<string>(values, "out", "--out");
+    const image = loadProgram(resolveProgram(prog));
     const bytes = encodeImage(image);
-    writeFileSync(values.out as string, bytes);
-    process.stderr.write(`ftvm: ${values.out}: ${instructionCount(image)} instructions, ${image.data.length} data bytes, ${bytes.length} bytes\n`);
+    writeFileSync(out, bytes);
+    process.stderr.write(`ftvm: ${out}: ${instructionCount(image)} instructions, ${image.data.length} data bytes, ${bytes.length} bytes\n`);
     return EXIT_OK;
   },
-};
+});
 
-export const disasmCommand: Command = {
+export const disasmCommand = defineCommand({
   name: "disasm",
   summary: "disassemble a program: ftvm disasm prog.ftb (or prog.s)",
-  usage: `usage: ftvm disasm prog.ftb`,
-  async run(argv) {
-    const { values, positionals } = parse(argv, {}, this.usage);
-    if (values.help) {
-      process.stdout.write(this.usage + "\n");
-      return EXIT_OK;
-    }
-    if (positionals.length !== 1) throw new UsageError(this.usage);
-    return writeListing(loadProgram(positionals[0]));
-  },
-};
+  args: [["<prog>", "an image (.ftb), assembly source (.s), or a bundled program's name"]],
+  options: {},
+  run: (_values, [prog]) => writeListing(loadProgram(resolveProgram(prog))),
+});
 
 /** Bytes of listing gathered before one write to stdout. */
 const LISTING_CHUNK_CHARS = 1 << 16;

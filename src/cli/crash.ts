@@ -1,84 +1,47 @@
-// `ftvm crash primary|backup`: SIGKILL a host of the cluster `ftvm ft` runs, from
-// another terminal, by asking the launcher (named in its control file) with a signal.
-import { readdirSync, readFileSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
-import type { Command } from "./args.js";
-import { EXIT_FAIL, EXIT_OK, UsageError, parse } from "./args.js";
-import { CONTROL_FILE_PREFIX, controlFile } from "../host/launcher.js";
+// `ftvm crash primary|backup|arbiter`: SIGKILL a process of a running `ftvm ft` cluster
+// from another terminal. The cluster is found through its control endpoint (src/host/
+// control.ts): the only one running, or the one named with --cluster. Primary and backup
+// are killed by the launcher (asked with a signal), which knows which host holds which
+// role now and refuses a kill that would leave no host with the guest's state.
+import { EXIT_OK, UsageError, defineCommand } from "./args.js";
+import { findCluster } from "../host/control.js";
+import { HostError } from "../host/errors.js";
 
-/** Launchers whose control file is readable and whose process runs. */
-function runningLaunchers(): number[] {
-  const pids: number[] = [];
-  for (const name of readdirSync(tmpdir())) {
-    if (!name.startsWith(CONTROL_FILE_PREFIX) || !name.endsWith(".json")) continue;
-    try {
-      const c = JSON.parse(readFileSync(join(tmpdir(), name), "utf8")) as { launcherPid?: unknown };
-      const pid = c.launcherPid;
-      if (typeof pid !== "number" || !Number.isSafeInteger(pid) || pid <= 0) continue;
-      process.kill(pid, 0);
-      pids.push(pid);
-    } catch {
-      // Unreadable, or its launcher is gone: not a running cluster.
-    }
-  }
-  return pids.sort((a, b) => a - b);
-}
+/** Nothing to act on (no such cluster or process): the documented exit code 1. */
+const EXIT_NOTHING = 1;
 
-export const crashCommand: Command = {
+export const crashCommand = defineCommand({
   name: "crash",
   summary: "crash a process of the running `ftvm ft` cluster: ftvm crash primary|backup|arbiter",
-  usage:
-    "usage: ftvm crash primary|backup|arbiter [--launcher PID]\n\nAsks the launcher of the cluster `ftvm ft` runs on this machine to SIGKILL its current\nprimary or backup (it refuses a kill that would leave no host with the guest's state), or\nkills its arbiter (the launcher restarts it with its state). With several clusters\nrunning, --launcher PID says which.",
-  run(argv) {
-    const p = parse(argv, { launcher: { type: "string" } }, this.usage);
-    if (p.values.help) {
-      process.stdout.write(this.usage + "\n");
-      return EXIT_OK;
-    }
-    const role = p.positionals[0];
-    if (p.positionals.length !== 1 || (role !== "primary" && role !== "backup" && role !== "arbiter")) throw new UsageError(this.usage);
-    const launchers = runningLaunchers();
-    const want = p.values.launcher === undefined ? undefined : Number(p.values.launcher);
-    if (want !== undefined && !launchers.includes(want)) {
-      process.stderr.write(`ftvm crash: no running cluster with launcher pid ${p.values.launcher} (running: ${launchers.join(", ") || "none"})\n`);
-      return EXIT_FAIL;
-    }
-    if (want === undefined && launchers.length !== 1) {
-      process.stderr.write(
-        launchers.length === 0
-          ? `ftvm crash: no running cluster (no control file ${join(tmpdir(), `${CONTROL_FILE_PREFIX}<pid>.json`)}); start one with ftvm ft <prog>\n`
-          : `ftvm crash: ${launchers.length} clusters are running (launcher pids ${launchers.join(", ")}); say which with --launcher PID\n`,
-      );
-      return EXIT_FAIL;
-    }
-    const c = { launcherPid: want ?? launchers[0] };
+  args: [["<role>", "primary, backup or arbiter"]],
+  options: {
+    cluster: { flags: "--cluster <id>", help: "which cluster, when several run: its id, its launcher's pid, or its control file (ftvm ps lists them)" },
+    launcher: { flags: "--launcher <pid>", help: "the same, by the launcher's pid (kept for old scripts)" },
+  },
+  more: `Kills the arbiter directly (the launcher restarts it with its state); asks the launcher
+to kill the current primary or backup, and says so; the launcher's own output says what
+it did.`,
+  run(v, [role]) {
+    if (role !== "primary" && role !== "backup" && role !== "arbiter") throw new UsageError(`crash takes primary, backup or arbiter, got "${role}"`);
+    const c = findCluster((v.cluster as string | undefined) ?? (v.launcher as string | undefined));
+    const name = `cluster ${c.cluster ?? "?"} (launcher pid ${c.launcherPid})`;
+    const kill = (pid: number, signal: NodeJS.Signals, what: string) => {
+      try {
+        process.kill(pid, signal);
+      } catch (e) {
+        throw new HostError(`could not signal the ${what} of ${name} (pid ${pid}): ${(e as Error).message}`, EXIT_NOTHING);
+      }
+    };
     if (role === "arbiter") {
       // The arbiter has no rule to keep: kill it directly (the launcher restarts it and
       // rewrites its control file with the new pid).
-      let arbiterPid: unknown;
-      try {
-        const control = JSON.parse(readFileSync(controlFile(c.launcherPid), "utf8")) as { arbiterPid?: unknown; etcd?: unknown };
-        arbiterPid = control.arbiterPid;
-        if (control.etcd === true) throw new Error("its arbiter is etcd, not a process of its own (kill or pause an etcd member instead; see docs/etcd.md)");
-        if (typeof arbiterPid !== "number") throw new Error("no arbiter pid");
-        process.kill(arbiterPid, "SIGKILL");
-      } catch (e) {
-        process.stderr.write(`ftvm crash: could not kill the arbiter of launcher ${c.launcherPid}: ${(e as Error).message}\n`);
-        return EXIT_FAIL;
-      }
-      process.stderr.write(`ftvm crash: sent SIGKILL to the arbiter (pid ${arbiterPid})\n`);
+      if (c.arbiterPid === undefined) throw new HostError(`${name} names no arbiter process (an etcd arbiter has none: kill or pause one of its members instead; see docs/etcd.md)`, EXIT_NOTHING);
+      kill(c.arbiterPid, "SIGKILL", "arbiter");
+      process.stderr.write(`ftvm: sent SIGKILL to the arbiter (pid ${c.arbiterPid}) of ${name}\n`);
       return EXIT_OK;
     }
-    // The launcher does the kill: it knows from the arbiter which host is primary now, and
-    // refuses (in its own output) a kill that would leave no host with the guest's state.
-    try {
-      process.kill(c.launcherPid, role === "primary" ? "SIGUSR1" : "SIGUSR2");
-    } catch (e) {
-      process.stderr.write(`ftvm crash: the launcher (pid ${c.launcherPid}) is not running: ${(e as Error).message}\n`);
-      return EXIT_FAIL;
-    }
-    process.stderr.write(`ftvm crash: asked the launcher (pid ${c.launcherPid}) to crash the ${role}; its output says what it did\n`);
+    kill(c.launcherPid, role === "primary" ? "SIGUSR1" : "SIGUSR2", "launcher");
+    process.stderr.write(`ftvm: asked the launcher of ${name} to crash the ${role}; its output says what it did\n`);
     return EXIT_OK;
   },
-};
+});

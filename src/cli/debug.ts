@@ -5,10 +5,11 @@ import { createReadStream, mkdtempSync, readFileSync, rmSync, statSync } from "n
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { createInterface } from "node:readline";
-import type { Command } from "./args.js";
-import { EXIT_FAIL, EXIT_OK, UsageError, bytesOption, intOption, parse } from "./args.js";
+import { OperatingError } from "../base/errors.js";
+import { EXIT_FAIL, EXIT_OK, UsageError, count, defineCommand, size } from "./args.js";
+import { LIVE_OPTIONS } from "./run.js";
 import { runLive } from "../host/live.js";
-import { loadProgram } from "../host/program.js";
+import { loadProgram, resolveProgram } from "../host/program.js";
 import type { Session } from "../debug/session.js";
 import { SNAPSHOT_BYTES_MAX_DEFAULT, SNAPSHOT_INTERVAL_ICOUNT_DEFAULT } from "../debug/snapshots.js";
 
@@ -25,69 +26,40 @@ const HISTORY_LINES_MAX = 1000;
 /** Commands that an empty line repeats on a terminal, as in gdb. */
 const REPEATABLE = new Set(["step", "s", "si", "stepi", "next", "n", "ni", "nexti", "reverse-step", "rs", "rsi", "reverse-stepi", "reverse-next", "rn", "reverse-nexti", "continue", "c", "cont", "reverse-continue", "rc"]);
 
-const USAGE = `usage: ftvm debug <run.ftlog | prog.s | prog.ftb> [options]
-
-Opens a recorded log in a debugger that runs forwards and backwards. Given a program, it
-records a run first (stdin is not the guest's: use --input FILE for console input).
-
-  --eval "CMD; CMD"      run these commands and exit (no prompt)
-  -x FILE                run the commands in FILE (one per line or separated by ;) and exit
-  --json                 print each answer as one JSON object per line
-  --goto ICOUNT          start at this position instead of icount 0
-  --snapshot-interval N  instructions between checkpoints (default ${SNAPSHOT_INTERVAL_ICOUNT_DEFAULT})
-  --snapshot-bytes SIZE  memory budget for checkpoints (default ${SNAPSHOT_BYTES_MAX_DEFAULT / 1048576}MiB)
-  --interpret            replay with the reference interpreter instead of the compiled engine
-
-Recording a program first:
-  --max-icount N         stop the recording after N instructions (default ${RECORD_ICOUNT_MAX_DEFAULT})
-  --mem SIZE, --stack SIZE, --host-id N, --disk IMAGE, --unlogged-rand   as for ftvm record
-  --input FILE           feed FILE to the guest's console
-  --save FILE            keep the recorded log in FILE
-
-Type help at the prompt (or --eval help) for the commands; docs/debug.md has the reference.`;
-
-export const debugCommand: Command = {
+export const debugCommand = defineCommand({
   name: "debug",
   summary: "a time-travel debugger for a recorded log (steps backwards, finds when things changed)",
-  usage: USAGE,
-  async run(argv) {
-    const { values, positionals } = parse(
-      argv,
-      {
-        eval: { type: "string", multiple: true },
-        x: { type: "string", short: "x", multiple: true },
-        json: { type: "boolean" },
-        goto: { type: "string" },
-        "snapshot-interval": { type: "string" },
-        "snapshot-bytes": { type: "string" },
-        interpret: { type: "boolean" },
-        "max-icount": { type: "string" },
-        mem: { type: "string" },
-        stack: { type: "string" },
-        "host-id": { type: "string" },
-        disk: { type: "string" },
-        "unlogged-rand": { type: "boolean" },
-        input: { type: "string" },
-        save: { type: "string" },
-      },
-      USAGE,
-    );
-    if (values.help) {
-      process.stdout.write(USAGE + "\n");
-      return EXIT_OK;
-    }
-    if (positionals.length !== 1) throw new UsageError(`expected one log or program, got ${positionals.length}\n\n${USAGE}`);
-    const file = positionals[0];
+  args: [["<file>", "a log (.ftlog), or a program (.s, .ftb, a bundled one's name) to record first"]],
+  options: {
+    eval: { flags: "--eval <commands>", help: 'run these commands ("CMD; CMD") and exit (no prompt)', repeat: true },
+    x: { flags: "-x <file>", help: "run the commands in FILE (one per line or separated by ;) and exit", repeat: true },
+    json: { flags: "--json", help: "print each answer as one JSON object per line" },
+    goto: { flags: "--goto <icount>", help: "start at this position instead of icount 0", parse: count() },
+    snapshotInterval: { flags: "--snapshot-interval <n>", help: "instructions between checkpoints", parse: count(1), defaultText: String(SNAPSHOT_INTERVAL_ICOUNT_DEFAULT) },
+    snapshotBytes: { flags: "--snapshot-bytes <size>", help: "memory budget for checkpoints", parse: size, defaultText: `${SNAPSHOT_BYTES_MAX_DEFAULT / 1048576}MiB` },
+    interpret: { flags: "--interpret", help: "replay with the reference interpreter instead of the compiled engine" },
+    maxIcount: { flags: "--max-icount <n>", help: "recording a program: stop after N instructions", parse: count(), defaultText: String(RECORD_ICOUNT_MAX_DEFAULT) },
+    mem: LIVE_OPTIONS.mem,
+    stack: LIVE_OPTIONS.stack,
+    hostId: LIVE_OPTIONS.hostId,
+    disk: LIVE_OPTIONS.disk,
+    unloggedRand: LIVE_OPTIONS.unloggedRand,
+    input: { flags: "--input <file>", help: "recording a program: feed FILE to the guest's console (stdin is the debugger's)" },
+    save: { flags: "--save <file>", help: "recording a program: keep the recorded log in FILE" },
+  },
+  more: "Type help at the prompt (or --eval help) for the commands; docs/debug.md has the reference.",
+  async run(values, positionals) {
+    // A bundled program may be named without its path (ftvm debug hello).
+    const file = resolveProgram(positionals[0]);
     const json = !!values.json;
     const scripts: string[] = [...((values.eval as string[] | undefined) ?? [])];
     for (const x of (values.x as string[] | undefined) ?? []) scripts.push(readScript(x));
-    const snapshotBytes = bytesOption(values["snapshot-bytes"] as string | undefined, "snapshot-bytes");
-    const snapshotInterval = intOption(values["snapshot-interval"] as string | undefined, "snapshot-interval");
-    if (snapshotInterval === 0) throw new UsageError("--snapshot-interval must be at least 1");
+    const snapshotBytes = values.snapshotBytes as number | undefined;
+    const snapshotInterval = values.snapshotInterval as number | undefined;
 
     const isProgram = /\.(s|asm|ftb)$/.test(file);
-    const recordOnly = ["max-icount", "mem", "stack", "host-id", "disk", "unlogged-rand", "input", "save"].filter((k) => values[k] !== undefined);
-    if (!isProgram && recordOnly.length) throw new UsageError(`--${recordOnly[0]} applies when debugging a program (it records a run first), not a log`);
+    const recordOnly = ["maxIcount", "mem", "stack", "hostId", "disk", "unloggedRand", "input", "save"].filter((k) => values[k] !== undefined);
+    if (!isProgram && recordOnly.length) throw new UsageError(`--${recordOnly[0].replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)} applies when debugging a program (it records a run first), not a log`);
     const bytes = isProgram ? await recordFirst(file, values) : readLog(file);
     // The debugger is loaded only when used: every other ftvm command starts without it.
     const [{ decodeDebugLog }, { Session }, { splitScript }] = await Promise.all([import("../debug/log.js"), import("../debug/session.js"), import("../debug/commands.js")]);
@@ -105,7 +77,7 @@ export const debugCommand: Command = {
       });
     } catch (e) {
       // A header the machine cannot be built from (say, an impossible memory size).
-      if (e instanceof RangeError) throw new UsageError(`${file}: ${e.message}`);
+      if (e instanceof RangeError || e instanceof OperatingError) throw new UsageError(`${file}: ${e.message}`);
       throw e;
     }
     process.stderr.write(
@@ -144,7 +116,7 @@ export const debugCommand: Command = {
     await prompt(session, runLine, splitScript);
     return EXIT_OK;
   },
-};
+});
 
 /** The interactive prompt: readline editing, history, tab completion; Ctrl-C interrupts a running command. */
 async function prompt(session: Session, runLine: (line: string) => Promise<void>, splitScript: (text: string) => string[]): Promise<void> {
@@ -240,12 +212,12 @@ async function recordFirst(program: string, values: Record<string, unknown>): Pr
     const res = await runLive({
       program,
       image,
-      memBytes: bytesOption(values.mem as string | undefined, "mem"),
-      stackBytes: bytesOption(values.stack as string | undefined, "stack"),
-      maxIcount: intOption(values["max-icount"] as string | undefined, "max-icount") ?? RECORD_ICOUNT_MAX_DEFAULT,
+      memBytes: values.mem as number | undefined,
+      stackBytes: values.stack as number | undefined,
+      maxIcount: (values.maxIcount as number | undefined) ?? RECORD_ICOUNT_MAX_DEFAULT,
       logPath,
-      unloggedRand: !!values["unlogged-rand"],
-      hostId: intOption(values["host-id"] as string | undefined, "host-id"),
+      unloggedRand: !!values.unloggedRand,
+      hostId: values.hostId as number | undefined,
       interpret: !!values.interpret,
       diskPath: values.disk as string | undefined,
       stdin: input ? (createReadStream(input) as unknown as NodeJS.ReadStream) : undefined,

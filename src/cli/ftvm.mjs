@@ -1,5 +1,14 @@
 #!/usr/bin/env node
-// The `ftvm` executable: registers tsx so the TypeScript sources run without a build step.
-import { register } from "tsx/esm/api";
-register();
-await import("./main.ts");
+// The `ftvm` executable. A packed package carries precompiled JavaScript (dist/, built by
+// `npm pack`'s prepack script), which starts faster; the checkout runs the TypeScript
+// sources through tsx, so `npm start` and `npm test` need no build step.
+import { existsSync } from "node:fs";
+
+const compiled = new URL("../../dist/src/cli/main.js", import.meta.url);
+if (existsSync(compiled)) {
+  await import(compiled.href);
+} else {
+  const { register } = await import("tsx/esm/api");
+  register();
+  await import("./main.ts");
+}

@@ -1,116 +1,107 @@
 // `ftvm arbiter`, `ftvm primary`, `ftvm backup`: each FT role as its own process, for
-// separate machines. Options come from flags, then environment variables (FTVM_*), then
-// a JSON config file (--config), then defaults.
+// separate machines. Every option comes from its flag, then the environment (FTVM_<NAME>,
+// e.g. FTVM_ARBITER), then a JSON config file (--config, checked: src/cli/config.ts),
+// then its default; the option tables below are the only definition of each.
 import { randomBytes } from "node:crypto";
-import { readFileSync } from "node:fs";
 import { createInterface } from "node:readline";
-import { clusterIdProblem } from "../arbiter/core.js";
 import { arbiterUrlProblem } from "../arbiter/open.js";
+import { clusterIdProblem } from "../arbiter/core.js";
 import { ArbiterStateError, startArbiter } from "../arbiter/server.js";
 import { FAILURE_TIMEOUT_MS_DEFAULT, HEARTBEAT_INTERVAL_MS_DEFAULT } from "../ft/detector.js";
 import { FtHost } from "../host/ft-host.js";
-import { loadProgram } from "../host/program.js";
+import { loadProgram, resolveProgram } from "../host/program.js";
 import { setLogPrefix } from "../transport/channel.js";
-import type { Command, Parsed } from "./args.js";
-import { EXIT_OK, UsageError, bytesOption, intOption, parse } from "./args.js";
-import { parseConfig } from "./config.js";
+import type { OptionDefs } from "./args.js";
+import { EXIT_OK, UsageError, count, defineCommand, factor, hostPort, need, size, wsUrl } from "./args.js";
+import { ARBITER_FIRST_CONTACT_MS_DEFAULT, firstContact } from "../host/arbiter-contact.js";
 
-const SHARED = {
-  config: { type: "string" },
-  secret: { type: "string" },
-  arbiter: { type: "string" },
-  cluster: { type: "string" },
-  sink: { type: "string" },
-  switch: { type: "string" },
-  "disk-server": { type: "string" },
-  "disk-image": { type: "string" },
-  "heartbeat-ms": { type: "string" },
-  "timeout-ms": { type: "string" },
-  "crash-at-icount": { type: "string" },
-  "crash-only-paired": { type: "boolean" },
-  "host-id": { type: "string" },
-  "log-buffer-bytes": { type: "string" },
-  "lag-threshold-ms": { type: "string" },
-  slowdown: { type: "string" },
-  interpret: { type: "boolean" },
-  "exit-with-parent": { type: "boolean" },
-  trace: { type: "string" },
-  "trace-interval": { type: "string" },
-  "record-segment": { type: "string" },
-  "unlogged-rand": { type: "boolean" },
-} as const;
+/** Waiting for a backup before the primary runs alone, unless told otherwise. */
+const WAIT_BACKUP_MS_DEFAULT = 10_000;
 
-const SHARED_HELP = `  --arbiter URL         the arbiter: ws://HOST:PORT (ftvm arbiter), or etcd at
-                        etcd://HOST:PORT[,HOST:PORT...][/PREFIX] (keys under PREFIX,
-                        default "ftvm"; see docs/etcd.md)         env FTVM_ARBITER
-  --cluster ID          the cluster this host belongs to (the arbiter prints it); without
-                        it the host learns it from the arbiter as it starts. An arbiter,
-                        sink, switch, disk server or peer of another cluster is refused
-                                                                  env FTVM_CLUSTER
-  --sink URL            console sink for guest output (default: stdout) env FTVM_SINK
-  --switch URL          virtual switch: network clients reach the guest through it env FTVM_SWITCH
-  --disk-server URL     the shared disk's server (ftvm ft --disk starts one); the
-                        primary learns the geometry from it       env FTVM_DISK_SERVER
-  --disk-image FILE     a non-shared disk: this host's own image (both hosts apply the
-                        same writes to their own; ftvm ft --disk-mode non-shared makes
-                        the copies)                               env FTVM_DISK_IMAGE
-  --secret S            shared secret for every channel           env FTVM_SECRET
-  --heartbeat-ms N      heartbeat interval (default ${HEARTBEAT_INTERVAL_MS_DEFAULT})           env FTVM_HEARTBEAT_MS
-  --timeout-ms N        declare the peer dead after N ms of silence (default ${FAILURE_TIMEOUT_MS_DEFAULT})
-                                                                  env FTVM_TIMEOUT_MS
-  --crash-at-icount N   SIGKILL this host when the guest reaches icount N (demos, tests)
-  --crash-only-paired   with --crash-at-icount, as a primary: reaching N without a paired
-                        backup, wait there (guest paused) until one has joined, then crash
-  --host-id N           the value HOSTID returns while this host is live
-  --log-buffer-bytes SIZE  bound on log the backup has not acknowledged; a primary
-                        pauses the guest when it is full (default 64M)
-  --lag-threshold-ms N  a primary slows down gradually once its backup's execution
-                        trails by more than N ms (default 1000, as in VMware FT)
-  --slowdown F          as a backup, replay F times slower (to show throttling)
-  --trace FILE          write this host's execution trace (the format of ftvm record
-                        --trace; a backup's trace goes on in the same file when it goes
-                        live, with a mark there); compare with ftvm trace diff
-  --trace-interval N    instructions between periodic trace records (default 100000)
-  --record-segment FILE write every event this host logs while live, with its epoch
-                        (ftvm ft --record stitches the hosts' segments into one .ftlog)
-  --unlogged-rand       UNSAFE: while live, RAND is not logged, so the backup diverges
-                        at the first RAND (to demonstrate divergence caught live)
-  --config FILE         JSON file with any of these options (e.g. {"arbiter": "ws://..."})
-  --interpret           use the reference interpreter
-  --exit-with-parent    exit when stdin closes (the launcher that started this process died)`;
-
-/** Looks an option up: flag, then FTVM_<NAME> in the environment, then the config file (checked strictly: src/cli/config.ts). */
-export function resolver(p: Parsed): (name: string) => string | undefined {
-  let config = new Map<string, string>();
-  const file = p.values.config as string | undefined;
-  if (file) {
-    let text: string;
-    try {
-      text = readFileSync(file, "utf8");
-    } catch (e) {
-      throw new UsageError(`--config ${file}: ${(e as Error).message}`);
-    }
-    config = parseConfig(text, file, p.options);
-  }
-  return (name) => {
-    const v = p.values[name];
-    if (typeof v === "string") return v;
-    if (v === true) return "true";
-    const env = process.env[`FTVM_${name.toUpperCase().replace(/-/g, "_")}`];
-    if (env !== undefined) return env;
-    return config.get(name);
-  };
+function cluster(text: string, flag: string): string {
+  const problem = clusterIdProblem(text);
+  if (problem) throw new UsageError(`${flag}: ${problem}`);
+  return text;
 }
+
+/** `--arbiter`: the embedded arbiter (ws://HOST:PORT) or etcd (etcd://HOST:PORT[,HOST:PORT...][/PREFIX]). */
+export function arbiterOption(text: string, flag = "--arbiter"): string {
+  const problem = arbiterUrlProblem(text);
+  if (problem) throw new UsageError(`${flag}: ${problem}`);
+  return text;
+}
+
+/** Options every FT role shares (the switch takes a few of them too). */
+export const HOST_OPTIONS = {
+  arbiter: { flags: "--arbiter <url>", help: "the arbiter: ws://HOST:PORT (ftvm arbiter), or etcd at etcd://HOST:PORT[,HOST:PORT...][/PREFIX] (keys under PREFIX, default \"ftvm\"; see docs/etcd.md); required", parse: arbiterOption },
+  cluster: { flags: "--cluster <id>", help: "the cluster this host belongs to (the arbiter prints it); without it the host learns it from the arbiter. An arbiter, sink, switch, disk server or peer of another cluster is refused", parse: cluster },
+  secret: { flags: "--secret <s>", help: "shared secret for every channel; required" },
+  sink: { flags: "--sink <url>", help: "console sink for guest output", parse: wsUrl, defaultText: "stdout" },
+  switch: { flags: "--switch <url>", help: "virtual switch: network clients reach the guest through it", parse: wsUrl },
+  diskServer: { flags: "--disk-server <url>", help: "the shared disk's server (ftvm ft --disk starts one); the primary learns the geometry from it", parse: wsUrl },
+  diskImage: { flags: "--disk-image <file>", help: "a non-shared disk: this host's own image (both hosts apply the same writes to their own)" },
+  heartbeatMs: { flags: "--heartbeat-ms <t>", help: "heartbeat interval", parse: count(1), default: HEARTBEAT_INTERVAL_MS_DEFAULT },
+  timeoutMs: { flags: "--timeout-ms <t>", help: "declare the peer dead after T ms of silence", parse: count(1), default: FAILURE_TIMEOUT_MS_DEFAULT },
+  arbiterWaitMs: { flags: "--arbiter-wait-ms <t>", help: "without --cluster: wait at most T ms for the arbiter's first answer, then exit 3", parse: count(1), default: ARBITER_FIRST_CONTACT_MS_DEFAULT },
+  crashAtIcount: { flags: "--crash-at-icount <n>", help: "SIGKILL this host when the guest reaches icount N (demos, tests)", parse: count() },
+  crashOnlyPaired: { flags: "--crash-only-paired", help: "with --crash-at-icount, as a primary: reaching N without a paired backup, wait there until one has joined, then crash" },
+  hostId: { flags: "--host-id <n>", help: "the value HOSTID returns while this host is live", parse: count() },
+  logBufferBytes: { flags: "--log-buffer-bytes <size>", help: "bound on log the backup has not acknowledged; a primary pauses the guest when it is full", parse: size, defaultText: "64MiB" },
+  lagThresholdMs: { flags: "--lag-threshold-ms <t>", help: "a primary slows down gradually once its backup's execution trails by more than T ms", parse: count(), defaultText: "1000" },
+  slowdown: { flags: "--slowdown <f>", help: "as a backup, replay F times slower (to show throttling)", parse: factor(1, 100) },
+  interpret: { flags: "--interpret", help: "use the reference interpreter" },
+  exitWithParent: { flags: "--exit-with-parent", help: "exit when stdin closes (the launcher that started this process died)" },
+  trace: { flags: "--trace <file>", help: "write this host's execution trace (the format of ftvm record --trace; a backup's trace goes on in the same file when it goes live, with a mark there); compare with ftvm trace diff" },
+  traceInterval: { flags: "--trace-interval <n>", help: "instructions between periodic trace records", parse: count(1), defaultText: "100000" },
+  recordSegment: { flags: "--record-segment <file>", help: "write every event this host logs while live, with its epoch (ftvm ft --record stitches the hosts' segments into one .ftlog)" },
+  unloggedRand: { flags: "--unlogged-rand", help: "UNSAFE: while live, RAND is not logged, so the backup diverges at the first RAND (to demonstrate divergence caught live)" },
+} satisfies OptionDefs;
 
 /**
  * With --exit-with-parent the launcher holds our stdin open; when it dies (even by
  * SIGKILL) the pipe closes and we follow, so no orphaned hosts or arbiters stay behind.
  */
-export function exitWithParent(p: Parsed): void {
-  if (!p.values["exit-with-parent"]) return;
+export function exitWithParent(v: Record<string, unknown>): void {
+  if (v.exitWithParent !== true) return;
   process.stdin.on("close", () => process.exit(0));
   process.stdin.on("end", () => process.exit(0));
   process.stdin.resume();
+}
+
+function ftOptions(v: Record<string, unknown>) {
+  if (v.diskImage !== undefined && v.diskServer !== undefined) throw new UsageError("--disk-image (a non-shared disk) and --disk-server (a shared one) exclude each other");
+  return {
+    secret: need<string>(v, "secret", "--secret"),
+    arbiterUrl: need<string>(v, "arbiter", "--arbiter"),
+    cluster: v.cluster as string | undefined,
+    sinkUrl: v.sink as string | undefined,
+    switchUrl: v.switch as string | undefined,
+    diskServerUrl: v.diskServer as string | undefined,
+    diskImage: v.diskImage as string | undefined,
+    heartbeatMs: v.heartbeatMs as number,
+    timeoutMs: v.timeoutMs as number,
+    crashAtIcount: v.crashAtIcount as number | undefined,
+    crashOnlyPaired: v.crashOnlyPaired === true,
+    guestHostId: v.hostId as number | undefined,
+    logBufferBytesMax: v.logBufferBytes as number | undefined,
+    lagThresholdMs: v.lagThresholdMs as number | undefined,
+    slowdown: v.slowdown as number | undefined,
+    tracePath: v.trace as string | undefined,
+    traceIntervalIcount: v.traceInterval as number | undefined,
+    recordSegmentPath: v.recordSegment as string | undefined,
+    unloggedRand: v.unloggedRand === true,
+  };
+}
+
+/**
+ * Options of a primary or backup. Without --cluster the host learns its cluster from the
+ * arbiter, waiting for it at most --arbiter-wait-ms (src/host/arbiter-contact.ts): a
+ * typo'd address fails in one line. A host given its cluster (as `ftvm ft` starts them)
+ * belongs to a supervised cluster whose arbiter may be restarting: it waits patiently.
+ */
+async function hostOptions(v: Record<string, unknown>) {
+  const o = ftOptions(v);
+  return { ...o, cluster: o.cluster ?? (await firstContact(o.arbiterUrl, o.secret, undefined, v.arbiterWaitMs as number)) };
 }
 
 /** A standby's join order: the first line "join URL" on stdin (the launcher writes it when a primary needs a backup). */
@@ -129,72 +120,9 @@ function joinOrderFromStdin(): Promise<string> {
   });
 }
 
-export function need(get: (n: string) => string | undefined, name: string, usage: string): string {
-  const v = get(name);
-  if (v === undefined || v === "") throw new UsageError(`--${name} is required (or FTVM_${name.toUpperCase().replace(/-/g, "_")})\n\n${usage}`);
-  return v;
-}
-
-export function hostPort(s: string, name: string): { host: string; port: number } {
-  const m = /^(?:([^:]+):)?(\d+)$/.exec(s);
-  if (!m || Number(m[2]) > 65535) throw new UsageError(`--${name} takes HOST:PORT or PORT, got "${s}"`);
-  return { host: m[1] ?? "127.0.0.1", port: Number(m[2]) };
-}
-
-function ftOptions(get: (n: string) => string | undefined, usage: string) {
-  return {
-    secret: need(get, "secret", usage),
-    arbiterUrl: arbiterOption(need(get, "arbiter", usage)),
-    cluster: clusterOption(get("cluster")),
-    sinkUrl: get("sink"),
-    switchUrl: get("switch"),
-    diskServerUrl: get("disk-server"),
-    diskImage: diskImageOption(get),
-    heartbeatMs: intOption(get("heartbeat-ms"), "heartbeat-ms") ?? HEARTBEAT_INTERVAL_MS_DEFAULT,
-    timeoutMs: intOption(get("timeout-ms"), "timeout-ms") ?? FAILURE_TIMEOUT_MS_DEFAULT,
-    crashAtIcount: intOption(get("crash-at-icount"), "crash-at-icount"),
-    crashOnlyPaired: get("crash-only-paired") !== undefined,
-    guestHostId: intOption(get("host-id"), "host-id"),
-    logBufferBytesMax: bytesOption(get("log-buffer-bytes"), "log-buffer-bytes"),
-    lagThresholdMs: intOption(get("lag-threshold-ms"), "lag-threshold-ms"),
-    slowdown: slowdownOption(get("slowdown")),
-    tracePath: get("trace"),
-    traceIntervalIcount: intOption(get("trace-interval"), "trace-interval"),
-    recordSegmentPath: get("record-segment"),
-    unloggedRand: get("unlogged-rand") !== undefined,
-  };
-}
-
-/** An --arbiter URL, checked before any connection is tried (a bad one is a usage error, exit 2). */
-export function arbiterOption(url: string): string {
-  const problem = arbiterUrlProblem(url);
-  if (problem) throw new UsageError(`--arbiter: ${problem}`);
-  return url;
-}
-
-function diskImageOption(get: (n: string) => string | undefined): string | undefined {
-  const image = get("disk-image");
-  if (image !== undefined && get("disk-server") !== undefined) throw new UsageError("--disk-image (a non-shared disk) and --disk-server (a shared one) exclude each other");
-  return image;
-}
-
 /** A new random cluster id (an arbiter that starts without state founds a new cluster). */
 export function newClusterId(): string {
   return randomBytes(8).toString("hex");
-}
-
-export function clusterOption(v: string | undefined): string | undefined {
-  if (v === undefined) return undefined;
-  const problem = clusterIdProblem(v);
-  if (problem) throw new UsageError(`--cluster: ${problem}`);
-  return v;
-}
-
-function slowdownOption(v: string | undefined): number | undefined {
-  if (v === undefined) return undefined;
-  const f = Number(v);
-  if (!Number.isFinite(f) || f < 1 || f > 100) throw new UsageError(`--slowdown takes a factor from 1 to 100, got "${v}"`);
-  return f;
 }
 
 async function runHost(f: () => Promise<void>): Promise<number> {
@@ -203,35 +131,35 @@ async function runHost(f: () => Promise<void>): Promise<number> {
   return EXIT_OK;
 }
 
-export const arbiterCommand: Command = {
+const listenDefault = { host: "127.0.0.1", port: 0 };
+
+export const arbiterCommand = defineCommand({
   name: "arbiter",
   summary: "run the arbiter: test-and-set with epochs",
-  usage: `usage: ftvm arbiter --state FILE [--listen HOST:PORT] [--secret S]
-
-  --state FILE          where the arbiter keeps its cluster id and epochs (required):
-                        every grant is written and fsynced there before it is answered,
-                        so a restarted arbiter never grants an epoch twice. A FILE that
-                        does not exist founds a new cluster (a new random id): hosts of
-                        any other cluster refuse it.                env FTVM_STATE
-  --listen HOST:PORT    where to listen (default 127.0.0.1:0, an unused port)
-Prints "cluster ID epoch N" and then "listening ws://HOST:PORT" when ready. A state FILE
+  config: true,
+  envAll: true,
+  options: {
+    state: {
+      flags: "--state <file>",
+      help: "where the arbiter keeps its cluster id and epochs (required): every grant is written and fsynced there before it is answered. A FILE that does not exist founds a new cluster",
+    },
+    listen: { flags: "--listen <[host:]port>", help: "where to listen", parse: hostPort, default: listenDefault, defaultText: "127.0.0.1:0, an unused port" },
+    secret: HOST_OPTIONS.secret,
+    exitWithParent: HOST_OPTIONS.exitWithParent,
+  },
+  more: `Prints "cluster ID epoch N" and then "listening ws://HOST:PORT" when ready. A state FILE
 of the wrong shape is refused (exit 2) with what was expected.`,
-  async run(argv) {
-    const p = parse(argv, { ...SHARED, listen: { type: "string" }, state: { type: "string" } }, this.usage);
-    if (p.values.help) {
-      process.stdout.write(this.usage + "\n");
-      return EXIT_OK;
-    }
-    const get = resolver(p);
-    exitWithParent(p);
-    const { host, port } = hostPort(get("listen") ?? "127.0.0.1:0", "listen");
+  async run(v) {
+    exitWithParent(v);
+    const { host, port } = v.listen as { host: string; port: number };
     setLogPrefix("arbiter: ");
-    const secret = need(get, "secret", this.usage);
-    const stateFile = need(get, "state", this.usage);
+    const secret = need<string>(v, "secret", "--secret");
+    const stateFile = need<string>(v, "state", "--state");
     let server;
     try {
       server = await startArbiter({ host, port, secret, stateFile, newClusterId });
     } catch (e) {
+      // A state file of the wrong shape is the user's input error: exit 2 as for a bad flag.
       if (e instanceof ArbiterStateError) throw new UsageError(e.message);
       throw e;
     }
@@ -244,87 +172,70 @@ of the wrong shape is refused (exit 2) with what was expected.`,
     process.stdout.write(`cluster ${s.cluster} epoch ${s.epoch}\nlistening ${server.url}\n`);
     return new Promise<number>(() => undefined);
   },
-};
+});
 
-export const primaryCommand: Command = {
+export const primaryCommand = defineCommand({
   name: "primary",
   summary: "run a program as the FT primary",
-  usage: `usage: ftvm primary <prog.s|prog.ftb> --arbiter URL [--listen HOST:PORT] [options]
-
-  --listen HOST:PORT    where the backup connects (default 127.0.0.1:0); prints "listening URL"
-  --wait-backup-ms N    wait this long for a backup before running alone (default 10000)
-  --backup-reads        with --disk-image: log disk reads without their data (a CRC-32);
-                        the backup reads its own image instead
-  --mem SIZE, --stack SIZE   guest memory and stack sizes
-${SHARED_HELP}`,
-  async run(argv) {
-    const p = parse(
-      argv,
-      { ...SHARED, listen: { type: "string" }, "wait-backup-ms": { type: "string" }, mem: { type: "string" }, stack: { type: "string" }, "backup-reads": { type: "boolean" } },
-      this.usage,
-    );
-    if (p.values.help) {
-      process.stdout.write(this.usage + "\n");
-      return EXIT_OK;
-    }
-    if (p.positionals.length !== 1) throw new UsageError(`expected one program\n\n${this.usage}`);
-    const get = resolver(p);
-    exitWithParent(p);
-    const { host, port } = hostPort(get("listen") ?? "127.0.0.1:0", "listen");
-    const image = loadProgram(p.positionals[0]);
+  args: [["<prog>", "a program: assembly (.s), an image (.ftb), or a bundled program's name"]],
+  config: true,
+  envAll: true,
+  options: {
+    listen: { flags: "--listen <[host:]port>", help: 'where the backup connects; prints "listening URL"', parse: hostPort, default: listenDefault, defaultText: "127.0.0.1:0" },
+    waitBackupMs: { flags: "--wait-backup-ms <t>", help: "wait this long for a backup before running alone", parse: count(), default: WAIT_BACKUP_MS_DEFAULT },
+    backupReads: { flags: "--backup-reads", help: "with --disk-image: log disk reads without their data (a CRC-32); the backup reads its own image instead" },
+    mem: { flags: "--mem <size>", help: "guest memory", parse: size, defaultText: "1MiB" },
+    stack: { flags: "--stack <size>", help: "guest stack", parse: size, defaultText: "64KiB" },
+    ...HOST_OPTIONS,
+  },
+  async run(v, [prog]) {
+    exitWithParent(v);
+    const { host, port } = v.listen as { host: string; port: number };
+    const program = resolveProgram(prog);
+    const image = loadProgram(program);
     setLogPrefix("primary: ");
-    const backupReads = !!p.values["backup-reads"];
-    if (backupReads && get("disk-image") === undefined) throw new UsageError("--backup-reads needs a non-shared disk (--disk-image)");
-    const h = new FtHost({ ...ftOptions(get, this.usage), interpret: !!p.values.interpret, backupReads });
+    const backupReads = v.backupReads === true;
+    if (backupReads && v.diskImage === undefined) throw new UsageError("--backup-reads needs a non-shared disk (--disk-image)");
+    const opts = await hostOptions(v);
+    const h = new FtHost({ ...opts, interpret: v.interpret === true, backupReads });
     return runHost(() =>
       h.runPrimary({
-        ...ftOptions(get, this.usage),
-        interpret: !!p.values.interpret,
+        ...opts,
+        interpret: v.interpret === true,
         backupReads,
-        program: p.positionals[0],
+        program,
         image,
-        memBytes: bytesOption(get("mem"), "mem"),
-        stackBytes: bytesOption(get("stack"), "stack"),
+        memBytes: v.mem as number | undefined,
+        stackBytes: v.stack as number | undefined,
         listenHost: host,
         listenPort: port,
-        waitForBackupMs: intOption(get("wait-backup-ms"), "wait-backup-ms") ?? 10_000,
+        waitForBackupMs: v.waitBackupMs as number,
         onListening: (url) => process.stdout.write(`listening ${url}\n`),
       }),
     );
   },
-};
+});
 
-export const backupCommand: Command = {
+export const backupCommand = defineCommand({
   name: "backup",
   summary: "run as the FT backup of a primary",
-  usage: `usage: ftvm backup --primary URL --arbiter URL [options]
-       ftvm backup --join URL --arbiter URL [options]
-
-  --primary URL         the primary's log channel (ws://HOST:PORT)  env FTVM_PRIMARY
-  --join URL            the same, for a primary that is already running alone: it
-                        sends a snapshot (a clone) and the pair claims a new epoch
-  --join-stdin          a standby: start, connect everything, then wait for a line
-                        "join URL" on stdin and join that primary (\`ftvm ft\` keeps one
-                        ready, so a new backup does not pay the process's start-up)
-  --listen HOST:PORT    where a later backup joins this host once it is live
-                        (default 127.0.0.1:0); prints "listening URL"
-${SHARED_HELP}`,
-  async run(argv) {
-    const p = parse(argv, { ...SHARED, primary: { type: "string" }, join: { type: "string" }, "join-stdin": { type: "boolean" }, listen: { type: "string" } }, this.usage);
-    if (p.values.help) {
-      process.stdout.write(this.usage + "\n");
-      return EXIT_OK;
-    }
-    const get = resolver(p);
-    exitWithParent(p);
-    setLogPrefix("backup: ");
-    const { host, port } = hostPort(get("listen") ?? "127.0.0.1:0", "listen");
-    const opts = { ...ftOptions(get, this.usage), interpret: !!p.values.interpret };
-    // A primary decides whether a backup starts with it or joins by clone: --join is --primary's other name.
-    const primaryUrl = p.values["join-stdin"] ? joinOrderFromStdin() : (get("join") ?? need(get, "primary", this.usage));
-    const h = new FtHost(opts);
-    return runHost(() =>
-      h.runBackup({ ...opts, primaryUrl, listenHost: host, listenPort: port, onListening: (url) => process.stdout.write(`listening ${url}\n`) }),
-    );
+  config: true,
+  envAll: true,
+  options: {
+    primary: { flags: "--primary <url>", help: "the primary's log channel (ws://HOST:PORT); this or --join is required", parse: wsUrl },
+    join: { flags: "--join <url>", help: "the same, for a primary that is already running alone: it sends a snapshot (a clone) and the pair claims a new epoch", parse: wsUrl },
+    joinStdin: { flags: "--join-stdin", help: 'a standby: start, connect everything, then wait for a line "join URL" on stdin and join that primary (ftvm ft keeps one ready, so a new backup does not pay the process\'s start-up)' },
+    listen: { flags: "--listen <[host:]port>", help: 'where a later backup joins this host once it is live; prints "listening URL"', parse: hostPort, default: listenDefault, defaultText: "127.0.0.1:0" },
+    ...HOST_OPTIONS,
   },
-};
+  async run(v) {
+    exitWithParent(v);
+    setLogPrefix("backup: ");
+    const { host, port } = v.listen as { host: string; port: number };
+    // A primary decides whether a backup starts with it or joins by clone: --join is --primary's other name.
+    const primaryUrl = v.joinStdin === true ? joinOrderFromStdin() : ((v.join as string | undefined) ?? need<string>(v, "primary", "--primary"));
+    const opts = { ...(await hostOptions(v)), interpret: v.interpret === true };
+    const h = new FtHost(opts);
+    return runHost(() => h.runBackup({ ...opts, primaryUrl, listenHost: host, listenPort: port, onListening: (url) => process.stdout.write(`listening ${url}\n`) }));
+  },
+});

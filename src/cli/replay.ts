@@ -1,29 +1,19 @@
 // `ftvm replay`.
-import type { Command } from "./args.js";
-import { EXIT_FAIL, EXIT_OK, UsageError, intOption, parse } from "./args.js";
+import { EXIT_FAIL, EXIT_OK, count, defineCommand } from "./args.js";
 import { runReplay } from "../host/replay.js";
 import { DivergenceError } from "../replay/replay.js";
 
-export const replayCommand: Command = {
+export const replayCommand = defineCommand({
   name: "replay",
   summary: "re-execute a recorded log and check it stays in step",
-  usage: `usage: ftvm replay run.ftlog [options]
-
-  --trace FILE          write an execution trace of the replay (compare with ftvm trace diff)
-  --trace-interval N    instructions between periodic trace records (default 100000)
-  --quiet               do not print the guest's console output
-  --interpret           use the reference interpreter instead of the compiled engine`,
-  run(argv) {
-    const { values, positionals } = parse(
-      argv,
-      { trace: { type: "string" }, "trace-interval": { type: "string" }, quiet: { type: "boolean" }, interpret: { type: "boolean" } },
-      this.usage,
-    );
-    if (values.help) {
-      process.stdout.write(this.usage + "\n");
-      return EXIT_OK;
-    }
-    if (positionals.length !== 1) throw new UsageError(`expected one log file, got ${positionals.length}\n\n${this.usage}`);
+  args: [["<log>", "a log written by ftvm record"]],
+  options: {
+    trace: { flags: "--trace <file>", help: "write an execution trace of the replay (compare with ftvm trace diff)" },
+    traceInterval: { flags: "--trace-interval <n>", help: "instructions between periodic trace records", parse: count(1), defaultText: "100000" },
+    quiet: { flags: "--quiet", help: "do not print the guest's console output" },
+    interpret: { flags: "--interpret", help: "use the reference interpreter instead of the compiled engine" },
+  },
+  run(values, positionals) {
     const logPath = positionals[0];
     const tty = process.stderr.isTTY;
     let progressShown = false;
@@ -35,7 +25,7 @@ export const replayCommand: Command = {
       const res = runReplay({
         logPath,
         tracePath: values.trace as string | undefined,
-        traceIntervalIcount: intOption(values["trace-interval"] as string | undefined, "trace-interval"),
+        traceIntervalIcount: values.traceInterval as number | undefined,
         interpret: !!values.interpret,
         output: values.quiet ? () => undefined : (b) => process.stdout.write(b),
         progress: tty
@@ -69,5 +59,5 @@ export const replayCommand: Command = {
       throw e;
     }
   },
-};
+});
 

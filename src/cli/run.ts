@@ -1,90 +1,78 @@
 // `ftvm run` and `ftvm record`.
-import type { Command } from "./args.js";
-import { EXIT_FAIL, EXIT_INTERRUPTED, EXIT_OK, UsageError, bytesOption, intOption, parse } from "./args.js";
+import type { OptionDefs } from "./args.js";
+import { EXIT_FAIL, EXIT_INTERRUPTED, EXIT_OK, count, defineCommand, hostPort, need, size } from "./args.js";
 import { runLive } from "../host/live.js";
-import { loadProgram } from "../host/program.js";
+import { loadProgram, resolveProgram } from "../host/program.js";
 import { describeTrap } from "./describe.js";
+import { early, releaseEarlySigint } from "./early.js";
 
-const COMMON = {
-  "max-icount": { type: "string" },
-  mem: { type: "string" },
-  stack: { type: "string" },
-  trace: { type: "string" },
-  "trace-interval": { type: "string" },
-  "host-id": { type: "string" },
-  "unlogged-rand": { type: "boolean" },
-  "no-stdin": { type: "boolean" },
-  interpret: { type: "boolean" },
-  disk: { type: "string" },
-  listen: { type: "string" },
-} as const;
+/** Options of run and record (and, for recording, of debug). */
+export const LIVE_OPTIONS = {
+  maxIcount: { flags: "--max-icount <n>", help: "stop after N instructions", parse: count() },
+  mem: { flags: "--mem <size>", help: "data memory size (a multiple of 4KiB)", parse: size, defaultText: "1MiB" },
+  stack: { flags: "--stack <size>", help: "stack region at the top of memory", parse: size, defaultText: "64KiB" },
+  trace: { flags: "--trace <file>", help: "write an execution trace (state after every event and every interval)" },
+  traceInterval: { flags: "--trace-interval <n>", help: "instructions between periodic trace records", parse: count(1), defaultText: "100000" },
+  hostId: { flags: "--host-id <n>", help: "the value HOSTID returns", parse: count(), defaultText: "derived from the host name" },
+  stdin: { flags: "--no-stdin", help: "do not feed stdin to the console" },
+  interpret: { flags: "--interpret", help: "use the reference interpreter instead of the compiled engine" },
+  disk: { flags: "--disk <image>", help: "attach a disk image (make one with ftvm disk create)" },
+  listen: { flags: "--listen <[host:]port>", help: "serve the guest's network card on a TCP port (port 0 picks a free one, printed on stderr)", parse: hostPort },
+  unloggedRand: { flags: "--unlogged-rand", help: "UNSAFE: RAND reads randomness without logging it, so replay diverges (to demonstrate trace diff)" },
+} satisfies OptionDefs;
 
-const COMMON_HELP = `  --max-icount N        stop after N instructions (1M, 5e6 and 1_000_000 work)
-  --mem SIZE            data memory size (default 1MiB; a multiple of 4KiB)
-  --stack SIZE          stack region at the top of memory (default 64KiB)
-  --trace FILE          write an execution trace (state after every event and every interval)
-  --trace-interval N    instructions between periodic trace records (default 100000)
-  --host-id N           the value HOSTID returns (default: derived from the host name)
-  --no-stdin            do not feed stdin to the console
-  --interpret           use the reference interpreter instead of the compiled engine
-  --disk IMAGE          attach a disk image (make one with ftvm disk create)
-  --listen [HOST:]PORT  serve the guest's network card on a TCP port (default host
-                        127.0.0.1; port 0 picks a free one, printed on stderr)
-  --unlogged-rand       UNSAFE: RAND reads randomness without logging it, so replay
-                        diverges (to demonstrate trace diff)`;
+const PROGRAM: [string, string][] = [["<prog>", "a program: assembly (.s), an image (.ftb), or the name of a bundled one (hello, ticker, ...)"]];
 
-export const runCommand: Command = {
+export const runCommand = defineCommand({
   name: "run",
   summary: "run a program live (stdin → console input, console output → stdout)",
-  usage: `usage: ftvm run <prog.s|prog.ftb> [options]\n\n${COMMON_HELP}`,
-  run: (argv) => live(argv, false),
-};
+  args: PROGRAM,
+  options: LIVE_OPTIONS,
+  run: (v, args) => live(v, args[0], undefined),
+});
 
-export const recordCommand: Command = {
+export const recordCommand = defineCommand({
   name: "record",
   summary: "run a program live and record every nondeterministic event to a log",
-  usage: `usage: ftvm record <prog.s|prog.ftb> -o run.ftlog [options]\n\n  -o, --out FILE        the log file to write (required)\n${COMMON_HELP}`,
-  run: (argv) => live(argv, true),
-};
+  args: PROGRAM,
+  options: { out: { flags: "-o, --out <file>", help: "the log file to write (required)" }, ...LIVE_OPTIONS },
+  run: (v, args) => live(v, args[0], need<string>(v, "out", "--out")),
+});
 
-async function live(argv: string[], record: boolean): Promise<number> {
-  const usage = record ? recordCommand.usage : runCommand.usage;
-  const { values, positionals } = parse(argv, { ...COMMON, out: { type: "string", short: "o" } }, usage);
-  if (values.help) {
-    process.stdout.write(usage + "\n");
-    return EXIT_OK;
-  }
-  if (positionals.length !== 1) throw new UsageError(`expected one program, got ${positionals.length}\n\n${usage}`);
-  if (record && !values.out) throw new UsageError(`record needs -o FILE (the log to write)\n\n${usage}`);
-  if (!record && values.out) throw new UsageError(`run does not write a log; use ftvm record -o FILE`);
-  const program = positionals[0];
+async function live(v: Record<string, unknown>, programName: string, out: string | undefined): Promise<number> {
+  const record = out !== undefined;
+  const program = resolveProgram(programName);
   const image = loadProgram(program);
-  const useStdin = !values["no-stdin"];
-  const listen = listenOption(values.listen as string | undefined);
+  const tracePath = v.trace as string | undefined;
+  const listen = v.listen as { host: string; port: number } | undefined;
   const res = await runLive({
     program,
     image,
-    memBytes: bytesOption(values.mem as string | undefined, "mem"),
-    stackBytes: bytesOption(values.stack as string | undefined, "stack"),
-    maxIcount: intOption(values["max-icount"] as string | undefined, "max-icount"),
-    logPath: values.out as string | undefined,
-    tracePath: values.trace as string | undefined,
-    traceIntervalIcount: intOption(values["trace-interval"] as string | undefined, "trace-interval"),
-    unloggedRand: !!values["unlogged-rand"],
-    hostId: intOption(values["host-id"] as string | undefined, "host-id"),
-    interpret: !!values.interpret,
-    diskPath: values.disk as string | undefined,
-    stdin: useStdin ? process.stdin : undefined,
+    memBytes: v.mem as number | undefined,
+    stackBytes: v.stack as number | undefined,
+    maxIcount: v.maxIcount as number | undefined,
+    logPath: out,
+    tracePath,
+    traceIntervalIcount: v.traceInterval as number | undefined,
+    unloggedRand: v.unloggedRand === true,
+    hostId: v.hostId as number | undefined,
+    interpret: v.interpret === true,
+    diskPath: v.disk as string | undefined,
+    stdin: v.stdin === false ? undefined : process.stdin,
     output: (b) => process.stdout.write(b),
     listen,
+    interruptedBeforeStart: () => {
+      releaseEarlySigint();
+      return early.interrupted;
+    },
     onListening: (a) => process.stderr.write(`ftvm: listening on ${a.host}:${a.port}\n`),
   });
   if (res.diskError) process.stderr.write(`ftvm: a disk request failed on the host (the guest saw DISK_E_IO): ${res.diskError}\n`);
-  const what = record ? `recorded ${res.events} events (${res.logBytes} bytes) to ${values.out}` : `ran`;
-  const traced = values.trace ? `; trace: ${res.traceRecords} records in ${values.trace}` : "";
+  const what = record ? `recorded ${res.events} events (${res.logBytes} bytes) to ${out}` : `ran`;
+  const traced = tracePath ? `; trace: ${res.traceRecords} records in ${tracePath}` : "";
   switch (res.reason) {
     case "halted":
-      if (record || values.trace) process.stderr.write(`ftvm: ${what}; halted at icount ${res.icount} (run ${res.runMs.toFixed(1)} ms, cpu ${res.cpuMs.toFixed(1)} ms)${traced}\n`);
+      if (record || tracePath) process.stderr.write(`ftvm: ${what}; halted at icount ${res.icount} (run ${res.runMs.toFixed(1)} ms, cpu ${res.cpuMs.toFixed(1)} ms)${traced}\n`);
       return EXIT_OK;
     case "max-icount":
       process.stderr.write(`ftvm: ${what}; stopped at --max-icount ${res.icount}${traced}\n`);
@@ -100,13 +88,4 @@ async function live(argv: string[], record: boolean): Promise<number> {
       if (record) process.stderr.write(`ftvm: ${what}${traced}\n`);
       return EXIT_FAIL;
   }
-}
-
-/** Parses --listen [HOST:]PORT. */
-export function listenOption(value: string | undefined): { host?: string; port: number } | undefined {
-  if (value === undefined) return undefined;
-  const m = /^(?:(.+):)?(\d+)$/.exec(value.trim());
-  const port = m ? Number(m[2]) : NaN;
-  if (!m || port > 65535) throw new UsageError(`--listen takes [HOST:]PORT with a port 0..65535, got "${value}"`);
-  return { host: m[1]?.replace(/^\[(.*)\]$/, "$1"), port };
 }

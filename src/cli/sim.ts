@@ -3,22 +3,31 @@
 // failing seed its first failure and the one-line command that replays it exactly.
 import { writeFileSync } from "node:fs";
 import { performance } from "node:perf_hooks";
-import type { Command } from "./args.js";
-import { EXIT_FAIL, EXIT_OK, UsageError, intOption, parse } from "./args.js";
+import { RUN_EVENTS_SCHEMA_VERSION, eventLine } from "../host/run-events.js";
+import { simulateWithEvents } from "./sim-events.js";
+import { EXIT_FAIL, EXIT_OK, UsageError, count, defineCommand } from "./args.js";
+import { progress } from "./progress.js";
 import type { Mutation, SimResult } from "../sim/sim.js";
 import { MUTATIONS, simulate } from "../sim/sim.js";
 import type { DiskModeChoice } from "../sim/plan.js";
 import { DISK_MODES } from "../sim/plan.js";
-import { RUN_EVENTS_SCHEMA_VERSION, eventLine } from "../host/run-events.js";
-import { simulateWithEvents } from "./sim-events.js";
 
-export const simCommand: Command = {
+export const simCommand = defineCommand({
   name: "sim",
   summary: "the seeded FT simulator: ftvm sim --seeds N | --seed S",
-  usage: `usage: ftvm sim --seeds N [--start S] [--verbose] [--disk | --no-disk | --disk-mode M]
-       ftvm sim --seed S [--verbose] [--disk | --no-disk | --disk-mode M]
-
-Runs the FT protocol (primary, backup, arbiter, console sink: the unchanged src/ft state
+  options: {
+    seeds: { flags: "--seeds <n>", help: "run seeds S .. S+N-1 (S from --start)", parse: count(1) },
+    start: { flags: "--start <s>", help: "the first seed", parse: count(), defaultText: "1" },
+    seed: { flags: "--seed <s>", help: "run one seed and print its plan, statistics and failures", parse: count() },
+    verbose: { flags: "-v, --verbose", help: "with --seed: print the run's event trace; with --seeds: one line per seed" },
+    disk: { flags: "--disk", help: "every seed runs the disk guest (--no-disk: none does)" },
+    noDisk: { flags: "--no-disk", help: "no seed runs the disk guest" },
+    diskMode: { flags: "--disk-mode <m>", help: "every seed runs the disk guest with disks of this mode (non-shared with --backup-reads)", choices: DISK_MODES },
+    mutation: { flags: "--mutation <m>", help: "run a deliberately broken variant, to see the checks fire", choices: MUTATIONS },
+    json: { flags: "--json", help: 'with --seed: print the run\'s events (docs/events.md), one JSON object per line, instead of the text; with --seeds: one JSON object per seed ({"type":"seed", seed, ok, failures, stats}) and a last {"type":"sims", ...}' },
+    report: { flags: "--report <file>", help: "with --seed: write the run's dashboard page (timeline, plots, console) as one self-contained HTML file (docs/dashboard.md)" },
+  },
+  more: `Runs the FT protocol (primary, backup, arbiter, console sink: the unchanged src/ft state
 machines) inside one process on a simulated clock and network, with faults drawn from
 the seed: message delay, loss, duplication, reordering, partitions of each link,
 sink connection resets, arbiter outages and restarts (with its state, or without it: the
@@ -39,46 +48,20 @@ half of them with --backup-reads): new backups get the image by clone, backups s
 transient and persistent errors of their own disk; they check the finishing host's image
 and the image of every backup that went live against the failure-free run.
 
-  --seeds N      run seeds S .. S+N-1 (S from --start, default 1)
-  --start S      the first seed (default 1)
-  --seed S       run one seed and print its plan, statistics and failures
-  --verbose      with --seed: print the run's event trace; with --seeds: one line per seed
-  --json         with --seed: print the run's events (docs/events.md), one JSON object per
-                 line, instead of the text; with --seeds: one JSON object per seed
-                 ({"type":"seed", seed, ok, failures, stats}) and a last {"type":"sims", ...}
-  --report FILE  with --seed: write the run's dashboard page (timeline, plots, console) as
-                 one self-contained HTML file (docs/dashboard.md)
-  --disk         every seed runs the disk guest (--no-disk: none does)
-  --disk-mode M  every seed runs the disk guest with disks of this mode:
-                 ${DISK_MODES.join(", ")} (non-shared with --backup-reads)
-  --mutation M   run a deliberately broken variant, to see the checks fire:
-                 ${MUTATIONS.join(", ")}
 
 Prints "sim: N seeds ran, F failed"; exit status 1 if any failed, else 0. A failing
 seed replays exactly: ftvm sim --seed S.`,
-  async run(argv) {
-    const p = parse(
-      argv,
-      { seeds: { type: "string" }, start: { type: "string" }, seed: { type: "string" }, verbose: { type: "boolean", short: "v" }, mutation: { type: "string" }, disk: { type: "boolean" }, "no-disk": { type: "boolean" }, "disk-mode": { type: "string" }, json: { type: "boolean" }, report: { type: "string" } },
-      this.usage,
-    );
-    if (p.values.help) {
-      process.stdout.write(this.usage + "\n");
-      return EXIT_OK;
-    }
-    if (p.positionals.length > 0) throw new UsageError(`unexpected argument "${p.positionals[0]}"\n\n${this.usage}`);
+  async run(values) {
+    const p = { values };
     const mutation = p.values.mutation as string | undefined;
-    if (mutation !== undefined && !(MUTATIONS as readonly string[]).includes(mutation))
-      throw new UsageError(`--mutation takes one of ${MUTATIONS.join(", ")}, got "${mutation}"`);
     const verbose = p.values.verbose === true;
-    const one = intOption(p.values.seed as string | undefined, "seed");
-    const count = intOption(p.values.seeds as string | undefined, "seeds");
-    if ((one === undefined) === (count === undefined)) throw new UsageError(`give either --seeds N or --seed S\n\n${this.usage}`);
+    const one = p.values.seed as number | undefined;
+    const seeds = p.values.seeds as number | undefined;
+    if ((one === undefined) === (seeds === undefined)) throw new UsageError("give either --seeds N or --seed S; see ftvm sim --help");
     if (one !== undefined && p.values.start !== undefined) throw new UsageError("--start goes with --seeds, not --seed");
-    if (p.values.disk && p.values["no-disk"]) throw new UsageError("give --disk or --no-disk, not both");
-    const disk = p.values.disk ? true : p.values["no-disk"] ? false : undefined;
-    const diskMode = p.values["disk-mode"] as string | undefined;
-    if (diskMode !== undefined && !(DISK_MODES as readonly string[]).includes(diskMode)) throw new UsageError(`--disk-mode takes one of ${DISK_MODES.join(", ")}, got "${diskMode}"`);
+    // --disk and --no-disk set one value (commander: the last one given wins); absent, seeds choose.
+    const disk = p.values.disk as boolean | undefined;
+    const diskMode = p.values.diskMode as string | undefined;
     if (diskMode !== undefined && disk !== undefined) throw new UsageError("give --disk-mode without --disk or --no-disk");
     const plan = { ...(disk !== undefined ? { disk } : {}), ...(diskMode !== undefined ? { diskMode: diskMode as DiskModeChoice } : {}) };
     const opts = { verbose: one !== undefined && verbose, mutation: mutation as Mutation | undefined, ...(Object.keys(plan).length ? { plan } : {}) };
@@ -121,11 +104,13 @@ seed replays exactly: ftvm sim --seed S.`,
       return r.ok ? EXIT_OK : EXIT_FAIL;
     }
 
-    const start = intOption(p.values.start as string | undefined, "start") ?? 1;
+    const start = (p.values.start as number | undefined) ?? 1;
     const t0 = performance.now();
     const failed: SimResult[] = [];
     const total = { failovers: 0, aloneWins: 0, crashes: 0, elections: 0, tracePoints: 0, finished: 0, respawns: 0, clonesStarted: 0, clonesCompleted: 0, clonesFailed: 0, diskRuns: 0, diskFinished: 0, crashesMidIo: 0, diskRefused: 0, diskReissued: 0, nonShared: 0, nonSharedFinished: 0, liveImages: 0, localErrors: 0, localHalts: 0, cloneDiskChunks: 0, restartSeeds: 0, amnesiaSeeds: 0, amnesiaFinished: 0, strangers: 0, foreignRefused: 0, wrongClusterHalts: 0 };
-    for (let s = start; s < start + count!; s++) {
+    // On a terminal: seeds done, seeds per second and the time left (thousands of seeds take minutes).
+    const bar = progress("sim", seeds!, "seeds");
+    for (let s = start; s < start + seeds!; s++) {
       const r = simulate(s, opts);
       total.failovers += r.stats.failovers;
       total.aloneWins += r.stats.aloneWins;
@@ -160,13 +145,16 @@ seed replays exactly: ftvm sim --seed S.`,
           total.cloneDiskChunks += r.stats.cloneDiskChunks;
         }
       }
+      if (verbose || !r.ok || json) bar.clear();
       if (json) process.stdout.write(JSON.stringify({ v: RUN_EVENTS_SCHEMA_VERSION, type: "seed", seed: s, ok: r.ok, failures: r.failures, stats: r.stats, ...(r.ok ? {} : { replay: r.replay }) }) + "\n");
       else if (verbose) process.stdout.write(`seed ${s}: ${r.ok ? "ok" : "FAIL"} ${JSON.stringify(r.stats)}\n`);
+      if (!r.ok) failed.push(r);
       if (!r.ok && !json) {
-        failed.push(r);
         process.stdout.write(`seed ${s}: ${r.failures[0]}${r.failures.length > 1 ? ` (and ${r.failures.length - 1} more)` : ""}\n  replay: ${r.replay}\n`);
       }
+      bar.update(s - start + 1);
     }
+    bar.clear();
     const secs = (performance.now() - t0) / 1000;
     process.stderr.write(
       `sim: ${secs.toFixed(1)} s; ${total.finished} runs finished the guest, ${total.failovers} backups went live, ${total.aloneWins} primaries went on alone, ` +
@@ -176,8 +164,8 @@ seed replays exactly: ftvm sim --seed S.`,
         `of them ${total.nonShared} with non-shared disks (${total.nonSharedFinished} finished): ${total.liveImages} images checked as a backup went live, ${total.cloneDiskChunks} image chunks cloned, ${total.localErrors} backup disk errors injected, ${total.localHalts} backups halted on a persistent one; ` +
         `${total.restartSeeds} seeds restarted the arbiter with its state; ${total.amnesiaSeeds} seeds hit "the arbiter loses its memory" (${total.amnesiaFinished} still finished the guest): ${total.strangers} strangers started against it, ${total.foreignRefused} of their outputs refused by the sink for their cluster, ${total.wrongClusterHalts} hosts halted on meeting the forgetful arbiter\n`,
     );
-    if (json) process.stdout.write(JSON.stringify({ v: RUN_EVENTS_SCHEMA_VERSION, type: "sims", ran: count, failed: failed.length, failedSeeds: failed.map((r) => r.seed), totals: total, seconds: Math.round(secs * 10) / 10 }) + "\n");
-    else process.stdout.write(`sim: ${count} seeds ran, ${failed.length} failed\n`);
+    if (json) process.stdout.write(JSON.stringify({ v: RUN_EVENTS_SCHEMA_VERSION, type: "sims", ran: seeds, failed: failed.length, failedSeeds: failed.map((r) => r.seed), totals: total, seconds: Math.round(secs * 10) / 10 }) + "\n");
+    else process.stdout.write(`sim: ${seeds} seeds ran, ${failed.length} failed\n`);
     return failed.length ? EXIT_FAIL : EXIT_OK;
   },
-};
+});

@@ -5,22 +5,20 @@ import { spawnSync } from "node:child_process";
 import { mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { fileURLToPath } from "node:url";
-import type { Command } from "./args.js";
-import { EXIT_FAIL, EXIT_OK } from "./args.js";
+import { PACKAGE_DIR, selfArgs } from "../host/self.js";
+import { EXIT_FAIL, EXIT_OK, defineCommand } from "./args.js";
 
-const MAIN = fileURLToPath(new URL("./main.ts", import.meta.url));
-const REPO = fileURLToPath(new URL("../..", import.meta.url));
+/** Bold and dim on a terminal that wants colour; plain text into pipes and under NO_COLOR (https://no-color.org). */
+function styles(): { bold: (s: string) => string; dim: (s: string) => string } {
+  const on = process.stdout.isTTY === true && !process.env.NO_COLOR && process.env.TERM !== "dumb";
+  return on ? { bold: (s) => `\x1b[1m${s}\x1b[0m`, dim: (s) => `\x1b[2m${s}\x1b[0m` } : { bold: (s) => s, dim: (s) => s };
+}
 
-export const tourCommand: Command = {
+export const tourCommand = defineCommand({
   name: "tour",
   summary: "a one-minute tour: run, record, replay, trace diff, the divergence demo",
-  usage: "usage: ftvm tour        (what npm start shows)",
-  run(argv) {
-    if (argv.includes("--help") || argv.includes("-h")) {
-      process.stdout.write(this.usage + "\n");
-      return EXIT_OK;
-    }
+  options: {},
+  run() {
     const dir = mkdtempSync(join(tmpdir(), "ftvm-tour-"));
     const log = join(dir, "run.ftlog");
     const bad = join(dir, "unsafe.ftlog");
@@ -28,7 +26,8 @@ export const tourCommand: Command = {
     const b = join(dir, "b.trace");
     const c = join(dir, "c.trace");
     const d = join(dir, "d.trace");
-    const say = (s: string) => process.stdout.write(`\n\x1b[1m${s}\x1b[0m\n`);
+    const { bold, dim } = styles();
+    const say = (s: string) => process.stdout.write(`\n${bold(s)}\n`);
     const steps: [string, string[], number][] = [];
     const ftvm = (args: string[], want: number, expl: string) => steps.push([expl, args, want]);
 
@@ -53,10 +52,10 @@ export const tourCommand: Command = {
     for (const [expl, args, want] of steps) {
       say(expl);
       process.stdout.write(`$ ftvm ${args.map((x) => x.replace(dir, "$TMP")).join(" ")}\n`);
-      const r = spawnSync(process.execPath, ["--import", "tsx", MAIN, ...args], { cwd: REPO, encoding: "utf8", stdio: ["ignore", "pipe", "pipe"] });
+      const r = spawnSync(process.execPath, [...selfArgs(), ...args], { cwd: PACKAGE_DIR, encoding: "utf8", stdio: ["ignore", "pipe", "pipe"] });
       const text = (r.stdout + r.stderr).replaceAll(dir, "$TMP");
       process.stdout.write(text.endsWith("\n") || text === "" ? text : text + "\n");
-      process.stdout.write(`\x1b[2m(exit ${r.status})\x1b[0m\n`);
+      process.stdout.write(`${dim(`(exit ${r.status})`)}\n`);
       if (r.status !== want) {
         process.stderr.write(`ftvm tour: expected exit ${want}, got ${r.status}; something is broken\n`);
         return EXIT_FAIL;
@@ -66,4 +65,4 @@ export const tourCommand: Command = {
     process.stdout.write(`Files are in ${dir}. Next: ftvm --help, and programs/*.s (each says what it shows).\n`);
     return EXIT_OK;
   },
-};
+});

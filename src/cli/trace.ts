@@ -1,8 +1,7 @@
 // `ftvm trace diff`: two traces, or every pair of host traces in a directory (ftvm ft --trace-dir).
 import { readdirSync, statSync } from "node:fs";
 import { join } from "node:path";
-import type { Command } from "./args.js";
-import { EXIT_FAIL, EXIT_OK, UsageError, parse } from "./args.js";
+import { EXIT_FAIL, EXIT_OK, UsageError, defineCommand } from "./args.js";
 import { openTrace } from "../host/files.js";
 import type { AlignedDiff } from "../trace/align.js";
 import { diffAligned } from "../trace/align.js";
@@ -15,15 +14,20 @@ export const TRACE_DIFF_JSON_VERSION = 1;
 /** A directory holds at most this many traces to compare pairwise (the pairs grow as its square). */
 const DIR_TRACES_MAX = 64;
 
-export const traceCommand: Command = {
+export const traceCommand = defineCommand({
   name: "trace",
   summary: "compare execution traces: ftvm trace diff a.trace b.trace | DIR",
-  usage: `usage: ftvm trace diff a.trace b.trace [--json]
-       ftvm trace diff DIR [--json]
-
-Compares two traces record by record. Prints "identical (N records)" and exits 0, or
+  args: [
+    ["<action>", "diff (the only one)"],
+    ["<a>", "the expected trace, or a directory of traces (ftvm ft --trace-dir)"],
+    ["[b]", "the trace to compare with it"],
+  ],
+  options: {
+    json: { flags: "--json", help: `one JSON object per compared pair, one per line: {"version": ${TRACE_DIFF_JSON_VERSION}, "a", "b", "identical", "records", "report": [lines], "window"?: {"afterIcount", "beforeIcount", "end"}, "debugIcount"?}` },
+  },
+  more: `Compares two traces record by record. Prints "identical (N records)" and exits 0, or
 prints the first divergence (icount, pc, the instruction, each differing register as
-expected/got, the memory digest) and exits 1. a.trace is "expected", b.trace "got".
+expected/got, the memory digest) and exits 1. a is "expected", b "got".
 
 Traces of FT hosts (ftvm primary/backup --trace, ftvm ft --trace-dir) are aligned by
 icount first: only the instructions both hosts executed as one history are compared,
@@ -31,21 +35,11 @@ from the later start (a backup cloned mid-run) to where one of them went live (t
 primary's trace may go on with instructions that never reached its backup), and the
 answer is "identical through icount N, where ... went live (epoch E)" or the first
 divergence. With a directory, every pair of traces in it is compared (exit 1 if any
-pair diverges).
-
-  --json    one JSON object per compared pair, one per line:
-            {"version": ${TRACE_DIFF_JSON_VERSION}, "a", "b", "identical", "records", "report": [lines],
-             "window"?: {"afterIcount", "beforeIcount", "end"}, "debugIcount"?}`,
-  run(argv) {
-    const { values, positionals } = parse(argv, { json: { type: "boolean" } }, this.usage);
-    if (values.help) {
-      process.stdout.write(this.usage + "\n");
-      return EXIT_OK;
-    }
-    const json = !!values.json;
-    if (positionals[0] !== "diff" || (positionals.length !== 3 && positionals.length !== 2)) throw new UsageError(this.usage);
-    if (positionals.length === 2) return diffDir(positionals[1], json);
-    const [, pa, pb] = positionals;
+pair diverges).`,
+  run(values, [action, pa, pb]) {
+    if (action !== "diff") throw new UsageError(`trace takes the action diff, got "${action}"; see ftvm trace --help`);
+    const json = values.json === true;
+    if (pb === undefined) return diffDir(pa, json);
     const res = diffFiles(pa, pb);
     if (json) process.stdout.write(JSON.stringify(jsonOf(pa, pb, res)) + "\n");
     else {
@@ -54,7 +48,7 @@ pair diverges).
     }
     return res.identical ? EXIT_OK : EXIT_FAIL;
   },
-};
+});
 
 function diffFiles(pa: string, pb: string): AlignedDiff {
   const a = openTrace(pa);

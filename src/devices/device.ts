@@ -1,6 +1,7 @@
 // The shape every device has. Devices hold only guest-visible state; they never read
 // the world themselves (values come from the environment), so their state is a pure
 // function of the program and the event log.
+import { OperatingError } from "../base/errors.js";
 
 export interface DeviceState {
   version: number;
@@ -19,7 +20,7 @@ export interface Device {
   setState(s: DeviceState): void;
 }
 
-export class DeviceStateError extends Error {}
+export class DeviceStateError extends OperatingError {}
 
 export function checkVersion(device: string, s: DeviceState, version: number): void {
   if (!s || s.version !== version) throw new DeviceStateError(`${device} state version ${s?.version}, expected ${version}`);

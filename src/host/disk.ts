@@ -3,6 +3,7 @@
 // followed by the blocks. Requests run as real asynchronous file I/O (fs.promises), so
 // they complete in whatever order the operating system finishes them; the device makes
 // sure conflicting requests are never in flight together (src/devices/disk.ts).
+import { OperatingError } from "../base/errors.js";
 import { closeSync, fstatSync, openSync, readSync, writeSync, ftruncateSync } from "node:fs";
 import type { FileHandle } from "node:fs/promises";
 import { open } from "node:fs/promises";
@@ -16,7 +17,7 @@ export const DISK_IMAGE_VERSION = 1;
 export const DISK_IMAGE_HEADER_BYTES = 512;
 
 /** A disk image that cannot be used: missing, not an image, or shorter than its header says. */
-export class DiskImageError extends Error {}
+export class DiskImageError extends OperatingError {}
 
 function encodeHeader(g: DiskGeometry): Uint8Array {
   const h = new Uint8Array(DISK_IMAGE_HEADER_BYTES);

@@ -9,7 +9,6 @@ import { copyFileSync, mkdtempSync, renameSync, rmSync, writeFileSync } from "no
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { createInterface } from "node:readline";
-import { fileURLToPath } from "node:url";
 import { FAILURE_TIMEOUT_MS_DEFAULT, HEARTBEAT_INTERVAL_MS_DEFAULT } from "../ft/detector.js";
 import type { HostStatus } from "./sink.js";
 import { isRole } from "../ft/node.js";
@@ -32,6 +31,9 @@ import { ConsoleInServer } from "./console-input.js";
 import { ESCAPE_HELP, EscapeReader } from "./console-keys.js";
 import { type StitchResult, stitchRun } from "./stitch.js";
 import { SLOW_BACKUP_RUN_MS, SLOW_BACKUP_STOP_MS, slowProcess } from "./slow-backup.js";
+import { loadProgram } from "./program.js";
+import { selfArgs } from "./self.js";
+import { controlFile, removeControl, writeControl } from "./control.js";
 
 /** A launch option the launcher refuses (the CLI prints it in one line and exits 2, as for a usage error). */
 const EXIT_BAD_OPTION = 2;
@@ -39,9 +41,6 @@ const EXIT_BAD_OPTION = 2;
 const EXIT_OK = 0;
 const EXIT_FAIL = 1;
 
-// The hosts are this package's own executable, run as child processes (a path, not an import:
-// the launcher does not depend on the CLI's code).
-const MAIN = fileURLToPath(new URL("../cli/main.ts", import.meta.url));
 /** A scripted fault that cannot be carried out now (no pair) is tried again after this long. */
 const FAULT_RETRY_MS = 50;
 /** After this many clones in a row fail, the launcher stops starting new backups (and says why). */
@@ -51,12 +50,8 @@ const CLONE_RETRY_DELAY_MS_MAX = 2000;
 /** With a switch or a shared disk, their counts go on the event stream this often. */
 const IO_EVENT_INTERVAL_MS = 1000;
 
-/** Where `ftvm crash` finds the running cluster's processes. */
-/** Control files are per launcher (several clusters may run at once): `ftvm-ft-<uid>-<launcher pid>.json`. */
-export const CONTROL_FILE_PREFIX = `ftvm-ft-${process.getuid?.() ?? "user"}-`;
-export function controlFile(launcherPid = process.pid): string {
-  return join(tmpdir(), `${CONTROL_FILE_PREFIX}${launcherPid}.json`);
-}
+// The hosts are this package's own executable, run as child processes (src/host/self.ts:
+// resolved from the package, not the cwd; the launcher does not import the CLI's code).
 
 interface Child {
   role: "arbiter" | "primary" | "backup";
@@ -65,6 +60,8 @@ interface Child {
   /** An arbiter's cluster, from its "cluster ID epoch N" line. */
   cluster?: string;
   exited: boolean;
+  /** The last line the process wrote on stderr (why it refused to start, when it did). */
+  lastLine?: string;
 }
 
 /** Attempts to restart a dead arbiter (on its port, with its state) before giving up. */
@@ -192,6 +189,9 @@ export async function runCluster(o: ClusterOptions): Promise<number> {
 }
 
 export async function runClusterDetailed(o: ClusterOptions): Promise<ClusterResult> {
+  // The program is checked here, before any process starts: a missing file or an
+  // assembler error is the user's one-line error, not a host that dies before listening.
+  loadProgram(o.program);
   if (o.report !== undefined) {
     // Found out now, not after a long run: the report's file must be writable.
     try {
@@ -249,7 +249,11 @@ export async function runClusterDetailed(o: ClusterOptions): Promise<ClusterResu
     clearStatus();
     const lines = [...statuses.values()].filter((s) => s.role !== "halted" && alive(s.pid)).map(statusLine);
     lines.push(ESCAPE_HELP);
-    process.stderr.write(lines.join("\n") + "\n");
+    // Each line is cut to the terminal's width: a line that wrapped would take two rows,
+    // and the redraw (which moves up one row per line) would leave its top behind in
+    // the scrollback, many times over.
+    const width = Math.max(20, (process.stderr.columns ?? 80) - 1);
+    process.stderr.write(lines.map((l) => (l.length > width ? l.slice(0, width - 1) + "…" : l)).join("\n") + "\n");
     statusLines = lines.length;
   };
   const logLine = (s: string) => {
@@ -274,6 +278,8 @@ export async function runClusterDetailed(o: ClusterOptions): Promise<ClusterResu
   /** The standby backup, started while a pair runs, told where to join when one is needed (see ClusterOptions.spare). */
   let spare: Child | undefined;
   let stopping = false;
+  /** Why a host refused its options (the launch fails as a whole, exit 2). */
+  let refused: string | undefined;
   const spawnedAtMs = new Map<number, number>();
   /** When the first pair formed (timed faults count from then), and a way to wait for it. */
   let pairFormedAt: number | undefined;
@@ -412,7 +418,7 @@ export async function runClusterDetailed(o: ClusterOptions): Promise<ClusterResu
     new Promise((resolve, reject) => {
       // FTVM_HOST_NODE_ARGS passes extra Node flags to the hosts (e.g. --cpu-prof for profiling).
       const nodeArgs = (process.env.FTVM_HOST_NODE_ARGS ?? "").split(" ").filter(Boolean);
-      const proc = spawn(process.execPath, [...nodeArgs, "--import", "tsx", MAIN, role, ...args, "--exit-with-parent", ...(o.interpret ? ["--interpret"] : [])], {
+      const proc = spawn(process.execPath, [...nodeArgs, ...selfArgs(), role, ...args, "--exit-with-parent", ...(o.interpret ? ["--interpret"] : [])], {
         env: { ...process.env, FTVM_SECRET: secret },
         stdio: ["pipe", "pipe", "pipe"],
       });
@@ -428,10 +434,19 @@ export async function runClusterDetailed(o: ClusterOptions): Promise<ClusterResu
           resolve(child);
         }
       });
-      createInterface({ input: proc.stderr! }).on("line", (line) => logLine(`${role} (pid ${proc.pid}): ${line.replace(/^(primary|backup|arbiter): /, "")}`));
+      createInterface({ input: proc.stderr! }).on("line", (line) => {
+        child.lastLine = line.replace(/^(primary|backup|arbiter|ftvm): /, "");
+        logLine(`${role} (pid ${proc.pid}): ${line.replace(/^(primary|backup|arbiter): /, "")}`);
+      });
       proc.on("exit", (code, signal) => {
         child.exited = true;
-        if (!child.url) reject(new Error(`${role} exited before listening (${signal ?? code})`));
+        // A host that refuses its options (exit 2) fails the whole launch, whenever it
+        // happens: a cluster that runs on without it would have lost FT without a word.
+        if (code === EXIT_BAD_OPTION && !stopping && !done && refused === undefined) {
+          refused = `the ${role} refused to start: ${child.lastLine ?? "bad options"}`;
+          finish?.();
+        }
+        if (!child.url) reject(new HostError(`the ${role} could not start: ${child.lastLine ?? `it exited (${signal ?? code})`}`, code === EXIT_BAD_OPTION ? EXIT_BAD_OPTION : undefined));
         let kind: "killed" | "failed" | "refused" | "other" = "other";
         if (signal === "SIGKILL") {
           kind = "killed";
@@ -479,7 +494,17 @@ export async function runClusterDetailed(o: ClusterOptions): Promise<ClusterResu
   }
   const arbiterDir = etcd ? undefined : mkdtempSync(join(tmpdir(), "ftvm-arbiter-"));
   const arbiterState = arbiterDir ? join(arbiterDir, "state.json") : "";
-  if (arbiterDir) arbiter = await spawnChild("arbiter", ["--listen", "127.0.0.1:0", "--state", arbiterState]);
+  /** A process of the first three could not start: stop what did, and fail the launch with its reason. */
+  const abortLaunch = async (e: unknown): Promise<never> => {
+    stopping = true;
+    for (const c of children) if (!c.exited) c.proc.kill("SIGTERM");
+    await Promise.all(children.map((c) => (c.exited ? undefined : new Promise((r) => c.proc.once("exit", r)))));
+    await sink.close();
+    await diskServer?.close();
+    if (arbiterDir) rmSync(arbiterDir, { recursive: true, force: true });
+    throw e;
+  };
+  if (arbiterDir) arbiter = await spawnChild("arbiter", ["--listen", "127.0.0.1:0", "--state", arbiterState]).catch(abortLaunch);
   const arbiterUrl = etcd ? etcd.url : arbiter!.url!;
   const cluster = etcd ? etcd.cluster : arbiter!.cluster!;
   // Sink, disk and switch belong to the arbiter's cluster before any host starts.
@@ -541,7 +566,10 @@ export async function runClusterDetailed(o: ClusterOptions): Promise<ClusterResu
     ...(traceDir?.hostArgs() ?? []),
     ...segmentArgs(),
     ...(o.crashPrimaryAtIcount !== undefined ? ["--crash-at-icount", String(o.crashPrimaryAtIcount), ...(o.respawn === false ? [] : ["--crash-only-paired"])] : []),
-  ]);
+  ]).catch(async (e) => {
+    await net?.close();
+    return abortLaunch(e);
+  });
   const backup = await spawnChild("backup", [
     "--primary",
     primary.url!,
@@ -718,19 +746,26 @@ export async function runClusterDetailed(o: ClusterOptions): Promise<ClusterResu
   };
   // `ftvm crash primary|backup` from another terminal signals this launcher (SIGUSR1 for
   // the primary, SIGUSR2 for the backup), which carries the kill out under the same rule
-  // as its keys. The control file names only the launcher, written once and atomically
-  // (write, then rename): a reader never sees half a file, and pids that change with
-  // every failover are not copied anywhere.
+  // as its keys. The control file (src/host/control.ts) names the launcher, the cluster
+  // and each process's current role; it is replaced whole whenever a role changes.
   const control = controlFile();
+  let lastControl = "";
   function updateControl(): void {
+    const hosts = [...statuses.values()]
+      .filter((h) => h.role !== "halted" && !killedPids.has(h.pid) && alive(h.pid))
+      .map((h) => ({ role: h.role, pid: h.pid, epoch: h.epoch, icount: h.icount }));
+    const key = JSON.stringify([arbiter?.proc.pid, hosts.map((h) => [h.role, h.pid, h.epoch])]);
+    if (key === lastControl) return;
+    lastControl = key;
     try {
-      writeFileSync(control + ".tmp", JSON.stringify({ launcherPid: process.pid, arbiterPid: arbiter?.proc.pid, ...(etcd ? { etcd: true } : {}) }));
-      renameSync(control + ".tmp", control);
+      writeControl(control, { launcherPid: process.pid, arbiterPid: arbiter?.proc.pid, cluster, program: o.program, startedAtMs: started, hosts, ...(etcd ? { etcd: true } : {}) });
     } catch {
-      // The control file is a convenience for `ftvm crash`; without it, keys still work.
+      // The control file is a convenience for `ftvm crash` and `ftvm ps`; without it, keys still work.
     }
   }
   updateControl();
+  // The first line names the cluster and its control endpoint (ftvm ps and ftvm crash find it).
+  if (!o.quiet) info(`ftvm ft: cluster ${cluster}, control ${control} (ftvm ps lists it; ftvm crash primary|backup|arbiter acts on it)\n`);
   const onCrashPrimary = () => void crash("primary", false);
   const onCrashBackup = () => void crash("backup", false);
   process.on("SIGUSR1", onCrashPrimary);
@@ -923,7 +958,12 @@ export async function runClusterDetailed(o: ClusterOptions): Promise<ClusterResu
   afterPair(o.dropChannelAfterMs, "drop-channel", () => signalPair("SIGUSR1", "dropping the log channel's connection (the backup should reconnect)", false));
   afterPair(o.partitionAfterMs, "partition", () => signalPair("SIGUSR2", "cutting the log channel between primary and backup (a partition)", true));
   afterPair(o.crashArbiterAfterMs, "kill-arbiter-once", async () => crashArbiter("script"));
-  timers.push(setInterval(renderStatus, 250));
+  timers.push(
+    setInterval(() => {
+      renderStatus();
+      updateControl();
+    }, 250),
+  );
 
   let interrupted = false;
   const stdin = o.input ?? process.stdin;
@@ -1025,11 +1065,8 @@ export async function runClusterDetailed(o: ClusterOptions): Promise<ClusterResu
     ...(recordLine ? [recordLine] : []),
   ];
   clearStatus();
-  try {
-    rmSync(control);
-  } catch {
-    // Already gone.
-  }
+  removeControl(control);
+  if (refused !== undefined) throw new HostError(refused, EXIT_BAD_OPTION);
   const code = interrupted ? 130 : !done ? EXIT_FAIL : done.trap ? EXIT_FAIL : EXIT_OK;
   const outcome = done ? (done.reason === "trapped" ? "trapped" : "halted") : interrupted ? "interrupted" : "no-host";
   const st = sink.state;
@@ -1094,7 +1131,7 @@ function alive(pid: number): boolean {
 }
 
 function statusLine(s: HostStatus): string {
-  const base = `${s.role.padEnd(7)} pid ${String(s.pid).padEnd(7)} epoch ${s.epoch}  icount ${s.icount.toLocaleString("en-US")}`;
+  const base = `${s.role.padEnd(8)} pid ${String(s.pid).padEnd(6)} epoch ${s.epoch}  icount ${s.icount.toLocaleString("en-US")}`;
   if (s.role !== "primary") return base;
   const throttle = s.throttle ? `  throttled ${Math.round(s.throttle * 100)}%` : "";
   const writes = s.heldWrites !== undefined ? `  held writes ${s.heldWrites}` : "";

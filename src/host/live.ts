@@ -50,6 +50,8 @@ export interface LiveRunOptions {
   onListening?: (addr: { host: string; port: number }) => void;
   /** Where network log lines go (a disconnected client); default stderr. */
   netLog?: (line: string) => void;
+  /** Asked once this run's own SIGINT handler is in place: whether Ctrl-C was pressed before (the run then stops at once, its log complete). */
+  interruptedBeforeStart?: () => boolean;
 }
 
 export interface LiveRunResult {
@@ -129,6 +131,8 @@ export async function runLive(o: LiveRunOptions): Promise<LiveRunResult> {
     poke();
   };
   process.on("SIGINT", onSigint);
+  // A Ctrl-C that came before this run began (while the CLI loaded) stops it at once.
+  if (o.interruptedBeforeStart?.()) interrupted = true;
   if (net) {
     net.onActivity = poke;
     o.onListening?.(net.address());

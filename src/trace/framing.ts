@@ -6,13 +6,14 @@
 // All integers little-endian. Writers produce byte chunks and readers take byte chunks;
 // opening files happens in src/host. Every error names the byte offset where the file
 // stopped making sense, so a truncated or corrupted file never replays silently wrong.
+import { OperatingError } from "../base/errors.js";
 import { Packr } from "msgpackr";
 import { crc32 } from "./crc32.js";
 
 const PREFIX_BYTES = 8 + 4 + 4 + 4;
 const FRAME_PREFIX_BYTES = 8;
 
-export class FormatError extends Error {
+export class FormatError extends OperatingError {
   constructor(
     message: string,
     readonly offset: number,

@@ -10,6 +10,7 @@
 //  20  debug bytes             u32 msgpack {symbols, lines}; 0 when absent
 //  24  code                    instruction count * 2 * u32
 //      data, then debug
+import { OperatingError } from "../base/errors.js";
 import { pack, unpack } from "msgpackr";
 import { WORDS_PER_INSTRUCTION } from "../../isa/table.js";
 import { checkDebug } from "./image-debug.js";
@@ -38,7 +39,7 @@ export interface Image {
   lines: string[];
 }
 
-export class ImageError extends Error {}
+export class ImageError extends OperatingError {}
 
 export function instructionCount(img: Image): number {
   return img.code.length / WORDS_PER_INSTRUCTION;

@@ -2,6 +2,7 @@
 // It is a deterministic state machine: run(limit) executes instructions until icount
 // reaches limit exactly, or the guest halts, traps or waits for an interrupt. Everything
 // that could differ between two hosts reaches it only through `sys` (the device bus).
+import { OperatingError } from "../base/errors.js";
 import { ABSOLUTE_BIT, BY_OP, REGISTER_COUNT, SP, VECTOR_COUNT, WORDS_PER_INSTRUCTION } from "../../isa/table.js";
 import type { Image } from "./image.js";
 import { instructionCount } from "./image.js";
@@ -44,7 +45,7 @@ export const OP_END = 0xff;
  * program whose data does not fit its memory. An operating error (the CLI reports it and
  * exits 2), not a bug; a RangeError so that callers catching those still do.
  */
-export class MachineConfigError extends RangeError {}
+export class MachineConfigError extends OperatingError {}
 
 export class Machine {
   readonly image: Image;

@@ -1,5 +1,6 @@
 // Machine state as a plain, versioned value: used by snapshot/restore, cloning a backup
 // and tests (save → restore → continue must give the same trace as never stopping).
+import { OperatingError } from "../base/errors.js";
 import { REGISTER_COUNT } from "../../isa/table.js";
 import type { Machine } from "./machine.js";
 import type { Trap } from "./trap.js";
@@ -51,7 +52,7 @@ export function getMachineState(m: Machine, into?: Uint8Array): MachineState {
   };
 }
 
-export class StateError extends Error {}
+export class StateError extends OperatingError {}
 
 export function setMachineState(m: Machine, s: MachineState): void {
   if (s.version !== MACHINE_STATE_VERSION) throw new StateError(`machine state version ${s.version}, expected ${MACHINE_STATE_VERSION}`);

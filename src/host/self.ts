@@ -1,0 +1,28 @@
+// How ftvm starts more of itself (hosts, the arbiter, the tour's steps), wherever it is
+// installed and whatever the current directory: the entry and the TypeScript loader are
+// resolved from the package, never from the cwd. From precompiled JavaScript (a packed
+// package, built by `npm pack`'s prepack script) the children run it directly, without
+// the loader: they start faster.
+import { existsSync } from "node:fs";
+import { dirname, join } from "node:path";
+import { fileURLToPath } from "node:url";
+
+const HERE = fileURLToPath(new URL(".", import.meta.url));
+/** This module runs as precompiled JavaScript (dist/) rather than TypeScript through tsx. */
+const COMPILED = import.meta.url.endsWith(".js");
+
+/** The package root: the nearest directory above with a package.json. */
+export const PACKAGE_DIR = ((): string => {
+  for (let dir = HERE; ; dir = dirname(dir)) {
+    if (existsSync(join(dir, "package.json"))) return dir;
+    if (dirname(dir) === dir) return fileURLToPath(new URL("../..", import.meta.url));
+  }
+})();
+
+/** The ftvm entry (src/cli/main.ts, or its compiled main.js beside this module's tree). */
+export const MAIN = fileURLToPath(new URL(`../cli/main.${COMPILED ? "js" : "ts"}`, import.meta.url));
+
+/** Node arguments that run `ftvm ARGS...` as a child process: `[...selfArgs(), "run", "hello"]`. */
+export function selfArgs(): string[] {
+  return COMPILED ? [MAIN] : ["--import", import.meta.resolve("tsx"), MAIN];
+}
