@@ -15,6 +15,7 @@ import { type LocalEtcd, etcdAvailable, startLocalEtcd } from "../src/host/etcd-
 import { runClusterDetailed } from "../src/host/launcher.js";
 import type { HostStatus } from "../src/host/sink.js";
 import { setLogger } from "../src/transport/channel.js";
+import { pulseSource } from "./support/programs.js";
 
 const HAVE_ETCD = etcdAvailable();
 if (!HAVE_ETCD) console.warn("etcd-e2e: no etcd binary on PATH (apt-get install etcd-server): the etcd tests are skipped");
@@ -29,51 +30,7 @@ let etcd: LocalEtcd | undefined;
 /** pulse.s with `lines` lines (ten per 5 ms tick): output that must be exactly 1..lines. */
 function pulse(lines: number): string {
   const file = join(dir, `pulse-${lines}.s`);
-  writeFileSync(
-    file,
-    `.include "printnum.s"
-.data
-ticks: .word 0
-.code
-main:
-    SETVEC VEC_TIMER, on_tick
-    LI r1, 5000
-    OUT TIMER_PERIOD, r1
-    LI r7, 0
-line:
-    ADDI r7, r7, 1
-    MOV r1, r7
-    CALL print_uint
-    LI r1, 10
-    OUT CON_OUT, r1
-    LI r2, 10
-    REMU r1, r7, r2
-    BNEZ r1, next
-    LDW r8, [ticks]
-wait:
-    DI
-    LDW r1, [ticks]
-    BNE r1, r8, waited
-    EI
-    WFI
-    JMP wait
-waited:
-    EI
-next:
-    SLTI r1, r7, ${lines}
-    BNEZ r1, line
-    LI r1, 0
-    OUT TIMER_PERIOD, r1
-    HALT
-on_tick:
-    PUSH r1
-    LDW r1, [ticks]
-    ADDI r1, r1, 1
-    STW r1, [ticks]
-    POP r1
-    IRET
-`,
-  );
+  writeFileSync(file, pulseSource(lines));
   return file;
 }
 

@@ -16,6 +16,7 @@ import { EtcdArbiter } from "../src/arbiter/etcd.js";
 import { type LocalEtcd, etcdAvailable, startLocalEtcd } from "../src/host/etcd-local.js";
 import { startSink } from "../src/host/sink.js";
 import { setLogger } from "../src/transport/channel.js";
+import { pulseSource } from "./support/programs.js";
 import { type Lab, makeLab, netnsProblem } from "./netns.js";
 
 const ROOT = new URL("..", import.meta.url).pathname;
@@ -125,48 +126,3 @@ describe.skipIf(WHY_NOT !== undefined)("FT across network namespaces (separate m
   });
 });
 
-/** programs/pulse.s with `lines` lines (ten per 5 ms tick). */
-function pulseSource(lines: number): string {
-  return `.include "printnum.s"
-.data
-ticks: .word 0
-.code
-main:
-    SETVEC VEC_TIMER, on_tick
-    LI r1, 5000
-    OUT TIMER_PERIOD, r1
-    LI r7, 0
-line:
-    ADDI r7, r7, 1
-    MOV r1, r7
-    CALL print_uint
-    LI r1, 10
-    OUT CON_OUT, r1
-    LI r2, 10
-    REMU r1, r7, r2
-    BNEZ r1, next
-    LDW r8, [ticks]
-wait:
-    DI
-    LDW r1, [ticks]
-    BNE r1, r8, waited
-    EI
-    WFI
-    JMP wait
-waited:
-    EI
-next:
-    SLTI r1, r7, ${lines}
-    BNEZ r1, line
-    LI r1, 0
-    OUT TIMER_PERIOD, r1
-    HALT
-on_tick:
-    PUSH r1
-    LDW r1, [ticks]
-    ADDI r1, r1, 1
-    STW r1, [ticks]
-    POP r1
-    IRET
-`;
-}
