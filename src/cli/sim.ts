@@ -8,12 +8,13 @@ import type { Mutation, SimResult } from "../sim/sim.js";
 import { MUTATIONS, simulate } from "../sim/sim.js";
 import type { DiskModeChoice } from "../sim/plan.js";
 import { DISK_MODES } from "../sim/plan.js";
+import { NET_USAGE, netMutation, runNetSeed, runNetSeeds } from "./sim-net.js";
 
 export const simCommand: Command = {
   name: "sim",
   summary: "the seeded FT simulator: ftvm sim --seeds N | --seed S",
-  usage: `usage: ftvm sim --seeds N [--start S] [--verbose] [--disk | --no-disk | --disk-mode M]
-       ftvm sim --seed S [--verbose] [--disk | --no-disk | --disk-mode M]
+  usage: `usage: ftvm sim --seeds N [--start S] [--verbose] [--disk | --no-disk | --disk-mode M | --net]
+       ftvm sim --seed S [--verbose] [--disk | --no-disk | --disk-mode M | --net]
 
 Runs the FT protocol (primary, backup, arbiter, console sink: the unchanged src/ft state
 machines) inside one process on a simulated clock and network, with faults drawn from
@@ -45,13 +46,14 @@ and the image of every backup that went live against the failure-free run.
                  ${DISK_MODES.join(", ")} (non-shared with --backup-reads)
   --mutation M   run a deliberately broken variant, to see the checks fire:
                  ${MUTATIONS.join(", ")}
+${NET_USAGE}
 
 Prints "sim: N seeds ran, F failed"; exit status 1 if any failed, else 0. A failing
 seed replays exactly: ftvm sim --seed S.`,
   run(argv) {
     const p = parse(
       argv,
-      { seeds: { type: "string" }, start: { type: "string" }, seed: { type: "string" }, verbose: { type: "boolean", short: "v" }, mutation: { type: "string" }, disk: { type: "boolean" }, "no-disk": { type: "boolean" }, "disk-mode": { type: "string" } },
+      { seeds: { type: "string" }, start: { type: "string" }, seed: { type: "string" }, verbose: { type: "boolean", short: "v" }, mutation: { type: "string" }, disk: { type: "boolean" }, "no-disk": { type: "boolean" }, "disk-mode": { type: "string" }, net: { type: "boolean" } },
       this.usage,
     );
     if (p.values.help) {
@@ -60,6 +62,14 @@ seed replays exactly: ftvm sim --seed S.`,
     }
     if (p.positionals.length > 0) throw new UsageError(`unexpected argument "${p.positionals[0]}"\n\n${this.usage}`);
     const mutation = p.values.mutation as string | undefined;
+    if (p.values.net) {
+      if (p.values.disk || p.values["no-disk"] || p.values["disk-mode"] !== undefined) throw new UsageError("--net runs the network guest: give it without --disk, --no-disk or --disk-mode");
+      const netOne = intOption(p.values.seed as string | undefined, "seed");
+      const netCount = intOption(p.values.seeds as string | undefined, "seeds");
+      if ((netOne === undefined) === (netCount === undefined)) throw new UsageError(`give either --seeds N or --seed S\n\n${this.usage}`);
+      if (netOne !== undefined) return runNetSeed(netOne, netMutation(mutation), p.values.verbose === true);
+      return runNetSeeds(intOption(p.values.start as string | undefined, "start") ?? 1, netCount!, netMutation(mutation), p.values.verbose === true);
+    }
     if (mutation !== undefined && !(MUTATIONS as readonly string[]).includes(mutation))
       throw new UsageError(`--mutation takes one of ${MUTATIONS.join(", ")}, got "${mutation}"`);
     const verbose = p.values.verbose === true;

@@ -835,7 +835,10 @@ export class FtNode {
     const t = this.goLiveTimes!;
     const resent = this.pendingOut.reduce((n, c) => n + c.bytes.length, 0);
     actions.push(...this.release(this.pendingOut));
-    const netResent = this.net.takeKept();
+    // Kept, not taken: like any primary's released output it stays until the switch reports
+    // it written, so a shell that has no switch channel now sends it when it connects
+    // (found by the network simulator: ftvm sim --net --seed 160).
+    const netResent = [...this.net.keptChunks()];
     if (netResent.length > 0) actions.push({ kind: "net-out", epoch, chunks: netResent });
     this.pendingOut = [];
     this.pendingBytes = 0;
