@@ -13,7 +13,7 @@ const MUTATION_SEEDS_MAX = 40;
 
 describe("network seeds", () => {
   it(`seeds 1..${SEEDS} pass, and between them fail over, re-deliver input, drop duplicates and refuse stale output`, () => {
-    const total = { failovers: 0, aloneWins: 0, redeliveredBytes: 0, duplicateBytes: 0, staleOutputs: 0, staleRefused: 0, replies: 0, clientResets: 0, switchResets: 0 };
+    const total = { clonesPaired: 0, failovers: 0, aloneWins: 0, redeliveredBytes: 0, duplicateBytes: 0, staleOutputs: 0, staleRefused: 0, replies: 0, clientResets: 0, switchResets: 0 };
     for (let s = 1; s <= SEEDS; s++) {
       const r = simulateNet(s);
       expect(r.failures, `seed ${s}: ${r.plan}; replay: ${r.replay}`).toEqual([]);
@@ -22,6 +22,7 @@ describe("network seeds", () => {
     // Each of these is what a check above would have caught had it gone wrong: the seeds
     // must actually get there.
     expect(total.failovers).toBeGreaterThan(0);
+    expect(total.clonesPaired).toBeGreaterThan(0);
     expect(total.aloneWins).toBeGreaterThan(0);
     expect(total.redeliveredBytes).toBeGreaterThan(0);
     expect(total.duplicateBytes).toBeGreaterThan(0);

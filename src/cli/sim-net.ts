@@ -9,8 +9,8 @@ import { NET_MUTATIONS, simulateNet } from "../sim/netsim.js";
 export const NET_USAGE = `  --net          run network seeds instead: programs/redis.s on a primary and backup
                  behind the virtual switch, 2-6 simulated clients doing SET/GET/INCR
                  (pipelined, with resets of their connections) through a primary or
-                 backup crash, an isolated primary, a split pair, switch-channel resets
-                 and partitions; checks each reply comes once and in order, no request is
+                 backup crash, an isolated primary, a split pair, switch-channel resets,
+                 partitions and a new backup joining (then its primary may crash too); checks each reply comes once and in order, no request is
                  left unanswered, the switch refuses output of an older epoch, and the
                  clients' history is linearizable. Mutations: ${NET_MUTATIONS.join(", ")}`;
 
@@ -36,7 +36,7 @@ export function runNetSeed(seed: number, mutation: NetMutation | undefined, verb
 export function runNetSeeds(start: number, count: number, mutation: NetMutation | undefined, verbose: boolean): number {
   const t0 = performance.now();
   const failed: NetSimResult[] = [];
-  const total = { ops: 0, replies: 0, failovers: 0, aloneWins: 0, crashes: 0, halts: 0, switchResets: 0, clientResets: 0, redeliveredBytes: 0, duplicateBytes: 0, staleOutputs: 0, staleRefused: 0 };
+  const total = { ops: 0, replies: 0, clones: 0, clonesPaired: 0, failovers: 0, aloneWins: 0, crashes: 0, halts: 0, switchResets: 0, clientResets: 0, redeliveredBytes: 0, duplicateBytes: 0, staleOutputs: 0, staleRefused: 0 };
   for (let s = start; s < start + count; s++) {
     const r = simulateNet(s, { mutation });
     for (const k of Object.keys(total) as (keyof typeof total)[]) total[k] += r.stats[k];
@@ -48,7 +48,7 @@ export function runNetSeeds(start: number, count: number, mutation: NetMutation 
   }
   const secs = (performance.now() - t0) / 1000;
   process.stderr.write(
-    `sim --net: ${secs.toFixed(1)} s; ${total.ops} client operations, ${total.replies} answered; ${total.failovers} backups went live, ${total.aloneWins} primaries went on alone, ` +
+    `sim --net: ${secs.toFixed(1)} s; ${total.ops} client operations, ${total.replies} answered; ${total.clones} backups joined a host running alone (${total.clonesPaired} restored the clone); ${total.failovers} backups went live, ${total.aloneWins} primaries went on alone, ` +
       `${total.crashes} host crashes, ${total.halts} hosts halted; ${total.switchResets} switch-channel resets, ${total.clientResets} client connection resets; ` +
       `the switch re-delivered ${total.redeliveredBytes} input bytes, dropped ${total.duplicateBytes} duplicate output bytes, and refused ${total.staleRefused} stale messages (${total.staleOutputs} outputs of an older epoch reached it)\n`,
   );

@@ -30,7 +30,7 @@ export interface NetPlan {
   timeoutMs: number;
   sliceIcount: number;
   /** Simulated cost of one guest instruction (µs) and of one run() call (ms). */
-  usPerInstr: { P: number; B: number };
+  usPerInstr: { P: number; B: number; C: number };
   stepOverheadMs: number;
   /** How long the clients' scripts should take without faults (fault times scale with it). */
   expectedMs: number;
@@ -40,6 +40,12 @@ export interface NetPlan {
   fault: HostFault;
   /** A host's channel to the switch drops at these times (the host connects again). */
   switchResets: { host: "P" | "B"; atMs: number }[];
+  /**
+   * Once a host goes on alone, a new backup C joins it delayMs later (a clone of the running
+   * primary, as ftvm backup --join does); crashAfterMs: the host C joined dies that long
+   * after C became its backup, so C goes live with the NIC state and kept output it was cloned with.
+   */
+  clone?: { delayMs: number; crashAfterMs?: number };
   clients: ClientPlan[];
 }
 
@@ -60,6 +66,11 @@ export function makeNetPlan(seed: number, rng: Prng): NetPlan {
   const [bsw, swb] = pair("B", "SW", rng.range(0.05, 0.5), rng.range(0, 0.5));
   const [pa, ap] = pair("P", "A", rng.range(0.1, 1), rng.range(0, 1));
   pair("B", "A", rng.range(0.1, 1), rng.range(0, 1));
+  // The links of a joining backup (used only if one joins).
+  pair("C", "P", hostDelay, rng.range(0, 0.4));
+  pair("C", "B", hostDelay, rng.range(0, 0.4));
+  pair("C", "SW", rng.range(0.05, 0.5), rng.range(0, 0.5));
+  pair("C", "A", rng.range(0.1, 1), rng.range(0, 1));
   const nClients = rng.int(2, NET_CLIENTS_MAX);
   const clients: ClientPlan[] = [];
   for (let i = 0; i < nClients; i++) {
@@ -86,18 +97,21 @@ export function makeNetPlan(seed: number, rng: Prng): NetPlan {
   const switchResets: NetPlan["switchResets"] = [];
   for (const host of ["P", "B"] as const) if (rng.chance(0.2)) switchResets.push({ host, atMs: at() });
 
+  const clone = rng.chance(0.6) ? { delayMs: rng.range(1, 40), ...(rng.chance(0.5) ? { crashAfterMs: rng.range(0, 60) } : {}) } : undefined;
+
   return {
     seed,
     heartbeatMs,
     timeoutMs,
     sliceIcount: rng.pick([2000, 5000, 20_000]),
-    usPerInstr: { P: rng.range(0.005, 0.03), B: rng.range(0.005, 0.03) },
+    usPerInstr: { P: rng.range(0.005, 0.03), B: rng.range(0.005, 0.03), C: rng.range(0.005, 0.03) },
     stepOverheadMs: 0.01,
     expectedMs,
     capMs: 20_000,
     links,
     fault,
     switchResets,
+    ...(clone ? { clone } : {}),
     clients,
   };
 }
@@ -118,5 +132,6 @@ export function describeNetPlan(p: NetPlan): string {
           : `P and B split at ${f.atMs.toFixed(1)} ms for ${f.lenMs.toFixed(1)} ms`;
   const resets = p.switchResets.map((r) => `${r.host}'s switch channel resets at ${r.atMs.toFixed(1)} ms`);
   const clientResets = p.clients.reduce((n, c) => n + c.resets.length, 0);
-  return [`heartbeat ${p.heartbeatMs} ms, timeout ${p.timeoutMs} ms, slice ${p.sliceIcount}`, fault, ...resets, `${p.clients.length} clients, ${p.clients.reduce((n, c) => n + c.ops.length, 0)} ops, ${clientResets} client resets`].join("; ");
+  const clone = p.clone ? [`a backup joins ${p.clone.delayMs.toFixed(1)} ms after one goes alone${p.clone.crashAfterMs !== undefined ? `, its primary crashes ${p.clone.crashAfterMs.toFixed(1)} ms after pairing` : ""}`] : [];
+  return [`heartbeat ${p.heartbeatMs} ms, timeout ${p.timeoutMs} ms, slice ${p.sliceIcount}`, fault, ...resets, ...clone, `${p.clients.length} clients, ${p.clients.reduce((n, c) => n + c.ops.length, 0)} ops, ${clientResets} client resets`].join("; ");
 }

@@ -59,7 +59,7 @@ const WRITTEN_INTERVAL_MS = 20;
 const SWITCH_RECONNECT_MS = 100;
 const ANNOUNCE_RETRY_MS = 500;
 /** The guest's memory (redis.s keeps 4 MiB of input buffers and a heap above its image). */
-const REDIS_MEM_BYTES = 16 * 1024 * 1024;
+const REDIS_MEM_BYTES = 8 * 1024 * 1024;
 /** Trace lines kept with verbose (the fingerprint covers all of them either way). */
 const TRACE_LINES_MAX = 200_000;
 
@@ -84,6 +84,9 @@ export interface NetSimStats {
   switchResets: number;
   clientResets: number;
   resumes: number;
+  /** Backups that joined a host running alone, and of them those that restored the clone. */
+  clones: number;
+  clonesPaired: number;
   /** From the switch: input re-delivered after a change of primary, duplicates dropped, stale output refused. */
   redeliveredBytes: number;
   duplicateBytes: number;
@@ -158,7 +161,7 @@ class UnfencedSwitch extends Switch {
 
 // ---- the shells --------------------------------------------------------------------------
 
-type HostId = "P" | "B";
+type HostId = "P" | "B" | "C";
 const LIVE = new Set(["primary", "alone", "finishing"]);
 
 /** The log channel between the two hosts (a resume opens a new one). */
@@ -200,6 +203,8 @@ class NetHost {
   runAt: number | undefined;
   runToken = 0;
   lastRole = "idle";
+  /** A joined backup: the icount it was cloned at. */
+  clonedAt: number | undefined;
   peer: PeerChan | undefined;
   resuming: PeerChan | undefined;
   sw: SwChan | undefined;
@@ -240,7 +245,7 @@ export class NetSimulation {
   readonly queue = new EventQueue();
   readonly net: Net;
   readonly trace: string[] = [];
-  readonly hosts: Record<HostId, NetHost>;
+  readonly hosts: Partial<Record<HostId, NetHost>> & { P: NetHost; B: NetHost };
   readonly clients: SimClient[];
   arbiter: ArbiterState = initialState(CLUSTER);
   readonly sw: Switch;
@@ -254,10 +259,12 @@ export class NetSimulation {
   private events = 0;
   private endReason: NetSimStats["endReason"] = "cap";
   private readonly rng: Prng;
+  private readonly worldRng: Prng;
   /** The newest epoch the switch has seen (from announcements it took and output it took), tracked here, not read from it. */
   private switchEpoch = 0;
   private readonly violations: string[] = [];
-  private readonly counts = { failovers: 0, aloneWins: 0, crashes: 0, halts: 0, elections: 0, switchResets: 0, clientResets: 0, resumes: 0, staleOutputs: 0 };
+  private cloneSpawned = false;
+  private readonly counts = { clones: 0, clonesPaired: 0, failovers: 0, aloneWins: 0, crashes: 0, halts: 0, elections: 0, switchResets: 0, clientResets: 0, resumes: 0, staleOutputs: 0 };
 
   constructor(
     readonly plan: NetPlan,
@@ -265,6 +272,7 @@ export class NetSimulation {
     readonly opts: NetSimOptions,
   ) {
     this.rng = root.fork("shell");
+    this.worldRng = root;
     this.net = new Net(plan.links, root.fork("net"));
     this.hosts = { P: new NetHost("P", this, root.fork("world P"), 0x5001), B: new NetHost("B", this, root.fork("world B"), 0x5002) };
     this.clients = plan.clients.map((cp, i) => new SimClient(i, cp));
@@ -345,7 +353,7 @@ export class NetSimulation {
   }
 
   facts(): NetFacts {
-    const live = (["P", "B"] as const).filter((id) => this.hosts[id].up && LIVE.has(this.hosts[id].node.role));
+    const live = (["P", "B", "C"] as const).filter((id) => this.hosts[id]?.up && LIVE.has(this.hosts[id]!.node.role));
     return {
       plan: this.plan,
       mutation: this.opts.mutation,
@@ -366,7 +374,7 @@ export class NetSimulation {
       endMs: Math.round(this.now * 1000) / 1000,
       endReason: this.endReason,
       events: this.events,
-      instructions: this.hosts.P.node.machine.icount + this.hosts.B.node.machine.icount,
+      instructions: this.hosts.P.node.machine.icount + this.hosts.B.node.machine.icount + (this.hosts.C?.clonedAt !== undefined ? this.hosts.C.node.machine.icount - this.hosts.C.clonedAt : 0),
       ops: entries.length,
       replies: entries.filter((e) => e.returnMs !== undefined).length,
       unanswered: entries.filter((e) => e.returnMs === undefined).length,
@@ -403,7 +411,60 @@ export class NetSimulation {
     const role = h.node.role;
     if (role === h.lastRole) return;
     this.log(`${h.id} role ${h.lastRole} -> ${role} (epoch ${h.node.epoch})`);
+    if (h.lastRole === "joining" && role === "backup") this.paired(h);
     h.lastRole = role;
+    if (role === "alone") this.maybeClone(h);
+  }
+
+  // ---- a backup joins a host running alone (FtHost.runBackup with --join) ----------------
+
+  private maybeClone(src: NetHost): void {
+    const c = this.plan.clone;
+    if (!c || this.cloneSpawned || src.id === "C") return;
+    this.cloneSpawned = true;
+    this.at(this.now + c.delayMs, "spawn C", () => {
+      if (!src.up || src.stopping || src.node.role !== "alone") return this.log(`C not started: ${src.id} is ${src.up ? src.node.role : "down"}`);
+      const h = new NetHost("C", this, this.worldRng.fork("world C"), 0x5003);
+      this.hosts.C = h;
+      this.counts.clones++;
+      this.connectSwitch(h);
+      const ch = new PeerChan(++this.chans, h, src);
+      ch.open.add(h);
+      h.peer = ch;
+      this.log(`C starts: joins ${src.id}`);
+      const [t] = this.net.link("C", src.id).arrivals(this.now, true);
+      this.at(t, `hello C>${src.id}`, () =>
+        this.input(src, `hello C>${src.id}`, () => {
+          if (!ch.open.has(h)) return;
+          let v;
+          try {
+            v = answerHello(src.node, helloMsg("C", CLUSTER), { cluster: CLUSTER, exiting: src.stopping }, this.now);
+          } catch (e) {
+            this.bug(src, "acceptJoin", e);
+            return;
+          }
+          if (v.kind !== "join") {
+            this.log(`${src.id} refuses C: ${v.kind === "refuse" ? v.reason : v.kind}`);
+            ch.open.delete(h);
+            return this.stop(h, "refused");
+          }
+          this.log(`${src.id} accepts C: cloning`);
+          this.closePeer(src);
+          src.peer = ch;
+          ch.open.add(src);
+        }),
+      );
+    });
+  }
+
+  /** A joined backup restored its clone and is the pair's backup: the plan may crash its primary now. */
+  private paired(h: NetHost): void {
+    h.clonedAt = h.node.machine.icount;
+    this.counts.clonesPaired++;
+    const after = this.plan.clone?.crashAfterMs;
+    const src = h.peer?.other(h);
+    if (after === undefined || !src) return;
+    this.at(this.now + after, `crash ${src.id}`, () => this.crash(src, `crash planned ${after.toFixed(3)} ms after C paired`, true));
   }
 
   /** Runs an input for the host now, or when its current slice ends. */
@@ -610,7 +671,7 @@ export class NetSimulation {
 
   /** A paired backup whose channel closed asks its primary to resume (FtHost.reconnect). */
   private reconnect(h: NetHost, lsn: number): void {
-    const src = h.peer?.other(h) ?? (h.id === "B" ? this.hosts.P : this.hosts.B);
+    const src = h.peer?.other(h) ?? this.hosts.P;
     const ch = new PeerChan(++this.chans, h, src);
     ch.open.add(h);
     h.resuming = ch;
