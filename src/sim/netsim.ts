@@ -84,7 +84,7 @@ export interface NetSimStats {
   switchResets: number;
   clientResets: number;
   resumes: number;
-  /** Backups that joined a host running alone, and of them those that restored the clone. */
+  /** Backups that joined a host running alone, and of them those whose primary then won the pair's epoch. */
   clones: number;
   clonesPaired: number;
   /** From the switch: input re-delivered after a change of primary, duplicates dropped, stale output refused. */
@@ -411,7 +411,7 @@ export class NetSimulation {
     const role = h.node.role;
     if (role === h.lastRole) return;
     this.log(`${h.id} role ${h.lastRole} -> ${role} (epoch ${h.node.epoch})`);
-    if (h.lastRole === "joining" && role === "backup") this.paired(h);
+    if (h.lastRole === "joining" && role === "backup") this.restored(h);
     h.lastRole = role;
     if (role === "alone") this.maybeClone(h);
   }
@@ -457,14 +457,20 @@ export class NetSimulation {
     });
   }
 
-  /** A joined backup restored its clone and is the pair's backup: the plan may crash its primary now. */
-  private paired(h: NetHost): void {
+  private restored(h: NetHost): void {
     h.clonedAt = h.node.machine.icount;
+  }
+
+  /**
+   * The primary C joined won the pair's epoch (C is a member: it may take over now). The
+   * plan may crash it then; before that C could not win, and losing both hosts is the
+   * service lost, not a bug.
+   */
+  private paired(src: NetHost): void {
     this.counts.clonesPaired++;
     const after = this.plan.clone?.crashAfterMs;
-    const src = h.peer?.other(h);
-    if (after === undefined || !src) return;
-    this.at(this.now + after, `crash ${src.id}`, () => this.crash(src, `crash planned ${after.toFixed(3)} ms after C paired`, true));
+    if (after === undefined) return;
+    this.at(this.now + after, `crash ${src.id}`, () => this.crash(src, `crash planned ${after.toFixed(3)} ms after pairing with C`, true));
   }
 
   /** Runs an input for the host now, or when its current slice ends. */
@@ -501,6 +507,7 @@ export class NetSimulation {
           this.log(`${h.id} news: ${a.text}`);
           if (a.data.event === "live") this.counts.failovers++;
           if (a.data.event === "alone") this.counts.aloneWins++;
+          if (a.data.event === "paired") this.paired(h);
           break;
         case "done":
           this.log(`${h.id} done`);
