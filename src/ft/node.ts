@@ -837,7 +837,7 @@ export class FtNode {
     actions.push(...this.release(this.pendingOut));
     // Kept, not taken: like any primary's released output it stays until the switch reports
     // it written, so a shell that has no switch channel now sends it when it connects
-    // (found by the network simulator: ftvm sim --net --seed 160).
+    // (found by the network simulator: ftvm sim --net --seed 32).
     const netResent = [...this.net.keptChunks()];
     if (netResent.length > 0) actions.push({ kind: "net-out", epoch, chunks: netResent });
     this.pendingOut = [];

@@ -140,7 +140,7 @@ export class SwitchLink {
       // may have lost what was sent on it; the node keeps released output until the switch
       // reports it written, so it goes again (the switch drops what it has). Without this
       // the switch waits for those bytes forever and drops every later chunk of the
-      // connection (found by the network simulator: ftvm sim --net --seed 8).
+      // connection (found by the network simulator: ftvm sim --net --seed 19).
       if (fresh) this.send(node.epoch, node.net.keptChunks());
     }
     const lsn = node.role === "alone" || !node.plog ? Number.MAX_SAFE_INTEGER : node.plog.ackedLsn;
