@@ -48,7 +48,7 @@ export function runNetSeeds(start: number, count: number, mutation: NetMutation 
   }
   const secs = (performance.now() - t0) / 1000;
   process.stderr.write(
-    `sim --net: ${secs.toFixed(1)} s; ${total.ops} client operations, ${total.replies} answered; ${total.clones} backups joined a host running alone (${total.clonesPaired} restored the clone); ${total.failovers} backups went live, ${total.aloneWins} primaries went on alone, ` +
+    `sim --net: ${secs.toFixed(1)} s; ${total.ops} client operations, ${total.replies} answered; ${total.clones} backups joined a host running alone (${total.clonesPaired} of them paired: their primary won the pair's epoch); ${total.failovers} backups went live, ${total.aloneWins} primaries went on alone, ` +
       `${total.crashes} host crashes, ${total.halts} hosts halted; ${total.switchResets} switch-channel resets, ${total.clientResets} client connection resets; ` +
       `the switch re-delivered ${total.redeliveredBytes} input bytes, dropped ${total.duplicateBytes} duplicate output bytes, and refused ${total.staleRefused} stale messages (${total.staleOutputs} outputs of an older epoch reached it)\n`,
   );
