@@ -11,6 +11,8 @@ import type { Mutation, SimResult } from "../sim/sim.js";
 import { MUTATIONS, simulate } from "../sim/sim.js";
 import type { DiskModeChoice } from "../sim/plan.js";
 import { DISK_MODES } from "../sim/plan.js";
+import { netMutation, runNetSeed, runNetSeeds } from "./sim-net.js";
+import { NET_MUTATIONS } from "../sim/netsim.js";
 
 export const simCommand = defineCommand({
   name: "sim",
@@ -23,7 +25,8 @@ export const simCommand = defineCommand({
     disk: { flags: "--disk", help: "every seed runs the disk guest (--no-disk: none does)" },
     noDisk: { flags: "--no-disk", help: "no seed runs the disk guest" },
     diskMode: { flags: "--disk-mode <m>", help: "every seed runs the disk guest with disks of this mode (non-shared with --backup-reads)", choices: DISK_MODES },
-    mutation: { flags: "--mutation <m>", help: "run a deliberately broken variant, to see the checks fire", choices: MUTATIONS },
+    mutation: { flags: "--mutation <m>", help: "run a deliberately broken variant, to see the checks fire (with --net: the network's)", choices: [...MUTATIONS, ...NET_MUTATIONS] },
+    net: { flags: "--net", help: "run network seeds instead: programs/redis.s behind the virtual switch with simulated clients (docs/sim-net.md)" },
     json: { flags: "--json", help: 'with --seed: print the run\'s events (docs/events.md), one JSON object per line, instead of the text; with --seeds: one JSON object per seed ({"type":"seed", seed, ok, failures, stats}) and a last {"type":"sims", ...}' },
     report: { flags: "--report <file>", help: "with --seed: write the run's dashboard page (timeline, plots, console) as one self-contained HTML file (docs/dashboard.md)" },
   },
@@ -54,6 +57,15 @@ seed replays exactly: ftvm sim --seed S.`,
   async run(values) {
     const p = { values };
     const mutation = p.values.mutation as string | undefined;
+    if (p.values.net === true) {
+      if (p.values.disk !== undefined || p.values.diskMode !== undefined) throw new UsageError("--net runs the network guest: give it without --disk, --no-disk or --disk-mode");
+      const netOne = p.values.seed as number | undefined;
+      const netCount = p.values.seeds as number | undefined;
+      if ((netOne === undefined) === (netCount === undefined)) throw new UsageError("give either --seeds N or --seed S; see ftvm sim --help");
+      if (netOne !== undefined) return runNetSeed(netOne, netMutation(mutation), p.values.verbose === true);
+      return runNetSeeds((p.values.start as number | undefined) ?? 1, netCount!, netMutation(mutation), p.values.verbose === true);
+    }
+    if (mutation !== undefined && !(MUTATIONS as readonly string[]).includes(mutation)) throw new UsageError(`--mutation takes one of ${MUTATIONS.join(", ")} (or with --net: ${NET_MUTATIONS.join(", ")}), got "${mutation}"`);
     const verbose = p.values.verbose === true;
     const one = p.values.seed as number | undefined;
     const seeds = p.values.seeds as number | undefined;

@@ -873,7 +873,10 @@ export class FtNode {
     // with nothing to re-send, finishes without waiting for an acknowledgement.
     if (this.primaryReleased > this.sinkDelivered) this.sinkDelivered = this.primaryReleased;
     actions.push(...this.release(this.pendingOut));
-    const netResent = this.net.takeKept();
+    // Kept, not taken: like any primary's released output it stays until the switch reports
+    // it written, so a shell that has no switch channel now sends it when it connects
+    // (found by the network simulator: ftvm sim --net --seed 32).
+    const netResent = [...this.net.keptChunks()];
     if (netResent.length > 0) actions.push({ kind: "net-out", epoch, chunks: netResent });
     this.pendingOut = [];
     this.pendingBytes = 0;

@@ -8,6 +8,7 @@
 // - how far input is durable (logged and acknowledged, or logged when alone) goes to the
 //   switch, which then forgets it;
 // - the switch's "written" marks let a backup forget output it kept for re-sending.
+import type { NetChunk } from "../devices/nic.js";
 import type { Action, FtNode } from "../ft/node.js";
 import { nicReport, toOutChunks } from "../ft/netgate.js";
 import { NetQueue } from "../net/queue.js";
@@ -124,7 +125,8 @@ export class SwitchLink {
     const node = this.node();
     if (!this.isLive()) return;
     if (node.epoch !== this.announced) {
-      if (this.fresh) {
+      const fresh = this.fresh;
+      if (fresh) {
         // A new channel: the switch forwards from what the NIC holds, so what waited here goes.
         this.queue.reset();
         node.net.startFrom(node.bus.nic);
@@ -134,6 +136,12 @@ export class SwitchLink {
       // it for its current primary announcing a later epoch).
       ch.send({ t: "live", host: this.hostId, cluster: this.cluster(), epoch: node.epoch, nic: nicReport(node.bus.nic) });
       this.announced = node.epoch;
+      // Output released while there was no channel went nowhere, and a channel that broke
+      // may have lost what was sent on it; the node keeps released output until the switch
+      // reports it written, so it goes again (the switch drops what it has). Without this
+      // the switch waits for those bytes forever and drops every later chunk of the
+      // connection (found by the network simulator: ftvm sim --net --seed 19).
+      if (fresh) this.send(node.epoch, node.net.keptChunks());
     }
     const lsn = node.role === "alone" || !node.plog ? Number.MAX_SAFE_INTEGER : node.plog.ackedLsn;
     const marks = node.net.durableThrough(lsn);
@@ -143,12 +151,16 @@ export class SwitchLink {
   /** Released network output. */
   output(a: Extract<Action, { kind: "net-out" }>): void {
     this.sync();
-    const chunks = toOutChunks(a.chunks);
+    this.send(a.epoch, a.chunks);
+  }
+
+  private send(epoch: number, netChunks: readonly NetChunk[]): void {
+    const chunks = toOutChunks(netChunks);
     for (let i = 0; i < chunks.length; ) {
       let bytes = 0;
       let j = i;
       while (j < chunks.length && (j === i || bytes + chunks[j][3].length <= OUTPUT_MESSAGE_BYTES_MAX)) bytes += chunks[j++][3].length;
-      this.ch?.send({ t: "net-out", cluster: this.cluster(), epoch: a.epoch, chunks: chunks.slice(i, j) });
+      this.ch?.send({ t: "net-out", cluster: this.cluster(), epoch, chunks: chunks.slice(i, j) });
       i = j;
     }
   }
