@@ -84,7 +84,7 @@ const CASES: [string[], number, RegExp][] = [
   [["ft", "programs/hello.s", "--backup-slowdown", "NaN"], 2, /--backup-slowdown/],
   [["arbiter", "--state", badJson], 2, /bad\.json/],
   [["arbiter"], 2, /--state is required/],
-  [["primary", "programs/hello.s", "--arbiter", "notaurl"], 2, /--arbiter takes a URL/],
+  [["primary", "programs/hello.s", "--arbiter", "notaurl"], 2, /--arbiter: an arbiter is ws:\/\/HOST:PORT \(the embedded arbiter\) or etcd:\/\/HOST:PORT/],
   [["primary", "programs/hello.s", "--arbiter", "ws://127.0.0.1:1", "--arbiter-wait-ms", "300"], 3, /arbiter at ws:\/\/127\.0\.0\.1:1 did not answer/],
   [["backup", "--primary", "notaurl", "--arbiter", "ws://127.0.0.1:1"], 2, /--primary takes a URL/],
   [["backup", "--primary", "ws://127.0.0.1:1", "--arbiter", "ws://127.0.0.1:1", "--arbiter-wait-ms", "300"], 3, /did not answer/],
