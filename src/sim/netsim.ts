@@ -20,6 +20,7 @@
 // takes output of an older epoch than one it has seen, nor output that diverges, and the
 // clients' history is linearizable. Everything random comes from the seed; the
 // fingerprint hashes the event trace, so a seed replays exactly.
+import { type NodeIo, carryOut } from "../ft/driver.js";
 import { fileURLToPath } from "node:url";
 import type { ArbiterState, TasRequest } from "../arbiter/core.js";
 import { initialState, testAndSet } from "../arbiter/core.js";
@@ -485,52 +486,55 @@ export class NetSimulation {
   }
 
   private exec(h: NetHost, actions: Action[]): void {
-    for (const a of actions) {
-      if (!h.up) return;
-      switch (a.kind) {
-        case "send":
-          this.sendPeer(h, a.msg);
-          break;
-        case "cut":
-          this.log(`${h.id} cut: ${a.reason}`);
-          this.closePeer(h);
-          this.call(h, "onPeerClosed", () => h.node.onPeerClosed("terminated", this.now));
-          break;
-        case "tas":
-          this.tas(h, a.req);
-          break;
-        case "output":
-          // The console (redis.s's "ready" line): the host's stdout, acknowledged at once.
-          this.call(h, "onSinkAck", () => h.node.onSinkAck(a.offset + a.bytes.length));
-          break;
-        case "news":
-          this.log(`${h.id} news: ${a.text}`);
-          if (a.data.event === "live") this.counts.failovers++;
-          if (a.data.event === "alone") this.counts.aloneWins++;
-          if (a.data.event === "paired") this.paired(h);
-          break;
-        case "done":
-          this.log(`${h.id} done`);
-          this.stop(h, "guest finished");
-          break;
-        case "halt":
-          this.log(`${h.id} halt (${a.code}, ${a.cause}): ${a.reason}`);
-          this.counts.halts++;
-          if (a.cause === "diverged") this.violations.push(`host ${h.id} halted: ${a.reason}`);
-          this.stop(h, "halted");
-          return;
-        case "crash":
-          this.crash(h, `crash at icount ${a.icount}`, true);
-          return;
-        case "reconnect":
-          this.reconnect(h, a.lsn);
-          break;
-        case "net-out":
-          this.linkOutput(h, a);
-          break;
-      }
-    }
-    this.linkSync(h);
+    carryOut(actions, this.io(h));
+  }
+
+  /** The network simulation's side of the one driver (src/ft/driver.ts) for host h. */
+  private io(h: NetHost): NodeIo {
+    // A batch that ends early (the host went down, halted or crashed) sends no link marks.
+    let ended = false;
+    return {
+      before: () => {
+        if (!h.up) ended = true;
+        return h.up;
+      },
+      send: (msg) => this.sendPeer(h, msg),
+      cut: (reason) => {
+        this.log(`${h.id} cut: ${reason}`);
+        this.closePeer(h);
+        this.call(h, "onPeerClosed", () => h.node.onPeerClosed("terminated", this.now));
+      },
+      tas: (req) => this.tas(h, req),
+      // The console (redis.s's "ready" line): the host's stdout, acknowledged at once.
+      output: (a) => this.call(h, "onSinkAck", () => h.node.onSinkAck(a.offset + a.bytes.length)),
+      netOut: (a) => this.linkOutput(h, a),
+      news: (text, data) => {
+        this.log(`${h.id} news: ${text}`);
+        if (data.event === "live") this.counts.failovers++;
+        if (data.event === "alone") this.counts.aloneWins++;
+        if (data.event === "paired") this.paired(h);
+      },
+      done: () => {
+        this.log(`${h.id} done`);
+        this.stop(h, "guest finished");
+      },
+      halt: (reason, code, cause) => {
+        this.log(`${h.id} halt (${code}, ${cause}): ${reason}`);
+        this.counts.halts++;
+        if (cause === "diverged") this.violations.push(`host ${h.id} halted: ${reason}`);
+        this.stop(h, "halted");
+        ended = true;
+      },
+      crash: (icount) => {
+        this.crash(h, `crash at icount ${icount}`, true);
+        ended = true;
+      },
+      reconnect: (lsn) => this.reconnect(h, lsn),
+      // The link's marks once per batch, not after a halt or crash.
+      after: () => {
+        if (!ended) this.linkSync(h);
+      },
+    };
   }
 
   // ---- the run loop --------------------------------------------------------------------
