@@ -7,7 +7,7 @@ import type { SimObservation, SimOptions, SimResult } from "../sim/sim.js";
 import { simulate } from "../sim/sim.js";
 import { describePlan, makePlan } from "../sim/plan.js";
 import { Prng } from "../sim/prng.js";
-import { type RunEvent, type RunEventBody, RunEvents } from "../host/run-events.js";
+import { type RunEvent, type RunEventBody, RunEvents, failoverEvent } from "../host/run-events.js";
 import { RunTally } from "../host/run-summary.js";
 
 /** Simulated times are fractional ms; events carry them to the microsecond. */
@@ -95,18 +95,7 @@ export function simulateWithEvents(seed: number, opts: SimOptions, summaryLines:
         const ev = d.event;
         if (ev === "live") {
           const k = crashes.filter((c) => c.role === "primary" && c.t <= t).at(-1);
-          emit(t, {
-            type: "failover",
-            host: o.host,
-            pid,
-            epoch,
-            icount: Number(d.icount),
-            detectionMs: Number(d.silentMs),
-            replayMs: Number(d.replayMs),
-            tasMs: Number(d.electMs),
-            resentBytes: Number(d.resent),
-            ...(k ? { fromKillMs: round(t - k.t) } : {}),
-          });
+          emit(t, failoverEvent(o.host, pid, epoch, d, k ? round(t - k.t) : undefined));
         }
         if (ev === "alone") emit(t, { type: "alone", host: o.host, pid, epoch });
         if (ev === "paired") emit(t, { type: "clone", host: o.host, pid, epoch, icount: Number(d.icount), memBytes: Number(d.memBytes), cloneMs: Number(d.cloneMs) });

@@ -6,14 +6,6 @@ import { EXIT_FAIL, EXIT_OK, UsageError } from "./args.js";
 import type { NetMutation, NetSimResult } from "../sim/netsim.js";
 import { NET_MUTATIONS, simulateNet } from "../sim/netsim.js";
 
-export const NET_USAGE = `  --net          run network seeds instead: programs/redis.s on a primary and backup
-                 behind the virtual switch, 2-6 simulated clients doing SET/GET/INCR
-                 (pipelined, with resets of their connections) through a primary or
-                 backup crash, an isolated primary, a split pair, switch-channel resets,
-                 partitions and a new backup joining (then its primary may crash too); checks each reply comes once and in order, no request is
-                 left unanswered, the switch refuses output of an older epoch, and the
-                 clients' history is linearizable. Mutations: ${NET_MUTATIONS.join(", ")}`;
-
 export function netMutation(m: string | undefined): NetMutation | undefined {
   if (m !== undefined && !(NET_MUTATIONS as readonly string[]).includes(m)) throw new UsageError(`--mutation with --net takes one of ${NET_MUTATIONS.join(", ")}, got "${m}"`);
   return m as NetMutation | undefined;

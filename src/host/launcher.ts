@@ -5,7 +5,7 @@
 // turns flags into ClusterOptions.
 import { type ChildProcess, spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
-import { copyFileSync, mkdtempSync, renameSync, rmSync, writeFileSync } from "node:fs";
+import { copyFileSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { createInterface } from "node:readline";
@@ -23,7 +23,7 @@ import type { ArbiterState } from "../arbiter/core.js";
 import { type ClusterFacts, clusterFacts } from "./cluster-facts.js";
 
 import { startClusterSwitch } from "./launcher-net.js";
-import { type RunEvent, type RunEventBody, RunEvents } from "./run-events.js";
+import { type RunEvent, type RunEventBody, RunEvents, failoverEvent } from "./run-events.js";
 import { RunTally, formatSummary } from "./run-summary.js";
 import { HostError } from "./errors.js";
 import { type TraceFileInfo, TraceDir } from "./launcher-trace.js";
@@ -847,18 +847,7 @@ export async function runClusterDetailed(o: ClusterOptions): Promise<ClusterResu
     if (ev === "restored") restoredAt.set(Number(d.icount), pid);
     if (ev === "live") {
       const k = [...kills].reverse().find((x) => x.role === "primary" && x.at <= now);
-      emit({
-        type: "failover",
-        host,
-        pid,
-        epoch,
-        icount: Number(d.icount),
-        detectionMs: Number(d.silentMs),
-        replayMs: Number(d.replayMs),
-        tasMs: Number(d.electMs),
-        resentBytes: Number(d.resent),
-        ...(k ? { fromKillMs: now - k.at } : {}),
-      });
+      emit(failoverEvent(host, pid, epoch, d, k ? now - k.at : undefined));
     }
     if (ev === "alone") emit({ type: "alone", host, pid, epoch });
     if (ev === "paired") {

@@ -213,6 +213,22 @@ export class RunEvents {
 }
 
 /** One event as one line of `--json` output. */
+/** A host's "live" news as a failover event (the launcher and the simulator's mapping read the same fields). */
+export function failoverEvent(host: string, pid: number, epoch: number, d: Record<string, unknown>, fromKillMs?: number): RunEventBody {
+  return {
+    type: "failover",
+    host,
+    pid,
+    epoch,
+    icount: Number(d.icount),
+    detectionMs: Number(d.silentMs),
+    replayMs: Number(d.replayMs),
+    tasMs: Number(d.electMs),
+    resentBytes: Number(d.resent),
+    ...(fromKillMs !== undefined ? { fromKillMs } : {}),
+  };
+}
+
 export function eventLine(e: RunEvent): string {
   return JSON.stringify(e) + "\n";
 }
