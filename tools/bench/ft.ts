@@ -174,7 +174,7 @@ async function main(): Promise<void> {
   // 5. Cloning: the backup is killed at 1 s; the launcher starts a new one, which joins by clone.
   console.log(`5. restoring redundancy by clone (programs/ticker.s, backup killed at 1 s), median of ${REPS}`);
   console.log("   guest memory   primary pause   memory streamed (wall / sending)   join request → paired   new process → paired");
-  for (const mem of ["1M", "16M", "64M"]) {
+  for (const mem of ["1MiB", "16MiB", "64MiB"]) {
     const cs: ClusterResult["clones"] = [];
     for (let i = 0; i < REPS; i++) {
       const r = await ftRun("programs/ticker.s", { mem, crashBackupAfterMs: 1000 });
