@@ -14,6 +14,7 @@ import { fileURLToPath } from "node:url";
 import type { ClusterResult } from "../../src/host/launcher.js";
 import { runClusterDetailed } from "../../src/host/launcher.js";
 import { setLogger } from "../../src/transport/channel.js";
+import { wsPeerRttMs } from "./ws-peer.js";
 
 const ROOT = fileURLToPath(new URL("../..", import.meta.url));
 const MAIN = fileURLToPath(new URL("../../src/cli/main.ts", import.meta.url));
@@ -150,7 +151,13 @@ async function main(): Promise<void> {
     }
     console.log(`3. output rule: added latency of console output (${prog}), median of runs`);
     console.log(`   held until acknowledged            p50 ${fmt(med(lat, "p50"))} ms, p99 ${fmt(med(lat, "p99"))} ms`);
-    console.log(`   log channel round trip             p50 ${fmt(med(rtt, "p50"))} ms, p99 ${fmt(med(rtt, "p99"))} ms\n`);
+    console.log(`   log channel round trip             p50 ${fmt(med(rtt, "p50"))} ms, p99 ${fmt(med(rtt, "p99"))} ms`);
+    if (prog === "programs/ticker.s") {
+      // The peer, measured now: a bare WebSocket round trip between two sleeping processes.
+      const peer = await wsPeerRttMs(150, 20, ROOT);
+      console.log(`   bare WebSocket round trip (peer)   p50 ${fmt(peer.p50)} ms, p99 ${fmt(peer.p99)} ms; ftvm's log round trip / peer: p50 ${fmt(med(rtt, "p50") / peer.p50, 1)}x`);
+    }
+    console.log();
   }
 
   // 4. Failover, SIGKILL from outside while the guest prints.

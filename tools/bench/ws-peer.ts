@@ -1,0 +1,53 @@
+// The peer the FT log channel's round trip is measured against, in the same run: a bare
+// WebSocket (ws + msgpackr, as src/transport/channel.ts uses them, without ftvm's
+// authentication or protocol) between this process and an echo process of its own on
+// loopback, one small message at a time with a pause between them, like the log batches
+// of an idle guest. Both processes sleep between messages, as the FT hosts do, so the
+// figure includes waking them.
+import { spawn } from "node:child_process";
+import { performance } from "node:perf_hooks";
+import { Packr } from "msgpackr";
+import WebSocket from "ws";
+
+const ECHO = `
+import { WebSocketServer } from "ws";
+const wss = new WebSocketServer({ host: "127.0.0.1", port: 0, perMessageDeflate: false });
+wss.on("listening", () => process.stdout.write(String(wss.address().port) + "\\n"));
+wss.on("connection", (ws) => ws.on("message", (d) => ws.send(d)));
+process.stdin.on("end", () => process.exit(0));
+process.stdin.resume();
+`;
+
+/** Round trips (ms) of `count` messages sent `gapMs` apart to an echo process. */
+export async function wsPeerRttMs(count: number, gapMs: number, cwd: string): Promise<{ p50: number; p99: number }> {
+  const echo = spawn(process.execPath, ["--input-type=module", "-e", ECHO], { cwd, stdio: ["pipe", "pipe", "inherit"] });
+  try {
+    const port = await new Promise<number>((resolve, reject) => {
+      echo.stdout.once("data", (d: Buffer) => resolve(Number(String(d).trim())));
+      echo.once("exit", (code) => reject(new Error(`the echo process exited (${code})`)));
+    });
+    const ws = new WebSocket(`ws://127.0.0.1:${port}`, { perMessageDeflate: false });
+    await new Promise((resolve, reject) => {
+      ws.once("open", resolve);
+      ws.once("error", reject);
+    });
+    const packr = new Packr({ useRecords: false, mapsAsObjects: true });
+    // About the size of an idle guest's log batch (one timer event and a PROGRESS mark).
+    const msg = packr.pack({ t: "log", events: [[1, 123456, 16, 1234567], [2, 123456, 1, null]], released: 0 });
+    const rtts: number[] = [];
+    for (let i = 0; i < count; i++) {
+      const t0 = performance.now();
+      await new Promise<void>((resolve) => {
+        ws.once("message", () => resolve());
+        ws.send(msg);
+      });
+      rtts.push(performance.now() - t0);
+      await new Promise((r) => setTimeout(r, gapMs));
+    }
+    ws.close();
+    rtts.sort((a, b) => a - b);
+    return { p50: rtts[Math.floor(rtts.length / 2)], p99: rtts[Math.min(rtts.length - 1, Math.floor(rtts.length * 0.99))] };
+  } finally {
+    echo.stdin.end();
+  }
+}
