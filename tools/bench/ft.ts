@@ -15,6 +15,7 @@ import type { ClusterResult } from "../../src/host/launcher.js";
 import { runClusterDetailed } from "../../src/host/launcher.js";
 import { setLogger } from "../../src/transport/channel.js";
 import { wsPeerRttMs } from "./ws-peer.js";
+import { LOAD_PROCS_DEFAULT, LOAD_SECONDS_MAX, startLoad } from "../load/load.js";
 
 const ROOT = fileURLToPath(new URL("../..", import.meta.url));
 const MAIN = fileURLToPath(new URL("../../src/cli/main.ts", import.meta.url));
@@ -160,22 +161,40 @@ async function main(): Promise<void> {
     console.log();
   }
 
-  // 4. Failover, SIGKILL from outside while the guest prints.
-  const fo: { liveMs?: number; firstOutputMs?: number; silentMs: number; replayMs: number; electMs: number }[] = [];
-  for (let i = 0; i < Math.max(REPS, 5); i++) {
-    // ticker.s prints every 20 ms for 3 s, so the kill always lands mid-run; the first
-    // output after go-live waits for the next tick (up to 20 ms of the figure below).
-    const r = await ftRun("programs/ticker.s", { crashPrimaryAfterMs: 1000 + 97 * i });
-    if (r.failovers.length === 1) fo.push(r.failovers[0]);
+  // 4. Failover, SIGKILL from outside while the guest prints: on the machine as it is, and
+  // with the standard load beside it (tools/load: LOAD_PROCS_DEFAULT busy processes), the
+  // column issue 11 asks for. The load runs only while its rows are measured.
+  type Fo = { liveMs?: number; firstOutputMs?: number; silentMs: number; replayMs: number; electMs: number };
+  const failovers = async (): Promise<Fo[]> => {
+    const fo: Fo[] = [];
+    for (let i = 0; i < Math.max(REPS, 5); i++) {
+      // ticker.s prints every 20 ms for 3 s, so the kill always lands mid-run; the first
+      // output after go-live waits for the next tick (up to 20 ms of the figure below).
+      const r = await ftRun("programs/ticker.s", { crashPrimaryAfterMs: 1000 + 97 * i });
+      if (r.failovers.length === 1) fo.push(r.failovers[0]);
+    }
+    return fo;
+  };
+  const quietFo = await failovers();
+  const load = startLoad(LOAD_PROCS_DEFAULT, LOAD_SECONDS_MAX);
+  let loadedFo: Fo[];
+  try {
+    loadedFo = await failovers();
+  } finally {
+    await load.stop();
   }
-  const median = (k: keyof (typeof fo)[number]) => {
+  const median = (fo: Fo[], k: keyof Fo) => {
     const v = fo.map((f) => f[k]).filter((x): x is number => x !== undefined).sort((a, b) => a - b);
     return v[Math.floor(v.length / 2)];
   };
-  console.log(`4. failover after SIGKILL of the primary (programs/ticker.s, default settings), median of ${fo.length}`);
-  console.log(`   kill → backup live                 ${fmt(median("liveMs"), 0)} ms`);
-  console.log(`   kill → first output of new primary ${fmt(median("firstOutputMs"), 0)} ms   (target <= 300 ms)`);
-  console.log(`   of which: silence before detection ${fmt(median("silentMs"), 0)} ms, replay ${fmt(median("replayMs"), 0)} ms, test-and-set ${fmt(median("electMs"), 0)} ms`);
+  const both = (k: keyof Fo) => `${fmt(median(quietFo, k), 0).padStart(5)} ms   ${fmt(median(loadedFo, k), 0).padStart(5)} ms`;
+  console.log(`4. failover after SIGKILL of the primary (programs/ticker.s, default settings), median of ${quietFo.length} / ${loadedFo.length}`);
+  console.log(`                                       as is    with ${LOAD_PROCS_DEFAULT} busy processes beside`);
+  console.log(`   kill → backup live                 ${both("liveMs")}`);
+  console.log(`   kill → first output of new primary ${both("firstOutputMs")}   (targets <= 300 ms quiet, <= 1 s under load)`);
+  console.log(`   silence before detection           ${both("silentMs")}`);
+  console.log(`   replay                             ${both("replayMs")}`);
+  console.log(`   test-and-set                       ${both("electMs")}`);
   console.log();
 
   // 5. Cloning: the backup is killed at 1 s; the launcher starts a new one, which joins by clone.
