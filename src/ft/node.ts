@@ -423,6 +423,23 @@ export class FtNode {
     ];
   }
 
+  /** While a clone arrives: its bytes received (memory, then a non-shared disk's image written), of all it carries. */
+  private cloneProgress(): { clone: { bytes: number; totalBytes: number } } | undefined {
+    const d = this.diskCloneIn;
+    const pending = this.role === "joining" || (this.role === "backup" && this.imagePending());
+    if (!pending || !this.machine) return undefined;
+    const memBytes = this.cloneIn?.memBytes ?? this.machine.memBytes;
+    const memDone = this.cloneIn?.receivedBytes ?? memBytes;
+    let diskBytes = 0;
+    let diskDone = 0;
+    if (d) {
+      const g = this.bus.disk.geometry;
+      diskBytes = g.blocks * g.blockBytes;
+      diskDone = Math.min(diskBytes, d.written * d.chunkBlocks * g.blockBytes);
+    }
+    return { clone: { bytes: memDone + diskDone, totalBytes: memBytes + diskBytes } };
+  }
+
   /** A joining backup of a non-shared disk has not yet written the whole image it is being sent. */
   private imagePending(): boolean {
     const d = this.diskCloneIn;
@@ -1431,9 +1448,12 @@ export class FtNode {
     heldBytes: number;
     heldWrites: number;
     logBytes: number;
+    /** A joining backup's copy so far: memory (and its own disk's image) received, of how much. */
+    clone?: { bytes: number; totalBytes: number };
   } {
     const icount = this.machine ? this.machine.icount : 0;
     return {
+      ...(this.cloneProgress() ?? {}),
       role: this.role,
       epoch: this.epoch,
       icount,

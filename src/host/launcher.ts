@@ -34,6 +34,7 @@ import { SLOW_BACKUP_RUN_MS, SLOW_BACKUP_STOP_MS, slowProcess } from "./slow-bac
 import { loadProgram } from "./program.js";
 import { selfArgs } from "./self.js";
 import { controlFile, removeControl, writeControl } from "./control.js";
+import { progressText } from "./progress.js";
 
 /** A launch option the launcher refuses (the CLI prints it in one line and exits 2, as for a usage error). */
 const EXIT_BAD_OPTION = 2;
@@ -239,6 +240,18 @@ export async function runClusterDetailed(o: ClusterOptions): Promise<ClusterResu
   let done: Record<string, unknown> | undefined;
   let finish: (() => void) | undefined;
   const finished = new Promise<void>((r) => (finish = r));
+  /**
+   * A host's role now, from the same source as its status line (its last status or news):
+   * the label of its relayed log lines, so after a failover the host that went live is
+   * called primary, not the backup it was started as. Before it has said anything (and
+   * for the arbiter): the role it was started with.
+   */
+  const roleNow = (pid: number | undefined, startedAs: string): string => {
+    for (const s of statuses.values()) if (s.pid === pid) return s.role;
+    return startedAs;
+  };
+  /** Where each joining backup's clone was first seen and last heard of (host → times, bytes), for its rate and time left. */
+  const cloneSeen = new Map<string, { at: number; bytes: number; lastAt: number }>();
   let statusLines = 0;
   const clearStatus = () => {
     if (tty && statusLines > 0) process.stderr.write(`\x1b[${statusLines}F\x1b[J`);
@@ -247,7 +260,7 @@ export async function runClusterDetailed(o: ClusterOptions): Promise<ClusterResu
   const renderStatus = () => {
     if (!tty) return;
     clearStatus();
-    const lines = [...statuses.values()].filter((s) => s.role !== "halted" && alive(s.pid)).map(statusLine);
+    const lines = [...statuses.values()].filter((s) => s.role !== "halted" && alive(s.pid)).map((s) => statusLine(s, cloneSeen.get(s.host)));
     lines.push(ESCAPE_HELP);
     // Each line is cut to the terminal's width: a line that wrapped would take two rows,
     // and the redraw (which moves up one row per line) would leave its top behind in
@@ -322,6 +335,10 @@ export async function runClusterDetailed(o: ClusterOptions): Promise<ClusterResu
     status: (s) => {
       statuses.set(s.host, s);
       const now = Date.now();
+      const seen = cloneSeen.get(s.host);
+      if (!s.clone) cloneSeen.delete(s.host);
+      else if (!seen || s.clone.bytes < seen.bytes) cloneSeen.set(s.host, { at: now, bytes: s.clone.bytes, lastAt: now });
+      else seen.lastAt = now;
       const prev = lastStatusAt.get(s.host);
       lastStatusAt.set(s.host, { at: now, icount: s.icount });
       const icountPerSec = prev && now > prev.at ? Math.max(0, Math.round(((s.icount - prev.icount) * 1000) / (now - prev.at))) : undefined;
@@ -337,7 +354,8 @@ export async function runClusterDetailed(o: ClusterOptions): Promise<ClusterResu
       // News carries the host's role as of the event: fresher than its last status line.
       if (isRole(data.role) && typeof data.pid === "number") {
         const prev = statuses.get(host) ?? { host, pid: data.pid, icount: 0, epoch: 0, role: data.role };
-        statuses.set(host, { ...prev, role: data.role, epoch: Number(data.epoch) });
+        // A clone's progress belongs to the role that reported it (a joiner that restored, or failed, has none left).
+        statuses.set(host, { ...prev, role: data.role, epoch: Number(data.epoch), ...(data.role !== prev.role ? { clone: undefined } : {}) });
         noteRole(host, data.pid, data.role, Number(data.epoch));
       }
       onNews(host, data, text);
@@ -436,7 +454,7 @@ export async function runClusterDetailed(o: ClusterOptions): Promise<ClusterResu
       });
       createInterface({ input: proc.stderr! }).on("line", (line) => {
         child.lastLine = line.replace(/^(primary|backup|arbiter|ftvm): /, "");
-        logLine(`${role} (pid ${proc.pid}): ${line.replace(/^(primary|backup|arbiter): /, "")}`);
+        logLine(`${roleNow(proc.pid, role)} (pid ${proc.pid}): ${line.replace(/^(primary|backup|arbiter): /, "")}`);
       });
       proc.on("exit", (code, signal) => {
         child.exited = true;
@@ -450,7 +468,7 @@ export async function runClusterDetailed(o: ClusterOptions): Promise<ClusterResu
         let kind: "killed" | "failed" | "refused" | "other" = "other";
         if (signal === "SIGKILL") {
           kind = "killed";
-          logLine(`${role} (pid ${proc.pid}) was killed (SIGKILL)`);
+          logLine(`${roleNow(proc.pid, role)} (pid ${proc.pid}) was killed (SIGKILL)`);
           // Not by us: a host's own --crash-at-icount, an injected failure all the same.
           if (!kills.some((k) => k.pid === proc.pid) && !stopping) noteKill(role, proc.pid, "self");
         }
@@ -1119,8 +1137,18 @@ function alive(pid: number): boolean {
   }
 }
 
-function statusLine(s: HostStatus): string {
+/**
+ * A host's line in the status block. `cloneSeen`: when its clone was first seen (and how
+ * far it was then) and when its last status came: the copy's rate is measured between
+ * the two, so it holds still between status messages rather than sinking at each redraw.
+ */
+export function statusLine(s: HostStatus, cloneSeen?: { at: number; bytes: number; lastAt: number }): string {
   const base = `${s.role.padEnd(8)} pid ${String(s.pid).padEnd(6)} epoch ${s.epoch}  icount ${s.icount.toLocaleString("en-US")}`;
+  if (s.clone) {
+    // A new backup copying the primary's state (a large memory takes seconds): how far, how fast, how long yet.
+    const facts = { label: "clone", done: s.clone.bytes, total: s.clone.totalBytes, unit: "bytes", amounts: "bytes" as const };
+    return `${base}  ${progressText(cloneSeen ? { ...facts, elapsedMs: cloneSeen.lastAt - cloneSeen.at, doneAtStart: cloneSeen.bytes } : facts)}`;
+  }
   if (s.role !== "primary") return base;
   const throttle = s.throttle ? `  throttled ${Math.round(s.throttle * 100)}%` : "";
   const writes = s.heldWrites !== undefined ? `  held writes ${s.heldWrites}` : "";
