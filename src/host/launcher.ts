@@ -252,13 +252,26 @@ export async function runClusterDetailed(o: ClusterOptions): Promise<ClusterResu
   };
   /** Where each joining backup's clone was first seen and last heard of (host → times, bytes), for its rate and time left. */
   const cloneSeen = new Map<string, { at: number; bytes: number; lastAt: number }>();
+  /**
+   * The guest's output on this same terminal ends mid-line (a prompt, or a chunk cut
+   * between releases). The status block then waits for the line to end: drawn after the
+   * partial line and erased, it would take the line's start with it, on the screen and
+   * in the scrollback. A log line meanwhile starts on a line of its own.
+   */
+  let guestLineOpen = false;
+  const sharesTerminal = tty && o.write === undefined && process.stdout.isTTY === true;
+  const closeGuestLine = () => {
+    if (!guestLineOpen) return;
+    info("\n");
+    guestLineOpen = false;
+  };
   let statusLines = 0;
   const clearStatus = () => {
     if (tty && statusLines > 0) process.stderr.write(`\x1b[${statusLines}F\x1b[J`);
     statusLines = 0;
   };
   const renderStatus = () => {
-    if (!tty) return;
+    if (!tty || guestLineOpen) return;
     clearStatus();
     const lines = [...statuses.values()].filter((s) => s.role !== "halted" && alive(s.pid)).map((s) => statusLine(s, cloneSeen.get(s.host)));
     lines.push(ESCAPE_HELP);
@@ -273,7 +286,15 @@ export async function runClusterDetailed(o: ClusterOptions): Promise<ClusterResu
     emit({ type: "log", text: s.replace(/\n$/, "") });
     if (o.quiet) return;
     clearStatus();
+    closeGuestLine();
     info(s.endsWith("\n") ? s : s + "\n");
+    renderStatus();
+  };
+  /** A line of the launcher's own, not a log event (its address, its control file): above the status block like the rest. */
+  const say = (s: string) => {
+    clearStatus();
+    closeGuestLine();
+    info(s);
     renderStatus();
   };
   setLogger((l) => logLine(`launcher: ${l}`));
@@ -330,6 +351,7 @@ export async function runClusterDetailed(o: ClusterOptions): Promise<ClusterResu
       emit({ type: "console", text: consoleText.decode(b, { stream: true }) });
       clearStatus();
       write(b);
+      if (sharesTerminal && b.length > 0) guestLineOpen = b[b.length - 1] !== 0x0a;
       renderStatus();
     },
     status: (s) => {
@@ -423,10 +445,10 @@ export async function runClusterDetailed(o: ClusterOptions): Promise<ClusterResu
       throw e;
     }
     // Always shown (also with --quiet): the user needs the address.
-    info(`ftvm ft: dashboard at ${ui.url}\n`);
+    say(`ftvm ft: dashboard at ${ui.url}\n`);
     o.onUi?.(ui.url);
     if (o.uiWaitForPage) {
-      info("ftvm ft: the cluster starts when the dashboard is open in a browser\n");
+      say("ftvm ft: the cluster starts when the dashboard is open in a browser\n");
       await ui.firstPage;
     }
   }
@@ -783,7 +805,7 @@ export async function runClusterDetailed(o: ClusterOptions): Promise<ClusterResu
   }
   updateControl();
   // The first line names the cluster and its control endpoint (ftvm ps and ftvm crash find it).
-  if (!o.quiet) info(`ftvm ft: cluster ${cluster}, control ${control} (ftvm ps lists it; ftvm crash primary|backup|arbiter acts on it)\n`);
+  if (!o.quiet) say(`ftvm ft: cluster ${cluster}, control ${control} (ftvm ps lists it; ftvm crash primary|backup|arbiter acts on it)\n`);
   const onCrashPrimary = () => void crash("primary", false);
   const onCrashBackup = () => void crash("backup", false);
   process.on("SIGUSR1", onCrashPrimary);
@@ -1072,6 +1094,7 @@ export async function runClusterDetailed(o: ClusterOptions): Promise<ClusterResu
     ...(recordLine ? [recordLine] : []),
   ];
   clearStatus();
+  closeGuestLine();
   removeControl(control);
   if (refused !== undefined) throw new HostError(refused, EXIT_BAD_OPTION);
   const code = interrupted ? 130 : !done ? EXIT_FAIL : done.trap ? EXIT_FAIL : EXIT_OK;
