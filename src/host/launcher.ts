@@ -454,7 +454,8 @@ export async function runClusterDetailed(o: ClusterOptions): Promise<ClusterResu
   }
 
   const children: Child[] = [];
-  const spawnChild = (role: Child["role"], args: string[]): Promise<Child> =>
+  /** `announce`: say so at once (the first hosts: each may take seconds to load on a busy machine, and the screen would stay blank). */
+  const spawnChild = (role: Child["role"], args: string[], announce = false): Promise<Child> =>
     new Promise((resolve, reject) => {
       // FTVM_HOST_NODE_ARGS passes extra Node flags to the hosts (e.g. --cpu-prof for profiling).
       const nodeArgs = (process.env.FTVM_HOST_NODE_ARGS ?? "").split(" ").filter(Boolean);
@@ -465,6 +466,7 @@ export async function runClusterDetailed(o: ClusterOptions): Promise<ClusterResu
       const child: Child = { role, proc, exited: false };
       children.push(child);
       if (proc.pid !== undefined) emit({ type: "spawn", pid: proc.pid, role, joiner: args.includes("--join") });
+      if (announce) logLine(`starting the ${role} (pid ${proc.pid})`);
       createInterface({ input: proc.stdout! }).on("line", (line) => {
         const cl = /^cluster (\S+) epoch \d+$/.exec(line);
         if (cl) child.cluster = cl[1];
@@ -544,7 +546,7 @@ export async function runClusterDetailed(o: ClusterOptions): Promise<ClusterResu
     if (arbiterDir) rmSync(arbiterDir, { recursive: true, force: true });
     throw e;
   };
-  if (arbiterDir) arbiter = await spawnChild("arbiter", ["--listen", "127.0.0.1:0", "--state", arbiterState]).catch(abortLaunch);
+  if (arbiterDir) arbiter = await spawnChild("arbiter", ["--listen", "127.0.0.1:0", "--state", arbiterState], true).catch(abortLaunch);
   const arbiterUrl = etcd ? etcd.url : arbiter!.url!;
   const cluster = etcd ? etcd.cluster : arbiter!.cluster!;
   // Sink, disk and switch belong to the arbiter's cluster before any host starts.
@@ -606,7 +608,7 @@ export async function runClusterDetailed(o: ClusterOptions): Promise<ClusterResu
     ...(traceDir?.hostArgs() ?? []),
     ...segmentArgs(),
     ...(o.crashPrimaryAtIcount !== undefined ? ["--crash-at-icount", String(o.crashPrimaryAtIcount), ...(o.respawn === false ? [] : ["--crash-only-paired"])] : []),
-  ]).catch(async (e) => {
+  ], true).catch(async (e) => {
     await net?.close();
     return abortLaunch(e);
   });
@@ -619,7 +621,7 @@ export async function runClusterDetailed(o: ClusterOptions): Promise<ClusterResu
     ...(traceDir?.hostArgs() ?? []),
     ...segmentArgs(),
     ...(o.crashBackupAtIcount !== undefined ? ["--crash-at-icount", String(o.crashBackupAtIcount)] : []),
-  ]);
+  ], true);
 
   const arbiterClient = openArbiter(arbiterUrl, secret, cluster);
   /** Who is primary and whether a paired backup exists, from the arbiter (see cluster-facts.ts). */
