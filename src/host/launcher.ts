@@ -98,6 +98,8 @@ export interface ClusterOptions {
   spare?: boolean;
   /** Guest memory and the log buffer bound, as the hosts' --mem and --log-buffer-bytes take them. */
   mem?: string;
+  /** The guest's stack region, as the primary's --stack takes it (backups learn the machine's shape from the primary). */
+  stack?: string;
   logBufferBytes?: string;
   /** A disk image: shared by both hosts through a disk server in this launcher, or copied per host (diskMode "non-shared"). */
   disk?: string;
@@ -606,6 +608,7 @@ export async function runClusterDetailed(o: ClusterOptions): Promise<ClusterResu
     "--listen",
     "127.0.0.1:0",
     ...(o.mem ? ["--mem", o.mem] : []),
+    ...(o.stack ? ["--stack", o.stack] : []),
     ...ownImage(true),
     ...(o.backupReads ? ["--backup-reads"] : []),
     ...common,
