@@ -79,6 +79,7 @@ const CASES: [string[], number, RegExp][] = [
   [["ft", "programs/hello.s", "--mem", "NaN"], 2, /--mem/],
   [["ft", "programs/hello.s", "--mem", "1000"], 2, /primary refused to start|could not start.*memory size 1000/],
   [["ft", "programs/hello.s", "--log-buffer-bytes", "NaN"], 2, /--log-buffer-bytes/],
+  [["ft", "programs/hello.s", "--stack", "2MiB"], 2, /primary refused to start: stack size 2097152/],
   [["ft", "programs/hello.s", "--timeout-ms", "0"], 2, /--timeout-ms/],
   [["ft", "programs/hello.s", "--backup-slowdown", "0"], 2, /--backup-slowdown/],
   [["ft", "programs/hello.s", "--backup-slowdown", "NaN"], 2, /--backup-slowdown/],

@@ -71,6 +71,28 @@ describe("cloning a backup into a running primary", () => {
     expect(lineNumbers(c.text())).toEqual(Array.from({ length: GUEST.lines }, (_, i) => i + 1));
   });
 
+  it("a joining backup's status counts the clone's bytes as they arrive (the launcher's progress line), and stops once restored", () => {
+    const c = new TestCluster();
+    startAlone(c, "P");
+    for (let i = 0; i < 5; i++) c.round();
+    const b = join(c, "P", "B", 22);
+    const seen: (string | undefined)[] = [];
+    const onPeerMessage = b.onPeerMessage.bind(b);
+    b.onPeerMessage = (m, nowMs) => {
+      if (m.t === "clone-mem") {
+        const s = b.status(nowMs);
+        seen.push(s.clone ? `${s.role} ${s.clone.bytes}/${s.clone.totalBytes}` : undefined);
+      }
+      return onPeerMessage(m, nowMs);
+    };
+    pairUp(c, "B");
+    const total = 3 * CLONE_CHUNK_BYTES + 4096;
+    expect(seen).toEqual([0, 1, 2, 3].map((k) => `joining ${k * CLONE_CHUNK_BYTES}/${total}`));
+    expect(b.paired).toBe(true);
+    expect(b.status(0).clone).toBeUndefined();
+    expect(c.nodes.get("P")!.status(0).clone).toBeUndefined();
+  });
+
   it("checks the restored state: a backup whose replay diverges from the clone halts instead of serving", () => {
     const c = new TestCluster();
     startAlone(c, "P");

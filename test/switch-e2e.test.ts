@@ -155,7 +155,7 @@ describe("ftvm ft --listen: redis.s behind the virtual switch", () => {
     expect(await c.incr("n")).toBe(2);
     while (!/went live/.test(cl.stderr())) await new Promise((r) => setTimeout(r, 20));
     const n = Number(await c.incr("n"));
-    const pid = Number(/backup \(pid (\d+)\): went live/.exec(cl.stderr())![1]);
+    const pid = Number(/\w+ \(pid (\d+)\): went live/.exec(cl.stderr())![1]);
     process.kill(pid, "SIGKILL");
     const code = await cl.exited;
     expect(code).not.toBe(0);

@@ -10,8 +10,16 @@ const onEarlySigint = () => {
   early.interrupted = true;
 };
 
+/** What the `ftvm` executable (ftvm.mjs) caught before this module loaded, and its handler. */
+const fromExecutable = (globalThis as { ftvmEarlySigint?: { interrupted: boolean; handler: () => void } }).ftvmEarlySigint;
+
 export function catchEarlySigint(): void {
+  // Installed before the executable's handler is removed, so no SIGINT falls between them.
   process.on("SIGINT", onEarlySigint);
+  if (fromExecutable) {
+    process.off("SIGINT", fromExecutable.handler);
+    if (fromExecutable.interrupted) early.interrupted = true;
+  }
 }
 
 /** Hands SIGINT back to the command (or to Node's default: exit at once). */

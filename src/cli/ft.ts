@@ -41,6 +41,7 @@ export const FT_OPTIONS = {
   diskMode: { flags: "--disk-mode <mode>", help: "non-shared: each host gets its own copy of IMAGE; at the end the image of the host that finished as the live primary is copied back over IMAGE", choices: ["shared", "non-shared"], defaultText: "shared" },
   backupReads: { flags: "--backup-reads", help: "non-shared: disk reads go into the log without their data (a CRC-32 instead); the backup reads its own image" },
   mem: { flags: "--mem <size>", help: "guest memory (e.g. 16MiB)", parse: checked(size), defaultText: "1MiB" },
+  stack: { flags: "--stack <size>", help: "the guest's stack region at the top of its memory", parse: checked(size), defaultText: "64KiB" },
   listen: { flags: "--listen <[host:]port>", help: "serve network clients through a virtual switch in this launcher: one address across failovers" },
   backupSlowdown: { flags: "--backup-slowdown <f>", help: "backups replay F times slower (1 to 100): the primary throttles itself once the lag passes --lag-threshold-ms", parse: checked(factor(1, 100)) },
   lagThresholdMs: { flags: "--lag-threshold-ms <t>", help: "the backup lag (ms of execution) above which the primary slows down", parse: count(), defaultText: "1000" },

@@ -4,6 +4,14 @@
 // sources through tsx, so `npm start` and `npm test` need no build step.
 import { existsSync } from "node:fs";
 
+// Ctrl-C while loading is kept for the command (src/cli/early.ts takes it over): caught
+// here, before anything loads, since the TypeScript loader alone takes most of a second.
+const earlySigint = () => {
+  globalThis.ftvmEarlySigint.interrupted = true;
+};
+globalThis.ftvmEarlySigint = { interrupted: false, handler: earlySigint };
+process.on("SIGINT", earlySigint);
+
 const compiled = new URL("../../dist/src/cli/main.js", import.meta.url);
 if (existsSync(compiled)) {
   await import(compiled.href);

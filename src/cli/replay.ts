@@ -1,5 +1,7 @@
 // `ftvm replay`.
 import { EXIT_FAIL, EXIT_OK, count, defineCommand } from "./args.js";
+import { formatIcount, progress, progressWanted } from "../host/progress.js";
+import { logEndIcount } from "../host/log-end.js";
 import { runReplay } from "../host/replay.js";
 import { DivergenceError } from "../replay/replay.js";
 
@@ -15,25 +17,40 @@ export const replayCommand = defineCommand({
   },
   run(values, positionals) {
     const logPath = positionals[0];
-    const tty = process.stderr.isTTY;
-    let progressShown = false;
-    const clearProgress = () => {
-      if (progressShown) process.stderr.write("\r\x1b[K");
-      progressShown = false;
-    };
+    // On a terminal: how far the replay is, the rate and the time left (a big log takes
+    // minutes). In instructions when the log's end can be read first (its last icount);
+    // otherwise in bytes of the log read.
+    let bar: ReturnType<typeof progress> | undefined;
+    const started = Date.now();
+    const endIcount = progressWanted() ? logEndIcount(logPath) : undefined;
+    const clearProgress = () => bar?.clear();
+    let atLineStart = true;
     try {
       const res = runReplay({
         logPath,
         tracePath: values.trace as string | undefined,
         traceIntervalIcount: values.traceInterval as number | undefined,
         interpret: !!values.interpret,
-        output: values.quiet ? () => undefined : (b) => process.stdout.write(b),
-        progress: tty
-          ? (line) => {
-              process.stderr.write(`\r\x1b[K${line}`);
-              progressShown = true;
-            }
-          : undefined,
+        output: values.quiet
+          ? () => undefined
+          : (b) => {
+              // The guest's output and the progress line may share the terminal: the line
+              // goes first, and comes back only once the guest has ended its own line.
+              bar?.clear();
+              process.stdout.write(b);
+              if (b.length > 0) atLineStart = b[b.length - 1] === 0x0a;
+            },
+        progress: (p) => {
+          if (!atLineStart && process.stdout.isTTY) return;
+          if (endIcount !== undefined && endIcount > 0) {
+            bar ??= progress("replay", endIcount, "instructions", { amounts: "icount" });
+            bar.update(p.icount);
+          } else {
+            bar ??= progress("replay", p.logBytes, "bytes", { amounts: "bytes" });
+            const mips = p.icount / 1000 / Math.max(1, Date.now() - started);
+            bar.update(p.logOffset, `icount ${formatIcount(p.icount)}, ${mips.toFixed(0)} MIPS`);
+          }
+        },
       });
       clearProgress();
       const traced = values.trace ? `; trace in ${values.trace}` : "";

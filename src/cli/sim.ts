@@ -6,7 +6,7 @@ import { performance } from "node:perf_hooks";
 import { RUN_EVENTS_SCHEMA_VERSION, eventLine } from "../host/run-events.js";
 import { simulateWithEvents } from "./sim-events.js";
 import { EXIT_FAIL, EXIT_OK, UsageError, count, defineCommand } from "./args.js";
-import { progress } from "./progress.js";
+import { progress } from "../host/progress.js";
 import type { Mutation, SimResult } from "../sim/sim.js";
 import { MUTATIONS, simulate } from "../sim/sim.js";
 import type { DiskModeChoice } from "../sim/plan.js";

@@ -9,7 +9,7 @@ import { PACKAGE_DIR, selfArgs } from "../host/self.js";
 import { EXIT_FAIL, EXIT_OK, defineCommand } from "./args.js";
 
 /** Bold and dim on a terminal that wants colour; plain text into pipes and under NO_COLOR (https://no-color.org). */
-function styles(): { bold: (s: string) => string; dim: (s: string) => string } {
+export function styles(): { bold: (s: string) => string; dim: (s: string) => string } {
   const on = process.stdout.isTTY === true && !process.env.NO_COLOR && process.env.TERM !== "dumb";
   return on ? { bold: (s) => `\x1b[1m${s}\x1b[0m`, dim: (s) => `\x1b[2m${s}\x1b[0m` } : { bold: (s) => s, dim: (s) => s };
 }

@@ -157,6 +157,11 @@ export class CloneAssembler {
     return this.received === this.chunks;
   }
 
+  /** Bytes of memory received so far (the launcher shows a clone's progress from it). */
+  get receivedBytes(): number {
+    return Math.min(this.memBytes, this.received * CLONE_CHUNK_BYTES);
+  }
+
   /** Takes the next memory chunk; they must come in order and fit exactly. */
   add(m: CloneMemMsg): void {
     if (this.complete) throw new CloneError("clone: a memory chunk after the last one");

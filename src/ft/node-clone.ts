@@ -93,6 +93,23 @@ export function restoredActions(n: FtNode): Action[] {
   ];
 }
 
+/** While a clone arrives: its bytes received (memory, then a non-shared disk's image written), of all it carries. */
+export function cloneProgress(n: FtNode): { clone: { bytes: number; totalBytes: number } } | undefined {
+  const d = n.diskCloneIn;
+  const pending = n.role === "joining" || (n.role === "backup" && imagePending(n));
+  if (!pending || !n.machine) return undefined;
+  const memBytes = n.cloneIn?.memBytes ?? n.machine.memBytes;
+  const memDone = n.cloneIn?.receivedBytes ?? memBytes;
+  let diskBytes = 0;
+  let diskDone = 0;
+  if (d) {
+    const g = n.bus.disk.geometry;
+    diskBytes = g.blocks * g.blockBytes;
+    diskDone = Math.min(diskBytes, d.written * d.chunkBlocks * g.blockBytes);
+  }
+  return { clone: { bytes: memDone + diskDone, totalBytes: memBytes + diskBytes } };
+}
+
 /** A joining backup of a non-shared disk has not yet written the whole image it is being sent. */
 export function imagePending(n: FtNode): boolean {
   const d = n.diskCloneIn;

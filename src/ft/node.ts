@@ -444,9 +444,12 @@ export class FtNode {
     heldBytes: number;
     heldWrites: number;
     logBytes: number;
+    /** A joining backup's copy so far: memory (and its own disk's image) received, of how much. */
+    clone?: { bytes: number; totalBytes: number };
   } {
     const icount = this.machine ? this.machine.icount : 0;
     return {
+      ...(clone.cloneProgress(this) ?? {}),
       role: this.role,
       epoch: this.epoch,
       icount,

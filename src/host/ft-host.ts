@@ -467,6 +467,7 @@ export class FtHost {
       lw.bytes = s.logBytes;
     }
     const out: HostStatus = { host: this.id, role: s.role, pid: process.pid, epoch: s.epoch, icount: s.icount };
+    if (s.clone) out.clone = s.clone;
     if (s.role === "primary") {
       out.lagIcount = Math.max(0, s.icount - (s.backupIcount ?? 0));
       // How long ago the primary last stood where the backup stands now: a lag in time

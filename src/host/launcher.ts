@@ -34,6 +34,7 @@ import { SLOW_BACKUP_RUN_MS, SLOW_BACKUP_STOP_MS, slowProcess } from "./slow-bac
 import { loadProgram } from "./program.js";
 import { selfArgs } from "./self.js";
 import { controlFile, removeControl, writeControl } from "./control.js";
+import { progressText } from "./progress.js";
 
 /** A launch option the launcher refuses (the CLI prints it in one line and exits 2, as for a usage error). */
 const EXIT_BAD_OPTION = 2;
@@ -97,6 +98,8 @@ export interface ClusterOptions {
   spare?: boolean;
   /** Guest memory and the log buffer bound, as the hosts' --mem and --log-buffer-bytes take them. */
   mem?: string;
+  /** The guest's stack region, as the primary's --stack takes it (backups learn the machine's shape from the primary). */
+  stack?: string;
   logBufferBytes?: string;
   /** A disk image: shared by both hosts through a disk server in this launcher, or copied per host (diskMode "non-shared"). */
   disk?: string;
@@ -239,15 +242,40 @@ export async function runClusterDetailed(o: ClusterOptions): Promise<ClusterResu
   let done: Record<string, unknown> | undefined;
   let finish: (() => void) | undefined;
   const finished = new Promise<void>((r) => (finish = r));
+  /**
+   * A host's role now, from the same source as its status line (its last status or news):
+   * the label of its relayed log lines, so after a failover the host that went live is
+   * called primary, not the backup it was started as. Before it has said anything (and
+   * for the arbiter): the role it was started with.
+   */
+  const roleNow = (pid: number | undefined, startedAs: string): string => {
+    for (const s of statuses.values()) if (s.pid === pid) return s.role;
+    return startedAs;
+  };
+  /** Where each joining backup's clone was first seen and last heard of (host → times, bytes), for its rate and time left. */
+  const cloneSeen = new Map<string, { at: number; bytes: number; lastAt: number }>();
+  /**
+   * The guest's output on this same terminal ends mid-line (a prompt, or a chunk cut
+   * between releases). The status block then waits for the line to end: drawn after the
+   * partial line and erased, it would take the line's start with it, on the screen and
+   * in the scrollback. A log line meanwhile starts on a line of its own.
+   */
+  let guestLineOpen = false;
+  const sharesTerminal = tty && o.write === undefined && process.stdout.isTTY === true;
+  const closeGuestLine = () => {
+    if (!guestLineOpen) return;
+    info("\n");
+    guestLineOpen = false;
+  };
   let statusLines = 0;
   const clearStatus = () => {
     if (tty && statusLines > 0) process.stderr.write(`\x1b[${statusLines}F\x1b[J`);
     statusLines = 0;
   };
   const renderStatus = () => {
-    if (!tty) return;
+    if (!tty || guestLineOpen) return;
     clearStatus();
-    const lines = [...statuses.values()].filter((s) => s.role !== "halted" && alive(s.pid)).map(statusLine);
+    const lines = [...statuses.values()].filter((s) => s.role !== "halted" && alive(s.pid)).map((s) => statusLine(s, cloneSeen.get(s.host)));
     lines.push(ESCAPE_HELP);
     // Each line is cut to the terminal's width: a line that wrapped would take two rows,
     // and the redraw (which moves up one row per line) would leave its top behind in
@@ -260,7 +288,15 @@ export async function runClusterDetailed(o: ClusterOptions): Promise<ClusterResu
     emit({ type: "log", text: s.replace(/\n$/, "") });
     if (o.quiet) return;
     clearStatus();
+    closeGuestLine();
     info(s.endsWith("\n") ? s : s + "\n");
+    renderStatus();
+  };
+  /** A line of the launcher's own, not a log event (its address, its control file): above the status block like the rest. */
+  const say = (s: string) => {
+    clearStatus();
+    closeGuestLine();
+    info(s);
     renderStatus();
   };
   setLogger((l) => logLine(`launcher: ${l}`));
@@ -317,11 +353,16 @@ export async function runClusterDetailed(o: ClusterOptions): Promise<ClusterResu
       emit({ type: "console", text: consoleText.decode(b, { stream: true }) });
       clearStatus();
       write(b);
+      if (sharesTerminal && b.length > 0) guestLineOpen = b[b.length - 1] !== 0x0a;
       renderStatus();
     },
     status: (s) => {
       statuses.set(s.host, s);
       const now = Date.now();
+      const seen = cloneSeen.get(s.host);
+      if (!s.clone) cloneSeen.delete(s.host);
+      else if (!seen || s.clone.bytes < seen.bytes) cloneSeen.set(s.host, { at: now, bytes: s.clone.bytes, lastAt: now });
+      else seen.lastAt = now;
       const prev = lastStatusAt.get(s.host);
       lastStatusAt.set(s.host, { at: now, icount: s.icount });
       const icountPerSec = prev && now > prev.at ? Math.max(0, Math.round(((s.icount - prev.icount) * 1000) / (now - prev.at))) : undefined;
@@ -337,7 +378,8 @@ export async function runClusterDetailed(o: ClusterOptions): Promise<ClusterResu
       // News carries the host's role as of the event: fresher than its last status line.
       if (isRole(data.role) && typeof data.pid === "number") {
         const prev = statuses.get(host) ?? { host, pid: data.pid, icount: 0, epoch: 0, role: data.role };
-        statuses.set(host, { ...prev, role: data.role, epoch: Number(data.epoch) });
+        // A clone's progress belongs to the role that reported it (a joiner that restored, or failed, has none left).
+        statuses.set(host, { ...prev, role: data.role, epoch: Number(data.epoch), ...(data.role !== prev.role ? { clone: undefined } : {}) });
         noteRole(host, data.pid, data.role, Number(data.epoch));
       }
       onNews(host, data, text);
@@ -405,16 +447,17 @@ export async function runClusterDetailed(o: ClusterOptions): Promise<ClusterResu
       throw e;
     }
     // Always shown (also with --quiet): the user needs the address.
-    info(`ftvm ft: dashboard at ${ui.url}\n`);
+    say(`ftvm ft: dashboard at ${ui.url}\n`);
     o.onUi?.(ui.url);
     if (o.uiWaitForPage) {
-      info("ftvm ft: the cluster starts when the dashboard is open in a browser\n");
+      say("ftvm ft: the cluster starts when the dashboard is open in a browser\n");
       await ui.firstPage;
     }
   }
 
   const children: Child[] = [];
-  const spawnChild = (role: Child["role"], args: string[]): Promise<Child> =>
+  /** `announce`: say so at once (the first hosts: each may take seconds to load on a busy machine, and the screen would stay blank). */
+  const spawnChild = (role: Child["role"], args: string[], announce = false): Promise<Child> =>
     new Promise((resolve, reject) => {
       // FTVM_HOST_NODE_ARGS passes extra Node flags to the hosts (e.g. --cpu-prof for profiling).
       const nodeArgs = (process.env.FTVM_HOST_NODE_ARGS ?? "").split(" ").filter(Boolean);
@@ -425,6 +468,7 @@ export async function runClusterDetailed(o: ClusterOptions): Promise<ClusterResu
       const child: Child = { role, proc, exited: false };
       children.push(child);
       if (proc.pid !== undefined) emit({ type: "spawn", pid: proc.pid, role, joiner: args.includes("--join") });
+      if (announce) logLine(`starting the ${role} (pid ${proc.pid})`);
       createInterface({ input: proc.stdout! }).on("line", (line) => {
         const cl = /^cluster (\S+) epoch \d+$/.exec(line);
         if (cl) child.cluster = cl[1];
@@ -436,7 +480,11 @@ export async function runClusterDetailed(o: ClusterOptions): Promise<ClusterResu
       });
       createInterface({ input: proc.stderr! }).on("line", (line) => {
         child.lastLine = line.replace(/^(primary|backup|arbiter|ftvm): /, "");
-        logLine(`${role} (pid ${proc.pid}): ${line.replace(/^(primary|backup|arbiter): /, "")}`);
+        // A new backup that arrives as the guest finishes is turned away, as it should be:
+        // said plainly, since a "refused" in a run that went well reads like a fault.
+        const shown = line.replace(/^(primary|backup|arbiter): /, "");
+        const text = /^refused \S+: cannot join: this host is finished/.test(shown) ? "the guest finished before the new backup could join: no clone needed" : shown;
+        logLine(`${roleNow(proc.pid, role)} (pid ${proc.pid}): ${text}`);
       });
       proc.on("exit", (code, signal) => {
         child.exited = true;
@@ -450,7 +498,7 @@ export async function runClusterDetailed(o: ClusterOptions): Promise<ClusterResu
         let kind: "killed" | "failed" | "refused" | "other" = "other";
         if (signal === "SIGKILL") {
           kind = "killed";
-          logLine(`${role} (pid ${proc.pid}) was killed (SIGKILL)`);
+          logLine(`${roleNow(proc.pid, role)} (pid ${proc.pid}) was killed (SIGKILL)`);
           // Not by us: a host's own --crash-at-icount, an injected failure all the same.
           if (!kills.some((k) => k.pid === proc.pid) && !stopping) noteKill(role, proc.pid, "self");
         }
@@ -504,7 +552,7 @@ export async function runClusterDetailed(o: ClusterOptions): Promise<ClusterResu
     if (arbiterDir) rmSync(arbiterDir, { recursive: true, force: true });
     throw e;
   };
-  if (arbiterDir) arbiter = await spawnChild("arbiter", ["--listen", "127.0.0.1:0", "--state", arbiterState]).catch(abortLaunch);
+  if (arbiterDir) arbiter = await spawnChild("arbiter", ["--listen", "127.0.0.1:0", "--state", arbiterState], true).catch(abortLaunch);
   const arbiterUrl = etcd ? etcd.url : arbiter!.url!;
   const cluster = etcd ? etcd.cluster : arbiter!.cluster!;
   // Sink, disk and switch belong to the arbiter's cluster before any host starts.
@@ -560,13 +608,14 @@ export async function runClusterDetailed(o: ClusterOptions): Promise<ClusterResu
     "--listen",
     "127.0.0.1:0",
     ...(o.mem ? ["--mem", o.mem] : []),
+    ...(o.stack ? ["--stack", o.stack] : []),
     ...ownImage(true),
     ...(o.backupReads ? ["--backup-reads"] : []),
     ...common,
     ...(traceDir?.hostArgs() ?? []),
     ...segmentArgs(),
     ...(o.crashPrimaryAtIcount !== undefined ? ["--crash-at-icount", String(o.crashPrimaryAtIcount), ...(o.respawn === false ? [] : ["--crash-only-paired"])] : []),
-  ]).catch(async (e) => {
+  ], true).catch(async (e) => {
     await net?.close();
     return abortLaunch(e);
   });
@@ -579,7 +628,7 @@ export async function runClusterDetailed(o: ClusterOptions): Promise<ClusterResu
     ...(traceDir?.hostArgs() ?? []),
     ...segmentArgs(),
     ...(o.crashBackupAtIcount !== undefined ? ["--crash-at-icount", String(o.crashBackupAtIcount)] : []),
-  ]);
+  ], true);
 
   const arbiterClient = openArbiter(arbiterUrl, secret, cluster);
   /** Who is primary and whether a paired backup exists, from the arbiter (see cluster-facts.ts). */
@@ -765,7 +814,7 @@ export async function runClusterDetailed(o: ClusterOptions): Promise<ClusterResu
   }
   updateControl();
   // The first line names the cluster and its control endpoint (ftvm ps and ftvm crash find it).
-  if (!o.quiet) info(`ftvm ft: cluster ${cluster}, control ${control} (ftvm ps lists it; ftvm crash primary|backup|arbiter acts on it)\n`);
+  if (!o.quiet) say(`ftvm ft: cluster ${cluster}, control ${control} (ftvm ps lists it; ftvm crash primary|backup|arbiter acts on it)\n`);
   const onCrashPrimary = () => void crash("primary", false);
   const onCrashBackup = () => void crash("backup", false);
   process.on("SIGUSR1", onCrashPrimary);
@@ -1054,6 +1103,7 @@ export async function runClusterDetailed(o: ClusterOptions): Promise<ClusterResu
     ...(recordLine ? [recordLine] : []),
   ];
   clearStatus();
+  closeGuestLine();
   removeControl(control);
   if (refused !== undefined) throw new HostError(refused, EXIT_BAD_OPTION);
   const code = interrupted ? 130 : !done ? EXIT_FAIL : done.trap ? EXIT_FAIL : EXIT_OK;
@@ -1119,8 +1169,18 @@ function alive(pid: number): boolean {
   }
 }
 
-function statusLine(s: HostStatus): string {
+/**
+ * A host's line in the status block. `cloneSeen`: when its clone was first seen (and how
+ * far it was then) and when its last status came: the copy's rate is measured between
+ * the two, so it holds still between status messages rather than sinking at each redraw.
+ */
+export function statusLine(s: HostStatus, cloneSeen?: { at: number; bytes: number; lastAt: number }): string {
   const base = `${s.role.padEnd(8)} pid ${String(s.pid).padEnd(6)} epoch ${s.epoch}  icount ${s.icount.toLocaleString("en-US")}`;
+  if (s.clone) {
+    // A new backup copying the primary's state (a large memory takes seconds): how far, how fast, how long yet.
+    const facts = { label: "clone", done: s.clone.bytes, total: s.clone.totalBytes, unit: "bytes", amounts: "bytes" as const };
+    return `${base}  ${progressText(cloneSeen ? { ...facts, elapsedMs: cloneSeen.lastAt - cloneSeen.at, doneAtStart: cloneSeen.bytes } : facts)}`;
+  }
   if (s.role !== "primary") return base;
   const throttle = s.throttle ? `  throttled ${Math.round(s.throttle * 100)}%` : "";
   const writes = s.heldWrites !== undefined ? `  held writes ${s.heldWrites}` : "";

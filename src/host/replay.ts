@@ -19,9 +19,16 @@ export interface ReplayRunOptions {
   tracePath?: string;
   traceIntervalIcount?: number;
   output: (bytes: Uint8Array) => void;
-  /** Writes progress lines (a terminal); undefined for none. */
-  progress?: (line: string) => void;
+  /** Told how far the replay is, every step (the caller throttles its drawing); undefined for none. */
+  progress?: (p: ReplayProgress) => void;
   interpret?: boolean;
+}
+
+/** How far a replay is: bytes of the log read (its size is the only total known before the END mark) and the icount reached. */
+export interface ReplayProgress {
+  logOffset: number;
+  logBytes: number;
+  icount: number;
 }
 
 export interface ReplayRunResult {
@@ -38,8 +45,6 @@ export interface ReplayRunResult {
   netBytes: number;
   netCloses: number;
 }
-
-const PROGRESS_INTERVAL_MS = 250;
 
 /** Where a stitched log's history passed to another host (not a pair's new epoch on the same host). */
 function takeoverPoints(epochs: LogHeader["epochs"]): { icount: number; epoch: number }[] {
@@ -68,8 +73,6 @@ export function runReplay(o: ReplayRunOptions): ReplayRunResult {
   let netBytes = 0;
   let netCloses = 0;
   let outcome: ReplayRunResult["outcome"];
-  let lastProgress = Date.now();
-  const started = lastProgress;
   // A log stitched from an FT run (ftvm ft --record): its trace marks where each new host
   // went live, as that host's own trace does, so trace diff compares each host's trace
   // with the part of the run it executed.
@@ -99,12 +102,7 @@ export function runReplay(o: ReplayRunOptions): ReplayRunResult {
         outcome = "cut-off";
         break;
       }
-      if (o.progress && Date.now() - lastProgress >= PROGRESS_INTERVAL_MS) {
-        lastProgress = Date.now();
-        const pct = source.fileSize > 0 ? ((100 * source.fileOffset) / source.fileSize).toFixed(0) : "?";
-        const mips = machine.icount / 1e6 / Math.max(1e-3, (lastProgress - started) / 1000);
-        o.progress(`replaying ${h.program}: icount ${machine.icount}, ${mips.toFixed(0)} MIPS, ${pct}% of the log`);
-      }
+      o.progress?.({ logOffset: source.fileOffset, logBytes: source.fileSize, icount: machine.icount });
     }
   } finally {
     // Flushed on divergence too: the trace up to the divergence is what trace diff needs.

@@ -42,6 +42,8 @@ export interface HostStatus {
   heldBytes?: number;
   /** Disk writes waiting for the backup's acknowledgement (shared disk only). */
   heldWrites?: number;
+  /** A joining backup's clone so far: bytes received of all it carries (memory, and a non-shared disk's image). */
+  clone?: { bytes: number; totalBytes: number };
 }
 
 export interface SinkCallbacks {
@@ -111,6 +113,8 @@ export async function startSink(secret: string, cb: SinkCallbacks, port = 0, clu
             // A status line is read by the launcher's view and its kill decisions: checked, not cast.
             if (!st || typeof st !== "object" || !isRole(st.role) || typeof st.host !== "string" || !Number.isSafeInteger(st.pid) || !Number.isSafeInteger(st.epoch) || !Number.isSafeInteger(st.icount))
               return ch.refuse(CLOSE_MALFORMED, "malformed status: needs host, role, pid, epoch and icount");
+            if (st.clone !== undefined && !(typeof st.clone === "object" && st.clone !== null && Number.isSafeInteger(st.clone.bytes) && Number.isSafeInteger(st.clone.totalBytes)))
+              return ch.refuse(CLOSE_MALFORMED, "malformed status: clone needs bytes and totalBytes");
             return cb.status?.(st);
           }
           case "news":

@@ -14,6 +14,7 @@ import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { runClusterDetailed } from "../../src/host/launcher.js";
 import { createDiskImage } from "../../src/host/disk.js";
+import { progress } from "../../src/host/progress.js";
 import { setLogger } from "../../src/transport/channel.js";
 
 const ROOT = fileURLToPath(new URL("../..", import.meta.url));
@@ -117,13 +118,18 @@ async function main(): Promise<void> {
     const rounds: Record<Mode, Sample>[] = [];
     // The plain run's logged events: for these guests nearly all are disk completions.
     let events = 0;
+    // On a terminal: round k of n and the time left.
+    const bar = progress(w.name, REPS, "rounds");
+    bar.update(0);
     for (let i = 0; i < REPS; i++) {
       const p = plainRun(w);
       events = p.events;
       const round = { plain: p } as unknown as Record<Mode, Sample>;
       for (const mode of MODES.slice(1) as Exclude<Mode, "plain">[]) round[mode] = await ftRun(w, mode);
       rounds.push(round);
+      bar.update(i + 1);
     }
+    bar.clear();
     console.log(`${w.name}: ${w.what} (${events} logged events, nearly all disk completions)`);
     console.log("   mode                           run ms   vs plain   log Mbit/s   log bytes/event");
     for (const mode of MODES) {

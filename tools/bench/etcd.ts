@@ -19,6 +19,7 @@
 import { type LocalEtcd, startLocalEtcd } from "../../src/host/etcd-local.js";
 import { runClusterDetailed } from "../../src/host/launcher.js";
 import type { HostStatus } from "../../src/host/sink.js";
+import { type Progress, progress } from "../../src/host/progress.js";
 import { setLogger } from "../../src/transport/channel.js";
 
 const REPS = Number(process.env.FTVM_BENCH_REPS ?? 5);
@@ -76,11 +77,15 @@ async function once(c: Case, etcd: LocalEtcd | undefined, run: number): Promise<
   const exact = lines.length >= 150 && lines.every((l, i) => l.startsWith(`tick ${i + 1} of 150`));
   const ok = r.code === 0 && exact && r.failovers.length === 1;
   if (!ok) {
+    bar?.clear();
     const bad = lines.findIndex((l, i) => !l.startsWith(`tick ${i + 1} of 150`));
     process.stdout.write(`  ${c} run ${run}: exit ${r.code}, ${r.failovers.length} failovers, ${lines.length} lines${bad >= 0 ? `, line ${bad + 1} is ${JSON.stringify(lines[bad])}` : ""}\n${r.summary.replace(/^/gm, "    ")}`);
   }
   return { liveMs: f?.liveMs, firstOutputMs: f?.firstOutputMs, electMs: f?.electMs ?? NaN, ok };
 }
+
+/** The running case's progress line (cleared before anything else is printed). */
+let bar: Progress | undefined;
 
 function stats(xs: number[]): string {
   if (xs.length === 0) return "-";
@@ -97,6 +102,9 @@ try {
   process.stdout.write(`failover of programs/ticker.s, ${REPS} runs per case (ms from the primary's SIGKILL; etcd: 3 local members on loopback)\n`);
   for (const c of cases) {
     const res = [];
+    // On a terminal: run k of n and the time left.
+    bar = progress(c, REPS, "runs");
+    bar.update(0);
     for (let i = 0; i < REPS; i++) {
       // Every member running and well before each run.
       for (let m = 0; m < etcd.members.length; m++) {
@@ -104,7 +112,9 @@ try {
         await etcd.restart(m);
       }
       res.push(await once(c, etcd, i));
+      bar.update(i + 1);
     }
+    bar.clear();
     const num = (xs: (number | undefined)[]) => xs.filter((x): x is number => typeof x === "number" && Number.isFinite(x));
     const bad = res.filter((x) => !x.ok).length;
     process.stdout.write(

@@ -13,6 +13,7 @@ import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import type { ClusterResult } from "../../src/host/launcher.js";
 import { runClusterDetailed } from "../../src/host/launcher.js";
+import { progress } from "../../src/host/progress.js";
 import { setLogger } from "../../src/transport/channel.js";
 import { wsPeerRttMs } from "./ws-peer.js";
 import { LOAD_PROCS_DEFAULT, LOAD_SECONDS_MAX, startLoad } from "../load/load.js";
@@ -98,6 +99,9 @@ async function main(): Promise<void> {
   const program = fibN(39);
   const rounds: { plain: number; paired: number; ft: number; plainCpu: number; ftCpu: number }[] = [];
   let ftDone: Record<string, unknown> = {};
+  // On a terminal: round k of n and the time left (each section takes minutes).
+  const bar1 = progress("1. throughput", Math.max(REPS, 5), "rounds");
+  bar1.update(0);
   for (let i = 0; i < Math.max(REPS, 5); i++) {
     const p = plainRun(program);
     const paired = await pairedPlainMips(program);
@@ -106,7 +110,9 @@ async function main(): Promise<void> {
     const ftCpu = Number(r.done!.icount) / Number(r.done!.cpuMs) / 1000;
     rounds.push({ plain: p.mips, paired, ft, plainCpu: p.cpuMips, ftCpu });
     ftDone = r.done!;
+    bar1.update(i + 1);
   }
+  bar1.clear();
   const mid = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
   const range = (xs: number[]) => `${fmt(Math.min(...xs))}-${fmt(Math.max(...xs))}`;
   const vsPlain = rounds.map((r) => r.ft / r.plain);
@@ -145,11 +151,15 @@ async function main(): Promise<void> {
   for (const prog of ["programs/ticker.s", "programs/count.s"]) {
     const lat: Stat[] = [];
     const rtt: Stat[] = [];
+    const bar = progress(`3. output latency (${prog})`, REPS, "runs");
+    bar.update(0);
     for (let i = 0; i < REPS; i++) {
       const r = await ftRun(prog);
       lat.push(r.done!.outputLatencyMs as Stat);
       rtt.push(r.done!.logRttMs as Stat);
+      bar.update(i + 1);
     }
+    bar.clear();
     console.log(`3. output rule: added latency of console output (${prog}), median of runs`);
     console.log(`   held until acknowledged            p50 ${fmt(med(lat, "p50"))} ms, p99 ${fmt(med(lat, "p99"))} ms`);
     console.log(`   log channel round trip             p50 ${fmt(med(rtt, "p50"))} ms, p99 ${fmt(med(rtt, "p99"))} ms`);
@@ -165,21 +175,25 @@ async function main(): Promise<void> {
   // with the standard load beside it (tools/load: LOAD_PROCS_DEFAULT busy processes), the
   // column issue 11 asks for. The load runs only while its rows are measured.
   type Fo = { liveMs?: number; firstOutputMs?: number; silentMs: number; replayMs: number; electMs: number };
-  const failovers = async (): Promise<Fo[]> => {
+  const failovers = async (what: string): Promise<Fo[]> => {
     const fo: Fo[] = [];
+    const bar4 = progress(`4. failover${what}`, Math.max(REPS, 5), "runs");
+    bar4.update(0);
     for (let i = 0; i < Math.max(REPS, 5); i++) {
       // ticker.s prints every 20 ms for 3 s, so the kill always lands mid-run; the first
       // output after go-live waits for the next tick (up to 20 ms of the figure below).
       const r = await ftRun("programs/ticker.s", { crashPrimaryAfterMs: 1000 + 97 * i });
       if (r.failovers.length === 1) fo.push(r.failovers[0]);
+      bar4.update(i + 1);
     }
+    bar4.clear();
     return fo;
   };
-  const quietFo = await failovers();
+  const quietFo = await failovers("");
   const load = startLoad(LOAD_PROCS_DEFAULT, LOAD_SECONDS_MAX);
   let loadedFo: Fo[];
   try {
-    loadedFo = await failovers();
+    loadedFo = await failovers(" under load");
   } finally {
     await load.stop();
   }
@@ -202,10 +216,14 @@ async function main(): Promise<void> {
   console.log("   guest memory   primary pause   memory streamed (wall / sending)   join request → paired   new process → paired");
   for (const mem of ["1MiB", "16MiB", "64MiB"]) {
     const cs: ClusterResult["clones"] = [];
+    const bar = progress(`5. clone of ${mem}`, REPS, "runs");
+    bar.update(0);
     for (let i = 0; i < REPS; i++) {
       const r = await ftRun("programs/ticker.s", { mem, crashBackupAfterMs: 1000 });
       if (r.clones.length === 1) cs.push(r.clones[0]);
+      bar.update(i + 1);
     }
+    bar.clear();
     const m = (k: keyof ClusterResult["clones"][number]) => {
       const v = cs.map((c) => c[k]).filter((x): x is number => x !== undefined).sort((a, b) => a - b);
       return v[Math.floor(v.length / 2)];
@@ -221,10 +239,15 @@ async function main(): Promise<void> {
   // 6. A backup slowed on purpose: the primary throttles itself so the lag stays near the
   // threshold (1 s), and a failover's replay is bounded by that lag.
   const fib41 = fibN(41);
+  const bar6 = progress("6. slow backup", 3, "runs");
+  bar6.update(0);
   const plain41 = plainMips(fib41);
+  bar6.update(1);
   const slow = await ftRun(fib41, { backupSlowdown: "2", respawn: false });
+  bar6.update(2);
   const slowMips = Number(slow.done!.icount) / Number(slow.done!.runMs) / 1000;
   const killed = await runClusterDetailed({ program: fib41, ...quiet, backupSlowdown: "2", respawn: false, crashPrimaryAfterMs: 6000 });
+  bar6.clear();
   const f = killed.failovers[0];
   console.log("6. a backup replaying 2x slower (--backup-slowdown 2, fib(41), lag threshold 1000 ms)");
   console.log(`   plain ${fmt(plain41, 0)} MIPS; FT with the slow backup ${fmt(slowMips, 0)} MIPS (${fmt(slowMips / plain41)} of plain: the pair runs at the backup's pace)`);

@@ -23,6 +23,7 @@ import { fileURLToPath } from "node:url";
 import { promisify } from "node:util";
 import { runClusterDetailed } from "../../src/host/launcher.js";
 import type { HostStatus } from "../../src/host/sink.js";
+import { progress } from "../../src/host/progress.js";
 import { setLogger } from "../../src/transport/channel.js";
 import type { Transfer } from "./netpeer.js";
 
@@ -207,7 +208,15 @@ export async function runNetBench(notable: string[] = []): Promise<Cell[]> {
     }
 
     const cells: Cell[] = targets.map((t) => ({ setup: t.setup, kind: t.kind, runs: [] }));
-    for (let round = 0; round < RUNS; round++) for (const [i, t] of targets.entries()) cells[i].runs.push(await once(t.kind, t.port, t.pids, t.ft));
+    // On a terminal: transfers done of all rounds', and the time left.
+    const bar = progress("transfers", RUNS * targets.length, "transfers");
+    bar.update(0);
+    for (let round = 0; round < RUNS; round++)
+      for (const [i, t] of targets.entries()) {
+        cells[i].runs.push(await once(t.kind, t.port, t.pids, t.ft));
+        bar.update(round * targets.length + i + 1);
+      }
+    bar.clear();
     return cells;
   } finally {
     // Both clusters stop on the launcher's Ctrl-C.

@@ -21,6 +21,7 @@ import { assembleFile } from "../../src/asm/assembler.js";
 import { Bus } from "../../src/devices/bus.js";
 import { attachEngine } from "../../src/host/engine.js";
 import { runLive } from "../../src/host/live.js";
+import { progress } from "../../src/host/progress.js";
 import { realWorld } from "../../src/host/world.js";
 import { LiveEnv } from "../../src/replay/live.js";
 import { LiveRunner } from "../../src/replay/session.js";
@@ -128,6 +129,8 @@ async function recordOverhead(image: Image, program: string): Promise<{ plainMs:
       icount = r.icount;
     };
     // Interleaved in alternating order, so drifting machine load hits both alike.
+    const bar = progress("record overhead", RECORD_REPS, "rounds");
+    bar.update(0);
     for (let i = 0; i < RECORD_REPS; i++) {
       if (i % 2 === 0) {
         await plain();
@@ -136,7 +139,9 @@ async function recordOverhead(image: Image, program: string): Promise<{ plainMs:
         await recording();
         await plain();
       }
+      bar.update(i + 1);
     }
+    bar.clear();
     return { plainMs, recordMs, logBytes, icount };
   } finally {
     rmSync(dir, { recursive: true, force: true });
@@ -160,19 +165,26 @@ async function main(): Promise<void> {
   let worst = Infinity;
   let failed = false;
   const images = new Map<string, Image>();
+  // On a terminal: benchmark k of n and the time left (each runs several repetitions of three engines).
+  const bar = progress("benchmarks", benches.length, "benchmarks");
+  bar.update(0);
+  let benchesDone = 0;
   for (const b of benches) {
     const image = assembleFile(b.program);
     images.set(b.name, image);
     const lua = best(REPS, () => runLua(b.lua));
     const fast = best(REPS, () => runFtvm(image, true));
     const slow = best(INTERP_REPS, () => runFtvm(image, false));
+    bar.update(++benchesDone);
     for (const [what, r] of [["compiled engine", fast], ["interpreter", slow]] as const) {
       if (r.output !== lua.output) {
+        bar.clear();
         failed = true;
         process.stdout.write(`${b.name}: ${what} output ${JSON.stringify(r.output)} differs from lua5.4's ${JSON.stringify(lua.output)}\n`);
       }
     }
     if (fast.icount !== slow.icount) {
+      bar.clear();
       failed = true;
       process.stdout.write(`${b.name}: compiled engine retired ${fast.icount} instructions, interpreter ${slow.icount}\n`);
     }
@@ -190,6 +202,7 @@ async function main(): Promise<void> {
       fmtRatio(lua.ms / slow.ms),
     ]);
   }
+  bar.clear();
   process.stdout.write(table(rows) + "\n");
   process.stdout.write("(lua/ftvm above 1: ftvm is faster; outputs of all engines checked equal to lua5.4's)\n\n");
 
