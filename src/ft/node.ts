@@ -12,6 +12,7 @@ import { EV } from "../devices/events.js";
 import { LiveEnv } from "../replay/live.js";
 import { toEvents } from "../replay/logformat.js";
 import { DivergenceError, ReplayEnv } from "../replay/replay.js";
+import { StateCheck, StateDivergence, batchDigests, digestAtLog } from "./state-check.js";
 import { LiveRunner, ReplayRunner, traceDelivered } from "../replay/session.js";
 import type { Tracer } from "../trace/tracer.js";
 import { QueueSource } from "../replay/source.js";
@@ -227,6 +228,8 @@ export class FtNode {
   private live?: LiveEnv;
   private liveRunner?: LiveRunner;
   private replay?: { env: ReplayEnv; runner: ReplayRunner; source: QueueSource };
+  /** The backup's check of the primary's state digests (see state-check.ts). */
+  private stateCheck?: StateCheck;
   private readonly gate = new OutputGate();
   /** The NIC's output rule, the backup's copy of its output, and input durability (see netgate.ts). */
   readonly net = new NetGate();
@@ -433,7 +436,9 @@ export class FtNode {
   private startReplay(): ReplayEnv {
     const source = new QueueSource();
     this.localReplay = this.localDisk ? new LocalReplaySource(source, this.bus, this.localDisk, this.backupReads) : undefined;
-    const env = new ReplayEnv(this.bus, this.localReplay ?? source, { stopAfterInput: !!this.tracer });
+    // The primary's state digest at every event is compared as the event is consumed (issue 13.4).
+    const check = (this.stateCheck = new StateCheck(this.machine));
+    const env = new ReplayEnv(this.bus, this.localReplay ?? source, { stopAfterInput: !!this.tracer, onConsume: (ev) => check.verify(ev) });
     this.bus.env = env;
     this.replay = { env, source, runner: new ReplayRunner(this.bus, env, { sliceIcount: this.cfg.sliceIcount, tracer: this.tracer }) };
     return env;
@@ -652,6 +657,8 @@ export class FtNode {
       this.bus,
       world,
       (e: Event) => {
+        // The state digest the backup checks at this event; only a host with a backup pays for it.
+        if (this.plog) digestAtLog(this.machine, e);
         // --backup-reads: a read's bytes stay out of the log; the backup reads its own image.
         this.plog?.add(this.backupReads && e.kind === EV.DISK_DONE ? { ...e, data: withoutReadData(e.data as DiskCompletion) } : e);
         this.net.noteLogged(e, this.bus.nic);
@@ -788,6 +795,7 @@ export class FtNode {
     const fresh = events.filter((e) => e.lsn > this.received);
     if (fresh.length && fresh[0].lsn !== this.received + 1) throw new ProtocolError(`log gap: expected lsn ${this.received + 1}, got ${fresh[0].lsn}`);
     if (!this.replay!.source.push(fresh)) throw new ProtocolError(`replay queue full (${this.replay!.source.capacityEvents} events)`);
+    this.stateCheck?.note(fresh, m.sd?.slice(events.length - fresh.length));
     if (fresh.length) this.received = fresh[fresh.length - 1].lsn;
     if (typeof m.released === "number" && m.released > this.primaryReleased) this.primaryReleased = m.released;
     return [{ kind: "send", msg: { t: "ack", lsn: this.received, icount: this.machine.icount } }];
@@ -997,7 +1005,7 @@ export class FtNode {
       while (j < events.length && j - i < RESEND_EVENTS_PER_MESSAGE && (j === i || bytes < LOG_BATCH_BYTES_MAX)) bytes += eventBytes(events[j++]);
       const part = events.slice(i, j);
       i = j;
-      actions.push({ kind: "send", msg: { t: "log", events: part.map((e) => [e.lsn, e.icount, e.kind, e.data]), released: this.sinkDelivered } });
+      actions.push({ kind: "send", msg: { t: "log", events: part.map((e) => [e.lsn, e.icount, e.kind, e.data]), released: this.sinkDelivered, sd: batchDigests(part) } });
     }
     actions.push(this.newsAction(`the backup reconnected at lsn ${lsn}; re-sent ${events.length} events`, { event: "resumed", resent: events.length }));
     return actions;
@@ -1249,7 +1257,7 @@ export class FtNode {
     }
     if (!this.plog || this.peerFailed) return [];
     const batch = this.plog.takeBatch(this.machine.icount, () => this.live!.mark(EV.PROGRESS, null));
-    const actions: Action[] = batch ? [{ kind: "send", msg: { t: "log", events: batch.map((e) => [e.lsn, e.icount, e.kind, e.data]), released: this.sinkDelivered } }] : [];
+    const actions: Action[] = batch ? [{ kind: "send", msg: { t: "log", events: batch.map((e) => [e.lsn, e.icount, e.kind, e.data]), released: this.sinkDelivered, sd: batchDigests(batch) } }] : [];
     if (this.join?.stage === "cloning" && this.role === "primary") {
       // The joiner is no member yet: release as if alone, and remember how far (see JoinStage).
       this.join.releasedIcount = this.machine.icount;
@@ -1375,10 +1383,11 @@ export class FtNode {
 
   /** Replay diverged from the primary's log: say where (the launcher's policy decides what follows), and halt. */
   private diverged(e: DivergenceError): Action[] {
-    const pc = e.pc;
+    // A state digest that differs: the backup stands at the event, so its pc is where to look.
+    const pc = e instanceof StateDivergence ? this.machine.pc : e.pc;
     const line = pc !== undefined ? this.machine.image.lines[pc] : undefined;
     const where = `icount ${e.icount}${pc !== undefined ? `, pc ${pc}` : ""}${line ? ` [${line}]` : ""}`;
-    return [this.newsAction(`divergence at ${where}: ${e.message}`, { event: "divergence", icount: e.icount, ...(pc !== undefined ? { pc } : {}), ...(line ? { line } : {}), reason: e.message }), ...this.halt(`replay diverged: ${e.message}`, 1, e.cause === "own-disk" ? "disk-failed" : "diverged")];
+    return [this.newsAction(`divergence at ${where}: ${e.message}`, { event: "divergence", icount: e.icount, ...(pc !== undefined ? { pc } : {}), ...(line ? { line } : {}), ...(e instanceof StateDivergence && e.mismatch.agreed ? { agreedIcount: e.mismatch.agreed.icount } : {}), reason: e.message }), ...this.halt(`replay diverged: ${e.message}`, 1, e.cause === "own-disk" ? "disk-failed" : "diverged")];
   }
 
   private halt(reason: string, code: number, cause: HaltCause): Action[] {
