@@ -19,6 +19,8 @@ import { diffTraces } from "../src/trace/diff.js";
 import type { TraceHeader, TraceRecord } from "../src/trace/format.js";
 import { TraceDecoder } from "../src/trace/format.js";
 import { describePinpoint, pinpoint } from "../src/trace/pinpoint.js";
+import { reexecute } from "../src/trace/reexec.js";
+import { compiledEngine } from "../src/vm/compile.js";
 import { Tracer } from "../src/trace/tracer.js";
 import { memDigest, regsDigest } from "../src/vm/digest.js";
 import type { Image } from "../src/vm/image.js";
@@ -232,5 +234,30 @@ describe("a divergence between events is pinpointed to the exact instruction", (
     );
     // The property must not hold vacuously: most cases really pinpoint something.
     expect(pinpointed).toBeGreaterThan(30);
+  });
+});
+
+describe("trace diff --log's re-execution (trace/reexec.ts)", () => {
+  it("says which trace the program and the log reproduce when the two engines agree", () => {
+    const image = assemble(render([{ k: "loop", n: 50, body: [{ k: "op", op: "ADD", a: 1, b: 1, c: 2 }, { k: "li", a: 2, imm: 7 }, { k: "st", a: 1, w: 3 }] }, { k: "in", op: "TIME", a: 3 }]), "p.s");
+    const a = recordRun(image, 9);
+    const b = replayRun(image, a.events, faultyEngine({ icount: 100, reg: 1, bit: 4 }));
+    const d = diffTraces(a.trace.header, b.header, a.trace.records[Symbol.iterator](), b.records[Symbol.iterator]());
+    expect(d.identical).toBe(false);
+    const r = reexecute({
+      image,
+      ...MEM,
+      events: a.events,
+      intervalIcount: INTERVAL,
+      prev: d.at!.prev!,
+      nextA: d.at!.a,
+      nextB: d.at!.b,
+      compiled: () => compiledEngine({ hotThreshold: 1 }),
+      disasm: (pc) => `[${image.lines[pc]}]`,
+    });
+    expect(r.pinpoint?.found).toBe(false);
+    expect(r.lines.join("\n")).toMatch(
+      new RegExp(`re-executed ${d.at!.a.icount - d.at!.prev!.icount} instructions from icount ${d.at!.prev!.icount} .* every result agrees[^\\n]*\\n  the program and the log reproduce the first trace's record at icount ${d.at!.a.icount}: the second trace's host executed differently`),
+    );
   });
 });

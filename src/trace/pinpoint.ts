@@ -7,9 +7,11 @@
 // The caller builds the two machines, both standing at the last common record's state,
 // each with its own way of executing (an engine, the environment answering its inputs).
 // Memory is compared only on the pages either machine stored to since the last compare
-// (the dirty flags the engines set), so a step costs in proportion to what it wrote.
+// (the dirty flags the engines set, taken through the digests' page cache so the memory
+// digest stays right), so a step costs in proportion to what it wrote.
 // Pure: no clocks, no I/O.
 import { REGISTER_COUNT } from "../../isa/table.js";
+import { refreshPageHashes } from "../vm/digest.js";
 import type { Machine } from "../vm/machine.js";
 import { PAGE_BYTES } from "../vm/machine.js";
 
@@ -53,8 +55,9 @@ export interface Pinpoint {
 export function pinpoint(a: Machine, b: Machine, untilIcount: number): Pinpoint {
   if (a.icount !== b.icount) throw new RangeError(`pinpoint: the machines stand at icount ${a.icount} and ${b.icount}`);
   // Whatever was written before the common point is equal (the caller checked the digests).
-  a.dirty.fill(0);
-  b.dirty.fill(0);
+  // The dirty flags are taken through the digests' page cache, which must see every store.
+  refreshPageHashes(a);
+  refreshPageHashes(b);
   let steps = 0;
   while (a.icount < untilIcount) {
     const pc = a.pc;
@@ -119,8 +122,6 @@ function diffMemory(a: Machine, b: Machine, p: Pinpoint): void {
       close();
       continue;
     }
-    a.dirty[pg] = 0;
-    b.dirty[pg] = 0;
     for (let i = pg * PAGE_BYTES; i < (pg + 1) * PAGE_BYTES; i++) {
       if (a.mem[i] === b.mem[i]) continue;
       if (open && i - open.end <= RANGE_GAP_BYTES) open.end = i + 1;
@@ -131,6 +132,8 @@ function diffMemory(a: Machine, b: Machine, p: Pinpoint): void {
     }
   }
   close();
+  refreshPageHashes(a);
+  refreshPageHashes(b);
 }
 
 const hex = (x: number) => "0x" + (x >>> 0).toString(16).padStart(8, "0");
