@@ -110,24 +110,41 @@ describe("the backup checks the primary's state digest at every event", () => {
     expect(r.b.role).toBe("halted");
   });
 
-  it("a store the backup got wrong between two events is caught at the next event", () => {
+  it("a store the backup got wrong, in memory no register reads, is caught at the next progress mark", () => {
     let corruptedAt: number | undefined;
     const r = runPair(undefined, (b) => {
       if (corruptedAt === undefined && b.machine.icount > 20_000) {
-        // As a wrong store would: the word changes and its page is marked written.
-        const addr = 0;
+        // As a wrong store would: a word the guest never reads changes, its page marked written.
+        const addr = 4096 + 64;
         b.machine.mem[addr] ^= 0x40;
         b.machine.dirty[addr >>> PAGE_SHIFT] = 1;
         corruptedAt = b.machine.icount;
       }
     });
     expect(corruptedAt).toBeDefined();
-    // The first event the backup consumes after the corruption: its icount is at or after it.
-    const firstAfter = [...r.sent.values()].filter((e) => e[1] >= corruptedAt!).sort((x, y) => x[0] - y[0])[0];
+    // Digests at TIME events cover the registers only; the next mark's covers memory.
+    const after = [...r.sent.values()].filter((e) => e[1] >= corruptedAt!).sort((x, y) => x[0] - y[0]);
+    const mark = after.find((e) => e[2] === EV.PROGRESS || e[2] === EV.END)!;
+    expect(after[0][2]).toBe(EV.TIME); // a register-only digest came first, and agreed
     const d = r.news.find((n) => n.data.event === "divergence")!;
     expect(d).toBeDefined();
-    expect(r.halts[0]).toMatch(new RegExp(`state digest at [A-Z_]+ lsn ${firstAfter[0]}, icount ${firstAfter[1]}:`));
-    expect(d.data.icount).toBe(firstAfter[1]);
+    expect(r.halts[0]).toMatch(new RegExp(`state digest at ${mark[2] === EV.END ? "END" : "PROGRESS"} lsn ${mark[0]}, icount ${mark[1]}:`));
+    expect(d.data.icount).toBe(mark[1]);
+  });
+
+  it("a store the backup got wrong that a register then reads is caught at the next event after the read", () => {
+    let corruptedAt: number | undefined;
+    const r = runPair(undefined, (b) => {
+      // At the top of the loop (pc of TIME), so the LDW right after reads the wrong sum.
+      if (corruptedAt === undefined && b.machine.icount > 20_000 && b.machine.pc === 1) {
+        b.machine.mem[0] ^= 0x40;
+        b.machine.dirty[0] = 1;
+        corruptedAt = b.machine.icount;
+      }
+    });
+    expect(corruptedAt).toBeDefined();
+    const after = [...r.sent.values()].filter((e) => e[1] > corruptedAt!).sort((x, y) => x[0] - y[0]);
+    expect(r.halts[0]).toMatch(new RegExp(`state digest at [A-Z]+ lsn ${after[0][0]}, icount ${after[0][1]}:`));
   });
 });
 

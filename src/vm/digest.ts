@@ -110,19 +110,23 @@ export function memDigest(m: Machine): string {
 }
 
 /**
- * A 32-bit digest of the whole machine state (r0..r15, pc, icount, the interrupt flags,
- * the vectors and all memory), cheap enough to take at every logged event: the
- * registers are hashed in full, memory enters as the running sum of page hashes, so
- * the cost is the pages stored to since the last digest (see refreshPageHashes). Not
- * the same value as regsDigest/memDigest: those are 64-bit and for files.
+ * A 32-bit digest of the machine state, cheap enough to take at every logged event:
+ * r0..r15, pc, icount, the interrupt flags and the vectors, and, when `withMemory`, all
+ * memory as the running sum of page hashes (its cost is the pages stored to since the
+ * last refresh; see refreshPageHashes). Not the same value as regsDigest/memDigest:
+ * those are 64-bit and for files.
  */
-export function stateWord(m: Machine): number {
-  const mem = refreshPageHashes(m).sum;
-  regScratch.set(m.regs.subarray(0, REGISTER_COUNT));
+export function stateWord(m: Machine, withMemory: boolean): number {
+  const mem = withMemory ? refreshPageHashes(m).sum : 0;
+  // A loop, not set(subarray): no allocation at every event.
+  const regs = m.regs;
+  for (let r = 0; r < REGISTER_COUNT; r++) regScratch[r] = regs[r];
   regScratch[REGISTER_COUNT] = m.pc;
   regScratch[REGISTER_COUNT + 1] = m.icount % 0x100000000;
   regScratch[REGISTER_COUNT + 2] = Math.floor(m.icount / 0x100000000);
   regScratch[REGISTER_COUNT + 3] = (m.ie ? 1 : 0) | (m.waiting ? 2 : 0) | (m.halted ? 4 : 0) | (m.icount === m.eiShadowIcount ? 8 : 0);
   regScratch[REGISTER_COUNT + 4] = mem;
-  return hashWords(regScratch, 0, regScratch.length, hashWords(m.vectors, 0, m.vectors.length, 3));
+  const h = hashWords(regScratch, 0, regScratch.length, hashWords(m.vectors, 0, m.vectors.length, 3));
+  regScratch[REGISTER_COUNT + 4] = 0;
+  return h;
 }
