@@ -88,6 +88,7 @@ says which trace the program and the log reproduce. See docs/comparing.md.`,
   run(values, [action, pa, pb]) {
     if (action !== "diff") throw new UsageError(`trace takes the action diff, got "${action}"; see ftvm trace --help`);
     const json = values.json === true;
+    if (pb === undefined && values.log !== undefined) throw new UsageError("--log re-executes where two traces differ: give two trace files (ftvm trace diff a.trace b.trace --log RUN.ftlog)");
     if (pb === undefined) return diffDir(pa, json);
     const res = diffFiles(pa, pb);
     if (typeof values.log === "string" && !res.identical) res.report.push(...exactInstruction(values.log, pa, res));
