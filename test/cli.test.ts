@@ -79,6 +79,15 @@ describe("ftvm CLI", () => {
     expect(diff.out).toMatch(/first divergence at record \d+, icount \d+ \(after RAND\)/);
     expect(diff.out).toMatch(/instruction: pc \d+: RAND r1/);
     expect(diff.out).toMatch(/r1: expected 0x[0-9a-f]{8} \(-?\d+\), got 0x[0-9a-f]{8}/);
+    // With the log, re-execution from the last common record names the instruction that
+    // read an input the log lacks: the first RAND, at its source line.
+    const exact = ftvm(["trace", "diff", a, b, "--log", log]);
+    expect(exact.code).toBe(1);
+    const line = readFileSync(join(ROOT, "programs/timeread.s"), "utf8").split("\n").findIndex((l) => /^\s*RAND r1\b/.test(l)) + 1;
+    const icount = Number(/first divergence at record \d+, icount (\d+)/.exec(diff.out)![1]);
+    expect(exact.out).toContain(`the first instruction whose result differs: icount ${icount - 1} -> ${icount}, pc `);
+    expect(exact.out).toMatch(new RegExp(`: RAND r1 +\\[programs/timeread\\.s:${line}\\]`));
+    expect(exact.out).toMatch(/the reference interpreter stops there: expected \w+ at icount \d+, got RAND at icount \d+/);
   });
 
   it("a guest trap exits 1 with the trap, pc, icount and source line; its replay reproduces it", () => {

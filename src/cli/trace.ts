@@ -8,6 +8,47 @@ import { diffAligned } from "../trace/align.js";
 import type { TraceHeader, TraceRecord } from "../trace/format.js";
 import { decodeImage } from "../vm/image.js";
 import { instructionAt } from "./describe.js";
+import { readFileSync } from "node:fs";
+import { decodeDebugLog } from "../debug/log.js";
+import { ReexecError, reexecute } from "../trace/reexec.js";
+import { compiledEngine } from "../vm/compile.js";
+
+/** Re-executes the stretch where the traces first differ from the run's log (trace/reexec.ts); report lines. */
+function exactInstruction(logPath: string, tracePath: string, res: AlignedDiff): string[] {
+  if (!res.at) return [];
+  if (!res.at.prev) return ["  (--log: the traces differ at their first record; there is no common record to re-execute from)"];
+  let bytes: Uint8Array;
+  try {
+    bytes = readFileSync(logPath);
+  } catch (e) {
+    throw new UsageError(`${logPath}: ${(e as Error).message}`);
+  }
+  const log = decodeDebugLog(bytes, logPath);
+  const t = openTrace(tracePath);
+  if (!sameImage(t.header.image, log.header.image)) throw new UsageError(`${logPath} is a log of another program than ${tracePath}`);
+  try {
+    return reexecute({
+      image: log.image,
+      memBytes: log.header.memBytes,
+      stackBytes: log.header.stackBytes,
+      disk: log.header.disk ?? undefined,
+      events: log.events,
+      intervalIcount: t.header.intervalIcount,
+      prev: res.at.prev,
+      nextA: res.at.a,
+      nextB: res.at.b,
+      compiled: () => compiledEngine(),
+      disasm: (pc) => instructionAt(log.image, pc),
+    }).lines;
+  } catch (e) {
+    if (e instanceof ReexecError) return [`  (--log: ${e.message})`];
+    throw e;
+  }
+}
+
+function sameImage(a: Uint8Array, b: Uint8Array): boolean {
+  return a.length === b.length && a.every((x, i) => x === b[i]);
+}
 
 /** The version of `ftvm trace diff --json`'s objects (one per compared pair, one line each). */
 export const TRACE_DIFF_JSON_VERSION = 1;
@@ -23,6 +64,7 @@ export const traceCommand = defineCommand({
     ["[b]", "the trace to compare with it"],
   ],
   options: {
+    log: { flags: "--log <file>", help: "the run's log (ftvm record -o, ftvm ft --record): re-execute between the last record the traces agree on and the first that differs, and name the first instruction whose result differs (registers and memory ranges expected/got)" },
     json: { flags: "--json", help: `one JSON object per compared pair, one per line: {"version": ${TRACE_DIFF_JSON_VERSION}, "a", "b", "identical", "records", "report": [lines], "window"?: {"afterIcount", "beforeIcount", "end"}, "debugIcount"?}` },
   },
   more: `Compares two traces record by record. Prints "identical (N records)" and exits 0, or
@@ -35,12 +77,21 @@ from the later start (a backup cloned mid-run) to where one of them went live (t
 primary's trace may go on with instructions that never reached its backup), and the
 answer is "identical through icount N, where ... went live (epoch E)" or the first
 divergence. With a directory, every pair of traces in it is compared (exit 1 if any
-pair diverges).`,
+pair diverges).
+
+With --log RUN.ftlog, a divergence between two records is narrowed to the instruction:
+both machines re-execute the log from the last common record in lockstep (the reference
+interpreter and the compiled engine), and the report names the first instruction whose
+result differs, or that reads an input the log does not have there (a host that read
+RAND without logging it), with each register and memory range as expected/got; or it
+says which trace the program and the log reproduce. See docs/comparing.md.`,
   run(values, [action, pa, pb]) {
     if (action !== "diff") throw new UsageError(`trace takes the action diff, got "${action}"; see ftvm trace --help`);
     const json = values.json === true;
+    if (pb === undefined && values.log !== undefined) throw new UsageError("--log re-executes where two traces differ: give two trace files (ftvm trace diff a.trace b.trace --log RUN.ftlog)");
     if (pb === undefined) return diffDir(pa, json);
     const res = diffFiles(pa, pb);
+    if (typeof values.log === "string" && !res.identical) res.report.push(...exactInstruction(values.log, pa, res));
     if (json) process.stdout.write(JSON.stringify(jsonOf(pa, pb, res)) + "\n");
     else {
       process.stdout.write(res.report.join("\n") + "\n");

@@ -17,6 +17,7 @@ import type { FtNode } from "./node.js";
 import { FLUSH_INTERVAL_MS_DEFAULT, WAIT_FLUSH_GAP_MS, PREFAULT_BYTES_PER_RUN, CRASH_WAIT_POLL_MS, RESEND_EVENTS_PER_MESSAGE, type Msg, type Action, type JoinStage, type RunResult } from "./node-types.js";
 import * as replay from "./node-replay.js";
 import * as clone from "./node-clone.js";
+import { batchDigests, digestAtLog } from "./state-check.js";
 
 export function becomeLive(n: FtNode, firstLsn: number, startUs: number): void {
   n.net.startFrom(n.bus.nic);
@@ -37,6 +38,8 @@ export function becomeLive(n: FtNode, firstLsn: number, startUs: number): void {
     n.bus,
     world,
     (e: Event) => {
+      // The state digest the backup checks at this event; only a host with a backup pays for it.
+      if (n.plog) digestAtLog(n.machine, e);
       // --backup-reads: a read's bytes stay out of the log; the backup reads its own image.
       n.plog?.add(n.backupReads && e.kind === EV.DISK_DONE ? { ...e, data: withoutReadData(e.data as DiskCompletion) } : e);
       n.net.noteLogged(e, n.bus.nic);
@@ -72,7 +75,7 @@ export function acceptResume(n: FtNode, host: string, lsn: number, nowMs: number
     while (j < events.length && j - i < RESEND_EVENTS_PER_MESSAGE && (j === i || bytes < LOG_BATCH_BYTES_MAX)) bytes += eventBytes(events[j++]);
     const part = events.slice(i, j);
     i = j;
-    actions.push({ kind: "send", msg: { t: "log", events: part.map((e) => [e.lsn, e.icount, e.kind, e.data]), released: n.sinkDelivered } });
+    actions.push({ kind: "send", msg: { t: "log", events: part.map((e) => [e.lsn, e.icount, e.kind, e.data]), released: n.sinkDelivered, sd: batchDigests(part) } });
   }
   actions.push(n.newsAction(`the backup reconnected at lsn ${lsn}; re-sent ${events.length} events`, { event: "resumed", resent: events.length }));
   return actions;
@@ -193,7 +196,7 @@ export function flush(n: FtNode, nowMs: number): Action[] {
   }
   if (!n.plog || n.peerFailed) return [];
   const batch = n.plog.takeBatch(n.machine.icount, () => n.live!.mark(EV.PROGRESS, null));
-  const actions: Action[] = batch ? [{ kind: "send", msg: { t: "log", events: batch.map((e) => [e.lsn, e.icount, e.kind, e.data]), released: n.sinkDelivered } }] : [];
+  const actions: Action[] = batch ? [{ kind: "send", msg: { t: "log", events: batch.map((e) => [e.lsn, e.icount, e.kind, e.data]), released: n.sinkDelivered, sd: batchDigests(batch) } }] : [];
   if (n.join?.stage === "cloning" && n.role === "primary") {
     // The joiner is no member yet: release as if alone, and remember how far (see JoinStage).
     n.join.releasedIcount = n.machine.icount;

@@ -14,6 +14,7 @@ import type { FtNode } from "./node.js";
 import { BACKUP_OUTPUT_BYTES_MAX, type Msg, type Action, type RunResult } from "./node-types.js";
 import * as clone from "./node-clone.js";
 import * as failover from "./node-failover.js";
+import { StateCheck, StateDivergence } from "./state-check.js";
 
 /** A backup starts from the primary's "start" message. Throws on a malformed one (the shell refuses the peer). */
 export function startBackup(n: FtNode, m: Msg, nowMs: number): Action[] {
@@ -34,7 +35,9 @@ export function startBackup(n: FtNode, m: Msg, nowMs: number): Action[] {
 export function startReplay(n: FtNode): ReplayEnv {
   const source = new QueueSource();
   n.localReplay = n.localDisk ? new LocalReplaySource(source, n.bus, n.localDisk, n.backupReads) : undefined;
-  const env = new ReplayEnv(n.bus, n.localReplay ?? source, { stopAfterInput: !!n.tracer });
+  // The primary's state digest at every event is compared as the event is consumed (issue 13.4).
+  const check = (n.stateCheck = new StateCheck(n.machine));
+  const env = new ReplayEnv(n.bus, n.localReplay ?? source, { stopAfterInput: !!n.tracer, onConsume: (ev) => check.verify(ev) });
   n.bus.env = env;
   n.replay = { env, source, runner: new ReplayRunner(n.bus, env, { sliceIcount: n.cfg.sliceIcount, tracer: n.tracer }) };
   return env;
@@ -50,6 +53,7 @@ export function onLog(n: FtNode, m: LogMsg): Action[] {
   const fresh = events.filter((e) => e.lsn > n.received);
   if (fresh.length && fresh[0].lsn !== n.received + 1) throw new ProtocolError(`log gap: expected lsn ${n.received + 1}, got ${fresh[0].lsn}`);
   if (!n.replay!.source.push(fresh)) throw new ProtocolError(`replay queue full (${n.replay!.source.capacityEvents} events)`);
+  n.stateCheck?.note(fresh, m.sd?.slice(events.length - fresh.length));
   if (fresh.length) n.received = fresh[fresh.length - 1].lsn;
   if (typeof m.released === "number" && m.released > n.primaryReleased) n.primaryReleased = m.released;
   return [{ kind: "send", msg: { t: "ack", lsn: n.received, icount: n.machine.icount } }];
@@ -140,10 +144,11 @@ export function drainReplay(n: FtNode): Action[] {
 
 /** Replay diverged from the primary's log: say where (the launcher's policy decides what follows), and halt. */
 export function diverged(n: FtNode, e: DivergenceError): Action[] {
-  const pc = e.pc;
+  // A state digest that differs: the backup stands at the event, so its pc is where to look.
+  const pc = e instanceof StateDivergence ? n.machine.pc : e.pc;
   const line = pc !== undefined ? n.machine.image.lines[pc] : undefined;
   const where = `icount ${e.icount}${pc !== undefined ? `, pc ${pc}` : ""}${line ? ` [${line}]` : ""}`;
-  return [n.newsAction(`divergence at ${where}: ${e.message}`, { event: "divergence", icount: e.icount, ...(pc !== undefined ? { pc } : {}), ...(line ? { line } : {}), reason: e.message }), ...n.halt(`replay diverged: ${e.message}`, 1, e.cause === "own-disk" ? "disk-failed" : "diverged")];
+  return [n.newsAction(`divergence at ${where}: ${e.message}`, { event: "divergence", icount: e.icount, ...(pc !== undefined ? { pc } : {}), ...(line ? { line } : {}), ...(e instanceof StateDivergence && e.mismatch.agreed ? { agreedIcount: e.mismatch.agreed.icount } : {}), reason: e.message }), ...n.halt(`replay diverged: ${e.message}`, 1, e.cause === "own-disk" ? "disk-failed" : "diverged")];
 }
 
 /** A message from the primary while replaying. */

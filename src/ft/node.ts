@@ -43,6 +43,7 @@ import * as live from "./node-live.js";
 import * as replay from "./node-replay.js";
 import * as clone from "./node-clone.js";
 import * as failover from "./node-failover.js";
+import type { StateCheck } from "./state-check.js";
 export * from "./node-types.js";
 
 export class FtNode {
@@ -53,6 +54,8 @@ export class FtNode {
   live?: LiveEnv;
   liveRunner?: LiveRunner;
   replay?: { env: ReplayEnv; runner: ReplayRunner; source: QueueSource };
+  /** The backup's check of the primary's state digests (see state-check.ts). */
+  stateCheck?: StateCheck;
   readonly gate = new OutputGate();
   /** The NIC's output rule, the backup's copy of its output, and input durability (see netgate.ts). */
   readonly net = new NetGate();

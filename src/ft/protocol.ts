@@ -10,8 +10,9 @@
  * The protocol's version, carried in "hello", "start" and "clone". A peer that speaks
  * another version is refused with both versions named, before anything else is read.
  * 3: the version field itself, and the parser's strict shapes.
+ * 4: "log" carries the primary's state digest at each event (sd), which the backup checks.
  */
-export const LOG_PROTOCOL_VERSION = 3;
+export const LOG_PROTOCOL_VERSION = 4;
 
 /** A malformed or impossible message from the peer: the shell refuses the peer with this reason. */
 export class ProtocolError extends Error {}
@@ -73,6 +74,8 @@ export interface LogMsg {
   t: "log";
   events: unknown[];
   released?: number;
+  /** The primary's state digest (32 bits) at each event, one per event (see ft/state-check.ts). */
+  sd?: number[];
 }
 /** Backup → primary: the log received through lsn, at this icount of its replay. */
 export interface AckMsg {
@@ -186,7 +189,10 @@ export function parsePeerMsg(raw: { readonly t: string }): PeerMsg {
     case "log": {
       if (!Array.isArray(m.events)) throw new ProtocolError(`"log": events must be a list, got ${describe(m.events)}`);
       const released = optUint(m, "released");
-      return { t: "log", events: m.events, ...(released !== undefined ? { released } : {}) };
+      const sd = m.sd;
+      if (sd !== undefined && !(Array.isArray(sd) && sd.length === m.events.length && sd.every((d) => Number.isInteger(d) && d >= 0 && d <= 0xffffffff)))
+        throw new ProtocolError(`"log": sd must be a list of ${m.events.length} 32-bit digests (one per event), got ${describe(sd)}`);
+      return { t: "log", events: m.events, ...(released !== undefined ? { released } : {}), ...(sd !== undefined ? { sd: sd as number[] } : {}) };
     }
     case "ack":
       return { t: "ack", lsn: uint(m, "lsn"), icount: uint(m, "icount") };

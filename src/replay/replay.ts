@@ -35,6 +35,12 @@ export interface ReplayOptions {
   world?: World;
   /** Stop the machine after every input so a tracer can record the state right after it. */
   stopAfterInput?: boolean;
+  /**
+   * Called as each event is consumed, before it has any effect (a synchronous input
+   * inside the instruction that reads it, an asynchronous one before delivery, a mark at
+   * its icount): where the FT backup compares its state with the primary's (ft/state-check.ts).
+   */
+  onConsume?: (ev: Event) => void;
 }
 
 export class ReplayEnv implements DeviceEnv {
@@ -75,6 +81,7 @@ export class ReplayEnv implements DeviceEnv {
   consume(ev: Event): void {
     if (ev.lsn !== this.lastLsn + 1 && this.lastLsn !== 0)
       throw new DivergenceError(`expected lsn ${this.lastLsn + 1}, got lsn ${ev.lsn} at icount ${ev.icount}`, ev.icount);
+    this.opts.onConsume?.(ev);
     this.source.take();
     this.lastLsn = ev.lsn;
   }

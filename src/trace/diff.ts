@@ -13,6 +13,8 @@ export interface DiffResult {
   report: string[];
   /** Where to open `ftvm debug` on the run's log: just before the divergent instruction, or at the last record that agreed. */
   debugIcount?: number;
+  /** Where the records first differ: the last record both agree on (if any) and each trace's record there. */
+  at?: { prev?: TraceRecord; a: TraceRecord; b: TraceRecord };
 }
 
 export interface DiffOptions {
@@ -57,7 +59,7 @@ export function diffTraces(
       prev = x;
       continue;
     }
-    return { identical: false, records: n, report: describe(n, prev, x, y, opts), debugIcount: x.atPc >= 0 && x.atPc === y.atPc ? x.icount - 1 : (prev?.icount ?? 0) };
+    return { identical: false, records: n, report: describe(n, prev, x, y, opts), at: { prev, a: x, b: y }, debugIcount: x.atPc >= 0 && x.atPc === y.atPc ? x.icount - 1 : (prev?.icount ?? 0) };
   }
 }
 
