@@ -254,6 +254,28 @@ describe("cloning a backup into a running primary", () => {
     expect(c.arbiter).toMatchObject({ epoch: 2, members: ["P", "B"] });
   });
 
+  it("a primary waiting at its crash icount skips the crash after CRASH_WAIT_MAX_MS without a backup, says so, and runs the guest to its end", async () => {
+    const { CRASH_WAIT_MAX_MS } = await import("../src/ft/node.js");
+    const c = new TestCluster();
+    const p = c.add("P", 11, { crashAtIcount: 5000, crashOnlyPaired: true });
+    c.arbiter = testAndSet(c.arbiter, { epoch: 1, host: "P", members: ["P"] }).state;
+    c.exec("P", p.startPrimary({ program: "sim-guest", image: guestImage(GUEST), epoch: 1, withBackup: false }, c.nowMs));
+    for (let i = 0; i < 300; i++) c.round();
+    expect(p.machine.icount).toBe(5000);
+    // Still waiting just short of the bound (rounds are 1 ms).
+    while (c.nowMs < CRASH_WAIT_MAX_MS) c.round();
+    expect(p.machine.icount).toBe(5000);
+    expect(c.news.filter((n) => n.data.event === "crash-skipped")).toEqual([]);
+    for (let i = 0; i < 20_000 && p.role !== "finished"; i++) c.round();
+    expect(c.crashes).toEqual([]);
+    expect(c.news.filter((n) => n.data.event === "crash-skipped").map((n) => n.text)).toEqual([
+      `the scripted crash at icount 5000 is skipped: no backup paired within ${CRASH_WAIT_MAX_MS / 1000} s of reaching it`,
+    ]);
+    expect(p.role).toBe("finished");
+    expect(p.machine.icount).toBeGreaterThan(5000);
+    expect(lineNumbers(c.text())).toEqual(Array.from({ length: GUEST.lines }, (_, i) => i + 1));
+  });
+
   it("refuses a join unless the primary runs alone", () => {
     const c = new TestCluster();
     const p = startAlone(c, "P");

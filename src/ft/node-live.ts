@@ -14,7 +14,7 @@ import { encodeImage } from "../vm/image.js";
 import type { HeldOutput } from "./gate.js";
 import { AckError, LOG_BATCH_BYTES_MAX, eventBytes } from "./primary.js";
 import type { FtNode } from "./node.js";
-import { FLUSH_INTERVAL_MS_DEFAULT, WAIT_FLUSH_GAP_MS, PREFAULT_BYTES_PER_RUN, CRASH_WAIT_POLL_MS, RESEND_EVENTS_PER_MESSAGE, type Msg, type Action, type JoinStage, type RunResult } from "./node-types.js";
+import { FLUSH_INTERVAL_MS_DEFAULT, WAIT_FLUSH_GAP_MS, PREFAULT_BYTES_PER_RUN, CRASH_WAIT_POLL_MS, CRASH_WAIT_MAX_MS, RESEND_EVENTS_PER_MESSAGE, type Msg, type Action, type JoinStage, type RunResult } from "./node-types.js";
 import * as replay from "./node-replay.js";
 import * as clone from "./node-clone.js";
 import { batchDigests, digestAtLog } from "./state-check.js";
@@ -93,6 +93,14 @@ export function runLive(n: FtNode, nowMs: number): RunResult {
   const m = n.machine;
   if (n.cfg.crashAtIcount !== undefined && m.icount >= n.cfg.crashAtIcount) {
     if (!n.cfg.crashOnlyPaired || (n.role === "primary" && !n.join)) return { actions: [{ kind: "crash", icount: m.icount }], idle: true };
+    n.crashWaitSinceMs ??= nowMs;
+    if (nowMs - n.crashWaitSinceMs >= CRASH_WAIT_MAX_MS) {
+      // No backup paired in all that time: a crash now would take the guest's only state.
+      const at = n.cfg.crashAtIcount;
+      n.cfg.crashAtIcount = undefined;
+      n.liveRunner!.clearMaxIcount();
+      return { actions: [n.newsAction(`the scripted crash at icount ${at} is skipped: no backup paired within ${CRASH_WAIT_MAX_MS / 1000} s of reaching it`, { event: "crash-skipped", icount: at })], idle: false };
+    }
     // No paired backup yet (see crashOnlyPaired): keep the log flowing to a joiner and wait.
     if (!(n.join?.stage === "requested" && n.role === "alone")) return { actions: flush(n, nowMs), idle: true, wakeAtMs: nowMs + CRASH_WAIT_POLL_MS };
   }

@@ -35,6 +35,13 @@ export const PREFAULT_BYTES_PER_RUN = 2 * 1024 * 1024;
 export const RECONNECT_GRACE_HEARTBEATS = 10;
 /** How often a primary waiting at its crash icount for a paired backup looks again (ms; messages wake it sooner). */
 export const CRASH_WAIT_POLL_MS = 20;
+/**
+ * How long a primary waits at its crash icount for a paired backup (ms) before it skips the
+ * scripted crash and runs on, saying so. A clone takes seconds even under heavy load; a
+ * backup that cannot pair for this long (clones failing one after another, the launcher
+ * given up on new backups) would otherwise leave the run waiting forever.
+ */
+export const CRASH_WAIT_MAX_MS = 60_000;
 /** A reconnecting backup gets the log it missed in messages of at most this many events. */
 export const RESEND_EVENTS_PER_MESSAGE = 8192;
 /** Output a backup keeps until the sink has it; past this it stops replaying until the primary reports progress. */

@@ -54,6 +54,8 @@ export class FtNode {
   live?: LiveEnv;
   liveRunner?: LiveRunner;
   replay?: { env: ReplayEnv; runner: ReplayRunner; source: QueueSource };
+  /** When this primary reached its crash icount and began waiting for a paired backup (see CRASH_WAIT_MAX_MS). */
+  crashWaitSinceMs?: number;
   /** The backup's check of the primary's state digests (see state-check.ts). */
   stateCheck?: StateCheck;
   readonly gate = new OutputGate();

@@ -27,6 +27,11 @@ export class LiveRunner {
     private readonly opts: { maxIcount?: number; sliceIcount?: number; tracer?: Tracer } = {},
   ) {}
 
+  /** Runs on past maxIcount from now on (a scripted crash that was skipped). */
+  clearMaxIcount(): void {
+    this.opts.maxIcount = undefined;
+  }
+
   step(): LiveStep {
     const m = this.bus.machine;
     const max = this.opts.maxIcount ?? Number.MAX_SAFE_INTEGER;
