@@ -106,7 +106,8 @@ export class CloneAssembler {
   readonly unsunk: HeldOutput[];
   private readonly machine: Omit<MachineState, "mem">;
   private readonly chunks: number;
-  private readonly mem: Uint8Array;
+  /** Where the memory chunks land: a buffer of its own, or the joining machine's memory (see receiveInto). */
+  private mem: Uint8Array;
   private received = 0;
 
   constructor(h: CloneMsg) {
@@ -150,7 +151,21 @@ export class CloneAssembler {
       if (!c || !(c.bytes instanceof Uint8Array) || !Number.isSafeInteger(c.offset) || !Number.isSafeInteger(c.icount)) throw new CloneError("clone header: malformed unsunk output");
       return { icount: c.icount, offset: c.offset, bytes: c.bytes };
     });
+    // Allocated here; receiveInto replaces it before any chunk lands (the pages of an unused
+    // buffer are never touched, so it costs no memory).
     this.mem = new Uint8Array(this.memBytes);
+  }
+
+  /**
+   * Lands the memory chunks straight in `mem` (the joining machine's memory, of the clone's
+   * size) instead of a buffer of their own: the restore then copies nothing. For a 512 MiB
+   * guest that copy kept the joiner from reading its socket for over a second after the
+   * last chunk, and its primary declared it failed; it also held the memory twice.
+   */
+  receiveInto(mem: Uint8Array): void {
+    if (this.received > 0) throw new Error("clone: receiveInto after memory chunks arrived");
+    if (mem.length !== this.memBytes) throw new Error(`clone: receiveInto a buffer of ${mem.length} bytes, the clone has ${this.memBytes}`);
+    this.mem = mem;
   }
 
   get complete(): boolean {

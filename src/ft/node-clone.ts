@@ -30,6 +30,8 @@ export function startClone(n: FtNode, m: CloneMsg, nowMs: number): Action[] {
     throw new ProtocolError((e as Error).message);
   }
   n.boot(image, c.memBytes, c.stackBytes, n.peerDisk(c.disk, c.diskMode));
+  if (n.machine.memBytes !== c.memBytes) throw new ProtocolError(`clone header: memory of ${c.memBytes} bytes, a machine of ${n.machine.memBytes}`);
+  c.receiveInto(n.machine.mem);
   n.backupReads = n.localDisk !== undefined && c.backupReads;
   if (n.localDisk) {
     // The primary streams its own image after the memory: it lands on ours before replay starts.

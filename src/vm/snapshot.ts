@@ -62,7 +62,8 @@ export function setMachineState(m: Machine, s: MachineState): void {
   if (s.regs.length !== REGISTER_COUNT || s.vectors.length !== m.vectors.length || s.mem.length !== m.memBytes)
     throw new StateError(`machine state is malformed: ${s.regs.length} registers, ${s.vectors.length} vectors, ${s.mem.length} memory bytes`);
   setCpuState(m, s, s.icount);
-  m.mem.set(s.mem);
+  // A clone's memory may have landed in the machine's own memory already (CloneAssembler.receiveInto).
+  if (s.mem !== m.mem) m.mem.set(s.mem);
   m.dirty.fill(1);
 }
 
