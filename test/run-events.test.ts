@@ -52,3 +52,17 @@ describe("run events", () => {
     expect(() => parseEventLine(`{"v":1}`)).toThrow(/not a run event/);
   });
 });
+
+describe("the summary from the events", () => {
+  it("says which scripted faults the run ended before carrying out (a user's refused key is not one)", async () => {
+    const { RunTally, formatSummary } = await import("../src/host/run-summary.js");
+    const t = new RunTally();
+    const ev = (e: Record<string, unknown>) => t.add({ v: RUN_EVENTS_SCHEMA_VERSION, t: 0, ...e } as never);
+    ev({ type: "run", source: "ft", program: "p.s", startedAt: "x", options: {} });
+    ev({ type: "fault-refused", fault: "kill", target: "primary", reason: "only one live host", by: "user" });
+    ev({ type: "fault-refused", fault: "kill", target: "primary", reason: "the run ended first", by: "script" });
+    ev({ type: "end", code: 0, outcome: "halted", icount: 10, elapsedMs: 100, sink: { epoch: 1, delivered: 0, chunksAccepted: 0, chunksDuplicate: 0, duplicateBytes: 0, refusedStale: 0, divergences: 0, refusedCluster: 0, uncheckedBytes: 0 }, cluster: "c", arbiterRestarts: 0 });
+    const lines = formatSummary(t).split("\n").filter((l) => l.includes("scripted fault"));
+    expect(lines).toEqual(["    scripted fault not carried out: kill of the primary: the run ended first"]);
+  });
+});

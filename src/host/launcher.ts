@@ -988,14 +988,24 @@ export async function runClusterDetailed(o: ClusterOptions): Promise<ClusterResu
   if ([...statuses.values()].some((s) => s.role === "alone" && alive(s.pid))) scheduleRespawn();
 
   // Timed faults count from the moment the first pair formed (see the usage text).
-  const afterPair = (ms: number | undefined, what: string, run: () => Promise<boolean>) => {
-    if (ms !== undefined) void pairFormedOnce.then(() => timers.push(setTimeout(() => scheduleFault(what, run), ms)));
+  // A scripted fault the run ends before carrying out is said in the summary (a demo whose
+  // kill never came would otherwise look like a failover that went well).
+  const scriptedDue = new Map<string, { fault: string; target: string; afterMs: number }>();
+  const afterPair = (ms: number | undefined, what: string, fault: string, target: string, run: () => Promise<boolean>) => {
+    if (ms === undefined) return;
+    scriptedDue.set(what, { fault, target, afterMs: ms });
+    const once = async () => {
+      const ok = await run();
+      if (ok) scriptedDue.delete(what);
+      return ok;
+    };
+    void pairFormedOnce.then(() => timers.push(setTimeout(() => scheduleFault(what, once), ms)));
   };
-  afterPair(o.crashPrimaryAfterMs, "kill-primary-once", () => crash("primary", true));
-  afterPair(o.crashBackupAfterMs, "kill-backup-once", () => crash("backup", true));
-  afterPair(o.dropChannelAfterMs, "drop-channel", () => signalPair("SIGUSR1", "dropping the log channel's connection (the backup should reconnect)", false));
-  afterPair(o.partitionAfterMs, "partition", () => signalPair("SIGUSR2", "cutting the log channel between primary and backup (a partition)", true));
-  afterPair(o.crashArbiterAfterMs, "kill-arbiter-once", async () => crashArbiter("script"));
+  afterPair(o.crashPrimaryAfterMs, "kill-primary-once", "kill", "primary", () => crash("primary", true));
+  afterPair(o.crashBackupAfterMs, "kill-backup-once", "kill", "backup", () => crash("backup", true));
+  afterPair(o.dropChannelAfterMs, "drop-channel", "drop-channel", "channel", () => signalPair("SIGUSR1", "dropping the log channel's connection (the backup should reconnect)", false));
+  afterPair(o.partitionAfterMs, "partition", "partition", "channel", () => signalPair("SIGUSR2", "cutting the log channel between primary and backup (a partition)", true));
+  afterPair(o.crashArbiterAfterMs, "kill-arbiter-once", "kill", "arbiter", async () => crashArbiter("script"));
   timers.push(
     setInterval(() => {
       renderStatus();
@@ -1108,6 +1118,14 @@ export async function runClusterDetailed(o: ClusterOptions): Promise<ClusterResu
   if (refused !== undefined) throw new HostError(refused, EXIT_BAD_OPTION);
   const code = interrupted ? 130 : !done ? EXIT_FAIL : done.trap ? EXIT_FAIL : EXIT_OK;
   const outcome = done ? (done.reason === "trapped" ? "trapped" : "halted") : interrupted ? "interrupted" : "no-host";
+  for (const f of scriptedDue.values())
+    emit({
+      type: "fault-refused",
+      fault: f.fault,
+      target: f.target,
+      by: "script",
+      reason: pairFormedAt === undefined ? "no pair ever formed" : `the run ended first (due ${f.afterMs} ms after the pair formed, and only when a pair stands)`,
+    });
   const st = sink.state;
   const ds = diskServer?.stats;
   emit({

@@ -74,7 +74,7 @@ export type RunEventBody =
    */
   | { type: "fault"; fault: "kill" | "partition" | "drop-channel" | "slow-backup"; target: "primary" | "backup" | "arbiter" | "channel"; by: "script" | "user" | "self"; pid?: number; epoch?: number; on?: boolean; link?: string }
   /** A fault asked for that was not carried out now, and why (a kill never takes the last live host). */
-  | { type: "fault-refused"; fault: string; target: string; reason: string }
+  | { type: "fault-refused"; fault: string; target: string; reason: string; by?: "script" | "user" }
   /**
    * The backup went live. detectionMs: silence the failure detector heard before it suspected the
    * primary; replayMs: draining the received log; tasMs: the arbiter's test-and-set; fromKillMs: from

@@ -21,6 +21,8 @@ export class RunTally {
   cloneCount = 0;
   /** Every kill carried out (also the arbiter's, and a host's own --crash-at-icount). */
   kills = 0;
+  /** Scripted faults (--crash-…-after-ms and the like) the run ended before carrying out. */
+  scriptedNotDone: string[] = [];
   alone: Of<"alone">[] = [];
   aloneCount = 0;
   cloneFailures: string[] = [];
@@ -57,6 +59,9 @@ export class RunTally {
         break;
       case "fault":
         if (e.fault === "kill") this.kills++;
+        break;
+      case "fault-refused":
+        if (e.by === "script" && this.scriptedNotDone.length < tallyDetailsMax) this.scriptedNotDone.push(`${e.fault} of the ${e.target}: ${e.reason}`);
         break;
       case "clone-failed":
         this.cloneFailureCount++;
@@ -185,6 +190,7 @@ export function formatSummary(t: RunTally): string {
       `; backups declared failed by their primary: ${t.aloneCount}; failed clones: ${t.cloneFailureCount}` +
       (t.joinersRefused > 0 ? `; new backups refused before they started: ${t.joinersRefused}` : ""),
   );
+  for (const what of t.scriptedNotDone) lines.push(`    scripted fault not carried out: ${what}`);
   for (const why of t.cloneFailures) lines.push(`    clone failed: ${why}`);
   if (t.cloneFailureCount > t.cloneFailures.length) lines.push(`    ... and ${t.cloneFailureCount - t.cloneFailures.length} more`);
   if (t.respawnStopped) lines.push(`  stopped starting new backups: ${t.respawnStopped}`);
