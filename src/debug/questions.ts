@@ -13,7 +13,7 @@ import { changeJson, changeText, targetJson } from "./stops.js";
 import type { Observer } from "./timeline.js";
 import { DebugError } from "./timeline.js";
 import type { Change } from "./watch.js";
-import { ChangeObserver, pagesOf, readTarget, targetName, valueJson, valueText } from "./watch.js";
+import { ChangeObserver, wordsOf, readTarget, targetName, valueJson, valueText } from "./watch.js";
 
 /** `history` lists at most this many changes (and says when there were more). */
 export const HISTORY_CHANGES_MAX = 1000;
@@ -36,7 +36,7 @@ export async function lastChange(s: Session, args: string[]): Promise<Answer> {
         best: () => ((latest = last ?? latest), last?.from),
       };
     },
-    target.kind === "mem" ? pagesOf(target) : undefined,
+    target.kind === "mem" ? wordsOf(target) : undefined,
   );
   await tl.goto(from);
   const name = targetName(target);
@@ -72,7 +72,7 @@ export async function history(s: Session, args: string[]): Promise<Answer> {
     changes.push(c);
     return false;
   });
-  const r = await scanForward(tl, hi, obs, target.kind === "mem" ? pagesOf(target) : undefined);
+  const r = await scanForward(tl, hi, obs, target.kind === "mem" ? wordsOf(target) : undefined);
   const stoppedAt = tl.icount;
   await tl.goto(here);
   const name = targetName(target);
@@ -116,7 +116,7 @@ async function whenSearch(s: Session, text: string, backward: boolean): Promise<
   if (!deps.pc && !deps.icount && deps.regs.size === 0 && !anyMemory) throw new DebugError(`${text} reads nothing from the machine, so it never changes (it is ${evalExpr(expr, s.env)})`);
   const pcs: ReadonlySet<number> | "all" = deps.pc || deps.icount ? "all" : writers(s, deps.regs, deps.mem);
   const memOnly = !deps.pc && !deps.icount && deps.regs.size === 0 && deps.mem !== "any";
-  const pages = memOnly ? pagesOf(deps.mem as { from: number; to: number }[]) : undefined;
+  const words = memOnly ? wordsOf(deps.mem as { from: number; to: number }[]) : undefined;
   const errors = { count: 0, first: undefined as undefined | { icount: number; message: string } };
   const truth = () => holds(s, expr, errors);
   let found: { icount: number; pc: number } | undefined;
@@ -143,7 +143,7 @@ async function whenSearch(s: Session, text: string, backward: boolean): Promise<
   let interrupted = false;
   if (!backward) {
     const w = watcher(true);
-    const r = await scanForward(tl, tl.endIcount, w.obs, pages);
+    const r = await scanForward(tl, tl.endIcount, w.obs, words);
     interrupted = r === "interrupted";
     found = w.best();
   } else {
@@ -155,7 +155,7 @@ async function whenSearch(s: Session, text: string, backward: boolean): Promise<
         const w = watcher(false);
         return { observer: w.obs, best: () => ((found = w.best() ?? found), w.best()?.icount) };
       },
-      pages,
+      words,
     );
     interrupted = r === "interrupted";
     if (!interrupted && !found) {
