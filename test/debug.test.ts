@@ -66,13 +66,48 @@ skip:
     HALT
 `;
 
+/**
+ * A page written constantly: neighbours of `hot` change every iteration, `hot` itself is
+ * stored every iteration with the value it already holds, and, rarely, it changes
+ * (0 → 7, a byte of it, and back to 0 within three instructions); `same` is stored
+ * every iteration and never changes. Searches must see every real change of `hot` and
+ * none of `same`, however often their page (and their words) are written.
+ */
+const HOT_PAGE = `
+.data
+hot:  .word 0
+same: .word 9
+busy: .zero 64
+.code
+main:
+    LI r1, 0
+    LI r6, 7
+    LI r9, 9
+loop:
+    ANDI r2, r1, 15
+    SHLI r2, r2, 2
+    STW r1, [r2 + busy]     ; neighbours on the page change every iteration
+    STW r0, [hot]           ; the value hot holds, stored again
+    STW r9, [same]
+    ANDI r3, r1, 4095
+    BNEZ r3, skip
+    STW r6, [hot]           ; 0 -> 7
+    STB r6, [hot + 2]       ; a byte of it
+    STW r0, [hot]           ; and back to 0
+skip:
+    ADDI r1, r1, 1
+    SLTI r5, r1, 24000
+    BNEZ r5, loop
+    HALT
+`;
+
 const cache = new Map<string, DebugLog>();
 /** Logs of the repository's guests: no events, timer + WFI, TIME + RAND, disk, network, console. */
-function log(name: "count" | "pulse" | "timeread" | "diskmix" | "netecho" | "echo" | "clock" | "rare" | "fib"): DebugLog {
+function log(name: "count" | "pulse" | "timeread" | "diskmix" | "netecho" | "echo" | "clock" | "rare" | "hot" | "fib"): DebugLog {
   let l = cache.get(name);
   if (l) return l;
-  if (name === "rare") {
-    l = decodeDebugLog(recordBytes(assemble(RARE_WRITES, "rare.s"), { maxIcount: 1_000_000 }), "rare");
+  if (name === "rare" || name === "hot") {
+    l = decodeDebugLog(recordBytes(assemble(name === "rare" ? RARE_WRITES : HOT_PAGE, `${name}.s`), { maxIcount: 1_000_000 }), name);
     cache.set(name, l);
     return l;
   }
@@ -185,13 +220,16 @@ describe("ftvm debug: watchpoints, last-change, history", () => {
     { name: "netecho" as const, targets: ["buf 8", "r1"], interval: 1_777 },
     // A long snapshot interval, so memory searches find the spans that wrote within intervals.
     { name: "rare" as const, targets: ["counter", "flag", "flag 1", "0x4010"], interval: 100_000 },
+    // A page written constantly, a word stored constantly that changes rarely and changes
+    // back; a budget so small that most checkpoints are thinned (their summaries merged).
+    { name: "hot" as const, targets: ["hot", "hot 1", "hot+2 1", "busy+4"], interval: 8_000, budget: 24 * 1024 },
   ];
 
   for (const c of cases) {
     it(`${c.name}: watch stops where a brute-force scan sees each change, forward and backward; last-change and history agree`, async () => {
       const l = log(c.name);
-      const end = Math.min(l.endIcount, c.name === "rare" ? l.endIcount : 40_000);
-      const s = session(l, c.interval);
+      const end = Math.min(l.endIcount, c.name === "rare" || c.name === "hot" ? l.endIcount : 40_000);
+      const s = session(l, c.interval, { snapshotBytesMax: "budget" in c ? c.budget : undefined });
       const targets = c.targets.map((t) => s.target(t.split(" "), ""));
       const all = valuesByPosition(l, end, (m) => targets.map((t) => (t.kind === "reg" ? String(m.regs[t.reg]) : Array.from(m.mem.subarray(t.addr, t.addr + t.len)).join(","))));
       const seqs = targets.map((_t, i) => all.map((v) => v[i]));
@@ -237,8 +275,25 @@ describe("ftvm debug: watchpoints, last-change, history", () => {
         const want = ch.filter((x) => x.from >= lo && x.from < hi).map((x) => x.from);
         expect((h.changes as { from: number }[]).map((x) => x.from), `history ${c.targets[ti]}`).toEqual(want.slice(0, 1000));
       }
+      if ("budget" in c) expect(s.tl.store.removed, "checkpoints thinned").toBeGreaterThan(0);
     });
   }
+
+  it("last-change skips a word that is stored constantly but never changes, and finds the last change-and-change-back of its neighbour", async () => {
+    const l = log("hot");
+    const s = session(l, 8_000);
+    await run(s, "goto end");
+    const same = await run(s, "last-change same");
+    expect(same.changed).toBe(false);
+    const seq = valuesByPosition(l, l.endIcount, (m) => String(m.mem32[0]));
+    const ch = changes(seq);
+    // The last change is the return to 0 of the last rare episode (0 -> 7 -> 0x70007 -> 0).
+    expect(ch.length).toBeGreaterThan(6);
+    const lc = await run(s, "last-change hot");
+    const c = lc.change as { from: number; old: number; value: number };
+    expect([c.from, c.old, c.value]).toEqual([ch[ch.length - 1].from, 0x70007, 0]);
+    expect(s.tl.icount).toBe(l.endIcount);
+  });
 
   it("last-change on memory finds rare changes across many checkpoint intervals, and says when there were none", async () => {
     const l = log("count");
