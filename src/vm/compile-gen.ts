@@ -101,12 +101,14 @@ export function generateRegion(m: Machine, root: number, blocks: readonly number
   const MB = m.memBytes, MB4 = m.memBytes - 4, SB = m.stackBase;
   // Stores of `v` (a register local or a constant) to the word at index `w` / the byte at
   // `x`. A machine that tracks changes (Machine.changed, bound as `chg`) flags the word
-  // when the store changes its value; others get the plain store.
+  // when the store changes its value; others get the plain store. The flag ORs in the
+  // difference of old and new value rather than branching on it: stores of a busy loop
+  // alternate between changing and not, which a branch predicts badly.
   const track = m.changed !== null;
   const storeWord = (w: string, v: string, page: string): string =>
-    track ? `if (mem32[${w}] !== ${v}) { mem32[${w}] = ${v}; chg[${w}] = 1; } dirty[${page}] = 1;` : `mem32[${w}] = ${v}; dirty[${page}] = 1;`;
+    track ? `chg[${w}] |= (mem32[${w}] ^ ${v}) !== 0 ? 1 : 0; mem32[${w}] = ${v}; dirty[${page}] = 1;` : `mem32[${w}] = ${v}; dirty[${page}] = 1;`;
   const storeByte = (x: string, v: string, page: string): string =>
-    track ? `if (mem[${x}] !== (${v} & 255)) { mem[${x}] = ${v}; chg[${x} >>> 2] = 1; } dirty[${page}] = 1;` : `mem[${x}] = ${v}; dirty[${page}] = 1;`;
+    track ? `chg[${x} >>> 2] |= (mem[${x}] ^ ${v}) & 255; mem[${x}] = ${v}; dirty[${page}] = 1;` : `mem[${x}] = ${v}; dirty[${page}] = 1;`;
   const k = blocks.length;
   const lo = blocks[0], hi = blocks[k - 1];
   const idxMap = new Int32Array(hi - lo + 1).fill(-1);

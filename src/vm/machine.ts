@@ -78,7 +78,7 @@ export class Machine {
   readonly mem32: Int32Array;
   /** One flag per 4 KiB page, set by every store: lets digests and snapshots skip clean pages. */
   readonly dirty: Uint8Array;
-  /** With trackChanges: one flag per 4-byte word, set by every store that changes its value (cleared only by the owner). */
+  /** With trackChanges: one flag per 4-byte word, made non-zero by every store that changes its value (cleared only by its owner). */
   readonly changed: Uint8Array | null;
 
   /** Decoded code: one entry per instruction plus the OP_END sentinel. */
