@@ -583,6 +583,22 @@ describe("ftvm debug: what may change a register or memory", () => {
   });
 });
 
+describe("ftvm debug: an FT run's log", () => {
+  it("info log names the epochs of a log stitched from live hosts (ftvm ft --record)", async () => {
+    const l = log("count");
+    const epochs = [
+      { epoch: 1, fromLsn: 1, icount: 0, host: "h1", liveIcount: 0 },
+      { epoch: 2, fromLsn: 1, icount: 5000, host: "h2", liveIcount: 4000 },
+    ];
+    const s = session({ ...l, header: { ...l.header, epochs } });
+    const a = await s.execute("info log");
+    expect(a.data.epochs).toEqual(epochs);
+    expect(a.text.join("\n")).toMatch(/epoch 2: h2 went live at icount 4000; its events from lsn 1 \(icount 5000\)/);
+    const plain = await run(session(l), "info log");
+    expect(plain.epochs).toBeNull();
+  });
+});
+
 describe("ftvm debug: errors and the command line", () => {
   it("bad commands, addresses and positions are answers with clear messages, never exceptions", async () => {
     const s = session(log("echo"));
