@@ -279,6 +279,19 @@ describe("ftvm debug: watchpoints, last-change, history", () => {
     });
   }
 
+  it("last-change on memory finds rare changes across many checkpoint intervals, and says when there were none", async () => {
+    const l = log("count");
+    // number+0, the leading digit, changes only when the count gains a digit.
+    const s = session(l, 997);
+    await run(s, "goto end");
+    const lc = await run(s, "last-change number 1");
+    const seq = valuesByPosition(l, l.endIcount, (m) => String(m.mem[0]));
+    const last = [...changes(seq)].pop()!;
+    expect((lc.change as { from: number }).from).toBe(last.from);
+    const untouched = await run(s, "last-change 0x8000 4");
+    expect(untouched.changed).toBe(false);
+  });
+
   it("last-change skips a word that is stored constantly but never changes, and finds the last change-and-change-back of its neighbour", async () => {
     const l = log("hot");
     const s = session(l, 8_000);
@@ -295,17 +308,25 @@ describe("ftvm debug: watchpoints, last-change, history", () => {
     expect(s.tl.icount).toBe(l.endIcount);
   });
 
-  it("last-change on memory finds rare changes across many checkpoint intervals, and says when there were none", async () => {
-    const l = log("count");
-    // number+0, the leading digit, changes only when the count gains a digit.
-    const s = session(l, 997);
+  it("last-change stays exact when thinning has merged the change summaries of many intervals", async () => {
+    const l = log("hot");
+    // Room for about a dozen of the ~35 checkpoints: most intervals are merged ones.
+    const s = session(l, 8_000, { snapshotBytesMax: 80 * 1024 });
     await run(s, "goto end");
-    const lc = await run(s, "last-change number 1");
-    const seq = valuesByPosition(l, l.endIcount, (m) => String(m.mem[0]));
-    const last = [...changes(seq)].pop()!;
-    expect((lc.change as { from: number }).from).toBe(last.from);
-    const untouched = await run(s, "last-change 0x8000 4");
-    expect(untouched.changed).toBe(false);
+    expect(s.tl.store.removed).toBeGreaterThan(10);
+    expect(s.tl.store.checkpoints.length).toBeGreaterThan(5);
+    const seq = valuesByPosition(l, l.endIcount, (m) => String(m.mem32[0]));
+    const ch = changes(seq);
+    const cps = s.tl.store.checkpoints.map((x) => x.icount);
+    // Just after each change, well after it, and at every checkpoint: the answer is the last change before.
+    const points = [...ch.flatMap((x) => [x.from + 1, x.from + 3 + 20_000]), ...cps].filter((p) => p > 0 && p <= l.endIcount);
+    for (const p of points) {
+      await run(s, `goto ${p}`);
+      const lc = await run(s, "last-change hot");
+      const want = [...ch].reverse().find((x) => x.k <= 2 * p);
+      if (!want) expect(lc.changed, `at ${p}`).toBe(false);
+      else expect((lc.change as { from: number }).from, `last-change hot at ${p}`).toBe(want.from);
+    }
   });
 });
 
