@@ -298,6 +298,9 @@ describe("ftvm debug: watchpoints, last-change, history", () => {
     await run(s, "goto end");
     const same = await run(s, "last-change same");
     expect(same.changed).toBe(false);
+    // No instruction writes r4: answered without re-executing anything, and rightly.
+    expect(valuesByPosition(l, l.endIcount, (m) => m.regs[4]).every((v) => v === 0)).toBe(true);
+    expect((await run(s, "last-change r4")).changed).toBe(false);
     const seq = valuesByPosition(l, l.endIcount, (m) => String(m.mem32[0]));
     const ch = changes(seq);
     // The last change is the return to 0 of the last rare episode (0 -> 7 -> 0x70007 -> 0).

@@ -1,6 +1,7 @@
 // Questions about the past: when did this last change (last-change), every change in a
 // range (history), and when does an expression become true (when). They search the
 // history and leave the position where it was.
+import { SP } from "../../isa/table.js";
 import type { Answer } from "./format.js";
 import { codeText, placeOf } from "./format.js";
 import type { Expr } from "./expr.js";
@@ -13,7 +14,8 @@ import { changeJson, changeText, targetJson } from "./stops.js";
 import type { Observer } from "./timeline.js";
 import { DebugError } from "./timeline.js";
 import type { Change } from "./watch.js";
-import { ChangeObserver, wordsOf, readTarget, targetName, valueJson, valueText } from "./watch.js";
+import type { Target } from "./watch.js";
+import { ChangeObserver, wordsOf, readTarget, targetName, valueJson, valueText, writersOf } from "./watch.js";
 
 /** `history` lists at most this many changes (and says when there were more). */
 export const HISTORY_CHANGES_MAX = 1000;
@@ -25,7 +27,7 @@ export async function lastChange(s: Session, args: string[]): Promise<Answer> {
   const from = tl.icount;
   const now = readTarget(m, target);
   let latest: Change | undefined;
-  const r = await scanBackward(
+  const r = neverChanges(s, target) ? undefined : await scanBackward(
     tl,
     from,
     0,
@@ -194,6 +196,14 @@ function holds(s: Session, expr: Expr, errors: { count: number; first: undefined
     errors.first ??= { icount: s.tl.icount, message: (e as Error).message };
     return false;
   }
+}
+
+/**
+ * A register no instruction of the program writes (and not sp, which interrupts move)
+ * keeps its value through the whole history: no need to re-execute any of it.
+ */
+function neverChanges(s: Session, target: Target): boolean {
+  return target.kind === "reg" && target.reg !== SP && writersOf(s.tl.machine, target).size === 0;
 }
 
 function writers(s: Session, regs: ReadonlySet<number>, mem: { from: number; to: number }[] | "any"): Set<number> {
