@@ -435,8 +435,9 @@ export class Timeline {
     const words = this.spanWords;
     if (!words) return;
     const chg = this.changed;
+    // A word outside memory (an expression may name one) reads undefined: never changed.
     for (const w of words) {
-      if (chg[w] !== 0) {
+      if (chg[w]) {
         chg[w] = 0;
         this.spanHit = true;
         this.harvested.add(w);
