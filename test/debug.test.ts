@@ -22,6 +22,7 @@ import { regsDigest } from "../src/vm/digest.js";
 import { Machine } from "../src/vm/machine.js";
 import type { NetInput } from "../src/replay/world.js";
 import { freshReplay, recordBytes, recordProgram, stateOf, valuesByPosition } from "./debug-record.js";
+import { FUZZ_DISK, programArb, renderProgram } from "../tools/fuzz/engine-programs.js";
 
 const te = new TextEncoder();
 const NET_SCRIPT: NetInput[] = [
@@ -341,6 +342,47 @@ function jsonBytes(v: unknown, t: { kind: string; len?: number }): string {
   }
   return (String(v).match(/../g) ?? []).map((x) => parseInt(x, 16)).join(",");
 }
+
+describe("ftvm debug: random programs", () => {
+  it("goto equals a fresh replay, and last-change of memory words agrees with a brute-force scan (timer, disk, network, console events)", async () => {
+    let changing = 0;
+    await fc.assert(
+      fc.asyncProperty(programArb, fc.integer({ min: 20, max: 900 }), fc.integer({ min: 37, max: 700 }), fc.array(fc.nat(), { minLength: 4, maxLength: 4 }), async (spec, slice, interval, picks) => {
+        const image = assemble(renderProgram(spec), "random.s");
+        const l = decodeDebugLog(recordBytes(image, { maxIcount: 1_500, sliceIcount: slice, disk: FUZZ_DISK, net: NET_SCRIPT, consoleInput: "xyz" }), "random");
+        const end = l.endIcount;
+        // The data the generated programs address, and the top of the stack (calls, pushes, interrupts).
+        const top = (l.header.memBytes >>> 2) - 32;
+        const words = [...Array.from({ length: 1120 }, (_v, i) => i), ...Array.from({ length: 32 }, (_v, i) => top + i)];
+        const seq = valuesByPosition(l, end, (m) => {
+          const v = new Int32Array(words.length);
+          v.set(m.mem32.subarray(0, 1120));
+          v.set(m.mem32.subarray(top, top + 32), 1120);
+          return v;
+        });
+        const moving = words.map((_w, i) => changes(seq.map((v) => v[i]))).map((ch, i) => ({ w: words[i], ch })).filter((x) => x.ch.length > 0);
+        const still = words.find((_w, i) => seq.every((v) => v[i] === seq[0][i]))!;
+        const chosen = [...picks.slice(0, 3).flatMap((k) => (moving.length ? [moving[k % moving.length]] : [])), { w: still, ch: [] }];
+        if (moving.length) changing++;
+        const s = session(l, interval, { snapshotBytesMax: picks[3] % 2 ? 64 * 1024 : undefined });
+        for (const p of [end, Math.floor(end / 2), (picks[3] % (end + 1)) | 0]) {
+          await run(s, `goto ${p}`);
+          expect(here(s), `goto ${p}`).toBe(stateOf(freshReplay(l, p)));
+          for (const { w, ch } of chosen) {
+            const lc = await run(s, `last-change ${w * 4}`);
+            const want = [...ch].reverse().find((x) => x.k <= 2 * p);
+            if (!want) expect(lc.changed, `word ${w * 4} at ${p}`).toBe(false);
+            else expect((lc.change as { from: number }).from, `last-change ${w * 4} at ${p}`).toBe(want.from);
+          }
+          expect(s.tl.icount).toBe(p);
+        }
+      }),
+      { numRuns: 20, seed: 1414 },
+    );
+    // Most generated programs write memory, so the comparisons above are not all "never changed".
+    expect(changing).toBeGreaterThan(5);
+  });
+});
 
 describe("ftvm debug: when", () => {
   it("finds the icount an expression becomes true, forward and backward, as brute force does", async () => {
