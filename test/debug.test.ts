@@ -22,6 +22,7 @@ import { regsDigest } from "../src/vm/digest.js";
 import { Machine } from "../src/vm/machine.js";
 import type { NetInput } from "../src/replay/world.js";
 import { freshReplay, recordBytes, recordProgram, stateOf, valuesByPosition } from "./debug-record.js";
+import { FUZZ_DISK, programArb, renderProgram } from "../tools/fuzz/engine-programs.js";
 
 const te = new TextEncoder();
 const NET_SCRIPT: NetInput[] = [
@@ -66,13 +67,48 @@ skip:
     HALT
 `;
 
+/**
+ * A page written constantly: neighbours of `hot` change every iteration, `hot` itself is
+ * stored every iteration with the value it already holds, and, rarely, it changes
+ * (0 → 7, a byte of it, and back to 0 within three instructions); `same` is stored
+ * every iteration and never changes. Searches must see every real change of `hot` and
+ * none of `same`, however often their page (and their words) are written.
+ */
+const HOT_PAGE = `
+.data
+hot:  .word 0
+same: .word 9
+busy: .zero 64
+.code
+main:
+    LI r1, 0
+    LI r6, 7
+    LI r9, 9
+loop:
+    ANDI r2, r1, 15
+    SHLI r2, r2, 2
+    STW r1, [r2 + busy]     ; neighbours on the page change every iteration
+    STW r0, [hot]           ; the value hot holds, stored again
+    STW r9, [same]
+    ANDI r3, r1, 4095
+    BNEZ r3, skip
+    STW r6, [hot]           ; 0 -> 7
+    STB r6, [hot + 2]       ; a byte of it
+    STW r0, [hot]           ; and back to 0
+skip:
+    ADDI r1, r1, 1
+    SLTI r5, r1, 24000
+    BNEZ r5, loop
+    HALT
+`;
+
 const cache = new Map<string, DebugLog>();
 /** Logs of the repository's guests: no events, timer + WFI, TIME + RAND, disk, network, console. */
-function log(name: "count" | "pulse" | "timeread" | "diskmix" | "netecho" | "echo" | "clock" | "rare" | "fib"): DebugLog {
+function log(name: "count" | "pulse" | "timeread" | "diskmix" | "netecho" | "echo" | "clock" | "rare" | "hot" | "fib"): DebugLog {
   let l = cache.get(name);
   if (l) return l;
-  if (name === "rare") {
-    l = decodeDebugLog(recordBytes(assemble(RARE_WRITES, "rare.s"), { maxIcount: 1_000_000 }), "rare");
+  if (name === "rare" || name === "hot") {
+    l = decodeDebugLog(recordBytes(assemble(name === "rare" ? RARE_WRITES : HOT_PAGE, `${name}.s`), { maxIcount: 1_000_000 }), name);
     cache.set(name, l);
     return l;
   }
@@ -185,13 +221,16 @@ describe("ftvm debug: watchpoints, last-change, history", () => {
     { name: "netecho" as const, targets: ["buf 8", "r1"], interval: 1_777 },
     // A long snapshot interval, so memory searches find the spans that wrote within intervals.
     { name: "rare" as const, targets: ["counter", "flag", "flag 1", "0x4010"], interval: 100_000 },
+    // A page written constantly, a word stored constantly that changes rarely and changes
+    // back; a budget so small that most checkpoints are thinned (their summaries merged).
+    { name: "hot" as const, targets: ["hot", "hot 1", "hot+2 1", "busy+4"], interval: 8_000, budget: 24 * 1024 },
   ];
 
   for (const c of cases) {
     it(`${c.name}: watch stops where a brute-force scan sees each change, forward and backward; last-change and history agree`, async () => {
       const l = log(c.name);
-      const end = Math.min(l.endIcount, c.name === "rare" ? l.endIcount : 40_000);
-      const s = session(l, c.interval);
+      const end = Math.min(l.endIcount, c.name === "rare" || c.name === "hot" ? l.endIcount : 40_000);
+      const s = session(l, c.interval, { snapshotBytesMax: "budget" in c ? c.budget : undefined });
       const targets = c.targets.map((t) => s.target(t.split(" "), ""));
       const all = valuesByPosition(l, end, (m) => targets.map((t) => (t.kind === "reg" ? String(m.regs[t.reg]) : Array.from(m.mem.subarray(t.addr, t.addr + t.len)).join(","))));
       const seqs = targets.map((_t, i) => all.map((v) => v[i]));
@@ -237,6 +276,7 @@ describe("ftvm debug: watchpoints, last-change, history", () => {
         const want = ch.filter((x) => x.from >= lo && x.from < hi).map((x) => x.from);
         expect((h.changes as { from: number }[]).map((x) => x.from), `history ${c.targets[ti]}`).toEqual(want.slice(0, 1000));
       }
+      if ("budget" in c) expect(s.tl.store.removed, "checkpoints thinned").toBeGreaterThan(0);
     });
   }
 
@@ -252,6 +292,46 @@ describe("ftvm debug: watchpoints, last-change, history", () => {
     const untouched = await run(s, "last-change 0x8000 4");
     expect(untouched.changed).toBe(false);
   });
+
+  it("last-change skips a word that is stored constantly but never changes, and finds the last change-and-change-back of its neighbour", async () => {
+    const l = log("hot");
+    const s = session(l, 8_000);
+    await run(s, "goto end");
+    const same = await run(s, "last-change same");
+    expect(same.changed).toBe(false);
+    // No instruction writes r4: answered without re-executing anything, and rightly.
+    expect(valuesByPosition(l, l.endIcount, (m) => m.regs[4]).every((v) => v === 0)).toBe(true);
+    expect((await run(s, "last-change r4")).changed).toBe(false);
+    const seq = valuesByPosition(l, l.endIcount, (m) => String(m.mem32[0]));
+    const ch = changes(seq);
+    // The last change is the return to 0 of the last rare episode (0 -> 7 -> 0x70007 -> 0).
+    expect(ch.length).toBeGreaterThan(6);
+    const lc = await run(s, "last-change hot");
+    const c = lc.change as { from: number; old: number; value: number };
+    expect([c.from, c.old, c.value]).toEqual([ch[ch.length - 1].from, 0x70007, 0]);
+    expect(s.tl.icount).toBe(l.endIcount);
+  });
+
+  it("last-change stays exact when thinning has merged the change summaries of many intervals", async () => {
+    const l = log("hot");
+    // Room for about a dozen of the ~35 checkpoints: most intervals are merged ones.
+    const s = session(l, 8_000, { snapshotBytesMax: 80 * 1024 });
+    await run(s, "goto end");
+    expect(s.tl.store.removed).toBeGreaterThan(10);
+    expect(s.tl.store.checkpoints.length).toBeGreaterThan(5);
+    const seq = valuesByPosition(l, l.endIcount, (m) => String(m.mem32[0]));
+    const ch = changes(seq);
+    const cps = s.tl.store.checkpoints.map((x) => x.icount);
+    // Just after each change, well after it, and at every checkpoint: the answer is the last change before.
+    const points = [...ch.flatMap((x) => [x.from + 1, x.from + 3 + 20_000]), ...cps].filter((p) => p > 0 && p <= l.endIcount);
+    for (const p of points) {
+      await run(s, `goto ${p}`);
+      const lc = await run(s, "last-change hot");
+      const want = [...ch].reverse().find((x) => x.k <= 2 * p);
+      if (!want) expect(lc.changed, `at ${p}`).toBe(false);
+      else expect((lc.change as { from: number }).from, `last-change hot at ${p}`).toBe(want.from);
+    }
+  });
 });
 
 function jsonBytes(v: unknown, t: { kind: string; len?: number }): string {
@@ -262,6 +342,47 @@ function jsonBytes(v: unknown, t: { kind: string; len?: number }): string {
   }
   return (String(v).match(/../g) ?? []).map((x) => parseInt(x, 16)).join(",");
 }
+
+describe("ftvm debug: random programs", () => {
+  it("goto equals a fresh replay, and last-change of memory words agrees with a brute-force scan (timer, disk, network, console events)", async () => {
+    let changing = 0;
+    await fc.assert(
+      fc.asyncProperty(programArb, fc.integer({ min: 20, max: 900 }), fc.integer({ min: 37, max: 700 }), fc.array(fc.nat(), { minLength: 4, maxLength: 4 }), async (spec, slice, interval, picks) => {
+        const image = assemble(renderProgram(spec), "random.s");
+        const l = decodeDebugLog(recordBytes(image, { maxIcount: 1_500, sliceIcount: slice, disk: FUZZ_DISK, net: NET_SCRIPT, consoleInput: "xyz" }), "random");
+        const end = l.endIcount;
+        // The data the generated programs address, and the top of the stack (calls, pushes, interrupts).
+        const top = (l.header.memBytes >>> 2) - 32;
+        const words = [...Array.from({ length: 1120 }, (_v, i) => i), ...Array.from({ length: 32 }, (_v, i) => top + i)];
+        const seq = valuesByPosition(l, end, (m) => {
+          const v = new Int32Array(words.length);
+          v.set(m.mem32.subarray(0, 1120));
+          v.set(m.mem32.subarray(top, top + 32), 1120);
+          return v;
+        });
+        const moving = words.map((_w, i) => changes(seq.map((v) => v[i]))).map((ch, i) => ({ w: words[i], ch })).filter((x) => x.ch.length > 0);
+        const still = words.find((_w, i) => seq.every((v) => v[i] === seq[0][i]))!;
+        const chosen = [...picks.slice(0, 3).flatMap((k) => (moving.length ? [moving[k % moving.length]] : [])), { w: still, ch: [] }];
+        if (moving.length) changing++;
+        const s = session(l, interval, { snapshotBytesMax: picks[3] % 2 ? 64 * 1024 : undefined });
+        for (const p of [end, Math.floor(end / 2), (picks[3] % (end + 1)) | 0]) {
+          await run(s, `goto ${p}`);
+          expect(here(s), `goto ${p}`).toBe(stateOf(freshReplay(l, p)));
+          for (const { w, ch } of chosen) {
+            const lc = await run(s, `last-change ${w * 4}`);
+            const want = [...ch].reverse().find((x) => x.k <= 2 * p);
+            if (!want) expect(lc.changed, `word ${w * 4} at ${p}`).toBe(false);
+            else expect((lc.change as { from: number }).from, `last-change ${w * 4} at ${p}`).toBe(want.from);
+          }
+          expect(s.tl.icount).toBe(p);
+        }
+      }),
+      { numRuns: 20, seed: 1414 },
+    );
+    // Most generated programs write memory, so the comparisons above are not all "never changed".
+    expect(changing).toBeGreaterThan(5);
+  });
+});
 
 describe("ftvm debug: when", () => {
   it("finds the icount an expression becomes true, forward and backward, as brute force does", async () => {
@@ -525,6 +646,22 @@ describe("ftvm debug: what may change a register or memory", () => {
         }
       }
     }
+  });
+});
+
+describe("ftvm debug: an FT run's log", () => {
+  it("info log names the epochs of a log stitched from live hosts (ftvm ft --record)", async () => {
+    const l = log("count");
+    const epochs = [
+      { epoch: 1, fromLsn: 1, icount: 0, host: "h1", liveIcount: 0 },
+      { epoch: 2, fromLsn: 1, icount: 5000, host: "h2", liveIcount: 4000 },
+    ];
+    const s = session({ ...l, header: { ...l.header, epochs } });
+    const a = await s.execute("info log");
+    expect(a.data.epochs).toEqual(epochs);
+    expect(a.text.join("\n")).toMatch(/epoch 2: h2 went live at icount 4000; its events from lsn 1 \(icount 5000\)/);
+    const plain = await run(session(l), "info log");
+    expect(plain.epochs).toBeNull();
   });
 });
 

@@ -9,7 +9,7 @@ import type { Session } from "./session.js";
 import { hitJson, hitText } from "./stops.js";
 import type { Observer, RunOutcome } from "./timeline.js";
 import { DebugError } from "./timeline.js";
-import { combine, pagesOf } from "./watch.js";
+import { combine, wordsOf } from "./watch.js";
 
 /** The answer after a move: why it stopped, the hits, and the position. */
 function moved(s: Session, stop: string, lines: string[], hits: Hit[] = [], extra: Record<string, unknown> = {}): Answer {
@@ -54,8 +54,8 @@ async function runForward(s: Session, extra?: Observer): Promise<{ r: RunOutcome
   const u = s.bps.needsExecution ? s.bps.observer(tl.machine, s.env, start, "forward") : undefined;
   const limit = Math.min(tl.endIcount, known);
   if (u && !extra && s.bps.memoryOnly) {
-    // Only memory watchpoints: run at full speed where their pages are not written.
-    const r = await scanForward(tl, limit, u.observer, s.bps.watchpoints.flatMap((w) => pagesOf(w.target)));
+    // Only memory watchpoints: run at full speed where their words do not change.
+    const r = await scanForward(tl, limit, u.observer, s.bps.watchpoints.flatMap((w) => wordsOf(w.target)));
     return { r, hits: u.hits };
   }
   const parts = [u?.observer, extra].filter((o): o is Observer => o !== undefined);
@@ -161,8 +161,8 @@ async function runBackward(
   let extraPos: number | undefined;
   let found: number | undefined | "interrupted";
   if (s.bps.needsExecution || extra) {
-    const pages = s.bps.watchpoints.flatMap((w) => pagesOf(w.target));
-    const memory = !extra && s.bps.memoryOnly ? pages : undefined;
+    const words = s.bps.watchpoints.flatMap((w) => wordsOf(w.target));
+    const memory = !extra && s.bps.memoryOnly ? words : undefined;
     found = await scanBackward(
       tl,
       from,

@@ -1,6 +1,7 @@
 // Questions about the past: when did this last change (last-change), every change in a
 // range (history), and when does an expression become true (when). They search the
 // history and leave the position where it was.
+import { SP } from "../../isa/table.js";
 import type { Answer } from "./format.js";
 import { codeText, placeOf } from "./format.js";
 import type { Expr } from "./expr.js";
@@ -13,7 +14,8 @@ import { changeJson, changeText, targetJson } from "./stops.js";
 import type { Observer } from "./timeline.js";
 import { DebugError } from "./timeline.js";
 import type { Change } from "./watch.js";
-import { ChangeObserver, pagesOf, readTarget, targetName, valueJson, valueText } from "./watch.js";
+import type { Target } from "./watch.js";
+import { ChangeObserver, wordsOf, readTarget, targetName, valueJson, valueText, writersOf } from "./watch.js";
 
 /** `history` lists at most this many changes (and says when there were more). */
 export const HISTORY_CHANGES_MAX = 1000;
@@ -25,7 +27,7 @@ export async function lastChange(s: Session, args: string[]): Promise<Answer> {
   const from = tl.icount;
   const now = readTarget(m, target);
   let latest: Change | undefined;
-  const r = await scanBackward(
+  const r = neverChanges(s, target) ? undefined : await scanBackward(
     tl,
     from,
     0,
@@ -36,7 +38,7 @@ export async function lastChange(s: Session, args: string[]): Promise<Answer> {
         best: () => ((latest = last ?? latest), last?.from),
       };
     },
-    target.kind === "mem" ? pagesOf(target) : undefined,
+    target.kind === "mem" ? wordsOf(target) : undefined,
   );
   await tl.goto(from);
   const name = targetName(target);
@@ -72,7 +74,7 @@ export async function history(s: Session, args: string[]): Promise<Answer> {
     changes.push(c);
     return false;
   });
-  const r = await scanForward(tl, hi, obs, target.kind === "mem" ? pagesOf(target) : undefined);
+  const r = await scanForward(tl, hi, obs, target.kind === "mem" ? wordsOf(target) : undefined);
   const stoppedAt = tl.icount;
   await tl.goto(here);
   const name = targetName(target);
@@ -116,7 +118,7 @@ async function whenSearch(s: Session, text: string, backward: boolean): Promise<
   if (!deps.pc && !deps.icount && deps.regs.size === 0 && !anyMemory) throw new DebugError(`${text} reads nothing from the machine, so it never changes (it is ${evalExpr(expr, s.env)})`);
   const pcs: ReadonlySet<number> | "all" = deps.pc || deps.icount ? "all" : writers(s, deps.regs, deps.mem);
   const memOnly = !deps.pc && !deps.icount && deps.regs.size === 0 && deps.mem !== "any";
-  const pages = memOnly ? pagesOf(deps.mem as { from: number; to: number }[]) : undefined;
+  const words = memOnly ? wordsOf(deps.mem as { from: number; to: number }[]) : undefined;
   const errors = { count: 0, first: undefined as undefined | { icount: number; message: string } };
   const truth = () => holds(s, expr, errors);
   let found: { icount: number; pc: number } | undefined;
@@ -143,7 +145,7 @@ async function whenSearch(s: Session, text: string, backward: boolean): Promise<
   let interrupted = false;
   if (!backward) {
     const w = watcher(true);
-    const r = await scanForward(tl, tl.endIcount, w.obs, pages);
+    const r = await scanForward(tl, tl.endIcount, w.obs, words);
     interrupted = r === "interrupted";
     found = w.best();
   } else {
@@ -155,7 +157,7 @@ async function whenSearch(s: Session, text: string, backward: boolean): Promise<
         const w = watcher(false);
         return { observer: w.obs, best: () => ((found = w.best() ?? found), w.best()?.icount) };
       },
-      pages,
+      words,
     );
     interrupted = r === "interrupted";
     if (!interrupted && !found) {
@@ -194,6 +196,14 @@ function holds(s: Session, expr: Expr, errors: { count: number; first: undefined
     errors.first ??= { icount: s.tl.icount, message: (e as Error).message };
     return false;
   }
+}
+
+/**
+ * A register no instruction of the program writes (and not sp, which interrupts move)
+ * keeps its value through the whole history: no need to re-execute any of it.
+ */
+function neverChanges(s: Session, target: Target): boolean {
+  return target.kind === "reg" && target.reg !== SP && writersOf(s.tl.machine, target).size === 0;
 }
 
 function writers(s: Session, regs: ReadonlySet<number>, mem: { from: number; to: number }[] | "any"): Set<number> {

@@ -8,12 +8,18 @@
 // (icount 0) owns a version of every page, so every page always has one; all-zero pages
 // are stored as null and cost nothing.
 //
+// Each checkpoint also holds a summary of the words the interval ending there changed
+// (changes.ts), so memory searches skip intervals; it is counted in the budget, and
+// merged into the next checkpoint's when its checkpoint is removed.
+//
 // The store is bounded by snapshotBytesMax. When a new checkpoint pushes it over, it
 // thins: it removes the checkpoint whose removal leaves the smallest gap between its
 // neighbours (so spacing grows evenly, far from the current position first), handing the
 // removed checkpoint's page versions to the next checkpoint where that one has none of
 // its own (the next checkpoint's memory is unchanged) and freeing the rest.
 import type { DevicesState } from "../devices/bus.js";
+import type { ChangeSummary } from "./changes.js";
+import { mergeChanges, summaryBytes } from "./changes.js";
 import type { Trap } from "../vm/trap.js";
 
 /** Instructions between checkpoints: a reverse step re-executes at most this many (until thinning). */
@@ -57,6 +63,8 @@ export interface Checkpoint {
   lastUs: number;
   /** Page versions this checkpoint owns: the pages written since the previous checkpoint. */
   pages: Map<number, PageVersion>;
+  /** The words whose value changed since the previous checkpoint (changes.ts); null: none. */
+  changes: ChangeSummary | null;
   /** Bytes counted for everything but the pages. */
   fixedBytes: number;
 }
@@ -157,7 +165,7 @@ export class SnapshotStore {
     }
     const fixedBytes = CHECKPOINT_FIXED_BYTES + estimateBytes(cp.devices);
     this.checkpoints.push({ ...cp, pages: made, fixedBytes });
-    this.bytes += fixedBytes;
+    this.bytes += fixedBytes + summaryBytes(cp.changes);
     this.enforce(protectIcount);
     this.peakBytes = Math.max(this.peakBytes, this.bytes);
     return made;
@@ -221,7 +229,13 @@ export class SnapshotStore {
         this.bytes -= v.bytes ? v.bytes.length : 0;
       }
     }
-    this.bytes -= c.fixedBytes;
+    this.bytes -= c.fixedBytes + summaryBytes(c.changes);
+    if (next) {
+      // The next interval now starts where the removed one did: it changed what either did.
+      this.bytes -= summaryBytes(next.changes);
+      next.changes = mergeChanges(c.changes, next.changes);
+      this.bytes += summaryBytes(next.changes);
+    }
     cps.splice(i, 1);
     this.removed++;
   }

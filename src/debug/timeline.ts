@@ -12,6 +12,9 @@
 // time replay passes there; pages are tracked with the machine's dirty flags, folded into
 // the debugger's own bitmaps (`written`: since the checkpoint memory was last known to
 // match; `digestDirty`: what memDigest must rehash), because memDigest clears them.
+// The machine also flags every word whose value a store changes (Machine.changed); each
+// new checkpoint keeps those flags of its interval as a summary (changes.ts) and clears
+// them, and so do passing or restoring a checkpoint (their interval is summarized).
 //
 // Searches (continue, watchpoints, last-change, when, finish) watch execution through an
 // Observer. To run at full speed between the instructions that matter, those get software
@@ -26,6 +29,7 @@ import { compiledEngine } from "../vm/compile.js";
 import { memDigest, regsDigest } from "../vm/digest.js";
 import { interpret } from "../vm/interp.js";
 import { OutputLog } from "./outputlog.js";
+import { PAGE_WORDS, packChanges } from "./changes.js";
 import { Probes } from "./probes.js";
 import { Machine, PAGE_BYTES, PAGE_SHIFT, type RunResult } from "../vm/machine.js";
 import type { DebugLog } from "./log.js";
@@ -97,8 +101,13 @@ export class Timeline {
   private readonly written: Uint8Array;
   private readonly digestDirty: Uint8Array;
   private readonly loaded: (PageVersion | undefined)[];
-  /** While dirtySpans runs: the pages written since it last looked. */
-  private touched: Uint8Array | undefined;
+  /** The machine's change flags, one per word (Machine.changed). */
+  private readonly changed: Uint8Array;
+  /** While changeSpans runs: the words it watches, and whether one changed since it last looked. */
+  private spanWords: readonly number[] | undefined;
+  private spanHit = false;
+  /** Change flags changeSpans took out of `changed` since the last checkpoint: the next checkpoint's summary includes them. */
+  private readonly harvested = new Set<number>();
   /** Instructions from the last checkpoint to the next one to take (grows once the budget thins them). */
   private nextInterval: number;
   /** The checkpoint `written` is relative to (-1: none, e.g. after it was thinned away). */
@@ -112,7 +121,7 @@ export class Timeline {
     opts: TimelineOptions = {},
   ) {
     const h = log.header;
-    const m = new Machine(log.image, { memBytes: h.memBytes, stackBytes: h.stackBytes });
+    const m = new Machine(log.image, { memBytes: h.memBytes, stackBytes: h.stackBytes, trackChanges: true });
     this.machine = m;
     const engine = opts.interpret ? interpret : compiledEngine();
     m.engine = engine;
@@ -133,6 +142,7 @@ export class Timeline {
     this.written = new Uint8Array(this.pageCount);
     this.digestDirty = new Uint8Array(this.pageCount).fill(1);
     this.loaded = new Array(this.pageCount).fill(undefined);
+    this.changed = m.changed!;
     try {
       this.arrive(undefined);
     } catch (e) {
@@ -379,53 +389,84 @@ export class Timeline {
     const d = this.machine.dirty;
     const w = this.written;
     const g = this.digestDirty;
-    const t = this.touched;
     for (let p = 0; p < d.length; p++) {
       if (d[p]) {
         w[p] = 1;
         g[p] = 1;
         d[p] = 0;
-        if (t) t[p] = 1;
       }
     }
   }
 
   /**
    * Runs from the current position to `hi` at full speed, in spans of `spanIcount`
-   * instructions, and returns the start of every span in which one of `pages` was
-   * written (by an instruction or an event). A search for changes of memory then only
-   * needs to look closely at those spans.
+   * instructions, and returns the start of every span in which the value of one of
+   * `words` (word indices) changed, by an instruction or an event. A search for changes
+   * of memory then only needs to look closely at those spans (for a search within a word,
+   * a span may turn out to have changed only other bytes of it).
    */
-  async dirtySpans(hi: number, pages: readonly number[], spanIcount: number): Promise<number[] | "interrupted"> {
+  async changeSpans(hi: number, words: readonly number[], spanIcount: number): Promise<number[] | "interrupted"> {
     const out: number[] = [];
-    this.touched = new Uint8Array(this.pageCount);
+    this.spanWords = words;
+    this.harvest();
+    this.spanHit = false;
     try {
       while (this.machine.icount < hi) {
         const start = this.machine.icount;
         const r = await this.run(Math.min(hi, start + spanIcount));
         if (r === "interrupted") return "interrupted";
-        this.fold();
-        if (pages.some((p) => this.touched![p])) out.push(start);
-        this.touched.fill(0);
+        this.harvest();
+        if (this.spanHit) out.push(start);
+        this.spanHit = false;
         if (r === "end") break;
       }
       return out;
     } finally {
-      this.touched = undefined;
+      this.spanWords = undefined;
     }
+  }
+
+  /**
+   * For changeSpans: notes whether a watched word changed since it last looked, and takes
+   * those flags out of `changed` (keeping them for the next checkpoint's summary). Runs
+   * before anything clears the flags, so a span that passes a checkpoint misses nothing.
+   */
+  private harvest(): void {
+    const words = this.spanWords;
+    if (!words) return;
+    const chg = this.changed;
+    // A word outside memory (an expression may name one) reads undefined: never changed.
+    for (const w of words) {
+      if (chg[w]) {
+        chg[w] = 0;
+        this.spanHit = true;
+        this.harvested.add(w);
+      }
+    }
+  }
+
+  /** Clears the change flags of page `p` (its interval is summarized, or being discarded). */
+  private clearChanges(p: number): void {
+    this.changed.fill(0, p * PAGE_WORDS, (p + 1) * PAGE_WORDS);
   }
 
   /** Takes a checkpoint at the current position, owning every page written since the last one. */
   private checkpointHere(): void {
     const m = this.machine;
     this.fold();
+    this.harvest();
     const pages: [number, Uint8Array | null][] = [];
     const w = this.written;
-    for (let p = 0; p < this.pageCount; p++) {
-      if (!w[p]) continue;
+    const writtenPages: number[] = [];
+    for (let p = 0; p < this.pageCount; p++) if (w[p]) writtenPages.push(p);
+    // Only written pages can hold change flags (every store that sets one marks its page).
+    const changes = packChanges(this.changed, writtenPages, this.harvested);
+    this.harvested.clear();
+    for (const p of writtenPages) {
       const start = p << PAGE_SHIFT;
       pages.push([p, isZero(m.mem32, start >>> 2, (start + PAGE_BYTES) >>> 2) ? null : m.mem.slice(start, start + PAGE_BYTES)]);
       w[p] = 0;
+      this.clearChanges(p);
     }
     const made = this.store.add(
       {
@@ -444,6 +485,7 @@ export class Timeline {
         cursor: this.cursor,
         lastLsn: this.env.lastLsn,
         lastUs: this.env.lastUs,
+        changes,
       },
       pages,
       m.icount,
@@ -457,11 +499,14 @@ export class Timeline {
   /** Forward replay reached an existing checkpoint: memory now equals its pages. */
   private passCheckpoint(q: number): void {
     this.fold();
+    this.harvest();
+    this.harvested.clear();
     const w = this.written;
     for (let p = 0; p < this.pageCount; p++) {
       if (!w[p]) continue;
       this.loaded[p] = this.store.versionAt(p, q);
       w[p] = 0;
+      this.clearChanges(p);
     }
     this.syncedAt = q;
   }
@@ -470,9 +515,11 @@ export class Timeline {
   private restore(cp: Checkpoint): void {
     const m = this.machine;
     this.fold();
+    this.harvested.clear();
     const w = this.written;
     for (let p = 0; p < this.pageCount; p++) {
       const v = this.store.versions(p) === 1 ? this.store.versionAt(p, 0) : this.store.versionAt(p, cp.icount);
+      if (w[p]) this.clearChanges(p);
       if (!w[p] && this.loaded[p] === v) continue;
       const start = p << PAGE_SHIFT;
       if (v.bytes) m.mem.set(v.bytes, start);

@@ -183,12 +183,16 @@ export function info(s: Session, args: string[]): Answer {
       endReason: tl.endReason,
       cutOff: tl.log.cutOff,
       divergence: tl.divergence ?? null,
+      epochs: h.epochs ?? null,
     };
+    // A log stitched from an FT run (ftvm ft --record) says where history passed from one live host to the next.
+    const epochs = (h.epochs ?? []).map((e) => `  epoch ${e.epoch}: ${e.host} went live at icount ${e.liveIcount}; its events from lsn ${e.fromLsn} (icount ${e.icount}) are history`);
     return {
       data,
       text: [
         `program ${h.program}; memory ${h.memBytes} bytes (stack ${h.stackBytes})${h.disk ? `; disk ${h.disk.blocks} × ${h.disk.blockBytes} bytes` : ""}${h.unloggedRand ? "; recorded with --unlogged-rand" : ""}`,
         `${data.events} events; the history ends at icount ${data.end}: ${data.endReason}`,
+        ...(epochs.length ? ["an FT run's log, stitched from the live hosts of these epochs:", ...epochs] : []),
       ],
     };
   }

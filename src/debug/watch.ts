@@ -3,7 +3,6 @@
 import { SP } from "../../isa/table.js";
 import type { Event } from "../devices/events.js";
 import type { Machine } from "../vm/machine.js";
-import { PAGE_SHIFT } from "../vm/machine.js";
 import type { ByteRange } from "./effects.js";
 import { memoryWriters, registerWriters } from "./effects.js";
 import type { Observer } from "./timeline.js";
@@ -55,12 +54,12 @@ export function writersOf(m: Machine, t: Target): Set<number> {
   return memoryWriters(m.image, [{ from: t.addr, to: t.addr + t.len }], { from: m.stackBase, to: m.memBytes });
 }
 
-/** The memory pages a target lives in (none for registers). */
-export function pagesOf(t: Target | ByteRange[]): number[] {
+/** The memory words (indices of 4-byte words, ascending) a target covers (none for registers). */
+export function wordsOf(t: Target | ByteRange[]): number[] {
   const ranges = Array.isArray(t) ? t : t.kind === "mem" ? [{ from: t.addr, to: t.addr + t.len }] : [];
   const out = new Set<number>();
-  for (const r of ranges) for (let p = r.from >>> PAGE_SHIFT; p <= (r.to - 1) >>> PAGE_SHIFT; p++) out.add(p);
-  return [...out];
+  for (const r of ranges) for (let w = r.from >>> 2; w <= (r.to - 1) >>> 2; w++) out.add(w);
+  return [...out].sort((a, b) => a - b);
 }
 
 /** One change of a watched value. */

@@ -25,7 +25,6 @@
 // host to issue them again (see setState and takeIssued).
 import { CONSTANTS, VEC_DISK } from "../../isa/ports.js";
 import type { Machine } from "../vm/machine.js";
-import { PAGE_SHIFT } from "../vm/machine.js";
 import type { Device, DeviceState } from "./device.js";
 import { DeviceStateError, checkVersion } from "./device.js";
 import { EV } from "./events.js";
@@ -226,8 +225,7 @@ export class Disk implements Device {
       if (!(c.data instanceof Uint8Array) || c.data.length !== bytes)
         throw new Error(`disk: read ${r.seq} completed with ${c.data instanceof Uint8Array ? c.data.length : "no"} bytes, expected ${bytes}`);
       // The bounce buffer lands: this boundary is the only moment the guest's memory changes.
-      this.machine.mem.set(c.data, r.addr);
-      for (let p = r.addr >>> PAGE_SHIFT; p <= (r.addr + bytes - 1) >>> PAGE_SHIFT; p++) this.machine.dirty[p] = 1;
+      this.machine.storeBytes(r.addr, c.data);
     }
     s.state = "done";
     s.status = c.status;

@@ -19,7 +19,6 @@
 // statuses; a buffer outside data memory traps like a load or store would.
 import { VEC_NET } from "../../isa/ports.js";
 import type { Machine } from "../vm/machine.js";
-import { PAGE_SHIFT } from "../vm/machine.js";
 import type { Device, DeviceState } from "./device.js";
 import { checkVersion } from "./device.js";
 import { EV } from "./events.js";
@@ -187,8 +186,7 @@ export class Nic implements Device {
       if (!this.inMemory("NET_RECV", n)) return 0;
       const m = this.machine;
       const addr = this.addr >>> 0;
-      m.mem.set(r.bytes.subarray(0, n), addr);
-      if (n > 0) for (let p = addr >>> PAGE_SHIFT; p <= (addr + n - 1) >>> PAGE_SHIFT; p++) m.dirty[p] = 1;
+      m.storeBytes(addr, r.bytes.subarray(0, n));
       this.rxBytes -= n;
       r.bytes = r.bytes.subarray(n);
       if (r.bytes.length === 0) this.rx.shift();

@@ -2,7 +2,7 @@
 // basic blocks) into the source of ONE JavaScript function. See compile.ts for the engine
 // and the exactness rules; this file is only about the shape of the generated code.
 //
-//   function region(m, budget) {             // R, mem, mem32, dirty, MAP: closure constants
+//   function region(m, budget) {             // R, mem, mem32, dirty, chg, MAP: closure constants
 //     let r1 = R[1], r2 = R[2], ...          // the guest registers the region uses, as locals
 //     let left = budget, pc = m.pc, x = 0, t = 0, s = 0;
 //     let b = MAP[pc - LO];                  // which entry block to start at
@@ -47,7 +47,7 @@ export const EXIT_INTERPRET = 1;
 const RETURN_SITES_SWITCH_MAX = 8;
 
 export interface GeneratedRegion {
-  /** Body of `new Function("MAP", "R", "mem", "mem32", "dirty", source)`, which returns the region function. */
+  /** Body of `new Function("MAP", "R", "mem", "mem32", "dirty", "chg", source)`, which returns the region function. */
   source: string;
   map: Int32Array;
   /** Code addresses of the blocks that are entries (have case labels). */
@@ -99,6 +99,16 @@ export function generateRegion(m: Machine, root: number, blocks: readonly number
   const n = m.codeLength;
   const ops = m.ops, fa = m.fa, fb = m.fb, fc = m.fc, imms = m.imm;
   const MB = m.memBytes, MB4 = m.memBytes - 4, SB = m.stackBase;
+  // Stores of `v` (a register local or a constant) to the word at index `w` / the byte at
+  // `x`. A machine that tracks changes (Machine.changed, bound as `chg`) flags the word
+  // when the store changes its value; others get the plain store. The flag ORs in the
+  // difference of old and new value rather than branching on it: stores of a busy loop
+  // alternate between changing and not, which a branch predicts badly.
+  const track = m.changed !== null;
+  const storeWord = (w: string, v: string, page: string): string =>
+    track ? `chg[${w}] |= (mem32[${w}] ^ ${v}) !== 0 ? 1 : 0; mem32[${w}] = ${v}; dirty[${page}] = 1;` : `mem32[${w}] = ${v}; dirty[${page}] = 1;`;
+  const storeByte = (x: string, v: string, page: string): string =>
+    track ? `chg[${x} >>> 2] |= (mem[${x}] ^ ${v}) & 255; mem[${x}] = ${v}; dirty[${page}] = 1;` : `mem[${x}] = ${v}; dirty[${page}] = 1;`;
   const k = blocks.length;
   const lo = blocks[0], hi = blocks[k - 1];
   const idxMap = new Int32Array(hi - lo + 1).fill(-1);
@@ -329,12 +339,12 @@ export function generateRegion(m: Machine, root: number, blocks: readonly number
           if (b === ZERO_REG) {
             const addr = imm | 0;
             if (addr & 3 || addr >>> 0 > MB4) emit(bail(j));
-            else if (store) emit(`mem32[${addr >>> 2}] = ${R(a)}; dirty[${addr >>> PAGE_SHIFT}] = 1;`);
+            else if (store) emit(storeWord(`${addr >>> 2}`, R(a), `${addr >>> PAGE_SHIFT}`));
             else emit(`${W(a)} = mem32[${addr >>> 2}];`);
           } else {
             emit(`t = (${R(b)} + ${imm}) | 0;`);
             emit(`if ((t & 3) !== 0 || (t >>> 0) > ${MB4}) ${bail(j)}`);
-            if (store) emit(`mem32[t >>> 2] = ${R(a)}; dirty[t >>> ${PAGE_SHIFT}] = 1;`);
+            if (store) emit(storeWord("t >>> 2", R(a), `t >>> ${PAGE_SHIFT}`));
             else emit(`${W(a)} = mem32[t >>> 2];`);
           }
           break;
@@ -345,12 +355,12 @@ export function generateRegion(m: Machine, root: number, blocks: readonly number
           if (b === ZERO_REG) {
             const addr = imm | 0;
             if (addr >>> 0 >= MB) emit(bail(j));
-            else if (store) emit(`mem[${addr}] = ${R(a)}; dirty[${addr >>> PAGE_SHIFT}] = 1;`);
+            else if (store) emit(storeByte(`${addr}`, R(a), `${addr >>> PAGE_SHIFT}`));
             else emit(`${W(a)} = mem[${addr}];`);
           } else {
             emit(`t = (${R(b)} + ${imm}) | 0;`);
             emit(`if ((t >>> 0) >= ${MB}) ${bail(j)}`);
-            if (store) emit(`mem[t] = ${R(a)}; dirty[t >>> ${PAGE_SHIFT}] = 1;`);
+            if (store) emit(storeByte("t", R(a), `t >>> ${PAGE_SHIFT}`));
             else emit(`${W(a)} = mem[t];`);
           }
           break;
@@ -376,7 +386,7 @@ export function generateRegion(m: Machine, root: number, blocks: readonly number
           emit(`s = (${R(SP)} - 4) | 0;`);
           emit(stackCheck(j, spOff - 4));
           if (callee !== null) emit(`t = ${callee};`);
-          emit(`mem32[s >>> 2] = ${pc + 1}; dirty[s >>> ${PAGE_SHIFT}] = 1; ${W(SP)} = s;`);
+          emit(`${storeWord("s >>> 2", `${pc + 1}`, `s >>> ${PAGE_SHIFT}`)} ${W(SP)} = s;`);
           spOff -= 4;
           if (callee === null) emit(jump(bi, imm, atEnd, next));
           else emit(dyn("t"));
@@ -393,7 +403,7 @@ export function generateRegion(m: Machine, root: number, blocks: readonly number
         case 0x53: // PUSH
           emit(`s = (${R(SP)} - 4) | 0;`);
           emit(stackCheck(j, spOff - 4));
-          emit(`mem32[s >>> 2] = ${R(a)}; dirty[s >>> ${PAGE_SHIFT}] = 1; ${W(SP)} = s;`);
+          emit(`${storeWord("s >>> 2", R(a), `s >>> ${PAGE_SHIFT}`)} ${W(SP)} = s;`);
           spOff -= 4;
           break;
         case 0x54: // POP

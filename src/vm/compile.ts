@@ -194,8 +194,8 @@ class Compiled {
     // serial number makes every source unique: V8 shares compiled code, optimization and
     // deoptimization history between functions made from identical source, and regions of
     // earlier machines running the same program measurably slowed down later ones.
-    const factory = new Function("MAP", "R", "mem", "mem32", "dirty", `${g.source}\n// region ${++regionSerial}`);
-    const region: Region = { fn: factory(g.map, m.regs, m.mem, m.mem32, m.dirty) as RegionFn, calls: 0 };
+    const factory = new Function("MAP", "R", "mem", "mem32", "dirty", "chg", `${g.source}\n// region ${++regionSerial}`);
+    const region: Region = { fn: factory(g.map, m.regs, m.mem, m.mem32, m.dirty, m.changed) as RegionFn, calls: 0 };
     for (const pc of g.entries) entry[pc] = region;
     this.regions++;
     return region;

@@ -9,7 +9,7 @@ import { OP_END, PAGE_SHIFT } from "./machine.js";
 
 export function interpret(m: Machine, limit: number): RunResult {
   const r = m.regs, ops = m.ops, fa = m.fa, fb = m.fb, fc = m.fc, imms = m.imm;
-  const mem = m.mem, mem32 = m.mem32, dirty = m.dirty;
+  const mem = m.mem, mem32 = m.mem32, dirty = m.dirty, chg = m.changed;
   const memBytes = m.memBytes, n = m.codeLength;
   let pc = m.pc;
   let ic = m.icount;
@@ -90,6 +90,7 @@ export function interpret(m: Machine, limit: number): RunResult {
         const addr = (r[b] + imm) | 0;
         if (addr & 3) return trapAt(m, pc, ic, "misaligned-access", `STW address ${addr >>> 0} is not a multiple of 4`);
         if (addr >>> 0 > memBytes - 4) return badAddrAt(m, pc, ic, addr, 4);
+        if (chg !== null && mem32[addr >>> 2] !== r[a]) chg[addr >>> 2] = 1;
         mem32[addr >>> 2] = r[a];
         dirty[addr >>> PAGE_SHIFT] = 1;
         break;
@@ -97,6 +98,7 @@ export function interpret(m: Machine, limit: number): RunResult {
       case 0x33: { // STB
         const addr = (r[b] + imm) | 0;
         if (addr >>> 0 >= memBytes) return badAddrAt(m, pc, ic, addr, 1);
+        if (chg !== null && mem[addr] !== (r[a] & 255)) chg[addr >>> 2] = 1;
         mem[addr] = r[a];
         dirty[addr >>> PAGE_SHIFT] = 1;
         break;
@@ -125,6 +127,7 @@ export function interpret(m: Machine, limit: number): RunResult {
         if (t >>> 0 >= n) return trapAt(m, pc, ic, "pc-out-of-code", `${ops[pc] === 0x50 ? "CALL" : "CALLR"} to ${t >>> 0}, code has ${n} instructions`);
         const sp = r[SP] - 4;
         if (!stackOk(m, sp, pc, ic)) return "trapped";
+        if (chg !== null && mem32[sp >>> 2] !== pc + 1) chg[sp >>> 2] = 1;
         mem32[sp >>> 2] = pc + 1;
         dirty[sp >>> PAGE_SHIFT] = 1;
         r[SP] = sp;
@@ -145,6 +148,7 @@ export function interpret(m: Machine, limit: number): RunResult {
       case 0x53: { // PUSH
         const sp = r[SP] - 4;
         if (!stackOk(m, sp, pc, ic)) return "trapped";
+        if (chg !== null && mem32[sp >>> 2] !== r[a]) chg[sp >>> 2] = 1;
         mem32[sp >>> 2] = r[a];
         dirty[sp >>> PAGE_SHIFT] = 1;
         r[SP] = sp;

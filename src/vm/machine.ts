@@ -27,6 +27,12 @@ export interface MachineOptions {
   memBytes?: number;
   /** Size of the stack region at the top of data memory, in bytes (a multiple of 4). */
   stackBytes?: number;
+  /**
+   * Keep `changed`, a flag per 4-byte word set by every store that changes the word's
+   * value. The debugger uses it to tell which words an interval of the history changed;
+   * machines without it pay nothing (the compiled engine emits the check only for them).
+   */
+  trackChanges?: boolean;
 }
 
 export const MEM_BYTES_DEFAULT = 1024 * 1024;
@@ -72,6 +78,8 @@ export class Machine {
   readonly mem32: Int32Array;
   /** One flag per 4 KiB page, set by every store: lets digests and snapshots skip clean pages. */
   readonly dirty: Uint8Array;
+  /** With trackChanges: one flag per 4-byte word, made non-zero by every store that changes its value (cleared only by its owner). */
+  readonly changed: Uint8Array | null;
 
   /** Decoded code: one entry per instruction plus the OP_END sentinel. */
   readonly codeLength: number;
@@ -105,6 +113,7 @@ export class Machine {
     this.mem = new Uint8Array(memBytes);
     this.mem32 = new Int32Array(this.mem.buffer);
     this.dirty = new Uint8Array(memBytes >>> PAGE_SHIFT).fill(1);
+    this.changed = opts.trackChanges ? new Uint8Array(memBytes >>> 2) : null;
     this.mem.set(image.data);
 
     const n = instructionCount(image);
@@ -161,12 +170,30 @@ export class Machine {
     }
     const sp = this.regs[SP] - 4;
     if (!this.stackOk(sp)) return;
+    if (this.changed !== null && this.mem32[sp >>> 2] !== this.pc) this.changed[sp >>> 2] = 1;
     this.mem32[sp >>> 2] = this.pc;
     this.dirty[sp >>> PAGE_SHIFT] = 1;
     this.regs[SP] = sp;
     this.ie = false;
     this.waiting = false;
     this.pc = target;
+  }
+
+  /**
+   * Copies `bytes` into memory at `addr` (a device landing data: a disk read, a received
+   * network record), marking the pages dirty and, when tracked, the words it changes.
+   * The caller has checked the range.
+   */
+  storeBytes(addr: number, bytes: Uint8Array): void {
+    const n = bytes.length;
+    if (n === 0) return;
+    const chg = this.changed;
+    if (chg !== null) {
+      const mem = this.mem;
+      for (let i = 0; i < n; i++) if (mem[addr + i] !== bytes[i]) chg[(addr + i) >>> 2] = 1;
+    }
+    this.mem.set(bytes, addr);
+    for (let p = addr >>> PAGE_SHIFT; p <= (addr + n - 1) >>> PAGE_SHIFT; p++) this.dirty[p] = 1;
   }
 
   /** Checks a stack slot address for PUSH-like accesses; raises the trap when it is bad. */

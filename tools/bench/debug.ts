@@ -2,12 +2,13 @@
 // in-process, the real world), opens each log in a debug session as `ftvm debug --eval`
 // would, and times what a user waits for: the first replay to the end (which takes the
 // checkpoints), reverse-step at random positions, goto to random positions, and
-// last-change of one word. Prints the snapshot memory held against its budget.
+// last-change of single words. Prints the snapshot memory held against its budget, and
+// the machine's load average before and after (other work on the machine slows it).
 //
 //   FTVM_BENCH_DEBUG   comma-separated workloads (default: all): count, pulse, sieve1g
 //   FTVM_BENCH_SAMPLES reverse-steps and gotos timed per workload (default 40)
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { loadavg, tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { decodeDebugLog } from "../../src/debug/log.js";
@@ -23,8 +24,8 @@ interface Workload {
   name: string;
   what: string;
   program: () => string;
-  /** A word to ask last-change about: [expression, what it is]. */
-  word: [string, string];
+  /** Words to ask last-change about, from the end: [expression, what it is]. */
+  words: [string, string][];
 }
 
 /** A program of programs/ with .const lines replaced (its .include falls back to programs/lib). */
@@ -41,18 +42,22 @@ function variant(program: string, name: string, consts: Record<string, number>):
 }
 
 const WORKLOADS: Workload[] = [
-  { name: "count", what: "programs/count.s: 100000 lines of output, no events", program: () => "programs/count.s", word: ["number", "the leading digit's word (changes 5 times)"] },
+  { name: "count", what: "programs/count.s: 100000 lines of output, no events", program: () => "programs/count.s", words: [["number", "the leading digit's word (changes 5 times)"]] },
   {
     name: "pulse",
     what: "programs/pulse.s with 4000 lines: timer interrupts every 5 ms, WFI between",
     program: () => variant("programs/pulse.s", "pulse", { LINES: 4000 }),
-    word: ["ticks", "the tick counter the handler writes"],
+    words: [["ticks", "the tick counter the handler writes"]],
   },
   {
     name: "sieve1g",
     what: "programs/sieve.s with K = 100: over a billion instructions, 800 KB of flags rewritten each pass",
     program: () => variant("programs/sieve.s", "sieve", { K: 100 }),
-    word: ["msg_below", "a message word never written, on a page written every pass"],
+    words: [
+      ["msg_below", "a message word never written, on a page written every pass"],
+      ["flags", "stored every pass, but with the values it got in the first pass"],
+      ["flags+400000", "cleared and set again in every pass"],
+    ],
   },
 ];
 
@@ -100,9 +105,13 @@ async function bench(w: Workload): Promise<void> {
     if (!r.ok) throw new Error(`goto ${p}: ${r.text.join(" ")}`);
     gs.push(ms);
   }
-  await s.tl.goto(end);
-  const [lcMs, lc] = await time(() => s.execute(`last-change ${w.word[0]}`));
-  if (!lc.ok) throw new Error(`last-change: ${lc.text.join(" ")}`);
+  const lcs: string[] = [];
+  for (const [word, what] of w.words) {
+    await s.tl.goto(end);
+    const [lcMs, lc] = await time(() => s.execute(`last-change ${word}`));
+    if (!lc.ok) throw new Error(`last-change ${word}: ${lc.text.join(" ")}`);
+    lcs.push(`  last-change ${word} from the end (${what}): ${lcMs.toFixed(0)} ms → ${lc.text[0].slice(0, 110)}`);
+  }
   const st = s.tl.store;
   const r = stats(rs);
   const g = stats(gs);
@@ -112,13 +121,16 @@ async function bench(w: Workload): Promise<void> {
   console.log(`  first replay to the end: ${firstMs.toFixed(0)} ms (${(end / 1e3 / firstMs).toFixed(0)} MIPS), taking ${st.checkpoints.length + st.removed} checkpoints (every ${st.intervalIcount} instructions until the budget thins them)`);
   console.log(`  reverse-step (${SAMPLES} random positions): median ${r.median.toFixed(2)} ms, p90 ${r.p90.toFixed(2)} ms, max ${r.max.toFixed(2)} ms`);
   console.log(`  goto (${SAMPLES} random positions):         median ${g.median.toFixed(2)} ms, p90 ${g.p90.toFixed(2)} ms, max ${g.max.toFixed(2)} ms`);
-  console.log(`  last-change ${w.word[0]} from the end (${w.word[1]}): ${lcMs.toFixed(0)} ms → ${lc.text[0].slice(0, 110)}`);
+  for (const line of lcs) console.log(line);
   console.log(`  snapshots: ${st.checkpoints.length} kept, ${st.removed} thinned; ${mib(st.bytes)} MiB held, peak ${mib(st.peakBytes)} MiB, budget ${mib(st.bytesMax)} MiB`);
 }
 
 const chosen = (process.env.FTVM_BENCH_DEBUG ?? WORKLOADS.map((w) => w.name).join(",")).split(",");
+const load = () => loadavg().map((x) => x.toFixed(2)).join(", ");
 try {
+  console.log(`load average before: ${load()}`);
   for (const w of WORKLOADS.filter((x) => chosen.includes(x.name))) await bench(w);
+  console.log(`\nload average after: ${load()}`);
 } finally {
   rmSync(dir, { recursive: true, force: true });
 }
