@@ -20,15 +20,14 @@
 // takes output of an older epoch than one it has seen, nor output that diverges, and the
 // clients' history is linearizable. Everything random comes from the seed; the
 // fingerprint hashes the event trace, so a seed replays exactly.
-import { type NodeIo, carryOut } from "../ft/driver.js";
+import type { NodeIo } from "../ft/driver.js";
 import { fileURLToPath } from "node:url";
 import type { ArbiterState, TasRequest } from "../arbiter/core.js";
 import { initialState, testAndSet } from "../arbiter/core.js";
 import { assembleFile } from "../asm/assembler.js";
-import { EXIT_DELAY_MS } from "../ft/shell-timing.js";
 import { answerHello, firstEpochRequest, helloMsg, onFirstEpochAnswer, resumeAnswerProblem } from "../ft/handshake.js";
 import { nicReport, toOutChunks } from "../ft/netgate.js";
-import type { Action, Msg, RunResult } from "../ft/node.js";
+import type { Action, Msg } from "../ft/node.js";
 import { FtNode, ProtocolError } from "../ft/node.js";
 import { parsePeerMsg } from "../ft/protocol.js";
 import { NetQueue } from "../net/queue.js";
@@ -39,8 +38,8 @@ import { type NetFacts, checkNetRun } from "./netchecks.js";
 import { type ClientConn, SimClient } from "./netclients.js";
 import { type NetPlan, describeNetPlan, makeNetPlan } from "./netplan.js";
 import { Net } from "./net.js";
-import { Prng, hashString } from "./prng.js";
-import { EventQueue } from "./queue.js";
+import { Prng } from "./prng.js";
+import { HostShell, ShellHost } from "./host-shell.js";
 
 /**
  * Deliberately broken switches, each to be caught by the checks within a few seeds:
@@ -61,8 +60,6 @@ const SWITCH_RECONNECT_MS = 100;
 const ANNOUNCE_RETRY_MS = 500;
 /** The guest's memory (redis.s keeps 4 MiB of input buffers and a heap above its image). */
 const REDIS_MEM_BYTES = 8 * 1024 * 1024;
-/** Trace lines kept with verbose (the fingerprint covers all of them either way). */
-const TRACE_LINES_MAX = 200_000;
 
 export interface NetSimOptions {
   verbose?: boolean;
@@ -190,20 +187,10 @@ class SwChan {
   ) {}
 }
 
-class NetHost {
+class NetHost extends ShellHost {
   readonly node: FtNode;
+  readonly usPerInstr: number;
   readonly queue = new NetQueue();
-  up = true;
-  stopping = false;
-  started = false;
-  busyUntil = 0;
-  inStep = false;
-  stepStartMs = 0;
-  stepStartIcount = 0;
-  stepPending = false;
-  runAt: number | undefined;
-  runToken = 0;
-  lastRole = "idle";
   /** A joined backup: the icount it was cloned at. */
   clonedAt: number | undefined;
   peer: PeerChan | undefined;
@@ -219,7 +206,9 @@ class NetHost {
     rng: Prng,
     hostNumber: number,
   ) {
+    super(id, sim);
     const p = sim.plan;
+    this.usPerInstr = p.usPerInstr[id];
     this.node = new FtNode({
       id,
       heartbeatMs: p.heartbeatMs,
@@ -227,11 +216,6 @@ class NetHost {
       sliceIcount: p.sliceIcount,
       world: { hostId: hostNumber, nowUs: () => this.clockMs() * 1000, random32: () => rng.next(), net: this.queue },
     });
-  }
-
-  clockMs(): number {
-    if (!this.inStep) return this.sim.now;
-    return this.stepStartMs + ((this.node.machine.icount - this.stepStartIcount) * this.sim.plan.usPerInstr[this.id]) / 1000;
   }
 }
 
@@ -241,11 +225,8 @@ interface SwClient {
   conn: ClientConn;
 }
 
-export class NetSimulation {
-  now = 0;
-  readonly queue = new EventQueue();
+export class NetSimulation extends HostShell<NetHost> {
   readonly net: Net;
-  readonly trace: string[] = [];
   readonly hosts: Partial<Record<HostId, NetHost>> & { P: NetHost; B: NetHost };
   readonly clients: SimClient[];
   arbiter: ArbiterState = initialState(CLUSTER);
@@ -255,9 +236,6 @@ export class NetSimulation {
   private readonly byConn = new Map<number, SwClient>();
   private pumpScheduled = false;
   private chans = 0;
-  private fp = 0x811c9dc5;
-  private fp2 = 0x12345678;
-  private events = 0;
   private endReason: NetSimStats["endReason"] = "cap";
   private readonly rng: Prng;
   private readonly worldRng: Prng;
@@ -272,6 +250,7 @@ export class NetSimulation {
     root: Prng,
     readonly opts: NetSimOptions,
   ) {
+    super(plan, opts.verbose === true, false);
     this.rng = root.fork("shell");
     this.worldRng = root;
     this.net = new Net(plan.links, root.fork("net"));
@@ -285,23 +264,6 @@ export class NetSimulation {
     };
     const m = opts.mutation;
     this.sw = m === "switch-no-redelivery" ? new NoRedeliverySwitch(io) : m === "switch-no-dedup" ? new NoDedupSwitch(io) : m === "switch-unfenced" ? new UnfencedSwitch(io) : new Switch(io);
-  }
-
-  // ---- tracing -------------------------------------------------------------------------
-
-  private log(text: string): void {
-    const line = `${this.now.toFixed(3).padStart(10)} ${text}`;
-    this.fp = hashString(line, this.fp);
-    this.fp2 = hashString(line, this.fp2 ^ 0x9e3779b9);
-    if (this.opts.verbose && this.trace.length < TRACE_LINES_MAX) this.trace.push(line);
-  }
-
-  fingerprint(): string {
-    return (this.fp >>> 0).toString(16).padStart(8, "0") + (this.fp2 >>> 0).toString(16).padStart(8, "0");
-  }
-
-  private at(t: number, label: string, fire: () => void): void {
-    this.queue.push(t, label, fire);
   }
 
   // ---- the run -------------------------------------------------------------------------
@@ -338,18 +300,7 @@ export class NetSimulation {
         written(t + WRITTEN_INTERVAL_MS);
       });
     written(WRITTEN_INTERVAL_MS);
-    for (;;) {
-      const e = this.queue.pop();
-      if (!e) break;
-      if (e.at > p.capMs) break;
-      this.now = e.at;
-      this.events++;
-      e.fire();
-      if (this.clients.every((c) => c.done)) {
-        this.endReason = "clients-done";
-        break;
-      }
-    }
+    if (this.runEvents(() => p.capMs, () => this.clients.every((c) => c.done)) === "done") this.endReason = "clients-done";
     this.log(`end (${this.endReason})`);
   }
 
@@ -386,35 +337,23 @@ export class NetSimulation {
     };
   }
 
-  // ---- calling the node (as ./sim.ts) --------------------------------------------------
+  // ---- calling the node (./host-shell.ts's call) -----------------------------------------
 
-  private call(h: NetHost, what: string, fn: () => Action[]): void {
-    let actions: Action[];
-    try {
-      actions = fn();
-      h.node.invariants();
-    } catch (e) {
-      this.bug(h, what, e);
-      return;
-    }
-    this.roleChanged(h);
-    this.exec(h, actions);
-  }
-
-  private bug(h: NetHost, what: string, e: unknown): void {
+  protected bug(h: NetHost, what: string, e: unknown): void {
     const err = e as Error;
     this.violations.push(`host ${h.id} threw in ${what} at ${this.now.toFixed(3)} ms: ${err?.message ?? String(e)}`);
     this.log(`${h.id} EXCEPTION in ${what}: ${err?.message}`);
     this.crash(h, `exception in ${what}`, true);
   }
 
-  private roleChanged(h: NetHost): void {
+  protected roleChanged(h: NetHost): boolean {
     const role = h.node.role;
-    if (role === h.lastRole) return;
+    if (role === h.lastRole) return false;
     this.log(`${h.id} role ${h.lastRole} -> ${role} (epoch ${h.node.epoch})`);
     if (h.lastRole === "joining" && role === "backup") this.restored(h);
     h.lastRole = role;
     if (role === "alone") this.maybeClone(h);
+    return false;
   }
 
   // ---- a backup joins a host running alone (FtHost.runBackup with --join) ----------------
@@ -474,23 +413,8 @@ export class NetSimulation {
     this.at(this.now + after, `crash ${src.id}`, () => this.crash(src, `crash planned ${after.toFixed(3)} ms after pairing with C`, true));
   }
 
-  /** Runs an input for the host now, or when its current slice ends. */
-  private input(h: NetHost, label: string, fn: () => void): void {
-    if (!h.up) return;
-    if (this.now < h.busyUntil) {
-      this.at(h.busyUntil, label, () => this.input(h, label, fn));
-      return;
-    }
-    fn();
-    this.poke(h);
-  }
-
-  private exec(h: NetHost, actions: Action[]): void {
-    carryOut(actions, this.io(h));
-  }
-
   /** The network simulation's side of the one driver (src/ft/driver.ts) for host h. */
-  private io(h: NetHost): NodeIo {
+  protected io(h: NetHost): NodeIo {
     // A batch that ends early (the host went down, halted or crashed) sends no link marks.
     let ended = false;
     return {
@@ -537,83 +461,9 @@ export class NetSimulation {
     };
   }
 
-  // ---- the run loop --------------------------------------------------------------------
-
-  private scheduleRun(h: NetHost, at: number): void {
-    if (!h.up || h.stopping || h.stepPending) return;
-    if (h.runAt !== undefined && h.runAt <= at) return;
-    h.runAt = at;
-    const token = ++h.runToken;
-    this.at(at, `run ${h.id}`, () => {
-      if (token !== h.runToken) return;
-      h.runAt = undefined;
-      this.step(h);
-    });
-  }
-
-  private poke(h: NetHost): void {
-    if (!h.started) return;
-    this.scheduleRun(h, Math.max(this.now, h.busyUntil));
-  }
-
-  private step(h: NetHost): void {
-    if (!h.up || h.stopping) return;
-    if (this.now < h.busyUntil) return this.scheduleRun(h, h.busyUntil);
-    const m = h.node.machine;
-    const before = m.icount;
-    const roleBefore = h.node.role;
-    h.inStep = true;
-    h.stepStartMs = this.now;
-    h.stepStartIcount = before;
-    let r: RunResult;
-    try {
-      r = h.node.run(this.now);
-      h.node.invariants();
-    } catch (e) {
-      h.inStep = false;
-      this.bug(h, "run", e);
-      return;
-    }
-    h.inStep = false;
-    const executed = m.icount - before;
-    const end = this.now + this.plan.stepOverheadMs + (executed * this.plan.usPerInstr[h.id]) / 1000;
-    h.busyUntil = end;
-    if (executed > 0 || r.actions.length > 0) this.log(`${h.id} run ${roleBefore}: icount ${before} -> ${m.icount}${r.idle ? " idle" : ""}, ${r.actions.length} actions`);
-    this.roleChanged(h);
-    h.stepPending = true;
-    this.at(end, `step done ${h.id}`, () => {
-      h.stepPending = false;
-      if (!h.up) return; // crashed inside the slice: its actions never happen
-      this.exec(h, r.actions);
-      if (!h.up || h.stopping) return;
-      if (h.node.role === "finished" || h.node.role === "halted") return this.stop(h, h.node.role);
-      if (!r.idle) this.scheduleRun(h, this.now);
-      else this.scheduleRun(h, r.wakeAtMs === undefined ? this.now + 1000 : Math.max(this.now, r.wakeAtMs));
-    });
-  }
-
-  private startTicks(h: NetHost): void {
-    const tick = (t: number): void => {
-      this.at(t, `tick ${h.id}`, () => {
-        if (!h.up || h.stopping) return;
-        tick(t + this.plan.heartbeatMs);
-        this.input(h, `tick ${h.id}`, () => this.call(h, "tick", () => h.node.tick(this.now)));
-      });
-    };
-    tick(this.now + this.plan.heartbeatMs);
-  }
-
-  private stop(h: NetHost, why: string): void {
-    if (h.stopping || !h.up) return;
-    h.stopping = true;
-    this.log(`${h.id} stops (${why})`);
-    this.at(this.now + EXIT_DELAY_MS, `exit ${h.id}`, () => {
-      if (!h.up) return;
-      this.log(`${h.id} exits`);
-      this.closePeer(h);
-      this.closeSwitchChan(h, true);
-      h.up = false;
-    });
+  protected exited(h: NetHost): void {
+    this.closePeer(h);
+    this.closeSwitchChan(h, true);
   }
 
   private crash(h: NetHost, why: string, closeOnCrash: boolean): void {
