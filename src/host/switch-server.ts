@@ -251,7 +251,7 @@ export class SwitchServer {
     }
     switch (m.t) {
       case "live": {
-        if (typeof m.host !== "string" || !Number.isSafeInteger(m.epoch) || !Array.isArray(m.nic)) return ch.send({ t: "live-refused", reason: "live needs host, epoch and nic" });
+        if (typeof m.host !== "string" || !Number.isSafeInteger(m.epoch) || !Array.isArray(m.nic) || !Array.isArray(m.durable)) return ch.send({ t: "live-refused", reason: "live needs host, epoch, nic and durable" });
         const host = m.host;
         const epoch = m.epoch as number;
         this.hostOf.set(ch, host);
@@ -261,7 +261,7 @@ export class SwitchServer {
           return ch.send({ t: "live-refused", reason: why });
         }
         const wasPrimary = this.sw.primary;
-        const r = this.sw.live(host, epoch, m.nic as NicReport[]);
+        const r = this.sw.live(host, epoch, m.nic as NicReport[], m.durable as InputMark[]);
         if (!r.ok) {
           this.o.log(`switch: refused ${host} as primary of epoch ${epoch}: ${r.reason}`);
           return ch.send({ t: "live-refused", reason: r.reason });

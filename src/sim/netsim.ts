@@ -26,7 +26,7 @@ import type { ArbiterState, TasRequest } from "../arbiter/core.js";
 import { initialState, testAndSet } from "../arbiter/core.js";
 import { assembleFile } from "../asm/assembler.js";
 import { answerHello, firstEpochRequest, helloMsg, onFirstEpochAnswer, resumeAnswerProblem } from "../ft/handshake.js";
-import { nicReport, toOutChunks } from "../ft/netgate.js";
+import { durableLsn, nicReport, toOutChunks } from "../ft/netgate.js";
 import type { Action, Msg } from "../ft/node.js";
 import { FtNode, ProtocolError } from "../ft/node.js";
 import { parsePeerMsg } from "../ft/protocol.js";
@@ -128,9 +128,9 @@ export function simulateNet(seed: number, opts: NetSimOptions = {}): NetSimResul
 // ---- the broken switches ---------------------------------------------------------------
 
 class NoRedeliverySwitch extends Switch {
-  override live(host: string, epoch: number, nic: readonly NicReport[]) {
+  override live(host: string, epoch: number, nic: readonly NicReport[], durable: readonly InputMark[]) {
     // Claims the guest got everything the client sent: the switch resumes from there.
-    return super.live(host, epoch, nic.map(([c, g, s]) => [c, g, s, Number.MAX_SAFE_INTEGER] as NicReport));
+    return super.live(host, epoch, nic.map(([c, g, s]) => [c, g, s, Number.MAX_SAFE_INTEGER] as NicReport), durable);
   }
 }
 
@@ -656,18 +656,16 @@ export class NetSimulation extends HostShell<NetHost> {
       const fresh = h.fresh;
       if (fresh) {
         h.queue.reset();
-        node.net.startFrom(node.bus.nic);
         h.fresh = false;
       }
       this.log(`${h.id} announces itself live in epoch ${node.epoch}`);
-      this.sendSwitch(h, { t: "live", host: h.id, epoch: node.epoch, nic: nicReport(node.bus.nic) });
+      this.sendSwitch(h, { t: "live", host: h.id, epoch: node.epoch, nic: nicReport(node.bus.nic), durable: node.net.announceMarks() });
       h.announced = node.epoch;
       // On a new channel, output the switch may not have goes again (as SwitchLink.sync).
       const kept = node.net.keptChunks();
       if (fresh && kept.length > 0) this.sendSwitch(h, { t: "net-out", epoch: node.epoch, chunks: toOutChunks(kept) });
     }
-    const lsn = node.role === "alone" || !node.plog ? Number.MAX_SAFE_INTEGER : node.plog.ackedLsn;
-    const marks = node.net.durableThrough(lsn);
+    const marks = node.net.durableThrough(durableLsn(node.role, node.plog?.ackedLsn));
     if (marks.length > 0) this.sendSwitch(h, { t: "net-ack", epoch: node.epoch, marks });
   }
 
@@ -736,7 +734,7 @@ export class NetSimulation extends HostShell<NetHost> {
         // The switch asks the arbiter first: only the holder of the current epoch is taken.
         const a = this.arbiter;
         const why = a.holder !== host ? `the arbiter's epoch ${a.epoch} is held by ${a.holder}` : a.epoch < epoch ? `the arbiter is at epoch ${a.epoch}` : undefined;
-        const r = why ? { ok: false as const, reason: why } : this.sw.live(host, epoch, m.nic as NicReport[]);
+        const r = why ? { ok: false as const, reason: why } : this.sw.live(host, epoch, m.nic as NicReport[], m.durable as InputMark[]);
         if (!r.ok) {
           this.log(`switch: refused ${host} as primary of epoch ${epoch}: ${r.reason}`);
           this.toHost(ch, { t: "live-refused", reason: r.reason });
