@@ -9,9 +9,9 @@ import type { Nic } from "../src/devices/nic.js";
 import { CONN } from "../src/devices/nic.js";
 import { NetGate } from "../src/ft/netgate.js";
 import type { FtNode } from "../src/ft/node.js";
-import { SwitchLink } from "../src/host/switch-link.js";
+import { SWITCH_SERVICE, SwitchLink } from "../src/host/switch-link.js";
 import { SwitchServer } from "../src/host/switch-server.js";
-import { setLogger } from "../src/transport/channel.js";
+import { connect, setLogger } from "../src/transport/channel.js";
 
 setLogger(() => undefined);
 
@@ -69,5 +69,38 @@ describe("SwitchLink against SwitchServer", () => {
     node.plog.ackedLsn = 2;
     link.sync();
     await until("the switch to forget the acknowledged input", () => srv.sw.retainedBytes(0) === 0);
+  });
+
+  it("the primary announcing itself on a new channel before the switch saw the old one close gets its input again", async () => {
+    const srv = await SwitchServer.start({ secret: "s", port: 0, cluster: "c1", log: () => undefined });
+    cleanup.push(() => srv.close());
+    const rx = (got: Record<string, unknown>[]) =>
+      got.flatMap((m) => (m.t === "in" ? (m.events as [number, number, Uint8Array?][]) : [])).filter((e) => e[0] === EV.NET_RX).reduce((n, e) => n + (e[2]?.length ?? 0), 0);
+    const a = await connect(srv.url, "s", SWITCH_SERVICE);
+    cleanup.push(() => a.close());
+    const gotA: Record<string, unknown>[] = [];
+    a.on("message", (m) => gotA.push(m));
+    a.send({ t: "live", host: "p", cluster: "c1", epoch: 1, nic: [], durable: [] });
+    await until("the switch to take p", () => srv.sw.primary === "p");
+    const { host, port } = srv.address();
+    const client: Socket = tcpConnect(port, host);
+    cleanup.push(() => client.destroy());
+    await new Promise<void>((r) => client.once("connect", () => r()));
+    client.write("hello");
+    await until("the input to reach p on its first channel", () => rx(gotA) === 5);
+    // p's side reset (its queue with "hello" is gone) and it announces itself on a new
+    // channel; the switch has not seen the first one close.
+    const b = await connect(srv.url, "s", SWITCH_SERVICE);
+    cleanup.push(() => b.close());
+    const gotB: Record<string, unknown>[] = [];
+    b.on("message", (m) => gotB.push(m));
+    b.send({ t: "live", host: "p", cluster: "c1", epoch: 1, nic: [[0, 1, CONN.OPEN, 0]], durable: [[0, 1, 1, 0, 0]] });
+    await until("the input to reach p again on its new channel", () => rx(gotB) === 5);
+    expect(srv.sw.stats.redeliveredBytes).toBe(5);
+    // The old channel closing late changes nothing: p stays the primary.
+    a.close();
+    client.write("!");
+    await until("new input to reach p on its new channel", () => rx(gotB) === 6);
+    expect(srv.sw.primary).toBe("p");
   });
 });

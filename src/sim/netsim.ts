@@ -717,8 +717,8 @@ export class NetSimulation extends HostShell<NetHost> {
     if (!ch.switchOpen) return;
     ch.switchOpen = false;
     this.swChans.delete(ch);
-    if (ch.announcedHost !== undefined) this.sw.hostGone(ch.announcedHost);
     if (this.primaryCh === ch) {
+      this.sw.hostGone(this.sw.primary ?? "");
       this.primaryCh = undefined;
       this.log(`switch: the primary's channel closed; holding input`);
     }
@@ -734,6 +734,8 @@ export class NetSimulation extends HostShell<NetHost> {
         // The switch asks the arbiter first: only the holder of the current epoch is taken.
         const a = this.arbiter;
         const why = a.holder !== host ? `the arbiter's epoch ${a.epoch} is held by ${a.holder}` : a.epoch < epoch ? `the arbiter is at epoch ${a.epoch}` : undefined;
+        // As the server: the primary on a new channel (the old one not seen closed) is a new primary.
+        if (!why && this.primaryCh && this.primaryCh !== ch && this.sw.primary === host) this.sw.hostGone(host);
         const r = why ? { ok: false as const, reason: why } : this.sw.live(host, epoch, m.nic as NicReport[], m.durable as InputMark[]);
         if (!r.ok) {
           this.log(`switch: refused ${host} as primary of epoch ${epoch}: ${r.reason}`);
