@@ -107,7 +107,7 @@ export class SwitchServer {
       });
     });
     try {
-      srv.hostServer = await listen({ host: o.hostsHost, port: o.hostsPort ?? 0, secret: o.secret, service: SWITCH_SERVICE, onChannel: (ch) => srv.attach(ch) });
+      srv.hostServer = await listen({ host: o.hostsHost, port: o.hostsPort ?? 0, secret: o.secret, service: SWITCH_SERVICE, log: o.log, onChannel: (ch) => srv.attach(ch) });
     } catch (e) {
       tcp.close();
       throw e;
