@@ -3,24 +3,15 @@
 import { afterEach, describe, expect, it } from "vitest";
 import type { Channel, ChannelFaults, Msg, Server } from "../src/transport/channel.js";
 import { connect, listen } from "../src/transport/channel.js";
+import { until } from "./helpers.js";
 
 const SECRET = "s";
 const SERVICE = "options-test";
-/** Generous: the machine is shared and busy. */
-const WAIT_MS_MAX = 20_000;
 
 const open: { close(): unknown }[] = [];
 afterEach(async () => {
   for (const o of open.splice(0).reverse()) await o.close();
 });
-
-async function until(what: string, ok: () => boolean): Promise<void> {
-  const deadline = Date.now() + WAIT_MS_MAX;
-  while (!ok()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 5));
-  }
-}
 
 async function server(lines: string[], faults?: ChannelFaults): Promise<{ srv: Server; accepted: Channel[] }> {
   const accepted: Channel[] = [];

@@ -12,19 +12,9 @@ import type { FtNode } from "../src/ft/node.js";
 import { SWITCH_SERVICE, SwitchLink } from "../src/host/switch-link.js";
 import { SwitchServer } from "../src/host/switch-server.js";
 import { connect, setLogger } from "../src/transport/channel.js";
+import { until } from "./helpers.js";
 
 setLogger(() => undefined);
-
-/** Generous: the machine is shared and busy. */
-const WAIT_MS_MAX = 20_000;
-
-async function until(what: string, ok: () => boolean): Promise<void> {
-  const deadline = Date.now() + WAIT_MS_MAX;
-  while (!ok()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 5));
-  }
-}
 
 const cleanup: (() => unknown)[] = [];
 afterEach(async () => {
