@@ -11,6 +11,7 @@
 // NodeIo and the few hooks below.
 import type { NodeIo } from "../ft/driver.js";
 import { carryOut } from "../ft/driver.js";
+import { type HelloVerdict, answerHello, helloMsg } from "../ft/handshake.js";
 import type { Action, FtNode, RunResult } from "../ft/node.js";
 import { ProtocolError } from "../ft/node.js";
 import { EXIT_DELAY_MS } from "../ft/shell-timing.js";
@@ -165,6 +166,20 @@ export abstract class HostShell<H extends ShellHost> {
     carryOut(actions, this.io(h));
   }
 
+  /**
+   * A joining or resuming backup's hello reaches host `src`'s shell (FtHost.listenForPeers):
+   * the node's verdict, through the same handshake code as the real host; undefined when
+   * the node threw (a bug: reported, and the host dies).
+   */
+  protected hearHello(src: H, from: string, cluster: string, resumeLsn: number | undefined, what: string): HelloVerdict | undefined {
+    try {
+      return answerHello(src.node, helloMsg(from, cluster, resumeLsn), { cluster, exiting: src.stopping }, this.now);
+    } catch (e) {
+      this.bug(src, what, e);
+      return undefined;
+    }
+  }
+
   /** Runs an input for the host now, or when its current slice ends (inputs wait for a running slice). */
   protected input(h: H, label: string, fn: () => void): void {
     if (!h.up) return;
@@ -266,4 +281,9 @@ export abstract class HostShell<H extends ShellHost> {
       h.up = false;
     });
   }
+}
+
+/** Why a hello's verdict is not the one the shell waited for. */
+export function notAccepted(v: HelloVerdict): string {
+  return v.kind === "refuse" ? v.reason : `unexpected verdict ${v.kind}`;
 }

@@ -25,7 +25,7 @@ import { fileURLToPath } from "node:url";
 import type { ArbiterState, TasRequest } from "../arbiter/core.js";
 import { initialState, testAndSet } from "../arbiter/core.js";
 import { assembleFile } from "../asm/assembler.js";
-import { answerHello, firstEpochRequest, helloMsg, onFirstEpochAnswer, resumeAnswerProblem } from "../ft/handshake.js";
+import { firstEpochRequest, onFirstEpochAnswer, resumeAnswerProblem } from "../ft/handshake.js";
 import { durableLsn, nicReport, toOutChunks } from "../ft/netgate.js";
 import type { Action, Msg } from "../ft/node.js";
 import { FtNode, ProtocolError } from "../ft/node.js";
@@ -39,7 +39,7 @@ import { type ClientConn, SimClient } from "./netclients.js";
 import { type NetPlan, describeNetPlan, makeNetPlan } from "./netplan.js";
 import { Net } from "./net.js";
 import { Prng } from "./prng.js";
-import { HostShell, ShellHost } from "./host-shell.js";
+import { HostShell, ShellHost, notAccepted } from "./host-shell.js";
 
 /**
  * Deliberately broken switches, each to be caught by the checks within a few seeds:
@@ -376,15 +376,10 @@ export class NetSimulation extends HostShell<NetHost> {
       this.at(t, `hello C>${src.id}`, () =>
         this.input(src, `hello C>${src.id}`, () => {
           if (!ch.open.has(h)) return;
-          let v;
-          try {
-            v = answerHello(src.node, helloMsg("C", CLUSTER), { cluster: CLUSTER, exiting: src.stopping }, this.now);
-          } catch (e) {
-            this.bug(src, "acceptJoin", e);
-            return;
-          }
+          const v = this.hearHello(src, "C", CLUSTER, undefined, "acceptJoin");
+          if (!v) return;
           if (v.kind !== "join") {
-            this.log(`${src.id} refuses C: ${v.kind === "refuse" ? v.reason : v.kind}`);
+            this.log(`${src.id} refuses C: ${notAccepted(v)}`);
             ch.open.delete(h);
             return this.stop(h, "refused");
           }
@@ -552,15 +547,10 @@ export class NetSimulation extends HostShell<NetHost> {
         return;
       }
       this.input(src, `resume hello ${h.id}>${src.id}`, () => {
-        let v;
-        try {
-          v = answerHello(src.node, helloMsg(h.id, CLUSTER, lsn), { cluster: CLUSTER, exiting: src.stopping }, this.now);
-        } catch (e) {
-          this.bug(src, "acceptResume", e);
-          return;
-        }
+        const v = this.hearHello(src, h.id, CLUSTER, lsn, "acceptResume");
+        if (!v) return;
         if (v.kind !== "resume") {
-          const reason = v.kind === "refuse" ? v.reason : `unexpected verdict ${v.kind}`;
+          const reason = notAccepted(v);
           this.log(`${src.id} refuses ${h.id}'s resume: ${reason}`);
           for (const t2 of this.net.link(src.id, h.id).arrivals(this.now, true).slice(0, 1))
             this.at(t2, `resume refused ${src.id}>${h.id}`, () =>

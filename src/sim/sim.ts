@@ -51,7 +51,7 @@ import { FtNode, ProtocolError } from "../ft/node.js";
 import { type CloneMsg, parsePeerMsg } from "../ft/protocol.js";
 import { PRIMARY_CONNECT_ATTEMPTS_MAX, PRIMARY_CONNECT_RETRY_MS, SINK_RECONNECT_MS } from "../ft/shell-timing.js";
 import type { NodeIo } from "../ft/driver.js";
-import { type HelloVerdict, answerHello, firstEpochRequest, helloMsg, onFirstEpochAnswer, resumeAnswerProblem, shellHalt } from "../ft/handshake.js";
+import { firstEpochRequest, onFirstEpochAnswer, resumeAnswerProblem, shellHalt } from "../ft/handshake.js";
 import { LAG_THRESHOLD_MS_DEFAULT } from "../ft/throttle.js";
 import type { OutputChunk, SinkVerdict } from "../ft/sink.js";
 import { SinkState } from "../ft/sink.js";
@@ -71,7 +71,7 @@ import type { CrashTrigger, HostId, Plan, PlanOverrides, SpawnPlan } from "./pla
 import { HOSTS, STRANGER_ID, describePlan, makePlan } from "./plan.js";
 import { otherCluster } from "../arbiter/core.js";
 import { Prng } from "./prng.js";
-import { HostShell, ShellHost, type Slice } from "./host-shell.js";
+import { HostShell, ShellHost, type Slice, notAccepted } from "./host-shell.js";
 
 /**
  * Deliberately broken variants, to prove that the checks catch what they claim to:
@@ -1174,15 +1174,10 @@ export class Simulation extends HostShell<Host> {
     }
     this.input(src, `resume hello ${h.id}>${src.id}`, () => {
       if (ch.closeSeen.has(src)) return; // the backup gave up and its close came first
-      let v: HelloVerdict;
-      try {
-        v = answerHello(src.node, helloMsg(h.id, RUN_CLUSTER, lsn), { cluster: RUN_CLUSTER, exiting: src.stopping }, this.now);
-      } catch (e) {
-        this.bug(src, "acceptResume", e);
-        return;
-      }
+      const v = this.hearHello(src, h.id, RUN_CLUSTER, lsn, "acceptResume");
+      if (!v) return;
       if (v.kind !== "resume") {
-        const reason = v.kind === "refuse" ? v.reason : `unexpected verdict ${v.kind}`;
+        const reason = notAccepted(v);
         this.log(`${src.id} refuses ${h.id}'s resume: ${reason}`);
         this.notifyClose(src, ch, reason, this.now, true);
         return;
@@ -1275,15 +1270,10 @@ export class Simulation extends HostShell<Host> {
   /** FtHost.listenForPeers: the primary's shell asks its node to accept the join; on yes, the channel is this host's log channel. */
   private hello(src: Host, h: Host, ch: Chan): void {
     if (!ch.open.has(h)) return; // the joiner is gone already (its connection closed)
-    let v: HelloVerdict;
-    try {
-      v = answerHello(src.node, helloMsg(h.id, RUN_CLUSTER), { cluster: RUN_CLUSTER, exiting: src.stopping }, this.now);
-    } catch (e) {
-      this.bug(src, "acceptJoin", e);
-      return;
-    }
+    const v = this.hearHello(src, h.id, RUN_CLUSTER, undefined, "acceptJoin");
+    if (!v) return;
     if (v.kind !== "join") {
-      const reason = v.kind === "refuse" ? v.reason : `unexpected verdict ${v.kind}`;
+      const reason = notAccepted(v);
       this.log(`${src.id} refuses ${h.id}: ${reason}`);
       this.notifyClose(src, ch, reason, this.now);
       return;
