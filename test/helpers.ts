@@ -77,3 +77,12 @@ export async function startTestArbiter(secret: string, cluster = "test-cluster")
     },
   };
 }
+
+/** Awaits a condition, polling; past `ms` (generous: the machine is shared and busy) it fails naming what it waited for. */
+export async function until(what: string, ok: () => boolean, ms = 20_000): Promise<void> {
+  const deadline = Date.now() + ms;
+  while (!ok()) {
+    if (Date.now() > deadline) throw new Error(`timed out after ${ms} ms waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 5));
+  }
+}

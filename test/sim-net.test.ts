@@ -55,15 +55,17 @@ describe("network seeds", () => {
     }
   }, 60_000);
 
-  // A known bug, not fixed here (docs/sim-net.md, "Open"): a paired primary whose switch
-  // channel resets is taken back by the switch as a new primary, which trims the input its
-  // NIC holds as durable though the backup may not have it; the backup then goes live
-  // without it and a request is never answered. This test fails while the bug is there
-  // (it.fails); when it is fixed, make it an ordinary test.
-  it.fails("known bug: seed 2462 (a paired primary's switch channel resets, then it fails over) loses input", () => {
-    const r = simulateNet(2462);
+  // Bug 3 (docs/sim-net.md): a paired primary whose switch channel reset was taken back by
+  // the switch as a new primary, which trimmed the input its NIC held as durable though the
+  // backup did not have it all; the backup then went live without it and a request was
+  // never answered. The announcement now carries the node's durable input marks.
+  it("seed 2462 (a paired primary's switch channel resets, then the pair splits) loses no input", () => {
+    const r = simulateNet(2462, { verbose: true });
     expect(r.plan).toContain("P's switch channel resets");
     expect(r.failures, r.replay).toEqual([]);
+    // B went live and the switch re-delivered to it from what its guest had: no resumption from "the nearest".
+    expect(r.trace.some((l) => /switch: forwarding to B/.test(l))).toBe(true);
+    expect(r.trace.some((l) => /resuming from the nearest/.test(l))).toBe(false);
   }, 60_000);
 
   const expected: Record<NetMutation, RegExp> = {

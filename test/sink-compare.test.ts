@@ -119,7 +119,7 @@ describe("virtual switch: comparison", () => {
     const sw = new Switch(x);
     const c = sw.open();
     if ("refused" in c) throw new Error(c.refused);
-    sw.live("A", 1, []);
+    sw.live("A", 1, [], []);
     sw.output(1, [[c.conn, c.gen, 0, te.encode("+OK\r\n"), 0]]);
     sw.output(2, [[c.conn, c.gen, 0, te.encode("+OK\r\n:1\r\n"), 0]]);
     expect(o.written).toBe("+OK\r\n:1\r\n");
@@ -138,7 +138,7 @@ describe("virtual switch: comparison", () => {
       const ch = await connect(srv.url, "s", SWITCH_SERVICE);
       const got: Record<string, unknown>[] = [];
       ch.on("message", (m) => got.push(m));
-      ch.send({ t: "live", host: "x", cluster: "c2", epoch: 1, nic: [] });
+      ch.send({ t: "live", host: "x", cluster: "c2", epoch: 1, nic: [], durable: [] });
       ch.send({ t: "net-out", cluster: "c2", epoch: 1, chunks: [] });
       for (let i = 0; i < 200 && got.filter((m) => m.t === "wrong-cluster").length < 2; i++) await new Promise((r) => setTimeout(r, 10));
       expect(got.filter((m) => m.t === "wrong-cluster").map((m) => m.reason)).toEqual([
@@ -162,7 +162,7 @@ describe("virtual switch: an arbiter of another cluster", () => {
     try {
       const ch = await connect(srv.url, "s", SWITCH_SERVICE);
       const got = new Promise<Record<string, unknown>>((r) => ch.on("message", (m) => r(m)));
-      ch.send({ t: "live", host: "p", cluster: "c1", epoch: 1, nic: [] });
+      ch.send({ t: "live", host: "p", cluster: "c1", epoch: 1, nic: [], durable: [] });
       expect(await got).toEqual({ t: "live-refused", reason: expect.stringMatching(/the arbiter at ws:\S+ belongs to cluster c9, this one to cluster c1/) });
       expect(srv.sw.primary).toBeUndefined();
       ch.close();

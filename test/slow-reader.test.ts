@@ -42,7 +42,7 @@ describe("virtual switch: a client that does not read", () => {
     const sw = new Switch(io());
     const a = open(sw);
     const b = open(sw);
-    sw.live("P", 1, []);
+    sw.live("P", 1, [], []);
     expect(show(sw.forward())).toEqual(["open 0", "open 1"]);
     sw.hold(a.conn, true);
     sw.data(a.conn, te.encode("GET x"));
@@ -58,7 +58,7 @@ describe("virtual switch: a client that does not read", () => {
     const sw = new Switch(o);
     const a = open(sw);
     const b = open(sw);
-    sw.live("P", 1, []);
+    sw.live("P", 1, [], []);
     sw.data(a.conn, te.encode("GET 1"));
     sw.forward();
     sw.hold(a.conn, true);
@@ -85,7 +85,7 @@ describe("virtual switch: a client that does not read", () => {
   it("a held connection the guest closes still gets the NET_CLOSE that frees its id", () => {
     const sw = new Switch(io());
     const a = open(sw);
-    sw.live("P", 1, []);
+    sw.live("P", 1, [], []);
     sw.forward();
     sw.hold(a.conn, true);
     sw.end(a.conn);

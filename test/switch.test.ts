@@ -55,7 +55,7 @@ describe("virtual switch: input", () => {
     expect([conn, gen]).toEqual([0, 1]);
     sw.data(conn, te.encode("PING\r\n"));
     expect(sw.forward()).toEqual([]); // no primary yet: held
-    expect(sw.live("A", 1, [])).toEqual({ ok: true, redelivered: 0 });
+    expect(sw.live("A", 1, [], [])).toEqual({ ok: true, redelivered: 0 });
     expect(show(sw.forward())).toEqual(["open 0", "rx 0 PING\r\n"]);
     expect(sw.forward()).toEqual([]); // nothing twice
     sw.data(conn, te.encode("abc"));
@@ -73,7 +73,7 @@ describe("virtual switch: input", () => {
     const a = opened(sw);
     const b = opened(sw);
     const c = opened(sw);
-    sw.live("A", 1, []);
+    sw.live("A", 1, [], []);
     sw.data(a.conn, te.encode("abcdef"));
     sw.data(b.conn, te.encode("xyz"));
     sw.end(b.conn);
@@ -84,26 +84,55 @@ describe("virtual switch: input", () => {
     sw.data(a.conn, te.encode("gh"));
     expect(sw.forward()).toEqual([]); // between primaries: held
     // The new primary's guest got "abcd" on 0, all of 1 but not its close, and never saw 2 open.
-    const r = sw.live("B", 2, [
-      [a.conn, a.gen, CONN.OPEN, 4],
-      [b.conn, b.gen, CONN.OPEN, 3],
-    ]);
+    // It went live: what its guest has is durable (it serves alone).
+    const r = sw.live(
+      "B",
+      2,
+      [
+        [a.conn, a.gen, CONN.OPEN, 4],
+        [b.conn, b.gen, CONN.OPEN, 3],
+      ],
+      [
+        [a.conn, a.gen, 1, 4, 0],
+        [b.conn, b.gen, 1, 3, 0],
+      ],
+    );
     expect(r).toEqual({ ok: true, redelivered: 2 + 0 + 4 });
     expect(show(sw.forward()).sort()).toEqual(["close 1", "open 2", "rx 0 efgh", "rx 2 late"]);
     expect(sw.stats.redeliveredBytes).toBe(6);
     // A report beyond what the switch holds is a logged inconsistency, never a crash.
     sw.hostGone("B");
-    expect(sw.live("C", 3, [[a.conn, a.gen, CONN.OPEN, 999]]).ok).toBe(true);
+    expect(sw.live("C", 3, [[a.conn, a.gen, CONN.OPEN, 999]], [[a.conn, a.gen, 1, 999, 0]]).ok).toBe(true);
     expect(io.logs.some((l) => /received 999 bytes/.test(l))).toBe(true);
+  });
+
+  it("a paired primary announcing itself again after a channel reset keeps what its backup lacks (sim --net --seed 2462)", () => {
+    const io = fakeIo();
+    const sw = new Switch(io);
+    const a = opened(sw);
+    sw.live("P", 1, [], []);
+    sw.data(a.conn, te.encode("0123456789"));
+    sw.forward();
+    // P's guest got all 10 bytes; its backup acknowledged the log through the first 6.
+    sw.ack("P", [[a.conn, a.gen, 1, 6, 0]]);
+    sw.hostGone("P");
+    // P's new channel: the switch takes it as a new primary; it forgets only the durable 6.
+    expect(sw.live("P", 1, [[a.conn, a.gen, CONN.OPEN, 10]], [[a.conn, a.gen, 1, 6, 0]]).ok).toBe(true);
+    expect(sw.retainedBytes(a.conn)).toBe(4);
+    // The backup wins the next epoch with the 6 bytes it has: it gets the other 4 again.
+    sw.hostGone("P");
+    expect(sw.live("B", 2, [[a.conn, a.gen, CONN.OPEN, 6]], [[a.conn, a.gen, 1, 6, 0]])).toEqual({ ok: true, redelivered: 4 });
+    expect(show(sw.forward())).toEqual(["rx 0 6789"]);
+    expect(io.logs.some((l) => /resuming from the nearest/.test(l))).toBe(false);
   });
 
   it("the same host announcing a later epoch (a backup paired) changes nothing it was forwarded", () => {
     const sw = new Switch(fakeIo());
     const a = opened(sw);
-    sw.live("A", 1, []);
+    sw.live("A", 1, [], []);
     sw.data(a.conn, te.encode("abc"));
     expect(show(sw.forward())).toEqual(["open 0", "rx 0 abc"]);
-    expect(sw.live("A", 2, [])).toEqual({ ok: true, redelivered: 0 });
+    expect(sw.live("A", 2, [], [])).toEqual({ ok: true, redelivered: 0 });
     expect(sw.forward()).toEqual([]);
     expect(sw.epoch).toBe(2);
   });
@@ -118,7 +147,7 @@ describe("virtual switch: input", () => {
     expect(io.destroyed.has(a.conn)).toBe(true);
     expect(io.logs.join("\n")).toMatch(/sent more than 2097152 bytes the primary has not made durable; disconnected/);
     expect(sw.stats.overflowDisconnects).toBe(1);
-    sw.live("A", 1, []);
+    sw.live("A", 1, [], []);
     const evs = sw.forward();
     expect(evs.filter((e) => e[0] === EV.NET_RX).reduce((n, e) => n + e[2]!.length, 0)).toBe(1000); // the in-flight window
     sw.ack("A", [[a.conn, a.gen, 1, 1000, 0]]);
@@ -133,12 +162,12 @@ describe("virtual switch: input", () => {
     const io = fakeIo();
     const sw = new Switch(io);
     const a = opened(sw);
-    sw.live("A", 1, []);
+    sw.live("A", 1, [], []);
     sw.serviceLost("no host is left");
     expect(io.destroyed.has(a.conn)).toBe(true);
     expect(sw.open()).toEqual({ refused: "no host is left" });
     expect(sw.forward()).toEqual([]);
-    expect(sw.live("B", 2, []).ok).toBe(false);
+    expect(sw.live("B", 2, [], []).ok).toBe(false);
   });
 });
 
@@ -147,7 +176,7 @@ describe("virtual switch: output", () => {
     const io = fakeIo();
     const sw = new Switch(io);
     const a = opened(sw);
-    sw.live("A", 1, []);
+    sw.live("A", 1, [], []);
     expect(sw.output(1, [[a.conn, a.gen, 0, te.encode("hello"), 0]])).toBe(true);
     expect(sw.output(2, [[a.conn, a.gen, 0, te.encode("hello"), 0]])).toBe(true);
     expect(sw.output(2, [[a.conn, a.gen, 3, te.encode("lo world"), 0]])).toBe(true);
@@ -166,11 +195,11 @@ describe("virtual switch: output", () => {
     const io = fakeIo();
     const sw = new Switch(io);
     const a = opened(sw);
-    sw.live("A", 1, []);
-    sw.live("B", 3, []);
+    sw.live("A", 1, [], []);
+    sw.live("B", 3, [], []);
     expect(sw.output(2, [[a.conn, a.gen, 0, te.encode("stale"), 0]])).toBe(false);
     expect(io.written.get(a.conn)).toBeUndefined();
-    expect(sw.live("A", 2, [])).toEqual({ ok: false, reason: "epoch 2 is older than the switch's epoch 3" });
+    expect(sw.live("A", 2, [], [])).toEqual({ ok: false, reason: "epoch 2 is older than the switch's epoch 3" });
     expect(sw.stats.staleRefused).toBe(2);
     expect(sw.primary).toBe("B");
   });
@@ -179,7 +208,7 @@ describe("virtual switch: output", () => {
     const io = fakeIo();
     const sw = new Switch(io);
     const a = opened(sw);
-    sw.live("A", 1, []);
+    sw.live("A", 1, [], []);
     sw.data(a.conn, te.encode("GET k\r\n"));
     expect(show(sw.forward())).toEqual(["open 0", "rx 0 GET k\r\n"]);
     sw.data(a.conn, te.encode("unread"));
@@ -204,10 +233,10 @@ describe("virtual switch: output", () => {
     const io = fakeIo();
     const sw = new Switch(io);
     const a = opened(sw);
-    sw.live("A", 1, []);
+    sw.live("A", 1, [], []);
     sw.end(a.conn);
     sw.forward();
-    sw.live("B", 2, [[a.conn, a.gen, CONN.FREE, 0]]);
+    sw.live("B", 2, [[a.conn, a.gen, CONN.FREE, 0]], [[a.conn, a.gen, 1, 0, 1]]);
     expect(sw.forward()).toEqual([]); // its close reached the guest already
     expect(sw.connsInUse).toBe(1);
     sw.output(2, [[a.conn, a.gen, 0, te.encode("bye"), 1]]);

@@ -13,6 +13,7 @@
 // durable, and the shell tells the switch (InputMark).
 import type { Event } from "../devices/events.js";
 import { EV } from "../devices/events.js";
+import { CONN } from "../devices/nic.js";
 import type { NetChunk, Nic } from "../devices/nic.js";
 import type { InputMark, NicReport, OutChunk, WrittenMark } from "../net/switch.js";
 
@@ -154,14 +155,38 @@ export class NetGate {
     return marks;
   }
 
-  /** A primary that went live: what its guest's NIC holds is the starting point of input tracking. */
+  /**
+   * Everything known durable, for an announcement to the switch: a switch that takes this
+   * host as a new primary keeps each connection's input above these marks (never above
+   * what the NIC received). A paired primary announcing itself again on a new channel must
+   * not claim more: its backup may not have the rest, and if the backup wins the next
+   * epoch the switch has to give it that input again (ftvm sim --net --seed 2462). Input
+   * that became durable since the last durableThrough() follows in the next marks.
+   */
+  announceMarks(): InputMark[] {
+    const marks: InputMark[] = [];
+    for (const [id, d] of this.durable) marks.push([id, d.gen, d.opened ? 1 : 0, d.received, d.closed ? 1 : 0]);
+    return marks;
+  }
+
+  /**
+   * The node went live (and only then: a new switch channel changes nothing here): what
+   * its guest's NIC holds is durable, since it serves alone, and input tracking starts there.
+   */
   startFrom(nic: Nic): void {
     this.logged = [];
     this.durable.clear();
     this.changed.clear();
-    for (let id = 0; id < nic.generations.length; id++)
-      if (nic.generations[id] > 0) this.durable.set(id, { gen: nic.generations[id], opened: true, received: nic.receivedBytes[id], closed: false });
+    for (let id = 0; id < nic.generations.length; id++) {
+      const state = nic.states[id];
+      if (nic.generations[id] > 0) this.durable.set(id, { gen: nic.generations[id], opened: true, received: nic.receivedBytes[id], closed: state === CONN.PEER_CLOSED || state === CONN.FREE });
+    }
   }
+}
+
+/** The log position through which a live node's input is durable: what its backup acknowledged, or all of it when alone. */
+export function durableLsn(role: string, ackedLsn: number | undefined): number {
+  return role === "alone" || ackedLsn === undefined ? Number.MAX_SAFE_INTEGER : ackedLsn;
 }
 
 /** A NIC's connections as a new primary reports them to the switch. */

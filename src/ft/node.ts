@@ -297,9 +297,12 @@ export class FtNode {
 
   /** The sink acknowledged the stream through `delivered`; `sinkEpoch` when it refused us as stale. */
   onSinkAck(delivered: number, sinkEpoch?: number): Action[] {
+    // A refusal from a sink at a newer epoch counts a newer primary's output, not this
+    // node's: taking it as this node's would claim more than it ever released
+    // (`ftvm sim --seed 5082`: the invariant caught it in a deposed primary).
+    if (sinkEpoch !== undefined && sinkEpoch > this.epoch) return this.halt(`the sink is at epoch ${sinkEpoch}, this host at ${this.epoch}: deposed`, 3, "deposed");
     if (delivered > this.sinkDelivered) this.sinkDelivered = delivered;
     while (this.unsunk.length && this.unsunk[0].offset + this.unsunk[0].bytes.length <= this.sinkDelivered) this.unsunk.shift();
-    if (sinkEpoch !== undefined && sinkEpoch > this.epoch) return this.halt(`the sink is at epoch ${sinkEpoch}, this host at ${this.epoch}: deposed`, 3, "deposed");
     return [];
   }
 

@@ -10,14 +10,17 @@
 // - the switch's "written" marks let a backup forget output it kept for re-sending.
 import type { NetChunk } from "../devices/nic.js";
 import type { Action, FtNode } from "../ft/node.js";
-import { nicReport, toOutChunks } from "../ft/netgate.js";
+import { durableLsn, nicReport, toOutChunks } from "../ft/netgate.js";
 import { NetQueue } from "../net/queue.js";
 import type { InputEvent, WrittenMark } from "../net/switch.js";
 import type { Channel } from "../transport/channel.js";
 import { connect, log } from "../transport/channel.js";
 
-/** The service name doubles as the protocol's version: "/2" added the cluster id to announcements and output. */
-export const SWITCH_SERVICE = "ftvm-switch/2";
+/**
+ * The service name doubles as the protocol's version: "/2" added the cluster id to
+ * announcements and output, "/3" the durable input marks to announcements.
+ */
+export const SWITCH_SERVICE = "ftvm-switch/3";
 /** Between attempts to reach the switch. */
 const RECONNECT_MS = 100;
 /** Output bytes per message to the switch (well under the channel's MESSAGE_BYTES_MAX). */
@@ -127,14 +130,15 @@ export class SwitchLink {
     if (node.epoch !== this.announced) {
       const fresh = this.fresh;
       if (fresh) {
-        // A new channel: the switch forwards from what the NIC holds, so what waited here goes.
+        // A new channel: the switch forwards from what the NIC holds, so what waited here
+        // goes. What is durable stays the node's to say (NetGate started tracking when the
+        // node went live): a new channel makes nothing durable.
         this.queue.reset();
-        node.net.startFrom(node.bus.nic);
         this.fresh = false;
       }
-      // The NIC report matters when the switch takes this host as a new primary (it ignores
-      // it for its current primary announcing a later epoch).
-      ch.send({ t: "live", host: this.hostId, cluster: this.cluster(), epoch: node.epoch, nic: nicReport(node.bus.nic) });
+      // The NIC report and the durable marks matter when the switch takes this host as a
+      // new primary (it re-delivers from the NIC and forgets only what is durable).
+      ch.send({ t: "live", host: this.hostId, cluster: this.cluster(), epoch: node.epoch, nic: nicReport(node.bus.nic), durable: node.net.announceMarks() });
       this.announced = node.epoch;
       // Output released while there was no channel went nowhere, and a channel that broke
       // may have lost what was sent on it; the node keeps released output until the switch
@@ -143,8 +147,7 @@ export class SwitchLink {
       // connection (found by the network simulator: ftvm sim --net --seed 19).
       if (fresh) this.send(node.epoch, node.net.keptChunks());
     }
-    const lsn = node.role === "alone" || !node.plog ? Number.MAX_SAFE_INTEGER : node.plog.ackedLsn;
-    const marks = node.net.durableThrough(lsn);
+    const marks = node.net.durableThrough(durableLsn(node.role, node.plog?.ackedLsn));
     if (marks.length > 0) ch.send({ t: "net-ack", epoch: node.epoch, marks });
   }
 
@@ -165,3 +168,4 @@ export class SwitchLink {
     }
   }
 }
+

@@ -107,7 +107,7 @@ export class SwitchServer {
       });
     });
     try {
-      srv.hostServer = await listen({ host: o.hostsHost, port: o.hostsPort ?? 0, secret: o.secret, service: SWITCH_SERVICE, onChannel: (ch) => srv.attach(ch) });
+      srv.hostServer = await listen({ host: o.hostsHost, port: o.hostsPort ?? 0, secret: o.secret, service: SWITCH_SERVICE, log: o.log, onChannel: (ch) => srv.attach(ch) });
     } catch (e) {
       tcp.close();
       throw e;
@@ -202,10 +202,11 @@ export class SwitchServer {
     });
     ch.on("close", () => {
       this.channels.delete(ch);
-      const host = this.hostOf.get(ch);
       this.hostOf.delete(ch);
-      if (host !== undefined) this.sw.hostGone(host);
+      // Only the primary's channel matters: an older channel of the same host closing late
+      // must not stop input to it on its new one.
       if (this.primaryCh === ch) {
+        this.sw.hostGone(this.sw.primary ?? "");
         this.primaryCh = undefined;
         this.o.log(`switch: the primary's channel closed; holding input until the next primary announces itself`);
       }
@@ -251,7 +252,7 @@ export class SwitchServer {
     }
     switch (m.t) {
       case "live": {
-        if (typeof m.host !== "string" || !Number.isSafeInteger(m.epoch) || !Array.isArray(m.nic)) return ch.send({ t: "live-refused", reason: "live needs host, epoch and nic" });
+        if (typeof m.host !== "string" || !Number.isSafeInteger(m.epoch) || !Array.isArray(m.nic) || !Array.isArray(m.durable)) return ch.send({ t: "live-refused", reason: "live needs host, epoch, nic and durable" });
         const host = m.host;
         const epoch = m.epoch as number;
         this.hostOf.set(ch, host);
@@ -260,8 +261,12 @@ export class SwitchServer {
           this.o.log(`switch: refused ${host} as primary of epoch ${epoch}: ${why}`);
           return ch.send({ t: "live-refused", reason: why });
         }
+        // The primary announcing itself on a new channel (the old one not closed yet, as far
+        // as the switch knows) reset its queue: it is a new primary, given its input again
+        // from what its NIC has.
+        if (this.primaryCh && this.primaryCh !== ch && this.sw.primary === host) this.sw.hostGone(host);
         const wasPrimary = this.sw.primary;
-        const r = this.sw.live(host, epoch, m.nic as NicReport[]);
+        const r = this.sw.live(host, epoch, m.nic as NicReport[], m.durable as InputMark[]);
         if (!r.ok) {
           this.o.log(`switch: refused ${host} as primary of epoch ${epoch}: ${r.reason}`);
           return ch.send({ t: "live-refused", reason: r.reason });

@@ -257,19 +257,27 @@ export class Switch {
    * A host announces that it is the live primary of `epoch` (the shell checked that with
    * the arbiter). A new primary reports its NIC: connections it has not seen open are
    * opened again, and each connection's input is forwarded again from what its guest got.
+   * It also reports which input it holds durably (`durable`): only that is forgotten here.
+   * The NIC alone is not enough: a paired primary whose channel reset announces itself
+   * again, and its backup may not have all its guest received (ftvm sim --net --seed 2462).
    */
-  live(host: string, epoch: number, nic: readonly NicReport[]): { ok: true; redelivered: number } | { ok: false; reason: string } {
+  live(host: string, epoch: number, nic: readonly NicReport[], durable: readonly InputMark[]): { ok: true; redelivered: number } | { ok: false; reason: string } {
     if (epoch < this.epoch) {
       this.stats.staleRefused++;
       return { ok: false, reason: `epoch ${epoch} is older than the switch's epoch ${this.epoch}` };
     }
     if (this.refusing) return { ok: false, reason: this.refusing };
     this.epoch = epoch;
-    if (host === this.primary) return { ok: true, redelivered: 0 };
+    if (host === this.primary) {
+      this.ack(host, durable);
+      return { ok: true, redelivered: 0 };
+    }
     this.primary = host;
     this.stats.primaries++;
     const byId = new Map<number, NicReport>();
     for (const r of nic) if (Array.isArray(r) && Number.isInteger(r[0]) && r[0] >= 0 && r[0] < this.connsMax) byId.set(r[0], r);
+    const durableById = new Map<number, InputMark>();
+    for (const m of durable) if (Array.isArray(m) && Number.isInteger(m[0])) durableById.set(m[0], m);
     let redelivered = 0;
     for (let id = 0; id < this.connsMax; id++) {
       const [, gen = 0, state = CONN.FREE, received = 0] = byId.get(id) ?? [];
@@ -286,16 +294,21 @@ export class Switch {
         c.openFwd = c.openDurable = c.closeFwd = c.closeDurable = false;
         c.fwd = c.base;
       } else if (gen === c.gen) {
-        c.openFwd = c.openDurable = true;
+        const d = durableById.get(id);
+        const held = d !== undefined && d[1] === c.gen ? d : undefined;
+        c.openFwd = true;
+        if (held?.[2]) c.openDurable = true;
         let rx = received;
         if (rx < c.base || rx > c.end) {
           this.io.log(`switch: connection ${id}: the new primary received ${rx} bytes, the switch holds ${c.base}..${c.end}; resuming from the nearest`);
           rx = Math.min(Math.max(rx, c.base), c.end);
         }
         c.fwd = rx;
-        // What the new primary's guest has is durable from now on: it serves alone.
-        this.trim(c, rx);
-        c.closeFwd = c.closeDurable = state === CONN.PEER_CLOSED || state === CONN.FREE;
+        // Forget only what the new primary holds durably: a host that went live serves
+        // alone (all its guest has), a paired one only what its backup acknowledged.
+        if (held && typeof held[3] === "number") this.trim(c, Math.min(held[3], rx));
+        c.closeFwd = state === CONN.PEER_CLOSED || state === CONN.FREE;
+        if (held?.[4]) c.closeDurable = true;
       } else this.io.log(`switch: connection ${id}: the new primary has generation ${gen}, the switch ${c.gen}`);
       redelivered += Math.max(0, before - c.fwd);
       this.maybeFree(c);

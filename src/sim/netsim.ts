@@ -20,15 +20,14 @@
 // takes output of an older epoch than one it has seen, nor output that diverges, and the
 // clients' history is linearizable. Everything random comes from the seed; the
 // fingerprint hashes the event trace, so a seed replays exactly.
-import { type NodeIo, carryOut } from "../ft/driver.js";
+import type { NodeIo } from "../ft/driver.js";
 import { fileURLToPath } from "node:url";
 import type { ArbiterState, TasRequest } from "../arbiter/core.js";
 import { initialState, testAndSet } from "../arbiter/core.js";
 import { assembleFile } from "../asm/assembler.js";
-import { EXIT_DELAY_MS } from "../ft/shell-timing.js";
-import { answerHello, firstEpochRequest, helloMsg, onFirstEpochAnswer, resumeAnswerProblem } from "../ft/handshake.js";
-import { nicReport, toOutChunks } from "../ft/netgate.js";
-import type { Action, Msg, RunResult } from "../ft/node.js";
+import { firstEpochRequest, onFirstEpochAnswer, resumeAnswerProblem } from "../ft/handshake.js";
+import { durableLsn, nicReport, toOutChunks } from "../ft/netgate.js";
+import type { Action, Msg } from "../ft/node.js";
 import { FtNode, ProtocolError } from "../ft/node.js";
 import { parsePeerMsg } from "../ft/protocol.js";
 import { NetQueue } from "../net/queue.js";
@@ -39,8 +38,8 @@ import { type NetFacts, checkNetRun } from "./netchecks.js";
 import { type ClientConn, SimClient } from "./netclients.js";
 import { type NetPlan, describeNetPlan, makeNetPlan } from "./netplan.js";
 import { Net } from "./net.js";
-import { Prng, hashString } from "./prng.js";
-import { EventQueue } from "./queue.js";
+import { Prng } from "./prng.js";
+import { HostShell, ShellHost, notAccepted } from "./host-shell.js";
 
 /**
  * Deliberately broken switches, each to be caught by the checks within a few seeds:
@@ -61,8 +60,6 @@ const SWITCH_RECONNECT_MS = 100;
 const ANNOUNCE_RETRY_MS = 500;
 /** The guest's memory (redis.s keeps 4 MiB of input buffers and a heap above its image). */
 const REDIS_MEM_BYTES = 8 * 1024 * 1024;
-/** Trace lines kept with verbose (the fingerprint covers all of them either way). */
-const TRACE_LINES_MAX = 200_000;
 
 export interface NetSimOptions {
   verbose?: boolean;
@@ -131,9 +128,9 @@ export function simulateNet(seed: number, opts: NetSimOptions = {}): NetSimResul
 // ---- the broken switches ---------------------------------------------------------------
 
 class NoRedeliverySwitch extends Switch {
-  override live(host: string, epoch: number, nic: readonly NicReport[]) {
+  override live(host: string, epoch: number, nic: readonly NicReport[], durable: readonly InputMark[]) {
     // Claims the guest got everything the client sent: the switch resumes from there.
-    return super.live(host, epoch, nic.map(([c, g, s]) => [c, g, s, Number.MAX_SAFE_INTEGER] as NicReport));
+    return super.live(host, epoch, nic.map(([c, g, s]) => [c, g, s, Number.MAX_SAFE_INTEGER] as NicReport), durable);
   }
 }
 
@@ -190,20 +187,10 @@ class SwChan {
   ) {}
 }
 
-class NetHost {
+class NetHost extends ShellHost {
   readonly node: FtNode;
+  readonly usPerInstr: number;
   readonly queue = new NetQueue();
-  up = true;
-  stopping = false;
-  started = false;
-  busyUntil = 0;
-  inStep = false;
-  stepStartMs = 0;
-  stepStartIcount = 0;
-  stepPending = false;
-  runAt: number | undefined;
-  runToken = 0;
-  lastRole = "idle";
   /** A joined backup: the icount it was cloned at. */
   clonedAt: number | undefined;
   peer: PeerChan | undefined;
@@ -219,7 +206,9 @@ class NetHost {
     rng: Prng,
     hostNumber: number,
   ) {
+    super(id, sim);
     const p = sim.plan;
+    this.usPerInstr = p.usPerInstr[id];
     this.node = new FtNode({
       id,
       heartbeatMs: p.heartbeatMs,
@@ -227,11 +216,6 @@ class NetHost {
       sliceIcount: p.sliceIcount,
       world: { hostId: hostNumber, nowUs: () => this.clockMs() * 1000, random32: () => rng.next(), net: this.queue },
     });
-  }
-
-  clockMs(): number {
-    if (!this.inStep) return this.sim.now;
-    return this.stepStartMs + ((this.node.machine.icount - this.stepStartIcount) * this.sim.plan.usPerInstr[this.id]) / 1000;
   }
 }
 
@@ -241,11 +225,8 @@ interface SwClient {
   conn: ClientConn;
 }
 
-export class NetSimulation {
-  now = 0;
-  readonly queue = new EventQueue();
+export class NetSimulation extends HostShell<NetHost> {
   readonly net: Net;
-  readonly trace: string[] = [];
   readonly hosts: Partial<Record<HostId, NetHost>> & { P: NetHost; B: NetHost };
   readonly clients: SimClient[];
   arbiter: ArbiterState = initialState(CLUSTER);
@@ -255,9 +236,6 @@ export class NetSimulation {
   private readonly byConn = new Map<number, SwClient>();
   private pumpScheduled = false;
   private chans = 0;
-  private fp = 0x811c9dc5;
-  private fp2 = 0x12345678;
-  private events = 0;
   private endReason: NetSimStats["endReason"] = "cap";
   private readonly rng: Prng;
   private readonly worldRng: Prng;
@@ -272,6 +250,7 @@ export class NetSimulation {
     root: Prng,
     readonly opts: NetSimOptions,
   ) {
+    super(plan, opts.verbose === true, false);
     this.rng = root.fork("shell");
     this.worldRng = root;
     this.net = new Net(plan.links, root.fork("net"));
@@ -285,23 +264,6 @@ export class NetSimulation {
     };
     const m = opts.mutation;
     this.sw = m === "switch-no-redelivery" ? new NoRedeliverySwitch(io) : m === "switch-no-dedup" ? new NoDedupSwitch(io) : m === "switch-unfenced" ? new UnfencedSwitch(io) : new Switch(io);
-  }
-
-  // ---- tracing -------------------------------------------------------------------------
-
-  private log(text: string): void {
-    const line = `${this.now.toFixed(3).padStart(10)} ${text}`;
-    this.fp = hashString(line, this.fp);
-    this.fp2 = hashString(line, this.fp2 ^ 0x9e3779b9);
-    if (this.opts.verbose && this.trace.length < TRACE_LINES_MAX) this.trace.push(line);
-  }
-
-  fingerprint(): string {
-    return (this.fp >>> 0).toString(16).padStart(8, "0") + (this.fp2 >>> 0).toString(16).padStart(8, "0");
-  }
-
-  private at(t: number, label: string, fire: () => void): void {
-    this.queue.push(t, label, fire);
   }
 
   // ---- the run -------------------------------------------------------------------------
@@ -338,18 +300,7 @@ export class NetSimulation {
         written(t + WRITTEN_INTERVAL_MS);
       });
     written(WRITTEN_INTERVAL_MS);
-    for (;;) {
-      const e = this.queue.pop();
-      if (!e) break;
-      if (e.at > p.capMs) break;
-      this.now = e.at;
-      this.events++;
-      e.fire();
-      if (this.clients.every((c) => c.done)) {
-        this.endReason = "clients-done";
-        break;
-      }
-    }
+    if (this.runEvents(() => p.capMs, () => this.clients.every((c) => c.done)) === "done") this.endReason = "clients-done";
     this.log(`end (${this.endReason})`);
   }
 
@@ -386,35 +337,23 @@ export class NetSimulation {
     };
   }
 
-  // ---- calling the node (as ./sim.ts) --------------------------------------------------
+  // ---- calling the node (./host-shell.ts's call) -----------------------------------------
 
-  private call(h: NetHost, what: string, fn: () => Action[]): void {
-    let actions: Action[];
-    try {
-      actions = fn();
-      h.node.invariants();
-    } catch (e) {
-      this.bug(h, what, e);
-      return;
-    }
-    this.roleChanged(h);
-    this.exec(h, actions);
-  }
-
-  private bug(h: NetHost, what: string, e: unknown): void {
+  protected bug(h: NetHost, what: string, e: unknown): void {
     const err = e as Error;
     this.violations.push(`host ${h.id} threw in ${what} at ${this.now.toFixed(3)} ms: ${err?.message ?? String(e)}`);
     this.log(`${h.id} EXCEPTION in ${what}: ${err?.message}`);
     this.crash(h, `exception in ${what}`, true);
   }
 
-  private roleChanged(h: NetHost): void {
+  protected roleChanged(h: NetHost): boolean {
     const role = h.node.role;
-    if (role === h.lastRole) return;
+    if (role === h.lastRole) return false;
     this.log(`${h.id} role ${h.lastRole} -> ${role} (epoch ${h.node.epoch})`);
     if (h.lastRole === "joining" && role === "backup") this.restored(h);
     h.lastRole = role;
     if (role === "alone") this.maybeClone(h);
+    return false;
   }
 
   // ---- a backup joins a host running alone (FtHost.runBackup with --join) ----------------
@@ -437,15 +376,10 @@ export class NetSimulation {
       this.at(t, `hello C>${src.id}`, () =>
         this.input(src, `hello C>${src.id}`, () => {
           if (!ch.open.has(h)) return;
-          let v;
-          try {
-            v = answerHello(src.node, helloMsg("C", CLUSTER), { cluster: CLUSTER, exiting: src.stopping }, this.now);
-          } catch (e) {
-            this.bug(src, "acceptJoin", e);
-            return;
-          }
+          const v = this.hearHello(src, "C", CLUSTER, undefined, "acceptJoin");
+          if (!v) return;
           if (v.kind !== "join") {
-            this.log(`${src.id} refuses C: ${v.kind === "refuse" ? v.reason : v.kind}`);
+            this.log(`${src.id} refuses C: ${notAccepted(v)}`);
             ch.open.delete(h);
             return this.stop(h, "refused");
           }
@@ -474,23 +408,8 @@ export class NetSimulation {
     this.at(this.now + after, `crash ${src.id}`, () => this.crash(src, `crash planned ${after.toFixed(3)} ms after pairing with C`, true));
   }
 
-  /** Runs an input for the host now, or when its current slice ends. */
-  private input(h: NetHost, label: string, fn: () => void): void {
-    if (!h.up) return;
-    if (this.now < h.busyUntil) {
-      this.at(h.busyUntil, label, () => this.input(h, label, fn));
-      return;
-    }
-    fn();
-    this.poke(h);
-  }
-
-  private exec(h: NetHost, actions: Action[]): void {
-    carryOut(actions, this.io(h));
-  }
-
   /** The network simulation's side of the one driver (src/ft/driver.ts) for host h. */
-  private io(h: NetHost): NodeIo {
+  protected io(h: NetHost): NodeIo {
     // A batch that ends early (the host went down, halted or crashed) sends no link marks.
     let ended = false;
     return {
@@ -537,83 +456,9 @@ export class NetSimulation {
     };
   }
 
-  // ---- the run loop --------------------------------------------------------------------
-
-  private scheduleRun(h: NetHost, at: number): void {
-    if (!h.up || h.stopping || h.stepPending) return;
-    if (h.runAt !== undefined && h.runAt <= at) return;
-    h.runAt = at;
-    const token = ++h.runToken;
-    this.at(at, `run ${h.id}`, () => {
-      if (token !== h.runToken) return;
-      h.runAt = undefined;
-      this.step(h);
-    });
-  }
-
-  private poke(h: NetHost): void {
-    if (!h.started) return;
-    this.scheduleRun(h, Math.max(this.now, h.busyUntil));
-  }
-
-  private step(h: NetHost): void {
-    if (!h.up || h.stopping) return;
-    if (this.now < h.busyUntil) return this.scheduleRun(h, h.busyUntil);
-    const m = h.node.machine;
-    const before = m.icount;
-    const roleBefore = h.node.role;
-    h.inStep = true;
-    h.stepStartMs = this.now;
-    h.stepStartIcount = before;
-    let r: RunResult;
-    try {
-      r = h.node.run(this.now);
-      h.node.invariants();
-    } catch (e) {
-      h.inStep = false;
-      this.bug(h, "run", e);
-      return;
-    }
-    h.inStep = false;
-    const executed = m.icount - before;
-    const end = this.now + this.plan.stepOverheadMs + (executed * this.plan.usPerInstr[h.id]) / 1000;
-    h.busyUntil = end;
-    if (executed > 0 || r.actions.length > 0) this.log(`${h.id} run ${roleBefore}: icount ${before} -> ${m.icount}${r.idle ? " idle" : ""}, ${r.actions.length} actions`);
-    this.roleChanged(h);
-    h.stepPending = true;
-    this.at(end, `step done ${h.id}`, () => {
-      h.stepPending = false;
-      if (!h.up) return; // crashed inside the slice: its actions never happen
-      this.exec(h, r.actions);
-      if (!h.up || h.stopping) return;
-      if (h.node.role === "finished" || h.node.role === "halted") return this.stop(h, h.node.role);
-      if (!r.idle) this.scheduleRun(h, this.now);
-      else this.scheduleRun(h, r.wakeAtMs === undefined ? this.now + 1000 : Math.max(this.now, r.wakeAtMs));
-    });
-  }
-
-  private startTicks(h: NetHost): void {
-    const tick = (t: number): void => {
-      this.at(t, `tick ${h.id}`, () => {
-        if (!h.up || h.stopping) return;
-        tick(t + this.plan.heartbeatMs);
-        this.input(h, `tick ${h.id}`, () => this.call(h, "tick", () => h.node.tick(this.now)));
-      });
-    };
-    tick(this.now + this.plan.heartbeatMs);
-  }
-
-  private stop(h: NetHost, why: string): void {
-    if (h.stopping || !h.up) return;
-    h.stopping = true;
-    this.log(`${h.id} stops (${why})`);
-    this.at(this.now + EXIT_DELAY_MS, `exit ${h.id}`, () => {
-      if (!h.up) return;
-      this.log(`${h.id} exits`);
-      this.closePeer(h);
-      this.closeSwitchChan(h, true);
-      h.up = false;
-    });
+  protected exited(h: NetHost): void {
+    this.closePeer(h);
+    this.closeSwitchChan(h, true);
   }
 
   private crash(h: NetHost, why: string, closeOnCrash: boolean): void {
@@ -702,15 +547,10 @@ export class NetSimulation {
         return;
       }
       this.input(src, `resume hello ${h.id}>${src.id}`, () => {
-        let v;
-        try {
-          v = answerHello(src.node, helloMsg(h.id, CLUSTER, lsn), { cluster: CLUSTER, exiting: src.stopping }, this.now);
-        } catch (e) {
-          this.bug(src, "acceptResume", e);
-          return;
-        }
+        const v = this.hearHello(src, h.id, CLUSTER, lsn, "acceptResume");
+        if (!v) return;
         if (v.kind !== "resume") {
-          const reason = v.kind === "refuse" ? v.reason : `unexpected verdict ${v.kind}`;
+          const reason = notAccepted(v);
           this.log(`${src.id} refuses ${h.id}'s resume: ${reason}`);
           for (const t2 of this.net.link(src.id, h.id).arrivals(this.now, true).slice(0, 1))
             this.at(t2, `resume refused ${src.id}>${h.id}`, () =>
@@ -806,18 +646,16 @@ export class NetSimulation {
       const fresh = h.fresh;
       if (fresh) {
         h.queue.reset();
-        node.net.startFrom(node.bus.nic);
         h.fresh = false;
       }
       this.log(`${h.id} announces itself live in epoch ${node.epoch}`);
-      this.sendSwitch(h, { t: "live", host: h.id, epoch: node.epoch, nic: nicReport(node.bus.nic) });
+      this.sendSwitch(h, { t: "live", host: h.id, epoch: node.epoch, nic: nicReport(node.bus.nic), durable: node.net.announceMarks() });
       h.announced = node.epoch;
       // On a new channel, output the switch may not have goes again (as SwitchLink.sync).
       const kept = node.net.keptChunks();
       if (fresh && kept.length > 0) this.sendSwitch(h, { t: "net-out", epoch: node.epoch, chunks: toOutChunks(kept) });
     }
-    const lsn = node.role === "alone" || !node.plog ? Number.MAX_SAFE_INTEGER : node.plog.ackedLsn;
-    const marks = node.net.durableThrough(lsn);
+    const marks = node.net.durableThrough(durableLsn(node.role, node.plog?.ackedLsn));
     if (marks.length > 0) this.sendSwitch(h, { t: "net-ack", epoch: node.epoch, marks });
   }
 
@@ -869,8 +707,8 @@ export class NetSimulation {
     if (!ch.switchOpen) return;
     ch.switchOpen = false;
     this.swChans.delete(ch);
-    if (ch.announcedHost !== undefined) this.sw.hostGone(ch.announcedHost);
     if (this.primaryCh === ch) {
+      this.sw.hostGone(this.sw.primary ?? "");
       this.primaryCh = undefined;
       this.log(`switch: the primary's channel closed; holding input`);
     }
@@ -886,7 +724,9 @@ export class NetSimulation {
         // The switch asks the arbiter first: only the holder of the current epoch is taken.
         const a = this.arbiter;
         const why = a.holder !== host ? `the arbiter's epoch ${a.epoch} is held by ${a.holder}` : a.epoch < epoch ? `the arbiter is at epoch ${a.epoch}` : undefined;
-        const r = why ? { ok: false as const, reason: why } : this.sw.live(host, epoch, m.nic as NicReport[]);
+        // As the server: the primary on a new channel (the old one not seen closed) is a new primary.
+        if (!why && this.primaryCh && this.primaryCh !== ch && this.sw.primary === host) this.sw.hostGone(host);
+        const r = why ? { ok: false as const, reason: why } : this.sw.live(host, epoch, m.nic as NicReport[], m.durable as InputMark[]);
         if (!r.ok) {
           this.log(`switch: refused ${host} as primary of epoch ${epoch}: ${r.reason}`);
           this.toHost(ch, { t: "live-refused", reason: r.reason });

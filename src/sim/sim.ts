@@ -49,9 +49,9 @@ import { EV } from "../devices/events.js";
 import type { Action, Msg, RunResult } from "../ft/node.js";
 import { FtNode, ProtocolError } from "../ft/node.js";
 import { type CloneMsg, parsePeerMsg } from "../ft/protocol.js";
-import { EXIT_DELAY_MS, PRIMARY_CONNECT_ATTEMPTS_MAX, PRIMARY_CONNECT_RETRY_MS, SINK_RECONNECT_MS } from "../ft/shell-timing.js";
-import { type NodeIo, carryOut } from "../ft/driver.js";
-import { type HelloVerdict, answerHello, firstEpochRequest, helloMsg, onFirstEpochAnswer, resumeAnswerProblem, shellHalt } from "../ft/handshake.js";
+import { PRIMARY_CONNECT_ATTEMPTS_MAX, PRIMARY_CONNECT_RETRY_MS, SINK_RECONNECT_MS } from "../ft/shell-timing.js";
+import type { NodeIo } from "../ft/driver.js";
+import { firstEpochRequest, onFirstEpochAnswer, resumeAnswerProblem, shellHalt } from "../ft/handshake.js";
 import { LAG_THRESHOLD_MS_DEFAULT } from "../ft/throttle.js";
 import type { OutputChunk, SinkVerdict } from "../ft/sink.js";
 import { SinkState } from "../ft/sink.js";
@@ -70,8 +70,8 @@ import { Net } from "./net.js";
 import type { CrashTrigger, HostId, Plan, PlanOverrides, SpawnPlan } from "./plan.js";
 import { HOSTS, STRANGER_ID, describePlan, makePlan } from "./plan.js";
 import { otherCluster } from "../arbiter/core.js";
-import { Prng, hashString } from "./prng.js";
-import { EventQueue } from "./queue.js";
+import { Prng } from "./prng.js";
+import { HostShell, ShellHost, type Slice, notAccepted } from "./host-shell.js";
 
 /**
  * Deliberately broken variants, to prove that the checks catch what they claim to:
@@ -332,22 +332,11 @@ class NaiveSink extends SinkState {
 
 const LIVE_ROLES = new Set(["primary", "alone", "finishing", "electing"]);
 
-class Host {
+class Host extends ShellHost {
   readonly node: FtNode;
-  /** False once crashed or exited: no more inputs. */
-  up = true;
-  /** Halted or finished: exits 50 ms later (as the real host does). */
-  stopping = false;
-  started = false;
+  readonly usPerInstr: number;
   /** The node runs live (the primary from the start, the backup after going live). */
   live = false;
-  busyUntil = 0;
-  inStep = false;
-  stepPending = false;
-  stepStartMs = 0;
-  stepStartIcount = 0;
-  runAt: number | undefined;
-  runToken = 0;
   /** The log channel this host is on (at most one at a time), if any. */
   chan: Chan | undefined;
   /** The host whose execution this one replays: P for B, the primary it joined for a respawned backup. */
@@ -382,7 +371,6 @@ class Host {
   localWrites = 0;
   localAnswers = 0;
   cloneChunksSent = 0;
-  lastRole: string = "idle";
   readonly triggers: CrashTrigger[];
   readonly facts: HostFacts;
 
@@ -393,7 +381,9 @@ class Host {
     readonly rng: Prng,
     mutation: Mutation | undefined,
   ) {
+    super(id, sim);
     const hp = plan.hosts[id];
+    this.usPerInstr = hp.usPerInstr;
     this.triggers = [...hp.crash];
     const icountTrigger = hp.crash.find((c) => c.kind === "icount");
     const world: World = {
@@ -440,12 +430,6 @@ class Host {
     return this.chan !== undefined && this.chan.open.has(this);
   }
 
-  /** The host's clock: inside a slice it advances with the instructions executed. */
-  clockMs(): number {
-    if (!this.inStep) return this.sim.now;
-    return this.stepStartMs + ((this.node.machine.icount - this.stepStartIcount) * this.plan.hosts[this.id].usPerInstr) / 1000;
-  }
-
   /** Records the node's console stream as it is drained (live or replayed). */
   hookConsole(): void {
     const con = this.node.bus.console;
@@ -486,9 +470,7 @@ class Chan {
 
 // ---- the simulation ----------------------------------------------------------------
 
-export class Simulation {
-  now = 0;
-  readonly queue = new EventQueue();
+export class Simulation extends HostShell<Host> {
   readonly net: Net;
   readonly hosts: Record<HostId, Host> = {};
   /** Every host that ever started, in order (P, B, then respawned ones). */
@@ -501,16 +483,10 @@ export class Simulation {
   private clusters = 1;
   private readonly arbiterCounts = { restarts: 0, amnesias: 0, strangers: 0, foreignRefused: 0, wrongClusterHalts: 0 };
   readonly facts: Facts;
-  readonly trace: string[] = [];
-  private fp = 0x811c9dc5;
-  private fp2 = 0x12345678;
-  private events = 0;
   private tasAttempts = 0;
   private readonly rng: Prng;
   private corrupted = false;
   private endReason: "quiet" | "cap" = "quiet";
-  /** The last time something happened (events that find nothing to do do not count). */
-  private lastBusy = 0;
   /** Backup states compared with the primary's at the same icount. */
   private tracePoints = 0;
   private cloneTracePoints = 0;
@@ -537,6 +513,7 @@ export class Simulation {
     root: Prng,
     readonly opts: SimOptions,
   ) {
+    super(plan, opts.verbose === true, true);
     this.rng = root.fork("shell");
     this.net = new Net(plan.links, root.fork("net"));
     this.worldRng = root;
@@ -574,24 +551,6 @@ export class Simulation {
       endReason: "quiet",
       sinkDelivered: 0,
     };
-  }
-
-  // ---- tracing ------------------------------------------------------------------------
-
-  private log(text: string): void {
-    this.lastBusy = this.now;
-    const line = `${this.now.toFixed(3).padStart(10)} ${text}`;
-    this.fp = hashString(line, this.fp);
-    this.fp2 = hashString(line, this.fp2 ^ 0x9e3779b9);
-    if (this.opts.verbose) this.trace.push(line);
-  }
-
-  fingerprint(): string {
-    return (this.fp >>> 0).toString(16).padStart(8, "0") + (this.fp2 >>> 0).toString(16).padStart(8, "0");
-  }
-
-  private at(t: number, label: string, fire: () => void): void {
-    this.queue.push(t, label, fire);
   }
 
   // ---- the run ------------------------------------------------------------------------
@@ -651,17 +610,7 @@ export class Simulation {
         this.log(`MUTATION corrupt-backup-image: changed byte ${at} (block ${Math.floor(at / B.local!.geometry.blockBytes)}) of B's own image`);
       });
     }
-    for (;;) {
-      const e = this.queue.pop();
-      if (!e) break;
-      if (e.at > this.capMs) {
-        this.endReason = "cap";
-        break;
-      }
-      this.now = e.at;
-      this.events++;
-      e.fire();
-    }
+    if (this.runEvents(() => this.capMs) === "cap") this.endReason = "cap";
     if (this.endReason === "quiet") this.now = this.lastBusy;
     this.log(`end (${this.endReason}): sink delivered ${this.sink.delivered} bytes at epoch ${this.sink.epoch}`);
     const f = this.facts;
@@ -756,29 +705,9 @@ export class Simulation {
     };
   }
 
-  // ---- calling the node -----------------------------------------------------------------
+  // ---- calling the node (./host-shell.ts's call) -----------------------------------------
 
-  /**
-   * Calls into a node and carries out the actions it returns. A ProtocolError is the
-   * caller's business (the shell refuses the peer); any other exception is a bug: it is
-   * reported and the host dies, as the real process would.
-   */
-  private call(h: Host, what: string, fn: () => Action[], protocolErrorsOk = false): void {
-    let actions: Action[];
-    try {
-      actions = fn();
-      // After every input: a broken invariant is a bug found here, with the state named.
-      h.node.invariants();
-    } catch (e) {
-      if (e instanceof ProtocolError && protocolErrorsOk) throw e;
-      this.bug(h, what, e);
-      return;
-    }
-    if (this.roleChanged(h)) return;
-    this.exec(h, actions);
-  }
-
-  private bug(h: Host, what: string, e: unknown): void {
+  protected bug(h: Host, what: string, e: unknown): void {
     const err = e as Error;
     const where = (err?.stack ?? "")
       .split("\n")
@@ -791,7 +720,7 @@ export class Simulation {
   }
 
   /** Notes role changes (trace, crash triggers); true when the host crashed on it. */
-  private roleChanged(h: Host): boolean {
+  protected roleChanged(h: Host): boolean {
     const role = h.node.role;
     if (role === h.lastRole) return false;
     this.log(`${h.id} role ${h.lastRole} -> ${role} (epoch ${h.node.epoch})`);
@@ -825,25 +754,10 @@ export class Simulation {
     return false;
   }
 
-  /** Runs an input for the host now, or when its current slice ends (inputs wait for a running slice). */
-  private input(h: Host, label: string, fn: () => void): void {
-    if (!h.up) return;
-    if (this.now < h.busyUntil) {
-      this.at(h.busyUntil, label, () => this.input(h, label, fn));
-      return;
-    }
-    fn();
-    this.poke(h);
-  }
-
   // ---- carrying out actions (as FtHost.exec does) --------------------------------------
 
-  private exec(h: Host, actions: Action[]): void {
-    carryOut(actions, this.io(h));
-  }
-
   /** The simulator's side of the one driver (src/ft/driver.ts) for host h: the seeded network, arbiter and sink, and the facts the checks read. */
-  private io(h: Host): NodeIo {
+  protected io(h: Host): NodeIo {
     return {
       before: (a) => {
         if (!h.up) return false;
@@ -938,71 +852,23 @@ export class Simulation {
 
   // ---- the run loop (as FtHost.loop does) --------------------------------------------
 
-  private scheduleRun(h: Host, at: number): void {
-    if (!h.up || h.stopping || h.stepPending) return;
-    if (h.runAt !== undefined && h.runAt <= at) return;
-    h.runAt = at;
-    const token = ++h.runToken;
-    this.at(at, `run ${h.id}`, () => {
-      if (token !== h.runToken) return;
-      h.runAt = undefined;
-      this.step(h);
-    });
-  }
-
-  /** The shell's poke(): something happened, run the loop again now. */
-  private poke(h: Host): void {
-    if (!h.started) return;
-    this.scheduleRun(h, Math.max(this.now, h.busyUntil));
-  }
-
-  private step(h: Host): void {
-    if (!h.up || h.stopping) return;
-    if (this.now < h.busyUntil) return this.scheduleRun(h, h.busyUntil);
-    const node = h.node;
-    const m = node.machine;
-    const before = m.icount;
-    const roleBefore = node.role;
-    h.inStep = true;
-    h.stepStartMs = this.now;
-    h.stepStartIcount = before;
-    let r: RunResult;
-    try {
-      r = node.run(this.now);
-    } catch (e) {
-      h.inStep = false;
-      this.bug(h, "run", e);
-      return;
-    }
-    h.inStep = false;
-    const executed = m.icount - before;
-    const end = this.now + this.plan.stepOverheadMs + (executed * this.plan.hosts[h.id].usPerInstr) / 1000;
-    h.busyUntil = end;
+  /** A slice ran: disk crash triggers, the live state's digest or the replay's comparison, and the primary watched. */
+  protected override sliceRan(h: Host, s: Slice): string | false {
+    const { roleBefore, executed, result: r } = s;
     if (this.diskRun && LIVE_ROLES.has(roleBefore)) {
       this.diskStartTrigger(h);
-      if (!h.up) return; // crashed inside the slice: nothing of it left the host
+      if (!h.up) return false;
       if (((h.node as unknown as { localDisk?: { heldCount: number } }).localDisk?.heldCount ?? 0) > 0) this.cloneDiskTrigger(h, "held");
-      if (!h.up) return;
+      if (!h.up) return false;
     }
     if (h.live && LIVE_ROLES.has(roleBefore)) h.recordDigest();
     else if (executed > 0 && (roleBefore === "backup" || roleBefore === "draining")) this.compareTrace(h);
-    const note = LIVE_ROLES.has(roleBefore) ? this.watchPrimary(h, roleBefore, executed, r) : "";
-    if (executed > 0 || r.actions.length > 0 || note)
-      this.log(`${h.id} run ${roleBefore}: icount ${before} -> ${m.icount}${r.idle ? " idle" : ""}${r.wakeAtMs !== undefined ? ` wake ${r.wakeAtMs.toFixed(3)}` : ""}, ${r.actions.length} actions${note}`);
-    if (this.roleChanged(h)) return;
-    h.stepPending = true;
-    this.at(end, `step done ${h.id}`, () => {
-      h.stepPending = false;
-      if (!h.up) return; // crashed during the slice: its actions never happen
-      this.flushDisk(h);
-      if (!h.up) return;
-      this.exec(h, r.actions);
-      if (!h.up || h.stopping) return;
-      if (h.node.role === "finished") return this.stop(h, "guest finished");
-      if (h.node.role === "halted") return this.stop(h, "halted");
-      if (!r.idle) this.scheduleRun(h, this.now);
-      else this.scheduleRun(h, r.wakeAtMs === undefined ? this.now + 1000 : Math.max(this.now, r.wakeAtMs));
-    });
+    return LIVE_ROLES.has(roleBefore) ? this.watchPrimary(h, roleBefore, executed, r) : "";
+  }
+
+  /** Disk requests made inside the slice leave when it ends. */
+  protected override sliceEnds(h: Host): void {
+    this.flushDisk(h);
   }
 
   /**
@@ -1075,31 +941,14 @@ export class Simulation {
     });
   }
 
-  private startTicks(h: Host): void {
-    const tick = (at: number): void => {
-      this.at(at, `tick ${h.id}`, () => {
-        if (!h.up || h.stopping) return;
-        tick(at + this.plan.heartbeatMs);
-        this.opts.observe?.(this.now, { kind: "tick", host: h.id, role: h.node.role, epoch: h.node.epoch, icount: h.node.machine.icount });
-        this.input(h, `tick ${h.id} (late)`, () => this.call(h, "tick", () => h.node.tick(this.now)));
-      });
-    };
-    tick(this.now + this.plan.heartbeatMs);
+  protected override ticked(h: Host): void {
+    this.opts.observe?.(this.now, { kind: "tick", host: h.id, role: h.node.role, epoch: h.node.epoch, icount: h.node.machine.icount });
   }
 
-  /** Halted or finished: the real host exits EXIT_DELAY_MS later, which closes its connections. */
-  private stop(h: Host, why: string): void {
-    if (h.stopping || !h.up) return;
-    h.stopping = true;
-    this.log(`${h.id} stops (${why})`);
-    this.at(this.now + EXIT_DELAY_MS, `exit ${h.id}`, () => {
-      if (!h.up) return;
-      this.log(`${h.id} exits`);
-      h.facts.exited = this.now;
-      this.closePeer(h, why);
-      h.up = false;
-      h.sinkUp = false;
-    });
+  protected exited(h: Host, why: string): void {
+    h.facts.exited = this.now;
+    this.closePeer(h, why);
+    h.sinkUp = false;
   }
 
   private crash(h: Host, why: string): void {
@@ -1325,15 +1174,10 @@ export class Simulation {
     }
     this.input(src, `resume hello ${h.id}>${src.id}`, () => {
       if (ch.closeSeen.has(src)) return; // the backup gave up and its close came first
-      let v: HelloVerdict;
-      try {
-        v = answerHello(src.node, helloMsg(h.id, RUN_CLUSTER, lsn), { cluster: RUN_CLUSTER, exiting: src.stopping }, this.now);
-      } catch (e) {
-        this.bug(src, "acceptResume", e);
-        return;
-      }
+      const v = this.hearHello(src, h.id, RUN_CLUSTER, lsn, "acceptResume");
+      if (!v) return;
       if (v.kind !== "resume") {
-        const reason = v.kind === "refuse" ? v.reason : `unexpected verdict ${v.kind}`;
+        const reason = notAccepted(v);
         this.log(`${src.id} refuses ${h.id}'s resume: ${reason}`);
         this.notifyClose(src, ch, reason, this.now, true);
         return;
@@ -1426,15 +1270,10 @@ export class Simulation {
   /** FtHost.listenForPeers: the primary's shell asks its node to accept the join; on yes, the channel is this host's log channel. */
   private hello(src: Host, h: Host, ch: Chan): void {
     if (!ch.open.has(h)) return; // the joiner is gone already (its connection closed)
-    let v: HelloVerdict;
-    try {
-      v = answerHello(src.node, helloMsg(h.id, RUN_CLUSTER), { cluster: RUN_CLUSTER, exiting: src.stopping }, this.now);
-    } catch (e) {
-      this.bug(src, "acceptJoin", e);
-      return;
-    }
+    const v = this.hearHello(src, h.id, RUN_CLUSTER, undefined, "acceptJoin");
+    if (!v) return;
     if (v.kind !== "join") {
-      const reason = v.kind === "refuse" ? v.reason : `unexpected verdict ${v.kind}`;
+      const reason = notAccepted(v);
       this.log(`${src.id} refuses ${h.id}: ${reason}`);
       this.notifyClose(src, ch, reason, this.now);
       return;

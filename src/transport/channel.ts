@@ -16,8 +16,13 @@
 // one displaces the oldest, so a flood cannot keep a real peer out for longer than its
 // own handshake takes). Junk is dropped at once (terminate); a refusal with a reason
 // waits at most CLOSE_WAIT_MS for the peer's side of the close handshake, not ws's 30 s.
-// Refusal log lines are limited to REFUSAL_LOG_LINES_PER_S_MAX, so a flood does not turn
-// into a flood of log lines on the hosts.
+// Refusal log lines are limited to REFUSAL_LOG_LINES_PER_S_MAX per server, so a flood does
+// not turn into a flood of log lines on the hosts.
+//
+// Nothing here is process-wide: each server and channel logs where it was told to
+// (ServerOptions.log, ConnectOptions.log; the process's default logger of ./log.ts when
+// none is named), and a channel's simulated partition (ChannelFaults) is its own, or shared
+// by the channels a host gives the same one.
 import { EventEmitter } from "node:events";
 import { createServer as createHttpServer } from "node:http";
 import type { AddressInfo, Socket } from "node:net";
@@ -25,6 +30,10 @@ import { Packr } from "msgpackr";
 import type { ClientOptions, ServerOptions as WsServerOptions } from "ws";
 import { WebSocket, WebSocketServer } from "ws";
 import { mac, macOk, nonce } from "./auth.js";
+import { type Logger, RefusalLog, log } from "./log.js";
+
+// The process's default logger lives in ./log.ts; these names stay importable from here.
+export { type Logger, REFUSAL_LOG_LINES_PER_S_MAX, log, setLogPrefix, setLogger } from "./log.js";
 
 /** The largest message either side accepts from an authenticated peer (a log batch, a snapshot chunk). */
 export const MESSAGE_BYTES_MAX = 16 * 1024 * 1024;
@@ -36,8 +45,6 @@ export const UNAUTH_DEADLINE_MS = 5000;
 export const UNAUTH_CONNS_MAX = 64;
 /** A refused peer's socket waits this long for the peer's close frame, then is destroyed. */
 export const CLOSE_WAIT_MS = 500;
-/** Refusal log lines per second, at most; the rest are counted in the next line. */
-export const REFUSAL_LOG_LINES_PER_S_MAX = 10;
 /** How long connect() waits for the server's handshake (the client's side of UNAUTH_DEADLINE_MS). */
 export const HANDSHAKE_TIMEOUT_MS = UNAUTH_DEADLINE_MS;
 /** Close codes (4000-4999 are for applications). */
@@ -54,25 +61,42 @@ export interface ChannelEvents {
   close: [code: number, reason: string];
 }
 
+/**
+ * A simulated network partition, for tests and demos: while `partitioned`, nothing is sent
+ * and everything received is dropped, but the connection stays up (no close to notice), so
+ * each side must detect the silence by its own timeout. One object may serve all of a
+ * host's channels.
+ */
+export interface ChannelFaults {
+  partitioned: boolean;
+}
+
+/** What a channel is given by whoever makes it. */
+export interface ChannelOptions {
+  /** Where its refusals go (default: the process's logger). */
+  log?: Logger;
+  /** Its partition switch (default: its own, off). */
+  faults?: ChannelFaults;
+}
+
 /** One authenticated connection. */
 export class Channel extends EventEmitter<ChannelEvents> {
   private closed = false;
-  /**
-   * Simulates a network partition for tests and demos: from now on nothing is sent and
-   * everything received is dropped, but the connection stays up (no close to notice),
-   * so each side must detect the silence by its own timeout.
-   */
-  partitioned = false;
+  readonly faults: ChannelFaults;
+  private readonly refusals: RefusalLog;
   bytesIn = 0;
   bytesOut = 0;
 
   constructor(
     readonly ws: WebSocket,
     readonly peer: string,
+    o: ChannelOptions & { refusals?: RefusalLog } = {},
   ) {
     super();
+    this.faults = o.faults ?? { partitioned: false };
+    this.refusals = o.refusals ?? new RefusalLog(o.log ?? log);
     ws.on("message", (data: Buffer, isBinary: boolean) => {
-      if (this.closed || this.partitioned) return;
+      if (this.closed || this.faults.partitioned) return;
       this.bytesIn += data.length;
       const m = decodeMessage(data, isBinary);
       if (typeof m === "string") return this.refuse(CLOSE_MALFORMED, m);
@@ -82,9 +106,17 @@ export class Channel extends EventEmitter<ChannelEvents> {
     ws.on("error", () => this.onClosed(1006, "connection error"));
   }
 
+  /** This channel's partition (see ChannelFaults); setting it sets its faults object's. */
+  get partitioned(): boolean {
+    return this.faults.partitioned;
+  }
+  set partitioned(on: boolean) {
+    this.faults.partitioned = on;
+  }
+
   /** Sends any map with a string `t` (typed protocols' messages too: see src/ft/protocol.ts). */
   send<M extends { readonly t: string }>(m: M): void {
-    if (this.closed || this.partitioned || this.ws.readyState !== WebSocket.OPEN) return;
+    if (this.closed || this.faults.partitioned || this.ws.readyState !== WebSocket.OPEN) return;
     const b = packr.pack(m);
     this.bytesOut += b.length;
     this.ws.send(b);
@@ -102,7 +134,7 @@ export class Channel extends EventEmitter<ChannelEvents> {
   /** Closes with a reason the peer sees (and logs it); the socket goes within CLOSE_WAIT_MS. */
   refuse(code: number, reason: string): void {
     if (this.closed) return;
-    logRefusal(`refused ${this.peer}: ${reason}`);
+    this.refusals.line(`refused ${this.peer}: ${reason}`);
     this.ws.close(code, reason.slice(0, 120));
     this.onClosed(code, reason);
   }
@@ -139,40 +171,6 @@ export function decodeMessage(data: Buffer, isBinary: boolean): Msg | string {
   return m as Msg;
 }
 
-/** Operating errors and refusals go to stderr with the process role as a prefix. */
-export let log = (line: string): void => {
-  process.stderr.write(`${logPrefix}${line}\n`);
-};
-let logPrefix = "";
-export function setLogPrefix(p: string): void {
-  logPrefix = p;
-}
-
-const refusals = { windowStartMs: 0, lines: 0, suppressed: 0 };
-
-/** Logs a refusal, at most REFUSAL_LOG_LINES_PER_S_MAX a second; the count of those left out goes with the next line. */
-export function logRefusal(line: string): void {
-  const now = Date.now();
-  if (now - refusals.windowStartMs >= 1000) {
-    refusals.windowStartMs = now;
-    refusals.lines = 0;
-  }
-  if (refusals.lines >= REFUSAL_LOG_LINES_PER_S_MAX) {
-    refusals.suppressed++;
-    return;
-  }
-  refusals.lines++;
-  const more = refusals.suppressed > 0 ? ` (and ${refusals.suppressed} more refusals not shown)` : "";
-  refusals.suppressed = 0;
-  log(line + more);
-}
-export function setLogger(f: (line: string) => void): void {
-  log = f;
-  // A new destination starts with a full allowance of refusal lines.
-  refusals.windowStartMs = 0;
-  refusals.suppressed = 0;
-}
-
 export interface ServerOptions {
   host?: string;
   port?: number;
@@ -181,6 +179,10 @@ export interface ServerOptions {
   onChannel(ch: Channel): void;
   /** Tighter (or looser) limits for strangers than the defaults (tests use a short deadline). */
   strangerLimits?: Partial<StrangerLimits>;
+  /** Where the server and its channels log refusals and errors (default: the process's logger). */
+  log?: Logger;
+  /** The partition switch of the channels it accepts (default: each its own). */
+  faults?: ChannelFaults;
 }
 
 export interface StrangerLimits {
@@ -208,6 +210,8 @@ export function listen(o: ServerOptions): Promise<Server> {
     });
     const wss = new WebSocketServer({ server: http, maxPayload: MESSAGE_BYTES_MAX, perMessageDeflate: false, closeTimeout: CLOSE_WAIT_MS } as WsServerOptions);
     const lim: StrangerLimits = { ...STRANGER_LIMITS, ...o.strangerLimits };
+    const out = o.log ?? log;
+    const refusals = new RefusalLog(out);
     /** Connections not yet authenticated, oldest first, with their deadline timers. */
     const strangers = new Map<Socket, NodeJS.Timeout>();
     const settle = (sock: Socket) => {
@@ -217,7 +221,7 @@ export function listen(o: ServerOptions): Promise<Server> {
     const drop = (sock: Socket, why: string) => {
       if (!strangers.has(sock)) return;
       settle(sock);
-      logRefusal(`refused ${sock.remoteAddress}:${sock.remotePort}: ${why}`);
+      refusals.line(`refused ${sock.remoteAddress}:${sock.remotePort}: ${why}`);
       sock.destroy();
     };
     http.on("connection", (sock: Socket) => {
@@ -246,7 +250,7 @@ export function listen(o: ServerOptions): Promise<Server> {
       ws.on("error", (e) => drop(sock, `protocol error before authenticating: ${e.message}`));
       const refuse = (code: number, why: string) => {
         settle(sock);
-        logRefusal(`refused ${peer}: ${why}`);
+        refusals.line(`refused ${peer}: ${why}`);
         ws.close(code, why.slice(0, 120));
       };
       ws.once("message", (data: Buffer, isBinary: boolean) => {
@@ -264,15 +268,15 @@ export function listen(o: ServerOptions): Promise<Server> {
         sock.off("data", count);
         ws.removeAllListeners("error");
         ws.send(packr.pack({ t: "welcome", mac: mac(o.secret, "server", o.service, m.nonce, serverNonce) }));
-        o.onChannel(new Channel(ws, peer));
+        o.onChannel(new Channel(ws, peer, { refusals, faults: o.faults }));
       });
       ws.send(packr.pack({ t: "challenge", nonce: serverNonce, service: o.service }));
     });
     http.listen(o.port ?? 0, o.host ?? "127.0.0.1", () => {
       http.removeListener("error", reject);
       wss.removeListener("error", reject);
-      http.on("error", (e) => log(`server error: ${e.message}`));
-      wss.on("error", (e) => log(`server error: ${e.message}`));
+      http.on("error", (e) => out(`server error: ${e.message}`));
+      wss.on("error", (e) => out(`server error: ${e.message}`));
       const port = (http.address() as AddressInfo).port;
       resolve({
         port,
@@ -293,8 +297,15 @@ export function listen(o: ServerOptions): Promise<Server> {
   });
 }
 
+export interface ConnectOptions extends ChannelOptions {
+  /** How long to wait for the server's handshake. */
+  timeoutMs?: number;
+}
+
 /** Connects and authenticates; rejects with a reason when the peer refuses or is not there. */
-export function connect(url: string, secret: string, service: string, timeoutMs = HANDSHAKE_TIMEOUT_MS): Promise<Channel> {
+export function connect(url: string, secret: string, service: string, opts: number | ConnectOptions = {}): Promise<Channel> {
+  const o: ConnectOptions = typeof opts === "number" ? { timeoutMs: opts } : opts;
+  const timeoutMs = o.timeoutMs ?? HANDSHAKE_TIMEOUT_MS;
   return new Promise((resolve, reject) => {
     const ws = new WebSocket(url, { maxPayload: MESSAGE_BYTES_MAX, handshakeTimeout: timeoutMs, perMessageDeflate: false, closeTimeout: CLOSE_WAIT_MS } as ClientOptions);
     const clientNonce = nonce();
@@ -338,7 +349,7 @@ export function connect(url: string, secret: string, service: string, timeoutMs 
         ws.off("message", onMessage);
         ws.removeAllListeners("close");
         ws.removeAllListeners("error");
-        resolve(new Channel(ws, url));
+        resolve(new Channel(ws, url, { log: o.log, faults: o.faults }));
         return;
       }
       fail(`unexpected "${m.t}" during the handshake`);
