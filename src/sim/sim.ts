@@ -858,7 +858,7 @@ export class Simulation extends HostShell<Host> {
     if (this.diskRun && LIVE_ROLES.has(roleBefore)) {
       this.diskStartTrigger(h);
       if (!h.up) return false;
-      if (((h.node as unknown as { localDisk?: { heldCount: number } }).localDisk?.heldCount ?? 0) > 0) this.cloneDiskTrigger(h, "held");
+      if (h.node.inspect().ownDiskHeld > 0) this.cloneDiskTrigger(h, "held");
       if (!h.up) return false;
     }
     if (h.live && LIVE_ROLES.has(roleBefore)) h.recordDigest();
@@ -880,13 +880,13 @@ export class Simulation extends HostShell<Host> {
     const node = h.node;
     const c = this.counts;
     let note = "";
-    const until = (node as unknown as { throttledUntilMs: number }).throttledUntilMs;
+    const until = node.inspect().throttledUntilMs;
     if (until > this.now && until !== h.throttledUntil) {
       h.throttledUntil = until;
       c.throttleSleeps++;
       c.throttledMs += until - this.now;
       h.firstThrottleMs ??= this.now;
-      note = `; throttled: sleeps ${(until - this.now).toFixed(3)} ms (level ${(node as unknown as { throttle: { level: number } }).throttle.level.toFixed(2)})`;
+      note = `; throttled: sleeps ${(until - this.now).toFixed(3)} ms (level ${node.inspect().throttleLevel.toFixed(2)})`;
     }
     const paused = executed === 0 && r.idle && node.plog?.full() === true && !(until > this.now);
     if (paused && h.pausedSince === undefined) {
@@ -928,7 +928,7 @@ export class Simulation extends HostShell<Host> {
     // Non-shared: a replay that waits for its own disk may stop between two events at one
     // icount (the first delivered, the second's local request not finished): a state the
     // primary never stopped in at a slice end.
-    if ((h.node as unknown as { localReplay?: { blocked: boolean } }).localReplay?.blocked) return;
+    if (h.node.inspect().ownDiskReplayBlocked) return;
     this.tracePoints++;
     if (h.facts.cloned) this.cloneTracePoints++;
     const d = `${regsDigest(m)}/${memDigest(m)}`;
@@ -959,8 +959,8 @@ export class Simulation extends HostShell<Host> {
     this.log(`${h.id} CRASH: ${why}`);
     this.opts.observe?.(this.now, { kind: "crash", host: h.id, why });
     if (this.diskRun && h.started) {
-      const node = h.node as unknown as { diskGate?: { heldCount: number }; localDisk?: { heldCount: number } };
-      const held = node.diskGate?.heldCount ?? node.localDisk?.heldCount ?? 0;
+      const inside = h.node.inspect();
+      const held = inside.diskGateHeld || inside.ownDiskHeld;
       const pending = h.diskPending.size + (h.local?.inFlight ?? 0);
       if (pending > 0 || held > 0) {
         this.diskCounts.crashesMidIo++;
