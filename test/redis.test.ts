@@ -180,6 +180,9 @@ describe("redis.s answers as Redis does", () => {
   });
 
   it.skipIf(!REDIS_SERVER)("real redis-server gives the same replies to the same script", async () => {
+    // redis-server cannot listen on a port the kernel picks and say which (its --port 0
+    // turns TCP off), so this one test picks a free port first; ftvm's own servers listen
+    // on port 0 and report theirs.
     const port = await freePort();
     const real = spawn(REDIS_SERVER!, ["--port", String(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"], { stdio: "ignore" });
     try {
