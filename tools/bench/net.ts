@@ -26,6 +26,7 @@ import type { HostStatus } from "../../src/host/sink.js";
 import { progress } from "../../src/host/progress.js";
 import { setLogger } from "../../src/transport/channel.js";
 import type { Transfer } from "./netpeer.js";
+import { dieWithMe } from "./children.js";
 
 const ROOT = fileURLToPath(new URL("../..", import.meta.url));
 const MAIN = fileURLToPath(new URL("../../src/cli/main.ts", import.meta.url));
@@ -135,7 +136,7 @@ async function once(kind: Kind, port: number, pids: () => number[], ft?: FtWatch
 
 /** A child process serving on `port`; resolves once `ready` sees its line on stdout. */
 async function serve(args: string[], ready: RegExp): Promise<ChildProcess> {
-  const p = spawn(args[0], args.slice(1), { cwd: ROOT, stdio: ["ignore", "pipe", "pipe"] });
+  const p = dieWithMe(spawn(args[0], args.slice(1), { cwd: ROOT, stdio: ["ignore", "pipe", "pipe"] }));
   await new Promise<void>((resolve, reject) => {
     const lines = [createInterface({ input: p.stdout! }), createInterface({ input: p.stderr! })];
     for (const l of lines) l.on("line", (s) => ready.test(s) && resolve());

@@ -12,6 +12,7 @@ import { fileURLToPath } from "node:url";
 import { runClusterDetailed } from "../../src/host/launcher.js";
 import type { HostStatus } from "../../src/host/sink.js";
 import { setLogger } from "../../src/transport/channel.js";
+import { dieWithMe } from "./children.js";
 
 const ROOT = fileURLToPath(new URL("../..", import.meta.url));
 const MAIN = fileURLToPath(new URL("../../src/cli/main.ts", import.meta.url));
@@ -87,7 +88,7 @@ async function waitForPort(port: number): Promise<void> {
 }
 
 async function withProcess(args: string[], port: number, f: () => Promise<Row[][]>): Promise<Row[][]> {
-  const p: ChildProcess = spawn(args[0], args.slice(1), { cwd: ROOT, stdio: ["ignore", "ignore", "ignore"] });
+  const p: ChildProcess = dieWithMe(spawn(args[0], args.slice(1), { cwd: ROOT, stdio: ["ignore", "ignore", "ignore"] }));
   try {
     await waitForPort(port);
     return await f();
