@@ -1,7 +1,8 @@
 // Child processes a benchmark starts (servers under test) die with it: a benchmark stopped
-// with Ctrl-C or `timeout` (SIGINT, SIGTERM) would otherwise leave them running, and an
+// with `timeout` or `kill` (SIGTERM, SIGHUP) would otherwise leave them running, and an
 // `ftvm ft --listen` cluster left behind serves forever and loads the machine for every
-// measurement after it.
+// measurement after it. SIGINT is left alone: Ctrl-C reaches the whole process group
+// anyway, and the benchmarks emit SIGINT themselves to stop a launcher running in-process.
 import type { ChildProcess } from "node:child_process";
 
 const live = new Set<ChildProcess>();
@@ -17,10 +18,10 @@ export function dieWithMe(p: ChildProcess): ChildProcess {
       for (const c of live) c.kill("SIGKILL");
     };
     process.once("exit", killAll);
-    for (const sig of ["SIGINT", "SIGTERM", "SIGHUP"] as const)
+    for (const sig of ["SIGTERM", "SIGHUP"] as const)
       process.once(sig, () => {
         killAll();
-        process.exit(128 + (sig === "SIGINT" ? 2 : sig === "SIGTERM" ? 15 : 1));
+        process.exit(128 + (sig === "SIGTERM" ? 15 : 1));
       });
   }
   return p;
