@@ -357,9 +357,19 @@ export class FtNode {
   /** When run() was last called (for actions that arise in disk callbacks between calls). */
   lastRunMs = 0;
 
-  /** Runs one slice (or does nothing when there is nothing to do). */
-  run(nowMs: number): RunResult {
+  /**
+   * Runs one slice (or does nothing when there is nothing to do). `sliceIcount`, when
+   * given, is the most instructions this slice may run (a host paces its slices by time;
+   * the simulator uses its plan's fixed slice).
+   */
+  run(nowMs: number, sliceIcount?: number): RunResult {
     this.lastRunMs = nowMs;
+    if (sliceIcount !== undefined) {
+      // A programmer error in the shell: crash, naming it.
+      if (!Number.isInteger(sliceIcount) || sliceIcount <= 0) throw new RangeError(`a slice of ${sliceIcount} instructions`);
+      this.liveRunner?.setSliceIcount(sliceIcount);
+      this.replay?.runner.setSliceIcount(sliceIcount);
+    }
     const r = this.runRole(nowMs);
     if (this.outbox.length > 0) {
       // Actions from disk callbacks since the last call (image chunks, a failed clone) go first.

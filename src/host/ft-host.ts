@@ -27,6 +27,7 @@ import { SwitchLink } from "./switch-link.js";
 import { HostTrace, TRACE_FLUSH_INTERVAL_MS } from "./host-trace.js";
 import { ConsoleInLink } from "./console-input.js";
 import { HostRecord, RECORD_FLUSH_INTERVAL_MS } from "./host-record.js";
+import { SlicePacer } from "./slice-pacer.js";
 
 /** The service name doubles as the protocol's version: "/2" added the cluster id to hello. */
 export const LOG_SERVICE = "ftvm-log/2";
@@ -138,6 +139,8 @@ export class FtHost {
   /** Measurements for the benchmarks: output hold time and log round trips (ms). */
   private readonly latencyMs = new Samples();
   private readonly rttMs = new Samples();
+  /** Sizes guest slices so each takes about SLICE_TARGET_MS (see slice-pacer.ts). */
+  private readonly pacer = new SlicePacer();
   private readonly sentAt: { lsn: number; at: number }[] = [];
   private liveStartMs = performance.now();
   /** CPU use when the run loop started (the primary's CPU time per instruction is a speed figure that other load on the machine does not move much). */
@@ -498,7 +501,16 @@ export class FtHost {
       this.drainBacklog();
       const runAt = this.now();
       const replaying = this.node.role === "backup";
-      const r = this.node.run(runAt);
+      const machineBefore = this.node.machine;
+      const icountBefore = machineBefore?.icount ?? 0;
+      const cpuBefore = process.cpuUsage();
+      const r = this.node.run(runAt, this.pacer.sliceIcount);
+      // Only a slice of the same machine says how fast it runs (a clone replaces it). CPU
+      // time, not wall time: a slice the OS preempted on a busy machine ran no slower.
+      if (machineBefore !== undefined && this.node.machine === machineBefore) {
+        const cpu = process.cpuUsage(cpuBefore);
+        this.pacer.observe(machineBefore.icount - icountBefore, (cpu.user + cpu.system) / 1000);
+      }
       this.exec(r.actions);
       if (replaying && !r.idle && (this.o.slowdown ?? 1) > 1) {
         // --slowdown: sleep (factor - 1) times as long as the slice took, in sleeps of a few ms.

@@ -27,6 +27,15 @@ export class LiveRunner {
     private readonly opts: { maxIcount?: number; sliceIcount?: number; tracer?: Tracer } = {},
   ) {}
 
+  /**
+   * Sets the instructions of the next slices (a host paces slices by time: see
+   * src/host/slice-pacer.ts). Where a slice ends does not change what is logged or
+   * replayed: every input is logged at its icount, whatever the slice size.
+   */
+  setSliceIcount(n: number): void {
+    this.opts.sliceIcount = n;
+  }
+
   /** Runs on past maxIcount from now on (a scripted crash that was skipped). */
   clearMaxIcount(): void {
     this.opts.maxIcount = undefined;
@@ -83,6 +92,11 @@ export class ReplayRunner {
     readonly env: ReplayEnv,
     private readonly opts: { sliceIcount?: number; tracer?: Tracer } = {},
   ) {}
+
+  /** Sets the instructions of the next slices (see LiveRunner.setSliceIcount). */
+  setSliceIcount(n: number): void {
+    this.opts.sliceIcount = n;
+  }
 
   /**
    * safeIcount: how far execution may go when no event is available; untilIcount: stop
