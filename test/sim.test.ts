@@ -323,6 +323,16 @@ describe("ftvm sim (the command)", () => {
     capture();
     const code = await simCommand.run(["--seeds", "5", "--start", "1"]);
     expect(out).toContain("sim: 5 seeds ran, 0 failed");
+    // One network seed per NET_SEEDS_SHARE console seeds, rounded up.
+    expect(out).toContain("sim: 1 network seeds ran, 0 failed");
+    expect(code).toBe(0);
+  });
+
+  it("--seeds N --console-only runs no network seeds", async () => {
+    capture();
+    const code = await simCommand.run(["--seeds", "2", "--start", "1", "--console-only"]);
+    expect(out).toContain("sim: 2 seeds ran, 0 failed");
+    expect(out).not.toContain("network seeds");
     expect(code).toBe(0);
   });
 
