@@ -2,28 +2,33 @@ import { describe, expect, it } from "vitest";
 import { SLICE_ICOUNT_MAX, SLICE_ICOUNT_MIN, SLICE_TARGET_MS, SlicePacer } from "../src/host/slice-pacer.js";
 
 describe("SlicePacer", () => {
-  it("sizes slices to the target time for a slow guest at once", () => {
+  it("sizes slices to the target time from the speed the last slice ran at", () => {
     const p = new SlicePacer();
-    // 20,000 instructions in 10 ms: 2 MIPS, so a 0.5 ms slice is 1,000 instructions, held at the minimum.
-    p.observe(20_000, 10);
-    expect(p.sliceIcount).toBe(SLICE_ICOUNT_MIN);
-    // 10 MIPS: 5,000 instructions per 0.5 ms.
-    const q = new SlicePacer();
-    q.observe(20_000, 2);
-    expect(q.sliceIcount).toBe(Math.round(10_000 * SLICE_TARGET_MS));
+    // 40 MIPS (40,000 instructions per ms) after a start at a higher guess: the estimate
+    // decays towards it, slice by slice, and settles at 0.5 ms worth.
+    for (let i = 0; i < 40; i++) p.observe(p.sliceIcount, p.sliceIcount / 40_000);
+    expect(p.sliceIcount).toBe(Math.round(40_000 * SLICE_TARGET_MS));
   });
 
-  it("grows at most twofold per slice and never past the maximum", () => {
+  it("keeps the minimum for a very slow guest and the maximum for a fast one", () => {
+    const slow = new SlicePacer();
+    for (let i = 0; i < 40; i++) slow.observe(slow.sliceIcount, slow.sliceIcount / 1_000);
+    expect(slow.sliceIcount).toBe(SLICE_ICOUNT_MIN);
+    const fast = new SlicePacer();
+    for (let i = 0; i < 40; i++) fast.observe(fast.sliceIcount, fast.sliceIcount / 1_000_000);
+    expect(fast.sliceIcount).toBe(SLICE_ICOUNT_MAX);
+  });
+
+  it("is not shrunk by a slice the OS preempted, but follows a guest that slows down", () => {
     const p = new SlicePacer();
-    p.observe(20_000, 10);
-    const sizes: number[] = [];
-    for (let i = 0; i < 20; i++) {
-      // A fast guest: 400 MIPS.
-      p.observe(p.sliceIcount, p.sliceIcount / 400_000);
-      sizes.push(p.sliceIcount);
-    }
-    for (let i = 1; i < sizes.length; i++) expect(sizes[i]).toBeLessThanOrEqual(sizes[i - 1] * 2);
-    expect(sizes.at(-1)).toBe(SLICE_ICOUNT_MAX);
+    for (let i = 0; i < 40; i++) p.observe(p.sliceIcount, p.sliceIcount / 40_000);
+    const settled = p.sliceIcount;
+    // One slice took 20 ms of wall time (descheduled): the next slice keeps most of its size.
+    p.observe(settled, 20);
+    expect(p.sliceIcount).toBeGreaterThanOrEqual(Math.round(settled * 0.8) - 1);
+    // The guest now really runs at 10 MIPS: within a few slices the slice fits 0.5 ms again.
+    for (let i = 0; i < 12; i++) p.observe(p.sliceIcount, p.sliceIcount / 10_000);
+    expect(p.sliceIcount).toBe(SLICE_ICOUNT_MIN);
   });
 
   it("ignores slices too short to say how fast the guest runs", () => {

@@ -14,7 +14,7 @@ import { encodeImage } from "../vm/image.js";
 import type { HeldOutput } from "./gate.js";
 import { AckError, LOG_BATCH_BYTES_MAX, eventBytes } from "./primary.js";
 import type { FtNode } from "./node.js";
-import { FLUSH_INTERVAL_MS_DEFAULT, WAIT_FLUSH_GAP_MS, PREFAULT_BYTES_PER_RUN, CRASH_WAIT_POLL_MS, CRASH_WAIT_MAX_MS, RESEND_EVENTS_PER_MESSAGE, type Msg, type Action, type JoinStage, type RunResult } from "./node-types.js";
+import { FLUSH_INTERVAL_MS_DEFAULT, WAIT_FLUSH_GAP_MS, HELD_FLUSH_GAP_MS, PREFAULT_BYTES_PER_RUN, CRASH_WAIT_POLL_MS, CRASH_WAIT_MAX_MS, RESEND_EVENTS_PER_MESSAGE, type Msg, type Action, type JoinStage, type RunResult } from "./node-types.js";
 import * as replay from "./node-replay.js";
 import * as clone from "./node-clone.js";
 import { batchDigests, digestAtLog } from "./state-check.js";
@@ -152,7 +152,9 @@ export function runLive(n: FtNode, nowMs: number): RunResult {
     actions.push(...finish(n, r, nowMs));
     return { actions, idle: true };
   }
-  // Held output and held disk writes wait for the batch that covers them; a batch also
+  // Held output and held disk writes wait for the batch that covers them: one closes at
+  // once when none is in flight, else within HELD_FLUSH_GAP_MS (about one per round trip,
+  // so a busy guest does not pay a socket write at each end per slice); a batch also
   // closes once the disk reads' data in it passes LOG_BATCH_BYTES_MAX, and when the guest
   // waits (WFI) — but then at most every WAIT_FLUSH_GAP_MS: a guest that waits on each
   // disk request in turn would otherwise send a batch, and get an acknowledgement, per
@@ -161,7 +163,7 @@ export function runLive(n: FtNode, nowMs: number): RunResult {
   const flushIntervalMs = n.cfg.flushIntervalMs ?? FLUSH_INTERVAL_MS_DEFAULT;
   const sinceFlushMs = nowMs - n.lastFlushMs;
   if (
-    n.hasHeldOutput() ||
+    (n.hasHeldOutput() && (n.plog === undefined || !n.plog.batchInFlight || sinceFlushMs >= HELD_FLUSH_GAP_MS)) ||
     sinceFlushMs >= flushIntervalMs ||
     (r === "waiting" && sinceFlushMs >= WAIT_FLUSH_GAP_MS) ||
     (n.plog !== undefined && n.plog.pendingBytes >= LOG_BATCH_BYTES_MAX)
@@ -186,7 +188,8 @@ export function runLive(n: FtNode, nowMs: number): RunResult {
     const timerAtMs = deadline === undefined ? undefined : nowMs + Math.max(0, (deadline - n.live!.nowUs()) / 1000);
     let wakeAtMs = timerAtMs === undefined ? undefined : Math.max(timerAtMs, n.throttledUntilMs);
     // Whatever the guest did before it waited reaches the backup within WAIT_FLUSH_GAP_MS.
-    if (n.plog && !n.peerFailed && n.plog.hasUnsent(m.icount)) wakeAtMs = Math.min(wakeAtMs ?? Infinity, n.lastFlushMs + WAIT_FLUSH_GAP_MS);
+    // Held output left unsent while a batch was in flight goes within HELD_FLUSH_GAP_MS.
+    if (n.plog && !n.peerFailed && n.plog.hasUnsent(m.icount)) wakeAtMs = Math.min(wakeAtMs ?? Infinity, n.lastFlushMs + (n.hasHeldOutput() ? HELD_FLUSH_GAP_MS : WAIT_FLUSH_GAP_MS));
     return { actions, idle: true, wakeAtMs };
   }
   return { actions, idle: false };

@@ -22,6 +22,16 @@ import type { NetChunk } from "../devices/nic.js";
 export const FLUSH_INTERVAL_MS_DEFAULT = 10;
 /** The shortest time between two batches closed because the guest waits (WFI). */
 export const WAIT_FLUSH_GAP_MS = 2;
+/**
+ * Held output closes a batch at once when no batch is waiting for its acknowledgement;
+ * while one is, at most every this many milliseconds. Each batch costs a socket write at
+ * each end (the log message, its ack) and a sink message for what the ack releases; with
+ * slices of half a millisecond (src/host/slice-pacer.ts), a busy guest closing a batch
+ * per slice spent about half again as much CPU as before, mostly in those writes. Output
+ * made while a batch is in flight goes with the next one, when the ack comes or after
+ * this gap, whichever is first: about one batch per round trip.
+ */
+export const HELD_FLUSH_GAP_MS = 1;
 /** How long a cloned backup that is not yet paired keeps asking for the next epoch after its primary failed (see onTasResult). */
 export const UNPAIRED_CLAIM_RETRY_MS = 10_000;
 /** Bytes of the snapshot buffer touched per run() before a clone (see runLive). */

@@ -83,6 +83,11 @@ export class PrimaryLog {
     return batch;
   }
 
+  /** True when a batch was sent and not acknowledged yet. */
+  get batchInFlight(): boolean {
+    return this.sent.length > 0;
+  }
+
   /** True when a batch closed now would carry something: unsent events, or progress past the last mark. */
   hasUnsent(icount: number): boolean {
     return this.pending.length > 0 || icount > this.lastProgressIcount;
