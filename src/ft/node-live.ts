@@ -153,8 +153,9 @@ export function runLive(n: FtNode, nowMs: number): RunResult {
     return { actions, idle: true };
   }
   // Held output and held disk writes wait for the batch that covers them: one closes at
-  // once when none is in flight, else within HELD_FLUSH_GAP_MS (about one per round trip,
-  // so a busy guest does not pay a socket write at each end per slice); a batch also
+  // once when none is in flight or the guest now waits (for that output's answer, say),
+  // else within HELD_FLUSH_GAP_MS (about one per round trip, so a guest that keeps
+  // running does not pay a socket write at each end per slice); a batch also
   // closes once the disk reads' data in it passes LOG_BATCH_BYTES_MAX, and when the guest
   // waits (WFI) — but then at most every WAIT_FLUSH_GAP_MS: a guest that waits on each
   // disk request in turn would otherwise send a batch, and get an acknowledgement, per
@@ -163,7 +164,7 @@ export function runLive(n: FtNode, nowMs: number): RunResult {
   const flushIntervalMs = n.cfg.flushIntervalMs ?? FLUSH_INTERVAL_MS_DEFAULT;
   const sinceFlushMs = nowMs - n.lastFlushMs;
   if (
-    (n.hasHeldOutput() && (n.plog === undefined || !n.plog.batchInFlight || sinceFlushMs >= HELD_FLUSH_GAP_MS)) ||
+    (n.hasHeldOutput() && (n.plog === undefined || !n.plog.batchInFlight || r === "waiting" || sinceFlushMs >= HELD_FLUSH_GAP_MS)) ||
     sinceFlushMs >= flushIntervalMs ||
     (r === "waiting" && sinceFlushMs >= WAIT_FLUSH_GAP_MS) ||
     (n.plog !== undefined && n.plog.pendingBytes >= LOG_BATCH_BYTES_MAX)

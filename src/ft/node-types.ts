@@ -23,8 +23,9 @@ export const FLUSH_INTERVAL_MS_DEFAULT = 10;
 /** The shortest time between two batches closed because the guest waits (WFI). */
 export const WAIT_FLUSH_GAP_MS = 2;
 /**
- * Held output closes a batch at once when no batch is waiting for its acknowledgement;
- * while one is, at most every this many milliseconds. Each batch costs a socket write at
+ * Held output closes a batch at once when no batch is waiting for its acknowledgement or
+ * the guest waits (WFI); while one is in flight and the guest runs on, at most every this
+ * many milliseconds. Each batch costs a socket write at
  * each end (the log message, its ack) and a sink message for what the ack releases; with
  * slices of half a millisecond (src/host/slice-pacer.ts), a busy guest closing a batch
  * per slice spent about half again as much CPU as before, mostly in those writes. Output
