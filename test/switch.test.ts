@@ -171,6 +171,30 @@ describe("virtual switch: input", () => {
   });
 });
 
+describe("virtual switch: input without copies", () => {
+  it("forwards a piece that one client read holds as a view of that read, and a piece spanning reads as a copy, both byte-exact", () => {
+    const sw = new Switch(fakeIo());
+    const { conn } = opened(sw);
+    sw.live("A", 1, [], []);
+    sw.forward(); // the open
+    const read1 = te.encode("hello ");
+    const read2 = te.encode("world");
+    sw.data(conn, read1);
+    const [[, , one]] = sw.forward();
+    // Within one read: the same memory (no pass over the bytes), the same bytes.
+    expect(one!.buffer).toBe(read1.buffer);
+    expect(td.decode(one)).toBe("hello ");
+    // A re-delivery from the middle of two reads (a new primary that got 3 bytes) copies.
+    sw.data(conn, read2);
+    sw.hostGone("A");
+    sw.live("B", 2, [[conn, 1, CONN.OPEN, 3]], []);
+    const evs = sw.forward().filter(([k]) => k === EV.NET_RX);
+    expect(evs.map(([, , b]) => td.decode(b))).toEqual(["lo world"]);
+    expect(evs[0][2]!.buffer).not.toBe(read1.buffer);
+    expect(evs[0][2]!.buffer).not.toBe(read2.buffer);
+  });
+});
+
 describe("virtual switch: output", () => {
   it("writes each byte once: drops what a new primary re-sends, writes only the new part of an overlap, drops a gap", () => {
     const io = fakeIo();

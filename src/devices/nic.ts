@@ -151,7 +151,10 @@ export class Nic implements Device {
         }
         if (state !== CONN.OPEN) throw new Error(`nic: data for connection ${conn}, which is not open (state ${state})`);
         if (bytes.length === 0) break;
-        this.rx.push({ type: NET_REC.DATA, conn, bytes: new Uint8Array(bytes) });
+        // The event's own bytes, not a copy: event data is never written to once made (the
+        // log, the switch and the replay side only read it), and NET_RECV copies into guest
+        // memory anyway. A copy here was a pass over every received byte on both hosts.
+        this.rx.push({ type: NET_REC.DATA, conn, bytes });
         this.rxBytes += bytes.length;
         break;
       }

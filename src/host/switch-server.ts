@@ -172,7 +172,9 @@ export class SwitchServer {
     this.backlogs[id] = backlog;
     s.on("data", (chunk: Buffer) => {
       if (!mine()) return;
-      const v = this.sw.data(id, new Uint8Array(chunk), peer);
+      // The socket's chunk itself (a Buffer is a Uint8Array): Node gives every read a
+      // fresh buffer, so the switch may keep it until the primary makes it durable.
+      const v = this.sw.data(id, chunk, peer);
       if (v === "pause") {
         this.paused.add(id);
         s.pause();

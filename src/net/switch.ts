@@ -516,8 +516,18 @@ export class Switch {
     c.end = off;
   }
 
-  /** Copies [from, from + n) of a connection's retained input. */
+  /**
+   * [from, from + n) of a connection's retained input: a view when one retained chunk holds
+   * it all (the common case: forwarded pieces follow the client's reads), else a copy.
+   * Retained chunks are never written to, so a view stays what was received.
+   */
   private slice(c: Conn, from: number, n: number): Uint8Array {
+    for (const ch of c.chunks) {
+      const chEnd = ch.off + ch.bytes.length;
+      if (chEnd <= from) continue;
+      if (ch.off <= from && from + n <= chEnd) return ch.bytes.subarray(from - ch.off, from - ch.off + n);
+      break;
+    }
     const out = new Uint8Array(n);
     let at = 0;
     for (const ch of c.chunks) {

@@ -297,6 +297,21 @@ export function listen(o: ServerOptions): Promise<Server> {
   });
 }
 
+/**
+ * The masking key of every frame this side sends as a WebSocket client: all zeros. RFC
+ * 6455 masks client frames so that a browser's script cannot make a cache or proxy on
+ * the way read chosen bytes as a request; these channels join ftvm's own processes,
+ * authenticated by a shared secret, and carry no browser's bytes. A random key cost a
+ * full pass over every byte sent and another over every byte received (ws's fallback
+ * without its native addon masks in a JavaScript loop, and allocates a copy): about a
+ * third of FT's transmit path, whose bytes go host -> switch as a client. With a zero
+ * key ws (8.4 and later) sends the payload as it is and the receiver skips unmasking;
+ * the frames stay valid WebSocket frames (the mask bit is set, the key is zero).
+ */
+function zeroMask(mask: Buffer): void {
+  mask.fill(0);
+}
+
 export interface ConnectOptions extends ChannelOptions {
   /** How long to wait for the server's handshake. */
   timeoutMs?: number;
@@ -307,7 +322,7 @@ export function connect(url: string, secret: string, service: string, opts: numb
   const o: ConnectOptions = typeof opts === "number" ? { timeoutMs: opts } : opts;
   const timeoutMs = o.timeoutMs ?? HANDSHAKE_TIMEOUT_MS;
   return new Promise((resolve, reject) => {
-    const ws = new WebSocket(url, { maxPayload: MESSAGE_BYTES_MAX, handshakeTimeout: timeoutMs, perMessageDeflate: false, closeTimeout: CLOSE_WAIT_MS } as ClientOptions);
+    const ws = new WebSocket(url, { maxPayload: MESSAGE_BYTES_MAX, handshakeTimeout: timeoutMs, perMessageDeflate: false, closeTimeout: CLOSE_WAIT_MS, generateMask: zeroMask } as ClientOptions);
     const clientNonce = nonce();
     let serverNonce = "";
     let done = false;
