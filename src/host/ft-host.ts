@@ -27,6 +27,7 @@ import { SwitchLink } from "./switch-link.js";
 import { HostTrace, TRACE_FLUSH_INTERVAL_MS } from "./host-trace.js";
 import { ConsoleInLink } from "./console-input.js";
 import { HostRecord, RECORD_FLUSH_INTERVAL_MS } from "./host-record.js";
+import { LoopStats } from "./loop-stats.js";
 
 /** The service name doubles as the protocol's version: "/2" added the cluster id to hello. */
 export const LOG_SERVICE = "ftvm-log/2";
@@ -147,6 +148,8 @@ export class FtHost {
   private logChannelBytesBefore = 0;
   private mipsWindow = { at: performance.now(), icount: 0, mips: 0 };
   private readonly trace?: HostTrace;
+  /** Where the run loop's wall time goes (reported with "done", for the benchmarks). */
+  private readonly loopStats = new LoopStats();
   private readonly record?: HostRecord;
   /** Console input from the launcher's stdin, through the sink's channel (see console-input.ts). */
   private readonly consoleIn = new ConsoleInLink(() => this.node);
@@ -256,6 +259,7 @@ export class FtHost {
         outputLatencyMs: this.latencyMs.summary(),
         logRttMs: this.rttMs.summary(),
         logWireBytes: this.logWireBytes,
+        loop: this.loopStats.report(),
         ...(this.ownDisk ? { diskImage: this.ownDisk.path } : {}),
       });
       this.finished?.();
@@ -500,6 +504,9 @@ export class FtHost {
       const replaying = this.node.role === "backup";
       const r = this.node.run(runAt);
       this.exec(r.actions);
+      const ranAt = this.now();
+      this.loopStats.runs++;
+      this.loopStats.sliceMs += ranAt - runAt;
       if (replaying && !r.idle && (this.o.slowdown ?? 1) > 1) {
         // --slowdown: sleep (factor - 1) times as long as the slice took, in sleeps of a few ms.
         slowDebtMs += (this.now() - runAt) * (this.o.slowdown! - 1);
@@ -524,15 +531,20 @@ export class FtHost {
         await new Promise<void>((res) => setImmediate(res));
         lastYield = this.now();
       } else if (r.idle) {
+        const idleAt = this.now();
         await new Promise<void>((resolve) => {
           this.wake = resolve;
           const ms = r.wakeAtMs === undefined ? 1000 : Math.max(0, r.wakeAtMs - this.now());
           setTimeout(() => this.poke(), ms);
         });
         lastYield = this.now();
+        this.loopStats.asleepMs += lastYield - idleAt;
       } else if (this.now() - lastYield >= YIELD_INTERVAL_MS || this.node.hasHeldOutput()) {
+        const yieldAt = this.now();
         await new Promise<void>((res) => setImmediate(res));
         lastYield = this.now();
+        this.loopStats.yields++;
+        this.loopStats.yieldMs += lastYield - yieldAt;
       }
     }
     // A halted host exits with its code (scheduled by the halt action); never return normally.
