@@ -17,6 +17,8 @@ const SAMPLES_MAX = 8192;
 const SLEEP_MS_MIN = 2;
 /** The backup's replay rate is measured over windows of this length. */
 const RATE_WINDOW_MS = 50;
+/** Rate windows remembered for the backup's best rate (see Throttle.backupRate): 2 s of them. */
+const BACKUP_RATE_WINDOWS_KEPT = 40;
 
 export class Throttle {
   /** Share of the time the primary sleeps (0 = full speed). */
@@ -74,20 +76,14 @@ export class Throttle {
     const last = this.lastBackup;
     if (!last || backupIcount < last.icount) this.lastBackup = { atMs: nowMs, icount: backupIcount };
     else if (nowMs - last.atMs >= RATE_WINDOW_MS) {
-      // Windows in which the backup had work throughout say how fast it replays (a backup
-      // that waits for log moves only as fast as the primary lets it). Those alone are a
-      // biased sample, though: a backup as fast as its primary keeps up and waits for log
-      // most of the time, so the windows in which it had work throughout are mostly those
-      // in which it was starved of CPU for a while (by another process on a busy machine).
-      // Measured on a compute-bound pair: the estimate fell to a third of the backup's
-      // speed, turned a 350 ms lag into "1053 ms" and slept the primary at level 0.8. So a
-      // window in which the backup waited for log while the primary ran unthrottled counts
-      // too, as what it shows: the backup kept up with the primary's full speed.
-      let rate: number | undefined;
-      if (behind > 0 && last.behind && !this.idleSeen) rate = (backupIcount - last.icount) / (nowMs - last.atMs);
-      else if (this.idleSeen && this.level === 0 && this.primaryRate > 0) rate = this.primaryRate;
-      if (rate !== undefined) this.backupRate = this.backupRate > 0 ? this.backupRate * 0.7 + rate * 0.3 : rate;
-      this.lastBackup = { atMs: nowMs, icount: backupIcount, behind: behind > 0 };
+      // Windows in which the backup had work throughout say how fast it replays. One in
+      // which it waited for log says it kept up with the primary: as fast as the primary
+      // went meanwhile, at least (counted only while the primary ran unthrottled, when
+      // that is the primary's full speed). Without those, a backup that keeps up would
+      // be measured only in the windows in which it was starved (see backupRate).
+      if (behind > 0 && last.behind && !this.idleSeen) this.noteBackupRate((backupIcount - last.icount) / (nowMs - last.atMs));
+      else if (this.idleSeen && this.level === 0 && last.primaryIcount !== undefined) this.noteBackupRate((primaryIcount - last.primaryIcount) / (nowMs - last.atMs));
+      this.lastBackup = { atMs: nowMs, icount: backupIcount, behind: behind > 0, primaryIcount };
       this.idleSeen = this.lastReportIdle;
     } else if (behind === 0) last.behind = false;
     if (behind === 0) return 0;
@@ -96,7 +92,7 @@ export class Throttle {
     return (primaryIcount - backupIcount) / this.backupRate;
   }
 
-  private lastBackup?: { atMs: number; icount: number; behind?: boolean };
+  private lastBackup?: { atMs: number; icount: number; behind?: boolean; primaryIcount?: number };
   /** The backup said it was idle (nothing left to replay) since the rate window began / in its last report. */
   private idleSeen = false;
   private lastReportIdle = false;
@@ -106,8 +102,27 @@ export class Throttle {
     this.lastReportIdle = idle;
     if (idle) this.idleSeen = true;
   }
-  /** Instructions per ms the backup replayed while it had work. */
+  /**
+   * Instructions per ms the backup can replay: the best of the windows in which it had
+   * work, over the last BACKUP_RATE_WINDOWS_KEPT of them. The best, not an average: on a
+   * busy machine the windows in which a backup as fast as its primary "had work
+   * throughout" are mostly those in which another process took its CPU for a while (when
+   * it runs, it keeps up and waits for log). An average of those (measured on a
+   * compute-bound pair: it fell to a third of the backup's speed) turned a 350 ms lag
+   * into "1053 ms" and slept the primary at level 0.8; a backup that is really slower
+   * shows it in every window, and one starved for longer than the windows kept is slow.
+   */
   private backupRate = 0;
+  private readonly backupRates = new Float64Array(BACKUP_RATE_WINDOWS_KEPT);
+  private backupRateNext = 0;
+
+  private noteBackupRate(rate: number): void {
+    this.backupRates[this.backupRateNext] = rate;
+    this.backupRateNext = (this.backupRateNext + 1) % BACKUP_RATE_WINDOWS_KEPT;
+    let best = 0;
+    for (let i = 0; i < BACKUP_RATE_WINDOWS_KEPT; i++) if (this.backupRates[i] > best) best = this.backupRates[i];
+    this.backupRate = best;
+  }
 
   /** How long ago the primary stood where the backup stands now (0 when it is level). */
   private historyLagMs(nowMs: number, primaryIcount: number, backupIcount: number): number {
