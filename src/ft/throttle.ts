@@ -17,6 +17,8 @@ const SAMPLES_MAX = 8192;
 const SLEEP_MS_MIN = 2;
 /** The backup's replay rate is measured over windows of this length. */
 const RATE_WINDOW_MS = 50;
+/** A window in which the primary went at least this share of its running speed: it ran throughout (see lagMs). */
+const PRIMARY_FULL_SPEED_SHARE = 0.8;
 /** Rate windows remembered for the backup's best rate (see Throttle.backupRate): 2 s of them. */
 const BACKUP_RATE_WINDOWS_KEPT = 40;
 
@@ -78,11 +80,13 @@ export class Throttle {
     else if (nowMs - last.atMs >= RATE_WINDOW_MS) {
       // Windows in which the backup had work throughout say how fast it replays. One in
       // which it waited for log says it kept up with the primary: as fast as the primary
-      // went meanwhile, at least (counted only while the primary ran unthrottled, when
-      // that is the primary's full speed). Without those, a backup that keeps up would
-      // be measured only in the windows in which it was starved (see backupRate).
+      // went meanwhile, at least. That counts only when the primary ran at its full speed
+      // throughout (unthrottled, and not a guest that waits: keeping up with one says
+      // little). Without those, a backup that keeps up would be measured only in the
+      // windows in which it was starved (see backupRate).
+      const primaryWent = last.primaryIcount === undefined ? 0 : (primaryIcount - last.primaryIcount) / (nowMs - last.atMs);
       if (behind > 0 && last.behind && !this.idleSeen) this.noteBackupRate((backupIcount - last.icount) / (nowMs - last.atMs));
-      else if (this.idleSeen && this.level === 0 && last.primaryIcount !== undefined) this.noteBackupRate((primaryIcount - last.primaryIcount) / (nowMs - last.atMs));
+      else if (this.idleSeen && this.level === 0 && this.primaryRate > 0 && primaryWent >= PRIMARY_FULL_SPEED_SHARE * this.primaryRate) this.noteBackupRate(primaryWent);
       this.lastBackup = { atMs: nowMs, icount: backupIcount, behind: behind > 0, primaryIcount };
       this.idleSeen = this.lastReportIdle;
     } else if (behind === 0) last.behind = false;
