@@ -98,6 +98,40 @@ describe("throttling", () => {
     for (let i = 1; i < levels.length; i++) expect(levels[i] - levels[i - 1]).toBeLessThanOrEqual(0.2 + 1e-9);
   });
 
+  it("does not throttle for a backup that keeps up but was starved of CPU for a while", () => {
+    // A primary at 100 instructions/ms closes a batch every 10 ms; its backup replays at
+    // 110/ms up to the last batch, so it waits for log a little of the time, and says in
+    // heartbeats every 25 ms whether it had replayed everything. From 1 s to 1.7 s another
+    // process takes the backup's CPU: it falls 700 ms behind and catches up only slowly
+    // afterwards. The windows in which it "had work throughout" now include the starved
+    // ones; a rate averaged over them fell near zero and put the primary to sleep.
+    const t = new Throttle(1000);
+    let primary = 0;
+    let flushed = 0;
+    let backup = 0;
+    let sleepUntil = 0;
+    let slept = 0;
+    for (let now = 0; now < 5000; now += 0.25) {
+      const starved = now >= 1000 && now < 1700;
+      if (!starved) backup = Math.min(flushed, backup + 110 * 0.25);
+      if (Number.isInteger(now / 25)) t.backupReport(backup >= flushed);
+      if (now < sleepUntil) {
+        slept += 0.25;
+        continue;
+      }
+      primary += 100 * 0.25;
+      if (Number.isInteger(now / 10)) flushed = primary;
+      t.sample(now, primary);
+      const sleep = t.sleepMs(now, t.lagMs(now, primary, backup));
+      if (sleep > 0) sleepUntil = now + sleep;
+    }
+    // About 700 ms behind at most, below the 1 s threshold: no reason to slow the primary.
+    expect(t.lagMsMax).toBeGreaterThan(500);
+    expect(t.lagMsMax).toBeLessThan(900);
+    expect(t.levelMax).toBe(0);
+    expect(slept).toBe(0);
+  });
+
   it("speeds up again when the backup catches up", () => {
     const t = new Throttle(1000);
     // Two seconds far behind, then level.

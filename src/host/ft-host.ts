@@ -28,6 +28,7 @@ import { HostTrace, TRACE_FLUSH_INTERVAL_MS } from "./host-trace.js";
 import { ConsoleInLink } from "./console-input.js";
 import { HostRecord, RECORD_FLUSH_INTERVAL_MS } from "./host-record.js";
 import { SlicePacer } from "./slice-pacer.js";
+import { LoopStats } from "./loop-stats.js";
 
 /** The service name doubles as the protocol's version: "/2" added the cluster id to hello. */
 export const LOG_SERVICE = "ftvm-log/2";
@@ -150,6 +151,8 @@ export class FtHost {
   private logChannelBytesBefore = 0;
   private mipsWindow = { at: performance.now(), icount: 0, mips: 0 };
   private readonly trace?: HostTrace;
+  /** Where the run loop's wall time goes (reported with "done", for the benchmarks). */
+  private readonly loopStats = new LoopStats();
   private readonly record?: HostRecord;
   /** Console input from the launcher's stdin, through the sink's channel (see console-input.ts). */
   private readonly consoleIn = new ConsoleInLink(() => this.node);
@@ -259,6 +262,7 @@ export class FtHost {
         outputLatencyMs: this.latencyMs.summary(),
         logRttMs: this.rttMs.summary(),
         logWireBytes: this.logWireBytes,
+        loop: this.loopStats.report(),
         ...(this.ownDisk ? { diskImage: this.ownDisk.path } : {}),
       });
       this.finished?.();
@@ -507,6 +511,9 @@ export class FtHost {
       // Only a slice of the same machine says how fast it runs (a clone replaces it).
       if (machineBefore !== undefined && this.node.machine === machineBefore) this.pacer.observe(machineBefore.icount - icountBefore, this.now() - runAt);
       this.exec(r.actions);
+      const ranAt = this.now();
+      this.loopStats.runs++;
+      this.loopStats.sliceMs += ranAt - runAt;
       if (replaying && !r.idle && (this.o.slowdown ?? 1) > 1) {
         // --slowdown: sleep (factor - 1) times as long as the slice took, in sleeps of a few ms.
         slowDebtMs += (this.now() - runAt) * (this.o.slowdown! - 1);
@@ -531,6 +538,7 @@ export class FtHost {
         await new Promise<void>((res) => setImmediate(res));
         lastYield = this.now();
       } else if (r.idle) {
+        const idleAt = this.now();
         await new Promise<void>((resolve) => {
           const ms = r.wakeAtMs === undefined ? 1000 : Math.max(0, r.wakeAtMs - this.now());
           const timer = setTimeout(() => this.poke(), ms);
@@ -544,9 +552,13 @@ export class FtHost {
           };
         });
         lastYield = this.now();
+        this.loopStats.asleepMs += lastYield - idleAt;
       } else if (this.now() - lastYield >= YIELD_INTERVAL_MS || this.node.hasHeldOutput()) {
+        const yieldAt = this.now();
         await new Promise<void>((res) => setImmediate(res));
         lastYield = this.now();
+        this.loopStats.yields++;
+        this.loopStats.yieldMs += lastYield - yieldAt;
       }
     }
     // A halted host exits with its code (scheduled by the halt action); never return normally.
