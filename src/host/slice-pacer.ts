@@ -6,11 +6,11 @@
 // at each end of its round trip. The pacer sizes each slice from the speed the last ones
 // ran at, so a slice takes about SLICE_TARGET_MS whatever the guest does.
 //
-// Speed is measured in wall time, which costs nothing to read (process.cpuUsage, a
-// system call, took 16% of a busy primary's CPU when read around every slice). A slice
-// the OS preempted on a busy machine looks slow but is not, so the estimate is the best
-// recent speed, decaying slowly: preemption never makes a slice look faster, and a guest
-// that really slows down is followed within a few slices.
+// Speed is measured in wall time, which the loop reads anyway (CPU time would be a
+// getrusage system call twice per slice). A slice the OS preempted on a busy machine
+// looks slow but is not, so the estimate is the best recent speed, decaying slowly:
+// preemption never makes a slice look faster, and a guest that really slows down is
+// followed within a few slices.
 //
 // Where a slice ends changes nothing that is logged or replayed (every input is logged
 // at its icount), so pacing by the wall clock in the shell keeps the core deterministic.
