@@ -229,7 +229,8 @@ describe("cloning a backup into a running primary", () => {
     // It wakes, restores the copy and catches up; only then is the pair's epoch claimed,
     // and a failover to it right after keeps the output exact.
     c.stalled.delete("B");
-    pairUp(c, "B");
+    for (let i = 0; i < 2000 && !(b.role === "backup" && b.paired); i++) c.round();
+    expect(b.role).toBe("backup");
     expect(b.paired).toBe(true);
     expect(c.arbiter).toMatchObject({ epoch: 2, members: ["P", "B"] });
     c.crash("P");
@@ -274,6 +275,38 @@ describe("cloning a backup into a running primary", () => {
     expect(p.role).toBe("finished");
     expect(p.machine.icount).toBeGreaterThan(5000);
     expect(lineNumbers(c.text())).toEqual(Array.from({ length: GUEST.lines }, (_, i) => i + 1));
+  });
+
+  it("a primary does not throttle for a joiner that is still copying: output flows as alone", () => {
+    // A low lag threshold: a primary throttling for its joiner would sleep within ~100 ms.
+    // A long failure timeout: the joiner stalls mid-copy (a starved process) without being declared failed.
+    const c = new TestCluster();
+    const long = { ...GUEST, lines: 4000 };
+    const p = c.add("P", 11, { lagThresholdMs: 20, timeoutMs: 60_000 });
+    c.startPrimary("P", { program: "sim-guest", image: guestImage(long), memBytes: 3 * CLONE_CHUNK_BYTES + 4096 });
+    for (let i = 0; i < 5; i++) c.round();
+    const b = join(c, "P", "B", 22);
+    c.stalled.add("B");
+    untilCloneSent(c);
+    const levels: number[] = [];
+    const before = c.sink.delivered;
+    for (let i = 0; i < 400; i++) {
+      c.round();
+      levels.push(p.inspect().throttleLevel);
+    }
+    expect(b.role).toBe("idle"); // it has not even read the clone's header
+    expect(p.role).toBe("primary");
+    expect(Math.max(...levels)).toBe(0);
+    expect(c.sink.delivered).toBeGreaterThan(before); // released as alone while the joiner copies
+    // The joiner wakes, restores and pairs; the guest's output arrives whole and in order.
+    c.stalled.delete("B");
+    for (let i = 0; i < 2000 && !(b.role === "backup" && b.paired); i++) c.round();
+    expect(b.role).toBe("backup");
+    expect(b.paired).toBe(true);
+    for (let i = 0; i < 20_000 && p.role !== "finished"; i++) c.round();
+    expect(p.role).toBe("finished");
+    expect(c.gaps).toEqual([]);
+    expect(lineNumbers(c.text())).toEqual(Array.from({ length: long.lines }, (_, i) => i + 1));
   });
 
   it("refuses a join unless the primary runs alone", () => {

@@ -170,7 +170,12 @@ export function runLive(n: FtNode, nowMs: number): RunResult {
   if (n.plog && n.role === "primary") {
     // The backup trails: slow down (gradually) so the lag, and a failover's replay, stay bounded.
     n.throttle.sample(nowMs, m.icount);
-    const sleep = n.throttle.sleepMs(nowMs, n.throttle.lagMs(nowMs, m.icount, n.plog.backupIcount));
+    // Not while a joiner copies, though: it is no member and could not take over, so its
+    // lag bounds no failover's replay; throttling for it only slowed the guest (and every
+    // client reply) for as long as the copy took. The samples still count from the copy
+    // on, so that its lag at the hand-over includes the time the copy took.
+    const copying = n.join?.stage === "cloning";
+    const sleep = copying ? 0 : n.throttle.sleepMs(nowMs, n.throttle.lagMs(nowMs, m.icount, n.plog.backupIcount));
     if (sleep > 0) {
       // A slice that ended waiting (WFI) sleeps too: its wake-up waits for the later of
       // the timer and the end of the sleep (see below and the top of runLive).
