@@ -248,6 +248,10 @@ function printTimeline(cluster: Cluster, t: TimedRequests, start: number, kill: 
   const replies: number[] = [];
   for (let i = 0; i < t.count; i++) if (t.repliedMs[i] >= start && t.repliedMs[i] <= end) replies.push(t.repliedMs[i]);
   replies.sort((a, b) => a - b);
+  const slow: number[] = [];
+  for (let i = 0; i < t.count; i++) if (t.sentMs[i] >= start && t.sentMs[i] <= end) slow.push(i);
+  slow.sort((a, b) => (t.repliedMs[b] - t.sentMs[b] || Infinity) - (t.repliedMs[a] - t.sentMs[a] || Infinity));
+  for (const i of slow.slice(0, 5)) console.log(`  ${(t.sentMs[i] - kill).toFixed(1).padStart(8)}  client ${t.client[i]} sent a request answered ${(t.repliedMs[i] - t.sentMs[i]).toFixed(1)} ms later`);
   for (let i = 1; i < replies.length; i++) if (replies[i] - replies[i - 1] >= timelineGapMsMin) console.log(`  ${(replies[i - 1] - kill).toFixed(1).padStart(8)}  no reply for ${(replies[i] - replies[i - 1]).toFixed(1)} ms`);
 }
 

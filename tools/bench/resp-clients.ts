@@ -17,6 +17,8 @@ export interface TimedRequests {
   readonly sentMs: Float64Array;
   /** Reply times; NaN for a request still unanswered when the clients stopped. */
   readonly repliedMs: Float64Array;
+  /** Which client sent each request. */
+  readonly client: Uint16Array;
   /** How many entries of the arrays are filled. */
   readonly count: number;
 }
@@ -56,6 +58,7 @@ function command(args: string[]): Buffer {
 export async function startRespClients(host: string, port: number, clients: number): Promise<RespClients> {
   const sentMs = new Float64Array(timedRequestsMax);
   const repliedMs = new Float64Array(timedRequestsMax).fill(NaN);
+  const client = new Uint16Array(timedRequestsMax);
   let count = 0;
   let stopped = false;
   const errors: string[] = [];
@@ -75,7 +78,10 @@ export async function startRespClients(host: string, port: number, clients: numb
       const k = n++ % 3;
       const cmd = k === 0 ? command(["SET", `k${id}`, `v${n}`]) : k === 1 ? command(["GET", `k${id}`]) : command(["INCR", `c${id}`]);
       slot = count < timedRequestsMax ? count++ : -1;
-      if (slot >= 0) sentMs[slot] = performance.now();
+      if (slot >= 0) {
+        sentMs[slot] = performance.now();
+        client[slot] = id;
+      }
       s.write(cmd);
     };
     s.on("data", (d: Buffer) => {
@@ -119,7 +125,7 @@ export async function startRespClients(host: string, port: number, clients: numb
     stop() {
       stopped = true;
       for (const s of sockets) s.destroy();
-      return { sentMs, repliedMs, count };
+      return { sentMs, repliedMs, client, count };
     },
   };
 }
