@@ -257,7 +257,7 @@ function printTimeline(cluster: Cluster, t: TimedRequests, start: number, kill: 
 
 const f1 = (x: number | undefined) => (x === undefined || !Number.isFinite(x) ? "-" : x.toFixed(1));
 
-function report(title: string, o: Options, s: { rounds: (Round | string)[]; errors: string[] }): void {
+function report(title: string, s: { rounds: (Round | string)[]; errors: string[] }): void {
   console.log(`\n${title}`);
   console.log(
     "  round  baseline p99 / worst   kill->alone worst   clone p99 / worst   added worst   pause   alone->paired   clone-sent   (ms; requests in windows)",
@@ -278,7 +278,6 @@ function report(title: string, o: Options, s: { rounds: (Round | string)[]; erro
     );
   }
   if (s.errors.length > 0) console.log(`  client errors (${s.errors.length}): ${s.errors.slice(0, 5).join("; ")}`);
-  void o;
 }
 
 async function main(): Promise<void> {
@@ -286,8 +285,8 @@ async function main(): Promise<void> {
   console.log(
     `bench:clone: programs/redis.s, --mem 16MiB, ${o.clients} clients (one request at a time each), ${o.rounds} rounds: ${o.baselineMs} ms baseline, then the backup killed and a standby cloned; the clone window holds the requests sent from the primary running alone to ${o.tailMs} ms after the pair's epoch`,
   );
-  if (o.only !== "load") report("quiet", o, await series(o, false));
-  if (o.only !== "quiet") report(`under load: ${o.loadProcs} busy processes beside the cluster (tools/load/load.ts)`, o, await series(o, true));
+  if (o.only !== "load") report("quiet", await series(o, false));
+  if (o.only !== "quiet") report(`under load: ${o.loadProcs} busy processes beside the cluster (tools/load/load.ts)`, await series(o, true));
 }
 
 await main();
