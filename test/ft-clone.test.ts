@@ -229,7 +229,8 @@ describe("cloning a backup into a running primary", () => {
     // It wakes, restores the copy and catches up; only then is the pair's epoch claimed,
     // and a failover to it right after keeps the output exact.
     c.stalled.delete("B");
-    pairUp(c, "B");
+    for (let i = 0; i < 2000 && !(b.role === "backup" && b.paired); i++) c.round();
+    expect(b.role).toBe("backup");
     expect(b.paired).toBe(true);
     expect(c.arbiter).toMatchObject({ epoch: 2, members: ["P", "B"] });
     c.crash("P");
@@ -274,6 +275,94 @@ describe("cloning a backup into a running primary", () => {
     expect(p.role).toBe("finished");
     expect(p.machine.icount).toBeGreaterThan(5000);
     expect(lineNumbers(c.text())).toEqual(Array.from({ length: GUEST.lines }, (_, i) => i + 1));
+  });
+
+  it("a primary does not throttle for a joiner that is still copying: output flows as alone", () => {
+    // A low lag threshold: a primary throttling for its joiner would sleep within ~100 ms.
+    // A long failure timeout: the joiner stalls mid-copy (a starved process) without being declared failed.
+    const c = new TestCluster();
+    const long = { ...GUEST, lines: 4000 };
+    const p = c.add("P", 11, { lagThresholdMs: 20, timeoutMs: 60_000 });
+    c.startPrimary("P", { program: "sim-guest", image: guestImage(long), memBytes: 3 * CLONE_CHUNK_BYTES + 4096 });
+    for (let i = 0; i < 5; i++) c.round();
+    const b = join(c, "P", "B", 22);
+    c.stalled.add("B");
+    untilCloneSent(c);
+    const levels: number[] = [];
+    const before = c.sink.delivered;
+    for (let i = 0; i < 400; i++) {
+      c.round();
+      levels.push(p.inspect().throttleLevel);
+    }
+    expect(b.role).toBe("idle"); // it has not even read the clone's header
+    expect(p.role).toBe("primary");
+    expect(Math.max(...levels)).toBe(0);
+    expect(c.sink.delivered).toBeGreaterThan(before); // released as alone while the joiner copies
+    // The joiner wakes, restores and pairs; the guest's output arrives whole and in order.
+    c.stalled.delete("B");
+    for (let i = 0; i < 2000 && !(b.role === "backup" && b.paired); i++) c.round();
+    expect(b.role).toBe("backup");
+    expect(b.paired).toBe(true);
+    for (let i = 0; i < 20_000 && p.role !== "finished"; i++) c.round();
+    expect(p.role).toBe("finished");
+    expect(c.gaps).toEqual([]);
+    expect(lineNumbers(c.text())).toEqual(Array.from({ length: long.lines }, (_, i) => i + 1));
+  });
+
+  it("after the joiner restored, output goes on as alone until it has the copy's log; the claim covers every byte released", () => {
+    const c = new TestCluster();
+    const long = { ...GUEST, lines: 4000 };
+    const p = c.add("P", 11);
+    c.startPrimary("P", { program: "sim-guest", image: guestImage(long), memBytes: 3 * CLONE_CHUNK_BYTES + 4096 });
+    for (let i = 0; i < 5; i++) c.round();
+    const b = join(c, "P", "B", 22);
+    // The log sent while the joiner copied is still on its way when it has restored: it
+    // arrives STALL_MS later (a starved process, a full socket).
+    const STALL_MS = 40;
+    let late: Msg[] | undefined;
+    let lateUntil = 0;
+    c.onSend = (from, m) => {
+      if (from === "B" && m.t === "restored") {
+        late = c.inbox.get("B")!.splice(0);
+        lateUntil = c.nowMs + STALL_MS;
+      }
+    };
+    // Every chunk the primary releases, with its icount and the log its joiner had acknowledged then.
+    const released: { icount: number; acked: number; restoredSeen: boolean }[] = [];
+    const gate = p.gate;
+    const releaseAll = gate.releaseAll.bind(gate);
+    const releaseTo = gate.release.bind(gate);
+    const note = <T extends { icount: number }>(chunks: T[]): T[] => {
+      for (const ch of chunks) released.push({ icount: ch.icount, acked: p.plog?.ackedIcount ?? 0, restoredSeen: p.join?.restoredLsn !== undefined });
+      return chunks;
+    };
+    gate.releaseAll = () => note(releaseAll());
+    gate.release = (icount: number) => note(releaseTo(icount));
+    c.deferTas = [];
+    for (let i = 0; i < 3000 && c.deferTas.length === 0; i++) {
+      if (late && c.nowMs >= lateUntil) {
+        c.inbox.get("B")!.unshift(...late);
+        late = undefined;
+      }
+      c.round();
+    }
+    // The claim of the pair's epoch: the joiner then holds the log through every released byte.
+    expect(c.deferTas.map((d) => d.req.members)).toEqual([["P", "B"]]);
+    // (Output released before the snapshot at S is in the copy itself.)
+    expect(Math.max(p.plog!.ackedIcount, c.cloneDigests[0].icount)).toBeGreaterThanOrEqual(Math.max(...released.map((r) => r.icount)));
+    // While the joiner sat on the copy's log, output went on as alone: above what it had acknowledged.
+    expect(released.filter((r) => r.restoredSeen && r.icount > r.acked).length).toBeGreaterThan(0);
+    c.answerTas("P", c.deferTas[0].req);
+    c.deferTas = undefined;
+    for (let i = 0; i < 2000 && !c.news.some((n) => n.host === "B" && n.data.event === "paired-backup"); i++) c.round();
+    expect(b.paired).toBe(true);
+    // And the pair serves the rest: a failover to the new backup loses and repeats nothing.
+    for (let i = 0; i < 50; i++) c.round();
+    c.crash("P");
+    for (let i = 0; i < 20_000 && b.role !== "finished"; i++) c.round();
+    expect(b.role).toBe("finished");
+    expect(c.gaps).toEqual([]);
+    expect(lineNumbers(c.text())).toEqual(Array.from({ length: long.lines }, (_, i) => i + 1));
   });
 
   it("refuses a join unless the primary runs alone", () => {

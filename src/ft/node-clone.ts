@@ -202,6 +202,11 @@ export function sendClone(n: FtNode, nowMs: number): Action[] {
     pumpDiskClone(n);
   }
   n.plog = new PrimaryLog(n.cfg.logBufferBytesMax, lsn + 1);
+  // The joiner starts replaying from here once it has the copy; the throttle measures its
+  // lag from here too, and only from the hand-over on (see runLive).
+  n.plog.backupIcount = n.machine.icount;
+  n.throttle.newBackup();
+  n.throttledUntilMs = -Infinity;
   n.detector = new FailureDetector({ timeoutMs: n.cfg.timeoutMs, heartbeatMs: n.cfg.heartbeatMs }, nowMs);
   n.peerFailed = undefined;
   n.disconnected = false;

@@ -81,6 +81,21 @@ export function acceptResume(n: FtNode, host: string, lsn: number, nowMs: number
   return actions;
 }
 
+/**
+ * The joiner restored the copy and has received the log sent until then: the hand-over
+ * begins. From here output waits for its acknowledgements again, and the pair's epoch is
+ * claimed once it has the log through everything released as alone (see handoverActions).
+ * Holding only from here, not from "restored", keeps the hold to about one round trip: at
+ * "restored" the joiner still had the whole copy's log to take in (under load that took
+ * it hundreds of ms, during which every client reply waited).
+ */
+export function caughtUpActions(n: FtNode, nowMs: number): Action[] {
+  const j = n.join;
+  if (j?.stage !== "cloning" || j.restoredLsn === undefined || n.role !== "primary" || n.plog!.ackedLsn < j.restoredLsn) return [];
+  j.stage = "handover";
+  return [...flush(n, nowMs), ...handoverActions(n)];
+}
+
 /** Hand-over: once the joiner has the log through all output released while it copied, claim the pair's epoch. */
 export function handoverActions(n: FtNode): Action[] {
   const j = n.join;
@@ -173,7 +188,12 @@ export function runLive(n: FtNode, nowMs: number): RunResult {
   if (n.plog && n.role === "primary") {
     // The backup trails: slow down (gradually) so the lag, and a failover's replay, stay bounded.
     n.throttle.sample(nowMs, m.icount);
-    const sleep = n.throttle.sleepMs(nowMs, n.throttle.lagMs(nowMs, m.icount, n.plog.backupIcount));
+    // Not while a joiner copies, though: it is no member and could not take over, so its
+    // lag bounds no failover's replay; throttling for it only slowed the guest (and every
+    // client reply) for as long as the copy took. The samples still count from the copy
+    // on, so that its lag at the hand-over includes the time the copy took.
+    const copying = n.join?.stage === "cloning";
+    const sleep = copying ? 0 : n.throttle.sleepMs(nowMs, n.throttle.lagMs(nowMs, m.icount, n.plog.backupIcount));
     if (sleep > 0) {
       // A slice that ended waiting (WFI) sleeps too: its wake-up waits for the later of
       // the timer and the end of the sleep (see below and the top of runLive).
@@ -290,17 +310,17 @@ export function onBackupMessage(n: FtNode, m: Msg, nowMs: number): Action[] {
       // While electing, the backup may be about to go live: nothing is released until we win.
       if (n.role === "electing") return [];
       n.diskGate?.release(n.plog!.heldIcount);
-      return [...release(n, n.gate.release(n.plog!.ackedIcount)), ...handoverActions(n)];
+      return [...release(n, n.gate.release(n.plog!.ackedIcount)), ...caughtUpActions(n, nowMs), ...handoverActions(n)];
     }
     if (m.t === "hb") return [];
     // The guest finished while the joiner copied: there is no pair to form any more.
     if (m.t === "restored" && n.join?.stage === "cloning" && n.role === "finishing") return [];
-    if (m.t === "restored" && n.join?.stage === "cloning" && n.role === "primary") {
-      // The new backup holds the copy. From here output waits for its acknowledgements
-      // again; the pair's epoch is claimed once it has the log through everything
-      // released while it copied (at once if it already has: see handoverActions).
-      n.join.stage = "handover";
-      return [...flush(n, nowMs), ...handoverActions(n)];
+    if (m.t === "restored" && n.join?.stage === "cloning" && n.role === "primary" && n.join.restoredLsn === undefined) {
+      // The new backup holds the copy. The log sent while it copied is still on its way to
+      // it: output goes on as alone until it has received that much (see caughtUpActions).
+      const actions = flush(n, nowMs);
+      n.join.restoredLsn = n.plog!.sentLsn;
+      return [...actions, ...caughtUpActions(n, nowMs)];
     }
     throw new ProtocolError(`unexpected "${m.t}" from the backup`);
 }

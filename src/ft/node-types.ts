@@ -187,9 +187,10 @@ export type DiskMode = "shared" | "non-shared";
  * "cloning": the snapshot went out and the joiner copies and catches up: it is no member
  * of any epoch yet and could never go live, so output does not wait for its
  * acknowledgements (a copy of a 16 MiB guest under load took seconds, and every client
- * reply would have waited that long); "handover": the joiner has restored the copy, and
- * output waits again until it has acknowledged the log through everything released
- * while it copied; "electing": then the arbiter decides on the pair's epoch.
+ * reply would have waited that long); it stays so after the joiner has restored the copy
+ * until it has received the log sent while it copied; "handover": from there output waits
+ * again until it has acknowledged the log through everything released as alone;
+ * "electing": then the arbiter decides on the pair's epoch.
  */
 export type JoinStage = "requested" | "cloning" | "handover" | "electing";
 

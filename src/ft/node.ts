@@ -88,7 +88,7 @@ export class FtNode {
    * Primary: a new backup asked to join (set by acceptJoin, cleared when its clone fails
    * or the pair's epoch is granted), going through the stages of JoinStage.
    */
-  join?: { host: string; atMs: number; stage: JoinStage; icount: number; bytes: number; failed?: string; releasedIcount: number };
+  join?: { host: string; atMs: number; stage: JoinStage; icount: number; bytes: number; failed?: string; releasedIcount: number; restoredLsn?: number };
   /** The buffer a clone's memory is copied into (kept for the next clone), and how much of it has been touched. */
   snapshotMem?: Uint8Array;
   snapshotMemReady = 0;

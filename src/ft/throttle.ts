@@ -44,6 +44,26 @@ export class Throttle {
 
   constructor(readonly thresholdMs = LAG_THRESHOLD_MS_DEFAULT) {}
 
+  /**
+   * A new backup joins (by clone): what was learnt about the previous one (its replay rate,
+   * the level it was throttled to) and the primary's history before the copy say nothing
+   * about it. Without this, a primary that had been alone read its joiner's lag from the
+   * oldest sample it kept, seconds old, and slept through the copy and long after it.
+   */
+  newBackup(): void {
+    this.level = 0;
+    this.debtMs = 0;
+    this.head = 0;
+    this.count = 0;
+    this.lastRunMs = undefined;
+    this.lastSleepMs = 0;
+    this.lastBackup = undefined;
+    this.backupRate = 0;
+    this.idleSeen = false;
+    this.lastReportIdle = false;
+    this.lastAdjustMs = -Infinity;
+  }
+
   /** Records where the primary stands (call at every run). */
   sample(nowMs: number, icount: number): void {
     if (this.lastRunMs !== undefined) {
