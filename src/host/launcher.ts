@@ -559,6 +559,8 @@ export async function runClusterDetailed(o: ClusterOptions): Promise<ClusterResu
   sink.state.cluster = cluster;
   diskServer?.setCluster(cluster);
   const net = o.listen !== undefined ? await startClusterSwitch(o.listen, secret, arbiterUrl, logLine, info, cluster) : undefined;
+  // On the stream too: a script (or a test) reads where clients connect without parsing text.
+  if (net) emit({ type: "listening", service: "switch", ...net.address() });
   function restartArbiter(attempt: number): void {
     if (stopping || done) return;
     if (attempt >= ARBITER_RESTART_ATTEMPTS_MAX) return logLine(`the arbiter could not be restarted after ${attempt} attempts; hosts wait for it`);
