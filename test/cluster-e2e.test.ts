@@ -15,6 +15,8 @@ import { startSink } from "../src/host/sink.js";
 import { CLOSE_REFUSED, connect, setLogger } from "../src/transport/channel.js";
 import { helloMsg } from "../src/ft/handshake.js";
 import { LOG_SERVICE } from "../src/host/ft-host.js";
+import type { RunEvent } from "../src/host/run-events.js";
+import { RunStream, counts, isPaired } from "./support/run-stream.js";
 
 const ROOT = new URL("..", import.meta.url).pathname;
 const dir = mkdtempSync(join(tmpdir(), "ftvm-cluster-e2e-"));
@@ -123,8 +125,10 @@ describe("an arbiter restarted without its state (real processes)", () => {
 });
 
 describe("ftvm ft restarts a killed arbiter with its state", () => {
-  // The kills are timed by what the launcher reports (a paired primary running), not by
-  // the clock: on a busy machine the processes take a while to start.
+  // The kills are timed by the run's events, not by the clock: the first once the pair has
+  // formed and the primary has run a while, the second as soon as the first victim's exit
+  // is seen (on a busy machine the processes take a while to start, and a fixed delay
+  // between the kills would fall anywhere in the failover).
   for (const [what, order] of [
     ["the arbiter dies, then the primary", ["arbiter", "primary"]],
     ["the primary dies, then the arbiter as the backup detects it and asks for the epoch", ["primary", "arbiter"]],
@@ -134,6 +138,19 @@ describe("ftvm ft restarts a killed arbiter with its state", () => {
       let info = "";
       let crash: ((role: "primary" | "backup" | "arbiter") => void) | undefined;
       let fired = false;
+      let second = false;
+      const stream = new RunStream();
+      const onEvent = (e: RunEvent) => {
+        stream.push(e);
+        if (!crash) return;
+        if (!fired && e.type === "status" && e.role === "primary" && e.icount >= 5000 && stream.events.some(isPaired)) {
+          fired = true;
+          crash(order[0]);
+        } else if (fired && !second && e.type === "exit" && e.role === order[0] && e.kind === "killed") {
+          second = true;
+          crash(order[1]);
+        }
+      };
       const r = await runClusterDetailed({
         program: "programs/ticker.s",
         respawn: false,
@@ -144,21 +161,18 @@ describe("ftvm ft restarts a killed arbiter with its state", () => {
         write: (b) => (out += Buffer.from(b).toString()),
         info: (s) => (info += s),
         onControl: (c) => (crash = c.crash),
-        onStatus: (s) => {
-          if (fired || !crash || s.role !== "primary" || s.icount < 5000) return;
-          fired = true;
-          crash(order[0]);
-          setTimeout(() => crash!(order[1]), 30);
-        },
+        onEvent,
       });
-      expect(fired, info).toBe(true);
+      expect(fired && second, info).toBe(true);
       expect(r.code, info).toBe(0);
       const ticks = out.trimEnd().split("\n").map((l) => Number(/^tick (\d+) of 150/.exec(l)?.[1]));
       expect(ticks).toEqual(Array.from({ length: 150 }, (_, i) => i + 1));
       expect(r.arbiterRestarts, info).toBe(1);
       expect(r.failovers, info).toHaveLength(1);
       expect(r.divergences).toEqual({ sink: 0, disk: 0, switch: 0 });
-      expect(info).toMatch(/epochs: 2; failovers: 1/);
-      expect(info).toMatch(new RegExp(`cluster ${r.cluster}, arbiter restarted 1 time`));
+      const n = counts(stream.events);
+      expect([n.maxEpoch, n.failovers], info).toEqual([2, 1]);
+      expect(stream.all("arbiter-restart").map((e) => e.count), info).toEqual([1]);
+      expect(stream.all("end")[0]).toMatchObject({ cluster: r.cluster, arbiterRestarts: 1 });
     });
 });

@@ -89,6 +89,7 @@ describe("the file back-end", () => {
 describe("ftvm disk and kvlog", () => {
   const img = join(dir, "kv.img");
 
+  // Several ftvm processes in a row: minutes on a machine running the standard load beside other work.
   it("disk create, kvlog appends with many writes in flight, disk check counts every record", () => {
     const c = ftvm(["disk", "create", img, "--blocks", "1301", "--block-bytes", "512"]);
     expect(c.code).toBe(0);
@@ -113,7 +114,7 @@ describe("ftvm disk and kvlog", () => {
     expect(ftvm(["disk", "check", img]).out).toMatch(/1300 valid records \(the header commits 1300\)/);
     const r3 = ftvm(["run", "programs/kvlog.s", "--disk", img]);
     expect(r3.out).toBe("kvlog: the disk is full\n");
-  });
+  }, 180_000);
 
   it("record with a disk, then replay without the image: same output, every completion in step", () => {
     const rimg = join(dir, "rec.img");
@@ -226,6 +227,7 @@ describe("ftvm disk and kvlog", () => {
     expect(ftvm(["run", "programs/kvlog.s", "--disk", alien]).out).toBe("kvlog: block 0 is not a kvlog header; refusing to write\n");
   });
 
+  // Several ftvm processes in a row: minutes on a machine running the standard load beside other work.
   it("SIGKILL at random moments mid-run leaves an image disk check accepts, holding every committed record; the next run goes on", async () => {
     const kimg = join(dir, "kill.img");
     expect(ftvm(["disk", "create", kimg, "--blocks", "4001"]).code).toBe(0);
@@ -267,7 +269,7 @@ describe("ftvm disk and kvlog", () => {
     const k = ftvm(["disk", "check", kimg]);
     expect(k.code).toBe(0);
     expect(k.out).toMatch(new RegExp(`; ${last + 1000} valid records \\(the header commits ${last + 1000}\\)`));
-  });
+  }, 180_000);
 
   it("clear errors (exit 2) for a missing, short or foreign image and bad geometry", () => {
     const missing = ftvm(["run", "programs/kvlog.s", "--disk", join(dir, "nope.img")]);

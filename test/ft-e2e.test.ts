@@ -4,20 +4,23 @@
 import { spawn } from "node:child_process";
 import { describe, expect, it } from "vitest";
 import { ArbiterClient } from "../src/arbiter/client.js";
-import { startTestArbiter } from "./helpers.js";
+import { startTestArbiter, until } from "./helpers.js";
 import { runCluster } from "../src/host/launcher.js";
 import { CLOSE_MALFORMED, CLOSE_REFUSED, setLogger } from "../src/transport/channel.js";
 import { LOG_PROTOCOL_VERSION } from "../src/ft/protocol.js";
 import { LOG_SERVICE } from "../src/host/ft-host.js";
+import { RunStream, counts } from "./support/run-stream.js";
 
 const ROOT = new URL("..", import.meta.url).pathname;
 const COUNT = Array.from({ length: 100000 }, (_, i) => `${i + 1}\n`).join("");
 
+/** The launcher in-process; the checks read its event stream (the summary's text is for people). */
 async function cluster(opts: Parameters<typeof runCluster>[0]) {
   const out: Buffer[] = [];
   let info = "";
-  const code = await runCluster({ ...opts, write: (b) => out.push(Buffer.from(b)), info: (s) => (info += s) });
-  return { code, out: Buffer.concat(out).toString("latin1"), info };
+  const stream = new RunStream();
+  const code = await runCluster({ ...opts, write: (b) => out.push(Buffer.from(b)), info: (s) => (info += s), onEvent: stream.push });
+  return { code, out: Buffer.concat(out).toString("latin1"), info, stream, counts: counts(stream.events) };
 }
 
 /** A deterministic spread of crash points over count.s's 3.3M instructions (seeded, so a failure repeats). */
@@ -35,7 +38,7 @@ describe("FT with real processes", () => {
     "SIGKILL of the primary #%i at icount %i: count.s output stays exactly 1..100000",
     async (_i, at) => {
       const r = await cluster({ program: "programs/count.s", crashPrimaryAtIcount: at });
-      expect(r.info).toMatch(/failovers: 1/);
+      expect(r.counts.failovers, r.info).toBe(1);
       expect(r.code).toBe(0);
       expect(r.out.length).toBe(COUNT.length);
       expect(r.out === COUNT).toBe(true);
@@ -44,8 +47,8 @@ describe("FT with real processes", () => {
 
   it("SIGKILL of the primary at a random moment in time (from outside, while it prints)", async () => {
     const r = await cluster({ program: "programs/ticker.s", crashPrimaryAfterMs: 1200 });
-    expect(r.code).toBe(0);
-    expect(r.info).toMatch(/failovers: 1/);
+    expect(r.code, r.info).toBe(0);
+    expect(r.counts.failovers, r.info).toBe(1);
     const ticks = r.out.trimEnd().split("\n").map((l) => Number(/^tick (\d+) of 150/.exec(l)?.[1]));
     expect(ticks).toEqual(Array.from({ length: 150 }, (_, i) => i + 1));
   });
@@ -55,8 +58,10 @@ describe("FT with real processes", () => {
     // finish, every byte acknowledged, before its backup has replayed far: then the primary
     // needs no election at all). No respawned backup, so the epochs show the one election.
     const r = await cluster({ program: "programs/ticker.s", crashBackupAfterMs: 1200, respawn: false });
-    expect(r.code).toBe(0);
-    expect(r.info).toMatch(/backup failed; the primary won epoch 2 and went on alone/);
+    expect(r.code, r.info).toBe(0);
+    // The backup failed; the primary won epoch 2 and went on alone.
+    expect(r.stream.all("alone").map((a) => a.epoch), r.info).toEqual([2]);
+    expect(r.counts.failovers).toBe(0);
     const ticks = r.out.trimEnd().split("\n").map((l) => Number(/^tick (\d+) of 150/.exec(l)?.[1]));
     expect(ticks).toEqual(Array.from({ length: 150 }, (_, i) => i + 1));
   });
@@ -70,11 +75,14 @@ describe("FT with real processes", () => {
   it("a partition between primary and backup: exactly one side goes on, output exact", async () => {
     // Without a respawned backup, so the epochs show exactly one election.
     const r = await cluster({ program: "programs/ticker.s", partitionAfterMs: 1500, respawn: false });
-    expect(r.code).toBe(0);
+    expect(r.code, r.info).toBe(0);
     const ticks = r.out.trimEnd().split("\n").map((l) => Number(/^tick (\d+) of 150/.exec(l)?.[1]));
     expect(ticks).toEqual(Array.from({ length: 150 }, (_, i) => i + 1));
-    // One of them won epoch 2; the other halted on losing the test-and-set.
-    expect(r.info).toMatch(/epochs: 2/);
+    // One of them won epoch 2 (the backup going live, or the primary going on alone); the
+    // other halted on losing the test-and-set: one election, no epoch after it.
+    expect(r.stream.all("fault").filter((f) => f.fault === "partition"), r.info).toHaveLength(1);
+    expect(r.counts.failovers + r.counts.alone, r.info).toBe(1);
+    expect(r.counts.maxEpoch, r.info).toBe(2);
   });
 
   it("both hosts dead: nobody serves; a fresh or stale host is refused by the arbiter", async () => {
@@ -89,7 +97,7 @@ describe("FT with real processes", () => {
         stdio: ["ignore", "ignore", "pipe"],
       });
       // Its start-up takes seconds on a busy machine: wait for its claim, not a fixed time.
-      for (let i = 0; i < 1200 && arb.state().epoch < 1; i++) await new Promise((r) => setTimeout(r, 50));
+      await until("the lone primary's claim of epoch 1", () => arb.state().epoch >= 1, 90_000);
       expect(arb.state().epoch).toBe(1);
       first.kill("SIGKILL");
       // A fresh host (new identity, no state) tries to start the program again.
@@ -166,8 +174,8 @@ describe("the log channel refuses bad peers and keeps serving", () => {
       old.send({ t: "hello", v: LOG_PROTOCOL_VERSION - 1, host: "h", cluster: "local" });
       expect(await oldClosed).toEqual([CLOSE_REFUSED, `the peer speaks log protocol version ${LOG_PROTOCOL_VERSION - 1}, this host speaks version ${LOG_PROTOCOL_VERSION}`]);
       // The primary keeps serving: with no backup it runs alone and prints its ticks.
-      await new Promise((r) => setTimeout(r, 3000));
-      expect(out).toMatch(/tick 1 of 150/);
+      // Its log lines are what is tested here: a refusal the operator sees, with its reason.
+      await until("the primary's first tick", () => /tick 1 of 150/.test(out), 90_000);
       expect(err).toMatch(/refused .*authentication failed/);
       expect(err).toMatch(/refused .*host must be a string/);
     } finally {

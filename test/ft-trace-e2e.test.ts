@@ -14,6 +14,7 @@ import { runClusterDetailed } from "../src/host/launcher.js";
 import { runReplay } from "../src/host/replay.js";
 import { diffAligned } from "../src/trace/align.js";
 import { CAUSE_PERIODIC } from "../src/trace/format.js";
+import { RunStream } from "./support/run-stream.js";
 
 const ROOT = new URL("..", import.meta.url).pathname;
 const MAIN = join(ROOT, "src/cli/main.ts");
@@ -29,6 +30,7 @@ describe("traces of every FT host", () => {
     const dir = join(top, "t");
     let info = "";
     const out: Buffer[] = [];
+    const stream = new RunStream();
     // timeread.s reads TIME and RAND (logged inputs, traced with the instruction that read them).
     const r = await runClusterDetailed({
       program: "programs/timeread.s",
@@ -39,11 +41,13 @@ describe("traces of every FT host", () => {
       record: join(dir, "..", "run.ftlog"),
       write: (b) => out.push(Buffer.from(b)),
       info: (s) => (info += s),
+      onEvent: stream.push,
     });
-    expect(r.code).toBe(0);
-    const live = /the backup went live at icount ([\d,]+)/.exec(info);
-    expect(live).not.toBeNull();
-    const liveIcount = Number(live![1].replace(/,/g, ""));
+    expect(r.code, info).toBe(0);
+    // Where the backup went live: the failover event's icount (the old primary's last logged point).
+    const failovers = stream.all("failover");
+    expect(failovers, info).toHaveLength(1);
+    const liveIcount = failovers[0].icount;
     const names = readdirSync(dir).sort();
     expect(names).toEqual(["host1-primary-e1.trace", "host2-backup-e1-primary-e2.trace"]);
     expect(info).toContain(`traces (compare them all: ftvm trace diff ${dir})`);

@@ -10,6 +10,8 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { controlFile, readControl } from "../src/host/control.js";
+import { type RunEvent, parseEventLine } from "../src/host/run-events.js";
+import { counts } from "./support/run-stream.js";
 
 const ROOT = new URL("..", import.meta.url).pathname;
 const tmp = mkdtempSync(join(tmpdir(), "ftvm-package-"));
@@ -18,6 +20,11 @@ const elsewhere = join(tmp, "elsewhere");
 const pkgDir = join(inst, "node_modules", "ftvm");
 const bin = join(inst, "node_modules", ".bin", "ftvm");
 const version = (JSON.parse(readFileSync(join(ROOT, "package.json"), "utf8")) as { version: string }).version;
+
+/** The events of a finished `ftvm ft --json` run, from its stdout. */
+const eventsOf = (out: string): RunEvent[] => out.trimEnd().split("\n").map(parseEventLine);
+/** The guest's console output carried by the events. */
+const consoleOf = (events: RunEvent[]) => events.flatMap((e) => (e.type === "console" ? [e.text] : [])).join("");
 
 function ftvm(args: string[]) {
   const r = spawnSync(process.execPath, [bin, ...args], { cwd: elsewhere, encoding: "utf8", timeout: 120_000 });
@@ -62,18 +69,20 @@ describe("the packed package, installed into an empty directory, run from anothe
   });
 
   it("ftvm ft with a crash of the primary: the ticks stay exact", () => {
-    const r = ftvm(["ft", "ticker", "--crash-primary-after-ms", "500", "--quiet"]);
+    // --json: the packed build's event stream carries the ticks and the failover.
+    const r = ftvm(["ft", "ticker", "--crash-primary-after-ms", "500", "--quiet", "--json"]);
     expect(r.code, r.err).toBe(0);
-    const ticks = r.out.trimEnd().split("\n").map((l) => Number(/^tick (\d+) of 150/.exec(l)?.[1]));
+    const events = eventsOf(r.out);
+    const ticks = consoleOf(events).trimEnd().split("\n").map((l) => Number(/^tick (\d+) of 150/.exec(l)?.[1]));
     expect(ticks).toEqual(Array.from({ length: 150 }, (_, i) => i + 1));
-    expect(r.err).toMatch(/failovers: 1;/);
+    expect(counts(events).failovers, r.err).toBe(1);
   });
 
   it("ftvm crash primary from another directory reaches the cluster through its control endpoint", async () => {
     // A guest that runs long enough to be crashed by hand: 1000 ticks of 20 ms.
     const long = join(elsewhere, "long.s");
     writeFileSync(long, readFileSync(join(ROOT, "programs", "ticker.s"), "utf8").replace(".const TICKS 150", ".const TICKS 1000").replace('" of 150 at "', '" of 1000 at "'));
-    const launcher = spawn(process.execPath, [bin, "ft", long], { cwd: elsewhere, stdio: ["ignore", "pipe", "pipe"] });
+    const launcher = spawn(process.execPath, [bin, "ft", long, "--json"], { cwd: elsewhere, stdio: ["ignore", "pipe", "pipe"] });
     running.push(launcher);
     let out = "";
     let err = "";
@@ -97,9 +106,11 @@ describe("the packed package, installed into an empty directory, run from anothe
     expect(crash.code, crash.err).toBe(0);
     expect(crash.err).toMatch(/asked the launcher of cluster [0-9a-f]+ \(launcher pid \d+\) to crash the primary/);
     expect(await exited).toBe(0);
-    expect(err).toMatch(/crashing the primary \(pid \d+, epoch 1\) with SIGKILL/);
-    expect(err).toMatch(/failovers: 1;/);
-    const ticks = out.trimEnd().split("\n").map((l) => Number(/^tick (\d+) of 1000/.exec(l)?.[1]));
+    const events = eventsOf(out);
+    // The user's kill of the pair's primary, carried out by the launcher, and one failover.
+    expect(events.filter((e) => e.type === "fault"), err).toMatchObject([{ fault: "kill", target: "primary", by: "user", epoch: 1 }]);
+    expect(counts(events).failovers, err).toBe(1);
+    const ticks = consoleOf(events).trimEnd().split("\n").map((l) => Number(/^tick (\d+) of 1000/.exec(l)?.[1]));
     expect(ticks).toEqual(Array.from({ length: 1000 }, (_, i) => i + 1));
     expect(existsSync(file), "the control file is removed at the end").toBe(false);
   });

@@ -35,10 +35,11 @@ import { loadProgram } from "./program.js";
 import { selfArgs } from "./self.js";
 import { controlFile, removeControl, writeControl } from "./control.js";
 import { progressText } from "./progress.js";
+import { OUTSIDE_STOP_EXIT_CODE, type OutsideStops, outsideStops } from "./outside-stop.js";
 
 /** A launch option the launcher refuses (the CLI prints it in one line and exits 2, as for a usage error). */
 const EXIT_BAD_OPTION = 2;
-/** The process exits 0 when the guest finished, 1 when it trapped or no host finished it, 130 when interrupted. */
+/** The process exits 0 when the guest finished, 1 when it trapped or no host finished it, 130 when interrupted (143 on SIGTERM, 129 on SIGHUP or the parent's end: outside-stop.ts). */
 const EXIT_OK = 0;
 const EXIT_FAIL = 1;
 
@@ -192,6 +193,17 @@ export async function runCluster(o: ClusterOptions): Promise<number> {
 }
 
 export async function runClusterDetailed(o: ClusterOptions): Promise<ClusterResult> {
+  // SIGTERM, SIGHUP and the parent's end stop the run like Ctrl-C (outside-stop.ts), from
+  // the first moment: a launcher stopped while it starts its processes leaves none behind.
+  const stops = outsideStops();
+  try {
+    return await runClusterStoppable(o, stops);
+  } finally {
+    stops.dispose();
+  }
+}
+
+async function runClusterStoppable(o: ClusterOptions, stops: OutsideStops): Promise<ClusterResult> {
   // The program is checked here, before any process starts: a missing file or an
   // assembler error is the user's one-line error, not a host that dies before listening.
   loadProgram(o.program);
@@ -559,6 +571,8 @@ export async function runClusterDetailed(o: ClusterOptions): Promise<ClusterResu
   sink.state.cluster = cluster;
   diskServer?.setCluster(cluster);
   const net = o.listen !== undefined ? await startClusterSwitch(o.listen, secret, arbiterUrl, logLine, info, cluster) : undefined;
+  // On the stream too: a script (or a test) reads where clients connect without parsing text.
+  if (net) emit({ type: "listening", service: "switch", ...net.address() });
   function restartArbiter(attempt: number): void {
     if (stopping || done) return;
     if (attempt >= ARBITER_RESTART_ATTEMPTS_MAX) return logLine(`the arbiter could not be restarted after ${attempt} attempts; hosts wait for it`);
@@ -1053,6 +1067,11 @@ export async function runClusterDetailed(o: ClusterOptions): Promise<ClusterResu
     finish?.();
   };
   process.on("SIGINT", onSigint);
+  stops.onStop((why) => {
+    logLine(why === "parent" ? "the process that started this launcher is gone: stopping the cluster" : `${why}: stopping the cluster`);
+    interrupted = true;
+    finish?.();
+  });
 
   await finished;
   stopping = true;
@@ -1116,7 +1135,7 @@ export async function runClusterDetailed(o: ClusterOptions): Promise<ClusterResu
   closeGuestLine();
   removeControl(control);
   if (refused !== undefined) throw new HostError(refused, EXIT_BAD_OPTION);
-  const code = interrupted ? 130 : !done ? EXIT_FAIL : done.trap ? EXIT_FAIL : EXIT_OK;
+  const code = interrupted ? (stops.why !== undefined ? OUTSIDE_STOP_EXIT_CODE[stops.why] : 130) : !done ? EXIT_FAIL : done.trap ? EXIT_FAIL : EXIT_OK;
   const outcome = done ? (done.reason === "trapped" ? "trapped" : "halted") : interrupted ? "interrupted" : "no-host";
   for (const f of scriptedDue.values())
     emit({

@@ -52,6 +52,8 @@ export interface EndEvent {
 export type RunEventBody =
   /** First event of every stream. `source` says who produced it; `startedAt` is wall-clock ISO time (t counts from it). */
   | { type: "run"; source: "ft" | "sim"; program: string; startedAt: string; seed?: number; options: Record<string, unknown> }
+  /** A service of the launcher accepts connections at this address (with `--listen`: the virtual switch network clients connect to). */
+  | { type: "listening"; service: "switch"; host: string; port: number }
   /** A process the launcher started. `joiner`: a backup started to join a live primary by clone. */
   | { type: "spawn"; pid: number; role: "arbiter" | "primary" | "backup"; joiner: boolean }
   /**
