@@ -317,8 +317,10 @@ async function runClusterStoppable(o: ClusterOptions, stops: OutsideStops): Prom
   const liveDivergences: ClusterResult["liveDivergences"] = [];
   /** A kill carried out: remembered (failover times count from it) and on the stream. */
   const noteKill = (role: "primary" | "backup" | "arbiter", pid: number | undefined, by: "script" | "user" | "self", epoch?: number) => {
-    kills.push({ role, at: Date.now(), pid });
-    emit({ type: "fault", fault: "kill", target: role, by, ...(pid !== undefined ? { pid } : {}), ...(epoch !== undefined ? { epoch } : {}) });
+    // On the events' clock (ms since the run started), so a failover's fromKillMs is the
+    // difference of the two events' times exactly.
+    const e = emit({ type: "fault", fault: "kill", target: role, by, ...(pid !== undefined ? { pid } : {}), ...(epoch !== undefined ? { epoch } : {}) });
+    kills.push({ role, at: e.t, pid });
   };
   // Declared before the sink starts: its callbacks (news, exits) use them.
   /** The backup being started to join the live primary (one at a time). */
@@ -909,8 +911,9 @@ async function runClusterStoppable(o: ClusterOptions, stops: OutsideStops): Prom
     if (ev === "clone-sent") cloneSent.set(host, { sendMs: Number(d.sendMs), wallMs: Number(d.wallMs) });
     if (ev === "restored") restoredAt.set(Number(d.icount), pid);
     if (ev === "live") {
-      const k = [...kills].reverse().find((x) => x.role === "primary" && x.at <= now);
-      emit(failoverEvent(host, pid, epoch, d, k ? now - k.at : undefined));
+      const t = events.elapsedMs();
+      const k = [...kills].reverse().find((x) => x.role === "primary" && x.at <= t);
+      events.emit(failoverEvent(host, pid, epoch, d, k ? t - k.at : undefined), t);
     }
     if (ev === "alone") emit({ type: "alone", host, pid, epoch });
     if (ev === "paired") {
