@@ -119,7 +119,12 @@ describe.skipIf(WHY_NOT !== undefined)("FT across network namespaces (separate m
       expect(lines.pop()).toBe("");
       expect(lines.length, info()).toBe(LINES);
       expect(lines.findIndex((x, i) => x !== String(i + 1)), info()).toBe(-1);
-      expect(sink.state).toMatchObject({ epoch: 2, cluster, divergences: 0, refusedStale: 0 });
+      // No refusedStale check: output the primary released before the cut (its backup had
+      // acknowledged it) and the sink had not yet confirmed is sent again when its link
+      // heals, and the sink refuses it as epoch 1's. Whether any was in flight at the cut
+      // is a race (1 of 3 runs under load); the exact text above shows nothing was lost
+      // or doubled, and the primary's stderr that it never served alone.
+      expect(sink.state).toMatchObject({ epoch: 2, cluster, divergences: 0 });
     } finally {
       await sink.close();
     }
