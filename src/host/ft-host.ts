@@ -545,7 +545,7 @@ export class FtHost {
           // Woken early (a message, a disk completion): the timer goes too. Left pending,
           // each early wake-up added a timer that, when it fired, woke the loop and set
           // another: an idle primary carried dozens of them and woke in bursts of as
-          // many at every deadline (a 3 s run of ticker.s spent 0.6-0.8 s of CPU so).
+          // many at every deadline (a 3 s run of ticker.s spent 0.54-0.85 s of the primary's CPU so, now 0.34-0.38 s).
           this.wake = () => {
             clearTimeout(timer);
             resolve();
