@@ -2,6 +2,7 @@
 // digest at every event it consumes and stops at the first event whose state differs,
 // naming that event. A primary/backup pair of pure nodes, messages routed by hand through
 // the protocol's parser, so a test can change a message or the backup's memory in flight.
+import { readFileSync } from "node:fs";
 import { describe, expect, it } from "vitest";
 import { EV } from "../src/devices/events.js";
 import type { Action, Msg } from "../src/ft/node.js";
@@ -12,27 +13,10 @@ import { packr } from "../src/trace/framing.js";
 import { PAGE_SHIFT } from "../src/vm/machine.js";
 import { asm } from "./helpers.js";
 
-// Reads TIME into a running sum kept in memory, with a short spin between reads: an event
-// every few hundred instructions, and state (register and memory) that depends on each value.
-const GUEST = `
-.data
-acc: .word 0
-.code
-main:
-    LI r3, 400
-loop:
-    TIME r1
-    LDW r2, [acc]
-    ADD r2, r2, r1
-    STW r2, [acc]
-    LI r4, 50
-spin:
-    ADDI r4, r4, -1
-    BNEZ r4, spin
-    ADDI r3, r3, -1
-    BNEZ r3, loop
-    HALT
-`;
+// programs/timesum.s: reads TIME into a running sum kept in memory, with a short spin
+// between reads: an event every few hundred instructions, and state (register and memory)
+// that depends on each value.
+const GUEST = readFileSync(new URL("../programs/timesum.s", import.meta.url), "utf8");
 
 type Event4 = [number, number, number, unknown];
 

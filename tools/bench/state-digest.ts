@@ -17,25 +17,9 @@ import { stateWord } from "../../src/vm/digest.js";
 import { Machine } from "../../src/vm/machine.js";
 
 const ROUNDS = Number(process.env.FTVM_BENCH_REPS ?? 7);
-const GUEST = `
-.data
-acc: .word 0
-.code
-main:
-    LI r3, 100000
-loop:
-    TIME r1
-    LDW r2, [acc]
-    ADD r2, r2, r1
-    STW r2, [acc]
-    LI r4, 50
-spin:
-    ADDI r4, r4, -1
-    BNEZ r4, spin
-    ADDI r3, r3, -1
-    BNEZ r3, loop
-    HALT
-`;
+// programs/timesum.s, reading TIME 100,000 times instead of 400.
+const GUEST = readFileSync(fileURLToPath(new URL("../../programs/timesum.s", import.meta.url)), "utf8").replace(/^\.const LOOPS 400$/m, ".const LOOPS 100000");
+if (!GUEST.includes(".const LOOPS 100000")) throw new Error("programs/timesum.s no longer says .const LOOPS 400: update the benchmark");
 
 type Mode = "none" | "registers" | "memory";
 
