@@ -2,22 +2,16 @@
 // installed and whatever the current directory: the entry and the TypeScript loader are
 // resolved from the package, never from the cwd. From precompiled JavaScript (a packed
 // package, built by `npm pack`'s prepack script) the children run it directly, without
-// the loader: they start faster.
-import { existsSync } from "node:fs";
-import { dirname, join } from "node:path";
+// the loader: they start faster. The same holds for a checkout's compile cache
+// (src/cli/compile-cache.mjs), which the `ftvm` executable runs from.
 import { fileURLToPath } from "node:url";
+import { REPO_ROOT } from "../asm/include.js";
 
-const HERE = fileURLToPath(new URL(".", import.meta.url));
-/** This module runs as precompiled JavaScript (dist/) rather than TypeScript through tsx. */
+/** This module runs as precompiled JavaScript (dist/, or the compile cache) rather than TypeScript through tsx. */
 const COMPILED = import.meta.url.endsWith(".js");
 
-/** The package root: the nearest directory above with a package.json. */
-export const PACKAGE_DIR = ((): string => {
-  for (let dir = HERE; ; dir = dirname(dir)) {
-    if (existsSync(join(dir, "package.json"))) return dir;
-    if (dirname(dir) === dir) return fileURLToPath(new URL("../..", import.meta.url));
-  }
-})();
+/** The package root (see REPO_ROOT: a checkout's compile cache is passed over). */
+export const PACKAGE_DIR = REPO_ROOT;
 
 /** The ftvm entry (src/cli/main.ts, or its compiled main.js beside this module's tree). */
 export const MAIN = fileURLToPath(new URL(`../cli/main.${COMPILED ? "js" : "ts"}`, import.meta.url));
