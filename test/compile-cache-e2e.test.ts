@@ -1,5 +1,5 @@
 // The `ftvm` executable of a checkout compiles its sources into node_modules/.cache/ftvm
-// (src/cli/compile-cache.mjs) and runs from there, hosts included. What must hold: the
+// (src/host/compile-cache.mjs) and runs from there, hosts included. What must hold: the
 // compiled tree runs the checkout as it is now (an edit is never hidden by an old tree),
 // it finds the checkout's own files (package.json, programs/), and turning it off or
 // being unable to build falls back to tsx with the same results.

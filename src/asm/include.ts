@@ -8,7 +8,7 @@ import { fileURLToPath } from "node:url";
  * The package root: the nearest directory above this module with a package.json that
  * names a package (src/asm in the source tree, dist/src/asm in a packed package with
  * precompiled JavaScript); from a checkout's compile cache (node_modules/.cache/ftvm/KEY,
- * see src/cli/compile-cache.mjs), the checkout its package.json names.
+ * see src/host/compile-cache.mjs), the checkout its package.json names.
  */
 export const REPO_ROOT = packageRoot(fileURLToPath(new URL(".", import.meta.url)));
 

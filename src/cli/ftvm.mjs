@@ -17,9 +17,9 @@ const compiled = new URL("../../dist/src/cli/main.js", import.meta.url);
 if (existsSync(compiled)) {
   await import(compiled.href);
 } else {
-  // A checkout: its sources compiled into node_modules/.cache/ftvm (src/cli/compile-cache.mjs),
+  // A checkout: its sources compiled into node_modules/.cache/ftvm (src/host/compile-cache.mjs),
   // or through tsx when that cannot be done or FTVM_COMPILE_CACHE=0 turns it off.
-  const cached = process.env.FTVM_COMPILE_CACHE === "0" ? undefined : await (await import("./compile-cache.mjs")).compiledMain(fileURLToPath(new URL("../..", import.meta.url)));
+  const cached = process.env.FTVM_COMPILE_CACHE === "0" ? undefined : await (await import("../host/compile-cache.mjs")).compiledMain(fileURLToPath(new URL("../..", import.meta.url)));
   if (cached) {
     await import(pathToFileURL(cached).href);
   } else {
