@@ -1,19 +1,36 @@
 // Finding `.include`d files: first next to the including file, then in the include
 // directories (by default the repository's programs/lib).
-import { closeSync, constants, existsSync, fstatSync, openSync, readSync, type Stats } from "node:fs";
+import { closeSync, constants, existsSync, fstatSync, openSync, readFileSync, readSync, type Stats } from "node:fs";
 import { dirname, isAbsolute, join, relative, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 
 /**
- * The package root: the nearest directory above this module with a package.json (src/asm
- * in the source tree, dist/src/asm in a packed package with precompiled JavaScript).
+ * The package root: the nearest directory above this module with a package.json that
+ * names a package (src/asm in the source tree, dist/src/asm in a packed package with
+ * precompiled JavaScript); from a checkout's compile cache (node_modules/.cache/ftvm/KEY,
+ * see src/host/compile-cache.mjs), the checkout its package.json names.
  */
 export const REPO_ROOT = packageRoot(fileURLToPath(new URL(".", import.meta.url)));
 
 function packageRoot(from: string): string {
   for (let dir = from; ; dir = dirname(dir)) {
-    if (existsSync(join(dir, "package.json"))) return dir;
+    const pj = join(dir, "package.json");
+    if (existsSync(pj)) {
+      const found = packageDirOf(pj, dir);
+      if (found !== undefined) return found;
+    }
     if (dirname(dir) === dir) return fileURLToPath(new URL("../../", import.meta.url));
+  }
+}
+
+/** `dir` if its package.json names a package; the checkout a compile cache's package.json points to; else undefined. */
+function packageDirOf(path: string, dir: string): string | undefined {
+  try {
+    const pj = JSON.parse(readFileSync(path, "utf8")) as { name?: unknown; ftvmPackageDir?: unknown };
+    if (typeof pj.ftvmPackageDir === "string") return pj.ftvmPackageDir;
+    return typeof pj.name === "string" ? dir : undefined;
+  } catch {
+    return undefined;
   }
 }
 /** The shared assembly library that `.include "name.s"` falls back to. */

@@ -4,4 +4,7 @@
 import { catchEarlySigint } from "./early.js";
 
 catchEarlySigint();
+// Compiled JavaScript (a checkout's compile cache carries inline source maps): a stack
+// trace of a programmer error names the TypeScript lines.
+if (import.meta.url.endsWith(".js")) process.setSourceMapsEnabled(true);
 await import("./dispatch.js");

@@ -21,10 +21,11 @@
 // clients' history is linearizable. Everything random comes from the seed; the
 // fingerprint hashes the event trace, so a seed replays exactly.
 import type { NodeIo } from "../ft/driver.js";
-import { fileURLToPath } from "node:url";
+import { join } from "node:path";
 import type { ArbiterState, TasRequest } from "../arbiter/core.js";
 import { initialState, testAndSet } from "../arbiter/core.js";
 import { assembleFile } from "../asm/assembler.js";
+import { REPO_ROOT } from "../asm/include.js";
 import { firstEpochRequest, onFirstEpochAnswer, resumeAnswerProblem } from "../ft/handshake.js";
 import { durableLsn, nicReport, toOutChunks } from "../ft/netgate.js";
 import type { Action, Msg } from "../ft/node.js";
@@ -111,7 +112,7 @@ export function netReplayCommand(seed: number, mutation?: NetMutation): string {
 let redisImage: Image | undefined;
 /** programs/redis.s, assembled once per process. */
 export function redisGuestImage(): Image {
-  redisImage ??= assembleFile(fileURLToPath(new URL("../../programs/redis.s", import.meta.url)));
+  redisImage ??= assembleFile(join(REPO_ROOT, "programs", "redis.s"));
   return redisImage;
 }
 

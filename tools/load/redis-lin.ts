@@ -15,7 +15,8 @@ import { checkLinearizable } from "../../src/sim/linearizable.js";
 import { runKvClients } from "./kv-clients.js";
 import { LOAD_PROCS_DEFAULT, startLoad } from "./load.js";
 
-const MAIN = fileURLToPath(new URL("../../src/cli/main.ts", import.meta.url));
+// The executable, as a user runs it (it starts from the checkout's compile cache).
+const FTVM = fileURLToPath(new URL("../../src/cli/ftvm.mjs", import.meta.url));
 const ROOT = fileURLToPath(new URL("../..", import.meta.url));
 /** The launcher must be ready (guest listening) within this long, or the run is a failure. */
 const READY_TIMEOUT_MS = 120_000;
@@ -47,7 +48,7 @@ export interface RedisLinReport {
 
 /** One run: `ftvm ft programs/redis.s` with kills every `everyMs`, clients for `seconds`, then Ctrl-C and the check. */
 export async function redisLinRun(o: RedisLinOptions): Promise<RedisLinReport> {
-  const child = spawn(process.execPath, ["--import", "tsx", MAIN, "ft", "programs/redis.s", "--mem", "16MiB", "--listen", "127.0.0.1:0", "--crash-primary-every-ms", String(o.everyMs)], {
+  const child = spawn(process.execPath, [FTVM, "ft", "programs/redis.s", "--mem", "16MiB", "--listen", "127.0.0.1:0", "--crash-primary-every-ms", String(o.everyMs)], {
     cwd: ROOT,
     stdio: ["ignore", "pipe", "pipe"],
   });

@@ -19,7 +19,8 @@ import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { LOAD_PROCS_DEFAULT, LOAD_SECONDS_MAX, startLoad } from "./load.js";
 
-const MAIN = fileURLToPath(new URL("../../src/cli/main.ts", import.meta.url));
+// The executable, as a user runs it (it starts from the checkout's compile cache).
+const FTVM = fileURLToPath(new URL("../../src/cli/ftvm.mjs", import.meta.url));
 const ROOT = fileURLToPath(new URL("../..", import.meta.url));
 /** pulse.s prints ten lines per 5 ms tick. */
 const PULSE_LINES_PER_SECOND = 2000;
@@ -67,7 +68,7 @@ async function main(): Promise<number> {
   let partial = "";
   const started = Date.now();
   const code = await new Promise<number | null>((resolve) => {
-    const p = spawn(process.execPath, ["--import", "tsx", MAIN, "ft", program, "--json"], { cwd: ROOT, stdio: ["ignore", "pipe", "inherit"] });
+    const p = spawn(process.execPath, [FTVM, "ft", program, "--json"], { cwd: ROOT, stdio: ["ignore", "pipe", "inherit"] });
     // No pair in time is a failure too: the run is stopped and the summary says so.
     let timer = setTimeout(() => p.kill("SIGINT"), PAIR_FORMED_WITHIN_MS);
     const stopAfterPaired = () => {

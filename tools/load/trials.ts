@@ -10,7 +10,8 @@ import { spawn } from "node:child_process";
 import { fileURLToPath } from "node:url";
 import { LOAD_PROCS_DEFAULT, startLoad } from "./load.js";
 
-const MAIN = fileURLToPath(new URL("../../src/cli/main.ts", import.meta.url));
+// The executable, as a user runs it (it starts from the checkout's compile cache).
+const FTVM = fileURLToPath(new URL("../../src/cli/ftvm.mjs", import.meta.url));
 const ROOT = fileURLToPath(new URL("../..", import.meta.url));
 /** count.s runs about 3.3 million instructions; crash points are drawn below that. */
 const COUNT_ICOUNT = 3_300_000;
@@ -34,7 +35,7 @@ interface Outcome {
 function ftvm(args: string[]): Promise<Outcome> {
   const start = Date.now();
   return new Promise((resolve) => {
-    const c = spawn(process.execPath, ["--import", "tsx", MAIN, ...args], { cwd: ROOT, stdio: ["ignore", "pipe", "pipe"] });
+    const c = spawn(process.execPath, [FTVM, ...args], { cwd: ROOT, stdio: ["ignore", "pipe", "pipe"] });
     const out: Buffer[] = [];
     let err = "";
     c.stdout.on("data", (d: Buffer) => out.push(d));
