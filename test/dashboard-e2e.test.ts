@@ -87,12 +87,17 @@ describe.skipIf(!HAVE_CHROMIUM)("the dashboard in chromium", () => {
     for (const k of ["kill", "detection", "tas", "live"]) expect(await page.locator(`#timeline [data-kind="${k}"]`).count(), k).toBeGreaterThan(0);
     const title = await page.locator('#timeline [data-kind="live"] title').first().textContent();
     expect(title).toMatch(/went live; detection \d+ ms/);
-    // A new backup joins the new primary (the old backup), by clone.
-    await page.waitForFunction(
-      (b) => [...document.querySelectorAll(".card:not(.gone)")].some((c) => (c as El).dataset.role === "backup" && Number((c as El).dataset.pid) !== b.backup && Number((c as El).dataset.pid) !== b.primary),
-      before,
-      { timeout: 60_000 },
-    );
+    // A new backup joins the new primary (the old backup), by clone. (Once this timed out
+    // at load average 25-37: the launcher's log says what the cluster was doing.)
+    await page
+      .waitForFunction(
+        (b) => [...document.querySelectorAll(".card:not(.gone)")].some((c) => (c as El).dataset.role === "backup" && Number((c as El).dataset.pid) !== b.backup && Number((c as El).dataset.pid) !== b.primary),
+        before,
+        { timeout: 60_000 },
+      )
+      .catch((e: Error) => {
+        throw new Error(`${e.message}\nno new backup joined; the launcher's log:\n${info.split("\n").slice(-40).join("\n")}`);
+      });
     expect(await page.locator(`.card[data-pid="${before.backup}"]`).getAttribute("data-role")).toMatch(/^(primary|alone)$/);
     await page.waitForSelector('#timeline [data-kind="clone"]', { timeout: 60_000 });
     await page.waitForSelector('#timeline [data-kind="slow-backup"]', { timeout: 30_000 });
