@@ -1241,7 +1241,13 @@ function statusFields(s: HostStatus): RunEventBody & { type: "status" } {
 /** The options a reader of the stream needs (the summary's lines about them), without functions. */
 function runOptions(o: ClusterOptions): Record<string, unknown> {
   const out: Record<string, unknown> = {};
-  for (const [k, v] of Object.entries(o)) if (v !== undefined && typeof v !== "function" && k !== "ui") out[k] = v;
+  for (const [k, v] of Object.entries(o)) {
+    if (v === undefined || typeof v === "function" || k === "ui") continue;
+    // The console input is a stream (a process's stdin), not a setting: the event says only
+    // whether there is one (its serialised internals used to fill the line).
+    if (k === "input") out.input = v === null ? null : "stream";
+    else out[k] = v;
+  }
   return out;
 }
 
