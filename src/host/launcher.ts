@@ -475,7 +475,9 @@ async function runClusterStoppable(o: ClusterOptions, stops: OutsideStops): Prom
     new Promise((resolve, reject) => {
       // FTVM_HOST_NODE_ARGS passes extra Node flags to the hosts (e.g. --cpu-prof for profiling).
       const nodeArgs = (process.env.FTVM_HOST_NODE_ARGS ?? "").split(" ").filter(Boolean);
-      const proc = spawn(process.execPath, [...nodeArgs, ...selfArgs(), role, ...args, "--exit-with-parent", ...(o.interpret ? ["--interpret"] : [])], {
+      // --interpret picks the hosts' engine; the arbiter runs no guest and refuses it.
+      const engine = o.interpret && role !== "arbiter" ? ["--interpret"] : [];
+      const proc = spawn(process.execPath, [...nodeArgs, ...selfArgs(), role, ...args, "--exit-with-parent", ...engine], {
         env: { ...process.env, FTVM_SECRET: secret },
         stdio: ["pipe", "pipe", "pipe"],
       });
@@ -524,8 +526,10 @@ async function runClusterStoppable(o: ClusterOptions, stops: OutsideStops): Prom
         for (const [host, s] of statuses) if (s.pid === proc.pid) noteRole(host, s.pid, kind === "other" && code === 0 ? "finished" : "dead", s.epoch);
         if (child === arbiter && !stopping) restartArbiter(0);
         // Every host gone without finishing: nobody can serve any more.
+        // (None started yet: the arbiter exited while the launch was still under way, and
+        // the launch fails with its reason.)
         const hosts = children.filter((c) => c.role !== "arbiter");
-        if (hosts.every((c) => c.exited) && !done) {
+        if (hosts.length > 0 && hosts.every((c) => c.exited) && !done) {
           net?.serviceLost("no host is left to run the guest");
           finish?.();
         }
