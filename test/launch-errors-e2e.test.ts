@@ -1,9 +1,15 @@
-// Two launch paths of `ftvm ft` that broke without a test: --interpret reached the arbiter
-// (which refused it), and an arbiter that died during the launch made the launcher crash
-// with an internal error (a ReferenceError) instead of failing the launch with the reason.
+// Launch paths of `ftvm ft` that broke without a test: --interpret reached the arbiter
+// (which refused it); an arbiter that died during the launch made the launcher crash with
+// an internal error (a ReferenceError) instead of failing the launch with the reason;
+// --trace-dir under /proc spun forever (Node's recursive mkdir loops there); --record to a
+// path that cannot be written ran the whole guest and only then said so, exiting 0.
 import { spawnSync } from "node:child_process";
+import { mkdtempSync, statSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { describe, expect, it } from "vitest";
+import { makeDirs } from "../src/host/files.js";
 import { runClusterDetailed } from "../src/host/launcher.js";
 
 const ROOT = fileURLToPath(new URL("..", import.meta.url));
@@ -25,4 +31,18 @@ describe("launching ftvm ft", () => {
     expect(r.stderr).not.toMatch(/internal error/);
     expect(r.status).toBe(3);
   }, 60_000);
+
+  it("--trace-dir that cannot be made, and --record that cannot be written, are refused at the launch (exit 2)", async () => {
+    const run = (extra: Record<string, unknown>) => runClusterDetailed({ program: "programs/hello.s", ...quiet, write: () => undefined, ...extra });
+    await expect(run({ traceDir: "/proc/ftvm-no-such-dir" })).rejects.toMatchObject({ message: expect.stringMatching(/^--trace-dir \/proc\/ftvm-no-such-dir: ENOENT/), exitCode: 2 });
+    await expect(run({ record: "/proc/ftvm-no-such.ftlog" })).rejects.toMatchObject({ message: "--record /proc/ftvm-no-such.ftlog: ENOENT", exitCode: 2 });
+  }, 60_000);
+
+  it("makeDirs makes missing levels, accepts an existing directory, and throws under /proc", () => {
+    const base = mkdtempSync(join(tmpdir(), "ftvm-makedirs-"));
+    makeDirs(join(base, "a", "b", "c"));
+    expect(statSync(join(base, "a", "b", "c")).isDirectory()).toBe(true);
+    makeDirs(join(base, "a", "b"));
+    expect(() => makeDirs("/proc/ftvm-no-such/dir")).toThrow(/ENOENT/);
+  });
 });

@@ -1,6 +1,7 @@
 // Streaming file access for logs and traces: chunks in, chunks out, never the whole file
 // in memory.
-import { closeSync, fstatSync, openSync, readSync, writeSync } from "node:fs";
+import { closeSync, fstatSync, mkdirSync, openSync, readSync, writeSync } from "node:fs";
+import { dirname, resolve } from "node:path";
 import type { Event } from "../devices/events.js";
 import type { LogHeader } from "../replay/logformat.js";
 import { LogDecoder } from "../replay/logformat.js";
@@ -154,4 +155,23 @@ export function openTrace(path: string): { header: TraceHeader; records: Iterato
     }
   }
   return { header, records: records() };
+}
+
+/**
+ * `mkdir -p` that always returns: Node 20's recursive mkdirSync never does for a path under
+ * /proc (mkdir answers ENOENT for the new directory and EEXIST for its parent, and Node
+ * retries forever). Each level is tried at most twice here, and the error is thrown.
+ */
+export function makeDirs(path: string): void {
+  const abs = resolve(path);
+  try {
+    mkdirSync(abs);
+    return;
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    if (code === "EEXIST") return;
+    if (code !== "ENOENT" || dirname(abs) === abs) throw e;
+  }
+  makeDirs(dirname(abs));
+  mkdirSync(abs);
 }

@@ -4,10 +4,10 @@
 // was backup and primary (host2-backup-e1-primary-e2-e3.trace), from the trace itself
 // (its header and live marks) and the epochs the host reported. Files of hosts that never
 // started a guest are removed. The summary lists the traces.
-import { mkdirSync, readdirSync, renameSync, rmSync, statSync } from "node:fs";
+import { readdirSync, renameSync, rmSync, statSync } from "node:fs";
 import { join } from "node:path";
 import { traceExtent } from "../trace/align.js";
-import { openTrace } from "./files.js";
+import { makeDirs, openTrace } from "./files.js";
 import { HostError } from "./errors.js";
 
 /** A --trace-dir that cannot be made is a bad launch option. */
@@ -35,7 +35,7 @@ export class TraceDir {
   ) {
     let old: string[];
     try {
-      mkdirSync(dir, { recursive: true });
+      makeDirs(dir);
       old = readdirSync(dir).filter((n) => n.endsWith(".trace"));
     } catch (e) {
       throw new HostError(`--trace-dir ${dir}: ${(e as Error).message}`, EXIT_BAD_OPTION);

@@ -5,7 +5,7 @@
 // turns flags into ClusterOptions.
 import { type ChildProcess, spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
-import { copyFileSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { closeSync, copyFileSync, existsSync, mkdtempSync, openSync, rmSync, unlinkSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { createInterface } from "node:readline";
@@ -215,6 +215,7 @@ async function runClusterStoppable(o: ClusterOptions, stops: OutsideStops): Prom
       throw new HostError(`--report ${o.report}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`, EXIT_BAD_OPTION);
     }
   }
+  if (o.record !== undefined) checkWritable(o.record, "--record");
   const secret = randomBytes(24).toString("hex");
   const traceDir = o.traceDir !== undefined ? new TraceDir(o.traceDir, o.traceIntervalIcount) : undefined;
   // Each host's log segment goes in a directory of this run; the run's log is stitched from them at the end.
@@ -1243,6 +1244,22 @@ function statusFields(s: HostStatus): RunEventBody & { type: "status" } {
 }
 
 /** The options a reader of the stream needs (the summary's lines about them), without functions. */
+/**
+ * Found out at the launch, not after a long run: `path` can be written. An existing file is
+ * opened for writing without truncating it; a new one is created and removed again.
+ */
+function checkWritable(path: string, flag: string): void {
+  try {
+    if (existsSync(path)) closeSync(openSync(path, "r+"));
+    else {
+      closeSync(openSync(path, "wx"));
+      unlinkSync(path);
+    }
+  } catch (e) {
+    throw new HostError(`${flag} ${path}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`, EXIT_BAD_OPTION);
+  }
+}
+
 function runOptions(o: ClusterOptions): Record<string, unknown> {
   const out: Record<string, unknown> = {};
   for (const [k, v] of Object.entries(o)) {
