@@ -1,6 +1,7 @@
 // Finding `.include`d files: first next to the including file, then in the include
 // directories (by default the repository's programs/lib).
-import { closeSync, constants, existsSync, fstatSync, openSync, readFileSync, readSync, type Stats } from "node:fs";
+import { existsSync, readFileSync } from "node:fs";
+import { FileRefused, readRegularFile } from "../base/read-file.js";
 import { dirname, isAbsolute, join, relative, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 
@@ -50,40 +51,18 @@ export const SOURCE_BYTES_MAX = 64 * 1024 * 1024;
  */
 export class SourceRefused extends Error {}
 
-function kindOf(st: Stats): string {
-  if (st.isCharacterDevice()) return "a character device";
-  if (st.isBlockDevice()) return "a block device";
-  if (st.isFIFO()) return "a FIFO";
-  if (st.isSocket()) return "a socket";
-  return "not a regular file";
-}
-
 /**
  * Reads a source file as UTF-8, refusing anything but a regular file of at most
- * SOURCE_FILE_BYTES_MAX bytes before reading a byte of it. The file is opened without
- * blocking (opening a FIFO would otherwise wait for a writer) and checked on the open
- * descriptor, so it cannot be swapped between the check and the read. A directory reads
- * as missing, so the include search goes on to the next directory.
+ * SOURCE_FILE_BYTES_MAX bytes before reading a byte of it (see readRegularFile). A
+ * directory reads as missing, so the include search goes on to the next directory.
  */
 export const readFileUtf8: ReadFile = (path) => {
-  const fd = openSync(path, constants.O_RDONLY | (constants.O_NONBLOCK ?? 0));
   try {
-    const st = fstatSync(fd);
-    if (st.isDirectory()) throw Object.assign(new Error(`EISDIR: ${path} is a directory`), { code: "EISDIR" });
-    if (!st.isFile()) throw new SourceRefused(`it is ${kindOf(st)}, not a regular file`);
-    if (st.size > SOURCE_FILE_BYTES_MAX) throw new SourceRefused(`it has ${st.size} bytes, more than the ${SOURCE_FILE_BYTES_MAX}-byte limit for a source file`);
-    // Read at most one byte past the limit: a file that grew since fstat() is caught, not read on.
-    const buf = Buffer.alloc(Math.min(st.size + 1, SOURCE_FILE_BYTES_MAX + 1));
-    let n = 0;
-    for (;;) {
-      const got = readSync(fd, buf, n, buf.length - n, null);
-      n += got;
-      if (got === 0 || n === buf.length) break;
-    }
-    if (n > st.size) throw new SourceRefused(`it grew while it was read (from ${st.size} bytes)`);
-    return buf.toString("utf8", 0, n);
-  } finally {
-    closeSync(fd);
+    return readRegularFile(path, SOURCE_FILE_BYTES_MAX, "for a source file").toString("utf8");
+  } catch (e) {
+    // The assembler reports a refusal as "FILE: cannot read it: REASON"; the path is already there.
+    if (e instanceof FileRefused) throw new SourceRefused(e.message.slice(path.length + 2));
+    throw e;
   }
 };
 

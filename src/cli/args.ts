@@ -9,7 +9,7 @@
 // Units, everywhere: sizes are bytes with binary suffixes (4096, 64KiB, 16MiB, 1GiB);
 // counts are plain integers (1000000, 1_000_000, 1e6) or take an explicit decimal suffix
 // (k = 1,000, M = 1,000,000, G = 1,000,000,000); times are integers in ms, named *-ms.
-import { readFileSync } from "node:fs";
+import { readRegularFile } from "../base/read-file.js";
 import { Command as Commander, CommanderError, Option } from "commander";
 import { OperatingError } from "../base/errors.js";
 
@@ -135,13 +135,16 @@ function build(def: CommandDef, onDone: (code: number) => void): Commander {
   return c;
 }
 
+/** A --config file holds a handful of settings: anything larger is not one. */
+const CONFIG_BYTES_MAX = 1024 * 1024;
+
 /** Fills options not given by flag or environment from the --config file (flags > environment > file > defaults). */
 async function applyConfig(c: Commander, opts: { key: string; o: OptionDef; opt: Option }[], file: string): Promise<void> {
   let text: string;
   try {
-    text = readFileSync(file, "utf8");
+    text = readRegularFile(file, CONFIG_BYTES_MAX, "for a --config file").toString("utf8");
   } catch (e) {
-    throw new UsageError(`--config ${file}: ${(e as Error).message}`);
+    throw new UsageError(`--config ${(e as Error).message.startsWith(file) ? "" : `${file}: `}${(e as Error).message}`);
   }
   // Loaded only when a --config is given: zod costs start-up time every other command need not pay.
   const { parseConfig } = await import("./config.js");

@@ -6,6 +6,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { createInterface } from "node:readline";
 import { OperatingError } from "../base/errors.js";
+import { readRegularFile } from "../base/read-file.js";
 import { EXIT_FAIL, EXIT_OK, UsageError, count, defineCommand, size } from "./args.js";
 import { LIVE_OPTIONS } from "./run.js";
 import { runLive } from "../host/live.js";
@@ -161,15 +162,11 @@ async function prompt(session: Session, runLine: (line: string) => Promise<void>
 }
 
 function readLog(path: string): Uint8Array {
-  const size = statSync(path).size;
-  if (size > DEBUG_LOG_BYTES_MAX) throw new UsageError(`${path} is ${size} bytes, more than the debugger reads (${DEBUG_LOG_BYTES_MAX}, DEBUG_LOG_BYTES_MAX)`);
-  return new Uint8Array(readFileSync(path));
+  return new Uint8Array(readRegularFile(path, DEBUG_LOG_BYTES_MAX, "of the debugger (DEBUG_LOG_BYTES_MAX)"));
 }
 
 function readScript(path: string): string {
-  const size = statSync(path).size;
-  if (size > SCRIPT_BYTES_MAX) throw new UsageError(`${path} is ${size} bytes, more than a debugger script may be (${SCRIPT_BYTES_MAX})`);
-  return readFileSync(path, "utf8");
+  return readRegularFile(path, SCRIPT_BYTES_MAX, "of a debugger script (SCRIPT_BYTES_MAX)").toString("utf8");
 }
 
 async function readStdin(): Promise<string> {

@@ -1,6 +1,8 @@
 // `ftvm trace diff`: two traces, or every pair of host traces in a directory (ftvm ft --trace-dir).
 import { readdirSync, statSync } from "node:fs";
 import { join } from "node:path";
+import { OperatingError } from "../base/errors.js";
+import { readRegularFile } from "../base/read-file.js";
 import { EXIT_FAIL, EXIT_OK, UsageError, defineCommand } from "./args.js";
 import { openTrace } from "../host/files.js";
 import type { AlignedDiff } from "../trace/align.js";
@@ -8,10 +10,12 @@ import { diffAligned } from "../trace/align.js";
 import type { TraceHeader, TraceRecord } from "../trace/format.js";
 import { decodeImage } from "../vm/image.js";
 import { instructionAt } from "./describe.js";
-import { readFileSync } from "node:fs";
 import { decodeDebugLog } from "../debug/log.js";
 import { ReexecError, reexecute } from "../trace/reexec.js";
 import { compiledEngine } from "../vm/compile.js";
+
+/** `trace diff --log`: the log is read whole to re-execute from it (as the debugger reads it). */
+const REEXEC_LOG_BYTES_MAX = 1024 * 1024 * 1024;
 
 /** Re-executes the stretch where the traces first differ from the run's log (trace/reexec.ts); report lines. */
 function exactInstruction(logPath: string, tracePath: string, res: AlignedDiff): string[] {
@@ -19,8 +23,9 @@ function exactInstruction(logPath: string, tracePath: string, res: AlignedDiff):
   if (!res.at.prev) return ["  (--log: the traces differ at their first record; there is no common record to re-execute from)"];
   let bytes: Uint8Array;
   try {
-    bytes = readFileSync(logPath);
+    bytes = readRegularFile(logPath, REEXEC_LOG_BYTES_MAX, "of a log read whole (REEXEC_LOG_BYTES_MAX)");
   } catch (e) {
+    if (e instanceof OperatingError) throw e;
     throw new UsageError(`${logPath}: ${(e as Error).message}`);
   }
   const log = decodeDebugLog(bytes, logPath);

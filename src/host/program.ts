@@ -3,13 +3,14 @@
 // anywhere (`ftvm run hello`), and so are their paths inside the package
 // (`programs/hello.s` from another directory), so the README's commands work wherever
 // the package is installed.
-import { existsSync, readdirSync, readFileSync } from "node:fs";
+import { existsSync, readdirSync } from "node:fs";
 import { basename, isAbsolute, join } from "node:path";
 import { OperatingError } from "../base/errors.js";
+import { readRegularFile } from "../base/read-file.js";
 import { assembleFile } from "../asm/assembler.js";
 import { REPO_ROOT } from "../asm/include.js";
 import type { Image } from "../vm/image.js";
-import { decodeImage } from "../vm/image.js";
+import { IMAGE_BYTES_MAX, decodeImage } from "../vm/image.js";
 
 /** The package's own directory (src/host/../.. in the source tree, dist/src/host/../../.. precompiled). */
 export const PACKAGE_DIR = REPO_ROOT;
@@ -42,5 +43,5 @@ export function resolveProgram(name: string): string {
 export function loadProgram(path: string): Image {
   if (!existsSync(path)) throw new OperatingError(`${path}: no such file; bundled programs run by name: ${bundledPrograms().join(", ")}`);
   if (path.endsWith(".s") || path.endsWith(".asm")) return assembleFile(path);
-  return decodeImage(new Uint8Array(readFileSync(path)), path);
+  return decodeImage(new Uint8Array(readRegularFile(path, IMAGE_BYTES_MAX, "for a program image")), path);
 }
