@@ -99,9 +99,16 @@ describe("the packed package, installed into an empty directory, run from anothe
       await new Promise((r) => setTimeout(r, 50));
     }
     expect(err).toMatch(new RegExp(`^ftvm ft: cluster [0-9a-f]+, control ${file.replace(/[.]/g, "\\.")}`, "m"));
+    // The hosts' progress reaches the control file too (it was written at role changes only,
+    // so ps showed icount 0 for a primary that had run for minutes).
+    const deadline = Date.now() + 60_000;
+    while (!(readControl(file)?.hosts.find((h) => h.role === "primary")?.icount ?? 0)) {
+      if (launcher.exitCode !== null || Date.now() > deadline) throw new Error(`the control file never showed the primary's progress: ${err}`);
+      await new Promise((r) => setTimeout(r, 50));
+    }
     const ps = ftvm(["ps"]);
     expect(ps.out).toMatch(new RegExp(`launcher pid ${launcher.pid}`));
-    expect(ps.out).toMatch(/ {2}primary +pid \d+/);
+    expect(ps.out).toMatch(/ {2}primary +pid \d+ +epoch 1 +icount [1-9][\d,]*/);
     const crash = ftvm(["crash", "primary", "--cluster", String(launcher.pid)]);
     expect(crash.code, crash.err).toBe(0);
     expect(crash.err).toMatch(/asked the launcher of cluster [0-9a-f]+ \(launcher pid \d+\) to crash the primary/);

@@ -51,6 +51,8 @@ const CLONE_FAILURES_IN_ROW_MAX = 10;
 const CLONE_RETRY_DELAY_MS_MAX = 2000;
 /** With a switch or a shared disk, their counts go on the event stream this often. */
 const IO_EVENT_INTERVAL_MS = 1000;
+/** How often the control file (read by `ftvm ps`) is rewritten for the hosts' icounts alone. */
+const CONTROL_ICOUNT_REFRESH_MS = 1000;
 
 // The hosts are this package's own executable, run as child processes (src/host/self.ts:
 // resolved from the package, not the cwd; the launcher does not import the CLI's code).
@@ -818,15 +820,23 @@ async function runClusterStoppable(o: ClusterOptions, stops: OutsideStops): Prom
   // the primary, SIGUSR2 for the backup), which carries the kill out under the same rule
   // as its keys. The control file (src/host/control.ts) names the launcher, the cluster
   // and each process's current role; it is replaced whole whenever a role changes.
+  // The hosts' icounts (which `ftvm ps` shows) change with every status line: they are
+  // written at most every CONTROL_ICOUNT_REFRESH_MS; a role change is written at once.
   const control = controlFile();
   let lastControl = "";
+  let lastIcounts = "";
+  let lastControlAtMs = 0;
   function updateControl(): void {
     const hosts = [...statuses.values()]
       .filter((h) => h.role !== "halted" && !killedPids.has(h.pid) && alive(h.pid))
       .map((h) => ({ role: h.role, pid: h.pid, epoch: h.epoch, icount: h.icount }));
     const key = JSON.stringify([arbiter?.proc.pid, hosts.map((h) => [h.role, h.pid, h.epoch])]);
-    if (key === lastControl) return;
+    const icounts = JSON.stringify(hosts.map((h) => h.icount));
+    const nowMs = Date.now();
+    if (key === lastControl && (icounts === lastIcounts || nowMs - lastControlAtMs < CONTROL_ICOUNT_REFRESH_MS)) return;
     lastControl = key;
+    lastIcounts = icounts;
+    lastControlAtMs = nowMs;
     try {
       writeControl(control, { launcherPid: process.pid, arbiterPid: arbiter?.proc.pid, cluster, program: o.program, startedAtMs: started, hosts, ...(etcd ? { etcd: true } : {}) });
     } catch {
