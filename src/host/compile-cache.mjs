@@ -106,7 +106,7 @@ async function build(esbuild, pkgDir, files, contents, tmp) {
         format: "esm",
         target: "node20",
         sourcefile: join(pkgDir, f),
-        // Stack traces of a programmer error name the TypeScript lines (main.ts turns source maps on).
+        // With FTVM_DEBUG=1, stack traces name the TypeScript lines (main.ts turns source maps on).
         sourcemap: "inline",
         tsconfigRaw: { compilerOptions: { useDefineForClassFields: true, verbatimModuleSyntax: false } },
       });
