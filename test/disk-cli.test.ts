@@ -294,6 +294,10 @@ describe("ftvm disk and kvlog", () => {
     expect(ftvm(["disk", "frob", "x.img"]).err).toMatch(/unknown disk subcommand "frob"/);
     expect(ftvm(["disk", "--help"]).out).toMatch(/ftvm disk create <image> --blocks N/);
     expect(ftvm(["run", "--help"]).out).toMatch(/--disk <image>/);
+    // A host's direct-read image belongs to a shared disk: alone it is a usage error.
+    const readAlone = ftvm(["primary", "programs/kvlog.s", "--secret", "s", "--arbiter", "ws://127.0.0.1:1", "--disk-read-image", short]);
+    expect(readAlone.code).toBe(2);
+    expect(readAlone.err).toMatch(/^ftvm: --disk-read-image needs --disk-server \(it is the shared disk's image\)\n$/);
     // Without a disk, kvlog says so (every request would be refused with DISK_E_RANGE).
     expect(ftvm(["run", "programs/kvlog.s"]).out).toBe("kvlog: no disk (run with --disk IMAGE)\n");
   });

@@ -11,12 +11,12 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import type { DiskGeometry } from "../src/devices/disk.js";
-import { DISK_READ, DISK_WRITE } from "../src/devices/disk.js";
+import { DISK_READ, DISK_STATUS, DISK_WRITE } from "../src/devices/disk.js";
 import { EV } from "../src/devices/events.js";
 import { CLONE_DISK_BYTES_MAX } from "../src/ft/clone.js";
-import { LOCAL_DISK_ATTEMPTS_MAX } from "../src/ft/localdisk.js";
+import { LOCAL_DISK_ATTEMPTS_MAX, LocalDisk } from "../src/ft/localdisk.js";
 import { FtNode } from "../src/ft/node.js";
-import { DISK_IMAGE_HEADER_BYTES, createDiskImage } from "../src/host/disk.js";
+import { DISK_IMAGE_HEADER_BYTES, FileDisk, createDiskImage } from "../src/host/disk.js";
 import { checkKvImage } from "../src/cli/kvcheck.js";
 import { loadProgram } from "../src/host/program.js";
 import { encodeEvents } from "../src/replay/logformat.js";
@@ -213,6 +213,46 @@ describe("non-shared disks: both hosts apply the same writes", () => {
     expect(p.role).toBe("finished");
     expect(c.text()).toBe(KV_EXPECTED);
     expect(checkKv(c.image("p"), "alone.img").committed).toBe(RECORDS);
+  });
+});
+
+describe("a back-end that performs at once (a backup's own image file)", () => {
+  const G: DiskGeometry = { blocks: 16, blockBytes: 64 };
+  const rq = (seq: number, op: number, block: number, data?: Uint8Array) => ({ seq, slot: 0, op, block, count: 1, addr: 0, tag: 0, data });
+
+  it("replay's result is there as soon as the request is issued; a failing request is tried LOCAL_DISK_ATTEMPTS_MAX times, never through submit", () => {
+    let fails = 1;
+    const performed: number[] = [];
+    const backend = {
+      submit: () => {
+        throw new Error("a back-end that performs at once is not submitted to in replay");
+      },
+      perform: (r: { seq: number }) => {
+        performed.push(r.seq);
+        return fails-- > 0 ? { status: DISK_STATUS.E_IO } : { status: DISK_STATUS.OK };
+      },
+    };
+    const d = new LocalDisk(backend);
+    d.replaySubmit(rq(1, DISK_WRITE, 2, new Uint8Array(64)));
+    expect(d.result(1)).toEqual({ status: DISK_STATUS.OK, data: undefined, attempts: 2 });
+    expect(d.inFlight).toBe(0);
+    fails = 99;
+    d.replaySubmit(rq(2, DISK_WRITE, 3, new Uint8Array(64)));
+    expect(d.result(2)).toMatchObject({ status: DISK_STATUS.E_IO, attempts: LOCAL_DISK_ATTEMPTS_MAX });
+    expect(performed).toEqual([1, 1, 2, 2, 2]);
+  });
+
+  it("FileDisk.perform writes and reads the image at once, and reports a failure as DISK_E_IO", async () => {
+    const path = join(dir, "perform.img");
+    createDiskImage(path, G);
+    const f = await FileDisk.open(path);
+    const data = new Uint8Array(64).map((_, i) => i + 1);
+    expect(f.perform(rq(1, DISK_WRITE, 7, data))).toEqual({ status: DISK_STATUS.OK, data: undefined });
+    expect(f.perform(rq(2, DISK_READ, 7))).toEqual({ status: DISK_STATUS.OK, data });
+    await f.close();
+    // A closed file: the request fails, with the reason kept for messages.
+    expect(f.perform(rq(3, DISK_READ, 7)).status).toBe(DISK_STATUS.E_IO);
+    expect(f.lastError).toBeDefined();
   });
 });
 

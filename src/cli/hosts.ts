@@ -39,6 +39,7 @@ export const HOST_OPTIONS = {
   sink: { flags: "--sink <url>", help: "console sink for guest output", parse: wsUrl, defaultText: "stdout" },
   switch: { flags: "--switch <url>", help: "virtual switch: network clients reach the guest through it", parse: wsUrl },
   diskServer: { flags: "--disk-server <url>", help: "the shared disk's server (ftvm ft --disk starts one); the primary learns the geometry from it", parse: wsUrl },
+  diskReadImage: { flags: "--disk-read-image <file>", help: "with --disk-server: the shared disk's image file itself (this host runs where it lies); reads go to it directly, writes still through the server (ftvm ft passes it)" },
   diskImage: { flags: "--disk-image <file>", help: "a non-shared disk: this host's own image (both hosts apply the same writes to their own)" },
   heartbeatMs: { flags: "--heartbeat-ms <t>", help: "heartbeat interval", parse: count(1), default: HEARTBEAT_INTERVAL_MS_DEFAULT },
   timeoutMs: { flags: "--timeout-ms <t>", help: "declare the peer dead after T ms of silence", parse: count(1), default: FAILURE_TIMEOUT_MS_DEFAULT },
@@ -70,6 +71,7 @@ export function exitWithParent(v: Record<string, unknown>): void {
 
 function ftOptions(v: Record<string, unknown>) {
   if (v.diskImage !== undefined && v.diskServer !== undefined) throw new UsageError("--disk-image (a non-shared disk) and --disk-server (a shared one) exclude each other");
+  if (v.diskReadImage !== undefined && v.diskServer === undefined) throw new UsageError("--disk-read-image needs --disk-server (it is the shared disk's image)");
   return {
     secret: need<string>(v, "secret", "--secret"),
     arbiterUrl: need<string>(v, "arbiter", "--arbiter"),
@@ -78,6 +80,7 @@ function ftOptions(v: Record<string, unknown>) {
     switchUrl: v.switch as string | undefined,
     diskServerUrl: v.diskServer as string | undefined,
     diskImage: v.diskImage as string | undefined,
+    diskReadImage: v.diskReadImage as string | undefined,
     heartbeatMs: v.heartbeatMs as number,
     timeoutMs: v.timeoutMs as number,
     crashAtIcount: v.crashAtIcount as number | undefined,

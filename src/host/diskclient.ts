@@ -5,9 +5,20 @@
 // server performs a re-sent request that is still in flight only once). A write the
 // server refuses as stale is not completed: the host hears of it through onFenced and
 // halts as deposed.
+//
+// Direct reads (readImage: the same image file, when the host runs where the server's
+// image is, as under `ftvm ft`): reads go straight to the file and only writes travel to
+// the server. A read changes nothing, so it needs neither fencing nor the server's
+// ordering, and it sees every write it must: the device issues a read only after every
+// write it conflicts with has completed, and a write completes only once the server has
+// performed it (a write copy of a deposed primary that reaches the server later is
+// refused as stale, or was accepted before the newer epoch's requests and performed
+// first). Each read skips two hops to the server and back, which were most of a
+// read's time.
+import { FileDisk } from "./disk.js";
 import { randomBytes } from "node:crypto";
 import type { DiskGeometry, DiskRequest } from "../devices/disk.js";
-import { DISK_REQUESTS_MAX, DISK_STATUS } from "../devices/disk.js";
+import { DISK_READ, DISK_REQUESTS_MAX, DISK_STATUS } from "../devices/disk.js";
 import type { DiskBackend } from "../replay/world.js";
 import type { Channel, Msg } from "../transport/channel.js";
 import { connect, log } from "../transport/channel.js";
@@ -20,7 +31,7 @@ const GEOMETRY_TIMEOUT_MS = 5000;
 /** Unanswered requests a client keeps: its device has DISK_REQUESTS_MAX slots, and a new primary re-issues at most those. */
 const CLIENT_PENDING_MAX = 2 * DISK_REQUESTS_MAX;
 
-/** The disk server belongs to another cluster: no retry can help. */
+/** The disk server cannot serve this host (another cluster; a read image that is not its image): no retry can help. */
 export class DiskClusterError extends Error {}
 
 interface Pending {
@@ -45,6 +56,8 @@ export interface DiskClientOptions {
    * write goes again with it; only a host behind the server is fenced.
    */
   currentEpoch?: () => number;
+  /** The shared disk's image file itself: reads go to it directly (see the top of this file). */
+  readImage?: string;
 }
 
 export class DiskClient implements DiskBackend {
@@ -58,6 +71,10 @@ export class DiskClient implements DiskBackend {
   refused = 0;
   /** Writes refused as stale that went again in this host's newer epoch. */
   renewed = 0;
+  /** Reads performed on the image directly (readImage). */
+  directReads = 0;
+  /** The image opened read-only for direct reads. */
+  private reader?: FileDisk;
 
   private constructor(
     readonly url: string,
@@ -74,6 +91,7 @@ export class DiskClient implements DiskBackend {
         const { ch, geometry } = await DiskClient.connectOnce(url, secret, opts);
         const c = new DiskClient(url, secret, geometry, opts);
         c.attach(ch);
+        if (opts.readImage !== undefined) await c.openReader(opts.readImage);
         return c;
       } catch (e) {
         if (e instanceof DiskClusterError) throw e;
@@ -102,11 +120,34 @@ export class DiskClient implements DiskBackend {
     return { ch, geometry };
   }
 
+  /** Opens the image for direct reads, refusing one whose geometry is not the server's. */
+  private async openReader(path: string): Promise<void> {
+    let reader: FileDisk;
+    try {
+      reader = await FileDisk.open(path, () => this.opts.onSettled?.(), true);
+    } catch (e) {
+      this.close();
+      throw new DiskClusterError(`--disk-read-image ${path}: ${(e as Error).message}`);
+    }
+    const g = reader.geometry;
+    if (g.blocks !== this.geometry.blocks || g.blockBytes !== this.geometry.blockBytes) {
+      await reader.close();
+      this.close();
+      throw new DiskClusterError(`--disk-read-image ${path} has ${g.blocks} blocks of ${g.blockBytes} bytes, but the disk server at ${this.url} serves ${this.geometry.blocks} of ${this.geometry.blockBytes}: not the same image`);
+    }
+    this.reader = reader;
+  }
+
   get inFlight(): number {
-    return this.pending.size;
+    return this.pending.size + (this.reader?.inFlight ?? 0);
   }
 
   submit(req: DiskRequest, done: (status: number, data?: Uint8Array) => void, epoch = 0): void {
+    if (this.reader && req.op === DISK_READ) {
+      this.directReads++;
+      this.reader.submit(req, done);
+      return;
+    }
     if (this.pending.size >= CLIENT_PENDING_MAX) throw new Error(`disk client: more than ${CLIENT_PENDING_MAX} requests unanswered`);
     const id = `${this.clientId}-${this.nextId++}`;
     // The seq (the device's identity of the request, the same on every host) lets the server compare a re-issued write with the one it performed.
@@ -120,6 +161,7 @@ export class DiskClient implements DiskBackend {
   close(): void {
     this.closed = true;
     this.ch?.close("host finished");
+    void this.reader?.close();
   }
 
   private attach(ch: Channel): void {

@@ -46,7 +46,12 @@ import { FileDisk } from "./disk.js";
 export const DISK_SERVICE = "ftvm-disk/2";
 /** Data of accepted writes the server keeps to compare re-issued writes with (the oldest are forgotten first). */
 export const DISK_COMPARE_BYTES_MAX = 8 * 1024 * 1024;
-/** Requests one connection may have queued or in flight; more is a misbehaving client (its device has DISK_REQUESTS_MAX slots). */
+/**
+ * Requests one connection may have queued or in flight; more is a misbehaving client (its
+ * device has DISK_REQUESTS_MAX slots). The server now performs each request as it arrives
+ * (see pump), so no queue forms; the bound stays as the guard of the queue's size should
+ * performing ever wait again (an asynchronous back-end).
+ */
 export const DISK_SERVER_PENDING_PER_CONNECTION_MAX = 4 * DISK_REQUESTS_MAX;
 /** Request ids are strings chosen by the client (its identity and a counter). */
 const REQUEST_ID_CHARS_MAX = 100;
@@ -146,25 +151,41 @@ export async function startDiskServer(secret: string, imagePath: string, port = 
     j.ch.send({ t: "refused", id: j.id, reason, epoch: stats.epoch });
   };
 
-  /** Starts every queued request that overlaps nothing before it. */
+  /** Answers a performed request and forgets it. */
+  const finish = (j: Job, status: number, data: Uint8Array | undefined) => {
+    jobs = jobs.filter((x) => x !== j);
+    count(j.ch, -1);
+    if (status === DISK_STATUS.OK) {
+      if (j.req.op === DISK_READ) stats.reads++;
+      else stats.writes++;
+    } else {
+      stats.ioErrors++;
+      log(`disk I/O error on request ${j.id}: ${file.lastError?.message ?? "unknown"}`);
+    }
+    j.ch.send(data ? { t: "done", id: j.id, status, data } : { t: "done", id: j.id, status });
+  };
+
+  /**
+   * Performs every queued request that overlaps nothing before it. At once (FileDisk.perform):
+   * a request is at most DISK_REQUEST_BYTES_MAX bytes of a local file, microseconds from the
+   * page cache, while the I/O thread pool cost every shared-disk request two thread
+   * hand-overs on the write's critical path (0.45 ms at the median, 7 ms at p90, measured
+   * with other work running). Performing at once also keeps arrival order trivially: a
+   * request that arrives is performed before the next message is read, so a queue forms
+   * only if this changes back to asynchronous I/O.
+   */
   const pump = () => {
-    for (let i = 0; i < jobs.length; i++) {
+    for (let i = 0; i < jobs.length; ) {
       const j = jobs[i];
-      if (j.started || jobs.slice(0, i).some((e) => overlaps(e.req, j.req))) continue;
+      if (j.started || jobs.slice(0, i).some((e) => overlaps(e.req, j.req))) {
+        i++;
+        continue;
+      }
       j.started = true;
-      file.submit(j.req, (status, data) => {
-        jobs = jobs.filter((x) => x !== j);
-        count(j.ch, -1);
-        if (status === DISK_STATUS.OK) {
-          if (j.req.op === DISK_READ) stats.reads++;
-          else stats.writes++;
-        } else {
-          stats.ioErrors++;
-          log(`disk I/O error on request ${j.id}: ${file.lastError?.message ?? "unknown"}`);
-        }
-        j.ch.send(data ? { t: "done", id: j.id, status, data } : { t: "done", id: j.id, status });
-        pump();
-      });
+      const r = file.perform(j.req);
+      finish(j, r.status, r.data);
+      // The list changed under us: look again from the start (it holds a few requests at most).
+      i = 0;
     }
   };
 

@@ -64,6 +64,8 @@ export interface FtOptions {
   switchUrl?: string;
   /** The shared disk's server (ftvm ft --disk starts one); the primary learns the geometry from it. */
   diskServerUrl?: string;
+  /** With diskServerUrl: the shared image's file, read directly (see diskclient.ts). */
+  diskReadImage?: string;
   /**
    * A non-shared disk: this host's own image (a file only this process opens). Both hosts
    * apply the same writes to their own images; see src/ft/localdisk.ts.
@@ -374,6 +376,7 @@ export class FtHost {
         host: this.id,
         onSettled: () => this.poke(),
         currentEpoch: () => this.node.epoch,
+        ...(this.o.diskReadImage !== undefined ? { readImage: this.o.diskReadImage } : {}),
         onFenced: (reason) => {
           this.exec(this.node.onDiskFenced(reason));
           this.poke();

@@ -7,7 +7,7 @@ import { type ChildProcess, spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { closeSync, copyFileSync, existsSync, mkdtempSync, openSync, rmSync, unlinkSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { join, resolve } from "node:path";
 import { createInterface } from "node:readline";
 import { FAILURE_TIMEOUT_MS_DEFAULT, HEARTBEAT_INTERVAL_MS_DEFAULT } from "../ft/detector.js";
 import type { HostStatus } from "./sink.js";
@@ -607,7 +607,8 @@ async function runClusterStoppable(o: ClusterOptions, stops: OutsideStops): Prom
     cluster,
     "--sink",
     sink.url,
-    ...(diskServer ? ["--disk-server", diskServer.url] : []),
+    // The hosts run here, beside the image: they read it directly (see diskclient.ts).
+    ...(diskServer ? ["--disk-server", diskServer.url, "--disk-read-image", resolve(o.disk!)] : []),
     ...hb,
     ...(o.unloggedRand ? ["--unlogged-rand"] : []),
     ...(o.logBufferBytes ? ["--log-buffer-bytes", o.logBufferBytes] : []),

@@ -144,7 +144,7 @@ export function formatSummary(t: RunTally): string {
   const d = e.disk;
   if (d)
     lines.push(
-      `  disk: ${n(d.writes)} writes and ${n(d.reads)} reads performed; writes refused (stale epoch): ${d.refusedStale}` +
+      `  disk: ${n(d.writes)} writes and ${n(d.reads)} reads performed by the disk server (hosts beside the image read it directly); writes refused (stale epoch): ${d.refusedStale}` +
         (d.ioErrors ? `; I/O errors: ${d.ioErrors}` : "") +
         (d.joined ? `; re-sent requests joined: ${d.joined}` : "") +
         `; divergences refused: ${d.diverged}` +

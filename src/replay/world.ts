@@ -14,6 +14,12 @@ export interface DiskBackend {
    * it); back-ends owned by one host ignore it.
    */
   submit(req: DiskRequest, done: (status: number, data?: Uint8Array) => void, epoch?: number): void;
+  /**
+   * Optional: performs a request at once and returns its outcome. A back-end on a local
+   * file offers it; a remote or simulated one does not. A backup replaying its own disk
+   * uses it (src/ft/localdisk.ts): there the caller waits for the result anyway.
+   */
+  perform?(req: DiskRequest): { status: number; data?: Uint8Array };
 }
 
 export interface World {
