@@ -18,10 +18,10 @@ import type { FloodKindResult } from "../tools/flood.js";
 import { FLOOD_KINDS } from "../tools/flood.js";
 import { ArbiterClient } from "../src/arbiter/client.js";
 import type { ArbiterState } from "../src/arbiter/core.js";
+import { ftvmArgs } from "./support/ftvm-args.js";
 
 const ROOT = fileURLToPath(new URL("..", import.meta.url));
 const SECRET = "flood-test-secret";
-const MAIN = join(ROOT, "src/cli/main.ts");
 const TICKS = 750;
 const dir = mkdtempSync(join(tmpdir(), "ftvm-flood-"));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -36,7 +36,7 @@ interface Proc {
 }
 
 function start(args: string[]): Proc {
-  const child = spawn(process.execPath, ["--import", "tsx", MAIN, ...args], { cwd: ROOT, stdio: ["ignore", "pipe", "pipe"], env: { ...process.env, FTVM_SECRET: SECRET } });
+  const child = spawn(process.execPath, [...ftvmArgs(), ...args], { cwd: ROOT, stdio: ["ignore", "pipe", "pipe"], env: { ...process.env, FTVM_SECRET: SECRET } });
   let out = "";
   let err = "";
   child.stdout!.on("data", (d) => (out += d));
