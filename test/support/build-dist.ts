@@ -74,7 +74,12 @@ export async function buildDist(dir: string): Promise<void> {
   const entryPoints = SOURCE_DIRS.flatMap((d) => tsFiles(join(ROOT, d)));
   // One call, no bundling: each module becomes one .js file at the same relative path,
   // its imports (written with .js extensions, as NodeNext requires) left as they are.
-  await esbuild.build({ entryPoints, outdir: dir, outbase: ROOT, format: "esm", platform: "node", target: "node20", bundle: false, logLevel: "silent" });
+  try {
+    await esbuild.build({ entryPoints, outdir: dir, outbase: ROOT, format: "esm", platform: "node", target: "node20", bundle: false, logLevel: "silent" });
+  } finally {
+    // esbuild's service process would otherwise stay for the whole run.
+    await esbuild.stop();
+  }
   // Files that modules read relative to themselves, other than TypeScript: the
   // dashboard's page, script and style, and the .mjs executable.
   for (const d of SOURCE_DIRS)
