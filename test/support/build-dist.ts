@@ -33,6 +33,8 @@ const ROOT = fileURLToPath(new URL("../..", import.meta.url));
 export const DIST_PARENT = join(ROOT, "test", ".dist");
 /** The directories whose TypeScript the children run (the same as tsconfig.build.json's). */
 const SOURCE_DIRS = ["src", "isa"];
+/** Tools that tests start as processes of their own (test/support/ftvm-args.ts toolArgs). */
+const TOOL_FILES = ["tools/flood.ts"];
 
 /** The .ts files under a directory (test files and declarations left out). */
 function tsFiles(dir: string): string[] {
@@ -64,18 +66,21 @@ function sweepLeftovers(): void {
   }
 }
 
-/** Builds src/ and isa/ into `dir` (replacing what was there); throws with esbuild's messages on an error. */
-export async function buildDist(dir: string): Promise<void> {
+/**
+ * Builds the TypeScript of `root`'s src/ and isa/ (and `tools`, files under root) into
+ * `dir`, replacing what was there; throws with esbuild's messages on an error.
+ */
+export async function buildDist(dir: string, root = ROOT, tools: string[] = TOOL_FILES): Promise<void> {
   // esbuild is tsx's compiler (a dependency of tsx, which the package depends on), resolved
   // from tsx so the same copy is used whatever the hoisting.
   const esbuild = createRequire(createRequire(import.meta.url).resolve("tsx"))("esbuild") as typeof import("esbuild");
   rmSync(dir, { recursive: true, force: true });
   mkdirSync(dir, { recursive: true });
-  const entryPoints = SOURCE_DIRS.flatMap((d) => tsFiles(join(ROOT, d)));
+  const entryPoints = [...SOURCE_DIRS.flatMap((d) => tsFiles(join(root, d))), ...tools.map((f) => join(root, f))];
   // One call, no bundling: each module becomes one .js file at the same relative path,
   // its imports (written with .js extensions, as NodeNext requires) left as they are.
   try {
-    await esbuild.build({ entryPoints, outdir: dir, outbase: ROOT, format: "esm", platform: "node", target: "node20", bundle: false, logLevel: "silent" });
+    await esbuild.build({ entryPoints, outdir: dir, outbase: root, format: "esm", platform: "node", target: "node20", bundle: false, logLevel: "silent" });
   } finally {
     // esbuild's service process would otherwise stay for the whole run.
     await esbuild.stop();
@@ -83,8 +88,8 @@ export async function buildDist(dir: string): Promise<void> {
   // Files that modules read relative to themselves, other than TypeScript: the
   // dashboard's page, script and style, and the .mjs executable.
   for (const d of SOURCE_DIRS)
-    cpSync(join(ROOT, d), join(dir, d), { recursive: true, filter: (src) => !src.endsWith(".ts") || src.endsWith(".d.ts") });
-  symlinkSync(relative(dir, join(ROOT, "programs")), join(dir, "programs"), "dir");
+    cpSync(join(root, d), join(dir, d), { recursive: true, filter: (src) => !src.endsWith(".ts") || src.endsWith(".d.ts") });
+  symlinkSync(relative(dir, join(root, "programs")), join(dir, "programs"), "dir");
 }
 
 export default async function setup(project: TestProject): Promise<() => void> {
@@ -94,6 +99,7 @@ export default async function setup(project: TestProject): Promise<() => void> {
     try {
       await buildDist(dir);
     } catch (e) {
+      rmSync(dir, { recursive: true, force: true });
       // Loud and first: without the build no end-to-end test could run what it claims to.
       throw new Error(`ftvm test build failed (test/support/build-dist.ts): ${(e as Error).message}`);
     }

@@ -18,3 +18,9 @@ export function ftvmArgs(): string[] {
   const dist = testDist();
   return dist ? [join(dist, "src/cli/main.js")] : ["--import", "tsx", join(ROOT, "src/cli/main.ts")];
 }
+
+/** The node arguments that run a tool the run also precompiled (see TOOL_FILES in build-dist.ts), e.g. "tools/flood.ts". */
+export function toolArgs(file: string): string[] {
+  const dist = testDist();
+  return dist ? [join(dist, file.replace(/\.ts$/, ".js"))] : ["--import", "tsx", join(ROOT, file)];
+}
