@@ -12,6 +12,7 @@ import { ArbiterStateError, readArbiterState, startArbiter } from "../src/arbite
 import { UsageError } from "../src/cli/args.js";
 import { arbiterCommand } from "../src/cli/hosts.js";
 import { setLogger } from "../src/transport/channel.js";
+import { ftvmArgs } from "./support/ftvm-args.js";
 
 const ROOT = new URL("..", import.meta.url).pathname;
 setLogger(() => undefined);
@@ -157,7 +158,7 @@ describe("ftvm arbiter", () => {
     // The real process: exit 2 with the reason, no stack trace, for each bad shape.
     for (const text of ['{"epoch":5,"members":7}', "null", "{bad json"]) {
       writeFileSync(file, text);
-      const r = spawnSync(process.execPath, ["--import", "tsx", "src/cli/main.ts", "arbiter", "--secret", "s", "--state", file], { cwd: ROOT, encoding: "utf8", timeout: 60_000 });
+      const r = spawnSync(process.execPath, [...ftvmArgs(), "arbiter", "--secret", "s", "--state", file], { cwd: ROOT, encoding: "utf8", timeout: 60_000 });
       expect(r.status, r.stderr).toBe(2);
       expect(r.stderr).toMatch(/^ftvm: arbiter state .*expected \{"version":1,"cluster"/);
       expect(r.stderr).not.toMatch(/at .*\.ts:\d+/);

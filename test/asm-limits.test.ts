@@ -19,12 +19,13 @@ import {
 } from "../src/asm/index.js";
 import { encodeImage, IMAGE_BYTES_MAX, IMAGE_HEADER_BYTES, type Image, ImageError } from "../src/vm/image.js";
 import { Machine, MachineConfigError } from "../src/vm/machine.js";
+import { ftvmArgs } from "./support/ftvm-args.js";
 
 const ROOT = new URL("..", import.meta.url).pathname;
 const dir = mkdtempSync(join(tmpdir(), "ftvm-asm-limits-"));
 
 function ftvm(args: string[]) {
-  const r = spawnSync(process.execPath, ["--import", "tsx", join(ROOT, "src/cli/main.ts"), ...args], { cwd: ROOT, encoding: "utf8", input: "", timeout: 120_000, maxBuffer: 1 << 28 });
+  const r = spawnSync(process.execPath, [...ftvmArgs(), ...args], { cwd: ROOT, encoding: "utf8", input: "", timeout: 120_000, maxBuffer: 1 << 28 });
   return { code: r.status, out: r.stdout, err: r.stderr };
 }
 

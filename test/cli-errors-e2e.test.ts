@@ -11,9 +11,9 @@ import type { ArbiterServer } from "../src/arbiter/server.js";
 import { runClusterDetailed } from "../src/host/launcher.js";
 import { HostError } from "../src/host/errors.js";
 import { startTestArbiter } from "./helpers.js";
+import { ftvmArgs } from "./support/ftvm-args.js";
 
 const ROOT = new URL("..", import.meta.url).pathname;
-const MAIN = join(ROOT, "src/cli/main.ts");
 const dir = mkdtempSync(join(tmpdir(), "ftvm-errors-"));
 const badAsm = join(dir, "bad.s");
 writeFileSync(badAsm, "main:\n    ADD r1, r99, r2\n    HALT\n");
@@ -25,7 +25,7 @@ const SECRET = "walk-secret";
 
 function ftvm(args: string[], env: Record<string, string> = {}): Promise<{ code: number | null; err: string }> {
   return new Promise((resolve) => {
-    const p = spawn(process.execPath, ["--import", "tsx", MAIN, ...args], { cwd: ROOT, env: { ...process.env, FTVM_SECRET: SECRET, ...env }, stdio: ["ignore", "ignore", "pipe"] });
+    const p = spawn(process.execPath, [...ftvmArgs(), ...args], { cwd: ROOT, env: { ...process.env, FTVM_SECRET: SECRET, ...env }, stdio: ["ignore", "ignore", "pipe"] });
     let err = "";
     p.stderr.on("data", (d) => (err += d));
     p.on("exit", (code) => resolve({ code, err }));

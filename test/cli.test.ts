@@ -5,13 +5,13 @@ import { existsSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
+import { ftvmArgs } from "./support/ftvm-args.js";
 
 const ROOT = new URL("..", import.meta.url).pathname;
-const MAIN = join(ROOT, "src/cli/main.ts");
 const dir = mkdtempSync(join(tmpdir(), "ftvm-cli-"));
 
 function ftvm(args: string[], input?: string) {
-  const r = spawnSync(process.execPath, ["--import", "tsx", MAIN, ...args], { cwd: ROOT, encoding: "utf8", input: input ?? "", timeout: 60_000 });
+  const r = spawnSync(process.execPath, [...ftvmArgs(), ...args], { cwd: ROOT, encoding: "utf8", input: input ?? "", timeout: 60_000 });
   return { code: r.status, out: r.stdout, err: r.stderr };
 }
 
@@ -125,7 +125,7 @@ describe("ftvm CLI", () => {
     // TIME once per 1000 iterations: a modest log, so the replay below stays quick.
     writeFileSync(p, "main:\n    TIME r1\n    LI r3, 1000\nspin:\n    ADDI r3, r3, -1\n    BNEZ r3, spin\n    JMP main\n");
     const log = join(dir, "forever.ftlog");
-    const child = spawn(process.execPath, ["--import", "tsx", MAIN, "record", p, "-o", log, "--no-stdin"], { cwd: ROOT });
+    const child = spawn(process.execPath, [...ftvmArgs(), "record", p, "-o", log, "--no-stdin"], { cwd: ROOT });
     let err = "";
     child.stderr.on("data", (d) => (err += d));
     // Wait until the recording has begun (its log exists), however slowly the process starts on a busy machine.

@@ -17,6 +17,7 @@ import { helloMsg } from "../src/ft/handshake.js";
 import { LOG_SERVICE } from "../src/host/ft-host.js";
 import type { RunEvent } from "../src/host/run-events.js";
 import { RunStream, counts, isPaired } from "./support/run-stream.js";
+import { ftvmArgs } from "./support/ftvm-args.js";
 
 const ROOT = new URL("..", import.meta.url).pathname;
 const dir = mkdtempSync(join(tmpdir(), "ftvm-cluster-e2e-"));
@@ -32,7 +33,7 @@ interface Proc {
 }
 
 function ftvm(args: string[], env: Record<string, string>): Proc {
-  const p = spawn(process.execPath, ["--import", "tsx", "src/cli/main.ts", ...args], { cwd: ROOT, env: { ...process.env, ...env }, stdio: ["ignore", "pipe", "pipe"] });
+  const p = spawn(process.execPath, [...ftvmArgs(), ...args], { cwd: ROOT, env: { ...process.env, ...env }, stdio: ["ignore", "pipe", "pipe"] });
   const r: Proc = { p, out: "", err: "", exit: new Promise((res) => p.on("exit", (code) => res(code))) };
   p.stdout!.on("data", (d) => (r.out += d));
   p.stderr!.on("data", (d) => (r.err += d));

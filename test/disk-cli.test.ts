@@ -9,14 +9,14 @@ import { describe, expect, it } from "vitest";
 import { DISK_READ, DISK_STATUS, DISK_WRITE, type DiskRequest } from "../src/devices/disk.js";
 import { DISK_IMAGE_HEADER_BYTES, FileDisk, createDiskImage, readDiskBlocks } from "../src/host/disk.js";
 import { KVLOG_MAGIC, kvChecksum } from "../src/cli/kvcheck.js";
+import { ftvmArgs } from "./support/ftvm-args.js";
 
 const ROOT = new URL("..", import.meta.url).pathname;
-const MAIN = join(ROOT, "src/cli/main.ts");
 const dir = mkdtempSync(join(tmpdir(), "ftvm-disk-"));
 const BLOCK = 512;
 
 function ftvm(args: string[]) {
-  const r = spawnSync(process.execPath, ["--import", "tsx", MAIN, ...args], { cwd: ROOT, encoding: "utf8", input: "", timeout: 60_000 });
+  const r = spawnSync(process.execPath, [...ftvmArgs(), ...args], { cwd: ROOT, encoding: "utf8", input: "", timeout: 60_000 });
   return { code: r.status, out: r.stdout, err: r.stderr };
 }
 
@@ -236,7 +236,7 @@ describe("ftvm disk and kvlog", () => {
     for (const extraMs of [0, 7, 23, 45]) {
       // Killed once it reports progress (so mid-run, with writes in flight), after extraMs more.
       const printed = await new Promise<string>((resolve, reject) => {
-        const child = spawn(process.execPath, ["--import", "tsx", MAIN, "run", "programs/kvlog.s", "--disk", kimg], { cwd: ROOT });
+        const child = spawn(process.execPath, [...ftvmArgs(), "run", "programs/kvlog.s", "--disk", kimg], { cwd: ROOT });
         let out = "";
         let killed = false;
         child.stdout.setEncoding("utf8").on("data", (s: string) => {

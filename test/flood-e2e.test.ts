@@ -18,10 +18,10 @@ import type { FloodKindResult } from "../tools/flood.js";
 import { FLOOD_KINDS } from "../tools/flood.js";
 import { ArbiterClient } from "../src/arbiter/client.js";
 import type { ArbiterState } from "../src/arbiter/core.js";
+import { ftvmArgs, toolArgs } from "./support/ftvm-args.js";
 
 const ROOT = fileURLToPath(new URL("..", import.meta.url));
 const SECRET = "flood-test-secret";
-const MAIN = join(ROOT, "src/cli/main.ts");
 const TICKS = 750;
 const dir = mkdtempSync(join(tmpdir(), "ftvm-flood-"));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -36,7 +36,7 @@ interface Proc {
 }
 
 function start(args: string[]): Proc {
-  const child = spawn(process.execPath, ["--import", "tsx", MAIN, ...args], { cwd: ROOT, stdio: ["ignore", "pipe", "pipe"], env: { ...process.env, FTVM_SECRET: SECRET } });
+  const child = spawn(process.execPath, [...ftvmArgs(), ...args], { cwd: ROOT, stdio: ["ignore", "pipe", "pipe"], env: { ...process.env, FTVM_SECRET: SECRET } });
   let out = "";
   let err = "";
   child.stdout!.on("data", (d) => (out += d));
@@ -117,7 +117,7 @@ describe("a flood of junk at every port of a running pair", () => {
       facts = new ArbiterClient(arbiterUrl, SECRET);
       await untilArbiter(facts, "the pair (epoch 1 with two members)", (st) => st.epoch === 1 && st.members.length === 2);
 
-      const flooder = spawn(process.execPath, ["--import", "tsx", join(ROOT, "tools/flood.ts"), arbiterUrl, switchUrl, primaryUrl, backupUrl], { cwd: ROOT, stdio: ["ignore", "pipe", "inherit"] });
+      const flooder = spawn(process.execPath, [...toolArgs("tools/flood.ts"), arbiterUrl, switchUrl, primaryUrl, backupUrl], { cwd: ROOT, stdio: ["ignore", "pipe", "inherit"] });
       let floodOut = "";
       flooder.stdout!.on("data", (d) => (floodOut += d));
       const floodCode = await new Promise<number | null>((r) => flooder.on("exit", r));

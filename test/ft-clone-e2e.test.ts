@@ -7,6 +7,7 @@ import { startTestArbiter, until } from "./helpers.js";
 import { runClusterDetailed } from "../src/host/launcher.js";
 import { setLogger } from "../src/transport/channel.js";
 import { RunStream, counts } from "./support/run-stream.js";
+import { ftvmArgs } from "./support/ftvm-args.js";
 
 const ROOT = fileURLToPath(new URL("..", import.meta.url));
 const PULSE_LINES = 40_000;
@@ -72,16 +73,16 @@ describe("restoring redundancy by cloning (real processes)", () => {
     const env = { ...process.env, FTVM_SECRET: secret };
     const procs = [] as ReturnType<typeof spawn>[];
     try {
-      const primary = spawn(process.execPath, ["--import", "tsx", "src/cli/main.ts", "primary", "programs/pulse.s", "--arbiter", arb.url], { cwd: ROOT, env, stdio: ["ignore", "pipe", "pipe"] });
+      const primary = spawn(process.execPath, [...ftvmArgs(), "primary", "programs/pulse.s", "--arbiter", arb.url], { cwd: ROOT, env, stdio: ["ignore", "pipe", "pipe"] });
       procs.push(primary);
       const url = await new Promise<string>((resolve) => primary.stdout!.on("data", (d: Buffer) => /listening (\S+)/.exec(d.toString()) && resolve(/listening (\S+)/.exec(d.toString())![1])));
-      const backup = spawn(process.execPath, ["--import", "tsx", "src/cli/main.ts", "backup", "--primary", url, "--arbiter", arb.url], { cwd: ROOT, env, stdio: ["ignore", "ignore", "pipe"] });
+      const backup = spawn(process.execPath, [...ftvmArgs(), "backup", "--primary", url, "--arbiter", arb.url], { cwd: ROOT, env, stdio: ["ignore", "ignore", "pipe"] });
       procs.push(backup);
       // Wait until the pair holds epoch 1 with two members (the backup's start-up takes seconds on a busy machine).
       await until("the pair's epoch 1 with two members", () => arb.state().members.length >= 2, 90_000);
       expect(arb.state()).toMatchObject({ epoch: 1 });
       expect(arb.state().members).toHaveLength(2);
-      const joiner = spawn(process.execPath, ["--import", "tsx", "src/cli/main.ts", "backup", "--join", url, "--arbiter", arb.url], { cwd: ROOT, env, stdio: ["ignore", "ignore", "pipe"] });
+      const joiner = spawn(process.execPath, [...ftvmArgs(), "backup", "--join", url, "--arbiter", arb.url], { cwd: ROOT, env, stdio: ["ignore", "ignore", "pipe"] });
       procs.push(joiner);
       let err = "";
       joiner.stderr!.on("data", (d) => (err += d));

@@ -11,9 +11,9 @@ import { PassThrough } from "node:stream";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { runClusterDetailed } from "../src/host/launcher.js";
+import { ftvmArgs } from "./support/ftvm-args.js";
 
 const ROOT = new URL("..", import.meta.url).pathname;
-const MAIN = join(ROOT, "src/cli/main.ts");
 const INPUT_BYTES = 1024 * 1024;
 const PIECES = 128;
 const FAILOVERS = 10;
@@ -34,7 +34,7 @@ describe("console input under FT", () => {
     `echo.s fed 1 MB across ${FAILOVERS} failovers prints exactly what ftvm run prints; the stitched --record log replays to it`,
     async () => {
       const data = input();
-      const run = spawnSync(process.execPath, ["--import", "tsx", MAIN, "run", "programs/echo.s"], { cwd: ROOT, input: data, maxBuffer: 8 * INPUT_BYTES, timeout: 120_000 });
+      const run = spawnSync(process.execPath, [...ftvmArgs(), "run", "programs/echo.s"], { cwd: ROOT, input: data, maxBuffer: 8 * INPUT_BYTES, timeout: 120_000 });
       expect(run.status).toBe(0);
       expect(run.stdout.length).toBe(INPUT_BYTES);
 

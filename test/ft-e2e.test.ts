@@ -10,6 +10,7 @@ import { CLOSE_MALFORMED, CLOSE_REFUSED, setLogger } from "../src/transport/chan
 import { LOG_PROTOCOL_VERSION } from "../src/ft/protocol.js";
 import { LOG_SERVICE } from "../src/host/ft-host.js";
 import { RunStream, counts } from "./support/run-stream.js";
+import { ftvmArgs } from "./support/ftvm-args.js";
 
 const ROOT = new URL("..", import.meta.url).pathname;
 const COUNT = Array.from({ length: 100000 }, (_, i) => `${i + 1}\n`).join("");
@@ -91,7 +92,7 @@ describe("FT with real processes", () => {
     const arb = await startTestArbiter(secret);
     try {
       // A primary that runs alone claims epoch 1, then is killed.
-      const first = spawn(process.execPath, ["--import", "tsx", "src/cli/main.ts", "primary", "programs/ticker.s", "--arbiter", arb.url, "--wait-backup-ms", "0"], {
+      const first = spawn(process.execPath, [...ftvmArgs(), "primary", "programs/ticker.s", "--arbiter", arb.url, "--wait-backup-ms", "0"], {
         cwd: ROOT,
         env: { ...process.env, FTVM_SECRET: secret },
         stdio: ["ignore", "ignore", "pipe"],
@@ -101,7 +102,7 @@ describe("FT with real processes", () => {
       expect(arb.state().epoch).toBe(1);
       first.kill("SIGKILL");
       // A fresh host (new identity, no state) tries to start the program again.
-      const fresh = spawn(process.execPath, ["--import", "tsx", "src/cli/main.ts", "primary", "programs/ticker.s", "--arbiter", arb.url, "--wait-backup-ms", "0"], {
+      const fresh = spawn(process.execPath, [...ftvmArgs(), "primary", "programs/ticker.s", "--arbiter", arb.url, "--wait-backup-ms", "0"], {
         cwd: ROOT,
         env: { ...process.env, FTVM_SECRET: secret },
         stdio: ["ignore", "pipe", "pipe"],
@@ -147,7 +148,7 @@ describe("the log channel refuses bad peers and keeps serving", () => {
     const { connect } = await import("../src/transport/channel.js");
     const secret = "s3cret";
     const arb = await startTestArbiter(secret);
-    const primary = spawn(process.execPath, ["--import", "tsx", "src/cli/main.ts", "primary", "programs/ticker.s", "--arbiter", arb.url, "--wait-backup-ms", "1500"], {
+    const primary = spawn(process.execPath, [...ftvmArgs(), "primary", "programs/ticker.s", "--arbiter", arb.url, "--wait-backup-ms", "1500"], {
       cwd: ROOT,
       env: { ...process.env, FTVM_SECRET: secret },
       stdio: ["ignore", "pipe", "pipe"],

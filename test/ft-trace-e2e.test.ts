@@ -15,9 +15,9 @@ import { runReplay } from "../src/host/replay.js";
 import { diffAligned } from "../src/trace/align.js";
 import { CAUSE_PERIODIC } from "../src/trace/format.js";
 import { RunStream } from "./support/run-stream.js";
+import { ftvmArgs } from "./support/ftvm-args.js";
 
 const ROOT = new URL("..", import.meta.url).pathname;
-const MAIN = join(ROOT, "src/cli/main.ts");
 const dirs: string[] = [];
 afterAll(() => {
   for (const d of dirs) rmSync(d, { recursive: true, force: true });
@@ -64,7 +64,7 @@ describe("traces of every FT host", () => {
     expect(before.length).toBe(d.records);
     expect(before.some((x) => x.cause === CAUSE_PERIODIC) && before.some((x) => x.atPc >= 0)).toBe(true);
 
-    const cli = spawnSync(process.execPath, ["--import", "tsx", MAIN, "trace", "diff", dir], { cwd: ROOT, encoding: "utf8", timeout: 60_000 });
+    const cli = spawnSync(process.execPath, [...ftvmArgs(), "trace", "diff", dir], { cwd: ROOT, encoding: "utf8", timeout: 60_000 });
     expect(cli.status).toBe(0);
     expect(cli.stdout).toContain(`identical through icount ${liveIcount}, where ${pb} went live (epoch 2)`);
     expect(cli.stdout).toMatch(/1 pair with instructions in common compared; no divergence/);

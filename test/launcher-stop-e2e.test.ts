@@ -8,7 +8,8 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { RunStream, isPaired, spawnFt } from "./support/run-stream.js";
-import { MAIN, ROOT } from "./support/guest-process.js";
+import { ftvmArgs } from "./support/ftvm-args.js";
+import { ROOT } from "./support/guest-process.js";
 import { parseEventLine } from "../src/host/run-events.js";
 
 /** How long the launcher and its processes may take to go once told (generous: the machine is busy). */
@@ -51,8 +52,8 @@ const spawned = (s: RunStream) => s.all("spawn").map((e) => e.pid);
 const PARENT = `
 const { spawn } = require("node:child_process");
 const fs = require("node:fs");
-const [main, root, outFile, errFile] = process.argv.slice(1);
-const l = spawn(process.execPath, ["--import", "tsx", main, "ft", "programs/netecho.s", "--listen", "127.0.0.1:0", "--json", "--no-stdin"], { cwd: root, stdio: ["ignore", fs.openSync(outFile, "w"), fs.openSync(errFile, "w")] });
+const [ftvmArgs, root, outFile, errFile] = process.argv.slice(1);
+const l = spawn(process.execPath, [...JSON.parse(ftvmArgs), "ft", "programs/netecho.s", "--listen", "127.0.0.1:0", "--json", "--no-stdin"], { cwd: root, stdio: ["ignore", fs.openSync(outFile, "w"), fs.openSync(errFile, "w")] });
 process.stdout.write("launcher " + l.pid + "\\n");
 setInterval(() => undefined, 1000);
 `;
@@ -82,7 +83,7 @@ describe("the launcher stops its cluster when told from outside", () => {
   it("its parent dies (SIGTERM, as from timeout): launcher, arbiter and hosts are all gone, and it said why", async () => {
     const outFile = join(dir, "launcher-events.jsonl");
     const errFile = join(dir, "launcher-stderr.txt");
-    const parent: ChildProcess = spawn(process.execPath, ["-e", PARENT, MAIN, ROOT, outFile, errFile], { stdio: ["ignore", "pipe", "inherit"] });
+    const parent: ChildProcess = spawn(process.execPath, ["-e", PARENT, JSON.stringify(ftvmArgs()), ROOT, outFile, errFile], { stdio: ["ignore", "pipe", "inherit"] });
     let parentOut = "";
     parent.stdout!.setEncoding("utf8").on("data", (d: string) => (parentOut += d));
     const stream = new RunStream();

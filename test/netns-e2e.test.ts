@@ -18,6 +18,7 @@ import { startSink } from "../src/host/sink.js";
 import { setLogger } from "../src/transport/channel.js";
 import { pulseSource } from "./support/programs.js";
 import { type Lab, makeLab, netnsProblem } from "./netns.js";
+import { ftvmArgs } from "./support/ftvm-args.js";
 
 const ROOT = new URL("..", import.meta.url).pathname;
 const WHY_NOT = netnsProblem() ?? (etcdAvailable() ? undefined : "no etcd binary (apt-get install etcd-server)");
@@ -72,7 +73,7 @@ describe.skipIf(WHY_NOT !== undefined)("FT across network namespaces (separate m
     const sink = await startSink(secret, { write: (b) => (text += Buffer.from(b).toString()) }, 0, cluster, l.bridgeIp);
     const info = () => procs.map((p, i) => `--- host ${i} stderr:\n${p.err}`).join("\n") + `\n--- sink: ${text.split("\n").length - 1} lines`;
     const start = (machine: string, args: string[]): Proc => {
-      const p = spawn(l.exec(machine)[0], [...l.exec(machine).slice(1), process.execPath, "--import", "tsx", "src/cli/main.ts", ...args], {
+      const p = spawn(l.exec(machine)[0], [...l.exec(machine).slice(1), process.execPath, ...ftvmArgs(), ...args], {
         cwd: ROOT,
         env: { ...process.env, FTVM_SECRET: secret },
         stdio: ["ignore", "pipe", "pipe"],

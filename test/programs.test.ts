@@ -12,6 +12,7 @@ import { EV } from "../src/devices/events.js";
 import { runLive } from "../src/host/live.js";
 import type { Image } from "../src/vm/image.js";
 import { Machine } from "../src/vm/machine.js";
+import { ftvmArgs } from "./support/ftvm-args.js";
 
 const PROGRAMS = join(REPO_ROOT, "programs");
 const program = (name: string) => join(PROGRAMS, name);
@@ -26,7 +27,7 @@ async function live(name: string, opts: { hostId?: number } = {}) {
 /** Runs `ftvm run programs/<name>` as a child process with `input` on stdin. */
 function spawnRun(name: string, input: string): Promise<{ code: number | null; out: string; err: string }> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ["--import", "tsx", "src/cli/main.ts", "run", `programs/${name}`], { cwd: REPO_ROOT });
+    const child = spawn(process.execPath, [...ftvmArgs(), "run", `programs/${name}`], { cwd: REPO_ROOT });
     let out = "";
     let err = "";
     child.stdout.setEncoding("latin1").on("data", (s: string) => (out += s));

@@ -21,7 +21,8 @@ import { Machine } from "../src/vm/machine.js";
 
 const te = new TextEncoder();
 
-import { type GuestProcess, MAIN, ROOT, startGuestProcess } from "./support/guest-process.js";
+import { type GuestProcess, ROOT, startGuestProcess } from "./support/guest-process.js";
+import { ftvmArgs } from "./support/ftvm-args.js";
 
 function which(cmd: string): string | undefined {
   const r = spawnSync("sh", ["-c", `command -v ${cmd}`], { encoding: "utf8" });
@@ -346,7 +347,7 @@ describe("record → replay of a served run", () => {
     const dir = mkdtempSync(join(tmpdir(), "ftvm-redis-"));
     try {
       const log = join(dir, "x.ftlog");
-      const r = spawnSync(process.execPath, ["--import", "tsx", MAIN, "record", "programs/redis.s", "--mem", "16MiB", "--listen", `127.0.0.1:${port}`, "--no-stdin", "-o", log], {
+      const r = spawnSync(process.execPath, [...ftvmArgs(), "record", "programs/redis.s", "--mem", "16MiB", "--listen", `127.0.0.1:${port}`, "--no-stdin", "-o", log], {
         cwd: ROOT,
         encoding: "utf8",
         timeout: 30_000,
@@ -402,7 +403,7 @@ describe("record → replay of a served run", () => {
       await new Promise((r) => setTimeout(r, 200));
       expect(await guest.stop()).toBe(130);
       expect(existsSync(log)).toBe(true);
-      const rep = spawnSync(process.execPath, ["--import", "tsx", MAIN, "replay", log], { cwd: ROOT, encoding: "utf8", timeout: 60_000 });
+      const rep = spawnSync(process.execPath, [...ftvmArgs(), "replay", log], { cwd: ROOT, encoding: "utf8", timeout: 60_000 });
       expect(rep.stderr).toMatch(/replay matched the recording/);
       expect(rep.stderr).toContain(`the guest transmitted ${sent} network bytes and closed 5 connections`);
       expect(rep.status).toBe(0);

@@ -7,13 +7,13 @@ import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { RUN_EVENTS_SCHEMA_VERSION, type RunEvent, parseEventLine } from "../src/host/run-events.js";
 import { RunTally, formatSummary } from "../src/host/run-summary.js";
+import { ftvmArgs } from "./support/ftvm-args.js";
 
 const ROOT = new URL("..", import.meta.url).pathname;
-const MAIN = join(ROOT, "src/cli/main.ts");
 
 function ftvm(args: string[]): Promise<{ code: number | null; out: string; err: string }> {
   return new Promise((resolve) => {
-    const p = spawn(process.execPath, ["--import", "tsx", MAIN, ...args], { cwd: ROOT });
+    const p = spawn(process.execPath, [...ftvmArgs(), ...args], { cwd: ROOT });
     let out = "";
     let err = "";
     p.stdout.on("data", (b) => (out += b));

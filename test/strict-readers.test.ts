@@ -25,16 +25,16 @@ import { encodeTraceFrame, encodeTraceHeader, type TraceRecord } from "../src/tr
 import { FormatError } from "../src/trace/framing.js";
 import { ImageError, decodeImage, encodeImage, type ImageSymbol } from "../src/vm/image.js";
 import { asm } from "./helpers.js";
+import { ftvmArgs } from "./support/ftvm-args.js";
 
 const ROOT = new URL("..", import.meta.url).pathname;
-const MAIN = join(ROOT, "src/cli/main.ts");
 const dir = mkdtempSync(join(tmpdir(), "ftvm-strict-"));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
 /** Runs ftvm asynchronously (the CLI cases run side by side). */
 function ftvm(args: string[]): Promise<{ code: number | null; out: string; err: string }> {
   return new Promise((resolve) => {
-    const c = spawn(process.execPath, ["--import", "tsx", MAIN, ...args], { cwd: ROOT, stdio: ["ignore", "pipe", "pipe"] });
+    const c = spawn(process.execPath, [...ftvmArgs(), ...args], { cwd: ROOT, stdio: ["ignore", "pipe", "pipe"] });
     let out = "";
     let err = "";
     c.stdout.on("data", (d) => (out += d));

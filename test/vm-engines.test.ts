@@ -22,6 +22,7 @@ import { isConditional } from "../src/vm/compile-gen.js";
 import { memDigest } from "../src/vm/digest.js";
 import type { Image } from "../src/vm/image.js";
 import { Machine, type MachineOptions, type RunResult } from "../src/vm/machine.js";
+import { ftvmArgs } from "./support/ftvm-args.js";
 
 const MEM: MachineOptions = { memBytes: 16384, stackBytes: 2048 };
 
@@ -272,7 +273,7 @@ describe("issue 18: the compiled engine skips dead code after a loop", () => {
     const prog = join(dir, "issue18.s");
     const log = join(dir, "issue18.ftlog");
     writeFileSync(prog, ISSUE_18);
-    const ftvm = (args: string[]) => spawnSync(process.execPath, ["--import", "tsx", join(root, "src/cli/main.ts"), ...args], { cwd: root, encoding: "utf8", input: "", timeout: 60_000 });
+    const ftvm = (args: string[]) => spawnSync(process.execPath, [...ftvmArgs(), ...args], { cwd: root, encoding: "utf8", input: "", timeout: 60_000 });
     for (const args of [["run", prog], ["run", "--interpret", prog]]) {
       const r = ftvm(args);
       expect(r.stderr, args.join(" ")).toBe("");

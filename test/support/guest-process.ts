@@ -3,11 +3,10 @@
 // from what the process prints (no port picked beforehand that another process could
 // take meanwhile), ready once the guest says so.
 import { type ChildProcess, spawn } from "node:child_process";
-import { join } from "node:path";
 import { fileURLToPath } from "node:url";
+import { ftvmArgs } from "./ftvm-args.js";
 
 export const ROOT = fileURLToPath(new URL("../..", import.meta.url));
-export const MAIN = join(ROOT, "src/cli/main.ts");
 
 export interface GuestProcess {
   child: ChildProcess;
@@ -28,7 +27,7 @@ const LISTENING = /(?:listening on|network clients connect to) [^\s]+:(\d+)/;
  * port is known and stdout holds `ready` (for redis.s: "redis.s: ready").
  */
 export async function startGuestProcess(command: "run" | "record" | "ft", program: string, args: string[], ready = "redis.s: ready"): Promise<GuestProcess> {
-  const child = spawn(process.execPath, ["--import", "tsx", MAIN, command, program, "--listen", "127.0.0.1:0", ...args], { cwd: ROOT, stdio: ["ignore", "pipe", "pipe"] });
+  const child = spawn(process.execPath, [...ftvmArgs(), command, program, "--listen", "127.0.0.1:0", ...args], { cwd: ROOT, stdio: ["ignore", "pipe", "pipe"] });
   let err = "";
   let out = "";
   const exited = new Promise<number | null>((resolve) => child.on("exit", (code) => resolve(code)));

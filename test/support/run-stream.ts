@@ -6,7 +6,8 @@
 import { type ChildProcess, spawn } from "node:child_process";
 import { createInterface } from "node:readline";
 import { type RunEvent, type RunEventType, parseEventLine } from "../../src/host/run-events.js";
-import { MAIN, ROOT } from "./guest-process.js";
+import { ROOT } from "./guest-process.js";
+import { ftvmArgs } from "./ftvm-args.js";
 
 /** How long a test waits for an event by default: generous, since other work shares the machine. */
 export const EVENT_DEADLINE_MS = 90_000;
@@ -163,7 +164,7 @@ export interface FtProcess {
 
 /** Starts `ftvm ft <program> --json ...args` from the repository's root. */
 export function spawnFt(program: string, args: string[] = [], env: NodeJS.ProcessEnv = {}): FtProcess {
-  const child = spawn(process.execPath, ["--import", "tsx", MAIN, "ft", program, "--json", ...args], { cwd: ROOT, env: { ...process.env, ...env }, stdio: ["ignore", "pipe", "pipe"] });
+  const child = spawn(process.execPath, [...ftvmArgs(), "ft", program, "--json", ...args], { cwd: ROOT, env: { ...process.env, ...env }, stdio: ["ignore", "pipe", "pipe"] });
   const stream = new RunStream();
   let err = "";
   child.stderr!.setEncoding("utf8").on("data", (d: string) => (err += d));
