@@ -10,7 +10,7 @@ import { assemble } from "../src/asm/assembler.js";
 const WORDS = PAGE_BYTES / 4;
 
 function machine(memBytes = 256 * 1024): Machine {
-  return new Machine(assemble("HALT\n", "t.s"), { memBytes });
+  return new Machine(assemble("HALT\n", "t.s"), { memBytes, stackBytes: 1024 });
 }
 
 /** Writes one byte as the engines do: the byte, and its page marked stored to. */
@@ -55,6 +55,16 @@ describe("the state check's fast page hash", () => {
     expect(changed).not.toBe(before);
     store(m, 5 * PAGE_BYTES + 123, 0);
     expect(stateWord(m, true)).toBe(before);
+  });
+
+  it("sees stores in every page, the ones past the last group of four included", () => {
+    // 7 pages: one group of four read at once, and three read one by one.
+    const m = machine(7 * PAGE_BYTES);
+    for (let page = 0; page < 7; page++) {
+      const before = stateWord(m, true);
+      store(m, page * PAGE_BYTES + 8, 0x33);
+      expect(stateWord(m, true), `page ${page}`).not.toBe(before);
+    }
   });
 });
 

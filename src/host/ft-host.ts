@@ -206,7 +206,15 @@ export class FtHost {
   // ---- carrying out the node's actions ----------------------------------------------
 
   private exec(actions: Action[]): void {
-    carryOut(actions, this.io);
+    // One socket write per channel for the whole batch (see Channel.cork): a release's
+    // net-out and net-ack, or a log batch and what follows it, wake the peer once.
+    const corked = [this.peer, this.netLink?.channel].filter((c) => c !== undefined);
+    for (const c of corked) c.cork();
+    try {
+      carryOut(actions, this.io);
+    } finally {
+      for (const c of corked) c.uncork();
+    }
   }
 
   /** This shell's side of the one driver (src/ft/driver.ts): sockets, the arbiter client, the process. */

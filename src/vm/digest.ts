@@ -68,6 +68,11 @@ interface PageHashes {
   hashes: Uint32Array;
   /** Pages whose `hashes` are out of date (stored to since memDigest last ran). */
   stale: Uint8Array;
+  /**
+   * Machine.dirty read four flags at a time: a 16 MiB guest has 4,096 pages, and the
+   * state check scans them all at every progress mark to find the few stored to.
+   */
+  dirty4: Int32Array;
 }
 
 const pageHashes = new WeakMap<Machine, PageHashes>();
@@ -116,25 +121,32 @@ export function refreshPageHashes(m: Machine): PageHashes {
   const pages = m.dirty.length;
   let ph = pageHashes.get(m);
   if (!ph) {
-    ph = { fast: new Uint32Array(pages), sum: 0, hashes: new Uint32Array(pages * 2), stale: new Uint8Array(pages) };
+    const d = m.dirty;
+    ph = { fast: new Uint32Array(pages), sum: 0, hashes: new Uint32Array(pages * 2), stale: new Uint8Array(pages), dirty4: new Int32Array(d.buffer, d.byteOffset, d.byteOffset % 4 === 0 ? pages >>> 2 : 0) };
     pageHashes.set(m, ph);
     m.dirty.fill(1);
   }
-  const fast = ph.fast;
-  const stale = ph.stale;
-  const dirty = m.dirty;
-  const wordsPerPage = PAGE_BYTES / 4;
+  const dirty4 = ph.dirty4;
   let sum = ph.sum;
-  for (let p = 0; p < pages; p++) {
-    if (!dirty[p]) continue;
-    const h = hashPageFast(m.mem32, p * wordsPerPage, (p + 1) * wordsPerPage, p);
-    sum = (sum - fast[p] + h) >>> 0;
-    fast[p] = h;
-    stale[p] = 1;
-    dirty[p] = 0;
+  for (let q = 0; q < dirty4.length; q++) {
+    if (dirty4[q] === 0) continue;
+    for (let p = q * 4; p < q * 4 + 4; p++) sum = rehashIfDirty(m, ph, p, sum);
   }
+  for (let p = dirty4.length * 4; p < pages; p++) sum = rehashIfDirty(m, ph, p, sum);
   ph.sum = sum;
   return ph;
+}
+
+/** Rehashes page p (fast) when it was stored to: returns the running sum updated. */
+function rehashIfDirty(m: Machine, ph: PageHashes, p: number, sum: number): number {
+  if (!m.dirty[p]) return sum;
+  const wordsPerPage = PAGE_BYTES / 4;
+  const h = hashPageFast(m.mem32, p * wordsPerPage, (p + 1) * wordsPerPage, p);
+  const s = (sum - ph.fast[p] + h) >>> 0;
+  ph.fast[p] = h;
+  ph.stale[p] = 1;
+  m.dirty[p] = 0;
+  return s;
 }
 
 /** Digest of all data memory (and the interrupt vectors): 16 hex digits. */
