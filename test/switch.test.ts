@@ -351,3 +351,40 @@ describe("the NIC under FT: the node's gate and the primary's queue", () => {
     expect(q.queuedBytes).toBe(0);
   });
 });
+
+describe("virtual switch: what waits to be forwarded (the server's coalescing reads it)", () => {
+  it("counts input waiting and input forwarded but not durable, and calls opens and closes urgent", () => {
+    const sw = new Switch(fakeIo());
+    const a = opened(sw);
+    const b = opened(sw);
+    sw.data(a.conn, te.encode("GET k\r\n"));
+    // No primary: nothing can be forwarded, so nothing waits for the server to decide on.
+    expect(sw.forwardState()).toEqual({ waitingBytes: 0, inflightBytes: 0, urgent: false });
+    sw.live("A", 1, [], []);
+    expect(sw.forwardState()).toEqual({ waitingBytes: 7, inflightBytes: 0, urgent: true });
+    expect(show(sw.forward())).toEqual(["open 0", "rx 0 GET k\r\n", "open 1"]);
+    expect(sw.forwardState()).toEqual({ waitingBytes: 0, inflightBytes: 7, urgent: false });
+    // A second client's request while the first is in flight: it waits, not urgent.
+    sw.data(b.conn, te.encode("PING\r\n"));
+    expect(sw.forwardState()).toEqual({ waitingBytes: 6, inflightBytes: 7, urgent: false });
+    // The first becomes durable: nothing in flight any more.
+    sw.ack("A", [[a.conn, a.gen, 1, 7, 0]]);
+    expect(sw.forwardState()).toEqual({ waitingBytes: 6, inflightBytes: 0, urgent: false });
+    expect(show(sw.forward())).toEqual(["rx 1 PING\r\n"]);
+    // A client that finished sending: its close is urgent.
+    sw.end(a.conn);
+    expect(sw.forwardState().urgent).toBe(true);
+  });
+
+  it("does not count as waiting what a slowed client sent", () => {
+    const sw = new Switch(fakeIo());
+    const a = opened(sw);
+    sw.live("A", 1, [], []);
+    sw.forward();
+    sw.hold(a.conn, true);
+    sw.data(a.conn, te.encode("SET k v\r\n"));
+    expect(sw.forwardState().waitingBytes).toBe(0);
+    sw.hold(a.conn, false);
+    expect(sw.forwardState().waitingBytes).toBe(9);
+  });
+});
