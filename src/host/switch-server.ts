@@ -35,20 +35,6 @@ import { SWITCH_SERVICE } from "./switch-link.js";
 
 /** How often hosts hear how far output was written (backups forget what they kept). */
 const WRITTEN_INTERVAL_MS = 20;
-/**
- * Small input waits while earlier input is on its way to durability (forwarded, not yet
- * logged and acknowledged), as Nagle's algorithm holds a small segment while one is
- * unacknowledged: the requests of many clients then reach the primary in one message and
- * share one log batch, one acknowledgement and one release, where each client's request
- * used to travel alone (redis-benchmark with 20 clients averaged 2-3 requests per log
- * batch, and every batch costs each of the three processes a socket write and a wake-up).
- * Input goes at once when nothing is in flight (a lone client waits for nothing), when at
- * least SWITCH_COALESCE_BYTES wait (bulk transfers), when a connection opens or closes,
- * and at the latest after SWITCH_COALESCE_WAIT_MS (the durable marks may be slow: a guest
- * busy elsewhere, or a backup that lags).
- */
-export const SWITCH_COALESCE_BYTES = 16 * 1024;
-export const SWITCH_COALESCE_WAIT_MS = 2;
 /** Attempts, and the pause between them, to check an announcing host with the arbiter. */
 const ARBITER_CHECK_TRIES = 50;
 const ARBITER_RETRY_MS = 100;
@@ -82,8 +68,6 @@ export class SwitchServer {
   private readonly channels = new Set<Channel>();
   private primaryCh?: Channel;
   private pumpScheduled = false;
-  /** Forwards gathered input at the latest SWITCH_COALESCE_WAIT_MS after it was held back. */
-  private coalesceTimer?: NodeJS.Timeout;
   private timer?: NodeJS.Timeout;
   private arbiter?: Arbiter;
   /** Without an arbiter: the cluster learned from the first announcement. */
@@ -146,7 +130,6 @@ export class SwitchServer {
 
   async close(): Promise<void> {
     clearInterval(this.timer);
-    clearTimeout(this.coalesceTimer);
     for (const s of this.clients) s?.destroy();
     this.arbiter?.close();
     await Promise.all([new Promise<void>((r) => this.tcp.close(() => r())), this.hostServer?.close()]);
@@ -349,24 +332,7 @@ export class SwitchServer {
 
   private schedulePump(): void {
     if (this.pumpScheduled) return;
-    const f = this.sw.forwardState();
-    if (f.inflightBytes > 0 && !f.urgent && f.waitingBytes > 0 && f.waitingBytes < SWITCH_COALESCE_BYTES) {
-      // Let more gather (see SWITCH_COALESCE_BYTES); the durable marks call this again.
-      this.coalesceTimer ??= setTimeout(() => {
-        this.coalesceTimer = undefined;
-        this.pump();
-      }, SWITCH_COALESCE_WAIT_MS);
-      return;
-    }
-    this.pump();
-  }
-
-  /** Forwards what waits, on the next turn of the event loop (reads that came together go together). */
-  private pump(): void {
-    if (this.pumpScheduled) return;
     this.pumpScheduled = true;
-    clearTimeout(this.coalesceTimer);
-    this.coalesceTimer = undefined;
     setImmediate(() => {
       this.pumpScheduled = false;
       const ch = this.primaryCh;

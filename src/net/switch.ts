@@ -417,26 +417,6 @@ export class Switch {
     this.maybeFree(c);
   }
 
-  /**
-   * What forward() would send now, and what was forwarded and is not durable yet: the
-   * shell's server decides from it whether to forward at once or let more input gather
-   * (see SwitchServer.schedulePump). `urgent`: an open or a close is waiting to go.
-   */
-  forwardState(): { waitingBytes: number; inflightBytes: number; urgent: boolean } {
-    let waitingBytes = 0;
-    let inflightBytes = 0;
-    let urgent = false;
-    if (!this.primary || this.refusing) return { waitingBytes, inflightBytes, urgent };
-    for (let id = 0; id < this.connsMax; id++) {
-      const c = this.conns[id];
-      if (!c) continue;
-      inflightBytes += c.fwd - c.base;
-      if (!c.openFwd || (c.peerEnded && !c.closeFwd)) urgent = true;
-      if (!c.held) waitingBytes += Math.max(0, Math.min(c.end - c.fwd, this.inflightBytesMax - (c.fwd - c.base)));
-    }
-    return { waitingBytes, inflightBytes, urgent };
-  }
-
   /** Input events for the live primary now (none without one). */
   forward(): InputEvent[] {
     const out: InputEvent[] = [];
