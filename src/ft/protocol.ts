@@ -11,8 +11,11 @@
  * another version is refused with both versions named, before anything else is read.
  * 3: the version field itself, and the parser's strict shapes.
  * 4: "log" carries the primary's state digest at each event (sd), which the backup checks.
+ * 5: the memory part of those digests is the sum of vm/digest.ts's four-chain page hashes
+ *    (hashPageFast), no longer of the serial ones: a version-4 peer would see every
+ *    progress mark's digest differ.
  */
-export const LOG_PROTOCOL_VERSION = 4;
+export const LOG_PROTOCOL_VERSION = 5;
 
 /** A malformed or impossible message from the peer: the shell refuses the peer with this reason. */
 export class ProtocolError extends Error {}

@@ -208,8 +208,21 @@ export class FtHost {
   // ---- carrying out the node's actions ----------------------------------------------
 
   private exec(actions: Action[]): void {
-    carryOut(actions, this.io);
+    // One socket write per channel for the whole batch (see Channel.cork): a release's
+    // net-out and net-ack, or a log batch and what follows it, wake the peer once.
+    const corked = [this.peer, this.netLink?.channel].filter((c) => c !== undefined);
+    for (const c of corked) c.cork();
+    this.corked.push(...corked);
+    try {
+      carryOut(actions, this.io);
+    } finally {
+      for (const c of corked) c.uncork();
+      this.corked.length -= corked.length;
+    }
   }
+
+  /** Channels corked by the exec() calls under way (a crash on purpose sends what they hold first, as before they were corked). */
+  private readonly corked: Channel[] = [];
 
   /** This shell's side of the one driver (src/ft/driver.ts): sockets, the arbiter client, the process. */
   private readonly io: NodeIo = {
@@ -283,6 +296,7 @@ export class FtHost {
       this.trace?.flush();
       this.record?.flush();
       log(`crashing on purpose at icount ${icount} (--crash-at-icount)`);
+      for (const c of this.corked) c.uncork();
       process.kill(process.pid, "SIGKILL");
     },
     reconnect: (lsn) => void this.reconnect(lsn),

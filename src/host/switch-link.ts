@@ -151,6 +151,11 @@ export class SwitchLink {
     if (marks.length > 0) ch.send({ t: "net-ack", epoch: node.epoch, marks });
   }
 
+  /** The switch channel, to cork around a batch of actions (see Channel.cork); undefined while there is none. */
+  get channel(): Channel | undefined {
+    return this.ch;
+  }
+
   /** Released network output. */
   output(a: Extract<Action, { kind: "net-out" }>): void {
     this.sync();

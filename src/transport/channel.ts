@@ -122,6 +122,27 @@ export class Channel extends EventEmitter<ChannelEvents> {
     this.ws.send(b);
   }
 
+  /**
+   * Holds this channel's writes until the matching uncork(): the messages sent in between
+   * leave in one socket write, so the peer is woken, and reads, once for all of them (on
+   * loopback each write also runs the receiver's TCP path in the sender). A host corks its
+   * channels while it carries out one batch of its node's actions: a release's output and
+   * durable-input marks to the switch then go together. Calls nest.
+   */
+  cork(): void {
+    this.socket()?.cork();
+  }
+
+  uncork(): void {
+    this.socket()?.uncork();
+  }
+
+  /** The TCP socket under the WebSocket (ws keeps it as `_socket`; absent once closed). */
+  private socket(): Socket | undefined {
+    const s = (this.ws as unknown as { _socket?: Socket | null })._socket;
+    return s && !s.destroyed ? s : undefined;
+  }
+
   /** Bytes queued in the socket but not yet sent (for back-pressure). */
   get bufferedBytes(): number {
     return this.ws.bufferedAmount;
