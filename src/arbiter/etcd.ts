@@ -205,8 +205,12 @@ export class EtcdArbiter implements Arbiter {
   /** Both keys at one revision; creates the cluster key when this client belongs to no cluster and there is none. */
   private async read(budgetMs: number): Promise<Snapshot> {
     const end = Date.now() + budgetMs;
+    // Each step gets at least one endpoint's timeout, even past the budget: on a loaded
+    // machine the read alone could use the whole budget, and the creation that follows was
+    // then given a few milliseconds ("Deadline exceeded after 0.008 s") on every retry.
+    const left = () => Math.max(ETCD_ENDPOINT_TIMEOUT_MS, end - Date.now());
     for (let created = false; ; created = true) {
-      const r = await this.onSomeEndpoint("read", Math.max(1, end - Date.now()), (c, deadline) => c.getAll().prefix(`${this.where.prefix}/`).options({ deadline }).exec());
+      const r = await this.onSomeEndpoint("read", left(), (c, deadline) => c.getAll().prefix(`${this.where.prefix}/`).options({ deadline }).exec());
       const kv = (k: string) => r.kvs.find((x) => x.key.toString() === k);
       const ck = kv(this.clusterKey);
       const ek = kv(this.epochKey);
@@ -215,7 +219,7 @@ export class EtcdArbiter implements Arbiter {
         if (this.cluster !== undefined)
           throw new WrongClusterError(this.url, "(none)", this.cluster, `etcd at ${this.url} holds no cluster under "${this.where.prefix}/" (it lost its data, or the prefix is wrong); this host of cluster ${this.cluster} can never be granted an epoch there`);
         if (created) throw new Error(`arbiter ${this.url}: the cluster key ${this.clusterKey} vanished right after it was created`);
-        await this.createCluster(Math.max(1, end - Date.now()));
+        await this.createCluster(left());
         continue;
       }
       const cluster = ck.value.toString();
