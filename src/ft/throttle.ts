@@ -19,8 +19,23 @@ const SLEEP_MS_MIN = 2;
 const RATE_WINDOW_MS = 50;
 /** A window in which the primary went at least this share of its running speed: it ran throughout (see lagMs). */
 const PRIMARY_FULL_SPEED_SHARE = 0.8;
-/** Rate windows remembered for the backup's best rate (see Throttle.backupRate): 2 s of them. */
-const BACKUP_RATE_WINDOWS_KEPT = 40;
+/** Rate windows remembered for the backup's and the primary's best rate (see Throttle.backupRate): 2 s of them. */
+const RATE_WINDOWS_KEPT = 40;
+/**
+ * A window counts toward the primary's rate only when it ran (was not asleep in the
+ * throttle) for at least this share of it: the rest is too short to say how fast it goes.
+ */
+const PRIMARY_RUN_SHARE_MIN = 0.25;
+/**
+ * A new backup's starting lag (the copy's time: it replays everything logged since the
+ * snapshot) is tolerated while it shrinks: checked this often, it must be smaller than at
+ * the last check, for at most CATCH_UP_MS_MAX. Long enough that one window in which a
+ * neighbour took the backup's CPU does not end it, short enough that a backup that does
+ * not gain is throttled within a second.
+ */
+const CATCH_UP_CHECK_MS = 500;
+/** The longest a new backup's starting lag is tolerated: a failover in that time replays at most the lag it started with. */
+const CATCH_UP_MS_MAX = 10_000;
 
 export class Throttle {
   /** Share of the time the primary sleeps (0 = full speed). */
@@ -38,9 +53,29 @@ export class Throttle {
   private lastRunMs: number | undefined;
   private lastSleepMs = 0;
   private lastRunIcount = 0;
-  /** Instructions per ms the primary runs when not asleep (0 when it idles: then there is nothing to throttle). */
+  /**
+   * Instructions per ms the primary runs when not asleep in the throttle: the best of its
+   * last RATE_WINDOWS_KEPT windows, measured over the very windows the backup's rate is
+   * (wall time, every stall included, its own sleeps left out). Like with like: a rate
+   * that left out the primary's long gaps between slices (as it once did) while the
+   * backup's windows include every stall made an equally fast backup look up to twice as
+   * slow on a loaded machine, and slept the primary. 0 until a window is measured.
+   */
   private primaryRate = 0;
+  private readonly primaryRates = new Float64Array(RATE_WINDOWS_KEPT);
+  private primaryRateNext = 0;
+  /** Every sleep this throttle asked for, summed (ms): a window's running time leaves them out. */
+  private sleptMsTotal = 0;
   private debtMs = 0;
+  /**
+   * A new backup catching up (see newBackup): since when it is measured (the first rate
+   * window after it joined), when its gap was last checked (from the first window in
+   * which it replayed), and the gap (instructions) then. Undefined: no tolerance (the
+   * first backup, which starts level with its primary, or a catch-up that ended).
+   */
+  private catchUp?: { sinceMs: number | undefined; checkMs: number | undefined; gap: number };
+  /** While a catch-up is tolerated (see catchingUp). */
+  private catchUpTolerated = false;
 
   constructor(readonly thresholdMs = LAG_THRESHOLD_MS_DEFAULT) {}
 
@@ -59,7 +94,10 @@ export class Throttle {
     this.lastSleepMs = 0;
     this.lastBackup = undefined;
     this.backupRate = 0;
+    this.backupRates.fill(0);
     this.idleSeen = false;
+    this.catchUp = { sinceMs: undefined, checkMs: undefined, gap: Infinity };
+    this.catchUpTolerated = true;
     this.lastReportIdle = false;
     this.lastAdjustMs = -Infinity;
   }
@@ -69,11 +107,7 @@ export class Throttle {
     if (this.lastRunMs !== undefined) {
       // Time spent running since the last call (the sleep we asked for does not count).
       const dt = nowMs - this.lastRunMs - this.lastSleepMs;
-      if (dt > 0 && dt < 50) {
-        this.sliceMs = this.sliceMs * 0.9 + dt * 0.1;
-        const rate = (icount - this.lastRunIcount) / dt;
-        if (rate > 0) this.primaryRate = this.primaryRate > 0 ? this.primaryRate * 0.9 + rate * 0.1 : rate;
-      }
+      if (dt > 0 && dt < 50) this.sliceMs = this.sliceMs * 0.9 + dt * 0.1;
     }
     this.lastRunIcount = icount;
     this.lastSleepMs = 0;
@@ -96,7 +130,8 @@ export class Throttle {
   lagMs(nowMs: number, primaryIcount: number, backupIcount: number): number {
     const behind = this.historyLagMs(nowMs, primaryIcount, backupIcount);
     const last = this.lastBackup;
-    if (!last || backupIcount < last.icount) this.lastBackup = { atMs: nowMs, icount: backupIcount };
+    let windowClosed = false;
+    if (!last || backupIcount < last.icount) this.lastBackup = { atMs: nowMs, icount: backupIcount, primaryIcount, sleptMs: this.sleptMsTotal };
     else if (nowMs - last.atMs >= RATE_WINDOW_MS) {
       // Windows in which the backup had work throughout say how fast it replays. One in
       // which it waited for log says it kept up with the primary: as fast as the primary
@@ -104,19 +139,23 @@ export class Throttle {
       // throughout (unthrottled, and not a guest that waits: keeping up with one says
       // little). Without those, a backup that keeps up would be measured only in the
       // windows in which it was starved (see backupRate).
-      const primaryWent = last.primaryIcount === undefined ? 0 : (primaryIcount - last.primaryIcount) / (nowMs - last.atMs);
-      if (behind > 0 && last.behind && !this.idleSeen) this.noteBackupRate((backupIcount - last.icount) / (nowMs - last.atMs));
+      const windowMs = nowMs - last.atMs;
+      const primaryWent = (primaryIcount - last.primaryIcount) / windowMs;
+      // The primary's own rate over the same window, its sleeps left out (see primaryRate).
+      const ranMs = windowMs - (this.sleptMsTotal - last.sleptMs);
+      if (ranMs >= PRIMARY_RUN_SHARE_MIN * windowMs) this.notePrimaryRate((primaryIcount - last.primaryIcount) / ranMs);
+      if (behind > 0 && last.behind && !this.idleSeen) this.noteBackupRate((backupIcount - last.icount) / windowMs);
       else if (this.idleSeen && this.level === 0 && this.primaryRate > 0 && primaryWent >= PRIMARY_FULL_SPEED_SHARE * this.primaryRate) this.noteBackupRate(primaryWent);
-      this.lastBackup = { atMs: nowMs, icount: backupIcount, behind: behind > 0, primaryIcount };
+      windowClosed = true;
+      this.lastBackup = { atMs: nowMs, icount: backupIcount, behind: behind > 0, primaryIcount, sleptMs: this.sleptMsTotal };
       this.idleSeen = this.lastReportIdle;
     } else if (behind === 0) last.behind = false;
-    if (behind === 0) return 0;
-    // Rate unknown: a backup that reports it has nothing to replay is not behind.
-    if (!(this.backupRate > 0)) return this.lastReportIdle ? 0 : behind;
-    return (primaryIcount - backupIcount) / this.backupRate;
+    const lag = behind === 0 ? 0 : !(this.backupRate > 0) ? (this.lastReportIdle ? 0 : behind) : (primaryIcount - backupIcount) / this.backupRate;
+    if (windowClosed) this.noteCatchUp(nowMs, primaryIcount - backupIcount, lag, backupIcount > last!.icount);
+    return lag;
   }
 
-  private lastBackup?: { atMs: number; icount: number; behind?: boolean; primaryIcount?: number };
+  private lastBackup?: { atMs: number; icount: number; behind?: boolean; primaryIcount: number; sleptMs: number };
   /** The backup said it was idle (nothing left to replay) since the rate window began / in its last report. */
   private idleSeen = false;
   private lastReportIdle = false;
@@ -137,15 +176,57 @@ export class Throttle {
    * shows it in every window, and one starved for longer than the windows kept is slow.
    */
   private backupRate = 0;
-  private readonly backupRates = new Float64Array(BACKUP_RATE_WINDOWS_KEPT);
+  private readonly backupRates = new Float64Array(RATE_WINDOWS_KEPT);
   private backupRateNext = 0;
 
   private noteBackupRate(rate: number): void {
     this.backupRates[this.backupRateNext] = rate;
-    this.backupRateNext = (this.backupRateNext + 1) % BACKUP_RATE_WINDOWS_KEPT;
-    let best = 0;
-    for (let i = 0; i < BACKUP_RATE_WINDOWS_KEPT; i++) if (this.backupRates[i] > best) best = this.backupRates[i];
-    this.backupRate = best;
+    this.backupRateNext = (this.backupRateNext + 1) % RATE_WINDOWS_KEPT;
+    this.backupRate = bestOf(this.backupRates);
+  }
+
+  private notePrimaryRate(rate: number): void {
+    this.primaryRates[this.primaryRateNext] = rate;
+    this.primaryRateNext = (this.primaryRateNext + 1) % RATE_WINDOWS_KEPT;
+    this.primaryRate = bestOf(this.primaryRates);
+  }
+
+  /**
+   * A new backup's catch-up, at the end of each rate window: `gap` is how many
+   * instructions it trails by, `behind` its lag in time, `moved` whether it replayed any
+   * of them in the window. The measure starts at the first window in which it replayed
+   * (not while it still copies or restores: its gap grows then, and says nothing about
+   * its replay). The tolerance holds while the gap is smaller at each check than at the
+   * one before, and ends for good when it is not (a backup no faster than its primary
+   * never catches up: it is throttled as any other), when the backup has caught up
+   * (within half the threshold, where nothing is throttled anyway), or after
+   * CATCH_UP_MS_MAX.
+   */
+  private noteCatchUp(nowMs: number, gap: number, behind: number, moved: boolean): void {
+    const c = this.catchUp;
+    if (!c) return;
+    c.sinceMs ??= nowMs;
+    if (nowMs - c.sinceMs >= CATCH_UP_MS_MAX || (c.checkMs !== undefined && behind <= this.thresholdMs / 2)) return this.endCatchUp();
+    if (c.checkMs === undefined) {
+      if (!moved) return;
+      c.checkMs = nowMs;
+      c.gap = gap;
+      return;
+    }
+    if (nowMs - c.checkMs < CATCH_UP_CHECK_MS) return;
+    if (gap >= c.gap) return this.endCatchUp();
+    c.checkMs = nowMs;
+    c.gap = gap;
+  }
+
+  private endCatchUp(): void {
+    this.catchUp = undefined;
+    this.catchUpTolerated = false;
+  }
+
+  /** True while a new backup's starting lag is tolerated (it shrinks): the primary is not slowed for it. */
+  get catchingUp(): boolean {
+    return this.catchUpTolerated;
   }
 
   /** How long ago the primary stood where the backup stands now (0 when it is level). */
@@ -179,7 +260,7 @@ export class Throttle {
       // it (so the lag drifts back), slower above it, full speed under half of it. The
       // level moves toward that in small steps: the primary slows and speeds up gradually.
       let target: number;
-      if (lagMs <= this.thresholdMs / 2) target = 0;
+      if (lagMs <= this.thresholdMs / 2 || this.catchUpTolerated) target = 0;
       else if (this.backupRate > 0 && this.primaryRate > 0) {
         const pace = Math.max(0, 2 - lagMs / this.thresholdMs) * this.backupRate;
         target = Math.min(THROTTLE_MAX, Math.max(0, 1 - pace / this.primaryRate));
@@ -197,6 +278,14 @@ export class Throttle {
     const sleep = this.debtMs;
     this.debtMs = 0;
     this.lastSleepMs = sleep;
+    this.sleptMsTotal += sleep;
     return sleep;
   }
+}
+
+/** The largest value (0 for none). */
+function bestOf(rates: Float64Array): number {
+  let best = 0;
+  for (let i = 0; i < rates.length; i++) if (rates[i] > best) best = rates[i];
+  return best;
 }

@@ -1,0 +1,138 @@
+// The throttle's rules added for issue 11 (in-memory: clock readings are passed in, so
+// nothing here is timed): the primary's rate is measured like the backup's (the same
+// windows, every stall included, its own sleeps left out), and a new backup's starting
+// lag is tolerated while it shrinks, for a bounded time.
+import { describe, expect, it } from "vitest";
+import { Throttle } from "../src/ft/throttle.js";
+
+/**
+ * Steps of 0.25 ms. `running(now)` says whether each host has the CPU at that moment
+ * (a loaded machine hands it out in turns); when running, each executes `rate`
+ * instructions per ms. The primary closes a batch every 10 ms; the backup replays up to
+ * the last batch; both are level at first and the backup starts `startGapMs` of the
+ * primary's running time behind. Returns the throttle and the time the primary slept.
+ */
+function pair(o: {
+  ms: number;
+  primaryRate: number;
+  backupRate: number;
+  running: (now: number) => { primary: boolean; backup: boolean };
+  startGap?: number;
+  newBackup?: boolean;
+  thresholdMs?: number;
+}) {
+  const t = new Throttle(o.thresholdMs ?? 1000);
+  if (o.newBackup) t.newBackup();
+  let primary = o.startGap ?? 0;
+  let flushed = primary;
+  let backup = 0;
+  let sleepUntil = 0;
+  let slept = 0;
+  const levels: number[] = [];
+  const lags: number[] = [];
+  for (let now = 0; now < o.ms; now += 0.25) {
+    const cpu = o.running(now);
+    if (cpu.backup) backup = Math.min(flushed, backup + o.backupRate * 0.25);
+    if (Number.isInteger(now / 25)) t.backupReport(backup >= flushed);
+    // Every 100 ms, asleep or not.
+    if (Number.isInteger(now / 100)) levels.push(t.level);
+    if (now < sleepUntil) {
+      slept += 0.25;
+      continue;
+    }
+    if (!cpu.primary) continue;
+    primary += o.primaryRate * 0.25;
+    if (Number.isInteger(now / 10)) flushed = primary;
+    t.sample(now, primary);
+    const lag = t.lagMs(now, primary, backup);
+    const sleep = t.sleepMs(now, lag);
+    if (sleep > 0) sleepUntil = now + sleep;
+    if (Number.isInteger(now / 100)) lags.push(lag);
+  }
+  return { t, slept, levels, lags, gap: primary - backup };
+}
+
+describe("throttle: the primary's rate measured like the backup's", () => {
+  it("does not slow a primary whose equally fast backup trails by less than the threshold, on a machine that hands each out 40 ms in 100", () => {
+    // Each host runs 40 ms and waits 60 ms (in turns: a loaded 2-core machine), at the
+    // same speed: 40 instructions per ms of wall time each. The backup started 25,000
+    // instructions behind (625 ms at that rate, between half the threshold and the
+    // threshold, where the throttle aims at the backup's pace) and stays there: it is as
+    // fast as its primary. A primary rate that left out the 60 ms gaps (100 per ms, 2.5
+    // times what the backup's windows see) put this primary to sleep at level 0.4.
+    const r = pair({
+      ms: 6000,
+      primaryRate: 100,
+      backupRate: 100,
+      startGap: 25_000,
+      running: (now) => ({ primary: now % 100 < 40, backup: (now + 50) % 100 < 40 }),
+    });
+    expect(r.t.levelMax).toBe(0);
+    expect(r.slept).toBe(0);
+  });
+
+  it("still slows a primary whose backup is really slower under the same load, keeping the lag bounded", () => {
+    // The same turns; the backup replays at a third of the primary's speed.
+    const r = pair({
+      ms: 20_000,
+      primaryRate: 100,
+      backupRate: 33,
+      running: (now) => ({ primary: now % 100 < 40, backup: (now + 50) % 100 < 40 }),
+    });
+    expect(r.t.levelMax).toBeGreaterThan(0.5);
+    // Unthrottled, the gap would grow to two thirds of the primary's work: 530,000.
+    expect(r.gap).toBeLessThan(200_000);
+    expect(Math.max(...r.lags.slice(r.lags.length / 2))).toBeLessThan(3000);
+  });
+});
+
+describe("throttle: a new backup's starting lag", () => {
+  it("is tolerated while it shrinks: a backup that starts 1.5 s behind and is starved for 300 ms gets its primary no sleep", () => {
+    // A clone's backup starts as far behind as the copy took (1.5 s of the primary's
+    // work here), is starved of CPU while it restores, then replays at 1.5 times its
+    // primary's speed. Its first windows measure almost no progress: the old throttle
+    // read a huge lag from them and nearly stopped the guest (level 0.95).
+    const r = pair({
+      ms: 8000,
+      primaryRate: 100,
+      backupRate: 150,
+      startGap: 150_000,
+      newBackup: true,
+      running: (now) => ({ primary: true, backup: now >= 300 }),
+    });
+    expect(r.t.levelMax).toBe(0);
+    expect(r.slept).toBe(0);
+    // It did catch up: the gap is within one batch.
+    expect(r.gap).toBeLessThanOrEqual(100 * 10);
+  });
+
+  it("is not tolerated once it stops shrinking: a new backup no faster than its primary is throttled as any other", () => {
+    const r = pair({
+      ms: 12_000,
+      primaryRate: 100,
+      backupRate: 100,
+      startGap: 300_000,
+      newBackup: true,
+      running: () => ({ primary: true, backup: true }),
+    });
+    // 3 s behind and not gaining: the throttle slows the primary until the lag is near the threshold.
+    expect(r.t.levelMax).toBeGreaterThan(0.3);
+    expect(r.gap).toBeLessThan(200_000);
+  });
+
+  it("is tolerated for at most CATCH_UP_MS_MAX (10 s), even while it shrinks", () => {
+    // Gaining slowly (5% faster than its primary): 30 s behind, it would need 600 s to
+    // catch up; after the 10 s of tolerance, it is throttled.
+    const r = pair({
+      ms: 14_000,
+      primaryRate: 100,
+      backupRate: 105,
+      startGap: 3_000_000,
+      newBackup: true,
+      running: () => ({ primary: true, backup: true }),
+    });
+    const perSecond = 10; // levels are sampled every 100 ms
+    expect(Math.max(...r.levels.slice(0, 9 * perSecond))).toBe(0);
+    expect(Math.max(...r.levels.slice(11 * perSecond))).toBeGreaterThan(0.3);
+  });
+});
