@@ -29,11 +29,11 @@ const PRIMARY_RUN_SHARE_MIN = 0.25;
 /**
  * A new backup's starting lag (the copy's time: it replays everything logged since the
  * snapshot) is tolerated while it shrinks: checked this often, it must be smaller than at
- * the last check, for at most CATCH_UP_MS_MAX. Long enough that one window in which a
- * neighbour took the backup's CPU does not end it, short enough that a backup that does
- * not gain is throttled within a second.
+ * the last check, for at most CATCH_UP_MS_MAX. Long enough that a few hundred ms in which
+ * a neighbour took the backup's CPU (seen at load 10-15 on 2 cores) do not end it, short
+ * enough that a backup that does not gain is throttled within about a second.
  */
-const CATCH_UP_CHECK_MS = 500;
+const CATCH_UP_CHECK_MS = 1000;
 /** The longest a new backup's starting lag is tolerated: a failover in that time replays at most the lag it started with. */
 const CATCH_UP_MS_MAX = 10_000;
 
@@ -193,20 +193,26 @@ export class Throttle {
 
   /**
    * A new backup's catch-up, at the end of each rate window: `gap` is how many
-   * instructions it trails by, `behind` its lag in time, `moved` whether it replayed any
-   * of them in the window. The measure starts at the first window in which it replayed
-   * (not while it still copies or restores: its gap grows then, and says nothing about
-   * its replay). The tolerance holds while the gap is smaller at each check than at the
-   * one before, and ends for good when it is not (a backup no faster than its primary
-   * never catches up: it is throttled as any other), when the backup has caught up
-   * (within half the threshold, where nothing is throttled anyway), or after
+   * instructions it trails by, `lag` the time that takes at its measured rate, `moved`
+   * whether it replayed anything in the window. The measure starts at the first window
+   * in which it replayed (not while it still copies or restores: its gap grows then, and
+   * says nothing about its replay). The tolerance ends when the backup has caught up
+   * (level, or within half the threshold at a measured rate: nothing is throttled there
+   * anyway), when its gap is not smaller at a check than at the one before (a backup no
+   * faster than its primary never catches up: it is throttled as any other), or after
    * CATCH_UP_MS_MAX.
+   *
+   * "Caught up" needs a measured rate: a catching-up backup says it has replayed all it
+   * has whenever it replays faster than the log arrives, and with its rate still unknown
+   * lagMs reads that as "no lag"; ending there (as at first) let the throttle climb to
+   * 0.95 on the rate of the backup's starved first windows (seen under load).
    */
-  private noteCatchUp(nowMs: number, gap: number, behind: number, moved: boolean): void {
+  private noteCatchUp(nowMs: number, gap: number, lag: number, moved: boolean): void {
     const c = this.catchUp;
     if (!c) return;
     c.sinceMs ??= nowMs;
-    if (nowMs - c.sinceMs >= CATCH_UP_MS_MAX || (c.checkMs !== undefined && behind <= this.thresholdMs / 2)) return this.endCatchUp();
+    const caughtUp = gap <= 0 || (this.backupRate > 0 && lag <= this.thresholdMs / 2);
+    if (nowMs - c.sinceMs >= CATCH_UP_MS_MAX || (c.checkMs !== undefined && caughtUp)) return this.endCatchUp();
     if (c.checkMs === undefined) {
       if (!moved) return;
       c.checkMs = nowMs;
