@@ -110,8 +110,10 @@ describe("throttle: a new backup's starting lag", () => {
 
   it("is tolerated while it shrinks even when the backup says it has replayed all it received", () => {
     // A catching-up backup that replays faster than the log reaches it reports "idle"
-    // between batches. With its rate not yet known that once read as "no lag", ended the
-    // tolerance at once, and the throttle then went by its starved first windows.
+    // between batches: that must not count as caught up (under load, with its rate not yet
+    // known, it once ended the tolerance at once, and the throttle then went by the rate
+    // of its starved first windows). Its rate here comes from the windows in which it
+    // "kept up" (the primary's speed, below its own), so its lag reads longer than it is.
     const r = pair({
       ms: 8000,
       primaryRate: 100,
