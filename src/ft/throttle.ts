@@ -56,14 +56,21 @@ export class Throttle {
   /**
    * Instructions per ms the primary runs when not asleep in the throttle: the best of its
    * last RATE_WINDOWS_KEPT windows, measured over the very windows the backup's rate is
-   * (wall time, every stall included, its own sleeps left out). Like with like: a rate
-   * that left out the primary's long gaps between slices (as it once did) while the
-   * backup's windows include every stall made an equally fast backup look up to twice as
-   * slow on a loaded machine, and slept the primary. 0 until a window is measured.
+   * taken from (wall time, every stall included, its own sleeps left out). Like with
+   * like: a rate that left out the primary's long gaps between slices (as it once did)
+   * while the backup's windows include every stall made an equally fast backup look up to
+   * twice as slow on a loaded machine, and slept the primary; and the best of all the
+   * primary's windows against the best of the few that measure the backup (those in which
+   * it had work throughout, often the ones in which a neighbour had taken its CPU) still
+   * slept it at level 0.5 (bench:compute at load 14). 0 until such a window is measured.
    */
   private primaryRate = 0;
   private readonly primaryRates = new Float64Array(RATE_WINDOWS_KEPT);
   private primaryRateNext = 0;
+  /** The same over all its windows: what "the primary ran at full speed" means (see lagMs). */
+  private primaryRateAny = 0;
+  private readonly primaryRatesAny = new Float64Array(RATE_WINDOWS_KEPT);
+  private primaryRateAnyNext = 0;
   /** Every sleep this throttle asked for, summed (ms): a window's running time leaves them out. */
   private sleptMsTotal = 0;
   private debtMs = 0;
@@ -141,11 +148,18 @@ export class Throttle {
       // windows in which it was starved (see backupRate).
       const windowMs = nowMs - last.atMs;
       const primaryWent = (primaryIcount - last.primaryIcount) / windowMs;
-      // The primary's own rate over the same window, its sleeps left out (see primaryRate).
+      // The primary's own rate over the same window, its sleeps left out (see primaryRate),
+      // taken from the windows that measure the backup and only those.
       const ranMs = windowMs - (this.sleptMsTotal - last.sleptMs);
-      if (ranMs >= PRIMARY_RUN_SHARE_MIN * windowMs) this.notePrimaryRate((primaryIcount - last.primaryIcount) / ranMs);
-      if (behind > 0 && last.behind && !this.idleSeen) this.noteBackupRate((backupIcount - last.icount) / windowMs);
-      else if (this.idleSeen && this.level === 0 && this.primaryRate > 0 && primaryWent >= PRIMARY_FULL_SPEED_SHARE * this.primaryRate) this.noteBackupRate(primaryWent);
+      const primaryRan = ranMs >= PRIMARY_RUN_SHARE_MIN * windowMs ? (primaryIcount - last.primaryIcount) / ranMs : 0;
+      if (primaryRan > 0) this.notePrimaryRateAny(primaryRan);
+      if (behind > 0 && last.behind && !this.idleSeen) {
+        this.noteBackupRate((backupIcount - last.icount) / windowMs);
+        if (primaryRan > 0) this.notePrimaryRate(primaryRan);
+      } else if (this.idleSeen && this.level === 0 && this.primaryRateAny > 0 && primaryWent >= PRIMARY_FULL_SPEED_SHARE * this.primaryRateAny) {
+        this.noteBackupRate(primaryWent);
+        if (primaryRan > 0) this.notePrimaryRate(primaryRan);
+      }
       windowClosed = true;
       this.lastBackup = { atMs: nowMs, icount: backupIcount, behind: behind > 0, primaryIcount, sleptMs: this.sleptMsTotal };
       this.idleSeen = this.lastReportIdle;
@@ -183,6 +197,12 @@ export class Throttle {
     this.backupRates[this.backupRateNext] = rate;
     this.backupRateNext = (this.backupRateNext + 1) % RATE_WINDOWS_KEPT;
     this.backupRate = bestOf(this.backupRates);
+  }
+
+  private notePrimaryRateAny(rate: number): void {
+    this.primaryRatesAny[this.primaryRateAnyNext] = rate;
+    this.primaryRateAnyNext = (this.primaryRateAnyNext + 1) % RATE_WINDOWS_KEPT;
+    this.primaryRateAny = bestOf(this.primaryRatesAny);
   }
 
   private notePrimaryRate(rate: number): void {
