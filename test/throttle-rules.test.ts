@@ -127,6 +127,21 @@ describe("throttle: a new backup's starting lag", () => {
     expect(r.gap).toBeLessThanOrEqual(100 * 10);
   });
 
+  it("counts CATCH_UP_MS_MAX from when the backup begins to replay, not from the clone: a copy that took 15 s does not use it up", () => {
+    // Under load 20 a join took 16-40 s from the clone to the pair; the tolerance had run
+    // out before the backup replayed its first instruction.
+    const r = pair({
+      ms: 25_000,
+      primaryRate: 100,
+      backupRate: 400,
+      startGap: 150_000,
+      newBackup: true,
+      running: (now) => ({ primary: true, backup: now >= 15_000 }),
+    });
+    expect(r.t.levelMax).toBe(0);
+    expect(r.gap).toBeLessThanOrEqual(100 * 10);
+  });
+
   it("is not tolerated once it stops shrinking: a new backup no faster than its primary is throttled as any other", () => {
     const r = pair({
       ms: 12_000,

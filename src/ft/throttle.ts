@@ -34,8 +34,10 @@ const PRIMARY_RUN_SHARE_MIN = 0.25;
  * enough that a backup that does not gain is throttled within about a second.
  */
 const CATCH_UP_CHECK_MS = 1000;
-/** The longest a new backup's starting lag is tolerated: a failover in that time replays at most the lag it started with. */
+/** The longest a new backup's starting lag is tolerated once it replays: a failover in that time replays at most the lag it started with. */
 const CATCH_UP_MS_MAX = 10_000;
+/** The longest a new backup may take to start replaying (its copy sent, restored) and still have its starting lag tolerated. */
+const CATCH_UP_START_MS_MAX = 60_000;
 
 export class Throttle {
   /** Share of the time the primary sleeps (0 = full speed). */
@@ -76,8 +78,8 @@ export class Throttle {
   private debtMs = 0;
   /**
    * A new backup catching up (see newBackup): since when it is measured (the first rate
-   * window after it joined), when its gap was last checked (from the first window in
-   * which it replayed), and the gap (instructions) then. Undefined: no tolerance (the
+   * window after it joined, then the first in which it replayed), when its gap was last
+   * checked, and the gap (instructions) then. Undefined: no tolerance (the
    * first backup, which starts level with its primary, or a catch-up that ended).
    */
   private catchUp?: { sinceMs: number | undefined; checkMs: number | undefined; gap: number };
@@ -219,8 +221,8 @@ export class Throttle {
    * says nothing about its replay). The tolerance ends when the backup has caught up
    * (level, or within half the threshold at a measured rate: nothing is throttled there
    * anyway), when its gap is not smaller at a check than at the one before (a backup no
-   * faster than its primary never catches up: it is throttled as any other), or after
-   * CATCH_UP_MS_MAX.
+   * faster than its primary never catches up: it is throttled as any other), or
+   * CATCH_UP_MS_MAX after it began to replay.
    *
    * "Caught up" needs a measured rate: a catching-up backup says it has replayed all it
    * has whenever it replays faster than the log arrives, and with its rate still unknown
@@ -231,14 +233,17 @@ export class Throttle {
     const c = this.catchUp;
     if (!c) return;
     c.sinceMs ??= nowMs;
-    const caughtUp = gap <= 0 || (this.backupRate > 0 && lag <= this.thresholdMs / 2);
-    if (nowMs - c.sinceMs >= CATCH_UP_MS_MAX || (c.checkMs !== undefined && caughtUp)) return this.endCatchUp();
     if (c.checkMs === undefined) {
+      // Not replaying yet: the copy and its restore (16-40 s seen at load 20) are not
+      // counted against CATCH_UP_MS_MAX, but a backup that never starts is not waited for.
+      if (nowMs - c.sinceMs >= CATCH_UP_START_MS_MAX) return this.endCatchUp();
       if (!moved) return;
-      c.checkMs = nowMs;
+      c.sinceMs = c.checkMs = nowMs;
       c.gap = gap;
       return;
     }
+    const caughtUp = gap <= 0 || (this.backupRate > 0 && lag <= this.thresholdMs / 2);
+    if (nowMs - c.sinceMs >= CATCH_UP_MS_MAX || caughtUp) return this.endCatchUp();
     if (nowMs - c.checkMs < CATCH_UP_CHECK_MS) return;
     if (gap >= c.gap) return this.endCatchUp();
     c.checkMs = nowMs;
