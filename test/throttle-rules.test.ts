@@ -1,7 +1,7 @@
 // The throttle's rules added for issue 11 (in-memory: clock readings are passed in, so
-// nothing here is timed): the primary's rate is measured like the backup's (the same
-// windows, every stall included, its own sleeps left out), and a new backup's starting
-// lag is tolerated while it shrinks, for a bounded time.
+// nothing here is timed): a new backup's starting lag is tolerated while it shrinks, for
+// a bounded time; a backup that is really slower is still throttled under a loaded
+// machine's turns.
 import { describe, expect, it } from "vitest";
 import { Throttle } from "../src/ft/throttle.js";
 
@@ -54,25 +54,7 @@ function pair(o: {
   return { t, slept, levels, lags, gap: primary - backup };
 }
 
-describe("throttle: the primary's rate measured like the backup's", () => {
-  it("does not slow a primary whose equally fast backup trails by less than the threshold, on a machine that hands each out 40 ms in 100", () => {
-    // Each host runs 40 ms and waits 60 ms (in turns: a loaded 2-core machine), at the
-    // same speed: 40 instructions per ms of wall time each. The backup started 25,000
-    // instructions behind (625 ms at that rate, between half the threshold and the
-    // threshold, where the throttle aims at the backup's pace) and stays there: it is as
-    // fast as its primary. A primary rate that left out the 60 ms gaps (100 per ms, 2.5
-    // times what the backup's windows see) put this primary to sleep at level 0.4.
-    const r = pair({
-      ms: 6000,
-      primaryRate: 100,
-      backupRate: 100,
-      startGap: 25_000,
-      running: (now) => ({ primary: now % 100 < 40, backup: (now + 50) % 100 < 40 }),
-    });
-    expect(r.t.levelMax).toBe(0);
-    expect(r.slept).toBe(0);
-  });
-
+describe("throttle: a loaded machine's turns", () => {
   it("still slows a primary whose backup is really slower under the same load, keeping the lag bounded", () => {
     // The same turns; the backup replays at a third of the primary's speed.
     const r = pair({

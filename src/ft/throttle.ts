@@ -19,13 +19,8 @@ const SLEEP_MS_MIN = 2;
 const RATE_WINDOW_MS = 50;
 /** A window in which the primary went at least this share of its running speed: it ran throughout (see lagMs). */
 const PRIMARY_FULL_SPEED_SHARE = 0.8;
-/** Rate windows remembered for the backup's and the primary's best rate (see Throttle.backupRate): 2 s of them. */
+/** Rate windows remembered for the backup's best rate (see Throttle.backupRate): 2 s of them. */
 const RATE_WINDOWS_KEPT = 40;
-/**
- * A window counts toward the primary's rate only when it ran (was not asleep in the
- * throttle) for at least this share of it: the rest is too short to say how fast it goes.
- */
-const PRIMARY_RUN_SHARE_MIN = 0.25;
 /**
  * A new backup's starting lag (the copy's time: it replays everything logged since the
  * snapshot) is tolerated while it shrinks: checked this often, it must be smaller than at
@@ -55,26 +50,8 @@ export class Throttle {
   private lastRunMs: number | undefined;
   private lastSleepMs = 0;
   private lastRunIcount = 0;
-  /**
-   * Instructions per ms the primary runs when not asleep in the throttle: the best of its
-   * last RATE_WINDOWS_KEPT windows, measured over the very windows the backup's rate is
-   * taken from (wall time, every stall included, its own sleeps left out). Like with
-   * like: a rate that left out the primary's long gaps between slices (as it once did)
-   * while the backup's windows include every stall made an equally fast backup look up to
-   * twice as slow on a loaded machine, and slept the primary; and the best of all the
-   * primary's windows against the best of the few that measure the backup (those in which
-   * it had work throughout, often the ones in which a neighbour had taken its CPU) still
-   * slept it at level 0.5 (bench:compute at load 14). 0 until such a window is measured.
-   */
+  /** Instructions per ms the primary runs when not asleep (0 when it idles: then there is nothing to throttle). */
   private primaryRate = 0;
-  private readonly primaryRates = new Float64Array(RATE_WINDOWS_KEPT);
-  private primaryRateNext = 0;
-  /** The same over all its windows: what "the primary ran at full speed" means (see lagMs). */
-  private primaryRateAny = 0;
-  private readonly primaryRatesAny = new Float64Array(RATE_WINDOWS_KEPT);
-  private primaryRateAnyNext = 0;
-  /** Every sleep this throttle asked for, summed (ms): a window's running time leaves them out. */
-  private sleptMsTotal = 0;
   private debtMs = 0;
   /**
    * A new backup catching up (see newBackup): since when it is measured (the first rate
@@ -116,7 +93,11 @@ export class Throttle {
     if (this.lastRunMs !== undefined) {
       // Time spent running since the last call (the sleep we asked for does not count).
       const dt = nowMs - this.lastRunMs - this.lastSleepMs;
-      if (dt > 0 && dt < 50) this.sliceMs = this.sliceMs * 0.9 + dt * 0.1;
+      if (dt > 0 && dt < 50) {
+        this.sliceMs = this.sliceMs * 0.9 + dt * 0.1;
+        const rate = (icount - this.lastRunIcount) / dt;
+        if (rate > 0) this.primaryRate = this.primaryRate > 0 ? this.primaryRate * 0.9 + rate * 0.1 : rate;
+      }
     }
     this.lastRunIcount = icount;
     this.lastSleepMs = 0;
@@ -140,7 +121,7 @@ export class Throttle {
     const behind = this.historyLagMs(nowMs, primaryIcount, backupIcount);
     const last = this.lastBackup;
     let windowClosed = false;
-    if (!last || backupIcount < last.icount) this.lastBackup = { atMs: nowMs, icount: backupIcount, primaryIcount, sleptMs: this.sleptMsTotal };
+    if (!last || backupIcount < last.icount) this.lastBackup = { atMs: nowMs, icount: backupIcount, primaryIcount };
     else if (nowMs - last.atMs >= RATE_WINDOW_MS) {
       // Windows in which the backup had work throughout say how fast it replays. One in
       // which it waited for log says it kept up with the primary: as fast as the primary
@@ -150,20 +131,10 @@ export class Throttle {
       // windows in which it was starved (see backupRate).
       const windowMs = nowMs - last.atMs;
       const primaryWent = (primaryIcount - last.primaryIcount) / windowMs;
-      // The primary's own rate over the same window, its sleeps left out (see primaryRate),
-      // taken from the windows that measure the backup and only those.
-      const ranMs = windowMs - (this.sleptMsTotal - last.sleptMs);
-      const primaryRan = ranMs >= PRIMARY_RUN_SHARE_MIN * windowMs ? (primaryIcount - last.primaryIcount) / ranMs : 0;
-      if (primaryRan > 0) this.notePrimaryRateAny(primaryRan);
-      if (behind > 0 && last.behind && !this.idleSeen) {
-        this.noteBackupRate((backupIcount - last.icount) / windowMs);
-        if (primaryRan > 0) this.notePrimaryRate(primaryRan);
-      } else if (this.idleSeen && this.level === 0 && this.primaryRateAny > 0 && primaryWent >= PRIMARY_FULL_SPEED_SHARE * this.primaryRateAny) {
-        this.noteBackupRate(primaryWent);
-        if (primaryRan > 0) this.notePrimaryRate(primaryRan);
-      }
+      if (behind > 0 && last.behind && !this.idleSeen) this.noteBackupRate((backupIcount - last.icount) / windowMs);
+      else if (this.idleSeen && this.level === 0 && this.primaryRate > 0 && primaryWent >= PRIMARY_FULL_SPEED_SHARE * this.primaryRate) this.noteBackupRate(primaryWent);
       windowClosed = true;
-      this.lastBackup = { atMs: nowMs, icount: backupIcount, behind: behind > 0, primaryIcount, sleptMs: this.sleptMsTotal };
+      this.lastBackup = { atMs: nowMs, icount: backupIcount, behind: behind > 0, primaryIcount };
       this.idleSeen = this.lastReportIdle;
     } else if (behind === 0) last.behind = false;
     const lag = behind === 0 ? 0 : !(this.backupRate > 0) ? (this.lastReportIdle ? 0 : behind) : (primaryIcount - backupIcount) / this.backupRate;
@@ -171,7 +142,7 @@ export class Throttle {
     return lag;
   }
 
-  private lastBackup?: { atMs: number; icount: number; behind?: boolean; primaryIcount: number; sleptMs: number };
+  private lastBackup?: { atMs: number; icount: number; behind?: boolean; primaryIcount: number };
   /** The backup said it was idle (nothing left to replay) since the rate window began / in its last report. */
   private idleSeen = false;
   private lastReportIdle = false;
@@ -199,18 +170,6 @@ export class Throttle {
     this.backupRates[this.backupRateNext] = rate;
     this.backupRateNext = (this.backupRateNext + 1) % RATE_WINDOWS_KEPT;
     this.backupRate = bestOf(this.backupRates);
-  }
-
-  private notePrimaryRateAny(rate: number): void {
-    this.primaryRatesAny[this.primaryRateAnyNext] = rate;
-    this.primaryRateAnyNext = (this.primaryRateAnyNext + 1) % RATE_WINDOWS_KEPT;
-    this.primaryRateAny = bestOf(this.primaryRatesAny);
-  }
-
-  private notePrimaryRate(rate: number): void {
-    this.primaryRates[this.primaryRateNext] = rate;
-    this.primaryRateNext = (this.primaryRateNext + 1) % RATE_WINDOWS_KEPT;
-    this.primaryRate = bestOf(this.primaryRates);
   }
 
   /**
@@ -309,7 +268,6 @@ export class Throttle {
     const sleep = this.debtMs;
     this.debtMs = 0;
     this.lastSleepMs = sleep;
-    this.sleptMsTotal += sleep;
     return sleep;
   }
 }
