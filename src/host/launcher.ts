@@ -856,6 +856,14 @@ async function runClusterStoppable(o: ClusterOptions, stops: OutsideStops): Prom
     const p = livePrimary();
     if (!p?.url) return;
     const standby = spare;
+    // A backup is needed now: a standby still starting at the lower priority (not ready,
+    // so a fresh backup is spawned instead, and it is the next standby) gets the normal
+    // priority back, so that it is ready soon if this join fails.
+    for (const pid of [...standbyLowered]) {
+      if (pid === standby?.proc?.pid) continue;
+      restoreStandbyPriority(pid);
+      standbyLowered.delete(pid);
+    }
     if (standby?.proc && !standby.exited) {
       // The standby has loaded and connected everything: it only has to be told where to go.
       spare = undefined;
