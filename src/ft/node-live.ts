@@ -14,7 +14,7 @@ import { encodeImage } from "../vm/image.js";
 import type { HeldOutput } from "./gate.js";
 import { AckError, LOG_BATCH_BYTES_MAX, eventBytes } from "./primary.js";
 import type { FtNode } from "./node.js";
-import { FLUSH_INTERVAL_MS_DEFAULT, WAIT_FLUSH_GAP_MS, HELD_FLUSH_GAP_MS, PREFAULT_BYTES_PER_RUN, CRASH_WAIT_POLL_MS, CRASH_WAIT_MAX_MS, RESEND_EVENTS_PER_MESSAGE, type Msg, type Action, type JoinStage, type RunResult } from "./node-types.js";
+import { FLUSH_INTERVAL_MS_DEFAULT, FLUSH_INTERVAL_QUIET_MS_DEFAULT, WAIT_FLUSH_GAP_MS, HELD_FLUSH_GAP_MS, PREFAULT_BYTES_PER_RUN, CRASH_WAIT_POLL_MS, CRASH_WAIT_MAX_MS, RESEND_EVENTS_PER_MESSAGE, type Msg, type Action, type JoinStage, type RunResult } from "./node-types.js";
 import * as replay from "./node-replay.js";
 import * as clone from "./node-clone.js";
 import { batchDigests, digestAtLog } from "./state-check.js";
@@ -176,7 +176,7 @@ export function runLive(n: FtNode, nowMs: number): RunResult {
   // disk request in turn would otherwise send a batch, and get an acknowledgement, per
   // request (diskmix.s did 10,000 round trips a run that way and ran at a third of its
   // speed alone). A wait that could not flush ends by the gap instead (see below).
-  const flushIntervalMs = n.cfg.flushIntervalMs ?? FLUSH_INTERVAL_MS_DEFAULT;
+  const flushIntervalMs = n.cfg.flushIntervalMs ?? (nothingWaits(n) ? FLUSH_INTERVAL_QUIET_MS_DEFAULT : FLUSH_INTERVAL_MS_DEFAULT);
   const sinceFlushMs = nowMs - n.lastFlushMs;
   if (
     (n.hasHeldOutput() && (n.plog === undefined || !n.plog.batchInFlight || r === "waiting" || sinceFlushMs >= HELD_FLUSH_GAP_MS)) ||
@@ -216,6 +216,18 @@ export function runLive(n: FtNode, nowMs: number): RunResult {
   return { actions, idle: false };
 }
 
+/**
+ * Nothing waits for the log's acknowledgement: no event but PROGRESS marks logged since the
+ * last batch (input, timers, disk completions all wait to be durable), no held output, no
+ * joiner (its hand-over waits for acks), not finishing, and the unacknowledged log well
+ * within its bound. Then a batch may close less often (FLUSH_INTERVAL_QUIET_MS_DEFAULT)
+ * and its acknowledgement may wait for the backup's next heartbeat (LogMsg.ackLazy).
+ */
+export function nothingWaits(n: FtNode): boolean {
+  const log = n.plog;
+  return log !== undefined && log.pendingBytes === 0 && !n.hasHeldOutput() && n.join === undefined && !n.endLogged && log.unackedBytes < log.bufferBytesMax / 2;
+}
+
 /** Ships the current batch (with a PROGRESS mark), or releases output when alone. */
 export function flush(n: FtNode, nowMs: number): Action[] {
   n.lastFlushMs = nowMs;
@@ -227,8 +239,10 @@ export function flush(n: FtNode, nowMs: number): Action[] {
     return release(n, n.gate.releaseAll());
   }
   if (!n.plog || n.peerFailed) return [];
+  // Asked before the batch closes: its PROGRESS mark is not yet among the pending events.
+  const ackLazy = nothingWaits(n);
   const batch = n.plog.takeBatch(n.machine.icount, () => n.live!.mark(EV.PROGRESS, null));
-  const actions: Action[] = batch ? [{ kind: "send", msg: { t: "log", events: batch.map((e) => [e.lsn, e.icount, e.kind, e.data]), released: n.sinkDelivered, sd: batchDigests(batch) } }] : [];
+  const actions: Action[] = batch ? [{ kind: "send", msg: { t: "log", events: batch.map((e) => [e.lsn, e.icount, e.kind, e.data]), released: n.sinkDelivered, sd: batchDigests(batch), ...(ackLazy ? { ackLazy } : {}) } }] : [];
   if (n.join?.stage === "cloning" && n.role === "primary") {
     // The joiner is no member yet: release as if alone, and remember how far (see JoinStage).
     n.join.releasedIcount = n.machine.icount;

@@ -79,6 +79,12 @@ export interface LogMsg {
   released?: number;
   /** The primary's state digest (32 bits) at each event, one per event (see ft/state-check.ts). */
   sd?: number[];
+  /**
+   * True: nothing on the primary waits for this batch's acknowledgement (no held output,
+   * no input to make durable, no hand-over), so the backup may leave it to its next
+   * heartbeat, which carries the same cumulative lsn. Absent: acknowledge at once.
+   */
+  ackLazy?: boolean;
 }
 /** Backup → primary: the log received through lsn, at this icount of its replay. */
 export interface AckMsg {
@@ -195,7 +201,8 @@ export function parsePeerMsg(raw: { readonly t: string }): PeerMsg {
       const sd = m.sd;
       if (sd !== undefined && !(Array.isArray(sd) && sd.length === m.events.length && sd.every((d) => Number.isInteger(d) && d >= 0 && d <= 0xffffffff)))
         throw new ProtocolError(`"log": sd must be a list of ${m.events.length} 32-bit digests (one per event), got ${describe(sd)}`);
-      return { t: "log", events: m.events, ...(released !== undefined ? { released } : {}), ...(sd !== undefined ? { sd: sd as number[] } : {}) };
+      const ackLazy = optBool(m, "ackLazy");
+      return { t: "log", events: m.events, ...(released !== undefined ? { released } : {}), ...(sd !== undefined ? { sd: sd as number[] } : {}), ...(ackLazy ? { ackLazy } : {}) };
     }
     case "ack":
       return { t: "ack", lsn: uint(m, "lsn"), icount: uint(m, "icount") };

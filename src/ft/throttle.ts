@@ -20,7 +20,19 @@ const RATE_WINDOW_MS = 50;
 /** A window in which the primary went at least this share of its running speed: it ran throughout (see lagMs). */
 const PRIMARY_FULL_SPEED_SHARE = 0.8;
 /** Rate windows remembered for the backup's best rate (see Throttle.backupRate): 2 s of them. */
-const BACKUP_RATE_WINDOWS_KEPT = 40;
+const RATE_WINDOWS_KEPT = 40;
+/**
+ * A new backup's starting lag (the copy's time: it replays everything logged since the
+ * snapshot) is tolerated while it shrinks: checked this often, it must be smaller than at
+ * the last check, for at most CATCH_UP_MS_MAX. Long enough that a few hundred ms in which
+ * a neighbour took the backup's CPU (seen at load 10-15 on 2 cores) do not end it, short
+ * enough that a backup that does not gain is throttled within about a second.
+ */
+const CATCH_UP_CHECK_MS = 1000;
+/** The longest a new backup's starting lag is tolerated once it replays: a failover in that time replays at most the lag it started with. */
+const CATCH_UP_MS_MAX = 10_000;
+/** The longest a new backup may take to start replaying (its copy sent, restored) and still have its starting lag tolerated. */
+const CATCH_UP_START_MS_MAX = 60_000;
 
 export class Throttle {
   /** Share of the time the primary sleeps (0 = full speed). */
@@ -41,6 +53,15 @@ export class Throttle {
   /** Instructions per ms the primary runs when not asleep (0 when it idles: then there is nothing to throttle). */
   private primaryRate = 0;
   private debtMs = 0;
+  /**
+   * A new backup catching up (see newBackup): since when it is measured (the first rate
+   * window after it joined, then the first in which it replayed), when its gap was last
+   * checked, and the gap (instructions) then. Undefined: no tolerance (the
+   * first backup, which starts level with its primary, or a catch-up that ended).
+   */
+  private catchUp?: { sinceMs: number | undefined; checkMs: number | undefined; gap: number };
+  /** While a catch-up is tolerated (see catchingUp). */
+  private catchUpTolerated = false;
 
   constructor(readonly thresholdMs = LAG_THRESHOLD_MS_DEFAULT) {}
 
@@ -59,7 +80,10 @@ export class Throttle {
     this.lastSleepMs = 0;
     this.lastBackup = undefined;
     this.backupRate = 0;
+    this.backupRates.fill(0);
     this.idleSeen = false;
+    this.catchUp = { sinceMs: undefined, checkMs: undefined, gap: Infinity };
+    this.catchUpTolerated = true;
     this.lastReportIdle = false;
     this.lastAdjustMs = -Infinity;
   }
@@ -96,7 +120,8 @@ export class Throttle {
   lagMs(nowMs: number, primaryIcount: number, backupIcount: number): number {
     const behind = this.historyLagMs(nowMs, primaryIcount, backupIcount);
     const last = this.lastBackup;
-    if (!last || backupIcount < last.icount) this.lastBackup = { atMs: nowMs, icount: backupIcount };
+    let windowClosed = false;
+    if (!last || backupIcount < last.icount) this.lastBackup = { atMs: nowMs, icount: backupIcount, primaryIcount };
     else if (nowMs - last.atMs >= RATE_WINDOW_MS) {
       // Windows in which the backup had work throughout say how fast it replays. One in
       // which it waited for log says it kept up with the primary: as fast as the primary
@@ -104,19 +129,20 @@ export class Throttle {
       // throughout (unthrottled, and not a guest that waits: keeping up with one says
       // little). Without those, a backup that keeps up would be measured only in the
       // windows in which it was starved (see backupRate).
-      const primaryWent = last.primaryIcount === undefined ? 0 : (primaryIcount - last.primaryIcount) / (nowMs - last.atMs);
-      if (behind > 0 && last.behind && !this.idleSeen) this.noteBackupRate((backupIcount - last.icount) / (nowMs - last.atMs));
+      const windowMs = nowMs - last.atMs;
+      const primaryWent = (primaryIcount - last.primaryIcount) / windowMs;
+      if (behind > 0 && last.behind && !this.idleSeen) this.noteBackupRate((backupIcount - last.icount) / windowMs);
       else if (this.idleSeen && this.level === 0 && this.primaryRate > 0 && primaryWent >= PRIMARY_FULL_SPEED_SHARE * this.primaryRate) this.noteBackupRate(primaryWent);
+      windowClosed = true;
       this.lastBackup = { atMs: nowMs, icount: backupIcount, behind: behind > 0, primaryIcount };
       this.idleSeen = this.lastReportIdle;
     } else if (behind === 0) last.behind = false;
-    if (behind === 0) return 0;
-    // Rate unknown: a backup that reports it has nothing to replay is not behind.
-    if (!(this.backupRate > 0)) return this.lastReportIdle ? 0 : behind;
-    return (primaryIcount - backupIcount) / this.backupRate;
+    const lag = behind === 0 ? 0 : !(this.backupRate > 0) ? (this.lastReportIdle ? 0 : behind) : (primaryIcount - backupIcount) / this.backupRate;
+    if (windowClosed) this.noteCatchUp(nowMs, primaryIcount - backupIcount, lag, backupIcount > last!.icount);
+    return lag;
   }
 
-  private lastBackup?: { atMs: number; icount: number; behind?: boolean; primaryIcount?: number };
+  private lastBackup?: { atMs: number; icount: number; behind?: boolean; primaryIcount: number };
   /** The backup said it was idle (nothing left to replay) since the rate window began / in its last report. */
   private idleSeen = false;
   private lastReportIdle = false;
@@ -137,15 +163,60 @@ export class Throttle {
    * shows it in every window, and one starved for longer than the windows kept is slow.
    */
   private backupRate = 0;
-  private readonly backupRates = new Float64Array(BACKUP_RATE_WINDOWS_KEPT);
+  private readonly backupRates = new Float64Array(RATE_WINDOWS_KEPT);
   private backupRateNext = 0;
 
   private noteBackupRate(rate: number): void {
     this.backupRates[this.backupRateNext] = rate;
-    this.backupRateNext = (this.backupRateNext + 1) % BACKUP_RATE_WINDOWS_KEPT;
-    let best = 0;
-    for (let i = 0; i < BACKUP_RATE_WINDOWS_KEPT; i++) if (this.backupRates[i] > best) best = this.backupRates[i];
-    this.backupRate = best;
+    this.backupRateNext = (this.backupRateNext + 1) % RATE_WINDOWS_KEPT;
+    this.backupRate = bestOf(this.backupRates);
+  }
+
+  /**
+   * A new backup's catch-up, at the end of each rate window: `gap` is how many
+   * instructions it trails by, `lag` the time that takes at its measured rate, `moved`
+   * whether it replayed anything in the window. The measure starts at the first window
+   * in which it replayed (not while it still copies or restores: its gap grows then, and
+   * says nothing about its replay). The tolerance ends when the backup has caught up
+   * (level, or within half the threshold at a measured rate: nothing is throttled there
+   * anyway), when its gap is not smaller at a check than at the one before (a backup no
+   * faster than its primary never catches up: it is throttled as any other), or
+   * CATCH_UP_MS_MAX after it began to replay.
+   *
+   * "Caught up" needs a measured rate: a catching-up backup says it has replayed all it
+   * has whenever it replays faster than the log arrives, and with its rate still unknown
+   * lagMs reads that as "no lag"; ending there (as at first) let the throttle climb to
+   * 0.95 on the rate of the backup's starved first windows (seen under load).
+   */
+  private noteCatchUp(nowMs: number, gap: number, lag: number, moved: boolean): void {
+    const c = this.catchUp;
+    if (!c) return;
+    c.sinceMs ??= nowMs;
+    if (c.checkMs === undefined) {
+      // Not replaying yet: the copy and its restore (16-40 s seen at load 20) are not
+      // counted against CATCH_UP_MS_MAX, but a backup that never starts is not waited for.
+      if (nowMs - c.sinceMs >= CATCH_UP_START_MS_MAX) return this.endCatchUp();
+      if (!moved) return;
+      c.sinceMs = c.checkMs = nowMs;
+      c.gap = gap;
+      return;
+    }
+    const caughtUp = gap <= 0 || (this.backupRate > 0 && lag <= this.thresholdMs / 2);
+    if (nowMs - c.sinceMs >= CATCH_UP_MS_MAX || caughtUp) return this.endCatchUp();
+    if (nowMs - c.checkMs < CATCH_UP_CHECK_MS) return;
+    if (gap >= c.gap) return this.endCatchUp();
+    c.checkMs = nowMs;
+    c.gap = gap;
+  }
+
+  private endCatchUp(): void {
+    this.catchUp = undefined;
+    this.catchUpTolerated = false;
+  }
+
+  /** True while a new backup's starting lag is tolerated (it shrinks): the primary is not slowed for it. */
+  get catchingUp(): boolean {
+    return this.catchUpTolerated;
   }
 
   /** How long ago the primary stood where the backup stands now (0 when it is level). */
@@ -179,7 +250,7 @@ export class Throttle {
       // it (so the lag drifts back), slower above it, full speed under half of it. The
       // level moves toward that in small steps: the primary slows and speeds up gradually.
       let target: number;
-      if (lagMs <= this.thresholdMs / 2) target = 0;
+      if (lagMs <= this.thresholdMs / 2 || this.catchUpTolerated) target = 0;
       else if (this.backupRate > 0 && this.primaryRate > 0) {
         const pace = Math.max(0, 2 - lagMs / this.thresholdMs) * this.backupRate;
         target = Math.min(THROTTLE_MAX, Math.max(0, 1 - pace / this.primaryRate));
@@ -199,4 +270,11 @@ export class Throttle {
     this.lastSleepMs = sleep;
     return sleep;
   }
+}
+
+/** The largest value (0 for none). */
+function bestOf(rates: Float64Array): number {
+  let best = 0;
+  for (let i = 0; i < rates.length; i++) if (rates[i] > best) best = rates[i];
+  return best;
 }

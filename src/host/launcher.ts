@@ -35,6 +35,7 @@ import { loadProgram } from "./program.js";
 import { selfArgs } from "./self.js";
 import { controlFile, removeControl, writeControl } from "./control.js";
 import { progressText } from "./progress.js";
+import { STANDBY_NICE, lowerStandbyPriority, restoreStandbyPriority } from "./standby-priority.js";
 import { OUTSIDE_STOP_EXIT_CODE, type OutsideStops, outsideStops } from "./outside-stop.js";
 
 /** A launch option the launcher refuses (the CLI prints it in one line and exits 2, as for a usage error). */
@@ -474,7 +475,7 @@ async function runClusterStoppable(o: ClusterOptions, stops: OutsideStops): Prom
 
   const children: Child[] = [];
   /** `announce`: say so at once (the first hosts: each may take seconds to load on a busy machine, and the screen would stay blank). */
-  const spawnChild = (role: Child["role"], args: string[], announce = false): Promise<Child> =>
+  const spawnChild = (role: Child["role"], args: string[], announce = false, onSpawn?: (pid: number) => void): Promise<Child> =>
     new Promise((resolve, reject) => {
       // FTVM_HOST_NODE_ARGS passes extra Node flags to the hosts (e.g. --cpu-prof for profiling).
       const nodeArgs = (process.env.FTVM_HOST_NODE_ARGS ?? "").split(" ").filter(Boolean);
@@ -486,6 +487,7 @@ async function runClusterStoppable(o: ClusterOptions, stops: OutsideStops): Prom
       });
       const child: Child = { role, proc, exited: false };
       children.push(child);
+      if (proc.pid !== undefined) onSpawn?.(proc.pid);
       if (proc.pid !== undefined) emit({ type: "spawn", pid: proc.pid, role, joiner: args.includes("--join") });
       if (announce) logLine(`starting the ${role} (pid ${proc.pid})`);
       createInterface({ input: proc.stdout! }).on("line", (line) => {
@@ -870,10 +872,20 @@ async function runClusterStoppable(o: ClusterOptions, stops: OutsideStops): Prom
     const p = livePrimary();
     if (!p?.url) return;
     const standby = spare;
+    // A backup is needed now: a standby still starting at the lower priority (not ready,
+    // so a fresh backup is spawned instead, and it is the next standby) gets the normal
+    // priority back, so that it is ready soon if this join fails.
+    for (const pid of [...standbyLowered]) {
+      if (pid === standby?.proc?.pid) continue;
+      restoreStandbyPriority(pid);
+      standbyLowered.delete(pid);
+    }
     if (standby?.proc && !standby.exited) {
       // The standby has loaded and connected everything: it only has to be told where to go.
       spare = undefined;
       joiner = standby;
+      if (standbyLowered.delete(standby.proc.pid!) && !restoreStandbyPriority(standby.proc.pid!))
+        logLine(`the standby backup (pid ${standby.proc.pid}) could not be given its normal CPU priority back: it joins at nice ${STANDBY_NICE}`);
       spawnedAtMs.set(standby.proc.pid!, Date.now());
       standby.proc.stdin!.write(`join ${p.url}\n`);
       logLine(`the standby backup (pid ${standby.proc.pid}) joins the primary (pid ${p.proc.pid}) by clone`);
@@ -890,11 +902,17 @@ async function runClusterStoppable(o: ClusterOptions, stops: OutsideStops): Prom
     });
   }
 
+  /** Standbys started at a lower CPU priority (see standby-priority.ts). */
+  const standbyLowered = new Set<number>();
   /** Starts the standby backup (one at a time): when the pair forms, and as soon as the last standby was given a primary to join. */
   function startSpare(): void {
     if (o.respawn === false || o.spare === false || stopping || done || spare || respawnGaveUp) return;
     spare = { role: "backup", proc: undefined as never, exited: false };
-    void spawnChild("backup", ["--join-stdin", ...ownImage(false), ...common, ...slow, ...(traceDir?.hostArgs() ?? []), ...segmentArgs()]).then((c) => {
+    // Its start-up at a lower priority, so that it does not slow the pair (see standby-priority.ts).
+    const lower = (pid: number) => {
+      if (lowerStandbyPriority(pid)) standbyLowered.add(pid);
+    };
+    void spawnChild("backup", ["--join-stdin", ...ownImage(false), ...common, ...slow, ...(traceDir?.hostArgs() ?? []), ...segmentArgs()], false, lower).then((c) => {
       if (stopping || done) c.proc.kill("SIGTERM");
       spare = c;
     });

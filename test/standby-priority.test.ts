@@ -1,0 +1,32 @@
+// The standby backup's lower CPU priority during its start-up (src/host/standby-priority.ts):
+// lowered only where it can be given back, and given back when it joins.
+import { spawn } from "node:child_process";
+import { getPriority } from "node:os";
+import { afterEach, describe, expect, it } from "vitest";
+import { STANDBY_NICE, lowerStandbyPriority, mayRaisePriority, restoreStandbyPriority } from "../src/host/standby-priority.js";
+
+const kids: ReturnType<typeof spawn>[] = [];
+afterEach(() => {
+  for (const k of kids.splice(0)) k.kill("SIGKILL");
+});
+
+describe("standby priority", () => {
+  it("lowers a standby to STANDBY_NICE and gives the normal priority back, where this process may; leaves it alone elsewhere", () => {
+    // A child that only waits (stdin open): its priority is all that is looked at.
+    const k = spawn(process.execPath, ["-e", "process.stdin.resume()"], { stdio: ["pipe", "ignore", "ignore"] });
+    kids.push(k);
+    const pid = k.pid!;
+    expect(getPriority(pid)).toBe(0);
+    const lowered = lowerStandbyPriority(pid);
+    expect(lowered).toBe(mayRaisePriority());
+    if (lowered) {
+      expect(getPriority(pid)).toBe(STANDBY_NICE);
+      expect(restoreStandbyPriority(pid)).toBe(true);
+    }
+    expect(getPriority(pid)).toBe(0);
+  });
+
+  it("says so when the process is gone", () => {
+    expect(restoreStandbyPriority(2 ** 22 + 12345)).toBe(false);
+  });
+});

@@ -1,0 +1,156 @@
+// The throttle's rules added for issue 11 (in-memory: clock readings are passed in, so
+// nothing here is timed): a new backup's starting lag is tolerated while it shrinks, for
+// a bounded time; a backup that is really slower is still throttled under a loaded
+// machine's turns.
+import { describe, expect, it } from "vitest";
+import { Throttle } from "../src/ft/throttle.js";
+
+/**
+ * Steps of 0.25 ms. `running(now)` says whether each host has the CPU at that moment
+ * (a loaded machine hands it out in turns); when running, each executes `rate`
+ * instructions per ms. The primary closes a batch every 10 ms; the backup replays up to
+ * the last batch; both are level at first and the backup starts `startGapMs` of the
+ * primary's running time behind. Returns the throttle and the time the primary slept.
+ */
+function pair(o: {
+  ms: number;
+  primaryRate: number;
+  backupRate: number;
+  running: (now: number) => { primary: boolean; backup: boolean };
+  startGap?: number;
+  newBackup?: boolean;
+  thresholdMs?: number;
+  /** The backup says in every heartbeat that it has replayed all it received (the log reaches it slower than it replays). */
+  alwaysIdle?: boolean;
+}) {
+  const t = new Throttle(o.thresholdMs ?? 1000);
+  if (o.newBackup) t.newBackup();
+  let primary = o.startGap ?? 0;
+  let flushed = primary;
+  let backup = 0;
+  let sleepUntil = 0;
+  let slept = 0;
+  const levels: number[] = [];
+  const lags: number[] = [];
+  for (let now = 0; now < o.ms; now += 0.25) {
+    const cpu = o.running(now);
+    if (cpu.backup) backup = Math.min(flushed, backup + o.backupRate * 0.25);
+    if (Number.isInteger(now / 25)) t.backupReport(o.alwaysIdle === true || backup >= flushed);
+    // Every 100 ms, asleep or not.
+    if (Number.isInteger(now / 100)) levels.push(t.level);
+    if (now < sleepUntil) {
+      slept += 0.25;
+      continue;
+    }
+    if (!cpu.primary) continue;
+    primary += o.primaryRate * 0.25;
+    if (Number.isInteger(now / 10)) flushed = primary;
+    t.sample(now, primary);
+    const lag = t.lagMs(now, primary, backup);
+    const sleep = t.sleepMs(now, lag);
+    if (sleep > 0) sleepUntil = now + sleep;
+    if (Number.isInteger(now / 100)) lags.push(lag);
+  }
+  return { t, slept, levels, lags, gap: primary - backup };
+}
+
+describe("throttle: a loaded machine's turns", () => {
+  it("still slows a primary whose backup is really slower under the same load, keeping the lag bounded", () => {
+    // The same turns; the backup replays at a third of the primary's speed.
+    const r = pair({
+      ms: 20_000,
+      primaryRate: 100,
+      backupRate: 33,
+      running: (now) => ({ primary: now % 100 < 40, backup: (now + 50) % 100 < 40 }),
+    });
+    expect(r.t.levelMax).toBeGreaterThan(0.5);
+    // Unthrottled, the gap would grow to two thirds of the primary's work: 530,000.
+    expect(r.gap).toBeLessThan(200_000);
+    expect(Math.max(...r.lags.slice(r.lags.length / 2))).toBeLessThan(3000);
+  });
+});
+
+describe("throttle: a new backup's starting lag", () => {
+  it("is tolerated while it shrinks: a backup that starts 1.5 s behind and is starved for 300 ms gets its primary no sleep", () => {
+    // A clone's backup starts as far behind as the copy took (1.5 s of the primary's
+    // work here), is starved of CPU while it restores, then replays at 1.5 times its
+    // primary's speed. Its first windows measure almost no progress: the old throttle
+    // read a huge lag from them and nearly stopped the guest (level 0.95).
+    const r = pair({
+      ms: 8000,
+      primaryRate: 100,
+      backupRate: 150,
+      startGap: 150_000,
+      newBackup: true,
+      running: (now) => ({ primary: true, backup: now >= 300 }),
+    });
+    expect(r.t.levelMax).toBe(0);
+    expect(r.slept).toBe(0);
+    // It did catch up: the gap is within one batch.
+    expect(r.gap).toBeLessThanOrEqual(100 * 10);
+  });
+
+  it("is tolerated while it shrinks even when the backup says it has replayed all it received", () => {
+    // A catching-up backup that replays faster than the log reaches it reports "idle"
+    // between batches: that must not count as caught up (under load, with its rate not yet
+    // known, it once ended the tolerance at once, and the throttle then went by the rate
+    // of its starved first windows). Its rate here comes from the windows in which it
+    // "kept up" (the primary's speed, below its own), so its lag reads longer than it is.
+    const r = pair({
+      ms: 8000,
+      primaryRate: 100,
+      backupRate: 150,
+      startGap: 150_000,
+      newBackup: true,
+      alwaysIdle: true,
+      running: (now) => ({ primary: true, backup: now >= 300 }),
+    });
+    expect(r.t.levelMax).toBe(0);
+    expect(r.gap).toBeLessThanOrEqual(100 * 10);
+  });
+
+  it("counts CATCH_UP_MS_MAX from when the backup begins to replay, not from the clone: a copy that took 15 s does not use it up", () => {
+    // Under load 20 a join took 16-40 s from the clone to the pair; the tolerance had run
+    // out before the backup replayed its first instruction.
+    const r = pair({
+      ms: 25_000,
+      primaryRate: 100,
+      backupRate: 400,
+      startGap: 150_000,
+      newBackup: true,
+      running: (now) => ({ primary: true, backup: now >= 15_000 }),
+    });
+    expect(r.t.levelMax).toBe(0);
+    expect(r.gap).toBeLessThanOrEqual(100 * 10);
+  });
+
+  it("is not tolerated once it stops shrinking: a new backup no faster than its primary is throttled as any other", () => {
+    const r = pair({
+      ms: 12_000,
+      primaryRate: 100,
+      backupRate: 100,
+      startGap: 300_000,
+      newBackup: true,
+      running: () => ({ primary: true, backup: true }),
+    });
+    // 3 s behind and not gaining: the throttle slows the primary until the lag is near the threshold.
+    expect(r.t.levelMax).toBeGreaterThan(0.3);
+    expect(r.gap).toBeLessThan(200_000);
+  });
+
+  it("is tolerated for at most CATCH_UP_MS_MAX (10 s), even while it shrinks", () => {
+    // Gaining slowly (5% faster than its primary): 30 s behind, it would need 600 s to
+    // catch up; after the 10 s of tolerance, it is throttled.
+    const r = pair({
+      ms: 14_000,
+      primaryRate: 100,
+      backupRate: 105,
+      startGap: 3_000_000,
+      newBackup: true,
+      running: () => ({ primary: true, backup: true }),
+    });
+    const perSecond = 10; // levels are sampled every 100 ms
+    expect(Math.max(...r.levels.slice(0, 9 * perSecond))).toBe(0);
+    expect(Math.max(...r.levels.slice(11 * perSecond))).toBeGreaterThan(0.3);
+  });
+});
