@@ -13,7 +13,8 @@
  * 4: "log" carries the primary's state digest at each event (sd), which the backup checks.
  * 5: the memory part of those digests is the sum of vm/digest.ts's four-chain page hashes
  *    (hashPageFast), no longer of the serial ones: a version-4 peer would see every
- *    progress mark's digest differ.
+ *    progress mark's digest differ. Also "log" may carry ackLazy (the backup leaves that
+ *    batch's acknowledgement to its next heartbeat).
  */
 export const LOG_PROTOCOL_VERSION = 5;
 

@@ -12,7 +12,7 @@
 // at the lower priority only when this process holds that capability (read from
 // /proc/self/status, which has no side effect; elsewhere than Linux, never).
 import { readFileSync } from "node:fs";
-import { setPriority } from "node:os";
+import { getPriority, setPriority } from "node:os";
 
 /** The standby's nice value until it joins (0 is normal, 19 the lowest priority). */
 export const STANDBY_NICE = 10;
@@ -41,17 +41,20 @@ export function mayRaisePriority(): boolean {
 export function lowerStandbyPriority(pid: number): boolean {
   if (!mayRaisePriority()) return false;
   try {
-    setPriority(pid, STANDBY_NICE);
+    // Never above the launcher's own priority: a launcher already at nice 15 keeps its standby there.
+    setPriority(pid, Math.max(STANDBY_NICE, getPriority()));
     return true;
   } catch {
     return false;
   }
 }
 
-/** The standby joins: its normal priority back. False when that failed (the process is gone, or privilege was lost). */
+/** The standby joins: its normal priority (the launcher's) back. False when that failed (the process is gone, or privilege was lost). */
 export function restoreStandbyPriority(pid: number): boolean {
   try {
-    setPriority(pid, 0);
+    // The launcher's own priority, which the standby inherited: not 0, which for a launcher
+    // started with `nice` would be a higher priority than the user gave the run.
+    setPriority(pid, getPriority());
     return true;
   } catch {
     return false;
