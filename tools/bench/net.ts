@@ -24,12 +24,12 @@ import { promisify } from "node:util";
 import { runClusterDetailed } from "../../src/host/launcher.js";
 import type { HostStatus } from "../../src/host/sink.js";
 import { progress } from "../../src/host/progress.js";
+import { childrenFromCompileCache, selfArgs } from "../../src/host/self.js";
 import { setLogger } from "../../src/transport/channel.js";
 import type { Transfer } from "./netpeer.js";
 import { dieWithMe } from "./children.js";
 
 const ROOT = fileURLToPath(new URL("../..", import.meta.url));
-const MAIN = fileURLToPath(new URL("../../src/cli/main.ts", import.meta.url));
 const PEER = fileURLToPath(new URL("./netpeer.ts", import.meta.url));
 const BYTES = Number(process.env.FTVM_BENCH_NET_BYTES ?? 200_000_000);
 const RUNS = Number(process.env.FTVM_BENCH_NET_RUNS ?? 3);
@@ -167,6 +167,9 @@ export async function runNetBench(notable: string[] = []): Promise<Cell[]> {
   const clusters: Promise<unknown>[] = [];
   const targets: { setup: Setup; kind: Kind; port: number; pids: () => number[]; ft?: FtWatch }[] = [];
   let stopping = false;
+  // The plain servers and the FT hosts start from the compiled sources (the compile cache;
+  // under the tests, their precompiled copy), not each through tsx.
+  await childrenFromCompileCache();
   try {
     // The physical reference: the same client against a native sink and source.
     const [sinkPort, sourcePort] = [await freePort(), await freePort()];
@@ -178,7 +181,7 @@ export async function runNetBench(notable: string[] = []): Promise<Cell[]> {
     // Plain: the guest alone in `ftvm run --listen` (no backup, no switch).
     for (const kind of ["receive", "transmit"] as const) {
       const port = await freePort();
-      const p = await serve([process.execPath, "--import", "tsx", MAIN, "run", GUEST[kind], "--listen", `127.0.0.1:${port}`, "--no-stdin"], /listening on/);
+      const p = await serve([process.execPath, ...selfArgs(), "run", GUEST[kind], "--listen", `127.0.0.1:${port}`, "--no-stdin"], /listening on/);
       procs.push(p);
       targets.push({ setup: "plain", kind, port, pids: () => [p.pid!] });
     }
