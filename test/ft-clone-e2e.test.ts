@@ -1,6 +1,9 @@
 // Restoring redundancy with real processes: `ftvm ft` starts a new backup after every
 // failure, it joins the survivor by clone, and the primary can be killed again and again.
 import { spawn } from "node:child_process";
+import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { describe, expect, it } from "vitest";
 import { startTestArbiter, until } from "./helpers.js";
@@ -21,8 +24,21 @@ async function cluster(opts: Parameters<typeof runClusterDetailed>[0]) {
   return { ...r, out: Buffer.concat(out).toString("latin1"), info, stream, counts: counts(stream.events) };
 }
 
-/** The tick numbers ticker.s printed, in order. */
-const tickNumbers = (out: string) => out.trimEnd().split("\n").map((l) => Number(/^tick (\d+) of 150/.exec(l)?.[1]));
+/** The tick numbers ticker.s (or a longer one: `of` ticks) printed, in order. */
+const tickNumbers = (out: string, of = 150) => out.trimEnd().split("\n").map((l) => Number(new RegExp(`^tick (\\d+) of ${of}`).exec(l)?.[1]));
+
+/**
+ * ticker.s made to tick `ticks` times (20 ms each), in a temporary directory: a guest that
+ * outlives a backup's failure and its replacement's clone on a loaded machine, where the
+ * 3 s of ticker.s ended before the new backup had joined (no clone, the check failed).
+ */
+function longTicker(ticks: number): string {
+  const src = readFileSync(join(ROOT, "programs/ticker.s"), "utf8");
+  if (!src.includes(".const TICKS 150") || !src.includes('" of 150 at "')) throw new Error("programs/ticker.s changed: update longTicker");
+  const path = join(mkdtempSync(join(tmpdir(), "ftvm-clone-e2e-")), `ticker-${ticks}.s`);
+  writeFileSync(path, src.replace(".const TICKS 150", `.const TICKS ${ticks}`).replace('" of 150 at "', `" of ${ticks} at "`));
+  return path;
+}
 
 const seq = (n: number) => Array.from({ length: n }, (_, i) => `${i + 1}\n`).join("");
 
@@ -45,9 +61,9 @@ describe("restoring redundancy by cloning (real processes)", () => {
   }, 120_000);
 
   it("a backup killed mid-run is replaced: the new one joins by clone and the primary keeps going", async () => {
-    const r = await cluster({ program: "programs/ticker.s", crashBackupAfterMs: 800 });
+    const r = await cluster({ program: longTicker(400), crashBackupAfterMs: 800 });
     expect(r.code, r.info).toBe(0);
-    expect(tickNumbers(r.out)).toEqual(Array.from({ length: 150 }, (_, i) => i + 1));
+    expect(tickNumbers(r.out, 400)).toEqual(Array.from({ length: 400 }, (_, i) => i + 1));
     // The backup failed; the primary won epoch 2 alone, and the new backup's clone formed epoch 3.
     expect(r.stream.all("alone").map((a) => a.epoch), r.info).toEqual([2]);
     expect(r.clones.length).toBe(1);
