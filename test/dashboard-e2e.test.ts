@@ -3,7 +3,7 @@
 // watches the failover appear on the timeline with its durations, the console go on
 // counting and a new backup join; then the run's --report file opens offline and shows
 // the same run. Screenshots go to a temporary directory (printed), not into the repo.
-import { existsSync, mkdtempSync, readFileSync, writeFileSync, copyFileSync } from "node:fs";
+import { existsSync, mkdtempSync, copyFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { pathToFileURL } from "node:url";
@@ -12,6 +12,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { runClusterDetailed } from "../src/host/launcher.js";
 import { simulateWithEvents } from "../src/cli/sim-events.js";
 import { writeReport } from "../src/host/dashboard-report.js";
+import { longTicker } from "./support/long-ticker.js";
 import type { RunEvent } from "../src/host/run-events.js";
 
 // Code run in the page is typed with just what it uses: the project type-checks without
@@ -23,17 +24,11 @@ const CHROMIUM = "/usr/bin/chromium";
 const HAVE_CHROMIUM = existsSync(CHROMIUM);
 if (!HAVE_CHROMIUM) console.warn(`dashboard tests skipped: ${CHROMIUM} is missing (apt-get install chromium)`);
 
-const ROOT = new URL("..", import.meta.url).pathname;
 const TICKS = 600;
 const dir = mkdtempSync(join(tmpdir(), "ftvm-dashboard-"));
 
 /** ticker.s made longer (600 ticks, 12 s of guest time), so there is time to click. */
-function longTicker(): string {
-  const src = readFileSync(join(ROOT, "programs/ticker.s"), "utf8").replace(".const TICKS 150", `.const TICKS ${TICKS}`).replace('" of 150 at "', `" of ${TICKS} at "`);
-  const path = join(dir, "ticker-long.s");
-  writeFileSync(path, src);
-  return path;
-}
+const longTickerHere = () => longTicker(TICKS, dir);
 
 describe.skipIf(!HAVE_CHROMIUM)("the dashboard in chromium", () => {
   let browser: Browser;
@@ -52,7 +47,7 @@ describe.skipIf(!HAVE_CHROMIUM)("the dashboard in chromium", () => {
     let out = "";
     let info = "";
     const run = runClusterDetailed({
-      program: longTicker(),
+      program: longTickerHere(),
       ui: { port: 0 },
       onUi: (u) => url(u),
       report,

@@ -1,9 +1,6 @@
 // Restoring redundancy with real processes: `ftvm ft` starts a new backup after every
 // failure, it joins the survivor by clone, and the primary can be killed again and again.
 import { spawn } from "node:child_process";
-import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { describe, expect, it } from "vitest";
 import { startTestArbiter, until } from "./helpers.js";
@@ -11,6 +8,7 @@ import { runClusterDetailed } from "../src/host/launcher.js";
 import { setLogger } from "../src/transport/channel.js";
 import { RunStream, counts } from "./support/run-stream.js";
 import { ftvmArgs } from "./support/ftvm-args.js";
+import { longTicker, tickNumbers } from "./support/long-ticker.js";
 
 const ROOT = fileURLToPath(new URL("..", import.meta.url));
 const PULSE_LINES = 40_000;
@@ -22,22 +20,6 @@ async function cluster(opts: Parameters<typeof runClusterDetailed>[0]) {
   const stream = new RunStream();
   const r = await runClusterDetailed({ ...opts, write: (b) => out.push(Buffer.from(b)), info: (s) => (info += s), onEvent: stream.push });
   return { ...r, out: Buffer.concat(out).toString("latin1"), info, stream, counts: counts(stream.events) };
-}
-
-/** The tick numbers ticker.s (or a longer one: `of` ticks) printed, in order. */
-const tickNumbers = (out: string, of = 150) => out.trimEnd().split("\n").map((l) => Number(new RegExp(`^tick (\\d+) of ${of}`).exec(l)?.[1]));
-
-/**
- * ticker.s made to tick `ticks` times (20 ms each), in a temporary directory: a guest that
- * outlives a backup's failure and its replacement's clone on a loaded machine, where the
- * 3 s of ticker.s ended before the new backup had joined (no clone, the check failed).
- */
-function longTicker(ticks: number): string {
-  const src = readFileSync(join(ROOT, "programs/ticker.s"), "utf8");
-  if (!src.includes(".const TICKS 150") || !src.includes('" of 150 at "')) throw new Error("programs/ticker.s changed: update longTicker");
-  const path = join(mkdtempSync(join(tmpdir(), "ftvm-clone-e2e-")), `ticker-${ticks}.s`);
-  writeFileSync(path, src.replace(".const TICKS 150", `.const TICKS ${ticks}`).replace('" of 150 at "', `" of ${ticks} at "`));
-  return path;
 }
 
 const seq = (n: number) => Array.from({ length: n }, (_, i) => `${i + 1}\n`).join("");

@@ -8,6 +8,7 @@ import { describe, expect, it } from "vitest";
 import { RUN_EVENTS_SCHEMA_VERSION, type RunEvent, parseEventLine } from "../src/host/run-events.js";
 import { RunTally, formatSummary } from "../src/host/run-summary.js";
 import { ftvmArgs } from "./support/ftvm-args.js";
+import { longTicker, tickNumbers } from "./support/long-ticker.js";
 
 const ROOT = new URL("..", import.meta.url).pathname;
 
@@ -24,7 +25,9 @@ function ftvm(args: string[]): Promise<{ code: number | null; out: string; err: 
 
 describe("ftvm ft --json", () => {
   it("a crash run: every line parses, and the events carry what the summary says", async () => {
-    const r = await ftvm(["ft", "programs/ticker.s", "--crash-primary-after-ms", "800", "--json"]);
+    // 400 ticks (8 s): under load the pair formed late enough that ticker.s's 3 s ended
+    // before the kill, due 800 ms after it, was carried out.
+    const r = await ftvm(["ft", longTicker(400), "--crash-primary-after-ms", "800", "--json"]);
     expect(r.code, r.err).toBe(0);
     const lines = r.out.trimEnd().split("\n");
     const events: RunEvent[] = lines.map(parseEventLine);
@@ -34,9 +37,9 @@ describe("ftvm ft --json", () => {
     // Times never go back.
     for (let i = 1; i < events.length; i++) expect(events[i].t).toBeGreaterThanOrEqual(events[i - 1].t);
 
-    // The guest's output is in the stream, exactly once: ticks 1..150.
+    // The guest's output is in the stream, exactly once: ticks 1..400.
     const text = events.flatMap((e) => (e.type === "console" ? [e.text] : [])).join("");
-    expect(text.trimEnd().split("\n").map((l) => Number(/^tick (\d+) of 150/.exec(l)?.[1]))).toEqual(Array.from({ length: 150 }, (_, i) => i + 1));
+    expect(tickNumbers(text, 400)).toEqual(Array.from({ length: 400 }, (_, i) => i + 1));
 
     // Reduced again by a reader: the same summary text, which is what stderr shows.
     const tally = new RunTally();
