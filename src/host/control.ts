@@ -45,7 +45,8 @@ export function removeControl(path: string): void {
   rmSync(path, { force: true });
 }
 
-function running(pid: number): boolean {
+/** Whether process `pid` exists (one of another user counts: signalling it is refused, EPERM). */
+export function processRunning(pid: number): boolean {
   try {
     process.kill(pid, 0);
     return true;
@@ -60,7 +61,7 @@ export function readControl(path: string): Control | undefined {
     const text = readFileSync(path, "utf8");
     if (text.length > CONTROL_FILE_BYTES_MAX) return undefined;
     const c = JSON.parse(text) as Partial<Control>;
-    if (typeof c.launcherPid !== "number" || !Number.isSafeInteger(c.launcherPid) || c.launcherPid <= 0 || !running(c.launcherPid)) return undefined;
+    if (typeof c.launcherPid !== "number" || !Number.isSafeInteger(c.launcherPid) || c.launcherPid <= 0 || !processRunning(c.launcherPid)) return undefined;
     return { launcherPid: c.launcherPid, arbiterPid: c.arbiterPid, cluster: c.cluster, program: String(c.program ?? "?"), startedAtMs: Number(c.startedAtMs ?? 0), hosts: Array.isArray(c.hosts) ? c.hosts : [] };
   } catch {
     // Unreadable or removed under us: not a running cluster.

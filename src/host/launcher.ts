@@ -33,7 +33,7 @@ import { type StitchResult, stitchRun } from "./stitch.js";
 import { SLOW_BACKUP_RUN_MS, SLOW_BACKUP_STOP_MS, slowProcess } from "./slow-backup.js";
 import { loadProgram } from "./program.js";
 import { selfArgs } from "./self.js";
-import { controlFile, removeControl, writeControl } from "./control.js";
+import { controlFile, processRunning, removeControl, writeControl } from "./control.js";
 import { progressText } from "./progress.js";
 import { STANDBY_NICE, lowerStandbyPriority, restoreStandbyPriority } from "./standby-priority.js";
 import { OUTSIDE_STOP_EXIT_CODE, type OutsideStops, outsideStops } from "./outside-stop.js";
@@ -291,7 +291,7 @@ async function runClusterStoppable(o: ClusterOptions, stops: OutsideStops): Prom
   const renderStatus = () => {
     if (!tty || guestLineOpen) return;
     clearStatus();
-    const lines = [...statuses.values()].filter((s) => s.role !== "halted" && alive(s.pid)).map((s) => statusLine(s, cloneSeen.get(s.host)));
+    const lines = [...statuses.values()].filter((s) => s.role !== "halted" && processRunning(s.pid)).map((s) => statusLine(s, cloneSeen.get(s.host)));
     lines.push(ESCAPE_HELP);
     // Each line is cut to the terminal's width: a line that wrapped would take two rows,
     // and the redraw (which moves up one row per line) would leave its top behind in
@@ -675,12 +675,12 @@ async function runClusterStoppable(o: ClusterOptions, stops: OutsideStops): Prom
       if (!arbiter?.exited || lastArbiterState === undefined) throw e;
       state = lastArbiterState;
     }
-    return clusterFacts(state, statuses, (pid) => !killedPids.has(pid) && alive(pid));
+    return clusterFacts(state, statuses, (pid) => !killedPids.has(pid) && processRunning(pid));
   };
 
   // Which process is primary changes with failovers: the hosts' own reports say.
   const pidOf = (role: "primary" | "backup"): number | undefined => {
-    const live = [...statuses.values()].filter((s) => alive(s.pid));
+    const live = [...statuses.values()].filter((s) => processRunning(s.pid));
     const want = role === "primary" ? ["primary", "alone"] : ["backup", "joining"];
     const byStatus = live.filter((s) => want.includes(s.role)).sort((a, b) => b.epoch - a.epoch)[0]?.pid;
     if (byStatus) return byStatus;
@@ -807,7 +807,7 @@ async function runClusterStoppable(o: ClusterOptions, stops: OutsideStops): Prom
     // Once it drains, elects or goes live it is no longer the backup: let it run.
     const stillBackup = () => {
       const role = [...statuses.values()].find((x) => x.pid === pid)?.role;
-      return alive(pid) && (role === undefined || role === "backup");
+      return processRunning(pid) && (role === undefined || role === "backup");
     };
     slowing = {
       pid,
@@ -831,7 +831,7 @@ async function runClusterStoppable(o: ClusterOptions, stops: OutsideStops): Prom
   let lastControlAtMs = 0;
   function updateControl(): void {
     const hosts = [...statuses.values()]
-      .filter((h) => h.role !== "halted" && !killedPids.has(h.pid) && alive(h.pid))
+      .filter((h) => h.role !== "halted" && !killedPids.has(h.pid) && processRunning(h.pid))
       .map((h) => ({ role: h.role, pid: h.pid, epoch: h.epoch, icount: h.icount }));
     const key = JSON.stringify([arbiter?.proc.pid, hosts.map((h) => [h.role, h.pid, h.epoch])]);
     const icounts = JSON.stringify(hosts.map((h) => h.icount));
@@ -1036,7 +1036,7 @@ async function runClusterStoppable(o: ClusterOptions, stops: OutsideStops): Prom
       }, IO_EVENT_INTERVAL_MS),
     );
   // A host that went alone before we were ready still wants a backup.
-  if ([...statuses.values()].some((s) => s.role === "alone" && alive(s.pid))) scheduleRespawn();
+  if ([...statuses.values()].some((s) => s.role === "alone" && processRunning(s.pid))) scheduleRespawn();
 
   // Timed faults count from the moment the first pair formed (see the usage text).
   // A scripted fault the run ends before carrying out is said in the summary (a demo whose
@@ -1232,15 +1232,6 @@ async function runClusterStoppable(o: ClusterOptions, stops: OutsideStops): Prom
     liveDivergences,
     ...(consoleIn ? { consoleInput: { readBytes: consoleIn.readBytes, durableBytes: consoleIn.hold.base, resends: consoleIn.resends, resentBytes: consoleIn.resentBytes } } : {}),
   };
-}
-
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
 }
 
 /**

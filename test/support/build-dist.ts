@@ -27,6 +27,7 @@ import { createRequire } from "node:module";
 import { join, relative } from "node:path";
 import { fileURLToPath } from "node:url";
 import type { TestProject } from "vitest/node";
+import { processRunning } from "../../src/host/control.js";
 
 const ROOT = fileURLToPath(new URL("../..", import.meta.url));
 /** Where every run's build directory lives. */
@@ -47,22 +48,12 @@ function tsFiles(dir: string): string[] {
   return out;
 }
 
-/** Whether a process is still running (a run directory's owner). */
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (e) {
-    return (e as NodeJS.ErrnoException).code === "EPERM";
-  }
-}
-
 /** Removes the build directories of runs that ended without cleaning up (killed, crashed). */
 function sweepLeftovers(): void {
   if (!existsSync(DIST_PARENT)) return;
   for (const name of readdirSync(DIST_PARENT)) {
     const m = /^run-(\d+)$/.exec(name);
-    if (m && Number(m[1]) !== process.pid && !alive(Number(m[1]))) rmSync(join(DIST_PARENT, name), { recursive: true, force: true });
+    if (m && Number(m[1]) !== process.pid && !processRunning(Number(m[1]))) rmSync(join(DIST_PARENT, name), { recursive: true, force: true });
   }
 }
 
