@@ -27,11 +27,11 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { runClusterDetailed } from "../../src/host/launcher.js";
+import { childrenFromCompileCache, selfArgs } from "../../src/host/self.js";
 import { setLogger } from "../../src/transport/channel.js";
 import { dieWithMe } from "./children.js";
 
 const ROOT = fileURLToPath(new URL("../..", import.meta.url));
-const MAIN = fileURLToPath(new URL("../../src/cli/main.ts", import.meta.url));
 /** At least this many pairs (the issue's A/B/A/B, five each), at most PAIRS_MAX. */
 const PAIRS_MIN = 5;
 const PAIRS_MAX = 100;
@@ -119,7 +119,7 @@ interface PlainRun {
 function plainRun(program: string): Promise<PlainRun> {
   return new Promise((resolve, reject) => {
     const cpu0 = childrenCpuMs();
-    const c = dieWithMe(spawn(process.execPath, ["--import", "tsx", MAIN, "record", program, "-o", "/dev/null", "--no-stdin"], { cwd: ROOT, stdio: ["ignore", "ignore", "pipe"] }));
+    const c = dieWithMe(spawn(process.execPath, [...selfArgs(), "record", program, "-o", "/dev/null", "--no-stdin"], { cwd: ROOT, stdio: ["ignore", "ignore", "pipe"] }));
     let err = "";
     c.stderr!.on("data", (d) => (err += d));
     c.on("exit", () => {
@@ -195,6 +195,10 @@ interface Pair {
 }
 
 async function main(): Promise<void> {
+  // Every process (plain runs, hosts, arbiter, standby) starts from the compiled sources,
+  // as under the ftvm executable: through tsx the standby's and the arbiter's start-up
+  // (about 0.5 s of CPU each) competed with the pair and counted against FT.
+  await childrenFromCompileCache();
   const program = fibProgram(FIB_N);
   console.log(`ftvm bench:compute: fib(${FIB_N}), ${PAIRS} pairs, order ${ORDER}${NO_SPARE ? ", FT without the standby backup" : ""}; each pair: plain alone, plain x2 (FT's CPU load), FT`);
   console.log("                  MIPS                    FT /          CPU/instr, plain x2 /        FT primary's wall ms          process CPU s");
