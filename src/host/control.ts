@@ -6,6 +6,7 @@
 // launcher through it (and asks it, by signal, to kill the current primary or backup
 // under its own rules); `ftvm ps` lists every running cluster from these files.
 import { readFileSync, readdirSync, renameSync, rmSync, writeFileSync } from "node:fs";
+import { rename, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { OperatingError } from "../base/errors.js";
@@ -43,6 +44,57 @@ export function writeControl(path: string, c: Control): void {
 
 export function removeControl(path: string): void {
   rmSync(path, { force: true });
+}
+
+/**
+ * Keeps a launcher's control file current without blocking its event loop. The launcher
+ * also serves the console sink and the switch, and replacing a file by rename on ext4
+ * (the default `auto_da_alloc`) first writes the new file's data to the disk: with other
+ * work on the disk a synchronous rename blocked the launcher for 2-190 ms, and the sink's
+ * acknowledgements (so the guest's output) waited that long, about once a second. The
+ * first write is synchronous (a reader may look as soon as the launcher names the file,
+ * and creating a file forces no flush); later ones run on libuv's thread pool, one at a
+ * time, and only the newest content waiting is written.
+ */
+export class ControlWriter {
+  private written = false;
+  private pending?: string;
+  private busy?: Promise<void>;
+  private closed = false;
+
+  constructor(readonly path: string) {}
+
+  write(c: Control): void {
+    if (this.closed) return;
+    if (!this.written) {
+      this.written = true;
+      return writeControl(this.path, c);
+    }
+    this.pending = JSON.stringify(c);
+    this.busy ??= this.drain();
+  }
+
+  private async drain(): Promise<void> {
+    while (this.pending !== undefined && !this.closed) {
+      const text = this.pending;
+      this.pending = undefined;
+      try {
+        await writeFile(this.path + ".tmp", text);
+        if (!this.closed) await rename(this.path + ".tmp", this.path);
+      } catch {
+        // The control file is a convenience for `ftvm crash` and `ftvm ps`; the next update tries again.
+      }
+    }
+    this.busy = undefined;
+  }
+
+  /** Removes the file once a write under way has finished (a late rename would bring it back). */
+  async remove(): Promise<void> {
+    this.closed = true;
+    await this.busy;
+    rmSync(this.path + ".tmp", { force: true });
+    removeControl(this.path);
+  }
 }
 
 /** Whether process `pid` exists (one of another user counts: signalling it is refused, EPERM). */

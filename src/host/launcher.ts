@@ -33,7 +33,7 @@ import { type StitchResult, stitchRun } from "./stitch.js";
 import { SLOW_BACKUP_RUN_MS, SLOW_BACKUP_STOP_MS, slowProcess } from "./slow-backup.js";
 import { loadProgram } from "./program.js";
 import { selfArgs } from "./self.js";
-import { controlFile, processRunning, removeControl, writeControl } from "./control.js";
+import { ControlWriter, controlFile, processRunning } from "./control.js";
 import { progressText } from "./progress.js";
 import { STANDBY_NICE, lowerStandbyPriority, restoreStandbyPriority } from "./standby-priority.js";
 import { OUTSIDE_STOP_EXIT_CODE, type OutsideStops, outsideStops } from "./outside-stop.js";
@@ -826,6 +826,7 @@ async function runClusterStoppable(o: ClusterOptions, stops: OutsideStops): Prom
   // The hosts' icounts (which `ftvm ps` shows) change with every status line: they are
   // written at most every CONTROL_ICOUNT_REFRESH_MS; a role change is written at once.
   const control = controlFile();
+  const controlWriter = new ControlWriter(control);
   let lastControl = "";
   let lastIcounts = "";
   let lastControlAtMs = 0;
@@ -841,7 +842,7 @@ async function runClusterStoppable(o: ClusterOptions, stops: OutsideStops): Prom
     lastIcounts = icounts;
     lastControlAtMs = nowMs;
     try {
-      writeControl(control, { launcherPid: process.pid, arbiterPid: arbiter?.proc.pid, cluster, program: o.program, startedAtMs: started, hosts, ...(etcd ? { etcd: true } : {}) });
+      controlWriter.write({ launcherPid: process.pid, arbiterPid: arbiter?.proc.pid, cluster, program: o.program, startedAtMs: started, hosts, ...(etcd ? { etcd: true } : {}) });
     } catch {
       // The control file is a convenience for `ftvm crash` and `ftvm ps`; without it, keys still work.
     }
@@ -1170,7 +1171,7 @@ async function runClusterStoppable(o: ClusterOptions, stops: OutsideStops): Prom
   ];
   clearStatus();
   closeGuestLine();
-  removeControl(control);
+  await controlWriter.remove();
   if (refused !== undefined) throw new HostError(refused, EXIT_BAD_OPTION);
   const code = interrupted ? (stops.why !== undefined ? OUTSIDE_STOP_EXIT_CODE[stops.why] : 130) : !done ? EXIT_FAIL : done.trap ? EXIT_FAIL : EXIT_OK;
   const outcome = done ? (done.reason === "trapped" ? "trapped" : "halted") : interrupted ? "interrupted" : "no-host";
