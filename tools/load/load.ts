@@ -54,6 +54,18 @@ export function startLoad(procs = LOAD_PROCS_DEFAULT, seconds = 60): Load {
 
 const isMain = process.argv[1] !== undefined && import.meta.url === new URL(`file://${process.argv[1]}`).href;
 if (isMain) {
+  const usage = "usage: tsx tools/load/load.ts [--procs N (0-" + LOAD_PROCS_MAX + ", default " + LOAD_PROCS_DEFAULT + ")] [--seconds T (default 60, at most " + LOAD_SECONDS_MAX + ")]\n";
+  if (process.argv.includes("--help") || process.argv.includes("-h")) {
+    process.stdout.write(usage);
+    process.exit(0);
+  }
+  // Every argument is a known flag or its value: a misspelt flag must not start a load of the defaults.
+  for (let i = 2; i < process.argv.length; i += 2) {
+    if (process.argv[i] !== "--procs" && process.argv[i] !== "--seconds") {
+      process.stderr.write(`load: unknown argument "${process.argv[i]}"\n${usage}`);
+      process.exit(2);
+    }
+  }
   const arg = (name: string, dflt: number): number => {
     const i = process.argv.indexOf(`--${name}`);
     if (i < 0) return dflt;
