@@ -486,6 +486,9 @@ async function runClusterStoppable(o: ClusterOptions, stops: OutsideStops): Prom
         stdio: ["pipe", "pipe", "pipe"],
       });
       const child: Child = { role, proc, exited: false };
+      // A join order written to a host that has just died fails with EPIPE: its exit is
+      // reported below, and the write must not take the launcher down with it.
+      proc.stdin?.on("error", () => undefined);
       children.push(child);
       if (proc.pid !== undefined) onSpawn?.(proc.pid);
       if (proc.pid !== undefined) emit({ type: "spawn", pid: proc.pid, role, joiner: args.includes("--join") });
@@ -629,7 +632,7 @@ async function runClusterStoppable(o: ClusterOptions, stops: OutsideStops): Prom
     else createDiskImage(path, ownImages.geometry);
     return ["--disk-image", path];
   };
-  const primary = await spawnChild("primary", [
+  const primaryArgs = [
     o.program,
     "--listen",
     "127.0.0.1:0",
@@ -641,20 +644,27 @@ async function runClusterStoppable(o: ClusterOptions, stops: OutsideStops): Prom
     ...(traceDir?.hostArgs() ?? []),
     ...segmentArgs(),
     ...(o.crashPrimaryAtIcount !== undefined ? ["--crash-at-icount", String(o.crashPrimaryAtIcount), ...(o.respawn === false ? [] : ["--crash-only-paired"])] : []),
-  ], true).catch(async (e) => {
-    await net?.close();
-    return abortLaunch(e);
-  });
-  const backup = await spawnChild("backup", [
-    "--primary",
-    primary.url!,
+  ];
+  const backupArgs = [
     ...ownImage(true),
     ...common,
     ...slow,
     ...(traceDir?.hostArgs() ?? []),
     ...segmentArgs(),
     ...(o.crashBackupAtIcount !== undefined ? ["--crash-at-icount", String(o.crashBackupAtIcount)] : []),
-  ], true);
+  ];
+  // The first backup starts with the primary, not once the primary listens: on a busy
+  // machine each process takes a second or more to load, and one after the other the
+  // arbiter, the primary and the backup took 4-5 s to pair (load average 12: 1.5 s,
+  // 1.8 s, 1.5 s). The backup loads and connects everything while the primary does, then
+  // is told where the primary listens, as a standby is.
+  const primaryStarted = spawnChild("primary", primaryArgs, true);
+  const backup = await spawnChild("backup", ["--join-stdin", ...backupArgs], true);
+  const primary = await primaryStarted.catch(async (e) => {
+    await net?.close();
+    return abortLaunch(e);
+  });
+  backup.proc.stdin!.write(`join ${primary.url!}\n`);
 
   const arbiterClient = openArbiter(arbiterUrl, secret, cluster);
   /** Who is primary and whether a paired backup exists, from the arbiter (see cluster-facts.ts). */
