@@ -7,6 +7,7 @@
 //
 // Programs import startLoad() to run it beside what they measure.
 import { type ChildProcess, spawn } from "node:child_process";
+import { toolArgs } from "./args.js";
 
 /** At most this many busy processes: more only measures the scheduler. */
 export const LOAD_PROCS_MAX = 64;
@@ -54,28 +55,15 @@ export function startLoad(procs = LOAD_PROCS_DEFAULT, seconds = 60): Load {
 
 const isMain = process.argv[1] !== undefined && import.meta.url === new URL(`file://${process.argv[1]}`).href;
 if (isMain) {
-  const usage = "usage: tsx tools/load/load.ts [--procs N (0-" + LOAD_PROCS_MAX + ", default " + LOAD_PROCS_DEFAULT + ")] [--seconds T (default 60, at most " + LOAD_SECONDS_MAX + ")]\n";
-  if (process.argv.includes("--help") || process.argv.includes("-h")) {
-    process.stdout.write(usage);
-    process.exit(0);
-  }
-  // Every argument is a known flag or its value: a misspelt flag must not start a load of the defaults.
-  for (let i = 2; i < process.argv.length; i += 2) {
-    if (process.argv[i] !== "--procs" && process.argv[i] !== "--seconds") {
-      process.stderr.write(`load: unknown argument "${process.argv[i]}"\n${usage}`);
-      process.exit(2);
-    }
-  }
   const arg = (name: string, dflt: number): number => {
-    const i = process.argv.indexOf(`--${name}`);
-    if (i < 0) return dflt;
-    const v = Number(process.argv[i + 1]);
+    const v = Number(get(name, String(dflt)));
     if (!Number.isFinite(v)) {
-      process.stderr.write(`load: --${name} needs a number, got "${process.argv[i + 1] ?? ""}"\n`);
+      process.stderr.write(`load: --${name} needs a number, got "${get(name, "")}"\n`);
       process.exit(2);
     }
     return v;
   };
+  const get = toolArgs("load", `tsx tools/load/load.ts [--procs N (0-${LOAD_PROCS_MAX}, default ${LOAD_PROCS_DEFAULT})] [--seconds T (default 60, at most ${LOAD_SECONDS_MAX})]`, ["procs", "seconds"]);
   let load: Load;
   try {
     load = startLoad(arg("procs", LOAD_PROCS_DEFAULT), arg("seconds", 60));

@@ -14,6 +14,7 @@ import { fileURLToPath } from "node:url";
 import { checkLinearizable } from "../../src/sim/linearizable.js";
 import { runKvClients } from "./kv-clients.js";
 import { LOAD_PROCS_DEFAULT, startLoad } from "./load.js";
+import { toolArgs } from "./args.js";
 
 // The executable, as a user runs it (it starts from the checkout's compile cache).
 const FTVM = fileURLToPath(new URL("../../src/cli/ftvm.mjs", import.meta.url));
@@ -21,10 +22,6 @@ const ROOT = fileURLToPath(new URL("../..", import.meta.url));
 /** The launcher must be ready (guest listening) within this long, or the run is a failure. */
 const READY_TIMEOUT_MS = 120_000;
 
-function arg(name: string, dflt: string): string {
-  const i = process.argv.indexOf(`--${name}`);
-  return i < 0 ? dflt : (process.argv[i + 1] ?? dflt);
-}
 
 export interface RedisLinOptions {
   seconds: number;
@@ -99,6 +96,7 @@ export async function redisLinRun(o: RedisLinOptions): Promise<RedisLinReport> {
 }
 
 async function main(): Promise<number> {
+  const arg = toolArgs("redis-lin", "tsx tools/load/redis-lin.ts [--seconds 60] [--clients 20] [--every-ms 300] [--procs 3] [--keys 256] [--seed 1]", ["seconds", "clients", "every-ms", "procs", "keys", "seed"]);
   const procs = Number(arg("procs", String(LOAD_PROCS_DEFAULT)));
   const o: RedisLinOptions = { seconds: Number(arg("seconds", "60")), clients: Number(arg("clients", "20")), everyMs: Number(arg("every-ms", "300")), keys: Number(arg("keys", "256")), seed: Number(arg("seed", "1")) };
   const load = procs > 0 ? startLoad(procs, o.seconds + 180) : undefined;

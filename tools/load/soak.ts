@@ -18,6 +18,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { LOAD_PROCS_DEFAULT, LOAD_SECONDS_MAX, startLoad } from "./load.js";
+import { toolArgs } from "./args.js";
 
 // The executable, as a user runs it (it starts from the checkout's compile cache).
 const FTVM = fileURLToPath(new URL("../../src/cli/ftvm.mjs", import.meta.url));
@@ -29,10 +30,6 @@ const PAIR_FORMED_WITHIN_MS = 120_000;
 /** After the SIGINT, the launcher must be gone within this long. */
 const STOP_WITHIN_MS = 30_000;
 
-function arg(name: string, dflt: string): string {
-  const i = process.argv.indexOf(`--${name}`);
-  return i < 0 ? dflt : (process.argv[i + 1] ?? dflt);
-}
 
 /** A copy of programs/pulse.s that prints `lines` lines (its .include falls back to programs/lib). */
 function pulseCopy(lines: number): string {
@@ -56,6 +53,7 @@ interface Counts {
 }
 
 async function main(): Promise<number> {
+  const arg = toolArgs("soak", "tsx tools/load/soak.ts [--seconds 600] [--procs 3]", ["seconds", "procs"]);
   const seconds = Number(arg("seconds", "600"));
   const procs = Number(arg("procs", String(LOAD_PROCS_DEFAULT)));
   if (!(seconds > 0 && seconds <= LOAD_SECONDS_MAX)) throw new Error(`--seconds must be in (0, ${LOAD_SECONDS_MAX}]`);

@@ -9,6 +9,7 @@
 import { spawn } from "node:child_process";
 import { fileURLToPath } from "node:url";
 import { LOAD_PROCS_DEFAULT, startLoad } from "./load.js";
+import { toolArgs } from "./args.js";
 
 // The executable, as a user runs it (it starts from the checkout's compile cache).
 const FTVM = fileURLToPath(new URL("../../src/cli/ftvm.mjs", import.meta.url));
@@ -20,10 +21,6 @@ const RUN_TIMEOUT_MS = 180_000;
 /** After the SIGINT of a hung run, how long its summary may take before SIGKILL. */
 const STOP_GRACE_MS = 15_000;
 
-function arg(name: string, dflt: string): string {
-  const i = process.argv.indexOf(`--${name}`);
-  return i < 0 ? dflt : (process.argv[i + 1] ?? dflt);
-}
 
 interface Outcome {
   code: number | null;
@@ -57,6 +54,7 @@ function ftvm(args: string[]): Promise<Outcome> {
 const COUNT = Array.from({ length: 100000 }, (_, i) => `${i + 1}\n`).join("");
 
 async function main(): Promise<number> {
+  const arg = toolArgs("trials", "tsx tools/load/trials.ts [--runs 20] [--procs 3] [--only demo|count]", ["runs", "procs", "only"]);
   const runs = Number(arg("runs", "20"));
   const procs = Number(arg("procs", String(LOAD_PROCS_DEFAULT)));
   const only = arg("only", "");
