@@ -19,7 +19,9 @@ import { createDiskImage, readDiskGeometry } from "./disk.js";
 import { setLogger } from "../transport/channel.js";
 import { openArbiter } from "../arbiter/open.js";
 import { type EtcdForRun, etcdForRun } from "./launcher-etcd.js";
-import type { ArbiterState } from "../arbiter/core.js";
+import { type ArbiterState, initialState } from "../arbiter/core.js";
+import { writeArbiterState } from "../arbiter/server.js";
+import { freePort } from "./free-port.js";
 import { type ClusterFacts, clusterFacts } from "./cluster-facts.js";
 
 import { startClusterSwitch } from "./launcher-net.js";
@@ -578,9 +580,33 @@ async function runClusterStoppable(o: ClusterOptions, stops: OutsideStops): Prom
     if (arbiterDir) rmSync(arbiterDir, { recursive: true, force: true });
     throw e;
   };
-  if (arbiterDir) arbiter = await spawnChild("arbiter", ["--listen", "127.0.0.1:0", "--state", arbiterState], true).catch(abortLaunch);
-  const arbiterUrl = etcd ? etcd.url : arbiter!.url!;
-  const cluster = etcd ? etcd.cluster : arbiter!.cluster!;
+  // The launcher founds the cluster (the arbiter's state file) and picks the arbiter's
+  // port itself, so the hosts start at the same time as the arbiter instead of after it:
+  // on a busy machine every process takes a second or more to load (see the first
+  // backup below). The arbiter is waited for before the primary may claim an epoch.
+  let arbiterStarted: Promise<Child> | undefined;
+  let arbiterUrl: string;
+  let cluster: string;
+  if (etcd) {
+    arbiterUrl = etcd.url;
+    cluster = etcd.cluster;
+  } else {
+    cluster = randomBytes(8).toString("hex");
+    let port: number;
+    try {
+      writeArbiterState(arbiterState, initialState(cluster));
+      port = await freePort("127.0.0.1");
+    } catch (e) {
+      return abortLaunch(new HostError(`cannot prepare the arbiter: ${(e as Error).message}`));
+    }
+    arbiterUrl = `ws://127.0.0.1:${port}`;
+    arbiterStarted = spawnChild("arbiter", ["--listen", `127.0.0.1:${port}`, "--state", arbiterState], true).then((c) => {
+      arbiter = c;
+      return c;
+    });
+    // Failures are handled where it is awaited (a rejection must not go unhandled meanwhile).
+    arbiterStarted.catch(() => undefined);
+  }
   // Sink, disk and switch belong to the arbiter's cluster before any host starts.
   sink.state.cluster = cluster;
   diskServer?.setCluster(cluster);
@@ -659,7 +685,20 @@ async function runClusterStoppable(o: ClusterOptions, stops: OutsideStops): Prom
   // 1.8 s, 1.5 s). The backup loads and connects everything while the primary does, then
   // is told where the primary listens, as a standby is.
   const primaryStarted = spawnChild("primary", primaryArgs, true);
+  // Handled below, after the arbiter's (a rejection must not go unhandled meanwhile).
+  primaryStarted.catch(() => undefined);
   const backup = await spawnChild("backup", ["--join-stdin", ...backupArgs], true);
+  // The arbiter first: when it cannot start, its reason is the launch's (the hosts then fail for want of it).
+  if (arbiterStarted) {
+    const a = await arbiterStarted.catch(async (e) => {
+      await net?.close();
+      return abortLaunch(e);
+    });
+    if (a.cluster !== cluster) {
+      await net?.close();
+      return abortLaunch(new HostError(`the arbiter is of cluster ${a.cluster ?? "(none)"}, not the ${cluster} this launcher founded in ${arbiterState}`));
+    }
+  }
   const primary = await primaryStarted.catch(async (e) => {
     await net?.close();
     return abortLaunch(e);
