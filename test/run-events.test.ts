@@ -45,6 +45,34 @@ describe("run events", () => {
     expect(h.droppedConsoleChars).toBe(1024 * (consoleKeptCharsMax / 1024) * 2 + 5 - consoleKeptCharsMax);
   });
 
+  it("keeps exactly the newest console text whatever the chunk sizes, also when history is read between chunks", () => {
+    // A model: all text ever emitted; the bus must keep its last consoleKeptCharsMax characters.
+    let seed = 12345;
+    const rnd = (n: number) => {
+      seed = (seed * 1103515245 + 12345) >>> 0;
+      return seed % n;
+    };
+    const bus = new RunEvents(0, () => 0);
+    let all = "";
+    const check = () => {
+      const h = bus.history();
+      const con = h.events.filter((e) => e.type === "console") as { text: string }[];
+      const want = all.slice(-consoleKeptCharsMax);
+      expect(con.map((c) => c.text)).toEqual(want.length > 0 ? [want] : []);
+      expect(h.droppedConsoleChars).toBe(all.length - want.length);
+    };
+    check();
+    for (let i = 0; i < 3000; i++) {
+      // Mostly small chunks (many of them, as a chatty guest gives), now and then a large one.
+      const len = rnd(10) === 0 ? rnd(100_000) : rnd(200);
+      const text = String.fromCharCode(97 + (i % 26)).repeat(len) + String(i);
+      all += text;
+      bus.emit({ type: "console", text });
+      if (rnd(300) === 0) check();
+    }
+    check();
+  });
+
   it("a reader refuses lines that are not events of its version", () => {
     expect(parseEventLine(`{"v":${RUN_EVENTS_SCHEMA_VERSION},"t":1,"type":"log","text":"x"}`).type).toBe("log");
     expect(() => parseEventLine("nope")).toThrow(/not JSON/);
