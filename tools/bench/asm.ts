@@ -2,6 +2,9 @@
 // next to the time Node takes to parse the same text as JSON lines (a peer measured in the
 // same run, so the ratio survives a busy machine). Moved here from a wall-clock test.
 import { assemble } from "../../src/asm/assembler.js";
+import { benchHelp } from "./help.js";
+
+benchHelp(import.meta.url, { takesArgs: false });
 
 const lines = [".data", "buf: .zero 64", ".code", "main:"];
 let i = 0;

@@ -19,6 +19,9 @@ import { dieWithMe } from "./children.js";
 import { startRespClients, type RespClients, type TimedRequests } from "./resp-clients.js";
 import { median, type WindowStats, windowStats } from "./reply-windows.js";
 import { LOAD_PROCS_DEFAULT, LOAD_PROCS_MAX, startLoad } from "../load/load.js";
+import { benchHelp } from "./help.js";
+
+benchHelp(import.meta.url, { takesArgs: true });
 
 const ROOT = fileURLToPath(new URL("../..", import.meta.url));
 const MAIN = fileURLToPath(new URL("../../src/cli/main.ts", import.meta.url));

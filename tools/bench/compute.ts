@@ -30,6 +30,9 @@ import { runClusterDetailed } from "../../src/host/launcher.js";
 import { childrenFromCompileCache, selfArgs } from "../../src/host/self.js";
 import { setLogger } from "../../src/transport/channel.js";
 import { dieWithMe } from "./children.js";
+import { benchHelp } from "./help.js";
+
+benchHelp(import.meta.url, { takesArgs: true });
 
 const ROOT = fileURLToPath(new URL("../..", import.meta.url));
 /** At least this many pairs (the A/B/A/B, five each), at most PAIRS_MAX. */

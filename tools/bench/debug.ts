@@ -15,6 +15,9 @@ import { decodeDebugLog } from "../../src/debug/log.js";
 import { Session } from "../../src/debug/session.js";
 import { runLive } from "../../src/host/live.js";
 import { loadProgram } from "../../src/host/program.js";
+import { benchHelp } from "./help.js";
+
+benchHelp(import.meta.url, { takesArgs: false });
 
 const ROOT = fileURLToPath(new URL("../..", import.meta.url));
 const SAMPLES = Number(process.env.FTVM_BENCH_SAMPLES ?? 40);

@@ -16,6 +16,9 @@ import { runClusterDetailed } from "../../src/host/launcher.js";
 import { createDiskImage } from "../../src/host/disk.js";
 import { progress } from "../../src/host/progress.js";
 import { setLogger } from "../../src/transport/channel.js";
+import { benchHelp } from "./help.js";
+
+benchHelp(import.meta.url, { takesArgs: false });
 
 const ROOT = fileURLToPath(new URL("../..", import.meta.url));
 const MAIN = fileURLToPath(new URL("../../src/cli/main.ts", import.meta.url));

@@ -21,6 +21,9 @@ import { runClusterDetailed } from "../../src/host/launcher.js";
 import type { HostStatus } from "../../src/host/sink.js";
 import { type Progress, progress } from "../../src/host/progress.js";
 import { setLogger } from "../../src/transport/channel.js";
+import { benchHelp } from "./help.js";
+
+benchHelp(import.meta.url, { takesArgs: false });
 
 const REPS = Number(process.env.FTVM_BENCH_REPS ?? 5);
 const QUORUM_LOST_MS = Number(process.env.FTVM_BENCH_QUORUM_LOST_MS ?? 2000);

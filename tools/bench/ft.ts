@@ -18,6 +18,9 @@ import { childrenFromCompileCache, selfArgs } from "../../src/host/self.js";
 import { setLogger } from "../../src/transport/channel.js";
 import { wsPeerRttMs } from "./ws-peer.js";
 import { LOAD_PROCS_DEFAULT, LOAD_SECONDS_MAX, startLoad } from "../load/load.js";
+import { benchHelp } from "./help.js";
+
+benchHelp(import.meta.url, { takesArgs: false });
 
 const ROOT = fileURLToPath(new URL("../..", import.meta.url));
 const REPS = Number(process.env.FTVM_BENCH_REPS ?? 3);

@@ -21,6 +21,9 @@ import { performance } from "node:perf_hooks";
 import { fileURLToPath } from "node:url";
 import { Worker } from "node:worker_threads";
 import WebSocket, { WebSocketServer } from "ws";
+import { benchHelp } from "./help.js";
+
+benchHelp(import.meta.url, { takesArgs: true });
 
 type Mode = "inline" | "worker";
 

@@ -10,6 +10,9 @@ import { assemble } from "../../src/asm/assembler.js";
 import type { Action, Msg } from "../../src/ft/node.js";
 import { FtNode } from "../../src/ft/node.js";
 import { fakeWorld } from "../../src/replay/world.js";
+import { benchHelp } from "./help.js";
+
+benchHelp(import.meta.url, { takesArgs: false });
 
 /** Simulated run time (ms) and slice spacing (ms). */
 const RUN_MS = 1000;

@@ -28,6 +28,9 @@ import { childrenFromCompileCache, selfArgs } from "../../src/host/self.js";
 import { setLogger } from "../../src/transport/channel.js";
 import type { Transfer } from "./netpeer.js";
 import { dieWithMe } from "./children.js";
+import { benchHelp } from "./help.js";
+
+benchHelp(import.meta.url, { takesArgs: true });
 
 const ROOT = fileURLToPath(new URL("../..", import.meta.url));
 const PEER = fileURLToPath(new URL("./netpeer.ts", import.meta.url));

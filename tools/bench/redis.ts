@@ -13,6 +13,9 @@ import { runClusterDetailed } from "../../src/host/launcher.js";
 import type { HostStatus } from "../../src/host/sink.js";
 import { setLogger } from "../../src/transport/channel.js";
 import { dieWithMe } from "./children.js";
+import { benchHelp } from "./help.js";
+
+benchHelp(import.meta.url, { takesArgs: false });
 
 const ROOT = fileURLToPath(new URL("../..", import.meta.url));
 const MAIN = fileURLToPath(new URL("../../src/cli/main.ts", import.meta.url));

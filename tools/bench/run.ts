@@ -27,6 +27,9 @@ import { LiveEnv } from "../../src/replay/live.js";
 import { LiveRunner } from "../../src/replay/session.js";
 import type { Image } from "../../src/vm/image.js";
 import { Machine } from "../../src/vm/machine.js";
+import { benchHelp } from "./help.js";
+
+benchHelp(import.meta.url, { takesArgs: false });
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), "../..");
 const LUA = "lua5.4";

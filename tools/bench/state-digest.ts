@@ -15,6 +15,9 @@ import { fakeWorld } from "../../src/replay/world.js";
 import { compiledEngine } from "../../src/vm/compile.js";
 import { stateWord } from "../../src/vm/digest.js";
 import { Machine } from "../../src/vm/machine.js";
+import { benchHelp } from "./help.js";
+
+benchHelp(import.meta.url, { takesArgs: true });
 
 const ROUNDS = Number(process.env.FTVM_BENCH_REPS ?? 7);
 // programs/timesum.s, reading TIME 100,000 times instead of 400.

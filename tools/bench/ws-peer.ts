@@ -8,6 +8,9 @@ import { spawn } from "node:child_process";
 import { performance } from "node:perf_hooks";
 import { Packr } from "msgpackr";
 import WebSocket from "ws";
+import { benchHelp } from "./help.js";
+
+benchHelp(import.meta.url, { takesArgs: false });
 
 const ECHO = `
 import { WebSocketServer } from "ws";
