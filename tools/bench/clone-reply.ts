@@ -5,19 +5,20 @@
 // and no clone, then kills the backup (SIGUSR2 to the launcher, as `ftvm crash backup`
 // does) so that the launcher's standby joins the primary by clone. The worst reply and
 // p99 in the clone window (the primary alone and copying, until the pair's epoch is
-// granted and a tail after it) are compared with the baseline window's; the primary's
-// clone pause comes from the run's "clone" event. Quiet, then with the standard load
+// granted and a tail after it) are compared with the baseline window's, whose worst is
+// taken over stretches as long as the clone window (the floor: see floorOver); the
+// primary's clone pause comes from the run's "clone" event. Quiet, then with the standard load
 // (tools/load/load.ts) beside it; every round is printed, then the medians.
 //
 //   tsx tools/bench/clone-reply.ts [--rounds N] [--only quiet|load] [--load-procs N]
-//                                  [--clients N] [--baseline-ms T] [--tail-ms T]
+//                                  [--clients N] [--baseline-ms T] [--tail-ms T] [--timeline]
 import { type ChildProcess, spawn } from "node:child_process";
 import { performance } from "node:perf_hooks";
 import { createInterface } from "node:readline";
 import { fileURLToPath } from "node:url";
 import { dieWithMe } from "./children.js";
 import { startRespClients, type RespClients, type TimedRequests } from "./resp-clients.js";
-import { median, type WindowStats, windowStats } from "./reply-windows.js";
+import { type Floor, floorOver, median, type WindowStats, windowStats } from "./reply-windows.js";
 import { LOAD_PROCS_DEFAULT, LOAD_PROCS_MAX, startLoad } from "../load/load.js";
 import { childrenFromCompileCache, selfArgs } from "../../src/host/self.js";
 
@@ -37,6 +38,8 @@ const startWaitMsMax = 120_000;
 const stopWaitMsMax = 20_000;
 /** Events and launcher lines kept per series at most (a series has a few thousand). */
 const eventsKeptMax = 200_000;
+/** The floor's windows (see floorOver) start this often in the baseline. */
+const floorStepMs = 100;
 /** Seconds the load's workers live at most (they are stopped at the series' end anyway). */
 const loadSecondsMax = 1800;
 
@@ -57,7 +60,9 @@ function fail(why: string): never {
 }
 
 function parseArgs(argv: string[]): Options {
-  const o: Options = { rounds: 3, loadProcs: LOAD_PROCS_DEFAULT, clients: 20, baselineMs: 3000, tailMs: 1000, timeline: false };
+  // The baseline is longer than a clone window under load (2-8 s from running alone to 1 s
+  // after the pair seen at load 10), so the floor can be taken at the clone window's length.
+  const o: Options = { rounds: 3, loadProcs: LOAD_PROCS_DEFAULT, clients: 20, baselineMs: 8000, tailMs: 1000, timeline: false };
   const int = (name: string, v: string | undefined, lo: number, hi: number): number => {
     const n = Number(v);
     if (v === undefined || !Number.isSafeInteger(n) || n < lo || n > hi) fail(`--${name} needs an integer in ${lo}..${hi}, got "${v ?? ""}"`);
@@ -161,6 +166,8 @@ class Cluster {
 
 interface Round {
   baseline: WindowStats;
+  /** The baseline's worst reply in a window as long as this round's clone window (see floorOver): what the machine alone gives. */
+  floor: Floor;
   /** Requests waiting at the kill or sent before the primary ran alone (the backup's failure, not the clone). */
   failure: WindowStats;
   /** Requests sent from the primary running alone until the pair's epoch is granted, plus the tail. */
@@ -178,7 +185,7 @@ async function series(o: Options, loaded: boolean): Promise<{ rounds: (Round | s
   const cluster = new Cluster([]);
   let clients: RespClients | undefined;
   const rounds: (Round | string)[] = [];
-  const marks: { start: number; kill: number; alone: number; paired: number; end: number; r: Omit<Round, "baseline" | "failure" | "clone"> }[] = [];
+  const marks: { start: number; kill: number; alone: number; paired: number; end: number; r: Omit<Round, "baseline" | "floor" | "failure" | "clone"> }[] = [];
   try {
     const paired = cluster.next((e) => e.type === "protection" && e.protected === true, startWaitMsMax);
     const port = await cluster.listening(startWaitMsMax);
@@ -235,6 +242,7 @@ async function series(o: Options, loaded: boolean): Promise<{ rounds: (Round | s
           // Baseline: sent and answered before the kill. Failure: waiting at the kill, or
           // sent before the primary ran alone. Clone: sent from then on, to the tail's end.
           baseline: windowStats(timed, { sentFromMs: m.start, sentToMs: m.kill, repliedToMs: m.kill }, stoppedAt),
+          floor: floorOver(timed, { sentFromMs: m.start, sentToMs: m.kill, repliedToMs: m.kill }, stoppedAt, m.end - m.alone, floorStepMs),
           failure: windowStats(timed, { sentFromMs: m.start, sentToMs: m.alone, repliedFromMs: m.kill }, stoppedAt),
           clone: windowStats(timed, { sentFromMs: m.alone, sentToMs: m.end }, stoppedAt),
         })),
@@ -264,21 +272,25 @@ const f1 = (x: number | undefined) => (x === undefined || !Number.isFinite(x) ? 
 function report(title: string, s: { rounds: (Round | string)[]; errors: string[] }): void {
   console.log(`\n${title}`);
   console.log(
-    "  round  baseline p99 / worst   kill->alone worst   clone p99 / worst   added worst   pause   alone->paired   clone-sent   (ms; requests in windows)",
+    "  round  baseline p99 / worst    floor   kill->alone worst   clone p99 / worst   added worst   (vs baseline worst)   pause   alone->paired   clone-sent   (ms; requests in windows)",
   );
+  // Added worst: the clone window's worst reply less the floor, the worst the baseline gave
+  // in windows as long as the clone window (the machine's own share; see floorOver). A
+  // floor marked * came from a baseline shorter than the clone window (--baseline-ms).
+  const added = (r: Round) => r.clone.max - r.floor.worstMs;
   const ok: Round[] = [];
   s.rounds.forEach((r, i) => {
     if (typeof r === "string") return console.log(`  ${r}`);
     ok.push(r);
     console.log(
-      `  ${String(i + 1).padStart(5)}  ${`${f1(r.baseline.p99)} / ${f1(r.baseline.max)}`.padStart(19)}   ${f1(r.failure.max).padStart(17)}   ${`${f1(r.clone.p99)} / ${f1(r.clone.max)}`.padStart(17)}   ${f1(r.clone.max - r.baseline.max).padStart(11)}   ${f1(r.pauseMs).padStart(5)}   ${f1(r.aloneToPairedMs).padStart(13)}   ${f1(r.sendWallMs).padStart(10)}   (${r.baseline.n}; ${r.failure.n}; ${r.clone.n}${r.clone.unanswered ? `, ${r.clone.unanswered} unanswered` : ""})` +
+      `  ${String(i + 1).padStart(5)}  ${`${f1(r.baseline.p99)} / ${f1(r.baseline.max)}`.padStart(19)}   ${`${f1(r.floor.worstMs)}${r.floor.short ? "*" : ""}`.padStart(6)}   ${f1(r.failure.max).padStart(17)}   ${`${f1(r.clone.p99)} / ${f1(r.clone.max)}`.padStart(17)}   ${f1(added(r)).padStart(11)}   ${f1(r.clone.max - r.baseline.max).padStart(19)}   ${f1(r.pauseMs).padStart(5)}   ${f1(r.aloneToPairedMs).padStart(13)}   ${f1(r.sendWallMs).padStart(10)}   (${r.baseline.n}; ${r.failure.n}; ${r.clone.n}${r.clone.unanswered ? `, ${r.clone.unanswered} unanswered` : ""})` +
         (r.cloneFailures.length ? `  clones failed first: ${r.cloneFailures.join("; ")}` : ""),
     );
   });
   if (ok.length > 0) {
     const m = (f: (r: Round) => number | undefined) => f1(median(ok.map((r) => f(r) ?? NaN)));
     console.log(
-      `  median ${`${m((r) => r.baseline.p99)} / ${m((r) => r.baseline.max)}`.padStart(19)}   ${m((r) => r.failure.max).padStart(17)}   ${`${m((r) => r.clone.p99)} / ${m((r) => r.clone.max)}`.padStart(17)}   ${m((r) => r.clone.max - r.baseline.max).padStart(11)}   ${m((r) => r.pauseMs).padStart(5)}   ${m((r) => r.aloneToPairedMs).padStart(13)}   ${m((r) => r.sendWallMs).padStart(10)}`,
+      `  median ${`${m((r) => r.baseline.p99)} / ${m((r) => r.baseline.max)}`.padStart(19)}   ${m((r) => r.floor.worstMs).padStart(6)}   ${m((r) => r.failure.max).padStart(17)}   ${`${m((r) => r.clone.p99)} / ${m((r) => r.clone.max)}`.padStart(17)}   ${m(added).padStart(11)}   ${m((r) => r.clone.max - r.baseline.max).padStart(19)}   ${m((r) => r.pauseMs).padStart(5)}   ${m((r) => r.aloneToPairedMs).padStart(13)}   ${m((r) => r.sendWallMs).padStart(10)}`,
     );
   }
   if (s.errors.length > 0) console.log(`  client errors (${s.errors.length}): ${s.errors.slice(0, 5).join("; ")}`);
