@@ -178,6 +178,12 @@ interface Round {
   cloneMs?: number;
   sendWallMs?: number;
   cloneFailures: string[];
+  /**
+   * The primary's highest throttle level from the pair's epoch to the next kill (or the
+   * end): a throttle that slows it after the tail would escape the clone window, and fall
+   * in the next round's baseline.
+   */
+  throttleAfterMax: number;
 }
 
 async function series(o: Options, loaded: boolean): Promise<{ rounds: (Round | string)[]; errors: string[] }> {
@@ -185,7 +191,7 @@ async function series(o: Options, loaded: boolean): Promise<{ rounds: (Round | s
   const cluster = new Cluster([]);
   let clients: RespClients | undefined;
   const rounds: (Round | string)[] = [];
-  const marks: { start: number; kill: number; alone: number; paired: number; end: number; r: Omit<Round, "baseline" | "floor" | "failure" | "clone"> }[] = [];
+  const marks: { start: number; kill: number; alone: number; paired: number; end: number; r: Omit<Round, "baseline" | "floor" | "failure" | "clone" | "throttleAfterMax"> }[] = [];
   try {
     const paired = cluster.next((e) => e.type === "protection" && e.protected === true, startWaitMsMax);
     const port = await cluster.listening(startWaitMsMax);
@@ -237,8 +243,9 @@ async function series(o: Options, loaded: boolean): Promise<{ rounds: (Round | s
     if (timed && o.timeline) for (const m of marks) printTimeline(cluster, timed, m.start, m.kill, m.end);
     if (timed)
       rounds.unshift(
-        ...marks.map((m) => ({
+        ...marks.map((m, i) => ({
           ...m.r,
+          throttleAfterMax: throttleMax(cluster, m.paired, marks[i + 1]?.kill ?? stoppedAt),
           // Baseline: sent and answered before the kill. Failure: waiting at the kill, or
           // sent before the primary ran alone. Clone: sent from then on, to the tail's end.
           baseline: windowStats(timed, { sentFromMs: m.start, sentToMs: m.kill, repliedToMs: m.kill }, stoppedAt),
@@ -249,6 +256,13 @@ async function series(o: Options, loaded: boolean): Promise<{ rounds: (Round | s
       );
   }
   return { rounds, errors: clients?.errors ?? [] };
+}
+
+/** The highest throttle level in the primary's status lines from `fromMs` to `toMs` (0: none throttled). */
+function throttleMax(cluster: Cluster, fromMs: number, toMs: number): number {
+  let max = 0;
+  for (const x of cluster.events) if (x.ms >= fromMs && x.ms < toMs && x.e.type === "status") max = Math.max(max, Number(x.e.throttle) || 0);
+  return max;
 }
 
 /** Reply gaps of at least this long (no client got any reply) are listed by --timeline. */
@@ -272,7 +286,7 @@ const f1 = (x: number | undefined) => (x === undefined || !Number.isFinite(x) ? 
 function report(title: string, s: { rounds: (Round | string)[]; errors: string[] }): void {
   console.log(`\n${title}`);
   console.log(
-    "  round  baseline p99 / worst    floor   kill->alone worst   clone p99 / worst   added worst   (vs baseline worst)   pause   alone->paired   clone-sent   (ms; requests in windows)",
+    "  round  baseline p99 / worst    floor   kill->alone worst   clone p99 / worst   added worst   (vs baseline worst)   pause   alone->paired   clone-sent   throttle after   (ms; requests in windows)",
   );
   // Added worst: the clone window's worst reply less the floor, the worst the baseline gave
   // in windows as long as the clone window (the machine's own share; see floorOver). A
@@ -283,7 +297,7 @@ function report(title: string, s: { rounds: (Round | string)[]; errors: string[]
     if (typeof r === "string") return console.log(`  ${r}`);
     ok.push(r);
     console.log(
-      `  ${String(i + 1).padStart(5)}  ${`${f1(r.baseline.p99)} / ${f1(r.baseline.max)}`.padStart(19)}   ${`${f1(r.floor.worstMs)}${r.floor.short ? "*" : ""}`.padStart(6)}   ${f1(r.failure.max).padStart(17)}   ${`${f1(r.clone.p99)} / ${f1(r.clone.max)}`.padStart(17)}   ${f1(added(r)).padStart(11)}   ${f1(r.clone.max - r.baseline.max).padStart(19)}   ${f1(r.pauseMs).padStart(5)}   ${f1(r.aloneToPairedMs).padStart(13)}   ${f1(r.sendWallMs).padStart(10)}   (${r.baseline.n}; ${r.failure.n}; ${r.clone.n}${r.clone.unanswered ? `, ${r.clone.unanswered} unanswered` : ""})` +
+      `  ${String(i + 1).padStart(5)}  ${`${f1(r.baseline.p99)} / ${f1(r.baseline.max)}`.padStart(19)}   ${`${f1(r.floor.worstMs)}${r.floor.short ? "*" : ""}`.padStart(6)}   ${f1(r.failure.max).padStart(17)}   ${`${f1(r.clone.p99)} / ${f1(r.clone.max)}`.padStart(17)}   ${f1(added(r)).padStart(11)}   ${f1(r.clone.max - r.baseline.max).padStart(19)}   ${f1(r.pauseMs).padStart(5)}   ${f1(r.aloneToPairedMs).padStart(13)}   ${f1(r.sendWallMs).padStart(10)}   ${r.throttleAfterMax.toFixed(2).padStart(14)}   (${r.baseline.n}; ${r.failure.n}; ${r.clone.n}${r.clone.unanswered ? `, ${r.clone.unanswered} unanswered` : ""})` +
         (r.cloneFailures.length ? `  clones failed first: ${r.cloneFailures.join("; ")}` : ""),
     );
   });
