@@ -30,13 +30,14 @@ const RATE_WINDOWS_KEPT = 40;
  */
 const CATCH_UP_CHECK_MS = 1000;
 /**
- * Checks in a row at which a new backup's gap may fail to shrink (since the check before)
- * before its tolerance ends. One is forgiven: beside the standard load on 2 cores (load average
- * 10-12 with other work), a backup went 500-980 ms without being run at all (its 10 ms
- * timer that late, with 14-86 ms of CPU used meanwhile), so one check found its gap
- * grown, the tolerance ended 1 s after the pair formed, and the throttle stopped its
- * primary (level 0.95, 0 instructions per second; bench:clone --timeline). Two in a row
- * (2 s without gaining) still find a backup that is no faster than its primary.
+ * Checks in a row at which a new backup's gap may fail to shrink (since the check
+ * before) before its tolerance ends. One is forgiven: beside the standard load on 2
+ * cores (load average 10-12 with other work), a backup went 500-980 ms without being run
+ * at all (its 10 ms timer that late, with 14-86 ms of CPU used meanwhile), so one check
+ * found its gap grown, the tolerance ended 1 s after the pair formed, and the throttle
+ * stopped its primary (level 0.95, 0 instructions per second; bench:clone --timeline).
+ * Two in a row (2 s without gaining) still find a backup that is no faster than its
+ * primary.
  */
 const CATCH_UP_MISSES_MAX = 1;
 /** The longest a new backup's starting lag is tolerated once it replays: a failover in that time replays at most the lag it started with. */
@@ -190,9 +191,9 @@ export class Throttle {
    * says nothing about its replay). The tolerance ends when the backup has caught up
    * (level, or within half the threshold at a measured rate: nothing is throttled there
    * anyway), when its gap has not shrunk since the check before at more than
-   * CATCH_UP_MISSES_MAX checks in a row (a backup no faster than its primary never catches up: it is
-   * throttled as any other; one that a neighbour kept off the CPU for one check is not),
-   * or CATCH_UP_MS_MAX after it began to replay.
+   * CATCH_UP_MISSES_MAX checks in a row (a backup no faster than its primary never
+   * catches up: it is throttled as any other; one that a neighbour kept off the CPU for
+   * one check is not), or CATCH_UP_MS_MAX after it began to replay.
    *
    * "Caught up" needs a measured rate: a catching-up backup says it has replayed all it
    * has whenever it replays faster than the log arrives, and with its rate still unknown
