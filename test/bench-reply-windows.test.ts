@@ -2,7 +2,7 @@
 // reply reader of its clients and the phases a run is cut into.
 import { describe, expect, it } from "vitest";
 import { respReplyLength } from "../tools/bench/resp-clients.js";
-import { median, windowStats } from "../tools/bench/reply-windows.js";
+import { floorOver, median, windowStats } from "../tools/bench/reply-windows.js";
 
 describe("bench:clone's figures", () => {
   it("reads the length of each RESP reply redis.s gives, and 0 while one is incomplete", () => {
@@ -30,5 +30,22 @@ describe("bench:clone's figures", () => {
     expect(windowStats(r, { sentFromMs: 100, sentToMs: 200 }, 50).n).toBe(0);
     expect(median([3, NaN, 1, 2])).toBe(2);
     expect(median([4, 1, 3, 2])).toBe(2.5);
+  });
+
+  it("takes the floor at a window's length: the worst reply of each stretch that long, averaged", () => {
+    // One request a ms for 100 ms, each answered in 1 ms but the one sent at 50 (30 ms).
+    const n = 100;
+    const sent = Float64Array.from({ length: n }, (_, i) => i);
+    const replied = Float64Array.from({ length: n }, (_, i) => i + (i === 50 ? 30 : 1));
+    const r = { sentMs: sent, repliedMs: replied, client: new Uint16Array(n), count: n };
+    // Ten windows of 10 ms: one holds the stall.
+    expect(floorOver(r, { sentFromMs: 0, sentToMs: 100 }, 200, 10, 10)).toEqual({ worstMs: (30 + 9 * 1) / 10, windows: 10, short: false });
+    // Windows of 50 ms every 10 ms: [0,50) holds no stall, [10,60) .. [50,100) do.
+    expect(floorOver(r, { sentFromMs: 0, sentToMs: 100 }, 200, 50, 10)).toEqual({ worstMs: (1 + 5 * 30) / 6, windows: 6, short: false });
+    // Replies after the phase's end do not count (the stalled one answers at 80).
+    expect(floorOver(r, { sentFromMs: 0, sentToMs: 100, repliedToMs: 79 }, 200, 10, 10).worstMs).toBe(1);
+    // A phase no longer than the window: its own worst, said to be short.
+    expect(floorOver(r, { sentFromMs: 0, sentToMs: 100 }, 200, 100, 10)).toEqual({ worstMs: 30, windows: 1, short: true });
+    expect(() => floorOver(r, { sentFromMs: 0, sentToMs: 100 }, 200, 0, 10)).toThrow(/positive/);
   });
 });

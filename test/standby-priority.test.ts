@@ -3,7 +3,7 @@
 import { spawn } from "node:child_process";
 import { getPriority } from "node:os";
 import { afterEach, describe, expect, it } from "vitest";
-import { STANDBY_NICE, lowerStandbyPriority, mayRaisePriority, restoreStandbyPriority } from "../src/host/standby-priority.js";
+import { STANDBY_NICE, lowerStandbyPriority, mayRaisePriority, restoreStandbyPriority, threadPriorities } from "../src/host/standby-priority.js";
 
 const kids: ReturnType<typeof spawn>[] = [];
 afterEach(() => {
@@ -26,6 +26,27 @@ describe("standby priority", () => {
       expect(restoreStandbyPriority(pid)).toBe(true);
     }
     expect(getPriority(pid)).toBe(own);
+  });
+
+  it("gives the priority back to every thread, the ones started while it was lowered too", async () => {
+    // libuv starts its thread pool at the first file read, here only after "go": so those
+    // threads start while the child is lowered and inherit the lower priority, as a
+    // standby's helper threads do (V8's and libuv's start after the launcher lowered it).
+    const k = spawn(process.execPath, ["-e", `process.stdin.once("data", () => require("fs").readFile(process.execPath, () => console.log("ready")))`], { stdio: ["pipe", "pipe", "ignore"] });
+    kids.push(k);
+    const pid = k.pid!;
+    const own = getPriority();
+    const lowered = lowerStandbyPriority(pid);
+    const ready = new Promise<void>((r) => k.stdout!.once("data", () => r()));
+    k.stdin!.write("go\n");
+    await ready;
+    const during = threadPriorities(pid);
+    // The pool's four threads at least, besides the main thread and V8's.
+    expect(during.length).toBeGreaterThan(4);
+    if (!lowered) return expect(during.every((n) => n === own)).toBe(true);
+    expect(during.filter((n) => n === Math.max(STANDBY_NICE, own)).length).toBeGreaterThanOrEqual(4);
+    expect(restoreStandbyPriority(pid)).toBe(true);
+    expect(threadPriorities(pid)).toEqual(during.map(() => own));
   });
 
   it("says so when the process is gone", () => {

@@ -138,6 +138,44 @@ describe("throttle: a new backup's starting lag", () => {
     expect(r.gap).toBeLessThan(200_000);
   });
 
+  it("survives one check at which the backup was kept off the CPU: it gains overall", () => {
+    // Under the standard load a joined backup went up to 980 ms without running at all;
+    // a check that fell in such a stretch found its gap grown, the tolerance ended about
+    // 1 s after the pair formed, and the throttle, going by the rate of the backup's
+    // starved windows, stopped the primary. Here the backup starts 6 s behind, gets the
+    // CPU in turns (30 ms of every 50: 1.8 times its primary's speed on average, and no
+    // rate window sees it run throughout), and none at all from 1.1 s to 2.2 s: the check
+    // at about 2 s finds its gap grown, the one at 3 s shrunk again.
+    const turns = (now: number) => now % 50 < 30;
+    const r = pair({
+      ms: 12_000,
+      primaryRate: 100,
+      backupRate: 300,
+      startGap: 600_000,
+      newBackup: true,
+      running: (now) => ({ primary: true, backup: (now < 1100 || now >= 2200) && turns(now) }),
+    });
+    expect(r.t.levelMax).toBe(0);
+    expect(r.slept).toBe(0);
+    // Caught up: within what the primary runs while the backup waits for its next turn (20 ms) and a batch (10 ms).
+    expect(r.gap).toBeLessThanOrEqual(100 * 30);
+  });
+
+  it("forgives one check without gain, not two: a backup no faster than its primary is throttled from the third second on", () => {
+    const r = pair({
+      ms: 6000,
+      primaryRate: 100,
+      backupRate: 100,
+      startGap: 300_000,
+      newBackup: true,
+      running: () => ({ primary: true, backup: true }),
+    });
+    const perSecond = 10; // levels are sampled every 100 ms
+    // Checks at about 1 s (no new low: forgiven) and 2 s (the second miss: the tolerance ends).
+    expect(Math.max(...r.levels.slice(0, 2 * perSecond))).toBe(0);
+    expect(Math.max(...r.levels.slice(3 * perSecond))).toBeGreaterThan(0.3);
+  });
+
   it("is tolerated for at most CATCH_UP_MS_MAX (10 s), even while it shrinks", () => {
     // Gaining slowly (5% faster than its primary): 30 s behind, it would need 600 s to
     // catch up; after the 10 s of tolerance, it is throttled.

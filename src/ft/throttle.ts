@@ -29,6 +29,17 @@ const RATE_WINDOWS_KEPT = 40;
  * enough that a backup that does not gain is throttled within about a second.
  */
 const CATCH_UP_CHECK_MS = 1000;
+/**
+ * Checks in a row at which a new backup's gap may fail to shrink (since the check
+ * before) before its tolerance ends. One is forgiven: beside the standard load on 2
+ * cores (load average 10-12 with other work), a backup went 500-980 ms without being run
+ * at all (its 10 ms timer that late, with 14-86 ms of CPU used meanwhile), so one check
+ * found its gap grown, the tolerance ended 1 s after the pair formed, and the throttle
+ * stopped its primary (level 0.95, 0 instructions per second; bench:clone --timeline).
+ * Two in a row (2 s without gaining) still find a backup that is no faster than its
+ * primary.
+ */
+const CATCH_UP_MISSES_MAX = 1;
 /** The longest a new backup's starting lag is tolerated once it replays: a failover in that time replays at most the lag it started with. */
 const CATCH_UP_MS_MAX = 10_000;
 /** The longest a new backup may take to start replaying (its copy sent, restored) and still have its starting lag tolerated. */
@@ -59,7 +70,7 @@ export class Throttle {
    * checked, and the gap (instructions) then. Undefined: no tolerance (the
    * first backup, which starts level with its primary, or a catch-up that ended).
    */
-  private catchUp?: { sinceMs: number | undefined; checkMs: number | undefined; gap: number };
+  private catchUp?: { sinceMs: number | undefined; checkMs: number | undefined; gap: number; misses: number };
   /** While a catch-up is tolerated (see catchingUp). */
   private catchUpTolerated = false;
 
@@ -82,7 +93,7 @@ export class Throttle {
     this.backupRate = 0;
     this.backupRates.fill(0);
     this.idleSeen = false;
-    this.catchUp = { sinceMs: undefined, checkMs: undefined, gap: Infinity };
+    this.catchUp = { sinceMs: undefined, checkMs: undefined, gap: Infinity, misses: 0 };
     this.catchUpTolerated = true;
     this.lastReportIdle = false;
     this.lastAdjustMs = -Infinity;
@@ -179,9 +190,10 @@ export class Throttle {
    * in which it replayed (not while it still copies or restores: its gap grows then, and
    * says nothing about its replay). The tolerance ends when the backup has caught up
    * (level, or within half the threshold at a measured rate: nothing is throttled there
-   * anyway), when its gap is not smaller at a check than at the one before (a backup no
-   * faster than its primary never catches up: it is throttled as any other), or
-   * CATCH_UP_MS_MAX after it began to replay.
+   * anyway), when its gap has not shrunk since the check before at more than
+   * CATCH_UP_MISSES_MAX checks in a row (a backup no faster than its primary never
+   * catches up: it is throttled as any other; one that a neighbour kept off the CPU for
+   * one check is not), or CATCH_UP_MS_MAX after it began to replay.
    *
    * "Caught up" needs a measured rate: a catching-up backup says it has replayed all it
    * has whenever it replays faster than the log arrives, and with its rate still unknown
@@ -204,9 +216,14 @@ export class Throttle {
     const caughtUp = gap <= 0 || (this.backupRate > 0 && lag <= this.thresholdMs / 2);
     if (nowMs - c.sinceMs >= CATCH_UP_MS_MAX || caughtUp) return this.endCatchUp();
     if (nowMs - c.checkMs < CATCH_UP_CHECK_MS) return;
-    if (gap >= c.gap) return this.endCatchUp();
+    // Compared with the last check's gap, not the lowest so far: a backup that lost a
+    // second to a neighbour needs longer than the next second to win it back when it
+    // gains slowly, and it still gains.
+    const missed = gap >= c.gap;
     c.checkMs = nowMs;
     c.gap = gap;
+    c.misses = missed ? c.misses + 1 : 0;
+    if (c.misses > CATCH_UP_MISSES_MAX) return this.endCatchUp();
   }
 
   private endCatchUp(): void {

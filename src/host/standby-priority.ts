@@ -11,7 +11,18 @@
 // slowly as a backup, which is worse than the start-up it saves: so a standby is started
 // at the lower priority only when this process holds that capability (read from
 // /proc/self/status, which has no side effect; elsewhere than Linux, never).
-import { readFileSync } from "node:fs";
+//
+// A nice value belongs to a thread, not to a process: setpriority() on a pid changes its
+// main thread only, and every thread that thread starts later inherits its value. A
+// standby lowered as it starts creates V8's helper threads (parallel garbage collection,
+// concurrent compilation) and libuv's pool at nice 10; giving back only the main thread's
+// priority left them there for the rest of the process's life. Beside busy processes such
+// a thread barely runs, and the main thread waits for it at every collection that shares
+// work with it: a joined standby stopped answering for 500-980 ms at a time while using
+// 14-144 ms of CPU (bench:clone --timeline under the standard load), and its primary's
+// output waited for its acknowledgements. So both directions go through every thread
+// (/proc/PID/task lists them).
+import { readdirSync, readFileSync } from "node:fs";
 import { getPriority, setPriority } from "node:os";
 
 /** The standby's nice value until it joins (0 is normal, 19 the lowest priority). */
@@ -40,23 +51,64 @@ export function mayRaisePriority(): boolean {
  */
 export function lowerStandbyPriority(pid: number): boolean {
   if (!mayRaisePriority()) return false;
+  // Never above the launcher's own priority: a launcher already at nice 15 keeps its standby there.
+  return setProcessPriority(pid, Math.max(STANDBY_NICE, getPriority()));
+}
+
+/** The standby joins: its normal priority (the launcher's) back, on every thread. False when that failed (the process is gone, or privilege was lost). */
+export function restoreStandbyPriority(pid: number): boolean {
+  // The launcher's own priority, which the standby inherited: not 0, which for a launcher
+  // started with `nice` would be a higher priority than the user gave the run.
+  return setProcessPriority(pid, getPriority());
+}
+
+/**
+ * Passes over a process's threads at most this many times: a thread started while one
+ * pass runs may have inherited the old value, and the next pass finds it.
+ */
+const THREAD_PASSES_MAX = 3;
+
+/** The thread ids of a process (Linux), or just the pid where /proc has no task list. */
+function threadsOf(pid: number): number[] {
   try {
-    // Never above the launcher's own priority: a launcher already at nice 15 keeps its standby there.
-    setPriority(pid, Math.max(STANDBY_NICE, getPriority()));
-    return true;
+    return readdirSync(`/proc/${pid}/task`).map(Number).filter((t) => Number.isSafeInteger(t) && t > 0);
   } catch {
-    return false;
+    return [pid];
   }
 }
 
-/** The standby joins: its normal priority (the launcher's) back. False when that failed (the process is gone, or privilege was lost). */
-export function restoreStandbyPriority(pid: number): boolean {
+/** Sets `nice` on every thread of `pid`. False when the process is gone or the change was refused. */
+export function setProcessPriority(pid: number, nice: number): boolean {
   try {
-    // The launcher's own priority, which the standby inherited: not 0, which for a launcher
-    // started with `nice` would be a higher priority than the user gave the run.
-    setPriority(pid, getPriority());
-    return true;
+    setPriority(pid, nice);
   } catch {
     return false;
   }
+  for (let pass = 0; pass < THREAD_PASSES_MAX; pass++) {
+    let changed = 0;
+    for (const tid of threadsOf(pid)) {
+      try {
+        if (getPriority(tid) === nice) continue;
+        setPriority(tid, nice);
+        changed++;
+      } catch {
+        // The thread ended meanwhile.
+      }
+    }
+    if (changed === 0) break;
+  }
+  return true;
+}
+
+/** The nice value of each thread of `pid` (Linux; elsewhere the process's own), for tests and diagnosis. */
+export function threadPriorities(pid: number): number[] {
+  const out: number[] = [];
+  for (const tid of threadsOf(pid)) {
+    try {
+      out.push(getPriority(tid));
+    } catch {
+      // The thread ended meanwhile.
+    }
+  }
+  return out;
 }

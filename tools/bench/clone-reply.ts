@@ -5,26 +5,27 @@
 // and no clone, then kills the backup (SIGUSR2 to the launcher, as `ftvm crash backup`
 // does) so that the launcher's standby joins the primary by clone. The worst reply and
 // p99 in the clone window (the primary alone and copying, until the pair's epoch is
-// granted and a tail after it) are compared with the baseline window's; the primary's
-// clone pause comes from the run's "clone" event. Quiet, then with the standard load
+// granted and a tail after it) are compared with the baseline window's, whose worst is
+// taken over stretches as long as the clone window (the floor: see floorOver); the
+// primary's clone pause comes from the run's "clone" event. Quiet, then with the standard load
 // (tools/load/load.ts) beside it; every round is printed, then the medians.
 //
 //   tsx tools/bench/clone-reply.ts [--rounds N] [--only quiet|load] [--load-procs N]
-//                                  [--clients N] [--baseline-ms T] [--tail-ms T]
+//                                  [--clients N] [--baseline-ms T] [--tail-ms T] [--timeline]
 import { type ChildProcess, spawn } from "node:child_process";
 import { performance } from "node:perf_hooks";
 import { createInterface } from "node:readline";
 import { fileURLToPath } from "node:url";
 import { dieWithMe } from "./children.js";
 import { startRespClients, type RespClients, type TimedRequests } from "./resp-clients.js";
-import { median, type WindowStats, windowStats } from "./reply-windows.js";
+import { type Floor, floorOver, median, type WindowStats, windowStats } from "./reply-windows.js";
 import { LOAD_PROCS_DEFAULT, LOAD_PROCS_MAX, startLoad } from "../load/load.js";
+import { childrenFromCompileCache, selfArgs } from "../../src/host/self.js";
 import { benchHelp } from "./help.js";
 
 benchHelp(import.meta.url, { takesArgs: true });
 
 const ROOT = fileURLToPath(new URL("../..", import.meta.url));
-const MAIN = fileURLToPath(new URL("../../src/cli/main.ts", import.meta.url));
 
 /** Rounds per series at most (each takes seconds to tens of seconds). */
 const roundsMax = 20;
@@ -38,6 +39,10 @@ const roundWaitMsMax = 120_000;
 const startWaitMsMax = 120_000;
 /** How long the launcher may take to stop after SIGINT before it is killed. */
 const stopWaitMsMax = 20_000;
+/** Events and launcher lines kept per series at most (a series has a few thousand). */
+const eventsKeptMax = 200_000;
+/** The floor's windows (see floorOver) start this often in the baseline. */
+const floorStepMs = 100;
 /** Seconds the load's workers live at most (they are stopped at the series' end anyway). */
 const loadSecondsMax = 1800;
 
@@ -58,7 +63,9 @@ function fail(why: string): never {
 }
 
 function parseArgs(argv: string[]): Options {
-  const o: Options = { rounds: 3, loadProcs: LOAD_PROCS_DEFAULT, clients: 20, baselineMs: 3000, tailMs: 1000, timeline: false };
+  // The baseline is longer than a clone window under load (2-8 s from running alone to 1 s
+  // after the pair seen at load 10), so the floor can be taken at the clone window's length.
+  const o: Options = { rounds: 3, loadProcs: LOAD_PROCS_DEFAULT, clients: 20, baselineMs: 8000, tailMs: 1000, timeline: false };
   const int = (name: string, v: string | undefined, lo: number, hi: number): number => {
     const n = Number(v);
     if (v === undefined || !Number.isSafeInteger(n) || n < lo || n > hi) fail(`--${name} needs an integer in ${lo}..${hi}, got "${v ?? ""}"`);
@@ -98,7 +105,7 @@ class Cluster {
 
   constructor(extraArgs: string[]) {
     this.proc = dieWithMe(
-      spawn(process.execPath, ["--import", "tsx", MAIN, "ft", "programs/redis.s", "--mem", "16MiB", "--listen", "127.0.0.1:0", "--json", ...extraArgs], { cwd: ROOT, stdio: ["ignore", "pipe", "pipe"] }),
+      spawn(process.execPath, [...selfArgs(), "ft", "programs/redis.s", "--mem", "16MiB", "--listen", "127.0.0.1:0", "--json", ...extraArgs], { cwd: ROOT, stdio: ["ignore", "pipe", "pipe"] }),
     );
     this.proc.once("exit", () => (this.exited = true));
     createInterface({ input: this.proc.stdout! }).on("line", (line) => {
@@ -112,7 +119,7 @@ class Cluster {
       // Status lines only of a primary that holds output or throttles (for --timeline).
       if (e.type === "status" && !(e.role === "primary" && (Number(e.throttle) > 0 || Number(e.heldOutputs) > 0))) return;
       const at = { ms: performance.now(), e };
-      this.events.push(at);
+      if (this.events.length < eventsKeptMax) this.events.push(at);
       for (const w of [...this.waiters])
         if (w.match(e)) {
           this.waiters.splice(this.waiters.indexOf(w), 1);
@@ -120,6 +127,8 @@ class Cluster {
         }
     });
     createInterface({ input: this.proc.stderr! }).on("line", (line) => {
+      // Kept for --timeline: the hosts' own lines (which backup joins, the clone's stages).
+      if (this.events.length < eventsKeptMax) this.events.push({ ms: performance.now(), e: { type: "stderr", text: line } });
       const m = /network clients connect to [^\s]*:(\d+)/.exec(line);
       if (m) {
         this.port = Number(m[1]);
@@ -160,6 +169,8 @@ class Cluster {
 
 interface Round {
   baseline: WindowStats;
+  /** The baseline's worst reply in a window as long as this round's clone window (see floorOver): what the machine alone gives. */
+  floor: Floor;
   /** Requests waiting at the kill or sent before the primary ran alone (the backup's failure, not the clone). */
   failure: WindowStats;
   /** Requests sent from the primary running alone until the pair's epoch is granted, plus the tail. */
@@ -170,6 +181,12 @@ interface Round {
   cloneMs?: number;
   sendWallMs?: number;
   cloneFailures: string[];
+  /**
+   * The primary's highest throttle level from the pair's epoch to the next kill (or the
+   * end): a throttle that slows it after the tail would escape the clone window, and fall
+   * in the next round's baseline.
+   */
+  throttleAfterMax: number;
 }
 
 async function series(o: Options, loaded: boolean): Promise<{ rounds: (Round | string)[]; errors: string[] }> {
@@ -177,7 +194,7 @@ async function series(o: Options, loaded: boolean): Promise<{ rounds: (Round | s
   const cluster = new Cluster([]);
   let clients: RespClients | undefined;
   const rounds: (Round | string)[] = [];
-  const marks: { start: number; kill: number; alone: number; paired: number; end: number; r: Omit<Round, "baseline" | "failure" | "clone"> }[] = [];
+  const marks: { start: number; kill: number; alone: number; paired: number; end: number; r: Omit<Round, "baseline" | "floor" | "failure" | "clone" | "throttleAfterMax"> }[] = [];
   try {
     const paired = cluster.next((e) => e.type === "protection" && e.protected === true, startWaitMsMax);
     const port = await cluster.listening(startWaitMsMax);
@@ -229,17 +246,26 @@ async function series(o: Options, loaded: boolean): Promise<{ rounds: (Round | s
     if (timed && o.timeline) for (const m of marks) printTimeline(cluster, timed, m.start, m.kill, m.end);
     if (timed)
       rounds.unshift(
-        ...marks.map((m) => ({
+        ...marks.map((m, i) => ({
           ...m.r,
+          throttleAfterMax: throttleMax(cluster, m.paired, marks[i + 1]?.kill ?? stoppedAt),
           // Baseline: sent and answered before the kill. Failure: waiting at the kill, or
           // sent before the primary ran alone. Clone: sent from then on, to the tail's end.
           baseline: windowStats(timed, { sentFromMs: m.start, sentToMs: m.kill, repliedToMs: m.kill }, stoppedAt),
+          floor: floorOver(timed, { sentFromMs: m.start, sentToMs: m.kill, repliedToMs: m.kill }, stoppedAt, m.end - m.alone, floorStepMs),
           failure: windowStats(timed, { sentFromMs: m.start, sentToMs: m.alone, repliedFromMs: m.kill }, stoppedAt),
           clone: windowStats(timed, { sentFromMs: m.alone, sentToMs: m.end }, stoppedAt),
         })),
       );
   }
   return { rounds, errors: clients?.errors ?? [] };
+}
+
+/** The highest throttle level in the primary's status lines from `fromMs` to `toMs` (0: none throttled). */
+function throttleMax(cluster: Cluster, fromMs: number, toMs: number): number {
+  let max = 0;
+  for (const x of cluster.events) if (x.ms >= fromMs && x.ms < toMs && x.e.type === "status") max = Math.max(max, Number(x.e.throttle) || 0);
+  return max;
 }
 
 /** Reply gaps of at least this long (no client got any reply) are listed by --timeline. */
@@ -263,21 +289,25 @@ const f1 = (x: number | undefined) => (x === undefined || !Number.isFinite(x) ? 
 function report(title: string, s: { rounds: (Round | string)[]; errors: string[] }): void {
   console.log(`\n${title}`);
   console.log(
-    "  round  baseline p99 / worst   kill->alone worst   clone p99 / worst   added worst   pause   alone->paired   clone-sent   (ms; requests in windows)",
+    "  round  baseline p99 / worst    floor   kill->alone worst   clone p99 / worst   added worst   (vs baseline worst)   pause   alone->paired   clone-sent   throttle after   (ms; requests in windows)",
   );
+  // Added worst: the clone window's worst reply less the floor, the worst the baseline gave
+  // in windows as long as the clone window (the machine's own share; see floorOver). A
+  // floor marked * came from a baseline shorter than the clone window (--baseline-ms).
+  const added = (r: Round) => r.clone.max - r.floor.worstMs;
   const ok: Round[] = [];
   s.rounds.forEach((r, i) => {
     if (typeof r === "string") return console.log(`  ${r}`);
     ok.push(r);
     console.log(
-      `  ${String(i + 1).padStart(5)}  ${`${f1(r.baseline.p99)} / ${f1(r.baseline.max)}`.padStart(19)}   ${f1(r.failure.max).padStart(17)}   ${`${f1(r.clone.p99)} / ${f1(r.clone.max)}`.padStart(17)}   ${f1(r.clone.max - r.baseline.max).padStart(11)}   ${f1(r.pauseMs).padStart(5)}   ${f1(r.aloneToPairedMs).padStart(13)}   ${f1(r.sendWallMs).padStart(10)}   (${r.baseline.n}; ${r.failure.n}; ${r.clone.n}${r.clone.unanswered ? `, ${r.clone.unanswered} unanswered` : ""})` +
+      `  ${String(i + 1).padStart(5)}  ${`${f1(r.baseline.p99)} / ${f1(r.baseline.max)}`.padStart(19)}   ${`${f1(r.floor.worstMs)}${r.floor.short ? "*" : ""}`.padStart(6)}   ${f1(r.failure.max).padStart(17)}   ${`${f1(r.clone.p99)} / ${f1(r.clone.max)}`.padStart(17)}   ${f1(added(r)).padStart(11)}   ${f1(r.clone.max - r.baseline.max).padStart(19)}   ${f1(r.pauseMs).padStart(5)}   ${f1(r.aloneToPairedMs).padStart(13)}   ${f1(r.sendWallMs).padStart(10)}   ${r.throttleAfterMax.toFixed(2).padStart(14)}   (${r.baseline.n}; ${r.failure.n}; ${r.clone.n}${r.clone.unanswered ? `, ${r.clone.unanswered} unanswered` : ""})` +
         (r.cloneFailures.length ? `  clones failed first: ${r.cloneFailures.join("; ")}` : ""),
     );
   });
   if (ok.length > 0) {
     const m = (f: (r: Round) => number | undefined) => f1(median(ok.map((r) => f(r) ?? NaN)));
     console.log(
-      `  median ${`${m((r) => r.baseline.p99)} / ${m((r) => r.baseline.max)}`.padStart(19)}   ${m((r) => r.failure.max).padStart(17)}   ${`${m((r) => r.clone.p99)} / ${m((r) => r.clone.max)}`.padStart(17)}   ${m((r) => r.clone.max - r.baseline.max).padStart(11)}   ${m((r) => r.pauseMs).padStart(5)}   ${m((r) => r.aloneToPairedMs).padStart(13)}   ${m((r) => r.sendWallMs).padStart(10)}`,
+      `  median ${`${m((r) => r.baseline.p99)} / ${m((r) => r.baseline.max)}`.padStart(19)}   ${m((r) => r.floor.worstMs).padStart(6)}   ${m((r) => r.failure.max).padStart(17)}   ${`${m((r) => r.clone.p99)} / ${m((r) => r.clone.max)}`.padStart(17)}   ${m(added).padStart(11)}   ${m((r) => r.clone.max - r.baseline.max).padStart(19)}   ${m((r) => r.pauseMs).padStart(5)}   ${m((r) => r.aloneToPairedMs).padStart(13)}   ${m((r) => r.sendWallMs).padStart(10)}`,
     );
   }
   if (s.errors.length > 0) console.log(`  client errors (${s.errors.length}): ${s.errors.slice(0, 5).join("; ")}`);
@@ -285,6 +315,10 @@ function report(title: string, s: { rounds: (Round | string)[]; errors: string[]
 
 async function main(): Promise<void> {
   const o = parseArgs(process.argv.slice(2));
+  // The launcher and every host it starts (the backups that join by clone among them) run
+  // from the compiled sources, as under the ftvm executable: through tsx each start took
+  // about 0.5 s of CPU more, inside the clone window, beside the primary.
+  await childrenFromCompileCache();
   console.log(
     `bench:clone: programs/redis.s, --mem 16MiB, ${o.clients} clients (one request at a time each), ${o.rounds} rounds: ${o.baselineMs} ms baseline, then the backup killed and a standby cloned; the clone window holds the requests sent from the primary running alone to ${o.tailMs} ms after the pair's epoch`,
   );
