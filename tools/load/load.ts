@@ -64,6 +64,20 @@ if (isMain) {
     }
     return v;
   };
+  // Unknown flags (a --help among them) stop it before any worker starts: a load is not
+  // something to start by mistake beside a measurement.
+  const usage = "usage: tsx tools/load/load.ts [--procs N (0..64, default 3)] [--seconds T (default 60, at most 3600)]";
+  const args = process.argv.slice(2);
+  for (let i = 0; i < args.length; i += 2) {
+    if (args[i] === "--help" || args[i] === "-h") {
+      process.stdout.write(`${usage}\n`);
+      process.exit(0);
+    }
+    if (args[i] !== "--procs" && args[i] !== "--seconds") {
+      process.stderr.write(`load: unknown argument "${args[i]}"\n${usage}\n`);
+      process.exit(2);
+    }
+  }
   let load: Load;
   try {
     load = startLoad(arg("procs", LOAD_PROCS_DEFAULT), arg("seconds", 60));

@@ -8,7 +8,7 @@
 // Prints one line per run and a summary; exits 1 if any run was not exact.
 import { spawn } from "node:child_process";
 import { fileURLToPath } from "node:url";
-import { LOAD_PROCS_DEFAULT, startLoad } from "./load.js";
+import { LOAD_PROCS_DEFAULT, LOAD_PROCS_MAX, startLoad } from "./load.js";
 
 // The executable, as a user runs it (it starts from the checkout's compile cache).
 const FTVM = fileURLToPath(new URL("../../src/cli/ftvm.mjs", import.meta.url));
@@ -20,9 +20,30 @@ const RUN_TIMEOUT_MS = 180_000;
 /** After the SIGINT of a hung run, how long its summary may take before SIGKILL. */
 const STOP_GRACE_MS = 15_000;
 
+const USAGE = "usage: tsx tools/load/trials.ts [--runs N (1..1000, default 20)] [--procs N (0..64, default 3)] [--only demo|count]";
+/** At most this many runs of each: 1000 demos beside the load is already hours. */
+const RUNS_MAX = 1000;
+const FLAGS = new Set(["--runs", "--procs", "--only"]);
+
 function arg(name: string, dflt: string): string {
   const i = process.argv.indexOf(`--${name}`);
   return i < 0 ? dflt : (process.argv[i + 1] ?? dflt);
+}
+
+/** Flags this driver does not know stop it before it starts (a --help once ran all 40 trials). */
+function usageError(): string | undefined {
+  const args = process.argv.slice(2);
+  for (let i = 0; i < args.length; i += 2) {
+    if (args[i] === "--help" || args[i] === "-h") return "";
+    if (!FLAGS.has(args[i]!)) return `trials: unknown argument "${args[i]}"`;
+    if (args[i + 1] === undefined) return `trials: ${args[i]} needs a value`;
+  }
+  const runs = Number(arg("runs", "20"));
+  if (!Number.isSafeInteger(runs) || runs < 1 || runs > RUNS_MAX) return `trials: --runs must be 1..${RUNS_MAX}, got "${arg("runs", "")}"`;
+  const procs = Number(arg("procs", String(LOAD_PROCS_DEFAULT)));
+  if (!Number.isSafeInteger(procs) || procs < 0 || procs > LOAD_PROCS_MAX) return `trials: --procs must be 0..${LOAD_PROCS_MAX}, got "${arg("procs", "")}"`;
+  if (!["", "demo", "count"].includes(arg("only", ""))) return `trials: --only must be demo or count, got "${arg("only", "")}"`;
+  return undefined;
 }
 
 interface Outcome {
@@ -100,4 +121,13 @@ async function main(): Promise<number> {
   return failed === 0 ? 0 : 1;
 }
 
+const bad = usageError();
+if (bad === "") {
+  process.stdout.write(`${USAGE}\n`);
+  process.exit(0);
+}
+if (bad !== undefined) {
+  process.stderr.write(`${bad}\n${USAGE}\n`);
+  process.exit(2);
+}
 process.exit(await main());
