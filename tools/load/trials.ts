@@ -8,7 +8,7 @@
 // Prints one line per run and a summary; exits 1 if any run was not exact.
 import { spawn } from "node:child_process";
 import { fileURLToPath } from "node:url";
-import { LOAD_PROCS_DEFAULT, startLoad } from "./load.js";
+import { LOAD_PROCS_DEFAULT, LOAD_PROCS_MAX, startLoad } from "./load.js";
 import { toolArgs } from "./args.js";
 
 // The executable, as a user runs it (it starts from the checkout's compile cache).
@@ -20,6 +20,8 @@ const COUNT_ICOUNT = 3_300_000;
 const RUN_TIMEOUT_MS = 180_000;
 /** After the SIGINT of a hung run, how long its summary may take before SIGKILL. */
 const STOP_GRACE_MS = 15_000;
+/** At most this many runs of each: 1000 demos beside the load is already hours. */
+const RUNS_MAX = 1000;
 
 
 interface Outcome {
@@ -54,10 +56,17 @@ function ftvm(args: string[]): Promise<Outcome> {
 const COUNT = Array.from({ length: 100000 }, (_, i) => `${i + 1}\n`).join("");
 
 async function main(): Promise<number> {
-  const arg = toolArgs("trials", "tsx tools/load/trials.ts [--runs 20] [--procs 3] [--only demo|count]", ["runs", "procs", "only"]);
+  const arg = toolArgs("trials", `tsx tools/load/trials.ts [--runs N (1..${RUNS_MAX}, default 20)] [--procs N (0..${LOAD_PROCS_MAX}, default ${LOAD_PROCS_DEFAULT})] [--only demo|count]`, ["runs", "procs", "only"]);
   const runs = Number(arg("runs", "20"));
   const procs = Number(arg("procs", String(LOAD_PROCS_DEFAULT)));
   const only = arg("only", "");
+  const bad = (why: string) => {
+    process.stderr.write(`trials: ${why}\n`);
+    process.exit(2);
+  };
+  if (!Number.isSafeInteger(runs) || runs < 1 || runs > RUNS_MAX) bad(`--runs must be 1..${RUNS_MAX}, got "${arg("runs", "")}"`);
+  if (!Number.isSafeInteger(procs) || procs < 0 || procs > LOAD_PROCS_MAX) bad(`--procs must be 0..${LOAD_PROCS_MAX}, got "${arg("procs", "")}"`);
+  if (!["", "demo", "count"].includes(only)) bad(`--only must be demo or count, got "${only}"`);
   const load = startLoad(procs, 3600);
   process.stderr.write(`trials: ${runs} runs of each, ${procs} busy processes beside them\n`);
   let failed = 0;
