@@ -211,6 +211,11 @@ export function runDraining(n: FtNode, nowMs: number): RunResult {
     }
     // Non-shared: what the backup performed for replay lands before it goes live.
     if (n.localDisk && n.localDisk.inFlight > 0 && !clone.imagePending(n)) return { actions: [], idle: true };
+    // The log front (log-front.ts) acknowledged log this node never took in (its channel
+    // was cut first): the old primary may have released output that depends on it, and
+    // this host cannot reproduce it. Halting is safe; going live would not be.
+    if (n.received < n.frontAckedLsn)
+      return { actions: n.halt(`this backup acknowledged the log through lsn ${n.frontAckedLsn} but holds it only through ${n.received}: it cannot take over`, 3, "no-state"), idle: true };
     n.goLiveTimes!.replayedMs = nowMs;
     n.electionFor = "live";
     return { actions: elect(n), idle: true };

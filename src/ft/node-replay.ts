@@ -11,7 +11,7 @@ import { LocalReplaySource } from "./localreplay.js";
 import { decodeImage } from "../vm/image.js";
 import { FailureDetector } from "./detector.js";
 import type { FtNode } from "./node.js";
-import { BACKUP_OUTPUT_BYTES_MAX, type Msg, type Action, type RunResult } from "./node-types.js";
+import { BACKUP_OUTPUT_BYTES_MAX, InvariantError, type Msg, type Action, type RunResult } from "./node-types.js";
 import * as clone from "./node-clone.js";
 import * as failover from "./node-failover.js";
 import { StateCheck, StateDivergence } from "./state-check.js";
@@ -59,6 +59,15 @@ export function onLog(n: FtNode, m: LogMsg): Action[] {
   // Acknowledgements are coalesced, not dropped: a batch that nothing waits for is covered
   // by the next heartbeat (within heartbeatMs), which carries the same cumulative lsn and
   // this replay's icount. On a compute-bound guest that halves the messages per batch.
+  if (m.front) {
+    // The log front computed where this node stands after the message, and may have
+    // acknowledged it already: the two must agree, or an acknowledgement lied.
+    if (n.received !== m.front.lsn) throw new InvariantError(`log front: it has this backup at lsn ${m.front.lsn} after the batch, the backup is at ${n.received}`);
+    if (m.front.acked) {
+      n.frontAckedLsn = Math.max(n.frontAckedLsn, m.front.lsn);
+      return [];
+    }
+  }
   if (m.ackLazy === true) return [];
   return [{ kind: "send", msg: { t: "ack", lsn: n.received, icount: n.machine.icount } }];
 }

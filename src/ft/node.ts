@@ -70,6 +70,11 @@ export class FtNode {
   /** Output given to the sink that the sink has not acknowledged (re-sent on reconnect). */
   readonly unsunk: HeldOutput[] = [];
   sinkDelivered = 0;
+  /**
+   * Backup: the highest lsn its host's log front acknowledged for it (see log-front.ts).
+   * A backup that holds less may not take over (see runDraining).
+   */
+  frontAckedLsn = 0;
   /** Backup: log received through this lsn; the primary's sink watermark. */
   received = 0;
   primaryReleased = 0;
@@ -288,6 +293,11 @@ export class FtNode {
     if (this.role === "joining") return clone.onJoiningMessage(this, m);
     if (this.role === "backup") return replay.onPrimaryMessage(this, m);
     return [];
+  }
+
+  /** The host's log front acknowledged the log through `lsn` (called when its channel is closed, with the front's final figure). */
+  noteFrontAcked(lsn: number): void {
+    if (lsn > this.frontAckedLsn) this.frontAckedLsn = lsn;
   }
 
   /** The log channel closed (or was refused): the peer is gone. */

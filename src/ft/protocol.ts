@@ -86,6 +86,12 @@ export interface LogMsg {
    * heartbeat, which carries the same cumulative lsn. Absent: acknowledge at once.
    */
   ackLazy?: boolean;
+  /**
+   * Never on the wire (parsePeerMsg does not read it): set by the backup's host from its
+   * log front (log-front.ts), which saw this message first. The node's received lsn once
+   * it has applied it, and whether the front already acknowledged it.
+   */
+  front?: { lsn: number; acked: boolean };
 }
 /** Backup → primary: the log received through lsn, at this icount of its replay. */
 export interface AckMsg {

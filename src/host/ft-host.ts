@@ -29,6 +29,20 @@ import { ConsoleInLink } from "./console-input.js";
 import { HostRecord, RECORD_FLUSH_INTERVAL_MS } from "./host-record.js";
 import { SlicePacer } from "./slice-pacer.js";
 import { LoopStats } from "./loop-stats.js";
+import { RemoteChannel, ioThread } from "./io-thread.js";
+import { QUEUE_EVENTS_MAX_DEFAULT } from "../replay/source.js";
+
+/** A log channel: here, or on the I/O thread (a backup's channel to its primary; see io-thread.ts). */
+type PeerChannel = Channel | RemoteChannel;
+
+/**
+ * Whether a backup's log channel lives on the I/O thread, where its log front
+ * acknowledges log as it arrives (the default). FTVM_IO_THREAD=0 keeps it on the host's
+ * thread, as before, for comparison.
+ */
+function useIoThread(o: FtOptions): boolean {
+  return o.ioThread ?? process.env.FTVM_IO_THREAD !== "0";
+}
 
 /** The service name doubles as the protocol's version: "/2" added the cluster id to hello. */
 export const LOG_SERVICE = "ftvm-log/2";
@@ -100,6 +114,8 @@ export interface FtOptions {
   recordSegmentPath?: string;
   /** UNSAFE (demonstrations, tests): while live, RAND is not logged, so a backup diverges at the first one. */
   unloggedRand?: boolean;
+  /** A backup's log channel on the I/O thread (default: yes unless FTVM_IO_THREAD=0; see io-thread.ts). */
+  ioThread?: boolean;
 }
 
 export interface PrimaryOptions extends FtOptions {
@@ -124,7 +140,7 @@ export class FtHost {
   /** This process's identity: new at every start, so a restarted host has no old state. */
   readonly id = `${process.pid}-${randomBytes(4).toString("hex")}`;
   readonly node: FtNode;
-  private peer?: Channel;
+  private peer?: PeerChannel;
   private sink?: Channel;
   private disk?: DiskClient;
   /** A non-shared disk: this host's own image. */
@@ -222,7 +238,7 @@ export class FtHost {
   }
 
   /** Channels corked by the exec() calls under way (a crash on purpose sends what they hold first, as before they were corked). */
-  private readonly corked: Channel[] = [];
+  private readonly corked: PeerChannel[] = [];
 
   /** This shell's side of the one driver (src/ft/driver.ts): sockets, the arbiter client, the process. */
   private readonly io: NodeIo = {
@@ -239,6 +255,8 @@ export class FtHost {
       this.backlog = [];
       log(`peer failed: ${reason}`);
       this.peer?.terminate();
+      // Final once the channel is closed: log the front acknowledged bars this host from taking over without it.
+      if (this.peer instanceof RemoteChannel) this.node.noteFrontAcked(this.peer.ackedMax);
     },
     tas: (req) => {
       void this.arbiter
@@ -440,10 +458,10 @@ export class FtHost {
     }
   }
 
-  private attachPeer(ch: Channel): void {
+  private attachPeer(ch: PeerChannel): void {
     this.logChannelBytesBefore += this.peer?.bytesOut ?? 0;
     this.peer = ch;
-    ch.on("message", (m) => {
+    onMessage(ch, (m, front) => {
       // A channel this host has already given up on (a failed backup) no longer speaks for anyone.
       if (this.peer !== ch) return;
       const now = this.now();
@@ -451,7 +469,9 @@ export class FtHost {
         while (this.sentAt.length && this.sentAt[0].lsn <= (m.lsn as number)) this.rttMs.add(now - this.sentAt.shift()!.at);
       }
       try {
-        this.exec(this.node.onPeerMessage(parsePeerMsg(m), now));
+        const pm = parsePeerMsg(m);
+        if (front && pm.t === "log") pm.front = front;
+        this.exec(this.node.onPeerMessage(pm, now));
       } catch (e) {
         if (e instanceof ProtocolError) return ch.refuse(CLOSE_MALFORMED, e.message);
         throw e;
@@ -459,7 +479,12 @@ export class FtHost {
       this.poke();
     });
     ch.on("close", (_code, reason) => {
+      if (ch instanceof RemoteChannel) {
+        const f = ch.frontFigures;
+        log(`log front: ${f.early} of ${f.batches} log batches acknowledged on arrival`);
+      }
       if (this.peer !== ch) return;
+      if (ch instanceof RemoteChannel) this.node.noteFrontAcked(ch.ackedMax);
       this.exec(this.node.onPeerClosed(reason, this.now()));
       this.poke();
     });
@@ -468,7 +493,15 @@ export class FtHost {
   private startTimers(): void {
     this.timers.push(
       setInterval(() => {
-        this.exec(this.node.tick(this.now()));
+        // The failure detector decides on what this host has received: first everything
+        // the log front acknowledged (see RemoteChannel.hold).
+        const remote = this.peer instanceof RemoteChannel ? this.peer : undefined;
+        remote?.hold();
+        try {
+          this.exec(this.node.tick(this.now()));
+        } finally {
+          remote?.release();
+        }
         this.poke();
       }, this.o.heartbeatMs),
     );
@@ -528,6 +561,7 @@ export class FtHost {
       // Only a slice of the same machine says how fast it runs (a clone replaces it).
       if (machineBefore !== undefined && this.node.machine === machineBefore) this.pacer.observe(machineBefore.icount - icountBefore, this.now() - runAt);
       this.exec(r.actions);
+      if (replaying && this.peer instanceof RemoteChannel) this.peer.publish(this.node.machine.icount, this.node.replay?.source.length ?? 0);
       const ranAt = this.now();
       this.loopStats.runs++;
       this.loopStats.sliceMs += ranAt - runAt;
@@ -693,9 +727,9 @@ export class FtHost {
       this.exec(this.node.onReconnectFailed(why, this.now()));
       this.poke();
     };
-    let ch: Channel;
+    let ch: PeerChannel;
     try {
-      ch = await connect(this.primaryUrl, this.o.secret, LOG_SERVICE);
+      ch = await this.connectLog(this.primaryUrl);
     } catch (e) {
       return fail((e as Error).message);
     }
@@ -723,6 +757,12 @@ export class FtHost {
     this.poke();
   }
 
+  /** A backup's log channel to its primary: on the I/O thread with its log front, unless turned off. */
+  private connectLog(url: string): Promise<PeerChannel> {
+    if (!useIoThread(this.o)) return connect(url, this.o.secret, LOG_SERVICE);
+    return ioThread().connect(url, this.o.secret, LOG_SERVICE, { front: true, queueEventsMax: QUEUE_EVENTS_MAX_DEFAULT });
+  }
+
   async runBackup(o: BackupOptions): Promise<void> {
     await this.joinCluster();
     await this.connectSink();
@@ -733,10 +773,10 @@ export class FtHost {
     // A standby waits here, everything else ready, until it is told which primary to join.
     const primaryUrl = await o.primaryUrl;
     this.primaryUrl = primaryUrl;
-    let ch: Channel | undefined;
+    let ch: PeerChannel | undefined;
     for (let attempt = 0; !ch; attempt++) {
       try {
-        ch = await connect(primaryUrl, o.secret, LOG_SERVICE);
+        ch = await this.connectLog(primaryUrl);
       } catch (e) {
         if (attempt >= PRIMARY_CONNECT_ATTEMPTS_MAX) throw new HostError(`cannot reach the primary at ${primaryUrl} (${PRIMARY_CONNECT_ATTEMPTS_MAX} attempts): ${(e as Error).message}`);
         await new Promise((r) => setTimeout(r, PRIMARY_CONNECT_RETRY_MS));
@@ -770,7 +810,7 @@ export class FtHost {
  * none came: the channel closed (with its code and reason), or `timeoutMs` passed.
  * Event-driven: it listens after the collector, so `early` holds the message when it runs.
  */
-function firstMessage(ch: Channel, early: Msg[], timeoutMs?: number): Promise<{ msg: Msg } | { code: number; reason: string } | { timedOut: true }> {
+function firstMessage(ch: PeerChannel, early: Msg[], timeoutMs?: number): Promise<{ msg: Msg } | { code: number; reason: string } | { timedOut: true }> {
   return new Promise((resolve) => {
     if (early.length > 0) return resolve({ msg: early.shift()! });
     let timer: NodeJS.Timeout | undefined;
@@ -788,6 +828,11 @@ function firstMessage(ch: Channel, early: Msg[], timeoutMs?: number): Promise<{ 
     ch.on("close", onClose);
     if (timeoutMs !== undefined) timer = setTimeout(() => settle({ timedOut: true }), timeoutMs);
   });
+}
+
+/** Listens to a channel's messages, with what the log front made of each (a RemoteChannel's; none here). */
+function onMessage(ch: PeerChannel, fn: (m: Msg, front?: { lsn: number; acked: boolean }) => void): void {
+  (ch as RemoteChannel).on("message", fn);
 }
 
 function cpuMsSince(start: NodeJS.CpuUsage): number {
