@@ -31,6 +31,8 @@ export const PENDING_MAX = 4096;
 
 /** What the front did with one message from the primary. */
 export interface FrontVerdict {
+  /** The message's number on this channel (from 1): the host reports it back once the node has taken the message (see onOutgoing). */
+  seq: number;
   /** The acknowledgement to send now (the front's own), if any. */
   ack?: { t: "ack"; lsn: number; icount: number };
   /**
@@ -52,114 +54,139 @@ export interface FrontView {
   ackAllowed: boolean;
 }
 
+/**
+ * A message passed on to the node and not yet known taken: a log batch (its events'
+ * first and last lsn, and how many were fresh), a primary's heartbeat (the node refuses
+ * the channel when it says more was sent than arrived), or any other message, which the
+ * front does not judge (a barrier: nothing is acknowledged early until the node is past it).
+ */
+type Pending = { seq: number; kind: "log"; first: number; last: number; fresh: number } | { seq: number; kind: "hb"; sentLsn: number } | { seq: number; kind: "barrier" };
+
 export class LogFront {
   /** The node's received lsn once it has applied everything passed on (valid while armed). */
   lsn = 0;
-  /** True once a message of the node's said where it stands and everything since was contiguous. */
+  /** True once the node said where it stands and everything passed on since can be judged. */
   armed = false;
   /** The largest lsn this front acknowledged. */
   ackedMax = 0;
-  /**
-   * Set when a message went to the node unrecorded (pending full, or one the front could
-   * not judge): the highest lsn among them. The front is disarmed until the node says it
-   * has received at least this far.
-   */
-  private blindLast?: number;
-  /** Log messages passed on and not yet known applied: [first event's lsn, last event's lsn, fresh events]. */
-  private readonly pending: { first: number; last: number; fresh: number }[] = [];
-  /** The fresh events of `pending`, summed. */
+  /** Messages seen on this channel. */
+  private seq = 0;
+  /** Messages passed on and not yet known taken by the node, in order. */
+  private readonly pending: Pending[] = [];
+  /** The fresh events of the log batches in `pending`, summed. */
   private pendingFresh = 0;
+  /**
+   * Set when the front lost track (pending full), and moved on with every message passed
+   * on unrecorded: it arms again once the node has taken message `blindSeq`.
+   */
+  private blindSeq = 0;
 
-  /** A message the node sends to the primary; one that carries its received lsn arms the front. */
-  onOutgoing(m: { t: string; lsn?: unknown }): void {
-    if ((m.t === "ack" || m.t === "hb" || m.t === "restored") && typeof m.lsn === "number") this.arm(m.lsn);
+  /**
+   * A message the node sends to the primary, sent after the node had taken the channel's
+   * messages through number `takenSeq` (FrontVerdict.seq; 0 for none). One that carries
+   * its received lsn arms the front: the node stood there after exactly those messages.
+   */
+  onOutgoing(m: { t: string; lsn?: unknown }, takenSeq: number): void {
+    if ((m.t === "ack" || m.t === "hb" || m.t === "restored") && typeof m.lsn === "number") this.arm(m.lsn, takenSeq);
   }
 
   /** A message from the primary, before the node sees it. Never throws: what the front cannot judge goes to the node unacknowledged. */
   onIncoming(raw: { t: string; [k: string]: unknown }, view: FrontView): FrontVerdict {
-    if (raw.t !== "log") return {};
-    let events: { lsn: number }[];
-    let ackLazy = false;
-    try {
-      const m = parsePeerMsg(raw);
-      if (m.t !== "log") return {};
-      events = toEvents(m.events, 0);
-      ackLazy = m.ackLazy === true;
-    } catch {
-      // The node refuses it with the reason (and the channel); nothing is acknowledged early after it.
-      this.lose(Number.MAX_SAFE_INTEGER);
-      return {};
+    const seq = ++this.seq;
+    if (this.pending.length >= PENDING_MAX) {
+      // Too far ahead of the node: stop until it has taken everything up to here.
+      this.armed = false;
+      this.pending.length = 0;
+      this.pendingFresh = 0;
+      this.blindSeq = seq;
+      return { seq };
     }
-    // A batch from a correct primary is consecutive; anything else the front leaves to the node.
-    for (let i = 1; i < events.length; i++)
-      if (events[i].lsn !== events[i - 1].lsn + 1) {
-        this.lose(events[events.length - 1].lsn);
-        return {};
-      }
+    if (this.blindSeq > 0) {
+      // Still blind: everything passed on unrecorded must be taken before the front arms again.
+      this.blindSeq = seq;
+      return { seq };
+    }
+    if (raw.t === "hb") {
+      const sent = typeof raw.sentLsn === "number" ? raw.sentLsn : 0;
+      this.pending.push({ seq, kind: "hb", sentLsn: sent });
+      if (this.armed && sent > this.lsn) this.armed = false;
+      return { seq };
+    }
+    const events = raw.t === "log" ? logEvents(raw) : undefined;
+    if (!events) {
+      // Anything else (or a log batch the node will refuse): the node's verdict is its own.
+      this.pending.push({ seq, kind: "barrier" });
+      this.armed = false;
+      return { seq };
+    }
     const base = this.armed ? this.lsn : 0;
-    const fresh = events.filter((e) => e.lsn > base);
-    const first = fresh.length ? fresh[0].lsn : base + 1;
-    const last = fresh.length ? fresh[fresh.length - 1].lsn : base;
-    const batchLast = events.length ? events[events.length - 1].lsn : 0;
-    if (this.blindLast !== undefined || this.pending.length >= PENDING_MAX) {
-      this.lose(batchLast);
-      return {};
-    }
+    const fresh = events.lsns.filter((l) => l > base);
+    const n = events.lsns.length;
     const queued = view.queuedEvents + this.pendingFresh;
     this.pendingFresh += fresh.length;
-    this.pending.push({ first: events.length ? events[0].lsn : 0, last: batchLast, fresh: fresh.length });
-    if (!this.armed) return {};
-    if (fresh.length && first !== this.lsn + 1) {
+    this.pending.push({ seq, kind: "log", first: n ? events.lsns[0] : 0, last: n ? events.lsns[n - 1] : 0, fresh: fresh.length });
+    if (!this.armed) return { seq };
+    if (fresh.length && fresh[0] !== this.lsn + 1) {
       // The node refuses a gap: stop until it says where it stands again.
       this.armed = false;
-      return {};
+      return { seq };
     }
-    this.lsn = last;
+    if (fresh.length) this.lsn = fresh[fresh.length - 1];
     // Room in the node's queue, counted generously (events passed on may be counted twice):
     // a front that declines leaves the acknowledgement to the node, which checks exactly.
     const room = queued + fresh.length <= view.queueEventsMax / 2;
-    const acked = !ackLazy && view.ackAllowed && room;
-    if (!acked) return { front: { lsn: this.lsn, acked: false } };
+    const acked = !events.ackLazy && view.ackAllowed && room;
+    if (!acked) return { seq, front: { lsn: this.lsn, acked: false } };
     this.ackedMax = Math.max(this.ackedMax, this.lsn);
-    return { ack: { t: "ack", lsn: this.lsn, icount: view.icount }, front: { lsn: this.lsn, acked: true } };
-  }
-
-  /** Stops acknowledging until the node has passed `last` (see blindLast). */
-  private lose(last: number): void {
-    this.armed = false;
-    this.blindLast = Math.max(this.blindLast ?? 0, last);
-    this.pending.length = 0;
-    this.pendingFresh = 0;
+    return { seq, ack: { t: "ack", lsn: this.lsn, icount: view.icount }, front: { lsn: this.lsn, acked: true } };
   }
 
   /**
-   * The node had received through `x` when it sent a message: the log messages passed on
-   * whose events all lie at or below x are applied (or were no-ops); replaying the rest
-   * by the node's rule from x gives where the node will stand.
+   * The node had received through `x` after taking the messages through `takenSeq`:
+   * replaying the node's rules over the messages after those gives where it will stand.
    */
-  private arm(x: number): void {
-    if (this.blindLast !== undefined) {
-      // Messages went by unrecorded: only once the node has passed all of them is x a base.
-      if (x < this.blindLast) return;
-      this.blindLast = undefined;
-      this.pending.length = 0;
-      this.pendingFresh = 0;
+  private arm(x: number, takenSeq: number): void {
+    if (this.blindSeq > 0) {
+      if (takenSeq < this.blindSeq) return;
+      this.blindSeq = 0;
     }
     let i = 0;
-    while (i < this.pending.length && this.pending[i].last <= x) this.pendingFresh -= this.pending[i++].fresh;
+    while (i < this.pending.length && this.pending[i].seq <= takenSeq) {
+      const p = this.pending[i++];
+      if (p.kind === "log") this.pendingFresh -= p.fresh;
+    }
     this.pending.splice(0, i);
     let lsn = x;
+    this.armed = false;
     for (const p of this.pending) {
-      // The node's rule, on a message's fresh events past lsn: they must start at lsn + 1.
+      if (p.kind === "barrier") return;
+      if (p.kind === "hb") {
+        if (p.sentLsn > lsn) return;
+        continue;
+      }
+      // The node's rule, on a batch's events past lsn: they must start at lsn + 1.
       if (p.last <= lsn) continue;
       const firstFresh = p.first > lsn ? p.first : lsn + 1;
-      if (firstFresh !== lsn + 1) {
-        this.armed = false;
-        return;
-      }
+      if (firstFresh !== lsn + 1) return;
       lsn = p.last;
     }
     this.lsn = lsn;
     this.armed = true;
+  }
+}
+
+/**
+ * A log batch's lsns, if the node will take it: well-formed (the same checks the node
+ * makes) and consecutive, as a correct primary sends them. Undefined otherwise.
+ */
+function logEvents(raw: { t: string; [k: string]: unknown }): { lsns: number[]; ackLazy: boolean } | undefined {
+  try {
+    const m = parsePeerMsg(raw);
+    if (m.t !== "log") return undefined;
+    const lsns = toEvents(m.events, 0).map((e) => e.lsn);
+    for (let i = 1; i < lsns.length; i++) if (lsns[i] !== lsns[i - 1] + 1) return undefined;
+    return { lsns, ackLazy: m.ackLazy === true };
+  } catch {
+    return undefined;
   }
 }

@@ -30,6 +30,7 @@ import { HostRecord, RECORD_FLUSH_INTERVAL_MS } from "./host-record.js";
 import { SlicePacer } from "./slice-pacer.js";
 import { LoopStats } from "./loop-stats.js";
 import { RemoteChannel, ioThread } from "./io-thread.js";
+import type { FrontInfo } from "./io-shared.js";
 import { QUEUE_EVENTS_MAX_DEFAULT } from "../replay/source.js";
 
 /** A log channel: here, or on the I/O thread (a backup's channel to its primary; see io-thread.ts). */
@@ -461,7 +462,9 @@ export class FtHost {
   private attachPeer(ch: PeerChannel): void {
     this.logChannelBytesBefore += this.peer?.bytesOut ?? 0;
     this.peer = ch;
-    onMessage(ch, (m, front) => {
+    onMessage(ch, (m, info) => {
+      // Taken by the node from here (whatever it makes of it): the front counts on it.
+      if (info && ch instanceof RemoteChannel) ch.taken = info.seq;
       // A channel this host has already given up on (a failed backup) no longer speaks for anyone.
       if (this.peer !== ch) return;
       const now = this.now();
@@ -470,7 +473,7 @@ export class FtHost {
       }
       try {
         const pm = parsePeerMsg(m);
-        if (front && pm.t === "log") pm.front = front;
+        if (info?.front && pm.t === "log") pm.front = info.front;
         this.exec(this.node.onPeerMessage(pm, now));
       } catch (e) {
         if (e instanceof ProtocolError) return ch.refuse(CLOSE_MALFORMED, e.message);
@@ -734,8 +737,12 @@ export class FtHost {
       return fail((e as Error).message);
     }
     const early: Msg[] = [];
-    const collect = (m: Msg) => early.push(m);
-    ch.on("message", collect);
+    const infos = new WeakMap<Msg, FrontInfo>();
+    const collect = (m: Msg, info?: FrontInfo) => {
+      early.push(m);
+      if (info) infos.set(m, info);
+    };
+    onMessage(ch, collect);
     ch.send(helloMsg(this.id, this.cluster, lsn));
     const answer = await firstMessage(ch, early, this.o.timeoutMs);
     const refused = "code" in answer && answer.code === CLOSE_REFUSED;
@@ -751,9 +758,10 @@ export class FtHost {
       return fail(problem);
     }
     ch.off("message", collect);
+    if (ch instanceof RemoteChannel && typeof first !== "string") ch.taken = infos.get(first)?.seq ?? 0;
     this.attachPeer(ch);
     this.exec(this.node.onResumed(this.now()));
-    for (const m of early.splice(0)) ch.emit("message", m);
+    for (const m of early.splice(0)) (ch as RemoteChannel).emit("message", m, infos.get(m));
     this.poke();
   }
 
@@ -785,8 +793,12 @@ export class FtHost {
     // ws may emit several messages in one go (one TCP read), before an await resumes:
     // collect everything that arrives before the node is ready, then hand it over.
     const early: Msg[] = [];
-    const collect = (m: Msg) => early.push(m);
-    ch.on("message", collect);
+    const infos = new WeakMap<Msg, FrontInfo>();
+    const collect = (m: Msg, info?: FrontInfo) => {
+      early.push(m);
+      if (info) infos.set(m, info);
+    };
+    onMessage(ch, collect);
     ch.send(helloMsg(this.id, this.cluster));
     const answer = await firstMessage(ch, early);
     if (!("msg" in answer)) throw new HostError(`the primary closed the log channel before starting: ${("reason" in answer && answer.reason) || "no reason given"}`);
@@ -797,8 +809,9 @@ export class FtHost {
       throw e;
     }
     ch.off("message", collect);
+    if (ch instanceof RemoteChannel) ch.taken = infos.get(answer.msg)?.seq ?? 0;
     this.attachPeer(ch);
-    for (const m of early.splice(0)) ch.emit("message", m);
+    for (const m of early.splice(0)) (ch as RemoteChannel).emit("message", m, infos.get(m));
     this.startTimers();
     await this.loop();
     await server.close();
@@ -831,7 +844,7 @@ function firstMessage(ch: PeerChannel, early: Msg[], timeoutMs?: number): Promis
 }
 
 /** Listens to a channel's messages, with what the log front made of each (a RemoteChannel's; none here). */
-function onMessage(ch: PeerChannel, fn: (m: Msg, front?: { lsn: number; acked: boolean }) => void): void {
+function onMessage(ch: PeerChannel, fn: (m: Msg, info?: FrontInfo) => void): void {
   (ch as RemoteChannel).on("message", fn);
 }
 

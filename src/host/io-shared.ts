@@ -26,7 +26,7 @@ type AnyMsg = { t: string; [k: string]: unknown };
 
 export type IoCommand =
   | { op: "connect"; id: number; url: string; secret: string; service: string; timeoutMs?: number; front: boolean; queueEventsMax: number; shared: SharedArrayBuffer }
-  | { op: "send"; id: number; msgs: AnyMsg[] }
+  | { op: "send"; id: number; msgs: AnyMsg[]; taken: number }
   | { op: "partition"; id: number; on: boolean }
   | { op: "close"; id: number; reason: string }
   | { op: "refuse"; id: number; code: number; reason: string }
@@ -35,6 +35,12 @@ export type IoCommand =
 export type IoEvent =
   | { op: "connected"; id: number; peer: string }
   | { op: "connect-failed"; id: number; error: string }
-  | { op: "message"; id: number; m: AnyMsg; bytesOut: number; front?: { lsn: number; acked: boolean } }
+  | { op: "message"; id: number; m: AnyMsg; bytesOut: number; info?: FrontInfo }
   | { op: "close"; id: number; code: number; reason: string; bytesOut: number }
   | { op: "log"; line: string };
+
+/** What the log front made of a message: its number on the channel, and for a log batch while armed, the node's lsn after it. */
+export interface FrontInfo {
+  seq: number;
+  front?: { lsn: number; acked: boolean };
+}

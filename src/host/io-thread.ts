@@ -14,14 +14,14 @@ import { createRequire } from "node:module";
 import { pathToFileURL } from "node:url";
 import type { ChannelEvents, Msg } from "../transport/channel.js";
 import { log } from "../transport/channel.js";
-import { type IoCommand, type IoEvent, SHARED_ACKED, SHARED_BATCHES, SHARED_BYTES, SHARED_EARLY, SHARED_FIGURES, SHARED_ICOUNT, SHARED_QUEUED, ST_ACKING, ST_CLOSED, ST_HELD, ST_OPEN } from "./io-shared.js";
+import { type FrontInfo, type IoCommand, type IoEvent, SHARED_ACKED, SHARED_BATCHES, SHARED_BYTES, SHARED_EARLY, SHARED_FIGURES, SHARED_ICOUNT, SHARED_QUEUED, ST_ACKING, ST_CLOSED, ST_HELD, ST_OPEN } from "./io-shared.js";
 
 /** The longest the host's thread waits, per try, for the I/O thread to finish one acknowledgement (it takes microseconds). */
 const ACKING_WAIT_MS = 1;
 
 export interface RemoteChannelEvents {
-  /** A message, and what the log front made of it (a log batch while it was armed). */
-  message: [Msg, { lsn: number; acked: boolean }?];
+  /** A message, and what the log front made of it. */
+  message: [Msg, FrontInfo?];
   close: ChannelEvents["close"];
 }
 
@@ -33,6 +33,12 @@ export class RemoteChannel extends EventEmitter<RemoteChannelEvents> {
   private partition = false;
   bytesIn = 0;
   bytesOut = 0;
+  /**
+   * The number (FrontInfo.seq) of the last message the node has taken from this channel:
+   * the host sets it before the node sees the message, and every send carries it, so the
+   * front knows what the node's lsns in them account for (LogFront.onOutgoing).
+   */
+  taken = 0;
   private readonly state: Int32Array;
   private readonly figures: Float64Array;
 
@@ -93,7 +99,7 @@ export class RemoteChannel extends EventEmitter<RemoteChannelEvents> {
   send<M extends { readonly t: string }>(m: M): void {
     if (this.closed || this.partition) return;
     if (this.corks > 0) this.corkedMsgs.push(m as unknown as Msg);
-    else this.io.command({ op: "send", id: this.id, msgs: [m as unknown as Msg] });
+    else this.io.command({ op: "send", id: this.id, msgs: [m as unknown as Msg], taken: this.taken });
   }
 
   /** Messages sent until the matching uncork() go to the I/O thread together, and leave in one socket write. */
@@ -106,7 +112,7 @@ export class RemoteChannel extends EventEmitter<RemoteChannelEvents> {
     if (--this.corks > 0 || this.corkedMsgs.length === 0) return;
     const msgs = this.corkedMsgs;
     this.corkedMsgs = [];
-    if (!this.closed) this.io.command({ op: "send", id: this.id, msgs });
+    if (!this.closed) this.io.command({ op: "send", id: this.id, msgs, taken: this.taken });
   }
 
   refuse(code: number, reason: string): void {
@@ -131,7 +137,7 @@ export class RemoteChannel extends EventEmitter<RemoteChannelEvents> {
   }
 
   private uncorkAll(): void {
-    if (this.corkedMsgs.length) this.io.command({ op: "send", id: this.id, msgs: this.corkedMsgs });
+    if (this.corkedMsgs.length) this.io.command({ op: "send", id: this.id, msgs: this.corkedMsgs, taken: this.taken });
     this.corkedMsgs = [];
     this.corks = 0;
   }
@@ -229,7 +235,7 @@ export class IoThread {
         const ch = this.channels.get(e.id);
         if (!ch || !ch.isOpen || ch.partitioned) return;
         ch.bytesOut = e.bytesOut;
-        ch.emit("message", e.m, e.front);
+        ch.emit("message", e.m, e.info);
         return;
       }
       case "close": {

@@ -59,7 +59,7 @@ port.on("message", (c: IoCommand) => {
       if (!o) return;
       o.ch.cork();
       for (const m of c.msgs) {
-        o.front?.onOutgoing(m);
+        o.front?.onOutgoing(m, c.taken);
         o.ch.send(m);
       }
       o.ch.uncork();
@@ -80,7 +80,7 @@ port.on("message", (c: IoCommand) => {
 });
 
 function onMessage(id: number, o: Open, m: { t: string; [k: string]: unknown }): void {
-  if (!o.front || m.t !== "log") {
+  if (!o.front) {
     post({ op: "message", id, m, bytesOut: o.ch.bytesOut });
     return;
   }
@@ -89,7 +89,7 @@ function onMessage(id: number, o: Open, m: { t: string; [k: string]: unknown }):
   // acknowledgement is handed to the socket (the host's thread waits that out).
   const mine = Atomics.compareExchange(o.state, 0, ST_OPEN, ST_ACKING) === ST_OPEN;
   const v = o.front.onIncoming(m, { icount: o.figures[SHARED_ICOUNT], queuedEvents: o.figures[SHARED_QUEUED], queueEventsMax: o.queueEventsMax, ackAllowed: mine });
-  o.figures[SHARED_BATCHES]++;
+  if (m.t === "log") o.figures[SHARED_BATCHES]++;
   if (v.ack) {
     o.figures[SHARED_EARLY]++;
     o.figures[SHARED_ACKED] = o.front.ackedMax;
@@ -97,7 +97,7 @@ function onMessage(id: number, o: Open, m: { t: string; [k: string]: unknown }):
   // The acknowledgement first (it is what the primary waits for); the state word still says
   // ACKING until the message is posted too, so the host's thread sees both or neither.
   if (v.ack) o.ch.send(v.ack);
-  post({ op: "message", id, m, bytesOut: o.ch.bytesOut, ...(v.front ? { front: v.front } : {}) });
+  post({ op: "message", id, m, bytesOut: o.ch.bytesOut, info: { seq: v.seq, ...(v.front ? { front: v.front } : {}) } });
   if (mine) {
     Atomics.store(o.state, 0, ST_OPEN);
     Atomics.notify(o.state, 0);

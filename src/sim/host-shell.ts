@@ -104,6 +104,8 @@ export abstract class HostShell<H extends ShellHost> {
   protected sliceEnds(_h: H): void {}
   /** A host's heartbeat timer fires (before the tick reaches the node). */
   protected ticked(_h: H): void {}
+  /** The tick reached the node (it waits for a running slice). */
+  protected tickDone(_h: H): void {}
 
   // ---- tracing ---------------------------------------------------------------------------
 
@@ -263,7 +265,10 @@ export abstract class HostShell<H extends ShellHost> {
         if (!h.up || h.stopping) return;
         tick(at + this.timing.heartbeatMs);
         this.ticked(h);
-        this.input(h, `tick ${h.id} (late)`, () => this.call(h, "tick", () => h.node.tick(this.now)));
+        this.input(h, `tick ${h.id} (late)`, () => {
+          this.call(h, "tick", () => h.node.tick(this.now));
+          this.tickDone(h);
+        });
       });
     };
     tick(this.now + this.timing.heartbeatMs);

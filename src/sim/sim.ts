@@ -48,6 +48,8 @@ import { initialState, testAndSet } from "../arbiter/core.js";
 import { EV } from "../devices/events.js";
 import type { Action, Msg, RunResult } from "../ft/node.js";
 import { FtNode, ProtocolError } from "../ft/node.js";
+import { type FrontVerdict, LogFront } from "../ft/log-front.js";
+import { QUEUE_EVENTS_MAX_DEFAULT } from "../replay/source.js";
 import { type CloneMsg, parsePeerMsg } from "../ft/protocol.js";
 import { PRIMARY_CONNECT_ATTEMPTS_MAX, PRIMARY_CONNECT_RETRY_MS, SINK_RECONNECT_MS } from "../ft/shell-timing.js";
 import type { NodeIo } from "../ft/driver.js";
@@ -131,6 +133,8 @@ export interface SimOptions {
   observe?: (tMs: number, o: SimObservation) => void;
   mutation?: Mutation;
   plan?: PlanOverrides;
+  /** Run the backups' log front (as the hosts' I/O thread does; default yes). */
+  logFront?: boolean;
 }
 
 export interface SimStats {
@@ -339,6 +343,8 @@ class Host extends ShellHost {
   live = false;
   /** The log channel this host is on (at most one at a time), if any. */
   chan: Chan | undefined;
+  /** A heartbeat tick is due and has not run: the log front acknowledges nothing early (see RemoteChannel.hold). */
+  holdFront = false;
   /** The host whose execution this one replays: P for B, the primary it joined for a respawned backup. */
   source: Host | undefined;
   sinkUp = true;
@@ -453,6 +459,11 @@ class Host extends ShellHost {
 /** One log-channel connection between two hosts; each side closes on its own. Messages and closes of an older connection never reach a newer one. */
 class Chan {
   readonly open = new Set<Host>();
+  /**
+   * The connecting backup's log front (src/ft/log-front.ts), as its I/O thread runs it:
+   * it sees every message on arrival, before the host's slice ends, and acknowledges log.
+   */
+  front?: { host: Host; f: LogFront; taken: number };
   /** The connection dropped: nothing more gets through (each side sees the close on its own). */
   dead = false;
   /** Hosts a close of this connection reached (even before they attached it). */
@@ -577,6 +588,7 @@ export class Simulation extends HostShell<Host> {
     B.source = P;
     B.facts.source = "P";
     const ch = this.newChan(P, B);
+    if (this.opts.logFront !== false) ch.front = { host: B, f: new LogFront(), taken: 0 };
     P.chan = B.chan = ch;
     ch.open.add(P).add(B);
     // The launcher: the primary claims epoch 1 for the pair, then starts (ft-host.runPrimary).
@@ -791,6 +803,7 @@ export class Simulation extends HostShell<Host> {
       },
       cut: (reason) => {
         this.log(`${h.id} cut: ${reason}`);
+        this.noteFront(h, h.chan);
         this.closePeer(h, "terminated");
         this.call(h, "onPeerClosed", () => h.node.onPeerClosed("terminated", this.now));
       },
@@ -941,7 +954,12 @@ export class Simulation extends HostShell<Host> {
     });
   }
 
+  protected override tickDone(h: Host): void {
+    h.holdFront = false;
+  }
+
   protected override ticked(h: Host): void {
+    h.holdFront = true;
     this.opts.observe?.(this.now, { kind: "tick", host: h.id, role: h.node.role, epoch: h.node.epoch, icount: h.node.machine.icount });
   }
 
@@ -985,10 +1003,18 @@ export class Simulation extends HostShell<Host> {
     const wire = this.net.encode(msg);
     const times = link.arrivals(this.now);
     if (msg.t !== "hb") this.log(`${h.id} -> ${to.id} ${describeMsg(msg)}${times.length === 0 ? " (lost)" : times.length > 1 ? " (duplicated)" : ""}`);
-    for (const t of times) this.at(t, `deliver ${h.id}>${to.id}`, () => this.input(to, `deliver ${h.id}>${to.id}`, () => this.deliverPeer(to, ch, wire)));
+    if (ch.front?.host === h) ch.front.f.onOutgoing(msg, ch.front.taken);
+    for (const t of times)
+      this.at(t, `deliver ${h.id}>${to.id}`, () => {
+        const front = this.frontArrival(to, ch, wire);
+        this.input(to, `deliver ${h.id}>${to.id}`, () => this.deliverPeer(to, ch, wire, front));
+      });
   }
 
-  private deliverPeer(r: Host, ch: Chan, wire: Uint8Array): void {
+  private deliverPeer(r: Host, ch: Chan, wire: Uint8Array, fv?: FrontVerdict): void {
+    // Taken by the node from here (whatever it makes of it), as FtHost counts it.
+    if (fv && ch.front) ch.front.taken = fv.seq;
+    const front = fv?.front;
     if (ch.dead) return;
     if (r.resuming?.ch === ch) return this.resumeAnswer(r, ch, this.net.decode<Msg>(wire));
     if (r.chan !== ch || !ch.open.has(r)) return;
@@ -996,6 +1022,7 @@ export class Simulation extends HostShell<Host> {
     let msg: Msg;
     try {
       msg = parsePeerMsg(this.net.decode<{ t: string }>(wire));
+      if (front && msg.t === "log") msg.front = front;
     } catch (e) {
       if (!(e instanceof ProtocolError)) throw e;
       this.log(`${r.id} refuses the peer: ${e.message}`);
@@ -1026,7 +1053,7 @@ export class Simulation extends HostShell<Host> {
       let acked = false;
       this.call(r, "onPeerMessage", () => {
         const actions = r.node.onPeerMessage(msg, this.now);
-        acked = msg.t === "log" && actions.some((a) => a.kind === "send" && a.msg.t === "ack");
+        acked = msg.t === "log" && (msg.front?.acked === true || actions.some((a) => a.kind === "send" && a.msg.t === "ack"));
         return actions;
       }, true);
       if (acked && msg.t === "log") {
@@ -1097,7 +1124,42 @@ export class Simulation extends HostShell<Host> {
     if (!to.started) {
       if (to.source && to.id !== "B") this.exitUnstarted(to, `the primary closed the log channel before the clone: ${reason}`);
       else this.crash(to, `the primary closed the log channel before starting: ${reason}`);
-    } else this.call(to, "onPeerClosed", () => to.node.onPeerClosed(reason, this.now));
+    } else {
+      this.noteFront(to, ch);
+      this.call(to, "onPeerClosed", () => to.node.onPeerClosed(reason, this.now));
+    }
+  }
+
+  /** The channel is over for h: what its log front acknowledged is final (FtHost does the same at a close or cut). */
+  private noteFront(h: Host, ch: Chan | undefined): void {
+    if (ch?.front?.host === h) h.node.noteFrontAcked(ch.front.f.ackedMax);
+  }
+
+  /**
+   * A message reaches host r's I/O thread: the log front sees it now, whatever the host's
+   * thread is doing, and may acknowledge it at once (io-worker.ts). What it made of the
+   * message goes to the node with it.
+   */
+  private frontArrival(r: Host, ch: Chan, wire: Uint8Array): FrontVerdict | undefined {
+    const fr = ch.front;
+    if (!fr || fr.host !== r || ch.dead || !r.up || !ch.open.has(r)) return undefined;
+    const m = this.net.decode<{ t: string; [k: string]: unknown }>(wire);
+    const n = r.node;
+    const v = fr.f.onIncoming(m, {
+      icount: n.machine?.icount ?? 0,
+      queuedEvents: n.replay?.source.length ?? 0,
+      queueEventsMax: n.replay?.source.capacityEvents ?? QUEUE_EVENTS_MAX_DEFAULT,
+      ackAllowed: !r.holdFront && r.chan === ch,
+    });
+    if (v.ack) {
+      // The log is in the backup's process from now on: what the output rule's check counts.
+      const ev = (m.events as unknown[][]).filter((e) => (e[0] as number) <= v.ack!.lsn);
+      const last = ev[ev.length - 1];
+      if (last && (last[1] as number) > r.facts.received.icount) r.facts.received = { icount: last[1] as number, lsn: last[0] as number };
+      this.log(`${r.id} front acks lsn ${v.ack.lsn}`);
+      this.sendPeer(r, v.ack);
+    }
+    return v;
   }
 
   // ---- connection drops and catch-up (FtHost.reconnect / listenForPeers' resume) -----------
@@ -1132,6 +1194,7 @@ export class Simulation extends HostShell<Host> {
     if (!src) return this.reconnectFailed(h, "no primary to reconnect to");
     this.counts.reconnects++;
     const ch = this.newChan(h, src);
+    if (this.opts.logFront !== false) ch.front = { host: h, f: new LogFront(), taken: 0 };
     ch.open.add(h);
     const att = { ch, lsn };
     h.resuming = att;
@@ -1249,6 +1312,7 @@ export class Simulation extends HostShell<Host> {
     );
     this.capMs = Math.max(this.capMs, Math.ceil(lastFault) + this.plan.capSlackMs);
     const ch = this.newChan(h, src);
+    if (this.opts.logFront !== false) ch.front = { host: h, f: new LogFront(), taken: 0 };
     h.chan = ch;
     ch.open.add(h);
     this.log(`${h.id} starts: joins ${src.id}`);
