@@ -10,6 +10,7 @@
 // them. Messages otherwise arrive through the event loop, in order, closes after them.
 import { EventEmitter } from "node:events";
 import { MessageChannel, type MessagePort, Worker, receiveMessageOnPort } from "node:worker_threads";
+import { existsSync } from "node:fs";
 import { createRequire } from "node:module";
 import { pathToFileURL } from "node:url";
 import type { ChannelEvents, Msg } from "../transport/channel.js";
@@ -264,7 +265,10 @@ function startWorker(port: MessagePort): Worker {
   const opts = { workerData: { port }, transferList: [port] };
   const self = import.meta.url;
   if (self.endsWith(".js")) return new Worker(new URL("./io-worker.js", self), opts);
-  const api = pathToFileURL(createRequire(self).resolve("tsx/esm/api")).href;
+  // tsx's ESM entry (its CommonJS one cannot register the loader from an ES module).
+  const cjs = createRequire(self).resolve("tsx/esm/api");
+  const mjs = cjs.replace(/\.cjs$/, ".mjs");
+  const api = pathToFileURL(existsSync(mjs) ? mjs : cjs).href;
   const entry = new URL("./io-worker.ts", self).href;
   const boot = `import(${JSON.stringify(api)}).then((t) => { (t.register ?? t.default.register)(); return import(${JSON.stringify(entry)}); });`;
   return new Worker(boot, { ...opts, eval: true });

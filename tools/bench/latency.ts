@@ -39,7 +39,7 @@ for (let i = 0; i < argv.length; i++) {
   }
 }
 setLogger(() => undefined);
-childrenFromCompileCache();
+await childrenFromCompileCache();
 
 function countTo(last: number): string {
   const dir = mkdtempSync(join(tmpdir(), "ftvm-bench-"));
