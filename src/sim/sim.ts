@@ -1015,7 +1015,9 @@ export class Simulation extends HostShell<Host> {
     // Taken by the node from here (whatever it makes of it), as FtHost counts it.
     if (fv && ch.front) ch.front.taken = fv.seq;
     const front = fv?.front;
-    if (ch.dead) return;
+    // A message the I/O thread had received before the connection died is in the process:
+    // it reaches the node all the same (the host's thread takes it from the port).
+    if (ch.dead && !fv) return;
     if (r.resuming?.ch === ch) return this.resumeAnswer(r, ch, this.net.decode<Msg>(wire));
     if (r.chan !== ch || !ch.open.has(r)) return;
     // The wire carries maps; the one parser makes them protocol messages (as ft-host does).
