@@ -1,0 +1,102 @@
+// The backup's I/O thread (src/host/io-thread.ts, io-worker.ts): its log front
+// acknowledges the primary's log while the host's thread is busy (the point of it), holds
+// back while the host's thread decides, and its figure is final once the channel closes.
+// A real connection on loopback; the "primary" is a transport server in this process.
+import { afterAll, describe, expect, it } from "vitest";
+import { type Channel, listen } from "../src/transport/channel.js";
+import { ioThread } from "../src/host/io-thread.js";
+
+const SECRET = "io-thread-test-secret";
+const SERVICE = "ftvm-log/2";
+const batch = (first: number, last: number) => ({ t: "log", events: Array.from({ length: last - first + 1 }, (_, i) => [first + i, (first + i) * 10, 2, 1]) });
+
+/** Waits (event loop running) until `ok()`, for at most `ms`. */
+async function until(ok: () => boolean, ms = 10_000): Promise<void> {
+  const end = Date.now() + ms;
+  while (!ok() && Date.now() < end) await new Promise((r) => setTimeout(r, 5));
+  expect(ok()).toBe(true);
+}
+
+/** Spins this thread (no event loop turns) until `ok()` or `ms` pass; true when ok. */
+function spinUntil(ok: () => boolean, ms: number): boolean {
+  const end = Date.now() + ms;
+  while (Date.now() < end) if (ok()) return true;
+  return ok();
+}
+
+describe("the backup's I/O thread", () => {
+  const servers: { close(): Promise<void> }[] = [];
+  afterAll(async () => {
+    for (const s of servers) await s.close();
+  });
+
+  it("acknowledges log batches while the host's thread is busy, holds back while held, and reports a final figure at close", async () => {
+    let primarySide: Channel | undefined;
+    const acks: number[] = [];
+    let gotChannel!: () => void;
+    const accepted = new Promise<void>((r) => (gotChannel = r));
+    const srv = await listen({
+      host: "127.0.0.1",
+      port: 0,
+      secret: SECRET,
+      service: SERVICE,
+      onChannel: (ch) => {
+        primarySide = ch;
+        ch.on("message", (m) => {
+          if (m.t === "ack") acks.push(m.lsn as number);
+        });
+        gotChannel();
+      },
+    });
+    servers.push(srv);
+    const backupSide = await ioThread().connect(srv.url, SECRET, SERVICE, { front: true, queueEventsMax: 1 << 20 });
+    await accepted;
+    const infos: ({ seq: number; front?: { lsn: number; acked: boolean } } | undefined)[] = [];
+    backupSide.on("message", (_m, info) => infos.push(info));
+
+    // Unarmed: the first batch is passed on unacknowledged (the node acknowledges it itself).
+    primarySide!.send(batch(1, 3));
+    await until(() => infos.length === 1);
+    expect(infos).toEqual([{ seq: 1 }]);
+    expect(backupSide.frontFigures.early).toBe(0);
+    // The node took message 1 and acknowledged lsn 3: that arms the front.
+    backupSide.taken = 1;
+    backupSide.send({ t: "ack", lsn: 3, icount: 30 });
+    await until(() => acks.includes(3));
+
+    // The host's thread is busy from here (no event loop turn): batches 4..5 and 6..9 arrive
+    // and are acknowledged on the I/O thread all the same.
+    primarySide!.send(batch(4, 5));
+    primarySide!.send(batch(6, 9));
+    const acked = spinUntil(() => backupSide.frontFigures.early >= 2, 10_000);
+    expect(acked).toBe(true);
+    expect(backupSide.ackedMax).toBe(9);
+    await until(() => acks.includes(9) && infos.length === 3);
+    expect(infos.slice(1)).toEqual([
+      { seq: 2, front: { lsn: 5, acked: true } },
+      { seq: 3, front: { lsn: 9, acked: true } },
+    ]);
+
+    // Held: a batch is passed on with the lsn the node must reach, but not acknowledged.
+    backupSide.hold();
+    primarySide!.send(batch(10, 10));
+    // Spinning here, so the batch is received on the I/O thread while this thread holds.
+    expect(spinUntil(() => backupSide.frontFigures.batches === 4, 10_000)).toBe(true);
+    expect(backupSide.frontFigures.early).toBe(2);
+    backupSide.release();
+    await until(() => infos.length === 4);
+    expect(infos.at(-1)).toEqual({ seq: 4, front: { lsn: 10, acked: false } });
+    primarySide!.send(batch(11, 12));
+    await until(() => backupSide.ackedMax === 12);
+
+    // Closed from this side: nothing more is acknowledged, whatever arrives.
+    let closed = false;
+    backupSide.on("close", () => (closed = true));
+    backupSide.terminate();
+    expect(closed).toBe(true);
+    primarySide!.send(batch(13, 13));
+    await new Promise((r) => setTimeout(r, 200));
+    expect(backupSide.ackedMax).toBe(12);
+    expect(backupSide.frontFigures.early).toBe(3);
+  });
+});
