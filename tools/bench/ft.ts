@@ -7,8 +7,6 @@
 //   4. failover: from SIGKILL of the primary to the backup being live and to the first
 //      output of the new primary, split into detection and replay.
 import { spawn, spawnSync } from "node:child_process";
-import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import type { ClusterResult } from "../../src/host/launcher.js";
@@ -19,6 +17,7 @@ import { setLogger } from "../../src/transport/channel.js";
 import { wsPeerRttMs } from "./ws-peer.js";
 import { LOAD_PROCS_DEFAULT, LOAD_SECONDS_MAX, startLoad } from "../load/load.js";
 import { benchHelp } from "./help.js";
+import { countTo, fibN } from "./guests.js";
 
 benchHelp(import.meta.url, { takesArgs: false });
 
@@ -77,24 +76,6 @@ async function ftRun(program: string, extra: Record<string, unknown> = {}) {
   const r = await runClusterDetailed({ program, ...quiet, ...extra });
   if (r.code !== 0 || !r.done) throw new Error(`ft run of ${program} failed:\n${r.summary}`);
   return r;
-}
-
-/** programs/fib.s with another N than 35, in a temporary directory (its .include falls back to programs/lib). */
-function fibN(n: number): string {
-  const dir = mkdtempSync(join(tmpdir(), "ftvm-bench-"));
-  const src = readFileSync(join(ROOT, "programs/fib.s"), "utf8");
-  if (!/^\.const N, 35$/m.test(src)) throw new Error("programs/fib.s no longer says .const N, 35: update the benchmark");
-  writeFileSync(join(dir, `fib${n}.s`), src.replace(/^\.const N, 35$/m, `.const N, ${n}`));
-  return join(dir, `fib${n}.s`);
-}
-
-/** programs/count.s counting to `last` instead of 100,000, in a temporary directory. */
-function countTo(last: number): string {
-  const dir = mkdtempSync(join(tmpdir(), "ftvm-bench-"));
-  const src = readFileSync(join(ROOT, "programs/count.s"), "utf8");
-  if (!/^\.const LAST 100000$/m.test(src)) throw new Error("programs/count.s no longer says .const LAST 100000: update the benchmark");
-  writeFileSync(join(dir, `count${last}.s`), src.replace(/^\.const LAST 100000$/m, `.const LAST ${last}`));
-  return join(dir, `count${last}.s`);
 }
 
 function fmt(x: number | undefined, digits = 2): string {

@@ -9,8 +9,6 @@
 // others; this one is quick enough to run before and after a change to the hosts' I/O.
 //   --reps N   runs of each program (default 5)
 //   --load     run the standard load (tools/load: 3 busy processes) beside it
-import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { runClusterDetailed } from "../../src/host/launcher.js";
@@ -18,6 +16,7 @@ import { childrenFromCompileCache } from "../../src/host/self.js";
 import { setLogger } from "../../src/transport/channel.js";
 import { LOAD_PROCS_DEFAULT, startLoad } from "../load/load.js";
 import { benchHelp } from "./help.js";
+import { countTo } from "./guests.js";
 
 benchHelp(import.meta.url, { takesArgs: true });
 
@@ -40,14 +39,6 @@ for (let i = 0; i < argv.length; i++) {
 }
 setLogger(() => undefined);
 await childrenFromCompileCache();
-
-function countTo(last: number): string {
-  const dir = mkdtempSync(join(tmpdir(), "ftvm-bench-"));
-  const src = readFileSync(join(ROOT, "programs/count.s"), "utf8");
-  if (!/^\.const LAST 100000$/m.test(src)) throw new Error("programs/count.s no longer says .const LAST 100000: update the benchmark");
-  writeFileSync(join(dir, `count${last}.s`), src.replace(/^\.const LAST 100000$/m, `.const LAST ${last}`));
-  return join(dir, `count${last}.s`);
-}
 
 type Stat = { n: number; p50: number; p99: number } | undefined;
 const programs = [
