@@ -19,8 +19,31 @@ const SLEEP_MS_MIN = 2;
 const RATE_WINDOW_MS = 50;
 /** A window in which the primary went at least this share of its running speed: it ran throughout (see lagMs). */
 const PRIMARY_FULL_SPEED_SHARE = 0.8;
+/**
+ * A window in which the backup said it was idle counts as "kept up" only if it also
+ * replayed at least this share of what the primary ran in it. A backup that keeps up
+ * trails by about one batch (closed every 10-20 ms) and so replays at least 60% of a
+ * 50 ms window's work; one that replayed (almost) nothing said "idle" because no log had
+ * reached it yet: at its start, its only report came before the first batch, and that
+ * window credited it with its primary's full speed for the 2 s of windows kept, so a
+ * backup at a third of the speed was throttled only 1.4 s after it began.
+ */
+const KEPT_UP_SHARE = 0.5;
 /** Rate windows remembered for the backup's best rate (see Throttle.backupRate): 2 s of them. */
 const RATE_WINDOWS_KEPT = 40;
+/**
+ * Rate windows in which the backup replayed (it moved, or kept up with a primary at full
+ * speed) before its rate is believed; until then the lag is the history lag (how long
+ * ago the primary stood where the backup stands). A backup's first window of replay is
+ * partial: it starts replaying somewhere inside it, cold. In bench:compute (2 of 8 pairs
+ * at load 2) that window held only the backup's first slice, 20,000 instructions in
+ * 50 ms, a thousandth of the 400,000 per ms it replayed in the next one, and the rate
+ * taken from it alone put the lag at 50-92 s in a 3.5 s run and the throttle at 0.2.
+ * Three windows (150 ms of replay) give the best-of rate two full windows after the
+ * partial one; a backup that is really slow is still measured 150 ms after it starts,
+ * long before its lag nears the threshold.
+ */
+const RATE_WINDOWS_TRUSTED_MIN = 3;
 /**
  * A new backup's starting lag (the copy's time: it replays everything logged since the
  * snapshot) is tolerated while it shrinks: checked this often, it must be smaller than at
@@ -73,6 +96,12 @@ export class Throttle {
   private catchUp?: { sinceMs: number | undefined; checkMs: number | undefined; gap: number; misses: number };
   /** While a catch-up is tolerated (see catchingUp). */
   private catchUpTolerated = false;
+  /** The first sample since the pair formed (the constructor or newBackup): the lag is bounded by the time since (see lagBoundMs). */
+  private firstSampleMs: number | undefined;
+  /** How far behind the first sample the backup started (see newBackup). */
+  private startLagMs = 0;
+  /** Rate windows in which the backup replayed, up to RATE_WINDOWS_TRUSTED_MIN (see trustedRate). */
+  private replayWindows = 0;
 
   constructor(readonly thresholdMs = LAG_THRESHOLD_MS_DEFAULT) {}
 
@@ -81,8 +110,16 @@ export class Throttle {
    * the level it was throttled to) and the primary's history before the copy say nothing
    * about it. Without this, a primary that had been alone read its joiner's lag from the
    * oldest sample it kept, seconds old, and slept through the copy and long after it.
+   *
+   * `startLagMs`: how far, in time, the backup starts behind the primary's next sample.
+   * 0 for a clone (node-clone.ts calls this at the snapshot, where the joiner starts, so
+   * the samples cover the copy's time); a caller whose backup starts further back says so,
+   * or the lag bound (see lagBoundMs) would understate its lag.
    */
-  newBackup(): void {
+  newBackup(startLagMs = 0): void {
+    this.firstSampleMs = undefined;
+    this.startLagMs = Math.max(0, startLagMs);
+    this.replayWindows = 0;
     this.level = 0;
     this.debtMs = 0;
     this.head = 0;
@@ -113,6 +150,7 @@ export class Throttle {
     this.lastRunIcount = icount;
     this.lastSleepMs = 0;
     this.lastRunMs = nowMs;
+    this.firstSampleMs ??= nowMs;
     const last = (this.head + SAMPLES_MAX - 1) % SAMPLES_MAX;
     if (this.count > 0 && nowMs - this.atMs[last] < 1) return;
     this.atMs[this.head] = nowMs;
@@ -124,9 +162,10 @@ export class Throttle {
   /**
    * The backup's lag in ms: the time it needs to catch up (the instructions it trails by,
    * at the rate it has been replaying), which is what a failover would spend replaying.
-   * Until that rate is known: how long ago the primary stood where the backup stands now
-   * (a measure that alone would mislead the throttle: a throttled primary moves slowly,
-   * so a small gap spans a long time, and the throttle would feed on itself).
+   * Until that rate is known (see trustedRate): how long ago the primary stood where the
+   * backup stands now (a measure that alone would mislead the throttle: a throttled
+   * primary moves slowly, so a small gap spans a long time, and the throttle would feed
+   * on itself). Either is bounded by the time the pair has existed (see lagBoundMs).
    */
   lagMs(nowMs: number, primaryIcount: number, backupIcount: number): number {
     const behind = this.historyLagMs(nowMs, primaryIcount, backupIcount);
@@ -143,12 +182,21 @@ export class Throttle {
       const windowMs = nowMs - last.atMs;
       const primaryWent = (primaryIcount - last.primaryIcount) / windowMs;
       if (behind > 0 && last.behind && !this.idleSeen) this.noteBackupRate((backupIcount - last.icount) / windowMs);
-      else if (this.idleSeen && this.level === 0 && this.primaryRate > 0 && primaryWent >= PRIMARY_FULL_SPEED_SHARE * this.primaryRate) this.noteBackupRate(primaryWent);
+      else if (
+        this.idleSeen &&
+        this.level === 0 &&
+        this.primaryRate > 0 &&
+        primaryWent >= PRIMARY_FULL_SPEED_SHARE * this.primaryRate &&
+        backupIcount - last.icount >= KEPT_UP_SHARE * (primaryIcount - last.primaryIcount)
+      )
+        this.noteBackupRate(primaryWent);
       windowClosed = true;
       this.lastBackup = { atMs: nowMs, icount: backupIcount, behind: behind > 0, primaryIcount };
       this.idleSeen = this.lastReportIdle;
     } else if (behind === 0) last.behind = false;
-    const lag = behind === 0 ? 0 : !(this.backupRate > 0) ? (this.lastReportIdle ? 0 : behind) : (primaryIcount - backupIcount) / this.backupRate;
+    const rate = this.trustedRate;
+    const estimate = behind === 0 ? 0 : !(rate > 0) ? (this.lastReportIdle ? 0 : behind) : (primaryIcount - backupIcount) / rate;
+    const lag = Math.min(estimate, this.lagBoundMs(nowMs));
     if (windowClosed) this.noteCatchUp(nowMs, primaryIcount - backupIcount, lag, backupIcount > last!.icount);
     return lag;
   }
@@ -177,7 +225,29 @@ export class Throttle {
   private readonly backupRates = new Float64Array(RATE_WINDOWS_KEPT);
   private backupRateNext = 0;
 
+  /**
+   * The backup's rate once RATE_WINDOWS_TRUSTED_MIN windows of replay measured it, else 0
+   * (unknown: lagMs goes by the history lag, sleepMs steps the level by the lag alone).
+   */
+  private get trustedRate(): number {
+    return this.replayWindows >= RATE_WINDOWS_TRUSTED_MIN ? this.backupRate : 0;
+  }
+
+  /**
+   * The most the lag can honestly be: the time since the first sample (when the pair
+   * formed: the primary's first slice with this backup, or the clone's snapshot), plus
+   * the backup's declared starting lag. The backup has been behind for no longer than
+   * that. A rate estimate beyond it means the rate was measured too low (cold or starved
+   * windows, see RATE_WINDOWS_TRUSTED_MIN), not that failover would really take longer;
+   * a backup that is truly slower than its primary is throttled once its lag passes the
+   * threshold within this bound, which it does about a second after the pair formed.
+   */
+  private lagBoundMs(nowMs: number): number {
+    return (this.firstSampleMs === undefined ? 0 : Math.max(0, nowMs - this.firstSampleMs)) + this.startLagMs;
+  }
+
   private noteBackupRate(rate: number): void {
+    if (rate > 0 && this.replayWindows < RATE_WINDOWS_TRUSTED_MIN) this.replayWindows++;
     this.backupRates[this.backupRateNext] = rate;
     this.backupRateNext = (this.backupRateNext + 1) % RATE_WINDOWS_KEPT;
     this.backupRate = bestOf(this.backupRates);
@@ -213,7 +283,7 @@ export class Throttle {
       c.gap = gap;
       return;
     }
-    const caughtUp = gap <= 0 || (this.backupRate > 0 && lag <= this.thresholdMs / 2);
+    const caughtUp = gap <= 0 || (this.trustedRate > 0 && lag <= this.thresholdMs / 2);
     if (nowMs - c.sinceMs >= CATCH_UP_MS_MAX || caughtUp) return this.endCatchUp();
     if (nowMs - c.checkMs < CATCH_UP_CHECK_MS) return;
     // Compared with the last check's gap, not the lowest so far: a backup that lost a
@@ -268,8 +338,8 @@ export class Throttle {
       // level moves toward that in small steps: the primary slows and speeds up gradually.
       let target: number;
       if (lagMs <= this.thresholdMs / 2 || this.catchUpTolerated) target = 0;
-      else if (this.backupRate > 0 && this.primaryRate > 0) {
-        const pace = Math.max(0, 2 - lagMs / this.thresholdMs) * this.backupRate;
+      else if (this.trustedRate > 0 && this.primaryRate > 0) {
+        const pace = Math.max(0, 2 - lagMs / this.thresholdMs) * this.trustedRate;
         target = Math.min(THROTTLE_MAX, Math.max(0, 1 - pace / this.primaryRate));
       } else target = lagMs > this.thresholdMs ? this.level + ADJUST_STEP : this.level;
       const step = Math.max(-ADJUST_STEP, Math.min(ADJUST_STEP, target - this.level));
