@@ -234,13 +234,18 @@ export class Throttle {
   }
 
   /**
-   * The most the lag can honestly be: the time since the first sample (when the pair
+   * The most the lag is taken to be: the time since the first sample (when the pair
    * formed: the primary's first slice with this backup, or the clone's snapshot), plus
    * the backup's declared starting lag. The backup has been behind for no longer than
-   * that. A rate estimate beyond it means the rate was measured too low (cold or starved
-   * windows, see RATE_WINDOWS_TRUSTED_MIN), not that failover would really take longer;
-   * a backup that is truly slower than its primary is throttled once its lag passes the
-   * threshold within this bound, which it does about a second after the pair formed.
+   * that. The rate estimate exceeds it in two cases: the rate was measured too low (cold
+   * or starved windows, see RATE_WINDOWS_TRUSTED_MIN: then the estimate is wrong, by a
+   * thousandfold in the case seen), or the backup really is slower than its primary (then
+   * replaying its gap does take longer than the pair has existed). The bound gives up
+   * the second to rule out the first: a backup at a third of its primary's speed reads as
+   * lagging by the pair's age instead of twice that, so its throttle starts when the pair
+   * is 500 ms old (half the threshold) instead of 250 ms, and is gentler in the first
+   * second or two, until the estimate falls below the bound (test/throttle-rules.test.ts
+   * checks that it is still throttled within a second).
    */
   private lagBoundMs(nowMs: number): number {
     return (this.firstSampleMs === undefined ? 0 : Math.max(0, nowMs - this.firstSampleMs)) + this.startLagMs;
