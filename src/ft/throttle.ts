@@ -32,19 +32,6 @@ const KEPT_UP_SHARE = 0.5;
 /** Rate windows remembered for the backup's best rate (see Throttle.backupRate): 2 s of them. */
 const RATE_WINDOWS_KEPT = 40;
 /**
- * Rate windows in which the backup replayed (it moved, or kept up with a primary at full
- * speed) before its rate is believed; until then the lag is the history lag (how long
- * ago the primary stood where the backup stands). A backup's first window of replay is
- * partial: it starts replaying somewhere inside it, cold. In bench:compute (2 of 8 pairs
- * at load 2) that window held only the backup's first slice, 20,000 instructions in
- * 50 ms, a thousandth of the 400,000 per ms it replayed in the next one, and the rate
- * taken from it alone put the lag at 50-92 s in a 3.5 s run and the throttle at 0.2.
- * Three windows (150 ms of replay) give the best-of rate two full windows after the
- * partial one; a backup that is really slow is still measured 150 ms after it starts,
- * long before its lag nears the threshold.
- */
-const RATE_WINDOWS_TRUSTED_MIN = 3;
-/**
  * A new backup's starting lag (the copy's time: it replays everything logged since the
  * snapshot) is tolerated while it shrinks: checked this often, it must be smaller than at
  * the last check, for at most CATCH_UP_MS_MAX. Long enough that a few hundred ms in which
@@ -100,8 +87,6 @@ export class Throttle {
   private firstSampleMs: number | undefined;
   /** How far behind the first sample the backup started (see newBackup). */
   private startLagMs = 0;
-  /** Rate windows in which the backup replayed, up to RATE_WINDOWS_TRUSTED_MIN (see trustedRate). */
-  private replayWindows = 0;
 
   constructor(readonly thresholdMs = LAG_THRESHOLD_MS_DEFAULT) {}
 
@@ -119,7 +104,6 @@ export class Throttle {
   newBackup(startLagMs = 0): void {
     this.firstSampleMs = undefined;
     this.startLagMs = Math.max(0, startLagMs);
-    this.replayWindows = 0;
     this.level = 0;
     this.debtMs = 0;
     this.head = 0;
@@ -162,7 +146,7 @@ export class Throttle {
   /**
    * The backup's lag in ms: the time it needs to catch up (the instructions it trails by,
    * at the rate it has been replaying), which is what a failover would spend replaying.
-   * Until that rate is known (see trustedRate): how long ago the primary stood where the
+   * Until that rate is known: how long ago the primary stood where the
    * backup stands now (a measure that alone would mislead the throttle: a throttled
    * primary moves slowly, so a small gap spans a long time, and the throttle would feed
    * on itself). Either is bounded by the time the pair has existed (see lagBoundMs).
@@ -179,10 +163,22 @@ export class Throttle {
       // throughout (unthrottled, and not a guest that waits: keeping up with one says
       // little). Without those, a backup that keeps up would be measured only in the
       // windows in which it was starved (see backupRate).
+      //
+      // A window in which the backup began to replay (it had not moved in the window
+      // before) is partial: it replayed for only part of it, and cold. In bench:compute
+      // (2 of 8 pairs at load 2) such a window, the backup's first, held only its first
+      // slice: 20,000 instructions in 50 ms, a thousandth of the 400,000 per ms it replayed
+      // in the next one. The rate taken from it alone put the lag at 50-92 s in a 3.5 s
+      // run, and the throttle at 0.2. So a rate is taken only from a window in which the
+      // backup was replaying when it began. (Waiting for more windows of replay before
+      // believing the rate, as first tried, also delayed the throttle for a backup that
+      // is really slower: 50 ms per window, which with the simulator's 100 ms thresholds
+      // took most of the throttling out of 7 of 40 slow-backup runs.)
       const windowMs = nowMs - last.atMs;
       const primaryWent = (primaryIcount - last.primaryIcount) / windowMs;
-      if (behind > 0 && last.behind && !this.idleSeen) this.noteBackupRate((backupIcount - last.icount) / windowMs);
-      else if (
+      if (behind > 0 && last.behind && !this.idleSeen) {
+        if (last.replaying) this.noteBackupRate((backupIcount - last.icount) / windowMs);
+      } else if (
         this.idleSeen &&
         this.level === 0 &&
         this.primaryRate > 0 &&
@@ -191,17 +187,21 @@ export class Throttle {
       )
         this.noteBackupRate(primaryWent);
       windowClosed = true;
-      this.lastBackup = { atMs: nowMs, icount: backupIcount, behind: behind > 0, primaryIcount };
+      this.lastBackup = { atMs: nowMs, icount: backupIcount, behind: behind > 0, primaryIcount, replaying: backupIcount > last.icount };
       this.idleSeen = this.lastReportIdle;
     } else if (behind === 0) last.behind = false;
-    const rate = this.trustedRate;
-    const estimate = behind === 0 ? 0 : !(rate > 0) ? (this.lastReportIdle ? 0 : behind) : (primaryIcount - backupIcount) / rate;
+    const estimate = behind === 0 ? 0 : !(this.backupRate > 0) ? (this.lastReportIdle ? 0 : behind) : (primaryIcount - backupIcount) / this.backupRate;
     const lag = Math.min(estimate, this.lagBoundMs(nowMs));
     if (windowClosed) this.noteCatchUp(nowMs, primaryIcount - backupIcount, lag, backupIcount > last!.icount);
     return lag;
   }
 
-  private lastBackup?: { atMs: number; icount: number; behind?: boolean; primaryIcount: number };
+  /**
+   * Where the current rate window began: the time, the backup's and the primary's icount,
+   * whether the backup trailed throughout so far (behind), and whether it replayed in the
+   * window before (replaying: then it was replaying as this one began, see lagMs).
+   */
+  private lastBackup?: { atMs: number; icount: number; behind?: boolean; primaryIcount: number; replaying?: boolean };
   /** The backup said it was idle (nothing left to replay) since the rate window began / in its last report. */
   private idleSeen = false;
   private lastReportIdle = false;
@@ -226,19 +226,11 @@ export class Throttle {
   private backupRateNext = 0;
 
   /**
-   * The backup's rate once RATE_WINDOWS_TRUSTED_MIN windows of replay measured it, else 0
-   * (unknown: lagMs goes by the history lag, sleepMs steps the level by the lag alone).
-   */
-  private get trustedRate(): number {
-    return this.replayWindows >= RATE_WINDOWS_TRUSTED_MIN ? this.backupRate : 0;
-  }
-
-  /**
    * The most the lag is taken to be: the time since the first sample (when the pair
    * formed: the primary's first slice with this backup, or the clone's snapshot), plus
    * the backup's declared starting lag. The backup has been behind for no longer than
    * that. The rate estimate exceeds it in two cases: the rate was measured too low (cold
-   * or starved windows, see RATE_WINDOWS_TRUSTED_MIN: then the estimate is wrong, by a
+   * or starved windows, see lagMs: then the estimate is wrong, by a
    * thousandfold in the case seen), or the backup really is slower than its primary (then
    * replaying its gap does take longer than the pair has existed). The bound gives up
    * the second to rule out the first: a backup at a third of its primary's speed reads as
@@ -252,7 +244,6 @@ export class Throttle {
   }
 
   private noteBackupRate(rate: number): void {
-    if (rate > 0 && this.replayWindows < RATE_WINDOWS_TRUSTED_MIN) this.replayWindows++;
     this.backupRates[this.backupRateNext] = rate;
     this.backupRateNext = (this.backupRateNext + 1) % RATE_WINDOWS_KEPT;
     this.backupRate = bestOf(this.backupRates);
@@ -288,7 +279,7 @@ export class Throttle {
       c.gap = gap;
       return;
     }
-    const caughtUp = gap <= 0 || (this.trustedRate > 0 && lag <= this.thresholdMs / 2);
+    const caughtUp = gap <= 0 || (this.backupRate > 0 && lag <= this.thresholdMs / 2);
     if (nowMs - c.sinceMs >= CATCH_UP_MS_MAX || caughtUp) return this.endCatchUp();
     if (nowMs - c.checkMs < CATCH_UP_CHECK_MS) return;
     // Compared with the last check's gap, not the lowest so far: a backup that lost a
@@ -343,8 +334,8 @@ export class Throttle {
       // level moves toward that in small steps: the primary slows and speeds up gradually.
       let target: number;
       if (lagMs <= this.thresholdMs / 2 || this.catchUpTolerated) target = 0;
-      else if (this.trustedRate > 0 && this.primaryRate > 0) {
-        const pace = Math.max(0, 2 - lagMs / this.thresholdMs) * this.trustedRate;
+      else if (this.backupRate > 0 && this.primaryRate > 0) {
+        const pace = Math.max(0, 2 - lagMs / this.thresholdMs) * this.backupRate;
         target = Math.min(THROTTLE_MAX, Math.max(0, 1 - pace / this.primaryRate));
       } else target = lagMs > this.thresholdMs ? this.level + ADJUST_STEP : this.level;
       const step = Math.max(-ADJUST_STEP, Math.min(ADJUST_STEP, target - this.level));
