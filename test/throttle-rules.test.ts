@@ -1,7 +1,7 @@
 // The throttle's rules added for issue 11 (in-memory: clock readings are passed in, so
 // nothing here is timed): a new backup's starting lag is tolerated while it shrinks, for
 // a bounded time; a backup that is really slower is still throttled under a loaded
-// machine's turns.
+// machine's turns; a starved or cold start does not make the lag estimate jump.
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { Throttle } from "../src/ft/throttle.js";

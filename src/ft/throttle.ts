@@ -26,7 +26,8 @@ const PRIMARY_FULL_SPEED_SHARE = 0.8;
  * 50 ms window's work; one that replayed (almost) nothing said "idle" because no log had
  * reached it yet: at its start, its only report came before the first batch, and that
  * window credited it with its primary's full speed for the 2 s of windows kept, so a
- * backup at a third of the speed was throttled only 1.4 s after it began.
+ * backup at a third of the speed was throttled only 1.4 s after it began (a 1 s
+ * threshold; test/throttle-rules.test.ts).
  */
 const KEPT_UP_SHARE = 0.5;
 /** Rate windows remembered for the backup's best rate (see Throttle.backupRate): 2 s of them. */
@@ -146,10 +147,10 @@ export class Throttle {
   /**
    * The backup's lag in ms: the time it needs to catch up (the instructions it trails by,
    * at the rate it has been replaying), which is what a failover would spend replaying.
-   * Until that rate is known: how long ago the primary stood where the
-   * backup stands now (a measure that alone would mislead the throttle: a throttled
-   * primary moves slowly, so a small gap spans a long time, and the throttle would feed
-   * on itself). Either is bounded by the time the pair has existed (see lagBoundMs).
+   * Until that rate is known: how long ago the primary stood where the backup stands now
+   * (a measure that alone would mislead the throttle: a throttled primary moves slowly,
+   * so a small gap spans a long time, and the throttle would feed on itself). Either is
+   * bounded by the time the pair has existed (see lagBoundMs).
    */
   lagMs(nowMs: number, primaryIcount: number, backupIcount: number): number {
     const behind = this.historyLagMs(nowMs, primaryIcount, backupIcount);
@@ -230,9 +231,9 @@ export class Throttle {
    * formed: the primary's first slice with this backup, or the clone's snapshot), plus
    * the backup's declared starting lag. The backup has been behind for no longer than
    * that. The rate estimate exceeds it in two cases: the rate was measured too low (cold
-   * or starved windows, see lagMs: then the estimate is wrong, by a
-   * thousandfold in the case seen), or the backup really is slower than its primary (then
-   * replaying its gap does take longer than the pair has existed). The bound gives up
+   * or starved windows, see lagMs: then the estimate is wrong, a thousandfold in the case
+   * seen), or the backup really is slower than its primary (then replaying its gap does
+   * take longer than the pair has existed). The bound gives up
    * the second to rule out the first: a backup at a third of its primary's speed reads as
    * lagging by the pair's age instead of twice that, so its throttle starts when the pair
    * is 500 ms old (half the threshold) instead of 250 ms, and is gentler in the first
