@@ -236,9 +236,9 @@ export class Throttle {
    * take longer than the pair has existed). The bound gives up
    * the second to rule out the first: a backup at a third of its primary's speed reads as
    * lagging by the pair's age instead of twice that, so its throttle starts when the pair
-   * is 500 ms old (half the threshold) instead of 250 ms, and is gentler in the first
-   * second or two, until the estimate falls below the bound (test/throttle-rules.test.ts
-   * checks that it is still throttled within a second).
+   * is 500-600 ms old (half the threshold, at the next adjustment) instead of 300 ms, and
+   * is gentler in the first second or two, until the estimate falls below the bound
+   * (test/throttle-rules.test.ts checks that it is still throttled within a second).
    */
   private lagBoundMs(nowMs: number): number {
     return (this.firstSampleMs === undefined ? 0 : Math.max(0, nowMs - this.firstSampleMs)) + this.startLagMs;
