@@ -19,6 +19,17 @@ const SLEEP_MS_MIN = 2;
 const RATE_WINDOW_MS = 50;
 /** A window in which the primary went at least this share of its running speed: it ran throughout (see lagMs). */
 const PRIMARY_FULL_SPEED_SHARE = 0.8;
+/**
+ * A window in which the backup said it was idle counts as "kept up" only if it also
+ * replayed at least this share of what the primary ran in it. A backup that keeps up
+ * trails by about one batch (closed every 10-20 ms) and so replays at least 60% of a
+ * 50 ms window's work; one that replayed (almost) nothing said "idle" because no log had
+ * reached it yet: at its start, its only report came before the first batch, and that
+ * window credited it with its primary's full speed for the 2 s of windows kept, so a
+ * backup at a third of the speed was throttled only 1.4 s after it began (a 1 s
+ * threshold; test/throttle-rules.test.ts).
+ */
+const KEPT_UP_SHARE = 0.5;
 /** Rate windows remembered for the backup's best rate (see Throttle.backupRate): 2 s of them. */
 const RATE_WINDOWS_KEPT = 40;
 /**
@@ -73,6 +84,10 @@ export class Throttle {
   private catchUp?: { sinceMs: number | undefined; checkMs: number | undefined; gap: number; misses: number };
   /** While a catch-up is tolerated (see catchingUp). */
   private catchUpTolerated = false;
+  /** The first sample since the pair formed (the constructor or newBackup): the lag is bounded by the time since (see lagBoundMs). */
+  private firstSampleMs: number | undefined;
+  /** How far behind the first sample the backup started (see newBackup). */
+  private startLagMs = 0;
 
   constructor(readonly thresholdMs = LAG_THRESHOLD_MS_DEFAULT) {}
 
@@ -81,8 +96,15 @@ export class Throttle {
    * the level it was throttled to) and the primary's history before the copy say nothing
    * about it. Without this, a primary that had been alone read its joiner's lag from the
    * oldest sample it kept, seconds old, and slept through the copy and long after it.
+   *
+   * `startLagMs`: how far, in time, the backup starts behind the primary's next sample.
+   * 0 for a clone (node-clone.ts calls this at the snapshot, where the joiner starts, so
+   * the samples cover the copy's time); a caller whose backup starts further back says so,
+   * or the lag bound (see lagBoundMs) would understate its lag.
    */
-  newBackup(): void {
+  newBackup(startLagMs = 0): void {
+    this.firstSampleMs = undefined;
+    this.startLagMs = Math.max(0, startLagMs);
     this.level = 0;
     this.debtMs = 0;
     this.head = 0;
@@ -113,6 +135,7 @@ export class Throttle {
     this.lastRunIcount = icount;
     this.lastSleepMs = 0;
     this.lastRunMs = nowMs;
+    this.firstSampleMs ??= nowMs;
     const last = (this.head + SAMPLES_MAX - 1) % SAMPLES_MAX;
     if (this.count > 0 && nowMs - this.atMs[last] < 1) return;
     this.atMs[this.head] = nowMs;
@@ -126,7 +149,8 @@ export class Throttle {
    * at the rate it has been replaying), which is what a failover would spend replaying.
    * Until that rate is known: how long ago the primary stood where the backup stands now
    * (a measure that alone would mislead the throttle: a throttled primary moves slowly,
-   * so a small gap spans a long time, and the throttle would feed on itself).
+   * so a small gap spans a long time, and the throttle would feed on itself). Either is
+   * bounded by the time the pair has existed (see lagBoundMs).
    */
   lagMs(nowMs: number, primaryIcount: number, backupIcount: number): number {
     const behind = this.historyLagMs(nowMs, primaryIcount, backupIcount);
@@ -140,20 +164,45 @@ export class Throttle {
       // throughout (unthrottled, and not a guest that waits: keeping up with one says
       // little). Without those, a backup that keeps up would be measured only in the
       // windows in which it was starved (see backupRate).
+      //
+      // A window in which the backup began to replay (it had not moved in the window
+      // before) is partial: it replayed for only part of it, and cold. In bench:compute
+      // (2 of 8 pairs at load 2) such a window, the backup's first, held only its first
+      // slice: 20,000 instructions in 50 ms, a thousandth of the 400,000 per ms it replayed
+      // in the next one. The rate taken from it alone put the lag at 50-92 s in a 3.5 s
+      // run, and the throttle at 0.2. So a rate is taken only from a window in which the
+      // backup was replaying when it began. (Waiting for more windows of replay before
+      // believing the rate, as first tried, also delayed the throttle for a backup that
+      // is really slower: 50 ms per window, which with the simulator's 100 ms thresholds
+      // took most of the throttling out of 7 of 40 slow-backup runs.)
       const windowMs = nowMs - last.atMs;
       const primaryWent = (primaryIcount - last.primaryIcount) / windowMs;
-      if (behind > 0 && last.behind && !this.idleSeen) this.noteBackupRate((backupIcount - last.icount) / windowMs);
-      else if (this.idleSeen && this.level === 0 && this.primaryRate > 0 && primaryWent >= PRIMARY_FULL_SPEED_SHARE * this.primaryRate) this.noteBackupRate(primaryWent);
+      if (behind > 0 && last.behind && !this.idleSeen) {
+        if (last.replaying) this.noteBackupRate((backupIcount - last.icount) / windowMs);
+      } else if (
+        this.idleSeen &&
+        this.level === 0 &&
+        this.primaryRate > 0 &&
+        primaryWent >= PRIMARY_FULL_SPEED_SHARE * this.primaryRate &&
+        backupIcount - last.icount >= KEPT_UP_SHARE * (primaryIcount - last.primaryIcount)
+      )
+        this.noteBackupRate(primaryWent);
       windowClosed = true;
-      this.lastBackup = { atMs: nowMs, icount: backupIcount, behind: behind > 0, primaryIcount };
+      this.lastBackup = { atMs: nowMs, icount: backupIcount, behind: behind > 0, primaryIcount, replaying: backupIcount > last.icount };
       this.idleSeen = this.lastReportIdle;
     } else if (behind === 0) last.behind = false;
-    const lag = behind === 0 ? 0 : !(this.backupRate > 0) ? (this.lastReportIdle ? 0 : behind) : (primaryIcount - backupIcount) / this.backupRate;
+    const estimate = behind === 0 ? 0 : !(this.backupRate > 0) ? (this.lastReportIdle ? 0 : behind) : (primaryIcount - backupIcount) / this.backupRate;
+    const lag = Math.min(estimate, this.lagBoundMs(nowMs));
     if (windowClosed) this.noteCatchUp(nowMs, primaryIcount - backupIcount, lag, backupIcount > last!.icount);
     return lag;
   }
 
-  private lastBackup?: { atMs: number; icount: number; behind?: boolean; primaryIcount: number };
+  /**
+   * Where the current rate window began: the time, the backup's and the primary's icount,
+   * whether the backup trailed throughout so far (behind), and whether it replayed in the
+   * window before (replaying: then it was replaying as this one began, see lagMs).
+   */
+  private lastBackup?: { atMs: number; icount: number; behind?: boolean; primaryIcount: number; replaying?: boolean };
   /** The backup said it was idle (nothing left to replay) since the rate window began / in its last report. */
   private idleSeen = false;
   private lastReportIdle = false;
@@ -176,6 +225,24 @@ export class Throttle {
   private backupRate = 0;
   private readonly backupRates = new Float64Array(RATE_WINDOWS_KEPT);
   private backupRateNext = 0;
+
+  /**
+   * The most the lag is taken to be: the time since the first sample (when the pair
+   * formed: the primary's first slice with this backup, or the clone's snapshot), plus
+   * the backup's declared starting lag. The backup has been behind for no longer than
+   * that. The rate estimate exceeds it in two cases: the rate was measured too low (cold
+   * or starved windows, see lagMs: then the estimate is wrong, a thousandfold in the case
+   * seen), or the backup really is slower than its primary (then replaying its gap does
+   * take longer than the pair has existed). The bound gives up
+   * the second to rule out the first: a backup at a third of its primary's speed reads as
+   * lagging by the pair's age instead of twice that, so its throttle starts when the pair
+   * is 500-600 ms old (half the threshold, at the next adjustment) instead of 300 ms, and
+   * is gentler in the first second or two, until the estimate falls below the bound
+   * (test/throttle-rules.test.ts checks that it is still throttled within a second).
+   */
+  private lagBoundMs(nowMs: number): number {
+    return (this.firstSampleMs === undefined ? 0 : Math.max(0, nowMs - this.firstSampleMs)) + this.startLagMs;
+  }
 
   private noteBackupRate(rate: number): void {
     this.backupRates[this.backupRateNext] = rate;
