@@ -482,7 +482,8 @@ export class FtNode {
       epoch: this.epoch,
       icount,
       backupIcount: this.plog?.backupIcount,
-      lagMs: this.plog ? this.throttle.lagMs(nowMs, icount, this.plog.backupIcount) : undefined,
+      // As the last slice measured it: measuring here would move the throttle (see Throttle.lastLagMs).
+      lagMs: this.plog ? this.throttle.lastLagMs : undefined,
       throttle: this.throttle.level,
       heldOutputs: this.gate.heldCount,
       heldBytes: this.gate.heldBytes,

@@ -61,6 +61,13 @@ export class Throttle {
   level = 0;
   /** The largest lag and level seen (for reports). */
   lagMsMax = 0;
+  /**
+   * The lag as the last slice measured it (lagMs). Status reports read this: lagMs itself
+   * closes rate windows, so a status line that called it would move the throttle's
+   * measurements, and a host (which reports every 250 ms) would throttle otherwise than
+   * the simulator (which reports nothing).
+   */
+  lastLagMs = 0;
   levelMax = 0;
   private readonly atMs = new Float64Array(SAMPLES_MAX);
   private readonly icounts = new Float64Array(SAMPLES_MAX);
@@ -193,6 +200,7 @@ export class Throttle {
     } else if (behind === 0) last.behind = false;
     const estimate = behind === 0 ? 0 : !(this.backupRate > 0) ? (this.lastReportIdle ? 0 : behind) : (primaryIcount - backupIcount) / this.backupRate;
     const lag = Math.min(estimate, this.lagBoundMs(nowMs));
+    this.lastLagMs = lag;
     if (windowClosed) this.noteCatchUp(nowMs, primaryIcount - backupIcount, lag, backupIcount > last!.icount);
     return lag;
   }
