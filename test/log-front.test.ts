@@ -5,6 +5,9 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { LogFront, type FrontView } from "../src/ft/log-front.js";
+import type { FtNode } from "../src/ft/node.js";
+import { guestImage } from "../src/sim/guest.js";
+import { TestCluster } from "./support/cluster.js";
 
 const view = (o: Partial<FrontView> = {}): FrontView => ({ icount: 7, queuedEvents: 0, queueEventsMax: 1 << 20, ackAllowed: true, ...o });
 /** A log message with events first..last (data: a TIME event's microseconds). */
@@ -142,5 +145,40 @@ describe("log front", () => {
     );
     // Not a front that never acknowledges (which would pass the above trivially).
     expect(acked).toBeGreaterThan(1000);
+  });
+});
+
+describe("a backup whose front acknowledged more than it took in", () => {
+  // The take-over rule (node-failover.ts runDraining): the old primary may have released
+  // output on the front's acknowledgement, so a backup that lacks that log must not go live.
+  const GUEST = { lines: 5000, periodUs: 300, waitEvery: 8 };
+  function pair(c: TestCluster): FtNode {
+    c.add("P", 11);
+    const b = c.add("B", 12);
+    c.startPrimary("P", { program: "sim-guest", image: guestImage(GUEST), memBytes: 1024 * 1024 }, "B");
+    for (let i = 0; i < 40; i++) c.round();
+    expect(b.role).toBe("backup");
+    expect(c.nodes.get("P")!.role).toBe("primary");
+    expect(b.received).toBeGreaterThan(0);
+    return b;
+  }
+
+  it("halts instead of claiming the next epoch; the same backup without the gap takes over", () => {
+    const c = new TestCluster();
+    const b = pair(c);
+    b.noteFrontAcked(b.received + 5);
+    c.crash("P");
+    for (let i = 0; i < 2000 && b.role !== "halted" && b.role !== "finished"; i++) c.round();
+    expect(b.role).toBe("halted");
+    expect(c.halts.find((h) => h.host === "B")?.reason).toMatch(/acknowledged the log through lsn \d+ but holds it only through \d+: it cannot take over/);
+    expect(c.arbiter.epoch).toBe(1);
+
+    const d = new TestCluster();
+    const b2 = pair(d);
+    b2.noteFrontAcked(b2.received);
+    d.crash("P");
+    for (let i = 0; i < 500 && b2.epoch < 2 && b2.role !== "halted"; i++) d.round();
+    expect(b2.role).toBe("alone");
+    expect(d.arbiter.epoch).toBe(2);
   });
 });
