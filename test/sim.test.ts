@@ -289,6 +289,18 @@ describe("FT simulator: every check fires on a broken variant", () => {
     expect(firing("corrupt-clone", "replay-trace").failure).toMatch(/host [C-E] restored its clone at icount \d+ in state .*, but host [BCDEP] took the snapshot/);
   });
 
+  it("liveness, not safety: a log front that acknowledges every batch unchecked makes its backup halt rather than go live without that log", () => {
+    // Without the take-over rule (FtNode.frontAckedLsn) such a front broke the output
+    // stream: seed 27 ended "the sink's stream differs from the final execution".
+    expect(firing("front-unchecked", "liveness").failure).toMatch(/acknowledged the log through lsn \d+ but holds it only through \d+: it cannot take over/);
+    // No safety check fails in those seeds: at most the run stops (or the node's own check
+    // of the front, an InvariantError, reports it as a bug).
+    for (let s = 1; s <= 80; s++) {
+      const broken = simulate(s, { mutation: "front-unchecked" }).failures.find((f) => !f.startsWith("liveness:") && !f.startsWith("exception:"));
+      expect(broken, `seed ${s}`).toBeUndefined();
+    }
+  });
+
   it("every mutation is covered above (the disk ones in sim-disk.test.ts, the cluster ones in sim-arbiter.test.ts)", () => {
     expect([...MUTATIONS].sort()).toEqual([
       "arbiter-forgets-cluster",
@@ -301,6 +313,7 @@ describe("FT simulator: every check fires on a broken variant", () => {
       "corrupt-log",
       "disk-early-write",
       "disk-unfenced",
+      "front-unchecked",
       "node-throws",
       "self-ack",
       "sink-ignores-cluster",

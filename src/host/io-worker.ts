@@ -92,7 +92,8 @@ function onMessage(id: number, o: Open, m: { t: string; [k: string]: unknown }):
   if (m.t === "log") o.figures[SHARED_BATCHES]++;
   if (v.ack) {
     o.figures[SHARED_EARLY]++;
-    o.figures[SHARED_ACKED] = o.front.ackedMax;
+    // What was sent, not what the front believes: the take-over rule rests on this figure.
+    o.figures[SHARED_ACKED] = Math.max(o.figures[SHARED_ACKED], v.ack.lsn);
   }
   // The acknowledgement first (it is what the primary waits for); the state word still says
   // ACKING until the message is posted too, so the host's thread sees both or neither.

@@ -112,6 +112,7 @@ export const MUTATIONS = [
   "corrupt-backup-image",
   "arbiter-forgets-cluster",
   "sink-ignores-cluster",
+  "front-unchecked",
 ] as const;
 export type Mutation = (typeof MUTATIONS)[number];
 
@@ -463,7 +464,7 @@ class Chan {
    * The connecting backup's log front (src/ft/log-front.ts), as its I/O thread runs it:
    * it sees every message on arrival, before the host's slice ends, and acknowledges log.
    */
-  front?: { host: Host; f: LogFront; taken: number };
+  front?: { host: Host; f: LogFront; taken: number; ackedMax: number };
   /** The connection dropped: nothing more gets through (each side sees the close on its own). */
   dead = false;
   /** Hosts a close of this connection reached (even before they attached it). */
@@ -588,7 +589,7 @@ export class Simulation extends HostShell<Host> {
     B.source = P;
     B.facts.source = "P";
     const ch = this.newChan(P, B);
-    if (this.opts.logFront !== false) ch.front = { host: B, f: new LogFront(), taken: 0 };
+    if (this.opts.logFront !== false) ch.front = { host: B, f: new LogFront(), taken: 0, ackedMax: 0 };
     P.chan = B.chan = ch;
     ch.open.add(P).add(B);
     // The launcher: the primary claims epoch 1 for the pair, then starts (ft-host.runPrimary).
@@ -1030,6 +1031,7 @@ export class Simulation extends HostShell<Host> {
       this.log(`${r.id} refuses the peer: ${e.message}`);
       this.closePeer(r, `refused: ${e.message}`);
       if (!r.started) return this.crash(r, `refused the primary's first message: ${e.message}`);
+      this.noteFront(r, ch);
       this.call(r, "onPeerClosed", () => r.node.onPeerClosed(`refused: ${e.message}`, this.now));
       return;
     }
@@ -1073,6 +1075,7 @@ export class Simulation extends HostShell<Host> {
         this.crash(r, `refused the primary's first message: ${e.message}`);
         return;
       }
+      this.noteFront(r, ch);
       this.call(r, "onPeerClosed", () => r.node.onPeerClosed(`refused: ${e.message}`, this.now));
     }
   }
@@ -1134,7 +1137,7 @@ export class Simulation extends HostShell<Host> {
 
   /** The channel is over for h: what its log front acknowledged is final (FtHost does the same at a close or cut). */
   private noteFront(h: Host, ch: Chan | undefined): void {
-    if (ch?.front?.host === h) h.node.noteFrontAcked(ch.front.f.ackedMax);
+    if (ch?.front?.host === h) h.node.noteFrontAcked(ch.front.ackedMax);
   }
 
   /**
@@ -1147,18 +1150,25 @@ export class Simulation extends HostShell<Host> {
     if (!fr || fr.host !== r || ch.dead || !r.up || !ch.open.has(r)) return undefined;
     const m = this.net.decode<{ t: string; [k: string]: unknown }>(wire);
     const n = r.node;
-    const v = fr.f.onIncoming(m, {
+    let v = fr.f.onIncoming(m, {
       icount: n.machine?.icount ?? 0,
       queuedEvents: n.replay?.source.length ?? 0,
       queueEventsMax: n.replay?.source.capacityEvents ?? QUEUE_EVENTS_MAX_DEFAULT,
       ackAllowed: !r.holdFront && r.chan === ch,
     });
+    if (this.opts.mutation === "front-unchecked" && m.t === "log" && Array.isArray(m.events) && m.events.length > 0) {
+      // A front that does not mirror the node: it acknowledges every batch through its last event.
+      const lsn = (m.events[m.events.length - 1] as number[])[0];
+      v = { seq: v.seq, ack: { t: "ack", lsn, icount: v.ack?.icount ?? n.machine?.icount ?? 0 }, front: { lsn, acked: true } };
+    }
     if (v.ack) {
       // The log is in the backup's process from now on: what the output rule's check counts.
       const ev = (m.events as unknown[][]).filter((e) => (e[0] as number) <= v.ack!.lsn);
       const last = ev[ev.length - 1];
       if (last && (last[1] as number) > r.facts.received.icount) r.facts.received = { icount: last[1] as number, lsn: last[0] as number };
       this.log(`${r.id} front acks lsn ${v.ack.lsn}`);
+      // What was sent (as the I/O thread records it): the take-over rule rests on this figure.
+      fr.ackedMax = Math.max(fr.ackedMax, v.ack.lsn);
       this.sendPeer(r, v.ack);
     }
     return v;
@@ -1196,7 +1206,7 @@ export class Simulation extends HostShell<Host> {
     if (!src) return this.reconnectFailed(h, "no primary to reconnect to");
     this.counts.reconnects++;
     const ch = this.newChan(h, src);
-    if (this.opts.logFront !== false) ch.front = { host: h, f: new LogFront(), taken: 0 };
+    if (this.opts.logFront !== false) ch.front = { host: h, f: new LogFront(), taken: 0, ackedMax: 0 };
     ch.open.add(h);
     const att = { ch, lsn };
     h.resuming = att;
@@ -1314,7 +1324,7 @@ export class Simulation extends HostShell<Host> {
     );
     this.capMs = Math.max(this.capMs, Math.ceil(lastFault) + this.plan.capSlackMs);
     const ch = this.newChan(h, src);
-    if (this.opts.logFront !== false) ch.front = { host: h, f: new LogFront(), taken: 0 };
+    if (this.opts.logFront !== false) ch.front = { host: h, f: new LogFront(), taken: 0, ackedMax: 0 };
     h.chan = ch;
     ch.open.add(h);
     this.log(`${h.id} starts: joins ${src.id}`);
