@@ -28,7 +28,9 @@ function ftvm(args: string[], env: Record<string, string> = {}): Promise<{ code:
     const p = spawn(process.execPath, [...ftvmArgs(), ...args], { cwd: ROOT, env: { ...process.env, FTVM_SECRET: SECRET, ...env }, stdio: ["ignore", "ignore", "pipe"] });
     let err = "";
     p.stderr.on("data", (d) => (err += d));
-    p.on("exit", (code) => resolve({ code, err }));
+    // "close", not "exit": the process may exit before its stderr has all been read (seen
+    // in CI on a busy machine: an empty err for a run that had printed its line).
+    p.on("close", (code) => resolve({ code, err }));
   });
 }
 

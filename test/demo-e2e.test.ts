@@ -15,7 +15,7 @@ describe("npm start", () => {
       let err = "";
       p.stdout.on("data", (b) => (out += b));
       p.stderr.on("data", (b) => (err += b));
-      p.on("exit", (code) => resolve({ code, out, err }));
+      p.on("close", (code) => resolve({ code, out, err }));
     });
     const all = `${r.out}\n${r.err}`;
     expect(r.code, all).toBe(0);

@@ -19,7 +19,7 @@ function ftvm(args: string[]): Promise<{ code: number | null; out: string; err: 
     let err = "";
     p.stdout.on("data", (b) => (out += b));
     p.stderr.on("data", (b) => (err += b));
-    p.on("exit", (code) => resolve({ code, out, err }));
+    p.on("close", (code) => resolve({ code, out, err }));
   });
 }
 

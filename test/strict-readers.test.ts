@@ -39,7 +39,7 @@ function ftvm(args: string[]): Promise<{ code: number | null; out: string; err: 
     let err = "";
     c.stdout.on("data", (d) => (out += d));
     c.stderr.on("data", (d) => (err += d));
-    c.on("exit", (code) => resolve({ code, out, err }));
+    c.on("close", (code) => resolve({ code, out, err }));
   });
 }
 

@@ -736,13 +736,7 @@ export class FtHost {
     } catch (e) {
       return fail((e as Error).message);
     }
-    const early: Msg[] = [];
-    const infos = new WeakMap<Msg, FrontInfo>();
-    const collect = (m: Msg, info?: FrontInfo) => {
-      early.push(m);
-      if (info) infos.set(m, info);
-    };
-    onMessage(ch, collect);
+    const { early, infos, collect } = collectEarly(ch);
     ch.send(helloMsg(this.id, this.cluster, lsn));
     const answer = await firstMessage(ch, early, this.o.timeoutMs);
     const refused = "code" in answer && answer.code === CLOSE_REFUSED;
@@ -792,13 +786,7 @@ export class FtHost {
     }
     // ws may emit several messages in one go (one TCP read), before an await resumes:
     // collect everything that arrives before the node is ready, then hand it over.
-    const early: Msg[] = [];
-    const infos = new WeakMap<Msg, FrontInfo>();
-    const collect = (m: Msg, info?: FrontInfo) => {
-      early.push(m);
-      if (info) infos.set(m, info);
-    };
-    onMessage(ch, collect);
+    const { early, infos, collect } = collectEarly(ch);
     ch.send(helloMsg(this.id, this.cluster));
     const answer = await firstMessage(ch, early);
     if (!("msg" in answer)) throw new HostError(`the primary closed the log channel before starting: ${("reason" in answer && answer.reason) || "no reason given"}`);
@@ -841,6 +829,21 @@ function firstMessage(ch: PeerChannel, early: Msg[], timeoutMs?: number): Promis
     ch.on("close", onClose);
     if (timeoutMs !== undefined) timer = setTimeout(() => settle({ timedOut: true }), timeoutMs);
   });
+}
+
+/**
+ * Collects a new channel's messages, with what the log front made of each, until the node
+ * is ready for them (ws may emit several in one TCP read, before an await resumes).
+ */
+function collectEarly(ch: PeerChannel): { early: Msg[]; infos: WeakMap<Msg, FrontInfo>; collect: (m: Msg, info?: FrontInfo) => void } {
+  const early: Msg[] = [];
+  const infos = new WeakMap<Msg, FrontInfo>();
+  const collect = (m: Msg, info?: FrontInfo) => {
+    early.push(m);
+    if (info) infos.set(m, info);
+  };
+  onMessage(ch, collect);
+  return { early, infos, collect };
 }
 
 /** Listens to a channel's messages, with what the log front made of each (a RemoteChannel's; none here). */
