@@ -106,6 +106,9 @@ export function handoverActions(n: FtNode): Action[] {
 
 export function runLive(n: FtNode, nowMs: number): RunResult {
   const m = n.machine;
+  // Where the primary stood at nowMs (the slice's start): the throttle's samples pair a
+  // time with the icount at that time (see Throttle.sample).
+  const icountAtStart = m.icount;
   if (n.cfg.crashAtIcount !== undefined && m.icount >= n.cfg.crashAtIcount) {
     if (!n.cfg.crashOnlyPaired || (n.role === "primary" && !n.join)) return { actions: [{ kind: "crash", icount: m.icount }], idle: true };
     n.crashWaitSinceMs ??= nowMs;
@@ -187,7 +190,7 @@ export function runLive(n: FtNode, nowMs: number): RunResult {
     actions.push(...flush(n, nowMs));
   if (n.plog && n.role === "primary") {
     // The backup trails: slow down (gradually) so the lag, and a failover's replay, stay bounded.
-    n.throttle.sample(nowMs, m.icount);
+    n.throttle.sample(nowMs, icountAtStart);
     // Not while a joiner copies, though: it is no member and could not take over, so its
     // lag bounds no failover's replay; throttling for it only slowed the guest (and every
     // client reply) for as long as the copy took. The samples still count from the copy

@@ -15,6 +15,16 @@ const THROTTLE_MAX = 0.95;
 const SAMPLES_MAX = 8192;
 /** Sleeps shorter than this are saved up (a host timer cannot sleep for 0.2 ms). */
 const SLEEP_MS_MIN = 2;
+/**
+ * The shortest time between two samples that measures the primary's rate. Slices take
+ * about half a millisecond (src/host/slice-pacer.ts); two runs closer than this (an idle
+ * wake-up right after a slice, or the simulator's clock standing still between calls,
+ * where the difference can be a rounding error of 1e-12 ms) would divide a few
+ * instructions by almost nothing: the simulator's primaries reached 1e15-1e17
+ * instructions per ms that way, and the throttle then aimed at its maximum whenever it
+ * engaged.
+ */
+const RATE_DT_MIN_MS = 0.05;
 /** The backup's replay rate is measured over windows of this length. */
 const RATE_WINDOW_MS = 50;
 /** A window in which the primary went at least this share of its running speed: it ran throughout (see lagMs). */
@@ -128,12 +138,16 @@ export class Throttle {
     this.lastAdjustMs = -Infinity;
   }
 
-  /** Records where the primary stands (call at every run). */
+  /**
+   * Records where the primary stood at `nowMs` (call at every run, with the icount at that
+   * moment: the slice's start). Paired with the icount at the slice's end instead, the
+   * rate below divided one slice's instructions by the previous slice's time.
+   */
   sample(nowMs: number, icount: number): void {
     if (this.lastRunMs !== undefined) {
       // Time spent running since the last call (the sleep we asked for does not count).
       const dt = nowMs - this.lastRunMs - this.lastSleepMs;
-      if (dt > 0 && dt < 50) {
+      if (dt >= RATE_DT_MIN_MS && dt < 50) {
         this.sliceMs = this.sliceMs * 0.9 + dt * 0.1;
         const rate = (icount - this.lastRunIcount) / dt;
         if (rate > 0) this.primaryRate = this.primaryRate > 0 ? this.primaryRate * 0.9 + rate * 0.1 : rate;
