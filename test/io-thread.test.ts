@@ -49,7 +49,7 @@ describe("the backup's I/O thread", () => {
       },
     });
     servers.push(srv);
-    const backupSide = await ioThread().connect(srv.url, SECRET, SERVICE, { front: true, queueEventsMax: 1 << 20 });
+    const backupSide = await ioThread().connect(srv.url, SECRET, SERVICE, { queueEventsMax: 1 << 20 });
     await accepted;
     const infos: ({ seq: number; front?: { lsn: number; acked: boolean } } | undefined)[] = [];
     backupSide.on("message", (_m, info) => infos.push(info));

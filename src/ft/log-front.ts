@@ -67,8 +67,6 @@ export class LogFront {
   lsn = 0;
   /** True once the node said where it stands and everything passed on since can be judged. */
   armed = false;
-  /** The largest lsn this front acknowledged. */
-  ackedMax = 0;
   /** Messages seen on this channel. */
   private seq = 0;
   /** Messages passed on and not yet known taken by the node, in order. */
@@ -137,7 +135,6 @@ export class LogFront {
     const room = queued + fresh.length <= view.queueEventsMax / 2;
     const acked = !events.ackLazy && view.ackAllowed && room;
     if (!acked) return { seq, front: { lsn: this.lsn, acked: false } };
-    this.ackedMax = Math.max(this.ackedMax, this.lsn);
     return { seq, ack: { t: "ack", lsn: this.lsn, icount: view.icount }, front: { lsn: this.lsn, acked: true } };
   }
 

@@ -762,7 +762,7 @@ export class FtHost {
   /** A backup's log channel to its primary: on the I/O thread with its log front, unless turned off. */
   private connectLog(url: string): Promise<PeerChannel> {
     if (!useIoThread(this.o)) return connect(url, this.o.secret, LOG_SERVICE);
-    return ioThread().connect(url, this.o.secret, LOG_SERVICE, { front: true, queueEventsMax: QUEUE_EVENTS_MAX_DEFAULT });
+    return ioThread().connect(url, this.o.secret, LOG_SERVICE, { queueEventsMax: QUEUE_EVENTS_MAX_DEFAULT });
   }
 
   async runBackup(o: BackupOptions): Promise<void> {

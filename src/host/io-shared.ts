@@ -25,7 +25,7 @@ export const SHARED_BYTES = 8 + SHARED_FIGURES * 8;
 type AnyMsg = { t: string; [k: string]: unknown };
 
 export type IoCommand =
-  | { op: "connect"; id: number; url: string; secret: string; service: string; timeoutMs?: number; front: boolean; queueEventsMax: number; shared: SharedArrayBuffer }
+  | { op: "connect"; id: number; url: string; secret: string; service: string; timeoutMs?: number; queueEventsMax: number; shared: SharedArrayBuffer }
   | { op: "send"; id: number; msgs: AnyMsg[]; taken: number }
   | { op: "partition"; id: number; on: boolean }
   | { op: "close"; id: number; reason: string }

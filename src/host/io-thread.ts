@@ -192,13 +192,13 @@ export class IoThread {
     port1.unref();
   }
 
-  /** Connects and authenticates on the I/O thread (as transport's connect does here); `front` runs the log front there. */
-  connect(url: string, secret: string, service: string, o: { timeoutMs?: number; front: boolean; queueEventsMax: number }): Promise<RemoteChannel> {
+  /** Connects and authenticates on the I/O thread (as transport's connect does here), with a log front watching the channel. */
+  connect(url: string, secret: string, service: string, o: { timeoutMs?: number; queueEventsMax: number }): Promise<RemoteChannel> {
     const id = this.nextId++;
     const shared = new SharedArrayBuffer(SHARED_BYTES);
     return new Promise((resolve, reject) => {
       this.connecting.set(id, { resolve, reject, shared });
-      this.command({ op: "connect", id, url, secret, service, ...(o.timeoutMs !== undefined ? { timeoutMs: o.timeoutMs } : {}), front: o.front, queueEventsMax: o.queueEventsMax, shared });
+      this.command({ op: "connect", id, url, secret, service, ...(o.timeoutMs !== undefined ? { timeoutMs: o.timeoutMs } : {}), queueEventsMax: o.queueEventsMax, shared });
     });
   }
 

@@ -20,7 +20,7 @@ const port = (workerData as { port: MessagePort }).port;
 
 interface Open {
   ch: Channel;
-  front?: LogFront;
+  front: LogFront;
   state: Int32Array;
   figures: Float64Array;
   queueEventsMax: number;
@@ -38,7 +38,7 @@ port.on("message", (c: IoCommand) => {
       const figures = new Float64Array(c.shared, 8, SHARED_FIGURES);
       connect(c.url, c.secret, c.service, { timeoutMs: c.timeoutMs, log: (line) => post({ op: "log", line }) }).then(
         (ch) => {
-          const o: Open = { ch, state, figures, queueEventsMax: c.queueEventsMax,  ...(c.front ? { front: new LogFront() } : {}) };
+          const o: Open = { ch, state, figures, queueEventsMax: c.queueEventsMax, front: new LogFront() };
           open.set(c.id, o);
           ch.on("message", (m) => onMessage(c.id, o, m));
           ch.on("close", (code, reason) => {
@@ -59,7 +59,7 @@ port.on("message", (c: IoCommand) => {
       if (!o) return;
       o.ch.cork();
       for (const m of c.msgs) {
-        o.front?.onOutgoing(m, c.taken);
+        o.front.onOutgoing(m, c.taken);
         o.ch.send(m);
       }
       o.ch.uncork();
@@ -80,10 +80,6 @@ port.on("message", (c: IoCommand) => {
 });
 
 function onMessage(id: number, o: Open, m: { t: string; [k: string]: unknown }): void {
-  if (!o.front) {
-    post({ op: "message", id, m, bytesOut: o.ch.bytesOut });
-    return;
-  }
   // Acknowledging is allowed only while the host's thread leaves the channel OPEN; the
   // word says ACKING until the message is on its way to that thread and the
   // acknowledgement is handed to the socket (the host's thread waits that out).

@@ -134,8 +134,6 @@ export interface SimOptions {
   observe?: (tMs: number, o: SimObservation) => void;
   mutation?: Mutation;
   plan?: PlanOverrides;
-  /** Run the backups' log front (as the hosts' I/O thread does; default yes). */
-  logFront?: boolean;
 }
 
 export interface SimStats {
@@ -589,7 +587,7 @@ export class Simulation extends HostShell<Host> {
     B.source = P;
     B.facts.source = "P";
     const ch = this.newChan(P, B);
-    if (this.opts.logFront !== false) ch.front = { host: B, f: new LogFront(), taken: 0, ackedMax: 0 };
+    ch.front = { host: B, f: new LogFront(), taken: 0, ackedMax: 0 };
     P.chan = B.chan = ch;
     ch.open.add(P).add(B);
     // The launcher: the primary claims epoch 1 for the pair, then starts (ft-host.runPrimary).
@@ -1206,7 +1204,7 @@ export class Simulation extends HostShell<Host> {
     if (!src) return this.reconnectFailed(h, "no primary to reconnect to");
     this.counts.reconnects++;
     const ch = this.newChan(h, src);
-    if (this.opts.logFront !== false) ch.front = { host: h, f: new LogFront(), taken: 0, ackedMax: 0 };
+    ch.front = { host: h, f: new LogFront(), taken: 0, ackedMax: 0 };
     ch.open.add(h);
     const att = { ch, lsn };
     h.resuming = att;
@@ -1324,7 +1322,7 @@ export class Simulation extends HostShell<Host> {
     );
     this.capMs = Math.max(this.capMs, Math.ceil(lastFault) + this.plan.capSlackMs);
     const ch = this.newChan(h, src);
-    if (this.opts.logFront !== false) ch.front = { host: h, f: new LogFront(), taken: 0, ackedMax: 0 };
+    ch.front = { host: h, f: new LogFront(), taken: 0, ackedMax: 0 };
     h.chan = ch;
     ch.open.add(h);
     this.log(`${h.id} starts: joins ${src.id}`);
