@@ -5,6 +5,7 @@
 // of an idle guest. Both processes sleep between messages, as the FT hosts do, so the
 // figure includes waking them.
 import { spawn } from "node:child_process";
+import { connect } from "node:net";
 import { performance } from "node:perf_hooks";
 import { Packr } from "msgpackr";
 import WebSocket from "ws";
@@ -20,6 +21,65 @@ wss.on("connection", (ws) => ws.on("message", (d) => ws.send(d)));
 process.stdin.on("end", () => process.exit(0));
 process.stdin.resume();
 `;
+
+// The floor under that: the same exchange over a bare TCP socket (no WebSocket framing, no
+// msgpack), which is what two Node processes on this machine cannot beat without leaving
+// Node's event loop. An echo of raw bytes: a 60-byte message fits one segment, so every
+// read on either side is the whole message.
+const TCP_ECHO = `
+import { createServer } from "node:net";
+const srv = createServer((s) => { s.setNoDelay(true); s.on("data", (d) => s.write(d)); });
+srv.listen(0, "127.0.0.1", () => process.stdout.write(String(srv.address().port) + "\\n"));
+process.stdin.on("end", () => process.exit(0));
+process.stdin.resume();
+`;
+
+/** The bytes each peer exchanges: about an idle guest's log batch. */
+const PEER_MESSAGE_BYTES = 60;
+
+/** Round trips (ms) of `count` messages sent `gapMs` apart over bare TCP to an echo process. */
+export async function tcpPeerRttMs(count: number, gapMs: number, cwd: string): Promise<{ p50: number; p99: number }> {
+  const echo = spawn(process.execPath, ["--input-type=module", "-e", TCP_ECHO], { cwd, stdio: ["pipe", "pipe", "inherit"] });
+  try {
+    const port = await new Promise<number>((resolve, reject) => {
+      echo.stdout.once("data", (d: Buffer) => resolve(Number(String(d).trim())));
+      echo.once("exit", (code) => reject(new Error(`the echo process exited (${code})`)));
+    });
+    const s = connect(port, "127.0.0.1");
+    s.setNoDelay(true);
+    await new Promise((resolve, reject) => {
+      s.once("connect", resolve);
+      s.once("error", reject);
+    });
+    const msg = Buffer.alloc(PEER_MESSAGE_BYTES, 7);
+    const rtts: number[] = [];
+    for (let i = 0; i < count; i++) {
+      const t0 = performance.now();
+      await new Promise<void>((resolve) => {
+        let got = 0;
+        const onData = (d: Buffer) => {
+          got += d.length;
+          if (got < msg.length) return;
+          s.off("data", onData);
+          resolve();
+        };
+        s.on("data", onData);
+        s.write(msg);
+      });
+      rtts.push(performance.now() - t0);
+      await new Promise((r) => setTimeout(r, gapMs));
+    }
+    s.destroy();
+    return quantiles(rtts);
+  } finally {
+    echo.stdin.end();
+  }
+}
+
+function quantiles(rtts: number[]): { p50: number; p99: number } {
+  rtts.sort((a, b) => a - b);
+  return { p50: rtts[Math.floor(rtts.length / 2)], p99: rtts[Math.min(rtts.length - 1, Math.floor(rtts.length * 0.99))] };
+}
 
 /** Round trips (ms) of `count` messages sent `gapMs` apart to an echo process. */
 export async function wsPeerRttMs(count: number, gapMs: number, cwd: string): Promise<{ p50: number; p99: number }> {
@@ -48,8 +108,7 @@ export async function wsPeerRttMs(count: number, gapMs: number, cwd: string): Pr
       await new Promise((r) => setTimeout(r, gapMs));
     }
     ws.close();
-    rtts.sort((a, b) => a - b);
-    return { p50: rtts[Math.floor(rtts.length / 2)], p99: rtts[Math.min(rtts.length - 1, Math.floor(rtts.length * 0.99))] };
+    return quantiles(rtts);
   } finally {
     echo.stdin.end();
   }
