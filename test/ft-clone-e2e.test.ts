@@ -53,6 +53,34 @@ describe("restoring redundancy by cloning (real processes)", () => {
     expect(r.counts.maxEpoch, r.info).toBe(3);
   }, 60_000);
 
+  it("a primary that starts without its first backup (gone before it joined) gets one by clone", async () => {
+    // On a loaded machine the first backup can take longer to start than the primary waits
+    // for it (--wait-backup-ms, 10 s). Here the primary waits 1 ms and the first backup is
+    // killed as it starts: nothing but the primary's start alone asks for another backup.
+    let killed = false;
+    const out: Buffer[] = [];
+    let info = "";
+    const stream = new RunStream();
+    const r = await runClusterDetailed({
+      program: longTicker(300),
+      waitBackupMs: 1,
+      write: (b) => out.push(Buffer.from(b)),
+      info: (s) => (info += s),
+      onEvent: (e) => {
+        stream.push(e);
+        if (!killed && e.type === "spawn" && e.role === "backup" && e.pid !== undefined) {
+          killed = true;
+          process.kill(e.pid, "SIGKILL");
+        }
+      },
+    });
+    expect(killed).toBe(true);
+    expect(r.code, info).toBe(0);
+    expect(tickNumbers(Buffer.concat(out).toString("latin1"), 300)).toEqual(Array.from({ length: 300 }, (_, i) => i + 1));
+    // The primary ran alone from the start; a new backup joined it by clone.
+    expect(r.clones.length, info).toBeGreaterThanOrEqual(1);
+  }, 90_000);
+
   it("catch-up: a dropped log channel is reconnected; no failover, output exact", async () => {
     const r = await cluster({ program: "programs/ticker.s", dropChannelAfterMs: 1200 });
     expect(r.code, r.info).toBe(0);

@@ -650,6 +650,11 @@ export class FtHost {
     const server = await this.listenForPeers(o);
     if (o.waitForBackupMs > 0) await Promise.race([backupArrived, new Promise((r) => setTimeout(r, o.waitForBackupMs))]);
     const chosen = backup as { ch: Channel; host: string } | undefined;
+    // Chosen: a backup that arrives from here on is too late to be the first. Until the
+    // first epoch is granted it is refused, with the reason (taken as the first, it was
+    // neither attached nor refused, and its channel closed without a word); once this node
+    // runs, its hello is a join and it gets a clone.
+    if (!chosen) this.firstBackup = () => `the primary stopped waiting for its first backup after ${o.waitForBackupMs} ms and is starting without one; join it by clone`;
     let req = firstEpochRequest(0, this.id, chosen?.host);
     let r: Awaited<ReturnType<Arbiter["testAndSet"]>>;
     try {

@@ -115,6 +115,8 @@ export interface ClusterOptions {
   /** Backups replay this many times slower (a factor, as the hosts' --slowdown takes it). */
   backupSlowdown?: string;
   lagThresholdMs?: number;
+  /** How long the primary waits for its first backup before it starts alone (the primary's --wait-backup-ms; default 10 s). */
+  waitBackupMs?: number;
   heartbeatMs?: number;
   timeoutMs?: number;
   quiet?: boolean;
@@ -359,6 +361,9 @@ async function runClusterStoppable(o: ClusterOptions, stops: OutsideStops): Prom
   let arbiterRestarts = 0;
   /** Set once the launcher's helpers below exist (news may arrive before: it waits in earlyNews). */
   let ready = false;
+  /** The first backup process (started with the primary), and whether its primary started without it. */
+  let firstBackupChild: Child | undefined;
+  let firstBackupLate = false;
   const earlyNews: [string, Record<string, unknown>, string][] = [];
   const firstWriteAt = new Map<number, number>();
   // Console input: paused while the held input is at its bound, resumed as it becomes durable.
@@ -544,6 +549,12 @@ async function runClusterStoppable(o: ClusterOptions, stops: OutsideStops): Prom
           finish?.();
         }
         if (child === spare) spare = undefined;
+        // The first backup came too late for the first epoch (its primary stopped waiting and
+        // runs alone) and is gone before any pair formed: a new one joins by clone.
+        if (child === firstBackupChild && firstBackupLate && pairFormedAt === undefined) {
+          firstBackupLate = false;
+          scheduleRespawn();
+        }
         // A joining backup that died leaves its primary alone: try again.
         if (child === joiner) {
           joiner = undefined;
@@ -666,6 +677,7 @@ async function runClusterStoppable(o: ClusterOptions, stops: OutsideStops): Prom
     ...(o.stack ? ["--stack", o.stack] : []),
     ...ownImage(true),
     ...(o.backupReads ? ["--backup-reads"] : []),
+    ...(o.waitBackupMs !== undefined ? ["--wait-backup-ms", String(o.waitBackupMs)] : []),
     ...common,
     ...(traceDir?.hostArgs() ?? []),
     ...segmentArgs(),
@@ -688,6 +700,7 @@ async function runClusterStoppable(o: ClusterOptions, stops: OutsideStops): Prom
   // Handled below, after the arbiter's (a rejection must not go unhandled meanwhile).
   primaryStarted.catch(() => undefined);
   const backup = await spawnChild("backup", ["--join-stdin", ...backupArgs], true);
+  firstBackupChild = backup;
   // The arbiter first: when it cannot start, its reason is the launch's (the hosts then fail for want of it).
   if (arbiterStarted) {
     const a = await arbiterStarted.catch(async (e) => {
@@ -1036,6 +1049,18 @@ async function runClusterStoppable(o: ClusterOptions, stops: OutsideStops): Prom
       startSpare();
     }
     if ((ev === "start" && d.role === "alone") || ev === "live" || ev === "alone") setProtected(false);
+    if (ev === "start" && d.role === "alone" && pairFormedAt === undefined) {
+      // The primary stopped waiting for its first backup (--wait-backup-ms; a loaded machine
+      // can take longer than that to start a process) and runs alone. That backup, if it
+      // still runs, may yet join by clone (its hello then arrives as a join); once it is
+      // gone without a pair, another one is started (see the exit handler). Without this,
+      // nothing asked for a backup again and the guest ran unprotected to its end.
+      firstBackupLate = true;
+      if (firstBackupChild === undefined || firstBackupChild.exited) {
+        firstBackupLate = false;
+        setTimeout(scheduleRespawn, 0);
+      }
+    }
     if (ev === "clone-failed") {
       cloneFailuresInRow++;
       lastCloneFailure = text.replace(/^.*?failed \((.*)\); still alone.*$/, "$1");
