@@ -37,25 +37,48 @@ process.stdin.resume();
 /** The bytes each peer exchanges: about an idle guest's log batch. */
 const PEER_MESSAGE_BYTES = 60;
 
-/** Round trips (ms) of `count` messages sent `gapMs` apart over bare TCP to an echo process. */
-export async function tcpPeerRttMs(count: number, gapMs: number, cwd: string): Promise<{ p50: number; p99: number }> {
-  const echo = spawn(process.execPath, ["--input-type=module", "-e", TCP_ECHO], { cwd, stdio: ["pipe", "pipe", "inherit"] });
+/** Starts an echo process from `source` (it prints its port) and returns the port and how to stop it. */
+async function startEcho(source: string, cwd: string): Promise<{ port: number; stop(): void }> {
+  const echo = spawn(process.execPath, ["--input-type=module", "-e", source], { cwd, stdio: ["pipe", "pipe", "inherit"] });
+  const stop = () => echo.stdin.end();
   try {
     const port = await new Promise<number>((resolve, reject) => {
       echo.stdout.once("data", (d: Buffer) => resolve(Number(String(d).trim())));
       echo.once("exit", (code) => reject(new Error(`the echo process exited (${code})`)));
     });
-    const s = connect(port, "127.0.0.1");
+    return { port, stop };
+  } catch (e) {
+    stop();
+    throw e;
+  }
+}
+
+/** `count` round trips made by `once` (send one message, resolve on its answer), `gapMs` apart: p50 and p99 in ms. */
+async function roundTrips(count: number, gapMs: number, once: () => Promise<void>): Promise<{ p50: number; p99: number }> {
+  const rtts: number[] = [];
+  for (let i = 0; i < count; i++) {
+    const t0 = performance.now();
+    await once();
+    rtts.push(performance.now() - t0);
+    await new Promise((r) => setTimeout(r, gapMs));
+  }
+  rtts.sort((a, b) => a - b);
+  return { p50: rtts[Math.floor(rtts.length / 2)], p99: rtts[Math.min(rtts.length - 1, Math.floor(rtts.length * 0.99))] };
+}
+
+/** Round trips (ms) of `count` messages sent `gapMs` apart over bare TCP to an echo process. */
+export async function tcpPeerRttMs(count: number, gapMs: number, cwd: string): Promise<{ p50: number; p99: number }> {
+  const echo = await startEcho(TCP_ECHO, cwd);
+  try {
+    const s = connect(echo.port, "127.0.0.1");
     s.setNoDelay(true);
     await new Promise((resolve, reject) => {
       s.once("connect", resolve);
       s.once("error", reject);
     });
     const msg = Buffer.alloc(PEER_MESSAGE_BYTES, 7);
-    const rtts: number[] = [];
-    for (let i = 0; i < count; i++) {
-      const t0 = performance.now();
-      await new Promise<void>((resolve) => {
+    const r = await roundTrips(count, gapMs, () =>
+      new Promise<void>((resolve) => {
         let got = 0;
         const onData = (d: Buffer) => {
           got += d.length;
@@ -65,31 +88,20 @@ export async function tcpPeerRttMs(count: number, gapMs: number, cwd: string): P
         };
         s.on("data", onData);
         s.write(msg);
-      });
-      rtts.push(performance.now() - t0);
-      await new Promise((r) => setTimeout(r, gapMs));
-    }
+      }),
+    );
     s.destroy();
-    return quantiles(rtts);
+    return r;
   } finally {
-    echo.stdin.end();
+    echo.stop();
   }
-}
-
-function quantiles(rtts: number[]): { p50: number; p99: number } {
-  rtts.sort((a, b) => a - b);
-  return { p50: rtts[Math.floor(rtts.length / 2)], p99: rtts[Math.min(rtts.length - 1, Math.floor(rtts.length * 0.99))] };
 }
 
 /** Round trips (ms) of `count` messages sent `gapMs` apart to an echo process. */
 export async function wsPeerRttMs(count: number, gapMs: number, cwd: string): Promise<{ p50: number; p99: number }> {
-  const echo = spawn(process.execPath, ["--input-type=module", "-e", ECHO], { cwd, stdio: ["pipe", "pipe", "inherit"] });
+  const echo = await startEcho(ECHO, cwd);
   try {
-    const port = await new Promise<number>((resolve, reject) => {
-      echo.stdout.once("data", (d: Buffer) => resolve(Number(String(d).trim())));
-      echo.once("exit", (code) => reject(new Error(`the echo process exited (${code})`)));
-    });
-    const ws = new WebSocket(`ws://127.0.0.1:${port}`, { perMessageDeflate: false });
+    const ws = new WebSocket(`ws://127.0.0.1:${echo.port}`, { perMessageDeflate: false });
     await new Promise((resolve, reject) => {
       ws.once("open", resolve);
       ws.once("error", reject);
@@ -97,19 +109,15 @@ export async function wsPeerRttMs(count: number, gapMs: number, cwd: string): Pr
     const packr = new Packr({ useRecords: false, mapsAsObjects: true });
     // About the size of an idle guest's log batch (one timer event and a PROGRESS mark).
     const msg = packr.pack({ t: "log", events: [[1, 123456, 16, 1234567], [2, 123456, 1, null]], released: 0 });
-    const rtts: number[] = [];
-    for (let i = 0; i < count; i++) {
-      const t0 = performance.now();
-      await new Promise<void>((resolve) => {
+    const r = await roundTrips(count, gapMs, () =>
+      new Promise<void>((resolve) => {
         ws.once("message", () => resolve());
         ws.send(msg);
-      });
-      rtts.push(performance.now() - t0);
-      await new Promise((r) => setTimeout(r, gapMs));
-    }
+      }),
+    );
     ws.close();
-    return quantiles(rtts);
+    return r;
   } finally {
-    echo.stdin.end();
+    echo.stop();
   }
 }
