@@ -36,7 +36,10 @@ interface Proc {
 }
 
 function start(args: string[]): Proc {
-  const child = spawn(process.execPath, [...ftvmArgs(), ...args], { cwd: ROOT, stdio: ["ignore", "pipe", "pipe"], env: { ...process.env, FTVM_SECRET: SECRET } });
+  // --exit-with-parent and a stdin pipe: if this test's process dies (vitest ends a test
+  // file that overran its timeout so), its cluster follows instead of running on as orphans
+  // (an arbiter and a switch never stop by themselves).
+  const child = spawn(process.execPath, [...ftvmArgs(), ...args, "--exit-with-parent"], { cwd: ROOT, stdio: ["pipe", "pipe", "pipe"], env: { ...process.env, FTVM_SECRET: SECRET } });
   let out = "";
   let err = "";
   child.stdout!.on("data", (d) => (out += d));
