@@ -36,7 +36,10 @@ interface Proc {
 }
 
 function start(args: string[]): Proc {
-  const child = spawn(process.execPath, [...ftvmArgs(), ...args], { cwd: ROOT, stdio: ["ignore", "pipe", "pipe"], env: { ...process.env, FTVM_SECRET: SECRET } });
+  // --exit-with-parent and a stdin pipe: if this test's process dies (vitest ends a test
+  // file that overran its timeout so), its cluster follows instead of running on as orphans
+  // (an arbiter and a switch never stop by themselves).
+  const child = spawn(process.execPath, [...ftvmArgs(), ...args, "--exit-with-parent"], { cwd: ROOT, stdio: ["pipe", "pipe", "pipe"], env: { ...process.env, FTVM_SECRET: SECRET } });
   let out = "";
   let err = "";
   child.stdout!.on("data", (d) => (out += d));
@@ -115,6 +118,13 @@ function peakRss(pid: number): number {
 
 /** The hosts run with the default failure detector: a flood must not split a pair that runs it (issue 18.3). */
 const HOST_ARGS: string[] = [];
+/**
+ * The primary waits this long for its backup before it runs alone. The default (10 s) was
+ * too short beside other tests and load (load average 17 on 2 cores): the backup's process
+ * had not connected yet, the primary went on alone in epoch 1, the backup joined by clone
+ * in epoch 2, and the test waited for an epoch-1 pair that could never come.
+ */
+const WAIT_BACKUP_MS = 90_000;
 /** Twenty 15 MB frames per port, buffered, would take 300 MB; a host runs in about 100 MB. */
 const PEAK_RSS_BYTES_MAX = 200 * 1024 * 1024;
 
@@ -137,7 +147,7 @@ describe("a flood of junk at every port of a running pair", () => {
       const sw = start(["switch", "--listen", "127.0.0.1:0", "--hosts", "127.0.0.1:0", "--arbiter", arbiterUrl]);
       procs.push(sw);
       const switchUrl = await sw.url;
-      const primary = start(["primary", prog, "--arbiter", arbiterUrl, "--switch", switchUrl, ...HOST_ARGS]);
+      const primary = start(["primary", prog, "--arbiter", arbiterUrl, "--switch", switchUrl, "--wait-backup-ms", String(WAIT_BACKUP_MS), ...HOST_ARGS]);
       procs.push(primary);
       const primaryUrl = await primary.url;
       const backup = start(["backup", "--primary", primaryUrl, "--arbiter", arbiterUrl, "--switch", switchUrl, ...HOST_ARGS]);

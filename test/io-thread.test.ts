@@ -99,4 +99,48 @@ describe("the backup's I/O thread", () => {
     expect(backupSide.ackedMax).toBe(12);
     expect(backupSide.frontFigures.early).toBe(3);
   });
+
+  it("hands the node what the front acknowledged before a partition instead of dropping it", async () => {
+    let primarySide: Channel | undefined;
+    const acks: number[] = [];
+    let gotChannel!: () => void;
+    const accepted = new Promise<void>((r) => (gotChannel = r));
+    const srv = await listen({
+      host: "127.0.0.1",
+      port: 0,
+      secret: SECRET,
+      service: SERVICE,
+      onChannel: (ch) => {
+        primarySide = ch;
+        ch.on("message", (m) => {
+          if (m.t === "ack") acks.push(m.lsn as number);
+        });
+        gotChannel();
+      },
+    });
+    servers.push(srv);
+    const backupSide = await ioThread().connect(srv.url, SECRET, SERVICE, { queueEventsMax: 1 << 20 });
+    await accepted;
+    const infos: ({ seq: number; front?: { lsn: number; acked: boolean } } | undefined)[] = [];
+    backupSide.on("message", (_m, info) => infos.push(info));
+    // Armed at lsn 0 (the node has taken nothing and says so); the primary sees that ack once the front has it.
+    backupSide.send({ t: "ack", lsn: 0, icount: 0 });
+    await until(() => acks.includes(0));
+
+    // The host's thread is busy: the I/O thread acknowledges batch 1..3 and posts it, and
+    // the batch waits in the port when the partition falls (SIGUSR2 in a host).
+    primarySide!.send(batch(1, 3));
+    expect(spinUntil(() => backupSide.frontFigures.early === 1, 10_000)).toBe(true);
+    expect(backupSide.ackedMax).toBe(3);
+    backupSide.partitioned = true;
+    // Acknowledged, so the node has it: taken at the partition, not dropped behind it.
+    expect(infos).toEqual([{ seq: 1, front: { lsn: 3, acked: true } }]);
+
+    // Handed over once: a later hold (the tick's) does not deliver it again.
+    backupSide.hold();
+    backupSide.release();
+    await new Promise<void>((r) => setImmediate(r));
+    backupSide.terminate();
+    expect(infos).toHaveLength(1);
+  });
 });

@@ -73,10 +73,18 @@ async function topHelp(): Promise<string> {
 }
 
 // A reader that goes away (`ftvm run prog.s | head`) is not an error of ours: stop quietly.
-process.stdout.on("error", (e: NodeJS.ErrnoException) => {
-  if (e.code === "EPIPE") process.exit(0);
-  throw e;
-});
+// The same for the diagnostics on stderr (`ftvm ft prog.s 2>&1 | head`, or a test runner
+// that died and left its hosts behind): unhandled, the write's EPIPE ended the process as
+// "internal error (a bug in ftvm)", exit 70, though nothing in ftvm was wrong. The hosts
+// of `ftvm ft` follow a launcher that stops so (--exit-with-parent). A command that has
+// taken its closed output in hand (the launcher once its parent is gone: outside-stop.ts
+// ignoreClosedOutput, so it still stops its cluster) goes on.
+for (const s of [process.stdout, process.stderr])
+  s.on("error", (e: NodeJS.ErrnoException) => {
+    if (s.listenerCount("error") > 1) return;
+    if (e.code === "EPIPE") process.exit(0);
+    throw e;
+  });
 
 export async function main(argv: string[]): Promise<number> {
   const [name, ...rest] = argv;

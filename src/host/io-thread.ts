@@ -82,6 +82,8 @@ export class RemoteChannel extends EventEmitter<RemoteChannelEvents> {
   }
 
   release(): void {
+    // A partitioned channel stays held: this side drops what arrives, so nothing may be acknowledged.
+    if (this.partition) return;
     Atomics.compareExchange(this.state, 0, ST_HELD, ST_OPEN);
   }
 
@@ -89,8 +91,18 @@ export class RemoteChannel extends EventEmitter<RemoteChannelEvents> {
     return this.partition;
   }
   set partitioned(on: boolean) {
+    if (on && !this.partition) {
+      // The cut falls between the wire and the node. What the I/O thread received before it
+      // was on this side of the cut, and its front may have acknowledged it: the node takes
+      // it now (hold drains the port). Dropped instead, the primary would count as received
+      // what this backup never had, and the backup could not take over (FtNode.frontAckedLsn).
+      // From here the word stays HELD, so nothing the I/O thread receives before it hears
+      // of the partition is acknowledged either.
+      this.hold();
+    }
     this.partition = on;
     this.io.command({ op: "partition", id: this.id, on });
+    if (!on) this.release();
   }
 
   get isOpen(): boolean {
