@@ -65,6 +65,7 @@ export class SwitchThread {
           case "log":
             return log(e.line);
           case "failed":
+            port1.close();
             void worker.terminate();
             return reject(new Error(e.error));
           case "started":
