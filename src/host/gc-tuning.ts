@@ -1,4 +1,5 @@
-// Garbage-collector settings for the FT hosts the launcher starts.
+// Garbage-collector settings for the FT hosts the launcher starts, and for the virtual
+// switch's thread in the launcher (switch-thread.ts).
 //
 // Why: a host that moves network data allocates a fresh ArrayBuffer for every socket read,
 // every WebSocket frame that spans reads and every packed log batch, while its JavaScript
