@@ -2,14 +2,14 @@
 // NIC under FT (src/ft/netgate.ts) and the primary's input queue (src/net/queue.ts).
 import { describe, expect, it } from "vitest";
 import { EV } from "../src/devices/events.js";
-import { CONN, type NetChunk } from "../src/devices/nic.js";
+import { CONN, NET_CONNS_MAX, type NetChunk } from "../src/devices/nic.js";
 import { NetGate } from "../src/ft/netgate.js";
-import { NetQueue } from "../src/net/queue.js";
+import { NET_QUEUE_BYTES_MAX, NetQueue } from "../src/net/queue.js";
 import { Bus } from "../src/devices/bus.js";
 import { nicReport } from "../src/ft/netgate.js";
 import { Machine } from "../src/vm/machine.js";
 import { asm } from "./helpers.js";
-import { SWITCH_PAUSE_BYTES, Switch, type InputEvent } from "../src/net/switch.js";
+import { SWITCH_INFLIGHT_BYTES_MAX, SWITCH_PAUSE_BYTES, Switch, type InputEvent } from "../src/net/switch.js";
 
 const te = new TextEncoder();
 const td = new TextDecoder();
@@ -156,6 +156,19 @@ describe("virtual switch: input", () => {
     opened(sw);
     expect(sw.open()).toEqual({ refused: "all 2 connection ids are in use" });
     expect(sw.stats.refusedClients).toBe(1);
+  });
+
+  it("the default in-flight window of every connection at once fits the primary's input queue", () => {
+    // The primary refuses (and reconnects) a switch that forwards more than its queue holds:
+    // a correct switch must never get there, even with every connection's window full.
+    const sw = new Switch(fakeIo());
+    const conns = Array.from({ length: NET_CONNS_MAX }, () => opened(sw));
+    for (const c of conns) sw.data(c.conn, new Uint8Array(SWITCH_PAUSE_BYTES));
+    sw.live("A", 1, [], []);
+    const q = new NetQueue();
+    for (let evs = sw.forward(); evs.length > 0; evs = sw.forward()) for (const e of evs) expect(q.push(e[0], e[1], e[2])).toBe(true);
+    expect(q.queuedBytes).toBe(NET_CONNS_MAX * SWITCH_INFLIGHT_BYTES_MAX);
+    expect(q.queuedBytes).toBeLessThanOrEqual(NET_QUEUE_BYTES_MAX);
   });
 
   it("refuses clients and drops every connection once nobody can serve", () => {

@@ -13,6 +13,7 @@
 // word away from OPEN (waiting out ACKING) and takes everything posted (see io-thread.ts).
 import { type MessagePort, workerData } from "node:worker_threads";
 import { LogFront } from "../ft/log-front.js";
+import { handOver } from "./io-bytes.js";
 import { type Channel, connect } from "../transport/channel.js";
 import { type IoCommand, type IoEvent, ST_ACKING, ST_CLOSED, ST_OPEN, SHARED_ACKED, SHARED_BATCHES, SHARED_EARLY, SHARED_FIGURES, SHARED_ICOUNT, SHARED_QUEUED } from "./io-shared.js";
 
@@ -40,7 +41,7 @@ port.on("message", (c: IoCommand) => {
         (ch) => {
           const o: Open = { ch, state, figures, queueEventsMax: c.queueEventsMax, front: new LogFront() };
           open.set(c.id, o);
-          ch.on("message", (m) => onMessage(c.id, o, m));
+          ch.on("message", (m) => onMessage(c.id, o, m, ch.frame));
           ch.on("close", (code, reason) => {
             open.delete(c.id);
             // Closed here first: from now on nothing is acknowledged, so the front's figure is final.
@@ -79,7 +80,7 @@ port.on("message", (c: IoCommand) => {
   }
 });
 
-function onMessage(id: number, o: Open, m: { t: string; [k: string]: unknown }): void {
+function onMessage(id: number, o: Open, m: { t: string; [k: string]: unknown }, frame: Buffer | undefined): void {
   // Acknowledging is allowed only while the host's thread leaves the channel OPEN; the
   // word says ACKING until the message is on its way to that thread and the
   // acknowledgement is handed to the socket (the host's thread waits that out).
@@ -94,7 +95,9 @@ function onMessage(id: number, o: Open, m: { t: string; [k: string]: unknown }):
   // The acknowledgement first (it is what the primary waits for); the state word still says
   // ACKING until the message is posted too, so the host's thread sees both or neither.
   if (v.ack) o.ch.send(v.ack);
-  post({ op: "message", id, m, bytesOut: o.ch.bytesOut, info: { seq: v.seq, ...(v.front ? { front: v.front } : {}) } });
+  // The message's bytes go over by transfer, not by a clone (io-bytes.ts).
+  const e: IoEvent = { op: "message", id, m, bytesOut: o.ch.bytesOut, info: { seq: v.seq, ...(v.front ? { front: v.front } : {}) } };
+  port.postMessage(e, handOver(m, frame));
   if (mine) {
     Atomics.store(o.state, 0, ST_OPEN);
     Atomics.notify(o.state, 0);

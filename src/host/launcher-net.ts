@@ -1,7 +1,7 @@
 // The network part of `ftvm ft --listen`: the virtual switch in the launcher (outside
 // both hosts' failure domain) and its lines in the summary.
 import type { Switch } from "../net/switch.js";
-import { SwitchServer } from "./switch-server.js";
+import { SwitchThread } from "./switch-thread.js";
 import { HostError } from "./errors.js";
 
 /** `--listen [HOST:]PORT` as the launcher takes it (a bad value is refused with exit 2, as a usage error). */
@@ -11,16 +11,17 @@ function hostPort(s: string, name: string): { host: string; port: number } {
   return { host: m[1] ?? "127.0.0.1", port: Number(m[2]) };
 }
 
-export async function startClusterSwitch(listen: string, secret: string, arbiterUrl: string, logLine: (s: string) => void, info: (s: string) => void, cluster?: string): Promise<SwitchServer> {
+export async function startClusterSwitch(listen: string, secret: string, arbiterUrl: string, logLine: (s: string) => void, info: (s: string) => void, cluster?: string): Promise<SwitchThread> {
   const { host, port } = hostPort(listen, "listen");
-  const srv = await SwitchServer.start({ secret, host, port, arbiterUrl, cluster, log: logLine });
+  // On a thread of its own, for its heap (switch-thread.ts).
+  const srv = await SwitchThread.start({ secret, host, port, arbiterUrl, cluster, log: logLine });
   const a = srv.address();
   // Always shown (also with --quiet): clients and scripts need the address.
   info(`ftvm ft: network clients connect to ${a.host}:${a.port} (virtual switch)\n`);
   return srv;
 }
 
-export function switchSummary(sw: Switch): string {
+export function switchSummary(sw: { stats: Switch["stats"] }): string {
   const s = sw.stats;
   return (
     `  network: ${s.clients} clients (${s.refusedClients} refused); ${s.bytesIn.toLocaleString("en-US")} bytes in, ${s.bytesOut.toLocaleString("en-US")} bytes out, each byte exactly once; ` +

@@ -35,6 +35,7 @@ import { type StitchResult, stitchRun } from "./stitch.js";
 import { SLOW_BACKUP_RUN_MS, SLOW_BACKUP_STOP_MS, slowProcess } from "./slow-backup.js";
 import { loadProgram } from "./program.js";
 import { selfArgs } from "./self.js";
+import { hostGcFlags } from "./gc-tuning.js";
 import { ControlWriter, controlFile, processRunning } from "./control.js";
 import { progressText } from "./progress.js";
 import { STANDBY_NICE, lowerStandbyPriority, restoreStandbyPriority } from "./standby-priority.js";
@@ -485,7 +486,9 @@ async function runClusterStoppable(o: ClusterOptions, stops: OutsideStops): Prom
   const spawnChild = (role: Child["role"], args: string[], announce = false, onSpawn?: (pid: number) => void): Promise<Child> =>
     new Promise((resolve, reject) => {
       // FTVM_HOST_NODE_ARGS passes extra Node flags to the hosts (e.g. --cpu-prof for profiling).
-      const nodeArgs = (process.env.FTVM_HOST_NODE_ARGS ?? "").split(" ").filter(Boolean);
+      // The hosts move every network byte and log batch: they get the collector's settings
+      // for that (gc-tuning.ts); given first, so FTVM_HOST_NODE_ARGS can override them.
+      const nodeArgs = [...(role === "arbiter" ? [] : hostGcFlags()), ...(process.env.FTVM_HOST_NODE_ARGS ?? "").split(" ").filter(Boolean)];
       // --interpret picks the hosts' engine; the arbiter runs no guest and refuses it.
       const engine = o.interpret && role !== "arbiter" ? ["--interpret"] : [];
       const proc = spawn(process.execPath, [...nodeArgs, ...selfArgs(), role, ...args, "--exit-with-parent", ...engine], {

@@ -38,8 +38,14 @@ import { WrittenWindow, showByte } from "./window.js";
 export const SWITCH_CONN_INPUT_BYTES_MAX = 4 * 1024 * 1024;
 /** The server stops reading a client's socket while this much of its input is retained (TCP flow control). */
 export const SWITCH_PAUSE_BYTES = 1024 * 1024;
-/** Input forwarded to the primary beyond what it reported durable, per connection (the primary's queue stays bounded). */
-export const SWITCH_INFLIGHT_BYTES_MAX = 256 * 1024;
+/**
+ * Input forwarded to the primary beyond what it reported durable, per connection (the
+ * primary's queue stays bounded: NET_CONNS_MAX of these fill its NET_QUEUE_BYTES_MAX
+ * exactly). It is the window of one stream: a connection's input moves at most this much
+ * per round trip from here through the primary's log to its backup's acknowledgement and
+ * back; at 256 KiB a bulk transfer into the guest waited for that round trip, not for CPU.
+ */
+export const SWITCH_INFLIGHT_BYTES_MAX = 512 * 1024;
 /** The largest data event forwarded (the live environment splits further to what the NIC can take). */
 export const SWITCH_FORWARD_CHUNK_BYTES_MAX = 64 * 1024;
 /** Events in one forward() batch. */

@@ -86,6 +86,12 @@ export class Channel extends EventEmitter<ChannelEvents> {
   private readonly refusals: RefusalLog;
   bytesIn = 0;
   bytesOut = 0;
+  /**
+   * While a "message" event's handlers run: the frame the message was decoded from. Its
+   * bytes fields are views into that frame, not copies (the I/O thread hands the frame's
+   * memory over to the host's thread instead of cloning it: src/host/io-bytes.ts).
+   */
+  frame: Buffer | undefined;
 
   constructor(
     readonly ws: WebSocket,
@@ -100,7 +106,12 @@ export class Channel extends EventEmitter<ChannelEvents> {
       this.bytesIn += data.length;
       const m = decodeMessage(data, isBinary);
       if (typeof m === "string") return this.refuse(CLOSE_MALFORMED, m);
-      this.emit("message", m);
+      this.frame = data;
+      try {
+        this.emit("message", m);
+      } finally {
+        this.frame = undefined;
+      }
     });
     ws.on("close", (code, reason) => this.onClosed(code, reason.toString()));
     ws.on("error", () => this.onClosed(1006, "connection error"));

@@ -1,0 +1,60 @@
+// How a message's bytes cross from the I/O thread (io-worker.ts) to the host's thread.
+//
+// postMessage clones what it is given unless its memory is transferred, and a clone of a
+// byte view copies the whole ArrayBuffer under the view: the decoded message's bytes are
+// views into the received frame (msgpackr does not copy them), which may be a socket read
+// holding other frames too. So every log batch's network input was copied twice (into the
+// serializer's buffer, then out of it on the host's thread) and often with more than its
+// own bytes; under a bulk transfer into the guest that was about a twelfth of the backup's
+// CPU (perf: ValueSerializer / ValueDeserializer memmove). Instead the memory is handed
+// over: the frame itself when it is the message's alone (ws made it for this message by
+// joining socket reads, as for any large batch), otherwise one fresh buffer holding just
+// the message's bytes (one copy, of what the message carries and nothing else).
+
+/** How deep in a message bytes fields are looked for: message, events, event, its data, data.bytes. */
+export const BYTES_SEARCH_DEPTH_MAX = 4;
+
+type Holder = Record<string | number, unknown>;
+
+/** The byte views in `v` (to BYTES_SEARCH_DEPTH_MAX), each with where it is held. */
+function views(v: unknown, depth: number, out: { holder: Holder; key: string | number; view: Uint8Array }[]): void {
+  if (depth > BYTES_SEARCH_DEPTH_MAX || typeof v !== "object" || v === null) return;
+  if (Array.isArray(v)) {
+    for (let i = 0; i < v.length; i++) {
+      const x: unknown = v[i];
+      if (x instanceof Uint8Array) out.push({ holder: v as unknown as Holder, key: i, view: x });
+      else if (typeof x === "object" && x !== null) views(x, depth + 1, out);
+    }
+    return;
+  }
+  if (ArrayBuffer.isView(v)) return;
+  for (const k in v) {
+    const x = (v as Holder)[k];
+    if (x instanceof Uint8Array) out.push({ holder: v as Holder, key: k, view: x });
+    else if (typeof x === "object" && x !== null) views(x, depth + 1, out);
+  }
+}
+
+/**
+ * The memory to transfer with `m` (decoded from `frame`), after pointing its bytes fields
+ * at it; empty when `m` carries no bytes. After the transfer neither the frame nor those
+ * views may be used on this thread: nothing here keeps them (the log front reads lsns only).
+ */
+export function handOver(m: object, frame: Uint8Array | undefined): ArrayBuffer[] {
+  const found: { holder: Holder; key: string | number; view: Uint8Array }[] = [];
+  views(m, 1, found);
+  if (found.length === 0) return [];
+  const whole = frame && frame.buffer instanceof ArrayBuffer && frame.byteOffset === 0 && frame.byteLength === frame.buffer.byteLength ? frame.buffer : undefined;
+  if (whole && found.every((f) => f.view.buffer === whole)) return [whole];
+  let total = 0;
+  for (const f of found) total += f.view.byteLength;
+  const mem = new ArrayBuffer(total);
+  let at = 0;
+  for (const f of found) {
+    const copy = new Uint8Array(mem, at, f.view.byteLength);
+    copy.set(f.view);
+    f.holder[f.key] = copy;
+    at += f.view.byteLength;
+  }
+  return [mem];
+}

@@ -1,0 +1,64 @@
+// How a decoded message's bytes cross from the I/O thread to the host's thread
+// (src/host/io-bytes.ts): transferred, never cloned, and byte-exact on the far side.
+import { MessageChannel, receiveMessageOnPort } from "node:worker_threads";
+import { Packr } from "msgpackr";
+import { describe, expect, it } from "vitest";
+import { EV } from "../src/devices/events.js";
+import { handOver } from "../src/host/io-bytes.js";
+
+const packr = new Packr({ useRecords: false, mapsAsObjects: true });
+
+/** A log batch as the primary sends it: network input events carrying bytes. */
+function batch(sizes: number[]): { t: string; events: unknown[] } {
+  return { t: "log", events: sizes.map((n, i) => [i + 1, 100 * i, EV.NET_RX, { conn: i % 3, bytes: new Uint8Array(n).map((_, j) => (j * 7 + i) & 0xff) }]) };
+}
+
+/** Posts `m` with `transfer` and takes it on the other port, as the host's thread does. */
+function cross(m: unknown, transfer: ArrayBuffer[]): { t: string; events: [number, number, number, { conn: number; bytes: Uint8Array }][] } {
+  const { port1, port2 } = new MessageChannel();
+  port1.postMessage(m, transfer);
+  const got = receiveMessageOnPort(port2)?.message;
+  port1.close();
+  return got;
+}
+
+const bytesOf = (m: { events: unknown[] }) => (m.events as [number, number, number, { bytes: Uint8Array }][]).map((e) => [...e[3].bytes]);
+
+describe("io-bytes: a message's bytes go to the host's thread by transfer", () => {
+  it("hands over the frame itself when it is the message's alone, without a copy", () => {
+    const sent = batch([5000, 1, 70000]);
+    const frame = Buffer.from(packr.pack(sent)); // a fresh buffer of exactly the frame, as ws makes for joined reads
+    const m = packr.unpack(frame) as { t: string; events: unknown[] };
+    const transfer = handOver(m, frame);
+    expect(transfer).toEqual([frame.buffer]);
+    const got = cross(m, transfer);
+    expect(frame.buffer.byteLength).toBe(0); // moved, not copied
+    expect(bytesOf(got)).toEqual(bytesOf(sent));
+    expect(got.events.map((e) => e[3].conn)).toEqual([0, 1, 2]);
+  });
+
+  it("copies just the message's bytes into one buffer when the frame shares its memory (a socket read with more frames in it)", () => {
+    const sent = batch([300, 20, 4000]);
+    const packed = packr.pack(sent);
+    const read = Buffer.alloc(packed.length + 100, 0xee); // another frame's bytes after this one
+    packed.copy(read, 10);
+    const frame = read.subarray(10, 10 + packed.length);
+    const m = packr.unpack(frame) as { t: string; events: unknown[] };
+    const transfer = handOver(m, frame);
+    expect(transfer).toHaveLength(1);
+    expect(transfer[0].byteLength).toBe(300 + 20 + 4000);
+    const got = cross(m, transfer);
+    expect(bytesOf(got)).toEqual(bytesOf(sent));
+    // The shared read is untouched and still usable on this side.
+    expect(read.byteLength).toBe(packed.length + 100);
+    expect(read[read.length - 1]).toBe(0xee);
+  });
+
+  it("transfers nothing for a message without bytes, and finds bytes at the top level (a clone chunk)", () => {
+    expect(handOver({ t: "hb", icount: 5, lsn: 3 }, Buffer.alloc(10))).toEqual([]);
+    const chunk = { t: "clone-mem", index: 2, bytes: new Uint8Array([1, 2, 3]) };
+    const transfer = handOver(chunk, undefined);
+    expect(transfer.map((b) => b.byteLength)).toEqual([3]);
+    expect([...(cross(chunk, transfer) as unknown as { bytes: Uint8Array }).bytes]).toEqual([1, 2, 3]);
+  });
+});
