@@ -10,9 +10,7 @@
 // them. Messages otherwise arrive through the event loop, in order, closes after them.
 import { EventEmitter } from "node:events";
 import { MessageChannel, type MessagePort, Worker, receiveMessageOnPort } from "node:worker_threads";
-import { existsSync } from "node:fs";
-import { createRequire } from "node:module";
-import { pathToFileURL } from "node:url";
+import { startWorkerBeside } from "./worker-start.js";
 import type { ChannelEvents, Msg } from "../transport/channel.js";
 import { log } from "../transport/channel.js";
 import { type FrontInfo, type IoCommand, type IoEvent, SHARED_ACKED, SHARED_BATCHES, SHARED_BYTES, SHARED_EARLY, SHARED_FIGURES, SHARED_ICOUNT, SHARED_QUEUED, ST_ACKING, ST_CLOSED, ST_HELD, ST_OPEN } from "./io-shared.js";
@@ -269,20 +267,8 @@ export function ioThread(): IoThread {
   return (the ??= new IoThread());
 }
 
-/**
- * Starts io-worker: compiled JavaScript beside this file (the compile cache, a packed
- * package), or its TypeScript through tsx, which a worker must register for itself.
- */
+/** Starts io-worker (see worker-start.ts). */
 function startWorker(port: MessagePort): Worker {
-  const opts = { workerData: { port }, transferList: [port] };
-  const self = import.meta.url;
-  if (self.endsWith(".js")) return new Worker(new URL("./io-worker.js", self), opts);
-  // tsx's ESM entry (its CommonJS one cannot register the loader from an ES module).
-  const cjs = createRequire(self).resolve("tsx/esm/api");
-  const mjs = cjs.replace(/\.cjs$/, ".mjs");
-  const api = pathToFileURL(existsSync(mjs) ? mjs : cjs).href;
-  const entry = new URL("./io-worker.ts", self).href;
-  const boot = `import(${JSON.stringify(api)}).then((t) => { (t.register ?? t.default.register)(); return import(${JSON.stringify(entry)}); });`;
-  return new Worker(boot, { ...opts, eval: true });
+  return startWorkerBeside(import.meta.url, "io-worker", { workerData: { port }, transferList: [port] });
 }
 

@@ -9,10 +9,8 @@
 // starts gets a heap of its own, configured from the process's V8 flags as they are when
 // it starts. So the launcher sets the hosts' flag, then starts the thread.
 import { MessageChannel, type MessagePort, Worker } from "node:worker_threads";
+import { startWorkerBeside } from "./worker-start.js";
 import { setFlagsFromString } from "node:v8";
-import { existsSync } from "node:fs";
-import { createRequire } from "node:module";
-import { pathToFileURL } from "node:url";
 import type { SwitchStats } from "../net/switch.js";
 import type { SwitchServerOptions } from "./switch-server.js";
 import { hostGcFlags } from "./gc-tuning.js";
@@ -102,15 +100,7 @@ export class SwitchThread {
   }
 }
 
-/** Starts switch-worker: compiled JavaScript beside this file, or its TypeScript through tsx (as io-thread.ts does). */
+/** Starts switch-worker (see worker-start.ts). */
 function startWorker(port: MessagePort, options: Omit<SwitchServerOptions, "log">): Worker {
-  const opts = { workerData: { port, options }, transferList: [port] };
-  const self = import.meta.url;
-  if (self.endsWith(".js")) return new Worker(new URL("./switch-worker.js", self), opts);
-  const cjs = createRequire(self).resolve("tsx/esm/api");
-  const mjs = cjs.replace(/\.cjs$/, ".mjs");
-  const api = pathToFileURL(existsSync(mjs) ? mjs : cjs).href;
-  const entry = new URL("./switch-worker.ts", self).href;
-  const boot = `import(${JSON.stringify(api)}).then((t) => { (t.register ?? t.default.register)(); return import(${JSON.stringify(entry)}); });`;
-  return new Worker(boot, { ...opts, eval: true });
+  return startWorkerBeside(import.meta.url, "switch-worker", { workerData: { port, options }, transferList: [port] });
 }
