@@ -30,7 +30,8 @@ describe("the backup's I/O thread", () => {
     for (const s of servers) await s.close();
   });
 
-  it("acknowledges log batches while the host's thread is busy, holds back while held, and reports a final figure at close", async () => {
+  /** A primary's side (a plain channel that records the acknowledgements it gets) and a backup's side on the I/O thread, connected. */
+  async function pair() {
     let primarySide: Channel | undefined;
     const acks: number[] = [];
     let gotChannel!: () => void;
@@ -53,9 +54,14 @@ describe("the backup's I/O thread", () => {
     await accepted;
     const infos: ({ seq: number; front?: { lsn: number; acked: boolean } } | undefined)[] = [];
     backupSide.on("message", (_m, info) => infos.push(info));
+    return { primarySide: primarySide!, acks, backupSide, infos };
+  }
+
+  it("acknowledges log batches while the host's thread is busy, holds back while held, and reports a final figure at close", async () => {
+    const { primarySide, acks, backupSide, infos } = await pair();
 
     // Unarmed: the first batch is passed on unacknowledged (the node acknowledges it itself).
-    primarySide!.send(batch(1, 3));
+    primarySide.send(batch(1, 3));
     await until(() => infos.length === 1);
     expect(infos).toEqual([{ seq: 1 }]);
     expect(backupSide.frontFigures.early).toBe(0);
@@ -66,8 +72,8 @@ describe("the backup's I/O thread", () => {
 
     // The host's thread is busy from here (no event loop turn): batches 4..5 and 6..9 arrive
     // and are acknowledged on the I/O thread all the same.
-    primarySide!.send(batch(4, 5));
-    primarySide!.send(batch(6, 9));
+    primarySide.send(batch(4, 5));
+    primarySide.send(batch(6, 9));
     const acked = spinUntil(() => backupSide.frontFigures.early >= 2, 10_000);
     expect(acked).toBe(true);
     expect(backupSide.ackedMax).toBe(9);
@@ -79,14 +85,14 @@ describe("the backup's I/O thread", () => {
 
     // Held: a batch is passed on with the lsn the node must reach, but not acknowledged.
     backupSide.hold();
-    primarySide!.send(batch(10, 10));
+    primarySide.send(batch(10, 10));
     // Spinning here, so the batch is received on the I/O thread while this thread holds.
     expect(spinUntil(() => backupSide.frontFigures.batches === 4, 10_000)).toBe(true);
     expect(backupSide.frontFigures.early).toBe(2);
     backupSide.release();
     await until(() => infos.length === 4);
     expect(infos.at(-1)).toEqual({ seq: 4, front: { lsn: 10, acked: false } });
-    primarySide!.send(batch(11, 12));
+    primarySide.send(batch(11, 12));
     await until(() => backupSide.ackedMax === 12);
 
     // Closed from this side: nothing more is acknowledged, whatever arrives.
@@ -94,42 +100,21 @@ describe("the backup's I/O thread", () => {
     backupSide.on("close", () => (closed = true));
     backupSide.terminate();
     expect(closed).toBe(true);
-    primarySide!.send(batch(13, 13));
+    primarySide.send(batch(13, 13));
     await new Promise((r) => setTimeout(r, 200));
     expect(backupSide.ackedMax).toBe(12);
     expect(backupSide.frontFigures.early).toBe(3);
   });
 
   it("hands the node what the front acknowledged before a partition instead of dropping it", async () => {
-    let primarySide: Channel | undefined;
-    const acks: number[] = [];
-    let gotChannel!: () => void;
-    const accepted = new Promise<void>((r) => (gotChannel = r));
-    const srv = await listen({
-      host: "127.0.0.1",
-      port: 0,
-      secret: SECRET,
-      service: SERVICE,
-      onChannel: (ch) => {
-        primarySide = ch;
-        ch.on("message", (m) => {
-          if (m.t === "ack") acks.push(m.lsn as number);
-        });
-        gotChannel();
-      },
-    });
-    servers.push(srv);
-    const backupSide = await ioThread().connect(srv.url, SECRET, SERVICE, { queueEventsMax: 1 << 20 });
-    await accepted;
-    const infos: ({ seq: number; front?: { lsn: number; acked: boolean } } | undefined)[] = [];
-    backupSide.on("message", (_m, info) => infos.push(info));
+    const { primarySide, acks, backupSide, infos } = await pair();
     // Armed at lsn 0 (the node has taken nothing and says so); the primary sees that ack once the front has it.
     backupSide.send({ t: "ack", lsn: 0, icount: 0 });
     await until(() => acks.includes(0));
 
     // The host's thread is busy: the I/O thread acknowledges batch 1..3 and posts it, and
     // the batch waits in the port when the partition falls (SIGUSR2 in a host).
-    primarySide!.send(batch(1, 3));
+    primarySide.send(batch(1, 3));
     expect(spinUntil(() => backupSide.frontFigures.early === 1, 10_000)).toBe(true);
     expect(backupSide.ackedMax).toBe(3);
     backupSide.partitioned = true;
