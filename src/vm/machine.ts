@@ -53,10 +53,31 @@ export const OP_END = 0xff;
  */
 export class MachineConfigError extends OperatingError {}
 
+/**
+ * The machine's own typed-array classes. V8 compiles the guest's regions (compile.ts) with
+ * the machine's arrays as constants and leaves out a map check at each access only while
+ * the arrays' map is stable; a plain Uint8Array's map loses that as soon as anything in
+ * the process transitions one (Node's own crypto does, on the first HMAC or WebSocket
+ * handshake), and from then on every guest store paid a map check: fib(39) ran about 10%
+ * slower on a primary that had accepted its backup than on one that never had. Nothing
+ * outside the machine makes instances of these classes, so their maps stay stable.
+ * Slices and subarrays are plain arrays again (species), so nothing else sees the class.
+ */
+export class GuestBytes extends Uint8Array {
+  static get [Symbol.species](): Uint8ArrayConstructor {
+    return Uint8Array;
+  }
+}
+export class GuestWords extends Int32Array {
+  static get [Symbol.species](): Int32ArrayConstructor {
+    return Int32Array;
+  }
+}
+
 export class Machine {
   readonly image: Image;
   /** r0..r15, plus ZERO_REG (always 0). */
-  readonly regs = new Int32Array(REGISTER_COUNT + 1);
+  readonly regs: Int32Array = new GuestWords(REGISTER_COUNT + 1);
   pc = 0;
   /** Instructions retired since boot (a safe integer). */
   icount = 0;
@@ -110,9 +131,9 @@ export class Machine {
     this.memBytes = memBytes;
     this.stackBytes = stackBytes;
     this.stackBase = memBytes - stackBytes;
-    this.mem = new Uint8Array(memBytes);
-    this.mem32 = new Int32Array(this.mem.buffer);
-    this.dirty = new Uint8Array(memBytes >>> PAGE_SHIFT).fill(1);
+    this.mem = new GuestBytes(memBytes);
+    this.mem32 = new GuestWords(this.mem.buffer as ArrayBuffer);
+    this.dirty = new GuestBytes(memBytes >>> PAGE_SHIFT).fill(1);
     this.changed = opts.trackChanges ? new Uint8Array(memBytes >>> 2) : null;
     this.mem.set(image.data);
 
