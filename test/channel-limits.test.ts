@@ -9,8 +9,8 @@ import fc from "fast-check";
 import { Packr } from "msgpackr";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { fuzzParams } from "./fuzz-params.js";
-import type { Server } from "../src/transport/channel.js";
-import { CLOSE_AUTH, MESSAGE_BYTES_MAX, UNAUTH_CONNS_MAX, UNAUTH_MESSAGE_BYTES_MAX, connect, decodeMessage, listen, setLogger } from "../src/transport/channel.js";
+import type { Channel, Server } from "../src/transport/channel.js";
+import { CLOSE_AUTH, CLOSE_REASON_BYTES_MAX, CLOSE_REFUSED, MESSAGE_BYTES_MAX, closeReason, UNAUTH_CONNS_MAX, UNAUTH_MESSAGE_BYTES_MAX, connect, decodeMessage, listen, setLogger } from "../src/transport/channel.js";
 
 const SECRET = "test-secret";
 const SERVICE = "test-service";
@@ -152,5 +152,27 @@ describe("the channel's message parser", () => {
       }),
       fuzzParams(18, 3000),
     );
+  });
+});
+
+describe("close reasons", () => {
+  it("a reason longer than a close frame holds is cut to 123 bytes of UTF-8 at a character boundary, and closing does not throw", async () => {
+    // 100 characters of 3 bytes each: 120 characters were cut before, 300 bytes, and ws threw.
+    const long = "≥".repeat(100);
+    expect(Buffer.byteLength(closeReason(long))).toBeLessThanOrEqual(CLOSE_REASON_BYTES_MAX);
+    expect(closeReason(long)).toBe("≥".repeat(41));
+    expect(closeReason("😀".repeat(40))).toBe("😀".repeat(30));
+    expect(closeReason("short")).toBe("short");
+    let serverSide: Channel | undefined;
+    server = await listen({ secret: SECRET, service: SERVICE, onChannel: (ch) => (serverSide = ch) });
+    const client = await connect(server.url, SECRET, SERVICE);
+    const closed = new Promise<{ code: number; reason: string }>((r) => client.once("close", (code: number, reason: string) => r({ code, reason })));
+    await new Promise((r) => setTimeout(r, 50));
+    expect(() => serverSide!.refuse(CLOSE_REFUSED, long)).not.toThrow();
+    const c = await closed;
+    expect(c.code).toBe(CLOSE_REFUSED);
+    expect(c.reason).toBe(closeReason(long));
+    const client2 = await connect(server.url, SECRET, SERVICE);
+    expect(() => client2.close(long)).not.toThrow();
   });
 });

@@ -51,6 +51,23 @@ export const HANDSHAKE_TIMEOUT_MS = UNAUTH_DEADLINE_MS;
 export const CLOSE_MALFORMED = 4400;
 export const CLOSE_AUTH = 4401;
 export const CLOSE_REFUSED = 4403;
+/** The most bytes of UTF-8 a WebSocket close reason may hold (RFC 6455: 125 for the frame, less the 2-byte code); ws throws past it. */
+export const CLOSE_REASON_BYTES_MAX = 123;
+
+/**
+ * A close reason cut to CLOSE_REASON_BYTES_MAX bytes of UTF-8, at a character boundary. A
+ * longer one made ws throw a RangeError in close(), which ended a host as an internal
+ * error (exit 70): 120 characters were cut before, and a reason with a few characters
+ * outside ASCII is longer than that in bytes.
+ */
+export function closeReason(reason: string): string {
+  if (Buffer.byteLength(reason) <= CLOSE_REASON_BYTES_MAX) return reason;
+  let cut = reason.slice(0, CLOSE_REASON_BYTES_MAX);
+  while (Buffer.byteLength(cut) > CLOSE_REASON_BYTES_MAX) cut = cut.slice(0, -1);
+  // Not half of a surrogate pair.
+  if (/[\ud800-\udbff]$/.test(cut)) cut = cut.slice(0, -1);
+  return cut;
+}
 
 const packr = new Packr({ useRecords: false, mapsAsObjects: true });
 
@@ -167,13 +184,13 @@ export class Channel extends EventEmitter<ChannelEvents> {
   refuse(code: number, reason: string): void {
     if (this.closed) return;
     this.refusals.line(`refused ${this.peer}: ${reason}`);
-    this.ws.close(code, reason.slice(0, 120));
+    this.ws.close(code, closeReason(reason));
     this.onClosed(code, reason);
   }
 
   close(reason = "bye"): void {
     if (this.closed) return;
-    this.ws.close(1000, reason);
+    this.ws.close(1000, closeReason(reason));
     this.onClosed(1000, reason);
   }
 
@@ -283,7 +300,7 @@ export function listen(o: ServerOptions): Promise<Server> {
       const refuse = (code: number, why: string) => {
         settle(sock);
         refusals.line(`refused ${peer}: ${why}`);
-        ws.close(code, why.slice(0, 120));
+        ws.close(code, closeReason(why));
       };
       ws.once("message", (data: Buffer, isBinary: boolean) => {
         if (!strangers.has(sock)) return;
