@@ -9,9 +9,12 @@ import { setLogger } from "../src/transport/channel.js";
 import { RunStream, counts } from "./support/run-stream.js";
 import { ftvmArgs } from "./support/ftvm-args.js";
 import { longTicker, tickNumbers } from "./support/long-ticker.js";
+import { longPulse } from "./support/long-pulse.js";
 
 const ROOT = fileURLToPath(new URL("..", import.meta.url));
-const PULSE_LINES = 40_000;
+// 60 s of output at pulse.s's pace: ten kills fit even where each re-pairing waits seconds
+// for a standby to start (8 of 10 fitted in 20 s at load 12).
+const PULSE_LINES = 120_000;
 
 /** The launcher in-process; the checks read its event stream (the summary's text is for people). */
 async function cluster(opts: Parameters<typeof runClusterDetailed>[0]) {
@@ -25,10 +28,10 @@ async function cluster(opts: Parameters<typeof runClusterDetailed>[0]) {
 const seq = (n: number) => Array.from({ length: n }, (_, i) => `${i + 1}\n`).join("");
 
 describe("restoring redundancy by cloning (real processes)", () => {
-  it("kills the primary 10 times in a row; a new backup joins by clone each time; the output is exactly 1..40000", async () => {
-    const r = await cluster({ program: "programs/pulse.s", crashPrimaryEveryMs: 400 });
+  it("kills the primary 10 times in a row; a new backup joins by clone each time; the output is exactly 1..120000", async () => {
+    const r = await cluster({ program: longPulse(PULSE_LINES), crashPrimaryEveryMs: 400 });
     expect(r.code, r.info).toBe(0);
-    expect(r.out === seq(PULSE_LINES), "output is not exactly 1..40000").toBe(true);
+    expect(r.out === seq(PULSE_LINES), "output is not exactly 1..120000").toBe(true);
     expect(r.failovers.length, r.info).toBeGreaterThanOrEqual(10);
     // Every kill waits for a paired backup: the first pair started together, every later
     // one was a clone.
@@ -40,7 +43,7 @@ describe("restoring redundancy by cloning (real processes)", () => {
     // The summary's "redundancy restored N times" is the count of clone events.
     expect(r.counts.clones).toBe(r.clones.length);
     expect(r.counts.clones, r.info).toBeGreaterThan(0);
-  }, 120_000);
+  }, 300_000);
 
   it("a backup killed mid-run is replaced: the new one joins by clone and the primary keeps going", async () => {
     const r = await cluster({ program: longTicker(400), crashBackupAfterMs: 800 });
