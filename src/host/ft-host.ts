@@ -225,6 +225,9 @@ export class FtHost {
   // ---- carrying out the node's actions ----------------------------------------------
 
   private exec(actions: Action[]): void {
+    // Most guest slices produce no action: nothing to cork then (the loop calls this after
+    // every slice, thousands of times a second; carryOut still runs the io's `after`).
+    if (actions.length === 0) return carryOut(actions, this.io);
     // One socket write per channel for the whole batch (see Channel.cork): a release's
     // net-out and net-ack, or a log batch and what follows it, wake the peer once.
     const corked = [this.peer, this.netLink?.channel].filter((c) => c !== undefined);
@@ -577,7 +580,7 @@ export class FtHost {
           lastYield = this.now();
         }
       }
-      const clone = r.actions.find((a) => a.kind === "news" && a.data.event === "clone");
+      const clone = r.actions.length === 0 ? undefined : r.actions.find((a) => a.kind === "news" && a.data.event === "clone");
       if (clone && clone.kind === "news") {
         // The guest stood still from the start of this run() (the snapshot) until the
         // clone's header was handed to the socket: that is the primary's pause (the

@@ -25,8 +25,17 @@
 import { readdirSync, readFileSync } from "node:fs";
 import { getPriority, setPriority } from "node:os";
 
-/** The standby's nice value until it joins (0 is normal, 19 the lowest priority). */
-export const STANDBY_NICE = 10;
+/**
+ * The standby's nice value until it joins: 19, the lowest priority (0 is normal). A
+ * standby has nothing to do until a failure, and the CPU its start-up takes (about 0.3 s
+ * on this machine) came out of the pair's two cores: at nice 10 (a tenth of a core's
+ * share beside a busy host) it still took 0.29 s of CPU while fib(39) ran under FT
+ * (`perf record -a`, 2026-12-07), 15% of the 1.9 s the primary took; at 19 it gets about
+ * 1.5% beside a busy host and waits for idle time. It loses nothing it needs: a standby
+ * still starting when a backup is needed gets the normal priority back at once (see the
+ * launcher's scheduleRespawn), and a fresh backup is started beside it.
+ */
+export const STANDBY_NICE = 19;
 /** CAP_SYS_NICE's bit in the capability sets (linux/capability.h). */
 const CAP_SYS_NICE_BIT = 23n;
 
