@@ -20,6 +20,17 @@ benchHelp(import.meta.url, { takesArgs: false });
 const ROOT = fileURLToPath(new URL("../..", import.meta.url));
 const MAIN = fileURLToPath(new URL("../../src/cli/main.ts", import.meta.url));
 const REQUESTS = Number(process.env.FTVM_BENCH_REQUESTS ?? 20_000);
+/**
+ * Requests of every test (both pipelinings) sent to each server before its timed runs,
+ * untimed (FTVM_BENCH_WARMUP_REQUESTS; 0 for none). Without them the first timed test
+ * paid each process's warm-up: V8 compiling the hosts' code and the guest's compiled
+ * regions. Under FT that is three processes (primary, backup, the switch's thread), and
+ * in a run of 30,000 SETs right after start-up TurboFan alone took 48 of the 215 us of
+ * CPU per request they spent (`perf record -a`, 2026-12-07); after 60,000 requests the
+ * same run took 100 us per request in all, 1.3 of them compiling. A server runs for
+ * longer than a benchmark: the steady state is the figure to compare.
+ */
+const WARMUP_REQUESTS = Number(process.env.FTVM_BENCH_WARMUP_REQUESTS ?? REQUESTS);
 const CLIENTS = 20;
 setLogger(() => undefined);
 
@@ -111,7 +122,14 @@ async function main(): Promise<void> {
     for (const t of TESTS) rows.push(await benchmark(port, pipeline, t, logBytes));
     return rows;
   };
-  const both = (port: number, logBytes?: () => number) => async () => [await series(port, 1, logBytes), await series(port, 16, logBytes)];
+  const warmUp = async (port: number) => {
+    if (!(WARMUP_REQUESTS > 0)) return;
+    for (const pipeline of [1, 16]) for (const t of TESTS) await run("redis-benchmark", ["-p", String(port), "-t", t, "-n", String(WARMUP_REQUESTS), "-c", String(CLIENTS), "-P", String(pipeline), "-q", "--csv"]);
+  };
+  const both = (port: number, logBytes?: () => number) => async () => {
+    await warmUp(port);
+    return [await series(port, 1, logBytes), await series(port, 16, logBytes)];
+  };
 
   // Plain: the guest alone, no backup, no switch.
   let port = await freePort();
@@ -140,7 +158,7 @@ async function main(): Promise<void> {
     runs.push(["redis-server (native)", await withProcess(["redis-server", "--port", String(port), "--save", "", "--appendonly", "no"], port, both(port))]);
   }
 
-  console.log(`redis-benchmark -n ${REQUESTS} -c ${CLIENTS}, against programs/redis.s and a real redis-server\n`);
+  console.log(`redis-benchmark -n ${REQUESTS} -c ${CLIENTS}, against programs/redis.s and a real redis-server, each after ${WARMUP_REQUESTS} untimed requests of every test\n`);
   for (const [pi, label] of [
     [0, "no pipelining"],
     [1, "pipelining -P 16"],
