@@ -35,6 +35,13 @@ benchHelp(import.meta.url, { takesArgs: true });
 const ROOT = fileURLToPath(new URL("../..", import.meta.url));
 const PEER = fileURLToPath(new URL("./netpeer.ts", import.meta.url));
 const BYTES = Number(process.env.FTVM_BENCH_NET_BYTES ?? 200_000_000);
+/**
+ * An untimed transfer of this many bytes each way through every server before the timed
+ * rounds (FTVM_BENCH_NET_WARMUP_BYTES; 0 for none), so that no round pays V8's warm-up:
+ * compiling the hosts' and the switch's code, and the guest's regions, which under FT
+ * happens in three processes (see bench:redis's WARMUP_REQUESTS for what it cost there).
+ */
+const WARMUP_BYTES = Number(process.env.FTVM_BENCH_NET_WARMUP_BYTES ?? BYTES / 4);
 const RUNS = Number(process.env.FTVM_BENCH_NET_RUNS ?? 3);
 const STREAMS = Number(process.env.FTVM_BENCH_NET_STREAMS ?? 1);
 const JSON_OUT = process.env.FTVM_BENCH_NET_JSON === "1";
@@ -59,8 +66,8 @@ export interface Cell {
 }
 
 const execFileP = promisify(execFile);
-async function client(kind: Kind, port: number): Promise<Transfer> {
-  const { stdout } = await execFileP(process.execPath, ["--import", "tsx", PEER, kind, String(port), String(BYTES), String(STREAMS)], { cwd: ROOT, encoding: "utf8", timeout: 600_000 }).catch(
+async function client(kind: Kind, port: number, bytes = BYTES): Promise<Transfer> {
+  const { stdout } = await execFileP(process.execPath, ["--import", "tsx", PEER, kind, String(port), String(bytes), String(STREAMS)], { cwd: ROOT, encoding: "utf8", timeout: 600_000 }).catch(
     (e: { stdout?: string; message: string }) => ({ stdout: e.stdout || JSON.stringify({ error: e.message }) }),
   );
   const r = JSON.parse(stdout.trim().split("\n").at(-1) ?? "{}") as Transfer & { error?: string };
@@ -214,6 +221,7 @@ export async function runNetBench(notable: string[] = []): Promise<Cell[]> {
       targets.push({ setup: "ft", kind, port, ft, pids: () => [...ft.pids.values()] });
     }
 
+    if (WARMUP_BYTES > 0) for (const t of targets) await client(t.kind, t.port, WARMUP_BYTES);
     const cells: Cell[] = targets.map((t) => ({ setup: t.setup, kind: t.kind, runs: [] }));
     // On a terminal: transfers done of all rounds', and the time left.
     const bar = progress("transfers", RUNS * targets.length, "transfers");
@@ -247,7 +255,7 @@ function report(cells: Cell[]): void {
     const xs = c.runs.map((r) => r.mbitPerSec);
     return `${Math.min(...xs).toFixed(0)}-${Math.max(...xs).toFixed(0)}`;
   };
-  console.log(`bulk transfers of ${(BYTES / 1e6).toFixed(0)} MB, ${STREAMS} stream(s), median of ${RUNS} (min-max), Mbit/s\n`);
+  console.log(`bulk transfers of ${(BYTES / 1e6).toFixed(0)} MB, ${STREAMS} stream(s), median of ${RUNS} (min-max), Mbit/s; every server warmed up first by an untimed ${(WARMUP_BYTES / 1e6).toFixed(0)} MB each way\n`);
   console.log(`   ${"".padEnd(12)}${"native".padEnd(20)}${"plain".padEnd(20)}${"FT".padEnd(20)}${"FT/plain".padEnd(10)}${"FT/native".padEnd(11)}FT log Mbit/s (log/data)`);
   for (const kind of ["receive", "transmit"] as const) {
     const [n, p, f] = [get("native", kind), get("plain", kind), get("ft", kind)];
