@@ -1,6 +1,6 @@
 // Variants of the bundled programs the benchmarks run, written to a temporary directory
-// (their .include falls back to programs/lib): programs/fib.s with another N, and
-// programs/count.s counting further. Each checks the constant it replaces is still there.
+// (their .include falls back to programs/lib): programs/fib.s with another N,
+// programs/count.s counting further, and programs/ticker.s ticking longer. Each checks the constant it replaces is still there.
 import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -24,4 +24,14 @@ export function fibN(n: number): string {
 /** programs/count.s counting to `last` instead of 100,000. */
 export function countTo(last: number): string {
   return variant("count.s", /^\.const LAST 100000$/m, `.const LAST ${last}`, `count${last}.s`);
+}
+
+/** programs/ticker.s printing `ticks` lines (one every 20 ms) instead of 150. */
+export function tickerFor(ticks: number): string {
+  const dir = mkdtempSync(join(tmpdir(), "ftvm-bench-"));
+  const src = readFileSync(join(ROOT, "programs", "ticker.s"), "utf8");
+  if (!/^\.const TICKS 150$/m.test(src) || !/" of 150 at "/.test(src)) throw new Error("programs/ticker.s no longer has .const TICKS 150 and \" of 150 at \": update the benchmark");
+  const path = join(dir, `ticker${ticks}.s`);
+  writeFileSync(path, src.replace(/^\.const TICKS 150$/m, `.const TICKS ${ticks}`).replace(/" of 150 at "/, `" of ${ticks} at "`));
+  return path;
 }
