@@ -774,6 +774,10 @@ export class FtHost {
   }
 
   async runBackup(o: BackupOptions): Promise<void> {
+    // The I/O thread starts now (a V8 isolate loading its modules: tens of ms of CPU), while
+    // the rest of this host starts, rather than when the primary is known: a standby then
+    // has it ready when it is told to join, and the join does not wait for it.
+    if (useIoThread(this.o)) ioThread();
     await this.joinCluster();
     await this.connectSink();
     await this.netLink?.connect();
