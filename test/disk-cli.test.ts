@@ -51,7 +51,7 @@ function copy(from: string, to: string): void {
 describe("the file back-end", () => {
   const req = (seq: number, op: number, block: number, count: number, data?: Uint8Array): DiskRequest => ({ seq, slot: seq % 8, op, block, count, addr: 0, tag: seq, data });
 
-  it("performs requests as real asynchronous I/O: completions come later, never inside submit; close waits for them", async () => {
+  it("performs requests at once but reports them later, never inside submit; close waits for them", async () => {
     const path = join(dir, "fd.img");
     createDiskImage(path, { blocks: 32, blockBytes: 128 });
     let settled = 0;
