@@ -74,6 +74,19 @@ describe("the file back-end", () => {
     await again.close();
   });
 
+  it("reports each request before the event loop turns (no round trip through the I/O thread pool)", async () => {
+    const path = join(dir, "soon.img");
+    createDiskImage(path, { blocks: 16, blockBytes: 512 });
+    const fd = await FileDisk.open(path);
+    const order: string[] = [];
+    for (let i = 0; i < 8; i++) fd.submit(req(i + 1, i % 2 ? DISK_READ : DISK_WRITE, i, 1, i % 2 ? undefined : new Uint8Array(512).fill(i)), () => order.push(`done ${i + 1}`));
+    order.push("submitted");
+    // A macrotask queued after the submits runs only after every completion was reported.
+    await new Promise<void>((resolve) => setImmediate(() => (order.push("next turn"), resolve())));
+    expect(order).toEqual(["submitted", ...Array.from({ length: 8 }, (_, i) => `done ${i + 1}`), "next turn"]);
+    await fd.close();
+  });
+
   it("a read the file cannot satisfy completes with DISK_E_IO and keeps the reason", async () => {
     const path = join(dir, "cut.img");
     createDiskImage(path, { blocks: 8, blockBytes: 64 });
