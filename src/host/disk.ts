@@ -116,24 +116,31 @@ export class FileDisk implements DiskBackend {
   }
 
   /**
-   * Performs the request at once (perform) and reports it in a microtask: later than
+   * Performs the request at once (perform) and reports it from setImmediate: later than
    * submit, as the interface promises (a caller may count the request in flight after
-   * submitting it), but before the event loop turns, so a guest that waits for its request
-   * is woken by the very next await of its run loop. Through the I/O thread pool
+   * submitting it), and after one turn of the event loop. Through the I/O thread pool
    * (fs.promises, as before) each request cost two thread hand-overs: on the 2-core
    * development machine a loop of 512-byte reads took 25-37 µs per read that way against
    * 3-17 µs with readSync, and 167-257 µs against 51-64 µs in a low-priority process
-   * beside other work (load average 34, 2026-12-07), while a plain diskmix run spends
-   * about 250 µs per request in all. An FT primary paid it on every request of its own disk and on every
-   * direct read of a shared one. The cost of doing it at once is that the host's thread
-   * waits for the file: microseconds from the page cache (an image is a local file, a
-   * request at most DISK_REQUEST_BYTES_MAX bytes), longer only when the page cache must
-   * go to the device, as the disk server and a replaying backup already accept.
+   * beside other work (load average 34, 2026-12-07); a plain diskmix run spent 1055-1162
+   * ms of CPU so, 579-630 ms now. An FT primary paid it on every request of its own disk
+   * and on every direct read of a shared one.
+   *
+   * Why not a microtask, which would be sooner still: a run loop that waits for the
+   * completion would then be woken without the event loop ever turning, so a guest that
+   * does one disk request after another would keep the host from reading its sockets,
+   * timers and signals for as long as it did so (a primary's acknowledgements and
+   * heartbeats, Ctrl-C in a plain run). One turn per request costs a few microseconds.
+   *
+   * The cost of performing at once is that the host's thread waits for the file:
+   * microseconds from the page cache (an image is a local file, a request at most
+   * DISK_REQUEST_BYTES_MAX bytes), longer only when the page cache must go to the device,
+   * as the disk server and a replaying backup already accept.
    */
   submit(req: DiskRequest, done: (status: number, data?: Uint8Array) => void): void {
     this.inFlightCount++;
     const r = this.perform(req);
-    queueMicrotask(() => this.settle(() => done(r.status, r.data)));
+    setImmediate(() => this.settle(() => done(r.status, r.data)));
   }
 
   /**
