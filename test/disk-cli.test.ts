@@ -51,7 +51,7 @@ function copy(from: string, to: string): void {
 describe("the file back-end", () => {
   const req = (seq: number, op: number, block: number, count: number, data?: Uint8Array): DiskRequest => ({ seq, slot: seq % 8, op, block, count, addr: 0, tag: seq, data });
 
-  it("performs requests as real asynchronous I/O: completions come later, never inside submit; close waits for them", async () => {
+  it("performs requests at once but reports them later, never inside submit; close waits for them", async () => {
     const path = join(dir, "fd.img");
     createDiskImage(path, { blocks: 32, blockBytes: 128 });
     let settled = 0;
@@ -72,6 +72,24 @@ describe("the file back-end", () => {
     expect(got[0]).toBe(DISK_STATUS.OK);
     expect(got[1]).toEqual(Uint8Array.from([...new Array(128).fill(2), ...new Array(128).fill(0), ...new Array(128).fill(0)]));
     await again.close();
+  });
+
+  it("reports each request at the event loop's next turn, not through the I/O thread pool, and lets the loop turn", async () => {
+    const path = join(dir, "soon.img");
+    createDiskImage(path, { blocks: 16, blockBytes: 512 });
+    const fd = await FileDisk.open(path);
+    const order: string[] = [];
+    for (let i = 0; i < 8; i++) fd.submit(req(i + 1, i % 2 ? DISK_READ : DISK_WRITE, i, 1, i % 2 ? undefined : new Uint8Array(512).fill(i)), () => order.push(`done ${i + 1}`));
+    order.push("submitted");
+    // Not from a microtask: the event loop turns before a completion is reported (a run
+    // loop woken by it has read its sockets, timers and signals meanwhile).
+    await Promise.resolve();
+    order.push("microtasks ran");
+    // Not through the thread pool: a check-phase callback queued after the submits runs
+    // after every completion was reported (fs.promises completes in a later poll phase).
+    await new Promise<void>((resolve) => setImmediate(() => (order.push("next turn"), resolve())));
+    expect(order).toEqual(["submitted", "microtasks ran", ...Array.from({ length: 8 }, (_, i) => `done ${i + 1}`), "next turn"]);
+    await fd.close();
   });
 
   it("a read the file cannot satisfy completes with DISK_E_IO and keeps the reason", async () => {

@@ -61,6 +61,25 @@ describe("disk gate: the output rule for writes", () => {
     expect(gate.writesReleased).toBe(2);
   });
 
+  it("writes one acknowledgement releases go to the back-end together, between one cork() and its uncork()", () => {
+    const calls: string[] = [];
+    const backend: DiskBackend = {
+      submit: (r) => calls.push(`submit ${r.seq}`),
+      cork: () => calls.push("cork"),
+      uncork: () => calls.push("uncork"),
+    };
+    const s = { icount: 0 };
+    const gate = new DiskGate(backend, () => s.icount, () => 1);
+    for (let seq = 1; seq <= 4; seq++) {
+      s.icount = seq * 10;
+      gate.submit(req(seq, DISK_WRITE, seq, new Uint8Array(16)), () => undefined);
+    }
+    expect(gate.release(30)).toBe(3);
+    expect(gate.release(30)).toBe(0);
+    expect(gate.releaseAll()).toBe(1);
+    expect(calls).toEqual(["cork", "submit 1", "submit 2", "submit 3", "uncork", "cork", "submit 4", "uncork"]);
+  });
+
   it("releases everything when the node is alone; released writes carry the epoch of their release", () => {
     const { sent, s, gate } = setup();
     s.icount = 10;

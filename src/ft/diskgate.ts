@@ -74,7 +74,14 @@ export class DiskGate implements DiskBackend {
     const out = this.held.slice(0, n);
     this.held = this.held.slice(n);
     const epoch = this.epoch();
-    for (const w of out) this.backend.submit(w.req, w.done, epoch);
+    // An acknowledgement often releases several writes (kvlog keeps 7 in flight): they
+    // leave together, so the disk server reads, performs and answers them in one go.
+    this.backend.cork?.();
+    try {
+      for (const w of out) this.backend.submit(w.req, w.done, epoch);
+    } finally {
+      this.backend.uncork?.();
+    }
     this.writesReleased += n;
     return n;
   }

@@ -1,8 +1,10 @@
 // Disk images on this host, and the file back-end the live environment submits disk
 // requests to. An image is a 512-byte header (magic, version, block size, block count)
-// followed by the blocks. Requests run as real asynchronous file I/O (fs.promises), so
-// they complete in whatever order the operating system finishes them; the device makes
-// sure conflicting requests are never in flight together (src/devices/disk.ts).
+// followed by the blocks. A request is performed at once with positional reads and writes
+// and its completion is reported later, never inside submit (see FileDisk.submit for why
+// not through the I/O thread pool); the device makes sure conflicting requests are never
+// in flight together (src/devices/disk.ts), and the log records the order in which
+// completions were delivered, whatever it is.
 import { OperatingError } from "../base/errors.js";
 import { closeSync, fstatSync, openSync, readSync, writeSync, ftruncateSync } from "node:fs";
 import type { FileHandle } from "node:fs/promises";
@@ -113,23 +115,39 @@ export class FileDisk implements DiskBackend {
     return this.inFlightCount;
   }
 
+  /**
+   * Performs the request at once (perform) and reports it from setImmediate: later than
+   * submit, as the interface promises (a caller may count the request in flight after
+   * submitting it), and after one turn of the event loop. Through the I/O thread pool
+   * (fs.promises, as before) each request cost two thread hand-overs: on the 2-core
+   * development machine a loop of 512-byte reads took 25-37 µs per read that way against
+   * 3-17 µs with readSync, and 167-257 µs against 51-64 µs in a low-priority process
+   * beside other work (load average 34, 2026-12-07); a plain diskmix run spent 1055-1162
+   * ms of CPU so, 579-630 ms now. An FT primary paid it on every request of its own disk
+   * and on every direct read of a shared one.
+   *
+   * Why not a microtask, which would be sooner still: a run loop that waits for the
+   * completion would then be woken without the event loop ever turning, so a guest that
+   * does one disk request after another would keep the host from reading its sockets,
+   * timers and signals for as long as it did so (a primary's acknowledgements and
+   * heartbeats, Ctrl-C in a plain run). One turn per request costs a few microseconds.
+   *
+   * The cost of performing at once is that the host's thread waits for the file:
+   * microseconds from the page cache (an image is a local file, a request at most
+   * DISK_REQUEST_BYTES_MAX bytes), longer only when the page cache must go to the device,
+   * as the disk server and a replaying backup already accept.
+   */
   submit(req: DiskRequest, done: (status: number, data?: Uint8Array) => void): void {
     this.inFlightCount++;
-    this.performAsync(req).then(
-      (data) => this.settle(() => done(DISK_STATUS.OK, data)),
-      (e: Error) => {
-        this.lastError = e;
-        this.settle(() => done(DISK_STATUS.E_IO));
-      },
-    );
+    const r = this.perform(req);
+    setImmediate(() => this.settle(() => done(r.status, r.data)));
   }
 
   /**
    * Performs a request at once with positional reads and writes (see DiskBackend.perform).
    * A request is at most DISK_REQUEST_BYTES_MAX bytes of an image that is a local file, so
-   * this takes microseconds from the page cache; through the I/O thread pool (submit) a
-   * request costs two thread hand-overs, which on a busy machine were hundreds of
-   * microseconds each.
+   * this takes microseconds from the page cache; through the I/O thread pool a request
+   * cost two thread hand-overs, which on a busy machine were hundreds of microseconds.
    */
   perform(req: DiskRequest): { status: number; data?: Uint8Array } {
     try {
@@ -170,23 +188,5 @@ export class FileDisk implements DiskBackend {
     report();
     this.onSettled();
     if (this.inFlightCount === 0) this.idle?.();
-  }
-
-  private async performAsync(req: DiskRequest): Promise<Uint8Array | undefined> {
-    const bs = this.geometry.blockBytes;
-    const pos = DISK_IMAGE_HEADER_BYTES + req.block * bs;
-    const len = req.count * bs;
-    if (req.op === DISK_READ) {
-      const buf = new Uint8Array(len);
-      for (let off = 0; off < len; ) {
-        const { bytesRead } = await this.file.read(buf, off, len - off, pos + off);
-        if (bytesRead === 0) throw new Error(`${this.path} ends inside block ${req.block + Math.floor(off / bs)}`);
-        off += bytesRead;
-      }
-      return buf;
-    }
-    const data = req.data!;
-    for (let off = 0; off < len; ) off += (await this.file.write(data, off, len - off, pos + off)).bytesWritten;
-    return undefined;
   }
 }

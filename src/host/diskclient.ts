@@ -158,6 +158,15 @@ export class DiskClient implements DiskBackend {
     this.ch?.send(msg);
   }
 
+  /** Requests sent until uncork() leave in one socket write (see DiskBackend.cork). Calls nest. */
+  cork(): void {
+    this.ch?.cork();
+  }
+
+  uncork(): void {
+    this.ch?.uncork();
+  }
+
   close(): void {
     this.closed = true;
     this.ch?.close("host finished");

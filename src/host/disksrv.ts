@@ -202,7 +202,20 @@ export async function startDiskServer(secret: string, imagePath: string, port = 
         ch.send({ t: "wrong-cluster", reason });
         ch.refuse(CLOSE_REFUSED, reason);
       };
+      // Answers leave corked until the messages that arrived together are all handled: a
+      // primary whose acknowledgement released several writes sends them in one socket
+      // write (DiskGate.take), and gets their answers in one, woken once for all of them.
+      let corked = false;
+      const uncork = () => {
+        corked = false;
+        ch.uncork();
+      };
       ch.on("message", (m) => {
+        if (!corked) {
+          corked = true;
+          ch.cork();
+          process.nextTick(uncork);
+        }
         // The geometry answers a hello (sent unasked, it could reach the client before it listens).
         if (m.t === "hello") {
           if (typeof m.host === "string" && m.host.length > 0 && m.host.length <= REQUEST_ID_CHARS_MAX) host = `host ${m.host}`;

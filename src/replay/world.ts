@@ -20,6 +20,13 @@ export interface DiskBackend {
    * uses it (src/ft/localdisk.ts): there the caller waits for the result anyway.
    */
   perform?(req: DiskRequest): { status: number; data?: Uint8Array };
+  /**
+   * Optional: requests submitted between cork() and the matching uncork() may leave
+   * together. A remote back-end (the shared disk's client) sends them in one socket write,
+   * so its server is woken, and answers, once for all of them (see DiskGate.take).
+   */
+  cork?(): void;
+  uncork?(): void;
 }
 
 export interface World {

@@ -149,7 +149,7 @@ async function main(): Promise<void> {
     const change = cut >= 0 ? `${fmt(100 * cut, 0)}% smaller` : `${fmt(-100 * cut, 0)}% larger`;
     console.log(`   backup reads: log ${change}; throughput ${fmt(cost)} of non-shared without them`);
     console.log();
-    table.push(`| ${w.name} | ${fmt(mid(rounds.map((r) => mbit(r["non-shared"]))))} → ${fmt(mid(rounds.map((r) => mbit(r["backup-reads"]))))} Mbit/s (−${fmt(100 * cut, 0)}%) | ${fmt(cost)} |`);
+    table.push(`| ${w.name} | ${fmt(mid(rounds.map((r) => mbit(r["non-shared"]))))} → ${fmt(mid(rounds.map((r) => mbit(r["backup-reads"]))))} Mbit/s (${cut >= 0 ? "−" : "+"}${fmt(100 * Math.abs(cut), 0)}%) | ${fmt(cost)} |`);
   }
   console.log("Next to the VMware FT paper (log bandwidth without → with backup reads; throughput with / without):");
   console.log("| workload | log bandwidth | throughput |");
