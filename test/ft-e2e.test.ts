@@ -84,11 +84,15 @@ describe("FT with real processes", () => {
     expect(r.code, r.info).toBe(0);
     const ticks = r.out.trimEnd().split("\n").map((l) => Number(/^tick (\d+) of 150/.exec(l)?.[1]));
     expect(ticks).toEqual(Array.from({ length: 150 }, (_, i) => i + 1));
-    // One of them won epoch 2 (the backup going live, or the primary going on alone); the
-    // other halted on losing the test-and-set: one election, no epoch after it.
-    expect(r.stream.all("fault").filter((f) => f.fault === "partition"), r.info).toHaveLength(1);
+    // One of them won the next epoch (the backup going live, or the primary going on
+    // alone); the other halted on losing the test-and-set: one election, no epoch after it.
+    const cut = r.stream.all("fault").filter((f) => f.fault === "partition");
+    expect(cut, r.info).toHaveLength(1);
     expect(r.counts.failovers + r.counts.alone, r.info).toBe(1);
-    expect(r.counts.maxEpoch, r.info).toBe(2);
+    // The epoch after the pair's: the pair's is 1, or 2 when the first backup came after its
+    // primary stopped waiting (--wait-backup-ms, on a busy machine) and joined by clone.
+    expect([1, 2], r.info).toContain(cut[0].epoch);
+    expect(r.counts.maxEpoch, r.info).toBe(cut[0].epoch! + 1);
   });
 
   it("both hosts dead: nobody serves; a fresh or stale host is refused by the arbiter", async () => {

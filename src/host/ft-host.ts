@@ -208,6 +208,7 @@ export class FtHost {
     process.on("SIGUSR1", () => {
       if (this.peer) {
         log("log channel dropped (SIGUSR1)");
+        this.droppedHere = this.peer;
         this.peer.terminate();
       }
     });
@@ -495,10 +496,13 @@ export class FtHost {
       }
       if (this.peer !== ch) return;
       if (ch instanceof RemoteChannel) this.node.noteFrontAcked(ch.ackedMax);
-      this.exec(this.node.onPeerClosed(reason, this.now()));
+      this.exec(this.node.onPeerClosed(reason, this.now(), ch === this.droppedHere));
       this.poke();
     });
   }
+
+  /** The log channel this host dropped itself (SIGUSR1): its close says nothing of the peer. */
+  private droppedHere?: PeerChannel;
 
   private startTimers(): void {
     this.timers.push(
