@@ -99,11 +99,15 @@ describe("restoring redundancy by cloning (real processes)", () => {
     const r = await cluster({ program: "programs/ticker.s", dropChannelAfterMs: 1200 });
     expect(r.code, r.info).toBe(0);
     expect(tickNumbers(r.out)).toEqual(Array.from({ length: 150 }, (_, i) => i + 1));
-    // The backup said it reconnected (its news), and nobody was elected: epoch 1 throughout.
-    expect(r.stream.all("fault").filter((f) => f.fault === "drop-channel"), r.info).toHaveLength(1);
+    // The backup said it reconnected (its news), and nobody was elected: the pair's epoch
+    // throughout (1, or 2 when the first backup came after its primary stopped waiting,
+    // --wait-backup-ms on a busy machine, and joined by clone).
+    const drop = r.stream.all("fault").filter((f) => f.fault === "drop-channel");
+    expect(drop, r.info).toHaveLength(1);
+    expect([1, 2], r.info).toContain(drop[0].epoch);
     expect(r.stream.all("news").filter((n) => n.event === "resumed" && n.role === "backup"), r.info).toHaveLength(1);
     expect(r.counts.failovers + r.counts.alone, r.info).toBe(0);
-    expect(r.counts.maxEpoch, r.info).toBe(1);
+    expect(r.counts.maxEpoch, r.info).toBe(drop[0].epoch);
   }, 60_000);
 
   it("a first backup that comes after its primary stopped waiting, before the first epoch is granted, joins by clone", async () => {
