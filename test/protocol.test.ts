@@ -5,6 +5,7 @@
 import { describe, expect, it } from "vitest";
 import { answerHello, firstEpochRequest, helloMsg, onFirstEpochAnswer, resumeAnswerProblem } from "../src/ft/handshake.js";
 import { FtNode } from "../src/ft/node.js";
+import { reconnectGraceMs } from "../src/ft/node-failover.js";
 import { LOG_PROTOCOL_VERSION, type PeerMsg, ProtocolError, parsePeerMsg } from "../src/ft/protocol.js";
 import { fakeWorld } from "../src/replay/world.js";
 import { guestImage } from "../src/sim/guest.js";
@@ -138,5 +139,37 @@ describe("invariants", () => {
     n.plog!.ackedLsn = n.plog!.sentLsn + 5;
     expect(() => n.invariants()).toThrow(/invariant broken in role primary \(epoch 1, icount 0\): the backup acknowledged lsn 5, only 0 was sent/);
     expect(p.role).toBe("finished");
+  });
+});
+
+describe("a paired primary whose log channel closed", () => {
+  const GUEST = guestImage({ lines: 20_000, periodUs: 300, waitEvery: 8 });
+  /** A pair that has run a while; then P's channel closes (by the backup's side, or by P itself), and P alone ticks every ms for `ms`. */
+  function closeAndWait(closedHere: boolean, ms: number): { role: string; graceMs: number } {
+    // The hosts' default detector floor (1000 ms), so the grace (a quarter of it) is shorter.
+    const c = new TestCluster({ nodeConfig: () => ({ timeoutMs: 1000 }) });
+    c.add("P", 1);
+    c.add("B", 2);
+    c.startPrimary("P", { program: "g", image: GUEST }, "B");
+    for (let i = 0; i < 30; i++) c.round();
+    const p = c.nodes.get("P")!;
+    expect(p.role).toBe("primary");
+    p.onPeerClosed("terminated", c.nowMs, closedHere);
+    const t0 = c.nowMs;
+    for (let t = t0 + 1; t <= t0 + ms; t++) p.tick(t);
+    return { role: p.role, graceMs: reconnectGraceMs(p) };
+  }
+
+  it("closed from the other side, calls its backup failed once the reconnect grace passes (most likely the backup's process died)", () => {
+    const r = closeAndWait(false, 400);
+    expect(r.graceMs).toBeLessThan(400);
+    expect(r.role).toBe("electing");
+  });
+
+  it("closed by itself (a dropped channel), leaves it to the failure detector: no failure within the grace, nor long after it while under the detector's floor", () => {
+    expect(closeAndWait(true, 400).role).toBe("primary");
+    expect(closeAndWait(true, 900).role).toBe("primary");
+    // The detector still decides: past its floor (timeoutMs 1000) and phi, the backup is failed.
+    expect(closeAndWait(true, 3000).role).toBe("electing");
   });
 });

@@ -300,9 +300,9 @@ export class FtNode {
     if (lsn > this.frontAckedLsn) this.frontAckedLsn = lsn;
   }
 
-  /** The log channel closed (or was refused): the peer is gone. */
-  onPeerClosed(reason: string, nowMs: number): Action[] {
-    return failover.onPeerClosed(this, reason, nowMs);
+  /** The log channel closed (or was refused): the peer is gone. `closedHere`: this host closed it itself (a dropped channel), so the close says nothing of the peer. */
+  onPeerClosed(reason: string, nowMs: number, closedHere = false): Action[] {
+    return failover.onPeerClosed(this, reason, nowMs, closedHere);
   }
 
   /** The sink acknowledged the stream through `delivered`; `sinkEpoch` when it refused us as stale. */
@@ -330,6 +330,8 @@ export class FtNode {
   backupHost?: string;
   /** The log channel closed and the peer may come back (see onPeerClosed). */
   disconnected = false;
+  /** Primary, disconnected: this host closed the channel itself, so only the failure detector, not the reconnect grace, may call the backup dead (see tick). */
+  disconnectedHere = false;
   /** An unpaired backup's claim was refused: when it first was, and when to ask again. */
   unpairedClaimSinceMs?: number;
   retryElectAtMs?: number;

@@ -59,6 +59,13 @@ export const LOG_SERVICE = "ftvm-log/2";
 const YIELD_INTERVAL_MS = 1;
 const STATUS_INTERVAL_MS = 250;
 /**
+ * Backups whose hello came after the primary stopped waiting for its first backup and
+ * before its first epoch was granted, kept to be answered as joins once it runs (see
+ * runPrimary); more than this are refused at once. One is the usual case (the first
+ * backup, late on a busy machine); the bound only keeps a flood of hellos from piling up.
+ */
+const LATE_HELLOS_MAX = 4;
+/**
  * A clone's memory goes out between guest slices, at most this long per loop iteration,
  * so the primary pauses only for the snapshot copy and the guest keeps most of the CPU
  * while the chunks stream.
@@ -201,6 +208,7 @@ export class FtHost {
     process.on("SIGUSR1", () => {
       if (this.peer) {
         log("log channel dropped (SIGUSR1)");
+        this.droppedHere = this.peer;
         this.peer.terminate();
       }
     });
@@ -491,10 +499,13 @@ export class FtHost {
       }
       if (this.peer !== ch) return;
       if (ch instanceof RemoteChannel) this.node.noteFrontAcked(ch.ackedMax);
-      this.exec(this.node.onPeerClosed(reason, this.now()));
+      this.exec(this.node.onPeerClosed(reason, this.now(), ch === this.droppedHere));
       this.poke();
     });
   }
+
+  /** The log channel this host dropped itself (SIGUSR1): its close says nothing of the peer. */
+  private droppedHere?: PeerChannel;
 
   private startTimers(): void {
     this.timers.push(
@@ -654,10 +665,16 @@ export class FtHost {
     if (o.waitForBackupMs > 0) await Promise.race([backupArrived, new Promise((r) => setTimeout(r, o.waitForBackupMs))]);
     const chosen = backup as { ch: Channel; host: string } | undefined;
     // Chosen: a backup that arrives from here on is too late to be the first. Until the
-    // first epoch is granted it is refused, with the reason (taken as the first, it was
-    // neither attached nor refused, and its channel closed without a word); once this node
-    // runs, its hello is a join and it gets a clone.
-    if (!chosen) this.firstBackup = () => `the primary stopped waiting for its first backup after ${o.waitForBackupMs} ms and is starting without one; join it by clone`;
+    // first epoch is granted its hello waits unanswered (lateHellos), and once this node
+    // runs it is answered as a join: the backup gets a clone. (Refused, as it was, the
+    // first backup that a busy machine made late died after it had loaded everything, and
+    // the launcher started another one, as slowly: under load the pair then formed late or
+    // never; seen at load 20-30 in ft-e2e and ft-load-e2e.) Past LATE_HELLOS_MAX, refused
+    // with the reason.
+    if (!chosen) {
+      this.lateHellos = [];
+      this.firstBackup = () => `the primary stopped waiting for its first backup after ${o.waitForBackupMs} ms and is starting without one; join it by clone`;
+    }
     let req = firstEpochRequest(0, this.id, chosen?.host);
     let r: Awaited<ReturnType<Arbiter["testAndSet"]>>;
     try {
@@ -670,15 +687,22 @@ export class FtHost {
       r = { granted: false, state: { cluster: e.theirs, epoch: 0, members: [], holder: "" }, reason: e.message };
     }
     this.firstBackup = undefined;
+    const late = this.lateHellos ?? [];
+    this.lateHellos = undefined;
     const start = { program: o.program, image: o.image, memBytes: o.memBytes, stackBytes: o.stackBytes, disk: this.disk?.geometry ?? this.ownDisk?.geometry };
     const first = onFirstEpochAnswer(this.node, req, r, start, this.now());
     if (!first.granted) {
       chosen?.ch.refuse(CLOSE_REFUSED, "the primary was refused by the arbiter");
+      for (const l of late) if (!l.closed) l.ch.refuse(CLOSE_REFUSED, "the primary was refused by the arbiter");
       this.exec(first.actions);
       await new Promise(() => undefined);
     }
     if (chosen) this.attachPeer(chosen.ch);
     this.exec(first.actions);
+    // The late backups' hellos, now that this node runs: the first is a join (a clone), any
+    // other is refused by the node as a second joiner. One whose channel closed meanwhile
+    // is gone (its process died, or gave up): nothing to answer.
+    for (const l of late) if (!l.closed) this.answerPeer(l.ch, l.m);
     this.startTimers();
     await this.loop();
     await server.close();
@@ -686,6 +710,8 @@ export class FtHost {
 
   /** Before the first epoch: hands the first backup to runPrimary (returns a refusal reason otherwise). */
   private firstBackup?: (ch: Channel, host: string) => string | undefined;
+  /** While the primary claims its first epoch without a backup: hellos that came too late to be the first, answered once it runs. */
+  private lateHellos?: { ch: Channel; m: Msg; closed: boolean }[];
 
   /**
    * The log channel's listening side, on every host: a primary's first backup arrives
@@ -699,33 +725,47 @@ export class FtHost {
       service: LOG_SERVICE,
       onChannel: (ch) => {
         ch.once("message", (m) => {
-          const v = answerHello(this.node, m, { cluster: this.cluster, firstBackup: this.firstBackup && ((host) => this.firstBackup!(ch, host)) }, this.now());
-          switch (v.kind) {
-            case "refuse":
-              return ch.refuse(v.code === "malformed" ? CLOSE_MALFORMED : CLOSE_REFUSED, v.reason);
-            case "first":
-              return;
-            case "resume": {
-              // Our backup is back after its channel closed: continue from what it received.
-              const old = this.peer;
-              this.attachPeer(ch);
-              old?.terminate();
-              log(`backup ${v.host} reconnected; continuing from lsn ${v.lsn}`);
-              this.exec(v.actions);
-              this.poke();
-              return;
-            }
-            case "join":
-              log(`backup ${v.host} joins: cloning`);
-              this.attachPeer(ch);
-              this.poke();
-              return;
+          const late = this.lateHellos;
+          if (late && late.length < LATE_HELLOS_MAX && m.t === "hello" && m.cluster === this.cluster) {
+            // Too late to be the first backup, too early to join: kept until the first epoch is granted (see runPrimary).
+            const l = { ch, m, closed: false };
+            ch.once("close", () => (l.closed = true));
+            late.push(l);
+            log(`backup ${String(m.host)} came after this primary stopped waiting for its first backup: it joins by clone once the first epoch is granted`);
+            return;
           }
+          this.answerPeer(ch, m);
         });
       },
     });
     o.onListening?.(server.url);
     return server;
+  }
+
+  /** A peer's first message on the log channel: the first backup, a joiner, a backup resuming, or one refused with the reason. */
+  private answerPeer(ch: Channel, m: Msg): void {
+    const v = answerHello(this.node, m, { cluster: this.cluster, firstBackup: this.firstBackup && ((host) => this.firstBackup!(ch, host)) }, this.now());
+    switch (v.kind) {
+      case "refuse":
+        return ch.refuse(v.code === "malformed" ? CLOSE_MALFORMED : CLOSE_REFUSED, v.reason);
+      case "first":
+        return;
+      case "resume": {
+        // Our backup is back after its channel closed: continue from what it received.
+        const old = this.peer;
+        this.attachPeer(ch);
+        old?.terminate();
+        log(`backup ${v.host} reconnected; continuing from lsn ${v.lsn}`);
+        this.exec(v.actions);
+        this.poke();
+        return;
+      }
+      case "join":
+        log(`backup ${v.host} joins: cloning`);
+        this.attachPeer(ch);
+        this.poke();
+        return;
+    }
   }
 
   // ---- backup ----------------------------------------------------------------------

@@ -1113,8 +1113,11 @@ async function runClusterStoppable(o: ClusterOptions, stops: OutsideStops): Prom
         });
       }, IO_EVENT_INTERVAL_MS),
     );
-  // A host that went alone before we were ready still wants a backup.
-  if ([...statuses.values()].some((s) => s.role === "alone" && processRunning(s.pid))) scheduleRespawn();
+  // A host that went alone before we were ready still wants a backup, unless it is the
+  // primary whose first backup is late and still running: that one joins it by clone (its
+  // hello waits at the primary until the first epoch is granted), and a second joiner
+  // started now would only be refused.
+  if (!firstBackupLate && [...statuses.values()].some((s) => s.role === "alone" && processRunning(s.pid))) scheduleRespawn();
 
   // Timed faults count from the moment the first pair formed (see the usage text).
   // A scripted fault the run ends before carrying out is said in the summary (a demo whose
