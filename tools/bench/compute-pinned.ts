@@ -21,14 +21,12 @@
 //   --fib N           fib(N) (30-42, default 39: 1.5 G instructions)
 //   --primary-cpu C   0, 1, or alt (alternate by round; default 0)
 import { execFileSync, spawn } from "node:child_process";
-import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { runClusterDetailed } from "../../src/host/launcher.js";
 import { childrenFromCompileCache, selfArgs } from "../../src/host/self.js";
 import { setLogger } from "../../src/transport/channel.js";
 import { dieWithMe } from "./children.js";
+import { fibN } from "./guests.js";
 import { benchHelp } from "./help.js";
 
 benchHelp(import.meta.url, { takesArgs: true });
@@ -62,13 +60,6 @@ try {
 }
 setLogger(() => undefined);
 
-function fibProgram(n: number): string {
-  const src = readFileSync(join(ROOT, "programs/fib.s"), "utf8");
-  if (!/^\.const N, 35$/m.test(src)) throw new Error("programs/fib.s no longer says .const N, 35: update the benchmark");
-  const path = join(mkdtempSync(join(tmpdir(), "ftvm-compute-")), `fib${n}.s`);
-  writeFileSync(path, src.replace(/^\.const N, 35$/m, `.const N, ${n}`));
-  return path;
-}
 
 /** One `ftvm record` pinned to `cpu`: its run time (its own report). */
 function plainRun(program: string, cpu: number): Promise<number> {
@@ -94,7 +85,7 @@ function pin(pid: number, cpu: number): void {
 
 async function main(): Promise<void> {
   await childrenFromCompileCache();
-  const program = fibProgram(FIB_N);
+  const program = fibN(FIB_N);
   console.log(`compute-pinned: fib(${FIB_N}), ${ROUNDS} rounds, primary on CPU ${PRIMARY_CPU}, backup on the other`);
   const ratios: number[] = [];
   for (let i = 0; i < ROUNDS; i++) {
