@@ -39,14 +39,17 @@ interface Seen {
   acks: number;
   heartbeatAcks: number;
   ackedLsnByHeartbeat: number;
+  /** Heartbeats the primary sent (a quiet batch stands for one). */
+  primaryHeartbeats: number;
   primary: FtNode;
+  backup: FtNode;
 }
 
 /** A primary and its backup for `ms` of simulated time, a slice every 0.5 ms, messages delivered at once. */
 function runPair(src: string, ms: number): Seen {
   const p = new FtNode({ id: "P", heartbeatMs: 25, timeoutMs: 10_000, world: fakeWorld(3, 3, 20), sliceIcount: 2000 });
   const b = new FtNode({ id: "B", heartbeatMs: 25, timeoutMs: 10_000, world: fakeWorld(4, 4, 20), sliceIcount: 2000 });
-  const seen: Seen = { logs: [], acks: 0, heartbeatAcks: 0, ackedLsnByHeartbeat: 0, primary: p };
+  const seen: Seen = { logs: [], acks: 0, heartbeatAcks: 0, ackedLsnByHeartbeat: 0, primaryHeartbeats: 0, primary: p, backup: b };
   const toB: Msg[] = [];
   const toP: Msg[] = [];
   let now = 0;
@@ -57,6 +60,7 @@ function runPair(src: string, ms: number): Seen {
           const events = a.msg.events as unknown[][];
           seen.logs.push({ atMs: now, lazy: a.msg.ackLazy === true, lastLsn: events[events.length - 1][0] as number });
         }
+        if (a.msg.t === "hb") seen.primaryHeartbeats++;
         toB.push(a.msg);
       }
       if (a.kind === "output") p.onSinkAck(a.offset + a.bytes.length);
@@ -102,6 +106,61 @@ describe("log cadence when nothing waits for an acknowledgement", () => {
     expect(s.heartbeatAcks).toBeGreaterThan(30);
     const sentByLastBeat = s.logs.filter((l) => l.atMs <= 1000 - 25).at(-1)!.lastLsn;
     expect(s.primary.plog!.ackedLsn).toBeGreaterThanOrEqual(sentByLastBeat);
+    // The lazy batches stood for the primary's heartbeats (protocol version 6): at most the
+    // one before the first lazy batch went out, not 40 in the second.
+    expect(s.primaryHeartbeats).toBeLessThanOrEqual(1);
+    expect(s.backup.peerFailed).toBeUndefined();
+  });
+
+  it("a backup counts the primary's lazy batches as heartbeats: their spread lengthens its rope, and it suspects once they stop", () => {
+    // The shortest floor, so that only the arrival history can lengthen the rope.
+    const p = new FtNode({ id: "P", heartbeatMs: 25, timeoutMs: 100, world: fakeWorld(3, 3, 20), sliceIcount: 2000 });
+    const b = new FtNode({ id: "B", heartbeatMs: 25, timeoutMs: 100, world: fakeWorld(4, 4, 20), sliceIcount: 2000 });
+    const toB: Msg[] = [];
+    let beats = 0;
+    const fromP = (acts: Action[]) => {
+      for (const a of acts) if (a.kind === "send") toB.push(a.msg);
+    };
+    fromP(p.startPrimary({ program: "g", image: asm(SPIN), epoch: 1, withBackup: true }, 0));
+    b.startBackup(toB.shift()!, 0);
+    const deliver = (now: number) => {
+      for (const m of toB.splice(0)) {
+        if (m.t === "hb") beats++;
+        for (const a of b.onPeerMessage(m, now)) if (a.kind === "send") p.onPeerMessage(a.msg, now);
+      }
+    };
+    let now = 0;
+    // 3 s in which the primary's messages reach the backup in bursts every 90 ms (a busy
+    // machine): the backup's history learns that arrivals scatter.
+    for (; now < 3000; now += 0.5) {
+      fromP(p.run(now).actions);
+      fromP(p.tick(now));
+      if (now % 90 === 0) deliver(now);
+      b.run(now);
+      for (const a of b.tick(now)) if (a.kind === "send") p.onPeerMessage(a.msg, now);
+    }
+    deliver(now);
+    expect(beats).toBeLessThanOrEqual(1);
+    expect(b.peerFailed).toBeUndefined();
+    // Then 180 ms of silence, twice the usual burst gap: past the 100 ms floor and past
+    // where a steady 25 ms history would suspect (about 115 ms), but within the rope this
+    // history gives. Counted only as arrivals, not heartbeats, the batches would leave
+    // the history at its prior and the backup would call the live primary dead here.
+    const quietFrom = now;
+    for (; now < quietFrom + 180; now += 0.5) {
+      b.run(now);
+      b.tick(now);
+    }
+    expect(b.peerFailed).toBeUndefined();
+    // The primary stops for good (a hang: no close): the backup suspects it within a second.
+    let suspectedAt: number | undefined;
+    for (; now < quietFrom + 2000 && suspectedAt === undefined; now += 0.5) {
+      b.run(now);
+      b.tick(now);
+      if (b.peerFailed) suspectedAt = now;
+    }
+    expect(suspectedAt).toBeDefined();
+    expect(suspectedAt! - quietFrom).toBeLessThan(1000);
   });
 
   it("a batch that covers held output is not lazy, and is acknowledged at once", () => {

@@ -288,7 +288,8 @@ export class FtNode {
     // A node that has not started starts from its primary's first message ("start", or a clone's header).
     if (this.role === "idle") return replay.startBackup(this, m, nowMs);
     if (this.peerFailed) return [];
-    this.detector?.heard(nowMs, m.t === "hb");
+    // A quiet log batch (ackLazy) stands for the primary's heartbeat (see live.flush).
+    this.detector?.heard(nowMs, m.t === "hb" || (m.t === "log" && m.ackLazy === true));
     if (this.primaryPaired || (this.role === "electing" && this.plog)) return live.onBackupMessage(this, m, nowMs);
     if (this.role === "joining") return clone.onJoiningMessage(this, m);
     if (this.role === "backup") return replay.onPrimaryMessage(this, m);
@@ -438,6 +439,19 @@ export class FtNode {
   consoleInDurable(): { offset: number; eof: boolean } {
     if (this.live && !this.replay) this.consoleIn.durableThrough(this.plog ? this.plog.ackedLsn : this.live.lastLsn);
     return { offset: this.consoleIn.durableOffset, eof: this.consoleIn.durableEof };
+  }
+
+  /**
+   * Nothing waits on this host's messages: a primary with no held output, no event but
+   * PROGRESS marks logged since its last batch, no joiner and its log well within bounds
+   * (nothingWaits), or a host alone with no held output and no joiner. The shell may then
+   * run longer guest slices and read its sockets less often (src/host/slice-pacer.ts);
+   * a backup is never quiet (its replay and acknowledgements pace its primary).
+   */
+  quiet(): boolean {
+    if (this.role === "primary") return !this.peerFailed && live.nothingWaits(this);
+    if (this.role === "alone") return this.join === undefined && !this.hasHeldOutput();
+    return false;
   }
 
   /** Console output, network output or disk writes wait for acknowledgements. */

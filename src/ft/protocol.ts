@@ -15,8 +15,10 @@
  *    (hashPageFast), no longer of the serial ones: a version-4 peer would see every
  *    progress mark's digest differ. Also "log" may carry ackLazy (the backup leaves that
  *    batch's acknowledgement to its next heartbeat).
+ * 6: a log batch with ackLazy stands for the primary's heartbeat: a quiet primary sends no
+ *    separate "hb" (a version-5 backup would count no heartbeats from it).
  */
-export const LOG_PROTOCOL_VERSION = 5;
+export const LOG_PROTOCOL_VERSION = 6;
 
 /** A malformed or impossible message from the peer: the shell refuses the peer with this reason. */
 export class ProtocolError extends Error {}
