@@ -16,7 +16,8 @@
 // the median of the rounds is the figure. With the primary on the slower CPU the backup
 // keeps up without the throttle; with it on the faster one the throttle holds the primary
 // to what the backup can replay, and FT runs at the slower CPU's speed, as the plain x2
-// figure of bench:compute assumes.
+// figure of bench:compute assumes. So each round prints two ratios: FT against plain on the
+// primary's CPU (the stricter), and against plain x2 (the slower of the two plain runs).
 //   --rounds N        rounds (default 5)
 //   --fib N           fib(N) (30-42, default 39: 1.5 G instructions)
 //   --primary-cpu C   0, 1, or alt (alternate by round; default 0)
@@ -88,6 +89,7 @@ async function main(): Promise<void> {
   const program = fibN(FIB_N);
   console.log(`compute-pinned: fib(${FIB_N}), ${ROUNDS} rounds, primary on CPU ${PRIMARY_CPU}, backup on the other`);
   const ratios: number[] = [];
+  const ratiosX2: number[] = [];
   for (let i = 0; i < ROUNDS; i++) {
     const pc = PRIMARY_CPU === "alt" ? i % 2 : Number(PRIMARY_CPU);
     const [ms0, ms1] = await Promise.all([plainRun(program, 0), plainRun(program, 1)]);
@@ -112,13 +114,22 @@ async function main(): Promise<void> {
     const ftMs = Number(r.done.runMs);
     const same = pc === 0 ? ms0 : ms1;
     ratios.push(same / ftMs);
+    ratiosX2.push(Math.max(ms0, ms1) / ftMs);
     console.log(
-      `round ${String(i + 1).padStart(2)}: plain on CPU 0 ${ms0.toFixed(0)} ms, on CPU 1 ${ms1.toFixed(0)} ms; FT (primary on CPU ${pc}) ${ftMs.toFixed(0)} ms, throttle max ${Number(r.done.throttleMax).toFixed(2)}; FT / plain on the primary's CPU ${(same / ftMs).toFixed(3)}`,
+      `round ${String(i + 1).padStart(2)}: plain on CPU 0 ${ms0.toFixed(0)} ms, on CPU 1 ${ms1.toFixed(0)} ms; FT (primary on CPU ${pc}) ${ftMs.toFixed(0)} ms, throttle max ${Number(r.done.throttleMax).toFixed(2)}; FT / plain on the primary's CPU ${(same / ftMs).toFixed(3)}, FT / plain x2 ${(Math.max(ms0, ms1) / ftMs).toFixed(3)}`,
     );
   }
-  const s = [...ratios].sort((a, b) => a - b);
-  const med = s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
-  console.log(`median FT / plain on the primary's CPU: ${med.toFixed(3)} (${s[0].toFixed(3)}-${s[s.length - 1].toFixed(3)}; issue 11's target >= 0.97)`);
+  const summary = (xs: number[]) => {
+    const s = [...xs].sort((a, b) => a - b);
+    const med = s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
+    return `${med.toFixed(3)} (${s[0].toFixed(3)}-${s[s.length - 1].toFixed(3)})`;
+  };
+  console.log(`median FT / plain on the primary's CPU: ${summary(ratios)}; issue 11's target >= 0.97`);
+  // FT needs both CPUs, and when the backup's is the slower one the throttle holds the
+  // primary to the backup's replay speed (after a second of lag): then the run is bounded
+  // by the slower CPU, which is what bench:compute's peer (plain x2, the slower of two
+  // plain runs at once) measures. Both figures are printed; the first is the stricter.
+  console.log(`median FT / plain x2 (the slower of the two pinned plain runs): ${summary(ratiosX2)}`);
 }
 
 await main();
