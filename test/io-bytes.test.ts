@@ -61,4 +61,20 @@ describe("io-bytes: a message's bytes go to the host's thread by transfer", () =
     expect(transfer.map((b) => b.byteLength)).toEqual([3]);
     expect([...(cross(chunk, transfer) as unknown as { bytes: Uint8Array }).bytes]).toEqual([1, 2, 3]);
   });
+
+  it("moves a bytes field that is a whole buffer of its own (a raw frame) as it is, and copies only the rest", () => {
+    const raw = Buffer.from(new Uint8Array(70_000).map((_, j) => j & 0xff)); // a raw frame ws joined from reads
+    const read = Buffer.alloc(500, 0xee); // a socket read holding a small field and more
+    const m = { t: "log", events: [[1, 0, EV.NET_RX, { conn: 0, bytes: raw }], [2, 5, EV.NET_RX, { conn: 1, bytes: read.subarray(10, 30) }]] };
+    const transfer = handOver(m, read.subarray(0, 100));
+    expect(transfer).toHaveLength(2);
+    expect(transfer[0]).toBe(raw.buffer);
+    expect(transfer[1].byteLength).toBe(20);
+    const got = cross(m, transfer);
+    expect(raw.buffer.byteLength).toBe(0); // moved, not copied
+    expect(got.events[0][3].bytes.length).toBe(70_000);
+    expect(got.events[0][3].bytes[69_999]).toBe(69_999 & 0xff);
+    expect([...got.events[1][3].bytes]).toEqual(new Array(20).fill(0xee));
+    expect(read[0]).toBe(0xee); // the shared read stays usable here
+  });
 });

@@ -37,24 +37,35 @@ function views(v: unknown, depth: number, out: { holder: Holder; key: string | n
 
 /**
  * The memory to transfer with `m` (decoded from `frame`), after pointing its bytes fields
- * at it; empty when `m` carries no bytes. After the transfer neither the frame nor those
- * views may be used on this thread: nothing here keeps them (the log front reads lsns only).
+ * at it; empty when `m` carries no bytes. A bytes field that is a whole buffer of its own
+ * (a raw frame that ws joined from socket reads, see the channel's raw payloads) moves as
+ * it is; the rest move with the frame when it is theirs alone, else as one fresh buffer
+ * holding just them. After the transfer neither the frame nor those views may be used on
+ * this thread: nothing here keeps them (the log front reads lsns only).
  */
 export function handOver(m: object, frame: Uint8Array | undefined): ArrayBuffer[] {
   const found: { holder: Holder; key: string | number; view: Uint8Array }[] = [];
   views(m, 1, found);
   if (found.length === 0) return [];
+  const moved = new Set<ArrayBuffer>();
+  const rest: typeof found = [];
+  for (const f of found) {
+    const b = f.view.buffer;
+    if (b instanceof ArrayBuffer && f.view.byteOffset === 0 && f.view.byteLength === b.byteLength) moved.add(b);
+    else rest.push(f);
+  }
+  if (rest.length === 0) return [...moved];
   const whole = frame && frame.buffer instanceof ArrayBuffer && frame.byteOffset === 0 && frame.byteLength === frame.buffer.byteLength ? frame.buffer : undefined;
-  if (whole && found.every((f) => f.view.buffer === whole)) return [whole];
+  if (whole && rest.every((f) => f.view.buffer === whole)) return [...moved.add(whole)];
   let total = 0;
-  for (const f of found) total += f.view.byteLength;
+  for (const f of rest) total += f.view.byteLength;
   const mem = new ArrayBuffer(total);
   let at = 0;
-  for (const f of found) {
+  for (const f of rest) {
     const copy = new Uint8Array(mem, at, f.view.byteLength);
     copy.set(f.view);
     f.holder[f.key] = copy;
     at += f.view.byteLength;
   }
-  return [mem];
+  return [...moved.add(mem)];
 }

@@ -35,7 +35,7 @@ import { type StitchResult, stitchRun } from "./stitch.js";
 import { SLOW_BACKUP_RUN_MS, SLOW_BACKUP_STOP_MS, slowProcess } from "./slow-backup.js";
 import { loadProgram } from "./program.js";
 import { selfArgs } from "./self.js";
-import { hostGcFlags } from "./gc-tuning.js";
+import { hostGcFlags, hostMallocEnv } from "./gc-tuning.js";
 import { ControlWriter, controlFile, processRunning } from "./control.js";
 import { progressText } from "./progress.js";
 import { STANDBY_NICE, lowerStandbyPriority, restoreStandbyPriority } from "./standby-priority.js";
@@ -492,7 +492,8 @@ async function runClusterStoppable(o: ClusterOptions, stops: OutsideStops): Prom
       // --interpret picks the hosts' engine; the arbiter runs no guest and refuses it.
       const engine = o.interpret && role !== "arbiter" ? ["--interpret"] : [];
       const proc = spawn(process.execPath, [...nodeArgs, ...selfArgs(), role, ...args, "--exit-with-parent", ...engine], {
-        env: { ...process.env, FTVM_SECRET: secret },
+        // The hosts also get the C allocator's settings for that (gc-tuning.ts).
+        env: { ...process.env, ...(role === "arbiter" ? {} : hostMallocEnv()), FTVM_SECRET: secret },
         stdio: ["pipe", "pipe", "pipe"],
       });
       const child: Child = { role, proc, exited: false };

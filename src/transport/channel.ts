@@ -4,7 +4,8 @@
 // Handshake: the server sends {t:"challenge", nonce, service}; the client answers
 // {t:"auth", nonce, mac} where mac = HMAC(secret, "client"|service|serverNonce|clientNonce);
 // the server checks it and answers {t:"welcome", mac} with HMAC(secret, "server"|service|
-// clientNonce|serverNonce), which the client checks. A peer that fails any step, sends a
+// clientNonce|serverNonce), which the client checks. The challenge and the auth also carry
+// the framing version (CHANNEL_FRAMING_VERSION); each side refuses another. A peer that fails any step, sends a
 // malformed or oversized message, or stays silent during the handshake is refused with a
 // close reason and a log line; the server keeps serving.
 //
@@ -51,6 +52,29 @@ export const HANDSHAKE_TIMEOUT_MS = UNAUTH_DEADLINE_MS;
 export const CLOSE_MALFORMED = 4400;
 export const CLOSE_AUTH = 4401;
 export const CLOSE_REFUSED = 4403;
+/**
+ * The channel's framing, exchanged in the handshake (the server's challenge and the
+ * client's auth carry it; a peer without it, an older ftvm, is refused with both versions
+ * named). 2: large bytes fields travel as raw frames after their message (see sendRaw).
+ */
+export const CHANNEL_FRAMING_VERSION = 2;
+/**
+ * A bytes field at least this long travels as a WebSocket frame of its own after its
+ * message, not packed into it: packing copied every payload byte into the packed message
+ * (msgpackr's writeBuffer: 7-11% of the primary's and the switch's CPU under a bulk
+ * receive), where a frame of its own goes to the socket as it is. Smaller fields stay
+ * packed, where one more frame would cost more than the copy.
+ */
+export const RAW_PAYLOAD_MIN_BYTES = 16 * 1024;
+/** Raw frames after one message, at most (a 16 MiB message of 16 KiB fields has 1,024). */
+export const RAW_PAYLOADS_MAX = 4096;
+/** Raw payload bytes of one message, at most: a message's whole size stays within MESSAGE_BYTES_MAX. */
+export const RAW_BYTES_MAX = MESSAGE_BYTES_MAX;
+/** How deep raw payloads are looked for: message, list, entry, record, then the bytes (a log batch's NET_RX data, the switch's input events, output chunks, clone chunks). */
+export const RAW_SEARCH_DEPTH_MAX = 4;
+/** The message field that says how many raw frames follow, and the key of the map that stands for a payload inside the message. */
+const RAW_KEY = "\u0000raw";
+
 /** The most bytes of UTF-8 a WebSocket close reason may hold (RFC 6455: 125 for the frame, less the 2-byte code); ws throws past it. */
 export const CLOSE_REASON_BYTES_MAX = 123;
 
@@ -119,19 +143,51 @@ export class Channel extends EventEmitter<ChannelEvents> {
     this.faults = o.faults ?? { partitioned: false };
     this.refusals = o.refusals ?? new RefusalLog(o.log ?? log);
     ws.on("message", (data: Buffer, isBinary: boolean) => {
-      if (this.closed || this.faults.partitioned) return;
-      this.bytesIn += data.length;
-      const m = decodeMessage(data, isBinary);
-      if (typeof m === "string") return this.refuse(CLOSE_MALFORMED, m);
-      this.frame = data;
-      try {
-        this.emit("message", m);
-      } finally {
-        this.frame = undefined;
+      if (this.closed) return;
+      // Raw frames are counted off whether or not a simulated partition drops their message,
+      // so a partition that starts or ends between a message and its raw frames cannot make
+      // a raw frame pass for a message.
+      const p = this.pending;
+      if (p) {
+        if (!isBinary) return this.refuse(CLOSE_MALFORMED, "a text frame where a raw payload was due");
+        p.bytes += data.length;
+        if (p.bytes > RAW_BYTES_MAX) return this.refuse(CLOSE_MALFORMED, `raw payloads of one message over ${RAW_BYTES_MAX} bytes`);
+        p.payloads.push(data);
+        if (p.payloads.length < p.count) return;
+        this.pending = undefined;
+        if (p.dropped || this.faults.partitioned) return;
+        this.bytesIn += p.frame.length + p.bytes;
+        const why = attachRaw(p.m, p.payloads);
+        if (why) return this.refuse(CLOSE_MALFORMED, why);
+        return this.deliver(p.m, p.frame);
       }
+      const m = decodeMessage(data, isBinary);
+      if (typeof m === "string") return this.faults.partitioned ? undefined : this.refuse(CLOSE_MALFORMED, m);
+      const count = (m as Record<string, unknown>)[RAW_KEY];
+      if (count !== undefined) {
+        if (!Number.isSafeInteger(count) || (count as number) < 1 || (count as number) > RAW_PAYLOADS_MAX) return this.refuse(CLOSE_MALFORMED, `a raw payload count must be 1..${RAW_PAYLOADS_MAX}, got ${String(count)}`);
+        delete (m as Record<string, unknown>)[RAW_KEY];
+        this.pending = { m, frame: data, count: count as number, payloads: [], bytes: 0, dropped: this.faults.partitioned };
+        return;
+      }
+      if (this.faults.partitioned) return;
+      this.bytesIn += data.length;
+      this.deliver(m, data);
     });
     ws.on("close", (code, reason) => this.onClosed(code, reason.toString()));
     ws.on("error", () => this.onClosed(1006, "connection error"));
+  }
+
+  /** A message whose raw frames are still arriving (see sendRaw). */
+  private pending?: { m: Msg; frame: Buffer; count: number; payloads: Buffer[]; bytes: number; dropped: boolean };
+
+  private deliver(m: Msg, frame: Buffer): void {
+    this.frame = frame;
+    try {
+      this.emit("message", m);
+    } finally {
+      this.frame = undefined;
+    }
   }
 
   /** This channel's partition (see ChannelFaults); setting it sets its faults object's. */
@@ -145,9 +201,39 @@ export class Channel extends EventEmitter<ChannelEvents> {
   /** Sends any map with a string `t` (typed protocols' messages too: see src/ft/protocol.ts). */
   send<M extends { readonly t: string }>(m: M): void {
     if (this.closed || this.faults.partitioned || this.ws.readyState !== WebSocket.OPEN) return;
-    const b = packr.pack(m);
-    this.bytesOut += b.length;
-    this.ws.send(b);
+    const payloads: Uint8Array[] = [];
+    const lean = splitRaw(m, 0, payloads) as Record<string, unknown>;
+    if (payloads.length === 0) {
+      const b = packr.pack(m);
+      this.bytesOut += b.length;
+      this.ws.send(b);
+      return;
+    }
+    this.sendRaw(lean, payloads);
+  }
+
+  /**
+   * A message with its large bytes fields as raw frames (framing version 2): the message
+   * itself, packed with each such field replaced by {RAW_KEY: index} and a RAW_KEY field
+   * saying how many follow, then each field's bytes as a binary frame of its own, in one
+   * socket write. ws sends a frame's payload as it is (unmasked from the server, a zero mask
+   * from a client: see zeroMask), so the bytes are not copied on the way out; the receiver
+   * puts them back where the markers stand before anyone sees the message.
+   */
+  private sendRaw(lean: Record<string, unknown>, payloads: Uint8Array[]): void {
+    lean[RAW_KEY] = payloads.length;
+    const head = packr.pack(lean);
+    this.cork();
+    try {
+      this.bytesOut += head.length;
+      this.ws.send(head);
+      for (const p of payloads) {
+        this.bytesOut += p.byteLength;
+        this.ws.send(p);
+      }
+    } finally {
+      this.uncork();
+    }
   }
 
   /**
@@ -218,6 +304,69 @@ export function decodeMessage(data: Buffer, isBinary: boolean): Msg | string {
   }
   if (!m || typeof m !== "object" || typeof (m as Msg).t !== "string") return "a message must be a map with a string field t";
   return m as Msg;
+}
+
+/**
+ * `v` with every bytes field of at least RAW_PAYLOAD_MIN_BYTES (to RAW_SEARCH_DEPTH_MAX
+ * deep, in plain maps and lists) replaced by a marker {RAW_KEY: index into `out`}; `v`
+ * itself when it has none. What is replaced is copied on the path to it (the caller's
+ * message is never changed: the primary keeps its log batches for a backup that resumes).
+ */
+function splitRaw(v: unknown, depth: number, out: Uint8Array[]): unknown {
+  if (typeof v !== "object" || v === null) return v;
+  if (v instanceof Uint8Array) {
+    if (v.byteLength < RAW_PAYLOAD_MIN_BYTES || out.length >= RAW_PAYLOADS_MAX) return v;
+    out.push(v);
+    return { [RAW_KEY]: out.length - 1 };
+  }
+  if (depth >= RAW_SEARCH_DEPTH_MAX || ArrayBuffer.isView(v)) return v;
+  if (Array.isArray(v)) {
+    let copy: unknown[] | undefined;
+    for (let i = 0; i < v.length; i++) {
+      const x: unknown = v[i];
+      if (typeof x !== "object" || x === null) continue;
+      const y = splitRaw(x, depth + 1, out);
+      if (y !== x) (copy ??= v.slice())[i] = y;
+    }
+    return copy ?? v;
+  }
+  if (Object.getPrototypeOf(v) !== Object.prototype) return v;
+  let copy: Record<string, unknown> | undefined;
+  for (const k in v) {
+    const x = (v as Record<string, unknown>)[k];
+    if (typeof x !== "object" || x === null) continue;
+    const y = splitRaw(x, depth + 1, out);
+    if (y !== x) (copy ??= { ...(v as Record<string, unknown>) })[k] = y;
+  }
+  return copy ?? v;
+}
+
+/** Puts the raw frames back where their markers stand in `m`; why not, when they do not match one to one. */
+function attachRaw(m: Msg, payloads: Uint8Array[]): string | undefined {
+  const used = new Uint8Array(payloads.length);
+  let bad: string | undefined;
+  const walk = (v: unknown, depth: number): unknown => {
+    if (typeof v !== "object" || v === null || ArrayBuffer.isView(v)) return v;
+    if (!Array.isArray(v)) {
+      const i = (v as Record<string, unknown>)[RAW_KEY];
+      if (i !== undefined) {
+        if (!Number.isSafeInteger(i) || (i as number) < 0 || (i as number) >= payloads.length || used[i as number]) {
+          bad ??= `a raw payload marker ${String(i)} of ${payloads.length}, or one used twice`;
+          return v;
+        }
+        used[i as number] = 1;
+        return payloads[i as number];
+      }
+    }
+    if (depth >= RAW_SEARCH_DEPTH_MAX) return v;
+    if (Array.isArray(v)) for (let k = 0; k < v.length; k++) v[k] = walk(v[k], depth + 1);
+    else for (const k in v) (v as Record<string, unknown>)[k] = walk((v as Record<string, unknown>)[k], depth + 1);
+    return v;
+  };
+  for (const k in m) if (k !== "t") m[k] = walk(m[k], 1);
+  if (bad) return bad;
+  if (used.some((u) => u === 0)) return `${payloads.length} raw payloads, not all of them in the message`;
+  return undefined;
 }
 
 export interface ServerOptions {
@@ -313,13 +462,17 @@ export function listen(o: ServerOptions): Promise<Server> {
           refuse(CLOSE_AUTH, "authentication failed (wrong secret or service)");
           return;
         }
+        if (m.framing !== CHANNEL_FRAMING_VERSION) {
+          refuse(CLOSE_REFUSED, `the peer speaks channel framing ${m.framing === undefined ? "1 (an older ftvm)" : String(m.framing)}, this server ${CHANNEL_FRAMING_VERSION}`);
+          return;
+        }
         settle(sock);
         sock.off("data", count);
         ws.removeAllListeners("error");
         ws.send(packr.pack({ t: "welcome", mac: mac(o.secret, "server", o.service, m.nonce, serverNonce) }));
         o.onChannel(new Channel(ws, peer, { refusals, faults: o.faults }));
       });
-      ws.send(packr.pack({ t: "challenge", nonce: serverNonce, service: o.service }));
+      ws.send(packr.pack({ t: "challenge", nonce: serverNonce, service: o.service, framing: CHANNEL_FRAMING_VERSION }));
     });
     http.listen(o.port ?? 0, o.host ?? "127.0.0.1", () => {
       http.removeListener("error", reject);
@@ -401,8 +554,9 @@ export function connect(url: string, secret: string, service: string, opts: numb
       if (typeof m === "string") return fail(m);
       if (m.t === "challenge") {
         if (m.service !== service) return fail(`expected service "${service}", the server offers "${String(m.service)}"`);
+        if (m.framing !== CHANNEL_FRAMING_VERSION) return fail(`the server speaks channel framing ${m.framing === undefined ? "1 (an older ftvm)" : String(m.framing)}, this client ${CHANNEL_FRAMING_VERSION}`);
         serverNonce = String(m.nonce);
-        ws.send(packr.pack({ t: "auth", nonce: clientNonce, mac: mac(secret, "client", service, serverNonce, clientNonce) }));
+        ws.send(packr.pack({ t: "auth", nonce: clientNonce, mac: mac(secret, "client", service, serverNonce, clientNonce), framing: CHANNEL_FRAMING_VERSION }));
         return;
       }
       if (m.t === "welcome") {
