@@ -732,6 +732,7 @@ export class FtHost {
       secret: o.secret,
       service: LOG_SERVICE,
       onChannel: (ch) => {
+        if (process.env.RELIN_DBG) log(`RELIN peer channel open @${Date.now()}`);
         ch.once("message", (m) => {
           const late = this.lateHellos;
           if (late && late.length < LATE_HELLOS_MAX && m.t === "hello" && m.cluster === this.cluster) {
@@ -834,6 +835,7 @@ export class FtHost {
     const server = await this.listenForPeers(o);
     // A standby waits here, everything else ready, until it is told which primary to join.
     const primaryUrl = await o.primaryUrl;
+    if (process.env.RELIN_DBG) log(`RELIN join order read @${Date.now()}`);
     this.primaryUrl = primaryUrl;
     let ch: PeerChannel | undefined;
     for (let attempt = 0; !ch; attempt++) {
@@ -847,8 +849,10 @@ export class FtHost {
     // ws may emit several messages in one go (one TCP read), before an await resumes:
     // collect everything that arrives before the node is ready, then hand it over.
     const { early, infos, collect } = collectEarly(ch);
+    if (process.env.RELIN_DBG) log(`RELIN connected, hello sent @${Date.now()}`);
     ch.send(helloMsg(this.id, this.cluster));
     const answer = await firstMessage(ch, early);
+    if (process.env.RELIN_DBG) log(`RELIN first answer @${Date.now()}`);
     if (!("msg" in answer)) throw new HostError(`the primary closed the log channel before starting: ${("reason" in answer && answer.reason) || "no reason given"}`);
     try {
       this.exec(this.node.startBackup(parsePeerMsg(answer.msg), this.now()));

@@ -70,6 +70,11 @@ interface Child {
   exited: boolean;
   /** The last line the process wrote on stderr (why it refused to start, when it did). */
   lastLine?: string;
+  /** Called once, when the process says where it listens (a host: it has started and connected everything). */
+  onReady?: () => void;
+  /** When it was spawned, and when it said where it listens (Date.now(), ms). */
+  startedAtMs?: number;
+  readyAtMs?: number;
 }
 
 /** Attempts to restart a dead arbiter (on its port, with its state) before giving up. */
@@ -495,7 +500,7 @@ async function runClusterStoppable(o: ClusterOptions, stops: OutsideStops): Prom
         env: { ...process.env, FTVM_SECRET: secret },
         stdio: ["pipe", "pipe", "pipe"],
       });
-      const child: Child = { role, proc, exited: false };
+      const child: Child = { role, proc, exited: false, startedAtMs: Date.now() };
       // A join order written to a host that has just died fails with EPIPE: its exit is
       // reported below, and the write must not take the launcher down with it.
       proc.stdin?.on("error", () => undefined);
@@ -509,7 +514,9 @@ async function runClusterStoppable(o: ClusterOptions, stops: OutsideStops): Prom
         const m = /^listening (ws:\/\/\S+)$/.exec(line);
         if (m && !child.url) {
           child.url = m[1];
+          child.readyAtMs = Date.now();
           resolve(child);
+          child.onReady?.();
         }
       });
       createInterface({ input: proc.stderr! }).on("line", (line) => {
@@ -947,14 +954,20 @@ async function runClusterStoppable(o: ClusterOptions, stops: OutsideStops): Prom
       standbyLowered.delete(pid);
     }
     if (standby?.proc && !standby.exited) {
-      // The standby has loaded and connected everything: it only has to be told where to go.
+      // The standby has loaded and connected everything, or is still doing so: either way it
+      // only has to be told where to go (a fresh process would start from nothing).
       spare = undefined;
       joiner = standby;
+      // Whether it was ready decides the next standby's start-up priority (see startSpare):
+      // not ready, or ready for a shorter time than its start-up took (one started at the
+      // lower priority, which starts slower, would likely not have been ready).
+      const nowMs = Date.now();
+      standbyNeededBeforeReady = standby.readyAtMs === undefined || nowMs - standby.readyAtMs < standby.readyAtMs - (standby.startedAtMs ?? standby.readyAtMs);
       if (standbyLowered.delete(standby.proc.pid!) && !restoreStandbyPriority(standby.proc.pid!))
         logLine(`the standby backup (pid ${standby.proc.pid}) could not be given its normal CPU priority back: it joins at nice ${STANDBY_NICE}`);
       spawnedAtMs.set(standby.proc.pid!, Date.now());
       standby.proc.stdin!.write(`join ${p.url}\n`);
-      logLine(`the standby backup (pid ${standby.proc.pid}) joins the primary (pid ${p.proc.pid}) by clone`);
+      logLine(`the standby backup (pid ${standby.proc.pid}${standby.url === undefined ? ", still starting" : ""}) joins the primary (pid ${p.proc.pid}) by clone`);
       // The next standby starts now: its start-up (seconds on a busy machine) overlaps this clone.
       startSpare();
       return;
@@ -970,17 +983,38 @@ async function runClusterStoppable(o: ClusterOptions, stops: OutsideStops): Prom
 
   /** Standbys started at a lower CPU priority (see standby-priority.ts). */
   const standbyLowered = new Set<number>();
+  /**
+   * The last standby was told to join before it had started (it had not yet said where it
+   * listens). Failures then come faster than a standby starts at the lowest priority, and
+   * the next one starts at the normal priority instead (see startSpare).
+   */
+  let standbyNeededBeforeReady = false;
   /** Starts the standby backup (one at a time): when the pair forms, and as soon as the last standby was given a primary to join. */
   function startSpare(): void {
     if (o.respawn === false || o.spare === false || stopping || done || spare || respawnGaveUp) return;
     spare = { role: "backup", proc: undefined as never, exited: false };
     // Its start-up at a lower priority, so that it does not slow the pair (see standby-priority.ts).
+    // Unless the last standby was needed before it had started: at nice 19 beside busy
+    // processes a standby gets about 1.5% of a core, and its start-up (0.2-0.3 s of CPU)
+    // took 10-15 s (redis-lin under the standard load, 2026-12-07), while the primary was
+    // killed every few seconds. Each one was then told to join half started, and did the
+    // rest of its start-up at the normal priority after the failure, on the path to the
+    // next pair: 0.6-4.6 s from the join order to reading it. Started at the normal
+    // priority it is ready sooner, and it still idles at the lower one once it is ready
+    // (the same CPU, spent before the failure instead of after it).
+    const startEarly = standbyNeededBeforeReady;
     const lower = (pid: number) => {
-      if (lowerStandbyPriority(pid)) standbyLowered.add(pid);
+      if (!startEarly && lowerStandbyPriority(pid)) standbyLowered.add(pid);
     };
     void spawnChild("backup", ["--join-stdin", ...ownImage(false), ...common, ...slow, ...(traceDir?.hostArgs() ?? []), ...segmentArgs()], false, lower).then((c) => {
       if (stopping || done) c.proc.kill("SIGTERM");
       spare = c;
+      if (!startEarly) return;
+      // Ready and still a standby (not told to join meanwhile): it idles at the lower priority.
+      c.onReady = () => {
+        if (spare === c && !c.exited && !stopping && !done && lowerStandbyPriority(c.proc.pid!)) standbyLowered.add(c.proc.pid!);
+      };
+      if (c.url !== undefined) c.onReady();
     });
   }
 
