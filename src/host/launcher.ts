@@ -72,6 +72,8 @@ interface Child {
   lastLine?: string;
   /** Called once, when the process says where it listens (a host: it has started and connected everything). */
   onReady?: () => void;
+  /** A standby: the host it was told to connect to ahead of time ("prepare URL", see prepareSpare). */
+  preparedUrl?: string;
   /** When it was spawned, and when it said where it listens (Date.now(), ms). */
   startedAtMs?: number;
   readyAtMs?: number;
@@ -341,6 +343,8 @@ async function runClusterStoppable(o: ClusterOptions, stops: OutsideStops): Prom
   let joiner: Child | undefined;
   /** The standby backup, started while a pair runs, told where to join when one is needed (see ClusterOptions.spare). */
   let spare: Child | undefined;
+  /** The current pair's backup (see prepareSpare). */
+  let pairBackup: Child | undefined;
   let stopping = false;
   /** Why a host refused its options (the launch fails as a whole, exit 2). */
   let refused: string | undefined;
@@ -517,6 +521,8 @@ async function runClusterStoppable(o: ClusterOptions, stops: OutsideStops): Prom
           child.readyAtMs = Date.now();
           resolve(child);
           child.onReady?.();
+          // A joiner that now listens: the standby may connect to it ahead of time.
+          if (child === joiner) prepareSpare();
         }
       });
       createInterface({ input: proc.stderr! }).on("line", (line) => {
@@ -970,6 +976,7 @@ async function runClusterStoppable(o: ClusterOptions, stops: OutsideStops): Prom
       logLine(`the standby backup (pid ${standby.proc.pid}${standby.url === undefined ? ", still starting" : ""}) joins the primary (pid ${p.proc.pid}) by clone`);
       // The next standby starts now: its start-up (seconds on a busy machine) overlaps this clone.
       startSpare();
+      prepareSpare();
       return;
     }
     const args = ["--join", p.url, ...ownImage(false), ...common, ...slow, ...(traceDir?.hostArgs() ?? []), ...segmentArgs()];
@@ -981,6 +988,21 @@ async function runClusterStoppable(o: ClusterOptions, stops: OutsideStops): Prom
     });
   }
 
+  /**
+   * The standby connects ahead of time ("prepare URL" on its stdin; see FtHost.runBackup)
+   * to the host that will need it next, so that its join order finds the log channel open:
+   * the backup joining now (the next pair's backup), else the current pair's backup. When
+   * the primary dies, that backup runs alone and the standby joins it. The kill of a pair
+   * can come right after it forms (--crash-primary-every-ms), so the standby connects to a
+   * joiner already while it copies, not only once it is paired.
+   */
+  function prepareSpare(): void {
+    const s = spare;
+    const b = joiner?.proc && !joiner.exited ? joiner : pairBackup;
+    if (!s?.proc || s.exited || !b?.url || b.exited || s.preparedUrl === b.url) return;
+    s.preparedUrl = b.url;
+    s.proc.stdin!.write(`prepare ${b.url}\n`);
+  }
   /** Standbys started at a lower CPU priority (see standby-priority.ts). */
   const standbyLowered = new Set<number>();
   /**
@@ -1009,6 +1031,7 @@ async function runClusterStoppable(o: ClusterOptions, stops: OutsideStops): Prom
     void spawnChild("backup", ["--join-stdin", ...ownImage(false), ...common, ...slow, ...(traceDir?.hostArgs() ?? []), ...segmentArgs()], false, lower).then((c) => {
       if (stopping || done) c.proc.kill("SIGTERM");
       spare = c;
+      prepareSpare();
       if (!startEarly) return;
       // Ready and still a standby (not told to join meanwhile): it idles at the lower priority.
       c.onReady = () => {
@@ -1050,11 +1073,14 @@ async function runClusterStoppable(o: ClusterOptions, stops: OutsideStops): Prom
       events.emit(failoverEvent(host, pid, epoch, d, k ? t - k.at : undefined), t);
     }
     if (ev === "alone") emit({ type: "alone", host, pid, epoch });
+    /** With "paired": the joined backup's pid (its "restored" named it). */
+    let joinedPid: number | undefined;
     if (ev === "paired") {
       const icount = Number(d.icount);
       const pause = clonePause.get(host);
       const sent = cloneSent.get(host);
       const joinerPid = restoredAt.get(icount);
+      joinedPid = joinerPid;
       const spawned = joinerPid === undefined ? undefined : spawnedAtMs.get(joinerPid);
       clonePause.delete(host);
       cloneSent.delete(host);
@@ -1073,6 +1099,8 @@ async function runClusterStoppable(o: ClusterOptions, stops: OutsideStops): Prom
       });
     }
     if ((ev === "start" && d.role === "primary") || ev === "paired") {
+      // The pair's backup: the first backup, or the one that joined.
+      pairBackup = ev === "start" ? firstBackupChild : (children.find((c) => c.proc?.pid !== undefined && c.proc.pid === joinedPid) ?? joiner);
       if (ev === "paired") {
         joiner = undefined;
         cloneFailuresInRow = 0;
@@ -1084,6 +1112,7 @@ async function runClusterStoppable(o: ClusterOptions, stops: OutsideStops): Prom
       }
       void pumpFaults();
       startSpare();
+      prepareSpare();
     }
     if ((ev === "start" && d.role === "alone") || ev === "live" || ev === "alone") setProtected(false);
     if (ev === "start" && d.role === "alone" && pairFormedAt === undefined) {
