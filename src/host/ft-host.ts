@@ -12,6 +12,7 @@ import { FtNode } from "../ft/node.js";
 import { type NodeIo, carryOut } from "../ft/driver.js";
 import { answerHello, firstEpochRequest, helloMsg, onFirstEpochAnswer, resumeAnswerProblem, shellHalt } from "../ft/handshake.js";
 import { type PeerMsg, ProtocolError, parsePeerMsg } from "../ft/protocol.js";
+import { CLONE_CHUNK_BYTES } from "../ft/clone.js";
 import { EXIT_DELAY_MS, PRIMARY_CONNECT_ATTEMPTS_MAX, PRIMARY_CONNECT_RETRY_MS, SINK_RECONNECT_MS } from "../ft/shell-timing.js";
 import type { Channel, Msg } from "../transport/channel.js";
 import { CLOSE_MALFORMED, CLOSE_REFUSED, connect, listen, log } from "../transport/channel.js";
@@ -368,11 +369,11 @@ export class FtHost {
 
   /** Clone memory chunks, and everything sent after them (the channel keeps its order), waiting to go out. */
   private backlog: PeerMsg[] = [];
-  private backlogStats?: { startMs: number; sendMs: number; bytes: number };
+  private backlogStats?: { startMs: number; sendMs: number; bytes: number; zeroChunks: number };
 
   private sendPeer(msg: PeerMsg): void {
     if (this.backlog.length > 0 || msg.t === "clone-mem") {
-      if (!this.backlogStats) this.backlogStats = { startMs: this.now(), sendMs: 0, bytes: 0 };
+      if (!this.backlogStats) this.backlogStats = { startMs: this.now(), sendMs: 0, bytes: 0, zeroChunks: 0 };
       this.backlog.push(msg);
       return;
     }
@@ -394,13 +395,17 @@ export class FtHost {
     const st = this.backlogStats!;
     while (this.backlog.length > 0 && this.now() - start < BACKLOG_SEND_MS_PER_ITERATION) {
       const m = this.backlog.shift()!;
-      if (m.t === "clone-mem") st.bytes += m.bytes.length;
+      if (m.t === "clone-mem") {
+        st.bytes += m.bytes.length;
+        if (m.zero) st.zeroChunks++;
+      }
       this.sendNow(m);
     }
     const end = this.now();
     st.sendMs += end - start;
     if (this.backlog.length === 0) {
-      const text = `clone memory sent: ${st.bytes} bytes in ${(end - st.startMs).toFixed(1)} ms, ${st.sendMs.toFixed(1)} ms of it sending between guest slices`;
+      const zero = st.zeroChunks > 0 ? ` (and ${st.zeroChunks} all-zero chunks of ${CLONE_CHUNK_BYTES} bytes without their bytes)` : "";
+      const text = `clone memory sent: ${st.bytes} bytes${zero} in ${(end - st.startMs).toFixed(1)} ms, ${st.sendMs.toFixed(1)} ms of it sending between guest slices`;
       log(text);
       this.sink?.send({ t: "news", host: this.id, pid: process.pid, text, event: "clone-sent", bytes: st.bytes, wallMs: end - st.startMs, sendMs: st.sendMs });
       this.backlogStats = undefined;
@@ -734,7 +739,6 @@ export class FtHost {
       secret: o.secret,
       service: LOG_SERVICE,
       onChannel: (ch) => {
-        if (process.env.RELIN_DBG) log(`RELIN peer channel open @${Date.now()}`);
         ch.once("message", (m) => {
           const late = this.lateHellos;
           if (late && late.length < LATE_HELLOS_MAX && m.t === "hello" && m.cluster === this.cluster) {
@@ -855,14 +859,12 @@ export class FtHost {
     // A standby waits here, everything else ready, until it is told which primary to join.
     const primaryUrl = await o.primaryUrl;
     joinOrdered = true;
-    if (process.env.RELIN_DBG) log(`RELIN join order read @${Date.now()}`);
     this.primaryUrl = primaryUrl;
     let ch: PeerChannel | undefined;
     if (prepared?.url === primaryUrl) {
       // Still connecting: no slower than starting anew. Closed meanwhile (that host died): anew.
       const c = await prepared.ch;
       if (c?.isOpen) ch = c;
-      if (process.env.RELIN_DBG) log(`RELIN prepared channel ${ch ? "used" : "closed"} @${Date.now()}`);
     } else if (prepared) void prepared.ch.then((c) => c?.close("joining another host"));
     for (let attempt = 0; !ch; attempt++) {
       try {
@@ -875,10 +877,8 @@ export class FtHost {
     // ws may emit several messages in one go (one TCP read), before an await resumes:
     // collect everything that arrives before the node is ready, then hand it over.
     const { early, infos, collect } = collectEarly(ch);
-    if (process.env.RELIN_DBG) log(`RELIN connected, hello sent @${Date.now()}`);
     ch.send(helloMsg(this.id, this.cluster));
     const answer = await firstMessage(ch, early);
-    if (process.env.RELIN_DBG) log(`RELIN first answer @${Date.now()}`);
     if (!("msg" in answer)) throw new HostError(`the primary closed the log channel before starting: ${("reason" in answer && answer.reason) || "no reason given"}`);
     try {
       this.exec(this.node.startBackup(parsePeerMsg(answer.msg), this.now()));
