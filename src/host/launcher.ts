@@ -1020,8 +1020,9 @@ async function runClusterStoppable(o: ClusterOptions, stops: OutsideStops): Prom
   }
   /**
    * The last standby was told to join before it had started (it had not yet said where it
-   * listens). Failures then come faster than a standby starts at the lowest priority, and
-   * the next one starts at the normal priority instead (see startSpare).
+   * listens), or after idling for less time than its start-up took. Failures then come
+   * faster than a standby starts at the lowest priority, and the next one starts at the
+   * normal priority instead (see startSpare).
    */
   let standbyNeededBeforeReady = false;
   /** Starts the standby backup (one at a time): when the pair forms, and as soon as the last standby was given a primary to join. */
@@ -1029,7 +1030,8 @@ async function runClusterStoppable(o: ClusterOptions, stops: OutsideStops): Prom
     if (o.respawn === false || o.spare === false || stopping || done || spare || respawnGaveUp) return;
     spare = { role: "backup", proc: undefined as never, exited: false };
     // Its start-up at a lower priority, so that it does not slow the pair (see standby-priority.ts).
-    // Unless the last standby was needed before it had started: at nice 19 beside busy
+    // Unless the last standby was needed before it had started, or soon after (see
+    // standbyNeededBeforeReady): at nice 19 beside busy
     // processes a standby gets about 1.5% of a core, and its start-up (0.2-0.3 s of CPU)
     // took 10-15 s (redis-lin under the standard load, 2026-12-07), while the primary was
     // killed every few seconds. Each one was then told to join half started, and did the
