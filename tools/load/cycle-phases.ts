@@ -26,6 +26,8 @@ export interface Cycle {
   liveToOrderMs?: number;
   /** True when the join order went to a standby already started, false for a fresh process. */
   standby?: boolean;
+  /** The standby had not yet said where it listens (the launcher says "still starting"). */
+  standbyStarting?: boolean;
   orderToRequestMs?: number;
   requestToPairedMs?: number;
   pairedToKillMs?: number;
@@ -62,11 +64,12 @@ export function cyclePhases(events: Ev[]): Phases {
     }
     if (e.type === "log" && cur.killToLiveMs !== undefined && cur.liveToOrderMs === undefined) {
       const text = String(e.text);
-      const standby = /^the standby backup \(pid \d+\) joins the primary/.test(text);
+      const standby = /^the standby backup \(pid \d+(, still starting)?\) joins the primary/.test(text);
       const fresh = /^starting a new backup \(pid \d+\) to join the primary/.test(text);
       if (standby || fresh) {
         cur.liveToOrderMs = e.t - cur.killAtMs - cur.killToLiveMs;
         cur.standby = standby;
+        cur.standbyStarting = /, still starting\)/.test(text);
       }
     }
     if (e.type === "clone") {
@@ -103,7 +106,8 @@ export function formatPhases(runs: Phases[]): string {
   }
   const standby = cycles.filter((c) => c.standby === true).length;
   const fresh = cycles.filter((c) => c.standby === false).length;
-  lines.push(`join orders to a standby ${standby}, to a freshly started backup ${fresh}`);
+  const starting = cycles.filter((c) => c.standbyStarting === true).length;
+  lines.push(`join orders to a standby ${standby} (${starting} of them still starting), to a freshly started backup ${fresh}`);
   return lines.join("\n");
 }
 
