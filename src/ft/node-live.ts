@@ -208,12 +208,7 @@ export function runLive(n: FtNode, nowMs: number): RunResult {
   }
   if (r === "waiting") {
     const deadline = n.live!.timerDeadline();
-    // A join waits for its copy's buffer, touched a piece per run (see the top): a guest
-    // that waits must not put the shell to sleep between the pieces, or each piece would
-    // wait for the guest's next input or timer. (Join request to copy sent took 0.6-0.9 s
-    // median under the standard load at load average 12-34, before and after this: there
-    // the time is the loop's own iterations on a starved machine, docs/kill-cycle.md.)
-    if (n.live!.hasPending() || n.join?.stage === "requested") return { actions, idle: false };
+    if (n.live!.hasPending()) return { actions, idle: false };
     const timerAtMs = deadline === undefined ? undefined : nowMs + Math.max(0, (deadline - n.live!.nowUs()) / 1000);
     let wakeAtMs = timerAtMs === undefined ? undefined : Math.max(timerAtMs, n.throttledUntilMs);
     // Whatever the guest did before it waited reaches the backup within WAIT_FLUSH_GAP_MS.
