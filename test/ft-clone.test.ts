@@ -407,3 +407,48 @@ describe("a clone carries network output the switch has not confirmed", () => {
     expect(() => new CloneAssembler({ ...msgs[0], netKept: [{ conn: "x" }] })).toThrow(/malformed network output/);
   });
 });
+
+describe("an all-zero memory chunk travels without its bytes", () => {
+  it("the joiner gets the same memory, zeroing what it held, and refuses a zero chunk that carries bytes", async () => {
+    const { cloneMessages, CloneAssembler, CLONE_CHUNK_BYTES, allZero } = await import("../src/ft/clone.js");
+    const { parsePeerMsg } = await import("../src/ft/protocol.js");
+    const { getMachineState } = await import("../src/vm/snapshot.js");
+    const c = new TestCluster();
+    const p = startAlone(c, "P");
+    for (let i = 0; i < 3; i++) c.round();
+    const machine = getMachineState(p.machine);
+    // Three chunks: the first holds the program, the second is zero, the third has one byte set near its end.
+    const mem = new Uint8Array(3 * CLONE_CHUNK_BYTES);
+    mem.set(machine.mem.subarray(0, Math.min(machine.mem.length, CLONE_CHUNK_BYTES)));
+    mem[3 * CLONE_CHUNK_BYTES - 3] = 7;
+    const msgs = cloneMessages({ epoch: 1, program: "g", image: new Uint8Array(0), machine: { ...machine, mem, memBytes: mem.length }, devices: p.bus.getState(), lsn: 5, lastUs: 0, unsunk: [] });
+    const chunks = msgs.slice(1).map((m) => parsePeerMsg(m as never)) as { t: string; zero?: true; bytes: Uint8Array }[];
+    expect(chunks.map((m) => m.zero === true)).toEqual([allZero(mem.subarray(0, CLONE_CHUNK_BYTES)), true, false]);
+    expect(chunks[1].bytes.length).toBe(0);
+    const a = new CloneAssembler(msgs[0]);
+    // The memory it lands in is not zero to start with (a booted image): the zero chunk clears it.
+    const into = new Uint8Array(mem.length).fill(0xaa);
+    a.receiveInto(into);
+    for (const m of chunks) a.add(m as never);
+    expect(a.complete).toBe(true);
+    expect(a.zeroChunks).toBe(chunks.filter((m) => m.zero).length);
+    expect(Buffer.compare(Buffer.from(into), Buffer.from(mem))).toBe(0);
+    // A chunk marked zero that carries bytes is refused.
+    const b = new CloneAssembler(msgs[0]);
+    b.add(chunks[0] as never);
+    expect(() => b.add({ t: "clone-mem", index: 1, zero: true, bytes: new Uint8Array(4) } as never)).toThrow(/marked all zero but carries bytes/);
+  });
+
+  it("allZero looks at every byte, aligned or not", async () => {
+    const { allZero } = await import("../src/ft/clone.js");
+    const b = new Uint8Array(4099);
+    expect(allZero(b)).toBe(true);
+    expect(allZero(b.subarray(1))).toBe(true);
+    for (const at of [0, 1, 2048, 4097, 4098]) {
+      b[at] = 1;
+      expect(allZero(b)).toBe(false);
+      expect(at === 0 || allZero(b.subarray(1)) === false).toBe(true);
+      b[at] = 0;
+    }
+  });
+});

@@ -107,11 +107,23 @@ async function hostOptions(v: Record<string, unknown>) {
   return { ...o, cluster: o.cluster ?? (await firstContact(o.arbiterUrl, o.secret, undefined, v.arbiterWaitMs as number)) };
 }
 
-/** A standby's join order: the first line "join URL" on stdin (the launcher writes it when a primary needs a backup). */
-function joinOrderFromStdin(): Promise<string> {
-  return new Promise((resolve) => {
+/**
+ * A standby's orders on stdin (the launcher writes them): "prepare URL" (any number, the
+ * last counts) names the host likely to need it next, to connect to ahead of time; the
+ * first "join URL" names the primary to join now.
+ */
+function standbyOrdersFromStdin(): { join: Promise<string>; onPrepare(fn: (url: string) => void): void } {
+  let prepare: ((url: string) => void) | undefined;
+  let lastPrepared: string | undefined;
+  const join = new Promise<string>((resolve) => {
     const lines = createInterface({ input: process.stdin });
     lines.on("line", (line) => {
+      const p = /^prepare (ws:\/\/\S+)$/.exec(line.trim());
+      if (p) {
+        lastPrepared = p[1];
+        prepare?.(p[1]);
+        return;
+      }
       const m = /^join (ws:\/\/\S+)$/.exec(line.trim());
       if (m) {
         lines.close();
@@ -121,6 +133,13 @@ function joinOrderFromStdin(): Promise<string> {
       }
     });
   });
+  return {
+    join,
+    onPrepare(fn) {
+      prepare = fn;
+      if (lastPrepared !== undefined) fn(lastPrepared);
+    },
+  };
 }
 
 /** A new random cluster id (an arbiter that starts without state founds a new cluster). */
@@ -227,7 +246,7 @@ export const backupCommand = defineCommand({
   options: {
     primary: { flags: "--primary <url>", help: "the primary's log channel (ws://HOST:PORT); this or --join is required", parse: wsUrl },
     join: { flags: "--join <url>", help: "the same, for a primary that is already running alone: it sends a snapshot (a clone) and the pair claims a new epoch", parse: wsUrl },
-    joinStdin: { flags: "--join-stdin", help: 'a standby: start, connect everything, then wait for a line "join URL" on stdin and join that primary (ftvm ft keeps one ready, so a new backup does not pay the process\'s start-up)' },
+    joinStdin: { flags: "--join-stdin", help: 'a standby: start, connect everything, then wait for a line "join URL" on stdin and join that primary (ftvm ft keeps one ready, so a new backup does not pay the process\'s start-up); a line "prepare URL" before it connects to that host ahead of time, and a join of the same URL uses the connection' },
     listen: { flags: "--listen <[host:]port>", help: 'where a later backup joins this host once it is live; prints "listening URL"', parse: hostPort, default: listenDefault, defaultText: "127.0.0.1:0" },
     ...HOST_OPTIONS,
   },
@@ -236,9 +255,10 @@ export const backupCommand = defineCommand({
     setLogPrefix("backup: ");
     const { host, port } = v.listen as { host: string; port: number };
     // A primary decides whether a backup starts with it or joins by clone: --join is --primary's other name.
-    const primaryUrl = v.joinStdin === true ? joinOrderFromStdin() : ((v.join as string | undefined) ?? need<string>(v, "primary", "--primary"));
+    const orders = v.joinStdin === true ? standbyOrdersFromStdin() : undefined;
+    const primaryUrl = orders?.join ?? ((v.join as string | undefined) ?? need<string>(v, "primary", "--primary"));
     const opts = { ...(await hostOptions(v)), interpret: v.interpret === true };
     const h = new FtHost(opts);
-    return runHost(() => h.runBackup({ ...opts, primaryUrl, listenHost: host, listenPort: port, onListening: (url) => process.stdout.write(`listening ${url}\n`) }));
+    return runHost(() => h.runBackup({ ...opts, primaryUrl, onPrepare: orders?.onPrepare, listenHost: host, listenPort: port, onListening: (url) => process.stdout.write(`listening ${url}\n`) }));
   },
 });

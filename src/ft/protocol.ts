@@ -17,8 +17,9 @@
  *    batch's acknowledgement to its next heartbeat).
  * 6: a log batch with ackLazy stands for the primary's heartbeat: a quiet primary sends no
  *    separate "hb" (a version-5 backup would count no heartbeats from it).
+ * 7: a "clone-mem" chunk that is all zero travels as "zero" without its bytes.
  */
-export const LOG_PROTOCOL_VERSION = 6;
+export const LOG_PROTOCOL_VERSION = 7;
 
 /** A malformed or impossible message from the peer: the shell refuses the peer with this reason. */
 export class ProtocolError extends Error {}
@@ -57,7 +58,10 @@ export interface CloneMsg {
 export interface CloneMemMsg {
   t: "clone-mem";
   index: number;
+  /** The chunk's bytes; empty when `zero`. */
   bytes: Uint8Array;
+  /** The chunk is all zero (its bytes are not sent). */
+  zero?: true;
 }
 export interface CloneDiskMsg {
   t: "clone-disk";
@@ -197,7 +201,7 @@ export function parsePeerMsg(raw: { readonly t: string }): PeerMsg {
       // The header's many parts are checked by CloneAssembler, which builds the machine from them.
       return { ...m, t: "clone", v: LOG_PROTOCOL_VERSION, epoch: uint(m, "epoch") };
     case "clone-mem":
-      return { t: "clone-mem", index: uint(m, "index"), bytes: bytes(m, "bytes") };
+      return { t: "clone-mem", index: uint(m, "index"), bytes: bytes(m, "bytes"), ...(m.zero === true ? { zero: true as const } : {}) };
     case "clone-disk":
       return { t: "clone-disk", index: uint(m, "index"), bytes: bytes(m, "bytes") };
     case "restored":

@@ -12,6 +12,7 @@ import { FtNode } from "../ft/node.js";
 import { type NodeIo, carryOut } from "../ft/driver.js";
 import { answerHello, firstEpochRequest, helloMsg, onFirstEpochAnswer, resumeAnswerProblem, shellHalt } from "../ft/handshake.js";
 import { type PeerMsg, ProtocolError, parsePeerMsg } from "../ft/protocol.js";
+import { CLONE_CHUNK_BYTES } from "../ft/clone.js";
 import { EXIT_DELAY_MS, PRIMARY_CONNECT_ATTEMPTS_MAX, PRIMARY_CONNECT_RETRY_MS, SINK_RECONNECT_MS } from "../ft/shell-timing.js";
 import type { Channel, Msg } from "../transport/channel.js";
 import { CLOSE_MALFORMED, CLOSE_REFUSED, connect, listen, log } from "../transport/channel.js";
@@ -150,6 +151,8 @@ export interface BackupOptions extends FtOptions {
    * primary needs it, having loaded and connected everything else already.
    */
   primaryUrl: string | Promise<string>;
+  /** A standby: called with each host it is told to connect to ahead of time (a join of that URL uses the connection). */
+  onPrepare?: (fn: (url: string) => void) => void;
 }
 
 export class FtHost {
@@ -366,11 +369,11 @@ export class FtHost {
 
   /** Clone memory chunks, and everything sent after them (the channel keeps its order), waiting to go out. */
   private backlog: PeerMsg[] = [];
-  private backlogStats?: { startMs: number; sendMs: number; bytes: number };
+  private backlogStats?: { startMs: number; sendMs: number; bytes: number; zeroChunks: number };
 
   private sendPeer(msg: PeerMsg): void {
     if (this.backlog.length > 0 || msg.t === "clone-mem") {
-      if (!this.backlogStats) this.backlogStats = { startMs: this.now(), sendMs: 0, bytes: 0 };
+      if (!this.backlogStats) this.backlogStats = { startMs: this.now(), sendMs: 0, bytes: 0, zeroChunks: 0 };
       this.backlog.push(msg);
       return;
     }
@@ -392,13 +395,17 @@ export class FtHost {
     const st = this.backlogStats!;
     while (this.backlog.length > 0 && this.now() - start < BACKLOG_SEND_MS_PER_ITERATION) {
       const m = this.backlog.shift()!;
-      if (m.t === "clone-mem") st.bytes += m.bytes.length;
+      if (m.t === "clone-mem") {
+        st.bytes += m.bytes.length;
+        if (m.zero) st.zeroChunks++;
+      }
       this.sendNow(m);
     }
     const end = this.now();
     st.sendMs += end - start;
     if (this.backlog.length === 0) {
-      const text = `clone memory sent: ${st.bytes} bytes in ${(end - st.startMs).toFixed(1)} ms, ${st.sendMs.toFixed(1)} ms of it sending between guest slices`;
+      const zero = st.zeroChunks > 0 ? ` (and ${st.zeroChunks} all-zero chunks of ${CLONE_CHUNK_BYTES} bytes without their bytes)` : "";
+      const text = `clone memory sent: ${st.bytes} bytes${zero} in ${(end - st.startMs).toFixed(1)} ms, ${st.sendMs.toFixed(1)} ms of it sending between guest slices`;
       log(text);
       this.sink?.send({ t: "news", host: this.id, pid: process.pid, text, event: "clone-sent", bytes: st.bytes, wallMs: end - st.startMs, sendMs: st.sendMs });
       this.backlogStats = undefined;
@@ -832,10 +839,33 @@ export class FtHost {
     await this.connectDisk();
     // Listen too: once this host is live alone, a new backup joins it here.
     const server = await this.listenForPeers(o);
+    // A standby connects ahead of time to the host it is told will likely need it next (the
+    // pair's backup, which runs alone once its primary dies): the join order then finds the
+    // log channel open and authenticated, and the hello goes out at once. Connecting takes
+    // a TCP handshake, the WebSocket upgrade and the challenge and its answer, each a wake-up
+    // of both processes: on a busy machine that was 0.3-3 s after the join order.
+    let prepared: { url: string; ch: Promise<PeerChannel | undefined> } | undefined;
+    let joinOrdered = false;
+    o.onPrepare?.((url) => {
+      if (joinOrdered || prepared?.url === url) return;
+      const old = prepared;
+      prepared = {
+        url,
+        // Not reaching it now is no failure: the join connects anew.
+        ch: this.connectLog(url).catch(() => undefined),
+      };
+      void old?.ch.then((c) => c?.close("prepared for another host"));
+    });
     // A standby waits here, everything else ready, until it is told which primary to join.
     const primaryUrl = await o.primaryUrl;
+    joinOrdered = true;
     this.primaryUrl = primaryUrl;
     let ch: PeerChannel | undefined;
+    if (prepared?.url === primaryUrl) {
+      // Still connecting: no slower than starting anew. Closed meanwhile (that host died): anew.
+      const c = await prepared.ch;
+      if (c?.isOpen) ch = c;
+    } else if (prepared) void prepared.ch.then((c) => c?.close("joining another host"));
     for (let attempt = 0; !ch; attempt++) {
       try {
         ch = await this.connectLog(primaryUrl);

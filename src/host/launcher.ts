@@ -70,6 +70,13 @@ interface Child {
   exited: boolean;
   /** The last line the process wrote on stderr (why it refused to start, when it did). */
   lastLine?: string;
+  /** Called once, when the process says where it listens (a host: it has started and connected everything). */
+  onReady?: () => void;
+  /** A standby: the host it was told to connect to ahead of time ("prepare URL", see prepareSpare). */
+  preparedUrl?: string;
+  /** When it was spawned, and when it said where it listens (Date.now(), ms). */
+  startedAtMs?: number;
+  readyAtMs?: number;
 }
 
 /** Attempts to restart a dead arbiter (on its port, with its state) before giving up. */
@@ -336,6 +343,8 @@ async function runClusterStoppable(o: ClusterOptions, stops: OutsideStops): Prom
   let joiner: Child | undefined;
   /** The standby backup, started while a pair runs, told where to join when one is needed (see ClusterOptions.spare). */
   let spare: Child | undefined;
+  /** The current pair's backup (see prepareSpare). */
+  let pairBackup: Child | undefined;
   let stopping = false;
   /** Why a host refused its options (the launch fails as a whole, exit 2). */
   let refused: string | undefined;
@@ -496,7 +505,7 @@ async function runClusterStoppable(o: ClusterOptions, stops: OutsideStops): Prom
         env: { ...process.env, ...(role === "arbiter" ? {} : hostMallocEnv()), FTVM_SECRET: secret },
         stdio: ["pipe", "pipe", "pipe"],
       });
-      const child: Child = { role, proc, exited: false };
+      const child: Child = { role, proc, exited: false, startedAtMs: Date.now() };
       // A join order written to a host that has just died fails with EPIPE: its exit is
       // reported below, and the write must not take the launcher down with it.
       proc.stdin?.on("error", () => undefined);
@@ -510,7 +519,11 @@ async function runClusterStoppable(o: ClusterOptions, stops: OutsideStops): Prom
         const m = /^listening (ws:\/\/\S+)$/.exec(line);
         if (m && !child.url) {
           child.url = m[1];
+          child.readyAtMs = Date.now();
           resolve(child);
+          child.onReady?.();
+          // A joiner that now listens: the standby may connect to it ahead of time.
+          if (child === joiner) prepareSpare();
         }
       });
       createInterface({ input: proc.stderr! }).on("line", (line) => {
@@ -542,6 +555,7 @@ async function runClusterStoppable(o: ClusterOptions, stops: OutsideStops): Prom
           kind = [...statuses.values()].some((s) => s.pid === proc.pid) ? "failed" : "refused";
         }
         if (proc.pid !== undefined) emit({ type: "exit", pid: proc.pid, role, code, signal, kind });
+        if (role !== "arbiter" && child !== spare && !stopping && !done) hurryStandby();
         for (const [host, s] of statuses) if (s.pid === proc.pid) noteRole(host, s.pid, kind === "other" && code === 0 ? "finished" : "dead", s.epoch);
         if (child === arbiter && !stopping) restartArbiter(0);
         // Every host gone without finishing: nobody can serve any more.
@@ -809,6 +823,7 @@ async function runClusterStoppable(o: ClusterOptions, stops: OutsideStops): Prom
     } catch {
       // Already gone.
     }
+    hurryStandby();
     return true;
   };
   /** Scripted faults, one at a time, each waiting (polling the arbiter) until it can be carried out. */
@@ -948,16 +963,23 @@ async function runClusterStoppable(o: ClusterOptions, stops: OutsideStops): Prom
       standbyLowered.delete(pid);
     }
     if (standby?.proc && !standby.exited) {
-      // The standby has loaded and connected everything: it only has to be told where to go.
+      // The standby has loaded and connected everything, or is still doing so: either way it
+      // only has to be told where to go (a fresh process would start from nothing).
       spare = undefined;
       joiner = standby;
+      // Whether it was ready decides the next standby's start-up priority (see startSpare):
+      // not ready, or ready for a shorter time than its start-up took (one started at the
+      // lower priority, which starts slower, would likely not have been ready).
+      const nowMs = Date.now();
+      standbyNeededBeforeReady = standby.readyAtMs === undefined || nowMs - standby.readyAtMs < standby.readyAtMs - (standby.startedAtMs ?? standby.readyAtMs);
       if (standbyLowered.delete(standby.proc.pid!) && !restoreStandbyPriority(standby.proc.pid!))
         logLine(`the standby backup (pid ${standby.proc.pid}) could not be given its normal CPU priority back: it joins at nice ${STANDBY_NICE}`);
       spawnedAtMs.set(standby.proc.pid!, Date.now());
       standby.proc.stdin!.write(`join ${p.url}\n`);
-      logLine(`the standby backup (pid ${standby.proc.pid}) joins the primary (pid ${p.proc.pid}) by clone`);
+      logLine(`the standby backup (pid ${standby.proc.pid}${standby.url === undefined ? ", still starting" : ""}) joins the primary (pid ${p.proc.pid}) by clone`);
       // The next standby starts now: its start-up (seconds on a busy machine) overlaps this clone.
       startSpare();
+      prepareSpare();
       return;
     }
     const args = ["--join", p.url, ...ownImage(false), ...common, ...slow, ...(traceDir?.hostArgs() ?? []), ...segmentArgs()];
@@ -969,19 +991,69 @@ async function runClusterStoppable(o: ClusterOptions, stops: OutsideStops): Prom
     });
   }
 
+  /**
+   * The standby connects ahead of time ("prepare URL" on its stdin; see FtHost.runBackup)
+   * to the host that will need it next, so that its join order finds the log channel open:
+   * the backup joining now (the next pair's backup), else the current pair's backup. When
+   * the primary dies, that backup runs alone and the standby joins it. The kill of a pair
+   * can come right after it forms (--crash-primary-every-ms), so the standby connects to a
+   * joiner already while it copies, not only once it is paired.
+   */
+  function prepareSpare(): void {
+    const s = spare;
+    const b = joiner?.proc && !joiner.exited ? joiner : pairBackup;
+    if (!s?.proc || s.exited || !b?.url || b.exited || s.preparedUrl === b.url) return;
+    s.preparedUrl = b.url;
+    s.proc.stdin!.write(`prepare ${b.url}\n`);
+  }
   /** Standbys started at a lower CPU priority (see standby-priority.ts). */
   const standbyLowered = new Set<number>();
+  /**
+   * A host failed or was killed: the standby is needed in a moment. One still starting at
+   * the lower priority gets the normal one now rather than at its join order, which comes
+   * only once the survivor went live (under the standard load, kill to live took 0.1-4 s).
+   */
+  function hurryStandby(): void {
+    if (!ready) return;
+    const pid = spare?.proc?.pid;
+    if (pid === undefined || spare!.exited || spare!.url !== undefined || !standbyLowered.has(pid)) return;
+    if (restoreStandbyPriority(pid)) standbyLowered.delete(pid);
+  }
+  /**
+   * The last standby was told to join before it had started (it had not yet said where it
+   * listens), or after idling for less time than its start-up took. Failures then come
+   * faster than a standby starts at the lowest priority, and the next one starts at the
+   * normal priority instead (see startSpare).
+   */
+  let standbyNeededBeforeReady = false;
   /** Starts the standby backup (one at a time): when the pair forms, and as soon as the last standby was given a primary to join. */
   function startSpare(): void {
     if (o.respawn === false || o.spare === false || stopping || done || spare || respawnGaveUp) return;
     spare = { role: "backup", proc: undefined as never, exited: false };
     // Its start-up at a lower priority, so that it does not slow the pair (see standby-priority.ts).
+    // Unless the last standby was needed before it had started, or soon after (see
+    // standbyNeededBeforeReady): at nice 19 beside busy
+    // processes a standby gets about 1.5% of a core, and its start-up (0.2-0.3 s of CPU)
+    // took 10-15 s (redis-lin under the standard load, 2026-12-07), while the primary was
+    // killed every few seconds. Each one was then told to join half started, and did the
+    // rest of its start-up at the normal priority after the failure, on the path to the
+    // next pair: 0.6-4.6 s from the join order to reading it. Started at the normal
+    // priority it is ready sooner, and it still idles at the lower one once it is ready
+    // (the same CPU, spent before the failure instead of after it).
+    const startEarly = standbyNeededBeforeReady;
     const lower = (pid: number) => {
-      if (lowerStandbyPriority(pid)) standbyLowered.add(pid);
+      if (!startEarly && lowerStandbyPriority(pid)) standbyLowered.add(pid);
     };
     void spawnChild("backup", ["--join-stdin", ...ownImage(false), ...common, ...slow, ...(traceDir?.hostArgs() ?? []), ...segmentArgs()], false, lower).then((c) => {
       if (stopping || done) c.proc.kill("SIGTERM");
       spare = c;
+      prepareSpare();
+      if (!startEarly) return;
+      // Ready and still a standby (not told to join meanwhile): it idles at the lower priority.
+      c.onReady = () => {
+        if (spare === c && !c.exited && !stopping && !done && lowerStandbyPriority(c.proc.pid!)) standbyLowered.add(c.proc.pid!);
+      };
+      if (c.url !== undefined) c.onReady();
     });
   }
 
@@ -1017,11 +1089,14 @@ async function runClusterStoppable(o: ClusterOptions, stops: OutsideStops): Prom
       events.emit(failoverEvent(host, pid, epoch, d, k ? t - k.at : undefined), t);
     }
     if (ev === "alone") emit({ type: "alone", host, pid, epoch });
+    /** With "paired": the joined backup's pid (its "restored" named it). */
+    let joinedPid: number | undefined;
     if (ev === "paired") {
       const icount = Number(d.icount);
       const pause = clonePause.get(host);
       const sent = cloneSent.get(host);
       const joinerPid = restoredAt.get(icount);
+      joinedPid = joinerPid;
       const spawned = joinerPid === undefined ? undefined : spawnedAtMs.get(joinerPid);
       clonePause.delete(host);
       cloneSent.delete(host);
@@ -1040,6 +1115,8 @@ async function runClusterStoppable(o: ClusterOptions, stops: OutsideStops): Prom
       });
     }
     if ((ev === "start" && d.role === "primary") || ev === "paired") {
+      // The pair's backup: the first backup, or the one that joined.
+      pairBackup = ev === "start" ? firstBackupChild : (children.find((c) => c.proc?.pid !== undefined && c.proc.pid === joinedPid) ?? joiner);
       if (ev === "paired") {
         joiner = undefined;
         cloneFailuresInRow = 0;
@@ -1051,6 +1128,7 @@ async function runClusterStoppable(o: ClusterOptions, stops: OutsideStops): Prom
       }
       void pumpFaults();
       startSpare();
+      prepareSpare();
     }
     if ((ev === "start" && d.role === "alone") || ev === "live" || ev === "alone") setProtected(false);
     if (ev === "start" && d.role === "alone" && pairFormedAt === undefined) {

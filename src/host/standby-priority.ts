@@ -4,7 +4,10 @@
 // with the pair on a small machine, which the compute benchmark saw as the pair's loss.
 // A standby has no hurry until it is told to join: it starts at a lower priority (a
 // higher nice value) and gets the normal one back when it joins, when its speed matters
-// (restoring the copy, catching up on the log).
+// (restoring the copy, catching up on the log), or already when a host fails while it is
+// still starting. When failures come faster than a standby starts at the lower priority
+// (one was told to join before it had started), the next one starts at the normal priority
+// and is lowered once it is ready and idles (the launcher's startSpare; docs/kill-cycle.md).
 //
 // Lowering a nice value back needs privilege (CAP_SYS_NICE, which root has unless a
 // container drops it). Without it, a standby left at the lower priority would replay

@@ -4,12 +4,17 @@
 // the load: at least 30 kills carried out, never an outage, no client error, the
 // clients' history linearizable").
 //
-//   tsx tools/load/redis-lin.ts [--seconds 60] [--clients 20] [--every-ms 300] [--procs 3] [--keys 256]
+//   tsx tools/load/redis-lin.ts [--seconds 60] [--clients 20] [--every-ms 300] [--procs 3] [--keys 256] [--events FILE]
+//
+// --events FILE runs the launcher with --json and writes its event stream (docs/events.md)
+// there, one JSON object per line, so that the kill -> failover -> clone cycle can be split
+// into its phases afterwards (tools/load/cycle-phases.ts).
 //
 // --procs 0 runs on a quiet machine. Prints the kills, the failovers, the replies, the
 // longest time without any reply, the client errors and the verdict; exits 1 when the
 // history is not linearizable or a client saw an error.
 import { spawn } from "node:child_process";
+import { createWriteStream } from "node:fs";
 import { fileURLToPath } from "node:url";
 import { checkLinearizable } from "../../src/sim/linearizable.js";
 import { runKvClients } from "./kv-clients.js";
@@ -29,6 +34,8 @@ export interface RedisLinOptions {
   everyMs: number;
   keys: number;
   seed: number;
+  /** Write the launcher's --json event stream here (see the usage text). */
+  eventsFile?: string;
 }
 
 export interface RedisLinReport {
@@ -45,23 +52,33 @@ export interface RedisLinReport {
 
 /** One run: `ftvm ft programs/redis.s` with kills every `everyMs`, clients for `seconds`, then Ctrl-C and the check. */
 export async function redisLinRun(o: RedisLinOptions): Promise<RedisLinReport> {
-  const child = spawn(process.execPath, [FTVM, "ft", "programs/redis.s", "--mem", "16MiB", "--listen", "127.0.0.1:0", "--crash-primary-every-ms", String(o.everyMs)], {
+  const json = o.eventsFile !== undefined;
+  const child = spawn(process.execPath, [FTVM, "ft", "programs/redis.s", "--mem", "16MiB", "--listen", "127.0.0.1:0", "--crash-primary-every-ms", String(o.everyMs), ...(json ? ["--json"] : [])], {
     cwd: ROOT,
     stdio: ["ignore", "pipe", "pipe"],
   });
+  const events = json ? createWriteStream(o.eventsFile!) : undefined;
+  if (events) child.stdout!.pipe(events);
+  // With --json the guest's output arrives inside console events, as JSON-escaped text;
+  // the ready line contains no character that JSON escapes, so the same search finds it.
   let out = "";
   let err = "";
   const exited = new Promise<number | null>((r) => child.on("exit", (code) => r(code)));
+  // Once ready, stdout is no longer searched: it is not kept (with --json it is megabytes).
+  let ready = false;
   const port = await new Promise<number>((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error(`not ready within ${READY_TIMEOUT_MS} ms: ${err}`)), READY_TIMEOUT_MS);
     const look = () => {
       const m = /network clients connect to [^\s]+:(\d+)/.exec(err);
       if (m && out.includes("redis.s: ready")) {
         clearTimeout(timer);
+        ready = true;
+        out = "";
         resolve(Number(m[1]));
       }
     };
     child.stdout!.on("data", (d) => {
+      if (ready) return;
       out += d;
       look();
     });
@@ -96,9 +113,9 @@ export async function redisLinRun(o: RedisLinOptions): Promise<RedisLinReport> {
 }
 
 async function main(): Promise<number> {
-  const arg = toolArgs("redis-lin", "tsx tools/load/redis-lin.ts [--seconds 60] [--clients 20] [--every-ms 300] [--procs 3] [--keys 256] [--seed 1]", ["seconds", "clients", "every-ms", "procs", "keys", "seed"]);
+  const arg = toolArgs("redis-lin", "tsx tools/load/redis-lin.ts [--seconds 60] [--clients 20] [--every-ms 300] [--procs 3] [--keys 256] [--seed 1] [--events FILE]", ["seconds", "clients", "every-ms", "procs", "keys", "seed", "events"]);
   const procs = Number(arg("procs", String(LOAD_PROCS_DEFAULT)));
-  const o: RedisLinOptions = { seconds: Number(arg("seconds", "60")), clients: Number(arg("clients", "20")), everyMs: Number(arg("every-ms", "300")), keys: Number(arg("keys", "256")), seed: Number(arg("seed", "1")) };
+  const o: RedisLinOptions = { seconds: Number(arg("seconds", "60")), clients: Number(arg("clients", "20")), everyMs: Number(arg("every-ms", "300")), keys: Number(arg("keys", "256")), seed: Number(arg("seed", "1")), eventsFile: arg("events", "") || undefined };
   const load = procs > 0 ? startLoad(procs, o.seconds + 180) : undefined;
   process.stderr.write(`redis-lin: ${o.clients} clients for ${o.seconds} s, primary killed every ${o.everyMs} ms, ${procs} busy processes beside\n`);
   let r: RedisLinReport;
