@@ -13,9 +13,9 @@
 // word away from OPEN (waiting out ACKING) and takes everything posted (see io-thread.ts).
 import { type MessagePort, workerData } from "node:worker_threads";
 import { LogFront } from "../ft/log-front.js";
-import { handOver } from "./io-bytes.js";
+import { frameBytes, handOver } from "./io-bytes.js";
 import { type Channel, connect } from "../transport/channel.js";
-import { type IoCommand, type IoEvent, ST_ACKING, ST_CLOSED, ST_OPEN, SHARED_ACKED, SHARED_BATCHES, SHARED_EARLY, SHARED_FIGURES, SHARED_ICOUNT, SHARED_QUEUED } from "./io-shared.js";
+import { type FrontInfo, type IoCommand, type IoEvent, ST_ACKING, ST_CLOSED, ST_OPEN, SHARED_ACKED, SHARED_BATCHES, SHARED_EARLY, SHARED_FIGURES, SHARED_ICOUNT, SHARED_QUEUED } from "./io-shared.js";
 
 const port = (workerData as { port: MessagePort }).port;
 
@@ -95,9 +95,17 @@ function onMessage(id: number, o: Open, m: { t: string; [k: string]: unknown }, 
   // The acknowledgement first (it is what the primary waits for); the state word still says
   // ACKING until the message is posted too, so the host's thread sees both or neither.
   if (v.ack) o.ch.send(v.ack);
-  // The message's bytes go over by transfer, not by a clone (io-bytes.ts).
-  const e: IoEvent = { op: "message", id, m, bytesOut: o.ch.bytesOut, info: { seq: v.seq, ...(v.front ? { front: v.front } : {}) } };
-  port.postMessage(e, handOver(m, frame));
+  // The message's bytes go over by transfer, not by a clone (io-bytes.ts): a log batch as
+  // its encoded bytes, decoded again over there (frameBytes), any other message decoded.
+  const info: FrontInfo = { seq: v.seq, ...(v.front ? { front: v.front } : {}) };
+  if (m.t === "log" && frame) {
+    const raw = frameBytes(frame);
+    const e: IoEvent = { op: "message", id, raw, bytesOut: o.ch.bytesOut, info };
+    port.postMessage(e, [raw.buffer as ArrayBuffer]);
+  } else {
+    const e: IoEvent = { op: "message", id, m, bytesOut: o.ch.bytesOut, info };
+    port.postMessage(e, handOver(m, frame));
+  }
   if (mine) {
     Atomics.store(o.state, 0, ST_OPEN);
     Atomics.notify(o.state, 0);
