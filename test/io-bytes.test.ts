@@ -72,7 +72,7 @@ describe("io-bytes: a message's bytes go to the host's thread by transfer", () =
     expect(raw).toBe(whole);
     const got = cross(raw, [raw.buffer as ArrayBuffer]) as unknown as Uint8Array;
     expect(whole.buffer.byteLength).toBe(0);
-    const m = decodeMessage(Buffer.from(got.buffer, got.byteOffset, got.byteLength), true);
+    const m = decodeMessage(Buffer.from(got.buffer, got.byteOffset, got.byteLength), true) as unknown;
     expect(typeof m).toBe("object");
     expect(bytesOf(m as { events: unknown[] })).toEqual(bytesOf(sent));
     expect((m as { events: unknown[][] }).events.map((e) => e.slice(0, 3))).toEqual(sent.events.map((e) => (e as unknown[]).slice(0, 3)));
@@ -85,6 +85,6 @@ describe("io-bytes: a message's bytes go to the host's thread by transfer", () =
     expect(copy.buffer.byteLength).toBe(encoded.length);
     const got2 = cross(copy, [copy.buffer as ArrayBuffer]) as unknown as Uint8Array;
     expect(read[0]).toBe(1);
-    expect(bytesOf(decodeMessage(Buffer.from(got2.buffer, got2.byteOffset, got2.byteLength), true) as { events: unknown[] })).toEqual(bytesOf(sent));
+    expect(bytesOf(decodeMessage(Buffer.from(got2.buffer, got2.byteOffset, got2.byteLength), true) as unknown as { events: unknown[] })).toEqual(bytesOf(sent));
   });
 });
