@@ -4,7 +4,8 @@ import { MessageChannel, receiveMessageOnPort } from "node:worker_threads";
 import { Packr } from "msgpackr";
 import { describe, expect, it } from "vitest";
 import { EV } from "../src/devices/events.js";
-import { handOver } from "../src/host/io-bytes.js";
+import { frameBytes, handOver } from "../src/host/io-bytes.js";
+import { decodeMessage } from "../src/transport/channel.js";
 
 const packr = new Packr({ useRecords: false, mapsAsObjects: true });
 
@@ -76,5 +77,29 @@ describe("io-bytes: a message's bytes go to the host's thread by transfer", () =
     expect(got.events[0][3].bytes[69_999]).toBe(69_999 & 0xff);
     expect([...got.events[1][3].bytes]).toEqual(new Array(20).fill(0xee));
     expect(read[0]).toBe(0xee); // the shared read stays usable here
+  });
+  it("a log batch crosses as its encoded bytes: the frame itself when whole, else a copy of just its bytes, and decodes to the same message", () => {
+    const sent = batch([512, 0, 4096]);
+    const encoded = packr.pack(sent);
+    // Whole: the frame's memory is the message's alone, so it is moved, not copied.
+    const whole = Buffer.from(encoded);
+    const raw = frameBytes(whole);
+    expect(raw).toBe(whole);
+    const got = cross(raw, [raw.buffer as ArrayBuffer]) as unknown as Uint8Array;
+    expect(whole.buffer.byteLength).toBe(0);
+    const m = decodeMessage(Buffer.from(got.buffer, got.byteOffset, got.byteLength), true) as unknown;
+    expect(typeof m).toBe("object");
+    expect(bytesOf(m as { events: unknown[] })).toEqual(bytesOf(sent));
+    expect((m as { events: unknown[][] }).events.map((e) => e.slice(0, 3))).toEqual(sent.events.map((e) => (e as unknown[]).slice(0, 3)));
+    // Shared: a frame inside a larger socket read; only its own bytes go, and the read stays usable here.
+    const read = Buffer.concat([Buffer.from([1, 2, 3]), Buffer.from(encoded), Buffer.from([4, 5])]);
+    const frame = read.subarray(3, 3 + encoded.length);
+    const copy = frameBytes(frame);
+    expect(copy).not.toBe(frame);
+    expect(copy.byteLength).toBe(encoded.length);
+    expect(copy.buffer.byteLength).toBe(encoded.length);
+    const got2 = cross(copy, [copy.buffer as ArrayBuffer]) as unknown as Uint8Array;
+    expect(read[0]).toBe(1);
+    expect(bytesOf(decodeMessage(Buffer.from(got2.buffer, got2.byteOffset, got2.byteLength), true) as unknown as { events: unknown[] })).toEqual(bytesOf(sent));
   });
 });

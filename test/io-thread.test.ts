@@ -106,6 +106,26 @@ describe("the backup's I/O thread", () => {
     expect(backupSide.frontFigures.early).toBe(3);
   });
 
+  it("passes on a log batch whose payloads came as raw frames (framing 2) with its bytes, and small batches as bytes too", async () => {
+    const { primarySide, backupSide } = await pair();
+    const got: { t: string; events?: unknown[][] }[] = [];
+    backupSide.on("message", (m) => got.push(m as { t: string; events?: unknown[][] }));
+    // 70,000 bytes: past RAW_PAYLOAD_MIN_BYTES, so it follows its message as a frame of its
+    // own; the I/O thread then cannot hand over the message's frame to be decoded again.
+    const big = new Uint8Array(70_000).map((_, i) => (i * 7) & 0xff);
+    primarySide.send({ t: "log", events: [[1, 10, 2, { conn: 0, bytes: big }], [2, 20, 2, { conn: 0, bytes: new Uint8Array([9, 8, 7]) }]] });
+    primarySide.send({ t: "log", events: [[3, 30, 2, { conn: 1, bytes: new Uint8Array([1, 2]) }]] });
+    await until(() => got.length === 2);
+    const first = got[0].events!;
+    const bigGot = (first[0][3] as { bytes: Uint8Array }).bytes;
+    expect(bigGot).toBeInstanceOf(Uint8Array);
+    expect(bigGot.length).toBe(70_000);
+    expect(bigGot[69_999]).toBe((69_999 * 7) & 0xff);
+    expect([...(first[1][3] as { bytes: Uint8Array }).bytes]).toEqual([9, 8, 7]);
+    expect([...(got[1].events![0][3] as { bytes: Uint8Array }).bytes]).toEqual([1, 2]);
+    backupSide.terminate();
+  });
+
   it("hands the node what the front acknowledged before a partition instead of dropping it", async () => {
     const { primarySide, acks, backupSide, infos } = await pair();
     // Armed at lsn 0 (the node has taken nothing and says so); the primary sees that ack once the front has it.

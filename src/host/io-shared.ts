@@ -35,7 +35,9 @@ export type IoCommand =
 export type IoEvent =
   | { op: "connected"; id: number; peer: string }
   | { op: "connect-failed"; id: number; error: string }
-  | { op: "message"; id: number; m: AnyMsg; bytesOut: number; info?: FrontInfo }
+  // A log batch comes as `raw`, its encoded bytes (decoded again on the host's thread: see
+  // io-bytes.ts, frameBytes); any other message as `m`, decoded.
+  | { op: "message"; id: number; m?: AnyMsg; raw?: Uint8Array; bytesOut: number; info?: FrontInfo }
   | { op: "close"; id: number; code: number; reason: string; bytesOut: number }
   | { op: "log"; line: string };
 

@@ -12,7 +12,7 @@ import { EventEmitter } from "node:events";
 import { MessageChannel, type MessagePort, Worker, receiveMessageOnPort } from "node:worker_threads";
 import { startWorkerBeside } from "./worker-start.js";
 import type { ChannelEvents, Msg } from "../transport/channel.js";
-import { log } from "../transport/channel.js";
+import { decodeMessage, log } from "../transport/channel.js";
 import { type FrontInfo, type IoCommand, type IoEvent, SHARED_ACKED, SHARED_BATCHES, SHARED_BYTES, SHARED_EARLY, SHARED_FIGURES, SHARED_ICOUNT, SHARED_QUEUED, ST_ACKING, ST_CLOSED, ST_HELD, ST_OPEN } from "./io-shared.js";
 
 /** The longest the host's thread waits, per try, for the I/O thread to finish one acknowledgement (it takes microseconds). */
@@ -246,7 +246,7 @@ export class IoThread {
         const ch = this.channels.get(e.id);
         if (!ch || !ch.isOpen || ch.partitioned) return;
         ch.bytesOut = e.bytesOut;
-        ch.emit("message", e.m, e.info);
+        ch.emit("message", e.raw ? decodeRelayed(e.raw) : e.m!, e.info);
         return;
       }
       case "close": {
@@ -272,3 +272,14 @@ function startWorker(port: MessagePort): Worker {
   return startWorkerBeside(import.meta.url, "io-worker", { workerData: { port }, transferList: [port] });
 }
 
+
+/**
+ * A log batch the I/O thread passed on as its bytes (io-bytes.ts, frameBytes). That thread
+ * decoded the very same bytes with the same decoder before it passed them on, so a failure
+ * here is a bug, not a peer's fault.
+ */
+function decodeRelayed(raw: Uint8Array): Msg {
+  const m = decodeMessage(Buffer.from(raw.buffer, raw.byteOffset, raw.byteLength), true);
+  if (typeof m === "string") throw new Error(`a log batch the I/O thread decoded does not decode here: ${m}`);
+  return m;
+}

@@ -13,9 +13,9 @@
 // word away from OPEN (waiting out ACKING) and takes everything posted (see io-thread.ts).
 import { type MessagePort, workerData } from "node:worker_threads";
 import { LogFront } from "../ft/log-front.js";
-import { handOver } from "./io-bytes.js";
+import { frameBytes, handOver } from "./io-bytes.js";
 import { type Channel, connect } from "../transport/channel.js";
-import { type IoCommand, type IoEvent, ST_ACKING, ST_CLOSED, ST_OPEN, SHARED_ACKED, SHARED_BATCHES, SHARED_EARLY, SHARED_FIGURES, SHARED_ICOUNT, SHARED_QUEUED } from "./io-shared.js";
+import { type FrontInfo, type IoCommand, type IoEvent, ST_ACKING, ST_CLOSED, ST_OPEN, SHARED_ACKED, SHARED_BATCHES, SHARED_EARLY, SHARED_FIGURES, SHARED_ICOUNT, SHARED_QUEUED } from "./io-shared.js";
 
 const port = (workerData as { port: MessagePort }).port;
 
@@ -41,7 +41,7 @@ port.on("message", (c: IoCommand) => {
         (ch) => {
           const o: Open = { ch, state, figures, queueEventsMax: c.queueEventsMax, front: new LogFront() };
           open.set(c.id, o);
-          ch.on("message", (m) => onMessage(c.id, o, m, ch.frame));
+          ch.on("message", (m) => onMessage(c.id, o, m, ch.frame, ch.frameWhole));
           ch.on("close", (code, reason) => {
             open.delete(c.id);
             // Closed here first: from now on nothing is acknowledged, so the front's figure is final.
@@ -80,7 +80,7 @@ port.on("message", (c: IoCommand) => {
   }
 });
 
-function onMessage(id: number, o: Open, m: { t: string; [k: string]: unknown }, frame: Buffer | undefined): void {
+function onMessage(id: number, o: Open, m: { t: string; [k: string]: unknown }, frame: Buffer | undefined, frameWhole: boolean): void {
   // Acknowledging is allowed only while the host's thread leaves the channel OPEN; the
   // word says ACKING until the message is on its way to that thread and the
   // acknowledgement is handed to the socket (the host's thread waits that out).
@@ -95,9 +95,19 @@ function onMessage(id: number, o: Open, m: { t: string; [k: string]: unknown }, 
   // The acknowledgement first (it is what the primary waits for); the state word still says
   // ACKING until the message is posted too, so the host's thread sees both or neither.
   if (v.ack) o.ch.send(v.ack);
-  // The message's bytes go over by transfer, not by a clone (io-bytes.ts).
-  const e: IoEvent = { op: "message", id, m, bytesOut: o.ch.bytesOut, info: { seq: v.seq, ...(v.front ? { front: v.front } : {}) } };
-  port.postMessage(e, handOver(m, frame));
+  // The message's bytes go over by transfer, not by a clone (io-bytes.ts): a log batch as
+  // its encoded bytes, decoded again over there (frameBytes), any other message decoded.
+  const info: FrontInfo = { seq: v.seq, ...(v.front ? { front: v.front } : {}) };
+  // Only a frame that holds the whole message: one whose large payloads followed as raw
+  // frames (the channel's framing 2) holds markers in their place and goes decoded.
+  if (m.t === "log" && frame && frameWhole) {
+    const raw = frameBytes(frame);
+    const e: IoEvent = { op: "message", id, raw, bytesOut: o.ch.bytesOut, info };
+    port.postMessage(e, [raw.buffer as ArrayBuffer]);
+  } else {
+    const e: IoEvent = { op: "message", id, m, bytesOut: o.ch.bytesOut, info };
+    port.postMessage(e, handOver(m, frame));
+  }
   if (mine) {
     Atomics.store(o.state, 0, ST_OPEN);
     Atomics.notify(o.state, 0);

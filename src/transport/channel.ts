@@ -133,6 +133,12 @@ export class Channel extends EventEmitter<ChannelEvents> {
    * memory over to the host's thread instead of cloning it: src/host/io-bytes.ts).
    */
   frame: Buffer | undefined;
+  /**
+   * While a "message" event's handlers run: whether `frame` holds the whole message. Not
+   * when raw frames followed it (framing 2, see sendRaw): the frame then holds markers
+   * where those payloads stand, so decoding it again would not give the message back.
+   */
+  frameWhole = false;
 
   constructor(
     readonly ws: WebSocket,
@@ -159,7 +165,7 @@ export class Channel extends EventEmitter<ChannelEvents> {
         this.bytesIn += p.frame.length + p.bytes;
         const why = attachRaw(p.m, p.payloads);
         if (why) return this.refuse(CLOSE_MALFORMED, why);
-        return this.deliver(p.m, p.frame);
+        return this.deliver(p.m, p.frame, false);
       }
       const m = decodeMessage(data, isBinary);
       if (typeof m === "string") return this.faults.partitioned ? undefined : this.refuse(CLOSE_MALFORMED, m);
@@ -172,7 +178,7 @@ export class Channel extends EventEmitter<ChannelEvents> {
       }
       if (this.faults.partitioned) return;
       this.bytesIn += data.length;
-      this.deliver(m, data);
+      this.deliver(m, data, true);
     });
     ws.on("close", (code, reason) => this.onClosed(code, reason.toString()));
     ws.on("error", () => this.onClosed(1006, "connection error"));
@@ -181,12 +187,14 @@ export class Channel extends EventEmitter<ChannelEvents> {
   /** A message whose raw frames are still arriving (see sendRaw). */
   private pending?: { m: Msg; frame: Buffer; count: number; payloads: Buffer[]; bytes: number; dropped: boolean };
 
-  private deliver(m: Msg, frame: Buffer): void {
+  private deliver(m: Msg, frame: Buffer, whole: boolean): void {
     this.frame = frame;
+    this.frameWhole = whole;
     try {
       this.emit("message", m);
     } finally {
       this.frame = undefined;
+      this.frameWhole = false;
     }
   }
 
