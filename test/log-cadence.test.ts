@@ -41,6 +41,9 @@ interface Seen {
   ackedLsnByHeartbeat: number;
   /** Heartbeats the primary sent (a quiet batch stands for one). */
   primaryHeartbeats: number;
+  /** Slices after which the primary said it was quiet (FtNode.quiet: longer slices in the host), of all. */
+  quietSlices: number;
+  slices: number;
   primary: FtNode;
   backup: FtNode;
 }
@@ -49,7 +52,7 @@ interface Seen {
 function runPair(src: string, ms: number): Seen {
   const p = new FtNode({ id: "P", heartbeatMs: 25, timeoutMs: 10_000, world: fakeWorld(3, 3, 20), sliceIcount: 2000 });
   const b = new FtNode({ id: "B", heartbeatMs: 25, timeoutMs: 10_000, world: fakeWorld(4, 4, 20), sliceIcount: 2000 });
-  const seen: Seen = { logs: [], acks: 0, heartbeatAcks: 0, ackedLsnByHeartbeat: 0, primaryHeartbeats: 0, primary: p, backup: b };
+  const seen: Seen = { logs: [], acks: 0, heartbeatAcks: 0, ackedLsnByHeartbeat: 0, primaryHeartbeats: 0, quietSlices: 0, slices: 0, primary: p, backup: b };
   const toB: Msg[] = [];
   const toP: Msg[] = [];
   let now = 0;
@@ -73,6 +76,8 @@ function runPair(src: string, ms: number): Seen {
   b.startBackup(toB.shift()!, 0);
   for (; now < ms; now += 0.5) {
     fromP(p.run(now).actions);
+    seen.slices++;
+    if (p.quiet(now)) seen.quietSlices++;
     fromP(p.tick(now));
     while (toB.length) fromB(b.onPeerMessage(toB.shift()!, now));
     fromB(b.run(now).actions);
@@ -109,6 +114,9 @@ describe("log cadence when nothing waits for an acknowledgement", () => {
     // The lazy batches stood for the primary's heartbeats (protocol version 6): at most the
     // one before the first lazy batch went out, not 40 in the second.
     expect(s.primaryHeartbeats).toBeLessThanOrEqual(1);
+    // Nothing waited on it, so the host may run it in longer slices: quiet after the first
+    // QUIET_AFTER_MS (and the pair's start), then throughout.
+    expect(s.quietSlices).toBeGreaterThan(s.slices * 0.9);
     expect(s.backup.peerFailed).toBeUndefined();
   });
 
@@ -171,5 +179,8 @@ describe("log cadence when nothing waits for an acknowledgement", () => {
     // The output went out: acknowledged and released, nothing stuck behind a lazy batch.
     expect(s.primary.sinkDelivered).toBeGreaterThan(20);
     expect(s.primary.gate.heldCount).toBeLessThanOrEqual(1);
+    // A guest that prints all the time is never quiet, though nothing is held for a moment
+    // after each release: a longer slice would hold its next output longer.
+    expect(s.quietSlices).toBe(0);
   });
 });

@@ -589,7 +589,7 @@ export class FtHost {
       const replaying = this.node.role === "backup";
       const machineBefore = this.node.machine;
       const icountBefore = machineBefore?.icount ?? 0;
-      const r = this.node.run(runAt, this.pacer.sliceIcount(this.node.quiet()));
+      const r = this.node.run(runAt, this.pacer.sliceIcount(this.node.quiet(runAt)));
       // Only a slice of the same machine says how fast it runs (a clone replaces it).
       if (machineBefore !== undefined && this.node.machine === machineBefore) this.pacer.observe(machineBefore.icount - icountBefore, this.now() - runAt);
       this.exec(r.actions);
@@ -636,7 +636,7 @@ export class FtHost {
         });
         lastYield = this.now();
         this.loopStats.asleepMs += lastYield - idleAt;
-      } else if (this.node.hasHeldOutput() || this.now() - lastYield >= (this.node.quiet() ? YIELD_INTERVAL_QUIET_MS : YIELD_INTERVAL_MS)) {
+      } else if (this.node.hasHeldOutput() || this.now() - lastYield >= (this.node.quiet(this.now()) ? YIELD_INTERVAL_QUIET_MS : YIELD_INTERVAL_MS)) {
         const yieldAt = this.now();
         await new Promise<void>((res) => setImmediate(res));
         lastYield = this.now();
