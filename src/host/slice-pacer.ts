@@ -16,6 +16,8 @@
 // Where a slice ends changes nothing that is logged or replayed (every input is logged
 // at its icount), so pacing by the wall clock in the shell keeps the core deterministic.
 
+import { SLICE_ICOUNT_DEFAULT } from "../replay/session.js";
+
 /**
  * How long a slice should take while something waits on this host's messages: held
  * output, a joiner, input not yet acknowledged, or a backup's replay. Half a millisecond:
@@ -41,11 +43,13 @@ export const SLICE_TARGET_QUIET_MS = 2;
  * cost more than 1% even of a slow guest (10 MIPS: 5,000 instructions take 0.5 ms).
  */
 export const SLICE_ICOUNT_MIN = 5_000;
+/** The largest slice while something waits: the old fixed size, which fast guests run in well under a millisecond. */
+export const SLICE_ICOUNT_MAX = SLICE_ICOUNT_DEFAULT;
 /**
- * The largest slice: a quiet slice of the fastest guests here (the compiled engine runs
- * fib at 1-1.5 G instructions per second on this machine), with room to spare.
+ * The largest quiet slice: 2 ms of the fastest guests here (the compiled engine runs fib
+ * at 1-1.5 G instructions per second on this machine), with room to spare.
  */
-export const SLICE_ICOUNT_MAX = 4_000_000;
+export const SLICE_ICOUNT_QUIET_MAX = 4_000_000;
 /** The fastest speed the estimate believes (instructions per ms): a slice timed at (almost) zero cannot make the next one huge. */
 const SPEED_PER_MS_MAX = 2_000_000;
 /** The speed assumed before any slice was timed: 20,000 instructions take the target 0.5 ms at it. */
@@ -65,7 +69,7 @@ export class SlicePacer {
   /** Instructions for the next slice: one that takes about SLICE_TARGET_QUIET_MS when `quiet`, else SLICE_TARGET_MS. */
   sliceIcount(quiet = false): number {
     const targetMs = quiet ? SLICE_TARGET_QUIET_MS : SLICE_TARGET_MS;
-    return Math.round(Math.max(SLICE_ICOUNT_MIN, Math.min(SLICE_ICOUNT_MAX, this.speedPerMs * targetMs)));
+    return Math.round(Math.max(SLICE_ICOUNT_MIN, Math.min(quiet ? SLICE_ICOUNT_QUIET_MAX : SLICE_ICOUNT_MAX, this.speedPerMs * targetMs)));
   }
 
   /** Learns from a slice that ran `icount` instructions in `elapsedMs` of wall time. */
