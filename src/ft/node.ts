@@ -449,10 +449,11 @@ export class FtNode {
    * PROGRESS marks logged since its last batch, no joiner and its log well within bounds
    * (nothingWaits), or a host alone with no held output and no joiner. The shell may then
    * run longer guest slices and read its sockets less often (src/host/slice-pacer.ts);
-   * a backup is never quiet (its replay and acknowledgements pace its primary). Only after
-   * QUIET_AFTER_MS of that (as often as the shell asks): a guest that prints all the time (count.s) finds nothing held
-   * for a moment after each release, and a 2 ms slice then held its next output that much
-   * longer (bench:latency, count.s held p50 3.3 ms against 1.5 ms before quiet slices).
+   * a backup is never quiet (its replay and acknowledgements pace its primary). Quiet only
+   * once that has held for QUIET_AFTER_MS, every time the shell asked: a guest that prints
+   * all the time (count.s) finds nothing held for a moment after each release, and a 2 ms
+   * slice then held its next output that much longer (bench:latency, count.s held p50
+   * 3.3 ms against 1.5 ms before quiet slices).
    */
   quiet(nowMs: number): boolean {
     const calm = this.role === "primary" ? !this.peerFailed && live.nothingWaits(this) : this.role === "alone" && this.join === undefined && !this.hasHeldOutput();
