@@ -115,8 +115,12 @@ async function main(): Promise<void> {
     const same = pc === 0 ? ms0 : ms1;
     ratios.push(same / ftMs);
     ratiosX2.push(Math.max(ms0, ms1) / ftMs);
+    // The primary's loop: how many slices and yields it took, and its CPU time against its
+    // wall time (below 1 when other work shared its CPU).
+    const loop = (r.done.loop ?? {}) as Record<string, number>;
+    const loopNote = `${loop.runs ?? "?"} slices, ${loop.yields ?? "?"} yields, cpu/wall ${(Number(r.done.cpuMs) / ftMs).toFixed(2)}`;
     console.log(
-      `round ${String(i + 1).padStart(2)}: plain on CPU 0 ${ms0.toFixed(0)} ms, on CPU 1 ${ms1.toFixed(0)} ms; FT (primary on CPU ${pc}) ${ftMs.toFixed(0)} ms, throttle max ${Number(r.done.throttleMax).toFixed(2)}; FT / plain on the primary's CPU ${(same / ftMs).toFixed(3)}, FT / plain x2 ${(Math.max(ms0, ms1) / ftMs).toFixed(3)}`,
+      `round ${String(i + 1).padStart(2)}: plain on CPU 0 ${ms0.toFixed(0)} ms, on CPU 1 ${ms1.toFixed(0)} ms; FT (primary on CPU ${pc}) ${ftMs.toFixed(0)} ms (${loopNote}), throttle max ${Number(r.done.throttleMax).toFixed(2)}; FT / plain on the primary's CPU ${(same / ftMs).toFixed(3)}, FT / plain x2 ${(Math.max(ms0, ms1) / ftMs).toFixed(3)}`,
     );
   }
   const summary = (xs: number[]) => {
