@@ -22,6 +22,7 @@
 // more; the plain run's lines come through a pipe from its process.
 //
 //   FTVM_BENCH_REPS   rounds (default 3)
+//   FTVM_BENCH_ONLY   run only the workloads whose name contains this (e.g. "diskmix 512")
 import { spawn } from "node:child_process";
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -38,6 +39,7 @@ benchHelp(import.meta.url, { takesArgs: false });
 const ROOT = fileURLToPath(new URL("../..", import.meta.url));
 const MAIN = fileURLToPath(new URL("../../src/cli/main.ts", import.meta.url));
 const REPS = Number(process.env.FTVM_BENCH_REPS ?? 3);
+const ONLY = process.env.FTVM_BENCH_ONLY;
 const quiet = { write: () => undefined, info: () => undefined, quiet: true };
 setLogger(() => undefined);
 
@@ -200,7 +202,9 @@ async function main(): Promise<void> {
   console.log(`ftvm disk benchmarks: ${REPS} interleaved rounds per workload, medians (this machine: ${process.arch}, Node ${process.version})`);
   console.log("vs plain: throughput against the plain run of the same round, over the whole run and over the steady state (from the guest's warm-up marker line to its last line)\n");
   const table: string[] = [];
-  for (const w of workloads) {
+  const chosen = workloads.filter((w) => ONLY === undefined || w.name.includes(ONLY));
+  if (chosen.length === 0) throw new Error(`FTVM_BENCH_ONLY=${ONLY} names no workload (${workloads.map((w) => w.name).join(", ")})`);
+  for (const w of chosen) {
     const rounds: Record<Mode, Sample>[] = [];
     // The plain run's logged events: for these guests nearly all are disk completions.
     let events = 0;
