@@ -16,6 +16,8 @@
 .include "disk.s"
 
 .const OPS 4000
+.const MARK_AFTER_OPS 0         ; when 1..OPS-1: print "diskmix: warm" after this many operations
+                                ; (benchmarks time the steady state from there; 0: no line)
 .const READ_PERCENT 75
 .const BLOCKS_MAX 4096          ; blocks past this are left alone
 .const BUF_BYTES_MAX 4096       ; the largest block size diskmix handles
@@ -40,6 +42,7 @@ t_blocks:      .asciz " blocks; "
 t_writes:      .asciz " writes, "
 t_reads:       .asciz " reads, "
 t_bad:         .asciz " bad\n"
+t_warm:        .asciz "warm\n"
 t_no_disk:     .asciz "no disk (run with --disk IMAGE)\n"
 t_block_size:  .asciz "block size must be 64..4096 bytes\n"
 t_err:         .asciz "disk request failed with status "
@@ -103,6 +106,12 @@ mix_gen_set:
     CALL write_block
 mix_next:
     ADDI r8, r8, -1
+    LI r1, OPS - MARK_AFTER_OPS ; operations left when the marker is due (OPS with none: never)
+    BNE r8, r1, mix
+    LI r1, t_prefix
+    CALL print_str
+    LI r1, t_warm
+    CALL print_str
     JMP mix
 
 ; Every block is read once more.

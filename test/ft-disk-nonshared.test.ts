@@ -16,6 +16,7 @@ import { EV } from "../src/devices/events.js";
 import { CLONE_DISK_BYTES_MAX } from "../src/ft/clone.js";
 import { LOCAL_DISK_ATTEMPTS_MAX, LocalDisk } from "../src/ft/localdisk.js";
 import { FtNode } from "../src/ft/node.js";
+import { FLUSH_INTERVAL_MS_DEFAULT, WAIT_FLUSH_GAP_MS } from "../src/ft/node-types.js";
 import { DISK_IMAGE_HEADER_BYTES, FileDisk, createDiskImage } from "../src/host/disk.js";
 import { checkKvImage } from "../src/cli/kvcheck.js";
 import { loadProgram } from "../src/host/program.js";
@@ -216,6 +217,34 @@ describe("non-shared disks: both hosts apply the same writes", () => {
   });
 });
 
+describe("batches of a guest that waits on its own disk", () => {
+  it("close at the flush interval, not every WAIT_FLUSH_GAP_MS: nothing awaits their acknowledgement", () => {
+    const c = new Cluster(9, MIX_GEOMETRY);
+    const counted = c.onSend!;
+    let batches = 0;
+    let firstAtMs: number | undefined;
+    c.onSend = (from, m) => {
+      counted(from, m);
+      if (from === "p" && m.t === "log") {
+        batches++;
+        firstAtMs ??= c.nowMs;
+      }
+    };
+    startPair(c, DISKMIX);
+    runToEnd(c);
+    expect(c.text()).toMatch(MIX_EXPECTED);
+    expect(same(c.image("b"), c.image("p"))).toBe(true);
+    // diskmix waits (WFI) for every request, and this cluster's disk completes each within
+    // a few rounds of 1 ms: a batch whenever the guest waited and WAIT_FLUSH_GAP_MS had
+    // passed made 291 batches in 646 ms here (before ackAwaited); now one per flush
+    // interval (67 in 658 ms), plus the end's.
+    const ms = c.nowMs - firstAtMs!;
+    expect(ms).toBeGreaterThan(20 * FLUSH_INTERVAL_MS_DEFAULT);
+    expect(batches).toBeLessThanOrEqual(ms / FLUSH_INTERVAL_MS_DEFAULT + 5);
+    expect(WAIT_FLUSH_GAP_MS).toBeLessThan(FLUSH_INTERVAL_MS_DEFAULT / 2);
+  });
+});
+
 describe("a back-end that performs at once (a backup's own image file)", () => {
   const G: DiskGeometry = { blocks: 16, blockBytes: 64 };
   const rq = (seq: number, op: number, block: number, data?: Uint8Array) => ({ seq, slot: 0, op, block, count: 1, addr: 0, tag: 0, data });
@@ -344,7 +373,7 @@ describe("clone with a non-shared disk", () => {
     const mix = backupReads;
     const ref = mix ? mixRun(6, true) : reference;
     // Seeds whose schedule has writes waiting during the copy (kvlog's check below needs some).
-    const c = mix ? new Cluster(78, MIX_GEOMETRY) : new Cluster(73);
+    const c = mix ? new Cluster(78, MIX_GEOMETRY) : new Cluster(76);
     const p = lonePrimary(c, mix ? DISKMIX : KVLOG, { backupReads });
     for (let i = 0; i < 5000 && (i < (mix ? 300 : at(0.3)) || p.bus.disk.pending() === 0); i++) c.round();
     expect(p.bus.disk.pending()).toBeGreaterThan(0);

@@ -19,7 +19,7 @@
 //
 // Pure: no clocks, no sockets. Bounded: PENDING_MAX messages passed on and not yet known
 // applied are remembered; past that the front stops acknowledging until the node catches up.
-import { toEvents } from "../replay/logformat.js";
+import { checkedLsns } from "../replay/logformat.js";
 import { parsePeerMsg } from "./protocol.js";
 
 /**
@@ -118,21 +118,22 @@ export class LogFront {
       return { seq };
     }
     const base = this.armed ? this.lsn : 0;
-    const fresh = events.lsns.filter((l) => l > base);
-    const n = events.lsns.length;
+    // The batch's lsns are consecutive (logEvents): those past `base` are its last `fresh`.
+    const { first, last } = events;
+    const fresh = events.count === 0 || last <= base ? 0 : last - Math.max(first, base + 1) + 1;
     const queued = view.queuedEvents + this.pendingFresh;
-    this.pendingFresh += fresh.length;
-    this.pending.push({ seq, kind: "log", first: n ? events.lsns[0] : 0, last: n ? events.lsns[n - 1] : 0, fresh: fresh.length });
+    this.pendingFresh += fresh;
+    this.pending.push({ seq, kind: "log", first, last, fresh });
     if (!this.armed) return { seq };
-    if (fresh.length && fresh[0] !== this.lsn + 1) {
+    if (fresh > 0 && last - fresh + 1 !== this.lsn + 1) {
       // The node refuses a gap: stop until it says where it stands again.
       this.armed = false;
       return { seq };
     }
-    if (fresh.length) this.lsn = fresh[fresh.length - 1];
+    if (fresh > 0) this.lsn = last;
     // Room in the node's queue, counted generously (events passed on may be counted twice):
     // a front that declines leaves the acknowledgement to the node, which checks exactly.
-    const room = queued + fresh.length <= view.queueEventsMax / 2;
+    const room = queued + fresh <= view.queueEventsMax / 2;
     const acked = !events.ackLazy && view.ackAllowed && room;
     if (!acked) return { seq, front: { lsn: this.lsn, acked: false } };
     return { seq, ack: { t: "ack", lsn: this.lsn, icount: view.icount }, front: { lsn: this.lsn, acked: true } };
@@ -173,16 +174,18 @@ export class LogFront {
 }
 
 /**
- * A log batch's lsns, if the node will take it: well-formed (the same checks the node
- * makes) and consecutive, as a correct primary sends them. Undefined otherwise.
+ * A log batch's lsns (first to last, `count` of them; 0 and 0 when it has none), if the
+ * node will take it: well-formed (the same checks the node makes: parsePeerMsg, and
+ * checkedLsns, which checks what toEvents checks) and consecutive, as a correct primary
+ * sends them. Undefined otherwise.
  */
-function logEvents(raw: { t: string; [k: string]: unknown }): { lsns: number[]; ackLazy: boolean } | undefined {
+function logEvents(raw: { t: string; [k: string]: unknown }): { first: number; last: number; count: number; ackLazy: boolean } | undefined {
   try {
     const m = parsePeerMsg(raw);
     if (m.t !== "log") return undefined;
-    const lsns = toEvents(m.events, 0).map((e) => e.lsn);
-    for (let i = 1; i < lsns.length; i++) if (lsns[i] !== lsns[i - 1] + 1) return undefined;
-    return { lsns, ackLazy: m.ackLazy === true };
+    const l = checkedLsns(m.events, 0);
+    if (!l) return undefined;
+    return { first: l.first, last: l.count ? l.first + l.count - 1 : 0, count: l.count, ackLazy: m.ackLazy === true };
   } catch {
     return undefined;
   }

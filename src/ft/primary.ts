@@ -4,6 +4,7 @@
 // icount through which the backup could reproduce execution, which is what the output
 // gate needs. Nothing here touches a socket or a clock.
 import type { Event } from "../devices/events.js";
+import { EV } from "../devices/events.js";
 
 /** Unacknowledged log kept for the backup; beyond it the primary pauses execution (issue: bounded log buffer). */
 export const LOG_BUFFER_BYTES_MAX_DEFAULT = 64 * 1024 * 1024;
@@ -16,10 +17,15 @@ interface SentBatch {
   bytes: number;
 }
 
+/** Events whose source (the console-input server, the switch) keeps the input until the log holding it is acknowledged. */
+const INPUT_KINDS: ReadonlySet<number> = new Set([EV.CONSOLE_INPUT, EV.NET_OPEN, EV.NET_RX, EV.NET_CLOSE]);
+
 export class PrimaryLog {
   private pending: Event[] = [];
   /** Bytes of the events logged since the last batch (see LOG_BATCH_BYTES_MAX). */
   pendingBytes = 0;
+  /** Input events (console input, network) logged since the last batch: their sources wait for them to be durable. */
+  pendingInputEvents = 0;
   private sent: SentBatch[] = [];
   /** Events sent and not yet acknowledged: a backup that reconnects gets them again. */
   private unacked: Event[] = [];
@@ -52,6 +58,7 @@ export class PrimaryLog {
     this.lastLsn = e.lsn;
     this.pending.push(e);
     this.pendingBytes += eventBytes(e);
+    if (INPUT_KINDS.has(e.kind)) this.pendingInputEvents++;
   }
 
   /** True when the unacknowledged log is at its bound: execution must pause. */
@@ -80,6 +87,7 @@ export class PrimaryLog {
     for (const e of batch) this.unacked.push(e);
     this.pending = [];
     this.pendingBytes = 0;
+    this.pendingInputEvents = 0;
     return batch;
   }
 
