@@ -852,7 +852,15 @@ export class FtHost {
       prepared = {
         url,
         // Not reaching it now is no failure: the join connects anew.
-        ch: this.connectLog(url).catch(() => undefined),
+        ch: this.connectLog(url).then(
+          (c) => {
+            // In the run's event stream only (not on the terminal: one per standby is noise
+            // there): the launcher's events, and tests, see that the standby got ready.
+            this.sink?.send({ t: "news", host: this.id, pid: process.pid, text: `connected ahead of time to ${url}`, event: "prepared" });
+            return c;
+          },
+          () => undefined,
+        ),
       };
       void old?.ch.then((c) => c?.close("prepared for another host"));
     });
@@ -866,6 +874,16 @@ export class FtHost {
       const c = await prepared.ch;
       if (c?.isOpen) ch = c;
     } else if (prepared) void prepared.ch.then((c) => c?.close("joining another host"));
+    // Which way the join went, for the run's event stream (see "prepared" above): a test
+    // checks that a standby told ahead of time joins over the channel it opened then. (The
+    // first backup says so too: it joins its primary over a new connection.)
+    this.sink?.send({
+      t: "news",
+      host: this.id,
+      pid: process.pid,
+      text: ch ? `joining ${primaryUrl} over the log channel connected ahead of time` : `joining ${primaryUrl} over a new connection`,
+      event: ch ? "join-prepared" : "join-connect",
+    });
     for (let attempt = 0; !ch; attempt++) {
       try {
         ch = await this.connectLog(primaryUrl);
