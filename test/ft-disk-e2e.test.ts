@@ -4,12 +4,14 @@
 // flight. Each run must end with exit status 0, the guest's output exact, and an image the
 // kvlog checker accepts holding every record (the new primary re-issues the requests the
 // old one had started). The launcher runs in-process so the test sees its summary.
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { PassThrough } from "node:stream";
 import { afterAll, describe, expect, it } from "vitest";
 import { runClusterDetailed } from "../src/host/launcher.js";
 import { RunStream, counts } from "./support/run-stream.js";
+import { GATE_DEADLINE_MS, gatedKvlog, openGateAfter } from "./support/gated-kvlog.js";
 import { createDiskImage } from "../src/host/disk.js";
 import { checkKvImage } from "../src/cli/kvcheck.js";
 
@@ -24,12 +26,21 @@ function expected(base: number, n = 1000): string {
   return lines.join("\n") + "\n";
 }
 
-async function cluster(image: string, opts: { crashPrimaryAtIcount?: number; crashPrimaryEveryMs?: number; program?: string } = {}) {
+/** `gateAfterFailovers`: the program is a gated kvlog (test/support/gated-kvlog.ts), whose console byte goes in once this many failovers were seen. */
+async function cluster(image: string, opts: { crashPrimaryAtIcount?: number; crashPrimaryEveryMs?: number; program?: string; gateAfterFailovers?: number } = {}) {
+  const { gateAfterFailovers, ...rest } = opts;
   const out: Buffer[] = [];
   let info = "";
   const stream = new RunStream();
-  const r = await runClusterDetailed({ program: "programs/kvlog.s", disk: image, ...opts, write: (b) => out.push(Buffer.from(b)), info: (s) => (info += s), onEvent: stream.push });
-  return { ...r, out: Buffer.concat(out).toString("latin1"), info, stream, counts: counts(stream.events), end: stream.all("end")[0] };
+  const input = gateAfterFailovers === undefined ? undefined : new PassThrough();
+  const gate = input && openGateAfter(stream, input, gateAfterFailovers!, GATE_DEADLINE_MS);
+  try {
+    const r = await runClusterDetailed({ program: "programs/kvlog.s", disk: image, ...rest, input, write: (b) => out.push(Buffer.from(b)), info: (s) => (info += s), onEvent: stream.push });
+    return { ...r, out: Buffer.concat(out).toString("latin1"), info, stream, counts: counts(stream.events), end: stream.all("end")[0], gateOpenedByFailovers: await gate };
+  } finally {
+    stream.end("the run returned");
+    input?.end();
+  }
 }
 
 /** Seeded crash points over kvlog's ~2M instructions (a failure repeats with its icount). */
@@ -82,13 +93,16 @@ describe("FT with a shared disk, real processes", () => {
   }, 240_000);
 
   it("repeated failovers, one of them to a backup cloned with disk I/O in flight: the image holds every record", async () => {
-    // kvlog appending 8000 records runs long enough for a new backup to join by clone and take over in turn.
-    const program = join(dir, "kvlog8k.s");
-    writeFileSync(program, readFileSync("programs/kvlog.s", "utf8").replace(/^\.const RECORDS_PER_RUN 1000$/m, ".const RECORDS_PER_RUN 8000"));
+    // kvlog appending 8000 records runs long enough for a new backup to join by clone and
+    // take over in turn on a quiet machine; it waits before its final header until the test
+    // has seen two failovers (see gated-kvlog.ts), so that under load, where each
+    // kill-and-clone cycle takes longer, it cannot end before them.
+    const program = gatedKvlog(8000, dir);
     const image = join(dir, "kv-8k.img");
     createDiskImage(image, { blocks: 8001, blockBytes: 512 });
     // Every 600 ms from the moment the pair formed; each kill waits for a paired backup.
-    const r = await cluster(image, { program, crashPrimaryEveryMs: 600 });
+    const r = await cluster(image, { program, crashPrimaryEveryMs: 600, gateAfterFailovers: 2 });
+    expect(r.gateOpenedByFailovers, r.info).toBe(true);
     expect(r.code, r.info).toBe(0);
     expect(r.out).toBe(expected(0, 8000));
     expect(r.failovers.length, r.info).toBeGreaterThanOrEqual(2);
@@ -98,7 +112,7 @@ describe("FT with a shared disk, real processes", () => {
     const c = checkKvImage(image);
     expect(c.problems).toEqual([]);
     expect(c.committed).toBe(8000);
-  }, 180_000);
+  }, GATE_DEADLINE_MS + 120_000);
 
   it("a disk image that cannot be used is refused with a clear error, before any host starts", async () => {
     await expect(cluster(join(dir, "missing.img"))).rejects.toThrow(/--disk .*missing\.img/);

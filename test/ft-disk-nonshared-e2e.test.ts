@@ -5,14 +5,16 @@
 // exact, and the image copied back over IMAGE equal to the one a failure-free run leaves
 // (kvlog.s and diskmix.s write the same bytes whatever the timing), which `ftvm disk
 // check` accepts for kvlog. With --backup-reads the log is a fraction of its size.
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { PassThrough } from "node:stream";
 import { afterAll, describe, expect, it } from "vitest";
 import { runClusterDetailed } from "../src/host/launcher.js";
 import { createDiskImage } from "../src/host/disk.js";
 import { checkKvImage } from "../src/cli/kvcheck.js";
 import { RunStream, counts } from "./support/run-stream.js";
+import { GATE_DEADLINE_MS, gatedKvlog, openGateAfter } from "./support/gated-kvlog.js";
 
 const dir = mkdtempSync(join(tmpdir(), "ftvm-nonshared-e2e-"));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -24,18 +26,21 @@ function kvExpected(n: number): string {
   return lines.join("\n") + "\n";
 }
 
-async function cluster(program: string, image: string, opts: { crashPrimaryAtIcount?: number; crashPrimaryEveryMs?: number; backupReads?: boolean } = {}) {
+/** `gateAfterFailovers`: the program is a gated kvlog (test/support/gated-kvlog.ts), whose console byte goes in once this many failovers were seen. */
+async function cluster(program: string, image: string, opts: { crashPrimaryAtIcount?: number; crashPrimaryEveryMs?: number; backupReads?: boolean; gateAfterFailovers?: number } = {}) {
+  const { gateAfterFailovers, ...rest } = opts;
   const out: Buffer[] = [];
   let info = "";
   const stream = new RunStream();
-  const r = await runClusterDetailed({ program, disk: image, diskMode: "non-shared", ...opts, write: (b) => out.push(Buffer.from(b)), info: (s) => (info += s), onEvent: stream.push });
-  return { ...r, out: Buffer.concat(out).toString("latin1"), info, stream, counts: counts(stream.events), end: stream.all("end")[0] };
-}
-
-function variant(name: string, from: string, constant: string, value: number): string {
-  const path = join(dir, name);
-  writeFileSync(path, readFileSync(from, "utf8").replace(new RegExp(`^\\.const ${constant} \\d+$`, "m"), `.const ${constant} ${value}`));
-  return path;
+  const input = gateAfterFailovers === undefined ? undefined : new PassThrough();
+  const gate = input && openGateAfter(stream, input, gateAfterFailovers!, GATE_DEADLINE_MS);
+  try {
+    const r = await runClusterDetailed({ program, disk: image, diskMode: "non-shared", ...rest, input, write: (b) => out.push(Buffer.from(b)), info: (s) => (info += s), onEvent: stream.push });
+    return { ...r, out: Buffer.concat(out).toString("latin1"), info, stream, counts: counts(stream.events), end: stream.all("end")[0], gateOpenedByFailovers: await gate };
+  } finally {
+    stream.end("the run returned");
+    input?.end();
+  }
 }
 
 const fresh = (name: string, blocks: number) => {
@@ -103,10 +108,14 @@ describe("FT with non-shared disks, real processes", () => {
   it("repeated SIGKILLs with cloning (the image streamed to each new backup), with --backup-reads: every record survives", async () => {
     // Long enough for new backups to join by clone and take over in turn.
     // (The non-shared primary writes without waiting for acknowledgements: kvlog needs many
-    // records to run the ~8 s that three or four kill-and-clone cycles take.)
-    const program = variant("kvlog60k.s", "programs/kvlog.s", "RECORDS_PER_RUN", 60000);
+    // records to run the ~8 s that three or four kill-and-clone cycles take on a quiet
+    // machine.) Under load it once halted before the second failover: it now waits before
+    // its final header until the test has seen two (see gated-kvlog.ts), so the kills come
+    // while records are written wherever the machine allows, and before the end in any case.
+    const program = gatedKvlog(60000, dir);
     const image = fresh("kv-60k.img", 60001);
-    const r = await cluster(program, image, { crashPrimaryEveryMs: 1000, backupReads: true });
+    const r = await cluster(program, image, { crashPrimaryEveryMs: 1000, backupReads: true, gateAfterFailovers: 2 });
+    expect(r.gateOpenedByFailovers, r.info).toBe(true);
     expect(r.code, r.info).toBe(0);
     expect(r.out).toBe(kvExpected(60000));
     expect(r.failovers.length, r.info).toBeGreaterThanOrEqual(2);
@@ -122,5 +131,5 @@ describe("FT with non-shared disks, real processes", () => {
     expect(c.problems).toEqual([]);
     expect(c.committed).toBe(60000);
     expect(c.prefix).toBe(60000);
-  }, 180_000);
+  }, GATE_DEADLINE_MS + 120_000);
 });

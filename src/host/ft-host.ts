@@ -799,11 +799,30 @@ export class FtHost {
     } catch (e) {
       return fail((e as Error).message);
     }
+    if (this.node.peerFailed !== undefined) {
+      // Failed over while connecting (see below): a hello now would only make the primary resume a pair that is gone.
+      ch.terminate();
+      return fail("the failure detector gave up on the primary first");
+    }
     const { early, infos, collect } = collectEarly(ch);
     ch.send(helloMsg(this.id, this.cluster, lsn));
-    const answer = await firstMessage(ch, early, this.o.timeoutMs);
+    // The answer is waited for until the failure detector gives up on the primary (it keeps
+    // counting while this host is disconnected, in this host's own awake time), not for a
+    // fixed time of the wall clock: on a busy machine the answer of a live primary that took
+    // this backup back (and re-sent it the log) arrived after more than the 1000 ms that a
+    // wall-clock wait allowed; the backup then went live beside it, and the primary, which
+    // had resumed the pair, lost the next epoch and halted (ft-clone-e2e's catch-up, beside
+    // the standard load at load average 40-59).
+    const answer = await firstMessage(ch, early, { when: () => this.node.peerFailed !== undefined, everyMs: this.o.heartbeatMs });
+    if ("gaveUp" in answer || this.node.peerFailed !== undefined) {
+      // The detector declared the primary failed meanwhile and the failover is under way:
+      // this connection is not used (fail() ends the node's reconnect: the node, which
+      // already counts the primary failed, adds nothing more).
+      ch.terminate();
+      return fail("the failure detector gave up on the primary first");
+    }
     const refused = "code" in answer && answer.code === CLOSE_REFUSED;
-    const first = "msg" in answer ? answer.msg : "code" in answer ? answer.reason || "closed" : `no answer within ${this.o.timeoutMs} ms`;
+    const first = "msg" in answer ? answer.msg : answer.reason || "closed";
     if (refused) {
       this.exec(this.node.onResumeRefused(String(first), this.now()));
       this.poke();
@@ -852,7 +871,15 @@ export class FtHost {
       prepared = {
         url,
         // Not reaching it now is no failure: the join connects anew.
-        ch: this.connectLog(url).catch(() => undefined),
+        ch: this.connectLog(url).then(
+          (c) => {
+            // In the run's event stream only (not on the terminal: one per standby is noise
+            // there): the launcher's events, and tests, see that the standby got ready.
+            this.sink?.send({ t: "news", host: this.id, pid: process.pid, text: `connected ahead of time to ${url}`, event: "prepared" });
+            return c;
+          },
+          () => undefined,
+        ),
       };
       void old?.ch.then((c) => c?.close("prepared for another host"));
     });
@@ -866,6 +893,16 @@ export class FtHost {
       const c = await prepared.ch;
       if (c?.isOpen) ch = c;
     } else if (prepared) void prepared.ch.then((c) => c?.close("joining another host"));
+    // Which way the join went, for the run's event stream (see "prepared" above): a test
+    // checks that a standby told ahead of time joins over the channel it opened then. (The
+    // first backup says so too: it joins its primary over a new connection.)
+    this.sink?.send({
+      t: "news",
+      host: this.id,
+      pid: process.pid,
+      text: ch ? `joining ${primaryUrl} over the log channel connected ahead of time` : `joining ${primaryUrl} over a new connection`,
+      event: ch ? "join-prepared" : "join-connect",
+    });
     for (let attempt = 0; !ch; attempt++) {
       try {
         ch = await this.connectLog(primaryUrl);
@@ -901,14 +938,19 @@ export class FtHost {
  * none came: the channel closed (with its code and reason), or `timeoutMs` passed.
  * Event-driven: it listens after the collector, so `early` holds the message when it runs.
  */
-function firstMessage(ch: PeerChannel, early: Msg[], timeoutMs?: number): Promise<{ msg: Msg } | { code: number; reason: string } | { timedOut: true }> {
+function firstMessage(
+  ch: PeerChannel,
+  early: Msg[],
+  /** Stop waiting once `when()` holds, looked at every `everyMs`. */
+  giveUp?: { when: () => boolean; everyMs: number },
+): Promise<{ msg: Msg } | { code: number; reason: string } | { gaveUp: true }> {
   return new Promise((resolve) => {
     if (early.length > 0) return resolve({ msg: early.shift()! });
     let timer: NodeJS.Timeout | undefined;
-    const settle = (r: { msg: Msg } | { code: number; reason: string } | { timedOut: true }) => {
+    const settle = (r: { msg: Msg } | { code: number; reason: string } | { gaveUp: true }) => {
       ch.off("message", onMessage);
       ch.off("close", onClose);
-      if (timer) clearTimeout(timer);
+      if (timer) clearInterval(timer);
       resolve(r);
     };
     const onMessage = () => {
@@ -917,7 +959,10 @@ function firstMessage(ch: PeerChannel, early: Msg[], timeoutMs?: number): Promis
     const onClose = (code: number, reason: string) => settle({ code, reason });
     ch.on("message", onMessage);
     ch.on("close", onClose);
-    if (timeoutMs !== undefined) timer = setTimeout(() => settle({ timedOut: true }), timeoutMs);
+    if (giveUp)
+      timer = setInterval(() => {
+        if (giveUp.when()) settle({ gaveUp: true });
+      }, giveUp.everyMs);
   });
 }
 

@@ -19,8 +19,9 @@
 // FtHost.reconnect does; the primary's shell calls acceptResume (FtHost.listenForPeers),
 // whose "resumed" answers the handshake. A refusal by the live primary ends in
 // onResumeRefused; a primary whose process is gone refuses the connection (its machine
-// answers), a dead machine or a partition gives no answer within the timeout: both end in
-// onReconnectFailed. Plans may also bound the log buffer (NodeConfig.logBufferBytesMax)
+// answers), a dead machine or a partition gives no answer (the backup waits until its
+// failure detector gives up on the primary): both end in onReconnectFailed. Plans may
+// also bound the log buffer (NodeConfig.logBufferBytesMax)
 // and pair a fast primary with a slow backup and a small lag threshold (throttling); the
 // shell counts the pauses and sleeps it sees and measures the backup's true lag.
 //
@@ -1197,7 +1198,7 @@ export class Simulation extends HostShell<Host> {
    * The backup's shell reconnects to its primary over a new connection and sends hello
    * {resume: lsn}. The primary's process answers (if it is up and the hello gets through);
    * a process that is gone on a live machine refuses the connection (the kernel answers);
-   * a machine that died, or a partition, gives no answer until the timeout.
+   * a machine that died, or a partition, gives no answer until the failure detector gives up.
    */
   private reconnect(h: Host, lsn: number): void {
     const src = h.chan?.other(h) ?? h.source;
@@ -1211,16 +1212,18 @@ export class Simulation extends HostShell<Host> {
     this.log(`${h.id} reconnects to ${src.id} (resume from lsn ${lsn})`);
     for (const t of this.net.link(h.id, src.id).arrivals(this.now, true).slice(0, 1))
       this.at(t, `resume ${h.id}>${src.id}`, () => this.resumeHello(src, h, ch, lsn));
-    this.at(this.now + this.plan.timeoutMs, `resume timeout ${h.id}`, () =>
-      this.input(h, `resume timeout ${h.id}`, () => {
+    // FtHost.reconnect: it waits for the answer until the node's failure detector gives up
+    // on the primary (looked at every heartbeat interval), then terminates the connection.
+    const giveUp = () =>
+      this.input(h, `resume give-up check ${h.id}`, () => {
         if (h.resuming !== att) return;
+        if (h.node.peerFailed === undefined) return void this.at(this.now + this.plan.heartbeatMs, `resume give-up check ${h.id}`, giveUp);
         h.resuming = undefined;
-        // FtHost.reconnect: no answer in time; it terminates the connection and gives up.
         ch.open.delete(h);
         this.notifyClose(h, ch, "terminated", this.now);
-        this.reconnectFailed(h, `no answer within ${this.plan.timeoutMs} ms`);
-      }),
-    );
+        this.reconnectFailed(h, "the failure detector gave up on the primary first");
+      });
+    this.at(this.now + this.plan.heartbeatMs, `resume give-up check ${h.id}`, giveUp);
   }
 
   private reconnectFailed(h: Host, reason: string): void {
@@ -1267,7 +1270,8 @@ export class Simulation extends HostShell<Host> {
   /** The first message on a reconnect's connection: "resumed" attaches it; anything else fails the reconnect. */
   private resumeAnswer(h: Host, ch: Chan, msg: Msg): void {
     h.resuming = undefined;
-    const problem = resumeAnswerProblem(msg);
+    // FtHost.reconnect: an answer that comes after the detector gave up is not used.
+    const problem = h.node.peerFailed !== undefined ? "the failure detector gave up on the primary first" : resumeAnswerProblem(msg);
     if (problem !== undefined) {
       ch.open.delete(h);
       this.notifyClose(h, ch, "terminated", this.now);
