@@ -20,7 +20,7 @@ describe("standby priority", () => {
     const own = getPriority();
     expect(getPriority(pid)).toBe(own);
     const lowered = lowerStandbyPriority(pid);
-    expect(lowered).toBe(mayRaisePriority());
+    expect(lowered).toBe(mayRaisePriority() && STANDBY_NICE > own);
     if (lowered) {
       expect(getPriority(pid)).toBe(Math.max(STANDBY_NICE, own));
       expect(restoreStandbyPriority(pid)).toBe(true);
@@ -47,6 +47,15 @@ describe("standby priority", () => {
     expect(during.filter((n) => n === Math.max(STANDBY_NICE, own)).length).toBeGreaterThanOrEqual(4);
     expect(restoreStandbyPriority(pid)).toBe(true);
     expect(threadPriorities(pid)).toEqual(during.map(() => own));
+  });
+
+  it("lowers nothing when asked for a nice value at or below the launcher's own (ClusterOptions.standbyNice)", () => {
+    const k = spawn(process.execPath, ["-e", "process.stdin.resume()"], { stdio: ["pipe", "ignore", "ignore"] });
+    kids.push(k);
+    const pid = k.pid!;
+    const own = getPriority();
+    expect(lowerStandbyPriority(pid, own)).toBe(false);
+    expect(threadPriorities(pid).every((n) => n === own)).toBe(true);
   });
 
   it("says so when the process is gone", () => {

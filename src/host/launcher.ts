@@ -110,6 +110,13 @@ export interface ClusterOptions {
    * a busy machine took seconds of unprotected running.
    */
   spare?: boolean;
+  /**
+   * The standby's nice value until it joins (default STANDBY_NICE, 19: see
+   * standby-priority.ts). At or below the launcher's own it is not lowered at all: a test
+   * of what a ready standby does (test/standby-prepare-e2e.test.ts) cannot wait for a start-up
+   * that beside busy processes gets 1.5% of a core.
+   */
+  standbyNice?: number;
   /** Guest memory and the log buffer bound, as the hosts' --mem and --log-buffer-bytes take them. */
   mem?: string;
   /** The guest's stack region, as the primary's --stack takes it (backups learn the machine's shape from the primary). */
@@ -1042,7 +1049,7 @@ async function runClusterStoppable(o: ClusterOptions, stops: OutsideStops): Prom
     // (the same CPU, spent before the failure instead of after it).
     const startEarly = standbyNeededBeforeReady;
     const lower = (pid: number) => {
-      if (!startEarly && lowerStandbyPriority(pid)) standbyLowered.add(pid);
+      if (!startEarly && lowerStandbyPriority(pid, o.standbyNice)) standbyLowered.add(pid);
     };
     void spawnChild("backup", ["--join-stdin", ...ownImage(false), ...common, ...slow, ...(traceDir?.hostArgs() ?? []), ...segmentArgs()], false, lower).then((c) => {
       if (stopping || done) c.proc.kill("SIGTERM");
@@ -1051,7 +1058,7 @@ async function runClusterStoppable(o: ClusterOptions, stops: OutsideStops): Prom
       if (!startEarly) return;
       // Ready and still a standby (not told to join meanwhile): it idles at the lower priority.
       c.onReady = () => {
-        if (spare === c && !c.exited && !stopping && !done && lowerStandbyPriority(c.proc.pid!)) standbyLowered.add(c.proc.pid!);
+        if (spare === c && !c.exited && !stopping && !done && lowerStandbyPriority(c.proc.pid!, o.standbyNice)) standbyLowered.add(c.proc.pid!);
       };
       if (c.url !== undefined) c.onReady();
     });

@@ -61,10 +61,11 @@ export function mayRaisePriority(): boolean {
  * Lowers a freshly started standby's priority, when its normal priority can be given back
  * later. Returns true when it was lowered (call restoreStandbyPriority when it joins).
  */
-export function lowerStandbyPriority(pid: number): boolean {
-  if (!mayRaisePriority()) return false;
-  // Never above the launcher's own priority: a launcher already at nice 15 keeps its standby there.
-  return setProcessPriority(pid, Math.max(STANDBY_NICE, getPriority()));
+export function lowerStandbyPriority(pid: number, nice = STANDBY_NICE): boolean {
+  // Never above the launcher's own priority: a launcher already at nice 15 keeps its
+  // standby there, and a `nice` at or below the launcher's own lowers nothing.
+  if (nice <= getPriority() || !mayRaisePriority()) return false;
+  return setProcessPriority(pid, nice);
 }
 
 /** The standby joins: its normal priority (the launcher's) back, on every thread. False when that failed (the process is gone, or privilege was lost). */
