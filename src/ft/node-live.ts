@@ -242,15 +242,15 @@ export function ackAwaited(n: FtNode): boolean {
 }
 
 /**
- * Nothing waits for the log's acknowledgement: no event but PROGRESS marks logged since the
- * last batch (input, timers, disk completions all wait to be durable), no held output, no
- * joiner (its hand-over waits for acks), not finishing, and the unacknowledged log well
- * within its bound. Then a batch may close less often (FLUSH_INTERVAL_QUIET_MS_DEFAULT)
- * and its acknowledgement may wait for the backup's next heartbeat (LogMsg.ackLazy).
+ * Nothing waits for the log's acknowledgement, and nothing but PROGRESS marks was logged
+ * since the last batch: ackAwaited's stricter sibling (an empty batch has no input in it).
+ * Then a batch may close less often (FLUSH_INTERVAL_QUIET_MS_DEFAULT) and its
+ * acknowledgement may wait for the backup's next heartbeat (LogMsg.ackLazy); a batch of
+ * timers or disk completions is acknowledged at once, as the throttle's samples of the
+ * backup's progress come with those acknowledgements.
  */
 export function nothingWaits(n: FtNode): boolean {
-  const log = n.plog;
-  return log !== undefined && log.pendingBytes === 0 && !n.hasHeldOutput() && n.join === undefined && !n.endLogged && log.unackedBytes < log.bufferBytesMax / 2;
+  return n.plog !== undefined && n.plog.pendingBytes === 0 && !ackAwaited(n);
 }
 
 /** Ships the current batch (with a PROGRESS mark), or releases output when alone. */
